@@ -1,0 +1,81 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from '../config/logger.js';
+import { PdmError } from '../protocol/errors.js';
+
+/** How the agent reaches the hub. Injected, so the pipeline never opens a socket itself (DESIGN convention 1). */
+export interface DeviceLink {
+  publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain?: boolean }): Promise<void>;
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+export interface MqttLinkOptions {
+  url: string;
+  clientId: string;
+  will: { topic: string; payload: Buffer };
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  connectTimeoutMs: number;
+  username?: string;
+  password?: string;
+  logger: Logger;
+}
+
+/** Exponential backoff with full jitter: a fleet that lost its broker together does not return in lockstep. */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 20));
+  return Math.round(minMs + random() * (ceiling - minMs));
+}
+
+/** Connects with MQTT.js, QoS 1 publishes resolve on PUBACK, and reconnects back off exponentially with jitter. */
+export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink> {
+  const log = opts.logger;
+  const client: MqttClient = mqtt.connect(opts.url, {
+    clientId: opts.clientId,
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 30,
+    connectTimeout: opts.connectTimeoutMs,
+    reconnectPeriod: opts.reconnectMinMs,
+    will: { topic: opts.will.topic, payload: opts.will.payload, qos: 1, retain: true },
+    ...(opts.username ? { username: opts.username } : {}),
+    ...(opts.password ? { password: opts.password } : {}),
+  });
+  let attempt = 0;
+  client.on('connect', () => {
+    if (attempt > 0) log.info({ attempts: attempt }, 'reconnected to hub');
+    attempt = 0;
+    client.options.reconnectPeriod = opts.reconnectMinMs;
+  });
+  client.on('close', () => {
+    attempt += 1;
+    client.options.reconnectPeriod = backoffDelay(attempt, opts.reconnectMinMs, opts.reconnectMaxMs);
+  });
+  client.on('offline', () => log.warn({ url: opts.url }, 'hub unreachable; will keep retrying'));
+  client.on('error', (error) => log.warn({ err: error.message }, 'mqtt error'));
+
+  await new Promise<void>((resolve) => {
+    // Start without the hub too: messages queue in the client and go out once the broker is back.
+    const timer = setTimeout(resolve, opts.connectTimeoutMs);
+    client.once('connect', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  if (!client.connected) {
+    log.warn(new PdmError('PDM_ERR_BROKER_UNREACHABLE', opts.url).toJSON(), 'starting without the hub');
+  }
+
+  return {
+    get connected() {
+      return client.connected;
+    },
+    async publish(topic, payload, { qos, retain = false }) {
+      await client.publishAsync(topic, payload, { qos, retain });
+    },
+    async close() {
+      // Without a broker there is nothing to flush; do not wait for one.
+      await client.endAsync(!client.connected);
+    },
+  };
+}

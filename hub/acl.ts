@@ -1,0 +1,28 @@
+import { isDeviceChannel, parseDeviceClientId, parseTopic, topicFor } from '../protocol/topics.js';
+
+/**
+ * Topic authorisation, deny by default: a device publishes only device channels under its own prefix and subscribes
+ * only to its own `cmd` and `model` topics. Pure, so every rule has a unit test.
+ */
+export function mayPublish(clientId: string, topic: string): string | undefined {
+  const identity = parseDeviceClientId(clientId);
+  if (!identity) return `client id "${clientId}" is not a device id (site:device)`;
+  let address;
+  try {
+    address = parseTopic(topic);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (address.site !== identity.site || address.device !== identity.device) {
+    return `${clientId} may not publish for ${address.site}/${address.device}`;
+  }
+  if (!isDeviceChannel(address.channel)) return `devices may not publish on ${address.channel}`;
+  return undefined;
+}
+
+export function maySubscribe(clientId: string, filter: string): string | undefined {
+  const identity = parseDeviceClientId(clientId);
+  if (!identity) return `client id "${clientId}" is not a device id (site:device)`;
+  const allowed = [topicFor(identity.site, identity.device, 'cmd'), topicFor(identity.site, identity.device, 'model')];
+  return allowed.includes(filter) ? undefined : `${clientId} may subscribe only to ${allowed.join(' and ')}`;
+}

@@ -1,0 +1,129 @@
+import type { Logger } from '../config/logger.js';
+import { decode, type Decoded } from '../protocol/codec.js';
+import type { ErrorCode } from '../protocol/errors.js';
+import type { EventMessage, StatusMessage } from '../protocol/messages.js';
+import type { Channel } from '../protocol/topics.js';
+import { addEventToInspection, openInspection } from './inspections.js';
+import { deviceKey, type DeviceRecord } from './store/state.js';
+import type { HubStore } from './store/store.js';
+
+export interface IngestStats {
+  accepted: Partial<Record<Channel, number>>;
+  rejected: Partial<Record<ErrorCode, number>>;
+  duplicates: number;
+}
+
+export interface LiveDeviceView {
+  lastScore?: number;
+  lastThreshold?: number;
+  lastTelemetryAt?: number;
+}
+
+type Handler<C extends Channel> = (msg: Extract<Decoded, { channel: C }>['message']) => Promise<void> | void;
+
+/**
+ * Validates every device message and applies it, one handler per channel (DESIGN convention 4). `handle` resolves
+ * once anything it changed is durably stored, and only then may the broker acknowledge the message. Bad input is
+ * counted by error code and dropped; it never throws for bad input, only when the store cannot be written.
+ */
+export class Ingest {
+  readonly stats: IngestStats = { accepted: {}, rejected: {}, duplicates: 0 };
+  readonly live = new Map<string, LiveDeviceView>();
+
+  private readonly handlers: { [C in Channel]?: Handler<C> } = {
+    event: (msg) => this.onEvent(msg),
+    status: (msg) => this.onStatus(msg),
+    telemetry: (msg) => {
+      const view = this.liveView(msg.site, msg.device);
+      view.lastScore = msg.score;
+      view.lastThreshold = msg.threshold;
+      view.lastTelemetryAt = msg.ts;
+    },
+    health: () => undefined,
+    'model/ack': () => undefined,
+  };
+
+  constructor(
+    private readonly store: HubStore,
+    private readonly logger: Logger,
+    private readonly maxPayloadBytes: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  reject(code: ErrorCode, detail: Record<string, unknown>): void {
+    this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1;
+    this.logger.warn({ code, ...detail }, 'message rejected');
+  }
+
+  async handle(topic: string, payload: Buffer, clientId?: string): Promise<void> {
+    const result = decode(topic, payload, this.maxPayloadBytes);
+    if (!result.ok) {
+      this.reject(result.error.code, { topic, clientId, reason: result.error.message });
+      return;
+    }
+    const { channel, message } = result.value;
+    const handler = this.handlers[channel] as Handler<Channel> | undefined;
+    if (!handler) {
+      this.reject('PDM_ERR_NOT_AUTHORIZED', { topic, clientId, reason: `devices do not publish on ${channel}` });
+      return;
+    }
+    await handler(message as never);
+    this.stats.accepted[channel] = (this.stats.accepted[channel] ?? 0) + 1;
+  }
+
+  private liveView(site: string, device: string): LiveDeviceView {
+    const key = deviceKey(site, device);
+    let view = this.live.get(key);
+    if (!view) this.live.set(key, (view = {}));
+    return view;
+  }
+
+  private async onEvent(event: EventMessage): Promise<void> {
+    const state = this.store.state;
+    if (state.seenEvents[event.id]) {
+      this.stats.duplicates += 1;
+      // Still wait for the write that recorded it: a redelivery may overtake the first copy's commit.
+      await this.store.commit();
+      return;
+    }
+    const now = this.now();
+    const existing = state.inspections.find((i) => i.episodeId === event.episodeId && i.device === event.device);
+    if (existing) {
+      addEventToInspection(existing, event, now);
+      state.seenEvents[event.id] = existing.id;
+    } else if (event.kind === 'anomaly') {
+      const inspection = openInspection(event, now);
+      state.inspections.push(inspection);
+      state.seenEvents[event.id] = inspection.id;
+      this.logger.info(
+        { inspection: inspection.id, device: event.device, severity: event.severity, eventId: event.id },
+        'inspection opened',
+      );
+    } else {
+      // A clear for an episode we never saw open: remember it so a replay stays a no-op.
+      state.seenEvents[event.id] = '';
+    }
+    await this.store.commit();
+  }
+
+  private async onStatus(status: StatusMessage): Promise<void> {
+    const key = deviceKey(status.site, status.device);
+    const previous = this.store.state.devices[key];
+    // An old boot's Will must not mark a device offline that has since come back with a new boot.
+    if (previous && previous.bootId !== status.bootId && status.state === 'offline' && previous.lastSeen > status.ts) {
+      return;
+    }
+    const record: DeviceRecord = {
+      site: status.site,
+      device: status.device,
+      state: status.state,
+      agentVersion: status.agentVersion,
+      bootId: status.bootId,
+      lastSeen: status.ts,
+      ...(status.modelVersion ? { modelVersion: status.modelVersion } : {}),
+    };
+    this.store.state.devices[key] = record;
+    if (previous?.state !== status.state) this.logger.info({ device: key, state: status.state }, 'device status');
+    await this.store.commit();
+  }
+}

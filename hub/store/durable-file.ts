@@ -1,0 +1,77 @@
+import { constants } from 'node:fs';
+import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { PdmError } from '../../protocol/errors.js';
+
+/** lowdb's adapter contract: read the whole document (null when none yet), write it whole. */
+export interface DocumentAdapter<T> {
+  read(): Promise<T | null>;
+  write(data: T): Promise<void>;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A JSON document that survives SIGKILL and power loss at any moment: write a temp file, fsync it, rename it over
+ * the real one, fsync the directory. A reader sees either the old document or the new one, never half of one.
+ * The previous good document is kept beside it as `.prev` so a corrupt file never leaves nothing behind.
+ */
+export class DurableJsonFile<T> implements DocumentAdapter<T> {
+  private readonly dir: string;
+  private readonly prev: string;
+
+  constructor(private readonly file: string) {
+    this.dir = dirname(file);
+    this.prev = `${file}.prev`;
+  }
+
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file}: ${(error as Error).message}`, { cause: error });
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      throw new PdmError(
+        'PDM_ERR_STORE_CORRUPT',
+        `${this.file} is not valid JSON (${(cause as Error).message}); the previous good copy is ${this.prev}`,
+        { cause },
+      );
+    }
+  }
+
+  async write(data: T): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = join(this.dir, `.${basename(this.file)}.${process.pid}.tmp`);
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(data));
+      await handle.sync();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
+    }
+    await handle.close();
+    try {
+      // Keep the last good document: a hard link costs no copy and survives the rename below.
+      await unlink(this.prev).catch(() => undefined);
+      await link(this.file, this.prev).catch(() => undefined);
+      await rename(tmp, this.file);
+      await fsyncDir(this.dir);
+    } catch (error) {
+      throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The one error catalog (DESIGN convention 6). Every error a user or an operator can see carries a stable
+ * `PDM_ERR_*` code, a message, an optional cause, and whether retrying the same operation can succeed.
+ */
+export const ERROR_CATALOG = {
+  PDM_ERR_BAD_TOPIC: { message: 'topic is not part of the pdm/v1 topic tree', retryable: false },
+  PDM_ERR_BAD_JSON: { message: 'payload is not valid UTF-8 JSON', retryable: false },
+  PDM_ERR_SCHEMA: { message: 'payload does not match the message schema', retryable: false },
+  PDM_ERR_PAYLOAD_TOO_LARGE: { message: 'payload exceeds the maximum size', retryable: false },
+  PDM_ERR_DEVICE_MISMATCH: { message: 'payload site/device differs from the topic', retryable: false },
+  PDM_ERR_NOT_AUTHORIZED: { message: 'client is not allowed to use this topic', retryable: false },
+  PDM_ERR_CONFIG_MISSING: { message: 'config file not found', retryable: false },
+  PDM_ERR_CONFIG_PARSE: { message: 'config file is not valid YAML', retryable: false },
+  PDM_ERR_CONFIG_INVALID: { message: 'config is invalid', retryable: false },
+  PDM_ERR_STORE_CORRUPT: { message: 'state file is corrupt', retryable: false },
+  PDM_ERR_STORE_WRITE: { message: 'state could not be written', retryable: true },
+  PDM_ERR_BROKER_UNREACHABLE: { message: 'MQTT broker unreachable', retryable: true },
+  PDM_ERR_LISTEN: { message: 'could not listen on the configured address', retryable: false },
+  PDM_ERR_SOURCE: { message: 'sensor source failed', retryable: true },
+  PDM_ERR_BENCH_UNKNOWN: { message: 'no such benchmark', retryable: false },
+} as const satisfies Record<string, { message: string; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export class PdmError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  /** What exactly was wrong, in words a user can act on (file, key, topic, ...). */
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const entry = ERROR_CATALOG[code];
+    super(detail ? `${entry.message}: ${detail}` : entry.message, options);
+    this.name = 'PdmError';
+    this.code = code;
+    this.retryable = entry.retryable;
+    this.detail = detail;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean } {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+export function isPdmError(value: unknown, code?: ErrorCode): value is PdmError {
+  return value instanceof PdmError && (code === undefined || value.code === code);
+}

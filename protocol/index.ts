@@ -1,0 +1,7 @@
+export * from './codec.js';
+export * from './envelope.js';
+export * from './errors.js';
+export * from './messages.js';
+export * from './samples.js';
+export * from './topics.js';
+export * from './uuid.js';

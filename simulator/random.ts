@@ -1,0 +1,43 @@
+/**
+ * A small seeded generator (mulberry32) so the same scenario and seed give bit-identical signals on every machine.
+ * Math.random is never used by the simulator.
+ */
+export class SeededRandom {
+  private state: number;
+  private spare: number | undefined;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0 || 0x9e3779b9;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Standard normal (Box-Muller, both values used). */
+  gaussian(): number {
+    if (this.spare !== undefined) {
+      const value = this.spare;
+      this.spare = undefined;
+      return value;
+    }
+    let u = 0;
+    while (u === 0) u = this.next();
+    const v = this.next();
+    const radius = Math.sqrt(-2 * Math.log(u));
+    this.spare = radius * Math.sin(2 * Math.PI * v);
+    return radius * Math.cos(2 * Math.PI * v);
+  }
+}
+
+/** Derives an independent seed per machine from the scenario seed and the machine's index. */
+export function machineSeed(scenarioSeed: number, index: number): number {
+  let h = (scenarioSeed ^ 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (index + 1), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
