@@ -1,13 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadScenario } from '../config/index.js';
 import { PdmError } from '../protocol/errors.js';
+import { CLI_PATH } from './paths.js';
 
-/** The repository root, found from this file's place in `dist/cli/`. */
-export const PACKAGE_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const CLI_PATH = join(PACKAGE_ROOT, 'dist', 'cli', 'pdm.js');
 
 export interface DemoOptions {
   scenario: string;

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { MAX_PAYLOAD_BYTES } from '../../protocol/messages.js';
+import { LogSchema, port } from './common.js';
+
+export const HubConfigSchema = z.strictObject({
+  mqtt: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: port.default(1883),
+      maxPayloadBytes: z.number().int().min(256).max(MAX_PAYLOAD_BYTES).default(MAX_PAYLOAD_BYTES),
+    })
+    .prefault({}),
+  http: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  /** Where the hub keeps its state; relative paths are taken from the working directory. */
+  dataDir: z.string().default('.pdm-data/hub'),
+  store: z.strictObject({ coalesceMs: z.number().int().min(0).max(10_000).default(20) }).prefault({}),
+  log: LogSchema.prefault({}),
+});
+export type HubConfig = z.output<typeof HubConfigSchema>;
+
