@@ -1,0 +1,32 @@
+/** One benchmark result, printed as one JSON line. `baseline`/`ratio` when compared with something measured in the same run. */
+export interface BenchResult {
+  bench: string;
+  metric: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  ratio?: number;
+  [extra: string]: unknown;
+}
+
+export type Report = (result: BenchResult) => void;
+
+/** A benchmark suite: `bench/suites/<name>.ts`, run by `npm run bench -- <name>`. */
+export interface BenchSuite {
+  run(report: Report): Promise<void>;
+}
+
+/** Runs `fn` repeatedly for about `ms` milliseconds and returns operations per second. */
+export function opsPerSecond(fn: () => void, ms = 1000): number {
+  for (let i = 0; i < 1000; i++) fn(); // warm-up
+  let ops = 0;
+  const start = process.hrtime.bigint();
+  const budget = BigInt(ms) * 1_000_000n;
+  let elapsed = 0n;
+  while (elapsed < budget) {
+    for (let i = 0; i < 100; i++) fn();
+    ops += 100;
+    elapsed = process.hrtime.bigint() - start;
+  }
+  return ops / (Number(elapsed) / 1e9);
+}
