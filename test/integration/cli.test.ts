@@ -1,0 +1,60 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runPdm } from '../support/processes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pdm-cli-'));
+const file = (name: string, text: string) => {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
+};
+
+describe('pdm CLI', () => {
+  it.each(['hub', 'agent', 'sim', 'demo'])('has --help for %s', async (command) => {
+    const { code, stdout } = await runPdm([command, '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Usage: pdm ${command}`);
+  });
+
+  it('exits 2 naming a missing config file', async () => {
+    const { code, stderr } = await runPdm(['hub', '--config', join(dir, 'missing.yaml')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('missing.yaml: no such file');
+    expect(stderr).toContain('PDM_ERR_CONFIG_MISSING');
+    expect(stderr).not.toContain('    at ');
+  });
+
+  it('exits 2 naming an unknown key', async () => {
+    const { code, stderr } = await runPdm(['hub', '--config', file('unknown.yaml', 'http:\n  port: 0\n  colour: blue\n')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('unknown.yaml');
+    expect(stderr).toContain('unknown key "http.colour"');
+  });
+
+  it('exits 2 naming a key of the wrong type', async () => {
+    const { code, stderr } = await runPdm(['hub', '--config', file('type.yaml', 'mqtt:\n  port: "not a port"\n')]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/key "mqtt.port": expected number, received string/);
+  });
+
+  it('exits 2 for a bad override variable and for a bad agent config', async () => {
+    const env = await runPdm(['hub', '--config', 'config/hub.yaml'], { PDM_HUB_HTTP_PORT: 'eighty' });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('PDM_HUB_HTTP_PORT');
+    const agent = await runPdm(['agent', '--config', file('agent.yaml', 'site: s\ndevice: d\nsource: { kind: modbus }\n')]);
+    expect(agent.code).toBe(2);
+    expect(agent.stderr).toContain('source.kind');
+  });
+
+  it('exports simulated CSV and ground truth', async () => {
+    const out = join(dir, 'sim');
+    const { code } = await runPdm(['sim', '--out', out, '--duration', '2']);
+    expect(code).toBe(0);
+    const { readFileSync } = await import('node:fs');
+    const rows = readFileSync(join(out, 'pump-001.csv'), 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('t_ms,vibration');
+    expect(rows.length).toBe(1 + 2 * 1000);
+    expect(readFileSync(join(out, 'ground-truth.csv'), 'utf8')).toContain('pump-001,plant-1,vibration-step,8,4');
+  });
+});

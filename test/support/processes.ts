@@ -1,0 +1,64 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const CLI = join(process.cwd(), 'dist', 'cli', 'pdm.js');
+
+export interface HubReady {
+  type: 'ready';
+  mqttPort: number;
+  httpPort: number;
+  httpUrl: string;
+}
+
+/** Starts `pdm <args>` as a real child process with an IPC channel, and waits for its `ready` message. */
+export async function startPdm<T>(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; ready: T }> {
+  const child = fork(CLI, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const ready = await new Promise<T>((resolve, reject) => {
+    child.once('message', (msg) => resolve(msg as T));
+    child.once('exit', (code) => reject(new Error(`pdm ${args[0]} exited with ${code} before ready: ${stderr}`)));
+  });
+  return { child, ready };
+}
+
+/** Runs `pdm <args>` to completion and returns its exit code and output. */
+export function runPdm(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs` with `what`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+export async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
