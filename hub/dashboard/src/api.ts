@@ -1,0 +1,115 @@
+/** Everything the dashboard asks of the hub goes through here: one place that knows the routes, the session and CSRF. */
+export type Role = 'viewer' | 'technician' | 'supervisor';
+
+export interface User {
+  username: string;
+  role: Role;
+}
+
+export interface Contribution {
+  feature: string;
+  value: number;
+  share: number;
+}
+
+export interface Device {
+  site: string;
+  device: string;
+  state: 'online' | 'offline';
+  agentVersion: string;
+  modelVersion?: string;
+  lastSeen: number;
+  lastScore?: number;
+  lastThreshold?: number;
+}
+
+export interface AuditEntry {
+  at: number;
+  by: string;
+  from?: string;
+  to?: string;
+  action: string;
+  note?: string;
+}
+
+export interface Inspection {
+  id: string;
+  site: string;
+  device: string;
+  asset: string;
+  status: string;
+  severity: string;
+  priority?: string;
+  score: number;
+  threshold: number;
+  contributions: Contribution[];
+  model: { id: string; version: string };
+  assignee?: string;
+  outcome?: string;
+  comments?: Array<{ at: number; by: string; text: string }>;
+  audit?: AuditEntry[];
+  events: Array<{ id: string; kind: string; at: number; score: number }>;
+  slaDueAt?: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ScoreSeries {
+  t: number[];
+  score: number[];
+  threshold: number[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  const data = text ? (JSON.parse(text) as unknown) : undefined;
+  if (!res.ok) {
+    const message = (data as { message?: string; error?: string } | undefined)?.message ?? (data as { error?: string })?.error ?? res.statusText;
+    throw new ApiError(res.status, message);
+  }
+  return data as T;
+}
+
+export const api = {
+  async me(): Promise<User | undefined> {
+    try {
+      const session = await call<{ user: User; csrfToken: string }>('GET', '/api/session');
+      csrfToken = session.csrfToken;
+      return session.user;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return undefined;
+      throw error;
+    }
+  },
+  async login(username: string, password: string): Promise<User> {
+    const session = await call<{ user: User; csrfToken: string }>('POST', '/api/session', { username, password });
+    csrfToken = session.csrfToken;
+    return session.user;
+  },
+  logout: () => call<void>('DELETE', '/api/session'),
+  devices: () => call<Device[]>('GET', '/api/devices'),
+  inspections: () => call<Inspection[]>('GET', '/api/inspections'),
+  inspection: (id: string) => call<Inspection>('GET', `/api/inspections/${encodeURIComponent(id)}`),
+  transition: (id: string, action: string, extra: Record<string, string> = {}) =>
+    call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/transitions`, { action, ...extra }),
+  comment: (id: string, text: string) => call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/comments`, { text }),
+  scores: (site: string, device: string, points = 600) =>
+    call<ScoreSeries>('GET', `/api/devices/${encodeURIComponent(site)}/${encodeURIComponent(device)}/scores?points=${points}`),
+  kpis: () => call<Record<string, unknown>>('GET', '/api/kpis'),
+  users: () => call<Array<{ username: string; role: Role }>>('GET', '/api/users'),
+};

@@ -1,0 +1,87 @@
+import { api, ApiError, type User } from './api.js';
+import { h, replace } from './dom.js';
+import { fleetPage } from './pages/fleet.js';
+import { inspectionPage } from './pages/inspection.js';
+import { inspectionsPage } from './pages/inspections.js';
+import { kpisPage } from './pages/kpis.js';
+import { loginPage } from './pages/login.js';
+import { machinePage } from './pages/machine.js';
+import { modelsPage } from './pages/models.js';
+import './style.css';
+
+const app = document.getElementById('app')!;
+let user: User | undefined;
+
+const NAV: Array<[string, string]> = [
+  ['#/fleet', 'Fleet'],
+  ['#/inspections', 'Inspections'],
+  ['#/kpis', 'KPIs'],
+  ['#/models', 'Models'],
+];
+
+function header(current: string): HTMLElement {
+  return h(
+    'header',
+    {},
+    h('strong', { class: 'brand' }, 'edge-pdm'),
+    h('nav', { 'aria-label': 'Main' }, ...NAV.map(([href, label]) => h('a', { href, 'aria-current': current.startsWith(href) ? 'page' : undefined }, label))),
+    h('span', { class: 'who' }, `${user?.username} (${user?.role})`),
+    h('button', { type: 'button', class: 'link', onclick: () => void api.logout().finally(() => ((user = undefined), render())) }, 'Sign out'),
+  );
+}
+
+function page(hash: string): Promise<HTMLElement> {
+  const [, route = 'fleet', a, b] = hash.replace(/^#\/?/, '#/').split('/');
+  switch (route) {
+    case 'inspections':
+      return inspectionsPage();
+    case 'inspection':
+      return inspectionPage(decodeURIComponent(a ?? ''), user!, render);
+    case 'machine':
+      return machinePage(decodeURIComponent(a ?? ''), decodeURIComponent(b ?? ''));
+    case 'kpis':
+      return kpisPage();
+    case 'models':
+      return modelsPage();
+    default:
+      return fleetPage();
+  }
+}
+
+let rendering = 0;
+async function render(): Promise<void> {
+  const ticket = ++rendering;
+  if (!user) user = await api.me();
+  if (!user) return replace(app, loginPage(() => void render()));
+  const hash = location.hash || '#/fleet';
+  try {
+    const content = await page(hash);
+    if (ticket === rendering) replace(app, header(hash), content);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      user = undefined;
+      return render();
+    }
+    replace(app, header(hash), h('main', {}, h('p', { class: 'error', role: 'alert' }, (error as Error).message)));
+  }
+}
+
+/** Live updates: the hub pushes a line whenever devices or inspections change; the open page is redrawn (at most 1/s). */
+function live(): void {
+  let pending = false;
+  const source = new EventSource('/api/stream');
+  source.onmessage = () => {
+    if (pending || !user) return;
+    pending = true;
+    setTimeout(() => {
+      pending = false;
+      // Do not redraw under a technician who is typing.
+      const active = document.activeElement;
+      if (active && ['INPUT', 'TEXTAREA', 'SELECT'].includes(active.tagName)) return;
+      void render();
+    }, 1000);
+  };
+}
+
+window.addEventListener('hashchange', () => void render());
+void render().then(live);

@@ -1,0 +1,67 @@
+import { api, type Inspection } from '../api.js';
+import { ago, h } from '../dom.js';
+
+const PRIORITY_RANK: Record<string, number> = { critical: 0, high: 1, warning: 1, medium: 2, low: 3, info: 3 };
+const rank = (i: Inspection) => PRIORITY_RANK[i.priority ?? i.severity] ?? 9;
+
+const SORTS: Record<string, (a: Inspection, b: Inspection) => number> = {
+  newest: (a, b) => b.createdAt - a.createdAt,
+  oldest: (a, b) => a.createdAt - b.createdAt,
+  priority: (a, b) => rank(a) - rank(b) || a.createdAt - b.createdAt,
+  sla: (a, b) => (a.slaDueAt ?? Infinity) - (b.slaDueAt ?? Infinity),
+};
+
+function select(label: string, name: string, values: string[], initial = ''): HTMLSelectElement {
+  return h(
+    'select',
+    { name, 'aria-label': label },
+    ...values.map((v) => h('option', { value: v, selected: v === initial }, v || `any ${name}`)),
+  );
+}
+
+/** The technicians' queue: filter by site, priority and state; sort by age, priority or SLA. */
+export async function inspectionsPage(): Promise<HTMLElement> {
+  const all = await api.inspections();
+  const unique = (f: (i: Inspection) => string | undefined) => ['', ...new Set(all.map(f).filter((v): v is string => !!v))].sort();
+  const site = select('Site', 'site', unique((i) => i.site));
+  const priority = select('Priority', 'priority', unique((i) => i.priority ?? i.severity));
+  const state = select('State', 'state', unique((i) => i.status));
+  const sort = select('Sort by', 'sort', Object.keys(SORTS), 'newest');
+  const body = h('tbody');
+  const render = () => {
+    const rows = all
+      .filter((i) => (!site.value || i.site === site.value) && (!state.value || i.status === state.value))
+      .filter((i) => !priority.value || (i.priority ?? i.severity) === priority.value)
+      .sort(SORTS[sort.value]);
+    body.replaceChildren(...rows.map(row));
+  };
+  for (const control of [site, priority, state, sort]) control.addEventListener('change', render);
+  render();
+  return h(
+    'main',
+    {},
+    h('h1', {}, 'Inspections'),
+    h('div', { class: 'filters' }, site, priority, state, sort),
+    h(
+      'table',
+      { class: 'list', 'aria-label': 'Inspections' },
+      h('thead', {}, h('tr', {}, ...['Machine', 'Priority', 'State', 'Why', 'Assignee', 'Age', 'SLA'].map((t) => h('th', {}, t)))),
+      body,
+    ),
+  );
+}
+
+function row(i: Inspection): HTMLElement {
+  const why = i.contributions[0];
+  return h(
+    'tr',
+    { 'data-inspection': i.id },
+    h('td', {}, h('a', { href: `#/inspection/${i.id}` }, `${i.site} / ${i.device}`)),
+    h('td', {}, h('span', { class: `pill ${i.priority ?? i.severity}` }, i.priority ?? i.severity)),
+    h('td', {}, h('span', { class: 'state' }, i.status)),
+    h('td', {}, why ? `${why.feature} ${why.value.toFixed(2)} (threshold ${i.threshold})` : '–'),
+    h('td', {}, i.assignee ?? '–'),
+    h('td', {}, ago(i.createdAt)),
+    h('td', { class: i.slaDueAt && i.slaDueAt < Date.now() ? 'over' : '' }, i.slaDueAt ? new Date(i.slaDueAt).toLocaleTimeString() : '–'),
+  );
+}

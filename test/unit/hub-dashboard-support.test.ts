@@ -1,0 +1,78 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ScoreHistory } from '../../hub/score-history.js';
+import { createStaticHandler } from '../../hub/static.js';
+
+describe('score history', () => {
+  it('downsamples to the requested points and keeps every spike', () => {
+    const history = new ScoreHistory(10_000);
+    for (let i = 0; i < 5000; i++) history.add('s/d', i * 1000, i === 3333 ? 99 : 1, 2);
+    const series = history.read('s/d', 100);
+    expect(series.t.length).toBe(100);
+    expect(Math.max(...series.score)).toBe(99);
+    expect(series.t).toContain(3333 * 1000);
+    expect(series.threshold.every((v) => v === 2)).toBe(true);
+  });
+
+  it('is bounded per device and keeps the newest', () => {
+    const history = new ScoreHistory(10);
+    for (let i = 0; i < 25; i++) history.add('k', i, i, 0);
+    const series = history.read('k', 1000);
+    expect(series.t).toEqual([15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+  });
+
+  it('reads a time range and nothing for unknown devices', () => {
+    const history = new ScoreHistory(100);
+    for (let i = 0; i < 50; i++) history.add('k', i, i, 0);
+    expect(history.read('k', 100, 10, 12).t).toEqual([10, 11, 12]);
+    expect(history.read('nobody', 10)).toEqual({ t: [], score: [], threshold: [] });
+  });
+});
+
+describe('static dashboard files', () => {
+  const root = mkdtempSync(join(tmpdir(), 'pdm-static-'));
+  mkdirSync(join(root, 'assets'));
+  writeFileSync(join(root, 'index.html'), '<html>index</html>');
+  writeFileSync(join(root, 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(join(tmpdir(), 'secret.txt'), 'do not serve');
+  const serve = createStaticHandler(root);
+
+  function fakeResponse() {
+    const res = { status: 0, headers: {} as Record<string, string>, body: '' };
+    const api = {
+      writeHead(status: number, headers: Record<string, string>) {
+        res.status = status;
+        res.headers = headers;
+      },
+      end(body: Buffer) {
+        res.body = body.toString();
+      },
+    };
+    return { res, api: api as unknown as ServerResponse };
+  }
+
+  it('serves files with their type and a strict CSP', async () => {
+    const { res, api } = fakeResponse();
+    expect(await serve('/assets/app.js', api)).toBe(true);
+    expect(res.headers['content-type']).toContain('javascript');
+    expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(res.body).toBe('console.log(1)');
+  });
+
+  it('never leaves its folder', async () => {
+    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/../../secret.txt']) {
+      const { res, api } = fakeResponse();
+      await serve(path, api);
+      expect(res.body).not.toContain('do not serve');
+    }
+  });
+
+  it('answers / and unknown paths with index.html', async () => {
+    const { res, api } = fakeResponse();
+    await serve('/', api);
+    expect(res.body).toBe('<html>index</html>');
+  });
+});
