@@ -41,3 +41,10 @@ export function machineSeed(scenarioSeed: number, index: number): number {
   h = Math.imul(h ^ (index + 1), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
 }
+
+/** Derives an independent stream seed (noise, process, each sensor) from a machine seed, so streams never interfere. */
+export function streamSeed(seed: number, stream: number): number {
+  let h = Math.imul(seed ^ 0x27d4eb2f, 0x165667b1) >>> 0;
+  h = Math.imul(h ^ (stream * 0x9e3779b1), 0x85ebca77) >>> 0;
+  return (h ^ (h >>> 15)) >>> 0;
+}
