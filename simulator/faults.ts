@@ -9,7 +9,8 @@ export const isSensorFault = (type: FaultType): boolean => (SENSOR_FAULTS as rea
 /** Fault progress in [0, 1] at simulated second `t`: 0 before onset, 1 at and after functional failure. */
 export function progressAt(fault: FaultSpec, t: number): number {
   if (t < fault.atSeconds) return 0;
-  if (fault.growth === 'step' || fault.type === 'vibration-step') return 1;
+  // A stuck sensor is stuck from the first moment, whatever growth was asked for.
+  if (fault.growth === 'step' || fault.type === 'vibration-step' || fault.type === 'sensor-stuck') return 1;
   const x = Math.min(1, (t - fault.atSeconds) / fault.failAfterSeconds);
   if (fault.growth === 'linear') return x;
   return Math.expm1(EXP_K * x) / Math.expm1(EXP_K);
