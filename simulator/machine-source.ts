@@ -101,9 +101,12 @@ export class SimulatedMachineSource implements SampleSource {
     const tickMs = this.model.tickSeconds * 1000;
     const wallStart = clock.now();
     // Catch up on every timer tick to what the simulated clock says, so timer jitter never stretches simulated time.
+    // If the CPU cannot keep up (a 25.6 kHz machine at ×1000), each call works at most ~50 ms and then yields, so the
+    // process stays responsive; simulated time then runs slower than asked, but its timestamps stay consistent.
     const tick = (): void => {
       const due = ((clock.now() - wallStart) * speed) / tickMs;
-      while (this.running && this.model.elapsedSeconds * 1000 < due * tickMs - 1e-6) emit();
+      const callStart = clock.now();
+      while (this.running && this.model.elapsedSeconds * 1000 < due * tickMs - 1e-6 && clock.now() - callStart < 50) emit();
     };
     this.timer = clock.setInterval(tick, Math.max(5, tickMs / speed));
   }
