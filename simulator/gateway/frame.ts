@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import { PdmError } from '../../protocol/errors.js';
 import type { SampleBlock } from '../../protocol/samples.js';
 
@@ -13,6 +14,7 @@ import type { SampleBlock } from '../../protocol/samples.js';
 const MAGIC = 0x46444d50; // "PDMF" read as a little-endian u32
 const VERSION = 1;
 const HEADER = 32;
+const LITTLE_ENDIAN = endianness() === 'LE';
 /** One frame carries at most this many samples per channel (10 s at 25.6 kHz); anything larger is refused. */
 export const MAX_FRAME_SAMPLES = 256_000;
 
@@ -40,7 +42,9 @@ export function encodeFrame(block: SampleBlock, sequence: number): Buffer {
     const data = block.channels[name]!;
     if (data.length !== n) throw new PdmError('PDM_ERR_SOURCE', `gateway frame: channel "${name}" has ${data.length} samples, "${names[0]}" has ${n}`);
     const base = dataOffset + c * n * 4;
-    for (let i = 0; i < n; i++) frame.writeFloatLE(data[i]!, base + i * 4);
+    // Bulk float64 → float32 through a typed view (the frame is unpooled, so aligned); byte-wise on big-endian hosts.
+    if (LITTLE_ENDIAN) new Float32Array(frame.buffer, frame.byteOffset + base, n).set(data);
+    else for (let i = 0; i < n; i++) frame.writeFloatLE(data[i]!, base + i * 4);
   });
   return frame;
 }

@@ -21,6 +21,10 @@ const csv = join(dir, 'nab.csv');
 writeFileSync(csv, `timestamp,value\n${Array.from({ length: 40 }, (_, i) => `2020-01-01 00:00:${String(i).padStart(2, '0')},${i}`).join('\n')}\n`);
 sampleSourceContract('NAB replay (max blocks of 4 rows)', async () => ({ source: replaySource({ format: 'nab', file: csv }, { machine: 'n', maxBlockRows: 4 }) }));
 
+sampleSourceContract('NAB replay paced at ×200 recorded time', async () => ({
+  source: replaySource({ format: 'nab', file: csv }, { machine: 'n', maxBlockRows: 4, speed: 200 }),
+}));
+
 sampleSourceContract('sensor gateway over a real MQTT broker (aedes, port 0)', async () => {
   const broker = await Aedes.createBroker();
   const server = createServer(broker.handle);
