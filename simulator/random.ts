@@ -35,10 +35,14 @@ export class SeededRandom {
   }
 }
 
-/** Derives an independent seed per machine from the scenario seed and the machine's index. */
-export function machineSeed(scenarioSeed: number, index: number): number {
-  let h = (scenarioSeed ^ 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (index + 1), 0xc2b2ae35) >>> 0;
+/**
+ * Derives an independent seed per machine from the scenario seed and the machine's id (FNV-1a), so adding or
+ * reordering machines never changes the signals of the others.
+ */
+export function machineSeed(scenarioSeed: number, machineId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < machineId.length; i++) h = Math.imul(h ^ machineId.charCodeAt(i), 0x01000193) >>> 0;
+  h = Math.imul((h ^ scenarioSeed ^ 0x85ebca6b) >>> 0, 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
 }
 

@@ -15,9 +15,9 @@ import { until } from '../contracts/sim-sample-source.contract.js';
 const CLI = join(process.cwd(), 'dist', 'cli', 'pdm.js');
 const dir = mkdtempSync(join(tmpdir(), 'pdm-sim-cli-'));
 
-function pdm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function pdm(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -56,6 +56,15 @@ describe('pdm sim (real process)', () => {
     expect(truth).toContain('1700000001000,p1,plant-t,1,1,0.7,1,100,bearing-outer:0');
     expect(truth).toContain('1700000001000,m1,plant-t,1,1,0.7,0,,sensor-stuck@temperature:1');
     expect(readFileSync(join(out, 'faults.csv'), 'utf8')).toContain('p1,plant-t,bearing-outer,,1,exponential,100,1');
+    // Same scenario and seed: the same bytes; another seed (through the PDM_SCENARIO_SEED override): different ones.
+    const again = join(dir, 'csv-again');
+    const other = join(dir, 'csv-other');
+    expect((await pdm(['sim', '--scenario', scenarioFile, '--out', again, '--duration', '2'])).code).toBe(0);
+    expect((await pdm(['sim', '--scenario', scenarioFile, '--out', other, '--duration', '2'], { PDM_SCENARIO_SEED: '12' })).code).toBe(0);
+    for (const name of ['p1.csv', 'p1.process.csv', 'm1.csv', 'fan-001.csv', 'ground-truth.csv']) {
+      expect(readFileSync(join(again, name)).equals(readFileSync(join(out, name)))).toBe(true);
+    }
+    expect(readFileSync(join(other, 'p1.csv')).equals(readFileSync(join(out, 'p1.csv')))).toBe(false);
   });
 
   it('sensor-gateway mode publishes the same samples (as float32 frames) to a broker, truth to its own file', async () => {

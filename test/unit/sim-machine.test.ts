@@ -20,6 +20,9 @@ describe('simulated machines', () => {
     expect(a.length).toBeGreaterThan(3000 * 8);
     expect(a.equals(b)).toBe(true);
     expect(a.equals(c)).toBe(false);
+    // Seeds follow machine ids, so adding a machine in front changes nobody else's signal.
+    const crowded = validate(ScenarioSchema, { seed: 7, startEpochMs: 0, machines: [{ id: 'x', site: 's' }, { id: 'm', site: 's', ...FAULTY }] }, 't');
+    expect(bytesOf(record(crowded, 3, 'm').blocks).equals(a)).toBe(true);
   });
 
   it('delivers the vibration block and a slower process block per tick, each at one rate', () => {
