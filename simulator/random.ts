@@ -35,9 +35,20 @@ export class SeededRandom {
   }
 }
 
-/** Derives an independent seed per machine from the scenario seed and the machine's index. */
-export function machineSeed(scenarioSeed: number, index: number): number {
-  let h = (scenarioSeed ^ 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (index + 1), 0xc2b2ae35) >>> 0;
+/**
+ * Derives an independent seed per machine from the scenario seed and the machine's id (FNV-1a), so adding or
+ * reordering machines never changes the signals of the others.
+ */
+export function machineSeed(scenarioSeed: number, machineId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < machineId.length; i++) h = Math.imul(h ^ machineId.charCodeAt(i), 0x01000193) >>> 0;
+  h = Math.imul((h ^ scenarioSeed ^ 0x85ebca6b) >>> 0, 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Derives an independent stream seed (noise, process, each sensor) from a machine seed, so streams never interfere. */
+export function streamSeed(seed: number, stream: number): number {
+  let h = Math.imul(seed ^ 0x27d4eb2f, 0x165667b1) >>> 0;
+  h = Math.imul(h ^ (stream * 0x9e3779b1), 0x85ebca77) >>> 0;
+  return (h ^ (h >>> 15)) >>> 0;
 }

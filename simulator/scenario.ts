@@ -1,23 +1,36 @@
 import type { MachineSpec, Scenario } from '../config/schemas.js';
 import { PdmError } from '../protocol/errors.js';
-import { SimulatedMachineSource, type SimClock } from './machine-source.js';
+import { expandScenario } from './fleet.js';
+import { SimulatedMachineSource, type MachineSourceOptions } from './machine-source.js';
 import { machineSeed } from './random.js';
 
-/** The source for one machine of a scenario, seeded from the scenario seed and the machine's position. */
-export function machineSource(
-  scenario: Scenario,
-  machineId: string,
-  opts: { clock?: SimClock; startEpochMs?: number; speed?: number } = {},
-): SimulatedMachineSource {
-  const index = scenario.machines.findIndex((m) => m.id === machineId);
+export type MachineSourceOpts = Partial<MachineSourceOptions>;
+
+/**
+ * The source for one machine of a scenario (explicit or from a fleet), seeded from the scenario seed and the machine's
+ * id, at the scenario's speed unless `opts.speed` says otherwise.
+ */
+export function machineSource(scenario: Scenario, machineId: string, opts: MachineSourceOpts = {}): SimulatedMachineSource {
+  const machines = expandScenario(scenario);
+  const index = machines.findIndex((m) => m.id === machineId);
   if (index < 0) {
-    const known = scenario.machines.map((m) => m.id).join(', ');
-    throw new PdmError('PDM_ERR_CONFIG_INVALID', `machine "${machineId}" is not in the scenario (machines: ${known})`);
+    const known = machines.map((m) => m.id);
+    const list = known.length > 20 ? `${known.slice(0, 20).join(', ')}, … (${known.length} in all)` : known.join(', ');
+    throw new PdmError('PDM_ERR_CONFIG_INVALID', `machine "${machineId}" is not in the scenario (machines: ${list})`);
   }
-  const spec: MachineSpec = scenario.machines[index]!;
-  return new SimulatedMachineSource(spec, machineSeed(scenario.seed, index), {
+  return sourceFor(scenario, machines[index]!, opts);
+}
+
+/** Sources for every machine of a scenario, in order. */
+export function fleetSources(scenario: Scenario, opts: MachineSourceOpts = {}): SimulatedMachineSource[] {
+  return expandScenario(scenario).map((spec) => sourceFor(scenario, spec, opts));
+}
+
+function sourceFor(scenario: Scenario, spec: MachineSpec, opts: MachineSourceOpts): SimulatedMachineSource {
+  const startEpochMs = opts.startEpochMs ?? scenario.startEpochMs;
+  return new SimulatedMachineSource(spec, machineSeed(scenario.seed, spec.id), {
+    ...opts,
     speed: opts.speed ?? scenario.speed,
-    ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(opts.startEpochMs !== undefined ? { startEpochMs: opts.startEpochMs } : {}),
+    ...(startEpochMs !== undefined ? { startEpochMs } : {}),
   });
 }
