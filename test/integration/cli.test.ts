@@ -46,15 +46,4 @@ describe('pdm CLI', () => {
     expect(agent.code).toBe(2);
     expect(agent.stderr).toContain('source.kind');
   });
-
-  it('exports simulated CSV and ground truth', async () => {
-    const out = join(dir, 'sim');
-    const { code } = await runPdm(['sim', '--out', out, '--duration', '2']);
-    expect(code).toBe(0);
-    const { readFileSync } = await import('node:fs');
-    const rows = readFileSync(join(out, 'pump-001.csv'), 'utf8').trim().split('\n');
-    expect(rows[0]).toBe('t_ms,vibration');
-    expect(rows.length).toBe(1 + 2 * 1000);
-    expect(readFileSync(join(out, 'ground-truth.csv'), 'utf8')).toContain('pump-001,plant-1,vibration-step,8,4');
-  });
 });
