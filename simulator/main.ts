@@ -4,6 +4,7 @@ import { loadScenario } from '../config/index.js';
 import { onShutdown } from '../config/lifecycle.js';
 import { createLogger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
+import { ID_PATTERN } from '../protocol/topics.js';
 import type { SampleBlock, SampleSource } from '../protocol/samples.js';
 import type { GroundTruth } from './faults.js';
 import { GatewayPublisher } from './gateway/gateway-publisher.js';
@@ -121,6 +122,7 @@ async function runReplay(opts: SimOptions): Promise<void> {
     return;
   }
   const site = opts.site ?? 'replay';
+  if (!ID_PATTERN.test(site)) throw new PdmError('PDM_ERR_CONFIG_INVALID', `--site "${site}": expected an id of 1-64 characters [A-Za-z0-9._-]`);
   const first = table.times[0]!;
   let last = first;
   const tracked: Unit = { site, machine, source, elapsed: () => (last - first) / 1000 };
