@@ -31,6 +31,8 @@ export interface MachineSourceOptions {
   onTruth?: (truth: GroundTruth) => void;
   /** Simulated seconds between ground-truth records (default 1). */
   truthEverySeconds?: number;
+  /** As-fast-as-possible runs ask this between batches; a promise pauses production until the consumer catches up. */
+  backpressure?: () => Promise<void> | undefined;
 }
 
 /**
@@ -115,7 +117,7 @@ export class SimulatedMachineSource implements SampleSource {
   private async runFlat(emit: () => void): Promise<void> {
     while (this.running) {
       for (let i = 0; i < 20 && this.running; i++) emit();
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await (this.opts.backpressure?.() ?? new Promise<void>((resolve) => setImmediate(resolve)));
     }
   }
 

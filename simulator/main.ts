@@ -4,6 +4,7 @@ import { loadScenario } from '../config/index.js';
 import { onShutdown } from '../config/lifecycle.js';
 import { createLogger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
+import { ID_PATTERN } from '../protocol/topics.js';
 import type { SampleBlock, SampleSource } from '../protocol/samples.js';
 import type { GroundTruth } from './faults.js';
 import { GatewayPublisher } from './gateway/gateway-publisher.js';
@@ -70,14 +71,16 @@ export async function runSim(opts: SimOptions): Promise<void> {
   const speed = opts.speed ?? scenario.speed;
   // Whole-second start, so per-second summaries line up with simulated seconds.
   const startEpochMs = scenario.startEpochMs ?? Math.floor(Date.now() / 1000) * 1000;
-  const sources = fleetSources(scenario, { speed, durationSeconds: duration, onTruth, startEpochMs });
+  const publisher = opts.mqtt ? await GatewayPublisher.connect(opts.mqtt, opts.prefix) : undefined;
+  const backpressure = publisher ? () => publisher.backpressure() : undefined;
+  const sources = fleetSources(scenario, { speed, durationSeconds: duration, onTruth, startEpochMs, backpressure });
   const units: Unit[] = sources.map((source) => ({
     site: source.model.spec.site,
     machine: source.model.spec.id,
     source,
     elapsed: () => source.model.elapsedSeconds,
   }));
-  await runLive(units, opts, duration);
+  await runLive(units, opts, duration, publisher);
   await truth?.close();
 }
 
@@ -97,7 +100,9 @@ async function runReplay(opts: SimOptions): Promise<void> {
   const machine = `${basename(dirname(resolve(file)))}-${basename(file).replace(/\.[^.]*$/, '')}`.replace(/[^A-Za-z0-9._-]/g, '_');
   const truth = opts.truth ? new TextFile(opts.truth) : undefined;
   const onTruth = (record: LabelRecord): void => truth?.append(truthJson(record));
-  const source = new ReplaySource(table, { machine, speed: opts.speed ?? 'max', onTruth });
+  const publisher = opts.mqtt && !opts.out ? await GatewayPublisher.connect(opts.mqtt, opts.prefix) : undefined;
+  const backpressure = publisher ? () => publisher.backpressure() : undefined;
+  const source = new ReplaySource(table, { machine, speed: opts.speed ?? 'max', onTruth, backpressure });
   const span = (table.times[table.times.length - 1]! - table.times[0]!) / 1000;
   if (opts.out) {
     await mkdir(opts.out, { recursive: true });
@@ -117,10 +122,11 @@ async function runReplay(opts: SimOptions): Promise<void> {
     return;
   }
   const site = opts.site ?? 'replay';
+  if (!ID_PATTERN.test(site)) throw new PdmError('PDM_ERR_CONFIG_INVALID', `--site "${site}": expected an id of 1-64 characters [A-Za-z0-9._-]`);
   const first = table.times[0]!;
   let last = first;
   const tracked: Unit = { site, machine, source, elapsed: () => (last - first) / 1000 };
-  await runLive([tracked], opts, span, (block) => (last = block.t0 + ((block.channels[Object.keys(block.channels)[0]!]!.length - 1) * 1000) / block.rateHz));
+  await runLive([tracked], opts, span, publisher, (block) => (last = block.t0 + ((block.channels[Object.keys(block.channels)[0]!]!.length - 1) * 1000) / block.rateHz));
   await truth?.close();
 }
 
@@ -142,9 +148,14 @@ function parseMapping(text: string | undefined, delimiter: string | undefined): 
 }
 
 /** Runs sources live: to the gateway broker, or as per-second summaries on stdout; stops at the end or on Ctrl-C. */
-async function runLive(units: Unit[], opts: SimOptions, duration: number, seen?: (block: SampleBlock) => void): Promise<void> {
+async function runLive(
+  units: Unit[],
+  opts: SimOptions,
+  duration: number,
+  publisher: GatewayPublisher | undefined,
+  seen?: (block: SampleBlock) => void,
+): Promise<void> {
   const logger = createLogger({ name: 'sim', level: 'warn' });
-  const publisher = opts.mqtt ? await GatewayPublisher.connect(opts.mqtt, opts.prefix) : undefined;
   const progress = publisher ? new Progress(`pdm sim → ${opts.mqtt}`, duration) : undefined;
   const stopAll = async (): Promise<void> => {
     await Promise.all(units.map((u) => u.source.stop()));

@@ -20,6 +20,8 @@ export interface ReplayOptions {
   /** Longest block in rows (default 256). */
   maxBlockRows?: number;
   onTruth?: (label: LabelRecord) => void;
+  /** As-fast-as-possible replays ask this between batches; a promise pauses them until the consumer catches up. */
+  backpressure?: () => Promise<void> | undefined;
 }
 
 /** Rows a block may span: evenly spaced at the recording's usual interval; gaps and jitter start a new block. */
@@ -105,7 +107,7 @@ export class ReplaySource implements SampleSource {
       void (async () => {
         while (this.running) {
           for (let i = 0; i < 50 && this.running; i++) emitNext();
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await (this.opts.backpressure?.() ?? new Promise<void>((resolve) => setImmediate(resolve)));
         }
       })();
       return;
