@@ -1,8 +1,10 @@
 import { PdmError } from '../protocol/errors.js';
 
-/** Exit code 2 for anything the user must fix in their config or arguments; 1 for everything else. */
+/** Errors the user fixes in what they gave us (config, arguments, input files): exit code 2. Anything else: 1. */
+const USER_INPUT = /^PDM_ERR_(CONFIG|REPLAY)_/;
+
 export function exitCodeFor(error: unknown): number {
-  return error instanceof PdmError && error.code.startsWith('PDM_ERR_CONFIG') ? 2 : 1;
+  return error instanceof PdmError && USER_INPUT.test(error.code) ? 2 : 1;
 }
 
 /** Prints one clear line (no stack trace unless PDM_DEBUG is set) and exits. */
