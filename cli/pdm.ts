@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEval } from './commands/eval.js';
 import { registerHub } from './commands/hub.js';
 import { registerSim } from './commands/sim.js';
 
@@ -11,6 +12,6 @@ const program = new Command()
   .description('Predictive maintenance at the edge: hub, agents and simulator.')
   .showHelpAfterError();
 
-for (const register of [registerHub, registerAgent, registerSim, registerDemo]) register(program);
+for (const register of [registerHub, registerAgent, registerSim, registerDemo, registerEval]) register(program);
 
 await program.parseAsync(process.argv);
