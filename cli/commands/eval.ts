@@ -4,6 +4,7 @@ import { loadSkab } from '../../models/skab-data.js';
 import { evaluateSkab } from '../../models/eval/skab.js';
 import { SKAB_PCA, SKAB_PCA_PLAIN, pcaOnnxDetector, zScoreBaseline } from '../../models/eval/skab-detectors.js';
 import { formatSkabReport, skabJsonLine } from '../../models/eval/skab-report.js';
+import { evaluateNab } from '../../models/eval/nab-run.js';
 import { fail } from '../errors.js';
 
 interface SkabOptions {
@@ -26,6 +27,28 @@ async function runSkab(opts: SkabOptions): Promise<void> {
   if (!opts.json) process.stdout.write(`${formatSkabReport(results)}\n`);
 }
 
+interface NabCliOptions {
+  data: string;
+  windows: string;
+  results?: string;
+  threshold?: number;
+  json?: boolean;
+}
+
+async function runNab(opts: NabCliOptions): Promise<void> {
+  if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1)) {
+    throw new PdmError('PDM_ERR_DATASET', `--threshold must be a number in [0, 1], got ${opts.threshold}`);
+  }
+  const lines = await evaluateNab(opts);
+  if (opts.json) {
+    for (const line of lines) process.stdout.write(`${JSON.stringify(line)}\n`);
+    return;
+  }
+  process.stdout.write(`NAB scores (normalised: 100 = perfect, 0 = null detector)\n`);
+  process.stdout.write(`${'Detector'.padEnd(28)}${'Profile'.padEnd(22)}${'Score'.padStart(9)}${'Threshold'.padStart(12)}\n`);
+  for (const l of lines) process.stdout.write(`${l.detector.padEnd(28)}${l.profile.padEnd(22)}${l.score.toFixed(2).padStart(9)}${l.threshold.toFixed(6).padStart(12)}\n`);
+}
+
 export function registerEval(program: Command): void {
   const evalCmd = program.command('eval').description('Evaluate detectors on public benchmarks (SKAB, NAB).');
   evalCmd
@@ -34,4 +57,13 @@ export function registerEval(program: Command): void {
     .option('--data <dir>', 'SKAB data folder (with valve1/, valve2/, other/); default $SKAB_DIR')
     .option('--json', 'one JSON line per detector')
     .action((opts: SkabOptions) => runSkab(opts).catch((error) => fail('eval skab', error)));
+  evalCmd
+    .command('nab')
+    .description('NAB scoring (standard, reward_low_FP_rate, reward_low_FN_rate) of our streaming detectors, or of precomputed --results.')
+    .requiredOption('--data <dir>', 'NAB data folder (CSV files timestamp,value at the windows file\'s relative paths)')
+    .requiredOption('--windows <file>', 'windows JSON: { "<relative path>": [[start, end], ...] }')
+    .option('--results <dir>', 'precomputed results: one CSV per data file (timestamp,value,anomaly_score), optional <detector>_ prefix')
+    .option('--threshold <x>', 'fixed detection threshold; default: the one that maximises each profile\'s score', Number)
+    .option('--json', 'one JSON line per detector and profile')
+    .action((opts: NabCliOptions) => runNab(opts).catch((error) => fail('eval nab', error)));
 }
