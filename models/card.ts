@@ -28,8 +28,8 @@ export const ModelCard = z
     features: z.strictObject({
       /** Input order of the model's feature vector. */
       names: z.array(z.string().min(1)).min(1),
-      /** How raw samples become features (shared code in models/features.ts). */
-      pipeline: z.strictObject({ smooth: z.number().int().positive() }),
+      /** How raw samples become features (shared code in models/features.ts); the model input is `window` feature rows, oldest first. */
+      pipeline: z.strictObject({ smooth: z.number().int().positive(), window: z.number().int().positive().default(1) }),
     }),
     normalisation: z.strictObject({ kind: z.literal('standard'), mean: z.array(z.number()), scale: z.array(z.number().positive()) }),
     threshold: z.strictObject({

@@ -25,13 +25,18 @@ export interface ModelRuntime {
 /** Throws PDM_ERR_MODEL_INPUT naming the first bad row/feature, so a wiring mistake is never scored silently. */
 export function validateBatch(card: ModelCard, batch: ReadonlyArray<ReadonlyArray<number>>): void {
   const names = card.features.names;
+  const window = card.features.pipeline.window;
+  const width = names.length * window;
   batch.forEach((row, i) => {
     if (!Array.isArray(row) && !(row instanceof Float32Array) && !(row instanceof Float64Array)) {
       throw new PdmError('PDM_ERR_MODEL_INPUT', `row ${i} is not an array of numbers`);
     }
-    if (row.length !== names.length) throw new PdmError('PDM_ERR_MODEL_INPUT', `row ${i} has ${row.length} values, model ${card.id} expects ${names.length} (${names.join(', ')})`);
+    if (row.length !== width) {
+      const shape = window > 1 ? `${window} rows x ${names.length} features` : `${names.length}`;
+      throw new PdmError('PDM_ERR_MODEL_INPUT', `row ${i} has ${row.length} values, model ${card.id} expects ${shape} (${names.join(', ')})`);
+    }
     for (let j = 0; j < row.length; j++) {
-      if (typeof row[j] !== 'number' || !Number.isFinite(row[j])) throw new PdmError('PDM_ERR_MODEL_INPUT', `row ${i} feature "${names[j]}" is ${String(row[j])}, expected a finite number`);
+      if (typeof row[j] !== 'number' || !Number.isFinite(row[j])) throw new PdmError('PDM_ERR_MODEL_INPUT', `row ${i} feature "${names[j % names.length]}" is ${String(row[j])}, expected a finite number`);
     }
   });
 }
@@ -76,9 +81,10 @@ export class OnnxModelRuntime implements ModelRuntime {
     validateBatch(this.card, batch);
     if (batch.length === 0) return [];
     const f = this.card.features.names.length;
-    const data = new Float32Array(batch.length * f);
-    batch.forEach((row, i) => data.set(row, i * f));
-    const out = await this.session.run({ [this.card.onnx.input]: new ort.Tensor('float32', data, [batch.length, f]) });
+    const width = f * this.card.features.pipeline.window;
+    const data = new Float32Array(batch.length * width);
+    batch.forEach((row, i) => data.set(row, i * width));
+    const out = await this.session.run({ [this.card.onnx.input]: new ort.Tensor('float32', data, [batch.length, width]) });
     const scores = out[this.card.onnx.outputs.score]!.data as Float32Array;
     const contributions = out[this.card.onnx.outputs.contributions]!.data as Float32Array;
     const threshold = this.card.threshold.value;

@@ -4,12 +4,14 @@ import { loadSkab } from '../../models/skab-data.js';
 import { evaluateSkab } from '../../models/eval/skab.js';
 import { SKAB_PCA, SKAB_PCA_PLAIN, pcaOnnxDetector, zScoreBaseline } from '../../models/eval/skab-detectors.js';
 import { formatSkabReport, skabJsonLine } from '../../models/eval/skab-report.js';
+import { SKAB_AE, aeOnnxDetector } from '../../models/eval/skab-ae.js';
 import { evaluateNab } from '../../models/eval/nab-run.js';
 import { fail } from '../errors.js';
 
 interface SkabOptions {
   data?: string;
   json?: boolean;
+  ae?: boolean;
 }
 
 async function runSkab(opts: SkabOptions): Promise<void> {
@@ -17,6 +19,8 @@ async function runSkab(opts: SkabOptions): Promise<void> {
   if (!dir) throw new PdmError('PDM_ERR_DATASET', 'no SKAB folder: pass --data DIR or set SKAB_DIR');
   const files = loadSkab(dir);
   const detectors = [pcaOnnxDetector(SKAB_PCA), pcaOnnxDetector(SKAB_PCA_PLAIN), zScoreBaseline()];
+  // The autoencoder trains 34 TensorFlow.js models (pure JS here): minutes, so only on request.
+  if (opts.ae) detectors.push(aeOnnxDetector(SKAB_AE));
   const results = [];
   for (const detector of detectors) {
     if (!opts.json) process.stderr.write(`evaluating ${detector.name} on ${files.length} files...\n`);
@@ -56,6 +60,7 @@ export function registerEval(program: Command): void {
     .description('SKAB protocol: per-file fit on the first 400 rows, point-wise F1/FAR/MAR and changepoint scores, beside the published leaderboard.')
     .option('--data <dir>', 'SKAB data folder (with valve1/, valve2/, other/); default $SKAB_DIR')
     .option('--json', 'one JSON line per detector')
+    .option('--ae', 'also train and evaluate the dense autoencoder per file (slow without @tensorflow/tfjs-node)')
     .action((opts: SkabOptions) => runSkab(opts).catch((error) => fail('eval skab', error)));
   evalCmd
     .command('nab')

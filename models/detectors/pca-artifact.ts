@@ -42,7 +42,7 @@ export function buildPcaArtifact(input: PcaArtifactInput): ModelArtifact {
       input: PCA_IO.input,
       outputs: { score: PCA_IO.score, contributions: PCA_IO.contributions },
     },
-    features: { names: input.featureNames, pipeline: input.pipeline },
+    features: { names: input.featureNames, pipeline: { smooth: input.pipeline.smooth, window: 1 } },
     normalisation: { kind: 'standard', mean: model.mean, scale: model.scale },
     threshold: {
       value: 1,

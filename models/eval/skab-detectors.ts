@@ -39,7 +39,7 @@ export const SKAB_PCA_PLAIN: PcaDetectorConfig = {
   decision: { openAfter: 1, clearAfter: 1, clearRatio: 1 },
 };
 
-function selectColumns(rows: readonly number[][], sensors: readonly string[]): number[][] {
+export function selectColumns(rows: readonly number[][], sensors: readonly string[]): number[][] {
   const index = sensors.map((s) => {
     const i = (SKAB_SENSORS as readonly string[]).indexOf(s);
     if (i < 0) throw new Error(`unknown SKAB sensor "${s}"`);

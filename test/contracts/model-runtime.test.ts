@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeModel } from '../../models/artifacts.js';
 import { fitPca } from '../../models/detectors/pca.js';
 import { buildPcaArtifact } from '../../models/detectors/pca-artifact.js';
@@ -41,4 +42,10 @@ modelRuntimeContract('OnnxModelRuntime (from files on disk)', async () => {
 modelRuntimeContract('PcaJsRuntime', async () => {
   const { built, model, train } = artifact();
   return { runtime: new PcaJsRuntime(built.card, model), normal: train };
+});
+
+modelRuntimeContract('OnnxModelRuntime (shipped models/default/pump-vibration-pca)', async () => {
+  const { defaultTrainingData } = await import('../../cli/commands/train.js');
+  const path = fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url));
+  return { runtime: await OnnxModelRuntime.load(path), normal: defaultTrainingData(5, 60).healthy };
 });
