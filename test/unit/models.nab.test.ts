@@ -1,6 +1,9 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { NAB_PROFILES, optimiseNabThreshold, probationLength, rowWeights, scaledSigmoid, scoreNab, type NabFile } from '../../models/eval/nab.js';
 import { parseNabTime, windowsToRows } from '../../models/eval/nab-io.js';
@@ -115,5 +118,12 @@ describe('NAB files', () => {
     // Our own streaming detector runs on the same files without error and yields one line per profile.
     expect(await evaluateNab({ data: join(root, 'data'), windows: join(root, 'windows.json') })).toHaveLength(3);
     await expect(evaluateNab({ data: join(root, 'data'), windows: join(root, 'windows.json'), results: join(root, 'nope') })).rejects.toThrow(/no results for cat\/a\.csv/);
+    // The CLI prints one JSON line per detector and profile.
+    const cli = fileURLToPath(new URL('../../dist/cli/pdm.js', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'eval', 'nab', '--data', join(root, 'data'), '--windows', join(root, 'windows.json'), '--results', join(root, 'results'), '--json']);
+    const json = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(json).toHaveLength(3);
+    for (const line of json) expect(Object.keys(line).sort()).toEqual(['detector', 'profile', 'score', 'threshold']);
+    expect(json[0].score).toBeGreaterThanOrEqual(82.06); // the optimised threshold can only do better than 0.5
   });
 });
