@@ -18,7 +18,7 @@ export const SKAB_AE: AeDetectorConfig = {
   sensors: SKAB_PCA.sensors,
   features: SKAB_PCA.features,
   decision: SKAB_PCA.decision,
-  ae: { window: 10, hidden: [32], code: 8, epochs: 30, batchSize: 32, learningRate: 0.003, seed: 42, limitQuantile: 0.99, limitFactor: 1.5 },
+  ae: { window: 3, hidden: [12], code: 3, epochs: 40, batchSize: 32, learningRate: 0.003, seed: 42, limitQuantile: 0.99, limitFactor: 3 },
 };
 
 /** Trains the autoencoder per file with TensorFlow.js, exports ONNX, scores test windows through onnxruntime-node. */
