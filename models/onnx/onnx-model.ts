@@ -12,8 +12,8 @@ import { ProtoWriter } from './protobuf.js';
 export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 13;
 
-/** The operators this exporter emits; onnxruntime supports all of them at opset 13. */
-export const SUPPORTED_OPERATORS = ['Sub', 'Div', 'Mul', 'Add', 'MatMul', 'ReduceSum', 'Max', 'Relu', 'Tanh', 'Sigmoid', 'Gemm', 'Identity'] as const;
+/** The operators the exporters emit (PCA and dense autoencoder), all standard ONNX ops at opset 13. */
+export const SUPPORTED_OPERATORS = ['Add', 'Div', 'MatMul', 'Max', 'Mul', 'ReduceSum', 'Relu', 'Sub'] as const;
 export type OnnxOp = (typeof SUPPORTED_OPERATORS)[number];
 
 const DATA_TYPE = { float: 1, int64: 7 } as const;

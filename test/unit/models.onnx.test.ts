@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { fitPca, scorePca } from '../../models/detectors/pca.js';
 import { exportPcaOnnx, pcaGraph } from '../../models/onnx/export-pca.js';
 import { SUPPORTED_OPERATORS, encodeOnnxModel } from '../../models/onnx/onnx-model.js';
+import { autoencoderGraph } from '../../models/onnx/export-autoencoder.js';
+import { DEFAULT_AE_OPTIONS, type AutoencoderModel } from '../../models/detectors/autoencoder.js';
 import { ProtoWriter } from '../../models/onnx/protobuf.js';
 import { isPdmError } from '../../protocol/errors.js';
 
@@ -51,8 +53,22 @@ describe('PCA ONNX export', () => {
     expect(Math.max(...test.map((r) => scorePca(model, r).score))).toBeGreaterThan(1);
   });
 
-  it('uses only the listed operators', () => {
-    for (const node of pcaGraph(model).nodes) expect(SUPPORTED_OPERATORS).toContain(node.op);
+  it('lists exactly the operators the two exporters emit', () => {
+    const ae: AutoencoderModel = {
+      kind: 'dense-ae',
+      mean: [0, 0],
+      scale: [1, 1],
+      window: 2,
+      layers: [
+        { weights: new Array(8).fill(0.1), bias: [0, 0], inputs: 4, outputs: 2, activation: 'relu' },
+        { weights: new Array(8).fill(0.1), bias: [0, 0, 0, 0], inputs: 2, outputs: 4, activation: 'linear' },
+      ],
+      limit: 1,
+      options: DEFAULT_AE_OPTIONS,
+      finalLoss: 0,
+    };
+    const used = new Set([...pcaGraph(model).nodes, ...autoencoderGraph(ae).nodes].map((n) => n.op));
+    expect([...used].sort()).toEqual([...SUPPORTED_OPERATORS]);
   });
 
   it('refuses graphs that use a value before it exists, unknown operators and non-finite weights', () => {
