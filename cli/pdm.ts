@@ -2,8 +2,10 @@
 import { Command } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEval } from './commands/eval.js';
 import { registerHub } from './commands/hub.js';
 import { registerSim } from './commands/sim.js';
+import { registerTrain } from './commands/train.js';
 
 /** The one CLI. Each subcommand lives in `cli/commands/` and calls its process's composition root. */
 const program = new Command()
@@ -11,6 +13,6 @@ const program = new Command()
   .description('Predictive maintenance at the edge: hub, agents and simulator.')
   .showHelpAfterError();
 
-for (const register of [registerHub, registerAgent, registerSim, registerDemo]) register(program);
+for (const register of [registerHub, registerAgent, registerSim, registerDemo, registerEval, registerTrain]) register(program);
 
 await program.parseAsync(process.argv);

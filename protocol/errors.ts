@@ -21,6 +21,10 @@ export const ERROR_CATALOG = {
   PDM_ERR_REPLAY_FILE: { message: 'recorded data file cannot be read', retryable: false },
   PDM_ERR_REPLAY_FORMAT: { message: 'recorded data file is malformed', retryable: false },
   PDM_ERR_SIM_OUTPUT: { message: 'simulator output failed', retryable: true },
+  PDM_ERR_DATASET: { message: 'dataset is missing or malformed', retryable: false },
+  PDM_ERR_MODEL_INVALID: { message: 'model or model card is invalid', retryable: false },
+  PDM_ERR_MODEL_INPUT: { message: 'input does not match the model card', retryable: false },
+  PDM_ERR_ONNX_EXPORT: { message: 'model cannot be exported to ONNX', retryable: false },
 } as const satisfies Record<string, { message: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

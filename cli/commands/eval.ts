@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { PdmError } from '../../protocol/errors.js';
+import { loadSkab } from '../../models/skab-data.js';
+import { evaluateSkab } from '../../models/eval/skab.js';
+import { SKAB_PCA, SKAB_PCA_FAST, SKAB_PCA_PLAIN, pcaOnnxDetector, zScoreBaseline } from '../../models/eval/skab-detectors.js';
+import { formatSkabReport, skabJsonLine } from '../../models/eval/skab-report.js';
+import { SKAB_AE, aeOnnxDetector } from '../../models/eval/skab-ae.js';
+import { evaluateNab } from '../../models/eval/nab-run.js';
+import { fail } from '../errors.js';
+
+interface SkabOptions {
+  data?: string;
+  json?: boolean;
+  ae?: boolean;
+}
+
+async function runSkab(opts: SkabOptions): Promise<void> {
+  const dir = opts.data ?? process.env.SKAB_DIR;
+  if (!dir) throw new PdmError('PDM_ERR_DATASET', 'no SKAB folder: pass --data DIR or set SKAB_DIR');
+  const files = loadSkab(dir);
+  const detectors = [pcaOnnxDetector(SKAB_PCA), pcaOnnxDetector(SKAB_PCA_FAST), pcaOnnxDetector(SKAB_PCA_PLAIN), zScoreBaseline()];
+  // The autoencoder trains 34 TensorFlow.js models (pure JS here): minutes, so only on request.
+  if (opts.ae) detectors.push(aeOnnxDetector(SKAB_AE));
+  const results = [];
+  for (const detector of detectors) {
+    if (!opts.json) process.stderr.write(`evaluating ${detector.name} on ${files.length} files...\n`);
+    const result = await evaluateSkab(files, detector);
+    results.push(result);
+    if (opts.json) process.stdout.write(`${skabJsonLine(result)}\n`);
+  }
+  if (!opts.json) process.stdout.write(`${formatSkabReport(results)}\n`);
+}
+
+interface NabCliOptions {
+  data: string;
+  windows: string;
+  results?: string;
+  threshold?: number;
+  json?: boolean;
+}
+
+async function runNab(opts: NabCliOptions): Promise<void> {
+  if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1)) {
+    throw new PdmError('PDM_ERR_DATASET', `--threshold must be a number in [0, 1], got ${opts.threshold}`);
+  }
+  const lines = await evaluateNab(opts);
+  if (opts.json) {
+    for (const line of lines) process.stdout.write(`${JSON.stringify(line)}\n`);
+    return;
+  }
+  process.stdout.write(`NAB scores (normalised: 100 = perfect, 0 = null detector)\n`);
+  process.stdout.write(`${'Detector'.padEnd(28)}${'Profile'.padEnd(22)}${'Score'.padStart(9)}${'Threshold'.padStart(12)}\n`);
+  for (const l of lines) process.stdout.write(`${l.detector.padEnd(28)}${l.profile.padEnd(22)}${l.score.toFixed(2).padStart(9)}${l.threshold.toFixed(6).padStart(12)}\n`);
+}
+
+export function registerEval(program: Command): void {
+  const evalCmd = program.command('eval').description('Evaluate detectors on public benchmarks (SKAB, NAB).');
+  evalCmd
+    .command('skab')
+    .description('SKAB protocol: per-file fit on the first 400 rows, point-wise F1/FAR/MAR and changepoint scores, beside the published leaderboard.')
+    .option('--data <dir>', 'SKAB data folder (with valve1/, valve2/, other/); default $SKAB_DIR')
+    .option('--json', 'one JSON line per detector')
+    .option('--ae', 'also train and evaluate the dense autoencoder per file (slow without @tensorflow/tfjs-node)')
+    .action((opts: SkabOptions) => runSkab(opts).catch((error) => fail('eval skab', error)));
+  evalCmd
+    .command('nab')
+    .description('NAB scoring (standard, reward_low_FP_rate, reward_low_FN_rate) of our streaming detectors, or of precomputed --results.')
+    .requiredOption('--data <dir>', 'NAB data folder (CSV files timestamp,value at the windows file\'s relative paths)')
+    .requiredOption('--windows <file>', 'windows JSON: { "<relative path>": [[start, end], ...] }')
+    .option('--results <dir>', 'precomputed results: one CSV per data file (timestamp,value,anomaly_score), optional <detector>_ prefix')
+    .option('--threshold <x>', 'fixed detection threshold; default: the one that maximises each profile\'s score', Number)
+    .option('--json', 'one JSON line per detector and profile')
+    .action((opts: NabCliOptions) => runNab(opts).catch((error) => fail('eval nab', error)));
+}

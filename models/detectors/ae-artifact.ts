@@ -1,0 +1,59 @@
+import { MODEL_CARD_SCHEMA, sealCard, sha256, type ModelCard } from '../card.js';
+import type { LabelPolicy } from '../decision.js';
+import type { FeatureSpec } from '../features.js';
+import type { ModelArtifact } from '../artifacts.js';
+import { ONNX_IR_VERSION, ONNX_OPSET } from '../onnx/onnx-model.js';
+import { AE_IO, autoencoderGraph, exportAutoencoderOnnx } from '../onnx/export-autoencoder.js';
+import type { AutoencoderModel } from './autoencoder.js';
+
+export interface AeArtifactInput {
+  id: string;
+  version: string;
+  model: AutoencoderModel;
+  featureNames: string[];
+  pipeline: FeatureSpec;
+  decision: Omit<LabelPolicy, 'threshold'>;
+  training: ModelCard['training'];
+  metrics?: Record<string, number>;
+  createdAt?: Date;
+}
+
+export function buildAeArtifact(input: AeArtifactInput): ModelArtifact {
+  const { model } = input;
+  if (input.featureNames.length !== model.mean.length) throw new Error(`${input.featureNames.length} feature names for a model of ${model.mean.length} features`);
+  const onnx = exportAutoencoderOnnx(model, { model_id: input.id, model_version: input.version });
+  const o = model.options;
+  const card = sealCard({
+    schema: MODEL_CARD_SCHEMA,
+    id: input.id,
+    version: input.version,
+    kind: 'dense-ae',
+    createdAt: (input.createdAt ?? new Date()).toISOString(),
+    onnx: {
+      file: `${input.id}.onnx`,
+      sha256: sha256(onnx),
+      bytes: onnx.length,
+      irVersion: ONNX_IR_VERSION,
+      opset: ONNX_OPSET,
+      operators: [...new Set(autoencoderGraph(model).nodes.map((n) => n.op))].sort(),
+      input: AE_IO.input,
+      outputs: { score: AE_IO.score, contributions: AE_IO.contributions },
+    },
+    features: { names: input.featureNames, pipeline: { smooth: input.pipeline.smooth, window: model.window } },
+    normalisation: { kind: 'standard', mean: model.mean, scale: model.scale },
+    threshold: {
+      value: 1,
+      score: 'MSE(window) / limit',
+      rule: `limit = quantile ${o.limitQuantile} of the training windows' reconstruction MSE x ${o.limitFactor}`,
+      parameters: { limit: model.limit, limitQuantile: o.limitQuantile, limitFactor: o.limitFactor },
+    },
+    decision: input.decision,
+    training: {
+      ...input.training,
+      seed: o.seed,
+      summary: { ...input.training.summary, layers: [model.window * model.mean.length, ...model.layers.map((l) => l.outputs)].join('-'), epochs: o.epochs, finalLoss: Number(model.finalLoss.toFixed(6)) },
+    },
+    metrics: input.metrics ?? {},
+  });
+  return { card, onnx };
+}
