@@ -85,23 +85,25 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return data as T;
 }
 
+type SessionBody = { user: string; role: Role; csrfToken: string };
+
+function startSession(body: SessionBody): User {
+  csrfToken = body.csrfToken;
+  return { username: body.user, role: body.role };
+}
+
 export const api = {
   async me(): Promise<User | undefined> {
     try {
-      const session = await call<{ user: User; csrfToken: string }>('GET', '/api/session');
-      csrfToken = session.csrfToken;
-      return session.user;
+      return startSession(await call<SessionBody>('GET', '/api/me'));
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) return undefined;
       throw error;
     }
   },
-  async login(username: string, password: string): Promise<User> {
-    const session = await call<{ user: User; csrfToken: string }>('POST', '/api/session', { username, password });
-    csrfToken = session.csrfToken;
-    return session.user;
-  },
-  logout: () => call<void>('DELETE', '/api/session'),
+  login: async (username: string, password: string): Promise<User> =>
+    startSession(await call<SessionBody>('POST', '/api/login', { username, password })),
+  logout: () => call<void>('POST', '/api/logout', {}),
   devices: () => call<Device[]>('GET', '/api/devices'),
   inspections: () => call<Inspection[]>('GET', '/api/inspections'),
   inspection: (id: string) => call<Inspection>('GET', `/api/inspections/${encodeURIComponent(id)}`),
