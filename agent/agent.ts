@@ -8,6 +8,8 @@ import { uuidv7 } from '../protocol/uuid.js';
 import { EpisodeDecider } from './decision.js';
 import { RmsThresholdDetector, type Detector, type Score } from './detector.js';
 import type { DeviceLink } from './link.js';
+import type { Outbox } from './outbox/outbox.js';
+import type { Priority } from './outbox/types.js';
 import { Windower, type Window } from './windowing.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -15,6 +17,8 @@ export const AGENT_VERSION = '0.1.0';
 export interface AgentDeps {
   source: SampleSource;
   link: DeviceLink;
+  /** Everything that must reach the hub goes through the durable outbox; only health goes straight to the link. */
+  outbox: Outbox;
   envelopes: EnvelopeFactory;
   logger: Logger;
 }
@@ -23,7 +27,6 @@ export interface AgentStats {
   windows: number;
   events: number;
   badSamples: number;
-  publishFailures: number;
 }
 
 /** Status messages (birth and the Will) are built the same way at connect time and at start. */
@@ -36,7 +39,7 @@ export function statusMessage(envelopes: EnvelopeFactory, state: 'online' | 'off
  * only wires them.
  */
 export class Agent {
-  readonly stats: AgentStats = { windows: 0, events: 0, badSamples: 0, publishFailures: 0 };
+  readonly stats: AgentStats = { windows: 0, events: 0, badSamples: 0 };
   private readonly windower: Windower;
   private readonly decider: EpisodeDecider;
   private readonly asset: string;
@@ -61,8 +64,11 @@ export class Agent {
 
   async start(): Promise<void> {
     this.running = true;
-    const birth = statusMessage(this.deps.envelopes, 'online', this.detector.modelVersion);
-    this.send(birth, 1, true);
+    this.sendStatus('online');
+    // The broker may have published our Will while we were away: say we are back after every reconnect.
+    this.deps.link.onConnectionChange((up) => {
+      if (up && this.running) this.sendStatus('online');
+    });
     await this.deps.source.start((block) => {
       if (this.running) this.windower.push(block);
     });
@@ -72,10 +78,14 @@ export class Agent {
   async stop(): Promise<void> {
     this.running = false;
     await this.deps.source.stop();
-    const offline = statusMessage(this.deps.envelopes, 'offline', this.detector.modelVersion);
-    // A clean stop says offline itself; the broker only sends the Will when the agent vanishes.
-    const sent = this.deps.link.publish(offline.topic, offline.payload, { qos: 1, retain: true }).catch(() => undefined);
-    await Promise.race([sent, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    // A clean stop says offline itself; the broker only sends the Will when the agent vanishes. If the hub is
+    // unreachable it stays in the outbox and goes out, in order, at the next start.
+    this.sendStatus('offline');
+    await this.deps.outbox.flush();
+  }
+
+  private sendStatus(state: 'online' | 'offline'): void {
+    this.send(statusMessage(this.deps.envelopes, state, this.detector.modelVersion), 'status', true);
   }
 
   private onWindow(window: Window): void {
@@ -91,7 +101,7 @@ export class Agent {
         score: scored.score,
         threshold: scored.threshold,
       });
-      this.send(msg, 0, false);
+      this.send(msg, 'telemetry', false);
     }
     const decision = this.decider.next(scored.score);
     if (!decision) return;
@@ -117,13 +127,10 @@ export class Agent {
     });
     this.stats.events += 1;
     this.deps.logger.info({ kind, severity, score: scored.score, eventId: envelope.id }, 'event');
-    this.send(msg, 1, false);
+    this.send(msg, 'event', false);
   }
 
-  private send(msg: { topic: string; payload: Buffer }, qos: 0 | 1, retain: boolean): void {
-    this.deps.link.publish(msg.topic, msg.payload, { qos, retain }).catch((error: Error) => {
-      this.stats.publishFailures += 1;
-      this.deps.logger.warn({ err: error.message, topic: msg.topic }, 'publish failed');
-    });
+  private send(msg: { topic: string; payload: Buffer }, priority: Priority, retain: boolean): void {
+    this.deps.outbox.send({ topic: msg.topic, payload: msg.payload, qos: 1, retain, priority });
   }
 }

@@ -54,6 +54,15 @@ export class OutboxPublisher {
     clearTimeout(this.retryTimer);
   }
 
+  /** Resolves once the store is empty or after `ms`, whichever comes first (for a clean shutdown). */
+  async drained(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (this.store.stats.depth > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return this.store.stats.depth === 0;
+  }
+
   get inFlightCount(): number {
     return this.inFlight.size;
   }

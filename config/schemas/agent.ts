@@ -41,6 +41,26 @@ export const AgentConfigSchema = z.strictObject({
     })
     .prefault({}),
   telemetry: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+  /**
+   * The durable outbox: events and status changes (and telemetry, first to go when full) wait here until the broker
+   * acknowledges them. Files live in `{dir}/{site}/{device}/`.
+   */
+  outbox: z
+    .strictObject({
+      dir: z.string().min(1).default('data/agent'),
+      /** Bytes of undelivered messages kept; when full, telemetry is dropped oldest-first, then status; never events. */
+      maxBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
+      segmentBytes: z.number().int().min(4096).optional(),
+      /** Optional hard cap on the outbox's disk use (a small partition). */
+      quotaBytes: z.number().int().min(4096).optional(),
+      maxInFlight: z.number().int().min(1).max(1000).default(32),
+      /** Failed deliveries before a message is quarantined to quarantine.jsonl. */
+      maxAttempts: z.number().int().min(1).max(1000).default(10),
+      /** Events and status held in memory while the disk refuses writes. */
+      backlogLimit: z.number().int().min(0).default(10_000),
+      retryMs: z.number().int().min(10).default(1000),
+    })
+    .prefault({}),
   log: LogSchema.prefault({}),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
