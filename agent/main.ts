@@ -6,6 +6,7 @@ import { createEnvelopeFactory } from '../protocol/envelope.js';
 import { deviceClientId, topicFor } from '../protocol/topics.js';
 import { machineSource } from '../simulator/scenario.js';
 import { Agent, statusMessage } from './agent.js';
+import { baselineFile } from './baseline-file.js';
 import { connectMqttLink } from './link.js';
 import { FileOutboxStore } from './outbox/file-store.js';
 import { Outbox } from './outbox/outbox.js';
@@ -17,7 +18,9 @@ export async function runAgent(configFile: string): Promise<void> {
   const cfg = loadAgentConfig(configFile);
   const logger = createLogger({ name: `agent:${cfg.device}`, level: cfg.log.level, file: cfg.log.file });
   const scenario = loadScenario(cfg.source.scenario);
-  const source = machineSource(scenario, cfg.source.machine ?? cfg.device);
+  const machineId = cfg.source.machine ?? cfg.device;
+  const source = machineSource(scenario, machineId);
+  const rpm = scenario.machines.find((m) => m.id === machineId)?.rpm;
   const envelopes = createEnvelopeFactory({ site: cfg.site, device: cfg.device });
 
   const outboxDir = resolve(cfg.outbox.dir, cfg.site, cfg.device);
@@ -50,7 +53,16 @@ export async function runAgent(configFile: string): Promise<void> {
     outboxLog,
   );
   publisher.start();
-  const agent = await Agent.create(cfg, { source, link, outbox, envelopes, logger: logger.child({ component: 'pipeline' }) });
+  const pipelineLog = logger.child({ component: 'pipeline' });
+  const agent = await Agent.create(cfg, {
+    source,
+    link,
+    outbox,
+    envelopes,
+    logger: pipelineLog,
+    baseline: baselineFile(join(outboxDir, '..', `${cfg.device}.baseline.json`), pipelineLog),
+    ...(rpm ? { rpm } : {}),
+  });
   await agent.start();
   process.send?.({ type: 'ready', device: cfg.device, topic: topicFor(cfg.site, cfg.device, 'status') });
   onShutdown(logger, async () => {

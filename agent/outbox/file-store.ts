@@ -116,6 +116,7 @@ export class FileOutboxStore implements OutboxStore {
           this.index.release(buf.length);
           const record: OutboxRecord = { ...message, seq, bytes: buf.length };
           this.index.insert(record);
+          this.index.stats.appended += 1;
           this.place(seq, segment);
           return () => {
             for (const listener of this.listeners) listener(record);

@@ -33,6 +33,7 @@ export class MemoryOutboxStore implements OutboxStore {
     for (const victim of this.index.makeRoom(bytes, message.priority)) this.index.delete(victim, 'dropped');
     const record: OutboxRecord = { ...message, payload: Buffer.from(message.payload), seq: this.nextSeq++, bytes };
     this.index.insert(record);
+    this.index.stats.appended += 1;
     for (const listener of this.listeners) listener(record);
     return record;
   }
