@@ -29,6 +29,8 @@ interface Segment {
 interface Pending {
   buf: Buffer;
   isAppend: boolean;
+  /** Must be on stable storage before it counts (appends, and compaction copies whose original is about to go). */
+  mustSync?: boolean;
   /** Updates the index once the bytes are durable; returns what to resolve after segment cleanup. */
   apply(segment: Segment): (() => void) | void;
   fail(error: PdmError): void;
@@ -203,7 +205,8 @@ export class FileOutboxStore implements OutboxStore {
     const { segment, file } = active;
     try {
       await file.write(batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((p) => p.buf), total), segment.bytes);
-      await file.datasync();
+      // A lost removal only costs a duplicate the hub drops, so removals alone are not worth a flash-wearing sync.
+      if (batch.some((p) => p.isAppend || p.mustSync)) await file.datasync();
     } catch (error) {
       await this.rewind(segment, file);
       this.failBatch(batch, diskError(error, `writing ${segment.path}`));
@@ -291,6 +294,7 @@ export class FileOutboxStore implements OutboxStore {
       this.enqueue({
         buf: encodeAppend(record.seq, record),
         isAppend: false,
+        mustSync: true,
         apply: (segment) => {
           settle();
           if (!this.index.records.has(record.seq)) {
