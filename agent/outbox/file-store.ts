@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 import { nodeFileOps, type FileOps, type SegmentFile } from './fs-ops.js';
 import { OutboxIndex } from './index-state.js';
-import { encodeAppend, encodeRemove, scanSegment } from './record-codec.js';
+import { encodeAppend, encodeRemove } from './record-codec.js';
+import { loadSegments, segmentName, type Segment } from './segments.js';
 import type { OutboxMessage, OutboxRecord, OutboxStats, OutboxStore, RemovalReason } from './types.js';
 
 export interface FileOutboxOptions {
@@ -18,14 +19,6 @@ export interface FileOutboxOptions {
   onWarning?: (error: PdmError) => void;
 }
 
-interface Segment {
-  no: number;
-  path: string;
-  bytes: number;
-  /** Live records whose current copy is in this segment. */
-  live: number;
-}
-
 interface Pending {
   buf: Buffer;
   isAppend: boolean;
@@ -35,9 +28,6 @@ interface Pending {
   apply(segment: Segment): (() => void) | void;
   fail(error: PdmError): void;
 }
-
-const NAME = /^seg-(\d{10})\.log$/;
-const segmentName = (no: number): string => `seg-${String(no).padStart(10, '0')}.log`;
 
 function diskError(error: unknown, what: string): PdmError {
   if (error instanceof PdmError) return error;
@@ -311,30 +301,15 @@ export class FileOutboxStore implements OutboxStore {
   }
 
   private async load(): Promise<void> {
-    const { dir } = this.opts;
-    await this.fs.mkdirp(dir);
-    const names = (await this.fs.list(dir)).filter((n) => NAME.test(n)).sort();
-    const live = new Map<number, { record: OutboxRecord; segment: Segment }>();
-    for (const name of names) {
-      const no = Number(NAME.exec(name)![1]);
-      const path = join(dir, name);
-      const buf = await this.fs.read(path);
-      const scan = scanSegment(buf);
-      const segment: Segment = { no, path, bytes: buf.length, live: 0 };
-      this.segments.push(segment);
-      this.diskBytes += buf.length;
-      this.nextSegment = Math.max(this.nextSegment, no + 1);
-      if (scan.damage) {
-        this.index.stats.corruptRecords += 1;
-        this.opts.onWarning?.(new PdmError('PDM_ERR_OUTBOX_CORRUPT', `${path}: ${scan.damage}; ${scan.records.length} whole records before it kept`));
-      }
-      for (const rec of scan.records) {
-        this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
-        if (rec.kind === 'remove') live.delete(rec.seq);
-        else live.set(rec.seq, { record: { ...rec.message, seq: rec.seq, bytes: encodeAppend(rec.seq, rec.message).length }, segment });
-      }
-    }
-    for (const { record, segment } of [...live.values()].sort((a, b) => a.record.seq - b.record.seq)) {
+    const loaded = await loadSegments(this.fs, this.opts.dir, (error) => {
+      this.index.stats.corruptRecords += 1;
+      this.opts.onWarning?.(error);
+    });
+    this.segments.push(...loaded.segments);
+    this.diskBytes = loaded.diskBytes;
+    this.nextSeq = loaded.nextSeq;
+    this.nextSegment = loaded.nextSegment;
+    for (const { record, segment } of loaded.live) {
       this.index.insert(record);
       this.place(record.seq, segment);
     }
