@@ -73,6 +73,6 @@ export async function runAgent(configFile: string): Promise<void> {
     outbox.close();
     await link.close();
     await store.close();
-    logger.info({ stats: agent.stats, outbox: store.stats }, 'agent stopped');
+    logger.info({ stats: agent.stats, outbox: store.stats, heldInMemory: outbox.waitingInMemory, quarantined: store.stats.quarantined }, 'agent stopped');
   });
 }

@@ -15,6 +15,7 @@ export class Outbox {
   private lastError: string | undefined;
   lost = 0;
   refusedTelemetry = 0;
+  private closed = false;
 
   constructor(
     readonly store: OutboxStore,
@@ -41,6 +42,7 @@ export class Outbox {
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.retrying);
     this.retrying = undefined;
   }
@@ -70,10 +72,17 @@ export class Outbox {
       return;
     }
     this.backlog.push(message);
-    this.retrying ??= setTimeout(() => {
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed || this.retrying) return;
+    this.retrying = setTimeout(() => {
       this.retrying = undefined;
       this.writing = this.writing.then(() => this.retry());
     }, this.opts.retryMs);
+    // What is still held at exit is reported in the stop log; it must not keep the process alive.
+    this.retrying.unref();
   }
 
   private async retry(): Promise<void> {
@@ -82,10 +91,7 @@ export class Outbox {
         await this.store.append(this.backlog[0]!);
       } catch (error) {
         this.report(error);
-        this.retrying ??= setTimeout(() => {
-          this.retrying = undefined;
-          this.writing = this.writing.then(() => this.retry());
-        }, this.opts.retryMs);
+        this.scheduleRetry();
         return;
       }
       this.backlog.shift();
