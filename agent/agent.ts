@@ -5,25 +5,35 @@ import type { EnvelopeFactory } from '../protocol/envelope.js';
 import type { EventMessage } from '../protocol/messages.js';
 import type { SampleSource } from '../protocol/samples.js';
 import { uuidv7 } from '../protocol/uuid.js';
-import { EpisodeDecider } from './decision.js';
-import { RmsThresholdDetector, type Detector, type Score } from './detector.js';
+import { BaselineDetector, type BaselineState } from './baseline.js';
+import { RmsThresholdDetector, type Detector } from './detector.js';
+import { HealthReporter } from './health.js';
 import type { DeviceLink } from './link.js';
-import { Windower, type Window } from './windowing.js';
+import type { Outbox } from './outbox/outbox.js';
+import type { Priority } from './outbox/types.js';
+import { Pipeline, type Scored } from './pipeline.js';
+import type { SensorState } from './sensor-health.js';
+import type { SampleFaults } from './windowing.js';
 
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = '0.2.0';
 
 export interface AgentDeps {
   source: SampleSource;
   link: DeviceLink;
+  /** Everything that must reach the hub goes through the durable outbox; only periodic health goes straight to the link. */
+  outbox: Outbox;
   envelopes: EnvelopeFactory;
   logger: Logger;
+  /** Where the baseline detector keeps what it learnt during commissioning. */
+  baseline?: { load(): BaselineState | undefined; save(state: BaselineState): void };
+  /** Running speed when the config does not say (the simulator knows its machine's). */
+  rpm?: number;
 }
 
 export interface AgentStats {
   windows: number;
   events: number;
   badSamples: number;
-  publishFailures: number;
 }
 
 /** Status messages (birth and the Will) are built the same way at connect time and at start. */
@@ -31,17 +41,40 @@ export function statusMessage(envelopes: EnvelopeFactory, state: 'online' | 'off
   return encode('status', { ...envelopes.next(), state, agentVersion: AGENT_VERSION, modelVersion });
 }
 
+export function pipelineConfig(cfg: AgentConfig, rpm?: number) {
+  const hop = cfg.window.hopSeconds ?? cfg.window.seconds;
+  const speed = cfg.machine.rpm ?? rpm;
+  return {
+    channels: cfg.channels.map((c) => ({
+      channel: c.name,
+      windowSeconds: c.windowSeconds ?? cfg.window.seconds,
+      hopSeconds: c.hopSeconds ?? c.windowSeconds ?? hop,
+      ...(c.min !== undefined ? { min: c.min } : {}),
+      ...(c.max !== undefined ? { max: c.max } : {}),
+      spectrum: c.spectrum,
+      bands: c.bands.map((b) => ({ ...b })),
+    })),
+    primary: cfg.detector.channel,
+    ...(speed ? { rpm: speed } : {}),
+    ...(cfg.machine.bearing ? { bearing: { ...cfg.machine.bearing } } : {}),
+    bearingBandWidth: cfg.machine.bearingBandWidth,
+    sensorHealth: { ...cfg.sensorHealth },
+    decision: { ...cfg.decision, threshold: cfg.detector.threshold, criticalRatio: cfg.detector.criticalRatio },
+  };
+}
+
 /**
- * source → windows → features → detector → decision → link. The composition root builds the parts; this class
- * only wires them.
+ * source → pipeline (windows, features, detector, decision) → outbox. The composition root builds the parts; this
+ * class wires them and turns decisions into messages.
  */
 export class Agent {
-  readonly stats: AgentStats = { windows: 0, events: 0, badSamples: 0, publishFailures: 0 };
-  private readonly windower: Windower;
-  private readonly decider: EpisodeDecider;
+  private readonly pipeline: Pipeline;
+  private readonly health: HealthReporter;
   private readonly asset: string;
   private episodeId: string | undefined;
+  private events = 0;
   private running = false;
+  private healthTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly cfg: AgentConfig,
@@ -49,58 +82,106 @@ export class Agent {
     private readonly deps: AgentDeps,
   ) {
     this.asset = cfg.asset ?? cfg.device;
-    this.windower = new Windower(cfg.detector.channel, cfg.window.seconds, (w) => this.onWindow(w));
-    this.decider = new EpisodeDecider({ ...cfg.decision, ...cfg.detector });
+    this.pipeline = new Pipeline(pipelineConfig(cfg, deps.rpm), detector, {
+      onScored: (result) => this.onScored(result),
+      onSensorChange: (channel, state, faults) => this.onSensorChange(channel, state, faults),
+    });
+    this.health = new HealthReporter({
+      latency: this.pipeline.latency,
+      outboxDepth: () => deps.outbox.depth,
+      sensors: () => this.pipeline.faults(),
+    });
   }
 
-  /** Builds the detector before returning, so a started agent can score its first window. */
+  /** Builds the detector (restoring a commissioned baseline) before returning, so a started agent can score at once. */
   static async create(cfg: AgentConfig, deps: AgentDeps): Promise<Agent> {
-    const detector = new RmsThresholdDetector(cfg.detector.channel, cfg.detector.threshold);
+    const d = cfg.detector;
+    const detector: Detector =
+      d.kind === 'baseline'
+        ? new BaselineDetector(
+            { commissioningWindows: d.commissioningWindows, threshold: d.threshold, stdFloorRatio: d.stdFloorRatio, topContributions: d.topContributions },
+            (state) => {
+              deps.baseline?.save(state);
+              deps.logger.info({ windows: state.count, features: state.names.length }, 'commissioning done; baseline saved');
+            },
+            deps.baseline?.load(),
+          )
+        : new RmsThresholdDetector(d.channel, d.threshold);
     return new Agent(cfg, detector, deps);
+  }
+
+  get stats(): AgentStats & { pipeline: Pipeline['stats'] } {
+    const faults = Object.values(this.pipeline.faults());
+    const badSamples = faults.reduce((sum, f) => sum + f.nonFinite + f.outOfRange, 0);
+    return { windows: this.pipeline.stats.windows, events: this.events, badSamples, pipeline: { ...this.pipeline.stats } };
   }
 
   async start(): Promise<void> {
     this.running = true;
-    const birth = statusMessage(this.deps.envelopes, 'online', this.detector.modelVersion);
-    this.send(birth, 1, true);
-    await this.deps.source.start((block) => {
-      if (this.running) this.windower.push(block);
+    this.sendStatus('online');
+    // The broker may have published our Will while we were away: say we are back after every reconnect.
+    this.deps.link.onConnectionChange((up) => {
+      if (up && this.running) this.sendStatus('online');
     });
-    this.deps.logger.info({ source: this.deps.source.name, device: this.cfg.device }, 'agent started');
+    await this.deps.source.start((block) => {
+      if (this.running) this.pipeline.push(block);
+    });
+    this.healthTimer = setInterval(() => this.publishHealth(), this.cfg.health.intervalSeconds * 1000);
+    this.healthTimer.unref();
+    this.deps.logger.info({ source: this.deps.source.name, device: this.cfg.device, detector: this.detector.modelId }, 'agent started');
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.healthTimer);
     await this.deps.source.stop();
-    const offline = statusMessage(this.deps.envelopes, 'offline', this.detector.modelVersion);
-    // A clean stop says offline itself; the broker only sends the Will when the agent vanishes.
-    const sent = this.deps.link.publish(offline.topic, offline.payload, { qos: 1, retain: true }).catch(() => undefined);
-    await Promise.race([sent, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    // A clean stop says offline itself; the broker only sends the Will when the agent vanishes. If the hub is
+    // unreachable it stays in the outbox and goes out, in order, at the next start.
+    this.sendStatus('offline');
+    await this.deps.outbox.flush();
   }
 
-  private onWindow(window: Window): void {
-    this.stats.windows += 1;
-    this.stats.badSamples = this.windower.badSamples;
-    const scored = this.detector.score(window.samples);
+  /** Health is a snapshot, so it is not queued on disk: sent now if connected, otherwise skipped. */
+  publishHealth(): void {
+    if (!this.deps.link.connected) return;
+    const msg = encode('health', this.health.build(this.deps.envelopes.next()));
+    this.deps.link.publish(msg.topic, msg.payload, { qos: 0 }).catch(() => undefined);
+  }
+
+  private sendStatus(state: 'online' | 'offline'): void {
+    this.send(statusMessage(this.deps.envelopes, state, this.detector.modelVersion), 'status', true);
+  }
+
+  private onSensorChange(channel: string, state: SensorState, faults: SampleFaults): void {
+    this.deps.logger.warn({ channel, state, faults }, 'sensor health changed');
+    // A sensor fault is news for the maintenance team too, so it goes through the outbox like a status change.
+    this.send(encode('health', this.health.build(this.deps.envelopes.next())), 'status', false);
+  }
+
+  private onScored({ window, names, values, score, decision }: Scored): void {
     if (this.cfg.telemetry.enabled) {
-      const msg = encode('telemetry', {
-        ...this.deps.envelopes.next(),
-        windowStart: Math.floor(window.start),
-        windowEnd: Math.floor(window.end),
-        features: scored.features,
-        score: scored.score,
-        threshold: scored.threshold,
-      });
-      this.send(msg, 0, false);
+      const features: Record<string, number> = {};
+      for (let i = 0; i < Math.min(names.length, 256); i++) if (Number.isFinite(values[i])) features[names[i]!] = values[i]!;
+      this.send(
+        encode('telemetry', {
+          ...this.deps.envelopes.next(),
+          windowStart: Math.max(0, Math.floor(window.start)),
+          windowEnd: Math.max(0, Math.floor(window.end)),
+          features,
+          score: score.score,
+          threshold: score.threshold,
+        }),
+        'telemetry',
+        false,
+      );
     }
-    const decision = this.decider.next(scored.score);
     if (!decision) return;
     if (decision.kind === 'anomaly') this.episodeId = uuidv7();
-    this.publishEvent(decision.kind, decision.severity, scored, window);
+    this.publishEvent(decision.kind, decision.severity, score, window);
     if (decision.kind === 'clear') this.episodeId = undefined;
   }
 
-  private publishEvent(kind: EventMessage['kind'], severity: EventMessage['severity'], scored: Score, window: Window): void {
+  private publishEvent(kind: EventMessage['kind'], severity: EventMessage['severity'], scored: Scored['score'], window: Scored['window']): void {
     const envelope = this.deps.envelopes.next();
     const msg = encode('event', {
       ...envelope,
@@ -112,18 +193,15 @@ export class Agent {
       severity,
       model: { id: this.detector.modelId, version: this.detector.modelVersion },
       contributions: scored.contributions,
-      windowStart: Math.floor(window.start),
-      windowEnd: Math.floor(window.end),
+      windowStart: Math.max(0, Math.floor(window.start)),
+      windowEnd: Math.max(0, Math.floor(window.end)),
     });
-    this.stats.events += 1;
-    this.deps.logger.info({ kind, severity, score: scored.score, eventId: envelope.id }, 'event');
-    this.send(msg, 1, false);
+    this.events += 1;
+    this.deps.logger.info({ kind, severity, score: scored.score, eventId: envelope.id, why: scored.contributions[0]?.feature }, 'event');
+    this.send(msg, 'event', false);
   }
 
-  private send(msg: { topic: string; payload: Buffer }, qos: 0 | 1, retain: boolean): void {
-    this.deps.link.publish(msg.topic, msg.payload, { qos, retain }).catch((error: Error) => {
-      this.stats.publishFailures += 1;
-      this.deps.logger.warn({ err: error.message, topic: msg.topic }, 'publish failed');
-    });
+  private send(msg: { topic: string; payload: Buffer }, priority: Priority, retain: boolean): void {
+    this.deps.outbox.send({ topic: msg.topic, payload: msg.payload, qos: 1, retain, priority });
   }
 }

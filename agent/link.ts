@@ -4,8 +4,14 @@ import { PdmError } from '../protocol/errors.js';
 
 /** How the agent reaches the hub. Injected, so the pipeline never opens a socket itself (DESIGN convention 1). */
 export interface DeviceLink {
+  /**
+   * QoS 1 resolves on the broker's PUBACK. Rejects when the connection drops first: the link does not resend by
+   * itself, the outbox does (so there is one place that decides order, retries and quarantine).
+   */
   publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain?: boolean }): Promise<void>;
   readonly connected: boolean;
+  /** Called on every connect (true) and every lost or closed connection (false). */
+  onConnectionChange(listener: (connected: boolean) => void): void;
   close(): Promise<void>;
 }
 
@@ -34,6 +40,7 @@ export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink
     clientId: opts.clientId,
     protocolVersion: 4,
     clean: true,
+    queueQoSZero: false,
     keepalive: 30,
     connectTimeout: opts.connectTimeoutMs,
     reconnectPeriod: opts.reconnectMinMs,
@@ -42,14 +49,24 @@ export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink
     ...(opts.password ? { password: opts.password } : {}),
   });
   let attempt = 0;
+  let wasConnected = false;
+  const listeners: Array<(connected: boolean) => void> = [];
   client.on('connect', () => {
     if (attempt > 0) log.info({ attempts: attempt }, 'reconnected to hub');
     attempt = 0;
     client.options.reconnectPeriod = opts.reconnectMinMs;
+    wasConnected = true;
+    for (const listener of listeners) listener(true);
   });
   client.on('close', () => {
     attempt += 1;
     client.options.reconnectPeriod = backoffDelay(attempt, opts.reconnectMinMs, opts.reconnectMaxMs);
+    if (wasConnected) {
+      wasConnected = false;
+      for (const listener of listeners) listener(false);
+    }
+    // MQTT.js would resend these itself after reconnecting, ahead of anything newer; the outbox owns resending.
+    for (const messageId of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(messageId));
   });
   client.on('offline', () => log.warn({ url: opts.url }, 'hub unreachable; will keep retrying'));
   client.on('error', (error) => log.warn({ err: error.message }, 'mqtt error'));
@@ -69,6 +86,9 @@ export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink
   return {
     get connected() {
       return client.connected;
+    },
+    onConnectionChange(listener) {
+      listeners.push(listener);
     },
     async publish(topic, payload, { qos, retain = false }) {
       await client.publishAsync(topic, payload, { qos, retain });

@@ -95,6 +95,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         PDM_AGENT_HUB_URL: `mqtt://127.0.0.1:${ready.mqttPort}`,
         PDM_AGENT_SOURCE_SCENARIO: opts.scenario,
         PDM_AGENT_LOG_FILE: join(logs, `agent-${machine.id}.log`),
+        PDM_AGENT_OUTBOX_DIR: join(opts.dataDir, 'agents'),
       },
       `agent ${machine.id}`,
     );

@@ -25,6 +25,13 @@ export const ERROR_CATALOG = {
   PDM_ERR_MODEL_INVALID: { message: 'model or model card is invalid', retryable: false },
   PDM_ERR_MODEL_INPUT: { message: 'input does not match the model card', retryable: false },
   PDM_ERR_ONNX_EXPORT: { message: 'model cannot be exported to ONNX', retryable: false },
+  PDM_ERR_OUTBOX_FULL: { message: 'outbox is full of messages that may not be dropped', retryable: true },
+  PDM_ERR_OUTBOX_DISK_FULL: { message: 'no space left for the outbox', retryable: true },
+  PDM_ERR_OUTBOX_WRITE: { message: 'outbox could not be written', retryable: true },
+  PDM_ERR_OUTBOX_CORRUPT: { message: 'outbox segment has a damaged record; the rest of that segment was skipped', retryable: false },
+  PDM_ERR_OUTBOX_CLOSED: { message: 'outbox is closed', retryable: false },
+  PDM_ERR_PUBLISH_QUARANTINED: { message: 'message kept failing at the broker and was quarantined', retryable: false },
+  PDM_ERR_BAD_SAMPLE: { message: 'sensor sample rejected', retryable: false },
 } as const satisfies Record<string, { message: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

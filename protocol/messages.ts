@@ -76,6 +76,19 @@ export const HealthSchema = z.strictObject({
   temperatureC: finite.optional(),
   inferenceMs: z.strictObject({ p50: finite, p95: finite, p99: finite }).optional(),
   outboxDepth: z.number().int().nonnegative(),
+  /** Per sensor channel: its state and bad-sample counts since the agent started (a sensor fault is not a machine fault). */
+  sensors: z
+    .record(
+      shortText,
+      z.strictObject({
+        state: z.enum(['ok', 'stuck', 'nan-storm', 'dropout']),
+        nonFinite: z.number().int().nonnegative(),
+        outOfRange: z.number().int().nonnegative(),
+        gaps: z.number().int().nonnegative(),
+        clockBackwards: z.number().int().nonnegative(),
+      }),
+    )
+    .optional(),
 });
 
 export const ModelAckSchema = z.strictObject({

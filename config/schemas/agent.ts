@@ -20,16 +20,63 @@ export const AgentConfigSchema = z.strictObject({
     /** Machine of the scenario to watch; defaults to the device id. */
     machine: id.optional(),
   }),
-  window: z.strictObject({ seconds: positive.max(3600).default(1) }).prefault({}),
+  /** Default window and hop of every channel; a channel may set its own. */
+  window: z
+    .strictObject({
+      seconds: positive.max(3600).default(1),
+      /** Seconds between window starts; less than `seconds` for overlapping windows. Defaults to `seconds`. */
+      hopSeconds: positive.max(3600).optional(),
+    })
+    .prefault({}),
+  channels: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1).max(64),
+        windowSeconds: positive.max(3600).optional(),
+        hopSeconds: positive.max(3600).optional(),
+        /** Plausible sample range; samples outside are counted as bad and replaced. */
+        min: z.number().optional(),
+        max: z.number().optional(),
+        /** FFT features (band energies, 1x/2x, bearing bands); off for slow channels. */
+        spectrum: z.boolean().default(true),
+        bands: z.array(z.strictObject({ name: z.string().min(1).max(32), loHz: z.number().min(0), hiHz: positive })).default([]),
+      }),
+    )
+    .min(1)
+    .default([{ name: 'vibration', spectrum: true, bands: [] }]),
+  /** What the agent knows about the machine; running speed enables 1x/2x and bearing features. */
+  machine: z
+    .strictObject({
+      rpm: positive.max(600_000).optional(),
+      bearing: z
+        .strictObject({ balls: z.number().int().min(3).max(100), ballDiameterMm: positive, pitchDiameterMm: positive, contactAngleDeg: z.number().min(0).max(60).default(0) })
+        .optional(),
+      bearingBandWidth: z.number().positive().max(0.5).default(0.05),
+    })
+    .prefault({}),
+  sensorHealth: z
+    .strictObject({
+      stuckStd: z.number().min(0).default(1e-9),
+      maxRepairedShare: z.number().min(0).max(1).default(0.2),
+      afterWindows: z.number().int().min(1).max(100).default(2),
+    })
+    .prefault({}),
   detector: z
     .strictObject({
-      kind: z.literal('rms-threshold').default('rms-threshold'),
+      kind: z.enum(['rms-threshold', 'baseline']).default('rms-threshold'),
+      /** The channel whose windows are scored (the others add their latest features). */
       channel: z.string().default('vibration'),
+      /** rms-threshold: the RMS level; baseline: the standardised distance (RMS of z-scores). */
       threshold: positive.default(1.5),
       /** Scores at or above threshold × criticalRatio are critical, else warning. */
       criticalRatio: z.number().min(1).default(2),
+      /** baseline: windows learnt before scoring (3600 one-second windows = the first hour). */
+      commissioningWindows: z.number().int().min(2).default(3600),
+      stdFloorRatio: z.number().min(0).max(1).default(0.05),
+      topContributions: z.number().int().min(1).max(16).default(5),
     })
     .prefault({}),
+  health: z.strictObject({ intervalSeconds: positive.max(3600).default(10) }).prefault({}),
   decision: z
     .strictObject({
       /** An episode ends when the score falls below threshold × clearRatio (hysteresis). */
@@ -41,6 +88,26 @@ export const AgentConfigSchema = z.strictObject({
     })
     .prefault({}),
   telemetry: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+  /**
+   * The durable outbox: events and status changes (and telemetry, first to go when full) wait here until the broker
+   * acknowledges them. Files live in `{dir}/{site}/{device}/`.
+   */
+  outbox: z
+    .strictObject({
+      dir: z.string().min(1).default('data/agent'),
+      /** Bytes of undelivered messages kept; when full, telemetry is dropped oldest-first, then status; never events. */
+      maxBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
+      segmentBytes: z.number().int().min(4096).optional(),
+      /** Optional hard cap on the outbox's disk use (a small partition). */
+      quotaBytes: z.number().int().min(4096).optional(),
+      maxInFlight: z.number().int().min(1).max(1000).default(32),
+      /** Failed deliveries before a message is quarantined to quarantine.jsonl. */
+      maxAttempts: z.number().int().min(1).max(1000).default(10),
+      /** Events and status held in memory while the disk refuses writes. */
+      backlogLimit: z.number().int().min(0).default(10_000),
+      retryMs: z.number().int().min(10).default(1000),
+    })
+    .prefault({}),
   log: LogSchema.prefault({}),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;

@@ -16,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'pdm-skeleton-'));
 const scenario = join(dir, 'scenario.yaml');
 writeFileSync(
   scenario,
-  'seed: 7\nmachines:\n  - { id: pump-9, site: plant-t, vibrationRms: 0.5, faults: [{ type: vibration-step, atSeconds: 1, factor: 5 }] }\n',
+  'seed: 7\nmachines:\n  - { id: pump-9, site: plant-t, vibrationRms: 0.5, faults: [{ type: vibration-step, atSeconds: 4, factor: 5 }] }\n',
 );
 
 const hubEnv = (mqttPort: number, httpPort: number) => ({
@@ -63,6 +63,9 @@ beforeAll(async () => {
     PDM_AGENT_HUB_RECONNECT_MIN_MS: '100',
     PDM_AGENT_HUB_RECONNECT_MAX_MS: '500',
     PDM_AGENT_SOURCE_SCENARIO: scenario,
+    // Learn normal for 2.5 s (4 half-second hops), then the fault at 4 s.
+    PDM_AGENT_DETECTOR_COMMISSIONING_WINDOWS: '4',
+    PDM_AGENT_OUTBOX_DIR: join(dir, 'outbox'),
     PDM_AGENT_LOG_FILE: join(dir, 'agent.log'),
   }));
 });
@@ -86,7 +89,7 @@ describe('walking skeleton', () => {
     });
     expect(inspection).toMatchObject({ site: 'plant-t', device: 'pump-9', asset: 'pump-9', status: 'open' });
     expect(inspection!.score).toBeGreaterThan(inspection!.threshold);
-    expect(inspection!.contributions[0]!.feature).toBe('vibration.rms');
+    expect(inspection!.contributions[0]!.feature).toMatch(/^vibration\./);
     const devices = await getJson<Array<{ device: string; state: string }>>(`${ready.httpUrl}/api/devices`);
     expect(devices.find((d) => d.device === 'pump-9')?.state).toBe('online');
   });

@@ -1,0 +1,36 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../config/logger.js';
+import type { BaselineState } from './baseline.js';
+
+/** The commissioned baseline as a small JSON file, replaced atomically (temp file, fsync, rename). */
+export function baselineFile(path: string, logger: Logger): { load(): BaselineState | undefined; save(state: BaselineState): void } {
+  return {
+    load() {
+      try {
+        const state = JSON.parse(readFileSync(path, 'utf8')) as BaselineState;
+        logger.info({ path, windows: state.count }, 'baseline restored; no commissioning needed');
+        return state;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ path, err: (error as Error).message }, 'baseline unreadable; commissioning again');
+        return undefined;
+      }
+    },
+    save(state) {
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+        const tmp = `${path}.tmp`;
+        const fd = openSync(tmp, 'w');
+        try {
+          writeSync(fd, JSON.stringify(state));
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        renameSync(tmp, path);
+      } catch (error) {
+        logger.error({ path, err: (error as Error).message }, 'could not save the baseline; it will be learnt again after a restart');
+      }
+    },
+  };
+}

@@ -1,0 +1,153 @@
+import type { SampleBlock } from '../protocol/samples.js';
+import { EpisodeDecider, type Decision, type DecisionPolicy } from './decision.js';
+import type { Detector, Score } from './detector.js';
+import { ChannelFeatures } from './features/extractor.js';
+import type { Band, BearingGeometry } from './features/spectrum.js';
+import { LatencyRecorder } from './latency.js';
+import { SensorHealth, type SensorHealthOptions, type SensorState } from './sensor-health.js';
+import { ChannelWindower, type SampleFaults, type Window, type WindowSpec } from './windowing.js';
+
+export interface ChannelConfig extends WindowSpec {
+  spectrum: boolean;
+  /** Bands for band energies; empty → four default bands spread over the spectrum. */
+  bands: Band[];
+}
+
+export interface PipelineConfig {
+  channels: ChannelConfig[];
+  /** The channel whose windows trigger scoring; the others contribute their latest features. */
+  primary: string;
+  rpm?: number;
+  bearing?: BearingGeometry;
+  bearingBandWidth?: number;
+  sensorHealth: SensorHealthOptions;
+  decision: DecisionPolicy;
+}
+
+export interface Scored {
+  window: Window;
+  names: readonly string[];
+  /** Reused between windows: copy what you keep. */
+  values: Float64Array;
+  score: Score;
+  decision: Decision;
+}
+
+export interface PipelineListener {
+  onScored(result: Scored): void;
+  onSensorChange(channel: string, state: SensorState, faults: SampleFaults): void;
+}
+
+export interface PipelineStats {
+  windows: number;
+  scored: number;
+  commissioning: number;
+  skippedForSensor: number;
+}
+
+/** Default band edges as shares of the Nyquist frequency: low, mid-low, mid-high, high. */
+const DEFAULT_BAND_EDGES = [0.01, 0.05, 0.2, 0.5, 1];
+
+function defaultBands(rateHz: number): Band[] {
+  const nyquist = rateHz / 2;
+  return DEFAULT_BAND_EDGES.slice(0, -1).map((lo, i) => {
+    const [loHz, hiHz] = [Math.round(lo * nyquist), Math.round(DEFAULT_BAND_EDGES[i + 1]! * nyquist)];
+    return { name: `${loHz}-${hiHz}Hz`, loHz, hiHz };
+  });
+}
+
+interface ChannelState {
+  cfg: ChannelConfig;
+  windower: ChannelWindower;
+  features?: ChannelFeatures;
+  health: SensorHealth;
+  offset: number;
+  verdict: SensorState;
+}
+
+/**
+ * sources' blocks → windows per channel → features → detector → decision. Pure computation with no I/O, so the agent,
+ * the tests and the benchmarks drive the same code. Buffers are made once per channel (again only on a rate change).
+ */
+export class Pipeline {
+  readonly stats: PipelineStats = { windows: 0, scored: 0, commissioning: 0, skippedForSensor: 0 };
+  readonly latency = new LatencyRecorder();
+  private readonly channels: ChannelState[];
+  private readonly decider: EpisodeDecider;
+  private names: string[] = [];
+  private values = new Float64Array(0);
+
+  constructor(
+    private readonly cfg: PipelineConfig,
+    private readonly detector: Detector,
+    private readonly listener: PipelineListener,
+  ) {
+    this.channels = cfg.channels.map((c) => {
+      const state: ChannelState = { cfg: c, health: new SensorHealth(cfg.sensorHealth), offset: -1, verdict: 'ok', windower: undefined! };
+      state.windower = new ChannelWindower(c, (w) => this.onWindow(state, w));
+      return state;
+    });
+    this.decider = new EpisodeDecider(cfg.decision);
+  }
+
+  get inEpisode(): boolean {
+    return this.decider.inEpisode;
+  }
+
+  faults(): Record<string, SampleFaults & { state: SensorState }> {
+    return Object.fromEntries(this.channels.map((c) => [c.cfg.channel, { ...c.windower.faults, state: c.health.state }]));
+  }
+
+  push(block: SampleBlock): void {
+    for (const channel of this.channels) channel.windower.push(block);
+  }
+
+  private onWindow(ch: ChannelState, window: Window): void {
+    const started = process.hrtime.bigint();
+    this.stats.windows += 1;
+    const features = ch.features ?? this.buildFeatures(ch, window);
+    const values = features.extract(window.samples);
+    ch.verdict = ch.health.judge(window, values[1]!);
+    const changed = ch.health.update(ch.verdict);
+    if (changed) this.listener.onSensorChange(ch.cfg.channel, changed, { ...ch.windower.faults });
+    if (ch.offset >= 0) this.values.set(values, ch.offset);
+    if (ch.cfg.channel !== this.cfg.primary || this.names.length === 0) return;
+    if (this.channels.some((c) => !c.health.usable(c.verdict))) {
+      this.stats.skippedForSensor += 1;
+      return;
+    }
+    const score = this.detector.score(this.names, this.values);
+    if (!score) {
+      this.stats.commissioning += 1;
+      return;
+    }
+    this.stats.scored += 1;
+    const decision = this.decider.next(score.score);
+    this.latency.record(Number(process.hrtime.bigint() - started) / 1e6);
+    this.listener.onScored({ window, names: this.names, values: this.values, score, decision });
+  }
+
+  /** Made at a channel's first window, when its rate is known; the joint vector once every channel has one. */
+  private buildFeatures(ch: ChannelState, window: Window): ChannelFeatures {
+    ch.features = new ChannelFeatures({
+      channel: ch.cfg.channel,
+      windowSamples: window.samples.length,
+      rateHz: window.rateHz,
+      spectrum: ch.cfg.spectrum,
+      bands: ch.cfg.bands.length ? ch.cfg.bands : defaultBands(window.rateHz),
+      ...(this.cfg.rpm ? { rpm: this.cfg.rpm } : {}),
+      ...(this.cfg.bearing ? { bearing: this.cfg.bearing } : {}),
+      ...(this.cfg.bearingBandWidth ? { bearingBandWidth: this.cfg.bearingBandWidth } : {}),
+    });
+    if (this.channels.every((c) => c.features)) {
+      let offset = 0;
+      for (const c of this.channels) {
+        c.offset = offset;
+        offset += c.features!.names.length;
+      }
+      this.names = this.channels.flatMap((c) => c.features!.names);
+      this.values = new Float64Array(offset);
+    }
+    return ch.features;
+  }
+}
