@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadScenario } from '../config/index.js';
+import { IdentityStore } from '../hub/auth/identities.js';
 import { PdmError } from '../protocol/errors.js';
 import { CLI_PATH } from './paths.js';
 
@@ -75,6 +76,13 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     return child;
   };
 
+  // Devices must be provisioned to connect: give each machine of the fleet its credentials before anything starts.
+  const identities = await IdentityStore.open(join(opts.dataDir, 'hub'));
+  const secrets = new Map<string, string>();
+  for (const machine of scenario.machines) {
+    secrets.set(machine.id, (await identities.addDevice(machine.site, machine.id)).secret);
+  }
+
   const hub = spawn(
     ['hub', '--config', opts.hubConfig],
     {
@@ -93,6 +101,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         PDM_AGENT_SITE: machine.site,
         PDM_AGENT_DEVICE: machine.id,
         PDM_AGENT_HUB_URL: `mqtt://127.0.0.1:${ready.mqttPort}`,
+        PDM_AGENT_HUB_PASSWORD: secrets.get(machine.id)!,
         PDM_AGENT_SOURCE_SCENARIO: opts.scenario,
         PDM_AGENT_LOG_FILE: join(logs, `agent-${machine.id}.log`),
       },

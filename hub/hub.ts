@@ -1,7 +1,10 @@
 import { resolve } from 'node:path';
 import type { HubConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
-import { startBroker } from './broker.js';
+import { createDeviceAuthenticator } from './auth/device-auth.js';
+import { IdentityStore } from './auth/identities.js';
+import { FailedLoginLimiter } from './auth/rate-limit.js';
+import { startBroker, type RunningBroker } from './broker.js';
 import { startHttp } from './http.js';
 import { Ingest } from './ingest.js';
 import { HubStore } from './store/store.js';
@@ -12,6 +15,10 @@ export interface RunningHub {
   httpUrl: string;
   store: HubStore;
   ingest: Ingest;
+  identities: IdentityStore;
+  broker: RunningBroker;
+  /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
+  refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -19,9 +26,23 @@ export interface RunningHub {
 export async function createHub(cfg: HubConfig, logger: Logger): Promise<RunningHub> {
   const dataDir = resolve(cfg.dataDir);
   const store = await HubStore.open(dataDir, { coalesceMs: cfg.store.coalesceMs });
-  logger.info({ dataDir, inspections: store.state.inspections.length }, 'state loaded');
+  const identities = await IdentityStore.open(dataDir);
+  logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
   const ingest = new Ingest(store, logger.child({ component: 'ingest' }), cfg.mqtt.maxPayloadBytes);
-  const broker = await startBroker({ ...cfg.mqtt, ingest, logger: logger.child({ component: 'broker' }) });
+  const limiter = new FailedLoginLimiter({
+    maxFailures: cfg.auth.maxFailures,
+    windowMs: cfg.auth.windowSeconds * 1000,
+    lockoutMs: cfg.auth.lockoutSeconds * 1000,
+  });
+  const authLog = logger.child({ component: 'auth' });
+  const broker = await startBroker({
+    ...cfg.mqtt,
+    ingest,
+    authenticate: createDeviceAuthenticator({ identities, limiter, logger: authLog }),
+    logger: logger.child({ component: 'broker' }),
+  });
+  const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
+  identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const http = await startHttp({
     ...cfg.http,
     deps: { store, ingest, mqtt: broker, startedAt: Date.now() },
@@ -34,7 +55,14 @@ export async function createHub(cfg: HubConfig, logger: Logger): Promise<Running
     httpUrl: `http://${host}:${http.port}`,
     store,
     ingest,
+    identities,
+    broker,
+    async refreshIdentities() {
+      await identities.reload();
+      return dropRevoked();
+    },
     async close() {
+      identities.close();
       await http.close();
       await broker.close();
       await store.flush();
