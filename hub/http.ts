@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
 import type { Ingest } from './ingest.js';
+import { shareToPeople } from './routing.js';
 import { deviceKey } from './store/state.js';
 import type { HubStore } from './store/store.js';
 
@@ -28,11 +29,16 @@ const routes: Record<string, Route> = {
       .filter((i) => (!device || i.device === device) && (!site || i.site === site))
       .sort((a, b) => b.createdAt - a.createdAt);
   },
+  '/api/watches': (url, deps) => {
+    const status = url.searchParams.get('status');
+    return deps.store.state.watches.filter((w) => !status || w.status === status).sort((a, b) => b.openedAt - a.openedAt);
+  },
   '/api/devices': (_url, deps) =>
     Object.values(deps.store.state.devices).map((d) => ({ ...d, ...deps.ingest.live.get(deviceKey(d.site, d.device)) })),
   '/api/stats': (_url, deps) => ({
     ...deps.ingest.stats,
     inspections: deps.store.state.inspections.length,
+    routing: { ...deps.store.state.routing, shareToPeople: shareToPeople(deps.store.state.routing) },
     storeWrites: deps.store.writes,
   }),
 };

@@ -28,7 +28,7 @@ export async function createHub(cfg: HubConfig, logger: Logger): Promise<Running
   const store = await HubStore.open(dataDir, { coalesceMs: cfg.store.coalesceMs });
   const identities = await IdentityStore.open(dataDir);
   logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
-  const ingest = new Ingest(store, logger.child({ component: 'ingest' }), cfg.mqtt.maxPayloadBytes);
+  const ingest = new Ingest(store, logger.child({ component: 'ingest' }), cfg.mqtt.maxPayloadBytes, cfg.routing);
   const limiter = new FailedLoginLimiter({
     maxFailures: cfg.auth.maxFailures,
     windowMs: cfg.auth.windowSeconds * 1000,

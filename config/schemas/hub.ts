@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { MAX_PAYLOAD_BYTES } from '../../protocol/messages.js';
-import { LogSchema, port } from './common.js';
+import { SEVERITIES } from '../../protocol/messages.js';
+import { id, LogSchema, port } from './common.js';
+
+const RoutingPolicySchema = z.strictObject({
+  /** Anomalies at or above this severity open an inspection at once; lower ones start as a watch item. */
+  inspectFrom: z.enum(SEVERITIES).default('warning'),
+  /** A watch still not cleared after this long becomes an inspection. */
+  promoteAfterSeconds: z.number().min(0).max(86_400).default(60),
+  /** A watch that collects this many anomaly events becomes an inspection. */
+  promoteAfterEvents: z.number().int().min(1).max(1000).default(3),
+});
 
 export const HubConfigSchema = z.strictObject({
   mqtt: z
@@ -19,6 +29,15 @@ export const HubConfigSchema = z.strictObject({
       maxFailures: z.number().int().min(1).max(1000).default(5),
       windowSeconds: z.number().int().min(1).max(86_400).default(60),
       lockoutSeconds: z.number().int().min(1).max(86_400).default(60),
+    })
+    .prefault({}),
+  routing: z
+    .strictObject({
+      /** Anomalies for the same asset within this long of the last one join its open inspection (or watch). */
+      correlationWindowSeconds: z.number().min(0).max(86_400).default(300),
+      default: RoutingPolicySchema.prefault({}),
+      /** Per-site overrides of the default policy, e.g. `plant-2: { inspectFrom: critical }`. */
+      sites: z.record(id, RoutingPolicySchema.partial()).default({}),
     })
     .prefault({}),
   store: z.strictObject({ coalesceMs: z.number().int().min(0).max(10_000).default(20) }).prefault({}),
