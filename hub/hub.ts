@@ -5,11 +5,15 @@ import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
 import { FailedLoginLimiter } from './auth/rate-limit.js';
 import { startBroker, type RunningBroker } from './broker.js';
-import { startHttp } from './http.js';
+import { startHttp } from './http/server.js';
+import { SessionStore } from './http/sessions.js';
 import { Ingest } from './ingest.js';
 import { HubStore } from './store/store.js';
+import { createActivities, type Activities } from './workflow/activities.js';
+import { Workflow } from './workflow/service.js';
 
 export interface RunningHub {
+  dataDir: string;
   mqttPort: number;
   httpPort: number;
   httpUrl: string;
@@ -17,23 +21,38 @@ export interface RunningHub {
   ingest: Ingest;
   identities: IdentityStore;
   broker: RunningBroker;
+  workflow: Workflow;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
 }
 
 /** Opens the store (failing fast on a corrupt one), then starts the broker and the HTTP API. */
-export async function createHub(cfg: HubConfig, logger: Logger): Promise<RunningHub> {
+export async function createHub(cfg: HubConfig, logger: Logger, overrides: { activities?: Activities; now?: () => number } = {}): Promise<RunningHub> {
   const dataDir = resolve(cfg.dataDir);
   const store = await HubStore.open(dataDir, { coalesceMs: cfg.store.coalesceMs });
   const identities = await IdentityStore.open(dataDir);
   logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
-  const ingest = new Ingest(store, logger.child({ component: 'ingest' }), cfg.mqtt.maxPayloadBytes, cfg.routing);
-  const limiter = new FailedLoginLimiter({
+  const workflowLog = logger.child({ component: 'workflow' });
+  const workflow = new Workflow({
+    store,
+    identities,
+    activities: overrides.activities ?? createActivities({ ...(cfg.workflow.cmms ? { cmms: cfg.workflow.cmms } : {}), logger: workflowLog }),
+    config: cfg.workflow,
+    routing: cfg.routing,
+    logger: workflowLog,
+    ...(overrides.now ? { now: overrides.now } : {}),
+  });
+  const now = overrides.now ?? Date.now;
+  const ingest = new Ingest(store, logger.child({ component: 'ingest' }), cfg.mqtt.maxPayloadBytes, cfg.routing, now, (outcome) =>
+    workflow.onIncident(outcome),
+  );
+  const limits = {
     maxFailures: cfg.auth.maxFailures,
     windowMs: cfg.auth.windowSeconds * 1000,
     lockoutMs: cfg.auth.lockoutSeconds * 1000,
-  });
+  };
+  const limiter = new FailedLoginLimiter(limits);
   const authLog = logger.child({ component: 'auth' });
   const broker = await startBroker({
     ...cfg.mqtt,
@@ -43,13 +62,31 @@ export async function createHub(cfg: HubConfig, logger: Logger): Promise<Running
   });
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
+  const refreshIdentities = async (): Promise<string[]> => {
+    await identities.reload();
+    return dropRevoked();
+  };
   const http = await startHttp({
-    ...cfg.http,
-    deps: { store, ingest, mqtt: broker, startedAt: Date.now() },
+    host: cfg.http.host,
+    port: cfg.http.port,
+    secureCookies: cfg.http.secureCookies,
+    deps: {
+      store,
+      ingest,
+      workflow,
+      identities,
+      sessions: new SessionStore(cfg.http.sessionMinutes * 60_000),
+      loginLimiter: new FailedLoginLimiter(limits),
+      refreshIdentities,
+      mqtt: broker,
+      startedAt: Date.now(),
+    },
     logger: logger.child({ component: 'http' }),
   });
+  workflow.start();
   const host = cfg.http.host === '0.0.0.0' ? '127.0.0.1' : cfg.http.host;
   return {
+    dataDir,
     mqttPort: broker.port,
     httpPort: http.port,
     httpUrl: `http://${host}:${http.port}`,
@@ -57,12 +94,11 @@ export async function createHub(cfg: HubConfig, logger: Logger): Promise<Running
     ingest,
     identities,
     broker,
-    async refreshIdentities() {
-      await identities.reload();
-      return dropRevoked();
-    },
+    workflow,
+    refreshIdentities,
     async close() {
       identities.close();
+      await workflow.stop();
       await http.close();
       await broker.close();
       await store.flush();

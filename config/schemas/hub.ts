@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 import { MAX_PAYLOAD_BYTES } from '../../protocol/messages.js';
 import { SEVERITIES } from '../../protocol/messages.js';
@@ -20,7 +21,16 @@ export const HubConfigSchema = z.strictObject({
       maxPayloadBytes: z.number().int().min(256).max(MAX_PAYLOAD_BYTES).default(MAX_PAYLOAD_BYTES),
     })
     .prefault({}),
-  http: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  http: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8080),
+      /** A login session ends after this long without a request. */
+      sessionMinutes: z.number().int().min(1).max(7 * 24 * 60).default(480),
+      /** Mark the session cookie Secure (set when a TLS proxy fronts the hub). */
+      secureCookies: z.boolean().default(false),
+    })
+    .prefault({}),
   /** Where the hub keeps its state; relative paths are taken from the working directory. */
   dataDir: z.string().default('.pdm-data/hub'),
   /** Failed device and user logins: after `maxFailures` within `windowSeconds`, refuse that client/address for `lockoutSeconds`. */
@@ -38,6 +48,39 @@ export const HubConfigSchema = z.strictObject({
       default: RoutingPolicySchema.prefault({}),
       /** Per-site overrides of the default policy, e.g. `plant-2: { inspectFrom: critical }`. */
       sites: z.record(id, RoutingPolicySchema.partial()).default({}),
+    })
+    .prefault({}),
+  workflow: z
+    .strictObject({
+      sla: z
+        .strictObject({
+          /** An open inspection not acknowledged within this many minutes (by priority) is escalated. */
+          ackMinutes: z
+            .strictObject({
+              P1: z.number().positive().default(15),
+              P2: z.number().positive().default(60),
+              P3: z.number().positive().default(240),
+            })
+            .prefault({}),
+          /** How often deadlines are checked (node-cron, with seconds). */
+          checkCron: z
+            .string()
+            .refine((expr) => cron.validate(expr), 'expected a cron expression such as "*/10 * * * * *"')
+            .default('*/10 * * * * *'),
+        })
+        .prefault({}),
+      /** Round-robin pools per site; a site not listed uses every user with the technician role. */
+      technicians: z.record(id, z.array(id).min(1)).default({}),
+      /** Optional CMMS webhook: every inspection change is POSTed, HMAC-signed, with an idempotency key. */
+      cmms: z
+        .strictObject({
+          url: z.string().regex(/^https?:\/\//, 'expected an http:// or https:// URL'),
+          secret: z.string().min(16, 'expected at least 16 characters'),
+          maxAttempts: z.number().int().min(1).max(20).default(5),
+          baseDelayMs: z.number().int().min(1).max(60_000).default(500),
+          timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+        })
+        .optional(),
     })
     .prefault({}),
   store: z.strictObject({ coalesceMs: z.number().int().min(0).max(10_000).default(20) }).prefault({}),

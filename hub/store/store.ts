@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Low } from 'lowdb';
-import { DurableJsonFile } from './durable-file.js';
+import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
 import { emptyState, type HubState } from './state.js';
 
 /**
@@ -19,7 +19,12 @@ export class HubStore {
   ) {}
 
   static async open(dataDir: string, opts: { coalesceMs: number }): Promise<HubStore> {
-    const db = new Low<HubState>(new DurableJsonFile<HubState>(join(dataDir, 'state.json')), emptyState());
+    return HubStore.over(new DurableJsonFile<HubState>(join(dataDir, 'state.json')), opts);
+  }
+
+  /** The same store over any document adapter (tests use an in-memory one, e.g. with fake timers). */
+  static async over(adapter: DocumentAdapter<HubState>, opts: { coalesceMs: number }): Promise<HubStore> {
+    const db = new Low<HubState>(adapter, emptyState());
     await db.read();
     db.data = { ...emptyState(), ...db.data };
     return new HubStore(db, opts.coalesceMs);
