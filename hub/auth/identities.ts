@@ -112,6 +112,8 @@ export class IdentityStore {
   }
 
   async verifyDevice(username: string, secret: string): Promise<DeviceCredential | undefined> {
+    // A device provisioned a moment ago may beat the file watcher here; one re-read settles it (failures are rate-limited).
+    if (!this.doc.devices[username]) await this.reload();
     const found = this.doc.devices[username];
     if (!found || found.revokedAt) return undefined;
     return (await verifySecret(secret, found.hash)) ? found : undefined;
