@@ -8,6 +8,7 @@ import { startBroker, type RunningBroker } from './broker.js';
 import { startHttp } from './http/server.js';
 import { SessionStore } from './http/sessions.js';
 import { Ingest } from './ingest.js';
+import { createMetrics } from './metrics.js';
 import { HubStore } from './store/store.js';
 import { createActivities, type Activities } from './workflow/activities.js';
 import { Workflow } from './workflow/service.js';
@@ -44,9 +45,12 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   const now = overrides.now ?? Date.now;
-  const ingest = new Ingest(store, logger.child({ component: 'ingest' }), cfg.mqtt.maxPayloadBytes, cfg.routing, now, (outcome) =>
-    workflow.onIncident(outcome),
-  );
+  const ingest = new Ingest(store, logger.child({ component: 'ingest' }), cfg.mqtt.maxPayloadBytes, cfg.routing, now, (outcome) => {
+    if (outcome.kind === 'opened' || outcome.kind === 'promoted') {
+      metrics.eventToInspectionSeconds.observe(Math.max(0, now() - outcome.inspection.events.at(-1)!.at) / 1000);
+    }
+    workflow.onIncident(outcome);
+  });
   const limits = {
     maxFailures: cfg.auth.maxFailures,
     windowMs: cfg.auth.windowSeconds * 1000,
@@ -60,6 +64,8 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     authenticate: createDeviceAuthenticator({ identities, limiter, logger: authLog }),
     logger: logger.child({ component: 'broker' }),
   });
+  const metrics = createMetrics({ state: () => store.state, ingest, workflow, connectedClients: () => broker.connectedClients });
+  ingest.onHandled = (channel, seconds) => metrics.ingestSeconds.observe({ channel }, seconds);
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {
@@ -78,6 +84,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       sessions: new SessionStore(cfg.http.sessionMinutes * 60_000),
       loginLimiter: new FailedLoginLimiter(limits),
       refreshIdentities,
+      metrics: metrics.registry,
       mqtt: broker,
       startedAt: Date.now(),
     },

@@ -30,6 +30,8 @@ type Handler<C extends Channel> = (msg: Extract<Decoded, { channel: C }>['messag
 export class Ingest {
   readonly stats: IngestStats = { accepted: {}, rejected: {}, duplicates: 0 };
   readonly live = new Map<string, LiveDeviceView>();
+  /** Told how long each accepted message took from arrival to durable commit (metrics hang here). */
+  onHandled: (channel: Channel, seconds: number) => void = () => undefined;
 
   private readonly handlers: { [C in Channel]?: Handler<C> } = {
     event: (msg) => this.onEvent(msg),
@@ -60,6 +62,7 @@ export class Ingest {
   }
 
   async handle(topic: string, payload: Buffer, clientId?: string): Promise<void> {
+    const started = performance.now();
     const result = decode(topic, payload, this.maxPayloadBytes);
     if (!result.ok) {
       this.reject(result.error.code, { topic, clientId, reason: result.error.message });
@@ -73,6 +76,7 @@ export class Ingest {
     }
     await handler(message as never);
     this.stats.accepted[channel] = (this.stats.accepted[channel] ?? 0) + 1;
+    this.onHandled(channel, (performance.now() - started) / 1000);
   }
 
   private liveView(site: string, device: string): LiveDeviceView {

@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { PdmError } from '../../protocol/errors.js';
 import { ID_PATTERN } from '../../protocol/topics.js';
@@ -9,6 +10,7 @@ import { deviceKey, INSPECTION_STATUSES } from '../store/state.js';
 import type { HubStore } from '../store/store.js';
 import { ACTIONS } from '../workflow/machine.js';
 import type { Workflow } from '../workflow/service.js';
+import { openapi } from './openapi.js';
 import type { Session, SessionStore } from './sessions.js';
 
 export interface ApiDeps {
@@ -20,6 +22,7 @@ export interface ApiDeps {
   loginLimiter: FailedLoginLimiter;
   /** Re-reads identities and drops revoked devices from the broker. */
   refreshIdentities(): Promise<string[]>;
+  metrics: Registry;
   mqtt: { port: number; readonly connectedClients: number };
   startedAt: number;
 }
@@ -36,6 +39,8 @@ export interface RouteContext {
 export interface RouteResult {
   status?: number;
   body: unknown;
+  /** A non-JSON answer (Prometheus text): sent as is with this content type. */
+  contentType?: string;
   /** Login sets the session cookie, logout clears it. */
   session?: { set: string } | { clear: true };
 }
@@ -82,6 +87,14 @@ export const routes: Route[] = [
       },
     }),
   },
+  {
+    // Public like most exporters: counts and latencies only, nothing about who or what.
+    method: 'GET',
+    path: /^\/metrics$/,
+    role: null,
+    handle: async ({ deps }) => ({ body: await deps.metrics.metrics(), contentType: deps.metrics.contentType }),
+  },
+  { method: 'GET', path: /^\/api\/openapi\.json$/, role: null, handle: () => ({ body: openapi }) },
   {
     method: 'POST',
     path: /^\/api\/login$/,

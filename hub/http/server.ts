@@ -22,14 +22,14 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 const rank = (role: Role): number => ROLES.indexOf(role);
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType?: string): void {
   res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': contentType ?? 'application/json; charset=utf-8',
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
     ...headers,
   });
-  res.end(isHead(res) ? undefined : JSON.stringify(body));
+  res.end(isHead(res) ? undefined : contentType ? String(body) : JSON.stringify(body));
 }
 
 function isHead(res: ServerResponse): boolean {
@@ -95,7 +95,7 @@ export async function startHttp(opts: { host: string; port: number; secureCookie
       if (found) deps.sessions.destroy(found.token);
       headers['set-cookie'] = `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
     }
-    send(res, result.status ?? 200, result.body, headers);
+    send(res, result.status ?? 200, result.body, headers, result.contentType);
   };
 
   const server = createServer((req, res) => {

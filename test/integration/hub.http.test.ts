@@ -117,4 +117,17 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     for (let i = 0; i < 3; i += 1) expect((await login('sam', `wrong-${i}`)).res.status).toBe(401);
     expect((await login('sam')).res.status).toBe(429);
   });
+
+  it('serves Prometheus metrics without a login', async () => {
+    const res = await api('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toContain('pdm_messages_total{channel="event"} 1');
+    expect(text).toContain('pdm_inspections{status="resolved"} 1');
+    expect(text).toContain('pdm_incidents_to_people_ratio 1');
+    expect(text).toMatch(/pdm_ingest_seconds_count\{channel="event"\} 1/);
+    expect(text).toMatch(/pdm_event_to_inspection_seconds_count 1/);
+    expect(text).toContain('pdm_hub_process_resident_memory_bytes');
+  });
 });
