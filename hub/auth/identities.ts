@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -40,6 +41,13 @@ export const IDENTITY_FILE = 'identities.json';
 export class IdentityStore {
   private doc: IdentityDocument = { schema: 1, devices: {}, users: {} };
   private watcher: FSWatcher | undefined;
+  /**
+   * Stored hash → SHA-256 of the secret that matched it. A fleet reconnecting after a network blip would otherwise
+   * cost one scrypt (~50-100 ms of CPU) per device; a new secret or a revocation changes or bypasses the entry.
+   */
+  private readonly verified = new Map<string, Buffer>();
+  /** Checks running now, so a burst of logins with one secret costs one scrypt, not one each. */
+  private readonly checking = new Map<string, Promise<boolean>>();
 
   private constructor(
     private readonly dataDir: string,
@@ -116,7 +124,18 @@ export class IdentityStore {
     if (!this.doc.devices[username]) await this.reload();
     const found = this.doc.devices[username];
     if (!found || found.revokedAt) return undefined;
-    return (await verifySecret(secret, found.hash)) ? found : undefined;
+    const digest = createHash('sha256').update(secret).digest();
+    const known = this.verified.get(found.hash);
+    if (known && timingSafeEqual(known, digest)) return found;
+    const key = `${found.hash}|${digest.toString('base64')}`;
+    let check = this.checking.get(key);
+    if (!check) {
+      check = verifySecret(secret, found.hash).finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    if (!(await check)) return undefined;
+    this.verified.set(found.hash, digest);
+    return found;
   }
 
   async addUser(name: string, role: Role, password?: string): Promise<{ name: string; password: string }> {
