@@ -5,6 +5,7 @@ import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
 import { FailedLoginLimiter } from './auth/rate-limit.js';
 import { startBroker, type RunningBroker } from './broker.js';
+import { connectExternalBroker } from './external.js';
 import { startHttp } from './http/server.js';
 import { SessionStore } from './http/sessions.js';
 import { Ingest } from './ingest.js';
@@ -58,14 +59,20 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   };
   const limiter = new FailedLoginLimiter(limits);
   const authLog = logger.child({ component: 'auth' });
-  const broker = await startBroker({
-    ...cfg.mqtt,
-    ingest,
-    authenticate: createDeviceAuthenticator({ identities, limiter, logger: authLog }),
-    logger: logger.child({ component: 'broker' }),
-  });
-  const metrics = createMetrics({ state: () => store.state, ingest, workflow, connectedClients: () => broker.connectedClients });
+  // Before the broker: an external broker delivers queued messages the moment the hub connects.
+  let connected = (): number => 0;
+  const metrics = createMetrics({ state: () => store.state, ingest, workflow, connectedClients: () => connected() });
   ingest.onHandled = (channel, seconds) => metrics.ingestSeconds.observe({ channel }, seconds);
+  const broker =
+    cfg.mqtt.mode === 'external'
+      ? await connectExternalBroker({ ...cfg.mqtt.external, ingest, logger: logger.child({ component: 'external-broker' }) })
+      : await startBroker({
+          ...cfg.mqtt,
+          ingest,
+          authenticate: createDeviceAuthenticator({ identities, limiter, logger: authLog }),
+          logger: logger.child({ component: 'broker' }),
+        });
+  connected = () => broker.connectedClients;
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {

@@ -27,7 +27,7 @@ const BARE_AEDES = `
   const server = createServer(broker.handle).listen(0, '127.0.0.1', () => process.send({ mqttPort: server.address().port }));
 `;
 
-function startBareAedes(): Promise<{ child: ChildProcess; port: number }> {
+export function startBareAedes(): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--input-type=module', '-e', BARE_AEDES], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve) => child.once('message', (m) => resolve({ child, port: (m as { mqttPort: number }).mqttPort })));
 }
@@ -41,7 +41,7 @@ async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: n
 }
 
 /** Connects the fleet, sends every device's events at once (QoS 1), and times each PUBACK. */
-interface Driven {
+export interface Driven {
   perSecond: number;
   p50: number;
   p99: number;
@@ -55,7 +55,7 @@ function percentile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-async function drive(port: number, password: string | undefined): Promise<Driven> {
+export async function drive(port: number, password: string | undefined): Promise<Driven> {
   const connectStart = performance.now();
   const clients: MqttClient[] = [];
   for (let batch = 0; batch < DEVICES; batch += 50) {

@@ -19,6 +19,18 @@ export const HubConfigSchema = z.strictObject({
       host: z.string().default('0.0.0.0'),
       port: port.default(1883),
       maxPayloadBytes: z.number().int().min(256).max(MAX_PAYLOAD_BYTES).default(MAX_PAYLOAD_BYTES),
+      /** `embedded`: the hub runs aedes. `external`: it subscribes to another broker (which then does device auth/ACL). */
+      mode: z.enum(['embedded', 'external']).default('embedded'),
+      external: z
+        .strictObject({
+          url: z.string().regex(/^mqtts?:\/\//, 'expected an mqtt:// or mqtts:// URL').default('mqtt://127.0.0.1:1883'),
+          /** Fixed, so the broker keeps the hub's session (and its queued messages) across restarts. */
+          clientId: z.string().min(1).max(64).default('pdm-hub'),
+          username: z.string().min(1).optional(),
+          password: z.string().min(1).optional(),
+          connectTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   http: z
