@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import type { RunningHub } from '../../hub/hub.js';
+import { createHub, type RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
 import { topicFor } from '../../protocol/topics.js';
-import { anomalyEvent, connectDevice, startTestHub, tempDir } from './hub.helpers.js';
+import { anomalyEvent, connectDevice, hubConfig, startTestHub, tempDir } from './hub.helpers.js';
 
 describe('hub broker: device identity and ACL (real aedes on port 0)', () => {
   let hub: RunningHub | undefined;
@@ -77,5 +79,22 @@ describe('hub broker: device identity and ACL (real aedes on port 0)', () => {
     }
     await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', a.secret)).rejects.toThrow(/Not authorized/i);
     expect(hub.ingest.stats.rejected.PDM_ERR_AUTH_LOCKED).toBe(1);
+  });
+
+  it('logs refused logins with who and why, never the password tried', async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    const cli = await IdentityStore.open(tmp.dir);
+    const { secret } = await cli.addDevice('plant-1', 'pump-001');
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString('utf8')), done()) });
+    hub = await createHub(hubConfig(tmp.dir), pino({ level: 'info' }, sink));
+    const guess = `${secret.slice(0, 10)}-guess-7f3a`;
+    await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', guess)).rejects.toThrow(/Bad username/);
+    const log = lines.join('');
+    expect(log).toContain('device login refused');
+    expect(log).toContain('plant-1:pump-001');
+    expect(log).not.toContain(guess);
+    expect(log).not.toContain(secret);
   });
 });
