@@ -1,14 +1,15 @@
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
 import { mayPublish, maySubscribe } from './acl.js';
 import type { LoginVerdict } from './auth/device-auth.js';
 import type { Ingest } from './ingest.js';
+import { startListeners, type ListenerConfig, type Listeners } from './listeners.js';
 
 export interface RunningBroker {
   readonly port: number;
+  /** Extra doors when configured: MQTT over TLS and over WebSocket. */
+  readonly ports?: Listeners['ports'];
   readonly connectedClients: number;
   /** Disconnects every client for which `keep` says no (revoked devices); returns their ids. */
   disconnectWhere(keep: (clientId: string) => boolean): string[];
@@ -26,7 +27,8 @@ function authError(verdict: Extract<LoginVerdict, { ok: false }>): AuthenticateE
 }
 
 function remoteOf(client: Client): string {
-  return (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
+  // WebSocket clients have no socket address of their own; their HTTP upgrade request has it.
+  return (client.conn as { remoteAddress?: string }).remoteAddress ?? client.req?.socket.remoteAddress ?? 'unknown';
 }
 
 /**
@@ -35,9 +37,7 @@ function remoteOf(client: Client): string {
  * runs before aedes sends the PUBACK: an event is acknowledged to the agent only once the hub has it on disk. If the
  * store cannot be written, the publish is refused (no PUBACK; the client sends it again later).
  */
-export async function startBroker(opts: {
-  host: string;
-  port: number;
+export async function startBroker(opts: ListenerConfig & {
   ingest: Ingest;
   authenticate: (clientId: string, username: string | undefined, password: Buffer | undefined, remote: string) => Promise<LoginVerdict>;
   logger: Logger;
@@ -93,17 +93,20 @@ export async function startBroker(opts: {
   });
   broker.on('clientError', (client, error) => logger.debug({ clientId: client.id, err: error.message }, 'client error'));
 
-  const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new PdmError('PDM_ERR_LISTEN', `mqtt ${opts.host}:${opts.port}: ${error.message}`)));
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  logger.info({ host: opts.host, port }, 'mqtt broker listening');
+  let listeners: Listeners;
+  try {
+    listeners = await startListeners(opts, (stream, req) => broker.handle(stream, req));
+  } catch (error) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw error;
+  }
+  const port = listeners.ports.mqtt;
+  logger.info({ host: opts.host, ...listeners.ports }, 'mqtt broker listening');
 
   const clients = (broker as unknown as { clients: Record<string, Client> }).clients;
   return {
     port,
+    ports: listeners.ports,
     get connectedClients() {
       return broker.connectedClients;
     },
@@ -120,7 +123,7 @@ export async function startBroker(opts: {
     },
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listeners.close();
     },
   };
 }

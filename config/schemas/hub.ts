@@ -19,6 +19,10 @@ export const HubConfigSchema = z.strictObject({
       host: z.string().default('0.0.0.0'),
       port: port.default(1883),
       maxPayloadBytes: z.number().int().min(256).max(MAX_PAYLOAD_BYTES).default(MAX_PAYLOAD_BYTES),
+      /** MQTT over TLS beside plain TCP (embedded mode). */
+      tls: z.strictObject({ port: port.default(8883), certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      /** MQTT over WebSocket, for browsers (embedded mode). */
+      websocket: z.strictObject({ port: port.default(8083), path: z.string().startsWith('/').default('/mqtt') }).optional(),
       /** `embedded`: the hub runs aedes. `external`: it subscribes to another broker (which then does device auth/ACL). */
       mode: z.enum(['embedded', 'external']).default('embedded'),
       external: z
