@@ -11,6 +11,8 @@ export interface RunningBroker {
   /** Extra doors when configured: MQTT over TLS and over WebSocket. */
   readonly ports?: Listeners['ports'];
   readonly connectedClients: number;
+  /** Publishes as the hub (to a device's `cmd` or `model` topic). */
+  publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain?: boolean }): Promise<void>;
   /** Disconnects every client for which `keep` says no (revoked devices); returns their ids. */
   disconnectWhere(keep: (clientId: string) => boolean): string[];
   close(): Promise<void>;
@@ -109,6 +111,11 @@ export async function startBroker(opts: ListenerConfig & {
     ports: listeners.ports,
     get connectedClients() {
       return broker.connectedClients;
+    },
+    publish(topic, payload, { qos, retain = false }) {
+      return new Promise<void>((resolve, reject) =>
+        broker.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => (error ? reject(error) : resolve())),
+      );
     },
     disconnectWhere(keep) {
       const dropped: string[] = [];

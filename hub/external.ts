@@ -64,6 +64,9 @@ export async function connectExternalBroker(opts: ExternalBrokerOptions & { inge
     get connectedClients() {
       return client.connected ? 1 : 0;
     },
+    async publish(topic, payload, { qos, retain = false }) {
+      await client.publishAsync(topic, payload, { qos, retain });
+    },
     disconnectWhere: () => [],
     async close() {
       await client.endAsync();

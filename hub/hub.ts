@@ -11,7 +11,7 @@ import { SessionStore } from './http/sessions.js';
 import { Ingest } from './ingest.js';
 import { createMetrics } from './metrics.js';
 import { HubStore } from './store/store.js';
-import { createActivities, type Activities } from './workflow/activities.js';
+import { createActivities, type Activities, type Publisher } from './workflow/activities.js';
 import { Workflow } from './workflow/service.js';
 
 export interface RunningHub {
@@ -36,10 +36,14 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const identities = await IdentityStore.open(dataDir);
   logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
   const workflowLog = logger.child({ component: 'workflow' });
+  let publish: Publisher = () => Promise.reject(new Error('broker not started yet'));
+  const activities =
+    overrides.activities ??
+    createActivities({ ...(cfg.workflow.cmms ? { cmms: cfg.workflow.cmms } : {}), publish: (...args) => publish(...args), logger: workflowLog });
   const workflow = new Workflow({
     store,
     identities,
-    activities: overrides.activities ?? createActivities({ ...(cfg.workflow.cmms ? { cmms: cfg.workflow.cmms } : {}), logger: workflowLog }),
+    activities,
     config: cfg.workflow,
     routing: cfg.routing,
     logger: workflowLog,
@@ -73,6 +77,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
           logger: logger.child({ component: 'broker' }),
         });
   connected = () => broker.connectedClients;
+  publish = (topic, payload, opts) => broker.publish(topic, payload, opts);
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {
@@ -91,6 +96,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       sessions: new SessionStore(cfg.http.sessionMinutes * 60_000),
       loginLimiter: new FailedLoginLimiter(limits),
       refreshIdentities,
+      activities,
       metrics: metrics.registry,
       mqtt: broker,
       startedAt: Date.now(),

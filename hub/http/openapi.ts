@@ -106,6 +106,15 @@ export const openapi = {
         responses: { '200': ok('Revoked'), ...errors, '404': { description: 'Never provisioned' } },
       },
     },
+    '/api/devices/{site}/{device}/commands': {
+      post: {
+        summary: 'Send a command to a device on its cmd topic, QoS 1 (supervisor)',
+        security: csrf,
+        parameters: ['site', 'device'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+        requestBody: json({ type: 'object', required: ['command'], properties: { command: { enum: ['ping', 'restart-pipeline', 'publish-status'] }, args: { type: 'object' } } }),
+        responses: { '202': ok('The command as sent'), ...errors },
+      },
+    },
     '/api/stats': { get: { summary: 'Ingest, routing and workflow counters', security: viewer, responses: { '200': ok('Counters') } } },
   },
 } as const;

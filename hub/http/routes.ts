@@ -9,6 +9,7 @@ import { shareToPeople } from '../routing.js';
 import { deviceKey, INSPECTION_STATUSES } from '../store/state.js';
 import type { HubStore } from '../store/store.js';
 import { ACTIONS } from '../workflow/machine.js';
+import type { Activities } from '../workflow/activities.js';
 import type { Workflow } from '../workflow/service.js';
 import { openapi } from './openapi.js';
 import type { Session, SessionStore } from './sessions.js';
@@ -23,6 +24,7 @@ export interface ApiDeps {
   /** Re-reads identities and drops revoked devices from the broker. */
   refreshIdentities(): Promise<string[]>;
   metrics: Registry;
+  activities: Activities;
   mqtt: { port: number; readonly connectedClients: number };
   startedAt: number;
 }
@@ -71,6 +73,10 @@ const TransitionBody = z.strictObject({
   note: z.string().max(2000).optional(),
 });
 const CommentBody = z.strictObject({ text: z.string() });
+const CommandBody = z.strictObject({
+  command: z.enum(['ping', 'restart-pipeline', 'publish-status']),
+  args: z.record(z.string().max(256), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+});
 
 const actorOf = (session: Session | undefined) => ({ name: session!.user, role: session!.role });
 
@@ -188,6 +194,15 @@ export const routes: Route[] = [
     async handle({ params, deps }) {
       await deps.identities.revokeDevice(params[0]!, params[1]!);
       return { body: { revoked: `${params[0]}:${params[1]}`, disconnected: await deps.refreshIdentities() } };
+    },
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/devices/(${ID})/(${ID})/commands$`),
+    role: 'supervisor',
+    async handle({ params, body, deps }) {
+      const { command, args } = parseBody(CommandBody, body);
+      return { status: 202, body: await deps.activities.sendCommand(params[0]!, params[1]!, command, args) };
     },
   },
   {

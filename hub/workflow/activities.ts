@@ -1,6 +1,10 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from '../../config/logger.js';
+import { encode } from '../../protocol/codec.js';
 import { PdmError } from '../../protocol/errors.js';
+import type { CommandMessage } from '../../protocol/messages.js';
+import { PROTOCOL_VERSION } from '../../protocol/topics.js';
+import { uuidv7 } from '../../protocol/uuid.js';
 import type { AuditEntry, Inspection } from '../store/state.js';
 
 export interface CmmsConfig {
@@ -18,7 +22,12 @@ export interface Activities {
    * rejects with PDM_ERR_WEBHOOK after the last retry.
    */
   notifyCmms(inspection: Inspection, entry: AuditEntry): Promise<boolean>;
+  /** Sends a command to one device on its `cmd` topic (QoS 1); resolves once the broker has taken it. */
+  sendCommand(site: string, device: string, command: CommandMessage['command'], args?: CommandMessage['args']): Promise<CommandMessage>;
 }
+
+/** How activities reach devices: the broker the hub runs or connects to. Resolved lazily, since it starts later. */
+export type Publisher = (topic: string, payload: Buffer, opts: { qos: 0 | 1; retain?: boolean }) => Promise<void>;
 
 export const signBody = (secret: string, body: string): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
@@ -28,6 +37,7 @@ export const signBody = (secret: string, body: string): string => `sha256=${crea
  */
 export function createActivities(deps: {
   cmms?: CmmsConfig;
+  publish?: Publisher;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -36,7 +46,18 @@ export function createActivities(deps: {
   const doFetch = deps.fetch ?? fetch;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const random = deps.random ?? Math.random;
+  const bootId = randomUUID();
+  let seq = 0;
   return {
+    async sendCommand(site, device, command, args) {
+      if (!deps.publish) throw new PdmError('PDM_ERR_BROKER_UNREACHABLE', 'the hub has no broker to send commands through');
+      const now = Date.now();
+      const message: CommandMessage = { v: PROTOCOL_VERSION, id: uuidv7(now), ts: now, site, device, bootId, seq: seq++, command, ...(args ? { args } : {}) };
+      const { topic, payload } = encode('cmd', message);
+      await deps.publish(topic, payload, { qos: 1 });
+      deps.logger.info({ site, device, command, id: message.id }, 'command sent');
+      return message;
+    },
     async notifyCmms(inspection, entry) {
       const cmms = deps.cmms;
       if (!cmms) return false;

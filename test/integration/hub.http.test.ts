@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RunningHub } from '../../hub/hub.js';
 import type { Inspection } from '../../hub/store/state.js';
-import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, startTestHub, tempDir } from './hub.helpers.js';
+import { decode, encode } from '../../protocol/codec.js';
+import { anomalyEvent, connectDevice, startTestHub, tempDir } from './hub.helpers.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -111,6 +111,23 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     const res = await post('/api/devices/plant-1/pump-009/revoke', sam, {});
     expect(res.status).toBe(200);
     expect(hub.identities.isActiveDevice('plant-1:pump-009')).toBe(false);
+  });
+
+  it('sends a device command over MQTT when a supervisor asks', async () => {
+    const cli = await IdentityStore.open(hub.dataDir);
+    const { secret } = await cli.addDevice('plant-1', 'pump-010');
+    const device = await connectDevice(hub.mqttPort, 'plant-1', 'pump-010', secret);
+    await device.subscribeAsync('pdm/v1/plant-1/pump-010/cmd', { qos: 1 });
+    const received = new Promise<string>((resolve) => device.once('message', (_topic, payload) => resolve(payload.toString('utf8'))));
+    const tina = await login('tina');
+    const sam = await login('sam');
+    expect((await post('/api/devices/plant-1/pump-010/commands', tina, { command: 'ping' })).status).toBe(403);
+    expect((await post('/api/devices/plant-1/pump-010/commands', sam, { command: 'format-disk' })).status).toBe(400);
+    const res = await post('/api/devices/plant-1/pump-010/commands', sam, { command: 'publish-status' });
+    expect(res.status).toBe(202);
+    const sent = (await res.json()) as { id: string };
+    expect(decode('pdm/v1/plant-1/pump-010/cmd', await received)).toMatchObject({ ok: true, value: { message: { id: sent.id, command: 'publish-status' } } });
+    await device.endAsync();
   });
 
   it('rate-limits failed logins without naming the password', async () => {

@@ -78,7 +78,13 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
 
   const noActivities = (): Activities & { calls: string[] } => {
     const calls: string[] = [];
-    return { calls, notifyCmms: async (i, e) => (calls.push(`${i.id}:${e.action}`), true) };
+    return {
+      calls,
+      notifyCmms: async (i, e) => (calls.push(`${i.id}:${e.action}`), true),
+      sendCommand: async () => {
+        throw new Error('no commands in this test');
+      },
+    };
   };
 
   it('escalates an unacknowledged inspection when its SLA passes, and again for one that fell due while the hub was down', async () => {
