@@ -43,6 +43,7 @@ export async function runAgent(configFile: string): Promise<void> {
     reconnectMinMs: cfg.hub.reconnectMinMs,
     reconnectMaxMs: cfg.hub.reconnectMaxMs,
     connectTimeoutMs: cfg.hub.connectTimeoutMs,
+    ...(cfg.hub.password ? { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device), password: cfg.hub.password } : {}),
     logger: logger.child({ component: 'link' }),
   });
   const publisher = new OutboxPublisher(

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadScenario } from '../config/index.js';
+import { IdentityStore } from '../hub/auth/identities.js';
 import { PdmError } from '../protocol/errors.js';
 import { CLI_PATH } from './paths.js';
 
@@ -75,6 +76,15 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     return child;
   };
 
+  // Devices must be provisioned to connect: give each machine of the fleet its credentials before anything starts.
+  const identities = await IdentityStore.open(join(opts.dataDir, 'hub'));
+  const secrets = new Map<string, string>();
+  for (const machine of scenario.machines) {
+    secrets.set(machine.id, (await identities.addDevice(machine.site, machine.id)).secret);
+  }
+  // And a supervisor for the HTTP API, so a person can log in and work the inspections.
+  const demoUser = await identities.addUser('demo', 'supervisor');
+
   const hub = spawn(
     ['hub', '--config', opts.hubConfig],
     {
@@ -93,6 +103,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         PDM_AGENT_SITE: machine.site,
         PDM_AGENT_DEVICE: machine.id,
         PDM_AGENT_HUB_URL: `mqtt://127.0.0.1:${ready.mqttPort}`,
+        PDM_AGENT_HUB_PASSWORD: secrets.get(machine.id)!,
         PDM_AGENT_SOURCE_SCENARIO: opts.scenario,
         PDM_AGENT_LOG_FILE: join(logs, `agent-${machine.id}.log`),
         PDM_AGENT_OUTBOX_DIR: join(opts.dataDir, 'agents'),
@@ -102,7 +113,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   }
   const faulty = scenario.machines.filter((m) => m.faults.length > 0).map((m) => `${m.id} at ${m.faults[0]!.atSeconds} s`);
   say(`pdm demo: hub ready. MQTT broker mqtt://127.0.0.1:${ready.mqttPort}, API ${ready.httpUrl}`);
-  say(`  inspections: ${ready.httpUrl}/api/inspections`);
+  say(`  log in: curl -c jar -H 'content-type: application/json' -d '{"username":"demo","password":"${demoUser.password}"}' ${ready.httpUrl}/api/login`);
+  say(`  inspections: curl -b jar ${ready.httpUrl}/api/inspections`);
   say(`  devices:     ${ready.httpUrl}/api/devices`);
   say(`  ${scenario.machines.length} simulated machines with agents: ${scenario.machines.map((m) => m.id).join(', ')}`);
   say(`  injected faults: ${faulty.join(', ') || 'none'}; logs in ${logs}`);
@@ -110,8 +122,19 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 
   const seen = new Set<string>();
   const started = Date.now();
+  let cookie: string | undefined;
+  const login = async (): Promise<string> => {
+    const res = await fetch(`${ready.httpUrl}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'demo', password: demoUser.password }),
+    });
+    if (!res.ok) throw new Error(`demo login failed: HTTP ${res.status}`);
+    return (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+  };
   const poll = setInterval(() => {
-    fetch(`${ready.httpUrl}/api/inspections`)
+    (cookie ? Promise.resolve(cookie) : login().then((c) => (cookie = c)))
+      .then((c) => fetch(`${ready.httpUrl}/api/inspections`, { headers: { cookie: c } }))
       .then((res) => res.json() as Promise<Array<{ id: string; site: string; device: string; severity: string; score: number; threshold: number; contributions: Array<{ feature: string }> }>>)
       .then((list) => {
         for (const i of list.reverse()) {

@@ -1,34 +1,75 @@
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
 import { mayPublish, maySubscribe } from './acl.js';
+import type { LoginVerdict } from './auth/device-auth.js';
 import type { Ingest } from './ingest.js';
+import { startListeners, type ListenerConfig, type Listeners } from './listeners.js';
 
 export interface RunningBroker {
   readonly port: number;
+  /** Extra doors when configured: MQTT over TLS and over WebSocket. */
+  readonly ports?: Listeners['ports'];
   readonly connectedClients: number;
+  /** Publishes as the hub (to a device's `cmd` or `model` topic). */
+  publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain?: boolean }): Promise<void>;
+  /** Disconnects every client for which `keep` says no (revoked devices); returns their ids. */
+  disconnectWhere(keep: (clientId: string) => boolean): string[];
   close(): Promise<void>;
 }
 
+// aedes' AuthErrorCode is a const enum in its typings; these are the MQTT 3.1.1 CONNACK codes it stands for.
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+function authError(verdict: Extract<LoginVerdict, { ok: false }>): AuthenticateError {
+  const error = new PdmError(verdict.code, verdict.reason) as unknown as AuthenticateError;
+  error.returnCode = (verdict.code === 'PDM_ERR_AUTH_LOCKED' ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD) as AuthenticateError['returnCode'];
+  return error;
+}
+
+function remoteOf(client: Client): string {
+  // WebSocket clients have no socket address of their own; their HTTP upgrade request has it.
+  return (client.conn as { remoteAddress?: string }).remoteAddress ?? client.req?.socket.remoteAddress ?? 'unknown';
+}
+
 /**
- * The embedded aedes broker. Device messages are ingested inside `authorizePublish`, which runs before aedes sends
- * the PUBACK: an event is acknowledged to the agent only once the hub has it on disk. If the store cannot be
- * written, the publish is refused (the client is disconnected, gets no PUBACK, and sends it again later).
+ * The embedded aedes broker. Devices log in (`authenticate`); the identity they proved is what the ACL checks, and a
+ * client without one may do nothing (deny by default). Device messages are ingested inside `authorizePublish`, which
+ * runs before aedes sends the PUBACK: an event is acknowledged to the agent only once the hub has it on disk. If the
+ * store cannot be written, the publish is refused (no PUBACK; the client sends it again later).
  */
-export async function startBroker(opts: {
-  host: string;
-  port: number;
+export async function startBroker(opts: ListenerConfig & {
   ingest: Ingest;
+  authenticate: (clientId: string, username: string | undefined, password: Buffer | undefined, remote: string) => Promise<LoginVerdict>;
   logger: Logger;
 }): Promise<RunningBroker> {
   const { ingest, logger } = opts;
+  // The identity each connection proved; a client missing here never authenticated and is denied everything.
+  const proven = new WeakMap<Client, string>();
   const broker = await Aedes.createBroker({
     maxTopicLevels: 8,
+    authenticate(client, username, password, done) {
+      opts.authenticate(client.id, username, password, remoteOf(client)).then(
+        (verdict) => {
+          if (!verdict.ok) {
+            ingest.reject(verdict.code, { clientId: client.id, remote: remoteOf(client), reason: verdict.reason });
+            return done(authError(verdict), false);
+          }
+          proven.set(client, client.id);
+          done(null, true);
+        },
+        (error: Error) => {
+          logger.error({ clientId: client.id, err: error.message }, 'authentication failed unexpectedly');
+          done(authError({ ok: false, code: 'PDM_ERR_AUTH_FAILED', reason: 'internal error' }), false);
+        },
+      );
+    },
     authorizePublish(client, packet, callback) {
+      // No client: the hub itself publishing through the broker.
       if (!client) return callback(null);
-      const denied = mayPublish(client.id, packet.topic);
+      const identity = proven.get(client);
+      const denied = identity ? mayPublish(identity, packet.topic) : 'client never authenticated';
       if (denied) {
         ingest.reject('PDM_ERR_NOT_AUTHORIZED', { clientId: client.id, topic: packet.topic, reason: denied });
         return callback(new PdmError('PDM_ERR_NOT_AUTHORIZED', denied));
@@ -42,32 +83,54 @@ export async function startBroker(opts: {
       );
     },
     authorizeSubscribe(client, subscription, callback) {
-      const denied = maySubscribe(client.id, subscription.topic);
+      const identity = proven.get(client);
+      const denied = identity ? maySubscribe(identity, subscription.topic) : 'client never authenticated';
       if (denied) {
         ingest.reject('PDM_ERR_NOT_AUTHORIZED', { clientId: client.id, topic: subscription.topic, reason: denied });
-        return callback(new PdmError('PDM_ERR_NOT_AUTHORIZED', denied));
+        // A null subscription answers 0x80 (failure) in the SUBACK and keeps the connection: MQTT 3.1.1 §3.9.3.
+        return callback(null, null);
       }
       callback(null, subscription);
     },
   });
   broker.on('clientError', (client, error) => logger.debug({ clientId: client.id, err: error.message }, 'client error'));
 
-  const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new PdmError('PDM_ERR_LISTEN', `mqtt ${opts.host}:${opts.port}: ${error.message}`)));
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  logger.info({ host: opts.host, port }, 'mqtt broker listening');
+  let listeners: Listeners;
+  try {
+    listeners = await startListeners(opts, (stream, req) => broker.handle(stream, req));
+  } catch (error) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw error;
+  }
+  const port = listeners.ports.mqtt;
+  logger.info({ host: opts.host, ...listeners.ports }, 'mqtt broker listening');
 
+  const clients = (broker as unknown as { clients: Record<string, Client> }).clients;
   return {
     port,
+    ports: listeners.ports,
     get connectedClients() {
       return broker.connectedClients;
     },
+    publish(topic, payload, { qos, retain = false }) {
+      return new Promise<void>((resolve, reject) =>
+        broker.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => (error ? reject(error) : resolve())),
+      );
+    },
+    disconnectWhere(keep) {
+      const dropped: string[] = [];
+      for (const [clientId, client] of Object.entries(clients)) {
+        if (keep(clientId)) continue;
+        proven.delete(client);
+        client.close();
+        dropped.push(clientId);
+      }
+      if (dropped.length) logger.warn({ clients: dropped }, 'disconnected clients whose credentials were revoked');
+      return dropped;
+    },
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listeners.close();
     },
   };
 }

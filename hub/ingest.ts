@@ -3,7 +3,8 @@ import { decode, type Decoded } from '../protocol/codec.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { EventMessage, StatusMessage } from '../protocol/messages.js';
 import type { Channel } from '../protocol/topics.js';
-import { addEventToInspection, openInspection } from './inspections.js';
+import { applyEvent, type IncidentOutcome } from './incidents.js';
+import { policyFor, type RoutingConfig } from './routing.js';
 import { deviceKey, type DeviceRecord } from './store/state.js';
 import type { HubStore } from './store/store.js';
 
@@ -29,6 +30,8 @@ type Handler<C extends Channel> = (msg: Extract<Decoded, { channel: C }>['messag
 export class Ingest {
   readonly stats: IngestStats = { accepted: {}, rejected: {}, duplicates: 0 };
   readonly live = new Map<string, LiveDeviceView>();
+  /** Told how long each accepted message took from arrival to durable commit (metrics hang here). */
+  onHandled: (channel: Channel, seconds: number) => void = () => undefined;
 
   private readonly handlers: { [C in Channel]?: Handler<C> } = {
     event: (msg) => this.onEvent(msg),
@@ -47,7 +50,10 @@ export class Ingest {
     private readonly store: HubStore,
     private readonly logger: Logger,
     private readonly maxPayloadBytes: number,
+    private readonly routing: RoutingConfig,
     private readonly now: () => number = Date.now,
+    /** Told about every incident change once it is durable (activities such as the CMMS webhook hang here). */
+    private readonly onIncident: (outcome: IncidentOutcome) => void = () => undefined,
   ) {}
 
   reject(code: ErrorCode, detail: Record<string, unknown>): void {
@@ -56,6 +62,7 @@ export class Ingest {
   }
 
   async handle(topic: string, payload: Buffer, clientId?: string): Promise<void> {
+    const started = performance.now();
     const result = decode(topic, payload, this.maxPayloadBytes);
     if (!result.ok) {
       this.reject(result.error.code, { topic, clientId, reason: result.error.message });
@@ -69,6 +76,7 @@ export class Ingest {
     }
     await handler(message as never);
     this.stats.accepted[channel] = (this.stats.accepted[channel] ?? 0) + 1;
+    this.onHandled(channel, (performance.now() - started) / 1000);
   }
 
   private liveView(site: string, device: string): LiveDeviceView {
@@ -79,31 +87,26 @@ export class Ingest {
   }
 
   private async onEvent(event: EventMessage): Promise<void> {
-    const state = this.store.state;
-    if (state.seenEvents[event.id]) {
+    const outcome = applyEvent(this.store.state, event, this.now(), {
+      windowMs: this.routing.correlationWindowSeconds * 1000,
+      policy: policyFor(this.routing, event.site),
+    });
+    // Even a duplicate waits for the write: a redelivery may overtake the first copy's commit.
+    await this.store.commit();
+    if (outcome.kind === 'duplicate') {
       this.stats.duplicates += 1;
-      // Still wait for the write that recorded it: a redelivery may overtake the first copy's commit.
-      await this.store.commit();
       return;
     }
-    const now = this.now();
-    const existing = state.inspections.find((i) => i.episodeId === event.episodeId && i.device === event.device);
-    if (existing) {
-      addEventToInspection(existing, event, now);
-      state.seenEvents[event.id] = existing.id;
-    } else if (event.kind === 'anomaly') {
-      const inspection = openInspection(event, now);
-      state.inspections.push(inspection);
-      state.seenEvents[event.id] = inspection.id;
+    if (outcome.kind === 'opened' || outcome.kind === 'promoted') {
+      const { inspection } = outcome;
       this.logger.info(
-        { inspection: inspection.id, device: event.device, severity: event.severity, eventId: event.id },
+        { inspection: inspection.id, asset: inspection.asset, severity: inspection.severity, eventId: event.id, via: outcome.kind },
         'inspection opened',
       );
-    } else {
-      // A clear for an episode we never saw open: remember it so a replay stays a no-op.
-      state.seenEvents[event.id] = '';
+    } else if (outcome.kind === 'watch-opened' || outcome.kind === 'watch-cleared') {
+      this.logger.info({ watch: outcome.watch.id, asset: outcome.watch.asset, eventId: event.id }, outcome.kind);
     }
-    await this.store.commit();
+    this.onIncident(outcome);
   }
 
   private async onStatus(status: StatusMessage): Promise<void> {

@@ -32,6 +32,16 @@ export const ERROR_CATALOG = {
   PDM_ERR_OUTBOX_CLOSED: { message: 'outbox is closed', retryable: false },
   PDM_ERR_PUBLISH_QUARANTINED: { message: 'message kept failing at the broker and was quarantined', retryable: false },
   PDM_ERR_BAD_SAMPLE: { message: 'sensor sample rejected', retryable: false },
+  PDM_ERR_AUTH_FAILED: { message: 'bad user name or password', retryable: false },
+  PDM_ERR_AUTH_LOCKED: { message: 'too many failed logins; locked out for a while', retryable: true },
+  PDM_ERR_IDENTITY_EXISTS: { message: 'identity already exists', retryable: false },
+  PDM_ERR_IDENTITY_UNKNOWN: { message: 'no such identity', retryable: false },
+  PDM_ERR_FORBIDDEN: { message: 'your role may not do this', retryable: false },
+  PDM_ERR_CSRF: { message: 'missing or wrong CSRF token', retryable: false },
+  PDM_ERR_TRANSITION: { message: 'transition not allowed from this state', retryable: false },
+  PDM_ERR_NOT_FOUND: { message: 'not found', retryable: false },
+  PDM_ERR_BAD_REQUEST: { message: 'request is invalid', retryable: false },
+  PDM_ERR_WEBHOOK: { message: 'CMMS webhook delivery failed', retryable: true },
 } as const satisfies Record<string, { message: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -1,12 +1,96 @@
 import type { Command } from 'commander';
+import { loadHubConfig } from '../../config/index.js';
+import { IdentityStore, ROLES, type Role } from '../../hub/auth/identities.js';
 import { runHub } from '../../hub/main.js';
+import { resolve } from 'node:path';
 import { fail } from '../errors.js';
 import { shipped } from '../paths.js';
 
+const say = (line: string): boolean => process.stdout.write(`${line}\n`);
+const configOption = ['-c, --config <file>', 'hub config (YAML); PDM_HUB_* variables override keys', shipped('hub.yaml')] as const;
+
+async function identitiesFor(configFile: string): Promise<IdentityStore> {
+  return IdentityStore.open(resolve(loadHubConfig(configFile).dataDir));
+}
+
+const iso = (ms: number | undefined): string => (ms === undefined ? '-' : new Date(ms).toISOString());
+
 export function registerHub(program: Command): void {
-  program
+  const hub = program
     .command('hub')
-    .description('Run the hub: MQTT broker, ingest, inspections, HTTP API.')
-    .option('-c, --config <file>', 'hub config (YAML); PDM_HUB_* variables override keys', shipped('hub.yaml'))
+    .description('Run the hub: MQTT broker, ingest, inspections, HTTP API. Subcommands provision devices and users.')
+    .option(...configOption)
     .action((opts: { config: string }) => runHub(opts.config).catch((error) => fail('hub', error)));
+
+  const device = hub.command('device').description('Provision, list and revoke devices (MQTT credentials).');
+  device
+    .command('add <site> <device>')
+    .description('Provision a device; prints its secret once (only a scrypt hash is stored).')
+    .option(...configOption)
+    .action(async (site: string, name: string, opts: { config: string }) => {
+      try {
+        const { username, secret } = await (await identitiesFor(opts.config)).addDevice(site, name);
+        say(`device ${username} provisioned. Its secret is shown only now; the hub keeps only a scrypt hash.`);
+        say(`  username: ${username}`);
+        say(`  password: ${secret}`);
+        say(`agent: set hub.username/hub.password, or PDM_AGENT_HUB_USERNAME=${username} PDM_AGENT_HUB_PASSWORD=<password>`);
+      } catch (error) {
+        fail('hub device add', error);
+      }
+    });
+  device
+    .command('list')
+    .description('List provisioned devices and whether they are revoked.')
+    .option(...configOption)
+    .action(async (opts: { config: string }) => {
+      try {
+        const devices = (await identitiesFor(opts.config)).listDevices();
+        if (devices.length === 0) say('no devices provisioned; add one with `pdm hub device add SITE DEVICE`');
+        for (const d of devices) {
+          say(`${d.site}:${d.device}\t${d.revokedAt ? `revoked ${iso(d.revokedAt)}` : 'active'}\tadded ${iso(d.createdAt)}`);
+        }
+      } catch (error) {
+        fail('hub device list', error);
+      }
+    });
+  device
+    .command('revoke <site> <device>')
+    .description('Revoke a device; a running hub disconnects it at once.')
+    .option(...configOption)
+    .action(async (site: string, name: string, opts: { config: string }) => {
+      try {
+        await (await identitiesFor(opts.config)).revokeDevice(site, name);
+        say(`device ${site}:${name} revoked; a running hub disconnects it now and refuses its logins.`);
+      } catch (error) {
+        fail('hub device revoke', error);
+      }
+    });
+
+  const user = hub.command('user').description('Users of the HTTP API (roles: viewer, technician, supervisor).');
+  user
+    .command('add <name>')
+    .description('Add a user; prints a generated password once unless PDM_USER_PASSWORD gives one.')
+    .requiredOption('-r, --role <role>', `one of ${ROLES.join(', ')}`)
+    .option(...configOption)
+    .action(async (name: string, opts: { config: string; role: string }) => {
+      try {
+        const given = process.env.PDM_USER_PASSWORD;
+        const identities = await identitiesFor(opts.config);
+        const added = await identities.addUser(name, opts.role as Role, given);
+        say(`user ${name} (${opts.role}) added.`);
+        if (!given) say(`  password: ${added.password}   (shown only now)`);
+      } catch (error) {
+        fail('hub user add', error);
+      }
+    });
+  user
+    .command('list')
+    .option(...configOption)
+    .action(async (opts: { config: string }) => {
+      try {
+        for (const u of (await identitiesFor(opts.config)).listUsers()) say(`${u.name}\t${u.role}\tadded ${iso(u.createdAt)}`);
+      } catch (error) {
+        fail('hub user list', error);
+      }
+    });
 }

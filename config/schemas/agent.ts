@@ -12,6 +12,9 @@ export const AgentConfigSchema = z.strictObject({
       reconnectMinMs: z.number().int().min(10).default(500),
       reconnectMaxMs: z.number().int().min(10).default(30_000),
       connectTimeoutMs: z.number().int().min(100).default(10_000),
+      /** Credentials from `pdm hub device add`; the user name defaults to the client id `site:device`. */
+      username: z.string().min(1).max(256).optional(),
+      password: z.string().min(1).max(256).optional(),
     })
     .prefault({}),
   source: z.strictObject({

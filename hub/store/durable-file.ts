@@ -26,8 +26,10 @@ async function fsyncDir(dir: string): Promise<void> {
 export class DurableJsonFile<T> implements DocumentAdapter<T> {
   private readonly dir: string;
   private readonly prev: string;
+  readonly path: string;
 
   constructor(private readonly file: string) {
+    this.path = file;
     this.dir = dirname(file);
     this.prev = `${file}.prev`;
   }
@@ -43,11 +45,20 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
     try {
       return JSON.parse(text) as T;
     } catch (cause) {
-      throw new PdmError(
-        'PDM_ERR_STORE_CORRUPT',
-        `${this.file} is not valid JSON (${(cause as Error).message}); the previous good copy is ${this.prev}`,
-        { cause },
-      );
+      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file} is not valid JSON (${(cause as Error).message}); ${await this.describePrev()}`, {
+        cause,
+      });
+    }
+  }
+
+  /** Tells an operator what they can fall back on; the hub never overwrites either file while it refuses to start. */
+  async describePrev(): Promise<string> {
+    try {
+      JSON.parse(await readFile(this.prev, 'utf8'));
+      return `the previous good copy is ${this.prev}: keep the corrupt file for inspection and copy that one over it`;
+    } catch (error) {
+      const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not valid JSON either';
+      return `no usable previous copy (${this.prev} ${why})`;
     }
   }
 

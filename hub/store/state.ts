@@ -1,33 +1,97 @@
-import type { Contribution, Severity } from '../../protocol/messages.js';
+import type { Contribution, EventMessage, Severity } from '../../protocol/messages.js';
 
-export type InspectionStatus = 'open';
+export const INSPECTION_STATUSES = [
+  'open',
+  'acknowledged',
+  'assigned',
+  'in_progress',
+  'escalated',
+  'resolved',
+  'false_alarm',
+] as const;
+export type InspectionStatus = (typeof INSPECTION_STATUSES)[number];
+export type Priority = 'P1' | 'P2' | 'P3';
 
 export interface InspectionEventRef {
   id: string;
+  device: string;
+  episodeId: string;
   kind: 'anomaly' | 'clear';
+  severity: Severity;
   at: number;
   score: number;
+}
+
+export interface AuditEntry {
+  at: number;
+  /** A user name, or `hub` for what the hub did by itself (open, SLA escalation, promotion). */
+  by: string;
+  action: string;
+  from: InspectionStatus | null;
+  to: InspectionStatus;
+  note?: string;
+}
+
+export interface Comment {
+  id: string;
+  at: number;
+  by: string;
+  text: string;
 }
 
 export interface Inspection {
   id: string;
   site: string;
-  device: string;
   asset: string;
+  /** The device whose event opened it; `devices` lists every device that joined. */
+  device: string;
+  devices: string[];
   status: InspectionStatus;
+  priority: Priority;
+  /** Highest severity seen; score, threshold and contributions of the event that opened it. */
   severity: Severity;
-  /** Score and threshold of the event that opened it, and what drove the score. */
   score: number;
   threshold: number;
   contributions: Contribution[];
   model: { id: string; version: string };
-  episodeId: string;
-  /** Every event of the episode, in arrival order; the first opened the inspection. */
+  /** `event`: opened straight from an anomaly; `watch`: a watch item that persisted and was promoted. */
+  origin: 'event' | 'watch';
+  episodeIds: string[];
+  /** Every event correlated into it, in arrival order. */
   events: InspectionEventRef[];
-  /** When the device reported the episode over, if it has. */
   clearedAt?: number;
+  /** Hub time of the last event that joined: the correlation window runs from here. */
+  lastEventAt: number;
   createdAt: number;
   updatedAt: number;
+  acknowledgedAt?: number;
+  escalatedAt?: number;
+  closedAt?: number;
+  assignee?: string;
+  /** Set on resolution: the fault found, or `false_alarm`. This is the training label. */
+  outcome?: { label: string; note?: string };
+  comments: Comment[];
+  audit: AuditEntry[];
+}
+
+/** An anomaly not (yet) worth a person's time: closed by itself if it clears soon, promoted if it persists. */
+export interface WatchItem {
+  id: string;
+  site: string;
+  asset: string;
+  device: string;
+  severity: Severity;
+  status: 'watching' | 'cleared' | 'promoted';
+  episodeIds: string[];
+  /** Episodes that have reported `clear`. */
+  clearedEpisodes: string[];
+  events: InspectionEventRef[];
+  /** The anomaly that opened it: becomes the inspection's headline if the watch is promoted. */
+  firstEvent: EventMessage;
+  openedAt: number;
+  lastEventAt: number;
+  closedAt?: number;
+  inspectionId?: string;
 }
 
 export interface DeviceRecord {
@@ -40,16 +104,39 @@ export interface DeviceRecord {
   lastSeen: number;
 }
 
+export interface RoutingCounters {
+  /** Incidents opened (as a watch or straight as an inspection). */
+  incidents: number;
+  /** Incidents that reached people: opened as an inspection or promoted from a watch. */
+  toPeople: number;
+  /** Watches that cleared by themselves. */
+  watchesCleared: number;
+}
+
 export interface HubState {
   schema: 1;
   inspections: Inspection[];
-  /** Event id → inspection id: the dedup index that makes redelivered and replayed events create nothing new. */
+  watches: WatchItem[];
+  /** Event id → inspection or watch id: the dedup index that makes redelivered and replayed events create nothing new. */
   seenEvents: Record<string, string>;
   devices: Record<string, DeviceRecord>;
+  routing: RoutingCounters;
+  /** Per site: how many round-robin assignments were made, so the next technician is picked after a restart too. */
+  roundRobin: Record<string, number>;
 }
 
 export function emptyState(): HubState {
-  return { schema: 1, inspections: [], seenEvents: {}, devices: {} };
+  return {
+    schema: 1,
+    inspections: [],
+    watches: [],
+    seenEvents: {},
+    devices: {},
+    routing: { incidents: 0, toPeople: 0, watchesCleared: 0 },
+    roundRobin: {},
+  };
 }
 
 export const deviceKey = (site: string, device: string): string => `${site}/${device}`;
+
+export const isClosed = (status: InspectionStatus): boolean => status === 'resolved' || status === 'false_alarm';

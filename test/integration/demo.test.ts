@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Inspection } from '../../hub/store/state.js';
-import { CLI, exited, getJson, waitFor } from '../support/processes.js';
+import { CLI, exited, getJson, login, waitFor } from '../support/processes.js';
 
 function descendants(pid: number): number[] {
   const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' });
@@ -41,11 +41,14 @@ describe('pdm demo', () => {
     demo.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     try {
       const started = Date.now();
-      const url = await waitFor('the inspections URL', async () => /inspections: (http:\/\/\S+)/.exec(stdout)?.[1]);
+      const url = await waitFor('the inspections URL', async () => /inspections: (?:curl -b jar )?(http:\/\/\S+)/.exec(stdout)?.[1]);
+      const password = /"username":"demo","password":"([^"]+)"/.exec(stdout)?.[1];
+      expect(password).toBeDefined();
+      const cookie = await login(new URL(url).origin, 'demo', password!);
       const inspections = await waitFor(
         'an inspection for pump-001',
         async () => {
-          const list = await getJson<Inspection[]>(url);
+          const list = await getJson<Inspection[]>(url, cookie);
           return list.some((i) => i.device === 'pump-001') ? list : undefined;
         },
         30_000,

@@ -6,7 +6,8 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnvelopeFactory, encode, uuidv7, type EventMessage } from '../../protocol/index.js';
 import type { Inspection } from '../../hub/store/state.js';
-import { exited, getJson, startPdm, waitFor, type HubReady } from '../support/processes.js';
+import { IdentityStore } from '../../hub/auth/identities.js';
+import { exited, getJson as getJsonAs, login, startPdm, waitFor, type HubReady } from '../support/processes.js';
 
 /**
  * The walking skeleton end to end with real processes: a hub (`pdm hub`) on port 0 and an agent (`pdm agent`) on a
@@ -30,12 +31,24 @@ const hubEnv = (mqttPort: number, httpPort: number) => ({
 let hub: ChildProcess;
 let agent: ChildProcess;
 let ready: HubReady;
+/** Device secrets, provisioned before the hub starts; devices without one cannot connect. */
+const secrets = new Map<string, string>();
+let cookie = '';
+const getJson = async <T>(url: string): Promise<T> => {
+  cookie ||= await login(ready.httpUrl, 'tester', 'tester-password-1');
+  return getJsonAs<T>(url, cookie);
+};
 
 const inspectionsOf = (device: string) => getJson<Inspection[]>(`${ready.httpUrl}/api/inspections?device=${device}`);
 
 /** A device's MQTT client, connected as `site:device` the way agents connect. */
 async function deviceClient(device: string) {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${ready.mqttPort}`, { clientId: `plant-t:${device}`, reconnectPeriod: 0 });
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${ready.mqttPort}`, {
+    clientId: `plant-t:${device}`,
+    username: `plant-t:${device}`,
+    password: secrets.get(device)!,
+    reconnectPeriod: 0,
+  });
 }
 
 function fixedEvent(device: string): EventMessage {
@@ -55,11 +68,17 @@ function fixedEvent(device: string): EventMessage {
 }
 
 beforeAll(async () => {
+  const identities = await IdentityStore.open(join(dir, 'hub'));
+  for (const device of ['pump-9', 'rogue', 'intruder', 'replayer']) {
+    secrets.set(device, (await identities.addDevice('plant-t', device)).secret);
+  }
+  await identities.addUser('tester', 'viewer', 'tester-password-1');
   ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(0, 0)));
   ({ child: agent } = await startPdm(['agent'], {
     PDM_AGENT_SITE: 'plant-t',
     PDM_AGENT_DEVICE: 'pump-9',
     PDM_AGENT_HUB_URL: `mqtt://127.0.0.1:${ready.mqttPort}`,
+    PDM_AGENT_HUB_PASSWORD: secrets.get('pump-9')!,
     PDM_AGENT_HUB_RECONNECT_MIN_MS: '100',
     PDM_AGENT_HUB_RECONNECT_MAX_MS: '500',
     PDM_AGENT_SOURCE_SCENARIO: scenario,
@@ -134,9 +153,10 @@ describe('walking skeleton', () => {
     expect((await exited(hub)).signal).toBe('SIGKILL');
 
     ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(ready.mqttPort, ready.httpPort)));
+    cookie = ''; // sessions live in the hub's memory: log in again
     const after = await getJson<Inspection[]>(`${ready.httpUrl}/api/inspections`);
     expect(after.map((i) => i.id).sort()).toEqual(before.map((i) => i.id).sort());
-    expect(new Set(after.map((i) => i.episodeId)).size).toBe(after.length);
+    expect(new Set(after.flatMap((i) => i.episodeIds)).size).toBe(after.flatMap((i) => i.episodeIds).length);
 
     // The agent process survived the hub's death and comes back on its own.
     expect(agent.exitCode).toBeNull();

@@ -57,8 +57,19 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
-export async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
+/** Logs in to the hub's API and returns the session cookie to send with later requests. */
+export async function login(httpUrl: string, username: string, password: string): Promise<string> {
+  const res = await fetch(`${httpUrl}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!res.ok) throw new Error(`login as ${username}: HTTP ${res.status}`);
+  return (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+}
+
+export async function getJson<T>(url: string, cookie?: string): Promise<T> {
+  const res = await fetch(url, cookie ? { headers: { cookie } } : {});
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   return (await res.json()) as T;
 }

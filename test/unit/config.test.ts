@@ -44,7 +44,7 @@ describe('shipped configs', () => {
 
   it('fills every default of an almost empty file', () => {
     const hub = loadHubConfig(file('empty.yaml', '# nothing\n'), {});
-    expect(hub.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(hub.http).toMatchObject({ host: '127.0.0.1', port: 8080 });
     expect(hub.log.level).toBe('info');
   });
 });

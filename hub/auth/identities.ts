@@ -1,0 +1,164 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PdmError } from '../../protocol/errors.js';
+import { deviceClientId, ID_PATTERN } from '../../protocol/topics.js';
+import { DurableJsonFile } from '../store/durable-file.js';
+import { hashSecret, newSecret, verifySecret } from './secrets.js';
+
+export const ROLES = ['viewer', 'technician', 'supervisor'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface DeviceCredential {
+  site: string;
+  device: string;
+  /** scrypt hash of the secret; the secret itself is printed once by `pdm hub device add` and never stored. */
+  hash: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+export interface UserRecord {
+  name: string;
+  role: Role;
+  hash: string;
+  createdAt: number;
+}
+
+interface IdentityDocument {
+  schema: 1;
+  devices: Record<string, DeviceCredential>;
+  users: Record<string, UserRecord>;
+}
+
+export const IDENTITY_FILE = 'identities.json';
+
+/**
+ * Devices and users that may log in, kept in their own durable file beside the state so the CLI can provision
+ * while the hub runs; the hub watches the file and re-reads it (a revocation then disconnects the device at once).
+ */
+export class IdentityStore {
+  private doc: IdentityDocument = { schema: 1, devices: {}, users: {} };
+  private watcher: FSWatcher | undefined;
+  /**
+   * Stored hash → SHA-256 of the secret that matched it. A fleet reconnecting after a network blip would otherwise
+   * cost one scrypt (~50-100 ms of CPU) per device; a new secret or a revocation changes or bypasses the entry.
+   */
+  private readonly verified = new Map<string, Buffer>();
+  /** Checks running now, so a burst of logins with one secret costs one scrypt, not one each. */
+  private readonly checking = new Map<string, Promise<boolean>>();
+
+  private constructor(
+    private readonly dataDir: string,
+    private readonly file: DurableJsonFile<IdentityDocument>,
+    private readonly now: () => number,
+  ) {}
+
+  static async open(dataDir: string, now: () => number = Date.now): Promise<IdentityStore> {
+    await mkdir(dataDir, { recursive: true });
+    const store = new IdentityStore(dataDir, new DurableJsonFile(join(dataDir, IDENTITY_FILE)), now);
+    await store.reload();
+    return store;
+  }
+
+  async reload(): Promise<void> {
+    const doc = await this.file.read();
+    this.doc = { schema: 1, devices: {}, users: {}, ...doc };
+  }
+
+  /** Calls `onChange` after the file was replaced by another process (or this one) and re-read. */
+  watch(onChange: () => void, onError: (error: Error) => void): void {
+    let timer: NodeJS.Timeout | undefined;
+    this.watcher = watch(this.dataDir, (_event, name) => {
+      if (name !== IDENTITY_FILE) return;
+      clearTimeout(timer);
+      // Several events arrive for one atomic replace; read once they settle.
+      timer = setTimeout(() => this.reload().then(onChange, onError), 20);
+    });
+    this.watcher.unref();
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+
+  async addDevice(site: string, device: string): Promise<{ username: string; secret: string }> {
+    for (const [what, value] of [['site', site], ['device', device]] as const) {
+      if (!ID_PATTERN.test(value)) throw new PdmError('PDM_ERR_BAD_REQUEST', `${what} id "${value}" must match ${ID_PATTERN}`);
+    }
+    await this.reload();
+    const username = deviceClientId(site, device);
+    const existing = this.doc.devices[username];
+    if (existing && !existing.revokedAt) {
+      throw new PdmError('PDM_ERR_IDENTITY_EXISTS', `device ${username} is already provisioned; revoke it first to issue a new secret`);
+    }
+    const secret = newSecret();
+    this.doc.devices[username] = { site, device, hash: await hashSecret(secret), createdAt: this.now() };
+    await this.file.write(this.doc);
+    return { username, secret };
+  }
+
+  async revokeDevice(site: string, device: string): Promise<DeviceCredential> {
+    await this.reload();
+    const username = deviceClientId(site, device);
+    const found = this.doc.devices[username];
+    if (!found) throw new PdmError('PDM_ERR_IDENTITY_UNKNOWN', `device ${username} was never provisioned`);
+    found.revokedAt ??= this.now();
+    await this.file.write(this.doc);
+    return found;
+  }
+
+  listDevices(): DeviceCredential[] {
+    return Object.values(this.doc.devices).sort((a, b) => `${a.site}/${a.device}`.localeCompare(`${b.site}/${b.device}`));
+  }
+
+  /** Whether this client id belongs to a provisioned, unrevoked device. */
+  isActiveDevice(clientId: string): boolean {
+    const found = this.doc.devices[clientId];
+    return !!found && !found.revokedAt;
+  }
+
+  async verifyDevice(username: string, secret: string): Promise<DeviceCredential | undefined> {
+    // A device provisioned a moment ago may beat the file watcher here; one re-read settles it (failures are rate-limited).
+    if (!this.doc.devices[username]) await this.reload();
+    const found = this.doc.devices[username];
+    if (!found || found.revokedAt) return undefined;
+    const digest = createHash('sha256').update(secret).digest();
+    const known = this.verified.get(found.hash);
+    if (known && timingSafeEqual(known, digest)) return found;
+    const key = `${found.hash}|${digest.toString('base64')}`;
+    let check = this.checking.get(key);
+    if (!check) {
+      check = verifySecret(secret, found.hash).finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    if (!(await check)) return undefined;
+    this.verified.set(found.hash, digest);
+    return found;
+  }
+
+  async addUser(name: string, role: Role, password?: string): Promise<{ name: string; password: string }> {
+    if (!ID_PATTERN.test(name)) throw new PdmError('PDM_ERR_BAD_REQUEST', `user name "${name}" must match ${ID_PATTERN}`);
+    if (!ROLES.includes(role)) throw new PdmError('PDM_ERR_BAD_REQUEST', `role "${role}" must be one of ${ROLES.join(', ')}`);
+    if (password !== undefined && password.length < 12) {
+      throw new PdmError('PDM_ERR_BAD_REQUEST', 'a password must have at least 12 characters');
+    }
+    await this.reload();
+    if (this.doc.users[name]) throw new PdmError('PDM_ERR_IDENTITY_EXISTS', `user ${name} exists`);
+    const secret = password ?? newSecret();
+    this.doc.users[name] = { name, role, hash: await hashSecret(secret), createdAt: this.now() };
+    await this.file.write(this.doc);
+    return { name, password: secret };
+  }
+
+  listUsers(): Array<Omit<UserRecord, 'hash'>> {
+    return Object.values(this.doc.users).map(({ name, role, createdAt }) => ({ name, role, createdAt }));
+  }
+
+  async verifyUser(name: string, password: string): Promise<UserRecord | undefined> {
+    const found = this.doc.users[name];
+    if (!found) return undefined;
+    return (await verifySecret(password, found.hash)) ? found : undefined;
+  }
+}

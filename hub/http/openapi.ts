@@ -1,0 +1,120 @@
+import { ROLES } from '../auth/identities.js';
+import { INSPECTION_STATUSES } from '../store/state.js';
+import { ACTIONS } from '../workflow/machine.js';
+
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const ok = (description: string, schema: object = { type: 'object' }) => ({ description, ...json(schema) });
+const errors = {
+  '400': { description: 'Bad request (PDM_ERR_BAD_REQUEST)', ...json(ref('Error')) },
+  '401': { description: 'Not logged in (PDM_ERR_AUTH_FAILED)', ...json(ref('Error')) },
+  '403': { description: 'Role too low (PDM_ERR_FORBIDDEN) or CSRF token missing (PDM_ERR_CSRF)', ...json(ref('Error')) },
+};
+const csrf = [{ session: [], csrf: [] }];
+const viewer = [{ session: [] }];
+const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }];
+
+/** The API description served at /api/openapi.json; a test checks that every route is in it and nothing else. */
+export const openapi = {
+  openapi: '3.1.0',
+  info: {
+    title: 'edge-pdm hub API',
+    version: '1',
+    description:
+      'Log in with POST /api/login; the session cookie then authenticates, and every POST except login must echo the ' +
+      `csrfToken in the x-csrf-token header. Roles, lowest first: ${ROLES.join(', ')}.`,
+  },
+  components: {
+    securitySchemes: {
+      session: { type: 'apiKey', in: 'cookie', name: 'pdm_session' },
+      csrf: { type: 'apiKey', in: 'header', name: 'x-csrf-token' },
+    },
+    schemas: {
+      Error: { type: 'object', required: ['error', 'message'], properties: { error: { type: 'string', description: 'PDM_ERR_* code' }, message: { type: 'string' } } },
+      Inspection: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          site: { type: 'string' },
+          asset: { type: 'string' },
+          device: { type: 'string' },
+          status: { enum: [...INSPECTION_STATUSES] },
+          priority: { enum: ['P1', 'P2', 'P3'] },
+          severity: { enum: ['info', 'warning', 'critical'] },
+          assignee: { type: 'string' },
+          outcome: { type: 'object', properties: { label: { type: 'string' }, note: { type: 'string' } } },
+          events: { type: 'array', items: { type: 'object' } },
+          comments: { type: 'array', items: { type: 'object' } },
+          audit: {
+            type: 'array',
+            items: { type: 'object', properties: { at: { type: 'integer' }, by: { type: 'string' }, action: { type: 'string' }, from: { type: ['string', 'null'] }, to: { type: 'string' } } },
+          },
+        },
+      },
+    },
+  },
+  paths: {
+    '/healthz': { get: { summary: 'Liveness and MQTT listener', responses: { '200': ok('Up') } } },
+    '/metrics': { get: { summary: 'Prometheus metrics (text format)', responses: { '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+    '/api/openapi.json': { get: { summary: 'This document', responses: { '200': ok('OpenAPI 3.1') } } },
+    '/api/login': {
+      post: {
+        summary: 'Log in; sets the HttpOnly session cookie and returns the CSRF token',
+        requestBody: json({ type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string' } } }),
+        responses: { '200': ok('Logged in', { type: 'object', properties: { user: { type: 'string' }, role: { enum: [...ROLES] }, csrfToken: { type: 'string' } } }), '401': errors['401'], '429': { description: 'Locked out after repeated failures (PDM_ERR_AUTH_LOCKED)' } },
+      },
+    },
+    '/api/logout': { post: { summary: 'End the session', security: csrf, responses: { '200': ok('Logged out') } } },
+    '/api/me': { get: { summary: 'Who is logged in', security: viewer, responses: { '200': ok('The session'), '401': errors['401'] } } },
+    '/api/inspections': {
+      get: {
+        summary: 'Inspections, newest first',
+        security: viewer,
+        parameters: ['site', 'device', 'asset', 'status', 'priority', 'assignee'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
+        responses: { '200': ok('List', { type: 'array', items: ref('Inspection') }), ...errors },
+      },
+    },
+    '/api/inspections/{id}': { get: { summary: 'One inspection with events, comments and audit trail', security: viewer, parameters: idParam, responses: { '200': ok('Found', ref('Inspection')), '404': { description: 'No such inspection' } } } },
+    '/api/inspections/{id}/transitions': {
+      post: {
+        summary: 'Move an inspection through its workflow (technician; assign and escalate: supervisor)',
+        security: csrf,
+        parameters: idParam,
+        requestBody: json({
+          type: 'object',
+          required: ['action'],
+          properties: {
+            action: { enum: [...ACTIONS] },
+            assignee: { type: 'string', description: 'assign: omit for round-robin' },
+            outcome: { type: 'string', description: 'resolve: the fault found (training label)' },
+            note: { type: 'string' },
+          },
+        }),
+        responses: { '200': ok('The updated inspection', ref('Inspection')), ...errors, '409': { description: 'Not allowed from the current state (PDM_ERR_TRANSITION)' } },
+      },
+    },
+    '/api/inspections/{id}/comments': {
+      post: { summary: 'Comment (technician)', security: csrf, parameters: idParam, requestBody: json({ type: 'object', required: ['text'], properties: { text: { type: 'string' } } }), responses: { '201': ok('The updated inspection', ref('Inspection')), ...errors } },
+    },
+    '/api/watches': { get: { summary: 'Watch items (anomalies below the inspection threshold)', security: viewer, parameters: [{ name: 'status', in: 'query', schema: { enum: ['watching', 'cleared', 'promoted'] } }], responses: { '200': ok('List', { type: 'array' }) } } },
+    '/api/devices': { get: { summary: 'Devices with last status and live score', security: viewer, responses: { '200': ok('List', { type: 'array' }) } } },
+    '/api/devices/{site}/{device}/revoke': {
+      post: {
+        summary: 'Revoke a device (supervisor); it is disconnected at once',
+        security: csrf,
+        parameters: ['site', 'device'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+        responses: { '200': ok('Revoked'), ...errors, '404': { description: 'Never provisioned' } },
+      },
+    },
+    '/api/devices/{site}/{device}/commands': {
+      post: {
+        summary: 'Send a command to a device on its cmd topic, QoS 1 (supervisor)',
+        security: csrf,
+        parameters: ['site', 'device'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+        requestBody: json({ type: 'object', required: ['command'], properties: { command: { enum: ['ping', 'restart-pipeline', 'publish-status'] }, args: { type: 'object' } } }),
+        responses: { '202': ok('The command as sent'), ...errors },
+      },
+    },
+    '/api/stats': { get: { summary: 'Ingest, routing and workflow counters', security: viewer, responses: { '200': ok('Counters') } } },
+  },
+} as const;

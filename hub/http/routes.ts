@@ -1,0 +1,222 @@
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { PdmError } from '../../protocol/errors.js';
+import { ID_PATTERN } from '../../protocol/topics.js';
+import type { IdentityStore, Role } from '../auth/identities.js';
+import type { FailedLoginLimiter } from '../auth/rate-limit.js';
+import type { Ingest } from '../ingest.js';
+import { shareToPeople } from '../routing.js';
+import { deviceKey, INSPECTION_STATUSES } from '../store/state.js';
+import type { HubStore } from '../store/store.js';
+import { ACTIONS } from '../workflow/machine.js';
+import type { Activities } from '../workflow/activities.js';
+import type { Workflow } from '../workflow/service.js';
+import { openapi } from './openapi.js';
+import type { Session, SessionStore } from './sessions.js';
+
+export interface ApiDeps {
+  store: HubStore;
+  ingest: Ingest;
+  workflow: Workflow;
+  identities: IdentityStore;
+  sessions: SessionStore;
+  loginLimiter: FailedLoginLimiter;
+  /** Re-reads identities and drops revoked devices from the broker. */
+  refreshIdentities(): Promise<string[]>;
+  metrics: Registry;
+  activities: Activities;
+  mqtt: { port: number; readonly connectedClients: number };
+  startedAt: number;
+}
+
+export interface RouteContext {
+  url: URL;
+  params: string[];
+  body: unknown;
+  session: Session | undefined;
+  remote: string;
+  deps: ApiDeps;
+}
+
+export interface RouteResult {
+  status?: number;
+  body: unknown;
+  /** A non-JSON answer (Prometheus text): sent as is with this content type. */
+  contentType?: string;
+  /** Login sets the session cookie, logout clears it. */
+  session?: { set: string } | { clear: true };
+}
+
+export interface Route {
+  method: 'GET' | 'POST';
+  path: RegExp;
+  /** Lowest role allowed; `null`: no login needed. Roles are ordered viewer < technician < supervisor. */
+  role: Role | null;
+  handle(ctx: RouteContext): Promise<RouteResult> | RouteResult;
+}
+
+const UUID = '([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})';
+const ID = ID_PATTERN.source.slice(1, -1);
+
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const what = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  throw new PdmError('PDM_ERR_BAD_REQUEST', what);
+}
+
+const LoginBody = z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) });
+const TransitionBody = z.strictObject({
+  action: z.enum(ACTIONS),
+  assignee: z.string().regex(ID_PATTERN).optional(),
+  outcome: z.string().min(1).max(64).optional(),
+  note: z.string().max(2000).optional(),
+});
+const CommentBody = z.strictObject({ text: z.string() });
+const CommandBody = z.strictObject({
+  command: z.enum(['ping', 'restart-pipeline', 'publish-status']),
+  args: z.record(z.string().max(256), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+});
+
+const actorOf = (session: Session | undefined) => ({ name: session!.user, role: session!.role });
+
+export const routes: Route[] = [
+  {
+    method: 'GET',
+    path: /^\/healthz$/,
+    role: null,
+    handle: ({ deps }) => ({
+      body: {
+        ok: true,
+        uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
+        mqtt: { port: deps.mqtt.port, connectedClients: deps.mqtt.connectedClients },
+      },
+    }),
+  },
+  {
+    // Public like most exporters: counts and latencies only, nothing about who or what.
+    method: 'GET',
+    path: /^\/metrics$/,
+    role: null,
+    handle: async ({ deps }) => ({ body: await deps.metrics.metrics(), contentType: deps.metrics.contentType }),
+  },
+  { method: 'GET', path: /^\/api\/openapi\.json$/, role: null, handle: () => ({ body: openapi }) },
+  {
+    method: 'POST',
+    path: /^\/api\/login$/,
+    role: null,
+    async handle({ body, remote, deps }) {
+      const { username, password } = parseBody(LoginBody, body);
+      const keys = [`user:${username}`, `addr:${remote}`];
+      if (keys.some((k) => deps.loginLimiter.lockedFor(k) > 0)) throw new PdmError('PDM_ERR_AUTH_LOCKED', `user ${username}`);
+      const user = await deps.identities.verifyUser(username, password);
+      if (!user) {
+        for (const k of keys) deps.loginLimiter.fail(k);
+        throw new PdmError('PDM_ERR_AUTH_FAILED');
+      }
+      for (const k of keys) deps.loginLimiter.succeed(k);
+      const { token, session } = deps.sessions.create(user.name, user.role);
+      return { body: { user: user.name, role: user.role, csrfToken: session.csrf }, session: { set: token } };
+    },
+  },
+  { method: 'POST', path: /^\/api\/logout$/, role: 'viewer', handle: () => ({ body: { ok: true }, session: { clear: true } }) },
+  { method: 'GET', path: /^\/api\/me$/, role: 'viewer', handle: ({ session }) => ({ body: { user: session!.user, role: session!.role, csrfToken: session!.csrf } }) },
+  {
+    method: 'GET',
+    path: /^\/api\/inspections$/,
+    role: 'viewer',
+    handle({ url, deps }) {
+      const q = Object.fromEntries(['site', 'device', 'asset', 'status', 'priority', 'assignee'].map((k) => [k, url.searchParams.get(k)]));
+      if (q.status && !(INSPECTION_STATUSES as readonly string[]).includes(q.status)) {
+        throw new PdmError('PDM_ERR_BAD_REQUEST', `status must be one of ${INSPECTION_STATUSES.join(', ')}`);
+      }
+      const list = deps.store.state.inspections.filter(
+        (i) =>
+          (!q.site || i.site === q.site) &&
+          (!q.device || i.devices.includes(q.device)) &&
+          (!q.asset || i.asset === q.asset) &&
+          (!q.status || i.status === q.status) &&
+          (!q.priority || i.priority === q.priority) &&
+          (!q.assignee || i.assignee === q.assignee),
+      );
+      return { body: [...list].sort((a, b) => b.createdAt - a.createdAt) };
+    },
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/api/inspections/${UUID}$`),
+    role: 'viewer',
+    handle: ({ params, deps }) => ({ body: deps.workflow.get(params[0]!) }),
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/inspections/${UUID}/transitions$`),
+    role: 'technician',
+    async handle({ params, body, session, deps }) {
+      const command = parseBody(TransitionBody, body);
+      return { body: await deps.workflow.transition(params[0]!, command, actorOf(session)) };
+    },
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/inspections/${UUID}/comments$`),
+    role: 'technician',
+    async handle({ params, body, session, deps }) {
+      const { text } = parseBody(CommentBody, body);
+      return { status: 201, body: await deps.workflow.comment(params[0]!, actorOf(session), text) };
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/watches$/,
+    role: 'viewer',
+    handle: ({ url, deps }) => {
+      const status = url.searchParams.get('status');
+      return { body: deps.store.state.watches.filter((w) => !status || w.status === status).sort((a, b) => b.openedAt - a.openedAt) };
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/devices$/,
+    role: 'viewer',
+    handle: ({ deps }) => ({
+      body: Object.values(deps.store.state.devices).map((d) => ({
+        ...d,
+        ...deps.ingest.live.get(deviceKey(d.site, d.device)),
+        credentials: deps.identities.isActiveDevice(`${d.site}:${d.device}`) ? 'active' : 'none or revoked',
+      })),
+    }),
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/devices/(${ID})/(${ID})/revoke$`),
+    role: 'supervisor',
+    async handle({ params, deps }) {
+      await deps.identities.revokeDevice(params[0]!, params[1]!);
+      return { body: { revoked: `${params[0]}:${params[1]}`, disconnected: await deps.refreshIdentities() } };
+    },
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/devices/(${ID})/(${ID})/commands$`),
+    role: 'supervisor',
+    async handle({ params, body, deps }) {
+      const { command, args } = parseBody(CommandBody, body);
+      return { status: 202, body: await deps.activities.sendCommand(params[0]!, params[1]!, command, args) };
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/stats$/,
+    role: 'viewer',
+    handle: ({ deps }) => ({
+      body: {
+        ...deps.ingest.stats,
+        inspections: deps.store.state.inspections.length,
+        routing: { ...deps.store.state.routing, shareToPeople: shareToPeople(deps.store.state.routing) },
+        workflow: deps.workflow.stats,
+        storeWrites: deps.store.writes,
+      },
+    }),
+  },
+];

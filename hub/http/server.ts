@@ -1,0 +1,126 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../config/logger.js';
+import { PdmError, type ErrorCode } from '../../protocol/errors.js';
+import { ROLES, type Role } from '../auth/identities.js';
+import { routes, type ApiDeps, type RouteResult } from './routes.js';
+import { sameToken, SESSION_COOKIE } from './sessions.js';
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  PDM_ERR_BAD_REQUEST: 400,
+  PDM_ERR_AUTH_FAILED: 401,
+  PDM_ERR_FORBIDDEN: 403,
+  PDM_ERR_CSRF: 403,
+  PDM_ERR_NOT_FOUND: 404,
+  PDM_ERR_IDENTITY_UNKNOWN: 404,
+  PDM_ERR_TRANSITION: 409,
+  PDM_ERR_IDENTITY_EXISTS: 409,
+  PDM_ERR_AUTH_LOCKED: 429,
+};
+
+const rank = (role: Role): number => ROLES.indexOf(role);
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType?: string): void {
+  res.writeHead(status, {
+    'content-type': contentType ?? 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
+  res.end(isHead(res) ? undefined : contentType ? String(body) : JSON.stringify(body));
+}
+
+function isHead(res: ServerResponse): boolean {
+  return res.req?.method === 'HEAD';
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+    // Also a CSRF defence: a cross-site HTML form cannot send application/json.
+    throw new PdmError('PDM_ERR_BAD_REQUEST', 'send the body as application/json');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new PdmError('PDM_ERR_BAD_REQUEST', `body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new PdmError('PDM_ERR_BAD_REQUEST', `body is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The JSON API. Every /api route needs a session except login; every mutating route checks the role and the CSRF
+ * token (`x-csrf-token`, given at login). Errors come back as `{ error: PDM_ERR_*, message }` with a fitting status.
+ */
+export async function startHttp(opts: { host: string; port: number; secureCookies?: boolean; deps: ApiDeps; logger: Logger }) {
+  const { deps, logger } = opts;
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://hub.invalid');
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const matching = routes.filter((r) => r.path.test(url.pathname));
+    if (matching.length === 0) return send(res, 404, { error: 'PDM_ERR_NOT_FOUND', message: `no route ${url.pathname}` });
+    const route = matching.find((r) => r.method === method);
+    if (!route) return send(res, 405, { error: 'method_not_allowed', allow: matching.map((r) => r.method) }, { allow: matching.map((r) => r.method).join(', ') });
+    const found = deps.sessions.fromRequest(req);
+    if (route.role) {
+      if (!found) return send(res, 401, { error: 'PDM_ERR_AUTH_FAILED', message: 'log in first: POST /api/login' });
+      if (rank(found.session.role) < rank(route.role)) {
+        throw new PdmError('PDM_ERR_FORBIDDEN', `${route.method} ${url.pathname} needs ${route.role}; you are ${found.session.role}`);
+      }
+      if (route.method !== 'GET' && !sameToken(req.headers['x-csrf-token'] as string | undefined, found.session.csrf)) {
+        throw new PdmError('PDM_ERR_CSRF', 'send the csrfToken from POST /api/login in the x-csrf-token header');
+      }
+    }
+    const body = route.method === 'GET' ? undefined : await readJson(req);
+    const result: RouteResult = await route.handle({
+      url,
+      params: route.path.exec(url.pathname)!.slice(1),
+      body,
+      session: found?.session,
+      remote: req.socket.remoteAddress ?? 'unknown',
+      deps,
+    });
+    const headers: Record<string, string> = {};
+    if (result.session && 'set' in result.session) headers['set-cookie'] = deps.sessions.cookie(result.session.set, !!opts.secureCookies);
+    if (result.session && 'clear' in result.session) {
+      if (found) deps.sessions.destroy(found.token);
+      headers['set-cookie'] = `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
+    }
+    send(res, result.status ?? 200, result.body, headers, result.contentType);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof PdmError && STATUS[error.code]) {
+        if (error.code === 'PDM_ERR_AUTH_FAILED' || error.code === 'PDM_ERR_AUTH_LOCKED') {
+          logger.warn({ path: req.url, remote: req.socket.remoteAddress, code: error.code }, 'login refused');
+        }
+        return send(res, STATUS[error.code]!, { error: error.code, message: error.message });
+      }
+      logger.error({ err: (error as Error).message, path: req.url }, 'request failed');
+      send(res, 500, { error: 'internal', message: 'internal error; see the hub log' });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new PdmError('PDM_ERR_LISTEN', `http ${opts.host}:${opts.port}: ${error.message}`)));
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ url: `http://${opts.host}:${port}` }, 'http api listening');
+  return {
+    port,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import type { EventMessage } from '../protocol/messages.js';
+import { uuidv7 } from '../protocol/uuid.js';
+import { maxSeverity, severityAtLeast, type RoutingPolicy } from './routing.js';
+import { isClosed, type HubState, type Inspection, type WatchItem } from './store/state.js';
+import { eventRef, openInspection, priorityFor, promoteWatch } from './workflow/inspection.js';
+
+export type IncidentOutcome =
+  | { kind: 'duplicate'; id: string }
+  | { kind: 'opened' | 'joined' | 'promoted'; inspection: Inspection }
+  | { kind: 'watch-opened' | 'watch-joined' | 'watch-cleared'; watch: WatchItem }
+  | { kind: 'ignored' };
+
+/**
+ * Correlation and routing: decides what one event does to the state. Synchronous on purpose: the ingest calls it
+ * and only then awaits the store, so two events for the same asset arriving a few ms apart can never both see
+ * "no open inspection" and open two.
+ */
+export function applyEvent(
+  state: HubState,
+  event: EventMessage,
+  now: number,
+  opts: { windowMs: number; policy: RoutingPolicy },
+): IncidentOutcome {
+  const seen = state.seenEvents[event.id];
+  if (seen !== undefined) return { kind: 'duplicate', id: seen };
+  return event.kind === 'clear' ? applyClear(state, event, now) : applyAnomaly(state, event, now, opts);
+}
+
+function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: { windowMs: number; policy: RoutingPolicy }): IncidentOutcome {
+  const sameAsset = (x: { site: string; asset: string; lastEventAt: number }): boolean =>
+    x.site === event.site && x.asset === event.asset && now - x.lastEventAt <= opts.windowMs;
+
+  const inspection = state.inspections.find((i) => !isClosed(i.status) && sameAsset(i));
+  if (inspection) {
+    joinInspection(inspection, event, now);
+    state.seenEvents[event.id] = inspection.id;
+    return { kind: 'joined', inspection };
+  }
+
+  const watch = state.watches.find((w) => w.status === 'watching' && sameAsset(w));
+  if (watch) {
+    watch.events.push(eventRef(event));
+    if (!watch.episodeIds.includes(event.episodeId)) watch.episodeIds.push(event.episodeId);
+    watch.severity = maxSeverity(watch.severity, event.severity);
+    watch.lastEventAt = now;
+    const anomalies = watch.events.filter((e) => e.kind === 'anomaly').length;
+    if (severityAtLeast(watch.severity, opts.policy.inspectFrom) || anomalies >= opts.policy.promoteAfterEvents) {
+      const promoted = promote(state, watch, now, `watch reached ${watch.severity} / ${anomalies} anomalies`);
+      state.seenEvents[event.id] = promoted.id;
+      return { kind: 'promoted', inspection: promoted };
+    }
+    state.seenEvents[event.id] = watch.id;
+    return { kind: 'watch-joined', watch };
+  }
+
+  state.routing.incidents += 1;
+  if (severityAtLeast(event.severity, opts.policy.inspectFrom)) {
+    const opened = openInspection(event, now);
+    state.inspections.push(opened);
+    state.routing.toPeople += 1;
+    state.seenEvents[event.id] = opened.id;
+    return { kind: 'opened', inspection: opened };
+  }
+  const opened: WatchItem = {
+    id: uuidv7(now),
+    site: event.site,
+    asset: event.asset,
+    device: event.device,
+    severity: event.severity,
+    status: 'watching',
+    episodeIds: [event.episodeId],
+    clearedEpisodes: [],
+    events: [eventRef(event)],
+    firstEvent: event,
+    openedAt: now,
+    lastEventAt: now,
+  };
+  state.watches.push(opened);
+  state.seenEvents[event.id] = opened.id;
+  return { kind: 'watch-opened', watch: opened };
+}
+
+function applyClear(state: HubState, event: EventMessage, now: number): IncidentOutcome {
+  // A clear belongs to its episode wherever that went, however long ago.
+  const inspection = state.inspections.find((i) => i.episodeIds.includes(event.episodeId));
+  if (inspection) {
+    inspection.events.push(eventRef(event));
+    inspection.clearedAt = event.ts;
+    inspection.updatedAt = now;
+    state.seenEvents[event.id] = inspection.id;
+    return { kind: 'joined', inspection };
+  }
+  const watch = state.watches.find((w) => w.episodeIds.includes(event.episodeId));
+  if (watch) {
+    watch.events.push(eventRef(event));
+    if (!watch.clearedEpisodes.includes(event.episodeId)) watch.clearedEpisodes.push(event.episodeId);
+    state.seenEvents[event.id] = watch.id;
+    if (watch.status === 'watching' && watch.clearedEpisodes.length === watch.episodeIds.length) {
+      watch.status = 'cleared';
+      watch.closedAt = now;
+      state.routing.watchesCleared += 1;
+      return { kind: 'watch-cleared', watch };
+    }
+    return { kind: 'watch-joined', watch };
+  }
+  // A clear for an episode we never saw open: remember it so a replay stays a no-op.
+  state.seenEvents[event.id] = '';
+  return { kind: 'ignored' };
+}
+
+function joinInspection(inspection: Inspection, event: EventMessage, now: number): void {
+  inspection.events.push(eventRef(event));
+  if (!inspection.episodeIds.includes(event.episodeId)) inspection.episodeIds.push(event.episodeId);
+  if (!inspection.devices.includes(event.device)) inspection.devices.push(event.device);
+  const severity = maxSeverity(inspection.severity, event.severity);
+  if (severity !== inspection.severity) {
+    inspection.severity = severity;
+    inspection.priority = priorityFor(severity);
+  }
+  delete inspection.clearedAt; // it is active again
+  inspection.lastEventAt = now;
+  inspection.updatedAt = now;
+}
+
+function promote(state: HubState, watch: WatchItem, now: number, reason: string): Inspection {
+  const inspection = promoteWatch(watch, now, reason);
+  state.inspections.push(inspection);
+  watch.status = 'promoted';
+  watch.closedAt = now;
+  watch.inspectionId = inspection.id;
+  for (const ref of watch.events) state.seenEvents[ref.id] = inspection.id;
+  state.routing.toPeople += 1;
+  return inspection;
+}
+
+/** Persistence: watches still uncleared after the policy's time become inspections. Run by the scheduler. */
+export function promoteOverdueWatches(state: HubState, now: number, policyFor: (site: string) => RoutingPolicy): Inspection[] {
+  const promoted: Inspection[] = [];
+  for (const watch of state.watches) {
+    if (watch.status !== 'watching') continue;
+    const limitMs = policyFor(watch.site).promoteAfterSeconds * 1000;
+    if (now - watch.openedAt >= limitMs) promoted.push(promote(state, watch, now, `watch persisted ${Math.round((now - watch.openedAt) / 1000)} s`));
+  }
+  return promoted;
+}

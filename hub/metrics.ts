@@ -1,0 +1,121 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Ingest } from './ingest.js';
+import { shareToPeople } from './routing.js';
+import { INSPECTION_STATUSES, type HubState } from './store/state.js';
+import type { Workflow } from './workflow/service.js';
+
+export interface HubMetrics {
+  registry: Registry;
+  /** Arrival to durable commit of one device message (what the PUBACK waits for). */
+  ingestSeconds: Histogram<'channel'>;
+  /** Device timestamp of the opening anomaly to the inspection being durable. */
+  eventToInspectionSeconds: Histogram;
+}
+
+/**
+ * Prometheus metrics, one registry per hub (tests run several hubs in one process). Counters the hub already keeps
+ * are read at scrape time instead of being counted twice.
+ */
+export function createMetrics(deps: { state: () => HubState; ingest: Ingest; workflow: Workflow; connectedClients: () => number }): HubMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pdm_hub_' });
+  const fromSnapshot = <L extends string>(counter: Counter<L>, values: Array<[Partial<Record<L, string>>, number]>) => {
+    counter.reset();
+    for (const [labels, value] of values) counter.inc(labels, value);
+  };
+  new Counter({
+    name: 'pdm_messages_total',
+    help: 'Device messages accepted, by channel',
+    labelNames: ['channel'],
+    registers: [registry],
+    collect() {
+      fromSnapshot(this, Object.entries(deps.ingest.stats.accepted).map(([channel, n]) => [{ channel }, n ?? 0]));
+    },
+  });
+  new Counter({
+    name: 'pdm_rejects_total',
+    help: 'Messages, logins and subscriptions refused, by PDM_ERR_* reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      fromSnapshot(this, Object.entries(deps.ingest.stats.rejected).map(([reason, n]) => [{ reason }, n ?? 0]));
+    },
+  });
+  new Counter({
+    name: 'pdm_duplicate_events_total',
+    help: 'Redelivered or replayed events recognised by id and ignored',
+    registers: [registry],
+    collect() {
+      fromSnapshot(this, [[{}, deps.ingest.stats.duplicates]]);
+    },
+  });
+  new Gauge({
+    name: 'pdm_inspections',
+    help: 'Inspections by status',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      const counts = Object.fromEntries(INSPECTION_STATUSES.map((s) => [s, 0])) as Record<string, number>;
+      for (const i of deps.state().inspections) counts[i.status] = (counts[i.status] ?? 0) + 1;
+      for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
+    },
+  });
+  new Gauge({
+    name: 'pdm_watches',
+    help: 'Watch items by status',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      const counts: Record<string, number> = { watching: 0, cleared: 0, promoted: 0 };
+      for (const w of deps.state().watches) counts[w.status] = (counts[w.status] ?? 0) + 1;
+      for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
+    },
+  });
+  new Gauge({
+    name: 'pdm_incidents_to_people_ratio',
+    help: 'Share of incidents that became inspections (the routing policy at work)',
+    registers: [registry],
+    collect() {
+      this.set(shareToPeople(deps.state().routing));
+    },
+  });
+  new Counter({
+    name: 'pdm_sla_escalations_total',
+    help: 'Inspections escalated because nobody acknowledged them in time (since start)',
+    registers: [registry],
+    collect() {
+      fromSnapshot(this, [[{}, deps.workflow.stats.escalations]]);
+    },
+  });
+  new Counter({
+    name: 'pdm_cmms_webhooks_total',
+    help: 'CMMS webhook deliveries by result (since start)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      fromSnapshot(this, [
+        [{ result: 'delivered' }, deps.workflow.stats.webhooksDelivered],
+        [{ result: 'failed' }, deps.workflow.stats.webhooksFailed],
+      ]);
+    },
+  });
+  new Gauge({
+    name: 'pdm_mqtt_connected_clients',
+    help: 'Devices connected to the embedded broker',
+    registers: [registry],
+    collect() {
+      this.set(deps.connectedClients());
+    },
+  });
+  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    registry,
+    ingestSeconds: new Histogram({ name: 'pdm_ingest_seconds', help: 'Message arrival to durable commit', labelNames: ['channel'], buckets, registers: [registry] }),
+    eventToInspectionSeconds: new Histogram({
+      name: 'pdm_event_to_inspection_seconds',
+      help: 'Anomaly timestamp on the device to its inspection being stored',
+      buckets,
+      registers: [registry],
+    }),
+  };
+}

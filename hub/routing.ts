@@ -1,0 +1,32 @@
+import type { Severity } from '../protocol/messages.js';
+import type { RoutingCounters } from './store/state.js';
+
+/** How an anomaly reaches people. Tighten per site by raising `inspectFrom` or the promotion limits. */
+export interface RoutingPolicy {
+  /** Anomalies at or above this severity open an inspection at once; below it they start as a watch item. */
+  inspectFrom: Severity;
+  /** A watch whose episode has not cleared after this long becomes an inspection (persistence). */
+  promoteAfterSeconds: number;
+  /** A watch that collects this many anomaly events becomes an inspection. */
+  promoteAfterEvents: number;
+}
+
+export interface RoutingConfig {
+  correlationWindowSeconds: number;
+  default: RoutingPolicy;
+  sites: Record<string, Partial<RoutingPolicy>>;
+}
+
+const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
+
+export const severityAtLeast = (severity: Severity, floor: Severity): boolean => RANK[severity] >= RANK[floor];
+export const maxSeverity = (a: Severity, b: Severity): Severity => (RANK[a] >= RANK[b] ? a : b);
+
+export function policyFor(config: RoutingConfig, site: string): RoutingPolicy {
+  return { ...config.default, ...config.sites[site] };
+}
+
+/** The share of incidents that reached a person (0..1; 0 before the first incident). */
+export function shareToPeople(counters: RoutingCounters): number {
+  return counters.incidents === 0 ? 0 : counters.toPeople / counters.incidents;
+}

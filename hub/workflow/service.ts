@@ -1,0 +1,138 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from '../../config/logger.js';
+import { PdmError } from '../../protocol/errors.js';
+import type { IdentityStore } from '../auth/identities.js';
+import { promoteOverdueWatches, type IncidentOutcome } from '../incidents.js';
+import { policyFor, type RoutingConfig } from '../routing.js';
+import type { AuditEntry, Inspection } from '../store/state.js';
+import type { HubStore } from '../store/store.js';
+import type { Activities } from './activities.js';
+import { addComment, decide, isOverdue, type Actor, type Command, type SlaMinutes } from './machine.js';
+
+export interface WorkflowConfig {
+  sla: { ackMinutes: SlaMinutes; checkCron: string };
+  /** Technicians per site for round-robin assignment; a site not listed uses every user with the technician role. */
+  technicians: Record<string, string[]>;
+}
+
+const HUB: Actor = { name: 'hub', role: 'hub' };
+
+/**
+ * Runs the inspection workflow: the pure machine decides, this applies the result to the store, makes it durable,
+ * and only then runs activities. SLA deadlines are derived from stored times and checked by a node-cron task, so
+ * after a restart the first check escalates whatever fell due while the hub was down.
+ */
+export class Workflow {
+  private task: ScheduledTask | undefined;
+  readonly stats = { escalations: 0, webhooksDelivered: 0, webhooksFailed: 0 };
+
+  constructor(
+    private readonly deps: {
+      store: HubStore;
+      identities: IdentityStore;
+      activities: Activities;
+      config: WorkflowConfig;
+      routing: RoutingConfig;
+      logger: Logger;
+      now?: () => number;
+    },
+  ) {}
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  start(): void {
+    this.task = cron.schedule(this.deps.config.sla.checkCron, () => void this.sweep().catch((error: Error) => this.deps.logger.error({ err: error.message }, 'SLA check failed')), {
+      name: 'pdm-sla-check',
+      noOverlap: true,
+    });
+    void this.sweep().catch((error: Error) => this.deps.logger.error({ err: error.message }, 'SLA check failed'));
+  }
+
+  async stop(): Promise<void> {
+    await this.task?.destroy();
+  }
+
+  get(id: string): Inspection {
+    const found = this.deps.store.state.inspections.find((i) => i.id === id);
+    if (!found) throw new PdmError('PDM_ERR_NOT_FOUND', `no inspection ${id}`);
+    return found;
+  }
+
+  private replace(next: Inspection): void {
+    const list = this.deps.store.state.inspections;
+    list[list.findIndex((i) => i.id === next.id)] = next;
+  }
+
+  async transition(id: string, command: Command, actor: Actor): Promise<Inspection> {
+    const current = this.get(id);
+    const assignee = command.action === 'assign' && !command.assignee ? this.nextTechnician(current.site) : command.assignee;
+    const { next, entry } = decide(current, { ...command, ...(assignee ? { assignee } : {}) }, actor, this.now());
+    this.replace(next);
+    if (command.action === 'assign' && !command.assignee) {
+      const rr = this.deps.store.state.roundRobin;
+      rr[current.site] = (rr[current.site] ?? 0) + 1;
+    }
+    await this.deps.store.commit();
+    this.deps.logger.info({ inspection: id, by: actor.name, action: entry.action, from: entry.from, to: entry.to }, 'inspection transition');
+    this.notify(next, entry);
+    return next;
+  }
+
+  async comment(id: string, actor: Actor, text: string): Promise<Inspection> {
+    const next = addComment(this.get(id), actor, text, this.now());
+    this.replace(next);
+    await this.deps.store.commit();
+    return next;
+  }
+
+  /** Escalates overdue inspections and promotes persisting watches. Returns what changed. */
+  async sweep(): Promise<{ escalated: string[]; promoted: string[] }> {
+    const now = this.now();
+    const state = this.deps.store.state;
+    const escalated: Array<{ next: Inspection; entry: AuditEntry }> = [];
+    for (const inspection of state.inspections) {
+      if (!isOverdue(inspection, this.deps.config.sla.ackMinutes, now)) continue;
+      escalated.push(decide(inspection, { action: 'escalate', note: `not acknowledged within ${this.deps.config.sla.ackMinutes[inspection.priority]} min (${inspection.priority})` }, HUB, now));
+    }
+    for (const { next } of escalated) this.replace(next);
+    const promoted = promoteOverdueWatches(state, now, (site) => policyFor(this.deps.routing, site));
+    if (escalated.length === 0 && promoted.length === 0) return { escalated: [], promoted: [] };
+    await this.deps.store.commit();
+    this.stats.escalations += escalated.length;
+    for (const { next, entry } of escalated) {
+      this.deps.logger.warn({ inspection: next.id, priority: next.priority }, 'inspection escalated: SLA missed');
+      this.notify(next, entry);
+    }
+    for (const inspection of promoted) {
+      this.deps.logger.info({ inspection: inspection.id, asset: inspection.asset }, 'watch promoted to inspection');
+      this.notify(inspection, inspection.audit[0]!);
+    }
+    return { escalated: escalated.map((e) => e.next.id), promoted: promoted.map((i) => i.id) };
+  }
+
+  /** Called by the ingest once an incident change is durable. */
+  onIncident(outcome: IncidentOutcome): void {
+    if (outcome.kind === 'opened' || outcome.kind === 'promoted') this.notify(outcome.inspection, outcome.inspection.audit[0]!);
+  }
+
+  private nextTechnician(site: string): string {
+    const listed = this.deps.config.technicians[site];
+    const pool = listed?.length
+      ? listed
+      : this.deps.identities.listUsers().filter((u) => u.role === 'technician').map((u) => u.name).sort();
+    if (pool.length === 0) throw new PdmError('PDM_ERR_BAD_REQUEST', `no technicians for site ${site}; name an assignee or add technicians`);
+    return pool[(this.deps.store.state.roundRobin[site] ?? 0) % pool.length]!;
+  }
+
+  private notify(inspection: Inspection, entry: AuditEntry): void {
+    this.deps.activities.notifyCmms(inspection, entry).then(
+      (delivered) => void (this.stats.webhooksDelivered += delivered ? 1 : 0),
+      (error: Error) => {
+        this.stats.webhooksFailed += 1;
+        this.deps.logger.error({ inspection: inspection.id, err: error.message }, 'CMMS webhook gave up');
+      },
+    );
+  }
+}

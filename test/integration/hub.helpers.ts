@@ -1,0 +1,111 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { HubConfigSchema, validate, type HubConfig } from '../../config/index.js';
+import { createHub, type RunningHub } from '../../hub/hub.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import type { EventMessage, Severity } from '../../protocol/messages.js';
+import { deviceClientId } from '../../protocol/topics.js';
+import { uuidv7 } from '../../protocol/uuid.js';
+
+export const silent = pino({ level: 'silent' });
+
+export async function tempDir(prefix = 'pdm-hub-'): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function hubConfig(dataDir: string, extra: Record<string, unknown> = {}): HubConfig {
+  return validate(HubConfigSchema, {
+    mqtt: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+    dataDir,
+    store: { coalesceMs: 2 },
+    log: { level: 'silent' },
+    ...extra,
+  }, 'test');
+}
+
+export async function startTestHub(dataDir: string, extra: Record<string, unknown> = {}): Promise<RunningHub> {
+  return createHub(hubConfig(dataDir, extra), silent);
+}
+
+export async function connectDevice(
+  port: number,
+  site: string,
+  device: string,
+  password: string | undefined,
+  username = deviceClientId(site, device),
+): Promise<MqttClient> {
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    clientId: deviceClientId(site, device),
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...(password !== undefined ? { username, password } : {}),
+  });
+}
+
+/** A valid anomaly (or clear) event as an agent would send it. */
+export function anomalyEvent(
+  site: string,
+  device: string,
+  opts: { severity?: Severity; asset?: string; episodeId?: string; kind?: 'anomaly' | 'clear'; ts?: number } = {},
+): EventMessage {
+  const env = createEnvelopeFactory({ site, device, now: () => opts.ts ?? Date.now() }).next();
+  return {
+    ...env,
+    kind: opts.kind ?? 'anomaly',
+    episodeId: opts.episodeId ?? uuidv7(),
+    asset: opts.asset ?? device,
+    score: 2,
+    threshold: 1.5,
+    severity: opts.severity ?? 'warning',
+    model: { id: 'rms', version: '1' },
+    contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
+    windowStart: env.ts - 1000,
+    windowEnd: env.ts,
+  };
+}
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const BUILT_CLI = join(REPO, 'dist', 'cli', 'pdm.js');
+
+export interface HubProcess {
+  child: ChildProcess;
+  mqttPort: number;
+  httpUrl: string;
+  stderr(): string;
+}
+
+/** `node dist/cli/pdm.js hub` as a real child process on free ports; resolves once it reports ready over IPC. */
+export async function forkHub(dataDir: string, env: Record<string, string> = {}): Promise<HubProcess> {
+  const child = fork(BUILT_CLI, ['hub', '--config', join(REPO, 'config', 'hub.yaml')], {
+    env: {
+      ...process.env,
+      PDM_HUB_MQTT_HOST: '127.0.0.1',
+      PDM_HUB_MQTT_PORT: '0',
+      PDM_HUB_HTTP_PORT: '0',
+      PDM_HUB_DATA_DIR: dataDir,
+      PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const ready = await new Promise<{ mqttPort: number; httpUrl: string }>((resolve, reject) => {
+    child.once('message', (msg) => resolve(msg as { mqttPort: number; httpUrl: string }));
+    child.once('exit', (code) => reject(new Error(`hub exited with ${code} before it was ready: ${stderr}`)));
+  });
+  return { child, ...ready, stderr: () => stderr };
+}
+
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
