@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { HubConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
@@ -9,10 +10,17 @@ import { connectExternalBroker } from './external.js';
 import { startHttp } from './http/server.js';
 import { SessionStore } from './http/sessions.js';
 import { Ingest } from './ingest.js';
+import { LiveFeed } from './live.js';
+import { ScoreHistory } from './score-history.js';
+import { createStaticHandler } from './static.js';
+import { deviceKey } from './store/state.js';
 import { createMetrics } from './metrics.js';
 import { HubStore } from './store/store.js';
 import { createActivities, type Activities, type Publisher } from './workflow/activities.js';
 import { Workflow } from './workflow/service.js';
+
+/** The dashboard built by `npm run build` (vite), beside the compiled hub in dist/. */
+const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard', import.meta.url));
 
 export interface RunningHub {
   dataDir: string;
@@ -66,7 +74,13 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   // Before the broker: an external broker delivers queued messages the moment the hub connects.
   let connected = (): number => 0;
   const metrics = createMetrics({ state: () => store.state, ingest, workflow, connectedClients: () => connected() });
-  ingest.onHandled = (channel, seconds) => metrics.ingestSeconds.observe({ channel }, seconds);
+  const live = new LiveFeed();
+  const scores = new ScoreHistory();
+  ingest.onHandled = (channel, seconds) => {
+    metrics.ingestSeconds.observe({ channel }, seconds);
+    live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
+  };
+  ingest.onTelemetry = (msg) => scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);
   const broker =
     cfg.mqtt.mode === 'external'
       ? await connectExternalBroker({ ...cfg.mqtt.external, ingest, logger: logger.child({ component: 'external-broker' }) })
@@ -100,8 +114,11 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       metrics: metrics.registry,
       mqtt: broker,
       startedAt: Date.now(),
+      scores,
+      live,
     },
     logger: logger.child({ component: 'http' }),
+    dashboard: createStaticHandler(DASHBOARD_DIR),
   });
   workflow.start();
   const host = cfg.http.host === '0.0.0.0' ? '127.0.0.1' : cfg.http.host;

@@ -1,7 +1,7 @@
 import type { Logger } from '../config/logger.js';
 import { decode, type Decoded } from '../protocol/codec.js';
 import type { ErrorCode } from '../protocol/errors.js';
-import type { EventMessage, StatusMessage } from '../protocol/messages.js';
+import type { EventMessage, StatusMessage, TelemetryMessage } from '../protocol/messages.js';
 import type { Channel } from '../protocol/topics.js';
 import { applyEvent, type IncidentOutcome } from './incidents.js';
 import { policyFor, type RoutingConfig } from './routing.js';
@@ -32,6 +32,8 @@ export class Ingest {
   readonly live = new Map<string, LiveDeviceView>();
   /** Told how long each accepted message took from arrival to durable commit (metrics hang here). */
   onHandled: (channel: Channel, seconds: number) => void = () => undefined;
+  /** Told about every accepted telemetry message (the dashboard's score history hangs here). */
+  onTelemetry: (msg: TelemetryMessage) => void = () => undefined;
 
   private readonly handlers: { [C in Channel]?: Handler<C> } = {
     event: (msg) => this.onEvent(msg),
@@ -41,6 +43,7 @@ export class Ingest {
       view.lastScore = msg.score;
       view.lastThreshold = msg.threshold;
       view.lastTelemetryAt = msg.ts;
+      this.onTelemetry(msg);
     },
     health: () => undefined,
     'model/ack': () => undefined,

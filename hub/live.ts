@@ -9,8 +9,15 @@ export type LiveTopic = 'device' | 'inspection' | 'stats';
 export class LiveFeed {
   private readonly clients = new Set<ServerResponse>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** Topics with a change waiting to be announced: at most one line per topic per `minIntervalMs`. */
+  private readonly pending = new Map<LiveTopic, NodeJS.Timeout>();
+  private readonly minIntervalMs: number;
 
-  constructor(private readonly maxClients = 200) {
+  constructor(
+    private readonly maxClients = 200,
+    opts: { minIntervalMs?: number } = {},
+  ) {
+    this.minIntervalMs = opts.minIntervalMs ?? 1000;
     this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), 15_000);
     this.heartbeat.unref();
   }
@@ -28,8 +35,15 @@ export class LiveFeed {
     return true;
   }
 
-  publish(topic: LiveTopic, id: string): void {
-    this.write(`data: ${JSON.stringify({ topic, id })}\n\n`);
+  /** Announces that something of `topic` changed; bursts (telemetry from a whole fleet) coalesce into one line. */
+  publish(topic: LiveTopic): void {
+    if (this.pending.has(topic) || this.clients.size === 0) return;
+    const timer = setTimeout(() => {
+      this.pending.delete(topic);
+      this.write(`data: ${JSON.stringify({ topic, at: Date.now() })}\n\n`);
+    }, this.minIntervalMs);
+    timer.unref();
+    this.pending.set(topic, timer);
   }
 
   private write(text: string): void {
@@ -45,6 +59,8 @@ export class LiveFeed {
 
   close(): void {
     clearInterval(this.heartbeat);
+    for (const timer of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
     for (const res of this.clients) res.end();
     this.clients.clear();
   }

@@ -116,5 +116,20 @@ export const openapi = {
       },
     },
     '/api/stats': { get: { summary: 'Ingest, routing and workflow counters', security: viewer, responses: { '200': ok('Counters') } } },
+    '/api/devices/{site}/{device}/scores': {
+      get: {
+        summary: 'Recent anomaly scores and thresholds of one device, downsampled on the server (bucket maxima)',
+        security: viewer,
+        parameters: [
+          ...['site', 'device'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+          { name: 'points', in: 'query', schema: { type: 'integer', minimum: 10, maximum: 5000 } },
+          { name: 'from', in: 'query', schema: { type: 'integer' } },
+          { name: 'to', in: 'query', schema: { type: 'integer' } },
+        ],
+        responses: { '200': ok('{ t: epoch ms[], score: number[], threshold: number[] }') },
+      },
+    },
+    '/api/kpis': { get: { summary: 'MTTA, MTTR, false-alarm share, alarms per device-week, auto-closed share; per site and per week', security: viewer, responses: { '200': ok('KPIs') } } },
+    '/api/stream': { get: { summary: 'Server-sent events: one line whenever devices, inspections or scores change', security: viewer, responses: { '200': ok('text/event-stream') } } },
   },
 } as const;

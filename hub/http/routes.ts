@@ -8,9 +8,12 @@ import type { Ingest } from '../ingest.js';
 import { shareToPeople } from '../routing.js';
 import { deviceKey, INSPECTION_STATUSES } from '../store/state.js';
 import type { HubStore } from '../store/store.js';
-import { ACTIONS } from '../workflow/machine.js';
+import { ACTIONS, allowedActions } from '../workflow/machine.js';
 import type { Activities } from '../workflow/activities.js';
 import type { Workflow } from '../workflow/service.js';
+import { computeKpis } from '../kpis.js';
+import type { LiveFeed } from '../live.js';
+import type { ScoreHistory } from '../score-history.js';
 import { openapi } from './openapi.js';
 import type { Session, SessionStore } from './sessions.js';
 
@@ -27,6 +30,9 @@ export interface ApiDeps {
   activities: Activities;
   mqtt: { port: number; readonly connectedClients: number };
   startedAt: number;
+  /** Score history per device for the dashboard's charts, and the live feed that tells open dashboards to refresh. */
+  scores: ScoreHistory;
+  live: LiveFeed;
 }
 
 export interface RouteContext {
@@ -45,6 +51,8 @@ export interface RouteResult {
   contentType?: string;
   /** Login sets the session cookie, logout clears it. */
   session?: { set: string } | { clear: true };
+  /** Keep the response open as a server-sent event stream of the live feed. */
+  stream?: true;
 }
 
 export interface Route {
@@ -73,6 +81,11 @@ const TransitionBody = z.strictObject({
   note: z.string().max(2000).optional(),
 });
 const CommentBody = z.strictObject({ text: z.string() });
+const ScoresQuery = z.strictObject({
+  points: z.coerce.number().int().min(10).max(5000).default(600),
+  from: z.coerce.number().int().nonnegative().optional(),
+  to: z.coerce.number().int().nonnegative().optional(),
+});
 const CommandBody = z.strictObject({
   command: z.enum(['ping', 'restart-pipeline', 'publish-status']),
   args: z.record(z.string().max(256), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
@@ -139,14 +152,19 @@ export const routes: Route[] = [
           (!q.priority || i.priority === q.priority) &&
           (!q.assignee || i.assignee === q.assignee),
       );
-      return { body: [...list].sort((a, b) => b.createdAt - a.createdAt) };
+      const withDeadline = list.map((i) => ({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }));
+      return { body: withDeadline.sort((a, b) => b.createdAt - a.createdAt) };
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/api/inspections/${UUID}$`),
     role: 'viewer',
-    handle: ({ params, deps }) => ({ body: deps.workflow.get(params[0]!) }),
+    handle: ({ params, session, deps }) => {
+      const inspection = deps.workflow.get(params[0]!);
+      // What this user may do next, so a client can offer exactly those actions.
+      return { body: { ...inspection, actions: allowedActions(inspection.status, session!.role) } };
+    },
   },
   {
     method: 'POST',
@@ -219,4 +237,20 @@ export const routes: Route[] = [
       },
     }),
   },
+  {
+    method: 'GET',
+    path: new RegExp(`^/api/devices/(${ID})/(${ID})/scores$`),
+    role: 'viewer',
+    handle: ({ params, url, deps }) => {
+      const q = parseBody(ScoresQuery, Object.fromEntries(url.searchParams));
+      return { body: deps.scores.read(deviceKey(params[0]!, params[1]!), q.points, q.from, q.to) };
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/kpis$/,
+    role: 'viewer',
+    handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now()) }),
+  },
+  { method: 'GET', path: /^\/api\/stream$/, role: 'viewer', handle: () => ({ body: null, stream: true }) },
 ];

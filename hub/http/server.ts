@@ -61,12 +61,23 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
  * The JSON API. Every /api route needs a session except login; every mutating route checks the role and the CSRF
  * token (`x-csrf-token`, given at login). Errors come back as `{ error: PDM_ERR_*, message }` with a fitting status.
  */
-export async function startHttp(opts: { host: string; port: number; secureCookies?: boolean; deps: ApiDeps; logger: Logger }) {
+export async function startHttp(opts: {
+  host: string;
+  port: number;
+  secureCookies?: boolean;
+  deps: ApiDeps;
+  logger: Logger;
+  /** Serves the dashboard's static files for GET paths outside /api; answers false when it has no such file. */
+  dashboard?: (pathname: string, res: ServerResponse) => Promise<boolean>;
+}) {
   const { deps, logger } = opts;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const matching = routes.filter((r) => r.path.test(url.pathname));
+    if (matching.length === 0 && method === 'GET' && !url.pathname.startsWith('/api/') && opts.dashboard) {
+      if (await opts.dashboard(url.pathname, res)) return;
+    }
     if (matching.length === 0) return send(res, 404, { error: 'PDM_ERR_NOT_FOUND', message: `no route ${url.pathname}` });
     const route = matching.find((r) => r.method === method);
     if (!route) return send(res, 405, { error: 'method_not_allowed', allow: matching.map((r) => r.method) }, { allow: matching.map((r) => r.method).join(', ') });
@@ -89,6 +100,12 @@ export async function startHttp(opts: { host: string; port: number; secureCookie
       remote: req.socket.remoteAddress ?? 'unknown',
       deps,
     });
+    if (result.stream) {
+      if (!deps.live.attach(res)) send(res, 503, { error: 'busy', message: 'too many live dashboards; try again later' });
+      return;
+    }
+    // Transitions, comments, revocations: open dashboards redraw what they show.
+    if (route.method !== 'GET' && route.role) deps.live.publish('inspection');
     const headers: Record<string, string> = {};
     if (result.session && 'set' in result.session) headers['set-cookie'] = deps.sessions.cookie(result.session.set, !!opts.secureCookies);
     if (result.session && 'clear' in result.session) {
@@ -119,6 +136,7 @@ export async function startHttp(opts: { host: string; port: number; secureCookie
   return {
     port,
     async close() {
+      deps.live.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -7,7 +7,7 @@ import { policyFor, type RoutingConfig } from '../routing.js';
 import type { AuditEntry, Inspection } from '../store/state.js';
 import type { HubStore } from '../store/store.js';
 import type { Activities } from './activities.js';
-import { addComment, decide, isOverdue, type Actor, type Command, type SlaMinutes } from './machine.js';
+import { ackDeadline, addComment, decide, isOverdue, type Actor, type Command, type SlaMinutes } from './machine.js';
 
 export interface WorkflowConfig {
   sla: { ackMinutes: SlaMinutes; checkCron: string };
@@ -52,6 +52,11 @@ export class Workflow {
 
   async stop(): Promise<void> {
     await this.task?.destroy();
+  }
+
+  /** When an open inspection escalates unless acknowledged; nothing for the others. */
+  ackDueAt(inspection: Inspection): number | undefined {
+    return inspection.status === 'open' ? ackDeadline(inspection, this.deps.config.sla.ackMinutes) : undefined;
   }
 
   get(id: string): Inspection {

@@ -26,8 +26,8 @@ export interface Device {
 export interface AuditEntry {
   at: number;
   by: string;
-  from?: string;
-  to?: string;
+  from: string | null;
+  to: string;
   action: string;
   note?: string;
 }
@@ -39,17 +39,23 @@ export interface Inspection {
   asset: string;
   status: string;
   severity: string;
-  priority?: string;
+  priority: string;
+  devices: string[];
   score: number;
   threshold: number;
   contributions: Contribution[];
   model: { id: string; version: string };
   assignee?: string;
-  outcome?: string;
-  comments?: Array<{ at: number; by: string; text: string }>;
-  audit?: AuditEntry[];
+  outcome?: { label: string; note?: string };
+  comments: Array<{ id: string; at: number; by: string; text: string }>;
+  audit: AuditEntry[];
   events: Array<{ id: string; kind: string; at: number; score: number }>;
-  slaDueAt?: number;
+  acknowledgedAt?: number;
+  closedAt?: number;
+  /** What the logged-in user may do next (single-inspection responses only). */
+  actions?: string[];
+  /** Open inspections: when it escalates unless acknowledged (list responses only). */
+  ackDueAt?: number;
   createdAt: number;
   updatedAt: number;
 }

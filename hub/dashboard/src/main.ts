@@ -26,7 +26,7 @@ function header(current: string): HTMLElement {
     h('strong', { class: 'brand' }, 'edge-pdm'),
     h('nav', { 'aria-label': 'Main' }, ...NAV.map(([href, label]) => h('a', { href, 'aria-current': current.startsWith(href) ? 'page' : undefined }, label))),
     h('span', { class: 'who' }, `${user?.username} (${user?.role})`),
-    h('button', { type: 'button', class: 'link', onclick: () => void api.logout().finally(() => ((user = undefined), render())) }, 'Sign out'),
+    h('button', { type: 'button', class: 'link', onclick: () => void api.logout().finally(() => ((user = undefined), source?.close(), render())) }, 'Sign out'),
   );
 }
 
@@ -53,6 +53,7 @@ async function render(): Promise<void> {
   const ticket = ++rendering;
   if (!user) user = await api.me();
   if (!user) return replace(app, loginPage(() => void render()));
+  live();
   const hash = location.hash || '#/fleet';
   try {
     const content = await page(hash);
@@ -66,11 +67,27 @@ async function render(): Promise<void> {
   }
 }
 
-/** Live updates: the hub pushes a line whenever devices or inspections change; the open page is redrawn (at most 1/s). */
+/** Which live topics each page shows: a page is redrawn only for changes it displays. */
+const TOPICS: Record<string, string[]> = {
+  fleet: ['device', 'inspection', 'stats'],
+  machine: ['device', 'inspection', 'stats'],
+  inspections: ['inspection'],
+  inspection: ['inspection'],
+  kpis: ['inspection'],
+  models: ['device'],
+};
+
+/** Live updates: the hub pushes a line whenever devices, inspections or scores change; the open page is redrawn (at most 1/s). */
+let source: EventSource | undefined;
+let pending = false;
 function live(): void {
-  let pending = false;
-  const source = new EventSource('/api/stream');
-  source.onmessage = () => {
+  // One stream per signed-in tab; a stream refused before login (401) is closed for good, so open a new one.
+  if (source && source.readyState !== EventSource.CLOSED) return;
+  source = new EventSource('/api/stream');
+  source.onmessage = (message: MessageEvent<string>) => {
+    const route = (location.hash || '#/fleet').split('/')[1] ?? 'fleet';
+    const topic = (JSON.parse(message.data) as { topic: string }).topic;
+    if (!(TOPICS[route] ?? TOPICS.fleet!).includes(topic)) return;
     if (pending || !user) return;
     pending = true;
     setTimeout(() => {
@@ -84,4 +101,4 @@ function live(): void {
 }
 
 window.addEventListener('hashchange', () => void render());
-void render().then(live);
+void render();

@@ -22,21 +22,21 @@ export async function inspectionPage(id: string, user: User, refresh: () => void
     h(
       'p',
       {},
-      h('span', { class: `pill ${inspection.priority ?? inspection.severity}` }, inspection.priority ?? inspection.severity),
+      h('span', { class: `pill ${inspection.priority}` }, inspection.priority),
       ' ',
       h('span', { class: 'state', 'data-testid': 'state' }, inspection.status),
       inspection.assignee ? ` · assigned to ${inspection.assignee}` : '',
-      inspection.outcome ? ` · outcome: ${inspection.outcome}` : '',
+      inspection.outcome ? ` · outcome: ${inspection.outcome.label}` : '',
     ),
     h('section', { 'aria-label': 'Why it was raised' }, h('h2', {}, 'Why'), why(inspection), chart),
     user.role === 'viewer' ? h('p', { class: 'muted' }, 'Viewers can look but not act.') : actions(inspection, act),
     status,
-    h('section', { 'aria-label': 'Comments' }, h('h2', {}, 'Comments'), ...(inspection.comments ?? []).map((c) => h('p', { class: 'comment' }, h('b', {}, c.by), ` ${new Date(c.at).toLocaleString()}: `, c.text))),
+    h('section', { 'aria-label': 'Comments' }, h('h2', {}, 'Comments'), ...inspection.comments.map((c) => h('p', { class: 'comment' }, h('b', {}, c.by), ` ${new Date(c.at).toLocaleString()}: `, c.text))),
     h(
       'section',
       { 'aria-label': 'Audit trail' },
       h('h2', {}, 'Audit trail'),
-      h('ol', { class: 'audit' }, ...(inspection.audit ?? []).map((a) => h('li', {}, `${new Date(a.at).toLocaleString()} ${a.by}: ${a.action}${a.from ? ` (${a.from} → ${a.to})` : ''}${a.note ? ` — ${a.note}` : ''}`))),
+      h('ol', { class: 'audit' }, ...inspection.audit.map((a) => h('li', {}, `${new Date(a.at).toLocaleString()} ${a.by}: ${a.action}${a.from ? ` (${a.from} → ${a.to})` : ''}${a.note ? ` — ${a.note}` : ''}`))),
     ),
   );
 }
@@ -57,17 +57,22 @@ function why(i: Inspection): HTMLElement {
 }
 
 function actions(i: Inspection, act: (p: Promise<unknown>) => void): HTMLElement {
-  const assignee = h('input', { name: 'assignee', 'aria-label': 'Assignee', placeholder: 'technician' });
+  const allowed = new Set(i.actions ?? []);
+  const assignee = h('input', { name: 'assignee', 'aria-label': 'Assignee', placeholder: 'technician (empty: next in rota)' });
   const outcome = h('select', { name: 'outcome', 'aria-label': 'Outcome' }, ...OUTCOMES.map((o) => h('option', { value: o }, o)));
   const comment = h('textarea', { name: 'comment', 'aria-label': 'Comment', rows: 2 });
-  const button = (label: string, run: () => Promise<unknown>) => h('button', { type: 'button', onclick: () => act(run()) }, label);
+  const button = (action: string, label: string, run: () => Promise<unknown>) =>
+    allowed.has(action) ? h('button', { type: 'button', onclick: () => act(run()) }, label) : null;
+  const assign = button('assign', 'Assign', () => api.transition(i.id, 'assign', assignee.value ? { assignee: assignee.value } : {}));
+  const resolve = button('resolve', 'Resolve', () => api.transition(i.id, 'resolve', { outcome: outcome.value }));
   return h(
     'section',
     { class: 'actions', 'aria-label': 'Actions' },
     h('h2', {}, 'Actions'),
-    h('div', { class: 'row' }, button('Acknowledge', () => api.transition(i.id, 'acknowledge')), button('Start work', () => api.transition(i.id, 'start'))),
-    h('div', { class: 'row' }, assignee, button('Assign', () => api.transition(i.id, 'assign', { assignee: assignee.value }))),
-    h('div', { class: 'row' }, outcome, button('Resolve', () => api.transition(i.id, 'resolve', { outcome: outcome.value })), button('False alarm', () => api.transition(i.id, 'false_alarm'))),
-    h('div', { class: 'row' }, comment, button('Add comment', () => api.comment(i.id, comment.value))),
+    allowed.size === 0 ? h('p', { class: 'muted' }, 'Nothing to do here for your role in this state.') : null,
+    h('div', { class: 'row' }, button('acknowledge', 'Acknowledge', () => api.transition(i.id, 'acknowledge')), button('start', 'Start work', () => api.transition(i.id, 'start'))),
+    assign ? h('div', { class: 'row' }, assignee, assign) : null,
+    h('div', { class: 'row' }, resolve ? [outcome, resolve] : null, button('false_alarm', 'False alarm', () => api.transition(i.id, 'false_alarm'))),
+    h('div', { class: 'row' }, comment, h('button', { type: 'button', onclick: () => act(api.comment(i.id, comment.value)) }, 'Add comment')),
   );
 }

@@ -1,14 +1,13 @@
 import { api, type Inspection } from '../api.js';
 import { ago, h } from '../dom.js';
 
-const PRIORITY_RANK: Record<string, number> = { critical: 0, high: 1, warning: 1, medium: 2, low: 3, info: 3 };
-const rank = (i: Inspection) => PRIORITY_RANK[i.priority ?? i.severity] ?? 9;
+const rank = (i: Inspection) => Number(i.priority.slice(1)) || 9;
 
 const SORTS: Record<string, (a: Inspection, b: Inspection) => number> = {
   newest: (a, b) => b.createdAt - a.createdAt,
   oldest: (a, b) => a.createdAt - b.createdAt,
   priority: (a, b) => rank(a) - rank(b) || a.createdAt - b.createdAt,
-  sla: (a, b) => (a.slaDueAt ?? Infinity) - (b.slaDueAt ?? Infinity),
+  sla: (a, b) => (a.ackDueAt ?? Infinity) - (b.ackDueAt ?? Infinity),
 };
 
 function select(label: string, name: string, values: string[], initial = ''): HTMLSelectElement {
@@ -24,14 +23,14 @@ export async function inspectionsPage(): Promise<HTMLElement> {
   const all = await api.inspections();
   const unique = (f: (i: Inspection) => string | undefined) => ['', ...new Set(all.map(f).filter((v): v is string => !!v))].sort();
   const site = select('Site', 'site', unique((i) => i.site));
-  const priority = select('Priority', 'priority', unique((i) => i.priority ?? i.severity));
+  const priority = select('Priority', 'priority', unique((i) => i.priority));
   const state = select('State', 'state', unique((i) => i.status));
   const sort = select('Sort by', 'sort', Object.keys(SORTS), 'newest');
   const body = h('tbody');
   const render = () => {
     const rows = all
       .filter((i) => (!site.value || i.site === site.value) && (!state.value || i.status === state.value))
-      .filter((i) => !priority.value || (i.priority ?? i.severity) === priority.value)
+      .filter((i) => !priority.value || i.priority === priority.value)
       .sort(SORTS[sort.value]);
     body.replaceChildren(...rows.map(row));
   };
@@ -57,11 +56,11 @@ function row(i: Inspection): HTMLElement {
     'tr',
     { 'data-inspection': i.id },
     h('td', {}, h('a', { href: `#/inspection/${i.id}` }, `${i.site} / ${i.device}`)),
-    h('td', {}, h('span', { class: `pill ${i.priority ?? i.severity}` }, i.priority ?? i.severity)),
+    h('td', {}, h('span', { class: `pill ${i.priority}` }, i.priority)),
     h('td', {}, h('span', { class: 'state' }, i.status)),
     h('td', {}, why ? `${why.feature} ${why.value.toFixed(2)} (threshold ${i.threshold})` : '–'),
     h('td', {}, i.assignee ?? '–'),
     h('td', {}, ago(i.createdAt)),
-    h('td', { class: i.slaDueAt && i.slaDueAt < Date.now() ? 'over' : '' }, i.slaDueAt ? new Date(i.slaDueAt).toLocaleTimeString() : '–'),
+    h('td', { class: i.ackDueAt && i.ackDueAt < Date.now() ? 'over' : '' }, i.ackDueAt ? new Date(i.ackDueAt).toLocaleTimeString() : '–'),
   );
 }

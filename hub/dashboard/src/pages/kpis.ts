@@ -12,7 +12,10 @@ const LABELS: Record<string, [string, (v: number) => string]> = {
 
 /** The numbers reliability engineers are judged by, per site. */
 export async function kpisPage(): Promise<HTMLElement> {
-  const kpis = (await api.kpis()) as { sites?: Record<string, Record<string, number | null>> } & Record<string, number | null>;
+  const kpis = (await api.kpis()) as {
+    sites?: Record<string, Record<string, number | null>>;
+    weekly?: Array<{ weekStart: number; inspections: number; falseAlarms: number }>;
+  } & Record<string, number | null>;
   const card = (title: string, values: Record<string, number | null | unknown>) =>
     h(
       'section',
@@ -31,7 +34,12 @@ export async function kpisPage(): Promise<HTMLElement> {
     'main',
     {},
     h('h1', {}, 'KPIs'),
-    card('All sites', kpis),
-    ...Object.entries(kpis.sites ?? {}).map(([site, values]) => card(`Site ${site}`, values)),
+    h('div', { class: 'kpis' }, card('All sites', kpis), ...Object.entries(kpis.sites ?? {}).map(([site, values]) => card(`Site ${site}`, values))),
+    h(
+      'table',
+      { class: 'list', 'aria-label': 'Inspections per week' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Week starting'), h('th', {}, 'Inspections'), h('th', {}, 'False alarms'))),
+      h('tbody', {}, ...(kpis.weekly ?? []).map((w) => h('tr', {}, h('td', {}, new Date(w.weekStart).toLocaleDateString()), h('td', {}, w.inspections), h('td', {}, w.falseAlarms)))),
+    ),
   );
 }

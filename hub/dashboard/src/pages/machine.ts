@@ -6,7 +6,7 @@ import { ago, h, replace } from '../dom.js';
 export async function machinePage(site: string, device: string): Promise<HTMLElement> {
   const [devices, inspections] = await Promise.all([api.devices(), api.inspections()]);
   const info = devices.find((d) => d.site === site && d.device === device);
-  const history = inspections.filter((i) => i.site === site && i.device === device).sort((a, b) => b.createdAt - a.createdAt);
+  const history = inspections.filter((i) => i.site === site && i.devices.includes(device)).sort((a, b) => b.createdAt - a.createdAt);
   const chart = h('div', { class: 'chart', 'aria-label': 'Anomaly score' });
   api.scores(site, device).then(
     (series) => (series.t.length ? scoreChart(chart, series) : replace(chart, h('p', { class: 'muted' }, 'No scores yet.'))),
@@ -35,7 +35,7 @@ export async function machinePage(site: string, device: string): Promise<HTMLEle
       { 'aria-label': 'Inspection history' },
       h('h2', {}, 'Inspections'),
       history.length
-        ? h('ul', {}, ...history.map((i) => h('li', {}, h('a', { href: `#/inspection/${i.id}` }, `${new Date(i.createdAt).toLocaleString()} · ${i.severity} · ${i.status}${i.outcome ? ` · ${i.outcome}` : ''}`))))
+        ? h('ul', {}, ...history.map((i) => h('li', {}, h('a', { href: `#/inspection/${i.id}` }, `${new Date(i.createdAt).toLocaleString()} · ${i.severity} · ${i.status}${i.outcome ? ` · ${i.outcome.label}` : ''}`))))
         : h('p', { class: 'muted' }, 'None.'),
     ),
   );

@@ -1,0 +1,183 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IdentityStore } from '../../hub/auth/identities.js';
+import type { Inspection } from '../../hub/store/state.js';
+import { ARTIFACTS, launchChromium } from '../support/browser.js';
+import { exited, getJson, login, startPdm, type HubReady } from '../support/processes.js';
+
+/**
+ * The dashboard in Debian's Chromium against a real hub process and a real agent on a simulated pump that develops a
+ * fault: a supervisor sees it arrive live, works it to resolution, and the API agrees at every step; a viewer cannot.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'pdm-e2e-'));
+const scenario = join(dir, 'scenario.yaml');
+writeFileSync(
+  scenario,
+  'seed: 3\nmachines:\n  - { id: pump-7, site: plant-e, vibrationRms: 0.5, faults: [{ type: vibration-step, atSeconds: 6, factor: 5 }] }\n',
+);
+const PASSWORDS = { sam: 'supervisor-pass-1', tina: 'technician-pass-1', vic: 'viewer-pass-1' };
+const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+
+let hub: ChildProcess;
+let agent: ChildProcess;
+let ready: HubReady;
+let browser: Browser;
+let apiCookie: string;
+let deviceSecret = '';
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
+const inspection = async (id: string) => getJson<Inspection>(`${ready.httpUrl}/api/inspections/${id}`, apiCookie);
+
+async function signIn(page: Page, user: keyof typeof PASSWORDS): Promise<void> {
+  await page.goto(`${ready.httpUrl}/`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(PASSWORDS[user]);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const identities = await IdentityStore.open(join(dir, 'hub'));
+  deviceSecret = (await identities.addDevice('plant-e', 'pump-7')).secret;
+  await identities.addUser('sam', 'supervisor', PASSWORDS.sam);
+  await identities.addUser('tina', 'technician', PASSWORDS.tina);
+  await identities.addUser('vic', 'viewer', PASSWORDS.vic);
+  ({ child: hub, ready } = await startPdm<HubReady>(['hub'], {
+    PDM_HUB_MQTT_HOST: '127.0.0.1',
+    PDM_HUB_MQTT_PORT: '0',
+    PDM_HUB_HTTP_PORT: '0',
+    PDM_HUB_DATA_DIR: join(dir, 'hub'),
+    PDM_HUB_LOG_FILE: join(dir, 'hub.log'),
+  }));
+  apiCookie = await login(ready.httpUrl, 'vic', PASSWORDS.vic);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  for (const child of [agent, hub]) {
+    if (child && child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  }
+});
+
+describe('dashboard in a real browser', () => {
+  let id = '';
+
+  it('shows a simulated fault arriving live, and a supervisor works it to resolution', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await signIn(page, 'sam');
+    await page.goto(`${ready.httpUrl}/#/inspections`);
+    await page.getByRole('table', { name: 'Inspections' }).waitFor();
+    expect(await page.locator('tr[data-inspection]').count()).toBe(0);
+
+    // Only now start the machine: the inspection must appear on the open page by itself (server-sent events).
+    ({ child: agent } = await startPdm(['agent'], {
+      PDM_AGENT_SITE: 'plant-e',
+      PDM_AGENT_DEVICE: 'pump-7',
+      PDM_AGENT_HUB_URL: `mqtt://127.0.0.1:${ready.mqttPort}`,
+      PDM_AGENT_HUB_PASSWORD: deviceSecret,
+      PDM_AGENT_SOURCE_SCENARIO: scenario,
+      PDM_AGENT_DETECTOR_COMMISSIONING_WINDOWS: '4',
+      PDM_AGENT_OUTBOX_DIR: join(dir, 'outbox'),
+      PDM_AGENT_LOG_FILE: join(dir, 'agent.log'),
+    }));
+    const row = page.locator('tr[data-inspection]').first();
+    await row.waitFor({ timeout: 30_000 });
+    id = (await row.getAttribute('data-inspection'))!;
+    await expect.poll(() => row.textContent()).toContain('plant-e / pump-7');
+    await shot(page, 'queue');
+
+    await page.goto(`${ready.httpUrl}/#/fleet`);
+    await page.locator('tr[data-device="pump-7"]').waitFor();
+    await shot(page, 'fleet');
+    await page.getByRole('link', { name: 'plant-e / pump-7' }).click();
+    await page.getByRole('heading', { name: 'Anomaly score' }).waitFor();
+    await page.locator('.chart canvas').waitFor();
+    await shot(page, 'machine');
+
+    await page.goto(`${ready.httpUrl}/#/inspection/${id}`);
+    const why = page.getByRole('list', { name: 'Top contributing features' });
+    await expect.poll(() => why.textContent()).toMatch(/vibration\./);
+    await shot(page, 'inspection-open');
+
+    const state = page.getByTestId('state');
+    await page.getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => state.textContent()).toBe('acknowledged');
+    expect((await inspection(id)).status).toBe('acknowledged');
+
+    await page.getByLabel('Assignee').fill('tina');
+    await page.getByRole('button', { name: 'Assign' }).click();
+    await expect.poll(() => state.textContent()).toBe('assigned');
+    expect(await inspection(id)).toMatchObject({ status: 'assigned', assignee: 'tina' });
+
+    await page.getByLabel('Comment', { exact: true }).fill(HOSTILE);
+    await page.getByRole('button', { name: 'Add comment' }).click();
+    await expect.poll(() => page.getByRole('region', { name: 'Comments' }).textContent()).toContain(HOSTILE);
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('section[aria-label="Comments"] img, section[aria-label="Comments"] script').count()).toBe(0);
+
+    await page.getByRole('button', { name: 'Start work' }).click();
+    await expect.poll(() => state.textContent()).toBe('in_progress');
+    await page.getByLabel('Outcome').selectOption('bearing');
+    await page.getByRole('button', { name: 'Resolve' }).click();
+    await expect.poll(() => state.textContent()).toBe('resolved');
+    const resolved = await inspection(id);
+    expect(resolved).toMatchObject({ status: 'resolved', outcome: { label: 'bearing' } });
+    expect(resolved.audit.map((a) => a.action)).toEqual(['open', 'acknowledge', 'assign', 'start', 'resolve']);
+    expect(resolved.audit.slice(1).every((a) => a.by === 'sam')).toBe(true);
+    await expect.poll(() => page.getByRole('region', { name: 'Audit trail' }).textContent()).toContain('resolve');
+    await shot(page, 'inspection-resolved');
+
+    await page.goto(`${ready.httpUrl}/#/kpis`);
+    await page.getByRole('region', { name: 'All sites' }).waitFor();
+    await expect.poll(() => page.getByRole('region', { name: 'All sites' }).textContent()).toMatch(/Mean time to resolve[\d.]+ (s|min|h)/);
+    await shot(page, 'kpis');
+    await page.goto(`${ready.httpUrl}/#/models`);
+    await page.getByRole('table', { name: 'Model versions in the fleet' }).waitFor();
+    await shot(page, 'models');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('lets a viewer look but not act, in the browser and at the API', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    await signIn(page, 'vic');
+    await page.goto(`${ready.httpUrl}/#/inspection/${id}`);
+    await page.getByRole('heading', { name: 'plant-e / pump-7' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Resolve' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Acknowledge' }).count()).toBe(0);
+    await shot(page, 'viewer-phone');
+    const csrf = (await getJson<{ csrfToken: string }>(`${ready.httpUrl}/api/me`, apiCookie)).csrfToken;
+    const res = await fetch(`${ready.httpUrl}/api/inspections/${id}/transitions`, {
+      method: 'POST',
+      headers: { cookie: apiCookie, 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: JSON.stringify({ action: 'false_alarm' }),
+    });
+    expect(res.status).toBe(403);
+    expect((await inspection(id)).status).toBe('resolved');
+    await page.close();
+  });
+
+  it('serves everything itself: no request leaves the hub', async () => {
+    const page = await browser.newPage();
+    const foreign: string[] = [];
+    page.on('request', (request) => {
+      if (!request.url().startsWith(ready.httpUrl)) foreign.push(request.url());
+    });
+    await signIn(page, 'tina');
+    await page.goto(`${ready.httpUrl}/#/inspections`);
+    await page.getByRole('table', { name: 'Inspections' }).waitFor();
+    expect(foreign).toEqual([]);
+    await page.close();
+  });
+});
