@@ -8,7 +8,7 @@ import { createStaticHandler } from '../../hub/static.js';
 
 describe('score history', () => {
   it('downsamples to the requested points and keeps every spike', () => {
-    const history = new ScoreHistory(10_000);
+    const history = new ScoreHistory({ fineCapacity: 10_000 });
     for (let i = 0; i < 5000; i++) history.add('s/d', i * 1000, i === 3333 ? 99 : 1, 2);
     const series = history.read('s/d', 100);
     expect(series.t.length).toBe(100);
@@ -17,15 +17,19 @@ describe('score history', () => {
     expect(series.threshold.every((v) => v === 2)).toBe(true);
   });
 
-  it('is bounded per device and keeps the newest', () => {
-    const history = new ScoreHistory(10);
-    for (let i = 0; i < 25; i++) history.add('k', i, i, 0);
+  it('keeps the recent past at full resolution and older data as per-bucket maxima, bounded', () => {
+    const history = new ScoreHistory({ fineCapacity: 10, bucketMs: 10, coarseCapacity: 5 });
+    for (let t = 0; t < 100; t++) history.add('k', t, t % 10 === 3 ? 50 + t : 1, 0);
     const series = history.read('k', 1000);
-    expect(series.t).toEqual([15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+    // Fine tier: the last 10 raw points (90..99). Coarse: the 5 newest 10-ms buckets are 50..90; bucket 90 is
+    // covered by the fine tier, so 50..80 remain, each its maximum.
+    expect(series.t.slice(-10)).toEqual([90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+    expect(series.t.slice(0, -10)).toEqual([50, 60, 70, 80]);
+    expect(series.score.slice(0, -10)).toEqual([103, 113, 123, 133]);
   });
 
   it('reads a time range and nothing for unknown devices', () => {
-    const history = new ScoreHistory(100);
+    const history = new ScoreHistory({ fineCapacity: 100 });
     for (let i = 0; i < 50; i++) history.add('k', i, i, 0);
     expect(history.read('k', 100, 10, 12).t).toEqual([10, 11, 12]);
     expect(history.read('nobody', 10)).toEqual({ t: [], score: [], threshold: [] });
