@@ -1,5 +1,6 @@
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { decode, encode } from '../../protocol/codec.js';
+import { anomalyEvent } from '../../test/support/events.js';
 import { opsPerSecond, type Report } from '../result.js';
 
 /**
@@ -8,19 +9,7 @@ import { opsPerSecond, type Report } from '../result.js';
  */
 export async function run(report: Report): Promise<void> {
   const envelopes = createEnvelopeFactory({ site: 'plant-1', device: 'pump-001' });
-  const { topic, payload } = encode('event', {
-    ...envelopes.next(),
-    kind: 'anomaly',
-    episodeId: envelopes.next().id,
-    asset: 'pump-001',
-    score: 2.5,
-    threshold: 1.5,
-    severity: 'warning',
-    model: { id: 'rms-threshold', version: 'fixed-1.5' },
-    contributions: [{ feature: 'vibration.rms', value: 2.5, share: 1 }],
-    windowStart: 1,
-    windowEnd: 2,
-  });
+  const { topic, payload } = encode('event', anomalyEvent(envelopes.next(), { model: { id: 'rms-threshold', version: 'fixed-1.5' } }));
   const baseline = opsPerSecond(() => JSON.parse(payload.toString('utf8')));
   const value = opsPerSecond(() => {
     if (!decode(topic, payload).ok) throw new Error('benchmark payload must decode');

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnvelopeFactory, encode, uuidv7, type EventMessage } from '../../protocol/index.js';
 import type { Inspection } from '../../hub/store/state.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
+import { anomalyEvent } from '../support/events.js';
 import { exited, getJson as getJsonAs, login, startPdm, waitFor, type HubReady } from '../support/processes.js';
 
 /**
@@ -52,19 +53,8 @@ async function deviceClient(device: string) {
 }
 
 function fixedEvent(device: string): EventMessage {
-  return {
-    ...createEnvelopeFactory({ site: 'plant-t', device }).next(),
-    kind: 'anomaly',
-    episodeId: uuidv7(),
-    asset: device,
-    score: 9,
-    threshold: 1,
-    severity: 'critical',
-    model: { id: 'test', version: '1' },
-    contributions: [{ feature: 'vibration.rms', value: 9, share: 1 }],
-    windowStart: 1,
-    windowEnd: 2,
-  };
+  const envelope = createEnvelopeFactory({ site: 'plant-t', device }).next();
+  return anomalyEvent(envelope, { episodeId: uuidv7(), score: 9, threshold: 1, severity: 'critical', contributions: [{ feature: 'vibration.rms', value: 9, share: 1 }] });
 }
 
 beforeAll(async () => {

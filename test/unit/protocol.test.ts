@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { anomalyEvent } from '../support/events.js';
 import {
   channelFilter,
   createEnvelopeFactory,
@@ -17,20 +18,7 @@ import {
 const envelopes = createEnvelopeFactory({ site: 'plant-1', device: 'pump-001', now: () => 1_700_000_000_000 });
 
 function event(overrides: Partial<EventMessage> = {}): EventMessage {
-  return {
-    ...envelopes.next(),
-    kind: 'anomaly',
-    episodeId: uuidv7(),
-    asset: 'pump-001',
-    score: 2.4,
-    threshold: 1.5,
-    severity: 'warning',
-    model: { id: 'rms-threshold', version: 'fixed-1.5' },
-    contributions: [{ feature: 'vibration.rms', value: 2.4, share: 1 }],
-    windowStart: 1_700_000_000_000,
-    windowEnd: 1_700_000_001_000,
-    ...overrides,
-  };
+  return anomalyEvent(envelopes.next(), { episodeId: uuidv7(), ...overrides });
 }
 
 function errorCode(topic: string, payload: string | Buffer): string | undefined {
