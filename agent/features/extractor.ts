@@ -1,5 +1,5 @@
 import { PowerSpectrum, bearingOrders, type Band, type BearingGeometry } from './spectrum.js';
-import { TIME_FEATURES, timeDomain } from './time-domain.js';
+import { TIME_FEATURES, timeDomain } from '../../models/features/time-domain.js';
 
 export interface ChannelFeatureSpec {
   channel: string;

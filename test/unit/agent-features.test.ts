@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChannelFeatures } from '../../agent/features/extractor.js';
 import { bearingOrders, PowerSpectrum } from '../../agent/features/spectrum.js';
-import { TIME_FEATURES, timeDomain } from '../../agent/features/time-domain.js';
+import { TIME_FEATURES, timeDomain } from '../../models/features/time-domain.js';
 
 const tone = (n: number, rate: number, parts: Array<[amp: number, hz: number]>, offset = 0): Float64Array => {
   const x = new Float64Array(n);

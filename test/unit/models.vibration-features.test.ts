@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { VIBRATION_FEATURES, fft, vibrationFeatures } from '../../models/vibration-features.js';
+import { VIBRATION_FEATURES, vibrationFeatures } from '../../models/vibration-features.js';
 
 describe('vibration features', () => {
-  it('FFT of a unit impulse is flat and of a cosine has two symmetric peaks', () => {
-    const re = new Float64Array(8);
-    const im = new Float64Array(8);
-    re[0] = 1;
-    fft(re, im);
-    expect(Array.from(re)).toEqual(new Array(8).fill(1));
-    const c = Float64Array.from({ length: 8 }, (_, i) => Math.cos((2 * Math.PI * i) / 8));
-    const ci = new Float64Array(8);
-    fft(c, ci);
-    expect(c[1]).toBeCloseTo(4, 12);
-    expect(c[7]).toBeCloseTo(4, 12);
-    expect(c[2]).toBeCloseTo(0, 12);
-  });
-
   it('puts a sine of amplitude A at rms A/√2, crest √2, kurtosis 1.5, all its power in the band that holds it', () => {
     // 1024 samples, 20 cycles: frequency 20/1024 of the rate, inside band0 = [0, 1/32).
     const A = 2;
