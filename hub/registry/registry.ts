@@ -92,7 +92,7 @@ export class ModelRegistry {
     if (busy) throw new PdmError('PDM_ERR_ROLLOUT', `rollout ${busy.id} (${busy.model.modelId} ${busy.model.version}) is still ${busy.stage}; finish or abort it first`);
     const plan = {
       id: uuidv7(this.now()),
-      model: req.model,
+      model: { modelId: req.model.modelId, version: req.model.version },
       canaries: req.canaries,
       rest: req.rest ?? [],
       policy: { ...DEFAULT_POLICY, ...req.policy },

@@ -1,0 +1,146 @@
+import { cpSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Aedes } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { ModelSyncConfigSchema } from '../../agent/model-sync/config.js';
+import { ModelSync, type SyncOutcome } from '../../agent/model-sync/model-sync.js';
+import { mqttSubscriber } from '../../agent/model-sync/mqtt-subscribe.js';
+import { SessionRuntime } from '../../agent/model-sync/session.js';
+import { SwappableModel } from '../../agent/model-sync/swappable.js';
+import { registryRoutes } from '../../hub/registry/http.js';
+import { ModelRegistry } from '../../hub/registry/registry.js';
+import { readModel, writeModel } from '../../models/artifacts.js';
+import { sealCard, sha256 } from '../../models/card.js';
+import { decode } from '../../protocol/codec.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import type { ModelAckMessage } from '../../protocol/messages.js';
+import { deviceClientId } from '../../protocol/topics.js';
+
+export const logger = pino({ level: 'silent' });
+export const SITE = 'plant-m';
+
+/** Copies the shipped PCA model into `dir` (tests corrupt copies, never the shipped files) and returns its card path. */
+export function shippedCopy(dir: string): string {
+  const src = fileURLToPath(new URL('../../models/default/', import.meta.url));
+  cpSync(join(src, 'pump-vibration-pca.card.json'), join(dir, 'pump-vibration-pca.card.json'));
+  cpSync(join(src, 'pump-vibration-pca.onnx'), join(dir, 'pump-vibration-pca.onnx'));
+  return join(dir, 'pump-vibration-pca.card.json');
+}
+
+/** A new version of the shipped model (same graph, new version), or with a replacement graph; returns its card path. */
+export function variant(base: string, dir: string, version: string, onnx?: Uint8Array): string {
+  const { card, onnx: original } = readModel(base);
+  const graph = onnx ?? original;
+  const { contentHash: _h, ...rest } = card;
+  const sealed = sealCard({ ...rest, version, onnx: { ...card.onnx, sha256: sha256(graph), bytes: graph.length } });
+  return writeModel(join(dir, `v${version}`), { card: sealed, onnx: graph }).cardPath;
+}
+
+
+export interface HubSide {
+  registry: ModelRegistry;
+  mqttPort: number;
+  httpBase: string;
+  acks: ModelAckMessage[];
+  /** Paths of every artifact request the HTTP server answered. */
+  downloads: string[];
+  /** Publishes as the hub (e.g. a forged manifest). */
+  publish(topic: string, payload: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A real aedes broker and a real HTTP server on port 0, with the registry wired as the hub will wire it. */
+export async function startHubSide(dir: string, opts: { countAlarms?: (site: string, device: string, from: number, to: number) => number } = {}): Promise<HubSide> {
+  const broker = await Aedes.createBroker();
+  const tcp = createTcpServer(broker.handle);
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  const mqttPort = (tcp.address() as AddressInfo).port;
+  const publish = (topic: string, payload: Buffer, o: { qos: 0 | 1; retain: boolean } = { qos: 1, retain: true }): Promise<void> =>
+    new Promise((resolve, reject) => broker.publish({ cmd: 'publish', topic, payload, qos: o.qos, retain: o.retain, dup: false }, (e) => (e ? reject(e) : resolve())));
+  // No baseUrl: manifests carry a path and agents resolve it against their configured hub URL.
+  const registry = new ModelRegistry({ dir: join(dir, 'registry'), publish, logger, ...(opts.countAlarms ? { countAlarms: opts.countAlarms } : {}) });
+  const routes = registryRoutes(registry);
+  const downloads: string[] = [];
+  const http = createServer((req, res) => {
+    if (req.url?.startsWith('/models/')) downloads.push(req.url);
+    if (!routes(req, res)) res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const httpBase = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const acks: ModelAckMessage[] = [];
+  // What hub ingest will do for `model/ack`: validate, then hand it to the registry.
+  await new Promise<void>((r) =>
+    broker.subscribe('pdm/v1/+/+/model/ack', (packet, cb) => {
+      const d = decode(packet.topic, packet.payload as Buffer);
+      if (d.ok && d.value.channel === 'model/ack') {
+        acks.push(d.value.message as ModelAckMessage);
+        void registry.handleAck(d.value.message as ModelAckMessage);
+      }
+      cb();
+    }, r),
+  );
+  return {
+    registry, mqttPort, httpBase, acks, downloads,
+    publish: (topic, payload) => publish(topic, payload),
+    async close() {
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+      await new Promise<void>((r) => broker.close(() => r()));
+      await new Promise<void>((r) => tcp.close(() => r()));
+    },
+  };
+}
+
+export interface AgentSide {
+  sync: ModelSync;
+  model: SwappableModel;
+  client: MqttClient;
+  outcomes: SyncOutcome[];
+  close(): Promise<void>;
+}
+
+/** The agent's model-sync part on a real MQTT connection and real onnxruntime sessions, booted from `shippedCard`. */
+export async function startAgentSide(hub: HubSide, device: string, shippedCard: string, publicKeyPem: string, dir = mkdtempSync(join(tmpdir(), 'pdm-agent-'))): Promise<AgentSide> {
+  const config = ModelSyncConfigSchema.parse({ publicKeyPem, httpBase: hub.httpBase, dir, download: { attempts: 2, retryMinMs: 10, retryMaxMs: 20 }, shadow: { probationWindows: 0 } });
+  const boot = await ModelSync.boot(config, () => SessionRuntime.create(readModel(shippedCard), ['cpu'], logger), logger);
+  const model = new SwappableModel(boot, config.shadow.windows);
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.mqttPort}`, { clientId: deviceClientId(SITE, device), protocolVersion: 4, reconnectPeriod: 100 });
+  const outcomes: SyncOutcome[] = [];
+  const sync = new ModelSync({
+    site: SITE,
+    device,
+    config,
+    model,
+    subscribe: mqttSubscriber(client),
+    publish: async (topic, payload, o) => void (await client.publishAsync(topic, payload, o)),
+    envelopes: createEnvelopeFactory({ site: SITE, device }),
+    logger,
+    onOutcome: (o) => outcomes.push(o),
+  });
+  await sync.start();
+  return {
+    sync, model, client, outcomes,
+    async close() {
+      await sync.close();
+      await client.endAsync();
+      await model.close();
+    },
+  };
+}
+
+/** Polls (no fixed sleeps) until `check` passes or 15 s passed. */
+export async function until<T>(check: () => T | undefined | false, what: string): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
