@@ -21,7 +21,7 @@ export interface RegistryDeps {
   /** Where the registry keeps keys, versions and rollouts (`<hub dataDir>/registry`). */
   dir: string;
   publish: Publish;
-  /** Anomaly alarms a device raised in [from, to); the hub answers this from its store. */
+  /** Anomaly alarms a device raised in [from, to] (ms, inclusive); the hub answers this from its store. */
   countAlarms?: (site: string, device: string, from: number, to: number) => number;
   /** Prefix for artifact URLs in manifests, e.g. `http://hub:8080`; empty = a path the agent resolves itself. */
   baseUrl?: string;
@@ -131,7 +131,7 @@ export class ModelRegistry {
         const span = Math.max(now - d.at, 1);
         alarms[keyOf(d)] = {
           after: this.deps.countAlarms(d.site, d.device, d.at, now),
-          before: this.deps.countAlarms(d.site, d.device, current.startedAt - span, current.startedAt),
+          before: this.deps.countAlarms(d.site, d.device, current.startedAt - span, current.startedAt - 1),
         };
       }
     }

@@ -9,12 +9,12 @@ import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { ModelSyncConfigSchema } from '../../agent/model-sync/config.js';
-import { ModelSync, type SyncOutcome } from '../../agent/model-sync/model-sync.js';
+import type { ModelSync, SyncOutcome } from '../../agent/model-sync/model-sync.js';
 import { mqttSubscriber } from '../../agent/model-sync/mqtt-subscribe.js';
-import { SessionRuntime } from '../../agent/model-sync/session.js';
-import { SwappableModel } from '../../agent/model-sync/swappable.js';
-import { registryRoutes } from '../../hub/registry/http.js';
-import { ModelRegistry } from '../../hub/registry/registry.js';
+import type { SwappableModel } from '../../agent/model-sync/swappable.js';
+import { createModelSync } from '../../agent/model-sync/wire.js';
+import type { ModelRegistry } from '../../hub/registry/registry.js';
+import { createHubRegistry, type AlarmSource } from '../../hub/registry/wire.js';
 import { readModel, writeModel } from '../../models/artifacts.js';
 import { sealCard, sha256 } from '../../models/card.js';
 import { decode } from '../../protocol/codec.js';
@@ -56,16 +56,17 @@ export interface HubSide {
 }
 
 /** A real aedes broker and a real HTTP server on port 0, with the registry wired as the hub will wire it. */
-export async function startHubSide(dir: string, opts: { countAlarms?: (site: string, device: string, from: number, to: number) => number } = {}): Promise<HubSide> {
+export async function startHubSide(dir: string, opts: { inspections?: AlarmSource[] } = {}): Promise<HubSide> {
   const broker = await Aedes.createBroker();
   const tcp = createTcpServer(broker.handle);
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
   const mqttPort = (tcp.address() as AddressInfo).port;
   const publish = (topic: string, payload: Buffer, o: { qos: 0 | 1; retain: boolean } = { qos: 1, retain: true }): Promise<void> =>
     new Promise((resolve, reject) => broker.publish({ cmd: 'publish', topic, payload, qos: o.qos, retain: o.retain, dup: false }, (e) => (e ? reject(e) : resolve())));
-  // No baseUrl: manifests carry a path and agents resolve it against their configured hub URL.
-  const registry = new ModelRegistry({ dir: join(dir, 'registry'), publish, logger, ...(opts.countAlarms ? { countAlarms: opts.countAlarms } : {}) });
-  const routes = registryRoutes(registry);
+  // No baseUrl: manifests carry a path and agents resolve it against their configured hub URL. The tick timer is
+  // slow on purpose: tests call registry.tick() themselves.
+  const wired = createHubRegistry({ dataDir: dir, publish, inspections: () => opts.inspections ?? [], logger, tickMs: 3_600_000 });
+  const { registry, routes } = wired;
   const downloads: string[] = [];
   const http = createServer((req, res) => {
     if (req.url?.startsWith('/models/')) downloads.push(req.url);
@@ -80,7 +81,7 @@ export async function startHubSide(dir: string, opts: { countAlarms?: (site: str
       const d = decode(packet.topic, packet.payload as Buffer);
       if (d.ok && d.value.channel === 'model/ack') {
         acks.push(d.value.message as ModelAckMessage);
-        void registry.handleAck(d.value.message as ModelAckMessage);
+        void wired.handleAck(d.value.message as ModelAckMessage);
       }
       cb();
     }, r),
@@ -89,6 +90,7 @@ export async function startHubSide(dir: string, opts: { countAlarms?: (site: str
     registry, mqttPort, httpBase, acks, downloads,
     publish: (topic, payload) => publish(topic, payload),
     async close() {
+      wired.close();
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
       await new Promise<void>((r) => broker.close(() => r()));
@@ -108,22 +110,19 @@ export interface AgentSide {
 /** The agent's model-sync part on a real MQTT connection and real onnxruntime sessions, booted from `shippedCard`. */
 export async function startAgentSide(hub: HubSide, device: string, shippedCard: string, publicKeyPem: string, dir = mkdtempSync(join(tmpdir(), 'pdm-agent-'))): Promise<AgentSide> {
   const config = ModelSyncConfigSchema.parse({ publicKeyPem, httpBase: hub.httpBase, dir, download: { attempts: 2, retryMinMs: 10, retryMaxMs: 20 }, shadow: { probationWindows: 0 } });
-  const boot = await ModelSync.boot(config, () => SessionRuntime.create(readModel(shippedCard), ['cpu'], logger), logger);
-  const model = new SwappableModel(boot, config.shadow.windows);
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.mqttPort}`, { clientId: deviceClientId(SITE, device), protocolVersion: 4, reconnectPeriod: 100 });
   const outcomes: SyncOutcome[] = [];
-  const sync = new ModelSync({
+  const { sync, model } = await createModelSync({
+    config,
     site: SITE,
     device,
-    config,
-    model,
+    shippedCard,
     subscribe: mqttSubscriber(client),
     publish: async (topic, payload, o) => void (await client.publishAsync(topic, payload, o)),
     envelopes: createEnvelopeFactory({ site: SITE, device }),
     logger,
     onOutcome: (o) => outcomes.push(o),
   });
-  await sync.start();
   return {
     sync, model, client, outcomes,
     async close() {

@@ -12,7 +12,8 @@ import { SITE, shippedCopy, startAgentSide, startHubSide, until, variant, type A
  */
 const dir = mkdtempSync(join(tmpdir(), 'pdm-rollout-'));
 const normal = defaultTrainingData(6, 10).healthy.slice(0, 20);
-let alarmsAfter = 0;
+/** The hub's inspections as the registry sees them; the test adds the canary's alarms. */
+const inspections: Array<{ site: string; device: string; events: Array<{ kind: string; at: number }> }> = [];
 let hub: HubSide;
 let canary: AgentSide;
 let fleet: AgentSide;
@@ -24,10 +25,7 @@ const getRollout = async (id: string): Promise<RolloutState> => (await fetch(`${
 
 beforeAll(async () => {
   shipped = shippedCopy(dir);
-  // Alarm counts come from the hub's store in production; here the test decides them: `alarmsAfter` since the
-  // canary applied the model, none in the period before the rollout.
-  const sinceRollout = (from: number): boolean => from >= (hub.registry.rollouts().at(-1)?.startedAt ?? Infinity);
-  hub = await startHubSide(join(dir, 'hub'), { countAlarms: (_s, _d, from) => (sinceRollout(from) ? alarmsAfter : 0) });
+  hub = await startHubSide(join(dir, 'hub'), { inspections });
   canary = await startAgentSide(hub, 'pump-c', shipped, hub.registry.publicKeyPem);
   fleet = await startAgentSide(hub, 'pump-f', shipped, hub.registry.publicKeyPem);
   await Promise.all([canary.model.score(normal), fleet.model.score(normal)]);
@@ -72,7 +70,12 @@ describe('staged rollout', () => {
     await until(() => canary.model.card.version === '4.0.0' && hub.registry.rollout(r.id)?.devices[0]?.status === 'applied', 'the canary to apply 4.0.0');
     await hub.registry.tick();
     expect(hub.registry.rollout(r.id)?.stage).toBe('canary'); // no alarms yet, soak not over: nothing moves
-    alarmsAfter = 10;
+    const appliedAt = hub.registry.rollout(r.id)!.devices[0]!.at!;
+    // Two alarms (clears do not count) are under minAlarms: nothing moves.
+    inspections.push({ site: SITE, device: 'pump-c', events: [0, 1, 2, 3].map((i) => ({ kind: i % 2 ? 'clear' : 'anomaly', at: appliedAt })) });
+    await hub.registry.tick();
+    expect(hub.registry.rollout(r.id)?.stage).toBe('canary');
+    inspections.push({ site: SITE, device: 'pump-c', events: [0, 1].map(() => ({ kind: 'anomaly', at: appliedAt })) });
     await hub.registry.tick();
     expect(hub.registry.rollout(r.id)?.stage).toBe('rolled_back');
     await until(() => canary.model.card.version === '2.0.0', 'the canary back on 2.0.0');
