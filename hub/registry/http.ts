@@ -17,10 +17,8 @@ export function registryRoutes(registry: ModelRegistry): (req: IncomingMessage, 
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     const path = url.pathname;
     if (!path.startsWith('/models/') && !path.startsWith('/api/models') && !path.startsWith('/api/rollouts')) return false;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      json(res, 405, { error: 'method_not_allowed' });
-      return true;
-    }
+    // Mutations belong to the hub's authenticated router (see api.ts), which sees every non-GET request.
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const bundle = /^\/models\/([^/]+)\/([^/]+)\/bundle$/.exec(path);
     if (bundle) {
       const file = registry.store.bundlePath(decodeURIComponent(bundle[1]!), decodeURIComponent(bundle[2]!));

@@ -39,6 +39,16 @@ interface Persisted {
   deployed: Record<string, ModelRef>;
 }
 
+function readState(file: string): Persisted {
+  try {
+    const state = JSON.parse(readFileSync(file, 'utf8')) as Persisted;
+    if (!Array.isArray(state.rollouts) || typeof state.deployed !== 'object') throw new Error('expected { rollouts: [], deployed: {} }');
+    return state;
+  } catch (error) {
+    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /**
  * The hub's model registry: signs and stores versions, runs staged rollouts through the pure machine in rollout.ts,
  * and carries out its effects by publishing retained manifests. State is persisted after every step.
@@ -57,7 +67,7 @@ export class ModelRegistry {
     this.store = new RegistryStore(join(deps.dir, 'models'), this.key.privateKey, this.now);
     this.envelopes = createEnvelopeFactory({ site: 'hub', device: 'hub', now: this.now });
     this.stateFile = join(deps.dir, 'rollouts.json');
-    this.state = existsSync(this.stateFile) ? (JSON.parse(readFileSync(this.stateFile, 'utf8')) as Persisted) : { rollouts: [], deployed: {} };
+    this.state = existsSync(this.stateFile) ? readState(this.stateFile) : { rollouts: [], deployed: {} };
   }
 
   get publicKeyPem(): string {
