@@ -7,11 +7,17 @@ import type { ModelRuntime, ModelScore } from '../../models/runtime.js';
  * only after the batches it had in flight have finished. It also remembers the most recent rows it scored, which
  * is what a candidate model is shadow-scored on before it may take over.
  */
+interface Slot {
+  runtime: ModelRuntime;
+  inFlight: number;
+  drained?: () => void;
+}
+
 export class SwappableModel implements ModelRuntime {
-  private active: ModelRuntime;
-  private readonly inFlight = new Map<ModelRuntime, number>();
-  private readonly drained = new Map<ModelRuntime, () => void>();
-  private readonly recentRows: number[][] = [];
+  private active: Slot;
+  /** Ring of the last `keepRows` rows, reusing its arrays: this runs for every window. */
+  private readonly ring: Float64Array[] = [];
+  private next = 0;
   private probation = 0;
   private onBadScore: ((score: number) => void) | undefined;
   private onPassed: (() => void) | undefined;
@@ -20,32 +26,38 @@ export class SwappableModel implements ModelRuntime {
     initial: ModelRuntime,
     private readonly keepRows = 64,
   ) {
-    this.active = initial;
+    this.active = { runtime: initial, inFlight: 0 };
   }
 
   get card(): ModelCard {
-    return this.active.card;
+    return this.active.runtime.card;
   }
 
   get current(): ModelRuntime {
-    return this.active;
+    return this.active.runtime;
   }
 
   /** The last rows scored, oldest first (copies). */
   recent(): number[][] {
-    return this.recentRows.map((r) => [...r]);
+    const n = this.ring.length;
+    const start = n < this.keepRows ? 0 : this.next;
+    return Array.from({ length: n }, (_, i) => Array.from(this.ring[(start + i) % n]!));
+  }
+
+  private remember(row: ReadonlyArray<number>): void {
+    let slot = this.ring[this.next];
+    if (!slot || slot.length !== row.length) slot = this.ring[this.next] = new Float64Array(row.length);
+    for (let i = 0; i < row.length; i++) slot[i] = row[i]!;
+    this.next = (this.next + 1) % this.keepRows;
   }
 
   async score(batch: ReadonlyArray<ReadonlyArray<number>>): Promise<ModelScore[]> {
-    const runtime = this.active;
-    this.inFlight.set(runtime, (this.inFlight.get(runtime) ?? 0) + 1);
+    const slot = this.active;
+    slot.inFlight++;
     try {
-      const scores = await runtime.score(batch);
-      for (const row of batch) {
-        this.recentRows.push([...row]);
-        if (this.recentRows.length > this.keepRows) this.recentRows.shift();
-      }
-      if (this.probation > 0 && runtime === this.active) {
+      const scores = await slot.runtime.score(batch);
+      for (const row of batch) this.remember(row);
+      if (this.probation > 0 && slot === this.active) {
         this.probation = Math.max(0, this.probation - batch.length);
         const bad = scores.find((s) => !Number.isFinite(s.score));
         if (bad) {
@@ -55,12 +67,7 @@ export class SwappableModel implements ModelRuntime {
       }
       return scores;
     } finally {
-      const left = (this.inFlight.get(runtime) ?? 1) - 1;
-      if (left > 0) this.inFlight.set(runtime, left);
-      else {
-        this.inFlight.delete(runtime);
-        this.drained.get(runtime)?.();
-      }
+      if (--slot.inFlight === 0) slot.drained?.();
     }
   }
 
@@ -71,18 +78,15 @@ export class SwappableModel implements ModelRuntime {
    */
   async swap(next: ModelRuntime, probation?: { windows: number; onBadScore: (score: number) => void; onPassed: () => void }): Promise<ModelRuntime> {
     const previous = this.active;
-    this.active = next;
+    this.active = { runtime: next, inFlight: 0 };
     this.probation = probation?.windows ?? 0;
     this.onBadScore = probation?.onBadScore;
     this.onPassed = probation?.onPassed;
-    if (this.inFlight.has(previous)) {
-      await new Promise<void>((resolve) => this.drained.set(previous, resolve));
-      this.drained.delete(previous);
-    }
-    return previous;
+    if (previous.inFlight > 0) await new Promise<void>((resolve) => (previous.drained = resolve));
+    return previous.runtime;
   }
 
   async close(): Promise<void> {
-    await this.active.close();
+    await this.active.runtime.close();
   }
 }
