@@ -41,6 +41,8 @@ export interface ModelSyncDeps {
   onOutcome?: (outcome: SyncOutcome) => void;
 }
 
+const INHERENT = new Set(['PDM_ERR_MODEL_SIGNATURE', 'PDM_ERR_MODEL_INVALID', 'PDM_ERR_MODEL_SHADOW']);
+
 /** Failure of one step, already carrying the code and words for the ack's reason. */
 const fail = (code: ConstructorParameters<typeof PdmError>[0], detail: string): never => {
   throw new PdmError(code, detail);
@@ -58,6 +60,10 @@ export class ModelSync {
   private pending: Buffer | undefined;
   private busy = false;
   private standby: ModelRuntime | undefined;
+  /** Manifests refused for what they are, not for how the bytes travelled: a reconnect re-delivers the retained
+   * manifest, and downloading it again would only fail again. A wrong hash or size may be a broken transfer, so
+   * those are tried again. */
+  private readonly refused = new Map<string, string>();
 
   constructor(private readonly deps: ModelSyncDeps) {
     this.lkg = new LastKnownGood(deps.config.dir);
@@ -127,6 +133,8 @@ export class ModelSync {
     if (running.id === manifest.modelId && running.version === manifest.version) {
       return this.ack(manifest, 'applied', 'already running');
     }
+    const known = this.refused.get(`${manifest.sha256}:${manifest.signature}`);
+    if (known) return this.ack(manifest, 'rejected', known);
     let candidate: ModelRuntime | undefined;
     try {
       const { bundle, artifact } = await this.fetchVerified(manifest);
@@ -140,6 +148,7 @@ export class ModelSync {
     } catch (error) {
       await candidate?.close().catch(() => undefined);
       const reason = error instanceof PdmError ? `${error.code}: ${error.detail ?? error.message}` : `unexpected: ${(error as Error).message}`;
+      if (error instanceof PdmError && INHERENT.has(error.code)) this.refused.set(`${manifest.sha256}:${manifest.signature}`, reason);
       this.deps.logger.warn({ modelId: manifest.modelId, version: manifest.version, reason }, 'model rejected; the running model keeps scoring');
       return this.ack(manifest, 'rejected', reason);
     }

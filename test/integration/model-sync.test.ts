@@ -76,6 +76,10 @@ describe('model sync against a real broker and HTTP', () => {
     await pushTo('pump-1', entry.modelId, entry.version);
     expect(await rejectedAndOldModelScores('1.3.0')).toMatch(new RegExp(`^PDM_ERR_MODEL_HASH: artifact is ${Math.floor(entry.size / 2)} bytes, manifest says ${entry.size} \\(truncated\\)`));
     expect(hub.downloads.filter((p) => p.includes('/1.3.0/'))).toHaveLength(1); // a wrong size is final, not retried
+    // The same manifest again (as after a reconnect): a short read may have been the network, so it is fetched again.
+    await pushTo('pump-1', entry.modelId, entry.version);
+    await until(() => agent.outcomes.filter((o) => o.version === '1.3.0').length === 2, 'the second outcome for 1.3.0');
+    expect(hub.downloads.filter((p) => p.includes('/1.3.0/'))).toHaveLength(2);
   });
 
   it('a correctly signed model whose ONNX graph fails to load is rejected', async () => {
@@ -83,7 +87,13 @@ describe('model sync against a real broker and HTTP', () => {
     const broken = Buffer.from(graph.subarray(0, graph.length - 200)); // a truncated protobuf, hashed and signed as is
     const entry = hub.registry.addFromCard(variant(shipped, dir, '1.4.0', broken));
     await pushTo('pump-1', entry.modelId, entry.version);
-    expect(await rejectedAndOldModelScores('1.4.0')).toMatch(/^PDM_ERR_MODEL_INVALID: pump-vibration-pca 1\.4\.0: onnxruntime rejected the graph/);
+    const reason = await rejectedAndOldModelScores('1.4.0');
+    expect(reason).toMatch(/^PDM_ERR_MODEL_INVALID: pump-vibration-pca 1\.4\.0: onnxruntime rejected the graph/);
+    // Re-delivered (as after a reconnect): the signed content is what is wrong, so it is refused without a download.
+    await pushTo('pump-1', entry.modelId, entry.version);
+    await until(() => agent.outcomes.filter((o) => o.version === '1.4.0').length === 2, 'the second outcome for 1.4.0');
+    expect(agent.outcomes.filter((o) => o.version === '1.4.0').map((o) => o.reason)).toEqual([reason, reason]);
+    expect(hub.downloads.filter((p) => p.includes('/1.4.0/'))).toHaveLength(1);
   });
 
   it('a good model is downloaded, verified, shadow-scored, swapped in, kept as last known good and acked applied', async () => {
