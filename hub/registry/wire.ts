@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../config/logger.js';
 import type { ModelAckMessage } from '../../protocol/messages.js';
-import { registryRoutes } from './http.js';
+import { artifactHandler, registryApiRoutes, type RegistryRoute } from './http.js';
 import { ModelRegistry, type Publish } from './registry.js';
 
 /** The little the registry needs to know about inspections to count a device's alarms. */
@@ -26,15 +26,17 @@ export function countAlarmsIn(inspections: () => ReadonlyArray<AlarmSource>) {
 
 export interface HubRegistry {
   registry: ModelRegistry;
-  /** Put in front of the HTTP router: returns true when it answered the request. */
-  routes: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Put in front of the HTTP router (no session: devices download here); true when it answered the request. */
+  artifacts: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Entries for the hub's route table (session, role and CSRF checked by its router). */
+  apiRoutes: RegistryRoute[];
   /** Hand every valid `model/ack` here (from ingest). */
   handleAck: (ack: ModelAckMessage) => Promise<void>;
   close(): void;
 }
 
 /**
- * What the hub's composition root calls: the registry under `<dataDir>/registry`, its read-only routes, and a timer
+ * What the hub's composition root calls: the registry under `<dataDir>/registry`, its HTTP parts, and a timer
  * that checks canary alarm rates and soak periods.
  */
 export function createHubRegistry(opts: { dataDir: string; publish: Publish; inspections: () => ReadonlyArray<AlarmSource>; logger: Logger; baseUrl?: string; tickMs?: number }): HubRegistry {
@@ -51,7 +53,8 @@ export function createHubRegistry(opts: { dataDir: string; publish: Publish; ins
   timer.unref();
   return {
     registry,
-    routes: registryRoutes(registry),
+    artifacts: artifactHandler(registry),
+    apiRoutes: registryApiRoutes(registry),
     handleAck: (ack) => registry.handleAck(ack),
     close: () => clearInterval(timer),
   };

@@ -66,11 +66,19 @@ export async function startHubSide(dir: string, opts: { inspections?: AlarmSourc
   // No baseUrl: manifests carry a path and agents resolve it against their configured hub URL. The tick timer is
   // slow on purpose: tests call registry.tick() themselves.
   const wired = createHubRegistry({ dataDir: dir, publish, inspections: () => opts.inspections ?? [], logger, tickMs: 3_600_000 });
-  const { registry, routes } = wired;
+  const { registry } = wired;
   const downloads: string[] = [];
   const http = createServer((req, res) => {
     if (req.url?.startsWith('/models/')) downloads.push(req.url);
-    if (!routes(req, res)) res.writeHead(404).end();
+    if (wired.artifacts(req, res)) return;
+    // The hub's router checks session, role and CSRF first; this test server has no users, so it skips that.
+    const url = new URL(req.url ?? '/', 'http://t');
+    const route = wired.apiRoutes.find((r) => r.method === req.method && r.path.test(url.pathname));
+    if (!route) return void res.writeHead(404).end();
+    route.handle({ params: route.path.exec(url.pathname)!.slice(1), body: undefined }).then(
+      (out) => res.writeHead(out.status ?? 200, { 'content-type': 'application/json' }).end(JSON.stringify(out.body)),
+      (error: Error) => res.writeHead(400).end(JSON.stringify({ message: error.message })),
+    );
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const httpBase = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;

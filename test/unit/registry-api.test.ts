@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { registryActions } from '../../hub/registry/api.js';
+import { artifactHandler, registryApiRoutes } from '../../hub/registry/http.js';
 import { ModelRegistry } from '../../hub/registry/registry.js';
 import { readModel } from '../../models/artifacts.js';
 import { encodeBundle, verifyManifest } from '../../models/bundle.js';
@@ -62,5 +63,23 @@ describe('registry API actions', () => {
     expect(readFileSync(join(dir, 'rollouts.json'), 'utf8')).toContain(started.id);
     writeFileSync(join(dir, 'rollouts.json'), '{"rollouts": [');
     expect(() => new ModelRegistry({ dir, logger, publish: async () => undefined })).toThrow(/state file is corrupt: .*rollouts\.json/);
+  });
+
+  it('offers routes where reading needs a viewer and every change a supervisor', async () => {
+    const { registry } = setup();
+    const routes = registryApiRoutes(registry);
+    for (const r of routes) expect(r.role).toBe(r.method === 'GET' ? 'viewer' : 'supervisor');
+    const find = (method: string, path: string) => routes.find((r) => r.method === method && r.path.test(path))!;
+    const post = find('POST', '/api/models');
+    expect((await post.handle({ params: [], body: JSON.parse(encodeBundle(shipped).toString()) })).status).toBe(201);
+    const list = await find('GET', '/api/models').handle({ params: [], body: undefined });
+    expect((list.body as { models: unknown[] }).models).toHaveLength(1);
+    const one = find('GET', '/api/rollouts/0190f0f0-0000-7000-8000-000000000000');
+    expect((await one.handle({ params: ['0190f0f0-0000-7000-8000-000000000000'], body: undefined })).status).toBe(404);
+    // The artifact handler only answers GET/HEAD of /models/{id}/{version}/bundle; the rest falls through.
+    const handler = artifactHandler(registry);
+    const req = (method: string, url: string) => ({ method, url }) as never;
+    expect(handler(req('GET', '/api/models'), {} as never)).toBe(false);
+    expect(handler(req('POST', '/models/pump-vibration-pca/1.0.0/bundle'), {} as never)).toBe(false);
   });
 });
