@@ -206,6 +206,8 @@ export class ModelSync {
     await bad.close().catch(() => undefined);
     this.lkg.demote();
     const reason = `PDM_ERR_MODEL_SHADOW: scored ${score} in its first windows; back to ${standby.card.id} ${standby.card.version}`;
+    // Until the hub replaces the retained manifest, a reconnect re-delivers it: do not apply it again.
+    this.refused.set(`${manifest.sha256}:${manifest.signature}`, reason);
     this.deps.logger.warn({ modelId: manifest.modelId, version: manifest.version, reason }, 'model rolled back');
     await this.ack(manifest, 'rolled_back', reason);
   }

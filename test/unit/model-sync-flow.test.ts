@@ -79,7 +79,11 @@ describe('ModelSync probation', () => {
     expect(fresh.closed).toBe(true);
     expect(sync.lkg.load()).toBeUndefined(); // it booted from the shipped model, so that is what it boots from again
     expect(JSON.parse(published.at(-1)!.toString())).toMatchObject({ version: '2.0.0', result: 'rolled_back' });
-    expect(typeof deliver).toBe('function');
+    // The retained manifest re-delivered (a reconnect): answered rejected with the same reason, nothing reloaded.
+    deliver(manifest.payload);
+    await sync.idle();
+    expect(outcomes.at(-1)).toMatchObject({ version: '2.0.0', result: 'rejected', reason: outcomes[1]!.reason });
+    expect(model.card.version).toBe('1.0.0');
     await sync.close();
   });
 });
