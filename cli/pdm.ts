@@ -4,6 +4,7 @@ import { registerAgent } from './commands/agent.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerHub } from './commands/hub.js';
+import { registerModel } from './commands/model.js';
 import { registerSim } from './commands/sim.js';
 import { registerTrain } from './commands/train.js';
 
@@ -13,6 +14,6 @@ const program = new Command()
   .description('Predictive maintenance at the edge: hub, agents and simulator.')
   .showHelpAfterError();
 
-for (const register of [registerHub, registerAgent, registerSim, registerDemo, registerEval, registerTrain]) register(program);
+for (const register of [registerHub, registerAgent, registerSim, registerDemo, registerEval, registerTrain, registerModel]) register(program);
 
 await program.parseAsync(process.argv);

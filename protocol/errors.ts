@@ -42,6 +42,12 @@ export const ERROR_CATALOG = {
   PDM_ERR_NOT_FOUND: { message: 'not found', retryable: false },
   PDM_ERR_BAD_REQUEST: { message: 'request is invalid', retryable: false },
   PDM_ERR_WEBHOOK: { message: 'CMMS webhook delivery failed', retryable: true },
+  PDM_ERR_MODEL_SIGNATURE: { message: 'model signature does not verify against the hub key', retryable: false },
+  PDM_ERR_MODEL_HASH: { message: 'model artifact size or SHA-256 differs from its manifest', retryable: false },
+  PDM_ERR_MODEL_DOWNLOAD: { message: 'model artifact could not be downloaded', retryable: true },
+  PDM_ERR_MODEL_SHADOW: { message: 'model failed shadow scoring of recent windows', retryable: false },
+  PDM_ERR_REGISTRY: { message: 'model registry request is invalid', retryable: false },
+  PDM_ERR_ROLLOUT: { message: 'rollout request is invalid', retryable: false },
 } as const satisfies Record<string, { message: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { PdmError } from '../../protocol/errors.js';
+import { ID_PATTERN } from '../../protocol/topics.js';
+import { decodeBundle } from '../../models/bundle.js';
+import type { ModelRegistry } from './registry.js';
+import type { RolloutState } from './rollout.js';
+import type { RegistryEntry } from './store.js';
+
+const deviceRef = z
+  .string()
+  .refine((s) => s.split('/').length === 2 && s.split('/').every((p) => ID_PATTERN.test(p)), 'expected "site/device"')
+  .transform((s) => ({ site: s.split('/')[0]!, device: s.split('/')[1]! }));
+
+export const RolloutRequestSchema = z.strictObject({
+  modelId: z.string().min(1),
+  version: z.string().min(1),
+  canaries: z.array(deviceRef).min(1, 'at least one canary device'),
+  rest: z.array(deviceRef).default([]),
+  policy: z
+    .strictObject({ alarmFactor: z.number().min(1), minAlarms: z.number().int().min(1), soakMs: z.number().int().min(0) })
+    .partial()
+    .optional(),
+});
+
+function parse<T>(schema: z.ZodType<T>, body: unknown, code: 'PDM_ERR_ROLLOUT' | 'PDM_ERR_REGISTRY'): T {
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new PdmError(code, `${issue.path.join('.') || '(body)'}: ${issue.message}`);
+}
+
+/**
+ * The registry's mutating operations for the hub's HTTP API. The hub's router authenticates, checks the role
+ * (supervisor) and CSRF, parses the JSON body, then calls these; every bad body throws a PdmError naming the field.
+ */
+export function registryActions(registry: ModelRegistry) {
+  return {
+    /** POST /api/models with a model bundle ({ schema, card, onnx: base64 }). */
+    upload(body: unknown): RegistryEntry {
+      const artifact = decodeBundle(Buffer.from(JSON.stringify(body)), 'upload');
+      return registry.store.add(artifact);
+    },
+    /** POST /api/rollouts */
+    async rollout(body: unknown): Promise<RolloutState> {
+      const req = parse(RolloutRequestSchema, body, 'PDM_ERR_ROLLOUT');
+      return registry.start({ model: { modelId: req.modelId, version: req.version }, canaries: req.canaries, rest: req.rest, ...(req.policy ? { policy: stripUndefined(req.policy) } : {}) });
+    },
+    /** POST /api/rollouts/{id}/abort */
+    async abort(id: string, body: unknown): Promise<RolloutState> {
+      const { reason } = parse(z.strictObject({ reason: z.string().max(200).optional() }), body ?? {}, 'PDM_ERR_ROLLOUT');
+      return registry.abort(id, reason ?? 'aborted by operator');
+    },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}

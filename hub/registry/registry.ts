@@ -1,0 +1,196 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../config/logger.js';
+import { encode } from '../../protocol/codec.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import { PdmError } from '../../protocol/errors.js';
+import type { ModelAckMessage } from '../../protocol/messages.js';
+import { topicFor } from '../../protocol/topics.js';
+import { uuidv7 } from '../../protocol/uuid.js';
+import { readModel } from '../../models/artifacts.js';
+import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
+import {
+  abortRollout, keyOf, onAck, onTick, planProblem, startRollout,
+  type AlarmCounts, type DeviceRef, type Effect, type ModelRef, type RolloutPolicy, type RolloutState, type Transition,
+} from './rollout.js';
+import { RegistryStore, writeFileAtomic, type RegistryEntry } from './store.js';
+
+export type Publish = (topic: string, payload: Buffer, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;
+
+export interface RegistryDeps {
+  /** Where the registry keeps keys, versions and rollouts (`<hub dataDir>/registry`). */
+  dir: string;
+  publish: Publish;
+  /** Anomaly alarms a device raised in [from, to] (ms, inclusive); the hub answers this from its store. */
+  countAlarms?: (site: string, device: string, from: number, to: number) => number;
+  /** Prefix for artifact URLs in manifests, e.g. `http://hub:8080`; empty = a path the agent resolves itself. */
+  baseUrl?: string;
+  now?: () => number;
+  logger: Logger;
+}
+
+export const DEFAULT_POLICY: RolloutPolicy = { alarmFactor: 3, minAlarms: 3, soakMs: 10 * 60_000 };
+
+export const artifactPath = (m: ModelRef): string => `/models/${encodeURIComponent(m.modelId)}/${encodeURIComponent(m.version)}/bundle`;
+
+interface Persisted {
+  rollouts: RolloutState[];
+  /** What each device last applied from the registry: the target of a rollback. */
+  deployed: Record<string, ModelRef>;
+}
+
+function readState(file: string): Persisted {
+  try {
+    const state = JSON.parse(readFileSync(file, 'utf8')) as Persisted;
+    if (!Array.isArray(state.rollouts) || typeof state.deployed !== 'object') throw new Error('expected { rollouts: [], deployed: {} }');
+    return state;
+  } catch (error) {
+    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The hub's model registry: signs and stores versions, runs staged rollouts through the pure machine in rollout.ts,
+ * and carries out its effects by publishing retained manifests. State is persisted after every step.
+ */
+export class ModelRegistry {
+  readonly store: RegistryStore;
+  readonly key: HubSigningKey;
+  private readonly now: () => number;
+  private readonly envelopes;
+  private readonly stateFile: string;
+  private state: Persisted;
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.now = deps.now ?? Date.now;
+    this.key = loadOrCreateSigningKey(deps.dir);
+    this.store = new RegistryStore(join(deps.dir, 'models'), this.key.privateKey, this.now);
+    this.envelopes = createEnvelopeFactory({ site: 'hub', device: 'hub', now: this.now });
+    this.stateFile = join(deps.dir, 'rollouts.json');
+    this.state = existsSync(this.stateFile) ? readState(this.stateFile) : { rollouts: [], deployed: {} };
+  }
+
+  get publicKeyPem(): string {
+    return this.key.publicKeyPem;
+  }
+
+  addFromCard(cardPath: string): RegistryEntry {
+    const entry = this.store.add(readModel(cardPath));
+    this.deps.logger.info({ modelId: entry.modelId, version: entry.version, sha256: entry.sha256 }, 'model version registered');
+    return entry;
+  }
+
+  list(): RegistryEntry[] {
+    return this.store.list();
+  }
+
+  rollouts(): RolloutState[] {
+    return this.state.rollouts;
+  }
+
+  rollout(id: string): RolloutState | undefined {
+    return this.state.rollouts.find((r) => r.id === id);
+  }
+
+  deployed(): Record<string, ModelRef> {
+    return this.state.deployed;
+  }
+
+  async start(req: { model: ModelRef; canaries: DeviceRef[]; rest?: DeviceRef[]; policy?: Partial<RolloutPolicy> }): Promise<RolloutState> {
+    this.store.get(req.model.modelId, req.model.version);
+    const busy = this.state.rollouts.find((r) => r.stage === 'canary' || r.stage === 'fleet');
+    if (busy) throw new PdmError('PDM_ERR_ROLLOUT', `rollout ${busy.id} (${busy.model.modelId} ${busy.model.version}) is still ${busy.stage}; finish or abort it first`);
+    const plan = {
+      id: uuidv7(this.now()),
+      model: { modelId: req.model.modelId, version: req.model.version },
+      canaries: req.canaries,
+      rest: req.rest ?? [],
+      policy: { ...DEFAULT_POLICY, ...req.policy },
+      previous: Object.fromEntries([...req.canaries, ...(req.rest ?? [])].map((d) => [keyOf(d), this.state.deployed[keyOf(d)]])),
+    };
+    const problem = planProblem(plan);
+    if (problem) throw new PdmError('PDM_ERR_ROLLOUT', problem);
+    const t = startRollout(plan, this.now());
+    this.state.rollouts.push(t.state);
+    await this.apply(t);
+    return t.state;
+  }
+
+  /** Called by ingest for every valid `model/ack`. */
+  async handleAck(ack: ModelAckMessage): Promise<void> {
+    if (ack.result === 'applied') {
+      // The version names the model only together with the rollout that sent it (its model, or a rollback target).
+      const r = this.active() ?? this.state.rollouts.at(-1);
+      const ref = [r?.model, ...(r?.devices.map((d) => d.previous) ?? [])].find((m) => m?.version === ack.version);
+      if (ref) this.state.deployed[keyOf(ack)] = ref;
+    }
+    const current = this.active();
+    if (!current) return this.persist();
+    await this.apply(onAck(current, { site: ack.site, device: ack.device, version: ack.version, result: ack.result, ...(ack.reason ? { reason: ack.reason } : {}) }, this.now()));
+  }
+
+  /** Periodic: alarm-rate check and soak timer. */
+  async tick(): Promise<void> {
+    const current = this.active();
+    if (!current) return;
+    const now = this.now();
+    const alarms: Record<string, AlarmCounts> = {};
+    if (this.deps.countAlarms) {
+      for (const d of current.devices) {
+        if (d.group !== 'canary' || d.status !== 'applied' || d.at === undefined) continue;
+        const span = Math.max(now - d.at, 1);
+        alarms[keyOf(d)] = {
+          after: this.deps.countAlarms(d.site, d.device, d.at, now),
+          before: this.deps.countAlarms(d.site, d.device, current.startedAt - span, current.startedAt - 1),
+        };
+      }
+    }
+    await this.apply(onTick(current, alarms, now));
+  }
+
+  async abort(id: string, reason = 'aborted by operator'): Promise<RolloutState> {
+    const r = this.rollout(id);
+    if (!r) throw new PdmError('PDM_ERR_ROLLOUT', `no rollout ${id}`);
+    const t = abortRollout(r, reason, this.now());
+    await this.apply(t);
+    return t.state;
+  }
+
+  private active(): RolloutState | undefined {
+    return this.state.rollouts.find((r) => r.stage === 'canary' || r.stage === 'fleet');
+  }
+
+  private async apply(t: Transition): Promise<void> {
+    const i = this.state.rollouts.findIndex((r) => r.id === t.state.id);
+    const changed = this.state.rollouts[i] !== t.state;
+    this.state.rollouts[i] = t.state;
+    // Persist before publishing: after a crash the record says at least as much as the devices were told.
+    if (changed || t.effects.length) this.persist();
+    for (const effect of t.effects) await this.carryOut(effect);
+    if (changed) {
+      const last = t.state.steps.at(-1);
+      this.deps.logger.info({ rollout: t.state.id, stage: t.state.stage, step: last?.step, detail: last?.detail }, 'rollout step');
+    }
+  }
+
+  private async carryOut(effect: Effect): Promise<void> {
+    const topic = topicFor(effect.site, effect.device, 'model');
+    if (effect.kind === 'clear') {
+      // An empty retained message deletes the retained manifest; the device keeps its last known good model.
+      await this.deps.publish(topic, Buffer.alloc(0), { qos: 1, retain: true });
+      return;
+    }
+    await this.deps.publish(topic, this.manifest(effect.site, effect.device, effect.model), { qos: 1, retain: true });
+  }
+
+  manifest(site: string, device: string, model: ModelRef): Buffer {
+    const entry = this.store.get(model.modelId, model.version);
+    const envelope = { ...this.envelopes.next(), site, device };
+    const url = `${this.deps.baseUrl ?? ''}${artifactPath(model)}`;
+    return encode('model', { ...envelope, modelId: entry.modelId, version: entry.version, sha256: entry.sha256, size: entry.size, signature: entry.signature, url }).payload;
+  }
+
+  private persist(): void {
+    writeFileAtomic(this.stateFile, `${JSON.stringify(this.state)}\n`);
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Staged rollout as a pure state machine: every function takes a state and an input and returns the next state plus
+ * the effects to carry out (publish a retained manifest, or clear it). No clock, no I/O, so every transition has a
+ * unit test with a fake time. Canaries get the model first; only when all of them applied it and stayed healthy for
+ * `soakMs` does the rest of the fleet get it. A canary that rejects the model, rolls it back, or whose alarm rate
+ * rises beyond `alarmFactor` stops the rollout and every device that was sent the model goes back to its previous one.
+ */
+
+export interface ModelRef {
+  modelId: string;
+  version: string;
+}
+
+export interface DeviceRef {
+  site: string;
+  device: string;
+}
+
+export type Group = 'canary' | 'fleet';
+export type DeviceStatus = 'waiting' | 'sent' | 'applied' | 'rejected' | 'rolled_back' | 'reverted';
+export type Stage = 'canary' | 'fleet' | 'completed' | 'rolled_back';
+
+export interface RolloutDevice extends DeviceRef {
+  group: Group;
+  status: DeviceStatus;
+  /** What the device ran before; undefined = nothing from the registry (its shipped model). */
+  previous?: ModelRef;
+  reason?: string;
+  at?: number;
+}
+
+export interface RolloutStep {
+  at: number;
+  step: string;
+  detail?: string;
+}
+
+export interface RolloutPolicy {
+  /** Roll back when a canary's alarms since applying exceed this factor times its alarms in as long a period before. */
+  alarmFactor: number;
+  /** Alarms below this count never trigger a rollback (one alarm after zero is not a trend). */
+  minAlarms: number;
+  /** How long canaries must run the model healthily before the fleet gets it. */
+  soakMs: number;
+}
+
+export interface RolloutState {
+  id: string;
+  model: ModelRef;
+  policy: RolloutPolicy;
+  stage: Stage;
+  startedAt: number;
+  /** When the last canary applied the model; the soak period starts here. */
+  canariesAppliedAt?: number;
+  endedAt?: number;
+  reason?: string;
+  devices: RolloutDevice[];
+  steps: RolloutStep[];
+}
+
+export type Effect = { kind: 'publish'; site: string; device: string; model: ModelRef } | { kind: 'clear'; site: string; device: string };
+
+export interface Transition {
+  state: RolloutState;
+  effects: Effect[];
+}
+
+export interface RolloutPlan {
+  id: string;
+  model: ModelRef;
+  canaries: DeviceRef[];
+  rest: DeviceRef[];
+  policy: RolloutPolicy;
+  /** Per device key (`site/device`), the model it runs now, if any came from the registry. */
+  previous: Record<string, ModelRef | undefined>;
+}
+
+export const keyOf = (d: DeviceRef): string => `${d.site}/${d.device}`;
+
+/** Throws a plain message for a plan that cannot be run; the caller wraps it in PDM_ERR_ROLLOUT. */
+export function planProblem(plan: RolloutPlan): string | undefined {
+  if (plan.canaries.length === 0) return 'a rollout needs at least one canary device';
+  const seen = new Set<string>();
+  for (const d of [...plan.canaries, ...plan.rest]) {
+    if (seen.has(keyOf(d))) return `device ${keyOf(d)} is listed twice`;
+    seen.add(keyOf(d));
+  }
+  if (!(plan.policy.alarmFactor >= 1)) return `alarmFactor must be >= 1, got ${plan.policy.alarmFactor}`;
+  if (!(plan.policy.soakMs >= 0)) return `soakMs must be >= 0, got ${plan.policy.soakMs}`;
+  return undefined;
+}
+
+const clone = (s: RolloutState): RolloutState => ({ ...s, devices: s.devices.map((d) => ({ ...d })), steps: [...s.steps] });
+const publishTo = (d: RolloutDevice, model: ModelRef): Effect => ({ kind: 'publish', site: d.site, device: d.device, model });
+
+function send(state: RolloutState, group: Group, now: number): Effect[] {
+  const effects: Effect[] = [];
+  for (const d of state.devices) {
+    if (d.group !== group || d.status !== 'waiting') continue;
+    d.status = 'sent';
+    d.at = now;
+    effects.push(publishTo(d, state.model));
+  }
+  state.steps.push({ at: now, step: group === 'canary' ? 'canaries-sent' : 'fleet-sent', detail: `${effects.length} device(s)` });
+  return effects;
+}
+
+export function startRollout(plan: RolloutPlan, now: number): Transition {
+  const devices: RolloutDevice[] = [
+    ...plan.canaries.map((d) => ({ ...d, group: 'canary' as const })),
+    ...plan.rest.map((d) => ({ ...d, group: 'fleet' as const })),
+  ].map((d) => {
+    const previous = plan.previous[keyOf(d)];
+    return { site: d.site, device: d.device, group: d.group, status: 'waiting' as const, ...(previous ? { previous } : {}) };
+  });
+  const state: RolloutState = {
+    id: plan.id,
+    model: plan.model,
+    policy: plan.policy,
+    stage: 'canary',
+    startedAt: now,
+    devices,
+    steps: [{ at: now, step: 'started', detail: `${plan.model.modelId} ${plan.model.version}: ${plan.canaries.length} canary, ${plan.rest.length} fleet` }],
+  };
+  return { state, effects: send(state, 'canary', now) };
+}
+
+/** Every device that was sent the new model goes back to what it had: its previous manifest, or none. */
+function rollBack(state: RolloutState, reason: string, now: number): Transition {
+  const effects: Effect[] = [];
+  for (const d of state.devices) {
+    if (d.status === 'waiting') continue;
+    effects.push(d.previous ? publishTo(d, d.previous) : { kind: 'clear', site: d.site, device: d.device });
+    if (d.status === 'sent' || d.status === 'applied') d.status = 'reverted';
+  }
+  state.stage = 'rolled_back';
+  state.reason = reason;
+  state.endedAt = now;
+  state.steps.push({ at: now, step: 'rolled-back', detail: `${reason}; ${effects.length} device(s) reverted` });
+  return { state, effects };
+}
+
+const active = (s: RolloutState): boolean => s.stage === 'canary' || s.stage === 'fleet';
+
+export interface AckInput extends DeviceRef {
+  version: string;
+  result: 'applied' | 'rejected' | 'rolled_back';
+  reason?: string;
+}
+
+export function onAck(current: RolloutState, ack: AckInput, now: number): Transition {
+  const device = current.devices.find((d) => d.site === ack.site && d.device === ack.device);
+  // Acks for other versions (e.g. the previous model re-applied after a rollback) do not move this rollout.
+  if (!active(current) || !device || ack.version !== current.model.version || device.status === 'waiting') return { state: current, effects: [] };
+  const state = clone(current);
+  const d = state.devices.find((x) => x.site === ack.site && x.device === ack.device)!;
+  if (d.status === ack.result) return { state: current, effects: [] };
+  d.status = ack.result;
+  d.at = now;
+  if (ack.reason) d.reason = ack.reason;
+  state.steps.push({ at: now, step: `ack-${ack.result}`, detail: `${keyOf(d)} (${d.group})${ack.reason ? `: ${ack.reason}` : ''}` });
+  if (ack.result !== 'applied') {
+    if (d.group === 'canary') return rollBack(state, `canary ${keyOf(d)} ${ack.result === 'rejected' ? 'rejected' : 'rolled back'} the model${ack.reason ? `: ${ack.reason}` : ''}`, now);
+    return { state, effects: finish(state, now) }; // a fleet device that refuses keeps its old model; reported, not fatal
+  }
+  return advance(state, now);
+}
+
+/** Moves on when the current stage is done: canaries applied and soaked → fleet; fleet all answered → completed. */
+function advance(state: RolloutState, now: number): Transition {
+  const canaries = state.devices.filter((d) => d.group === 'canary');
+  if (state.stage === 'canary' && canaries.every((d) => d.status === 'applied')) {
+    state.canariesAppliedAt ??= now;
+    if (now - state.canariesAppliedAt < state.policy.soakMs) return { state, effects: [] };
+    state.stage = 'fleet';
+    state.steps.push({ at: now, step: 'canaries-healthy', detail: `soaked ${now - state.canariesAppliedAt} ms` });
+    const effects = send(state, 'fleet', now);
+    return { state, effects: [...effects, ...finish(state, now)] };
+  }
+  if (state.stage === 'fleet') return { state, effects: finish(state, now) };
+  return { state, effects: [] };
+}
+
+function finish(state: RolloutState, now: number): Effect[] {
+  const fleet = state.devices.filter((d) => d.group === 'fleet');
+  if (fleet.every((d) => d.status === 'applied' || d.status === 'rejected' || d.status === 'rolled_back')) {
+    state.stage = 'completed';
+    state.endedAt = now;
+    const refused = fleet.filter((d) => d.status !== 'applied').length;
+    state.steps.push({ at: now, step: 'completed', detail: refused ? `${refused} fleet device(s) kept their old model` : 'all devices applied' });
+  }
+  return [];
+}
+
+export interface AlarmCounts {
+  /** Anomaly alarms from the canary since it applied the model, and in a period as long just before the rollout. */
+  after: number;
+  before: number;
+}
+
+/** Time passing: checks canary alarm rates (counts per device key) and the soak period. */
+export function onTick(current: RolloutState, alarms: Record<string, AlarmCounts>, now: number): Transition {
+  if (current.stage !== 'canary') return { state: current, effects: [] };
+  const { alarmFactor, minAlarms } = current.policy;
+  for (const d of current.devices) {
+    if (d.group !== 'canary' || d.status !== 'applied') continue;
+    const counts = alarms[keyOf(d)];
+    if (counts && counts.after >= minAlarms && counts.after > alarmFactor * Math.max(counts.before, 1)) {
+      const state = clone(current);
+      state.steps.push({ at: now, step: 'alarm-rate', detail: `${keyOf(d)}: ${counts.after} alarms after vs ${counts.before} before (factor ${alarmFactor})` });
+      return rollBack(state, `canary ${keyOf(d)} alarm rate rose ${counts.after} vs ${counts.before} before`, now);
+    }
+  }
+  if (current.canariesAppliedAt === undefined) return { state: current, effects: [] };
+  return advance(clone(current), now);
+}
+
+/** An operator stops the rollout by hand. */
+export function abortRollout(current: RolloutState, reason: string, now: number): Transition {
+  if (!active(current)) return { state: current, effects: [] };
+  return rollBack(clone(current), reason, now);
+}

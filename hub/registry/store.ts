@@ -1,0 +1,99 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { PdmError } from '../../protocol/errors.js';
+import { ID_PATTERN } from '../../protocol/topics.js';
+import type { ModelArtifact } from '../../models/artifacts.js';
+import { encodeBundle, signManifest } from '../../models/bundle.js';
+import { sha256 } from '../../models/card.js';
+
+/** One registered model version: what the manifest carries, plus what an operator wants to see in a list. */
+export interface RegistryEntry {
+  modelId: string;
+  version: string;
+  sha256: string;
+  size: number;
+  signature: string;
+  kind: string;
+  threshold: number;
+  features: string[];
+  addedAt: number;
+}
+
+/** Writes via a temp file and rename, so a crash leaves either the old file or the new one, never half of one. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
+
+/** Model versions on disk: `<dir>/<modelId>/<version>/{bundle.json,entry.json}`. Versions are immutable. */
+export class RegistryStore {
+  constructor(
+    readonly dir: string,
+    private readonly signingKey: KeyObject,
+    private readonly now: () => number = Date.now,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  add(artifact: ModelArtifact): RegistryEntry {
+    const { card } = artifact;
+    if (!ID_PATTERN.test(card.id)) throw new PdmError('PDM_ERR_REGISTRY', `model id "${card.id}" must match ${ID_PATTERN}`);
+    if (!VERSION_PATTERN.test(card.version)) throw new PdmError('PDM_ERR_REGISTRY', `version "${card.version}" must match ${VERSION_PATTERN}`);
+    const bundle = encodeBundle(artifact);
+    const digest = sha256(bundle);
+    const existing = this.find(card.id, card.version);
+    if (existing) {
+      if (existing.sha256 === digest) return existing;
+      throw new PdmError('PDM_ERR_REGISTRY', `${card.id} ${card.version} is already registered with different content; bump the card's version`);
+    }
+    const fields = { modelId: card.id, version: card.version, sha256: digest, size: bundle.length };
+    const entry: RegistryEntry = {
+      ...fields,
+      signature: signManifest(fields, this.signingKey),
+      kind: card.kind,
+      threshold: card.threshold.value,
+      features: card.features.names,
+      addedAt: this.now(),
+    };
+    const dir = join(this.dir, card.id, card.version);
+    writeFileAtomic(join(dir, 'bundle.json'), bundle);
+    // entry.json last: a version without it was never completely added and stays invisible.
+    writeFileAtomic(join(dir, 'entry.json'), `${JSON.stringify(entry, null, 2)}\n`);
+    return entry;
+  }
+
+  find(modelId: string, version: string): RegistryEntry | undefined {
+    if (!ID_PATTERN.test(modelId) || !VERSION_PATTERN.test(version)) return undefined;
+    const file = join(this.dir, modelId, version, 'entry.json');
+    if (!existsSync(file)) return undefined;
+    return JSON.parse(readFileSync(file, 'utf8')) as RegistryEntry;
+  }
+
+  get(modelId: string, version: string): RegistryEntry {
+    const entry = this.find(modelId, version);
+    if (!entry) throw new PdmError('PDM_ERR_REGISTRY', `no model ${modelId} version ${version} in the registry`);
+    return entry;
+  }
+
+  /** The bundle's path, only for a registered version (ids are checked, so a request cannot walk out of `dir`). */
+  bundlePath(modelId: string, version: string): string | undefined {
+    return this.find(modelId, version) ? join(this.dir, modelId, version, 'bundle.json') : undefined;
+  }
+
+  list(): RegistryEntry[] {
+    const out: RegistryEntry[] = [];
+    for (const modelId of readdirSync(this.dir)) {
+      if (!ID_PATTERN.test(modelId)) continue;
+      for (const version of readdirSync(join(this.dir, modelId))) {
+        const entry = this.find(modelId, version);
+        if (entry) out.push(entry);
+      }
+    }
+    return out.sort((a, b) => a.addedAt - b.addedAt || a.modelId.localeCompare(b.modelId));
+  }
+}

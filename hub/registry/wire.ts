@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../config/logger.js';
+import type { ModelAckMessage } from '../../protocol/messages.js';
+import { artifactHandler, registryApiRoutes, type RegistryRoute } from './http.js';
+import { ModelRegistry, type Publish } from './registry.js';
+
+/** The little the registry needs to know about inspections to count a device's alarms. */
+export interface AlarmSource {
+  site: string;
+  device: string;
+  events: ReadonlyArray<{ kind: string; at: number }>;
+}
+
+/** Anomaly events of one device in [from, to], from the inspections the hub already keeps. */
+export function countAlarmsIn(inspections: () => ReadonlyArray<AlarmSource>) {
+  return (site: string, device: string, from: number, to: number): number => {
+    let n = 0;
+    for (const i of inspections()) {
+      if (i.site !== site || i.device !== device) continue;
+      for (const e of i.events) if (e.kind === 'anomaly' && e.at >= from && e.at <= to) n++;
+    }
+    return n;
+  };
+}
+
+export interface HubRegistry {
+  registry: ModelRegistry;
+  /** Put in front of the HTTP router (no session: devices download here); true when it answered the request. */
+  artifacts: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Entries for the hub's route table (session, role and CSRF checked by its router). */
+  apiRoutes: RegistryRoute[];
+  /** Hand every valid `model/ack` here (from ingest). */
+  handleAck: (ack: ModelAckMessage) => Promise<void>;
+  close(): void;
+}
+
+/**
+ * What the hub's composition root calls: the registry under `<dataDir>/registry`, its HTTP parts, and a timer
+ * that checks canary alarm rates and soak periods.
+ */
+export function createHubRegistry(opts: { dataDir: string; publish: Publish; inspections: () => ReadonlyArray<AlarmSource>; logger: Logger; baseUrl?: string; tickMs?: number }): HubRegistry {
+  const registry = new ModelRegistry({
+    dir: join(opts.dataDir, 'registry'),
+    publish: opts.publish,
+    countAlarms: countAlarmsIn(opts.inspections),
+    logger: opts.logger,
+    ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+  });
+  const timer = setInterval(() => {
+    registry.tick().catch((error: Error) => opts.logger.error({ err: error.message }, 'rollout tick failed'));
+  }, opts.tickMs ?? 10_000);
+  timer.unref();
+  return {
+    registry,
+    artifacts: artifactHandler(registry),
+    apiRoutes: registryApiRoutes(registry),
+    handleAck: (ack) => registry.handleAck(ack),
+    close: () => clearInterval(timer),
+  };
+}

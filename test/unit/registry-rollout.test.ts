@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { abortRollout, onAck, onTick, planProblem, startRollout, type RolloutPlan, type RolloutState } from '../../hub/registry/rollout.js';
+
+const v2 = { modelId: 'pump', version: '2' };
+const v1 = { modelId: 'pump', version: '1' };
+const plan = (over: Partial<RolloutPlan> = {}): RolloutPlan => ({
+  id: 'r1',
+  model: v2,
+  canaries: [{ site: 's', device: 'c1' }],
+  rest: [{ site: 's', device: 'f1' }, { site: 's', device: 'f2' }],
+  policy: { alarmFactor: 3, minAlarms: 3, soakMs: 1000 },
+  previous: { 's/c1': v1, 's/f1': v1 },
+  ...over,
+});
+const ack = (device: string, result: 'applied' | 'rejected' | 'rolled_back', version = '2', reason?: string) => ({ site: 's', device, version, result, ...(reason ? { reason } : {}) });
+const status = (s: RolloutState) => Object.fromEntries(s.devices.map((d) => [d.device, d.status]));
+
+describe('rollout state machine', () => {
+  it('refuses plans without canaries, with duplicates or a silly factor', () => {
+    expect(planProblem(plan({ canaries: [] }))).toMatch(/at least one canary/);
+    expect(planProblem(plan({ rest: [{ site: 's', device: 'c1' }] }))).toMatch(/s\/c1 is listed twice/);
+    expect(planProblem(plan({ policy: { alarmFactor: 0.5, minAlarms: 1, soakMs: 0 } }))).toMatch(/alarmFactor/);
+    expect(planProblem(plan())).toBeUndefined();
+  });
+
+  it('sends to canaries only, waits for their acks and the soak time, then sends to the fleet and completes', () => {
+    let t = startRollout(plan(), 0);
+    expect(t.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v2 }]);
+    expect(status(t.state)).toEqual({ c1: 'sent', f1: 'waiting', f2: 'waiting' });
+    t = onAck(t.state, ack('c1', 'applied'), 100);
+    expect(t.effects).toEqual([]);
+    expect(t.state.stage).toBe('canary');
+    t = onTick(t.state, {}, 900); // soak not over
+    expect(t.effects).toEqual([]);
+    t = onTick(t.state, { 's/c1': { after: 1, before: 1 } }, 1100);
+    expect(t.state.stage).toBe('fleet');
+    expect(t.effects.map((e) => e.device)).toEqual(['f1', 'f2']);
+    t = onAck(t.state, ack('f1', 'applied'), 1200);
+    expect(t.state.stage).toBe('fleet');
+    t = onAck(t.state, ack('f2', 'rejected', '2', 'PDM_ERR_MODEL_HASH: x'), 1300);
+    expect(t.state.stage).toBe('completed');
+    expect(t.state.steps.map((s) => s.step)).toEqual(['started', 'canaries-sent', 'ack-applied', 'canaries-healthy', 'fleet-sent', 'ack-applied', 'ack-rejected', 'completed']);
+    expect(t.state.steps.at(-1)!.detail).toMatch(/1 fleet device\(s\) kept their old model/);
+  });
+
+  it('a canary that rejects stops the rollout and reverts it to its previous model; the fleet is never sent anything', () => {
+    const started = startRollout(plan(), 0);
+    const t = onAck(started.state, ack('c1', 'rejected', '2', 'PDM_ERR_MODEL_SIGNATURE: bad'), 50);
+    expect(t.state.stage).toBe('rolled_back');
+    expect(t.state.reason).toMatch(/canary s\/c1 rejected the model: PDM_ERR_MODEL_SIGNATURE/);
+    expect(t.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1 }]);
+    expect(status(t.state)).toEqual({ c1: 'rejected', f1: 'waiting', f2: 'waiting' });
+    expect(started.state.stage).toBe('canary'); // pure: the input state is untouched
+    // Later acks (the previous model re-applied) change nothing.
+    expect(onAck(t.state, ack('c1', 'applied', '1'), 60).state).toBe(t.state);
+  });
+
+  it('a canary without a previous registry model gets its manifest cleared on rollback', () => {
+    const started = startRollout(plan({ previous: {} }), 0);
+    const t = onAck(started.state, ack('c1', 'rolled_back', '2', 'NaN'), 10);
+    expect(t.effects).toEqual([{ kind: 'clear', site: 's', device: 'c1' }]);
+  });
+
+  it('rolls back when a canary alarm rate rises beyond the factor, not for a small rise', () => {
+    let t = startRollout(plan({ policy: { alarmFactor: 3, minAlarms: 3, soakMs: 10_000 } }), 0);
+    t = onAck(t.state, ack('c1', 'applied'), 10);
+    expect(onTick(t.state, { 's/c1': { after: 2, before: 0 } }, 500).state.stage).toBe('canary'); // under minAlarms
+    expect(onTick(t.state, { 's/c1': { after: 6, before: 2 } }, 500).state.stage).toBe('canary'); // exactly 3x
+    const r = onTick(t.state, { 's/c1': { after: 7, before: 2 } }, 500);
+    expect(r.state.stage).toBe('rolled_back');
+    expect(r.state.steps.map((s) => s.step).slice(-2)).toEqual(['alarm-rate', 'rolled-back']);
+    expect(r.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1 }]);
+  });
+
+  it('can be aborted by hand, reverting every device that was sent the model', () => {
+    let t = startRollout(plan({ policy: { alarmFactor: 3, minAlarms: 3, soakMs: 0 } }), 0);
+    t = onAck(t.state, ack('c1', 'applied'), 10);
+    expect(t.state.stage).toBe('fleet');
+    const a = abortRollout(t.state, 'operator said so', 20);
+    expect(a.state.stage).toBe('rolled_back');
+    expect(a.effects).toEqual([
+      { kind: 'publish', site: 's', device: 'c1', model: v1 },
+      { kind: 'publish', site: 's', device: 'f1', model: v1 },
+      { kind: 'clear', site: 's', device: 'f2' },
+    ]);
+    expect(abortRollout(a.state, 'again', 30).effects).toEqual([]);
+  });
+});
