@@ -1,13 +1,13 @@
 import { join, resolve } from 'node:path';
-import { loadAgentConfig, loadScenario } from '../config/index.js';
+import { loadAgentConfig } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { onShutdown } from '../config/lifecycle.js';
 import { createEnvelopeFactory } from '../protocol/envelope.js';
 import { deviceClientId, topicFor } from '../protocol/topics.js';
-import { machineSource } from '../simulator/scenario.js';
 import { Agent, statusMessage } from './agent.js';
 import { baselineFile } from './baseline-file.js';
 import { connectMqttLink } from './link.js';
+import { openSource } from './sources.js';
 import { FileOutboxStore } from './outbox/file-store.js';
 import { Outbox } from './outbox/outbox.js';
 import { OutboxPublisher } from './outbox/publisher.js';
@@ -17,10 +17,7 @@ import { FileQuarantine } from './outbox/quarantine.js';
 export async function runAgent(configFile: string): Promise<void> {
   const cfg = loadAgentConfig(configFile);
   const logger = createLogger({ name: `agent:${cfg.device}`, level: cfg.log.level, file: cfg.log.file });
-  const scenario = loadScenario(cfg.source.scenario);
-  const machineId = cfg.source.machine ?? cfg.device;
-  const source = machineSource(scenario, machineId);
-  const rpm = scenario.machines.find((m) => m.id === machineId)?.rpm;
+  const { source, rpm } = openSource(cfg);
   const envelopes = createEnvelopeFactory({ site: cfg.site, device: cfg.device });
 
   const outboxDir = resolve(cfg.outbox.dir, cfg.site, cfg.device);

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { PdmError } from '../protocol/errors.js';
 
 /** Anything zod-shaped we need to walk: we only read `_zod.def`, which zod 4 documents for introspection. */
-type Def = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> };
+type Def = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; options?: z.ZodType[] };
 const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
 type LeafKind = 'string' | 'number' | 'boolean' | 'other';
@@ -29,6 +29,15 @@ function leavesOf(schema: z.ZodType, path: string[] = []): Leaf[] {
   const def = defOf(inner);
   if (def.type === 'object' && def.shape) {
     return Object.entries(def.shape).flatMap(([key, child]) => leavesOf(child, [...path, key]));
+  }
+  if (def.type === 'union' && def.options?.some((o) => defOf(unwrap(o)).type === 'object')) {
+    // A union of objects (e.g. the agent's source kinds): every key of every variant can be set; first one wins.
+    const seen = new Map<string, Leaf>();
+    for (const leaf of def.options.flatMap((option) => leavesOf(option, path))) {
+      const key = leaf.path.join('.');
+      if (!seen.has(key) || seen.get(key)!.kind === 'other') seen.set(key, leaf);
+    }
+    return [...seen.values()];
   }
   const kind: LeafKind =
     def.type === 'string' || def.type === 'enum' || def.type === 'literal'

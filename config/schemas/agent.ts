@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { id, LogSchema, positive } from './common.js';
+import { SourceSchema } from './source.js';
 
 export const AgentConfigSchema = z.strictObject({
   site: id,
@@ -17,12 +18,7 @@ export const AgentConfigSchema = z.strictObject({
       password: z.string().min(1).max(256).optional(),
     })
     .prefault({}),
-  source: z.strictObject({
-    kind: z.literal('simulator'),
-    scenario: z.string(),
-    /** Machine of the scenario to watch; defaults to the device id. */
-    machine: id.optional(),
-  }),
+  source: SourceSchema,
   /** Default window and hop of every channel; a channel may set its own. */
   window: z
     .strictObject({
