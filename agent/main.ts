@@ -17,7 +17,7 @@ import { FileQuarantine } from './outbox/quarantine.js';
 export async function runAgent(configFile: string): Promise<void> {
   const cfg = loadAgentConfig(configFile);
   const logger = createLogger({ name: `agent:${cfg.device}`, level: cfg.log.level, file: cfg.log.file });
-  const { source, rpm } = openSource(cfg);
+  const { source, rpm } = openSource(cfg, logger.child({ component: 'source' }));
   const envelopes = createEnvelopeFactory({ site: cfg.site, device: cfg.device });
 
   const outboxDir = resolve(cfg.outbox.dir, cfg.site, cfg.device);

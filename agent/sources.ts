@@ -1,9 +1,11 @@
 import type { AgentConfig } from '../config/schemas.js';
 import { loadScenario } from '../config/index.js';
+import type { Logger } from '../config/logger.js';
 import type { SampleSource } from '../protocol/samples.js';
 import { GatewaySource } from '../simulator/gateway/gateway-source.js';
 import { replaySource } from '../simulator/replay/index.js';
 import { machineSource } from '../simulator/scenario.js';
+import { ModbusSource } from './modbus-source.js';
 
 export interface OpenedSource {
   source: SampleSource;
@@ -15,7 +17,7 @@ export interface OpenedSource {
  * Opens the configured sample source. Part of the agent's composition: the pipeline only sees `SampleSource`. The
  * simulator and replay never hand the agent their ground truth; labels stay on the simulator's truth stream.
  */
-export function openSource(cfg: AgentConfig): OpenedSource {
+export function openSource(cfg: AgentConfig, logger: Logger): OpenedSource {
   const spec = cfg.source;
   switch (spec.kind) {
     case 'simulator': {
@@ -36,5 +38,7 @@ export function openSource(cfg: AgentConfig): OpenedSource {
         source: new GatewaySource({ url: spec.url, prefix: spec.prefix, site: cfg.site, machine: spec.machine ?? cfg.device }),
         ...(spec.rpm ? { rpm: spec.rpm } : {}),
       };
+    case 'modbus':
+      return { source: new ModbusSource(spec, logger), ...(spec.rpm ? { rpm: spec.rpm } : {}) };
   }
 }

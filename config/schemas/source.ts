@@ -40,5 +40,27 @@ export const GatewaySourceSchema = z.strictObject({
   rpm: positive.optional(),
 });
 
-export const SourceSchema = z.discriminatedUnion('kind', [SimulatorSourceSchema, ReplaySourceSchema, GatewaySourceSchema]);
+export const ModbusRegisterSchema = z.strictObject({
+  channel: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a channel name'),
+  address: z.number().int().min(0).max(65535),
+  table: z.enum(['holding', 'input']).default('holding'),
+  /** Raw 16-bit values are read as signed (two's complement) or unsigned, then value × scale + offset. */
+  signed: z.boolean().default(false),
+  scale: z.number().finite().default(1),
+  offset: z.number().finite().default(0),
+});
+
+export const ModbusSourceSchema = z.strictObject({
+  kind: z.literal('modbus'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(502),
+  unitId: z.number().int().min(0).max(255).default(1),
+  /** Polls per second: slow channels (temperature, current, pressure, flow), not raw vibration. */
+  pollHz: z.number().positive().max(100).default(1),
+  timeoutMs: z.number().int().min(50).max(60_000).default(1000),
+  registers: z.array(ModbusRegisterSchema).min(1).max(125),
+  rpm: positive.optional(),
+});
+
+export const SourceSchema = z.discriminatedUnion('kind', [SimulatorSourceSchema, ReplaySourceSchema, GatewaySourceSchema, ModbusSourceSchema]);
 export type SourceConfig = z.output<typeof SourceSchema>;

@@ -79,7 +79,7 @@ describe('agent sources', () => {
       PDM_AGENT_SOURCE_RPM: '2950',
     });
     expect(gateway.source).toEqual({ kind: 'gateway', url: 'mqtt://127.0.0.1:1', prefix: 'raw', rpm: 2950 });
-    expect(() => loadAgentConfig(agentConfig('bad.yaml', 'source: { kind: modbus }'), {})).toThrow(/source\.kind/);
+    expect(() => loadAgentConfig(agentConfig('bad.yaml', 'source: { kind: opc-ua }'), {})).toThrow(/source\.kind/);
   });
 
   it('replays a recorded CSV through the pipeline: the recorded fault opens an inspection at the hub', async () => {

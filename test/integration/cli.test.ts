@@ -42,7 +42,7 @@ describe('pdm CLI', () => {
     const env = await runPdm(['hub', '--config', 'config/hub.yaml'], { PDM_HUB_HTTP_PORT: 'eighty' });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain('PDM_HUB_HTTP_PORT');
-    const agent = await runPdm(['agent', '--config', file('agent.yaml', 'site: s\ndevice: d\nsource: { kind: modbus }\n')]);
+    const agent = await runPdm(['agent', '--config', file('agent.yaml', 'site: s\ndevice: d\nsource: { kind: opc-ua }\n')]);
     expect(agent.code).toBe(2);
     expect(agent.stderr).toContain('source.kind');
   });
