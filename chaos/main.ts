@@ -8,7 +8,7 @@ import { runChaos, type ChaosOptions } from './run.js';
 function parse(argv: string[]): Omit<ChaosOptions, 'log'> {
   const quick = argv.includes('--quick');
   const opts = quick
-    ? { agents: 5, rounds: 1, outageMs: 2500, calmMs: 1500, speed: 10, seed: 1, recoverTimeoutMs: 45_000 }
+    ? { agents: 4, rounds: 1, outageMs: 2500, calmMs: 1500, speed: 8, seed: 1, recoverTimeoutMs: 45_000 }
     : { agents: 8, rounds: 3, outageMs: 6000, calmMs: 5000, speed: 10, seed: 1, recoverTimeoutMs: 120_000 };
   for (const key of ['agents', 'rounds', 'seed', 'speed'] as const) {
     const at = argv.indexOf(`--${key}`);

@@ -42,6 +42,7 @@ export const ERROR_CATALOG = {
   PDM_ERR_NOT_FOUND: { message: 'not found', retryable: false },
   PDM_ERR_BAD_REQUEST: { message: 'request is invalid', retryable: false },
   PDM_ERR_WEBHOOK: { message: 'CMMS webhook delivery failed', retryable: true },
+  PDM_ERR_METHOD_NOT_ALLOWED: { message: 'this route does not take that HTTP method', retryable: false },
 } as const satisfies Record<string, { message: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
