@@ -107,6 +107,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await sleep(opts.calmMs);
   };
 
+  // Delivery delay is measured by watching the hub's state file; keep watching between faults too.
+  let watching = false;
+  const watcher = setInterval(() => {
+    if (watching) return;
+    watching = true;
+    try {
+      observe();
+    } catch {
+      // a state file mid-rename or a log mid-line: the next tick reads it again
+    } finally {
+      watching = false;
+    }
+  }, 250);
   try {
     for (const agent of agents) await agent.start();
     await recovered();
@@ -150,6 +163,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // Stop the machines (SIGTERM: the agents flush), then the final comparison.
     for (const agent of agents) await agent.kill('SIGTERM');
     await sleep(500);
+    clearInterval(watcher);
     const { generated } = observe();
     const { seen, duplicates } = hub.holdings();
     const lostIds = generated.filter((g) => !seen.has(g.id)).map((g) => g.id);
@@ -173,6 +187,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       lostIds,
     };
   } finally {
+    clearInterval(watcher);
     for (const agent of agents) await agent.kill('SIGKILL');
     await hub.stop('SIGTERM');
     await proxy.close();

@@ -128,8 +128,10 @@ export async function run(report: Report): Promise<void> {
     const started = performance.now();
     for (const d of devices) {
       const shift = (d.index / DEVICES) * TELEMETRY_EVERY_S * 1000;
-      timers.push(setTimeout(() => timers.push(setInterval(() => track(d.telemetry()), TELEMETRY_EVERY_S * 1000)), shift));
-      timers.push(setTimeout(() => timers.push(setInterval(() => track(d.event()), EVENT_EVERY_S * 1000)), (d.index / DEVICES) * EVENT_EVERY_S * 1000));
+      const every = (ms: number, first: number, fn: () => void) =>
+        timers.push(setTimeout(() => (fn(), timers.push(setInterval(fn, ms))), first));
+      every(TELEMETRY_EVERY_S * 1000, shift, () => track(d.telemetry()));
+      every(EVENT_EVERY_S * 1000, (d.index / DEVICES) * Math.min(EVENT_EVERY_S, STEADY_SECONDS / 2) * 1000, () => track(d.event()));
     }
     for (let t = 5; t <= STEADY_SECONDS; t += 5) {
       await new Promise((resolve) => setTimeout(resolve, 5000));
