@@ -48,6 +48,7 @@ export const ERROR_CATALOG = {
   PDM_ERR_MODEL_SHADOW: { message: 'model failed shadow scoring of recent windows', retryable: false },
   PDM_ERR_REGISTRY: { message: 'model registry request is invalid', retryable: false },
   PDM_ERR_ROLLOUT: { message: 'rollout request is invalid', retryable: false },
+  PDM_ERR_METHOD_NOT_ALLOWED: { message: 'this route does not take that HTTP method', retryable: false },
 } as const satisfies Record<string, { message: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -27,6 +27,9 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
     'content-type': contentType ?? 'application/json; charset=utf-8',
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
+    // Answered before its body was read (refused, or over the size limit): the unread rest would sit in front of
+    // the next request on a kept-alive connection and hang it, so this connection ends with the answer.
+    ...(res.req && !res.req.complete ? { connection: 'close' } : {}),
     ...headers,
   });
   res.end(isHead(res) ? undefined : contentType ? String(body) : JSON.stringify(body));
@@ -80,7 +83,7 @@ export async function startHttp(opts: {
     }
     if (matching.length === 0) return send(res, 404, { error: 'PDM_ERR_NOT_FOUND', message: `no route ${url.pathname}` });
     const route = matching.find((r) => r.method === method);
-    if (!route) return send(res, 405, { error: 'method_not_allowed', allow: matching.map((r) => r.method) }, { allow: matching.map((r) => r.method).join(', ') });
+    if (!route) return send(res, 405, { error: 'PDM_ERR_METHOD_NOT_ALLOWED', message: `${req.method} ${url.pathname}: use ${matching.map((r) => r.method).join(' or ')}`, allow: matching.map((r) => r.method) }, { allow: matching.map((r) => r.method).join(', ') });
     const found = deps.sessions.fromRequest(req);
     if (route.role) {
       if (!found) return send(res, 401, { error: 'PDM_ERR_AUTH_FAILED', message: 'log in first: POST /api/login' });
