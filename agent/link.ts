@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
+import { mqttSubscriber } from './model-sync/mqtt-subscribe.js';
 
 /** How the agent reaches the hub. Injected, so the pipeline never opens a socket itself (DESIGN convention 1). */
 export interface DeviceLink {
@@ -12,6 +13,11 @@ export interface DeviceLink {
   readonly connected: boolean;
   /** Called on every connect (true) and every lost or closed connection (false). */
   onConnectionChange(listener: (connected: boolean) => void): void;
+  /**
+   * QoS 1 subscription to one topic (the device's own `model` or `cmd`, which the hub's ACL allows). Kept across
+   * reconnects: the session is clean, so the link subscribes again on every connect.
+   */
+  subscribe(topic: string, onMessage: (payload: Buffer) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -83,7 +89,19 @@ export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink
     log.warn(new PdmError('PDM_ERR_BROKER_UNREACHABLE', opts.url).toJSON(), 'starting without the hub');
   }
 
+  const subscribe = mqttSubscriber(client);
+  const topics: string[] = [];
+  client.on('connect', () => {
+    // A clean session forgets subscriptions; MQTT.js resubscribes only after its own reconnects, so do it here too.
+    for (const topic of topics) client.subscribeAsync(topic, { qos: 1 }).catch((error: Error) => log.warn({ topic, err: error.message }, 'resubscribe failed'));
+  });
   return {
+    async subscribe(topic, onMessage) {
+      topics.push(topic);
+      if (client.connected) await subscribe(topic, onMessage);
+      // Offline now: the connect handler above subscribes once the hub is back; the handler is attached either way.
+      else client.on('message', (t, payload) => t === topic && onMessage(payload));
+    },
     get connected() {
       return client.connected;
     },

@@ -10,6 +10,9 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   PDM_ERR_BAD_REQUEST: 400,
+  PDM_ERR_REGISTRY: 400,
+  PDM_ERR_ROLLOUT: 400,
+  PDM_ERR_MODEL_INVALID: 400,
   PDM_ERR_AUTH_FAILED: 401,
   PDM_ERR_FORBIDDEN: 403,
   PDM_ERR_CSRF: 403,
@@ -72,6 +75,8 @@ export async function startHttp(opts: {
 }) {
   const { deps, logger } = opts;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Model artifacts for devices, which have no session: the signed manifest is what protects them.
+    if (deps.models.artifacts(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const matching = routes.filter((r) => r.path.test(url.pathname));
