@@ -1,7 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
-import { mqttSubscriber } from './model-sync/mqtt-subscribe.js';
 
 /** How the agent reaches the hub. Injected, so the pipeline never opens a socket itself (DESIGN convention 1). */
 export interface DeviceLink {
@@ -89,18 +88,28 @@ export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink
     log.warn(new PdmError('PDM_ERR_BROKER_UNREACHABLE', opts.url).toJSON(), 'starting without the hub');
   }
 
-  const subscribe = mqttSubscriber(client);
-  const topics: string[] = [];
+  /** Topics asked for while offline (or refused): subscribed at the next connect. MQTT.js itself resubscribes,
+   * after every reconnect, what it once subscribed successfully (its `resubscribe` option), so those are not repeated. */
+  const pending = new Set<string>();
+  const subscribeNow = (topic: string): void => {
+    client.subscribeAsync(topic, { qos: 1 }).catch((error: Error) => {
+      pending.add(topic);
+      log.warn({ topic, err: error.message }, 'subscribe failed; retrying at the next connect');
+    });
+  };
   client.on('connect', () => {
-    // A clean session forgets subscriptions; MQTT.js resubscribes only after its own reconnects, so do it here too.
-    for (const topic of topics) client.subscribeAsync(topic, { qos: 1 }).catch((error: Error) => log.warn({ topic, err: error.message }, 'resubscribe failed'));
+    for (const topic of pending) {
+      pending.delete(topic);
+      subscribeNow(topic);
+    }
   });
   return {
     async subscribe(topic, onMessage) {
-      topics.push(topic);
-      if (client.connected) await subscribe(topic, onMessage);
-      // Offline now: the connect handler above subscribes once the hub is back; the handler is attached either way.
-      else client.on('message', (t, payload) => t === topic && onMessage(payload));
+      client.on('message', (t, payload) => {
+        if (t === topic) onMessage(payload);
+      });
+      if (client.connected) await client.subscribeAsync(topic, { qos: 1 });
+      else pending.add(topic);
     },
     get connected() {
       return client.connected;
