@@ -99,6 +99,13 @@ describe('model rollout through the running hub to a real agent', () => {
     const upload = await api<{ modelId: string; version: string }>('POST', '/api/models', JSON.parse(encodeBundle(readModel(card)).toString('utf8')));
     expect(upload).toMatchObject({ status: 201, body: { modelId: 'pump-vibration-pca', version: '1.1.0' } });
 
+    const badUpload = await api<{ error: string; message: string }>('POST', '/api/models', { schema: 'pdm.model-bundle/v1', card: {}, onnx: 'AAAA' });
+    expect(badUpload.status).toBe(400);
+    expect(badUpload.body.error).toMatch(/^PDM_ERR_(MODEL_INVALID|REGISTRY)$/);
+    const badRollout = await api<{ error: string; message: string }>('POST', '/api/rollouts', { modelId: 'pump-vibration-pca', version: '1.1.0', canaries: ['no-slash'] });
+    expect(badRollout).toMatchObject({ status: 400, body: { error: 'PDM_ERR_ROLLOUT' } });
+    expect(badRollout.body.message).toMatch(/canaries\.0/);
+
     const started = await api<RolloutState>('POST', '/api/rollouts', { modelId: 'pump-vibration-pca', version: '1.1.0', canaries: [KEY], policy: { soakMs: 0 } });
     expect(started.status).toBe(201);
     const done = await waitFor('the rollout to complete', async () => {
