@@ -4,10 +4,13 @@ import { encode } from '../protocol/codec.js';
 import type { EnvelopeFactory } from '../protocol/envelope.js';
 import type { EventMessage } from '../protocol/messages.js';
 import type { SampleSource } from '../protocol/samples.js';
+import { PdmError } from '../protocol/errors.js';
 import { uuidv7 } from '../protocol/uuid.js';
 import { BaselineDetector, type BaselineState } from './baseline.js';
 import { RmsThresholdDetector, type Detector } from './detector.js';
 import { HealthReporter } from './health.js';
+import type { ModelRuntime } from '../models/runtime.js';
+import { OnnxDetector, type AsyncDetector } from './onnx-detector.js';
 import type { DeviceLink } from './link.js';
 import type { Outbox } from './outbox/outbox.js';
 import type { Priority } from './outbox/types.js';
@@ -28,6 +31,8 @@ export interface AgentDeps {
   baseline?: { load(): BaselineState | undefined; save(state: BaselineState): void };
   /** Running speed when the config does not say (the simulator knows its machine's). */
   rpm?: number;
+  /** detector.kind onnx: the model to score with (model sync's hot-swappable one, or a fixed session). */
+  model?: ModelRuntime;
 }
 
 export interface AgentStats {
@@ -60,6 +65,7 @@ export function pipelineConfig(cfg: AgentConfig, rpm?: number) {
     bearingBandWidth: cfg.machine.bearingBandWidth,
     sensorHealth: { ...cfg.sensorHealth },
     decision: { ...cfg.decision, threshold: cfg.detector.threshold, criticalRatio: cfg.detector.criticalRatio },
+    queueLimit: cfg.detector.queueLimit,
   };
 }
 
@@ -78,13 +84,14 @@ export class Agent {
 
   private constructor(
     private readonly cfg: AgentConfig,
-    private readonly detector: Detector,
+    private readonly detector: Detector | AsyncDetector,
     private readonly deps: AgentDeps,
   ) {
     this.asset = cfg.asset ?? cfg.device;
     this.pipeline = new Pipeline(pipelineConfig(cfg, deps.rpm), detector, {
       onScored: (result) => this.onScored(result),
       onSensorChange: (channel, state, faults) => this.onSensorChange(channel, state, faults),
+      onScoreError: (error, windows) => deps.logger.warn({ err: error.message, windows, model: detector.modelVersion }, 'model could not score; windows skipped'),
     });
     this.health = new HealthReporter({
       latency: this.pipeline.latency,
@@ -96,6 +103,10 @@ export class Agent {
   /** Builds the detector (restoring a commissioned baseline) before returning, so a started agent can score at once. */
   static async create(cfg: AgentConfig, deps: AgentDeps): Promise<Agent> {
     const d = cfg.detector;
+    if (d.kind === 'onnx') {
+      if (!deps.model) throw new PdmError('PDM_ERR_CONFIG_INVALID', 'detector.kind onnx needs a model; the composition root loads detector.card');
+      return new Agent(cfg, new OnnxDetector(deps.model, d.channel, d.topContributions), deps);
+    }
     const detector: Detector =
       d.kind === 'baseline'
         ? new BaselineDetector(
@@ -135,10 +146,22 @@ export class Agent {
     this.running = false;
     clearInterval(this.healthTimer);
     await this.deps.source.stop();
+    // Windows still waiting for an asynchronous model are scored before the agent says goodbye.
+    await this.pipeline.idle();
     // A clean stop says offline itself; the broker only sends the Will when the agent vanishes. If the hub is
     // unreachable it stays in the outbox and goes out, in order, at the next start.
     this.sendStatus('offline');
     await this.deps.outbox.flush();
+  }
+
+  /** Tells the hub (retained status) which model runs now, e.g. after model sync swapped it. */
+  announce(): void {
+    if (this.running) this.sendStatus('online');
+  }
+
+  /** Resolves once every window so far has been scored. */
+  idle(): Promise<void> {
+    return this.pipeline.idle();
   }
 
   /** Health is a snapshot, so it is not queued on disk: sent now if connected, otherwise skipped. */

@@ -30,25 +30,26 @@ export class EpisodeDecider {
     return this.open;
   }
 
-  severityOf(score: number): Severity {
-    return score >= this.policy.threshold * this.policy.criticalRatio ? 'critical' : 'warning';
+  severityOf(score: number, threshold = this.policy.threshold): Severity {
+    return score >= threshold * this.policy.criticalRatio ? 'critical' : 'warning';
   }
 
-  next(score: number): Decision {
-    const { threshold, clearRatio, openAfter, clearAfter } = this.policy;
+  /** `threshold` overrides the policy's for this window: a swapped-in model brings its own. */
+  next(score: number, threshold = this.policy.threshold): Decision {
+    const { clearRatio, openAfter, clearAfter } = this.policy;
     if (!this.open) {
       this.over = score >= threshold ? this.over + 1 : 0;
       if (this.over < openAfter) return undefined;
       this.open = true;
       this.under = 0;
       this.peak = score;
-      return { kind: 'anomaly', severity: this.severityOf(score), peak: score };
+      return { kind: 'anomaly', severity: this.severityOf(score, threshold), peak: score };
     }
     this.peak = Math.max(this.peak, score);
     this.under = score < threshold * clearRatio ? this.under + 1 : 0;
     if (this.under < clearAfter) return undefined;
     this.open = false;
     this.over = 0;
-    return { kind: 'clear', severity: this.severityOf(this.peak), peak: this.peak };
+    return { kind: 'clear', severity: this.severityOf(this.peak, threshold), peak: this.peak };
   }
 }

@@ -12,6 +12,11 @@ export interface DeviceLink {
   readonly connected: boolean;
   /** Called on every connect (true) and every lost or closed connection (false). */
   onConnectionChange(listener: (connected: boolean) => void): void;
+  /**
+   * QoS 1 subscription to one topic (the device's own `model` or `cmd`, which the hub's ACL allows). Kept across
+   * reconnects: the session is clean, so the link subscribes again on every connect.
+   */
+  subscribe(topic: string, onMessage: (payload: Buffer) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -83,7 +88,29 @@ export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink
     log.warn(new PdmError('PDM_ERR_BROKER_UNREACHABLE', opts.url).toJSON(), 'starting without the hub');
   }
 
+  /** Topics asked for while offline (or refused): subscribed at the next connect. MQTT.js itself resubscribes,
+   * after every reconnect, what it once subscribed successfully (its `resubscribe` option), so those are not repeated. */
+  const pending = new Set<string>();
+  const subscribeNow = (topic: string): void => {
+    client.subscribeAsync(topic, { qos: 1 }).catch((error: Error) => {
+      pending.add(topic);
+      log.warn({ topic, err: error.message }, 'subscribe failed; retrying at the next connect');
+    });
+  };
+  client.on('connect', () => {
+    for (const topic of pending) {
+      pending.delete(topic);
+      subscribeNow(topic);
+    }
+  });
   return {
+    async subscribe(topic, onMessage) {
+      client.on('message', (t, payload) => {
+        if (t === topic) onMessage(payload);
+      });
+      if (client.connected) await client.subscribeAsync(topic, { qos: 1 });
+      else pending.add(topic);
+    },
     get connected() {
       return client.connected;
     },

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadAgentConfig } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { onShutdown } from '../config/lifecycle.js';
@@ -12,6 +14,16 @@ import { FileOutboxStore } from './outbox/file-store.js';
 import { Outbox } from './outbox/outbox.js';
 import { OutboxPublisher } from './outbox/publisher.js';
 import { FileQuarantine } from './outbox/quarantine.js';
+import { OnnxModelRuntime, type ModelRuntime } from '../models/runtime.js';
+import type { ModelSync } from './model-sync/model-sync.js';
+import { createModelSync } from './model-sync/wire.js';
+
+/** The shipped default model, found from the source tree (tests) or from dist/agent/ (the built CLI). */
+function shippedCard(): string {
+  const file = 'models/default/pump-vibration-pca.card.json';
+  const candidates = ['../', '../../'].map((up) => fileURLToPath(new URL(up + file, import.meta.url)));
+  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+}
 
 /** Composition root of the agent process: config → logger → outbox → link → publisher → source → agent. */
 export async function runAgent(configFile: string): Promise<void> {
@@ -52,7 +64,32 @@ export async function runAgent(configFile: string): Promise<void> {
   );
   publisher.start();
   const pipelineLog = logger.child({ component: 'pipeline' });
-  const agent = await Agent.create(cfg, {
+  let model: ModelRuntime | undefined;
+  let sync: ModelSync | undefined;
+  let agent: Agent | undefined;
+  if (cfg.detector.kind === 'onnx') {
+    const card = resolve(cfg.detector.card ?? shippedCard());
+    if (cfg.modelSync) {
+      ({ model, sync } = await createModelSync({
+        config: { ...cfg.modelSync, dir: resolve(cfg.modelSync.dir, cfg.site, cfg.device) },
+        site: cfg.site,
+        device: cfg.device,
+        shippedCard: card,
+        subscribe: (topic, onMessage) => link.subscribe(topic, onMessage),
+        // Acks go through the durable outbox like events: a rollout waits for them, across restarts too.
+        publish: async (topic, payload) => outbox.send({ topic, payload, qos: 1, retain: false, priority: 'event' }),
+        envelopes,
+        logger: logger.child({ component: 'model-sync' }),
+        onOutcome: (outcome) => {
+          if (outcome.result !== 'rejected') agent?.announce();
+        },
+      }));
+    } else {
+      model = await OnnxModelRuntime.load(card);
+    }
+    logger.info({ modelId: model.card.id, version: model.card.version, sync: !!sync }, 'onnx model loaded');
+  }
+  agent = await Agent.create(cfg, {
     source,
     link,
     outbox,
@@ -60,17 +97,21 @@ export async function runAgent(configFile: string): Promise<void> {
     logger: pipelineLog,
     baseline: baselineFile(join(outboxDir, '..', `${cfg.device}.baseline.json`), pipelineLog),
     ...(rpm ? { rpm } : {}),
+    ...(model ? { model } : {}),
   });
   await agent.start();
+  const running = agent;
   process.send?.({ type: 'ready', device: cfg.device, topic: topicFor(cfg.site, cfg.device, 'status') });
   onShutdown(logger, async () => {
-    await agent.stop();
+    await running.stop();
+    await sync?.close();
+    await model?.close();
     // Give the offline status a moment to reach the hub; whatever is left waits on disk for the next start.
     await publisher.drained(1000);
     publisher.stop();
     outbox.close();
     await link.close();
     await store.close();
-    logger.info({ stats: agent.stats, outbox: store.stats, heldInMemory: outbox.waitingInMemory, quarantined: store.stats.quarantined }, 'agent stopped');
+    logger.info({ stats: running.stats, outbox: store.stats, heldInMemory: outbox.waitingInMemory, quarantined: store.stats.quarantined }, 'agent stopped');
   });
 }

@@ -4,6 +4,8 @@ import type { Detector, Score } from './detector.js';
 import { ChannelFeatures } from './features/extractor.js';
 import type { Band, BearingGeometry } from './features/spectrum.js';
 import { LatencyRecorder } from './latency.js';
+import type { AsyncDetector } from './onnx-detector.js';
+import { ScoreQueue, type PendingWindow } from './score-queue.js';
 import { SensorHealth, type SensorHealthOptions, type SensorState } from './sensor-health.js';
 import { ChannelWindower, type SampleFaults, type Window, type WindowSpec } from './windowing.js';
 
@@ -22,6 +24,8 @@ export interface PipelineConfig {
   bearingBandWidth?: number;
   sensorHealth: SensorHealthOptions;
   decision: DecisionPolicy;
+  /** Asynchronous detectors only: windows waiting for the model at most (see ScoreQueue). */
+  queueLimit?: number;
 }
 
 export interface Scored {
@@ -36,6 +40,8 @@ export interface Scored {
 export interface PipelineListener {
   onScored(result: Scored): void;
   onSensorChange(channel: string, state: SensorState, faults: SampleFaults): void;
+  /** An asynchronous model failed on these windows; they get no score (the decision keeps its state). */
+  onScoreError?(error: Error, windows: number): void;
 }
 
 export interface PipelineStats {
@@ -43,7 +49,13 @@ export interface PipelineStats {
   scored: number;
   commissioning: number;
   skippedForSensor: number;
+  /** Asynchronous detectors: windows waiting for the model, dropped beyond the queue limit, failed to score. */
+  queued: number;
+  dropped: number;
+  failed: number;
 }
+
+const EMPTY = new Float64Array(0);
 
 /** Default band edges as shares of the Nyquist frequency: low, mid-low, mid-high, high. */
 const DEFAULT_BAND_EDGES = [0.01, 0.05, 0.2, 0.5, 1];
@@ -70,18 +82,27 @@ interface ChannelState {
  * the tests and the benchmarks drive the same code. Buffers are made once per channel (again only on a rate change).
  */
 export class Pipeline {
-  readonly stats: PipelineStats = { windows: 0, scored: 0, commissioning: 0, skippedForSensor: 0 };
+  readonly stats: PipelineStats = { windows: 0, scored: 0, commissioning: 0, skippedForSensor: 0, queued: 0, dropped: 0, failed: 0 };
   readonly latency = new LatencyRecorder();
   private readonly channels: ChannelState[];
   private readonly decider: EpisodeDecider;
   private names: string[] = [];
   private values = new Float64Array(0);
+  private readonly queue: ScoreQueue | undefined;
 
   constructor(
     private readonly cfg: PipelineConfig,
-    private readonly detector: Detector,
+    private readonly detector: Detector | AsyncDetector,
     private readonly listener: PipelineListener,
   ) {
+    if ('async' in detector) {
+      this.queue = new ScoreQueue(
+        detector,
+        { limit: cfg.queueLimit ?? 1024, batchMax: 64 },
+        (pending, score) => this.deliver(pending, score),
+        (error, windows) => this.scoreFailed(error, windows),
+      );
+    }
     this.channels = cfg.channels.map((c) => {
       const state: ChannelState = { cfg: c, health: new SensorHealth(cfg.sensorHealth), offset: -1, verdict: 'ok', windower: undefined! };
       state.windower = new ChannelWindower(c, (w) => this.onWindow(state, w));
@@ -96,6 +117,11 @@ export class Pipeline {
 
   faults(): Record<string, SampleFaults & { state: SensorState }> {
     return Object.fromEntries(this.channels.map((c) => [c.cfg.channel, { ...c.windower.faults, state: c.health.state }]));
+  }
+
+  /** Resolves once every window so far has been scored (asynchronous detectors; at once otherwise). */
+  async idle(): Promise<void> {
+    await this.queue?.idle();
   }
 
   push(block: SampleBlock): void {
@@ -116,6 +142,7 @@ export class Pipeline {
       this.stats.skippedForSensor += 1;
       return;
     }
+    if ('async' in this.detector) return this.enqueue(this.detector, window, started);
     const score = this.detector.score(this.names, this.values);
     if (!score) {
       this.stats.commissioning += 1;
@@ -125,6 +152,38 @@ export class Pipeline {
     const decision = this.decider.next(score.score);
     this.latency.record(Number(process.hrtime.bigint() - started) / 1e6);
     this.listener.onScored({ window, names: this.names, values: this.values, score, decision });
+  }
+
+  private enqueue(detector: AsyncDetector, window: Window, started: bigint): void {
+    let row: number[];
+    try {
+      row = detector.features(window);
+    } catch (error) {
+      return this.scoreFailed(error as Error, 1);
+    }
+    // The samples buffer is reused by the next window: keep only what the decision and the messages need.
+    this.queue!.push({ window: { ...window, samples: EMPTY }, names: detector.names, row, started });
+    this.syncQueueStats();
+  }
+
+  private deliver({ window, names, row, started }: PendingWindow, score: Score): void {
+    this.stats.scored += 1;
+    const decision = this.decider.next(score.score, score.threshold);
+    this.latency.record(Number(process.hrtime.bigint() - started) / 1e6);
+    this.syncQueueStats();
+    this.listener.onScored({ window, names, values: Float64Array.from(row), score, decision });
+  }
+
+  private scoreFailed(error: Error, windows: number): void {
+    this.syncQueueStats();
+    this.stats.failed += windows;
+    this.listener.onScoreError?.(error, windows);
+  }
+
+  private syncQueueStats(): void {
+    if (!this.queue) return;
+    this.stats.queued = this.queue.depth;
+    this.stats.dropped = this.queue.dropped;
   }
 
   /** Made at a channel's first window, when its rate is known; the joint vector once every channel has one. */

@@ -11,6 +11,7 @@ import { startHttp } from './http/server.js';
 import { SessionStore } from './http/sessions.js';
 import { Ingest } from './ingest.js';
 import { LiveFeed } from './live.js';
+import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { ScoreHistory } from './score-history.js';
 import { createStaticHandler } from './static.js';
 import { deviceKey } from './store/state.js';
@@ -32,6 +33,8 @@ export interface RunningHub {
   identities: IdentityStore;
   broker: RunningBroker;
   workflow: Workflow;
+  /** The model registry and its rollouts. */
+  models: HubRegistry;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
@@ -92,6 +95,13 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
         });
   connected = () => broker.connectedClients;
   publish = (topic, payload, opts) => broker.publish(topic, payload, opts);
+  const models = createHubRegistry({
+    dataDir,
+    publish: (topic, payload, opts) => broker.publish(topic, payload, opts),
+    inspections: () => store.state.inspections,
+    logger: logger.child({ component: 'registry' }),
+  });
+  ingest.onModelAck = (ack) => models.handleAck(ack);
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {
@@ -116,6 +126,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       startedAt: Date.now(),
       scores,
       live,
+      models,
     },
     logger: logger.child({ component: 'http' }),
     dashboard: createStaticHandler(DASHBOARD_DIR),
@@ -132,8 +143,10 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     identities,
     broker,
     workflow,
+    models,
     refreshIdentities,
     async close() {
+      models.close();
       identities.close();
       await workflow.stop();
       await http.close();

@@ -1,7 +1,7 @@
 import type { Logger } from '../config/logger.js';
 import { decode, type Decoded } from '../protocol/codec.js';
 import type { ErrorCode } from '../protocol/errors.js';
-import type { EventMessage, StatusMessage, TelemetryMessage } from '../protocol/messages.js';
+import type { EventMessage, ModelAckMessage, StatusMessage, TelemetryMessage } from '../protocol/messages.js';
 import type { Channel } from '../protocol/topics.js';
 import { applyEvent, type IncidentOutcome } from './incidents.js';
 import { policyFor, type RoutingConfig } from './routing.js';
@@ -34,6 +34,8 @@ export class Ingest {
   onHandled: (channel: Channel, seconds: number) => void = () => undefined;
   /** Told about every accepted telemetry message (the dashboard's score history hangs here). */
   onTelemetry: (msg: TelemetryMessage) => void = () => undefined;
+  /** Told about every valid model ack (the registry's rollouts hang here); awaited, so a step is stored before the PUBACK. */
+  onModelAck: (msg: ModelAckMessage) => Promise<void> | void = () => undefined;
 
   private readonly handlers: { [C in Channel]?: Handler<C> } = {
     event: (msg) => this.onEvent(msg),
@@ -46,7 +48,7 @@ export class Ingest {
       this.onTelemetry(msg);
     },
     health: () => undefined,
-    'model/ack': () => undefined,
+    'model/ack': (msg) => this.onModelAck(msg),
   };
 
   constructor(

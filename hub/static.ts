@@ -21,26 +21,30 @@ export const DASHBOARD_HEADERS = {
 };
 
 /**
- * Serves the built dashboard (`dist/dashboard`) from memory-cheap reads. Paths are normalised and must stay inside
- * the folder; anything unknown falls back to index.html (the dashboard routes with `#/...`, so this is only `/`).
+ * Serves the built dashboard (`dist/dashboard`). Paths are normalised and must stay inside the folder; `/` is
+ * index.html. The dashboard routes with `#/...`, so any other unknown path is a 404 (answered by the API), never a page.
  */
 export function createStaticHandler(root: string) {
   return async (pathname: string, res: ServerResponse): Promise<boolean> => {
-    const relative = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
-    const file = join(root, relative || 'index.html');
-    if (!file.startsWith(root + sep) && file !== root) return false;
-    for (const candidate of [file, join(root, 'index.html')]) {
-      try {
-        const body = await readFile(candidate);
-        const type = TYPES[extname(candidate)] ?? 'application/octet-stream';
-        const cache = candidate.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache';
-        res.writeHead(200, { 'content-type': type, 'cache-control': cache, ...DASHBOARD_HEADERS });
-        res.end(body);
-        return true;
-      } catch {
-        // try the next candidate
-      }
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      return false; // malformed %-escapes: not a file of ours
     }
-    return false;
+    const relative = normalize(decoded).replace(/^([/\\])+/, '');
+    const file = join(root, relative || 'index.html');
+    if (!file.startsWith(root + sep)) return false;
+    let body: Buffer;
+    try {
+      body = await readFile(file);
+    } catch {
+      return false;
+    }
+    const type = TYPES[extname(file)] ?? 'application/octet-stream';
+    const cache = file.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache';
+    res.writeHead(200, { 'content-type': type, 'cache-control': cache, ...DASHBOARD_HEADERS });
+    res.end(body);
+    return true;
   };
 }

@@ -2,6 +2,43 @@ import { z } from 'zod';
 import { id, LogSchema, positive } from './common.js';
 import { SourceSchema } from './source.js';
 
+/**
+ * Model sync: follow the device's retained `model` manifest, verify it against the hub's key, apply it safely. Here
+ * rather than in agent/ because config/ may not import the agent (DESIGN: nothing imports upwards).
+ */
+export const ModelSyncConfigSchema = z.strictObject({
+  /** The hub's Ed25519 public key (SPKI PEM), as printed by `pdm model key`. */
+  publicKeyPem: z.string().includes('BEGIN PUBLIC KEY', { message: 'expected an SPKI PEM public key' }),
+  /** Base URL for manifest URLs that are paths, e.g. http://hub:8080. */
+  httpBase: z.string().url().optional(),
+  /** Where the last known good model lives; the agent boots from it. */
+  dir: z.string().default('.pdm-data/agent/models'),
+  /** Execution providers in order of preference; cpu is always the last resort. */
+  providers: z.array(z.enum(['cpu', 'cuda', 'tensorrt'])).min(1).default(['cpu']),
+  download: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(20).default(5),
+      retryMinMs: z.number().int().min(1).default(500),
+      retryMaxMs: z.number().int().min(1).default(30_000),
+      timeoutMs: z.number().int().min(100).default(30_000),
+      maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    })
+    .prefault({}),
+  shadow: z
+    .strictObject({
+      /** Recent windows kept for shadow scoring a new model before it takes over. */
+      windows: z.number().int().min(1).max(10_000).default(64),
+      /** Scores above threshold × this are not sane (a broken normalisation, a wrong graph). */
+      maxScoreRatio: z.number().min(1).default(1000),
+      /** More than this share of recent (presumably normal) windows over threshold rejects the model. */
+      maxAlarmShare: z.number().min(0).max(1).default(0.5),
+      /** Windows after a swap in which a non-finite score sends the agent back to the previous model. */
+      probationWindows: z.number().int().min(0).default(32),
+    })
+    .prefault({}),
+});
+export type ModelSyncConfig = z.output<typeof ModelSyncConfigSchema>;
+
 export const AgentConfigSchema = z.strictObject({
   site: id,
   device: id,
@@ -62,10 +99,14 @@ export const AgentConfigSchema = z.strictObject({
     .prefault({}),
   detector: z
     .strictObject({
-      kind: z.enum(['rms-threshold', 'baseline']).default('rms-threshold'),
+      kind: z.enum(['rms-threshold', 'baseline', 'onnx']).default('rms-threshold'),
+      /** onnx: the model card (<id>.card.json beside its .onnx); defaults to the shipped pump-vibration-pca model. */
+      card: z.string().min(1).optional(),
+      /** onnx: windows waiting for the model at most; beyond it the agent scores them in batches to catch up. */
+      queueLimit: z.number().int().min(1).max(100_000).default(1024),
       /** The channel whose windows are scored (the others add their latest features). */
       channel: z.string().default('vibration'),
-      /** rms-threshold: the RMS level; baseline: the standardised distance (RMS of z-scores). */
+      /** rms-threshold: the RMS level; baseline: the standardised distance (RMS of z-scores); onnx: ignored, the card's threshold applies. */
       threshold: positive.default(1.5),
       /** Scores at or above threshold × criticalRatio are critical, else warning. */
       criticalRatio: z.number().min(1).default(2),
@@ -107,6 +148,8 @@ export const AgentConfigSchema = z.strictObject({
       retryMs: z.number().int().min(10).default(1000),
     })
     .prefault({}),
+  /** Absent: the agent keeps the model it was shipped with (only used with detector.kind onnx). */
+  modelSync: ModelSyncConfigSchema.optional(),
   log: LogSchema.prefault({}),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;

@@ -24,6 +24,12 @@ export const openapi = {
       'Log in with POST /api/login; the session cookie then authenticates, and every POST except login must echo the ' +
       `csrfToken in the x-csrf-token header. Roles, lowest first: ${ROLES.join(', ')}.`,
   },
+  /** Outside the session API (devices have no session), so not under `paths`. */
+  'x-device-endpoints': {
+    '/models/{modelId}/{version}/bundle': {
+      get: { summary: 'Model bundle download for agents; no session: the Ed25519-signed manifest (size, SHA-256) protects it', responses: { '200': { description: 'The bundle (JSON)' }, '404': { description: 'No such version' } } },
+    },
+  },
   components: {
     securitySchemes: {
       session: { type: 'apiKey', in: 'cookie', name: 'pdm_session' },
@@ -130,6 +136,45 @@ export const openapi = {
       },
     },
     '/api/kpis': { get: { summary: 'MTTA, MTTR, false-alarm share, alarms per device-week, auto-closed share; per site and per week', security: viewer, responses: { '200': ok('KPIs') } } },
+    '/api/models': {
+      get: { summary: 'Registered model versions and which device last applied which', security: viewer, responses: { '200': ok('{ models, deployed }') } },
+      post: {
+        summary: 'Register a model bundle { schema, card, onnx (base64) }; the hub signs it (supervisor)',
+        security: csrf,
+        requestBody: json({ type: 'object', required: ['schema', 'card', 'onnx'] }),
+        responses: { '201': ok('The registry entry'), ...errors },
+      },
+    },
+    '/api/models/public-key': { get: { summary: "The hub's Ed25519 public key (PEM) for the agents' modelSync.publicKeyPem", security: viewer, responses: { '200': ok('Key') } } },
+    '/api/rollouts': {
+      get: { summary: 'Rollouts with every step', security: viewer, responses: { '200': ok('List', { type: 'array' }) } },
+      post: {
+        summary: 'Start a staged rollout: canaries first, then the rest; rolls back by itself when canaries reject or alarm more (supervisor)',
+        security: csrf,
+        requestBody: json({
+          type: 'object',
+          required: ['modelId', 'version', 'canaries'],
+          properties: {
+            modelId: { type: 'string' },
+            version: { type: 'string' },
+            canaries: { type: 'array', items: { type: 'string', description: 'site/device' } },
+            rest: { type: 'array', items: { type: 'string', description: 'site/device' } },
+            policy: { type: 'object', properties: { alarmFactor: { type: 'number' }, minAlarms: { type: 'integer' }, soakMs: { type: 'integer' } } },
+          },
+        }),
+        responses: { '201': ok('The rollout'), ...errors },
+      },
+    },
+    '/api/rollouts/{id}': { get: { summary: 'One rollout with its steps', security: viewer, parameters: idParam, responses: { '200': ok('Found'), '404': { description: 'No such rollout' } } } },
+    '/api/rollouts/{id}/abort': {
+      post: {
+        summary: 'Abort a rollout and roll its devices back (supervisor)',
+        security: csrf,
+        parameters: idParam,
+        requestBody: json({ type: 'object', properties: { reason: { type: 'string' } } }),
+        responses: { '200': ok('The rollout'), ...errors },
+      },
+    },
     '/api/stream': { get: { summary: 'Server-sent events: one line whenever devices, inspections or scores change', security: viewer, responses: { '200': ok('text/event-stream') } } },
   },
 } as const;

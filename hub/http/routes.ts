@@ -13,6 +13,8 @@ import type { Activities } from '../workflow/activities.js';
 import type { Workflow } from '../workflow/service.js';
 import { computeKpis } from '../kpis.js';
 import type { LiveFeed } from '../live.js';
+import { registryApiRoutes } from '../registry/http.js';
+import type { HubRegistry } from '../registry/wire.js';
 import type { ScoreHistory } from '../score-history.js';
 import { openapi } from './openapi.js';
 import type { Session, SessionStore } from './sessions.js';
@@ -33,6 +35,8 @@ export interface ApiDeps {
   /** Score history per device for the dashboard's charts, and the live feed that tells open dashboards to refresh. */
   scores: ScoreHistory;
   live: LiveFeed;
+  /** The model registry: versions, rollouts, artifacts. */
+  models: HubRegistry;
 }
 
 export interface RouteContext {
@@ -253,4 +257,6 @@ export const routes: Route[] = [
     handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now()) }),
   },
   { method: 'GET', path: /^\/api\/stream$/, role: 'viewer', handle: () => ({ body: null, stream: true }) },
+  // The registry's own routes, bound per request to the running hub's registry.
+  ...registryApiRoutes<RouteContext>(({ deps }) => deps.models.registry),
 ];

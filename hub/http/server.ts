@@ -7,9 +7,14 @@ import { routes, type ApiDeps, type RouteResult } from './routes.js';
 import { sameToken, SESSION_COOKIE } from './sessions.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** Model uploads carry the ONNX graph (base64) in the body. */
+const MAX_MODEL_BODY_BYTES = 16 * 1024 * 1024;
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   PDM_ERR_BAD_REQUEST: 400,
+  PDM_ERR_REGISTRY: 400,
+  PDM_ERR_ROLLOUT: 400,
+  PDM_ERR_MODEL_INVALID: 400,
   PDM_ERR_AUTH_FAILED: 401,
   PDM_ERR_FORBIDDEN: 403,
   PDM_ERR_CSRF: 403,
@@ -39,7 +44,7 @@ function isHead(res: ServerResponse): boolean {
   return res.req?.method === 'HEAD';
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
   if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
     // Also a CSRF defence: a cross-site HTML form cannot send application/json.
     throw new PdmError('PDM_ERR_BAD_REQUEST', 'send the body as application/json');
@@ -48,7 +53,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new PdmError('PDM_ERR_BAD_REQUEST', `body larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw new PdmError('PDM_ERR_BAD_REQUEST', `body larger than ${maxBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -75,6 +80,8 @@ export async function startHttp(opts: {
 }) {
   const { deps, logger } = opts;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Model artifacts for devices, which have no session: the signed manifest is what protects them.
+    if (deps.models.artifacts(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const matching = routes.filter((r) => r.path.test(url.pathname));
@@ -94,7 +101,7 @@ export async function startHttp(opts: {
         throw new PdmError('PDM_ERR_CSRF', 'send the csrfToken from POST /api/login in the x-csrf-token header');
       }
     }
-    const body = route.method === 'GET' ? undefined : await readJson(req);
+    const body = route.method === 'GET' ? undefined : await readJson(req, url.pathname === '/api/models' ? MAX_MODEL_BODY_BYTES : MAX_BODY_BYTES);
     const result: RouteResult = await route.handle({
       url,
       params: route.path.exec(url.pathname)!.slice(1),

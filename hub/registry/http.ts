@@ -28,35 +28,46 @@ export function artifactHandler(registry: ModelRegistry): (req: IncomingMessage,
   };
 }
 
+/** What a registry route needs from a request. */
+export interface RegistryContext {
+  params: string[];
+  body: unknown;
+}
+
 /** Shaped like the hub's route table entries: its router checks the session, the role and CSRF before `handle`. */
-export interface RegistryRoute {
+export interface RegistryRoute<C extends RegistryContext = RegistryContext> {
   method: 'GET' | 'POST';
   path: RegExp;
   role: 'viewer' | 'supervisor';
-  handle(ctx: { params: string[]; body: unknown }): Promise<{ status?: number; body: unknown }>;
+  handle(ctx: C): Promise<{ status?: number; body: unknown }>;
 }
 
 const UUID = '([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})';
 const notFound = (what: string) => ({ status: 404, body: { error: 'PDM_ERR_NOT_FOUND', message: `no ${what}` } });
 
-/** The registry's JSON API: list models and rollouts (viewer); upload, roll out, abort (supervisor). */
-export function registryApiRoutes(registry: ModelRegistry): RegistryRoute[] {
-  const actions = registryActions(registry);
+/**
+ * The registry's JSON API: list models and rollouts (viewer); upload, roll out, abort (supervisor). `source` may be a
+ * function of the request context, so a static route table (the hub's, checked against its OpenAPI file) can find the
+ * running hub's registry per request.
+ */
+export function registryApiRoutes<C extends RegistryContext = RegistryContext>(source: ModelRegistry | ((ctx: C) => ModelRegistry)): RegistryRoute<C>[] {
+  const of = (ctx: C): ModelRegistry => (typeof source === 'function' ? source(ctx) : source);
+  const actions = (ctx: C) => registryActions(of(ctx));
   return [
-    { method: 'GET', path: /^\/api\/models$/, role: 'viewer', handle: async () => ({ body: { models: registry.list(), deployed: registry.deployed() } }) },
-    { method: 'GET', path: /^\/api\/models\/public-key$/, role: 'viewer', handle: async () => ({ body: { algorithm: 'ed25519', publicKeyPem: registry.publicKeyPem } }) },
-    { method: 'POST', path: /^\/api\/models$/, role: 'supervisor', handle: async ({ body }) => ({ status: 201, body: actions.upload(body) }) },
-    { method: 'GET', path: /^\/api\/rollouts$/, role: 'viewer', handle: async () => ({ body: registry.rollouts() }) },
+    { method: 'GET', path: /^\/api\/models$/, role: 'viewer', handle: async (ctx) => ({ body: { models: of(ctx).list(), deployed: of(ctx).deployed() } }) },
+    { method: 'GET', path: /^\/api\/models\/public-key$/, role: 'viewer', handle: async (ctx) => ({ body: { algorithm: 'ed25519', publicKeyPem: of(ctx).publicKeyPem } }) },
+    { method: 'POST', path: /^\/api\/models$/, role: 'supervisor', handle: async (ctx) => ({ status: 201, body: actions(ctx).upload(ctx.body) }) },
+    { method: 'GET', path: /^\/api\/rollouts$/, role: 'viewer', handle: async (ctx) => ({ body: of(ctx).rollouts() }) },
     {
       method: 'GET',
       path: new RegExp(`^/api/rollouts/${UUID}$`),
       role: 'viewer',
-      handle: async ({ params }) => {
-        const found = registry.rollout(params[0]!);
-        return found ? { body: found } : notFound(`rollout ${params[0]}`);
+      handle: async (ctx) => {
+        const found = of(ctx).rollout(ctx.params[0]!);
+        return found ? { body: found } : notFound(`rollout ${ctx.params[0]}`);
       },
     },
-    { method: 'POST', path: /^\/api\/rollouts$/, role: 'supervisor', handle: async ({ body }) => ({ status: 201, body: await actions.rollout(body) }) },
-    { method: 'POST', path: new RegExp(`^/api/rollouts/${UUID}/abort$`), role: 'supervisor', handle: async ({ params, body }) => ({ body: await actions.abort(params[0]!, body) }) },
+    { method: 'POST', path: /^\/api\/rollouts$/, role: 'supervisor', handle: async (ctx) => ({ status: 201, body: await actions(ctx).rollout(ctx.body) }) },
+    { method: 'POST', path: new RegExp(`^/api/rollouts/${UUID}/abort$`), role: 'supervisor', handle: async (ctx) => ({ body: await actions(ctx).abort(ctx.params[0]!, ctx.body) }) },
   ];
 }

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { IdentityStore } from '../../hub/auth/identities.js';
+import { ModelRegistry } from '../../hub/registry/registry.js';
+import type { RolloutState } from '../../hub/registry/rollout.js';
 import type { Inspection } from '../../hub/store/state.js';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
 import { exited, getJson, login, startPdm, type HubReady } from '../support/processes.js';
@@ -47,6 +51,10 @@ beforeAll(async () => {
   await identities.addUser('sam', 'supervisor', PASSWORDS.sam);
   await identities.addUser('tina', 'technician', PASSWORDS.tina);
   await identities.addUser('vic', 'viewer', PASSWORDS.vic);
+  // One registered version for the Models page; the hub signs and serves it from the same registry directory.
+  new ModelRegistry({ dir: join(dir, 'hub', 'registry'), publish: async () => undefined, logger: pino({ level: 'silent' }) }).addFromCard(
+    fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url)),
+  );
   ({ child: hub, ready } = await startPdm<HubReady>(['hub'], {
     PDM_HUB_MQTT_HOST: '127.0.0.1',
     PDM_HUB_MQTT_PORT: '0',
@@ -178,6 +186,24 @@ describe('dashboard in a real browser', () => {
     await page.goto(`${ready.httpUrl}/#/inspections`);
     await page.getByRole('table', { name: 'Inspections' }).waitFor();
     expect(foreign).toEqual([]);
+    await page.close();
+  });
+
+  it('shows registered models; a supervisor starts a rollout and aborts it, and the API agrees', async () => {
+    const page = await browser.newPage();
+    await signIn(page, 'sam');
+    await page.goto(`${ready.httpUrl}/#/models`);
+    await expect.poll(() => page.getByRole('table', { name: 'Registered model versions' }).textContent()).toContain('pump-vibration-pca');
+    // The e2e agent does not follow manifests, so the rollout waits at its canary until the supervisor aborts it.
+    await page.getByLabel('Role of plant-e/pump-7 in the rollout').selectOption('canary');
+    await page.getByRole('button', { name: 'Start rollout' }).click();
+    await page.getByRole('button', { name: 'Abort and roll back' }).waitFor();
+    expect(await page.getByRole('list', { name: 'Rollout steps' }).textContent()).toContain('canaries-sent');
+    await shot(page, 'models-rollout');
+    await page.getByRole('button', { name: 'Abort and roll back' }).click();
+    await page.getByRole('status').filter({ hasText: 'Rollout aborted' }).waitFor();
+    const [rollout] = await getJson<RolloutState[]>(`${ready.httpUrl}/api/rollouts`, apiCookie);
+    expect(rollout).toMatchObject({ stage: 'rolled_back', model: { modelId: 'pump-vibration-pca', version: '1.0.0' } });
     await page.close();
   });
 });

@@ -39,7 +39,7 @@ describe('agent config', () => {
     };
     expect(bad('outbox: { maxBytes: 10 }\n').message).toMatch(/outbox\.maxBytes/);
     expect(bad('outbox: { sizeLimit: 10 }\n').message).toMatch(/unknown key "outbox\.sizeLimit"/);
-    expect(bad('detector: { kind: onnx }\n').message).toMatch(/detector\.kind/);
+    expect(bad('detector: { kind: tflite }\n').message).toMatch(/detector\.kind/);
   });
 
   it('takes PDM_AGENT_* overrides for the new keys', () => {

@@ -74,9 +74,12 @@ describe('static dashboard files', () => {
     }
   });
 
-  it('answers / and unknown paths with index.html', async () => {
+  it('answers / with index.html and leaves unknown paths to the API (a 404)', async () => {
     const { res, api } = fakeResponse();
-    await serve('/', api);
+    expect(await serve('/', api)).toBe(true);
     expect(res.body).toBe('<html>index</html>');
+    expect(await serve('/no/such/page', fakeResponse().api)).toBe(false);
+    expect(await serve('/assets', fakeResponse().api)).toBe(false);
+    expect(await serve('/%E0%A4%A', fakeResponse().api)).toBe(false);
   });
 });

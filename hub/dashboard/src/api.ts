@@ -66,6 +66,31 @@ export interface ScoreSeries {
   threshold: number[];
 }
 
+export interface ModelRef {
+  modelId: string;
+  version: string;
+}
+
+export interface ModelEntry extends ModelRef {
+  kind: string;
+  threshold: number;
+  features: string[];
+  size: number;
+  sha256: string;
+  addedAt: number;
+}
+
+export interface Rollout {
+  id: string;
+  model: ModelRef;
+  stage: 'canary' | 'fleet' | 'completed' | 'rolled_back';
+  startedAt: number;
+  endedAt?: number;
+  reason?: string;
+  devices: Array<{ site: string; device: string; group: 'canary' | 'fleet'; status: string; previous?: ModelRef; reason?: string }>;
+  steps: Array<{ at: number; step: string; detail?: string }>;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -119,5 +144,9 @@ export const api = {
   scores: (site: string, device: string, points = 600) =>
     call<ScoreSeries>('GET', `/api/devices/${encodeURIComponent(site)}/${encodeURIComponent(device)}/scores?points=${points}`),
   kpis: () => call<Record<string, unknown>>('GET', '/api/kpis'),
+  models: () => call<{ models: ModelEntry[]; deployed: Record<string, ModelRef> }>('GET', '/api/models'),
+  rollouts: () => call<Rollout[]>('GET', '/api/rollouts'),
+  startRollout: (model: ModelRef, canaries: string[], rest: string[]) => call<Rollout>('POST', '/api/rollouts', { modelId: model.modelId, version: model.version, canaries, rest }),
+  abortRollout: (id: string, reason: string) => call<Rollout>('POST', `/api/rollouts/${encodeURIComponent(id)}/abort`, { reason }),
   users: () => call<Array<{ username: string; role: Role }>>('GET', '/api/users'),
 };

@@ -1,23 +1,110 @@
-import { api } from '../api.js';
-import { h } from '../dom.js';
+import { api, type Device, type ModelEntry, type ModelRef, type Rollout } from '../api.js';
+import { ago, h, replace } from '../dom.js';
 
-/** Which devices run which model version (from their status messages). */
+const ref = (m: ModelRef | undefined): string => (m ? `${m.modelId} ${m.version}` : 'shipped model');
+const isActive = (r: Rollout): boolean => r.stage === 'canary' || r.stage === 'fleet';
+
+/**
+ * Registered versions, which device runs which, rollouts step by step; a supervisor can abort a running rollout (its
+ * devices go back to their previous model) or roll any registered version out, e.g. an older one to roll back.
+ */
 export async function modelsPage(): Promise<HTMLElement> {
-  const devices = await api.devices();
+  const root = h('main', {});
+  const draw = async (notice?: string): Promise<void> => {
+    const [me, devices, registry, rollouts] = await Promise.all([api.me(), api.devices(), api.models(), api.rollouts()]);
+    const supervisor = me?.role === 'supervisor';
+    const act = (work: () => Promise<unknown>, done: string) => () =>
+      void work().then(
+        () => draw(done),
+        (error: Error) => draw(`Failed: ${error.message}`),
+      );
+    replace(
+      root,
+      h('h1', {}, 'Models'),
+      notice ? h('p', { role: 'status' }, notice) : null,
+      fleetTable(devices, registry.deployed),
+      versionsTable(registry.models),
+      h(
+        'section',
+        { 'aria-label': 'Rollouts' },
+        h('h2', {}, 'Rollouts'),
+        rollouts.length === 0 ? h('p', {}, 'No rollouts yet.') : null,
+        ...[...rollouts].reverse().map((r) => rolloutView(r, supervisor, (id) => act(() => api.abortRollout(id, 'aborted from the dashboard'), 'Rollout aborted; its devices go back to their previous model.'))),
+      ),
+      supervisor && registry.models.length > 0 ? rolloutForm(registry.models, devices, (model, canaries, rest) => act(() => api.startRollout(model, canaries, rest), `Rollout of ${ref(model)} started.`)()) : null,
+    );
+  };
+  await draw();
+  return root;
+}
+
+function fleetTable(devices: Device[], deployed: Record<string, ModelRef>): HTMLElement {
   const byVersion = new Map<string, string[]>();
   for (const d of devices) {
-    const version = d.modelVersion ?? 'unknown';
-    byVersion.set(version, [...(byVersion.get(version) ?? []), `${d.site}/${d.device}`]);
+    const key = `${d.site}/${d.device}`;
+    const version = deployed[key] && deployed[key].version === d.modelVersion ? ref(deployed[key]) : (d.modelVersion ?? 'unknown');
+    byVersion.set(version, [...(byVersion.get(version) ?? []), key]);
   }
   return h(
-    'main',
-    {},
-    h('h1', {}, 'Models'),
+    'table',
+    { class: 'list', 'aria-label': 'Model versions in the fleet' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Model version'), h('th', {}, 'Devices'), h('th', {}, 'Count'))),
+    h('tbody', {}, ...[...byVersion].map(([version, list]) => h('tr', {}, h('td', {}, version), h('td', {}, list.join(', ')), h('td', {}, list.length)))),
+  );
+}
+
+function versionsTable(models: ModelEntry[]): HTMLElement {
+  return h(
+    'table',
+    { class: 'list', 'aria-label': 'Registered model versions' },
+    h('thead', {}, h('tr', {}, ...['Model', 'Version', 'Kind', 'Features', 'Threshold', 'Size', 'SHA-256', 'Added'].map((t) => h('th', {}, t)))),
+    h(
+      'tbody',
+      {},
+      ...models.map((m) =>
+        h('tr', {}, h('td', {}, m.modelId), h('td', {}, m.version), h('td', {}, m.kind), h('td', {}, m.features.length), h('td', {}, m.threshold), h('td', {}, `${m.size} B`), h('td', { title: m.sha256 }, `${m.sha256.slice(0, 12)}…`), h('td', {}, ago(m.addedAt))),
+      ),
+    ),
+  );
+}
+
+function rolloutView(r: Rollout, supervisor: boolean, abort: (id: string) => () => void): HTMLElement {
+  const applied = r.devices.filter((d) => d.status === 'applied').length;
+  return h(
+    'article',
+    { class: 'rollout', 'aria-label': `Rollout of ${ref(r.model)}` },
+    h('h3', {}, `${ref(r.model)}: ${r.stage.replace('_', ' ')}`, ` (${applied} of ${r.devices.length} applied, started ${ago(r.startedAt)})`),
+    r.reason ? h('p', {}, `Reason: ${r.reason}`) : null,
     h(
       'table',
-      { class: 'list', 'aria-label': 'Model versions in the fleet' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Model version'), h('th', {}, 'Devices'), h('th', {}, 'Count'))),
-      h('tbody', {}, ...[...byVersion].map(([version, list]) => h('tr', {}, h('td', {}, version), h('td', {}, list.join(', ')), h('td', {}, list.length)))),
+      { class: 'list', 'aria-label': 'Devices in this rollout' },
+      h('thead', {}, h('tr', {}, ...['Device', 'Group', 'Status', 'Previous', 'Reason'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, ...r.devices.map((d) => h('tr', {}, h('td', {}, `${d.site}/${d.device}`), h('td', {}, d.group), h('td', {}, d.status), h('td', {}, ref(d.previous)), h('td', {}, d.reason ?? '')))),
     ),
+    h('ol', { 'aria-label': 'Rollout steps' }, ...r.steps.map((s) => h('li', {}, `${new Date(s.at).toLocaleTimeString()} ${s.step}${s.detail ? `: ${s.detail}` : ''}`))),
+    supervisor && isActive(r) ? h('button', { type: 'button', onclick: abort(r.id) }, 'Abort and roll back') : null,
+  );
+}
+
+function rolloutForm(models: ModelEntry[], devices: Device[], start: (model: ModelRef, canaries: string[], rest: string[]) => void): HTMLElement {
+  const select = h('select', { 'aria-label': 'Model version to roll out' }, ...models.map((m, i) => h('option', { value: String(i) }, `${m.modelId} ${m.version}`)));
+  const rows = devices.map((d) => {
+    const key = `${d.site}/${d.device}`;
+    const group = h('select', { 'aria-label': `Role of ${key} in the rollout` }, h('option', { value: 'skip' }, 'not included'), h('option', { value: 'canary' }, 'canary'), h('option', { value: 'rest' }, 'after canaries'));
+    return { key, group };
+  });
+  const submit = (event: Event) => {
+    event.preventDefault();
+    const pick = (g: string) => rows.filter((r) => r.group.value === g).map((r) => r.key);
+    start(models[Number(select.value)]!, pick('canary'), pick('rest'));
+  };
+  return h(
+    'form',
+    { 'aria-label': 'Start a rollout', onsubmit: submit },
+    h('h2', {}, 'Roll out a version'),
+    h('p', {}, 'Canaries get it first; the rest only after every canary applied it and stayed healthy. Rolling out an older version is how to go back after a completed rollout.'),
+    h('label', {}, 'Version ', select),
+    h('ul', {}, ...rows.map((r) => h('li', {}, h('label', {}, `${r.key} `, r.group)))),
+    h('button', { type: 'submit' }, 'Start rollout'),
   );
 }

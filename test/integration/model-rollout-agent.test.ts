@@ -1,0 +1,140 @@
+import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IdentityStore } from '../../hub/auth/identities.js';
+import type { RunningHub } from '../../hub/hub.js';
+import type { RolloutState } from '../../hub/registry/rollout.js';
+import { readModel } from '../../models/artifacts.js';
+import { encodeBundle, signManifest } from '../../models/bundle.js';
+import { sha256 } from '../../models/card.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import { encode } from '../../protocol/codec.js';
+import type { ModelAckMessage } from '../../protocol/messages.js';
+import { exited, login, startPdm, waitFor } from '../support/processes.js';
+import { startTestHub } from './hub.helpers.js';
+import { shippedCopy, variant } from './model-sync.support.js';
+
+/**
+ * The model registry wired into the real hub (createHub: aedes, ingest, HTTP API with sessions) and model sync wired
+ * into a real `pdm agent` process that scores with the shipped ONNX model: a supervisor registers a new version over
+ * the API and rolls it out to the agent as the canary; a forged manifest is refused and the running model keeps scoring.
+ */
+const SITE = 'plant-r';
+const DEVICE = 'pump-r';
+const KEY = `${SITE}/${DEVICE}`;
+const dir = mkdtempSync(join(tmpdir(), 'pdm-model-rollout-'));
+let hub: RunningHub;
+let agent: ChildProcess;
+let cookie = '';
+let csrf = '';
+const acks: ModelAckMessage[] = [];
+
+async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${hub.httpUrl}${path}`, {
+    method,
+    headers: { cookie, ...(body !== undefined ? { 'content-type': 'application/json', 'x-csrf-token': csrf } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+const device = () => hub.store.state.devices[KEY];
+
+beforeAll(async () => {
+  const identities = await IdentityStore.open(join(dir, 'hub'));
+  const { secret } = await identities.addDevice(SITE, DEVICE);
+  await identities.addUser('boss', 'supervisor', 'boss-password-123');
+  hub = await startTestHub(join(dir, 'hub'));
+  // Every valid ack reaches the registry through ingest; the test listens in on the way.
+  const toRegistry = hub.ingest.onModelAck;
+  hub.ingest.onModelAck = (ack) => {
+    acks.push(ack);
+    return toRegistry(ack);
+  };
+  cookie = await login(hub.httpUrl, 'boss', 'boss-password-123');
+  csrf = (await api<{ csrfToken: string }>('GET', '/api/me')).body.csrfToken;
+
+  const scenario = join(dir, 'scenario.yaml');
+  writeFileSync(scenario, `seed: 5\nmachines:\n  - { id: ${DEVICE}, site: ${SITE}, rpm: 1480, vibrationRms: 0.5 }\n`);
+  const config = join(dir, 'agent.yaml');
+  // JSON is YAML: the PEM's newlines survive as \n escapes.
+  writeFileSync(
+    config,
+    JSON.stringify({
+      site: SITE,
+      device: DEVICE,
+      hub: { url: `mqtt://127.0.0.1:${hub.mqttPort}`, password: secret, reconnectMinMs: 100, reconnectMaxMs: 500 },
+      source: { kind: 'simulator', scenario },
+      window: { seconds: 1 },
+      detector: { kind: 'onnx' },
+      modelSync: {
+        publicKeyPem: hub.models.registry.publicKeyPem,
+        httpBase: hub.httpUrl,
+        dir: join(dir, 'agent-models'),
+        download: { attempts: 2, retryMinMs: 10, retryMaxMs: 50 },
+        shadow: { probationWindows: 2 },
+      },
+      outbox: { dir: join(dir, 'outbox') },
+      log: { level: 'info', file: join(dir, 'agent.log') },
+    }),
+  );
+  ({ child: agent } = await startPdm(['agent', '--config', config], {}));
+  await waitFor('the agent online with the shipped model', async () => (device()?.modelVersion === '1.0.0' && device()?.state === 'online' ? true : undefined));
+});
+
+afterAll(async () => {
+  if (agent && agent.exitCode === null) {
+    agent.kill('SIGTERM');
+    await exited(agent);
+  }
+  await hub?.close();
+});
+
+describe('model rollout through the running hub to a real agent', () => {
+  it('registers a version over the API, rolls it out to the canary, and the agent applies it and reports it', async () => {
+    const card = variant(shippedCopy(dir), dir, '1.1.0');
+    const upload = await api<{ modelId: string; version: string }>('POST', '/api/models', JSON.parse(encodeBundle(readModel(card)).toString('utf8')));
+    expect(upload).toMatchObject({ status: 201, body: { modelId: 'pump-vibration-pca', version: '1.1.0' } });
+
+    const badUpload = await api<{ error: string; message: string }>('POST', '/api/models', { schema: 'pdm.model-bundle/v1', card: {}, onnx: 'AAAA' });
+    expect(badUpload.status).toBe(400);
+    expect(badUpload.body.error).toMatch(/^PDM_ERR_(MODEL_INVALID|REGISTRY)$/);
+    const badRollout = await api<{ error: string; message: string }>('POST', '/api/rollouts', { modelId: 'pump-vibration-pca', version: '1.1.0', canaries: ['no-slash'] });
+    expect(badRollout).toMatchObject({ status: 400, body: { error: 'PDM_ERR_ROLLOUT' } });
+    expect(badRollout.body.message).toMatch(/canaries\.0/);
+
+    const started = await api<RolloutState>('POST', '/api/rollouts', { modelId: 'pump-vibration-pca', version: '1.1.0', canaries: [KEY], policy: { soakMs: 0 } });
+    expect(started.status).toBe(201);
+    const done = await waitFor('the rollout to complete', async () => {
+      const r = (await api<RolloutState>('GET', `/api/rollouts/${started.body.id}`)).body;
+      return r.stage === 'completed' ? r : undefined;
+    });
+    expect(done.steps.map((s) => s.step)).toContain('ack-applied');
+    expect(acks.find((a) => a.version === '1.1.0')).toMatchObject({ result: 'applied', site: SITE, device: DEVICE });
+    await waitFor('the agent status to show 1.1.0', async () => (device()?.modelVersion === '1.1.0' ? true : undefined));
+    const models = (await api<{ models: Array<{ version: string }>; deployed: Record<string, { version: string }> }>('GET', '/api/models')).body;
+    expect(models.deployed[KEY]?.version).toBe('1.1.0');
+    expect(models.models.map((m) => m.version)).toContain('1.1.0');
+  });
+
+  it('refuses a manifest not signed by the hub key and keeps scoring with the model it runs', async () => {
+    const forger = generateKeyPairSync('ed25519').privateKey;
+    const bundle = readFileSync(hub.models.registry.store.bundlePath('pump-vibration-pca', '1.1.0')!);
+    const fields = { modelId: 'pump-vibration-pca', version: '6.6.6', sha256: sha256(bundle), size: bundle.length };
+    const envelope = { ...createEnvelopeFactory({ site: SITE, device: DEVICE }).next() };
+    const forged = encode('model', { ...envelope, ...fields, url: '/models/pump-vibration-pca/1.1.0/bundle', signature: signManifest(fields, forger) });
+    await hub.broker.publish(forged.topic, forged.payload, { qos: 1, retain: true });
+
+    const ack = await waitFor('the rejection', async () => acks.find((a) => a.version === '6.6.6'));
+    expect(ack.result).toBe('rejected');
+    expect(ack.reason).toMatch(/PDM_ERR_MODEL_SIGNATURE/);
+    const rejectedAt = Date.now();
+    await waitFor('telemetry scored after the rejection', async () => ((hub.ingest.live.get(KEY)?.lastTelemetryAt ?? 0) > rejectedAt ? true : undefined));
+    expect(device()?.modelVersion).toBe('1.1.0');
+    expect(Number.isFinite(hub.ingest.live.get(KEY)?.lastScore)).toBe(true);
+    expect(readFileSync(join(dir, 'agent.log'), 'utf8')).toMatch(/model rejected; the running model keeps scoring/);
+  });
+});
