@@ -61,13 +61,15 @@ export class OnnxModelRuntime implements ModelRuntime {
     return OnnxModelRuntime.fromArtifact(readModel(cardPath));
   }
 
-  static async fromArtifact({ card, onnx }: ModelArtifact): Promise<OnnxModelRuntime> {
+  /** `executionProviders` in onnxruntime's order of preference; CPU only when not given. */
+  static async fromArtifact({ card, onnx }: ModelArtifact, opts: { executionProviders?: string[] } = {}): Promise<OnnxModelRuntime> {
     let session: ort.InferenceSession;
     try {
       // One intra-op thread: edge devices run several things at once, and batches here are small.
-      session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+      const providers = opts.executionProviders ? { executionProviders: opts.executionProviders } : {};
+      session = await ort.InferenceSession.create(onnx, { ...providers, intraOpNumThreads: 1, interOpNumThreads: 1 });
     } catch (error) {
-      throw new PdmError('PDM_ERR_MODEL_INVALID', `${card.id}: onnxruntime rejected the graph (${(error as Error).message})`, { cause: error });
+      throw new PdmError('PDM_ERR_MODEL_INVALID', `${card.id} ${card.version}: onnxruntime rejected the graph (${(error as Error).message})`, { cause: error });
     }
     const missing = [card.onnx.outputs.score, card.onnx.outputs.contributions].filter((name) => !session.outputNames.includes(name));
     if (!session.inputNames.includes(card.onnx.input) || missing.length > 0) {

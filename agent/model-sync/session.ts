@@ -3,10 +3,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Logger } from '../../config/logger.js';
-import { PdmError } from '../../protocol/errors.js';
 import type { ModelArtifact } from '../../models/artifacts.js';
 import type { ModelCard } from '../../models/card.js';
-import { validateBatch, type ModelRuntime, type ModelScore } from '../../models/runtime.js';
+import { OnnxModelRuntime, type ModelRuntime, type ModelScore } from '../../models/runtime.js';
 
 export type Provider = 'cpu' | 'cuda' | 'tensorrt';
 
@@ -54,62 +53,36 @@ function defaultProbe(): { listed: string[]; libraryPresent: (p: Exclude<Provide
 }
 
 /**
- * A ModelRuntime on an onnxruntime session with chosen execution providers. The scoring contract is the same as
- * models/runtime.ts OnnxModelRuntime (which always runs on CPU); this one exists because model sync must pick the
- * providers and fall back to CPU when a GPU session cannot be created.
+ * The model runtime (models/runtime.ts) on the execution providers this device can use. Model sync needs this much
+ * more than OnnxModelRuntime: choose the providers, and fall back to CPU when a GPU session cannot be created.
  */
 export class SessionRuntime implements ModelRuntime {
   private constructor(
-    readonly card: ModelCard,
-    private readonly session: ort.InferenceSession,
+    private readonly inner: OnnxModelRuntime,
     readonly providers: readonly Provider[],
   ) {}
 
-  static async create({ card, onnx }: ModelArtifact, requested: readonly Provider[], logger: Logger): Promise<SessionRuntime> {
+  get card(): ModelCard {
+    return this.inner.card;
+  }
+
+  static async create(artifact: ModelArtifact, requested: readonly Provider[], logger: Logger): Promise<SessionRuntime> {
     const { providers, dropped } = chooseProviders(requested);
     for (const d of dropped) logger.warn({ provider: d.provider, why: d.why }, 'execution provider unavailable; falling back');
-    let session: ort.InferenceSession;
-    let used: Provider[] = providers;
-    const options = (eps: Provider[]): ort.InferenceSession.SessionOptions => ({ executionProviders: eps, intraOpNumThreads: 1, interOpNumThreads: 1 });
     try {
-      session = await ort.InferenceSession.create(onnx, options(providers));
+      return new SessionRuntime(await OnnxModelRuntime.fromArtifact(artifact, { executionProviders: providers }), providers);
     } catch (error) {
-      if (providers.length === 1) throw invalid(card, error);
+      if (providers.length === 1) throw error;
       logger.warn({ providers, err: (error as Error).message }, 'GPU session failed; falling back to cpu');
-      used = ['cpu'];
-      try {
-        session = await ort.InferenceSession.create(onnx, options(used));
-      } catch (again) {
-        throw invalid(card, again);
-      }
+      return new SessionRuntime(await OnnxModelRuntime.fromArtifact(artifact, { executionProviders: ['cpu'] }), ['cpu']);
     }
-    const missing = [card.onnx.outputs.score, card.onnx.outputs.contributions].filter((n) => !session.outputNames.includes(n));
-    if (!session.inputNames.includes(card.onnx.input) || missing.length > 0) {
-      await session.release();
-      throw new PdmError('PDM_ERR_MODEL_INVALID', `${card.id}: graph has inputs [${session.inputNames}] and outputs [${session.outputNames}], card expects ${card.onnx.input} → ${card.onnx.outputs.score}, ${card.onnx.outputs.contributions}`);
-    }
-    return new SessionRuntime(card, session, used);
   }
 
-  async score(batch: ReadonlyArray<ReadonlyArray<number>>): Promise<ModelScore[]> {
-    validateBatch(this.card, batch);
-    if (batch.length === 0) return [];
-    const f = this.card.features.names.length;
-    const width = f * this.card.features.pipeline.window;
-    const data = new Float32Array(batch.length * width);
-    batch.forEach((row, i) => data.set(row, i * width));
-    const out = await this.session.run({ [this.card.onnx.input]: new ort.Tensor('float32', data, [batch.length, width]) });
-    const scores = out[this.card.onnx.outputs.score]!.data as Float32Array;
-    const contributions = out[this.card.onnx.outputs.contributions]!.data as Float32Array;
-    const threshold = this.card.threshold.value;
-    return batch.map((_, i) => ({ score: scores[i]!, threshold, contributions: Array.from(contributions.subarray(i * f, (i + 1) * f)) }));
+  score(batch: ReadonlyArray<ReadonlyArray<number>>): Promise<ModelScore[]> {
+    return this.inner.score(batch);
   }
 
-  async close(): Promise<void> {
-    await this.session.release();
+  close(): Promise<void> {
+    return this.inner.close();
   }
-}
-
-function invalid(card: ModelCard, error: unknown): PdmError {
-  return new PdmError('PDM_ERR_MODEL_INVALID', `${card.id} ${card.version}: onnxruntime rejected the graph (${(error as Error).message})`, { cause: error });
 }
