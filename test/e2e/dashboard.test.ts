@@ -11,7 +11,7 @@ import { ModelRegistry } from '../../hub/registry/registry.js';
 import type { RolloutState } from '../../hub/registry/rollout.js';
 import type { Inspection } from '../../hub/store/state.js';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
-import { exited, getJson, login, startPdm, type HubReady } from '../support/processes.js';
+import { exited, getJson, login, startPdm, hubEnv, type HubReady } from '../support/processes.js';
 
 /**
  * The dashboard in Debian's Chromium against a real hub process and a real agent on a simulated pump that develops a
@@ -55,13 +55,7 @@ beforeAll(async () => {
   new ModelRegistry({ dir: join(dir, 'hub', 'registry'), publish: async () => undefined, logger: pino({ level: 'silent' }) }).addFromCard(
     fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url)),
   );
-  ({ child: hub, ready } = await startPdm<HubReady>(['hub'], {
-    PDM_HUB_MQTT_HOST: '127.0.0.1',
-    PDM_HUB_MQTT_PORT: '0',
-    PDM_HUB_HTTP_PORT: '0',
-    PDM_HUB_DATA_DIR: join(dir, 'hub'),
-    PDM_HUB_LOG_FILE: join(dir, 'hub.log'),
-  }));
+  ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(join(dir, 'hub'))));
   apiCookie = await login(ready.httpUrl, 'vic', PASSWORDS.vic);
   browser = await launchChromium();
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../config/index.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { Inspection } from '../../hub/store/state.js';
-import { exited, getJson, login, runPdm, startPdm, waitFor, type HubReady } from '../support/processes.js';
+import { exited, getJson, login, runPdm, startPdm, waitFor, hubEnv, type HubReady } from '../support/processes.js';
 
 /** The agent on recorded data: a generic CSV replayed as fast as it keeps up, through a real hub. */
 const dir = mkdtempSync(join(tmpdir(), 'pdm-agent-sources-'));
@@ -53,13 +53,7 @@ beforeAll(async () => {
   const identities = await IdentityStore.open(join(dir, 'hub'));
   secret = (await identities.addDevice('plant-r', 'pump-r')).secret;
   await identities.addUser('viewer', 'viewer', 'viewer-password-1');
-  ({ child: hub, ready } = await startPdm<HubReady>(['hub'], {
-    PDM_HUB_MQTT_HOST: '127.0.0.1',
-    PDM_HUB_MQTT_PORT: '0',
-    PDM_HUB_HTTP_PORT: '0',
-    PDM_HUB_DATA_DIR: join(dir, 'hub'),
-    PDM_HUB_LOG_FILE: join(dir, 'hub.log'),
-  }));
+  ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(join(dir, 'hub'))));
 });
 
 afterAll(async () => {

@@ -8,7 +8,8 @@ import { encode } from '../../protocol/codec.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import { foreignFilters, foreignTopics, HOSTILE, MessageFuzzer } from '../support/fuzz.js';
 import { HttpFuzzer, type FuzzSessions } from '../support/http-fuzz.js';
-import { anomalyEvent, connectDevice, exitOf, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
+import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
+import { exited } from '../support/processes.js';
 
 /**
  * The bad-input suite against a real hub process: thousands of malformed MQTT messages and HTTP requests (seeded,
@@ -73,7 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (hub && hub.child.exitCode === null) {
     hub.child.kill('SIGKILL');
-    await exitOf(hub.child);
+    await exited(hub.child);
   }
   await tmp?.cleanup();
 });
@@ -221,7 +222,7 @@ describe('bad input against a real hub', () => {
     // Oversized payloads and requests passed through; none of it may be kept.
     expect(rss(hub.child.pid!) - rssAfterWarmup).toBeLessThan(200 * 1024 * 1024);
     hub.child.kill('SIGTERM');
-    expect((await exitOf(hub.child)).code).toBe(0);
+    expect((await exited(hub.child)).code).toBe(0);
     const state = JSON.parse(readFileSync(join(tmp.dir, 'state.json'), 'utf8')) as HubState;
     expect([...goodAcked].filter((id) => !(id in state.seenEvents))).toEqual([]);
     const stored = [...state.inspections.flatMap((i) => i.events), ...state.watches.filter((w) => w.status !== 'promoted').flatMap((w) => w.events)];

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { HubState } from '../../hub/store/state.js';
 import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, connectDevice, exitOf, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
+import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
+import { exited } from '../support/processes.js';
 
 const DEVICES = 4;
 const EVENTS_PER_DEVICE = 250;
@@ -56,7 +57,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
       });
     });
     await killed;
-    expect((await exitOf(hub.child)).signal).toBe('SIGKILL');
+    expect((await exited(hub.child)).signal).toBe('SIGKILL');
     const ackedBeforeKill = new Set(acked); // callbacks already queued may still add a few; count only these
     for (const client of clients) await client.endAsync(true);
     const total = DEVICES * EVENTS_PER_DEVICE;
@@ -75,7 +76,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     await Promise.all(burst.flatMap((messages, d) => messages.map((m) => again[d]!.publishAsync(m.topic, m.payload, { qos: 1 }))));
     for (const client of again) await client.endAsync();
     hub.child.kill('SIGTERM');
-    expect((await exitOf(hub.child)).code).toBe(0);
+    expect((await exited(hub.child)).code).toBe(0);
 
     const final = await storedEventIds(tmp.dir);
     expect(final).toHaveLength(total);
@@ -100,7 +101,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     }
     await client.endAsync();
     hub.child.kill('SIGTERM');
-    await exitOf(hub.child);
+    await exited(hub.child);
     const prev = await readFile(join(tmp.dir, 'state.json.prev'), 'utf8');
     await writeFile(join(tmp.dir, 'state.json'), '{"schema":1,"inspec');
 

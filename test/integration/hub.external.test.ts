@@ -7,7 +7,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, exitOf, startTestHub, tempDir } from './hub.helpers.js';
+import { anomalyEvent, startTestHub, tempDir } from './hub.helpers.js';
+import { exited } from '../support/processes.js';
 
 const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
 
@@ -37,7 +38,7 @@ describe.skipIf(!MOSQUITTO)('hub in external-broker mode against a real mosquitt
     await device?.endAsync(true);
     await hub?.close();
     broker?.kill('SIGTERM');
-    if (broker) await exitOf(broker);
+    if (broker) await exited(broker);
     await cleanup?.();
   });
 

@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { EventMessage, Severity } from '../../protocol/messages.js';
 import { deviceClientId } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
+import { hubEnv, startPdm, type HubReady } from '../support/processes.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -73,7 +74,6 @@ export function anomalyEvent(
 }
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-export const BUILT_CLI = join(REPO, 'dist', 'cli', 'pdm.js');
 
 export interface HubProcess {
   child: ChildProcess;
@@ -84,28 +84,7 @@ export interface HubProcess {
 
 /** `node dist/cli/pdm.js hub` as a real child process on free ports; resolves once it reports ready over IPC. */
 export async function forkHub(dataDir: string, env: Record<string, string> = {}): Promise<HubProcess> {
-  const child = fork(BUILT_CLI, ['hub', '--config', join(REPO, 'config', 'hub.yaml')], {
-    env: {
-      ...process.env,
-      PDM_HUB_MQTT_HOST: '127.0.0.1',
-      PDM_HUB_MQTT_PORT: '0',
-      PDM_HUB_HTTP_PORT: '0',
-      PDM_HUB_DATA_DIR: dataDir,
-      PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const ready = await new Promise<{ mqttPort: number; httpUrl: string }>((resolve, reject) => {
-    child.once('message', (msg) => resolve(msg as { mqttPort: number; httpUrl: string }));
-    child.once('exit', (code) => reject(new Error(`hub exited with ${code} before it was ready: ${stderr}`)));
-  });
-  return { child, ...ready, stderr: () => stderr };
+  const { child, ready, stderr } = await startPdm<HubReady>(['hub', '--config', join(REPO, 'config', 'hub.yaml')], { ...hubEnv(dataDir), ...env });
+  return { child, mqttPort: ready.mqttPort, httpUrl: ready.httpUrl, stderr };
 }
 
-export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-}

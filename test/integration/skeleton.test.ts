@@ -8,7 +8,7 @@ import { createEnvelopeFactory, encode, uuidv7, type EventMessage } from '../../
 import type { Inspection } from '../../hub/store/state.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { anomalyEvent } from '../support/events.js';
-import { exited, getJson as getJsonAs, login, startPdm, waitFor, type HubReady } from '../support/processes.js';
+import { exited, getJson as getJsonAs, hubEnv, login, startPdm, waitFor, type HubReady } from '../support/processes.js';
 
 /**
  * The walking skeleton end to end with real processes: a hub (`pdm hub`) on port 0 and an agent (`pdm agent`) on a
@@ -21,13 +21,6 @@ writeFileSync(
   'seed: 7\nmachines:\n  - { id: pump-9, site: plant-t, vibrationRms: 0.5, faults: [{ type: vibration-step, atSeconds: 4, factor: 5 }] }\n',
 );
 
-const hubEnv = (mqttPort: number, httpPort: number) => ({
-  PDM_HUB_MQTT_HOST: '127.0.0.1',
-  PDM_HUB_MQTT_PORT: String(mqttPort),
-  PDM_HUB_HTTP_PORT: String(httpPort),
-  PDM_HUB_DATA_DIR: join(dir, 'hub'),
-  PDM_HUB_LOG_FILE: join(dir, 'hub.log'),
-});
 
 let hub: ChildProcess;
 let agent: ChildProcess;
@@ -63,7 +56,7 @@ beforeAll(async () => {
     secrets.set(device, (await identities.addDevice('plant-t', device)).secret);
   }
   await identities.addUser('tester', 'viewer', 'tester-password-1');
-  ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(0, 0)));
+  ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(join(dir, 'hub'))));
   ({ child: agent } = await startPdm(['agent'], {
     PDM_AGENT_SITE: 'plant-t',
     PDM_AGENT_DEVICE: 'pump-9',
@@ -142,7 +135,7 @@ describe('walking skeleton', () => {
     hub.kill('SIGKILL');
     expect((await exited(hub)).signal).toBe('SIGKILL');
 
-    ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(ready.mqttPort, ready.httpPort)));
+    ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(join(dir, 'hub'), { mqtt: ready.mqttPort, http: ready.httpPort })));
     cookie = ''; // sessions live in the hub's memory: log in again
     const after = await getJson<Inspection[]>(`${ready.httpUrl}/api/inspections`);
     expect(after.map((i) => i.id).sort()).toEqual(before.map((i) => i.id).sort());

@@ -11,7 +11,10 @@ export interface HubReady {
 }
 
 /** Starts `pdm <args>` as a real child process with an IPC channel, and waits for its `ready` message. */
-export async function startPdm<T>(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; ready: T }> {
+export async function startPdm<T>(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; ready: T; stderr: () => string }> {
   const child = fork(CLI, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -19,7 +22,18 @@ export async function startPdm<T>(args: string[], env: Record<string, string>): 
     child.once('message', (msg) => resolve(msg as T));
     child.once('exit', (code) => reject(new Error(`pdm ${args[0]} exited with ${code} before ready: ${stderr}`)));
   });
-  return { child, ready };
+  return { child, ready, stderr: () => stderr };
+}
+
+/** The environment that points `pdm hub` at a test's data folder, on loopback, on free ports unless told. */
+export function hubEnv(dataDir: string, ports: { mqtt?: number; http?: number } = {}): Record<string, string> {
+  return {
+    PDM_HUB_MQTT_HOST: '127.0.0.1',
+    PDM_HUB_MQTT_PORT: String(ports.mqtt ?? 0),
+    PDM_HUB_HTTP_PORT: String(ports.http ?? 0),
+    PDM_HUB_DATA_DIR: dataDir,
+    PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
+  };
 }
 
 /** Runs `pdm <args>` to completion and returns its exit code and output. */
