@@ -1,5 +1,5 @@
 import type { SampleBlock } from '../protocol/samples.js';
-import { EpisodeDecider, type Decision, type DecisionPolicy } from './decision.js';
+import { EpisodeDecider, type Decision, type DecisionPolicy } from '../models/decision.js';
 import type { Detector, Score } from './detector.js';
 import { ChannelFeatures } from './features/extractor.js';
 import type { Band, BearingGeometry } from './features/spectrum.js';

@@ -121,11 +121,14 @@ export const AgentConfigSchema = z.strictObject({
     .strictObject({
       /** An episode ends when the score falls below threshold × clearRatio (hysteresis). */
       clearRatio: z.number().min(0).max(1).default(0.8),
-      /** Windows in a row over the threshold before an episode opens (debounce). */
+      /** Windows over the threshold before an episode opens (debounce): N of the last `openWindow`, or N in a row. */
       openAfter: z.number().int().min(1).max(100).default(2),
+      /** M of "N of M"; absent: N windows in a row. */
+      openWindow: z.number().int().min(1).max(1000).optional(),
       /** Windows in a row under the clear level before it closes. */
       clearAfter: z.number().int().min(1).max(1000).default(3),
     })
+    .refine((d) => d.openWindow === undefined || d.openWindow >= d.openAfter, { message: 'openWindow (M) must be at least openAfter (N)', path: ['openWindow'] })
     .prefault({}),
   telemetry: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
   /**

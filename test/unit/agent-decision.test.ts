@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EpisodeDecider } from '../../agent/decision.js';
+import { EpisodeDecider } from '../../models/decision.js';
 
 const policy = { threshold: 1, criticalRatio: 2, clearRatio: 0.8, openAfter: 2, clearAfter: 3 };
 
@@ -19,6 +19,16 @@ describe('episode decision', () => {
 
   it('does not clear while the score hovers between clear level and threshold', () => {
     expect(run([2, 2, 0.9, 0.9, 0.9, 0.9, 0.5, 0.5, 0.5])).toBe('- anomaly - - - - - - clear');
+  });
+
+  it('opens on N of the last M windows when asked (here 3 of 5), tolerating gaps a strict run would not', () => {
+    const nOfM = (scores: number[]) => {
+      const decider = new EpisodeDecider({ ...policy, openAfter: 3, openWindow: 5 });
+      return scores.map((s) => decider.next(s)?.kind ?? '-').join(' ');
+    };
+    expect(nOfM([2, 0, 2, 0, 2, 0])).toBe('- - - - anomaly -');
+    expect(nOfM([2, 0, 0, 0, 2, 0, 0, 0, 2])).toBe('- - - - - - - - -');
+    expect(() => new EpisodeDecider({ ...policy, openAfter: 3, openWindow: 2 })).toThrow(RangeError);
   });
 
   it('grades severity by the critical ratio', () => {
