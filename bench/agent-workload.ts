@@ -1,5 +1,6 @@
 import { pipelineConfig } from '../agent/agent.js';
 import { BaselineDetector } from '../agent/baseline.js';
+import type { AsyncDetector } from '../agent/onnx-detector.js';
 import { Pipeline } from '../agent/pipeline.js';
 import { AgentConfigSchema, validate } from '../config/index.js';
 import type { SampleBlock } from '../protocol/samples.js';
@@ -28,8 +29,8 @@ export function syntheticBlocks(): SampleBlock[] {
   return out;
 }
 
-/** The agent's scoring path: 1 s windows, 0.5 s hops, time + FFT features, streaming baseline, decision. */
-export function benchPipeline(): Pipeline {
+/** The agent's scoring path: 1 s windows, 0.5 s hops, time + FFT features, a detector (default: the streaming baseline), decision. */
+export function benchPipeline(detector?: AsyncDetector): Pipeline {
   const cfg = validate(AgentConfigSchema, {
     site: 's',
     device: 'd',
@@ -37,7 +38,7 @@ export function benchPipeline(): Pipeline {
     window: { seconds: 1, hopSeconds: 0.5 },
     detector: { kind: 'baseline', threshold: 6, commissioningWindows: 10 },
   }, 'bench');
-  return new Pipeline(pipelineConfig(cfg, 1480), new BaselineDetector({ commissioningWindows: 10, threshold: 6, stdFloorRatio: 0.05, topContributions: 5 }), {
+  return new Pipeline(pipelineConfig(cfg, 1480), detector ?? new BaselineDetector({ commissioningWindows: 10, threshold: 6, stdFloorRatio: 0.05, topContributions: 5 }), {
     onScored: () => undefined,
     onSensorChange: () => undefined,
   });

@@ -13,7 +13,8 @@ const BAND_EDGES = [0, 1 / 32, 1 / 16, 1 / 4, 0.5 + 1e-9];
 
 const TIME = new Float64Array(TIME_FEATURES.length);
 const at = (name: (typeof TIME_FEATURES)[number]): number => TIME[TIME_FEATURES.indexOf(name)]!;
-const transforms = new Map<number, FFT>();
+/** Per transform size: the fft.js plan and the buffers it writes, made once (features run for every window). */
+const transforms = new Map<number, { fft: FFT; input: Float64Array; spectrum: Float64Array }>();
 
 /**
  * The shipped models' features of one vibration window. The time-domain part is the agent's own `timeDomain`, so a
@@ -25,11 +26,11 @@ export function vibrationFeatures(samples: Float64Array): number[] {
   timeDomain(samples, TIME, 0);
   let size = 2;
   while (size < n) size <<= 1;
-  let fft = transforms.get(size);
-  if (!fft) transforms.set(size, (fft = new FFT(size)));
-  const input = new Float64Array(size);
+  let plan = transforms.get(size);
+  if (!plan) transforms.set(size, (plan = { fft: new FFT(size), input: new Float64Array(size), spectrum: new Float64Array(2 * size) }));
+  const { fft, input, spectrum } = plan;
   input.set(samples);
-  const spectrum = fft.createComplexArray() as number[];
+  input.fill(0, n);
   fft.realTransform(spectrum, input);
   const bands = new Array<number>(BAND_EDGES.length - 1).fill(0);
   for (let k = 0; k <= size / 2; k++) {
