@@ -14,9 +14,8 @@ import { FileOutboxStore } from './outbox/file-store.js';
 import { Outbox } from './outbox/outbox.js';
 import { OutboxPublisher } from './outbox/publisher.js';
 import { FileQuarantine } from './outbox/quarantine.js';
-import { OnnxModelRuntime, type ModelRuntime } from '../models/runtime.js';
+import type { ModelRuntime } from '../models/runtime.js';
 import type { ModelSync } from './model-sync/model-sync.js';
-import { createModelSync } from './model-sync/wire.js';
 
 /** The shipped default model, found from the source tree (tests) or from dist/agent/ (the built CLI). */
 function shippedCard(): string {
@@ -69,7 +68,9 @@ export async function runAgent(configFile: string): Promise<void> {
   let agent: Agent | undefined;
   if (cfg.detector.kind === 'onnx') {
     const card = resolve(cfg.detector.card ?? shippedCard());
+    // Loaded only for the ONNX detector: an agent on the streaming baseline does not carry onnxruntime in memory.
     if (cfg.modelSync) {
+      const { createModelSync } = await import('./model-sync/wire.js');
       ({ model, sync } = await createModelSync({
         config: { ...cfg.modelSync, dir: resolve(cfg.modelSync.dir, cfg.site, cfg.device) },
         site: cfg.site,
@@ -85,6 +86,7 @@ export async function runAgent(configFile: string): Promise<void> {
         },
       }));
     } else {
+      const { OnnxModelRuntime } = await import('../models/runtime.js');
       model = await OnnxModelRuntime.load(card);
     }
     logger.info({ modelId: model.card.id, version: model.card.version, sync: !!sync }, 'onnx model loaded');

@@ -1,19 +1,30 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerAgent } from './commands/agent.js';
-import { registerDemo } from './commands/demo.js';
-import { registerEval } from './commands/eval.js';
-import { registerHub } from './commands/hub.js';
-import { registerModel } from './commands/model.js';
-import { registerSim } from './commands/sim.js';
-import { registerTrain } from './commands/train.js';
 
-/** The one CLI. Each subcommand lives in `cli/commands/` and calls its process's composition root. */
+type Register = (program: Command) => void;
+
+/**
+ * The one CLI. Each subcommand lives in `cli/commands/` and calls its process's composition root. Only the command
+ * being run is loaded (an agent on a Pi does not carry the hub, TensorFlow.js or the evaluation harness in memory);
+ * `pdm --help` and `pdm help` load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  hub: () => import('./commands/hub.js').then((m) => m.registerHub),
+  agent: () => import('./commands/agent.js').then((m) => m.registerAgent),
+  sim: () => import('./commands/sim.js').then((m) => m.registerSim),
+  demo: () => import('./commands/demo.js').then((m) => m.registerDemo),
+  eval: () => import('./commands/eval.js').then((m) => m.registerEval),
+  train: () => import('./commands/train.js').then((m) => m.registerTrain),
+  model: () => import('./commands/model.js').then((m) => m.registerModel),
+};
+
 const program = new Command()
   .name('pdm')
   .description('Predictive maintenance at the edge: hub, agents and simulator.')
   .showHelpAfterError();
 
-for (const register of [registerHub, registerAgent, registerSim, registerDemo, registerEval, registerTrain, registerModel]) register(program);
+const wanted = process.argv[2];
+const load = wanted !== undefined && Object.hasOwn(COMMANDS, wanted) ? [COMMANDS[wanted]!] : Object.values(COMMANDS);
+for (const register of await Promise.all(load.map((l) => l()))) register(program);
 
 await program.parseAsync(process.argv);

@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import type { Contribution } from '../protocol/messages.js';
 import { PdmError } from '../protocol/errors.js';
 import { readModel, type ModelArtifact } from './artifacts.js';
@@ -50,10 +50,15 @@ export function explain(card: ModelCard, score: ModelScore, top = 3): Contributi
     .slice(0, top);
 }
 
+/** onnxruntime's native library is loaded on first use: a process that never scores with ONNX never pays its memory. */
+let runtime: Promise<typeof Ort> | undefined;
+const onnxruntime = (): Promise<typeof Ort> => (runtime ??= import('onnxruntime-node'));
+
 export class OnnxModelRuntime implements ModelRuntime {
   private constructor(
     readonly card: ModelCard,
-    private readonly session: ort.InferenceSession,
+    private readonly session: Ort.InferenceSession,
+    private readonly ort: typeof Ort,
   ) {}
 
   /** Loads `<id>.card.json` and the ONNX file it names, verifying hashes, then checks the graph's inputs/outputs. */
@@ -63,7 +68,8 @@ export class OnnxModelRuntime implements ModelRuntime {
 
   /** `executionProviders` in onnxruntime's order of preference; CPU only when not given. */
   static async fromArtifact({ card, onnx }: ModelArtifact, opts: { executionProviders?: string[] } = {}): Promise<OnnxModelRuntime> {
-    let session: ort.InferenceSession;
+    const ort = await onnxruntime();
+    let session: Ort.InferenceSession;
     try {
       // One intra-op thread: edge devices run several things at once, and batches here are small.
       const providers = opts.executionProviders ? { executionProviders: opts.executionProviders } : {};
@@ -76,7 +82,7 @@ export class OnnxModelRuntime implements ModelRuntime {
       await session.release();
       throw new PdmError('PDM_ERR_MODEL_INVALID', `${card.id}: graph has inputs [${session.inputNames}] and outputs [${session.outputNames}], card expects input ${card.onnx.input} and outputs ${card.onnx.outputs.score}, ${card.onnx.outputs.contributions}`);
     }
-    return new OnnxModelRuntime(card, session);
+    return new OnnxModelRuntime(card, session, ort);
   }
 
   async score(batch: ReadonlyArray<ReadonlyArray<number>>): Promise<ModelScore[]> {
@@ -86,7 +92,7 @@ export class OnnxModelRuntime implements ModelRuntime {
     const width = f * this.card.features.pipeline.window;
     const data = new Float32Array(batch.length * width);
     batch.forEach((row, i) => data.set(row, i * width));
-    const out = await this.session.run({ [this.card.onnx.input]: new ort.Tensor('float32', data, [batch.length, width]) });
+    const out = await this.session.run({ [this.card.onnx.input]: new this.ort.Tensor('float32', data, [batch.length, width]) });
     const scores = out[this.card.onnx.outputs.score]!.data as Float32Array;
     const contributions = out[this.card.onnx.outputs.contributions]!.data as Float32Array;
     const threshold = this.card.threshold.value;
