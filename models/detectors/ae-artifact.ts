@@ -1,8 +1,8 @@
-import { MODEL_CARD_SCHEMA, sealCard, sha256, type ModelCard } from '../card.js';
+import { MODEL_CARD_SCHEMA, sealCard, type ModelCard } from '../card.js';
 import type { LabelPolicy } from '../decision.js';
 import type { FeatureSpec } from '../features.js';
 import type { ModelArtifact } from '../artifacts.js';
-import { ONNX_IR_VERSION, ONNX_OPSET } from '../onnx/onnx-model.js';
+import { checkFeatureNames, onnxCardSection } from './onnx-card.js';
 import { AE_IO, autoencoderGraph, exportAutoencoderOnnx } from '../onnx/export-autoencoder.js';
 import type { AutoencoderModel } from './autoencoder.js';
 
@@ -20,7 +20,7 @@ export interface AeArtifactInput {
 
 export function buildAeArtifact(input: AeArtifactInput): ModelArtifact {
   const { model } = input;
-  if (input.featureNames.length !== model.mean.length) throw new Error(`${input.featureNames.length} feature names for a model of ${model.mean.length} features`);
+  checkFeatureNames(input.featureNames, model.mean.length);
   const onnx = exportAutoencoderOnnx(model, { model_id: input.id, model_version: input.version });
   const o = model.options;
   const card = sealCard({
@@ -29,16 +29,7 @@ export function buildAeArtifact(input: AeArtifactInput): ModelArtifact {
     version: input.version,
     kind: 'dense-ae',
     createdAt: (input.createdAt ?? new Date()).toISOString(),
-    onnx: {
-      file: `${input.id}.onnx`,
-      sha256: sha256(onnx),
-      bytes: onnx.length,
-      irVersion: ONNX_IR_VERSION,
-      opset: ONNX_OPSET,
-      operators: [...new Set(autoencoderGraph(model).nodes.map((n) => n.op))].sort(),
-      input: AE_IO.input,
-      outputs: { score: AE_IO.score, contributions: AE_IO.contributions },
-    },
+    onnx: onnxCardSection(input.id, onnx, autoencoderGraph(model), AE_IO),
     features: { names: input.featureNames, pipeline: { smooth: input.pipeline.smooth, window: model.window } },
     normalisation: { kind: 'standard', mean: model.mean, scale: model.scale },
     threshold: {

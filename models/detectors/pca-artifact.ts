@@ -1,8 +1,8 @@
-import { MODEL_CARD_SCHEMA, sealCard, sha256, type ModelCard } from '../card.js';
+import { MODEL_CARD_SCHEMA, sealCard, type ModelCard } from '../card.js';
 import type { LabelPolicy } from '../decision.js';
 import type { FeatureSpec } from '../features.js';
 import type { ModelArtifact } from '../artifacts.js';
-import { ONNX_IR_VERSION, ONNX_OPSET } from '../onnx/onnx-model.js';
+import { checkFeatureNames, onnxCardSection } from './onnx-card.js';
 import { PCA_IO, exportPcaOnnx, pcaGraph } from '../onnx/export-pca.js';
 import type { PcaModel } from './pca.js';
 
@@ -21,27 +21,15 @@ export interface PcaArtifactInput {
 /** Exports the ONNX graph and writes the card that says how to feed it and how its threshold was calibrated. */
 export function buildPcaArtifact(input: PcaArtifactInput): ModelArtifact {
   const { model } = input;
-  if (input.featureNames.length !== model.mean.length) {
-    throw new Error(`${input.featureNames.length} feature names for a model of ${model.mean.length} features`);
-  }
+  checkFeatureNames(input.featureNames, model.mean.length);
   const onnx = exportPcaOnnx(model, { model_id: input.id, model_version: input.version });
-  const operators = [...new Set(pcaGraph(model).nodes.map((n) => n.op))].sort();
   const card = sealCard({
     schema: MODEL_CARD_SCHEMA,
     id: input.id,
     version: input.version,
     kind: 'pca-t2q',
     createdAt: (input.createdAt ?? new Date()).toISOString(),
-    onnx: {
-      file: `${input.id}.onnx`,
-      sha256: sha256(onnx),
-      bytes: onnx.length,
-      irVersion: ONNX_IR_VERSION,
-      opset: ONNX_OPSET,
-      operators,
-      input: PCA_IO.input,
-      outputs: { score: PCA_IO.score, contributions: PCA_IO.contributions },
-    },
+    onnx: onnxCardSection(input.id, onnx, pcaGraph(model), PCA_IO),
     features: { names: input.featureNames, pipeline: { smooth: input.pipeline.smooth, window: 1 } },
     normalisation: { kind: 'standard', mean: model.mean, scale: model.scale },
     threshold: {
