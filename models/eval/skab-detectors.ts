@@ -3,6 +3,7 @@ import { labelScores, type LabelPolicy } from '../decision.js';
 import { computeFeatures, type FeatureSpec } from '../features.js';
 import { fitPca, type PcaOptions } from '../detectors/pca.js';
 import { buildPcaArtifact } from '../detectors/pca-artifact.js';
+import type { ModelArtifact } from '../artifacts.js';
 import { OnnxModelRuntime } from '../runtime.js';
 import { SKAB_SENSORS, type SkabFile } from '../skab-data.js';
 import { quantile } from '../linalg.js';
@@ -58,35 +59,55 @@ export function selectColumns(rows: readonly number[][], sensors: readonly strin
   return rows.map((row) => index.map((i) => row[i]!));
 }
 
+type SharedConfig = Omit<PcaDetectorConfig, 'pca'>;
+type ArtifactCommon = Pick<Parameters<typeof buildPcaArtifact>[0], 'featureNames' | 'pipeline' | 'decision' | 'training'>;
+
+/**
+ * The agent's path for one SKAB file, whatever the model: features, fit on the training rows, export to ONNX, score
+ * the test part through onnxruntime-node, label with the agent's decision rule. `fit` trains and builds the artifact;
+ * `inputs` turns the feature rows from `start` on into what the model scores for each test row.
+ */
+export async function runOnnxDetector(
+  config: SharedConfig,
+  file: SkabFile,
+  trainRows: number,
+  fit: (train: number[][], common: ArtifactCommon) => Promise<ModelArtifact>,
+  inputs: (features: number[][]) => number[][],
+): Promise<{ labels: number[]; fitMs: number; scoreMs: number }> {
+  const t0 = performance.now();
+  const features = computeFeatures(selectColumns(file.rows, config.sensors), config.features);
+  // Rows before the smoothing window is full are not representative of the steady state, so they are not fitted.
+  const train = features.slice(Math.min(config.features.smooth - 1, trainRows - 2), trainRows);
+  const artifact = await fit(train, {
+    featureNames: config.sensors.map((s) => `${s}.mean${config.features.smooth}`),
+    pipeline: config.features,
+    decision: config.decision,
+    training: { source: `SKAB ${file.name} rows 0-${trainRows - 1}`, rows: train.length, durationMs: 0, summary: {} },
+  });
+  const runtime = await OnnxModelRuntime.fromArtifact(artifact);
+  const t1 = performance.now();
+  const scores = await runtime.score(inputs(features));
+  const t2 = performance.now();
+  await runtime.close();
+  const labels = labelScores(scores.map((s) => s.score), { threshold: 1, ...config.decision });
+  return { labels, fitMs: t1 - t0, scoreMs: t2 - t1 };
+}
+
 /** Fits PCA per file in JS, exports it to ONNX, and scores the test rows through onnxruntime-node: the agent's path. */
 export function pcaOnnxDetector(config: PcaDetectorConfig): SkabDetector {
   return {
     name: config.name,
-    async run(file: SkabFile, trainRows: number) {
-      const t0 = performance.now();
-      const features = computeFeatures(selectColumns(file.rows, config.sensors), config.features);
-      // Rows before the smoothing window is full are not representative of the steady state, so they are not fitted.
-      const train = features.slice(Math.min(config.features.smooth - 1, trainRows - 2), trainRows);
-      const model = fitPca(train, config.pca);
-      const artifact = buildPcaArtifact({
-        id: 'skab-pca',
-        version: file.name,
-        model,
-        featureNames: config.sensors.map((s) => `${s}.mean${config.features.smooth}`),
-        pipeline: config.features,
-        decision: config.decision,
-        training: { source: `SKAB ${file.name} rows 0-${trainRows - 1}`, rows: train.length, durationMs: 0, summary: {} },
-      });
-      const runtime = await OnnxModelRuntime.fromArtifact(artifact);
-      const t1 = performance.now();
-      const scores = await runtime.score(features.slice(trainRows));
-      const t2 = performance.now();
-      await runtime.close();
-      const labels = labelScores(scores.map((s) => s.score), { threshold: 1, ...config.decision });
-      return { labels, fitMs: t1 - t0, scoreMs: t2 - t1 };
-    },
+    run: (file: SkabFile, trainRows: number) =>
+      runOnnxDetector(
+        config,
+        file,
+        trainRows,
+        async (train, common) => buildPcaArtifact({ id: 'skab-pca', version: file.name, model: fitPca(train, config.pca), ...common }),
+        (features) => features.slice(trainRows),
+      ),
   };
 }
+
 
 /**
  * Detector (c), the agent's streaming statistical baseline: per-sensor z-scores against the training mean/std,
