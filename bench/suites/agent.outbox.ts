@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -16,6 +14,7 @@ import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { numberedEvent } from '../../test/integration/fixtures/event-factory.js';
 import { TestBroker } from '../../test/integration/fixtures/test-broker.js';
 import type { Report } from '../result.js';
+import { freePort } from '../../test/support/processes.js';
 
 const EVENTS = 2000;
 const logger = pino({ level: 'silent' });
@@ -31,13 +30,6 @@ async function perSecond(fn: () => Promise<void>, count: number): Promise<number
   return count / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Fills a store while no broker is listening, starts one, and times the drain through the real publisher. */
 async function drainAfterReconnect(store: OutboxStore, msgs: OutboxMessage[]): Promise<number> {

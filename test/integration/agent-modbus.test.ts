@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import modbusSerial from 'modbus-serial';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +5,7 @@ import { ModbusSource } from '../../agent/modbus-source.js';
 import { ModbusSourceSchema } from '../../config/schemas/source.js';
 import type { SampleBlock } from '../../protocol/samples.js';
 import { sampleSourceContract, until } from '../contracts/sim-sample-source.contract.js';
+import { freePort } from '../support/processes.js';
 
 /**
  * The agent's Modbus TCP source against a real Modbus TCP server (modbus-serial's ServerTCP) on this machine: the
@@ -21,13 +20,6 @@ const holding = new Map<number, number>([
 ]);
 const input = new Map<number, number>([[10, 1234]]); // 12.34 A at scale 0.01
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 let port = 0;
 let server: Server | undefined;
