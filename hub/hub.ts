@@ -14,6 +14,7 @@ import { LiveFeed } from './live.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { ScoreHistory } from './score-history.js';
 import { createStaticHandler } from './static.js';
+import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
 import { deviceKey } from './store/state.js';
 import { createMetrics } from './metrics.js';
 import { HubStore } from './store/store.js';
@@ -35,6 +36,8 @@ export interface RunningHub {
   workflow: Workflow;
   /** The model registry and its rollouts. */
   models: HubRegistry;
+  /** The append-only telemetry log (undefined when `telemetry.enabled` is false). */
+  telemetry: RunningTelemetryLog | undefined;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
@@ -84,6 +87,15 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
   };
   ingest.onTelemetry = (msg) => scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);
+  const telemetry = cfg.telemetry.enabled ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now) : undefined;
+  if (telemetry) {
+    // Chained: whatever hooked telemetry before keeps being told.
+    const before = ingest.onTelemetry;
+    ingest.onTelemetry = (msg) => {
+      before(msg);
+      telemetry.log.append(msg);
+    };
+  }
   const broker =
     cfg.mqtt.mode === 'external'
       ? await connectExternalBroker({ ...cfg.mqtt.external, ingest, logger: logger.child({ component: 'external-broker' }) })
@@ -144,6 +156,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     broker,
     workflow,
     models,
+    telemetry,
     refreshIdentities,
     async close() {
       models.close();
@@ -151,6 +164,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       await workflow.stop();
       await http.close();
       await broker.close();
+      await telemetry?.close();
       await store.flush();
     },
   };
