@@ -15,6 +15,8 @@ import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { ScoreHistory } from './score-history.js';
 import { createStaticHandler } from './static.js';
 import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
+import { listDevices } from './telemetry/segments.js';
+import { TrainingJobs } from './training/jobs.js';
 import { deviceKey } from './store/state.js';
 import { createMetrics } from './metrics.js';
 import { HubStore } from './store/store.js';
@@ -36,8 +38,9 @@ export interface RunningHub {
   workflow: Workflow;
   /** The model registry and its rollouts. */
   models: HubRegistry;
-  /** The append-only telemetry log (undefined when `telemetry.enabled` is false). */
+  /** The append-only telemetry log (undefined when `telemetry.enabled` is false), and training from it. */
   telemetry: RunningTelemetryLog | undefined;
+  training: TrainingJobs | undefined;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
@@ -114,6 +117,18 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     logger: logger.child({ component: 'registry' }),
   });
   ingest.onModelAck = (ack) => models.handleAck(ack);
+  const training = telemetry
+    ? new TrainingJobs({
+        log: telemetry.log,
+        store: models.registry.store,
+        state: () => store.state,
+        config: cfg.training,
+        kinds: cfg.training.kinds,
+        knownDevices: () => [...Object.values(store.state.devices).map(({ site, device }) => ({ site, device })), ...listDevices(telemetry.log.root)],
+        now,
+        logger: logger.child({ component: 'training' }),
+      })
+    : undefined;
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {
@@ -139,6 +154,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       scores,
       live,
       models,
+      training,
     },
     logger: logger.child({ component: 'http' }),
     dashboard: createStaticHandler(DASHBOARD_DIR),
@@ -157,6 +173,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     workflow,
     models,
     telemetry,
+    training,
     refreshIdentities,
     async close() {
       models.close();
@@ -164,6 +181,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       await workflow.stop();
       await http.close();
       await broker.close();
+      await training?.idle();
       await telemetry?.close();
       await store.flush();
     },
