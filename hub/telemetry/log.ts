@@ -23,12 +23,13 @@ export interface TelemetryLogOptions {
   maxPendingRows?: number;
 }
 
+/** A buffered message: serialised only when written, so `append` costs ingest next to nothing. */
 interface Pending {
-  names: string[];
-  namesKey: string;
-  line: string;
-  t: number;
+  msg: TelemetryMessage;
+  receivedAt: number;
 }
+
+const sameNames = (a: readonly string[] | undefined, b: readonly string[]): boolean => a !== undefined && a.length === b.length && a.every((n, i) => n === b[i]);
 
 interface Active {
   site: string;
@@ -39,7 +40,7 @@ interface Active {
   minT: number;
   maxT: number;
   /** Names line last written to this segment. */
-  namesKey: string | undefined;
+  names: string[] | undefined;
   pending: Pending[];
 }
 
@@ -52,8 +53,8 @@ export interface TelemetryLogStats {
   writeFailures: number;
 }
 
-/** Buffered rows of one device past this many bytes trigger a flush before the timer does. */
-const EAGER_FLUSH_BYTES = 256 * 1024;
+/** Buffered rows of one device past this many trigger a flush before the timer does. */
+const EAGER_FLUSH_ROWS = 2000;
 
 /**
  * The hub's append-only telemetry log. `append` only buffers (it never waits for the disk, so ingest is not slowed);
@@ -97,17 +98,14 @@ export class TelemetryLog {
     let seg = this.active.get(key);
     if (!seg) {
       const openedAt = this.now();
-      seg = { site: msg.site, device: msg.device, openedAt, file: join(deviceDir(this.opts.root, msg.site, msg.device), activeName(openedAt)), bytes: 0, minT: Infinity, maxT: -Infinity, namesKey: undefined, pending: [] };
+      seg = { site: msg.site, device: msg.device, openedAt, file: join(deviceDir(this.opts.root, msg.site, msg.device), activeName(openedAt)), bytes: 0, minT: Infinity, maxT: -Infinity, names: undefined, pending: [] };
       this.active.set(key, seg);
     }
-    const { names, line, t } = toRowLine(msg, this.now());
-    seg.pending.push({ names, namesKey: names.join('\u0000'), line, t });
+    seg.pending.push({ msg, receivedAt: this.now() });
     this.stats.rowsAppended++;
-    if (seg.pending.length > this.maxPendingRows) {
-      seg.pending.shift();
-      this.stats.rowsDropped++;
-    }
-    if (!this.eager && seg.pending.length * line.length > EAGER_FLUSH_BYTES) {
+    // Only while the disk refuses writes can a buffer grow this far; trim in batches, not one shift per row.
+    if (seg.pending.length > this.maxPendingRows * 1.25) this.trim(seg);
+    if (!this.eager && seg.pending.length >= EAGER_FLUSH_ROWS) {
       this.eager = true;
       setImmediate(() => void this.flush());
     }
@@ -154,7 +152,7 @@ export class TelemetryLog {
     const batch = seg.pending;
     seg.pending = [];
     let chunk = '';
-    let chunkRows: Pending[] = [];
+    let chunkRows: Array<Pending & { t: number }> = [];
     const write = async (): Promise<boolean> => {
       if (!chunk) return true;
       try {
@@ -179,8 +177,9 @@ export class TelemetryLog {
     const now = this.now();
     if (seg.bytes > 0 && now - seg.openedAt >= this.opts.segmentMs) seg = this.rotate(seg);
     for (let i = 0; i < batch.length; i++) {
-      const row = batch[i]!;
-      const header = row.namesKey === seg.namesKey ? '' : namesLine(row.names);
+      const pending = batch[i]!;
+      const row = toRowLine(pending.msg, pending.receivedAt);
+      const header = sameNames(seg.names, row.names) ? '' : namesLine(row.names);
       const adding = header.length + row.line.length;
       if (seg.bytes + chunk.length + adding > this.opts.segmentBytes && seg.bytes + chunk.length > 0) {
         if (!(await write())) return this.requeue(seg, [...chunkRows, ...batch.slice(i)]);
@@ -189,16 +188,21 @@ export class TelemetryLog {
         continue;
       }
       chunk += header + row.line;
-      chunkRows.push(row);
-      seg.namesKey = row.namesKey;
+      chunkRows.push({ ...pending, t: row.t });
+      seg.names = row.names;
     }
     if (!(await write())) this.requeue(seg, chunkRows);
   }
 
   /** Puts rows that could not be written back in front of the buffer, so they are tried again first. */
   private requeue(seg: Active, rows: Pending[]): void {
-    seg.namesKey = undefined; // the file may or may not hold the names line now; write it again
+    seg.names = undefined; // the file may or may not hold the names line now; write it again
     seg.pending = [...rows, ...seg.pending];
+    this.trim(seg);
+  }
+
+  /** Drops the oldest buffered rows beyond `maxPendingRows`, counted. */
+  private trim(seg: Active): void {
     const excess = seg.pending.length - this.maxPendingRows;
     if (excess > 0) {
       seg.pending.splice(0, excess);
@@ -209,7 +213,7 @@ export class TelemetryLog {
   private rotate(seg: Active): Active {
     this.seal(seg);
     const openedAt = Math.max(this.now(), seg.openedAt + 1); // distinct names even within one millisecond
-    const next: Active = { ...seg, openedAt, file: join(deviceDir(this.opts.root, seg.site, seg.device), activeName(openedAt)), bytes: 0, minT: Infinity, maxT: -Infinity, namesKey: undefined };
+    const next: Active = { ...seg, openedAt, file: join(deviceDir(this.opts.root, seg.site, seg.device), activeName(openedAt)), bytes: 0, minT: Infinity, maxT: -Infinity, names: undefined };
     this.active.set(deviceKey(seg.site, seg.device), next);
     return next;
   }

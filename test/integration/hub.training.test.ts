@@ -12,7 +12,7 @@ import { decode, encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { topicFor } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
-import { waitFor } from '../support/processes.js';
+import { runPdm, waitFor } from '../support/processes.js';
 import { anomalyEvent, connectDevice, hubConfig, silent, tempDir } from './hub.helpers.js';
 
 /**
@@ -197,6 +197,18 @@ describe('hub training from telemetry and outcomes', () => {
     });
     expect(done.result).toMatchObject({ version: '1.0.1' });
     expect(done.result!.summary.normalRows).toBe(480 - 100); // the first 100 normal rows are before `from`
+  });
+
+  it('`pdm hub train` logs in with the password from the environment, waits for the job and prints the new version', async () => {
+    const run = await runPdm(['hub', 'train', '--url', hub.httpUrl, '--user', 'sam', '--device', `${SITE}/${DEVICE}`, '--to', new Date(T0 + 350 * S).toISOString()], { PDM_HUB_PASSWORD: PASSWORD });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/registered pca-plant-1-pump-7 1\.0\.2 /);
+    expect(run.stdout).toMatch(/normalRows: 340\n/);
+    expect(run.stdout).not.toContain(PASSWORD);
+    const noPassword = await runPdm(['hub', 'train', '--url', hub.httpUrl, '--user', 'sam', '--device', `${SITE}/${DEVICE}`], { PDM_HUB_PASSWORD: '' });
+    expect(noPassword.code).not.toBe(0);
+    expect(noPassword.stderr).toMatch(/set PDM_HUB_PASSWORD/);
   });
 
   it('fails a job for too little normal data with a coded error that names the minimum', async () => {
