@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TelemetryLog, type TelemetryLogOptions } from '../../hub/telemetry/log.js';
 import { readTelemetry, type ReadStats } from '../../hub/telemetry/reader.js';
 import { activeName, listSegments, sealedName } from '../../hub/telemetry/segments.js';
+import { openTelemetryLog } from '../../hub/telemetry/wire.js';
+import { waitFor } from '../support/processes.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 
@@ -185,5 +187,23 @@ describe('telemetry log: retention (fake clock)', () => {
     expect(left.at(-1)).toBe(100_000 + 2999);
     expect(left).toEqual(Array.from({ length: left.length }, (_, i) => left[0]! + 2 * i));
     await log.close();
+  });
+});
+
+describe('telemetry log: the hub\'s retention task', () => {
+  it('runs on its node-cron schedule and ages segments by the injected clock', async () => {
+    const dir = join(root, 'telemetry', 'plant-1', 'pump-1');
+    mkdirSync(dir, { recursive: true });
+    const old = join(dir, sealedName(clock - 41 * DAY, clock - 40 * DAY, 1, 2));
+    const recent = join(dir, sealedName(clock - 3 * DAY, clock - 2 * DAY, 3, 4));
+    for (const f of [old, recent]) writeFileSync(f, '{"names":["a"]}\n{"t":1,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n');
+    const cfg = { enabled: true, segmentBytes: 1 << 20, segmentMinutes: 60, retentionDays: 30, maxBytes: 1 << 30, flushMs: 1000, retentionCron: '* * * * * *' };
+    const running = await openTelemetryLog(root, cfg, silent, now);
+    try {
+      await waitFor('retention to delete the 40-day-old segment', async () => (listSegments(join(root, 'telemetry'), 'plant-1', 'pump-1').length === 1 ? true : undefined), 5000);
+      expect(listSegments(join(root, 'telemetry'), 'plant-1', 'pump-1').map((s) => s.file)).toEqual([recent]);
+    } finally {
+      await running.close();
+    }
   });
 });
