@@ -160,6 +160,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     dashboard: createStaticHandler(DASHBOARD_DIR),
   });
   workflow.start();
+  telemetry?.start();
   const host = cfg.http.host === '0.0.0.0' ? '127.0.0.1' : cfg.http.host;
   return {
     dataDir,

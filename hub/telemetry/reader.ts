@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { PdmError } from '../../protocol/errors.js';
-import { parseLine, type TelemetryRow } from './rows.js';
+import { asLine, parseLine, type NamesLine, type RowLine, type TelemetryRow } from './rows.js';
 import { listSegments, type SegmentInfo } from './segments.js';
 
 export interface SegmentRead {
@@ -25,10 +25,20 @@ export async function readSegment(seg: Pick<SegmentInfo, 'file' | 'site' | 'devi
   // Every append ends in a newline, so anything after the last one is a torn write.
   const tail = lines.pop()!;
   const out: SegmentRead = { rows: [], tornTail: tail.length > 0, damagedLines: 0 };
+  const complete = lines.filter((line) => line.length > 0);
+  let parsedLines: Array<NamesLine | RowLine | undefined>;
+  try {
+    // One parse of the whole segment is much faster than one per line; a damaged line makes it throw, and then
+    // each line is parsed alone so only that line is lost.
+    const all = JSON.parse(`[${complete.join(',')}]`) as unknown[];
+    // A damaged line holding a comma could parse as two values (or two halves as one): then trust nothing of it.
+    if (all.length !== complete.length) throw new Error('line count differs');
+    parsedLines = all.map(asLine);
+  } catch {
+    parsedLines = complete.map(parseLine);
+  }
   let names: string[] | undefined;
-  for (const line of lines) {
-    if (!line) continue;
-    const parsed = parseLine(line);
+  for (const parsed of parsedLines) {
     if (!parsed) {
       out.damagedLines++;
     } else if ('names' in parsed) {

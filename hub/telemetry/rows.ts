@@ -44,17 +44,22 @@ export const namesLine = (names: readonly string[]): string => `${JSON.stringify
 
 const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
 
-/** Parses one line: a names line, a row line, or undefined when it is neither (damaged). */
-export function parseLine(line: string): NamesLine | RowLine | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
+/** A parsed line's shape: a names line, a row line, or undefined when it is neither (damaged). */
+export function asLine(value: unknown): NamesLine | RowLine | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const o = value as Record<string, unknown>;
   if (Array.isArray(o.names) && o.names.every((n) => typeof n === 'string')) return { names: o.names as string[] };
-  if (['t', 'ws', 'rx', 'score', 'thr'].every((k) => typeof o[k] === 'number') && isNumberArray(o.v)) return o as unknown as RowLine;
+  if (typeof o.t === 'number' && typeof o.ws === 'number' && typeof o.rx === 'number' && typeof o.score === 'number' && typeof o.thr === 'number' && isNumberArray(o.v)) {
+    return o as unknown as RowLine;
+  }
   return undefined;
+}
+
+/** Parses one line: a names line, a row line, or undefined when it is neither (damaged). */
+export function parseLine(line: string): NamesLine | RowLine | undefined {
+  try {
+    return asLine(JSON.parse(line));
+  } catch {
+    return undefined;
+  }
 }

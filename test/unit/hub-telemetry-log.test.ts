@@ -199,11 +199,26 @@ describe('telemetry log: the hub\'s retention task', () => {
     for (const f of [old, recent]) writeFileSync(f, '{"names":["a"]}\n{"t":1,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n');
     const cfg = { enabled: true, segmentBytes: 1 << 20, segmentMinutes: 60, retentionDays: 30, maxBytes: 1 << 30, flushMs: 1000, retentionCron: '* * * * * *' };
     const running = await openTelemetryLog(root, cfg, silent, now);
+    running.start();
     try {
       await waitFor('retention to delete the 40-day-old segment', async () => (listSegments(join(root, 'telemetry'), 'plant-1', 'pump-1').length === 1 ? true : undefined), 5000);
       expect(listSegments(join(root, 'telemetry'), 'plant-1', 'pump-1').map((s) => s.file)).toEqual([recent]);
     } finally {
       await running.close();
     }
+  });
+});
+
+describe('telemetry log: reading damaged segments', () => {
+  it('does not let a damaged line with a comma shift or merge its neighbours', async () => {
+    const dir = join(root, 'plant-1', 'pump-1');
+    mkdirSync(dir, { recursive: true });
+    // Parsed together, the comma line is two valid rows: the count check must catch it.
+    writeFileSync(join(dir, sealedName(1, 2, 1, 9)), '{"names":["a"]}\n{"t":1,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":2,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]},{"t":3,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":9,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n');
+    // Two halves of a row on two lines would parse together as one.
+    writeFileSync(join(dir, sealedName(3, 4, 10, 20)), '{"names":["a"]}\n{"t":10,"ws":0,\n"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":20,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n');
+    const stats: ReadStats = { segments: 0, tornTails: 0, damagedLines: 0 };
+    expect(await rowsOf('pump-1', {}, stats)).toEqual([1, 9, 20]);
+    expect(stats.damagedLines).toBe(3);
   });
 });
