@@ -6,7 +6,7 @@ import type { TelemetryMessage } from '../../protocol/messages.js';
 import { deviceKey } from '../store/state.js';
 import { readSegment } from './reader.js';
 import { applyRetention, type RetentionResult } from './retention.js';
-import { namesLine, toRowLine } from './rows.js';
+import { bufferRow, namesLine, rowLine, sameNames, type BufferedRow } from './rows.js';
 import { activeName, deviceDir, listDevices, listSegments, sealedName } from './segments.js';
 
 export interface TelemetryLogOptions {
@@ -23,13 +23,8 @@ export interface TelemetryLogOptions {
   maxPendingRows?: number;
 }
 
-/** A buffered message: serialised only when written, so `append` costs ingest next to nothing. */
-interface Pending {
-  msg: TelemetryMessage;
-  receivedAt: number;
-}
-
-const sameNames = (a: readonly string[] | undefined, b: readonly string[]): boolean => a !== undefined && a.length === b.length && a.every((n, i) => n === b[i]);
+/** Rows are serialised only when written, so `append` costs ingest little. */
+type Pending = BufferedRow;
 
 interface Active {
   site: string;
@@ -40,7 +35,9 @@ interface Active {
   minT: number;
   maxT: number;
   /** Names line last written to this segment. */
-  names: string[] | undefined;
+  names: readonly string[] | undefined;
+  /** Names of the device's last buffered row (shared by its rows while unchanged). */
+  lastNames: readonly string[] | undefined;
   pending: Pending[];
 }
 
@@ -98,10 +95,12 @@ export class TelemetryLog {
     let seg = this.active.get(key);
     if (!seg) {
       const openedAt = this.now();
-      seg = { site: msg.site, device: msg.device, openedAt, file: join(deviceDir(this.opts.root, msg.site, msg.device), activeName(openedAt)), bytes: 0, minT: Infinity, maxT: -Infinity, names: undefined, pending: [] };
+      seg = { site: msg.site, device: msg.device, openedAt, file: join(deviceDir(this.opts.root, msg.site, msg.device), activeName(openedAt)), bytes: 0, minT: Infinity, maxT: -Infinity, names: undefined, lastNames: undefined, pending: [] };
       this.active.set(key, seg);
     }
-    seg.pending.push({ msg, receivedAt: this.now() });
+    const row = bufferRow(msg, this.now(), seg.lastNames);
+    seg.lastNames = row.names;
+    seg.pending.push(row);
     this.stats.rowsAppended++;
     // Only while the disk refuses writes can a buffer grow this far; trim in batches, not one shift per row.
     if (seg.pending.length > this.maxPendingRows * 1.25) this.trim(seg);
@@ -152,7 +151,7 @@ export class TelemetryLog {
     const batch = seg.pending;
     seg.pending = [];
     let chunk = '';
-    let chunkRows: Array<Pending & { t: number }> = [];
+    let chunkRows: Pending[] = [];
     const write = async (): Promise<boolean> => {
       if (!chunk) return true;
       try {
@@ -177,18 +176,18 @@ export class TelemetryLog {
     const now = this.now();
     if (seg.bytes > 0 && now - seg.openedAt >= this.opts.segmentMs) seg = this.rotate(seg);
     for (let i = 0; i < batch.length; i++) {
-      const pending = batch[i]!;
-      const row = toRowLine(pending.msg, pending.receivedAt);
+      const row = batch[i]!;
+      const line = rowLine(row);
       const header = sameNames(seg.names, row.names) ? '' : namesLine(row.names);
-      const adding = header.length + row.line.length;
+      const adding = header.length + line.length;
       if (seg.bytes + chunk.length + adding > this.opts.segmentBytes && seg.bytes + chunk.length > 0) {
         if (!(await write())) return this.requeue(seg, [...chunkRows, ...batch.slice(i)]);
         seg = this.rotate(seg);
         i--; // the row goes into the new segment, after its names line
         continue;
       }
-      chunk += header + row.line;
-      chunkRows.push({ ...pending, t: row.t });
+      chunk += header + line;
+      chunkRows.push(row);
       seg.names = row.names;
     }
     if (!(await write())) this.requeue(seg, chunkRows);

@@ -33,11 +33,36 @@ export interface RowLine {
   v: number[];
 }
 
-/** Splits a telemetry message into its feature names (in the device's order) and the row line to write. */
-export function toRowLine(msg: TelemetryMessage, receivedAt: number): { names: string[]; line: string; t: number } {
-  const names = Object.keys(msg.features);
-  const row: RowLine = { t: msg.windowEnd, ws: msg.windowStart, rx: receivedAt, score: msg.score, thr: msg.threshold, v: names.map((n) => msg.features[n]!) };
-  return { names, line: `${JSON.stringify(row)}\n`, t: msg.windowEnd };
+/**
+ * What the log buffers per message until it is written: the values in a typed array and the names as an array shared
+ * by every row of a device while they do not change. Holding this instead of the decoded message keeps what survives
+ * until the flush small (one allocation per row), so buffering adds little garbage-collector work to ingest.
+ */
+export interface BufferedRow {
+  t: number;
+  ws: number;
+  rx: number;
+  score: number;
+  thr: number;
+  names: readonly string[];
+  values: Float64Array;
+}
+
+export const sameNames = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
+  a !== undefined && (a === b || (a.length === b.length && a.every((n, i) => n === b[i])));
+
+/** `previous`: the device's last names array, reused when the names are the same. */
+export function bufferRow(msg: TelemetryMessage, receivedAt: number, previous: readonly string[] | undefined): BufferedRow {
+  const keys = Object.keys(msg.features);
+  const names = previous !== undefined && sameNames(previous, keys) ? previous : keys;
+  const values = new Float64Array(names.length);
+  for (let i = 0; i < names.length; i++) values[i] = msg.features[names[i]!]!;
+  return { t: msg.windowEnd, ws: msg.windowStart, rx: receivedAt, score: msg.score, thr: msg.threshold, names, values };
+}
+
+export function rowLine(row: BufferedRow): string {
+  const line: RowLine = { t: row.t, ws: row.ws, rx: row.rx, score: row.score, thr: row.thr, v: Array.from(row.values) };
+  return `${JSON.stringify(line)}\n`;
 }
 
 export const namesLine = (names: readonly string[]): string => `${JSON.stringify({ names: [...names] } satisfies NamesLine)}\n`;
