@@ -1,7 +1,7 @@
 import type { ReferenceDistribution } from '../../models/distribution.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 import { deviceKey } from '../store/state.js';
-import { PSI_EPSILON, levelOf, psi, type DriftLevel } from './psi.js';
+import { PSI_EPSILON, levelOf, psi, settleLevel, type DriftLevel } from './psi.js';
 import { BinnedWindow } from './window.js';
 
 export interface DriftConfig {
@@ -66,6 +66,7 @@ interface DeviceDrift {
 }
 
 const SCORE = 'score';
+const isFlag = (level: DriftStatus): level is DriftLevel => level === 'none' || level === 'warn' || level === 'alarm';
 const sameModel = (a: DriftReference, b: DriftReference): boolean =>
   a.model && b.model ? a.model.modelId === b.model.modelId && a.model.version === b.model.version && a.model.source === b.model.source : !a.model && !b.model;
 
@@ -122,7 +123,10 @@ export class DriftMonitor {
     return state;
   }
 
-  /** Recomputes the level and reports a change (only on new data: a quiet device keeps its last logged level). */
+  /**
+   * Recomputes the level and reports a change (only on new data: a quiet device keeps its last logged level). The
+   * overall flag has hysteresis (psi.ts settleLevel); per-series levels are the plain thresholds.
+   */
   private evaluate(state: DeviceDrift): void {
     const report = this.build(state);
     if (report.level === state.level) return;
@@ -155,7 +159,7 @@ export class DriftMonitor {
     const maxPsi = enough ? Math.max(...known) : null;
     return {
       ...base,
-      level: maxPsi === null ? 'pending' : levelOf(maxPsi, this.cfg),
+      level: maxPsi === null ? 'pending' : settleLevel(maxPsi, isFlag(state.level) ? state.level : undefined, this.cfg),
       maxPsi,
       samples: totals.messages,
       model: reference.model,

@@ -31,3 +31,17 @@ export type DriftLevel = 'none' | 'warn' | 'alarm';
 export function levelOf(value: number, thresholds: { warnPsi: number; alarmPsi: number }): DriftLevel {
   return value >= thresholds.alarmPsi ? 'alarm' : value >= thresholds.warnPsi ? 'warn' : 'none';
 }
+
+/**
+ * A flag is raised as soon as the PSI crosses a threshold but lowered only once it falls below CLEAR_RATIO times
+ * that threshold, so a PSI hovering at a threshold does not flap the flag (and the log) with every message.
+ */
+export const CLEAR_RATIO = 0.8;
+const RANK: Record<DriftLevel, number> = { none: 0, warn: 1, alarm: 2 };
+
+export function settleLevel(value: number, previous: DriftLevel | undefined, thresholds: { warnPsi: number; alarmPsi: number }): DriftLevel {
+  const raw = levelOf(value, thresholds);
+  if (!previous || RANK[raw] >= RANK[previous]) return raw;
+  if (previous === 'alarm' && value >= thresholds.alarmPsi * CLEAR_RATIO) return 'alarm';
+  return value >= thresholds.warnPsi * CLEAR_RATIO ? 'warn' : 'none';
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PSI_EPSILON, levelOf, psi } from '../../hub/drift/psi.js';
+import { CLEAR_RATIO, PSI_EPSILON, levelOf, psi, settleLevel } from '../../hub/drift/psi.js';
 
 describe('PSI (hub/drift/psi.ts)', () => {
   it('is 0 when the recent shares equal the training shares', () => {
@@ -31,5 +31,18 @@ describe('PSI (hub/drift/psi.ts)', () => {
   it('flags with the stated thresholds: below warn none, from warn warn, from alarm alarm', () => {
     const t = { warnPsi: 0.1, alarmPsi: 0.25 };
     expect([0, 0.0999, 0.1, 0.2499, 0.25, 3].map((v) => levelOf(v, t))).toEqual(['none', 'none', 'warn', 'warn', 'alarm', 'alarm']);
+  });
+
+  it('raises a flag at once but lowers it only below 0.8 x its threshold (no flapping at a threshold)', () => {
+    const t = { warnPsi: 0.1, alarmPsi: 0.25 };
+    expect(CLEAR_RATIO).toBe(0.8);
+    expect(settleLevel(0.1, 'none', t)).toBe('warn');
+    expect(settleLevel(0.3, 'none', t)).toBe('alarm');
+    expect(settleLevel(0.09, 'warn', t)).toBe('warn');
+    expect(settleLevel(0.0799, 'warn', t)).toBe('none');
+    expect(settleLevel(0.2, 'alarm', t)).toBe('alarm');
+    expect(settleLevel(0.1999, 'alarm', t)).toBe('warn');
+    expect(settleLevel(0.05, 'alarm', t)).toBe('none');
+    expect(settleLevel(0.09, undefined, t)).toBe('none');
   });
 });
