@@ -16,6 +16,8 @@ export interface DriftModelRef {
   modelId: string;
   version: string;
   source: 'registry' | 'default';
+  /** The card's training.source: what the reference describes (a fleet mixture is not any one machine). */
+  trainedOn?: string;
 }
 
 /** What the resolver says about a device: the reference to compare with, or why there is none. */

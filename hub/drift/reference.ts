@@ -60,7 +60,7 @@ export function createReferenceResolver(sources: ReferenceSources): (site: strin
   };
 
   const fromCard = (card: ModelCard, source: DriftModelRef['source']): DriftReference => {
-    const model = { modelId: card.id, version: card.version, source };
+    const model = { modelId: card.id, version: card.version, source, trainedOn: card.training.source };
     if (!card.training.distribution) return { reason: `the card of ${card.id} ${card.version} (${source}) has no training.distribution; retrain it to monitor drift` };
     return { model, distribution: card.training.distribution };
   };

@@ -46,7 +46,7 @@ export const openapi = {
           level: { enum: ['none', 'warn', 'alarm', 'pending', 'unknown'] },
           maxPsi: { type: ['number', 'null'], description: 'Largest PSI over the score and the features' },
           samples: { type: 'integer', description: 'Telemetry messages in the window' },
-          model: { type: ['object', 'null'], properties: { modelId: { type: 'string' }, version: { type: 'string' }, source: { enum: ['registry', 'default'] } } },
+          model: { type: ['object', 'null'], properties: { modelId: { type: 'string' }, version: { type: 'string' }, source: { enum: ['registry', 'default'] }, trainedOn: { type: 'string', description: "The card's training.source" } } },
           reason: { type: 'string', description: 'Why there is no PSI yet (pending, unknown)' },
           score: { type: ['object', 'null'], properties: { name: { type: 'string' }, psi: { type: ['number', 'null'] }, samples: { type: 'integer' }, level: { type: 'string' } } },
           features: { type: 'array', description: 'Largest PSI first', items: { type: 'object', properties: { name: { type: 'string' }, psi: { type: ['number', 'null'] }, samples: { type: 'integer' }, level: { type: 'string' } } } },

@@ -78,7 +78,7 @@ describe('drift: a real hub process compares a device telemetry with its model c
     expect(early.maxPsi).toBeNull();
     await publishRows(healthy.slice(MIN_SAMPLES - 1));
     const report = await reportWith(healthy.length);
-    expect(report.model).toEqual({ modelId: 'pump-vibration-pca', version: '1.0.0', source: 'default' });
+    expect(report.model).toMatchObject({ modelId: 'pump-vibration-pca', version: '1.0.0', source: 'default', trainedOn: runtime.card.training.source });
     expect(report.level).toBe('none');
     expect(report.maxPsi!).toBeLessThan(0.1);
     expect(report.features).toHaveLength(8);

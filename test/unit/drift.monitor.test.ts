@@ -1,4 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { ModelRegistry } from '../../hub/registry/registry.js';
+import { readModel } from '../../models/artifacts.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { ModelCard } from '../../models/card.js';
 import { referenceDistribution, type ReferenceDistribution } from '../../models/distribution.js';
 import { DriftMonitor, WINDOW_BUCKETS, type DriftReference, type DriftReport, type DriftStatus } from '../../hub/drift/monitor.js';
@@ -165,7 +173,7 @@ describe('drift reference resolver (hub/drift/reference.ts)', () => {
   it('picks the configured default among shipped cards of the same version, and explains every miss', () => {
     expect(resolve('p', 'd')).toEqual({ reason: 'no status message with a model version from this device yet' });
     devices['p/d'] = record('1.0.0');
-    expect(resolve('p', 'd').model).toEqual({ modelId: 'pump-vibration-pca', version: '1.0.0', source: 'default' });
+    expect(resolve('p', 'd').model).toEqual({ modelId: 'pump-vibration-pca', version: '1.0.0', source: 'default', trainedOn: 's' });
     devices['p/d'] = record('0.9.0');
     expect((resolve('p', 'd') as { reason: string }).reason).toMatch(/old-model 0.9.0 \(default\) has no training.distribution/);
     devices['p/d'] = record('baseline-10w');
@@ -178,5 +186,20 @@ describe('drift reference resolver (hub/drift/reference.ts)', () => {
     expect((resolve('p', 'd') as { reason: string }).reason).toMatch(/registry card of pump-tuned 2.0.0: pump-tuned@2.0.0 is not in the registry/);
     devices['p/d'] = record('1.0.0'); // rolled back to the shipped model: the status wins over a stale deployment
     expect(resolve('p', 'd').model?.source).toBe('default');
+  });
+
+  it('after a rollout the device acknowledged, compares with that registry card (here the AE, not the default PCA)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pdm-drift-registry-'));
+    const registry = new ModelRegistry({ dir, logger: pino({ level: 'silent' }), publish: async () => undefined });
+    const ae = fileURLToPath(new URL('../../models/default/pump-vibration-ae.card.json', import.meta.url));
+    registry.addFromCard(ae);
+    await registry.start({ model: { modelId: 'pump-vibration-ae', version: '1.0.0' }, canaries: [{ site: 'p', device: 'r' }] });
+    await registry.handleAck({ ...createEnvelopeFactory({ site: 'p', device: 'r' }).next(), version: '1.0.0', result: 'applied' });
+    const shippedCards = ['pca', 'ae'].map((k) => readModel(fileURLToPath(new URL(`../../models/default/pump-vibration-${k}.card.json`, import.meta.url))).card);
+    const records: Record<string, DeviceRecord> = { 'p/r': { ...record('1.0.0'), device: 'r' } };
+    const viaRegistry = createReferenceResolver({ devices: () => records, registry, defaults: shippedCards, defaultModel: 'pump-vibration-pca' });
+    const got = viaRegistry('p', 'r');
+    expect(got.model).toEqual({ modelId: 'pump-vibration-ae', version: '1.0.0', source: 'registry', trainedOn: shippedCards[1]!.training.source });
+    expect(got.model && got.distribution).toEqual(readModel(ae).card.training.distribution);
   });
 });
