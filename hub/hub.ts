@@ -111,11 +111,17 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     logger: logger.child({ component: 'registry' }),
   });
   ingest.onModelAck = (ack) => models.handleAck(ack);
-  const drift = createDrift(cfg, logger, now, store, models, metrics.registry);
+  const driftLog = logger.child({ component: 'drift' });
+  const drift = createDrift(cfg, driftLog, now, store, models, metrics.registry);
   const beforeDrift = ingest.onTelemetry;
   ingest.onTelemetry = (msg) => {
     beforeDrift(msg);
-    drift.observe(msg);
+    // Drift is an observer: a fault in it must not fail the message, which ingest has already accepted.
+    try {
+      drift.observe(msg);
+    } catch (error) {
+      driftLog.error({ device: deviceKey(msg.site, msg.device), err: (error as Error).message }, 'drift monitor failed on a telemetry message');
+    }
   };
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
@@ -174,8 +180,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
 }
 
 /** The drift monitor: references from the registry or the shipped cards, gauges on the hub's registry, a log line per level change. */
-function createDrift(cfg: HubConfig, logger: Logger, now: () => number, store: HubStore, models: HubRegistry, metricsRegistry: Registry): DriftMonitor {
-  const log = logger.child({ component: 'drift' });
+function createDrift(cfg: HubConfig, log: Logger, now: () => number, store: HubStore, models: HubRegistry, metricsRegistry: Registry): DriftMonitor {
   const defaults = loadDefaultCards(DEFAULT_MODELS_DIR, (file, error) => log.warn({ file, err: error.message }, 'shipped model card skipped for drift'));
   const resolve = createReferenceResolver({ devices: () => store.state.devices, registry: models.registry, defaults, defaultModel: cfg.drift.defaultModel });
   const monitor = new DriftMonitor(cfg.drift, resolve, now, (report, previous) => {

@@ -2,7 +2,7 @@ import type { ReferenceDistribution } from '../../models/distribution.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 import { deviceKey } from '../store/state.js';
 import { PSI_EPSILON, levelOf, psi, settleLevel, type DriftLevel } from './psi.js';
-import { BinnedWindow } from './window.js';
+import { BinnedWindow, type WindowTotals } from './window.js';
 
 export interface DriftConfig {
   windowMinutes: number;
@@ -130,42 +130,53 @@ export class DriftMonitor {
    * overall flag has hysteresis (psi.ts settleLevel); per-series levels are the plain thresholds.
    */
   private evaluate(state: DeviceDrift): void {
-    const report = this.build(state);
-    if (report.level === state.level) return;
+    const level = this.measure(state).level;
+    if (level === state.level) return;
     const previous = state.level;
-    state.level = report.level;
+    state.level = level;
     state.since = this.now();
-    this.onLevelChange({ ...report, since: state.since }, previous);
+    this.onLevelChange(this.build(state), previous);
+  }
+
+  /** The PSI of every series with enough samples, the max and the flag: the cheap part, run on every message. */
+  private measure(state: DeviceDrift): { level: DriftStatus; maxPsi: number | null; psis: Array<number | null>; totals?: WindowTotals } {
+    const { reference } = state;
+    if (!reference.model || !state.window) return { level: 'unknown', maxPsi: null, psis: [] };
+    const totals = state.window.totals(this.now());
+    const dist = reference.distribution;
+    let maxPsi: number | null = null;
+    const psis = state.series.map((name, s) => {
+      if (totals.samples[s]! < this.cfg.minSamples) return null;
+      const value = psi(name === SCORE ? dist.score.proportions : dist.features[name]!.proportions, totals.counts[s]!);
+      if (maxPsi === null || value > maxPsi) maxPsi = value;
+      return value;
+    });
+    if (totals.messages < this.cfg.minSamples) maxPsi = null;
+    const level = maxPsi === null ? 'pending' : settleLevel(maxPsi, isFlag(state.level) ? state.level : undefined, this.cfg);
+    return { level, maxPsi, psis, totals };
   }
 
   private build(state: DeviceDrift): DriftReport {
     const { reference } = state;
     const settings = { ...this.cfg, epsilon: PSI_EPSILON, bins: reference.model ? reference.distribution.bins : null };
     const base = { site: state.site, device: state.device, since: state.since, settings };
-    if (!reference.model || !state.window) {
-      return { ...base, level: 'unknown', maxPsi: null, samples: 0, model: null, reason: reference.model ? 'no window' : reference.reason, score: null, features: [] };
+    const { level, maxPsi, psis, totals } = this.measure(state);
+    if (!reference.model || !totals) {
+      return { ...base, level, maxPsi: null, samples: 0, model: null, reason: reference.model ? 'no window' : reference.reason, score: null, features: [] };
     }
-    const totals = state.window.totals(this.now());
-    const dist = reference.distribution;
     const series: SeriesDrift[] = state.series.map((name, s) => {
-      const samples = totals.samples[s]!;
-      if (samples < this.cfg.minSamples) return { name, psi: null, samples, level: 'pending' };
-      const expected = name === SCORE ? dist.score.proportions : dist.features[name]!.proportions;
-      const value = psi(expected, totals.counts[s]!);
-      return { name, psi: value, samples, level: levelOf(value, this.cfg) };
+      const value = psis[s] ?? null;
+      return { name, psi: value, samples: totals.samples[s]!, level: value === null ? 'pending' : levelOf(value, this.cfg) };
     });
     const score = series.at(-1)!;
     const features = series.slice(0, -1).sort((a, b) => (b.psi ?? -1) - (a.psi ?? -1));
-    const known = series.filter((s) => s.psi !== null).map((s) => s.psi!);
-    const enough = totals.messages >= this.cfg.minSamples && known.length > 0;
-    const maxPsi = enough ? Math.max(...known) : null;
     return {
       ...base,
-      level: maxPsi === null ? 'pending' : settleLevel(maxPsi, isFlag(state.level) ? state.level : undefined, this.cfg),
+      level,
       maxPsi,
       samples: totals.messages,
       model: reference.model,
-      ...(enough ? {} : { reason: `${totals.messages} of ${this.cfg.minSamples} samples in the last ${this.cfg.windowMinutes} min` }),
+      ...(maxPsi === null ? { reason: `${totals.messages} of ${this.cfg.minSamples} samples in the last ${this.cfg.windowMinutes} min` } : {}),
       score,
       features,
     };
