@@ -113,6 +113,7 @@ describe('drift: a real hub process compares a device telemetry with its model c
       const parsed = lines.map((l) => JSON.parse(l) as { level: string; previous: string; device: string });
       return parsed.at(-1)?.level === 'alarm' ? parsed : undefined;
     });
+    console.log(`log: ${changes.map((c) => `${c.previous} -> ${c.level}`).join(', ')}`);
     expect(changes[0]).toMatchObject({ device: `${SITE}/${DEVICE}`, previous: 'pending', level: 'none' });
     for (let i = 1; i < changes.length; i++) expect(changes[i]!.previous).toBe(changes[i - 1]!.level);
     expect(changes.length).toBeLessThanOrEqual(3); // pending -> none (-> warn) -> alarm, nothing repeated
