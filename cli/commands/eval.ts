@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { PdmError } from '../../protocol/errors.js';
 import { loadSkab } from '../../models/skab-data.js';
 import { evaluateSkab } from '../../models/eval/skab.js';
-import { SKAB_PCA, SKAB_PCA_FAST, SKAB_PCA_PLAIN, pcaOnnxDetector, zScoreBaseline } from '../../models/eval/skab-detectors.js';
+import { SKAB_PCA, SKAB_PCA_FIXED_CLEAR, SKAB_PCA_PLAIN, pcaOnnxDetector, zScoreBaseline } from '../../models/eval/skab-detectors.js';
 import { formatSkabReport, skabJsonLine } from '../../models/eval/skab-report.js';
 import { SKAB_AE, aeOnnxDetector } from '../../models/eval/skab-ae.js';
 import { evaluateNab } from '../../models/eval/nab-run.js';
@@ -18,7 +18,7 @@ async function runSkab(opts: SkabOptions): Promise<void> {
   const dir = opts.data ?? process.env.SKAB_DIR;
   if (!dir) throw new PdmError('PDM_ERR_DATASET', 'no SKAB folder: pass --data DIR or set SKAB_DIR');
   const files = loadSkab(dir);
-  const detectors = [pcaOnnxDetector(SKAB_PCA), pcaOnnxDetector(SKAB_PCA_FAST), pcaOnnxDetector(SKAB_PCA_PLAIN), zScoreBaseline()];
+  const detectors = [pcaOnnxDetector(SKAB_PCA), pcaOnnxDetector(SKAB_PCA_FIXED_CLEAR), pcaOnnxDetector(SKAB_PCA_PLAIN), zScoreBaseline()];
   // The autoencoder trains 34 TensorFlow.js models (pure JS here): minutes, so only on request.
   if (opts.ae) detectors.push(aeOnnxDetector(SKAB_AE));
   const results = [];
