@@ -6,8 +6,8 @@ const num = (x: number, n = 8): string => x.toFixed(2).padStart(n);
 
 /** Said with every report: how our settings were chosen (the protocol has no held-out part). */
 export const SKAB_SELECTION_NOTE =
-  'Ours (*): one set of settings for all 34 files, selected by grids over SKAB itself (no held-out set), as the\n' +
-  'published entries did; per-file fit on the first 400 rows only, no look-ahead. Grids and sensitivity: README.';
+  'Ours (*): one set of settings for all 34 files, selected by grids over SKAB itself (the protocol has no held-out\n' +
+  'set); per-file fit on the first 400 rows only, no look-ahead. Grids and sensitivity: README, Results: SKAB.';
 
 /** Our detectors merged into the published tables, best first; ours are marked with `*`. */
 export function formatSkabReport(results: readonly SkabResult[]): string {
