@@ -100,6 +100,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     publish: (topic, payload, opts) => broker.publish(topic, payload, opts),
     inspections: () => store.state.inspections,
     logger: logger.child({ component: 'registry' }),
+    tickMs: cfg.registry.rolloutCheckSeconds * 1000,
   });
   ingest.onModelAck = (ack) => models.handleAck(ack);
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
