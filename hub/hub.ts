@@ -49,7 +49,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
   const workflowLog = logger.child({ component: 'workflow' });
   let publish: Publisher = () => Promise.reject(new Error('broker not started yet'));
-  const webhooks = cfg.workflow.cmms
+  const webhooks = cfg.workflow.cmms && !overrides.activities
     ? await WebhookOutbox.open({ dataDir, cmms: cfg.workflow.cmms, inspections: store.state.inspections, logger: logger.child({ component: 'webhooks' }) })
     : undefined;
   if (!webhooks && hasWebhookOutbox(dataDir)) workflowLog.warn('no CMMS configured: webhooks still waiting in the outbox are not sent');

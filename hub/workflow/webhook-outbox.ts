@@ -225,7 +225,7 @@ export class WebhookOutbox {
     const result = await postNotification(cmms, this.doFetch, record, this.abort.signal);
     const now = this.clock.now();
     if (result.ok) {
-      this.doc.pending.splice(this.doc.pending.indexOf(record), 1);
+      this.unqueue(record);
       this.stats.delivered += 1;
       logger.info({ key: record.key, type: record.type, attempts: record.attempts + 1 }, 'CMMS webhook delivered');
       return this.writer.request();
@@ -240,13 +240,18 @@ export class WebhookOutbox {
       record.nextAttemptAt = now + delay;
       logger.warn({ key: record.key, attempt: record.attempts, err: result.error, retryInMs: Math.round(delay) }, 'CMMS webhook failed; retrying');
     } else {
-      this.doc.pending.splice(this.doc.pending.indexOf(record), 1);
+      this.unqueue(record);
       record.deadAt = now;
       this.doc.dead.push(record);
       this.stats.deadLettered += 1;
       logger.error({ key: record.key, attempts: record.attempts, err: result.error }, 'CMMS webhook moved to the dead-letter list');
     }
     return this.writer.request();
+  }
+
+  private unqueue(record: WebhookRecord): void {
+    const at = this.doc.pending.indexOf(record);
+    if (at >= 0) this.doc.pending.splice(at, 1);
   }
 }
 

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import { applyEvent } from '../../hub/incidents.js';
-import { emptyState, type Inspection } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/store/state.js';
+import { openInspection } from '../../hub/workflow/inspection.js';
 import { buildNotification, postNotification, signBody, type CmmsConfig } from '../../hub/workflow/activities.js';
 import { WEBHOOK_FILE, WebhookOutbox, type WebhookView } from '../../hub/workflow/webhook-outbox.js';
 import { encode } from '../../protocol/codec.js';
@@ -38,11 +38,7 @@ async function fakeCmms(statuses: number[], port = 0): Promise<{ url: string; re
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/work-orders`, received, server };
 }
 
-function sample(): Inspection {
-  const state = emptyState();
-  applyEvent(state, anomalyEvent('plant-1', 'pump-001'), 1000, { windowMs: 0, policy: { inspectFrom: 'warning', promoteAfterSeconds: 60, promoteAfterEvents: 3 } });
-  return state.inspections[0]!;
-}
+const sample = (): Inspection => openInspection(anomalyEvent('plant-1', 'pump-001'), 1000);
 
 const cmmsAt = (url: string, over: Partial<CmmsConfig> = {}): CmmsConfig => ({ url, secret: SECRET, maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 100, timeoutMs: 2000, ...over });
 

@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyEvent } from '../../hub/incidents.js';
-import { emptyState, type Inspection } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/store/state.js';
 import { signBody, type CmmsConfig } from '../../hub/workflow/activities.js';
+import { openInspection } from '../../hub/workflow/inspection.js';
 import { decide, type Actor } from '../../hub/workflow/machine.js';
 import { WEBHOOK_FILE, WebhookOutbox, type WebhookClock } from '../../hub/workflow/webhook-outbox.js';
 import { isPdmError } from '../../protocol/errors.js';
@@ -11,13 +11,7 @@ import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
 
 const tech: Actor = { name: 'tina', role: 'technician' };
 const CMMS: CmmsConfig = { url: 'http://cmms.test/work-orders', secret: 'a-very-long-shared-secret', maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 3000, timeoutMs: 1000 };
-const policy = { inspectFrom: 'warning' as const, promoteAfterSeconds: 60, promoteAfterEvents: 3 };
-
-function inspectionFor(device: string, at = 1000): Inspection {
-  const state = emptyState();
-  applyEvent(state, anomalyEvent('plant-1', device, { severity: 'warning' }), at, { windowMs: 0, policy });
-  return state.inspections[0]!;
-}
+const inspectionFor = (device: string, at = 1000): Inspection => openInspection(anomalyEvent('plant-1', device, { severity: 'warning' }), at);
 
 /** A clock that only moves when told; `advance` fires due timers in order, letting deliveries settle between them. */
 function fakeClock(start = 1_000_000) {
