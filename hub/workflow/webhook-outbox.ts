@@ -212,11 +212,14 @@ export class WebhookOutbox {
 
   private deliver(record: WebhookRecord): void {
     const task = this.attempt(record)
-      .catch((error: Error) => this.opts.logger.error({ key: record.key, err: error.message }, 'webhook outbox write failed'))
+      .catch((error: Error) => this.opts.logger.error({ key: record.key, err: error.message }, 'webhook delivery failed unexpectedly'))
       .finally(() => {
-        this.inFlight.delete(record.inspectionId);
-        this.pump();
-      });
+      this.inFlight.delete(record.inspectionId);
+      // The outcome is written in the background, coalesced with others: the next delivery need not wait for it.
+      // A crash before it is on disk sends the notification again under the same key, which the CMMS drops.
+      this.writer.request().catch((error: Error) => this.opts.logger.error({ err: error.message }, 'webhook outbox write failed'));
+      this.pump();
+    });
     this.inFlight.set(record.inspectionId, task);
   }
 
@@ -228,7 +231,7 @@ export class WebhookOutbox {
       this.unqueue(record);
       this.stats.delivered += 1;
       logger.info({ key: record.key, type: record.type, attempts: record.attempts + 1 }, 'CMMS webhook delivered');
-      return this.writer.request();
+      return;
     }
     // Cut short by close(): not the CMMS's fault, so not counted; it goes again after the restart.
     if (this.closed) return;
@@ -246,7 +249,6 @@ export class WebhookOutbox {
       this.stats.deadLettered += 1;
       logger.error({ key: record.key, attempts: record.attempts, err: result.error }, 'CMMS webhook moved to the dead-letter list');
     }
-    return this.writer.request();
   }
 
   private unqueue(record: WebhookRecord): void {
