@@ -19,7 +19,7 @@ import { createMetrics } from './metrics.js';
 import { HubStore } from './store/store.js';
 import { createActivities, type Activities, type Publisher } from './workflow/activities.js';
 import { Workflow } from './workflow/service.js';
-import { hasWebhookOutbox, WebhookOutbox } from './workflow/webhook-outbox.js';
+import { hasWebhookOutbox, WEBHOOK_FILE, WebhookOutbox } from './workflow/webhook-outbox.js';
 
 /** The dashboard built by `npm run build` (vite), beside the compiled hub in dist/. */
 const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard', import.meta.url));
@@ -52,7 +52,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const webhooks = cfg.workflow.cmms && !overrides.activities
     ? await WebhookOutbox.open({ dataDir, cmms: cfg.workflow.cmms, inspections: store.state.inspections, logger: logger.child({ component: 'webhooks' }) })
     : undefined;
-  if (!webhooks && hasWebhookOutbox(dataDir)) workflowLog.warn('no CMMS configured: webhooks still waiting in the outbox are not sent');
+  if (!webhooks && hasWebhookOutbox(dataDir)) workflowLog.warn({ file: WEBHOOK_FILE }, 'no CMMS configured (workflow.cmms): whatever the webhook outbox still holds is not sent');
   const activities =
     overrides.activities ?? createActivities({ ...(webhooks ? { webhooks } : {}), publish: (...args) => publish(...args), logger: workflowLog });
   const workflow = new Workflow({
