@@ -24,6 +24,7 @@ import { createMetrics } from './metrics.js';
 import { HubStore } from './store/store.js';
 import { createActivities, type Activities, type Publisher } from './workflow/activities.js';
 import { Workflow } from './workflow/service.js';
+import { hasWebhookOutbox, WEBHOOK_FILE, WebhookOutbox } from './workflow/webhook-outbox.js';
 
 /** The dashboard built by `npm run build` (vite), beside the compiled hub in dist/. */
 const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard', import.meta.url));
@@ -57,9 +58,12 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
   const workflowLog = logger.child({ component: 'workflow' });
   let publish: Publisher = () => Promise.reject(new Error('broker not started yet'));
+  const webhooks = cfg.workflow.cmms && !overrides.activities
+    ? await WebhookOutbox.open({ dataDir, cmms: cfg.workflow.cmms, inspections: store.state.inspections, logger: logger.child({ component: 'webhooks' }) })
+    : undefined;
+  if (!webhooks && hasWebhookOutbox(dataDir)) workflowLog.warn({ file: WEBHOOK_FILE }, 'no CMMS configured (workflow.cmms): whatever the webhook outbox still holds is not sent');
   const activities =
-    overrides.activities ??
-    createActivities({ ...(cfg.workflow.cmms ? { cmms: cfg.workflow.cmms } : {}), publish: (...args) => publish(...args), logger: workflowLog });
+    overrides.activities ?? createActivities({ ...(webhooks ? { webhooks } : {}), publish: (...args) => publish(...args), logger: workflowLog });
   const workflow = new Workflow({
     store,
     identities,
@@ -85,7 +89,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const authLog = logger.child({ component: 'auth' });
   // Before the broker: an external broker delivers queued messages the moment the hub connects.
   let connected = (): number => 0;
-  const metrics = createMetrics({ state: () => store.state, ingest, workflow, connectedClients: () => connected() });
+  const metrics = createMetrics({ state: () => store.state, ingest, workflow, webhooks: activities.webhooks, connectedClients: () => connected() });
   const live = new LiveFeed();
   const scores = new ScoreHistory();
   ingest.onHandled = (channel, seconds) => {
@@ -109,6 +113,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     publish: (topic, payload, opts) => broker.publish(topic, payload, opts),
     inspections: () => store.state.inspections,
     logger: logger.child({ component: 'registry' }),
+    tickMs: cfg.registry.rolloutCheckSeconds * 1000,
   });
   ingest.onModelAck = (ack) => models.handleAck(ack);
   const driftLog = logger.child({ component: 'drift' });
@@ -154,6 +159,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     dashboard: createStaticHandler(DASHBOARD_DIR),
   });
   workflow.start();
+  activities.webhooks?.start();
   const host = cfg.http.host === '0.0.0.0' ? '127.0.0.1' : cfg.http.host;
   return {
     dataDir,
@@ -172,6 +178,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       models.close();
       identities.close();
       await workflow.stop();
+      await activities.webhooks?.close();
       await http.close();
       await broker.close();
       await store.flush();

@@ -92,10 +92,14 @@ export const HubConfigSchema = z.strictObject({
         .strictObject({
           url: z.string().regex(/^https?:\/\//, 'expected an http:// or https:// URL'),
           secret: z.string().min(16, 'expected at least 16 characters'),
-          maxAttempts: z.number().int().min(1).max(20).default(5),
+          /** Attempts per notification before it moves to the dead-letter list (a supervisor can retry it from there). */
+          maxAttempts: z.number().int().min(1).max(1000).default(10),
+          /** Backoff: baseDelayMs * 2^(attempt-1), jittered to 50-100%, capped at maxDelayMs. */
           baseDelayMs: z.number().int().min(1).max(60_000).default(500),
+          maxDelayMs: z.number().int().min(1).max(3_600_000).default(300_000),
           timeoutMs: z.number().int().min(100).max(60_000).default(5000),
         })
+        .refine((c) => c.maxDelayMs >= c.baseDelayMs, { message: 'maxDelayMs must be at least baseDelayMs', path: ['maxDelayMs'] })
         .optional(),
     })
     .prefault({}),
@@ -120,6 +124,12 @@ export const HubConfigSchema = z.strictObject({
       defaultModel: id.default('pump-vibration-pca'),
     })
     .refine((d) => d.alarmPsi > d.warnPsi, { message: 'alarmPsi must be greater than warnPsi', path: ['alarmPsi'] })
+    .prefault({}),
+  registry: z
+    .strictObject({
+      /** How often running rollouts are checked: canary alarm rates against the fleet, and soak periods that have ended. */
+      rolloutCheckSeconds: z.number().min(1).max(3600).default(10),
+    })
     .prefault({}),
   store: z.strictObject({ coalesceMs: z.number().int().min(0).max(10_000).default(20) }).prefault({}),
   log: LogSchema.prefault({}),

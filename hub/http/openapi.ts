@@ -54,6 +54,21 @@ export const openapi = {
           settings: { type: 'object', description: 'windowMinutes, minSamples, warnPsi, alarmPsi, the PSI epsilon for empty bins, bins' },
         },
       },
+      Webhook: {
+        type: 'object',
+        description: 'One CMMS notification (one audit entry of one inspection); the body itself is not shown',
+        properties: {
+          key: { type: 'string', description: 'idempotency key, stable across retries and hub restarts: inspectionId:sequence:action' },
+          inspectionId: { type: 'string' },
+          sequence: { type: 'integer', description: 'position in the audit trail: delivery order per inspection' },
+          type: { type: 'string' },
+          recordedAt: { type: 'integer' },
+          attempts: { type: 'integer' },
+          nextAttemptAt: { type: 'integer' },
+          lastError: { type: 'string' },
+          deadAt: { type: 'integer' },
+        },
+      },
       Inspection: {
         type: 'object',
         properties: {
@@ -200,6 +215,21 @@ export const openapi = {
         parameters: idParam,
         requestBody: json({ type: 'object', properties: { reason: { type: 'string' } } }),
         responses: { '200': ok('The rollout'), ...errors },
+      },
+    },
+    '/api/webhooks': {
+      get: {
+        summary: 'The durable CMMS webhook outbox: notifications pending delivery (with attempts and next try) and dead letters',
+        security: viewer,
+        responses: { '200': ok('{ configured, pending, dead, stats }', { type: 'object', properties: { configured: { type: 'boolean' }, pending: { type: 'array', items: ref('Webhook') }, dead: { type: 'array', items: ref('Webhook') }, stats: { type: 'object' } } }), '401': errors['401'] },
+      },
+    },
+    '/api/webhooks/retry': {
+      post: {
+        summary: 'Send dead-letter webhooks again with fresh attempts, in their original order: the listed keys, or all (supervisor)',
+        security: csrf,
+        requestBody: json({ type: 'object', properties: { keys: { type: 'array', items: { type: 'string' }, description: 'idempotency keys; omit for every dead letter' } } }),
+        responses: { '200': ok('{ retried: keys[] }'), ...errors, '404': { description: 'A key is not on the dead-letter list (PDM_ERR_NOT_FOUND); nothing was retried' } },
       },
     },
     '/api/stream': { get: { summary: 'Server-sent events: one line whenever devices, inspections or scores change', security: viewer, responses: { '200': ok('text/event-stream') } } },

@@ -98,6 +98,8 @@ const CommandBody = z.strictObject({
   args: z.record(z.string().max(256), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
 });
 
+const WebhookRetryBody = z.strictObject({ keys: z.array(z.string().min(1).max(200)).min(1).max(10_000).optional() }).default({});
+
 const actorOf = (session: Session | undefined) => ({ name: session!.user, role: session!.role });
 
 export const routes: Route[] = [
@@ -272,6 +274,30 @@ export const routes: Route[] = [
     path: /^\/api\/kpis$/,
     role: 'viewer',
     handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now()) }),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/webhooks$/,
+    role: 'viewer',
+    handle: ({ deps }) => {
+      const outbox = deps.activities.webhooks;
+      return {
+        body: outbox
+          ? { configured: true, pending: outbox.pending(), dead: outbox.dead(), stats: outbox.stats }
+          : { configured: false, pending: [], dead: [], stats: { delivered: 0, failedAttempts: 0, deadLettered: 0 } },
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/webhooks\/retry$/,
+    role: 'supervisor',
+    async handle({ body, deps }) {
+      const { keys } = parseBody(WebhookRetryBody, body ?? {});
+      const outbox = deps.activities.webhooks;
+      if (!outbox) throw new PdmError('PDM_ERR_BAD_REQUEST', 'no CMMS is configured (workflow.cmms), so there are no webhooks to retry');
+      return { body: { retried: await outbox.retryDead(keys) } };
+    },
   },
   { method: 'GET', path: /^\/api\/stream$/, role: 'viewer', handle: () => ({ body: null, stream: true }) },
   // The registry's own routes, bound per request to the running hub's registry.
