@@ -60,7 +60,7 @@ interface DeviceDrift {
   site: string;
   device: string;
   reference: DriftReference;
-  /** Series names, feature names first, then `score`; with the reference's bins. */
+  /** Series names, feature names first, the score last (by position: a feature may be called `score`). */
   series: string[];
   window?: BinnedWindow;
   level: DriftStatus;
@@ -98,7 +98,8 @@ export class DriftMonitor {
       state.reference = reference; // same model (or still none: keep the latest reason)
     }
     if (state.window) {
-      const values = state.series.map((name) => (name === SCORE ? msg.score : msg.features[name]));
+      const last = state.series.length - 1;
+      const values = state.series.map((name, s) => (s === last ? msg.score : Object.hasOwn(msg.features, name) ? msg.features[name] : undefined));
       state.window.add(values, this.now());
     }
     this.evaluate(state);
@@ -147,7 +148,7 @@ export class DriftMonitor {
     let maxPsi: number | null = null;
     const psis = state.series.map((name, s) => {
       if (totals.samples[s]! < this.cfg.minSamples) return null;
-      const value = psi(name === SCORE ? dist.score.proportions : dist.features[name]!.proportions, totals.counts[s]!);
+      const value = psi(s === state.series.length - 1 ? dist.score.proportions : dist.features[name]!.proportions, totals.counts[s]!);
       if (maxPsi === null || value > maxPsi) maxPsi = value;
       return value;
     });

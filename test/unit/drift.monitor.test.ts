@@ -156,6 +156,28 @@ describe('drift monitor (hub/drift/monitor.ts) with a fake clock', () => {
   });
 });
 
+describe('drift monitor: series by position', () => {
+  it('keeps a feature called "score" apart from the model score, and counts a missing feature as no sample', () => {
+    const next = random(5);
+    const rows = Array.from({ length: 2000 }, () => [next(), next()]);
+    const distribution = referenceDistribution(['score', 'x'], rows, rows.map((r) => r[0]!));
+    const monitor = new DriftMonitor({ ...CFG, minSamples: 300 }, () => ({ model: { modelId: 'm', version: '1', source: 'registry' }, distribution }), () => 0);
+    for (let i = 0; i < 400; i++) {
+      const features: Record<string, number> = { score: next() };
+      if (i % 4 !== 0) features.x = next();
+      // The model's score moves far above its training range; the feature named "score" does not.
+      monitor.observe({ ...telemetry([0, 0]), features, score: 5 + next() });
+    }
+    const report = monitor.report('plant-1', 'pump-001')!;
+    expect(report.score!.psi!).toBeGreaterThan(1);
+    const feature = report.features.find((f) => f.name === 'score')!;
+    expect(feature.samples).toBe(400);
+    expect(feature.psi!).toBeLessThan(0.1);
+    expect(report.features.find((f) => f.name === 'x')!.samples).toBe(300);
+    expect(report.level).toBe('alarm');
+  });
+});
+
 describe('drift reference resolver (hub/drift/reference.ts)', () => {
   const card = (id: string, version: string, distribution?: ReferenceDistribution): ModelCard =>
     ({ id, version, training: { source: 's', rows: 1, durationMs: 0, summary: {}, ...(distribution ? { distribution } : {}) } }) as unknown as ModelCard;
