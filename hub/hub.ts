@@ -1,11 +1,16 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Registry } from 'prom-client';
 import type { HubConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
 import { FailedLoginLimiter } from './auth/rate-limit.js';
 import { startBroker, type RunningBroker } from './broker.js';
+import { registerDriftMetrics } from './drift/metrics.js';
+import { DriftMonitor } from './drift/monitor.js';
+import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
 import { connectExternalBroker } from './external.js';
 import { startHttp } from './http/server.js';
 import { SessionStore } from './http/sessions.js';
@@ -23,6 +28,8 @@ import { hasWebhookOutbox, WEBHOOK_FILE, WebhookOutbox } from './workflow/webhoo
 
 /** The dashboard built by `npm run build` (vite), beside the compiled hub in dist/. */
 const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard', import.meta.url));
+/** The shipped default models (cards beside their ONNX files): the repository's models/default, seen from hub/ or dist/hub/. */
+const DEFAULT_MODELS_DIR = ['../models/default', '../../models/default'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((dir) => existsSync(join(dir, 'pump-vibration-pca.card.json')));
 
 export interface RunningHub {
   dataDir: string;
@@ -36,6 +43,8 @@ export interface RunningHub {
   workflow: Workflow;
   /** The model registry and its rollouts. */
   models: HubRegistry;
+  /** Per device: recent telemetry against its model card's training distribution. */
+  drift: DriftMonitor;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
@@ -107,6 +116,18 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,
   });
   ingest.onModelAck = (ack) => models.handleAck(ack);
+  const driftLog = logger.child({ component: 'drift' });
+  const drift = createDrift(cfg, driftLog, now, store, models, metrics.registry);
+  const beforeDrift = ingest.onTelemetry;
+  ingest.onTelemetry = (msg) => {
+    beforeDrift(msg);
+    // Drift is an observer: a fault in it must not fail the message, which ingest has already accepted.
+    try {
+      drift.observe(msg);
+    } catch (error) {
+      driftLog.error({ device: deviceKey(msg.site, msg.device), err: (error as Error).message }, 'drift monitor failed on a telemetry message');
+    }
+  };
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {
@@ -132,6 +153,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       scores,
       live,
       models,
+      drift,
     },
     logger: logger.child({ component: 'http' }),
     dashboard: createStaticHandler(DASHBOARD_DIR),
@@ -150,6 +172,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     broker,
     workflow,
     models,
+    drift,
     refreshIdentities,
     async close() {
       models.close();
@@ -161,4 +184,17 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       await store.flush();
     },
   };
+}
+
+/** The drift monitor: references from the registry or the shipped cards, gauges on the hub's registry, a log line per level change. */
+function createDrift(cfg: HubConfig, log: Logger, now: () => number, store: HubStore, models: HubRegistry, metricsRegistry: Registry): DriftMonitor {
+  const defaults = loadDefaultCards(DEFAULT_MODELS_DIR, (file, error) => log.warn({ file, err: error.message }, 'shipped model card skipped for drift'));
+  const resolve = createReferenceResolver({ devices: () => store.state.devices, registry: models.registry, defaults, defaultModel: cfg.drift.defaultModel });
+  const monitor = new DriftMonitor(cfg.drift, resolve, now, (report, previous) => {
+    const fields = { device: `${report.site}/${report.device}`, level: report.level, previous, maxPsi: report.maxPsi, samples: report.samples, model: report.model, top: report.features[0]?.name };
+    if (report.level === 'warn' || report.level === 'alarm') log.warn(fields, 'drift level changed');
+    else log.info(report.reason ? { ...fields, reason: report.reason } : fields, 'drift level changed');
+  });
+  registerDriftMetrics(metricsRegistry, monitor, cfg.drift.metricFeatures);
+  return monitor;
 }

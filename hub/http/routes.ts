@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { PdmError } from '../../protocol/errors.js';
 import { ID_PATTERN } from '../../protocol/topics.js';
 import type { IdentityStore, Role } from '../auth/identities.js';
+import type { DriftMonitor } from '../drift/monitor.js';
 import type { FailedLoginLimiter } from '../auth/rate-limit.js';
 import type { Ingest } from '../ingest.js';
 import { shareToPeople } from '../routing.js';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   live: LiveFeed;
   /** The model registry: versions, rollouts, artifacts. */
   models: HubRegistry;
+  /** Per device: recent telemetry against its model card's training distribution. */
+  drift: DriftMonitor;
 }
 
 export interface RouteContext {
@@ -204,11 +207,15 @@ export const routes: Route[] = [
     path: /^\/api\/devices$/,
     role: 'viewer',
     handle: ({ deps }) => ({
-      body: Object.values(deps.store.state.devices).map((d) => ({
-        ...d,
-        ...deps.ingest.live.get(deviceKey(d.site, d.device)),
-        credentials: deps.identities.isActiveDevice(`${d.site}:${d.device}`) ? 'active' : 'none or revoked',
-      })),
+      body: Object.values(deps.store.state.devices).map((d) => {
+        const drift = deps.drift.report(d.site, d.device);
+        return {
+          ...d,
+          ...deps.ingest.live.get(deviceKey(d.site, d.device)),
+          credentials: deps.identities.isActiveDevice(`${d.site}:${d.device}`) ? 'active' : 'none or revoked',
+          ...(drift ? { drift: { level: drift.level, maxPsi: drift.maxPsi } } : {}),
+        };
+      }),
     }),
   },
   {
@@ -250,6 +257,16 @@ export const routes: Route[] = [
     handle: ({ params, url, deps }) => {
       const q = parseBody(ScoresQuery, Object.fromEntries(url.searchParams));
       return { body: deps.scores.read(deviceKey(params[0]!, params[1]!), q.points, q.from, q.to) };
+    },
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/api/devices/(${ID})/(${ID})/drift$`),
+    role: 'viewer',
+    handle: ({ params, deps }) => {
+      const report = deps.drift.report(params[0]!, params[1]!);
+      if (!report) throw new PdmError('PDM_ERR_NOT_FOUND', `no telemetry from ${params[0]}/${params[1]} since the hub started`);
+      return { body: report };
     },
   },
   {
