@@ -50,6 +50,9 @@ export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink
     connectTimeout: opts.connectTimeoutMs,
     reconnectPeriod: opts.reconnectMinMs,
     will: { topic: opts.will.topic, payload: opts.will.payload, qos: 1, retain: true },
+    // Otherwise mqtt-packet builds a cache of all 65,536 two-byte numbers on the first write: 65,536 Buffer objects,
+    // about 6 MB of the agent's ~25 MB heap (seen in a heap snapshot), to save a 2-byte allocation per packet.
+    writeCache: false,
     ...(opts.username ? { username: opts.username } : {}),
     ...(opts.password ? { password: opts.password } : {}),
   });

@@ -28,7 +28,7 @@ function shippedCard(): string {
 export async function runAgent(configFile: string): Promise<void> {
   const cfg = loadAgentConfig(configFile);
   const logger = createLogger({ name: `agent:${cfg.device}`, level: cfg.log.level, file: cfg.log.file });
-  const { source, rpm } = openSource(cfg, logger.child({ component: 'source' }));
+  const { source, rpm } = await openSource(cfg, logger.child({ component: 'source' }));
   const envelopes = createEnvelopeFactory({ site: cfg.site, device: cfg.device });
 
   const outboxDir = resolve(cfg.outbox.dir, cfg.site, cfg.device);

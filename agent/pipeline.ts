@@ -192,7 +192,9 @@ export class Pipeline {
       channel: ch.cfg.channel,
       windowSamples: window.samples.length,
       rateHz: window.rateHz,
-      spectrum: ch.cfg.spectrum,
+      // An asynchronous (ONNX) detector computes its model's own features; the pipeline's serve sensor health only
+      // (the window's std), so their FFT would be a second transform per window that nothing reads.
+      spectrum: ch.cfg.spectrum && !this.queue,
       bands: ch.cfg.bands.length ? ch.cfg.bands : defaultBands(window.rateHz),
       ...(this.cfg.rpm ? { rpm: this.cfg.rpm } : {}),
       ...(this.cfg.bearing ? { bearing: this.cfg.bearing } : {}),

@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadScenario } from '../config/index.js';
 import { IdentityStore } from '../hub/auth/identities.js';
+import { AGENT_RUNTIME_ENV } from '../agent/runtime-settings.js';
 import { PdmError } from '../protocol/errors.js';
 import { CLI_PATH } from './paths.js';
 
@@ -100,6 +101,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     spawn(
       ['agent', '--config', opts.agentConfig],
       {
+        // Started as the systemd unit starts an agent on a device (heap and malloc settings for a small footprint).
+        ...AGENT_RUNTIME_ENV,
         PDM_AGENT_SITE: machine.site,
         PDM_AGENT_DEVICE: machine.id,
         PDM_AGENT_HUB_URL: `mqtt://127.0.0.1:${ready.mqttPort}`,

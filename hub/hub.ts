@@ -1,11 +1,16 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Registry } from 'prom-client';
 import type { HubConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
 import { FailedLoginLimiter } from './auth/rate-limit.js';
 import { startBroker, type RunningBroker } from './broker.js';
+import { registerDriftMetrics } from './drift/metrics.js';
+import { DriftMonitor } from './drift/monitor.js';
+import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
 import { connectExternalBroker } from './external.js';
 import { startHttp } from './http/server.js';
 import { SessionStore } from './http/sessions.js';
@@ -22,9 +27,12 @@ import { createMetrics } from './metrics.js';
 import { HubStore } from './store/store.js';
 import { createActivities, type Activities, type Publisher } from './workflow/activities.js';
 import { Workflow } from './workflow/service.js';
+import { hasWebhookOutbox, WEBHOOK_FILE, WebhookOutbox } from './workflow/webhook-outbox.js';
 
 /** The dashboard built by `npm run build` (vite), beside the compiled hub in dist/. */
 const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard', import.meta.url));
+/** The shipped default models (cards beside their ONNX files): the repository's models/default, seen from hub/ or dist/hub/. */
+const DEFAULT_MODELS_DIR = ['../models/default', '../../models/default'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((dir) => existsSync(join(dir, 'pump-vibration-pca.card.json')));
 
 export interface RunningHub {
   dataDir: string;
@@ -41,6 +49,8 @@ export interface RunningHub {
   /** The append-only telemetry log (undefined when `telemetry.enabled` is false), and training from it. */
   telemetry: RunningTelemetryLog | undefined;
   training: TrainingJobs | undefined;
+  /** Per device: recent telemetry against its model card's training distribution. */
+  drift: DriftMonitor;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
@@ -54,9 +64,12 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
   const workflowLog = logger.child({ component: 'workflow' });
   let publish: Publisher = () => Promise.reject(new Error('broker not started yet'));
+  const webhooks = cfg.workflow.cmms && !overrides.activities
+    ? await WebhookOutbox.open({ dataDir, cmms: cfg.workflow.cmms, inspections: store.state.inspections, logger: logger.child({ component: 'webhooks' }) })
+    : undefined;
+  if (!webhooks && hasWebhookOutbox(dataDir)) workflowLog.warn({ file: WEBHOOK_FILE }, 'no CMMS configured (workflow.cmms): whatever the webhook outbox still holds is not sent');
   const activities =
-    overrides.activities ??
-    createActivities({ ...(cfg.workflow.cmms ? { cmms: cfg.workflow.cmms } : {}), publish: (...args) => publish(...args), logger: workflowLog });
+    overrides.activities ?? createActivities({ ...(webhooks ? { webhooks } : {}), publish: (...args) => publish(...args), logger: workflowLog });
   const workflow = new Workflow({
     store,
     identities,
@@ -82,7 +95,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const authLog = logger.child({ component: 'auth' });
   // Before the broker: an external broker delivers queued messages the moment the hub connects.
   let connected = (): number => 0;
-  const metrics = createMetrics({ state: () => store.state, ingest, workflow, connectedClients: () => connected() });
+  const metrics = createMetrics({ state: () => store.state, ingest, workflow, webhooks: activities.webhooks, connectedClients: () => connected() });
   const live = new LiveFeed();
   const scores = new ScoreHistory();
   ingest.onHandled = (channel, seconds) => {
@@ -115,6 +128,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     publish: (topic, payload, opts) => broker.publish(topic, payload, opts),
     inspections: () => store.state.inspections,
     logger: logger.child({ component: 'registry' }),
+    tickMs: cfg.registry.rolloutCheckSeconds * 1000,
   });
   ingest.onModelAck = (ack) => models.handleAck(ack);
   const training = telemetry
@@ -129,6 +143,18 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
         logger: logger.child({ component: 'training' }),
       })
     : undefined;
+  const driftLog = logger.child({ component: 'drift' });
+  const drift = createDrift(cfg, driftLog, now, store, models, metrics.registry);
+  const beforeDrift = ingest.onTelemetry;
+  ingest.onTelemetry = (msg) => {
+    beforeDrift(msg);
+    // Drift is an observer: a fault in it must not fail the message, which ingest has already accepted.
+    try {
+      drift.observe(msg);
+    } catch (error) {
+      driftLog.error({ device: deviceKey(msg.site, msg.device), err: (error as Error).message }, 'drift monitor failed on a telemetry message');
+    }
+  };
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {
@@ -155,12 +181,14 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       live,
       models,
       training,
+      drift,
     },
     logger: logger.child({ component: 'http' }),
     dashboard: createStaticHandler(DASHBOARD_DIR),
   });
   workflow.start();
   telemetry?.start();
+  activities.webhooks?.start();
   const host = cfg.http.host === '0.0.0.0' ? '127.0.0.1' : cfg.http.host;
   return {
     dataDir,
@@ -175,11 +203,13 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     models,
     telemetry,
     training,
+    drift,
     refreshIdentities,
     async close() {
       models.close();
       identities.close();
       await workflow.stop();
+      await activities.webhooks?.close();
       await http.close();
       await broker.close();
       await training?.idle();
@@ -187,4 +217,17 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       await store.flush();
     },
   };
+}
+
+/** The drift monitor: references from the registry or the shipped cards, gauges on the hub's registry, a log line per level change. */
+function createDrift(cfg: HubConfig, log: Logger, now: () => number, store: HubStore, models: HubRegistry, metricsRegistry: Registry): DriftMonitor {
+  const defaults = loadDefaultCards(DEFAULT_MODELS_DIR, (file, error) => log.warn({ file, err: error.message }, 'shipped model card skipped for drift'));
+  const resolve = createReferenceResolver({ devices: () => store.state.devices, registry: models.registry, defaults, defaultModel: cfg.drift.defaultModel });
+  const monitor = new DriftMonitor(cfg.drift, resolve, now, (report, previous) => {
+    const fields = { device: `${report.site}/${report.device}`, level: report.level, previous, maxPsi: report.maxPsi, samples: report.samples, model: report.model, top: report.features[0]?.name };
+    if (report.level === 'warn' || report.level === 'alarm') log.warn(fields, 'drift level changed');
+    else log.info(report.reason ? { ...fields, reason: report.reason } : fields, 'drift level changed');
+  });
+  registerDriftMetrics(metricsRegistry, monitor, cfg.drift.metricFeatures);
+  return monitor;
 }

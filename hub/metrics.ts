@@ -3,6 +3,7 @@ import type { Ingest } from './ingest.js';
 import { shareToPeople } from './routing.js';
 import { INSPECTION_STATUSES, type HubState } from './store/state.js';
 import type { Workflow } from './workflow/service.js';
+import type { WebhookOutbox } from './workflow/webhook-outbox.js';
 
 export interface HubMetrics {
   registry: Registry;
@@ -16,7 +17,14 @@ export interface HubMetrics {
  * Prometheus metrics, one registry per hub (tests run several hubs in one process). Counters the hub already keeps
  * are read at scrape time instead of being counted twice.
  */
-export function createMetrics(deps: { state: () => HubState; ingest: Ingest; workflow: Workflow; connectedClients: () => number }): HubMetrics {
+export function createMetrics(deps: {
+  state: () => HubState;
+  ingest: Ingest;
+  workflow: Workflow;
+  /** The CMMS webhook outbox, when a CMMS is configured. */
+  webhooks?: WebhookOutbox | undefined;
+  connectedClients: () => number;
+}): HubMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pdm_hub_' });
   const fromSnapshot = <L extends string>(counter: Counter<L>, values: Array<[Partial<Record<L, string>>, number]>) => {
@@ -87,18 +95,32 @@ export function createMetrics(deps: { state: () => HubState; ingest: Ingest; wor
       fromSnapshot(this, [[{}, deps.workflow.stats.escalations]]);
     },
   });
-  new Counter({
-    name: 'pdm_cmms_webhooks_total',
-    help: 'CMMS webhook deliveries by result (since start)',
-    labelNames: ['result'],
-    registers: [registry],
-    collect() {
-      fromSnapshot(this, [
-        [{ result: 'delivered' }, deps.workflow.stats.webhooksDelivered],
-        [{ result: 'failed' }, deps.workflow.stats.webhooksFailed],
-      ]);
-    },
-  });
+  const webhooks = deps.webhooks;
+  if (webhooks) {
+    new Counter({
+      name: 'pdm_cmms_webhooks_total',
+      help: 'CMMS webhook attempts by result (since start): delivered, failed (will retry or dead-letter), dead_lettered',
+      labelNames: ['result'],
+      registers: [registry],
+      collect() {
+        fromSnapshot(this, [
+          [{ result: 'delivered' }, webhooks.stats.delivered],
+          [{ result: 'failed' }, webhooks.stats.failedAttempts],
+          [{ result: 'dead_lettered' }, webhooks.stats.deadLettered],
+        ]);
+      },
+    });
+    new Gauge({
+      name: 'pdm_cmms_webhooks_queued',
+      help: 'CMMS webhooks in the durable outbox: pending delivery, or dead letters waiting for a supervisor',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        this.set({ state: 'pending' }, webhooks.pending().length);
+        this.set({ state: 'dead' }, webhooks.dead().length);
+      },
+    });
+  }
   new Gauge({
     name: 'pdm_mqtt_connected_clients',
     help: 'Devices connected to the embedded broker',

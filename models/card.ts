@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { ReferenceDistribution } from './distribution.js';
 
 /**
  * The model card: everything needed to feed a model correctly and to trust its output, versioned with `schema`.
@@ -38,13 +39,24 @@ export const ModelCard = z
       rule: z.string(),
       parameters: z.record(z.string(), z.number()),
     }),
-    decision: z.strictObject({ openAfter: z.number().int().positive(), clearAfter: z.number().int().positive(), clearRatio: z.number().positive() }),
+    decision: z.strictObject({
+      openAfter: z.number().int().positive(),
+      clearAfter: z.number().int().positive(),
+      clearRatio: z.number().positive(),
+      // The optional parts of models/decision.ts's DecisionPolicy, so a card can state the whole rule it was scored with.
+      openWindow: z.number().int().positive().optional(),
+      peakClearRatio: z.number().gt(0).lt(1).optional(),
+      rearmHalfLife: z.number().positive().optional(),
+      holdOff: z.number().int().nonnegative().optional(),
+    }),
     training: z.strictObject({
       source: z.string(),
       rows: z.number().int().positive(),
       seed: z.number().int().optional(),
       durationMs: z.number().nonnegative(),
       summary: z.record(z.string(), z.union([z.number(), z.string()])),
+      /** Quantile bins of the training features and scores, for drift monitoring; optional, so older cards stay valid. */
+      distribution: ReferenceDistribution.optional(),
     }),
     metrics: z.record(z.string(), z.number()).default({}),
     contentHash: z.string().regex(/^[0-9a-f]{64}$/),
@@ -55,6 +67,9 @@ export const ModelCard = z
     if (card.normalisation.mean.length !== n || card.normalisation.scale.length !== n) {
       ctx.addIssue({ code: 'custom', message: `normalisation has ${card.normalisation.mean.length} means and ${card.normalisation.scale.length} scales for ${n} features`, path: ['normalisation'] });
     }
+    const binned = Object.keys(card.training.distribution?.features ?? {});
+    const unknown = binned.find((name) => !card.features.names.includes(name));
+    if (unknown) ctx.addIssue({ code: 'custom', message: `distribution names feature "${unknown}", which is not one of features.names`, path: ['training', 'distribution', 'features', unknown] });
   });
 export type ModelCard = z.infer<typeof ModelCard>;
 

@@ -4,6 +4,7 @@ import { DEFAULT_AE_OPTIONS, scoreAutoencoder, trainAutoencoder } from './detect
 import { buildAeArtifact } from './detectors/ae-artifact.js';
 import { fitPca, scorePca, type PcaModel } from './detectors/pca.js';
 import { buildPcaArtifact } from './detectors/pca-artifact.js';
+import { referenceDistribution } from './distribution.js';
 import { VIBRATION_FEATURES } from './vibration-features.js';
 
 /** Feature rows of healthy operation, plus a labelled faulty run to report detection figures on the card. */
@@ -51,6 +52,7 @@ export function trainDefaultPca(data: DefaultTrainingData, createdAt: Date): { a
     training: { source: data.source, rows: data.healthy.length, seed: data.seed, durationMs: Math.round(ms), summary: summaryOf(data) },
     metrics: detectionFigures((row) => scorePca(model, row).score, data.check),
     createdAt,
+    distribution: referenceDistribution(FEATURE_NAMES, data.healthy, data.healthy.map((row) => scorePca(model, row).score)),
   });
   return { artifact, model, ms };
 }
@@ -84,6 +86,8 @@ export async function trainDefaultModels(
     training: { source: data.source, rows: data.healthy.length, durationMs: Math.round(aeMs), summary: summaryOf(data) },
     metrics: detectionFigures((row) => scoreAutoencoder(ae, row).score, data.check),
     createdAt,
+    // window 1: each healthy row is one scored window.
+    distribution: referenceDistribution(FEATURE_NAMES, data.healthy, data.healthy.map((row) => scoreAutoencoder(ae, row).score)),
   });
   log(`  final loss ${ae.finalLoss.toFixed(5)}, ${(aeMs / 1000).toFixed(1)} s`);
   return [pca.artifact, aeArtifact];

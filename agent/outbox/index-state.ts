@@ -39,6 +39,11 @@ class SeqQueue {
   get end(): number {
     return this.items.length;
   }
+
+  /** Seqs the array still holds, dead ones not yet dropped from the front included (what it costs in memory). */
+  get held(): number {
+    return this.items.length;
+  }
 }
 
 export function emptyStats(): OutboxStats {
@@ -88,6 +93,10 @@ export class OutboxIndex {
     if (reason === 'acked') this.stats.acked += 1;
     else if (reason === 'dropped') this.stats.dropped[record.priority] += 1;
     else this.stats.quarantined += 1;
+    // Advance past the dead heads now: the priority queues are otherwise only read by makeRoom (from the front),
+    // so on a device whose outbox never fills they would keep one seq per message ever sent.
+    this.all.first(this.alive);
+    this.byPriority[record.priority].first(this.alive);
     return record;
   }
 
@@ -122,6 +131,11 @@ export class OutboxIndex {
       );
     }
     return victims;
+  }
+
+  /** Seqs held by the order queues (live ones plus dead ones awaiting compaction): stays near the depth. */
+  get heldSeqs(): number {
+    return this.all.held + PRIORITIES.reduce((sum, p) => sum + this.byPriority[p].held, 0);
   }
 
   reserve(bytes: number): void {

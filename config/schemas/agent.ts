@@ -127,6 +127,12 @@ export const AgentConfigSchema = z.strictObject({
       openWindow: z.number().int().min(1).max(1000).optional(),
       /** Windows in a row under the clear level before it closes. */
       clearAfter: z.number().int().min(1).max(1000).default(3),
+      /** Optional relative clear: also close under this fraction of the episode's peak; re-open only over it (models/decision.ts). */
+      peakClearRatio: z.number().gt(0).lt(1).optional(),
+      /** Windows for that re-arm bar to halve (default 300). */
+      rearmHalfLife: z.number().positive().max(1_000_000).optional(),
+      /** Windows after a clear during which no episode opens (anti-flap). */
+      holdOff: z.number().int().min(0).max(100_000).optional(),
     })
     .refine((d) => d.openWindow === undefined || d.openWindow >= d.openAfter, { message: 'openWindow (M) must be at least openAfter (N)', path: ['openWindow'] })
     .prefault({}),

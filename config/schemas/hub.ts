@@ -92,11 +92,43 @@ export const HubConfigSchema = z.strictObject({
         .strictObject({
           url: z.string().regex(/^https?:\/\//, 'expected an http:// or https:// URL'),
           secret: z.string().min(16, 'expected at least 16 characters'),
-          maxAttempts: z.number().int().min(1).max(20).default(5),
+          /** Attempts per notification before it moves to the dead-letter list (a supervisor can retry it from there). */
+          maxAttempts: z.number().int().min(1).max(1000).default(10),
+          /** Backoff: baseDelayMs * 2^(attempt-1), jittered to 50-100%, capped at maxDelayMs. */
           baseDelayMs: z.number().int().min(1).max(60_000).default(500),
+          maxDelayMs: z.number().int().min(1).max(3_600_000).default(300_000),
           timeoutMs: z.number().int().min(100).max(60_000).default(5000),
         })
+        .refine((c) => c.maxDelayMs >= c.baseDelayMs, { message: 'maxDelayMs must be at least baseDelayMs', path: ['maxDelayMs'] })
         .optional(),
+    })
+    .prefault({}),
+  /**
+   * Drift: each device's recent telemetry against its model card's training distribution, as a PSI per feature and
+   * for the score (below warnPsi stable, from warnPsi a moderate shift, from alarmPsi a significant one).
+   */
+  drift: z
+    .strictObject({
+      /** How much recent telemetry is compared (in 12 time buckets, so the window slides in steps of a twelfth). */
+      windowMinutes: z.number().positive().max(7 * 24 * 60).default(60),
+      /**
+       * No PSI and no flag before a device has this many messages in the window. PSI of a sample of n from the very
+       * training distribution is about (bins - 1) x (1/n + 1/rows) by chance alone: 0.055 at n = 200, 0.03 at 500.
+       */
+      minSamples: z.number().int().min(10).max(1_000_000).default(500),
+      warnPsi: z.number().positive().default(0.1),
+      alarmPsi: z.number().positive().default(0.25),
+      /** Features per device in the pdm_drift_psi gauge (the largest PSI first), besides the score. */
+      metricFeatures: z.number().int().min(0).max(32).default(3),
+      /** The shipped model a device runs when several default cards have its version (both start at 1.0.0). */
+      defaultModel: id.default('pump-vibration-pca'),
+    })
+    .refine((d) => d.alarmPsi > d.warnPsi, { message: 'alarmPsi must be greater than warnPsi', path: ['alarmPsi'] })
+    .prefault({}),
+  registry: z
+    .strictObject({
+      /** How often running rollouts are checked: canary alarm rates against the fleet, and soak periods that have ended. */
+      rolloutCheckSeconds: z.number().min(1).max(3600).default(10),
     })
     .prefault({}),
   store: z.strictObject({ coalesceMs: z.number().int().min(0).max(10_000).default(20) }).prefault({}),

@@ -37,6 +37,38 @@ export const openapi = {
     },
     schemas: {
       Error: { type: 'object', required: ['error', 'message'], properties: { error: { type: 'string', description: 'PDM_ERR_* code' }, message: { type: 'string' } } },
+      DriftReport: {
+        type: 'object',
+        required: ['site', 'device', 'level', 'maxPsi', 'samples', 'model', 'features', 'settings'],
+        properties: {
+          site: { type: 'string' },
+          device: { type: 'string' },
+          level: { enum: ['none', 'warn', 'alarm', 'pending', 'unknown'] },
+          maxPsi: { type: ['number', 'null'], description: 'Largest PSI over the score and the features' },
+          samples: { type: 'integer', description: 'Telemetry messages in the window' },
+          model: { type: ['object', 'null'], properties: { modelId: { type: 'string' }, version: { type: 'string' }, source: { enum: ['registry', 'default'] }, trainedOn: { type: 'string', description: "The card's training.source" } } },
+          reason: { type: 'string', description: 'Why there is no PSI yet (pending, unknown)' },
+          score: { type: ['object', 'null'], properties: { name: { type: 'string' }, psi: { type: ['number', 'null'] }, samples: { type: 'integer' }, level: { type: 'string' } } },
+          features: { type: 'array', description: 'Largest PSI first', items: { type: 'object', properties: { name: { type: 'string' }, psi: { type: ['number', 'null'] }, samples: { type: 'integer' }, level: { type: 'string' } } } },
+          since: { type: 'integer', description: 'When the level last changed (epoch ms)' },
+          settings: { type: 'object', description: 'windowMinutes, minSamples, warnPsi, alarmPsi, the PSI epsilon for empty bins, bins' },
+        },
+      },
+      Webhook: {
+        type: 'object',
+        description: 'One CMMS notification (one audit entry of one inspection); the body itself is not shown',
+        properties: {
+          key: { type: 'string', description: 'idempotency key, stable across retries and hub restarts: inspectionId:sequence:action' },
+          inspectionId: { type: 'string' },
+          sequence: { type: 'integer', description: 'position in the audit trail: delivery order per inspection' },
+          type: { type: 'string' },
+          recordedAt: { type: 'integer' },
+          attempts: { type: 'integer' },
+          nextAttemptAt: { type: 'integer' },
+          lastError: { type: 'string' },
+          deadAt: { type: 'integer' },
+        },
+      },
       Inspection: {
         type: 'object',
         properties: {
@@ -103,7 +135,7 @@ export const openapi = {
       post: { summary: 'Comment (technician)', security: csrf, parameters: idParam, requestBody: json({ type: 'object', required: ['text'], properties: { text: { type: 'string' } } }), responses: { '201': ok('The updated inspection', ref('Inspection')), ...errors } },
     },
     '/api/watches': { get: { summary: 'Watch items (anomalies below the inspection threshold)', security: viewer, parameters: [{ name: 'status', in: 'query', schema: { enum: ['watching', 'cleared', 'promoted'] } }], responses: { '200': ok('List', { type: 'array' }) } } },
-    '/api/devices': { get: { summary: 'Devices with last status and live score', security: viewer, responses: { '200': ok('List', { type: 'array' }) } } },
+    '/api/devices': { get: { summary: 'Devices with last status, live score and drift { level, maxPsi }', security: viewer, responses: { '200': ok('List', { type: 'array' }) } } },
     '/api/devices/{site}/{device}/revoke': {
       post: {
         summary: 'Revoke a device (supervisor); it is disconnected at once',
@@ -133,6 +165,16 @@ export const openapi = {
           { name: 'to', in: 'query', schema: { type: 'integer' } },
         ],
         responses: { '200': ok('{ t: epoch ms[], score: number[], threshold: number[] }') },
+      },
+    },
+    '/api/devices/{site}/{device}/drift': {
+      get: {
+        summary:
+          "Drift of one device: PSI of its recent telemetry (features and score) against its model card's training distribution, " +
+          'the flag (none < drift.warnPsi <= warn < drift.alarmPsi <= alarm; pending below drift.minSamples; unknown without a reference) and the model compared with',
+        security: viewer,
+        parameters: ['site', 'device'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+        responses: { '200': ok('The drift report', ref('DriftReport')), '401': errors['401'], '404': { description: 'No telemetry from this device since the hub started (PDM_ERR_NOT_FOUND)', ...json(ref('Error')) } },
       },
     },
     '/api/kpis': { get: { summary: 'MTTA, MTTR, false-alarm share, alarms per device-week, auto-closed share; per site and per week', security: viewer, responses: { '200': ok('KPIs') } } },
@@ -202,6 +244,21 @@ export const openapi = {
         parameters: idParam,
         requestBody: json({ type: 'object', properties: { reason: { type: 'string' } } }),
         responses: { '200': ok('The rollout'), ...errors },
+      },
+    },
+    '/api/webhooks': {
+      get: {
+        summary: 'The durable CMMS webhook outbox: notifications pending delivery (with attempts and next try) and dead letters',
+        security: viewer,
+        responses: { '200': ok('{ configured, pending, dead, stats }', { type: 'object', properties: { configured: { type: 'boolean' }, pending: { type: 'array', items: ref('Webhook') }, dead: { type: 'array', items: ref('Webhook') }, stats: { type: 'object' } } }), '401': errors['401'] },
+      },
+    },
+    '/api/webhooks/retry': {
+      post: {
+        summary: 'Send dead-letter webhooks again with fresh attempts, in their original order: the listed keys, or all (supervisor)',
+        security: csrf,
+        requestBody: json({ type: 'object', properties: { keys: { type: 'array', items: { type: 'string' }, description: 'idempotency keys; omit for every dead letter' } } }),
+        responses: { '200': ok('{ retried: keys[] }'), ...errors, '404': { description: 'A key is not on the dead-letter list (PDM_ERR_NOT_FOUND); nothing was retried' } },
       },
     },
     '/api/stream': { get: { summary: 'Server-sent events: one line whenever devices, inspections or scores change', security: viewer, responses: { '200': ok('text/event-stream') } } },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { PdmError } from '../../protocol/errors.js';
 import { ID_PATTERN } from '../../protocol/topics.js';
 import type { IdentityStore, Role } from '../auth/identities.js';
+import type { DriftMonitor } from '../drift/monitor.js';
 import type { FailedLoginLimiter } from '../auth/rate-limit.js';
 import type { Ingest } from '../ingest.js';
 import { shareToPeople } from '../routing.js';
@@ -38,6 +39,8 @@ export interface ApiDeps {
   live: LiveFeed;
   /** The model registry: versions, rollouts, artifacts. */
   models: HubRegistry;
+  /** Per device: recent telemetry against its model card's training distribution. */
+  drift: DriftMonitor;
   /** Training from the telemetry log; undefined when the log is disabled. */
   training?: TrainingJobs | undefined;
 }
@@ -102,6 +105,8 @@ const CommandBody = z.strictObject({
   command: z.enum(['ping', 'restart-pipeline', 'publish-status']),
   args: z.record(z.string().max(256), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
 });
+
+const WebhookRetryBody = z.strictObject({ keys: z.array(z.string().min(1).max(200)).min(1).max(10_000).optional() }).default({});
 
 const actorOf = (session: Session | undefined) => ({ name: session!.user, role: session!.role });
 
@@ -210,11 +215,15 @@ export const routes: Route[] = [
     path: /^\/api\/devices$/,
     role: 'viewer',
     handle: ({ deps }) => ({
-      body: Object.values(deps.store.state.devices).map((d) => ({
-        ...d,
-        ...deps.ingest.live.get(deviceKey(d.site, d.device)),
-        credentials: deps.identities.isActiveDevice(`${d.site}:${d.device}`) ? 'active' : 'none or revoked',
-      })),
+      body: Object.values(deps.store.state.devices).map((d) => {
+        const drift = deps.drift.report(d.site, d.device);
+        return {
+          ...d,
+          ...deps.ingest.live.get(deviceKey(d.site, d.device)),
+          credentials: deps.identities.isActiveDevice(`${d.site}:${d.device}`) ? 'active' : 'none or revoked',
+          ...(drift ? { drift: { level: drift.level, maxPsi: drift.maxPsi } } : {}),
+        };
+      }),
     }),
   },
   {
@@ -260,9 +269,43 @@ export const routes: Route[] = [
   },
   {
     method: 'GET',
+    path: new RegExp(`^/api/devices/(${ID})/(${ID})/drift$`),
+    role: 'viewer',
+    handle: ({ params, deps }) => {
+      const report = deps.drift.report(params[0]!, params[1]!);
+      if (!report) throw new PdmError('PDM_ERR_NOT_FOUND', `no telemetry from ${params[0]}/${params[1]} since the hub started`);
+      return { body: report };
+    },
+  },
+  {
+    method: 'GET',
     path: /^\/api\/kpis$/,
     role: 'viewer',
     handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now()) }),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/webhooks$/,
+    role: 'viewer',
+    handle: ({ deps }) => {
+      const outbox = deps.activities.webhooks;
+      return {
+        body: outbox
+          ? { configured: true, pending: outbox.pending(), dead: outbox.dead(), stats: outbox.stats }
+          : { configured: false, pending: [], dead: [], stats: { delivered: 0, failedAttempts: 0, deadLettered: 0 } },
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/webhooks\/retry$/,
+    role: 'supervisor',
+    async handle({ body, deps }) {
+      const { keys } = parseBody(WebhookRetryBody, body ?? {});
+      const outbox = deps.activities.webhooks;
+      if (!outbox) throw new PdmError('PDM_ERR_BAD_REQUEST', 'no CMMS is configured (workflow.cmms), so there are no webhooks to retry');
+      return { body: { retried: await outbox.retryDead(keys) } };
+    },
   },
   { method: 'GET', path: /^\/api\/stream$/, role: 'viewer', handle: () => ({ body: null, stream: true }) },
   { method: 'POST', path: /^\/api\/models\/train$/, role: 'supervisor', handle: ({ body, session, deps }) => ({ status: 202, body: trainingOf(deps).submit(body, session!.user) }) },

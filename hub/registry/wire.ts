@@ -39,7 +39,15 @@ export interface HubRegistry {
  * What the hub's composition root calls: the registry under `<dataDir>/registry`, its HTTP parts, and a timer
  * that checks canary alarm rates and soak periods.
  */
-export function createHubRegistry(opts: { dataDir: string; publish: Publish; inspections: () => ReadonlyArray<AlarmSource>; logger: Logger; baseUrl?: string; tickMs?: number }): HubRegistry {
+export function createHubRegistry(opts: {
+  dataDir: string;
+  publish: Publish;
+  inspections: () => ReadonlyArray<AlarmSource>;
+  logger: Logger;
+  baseUrl?: string;
+  /** How often rollouts are checked: the hub passes its `registry.rolloutCheckSeconds`. */
+  tickMs: number;
+}): HubRegistry {
   const registry = new ModelRegistry({
     dir: join(opts.dataDir, 'registry'),
     publish: opts.publish,
@@ -49,7 +57,7 @@ export function createHubRegistry(opts: { dataDir: string; publish: Publish; ins
   });
   const timer = setInterval(() => {
     registry.tick().catch((error: Error) => opts.logger.error({ err: error.message }, 'rollout tick failed'));
-  }, opts.tickMs ?? 10_000);
+  }, opts.tickMs);
   timer.unref();
   return {
     registry,

@@ -6,6 +6,7 @@ import type { CommandMessage } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import type { AuditEntry, Inspection } from '../store/state.js';
+import type { WebhookOutbox } from './webhook-outbox.js';
 
 export interface CmmsConfig {
   url: string;
@@ -13,17 +14,20 @@ export interface CmmsConfig {
   secret: string;
   maxAttempts: number;
   baseDelayMs: number;
+  maxDelayMs: number;
   timeoutMs: number;
 }
 
 export interface Activities {
   /**
-   * Tells the CMMS about an inspection change. Resolves true once delivered (false when no CMMS is configured);
-   * rejects with PDM_ERR_WEBHOOK after the last retry.
+   * Records an inspection change for the CMMS in the durable webhook outbox, which delivers it in the background.
+   * Resolves true once recorded (false when no CMMS is configured).
    */
   notifyCmms(inspection: Inspection, entry: AuditEntry): Promise<boolean>;
   /** Sends a command to one device on its `cmd` topic (QoS 1); resolves once the broker has taken it. */
   sendCommand(site: string, device: string, command: CommandMessage['command'], args?: CommandMessage['args']): Promise<CommandMessage>;
+  /** The webhook outbox, for the API (pending and dead letters, retry) and metrics; absent without a CMMS. */
+  readonly webhooks?: WebhookOutbox;
 }
 
 /** How activities reach devices: the broker the hub runs or connects to. Resolved lazily, since it starts later. */
@@ -31,24 +35,87 @@ export type Publisher = (topic: string, payload: Buffer, opts: { qos: 0 | 1; ret
 
 export const signBody = (secret: string, body: string): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
+/** One CMMS notification as it is kept in the outbox: the body is fixed when recorded, so every retry sends the same bytes. */
+export interface Notification {
+  /** Stable across retries and hub restarts: the inspection and the position of the change in its audit trail. */
+  key: string;
+  inspectionId: string;
+  /** Index of the change in the inspection's audit trail: the order the CMMS must apply them in. */
+  sequence: number;
+  type: string;
+  body: string;
+}
+
+/** The notification for the `sequence`-th entry of an inspection's audit trail. */
+export function buildNotification(inspection: Inspection, sequence: number, recordedAt: number): Notification {
+  const entry = inspection.audit[sequence];
+  if (!entry) throw new PdmError('PDM_ERR_WEBHOOK', `inspection ${inspection.id} has no audit entry ${sequence}`);
+  const key = `${inspection.id}:${sequence}:${entry.action}`;
+  const type = `inspection.${entry.action}`;
+  const body = JSON.stringify({
+    type,
+    idempotencyKey: key,
+    sequence,
+    recordedAt,
+    transition: entry,
+    // The inspection as the hub knew it when the change was recorded.
+    inspection: {
+      id: inspection.id,
+      site: inspection.site,
+      asset: inspection.asset,
+      status: inspection.status,
+      priority: inspection.priority,
+      severity: inspection.severity,
+      assignee: inspection.assignee,
+      outcome: inspection.outcome,
+    },
+  });
+  return { key, inspectionId: inspection.id, sequence, type, body };
+}
+
+/** What one POST came to: delivered, worth another try later, or refused for good. */
+export type AttemptResult = { ok: true } | { ok: false; retryable: boolean; error: string };
+
+/** One signed POST of a recorded notification; never throws. */
+export async function postNotification(
+  cmms: CmmsConfig,
+  doFetch: typeof fetch,
+  notification: Pick<Notification, 'key' | 'body'>,
+  signal?: AbortSignal,
+): Promise<AttemptResult> {
+  const headers = {
+    'content-type': 'application/json',
+    'idempotency-key': notification.key,
+    'x-pdm-signature': signBody(cmms.secret, notification.body),
+  };
+  const timeout = AbortSignal.timeout(cmms.timeoutMs);
+  try {
+    const res = await doFetch(cmms.url, { method: 'POST', headers, body: notification.body, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.ok) return { ok: true };
+    // A 4xx other than 408/429 will not get better by asking again.
+    return { ok: false, retryable: res.status >= 500 || res.status === 408 || res.status === 429, error: `HTTP ${res.status}` };
+  } catch (error) {
+    // fetch hides the reason (ECONNREFUSED, timeout) in `cause`; the URL and headers stay out of the message.
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const detail = cause?.code ?? cause?.message;
+    return { ok: false, retryable: true, error: `${(error as Error).message}${detail ? ` (${detail})` : ''}` };
+  }
+}
+
+/** Wait before attempt `attempt + 1`: exponential from baseDelayMs, jittered to 50-100%, capped at maxDelayMs. */
+export const retryDelayMs = (cmms: Pick<CmmsConfig, 'baseDelayMs' | 'maxDelayMs'>, attempt: number, random: () => number): number =>
+  Math.min(cmms.maxDelayMs, cmms.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + random() / 2);
+
 /**
- * The workflow's side effects, built from injected transports (Temporal's `createActivities(deps)`): `fetch` and
- * `sleep` are parameters so tests can use a real local server and skip the waiting.
+ * The workflow's side effects, built from injected transports (Temporal's `createActivities(deps)`): the CMMS
+ * webhook goes through the durable outbox the composition root opened; commands through the broker.
  */
-export function createActivities(deps: {
-  cmms?: CmmsConfig;
-  publish?: Publisher;
-  fetch?: typeof fetch;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  logger: Logger;
-}): Activities {
-  const doFetch = deps.fetch ?? fetch;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const random = deps.random ?? Math.random;
+export function createActivities(deps: { webhooks?: WebhookOutbox; publish?: Publisher; logger: Logger }): Activities {
   const bootId = randomUUID();
   let seq = 0;
   return {
+    ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
     async sendCommand(site, device, command, args) {
       if (!deps.publish) throw new PdmError('PDM_ERR_BROKER_UNREACHABLE', 'the hub has no broker to send commands through');
       const now = Date.now();
@@ -58,50 +125,10 @@ export function createActivities(deps: {
       deps.logger.info({ site, device, command, id: message.id }, 'command sent');
       return message;
     },
-    async notifyCmms(inspection, entry) {
-      const cmms = deps.cmms;
-      if (!cmms) return false;
-      // One key per transition: the CMMS can drop a retry (or a replay after a hub restart) it already applied.
-      const idempotencyKey = `${inspection.id}:${entry.action}:${entry.at}`;
-      const body = JSON.stringify({
-        type: `inspection.${entry.action}`,
-        idempotencyKey,
-        transition: entry,
-        inspection: {
-          id: inspection.id,
-          site: inspection.site,
-          asset: inspection.asset,
-          status: inspection.status,
-          priority: inspection.priority,
-          severity: inspection.severity,
-          assignee: inspection.assignee,
-          outcome: inspection.outcome,
-        },
-      });
-      const headers = {
-        'content-type': 'application/json',
-        'idempotency-key': idempotencyKey,
-        'x-pdm-signature': signBody(cmms.secret, body),
-      };
-      let lastError = '';
-      for (let attempt = 1; attempt <= cmms.maxAttempts; attempt += 1) {
-        try {
-          const res = await doFetch(cmms.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(cmms.timeoutMs) });
-          await res.arrayBuffer().catch(() => undefined);
-          if (res.ok) return true;
-          lastError = `HTTP ${res.status}`;
-          // A 4xx other than 408/429 will not get better by asking again.
-          if (res.status < 500 && res.status !== 408 && res.status !== 429) break;
-        } catch (error) {
-          lastError = (error as Error).message;
-        }
-        if (attempt < cmms.maxAttempts) {
-          const delay = cmms.baseDelayMs * 2 ** (attempt - 1) * (0.5 + random() / 2);
-          deps.logger.warn({ inspection: inspection.id, attempt, err: lastError, retryInMs: Math.round(delay) }, 'CMMS webhook failed; retrying');
-          await sleep(delay);
-        }
-      }
-      throw new PdmError('PDM_ERR_WEBHOOK', `${cmms.url} for inspection ${inspection.id}: ${lastError}`);
+    async notifyCmms(inspection) {
+      if (!deps.webhooks) return false;
+      await deps.webhooks.record(inspection);
+      return true;
     },
   };
 }

@@ -24,7 +24,7 @@ const HUB: Actor = { name: 'hub', role: 'hub' };
  */
 export class Workflow {
   private task: ScheduledTask | undefined;
-  readonly stats = { escalations: 0, webhooksDelivered: 0, webhooksFailed: 0 };
+  readonly stats = { escalations: 0 };
 
   constructor(
     private readonly deps: {
@@ -131,13 +131,13 @@ export class Workflow {
     return pool[(this.deps.store.state.roundRobin[site] ?? 0) % pool.length]!;
   }
 
+  /**
+   * Hands a committed change to the CMMS outbox, which records it durably and delivers it in the background. A crash
+   * before it is recorded loses nothing: the outbox records on start what the committed audit trail holds beyond it.
+   */
   private notify(inspection: Inspection, entry: AuditEntry): void {
-    this.deps.activities.notifyCmms(inspection, entry).then(
-      (delivered) => void (this.stats.webhooksDelivered += delivered ? 1 : 0),
-      (error: Error) => {
-        this.stats.webhooksFailed += 1;
-        this.deps.logger.error({ inspection: inspection.id, err: error.message }, 'CMMS webhook gave up');
-      },
-    );
+    this.deps.activities.notifyCmms(inspection, entry).catch((error: Error) => {
+      this.deps.logger.error({ inspection: inspection.id, action: entry.action, err: error.message }, 'could not record the CMMS webhook; it is recorded again on the next start');
+    });
   }
 }

@@ -2,7 +2,8 @@ import { MODEL_CARD_SCHEMA, sealCard, type ModelCard } from '../card.js';
 import type { LabelPolicy } from '../decision.js';
 import type { FeatureSpec } from '../features.js';
 import type { ModelArtifact } from '../artifacts.js';
-import { checkFeatureNames, onnxCardSection } from './onnx-card.js';
+import { checkDistribution, checkFeatureNames, onnxCardSection } from './onnx-card.js';
+import type { ReferenceDistribution } from '../distribution.js';
 import { AE_IO, autoencoderGraph, exportAutoencoderOnnx } from '../onnx/export-autoencoder.js';
 import type { AutoencoderModel } from './autoencoder.js';
 
@@ -16,11 +17,14 @@ export interface AeArtifactInput {
   training: ModelCard['training'];
   metrics?: Record<string, number>;
   createdAt?: Date;
+  /** Training feature and score bins (models/distribution.ts) for the hub's drift monitor; left out, the card has none. */
+  distribution?: ReferenceDistribution;
 }
 
 export function buildAeArtifact(input: AeArtifactInput): ModelArtifact {
   const { model } = input;
   checkFeatureNames(input.featureNames, model.mean.length);
+  if (input.distribution) checkDistribution(input.distribution, input.featureNames);
   const onnx = exportAutoencoderOnnx(model, { model_id: input.id, model_version: input.version });
   const o = model.options;
   const card = sealCard({
@@ -43,6 +47,7 @@ export function buildAeArtifact(input: AeArtifactInput): ModelArtifact {
       ...input.training,
       seed: o.seed,
       summary: { ...input.training.summary, layers: [model.window * model.mean.length, ...model.layers.map((l) => l.outputs)].join('-'), epochs: o.epochs, finalLoss: Number(model.finalLoss.toFixed(6)) },
+      ...(input.distribution ? { distribution: input.distribution } : {}),
     },
     metrics: input.metrics ?? {},
   });

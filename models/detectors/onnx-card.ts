@@ -1,4 +1,5 @@
 import { sha256, type ModelCard } from '../card.js';
+import type { ReferenceDistribution } from '../distribution.js';
 import { ONNX_IR_VERSION, ONNX_OPSET, type OnnxGraph } from '../onnx/onnx-model.js';
 
 /** The card's `onnx` section, the same for every exported detector: file, hashes, format versions, operators, I/O names. */
@@ -23,4 +24,14 @@ export function onnxCardSection(
 /** A model trained on N features must be described by N names. */
 export function checkFeatureNames(names: readonly string[], modelFeatures: number): void {
   if (names.length !== modelFeatures) throw new Error(`${names.length} feature names for a model of ${modelFeatures} features`);
+}
+
+/** A reference distribution must bin exactly the model's features, or drift would be measured against the wrong data. */
+export function checkDistribution(distribution: ReferenceDistribution, names: readonly string[]): void {
+  const binned = Object.keys(distribution.features);
+  const missing = names.filter((n) => !binned.includes(n));
+  const extra = binned.filter((n) => !names.includes(n));
+  if (missing.length || extra.length) {
+    throw new Error(`distribution features differ from the model's: missing [${missing.join(', ')}], extra [${extra.join(', ')}]`);
+  }
 }

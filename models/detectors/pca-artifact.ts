@@ -2,7 +2,8 @@ import { MODEL_CARD_SCHEMA, sealCard, type ModelCard } from '../card.js';
 import type { LabelPolicy } from '../decision.js';
 import type { FeatureSpec } from '../features.js';
 import type { ModelArtifact } from '../artifacts.js';
-import { checkFeatureNames, onnxCardSection } from './onnx-card.js';
+import { checkDistribution, checkFeatureNames, onnxCardSection } from './onnx-card.js';
+import type { ReferenceDistribution } from '../distribution.js';
 import { PCA_IO, exportPcaOnnx, pcaGraph } from '../onnx/export-pca.js';
 import type { PcaModel } from './pca.js';
 
@@ -16,12 +17,15 @@ export interface PcaArtifactInput {
   training: ModelCard['training'];
   metrics?: Record<string, number>;
   createdAt?: Date;
+  /** Training feature and score bins (models/distribution.ts) for the hub's drift monitor; left out, the card has none. */
+  distribution?: ReferenceDistribution;
 }
 
 /** Exports the ONNX graph and writes the card that says how to feed it and how its threshold was calibrated. */
 export function buildPcaArtifact(input: PcaArtifactInput): ModelArtifact {
   const { model } = input;
   checkFeatureNames(input.featureNames, model.mean.length);
+  if (input.distribution) checkDistribution(input.distribution, input.featureNames);
   const onnx = exportPcaOnnx(model, { model_id: input.id, model_version: input.version });
   const card = sealCard({
     schema: MODEL_CARD_SCHEMA,
@@ -46,7 +50,11 @@ export function buildPcaArtifact(input: PcaArtifactInput): ModelArtifact {
       },
     },
     decision: input.decision,
-    training: { ...input.training, summary: { ...input.training.summary, explainedVariance: Number(model.explainedVariance.toFixed(4)) } },
+    training: {
+      ...input.training,
+      summary: { ...input.training.summary, explainedVariance: Number(model.explainedVariance.toFixed(4)) },
+      ...(input.distribution ? { distribution: input.distribution } : {}),
+    },
     metrics: input.metrics ?? {},
   });
   return { card, onnx };

@@ -8,13 +8,13 @@ export interface AeDetectorConfig extends Omit<PcaDetectorConfig, 'pca'> {
   ae: AutoencoderOptions;
 }
 
-/** Same sensors, smoothing and decision as our PCA, so the two differ only in the model. */
+/** Same sensors, smoothing, limit rule (1.5 × the 0.99 training quantile) and decision as our PCA: only the model differs. */
 export const SKAB_AE: AeDetectorConfig = {
   name: 'dense-ae (ours)',
   sensors: SKAB_PCA.sensors,
   features: SKAB_PCA.features,
   decision: SKAB_PCA.decision,
-  ae: { window: 3, hidden: [12], code: 3, epochs: 40, batchSize: 32, learningRate: 0.003, seed: 42, limitQuantile: 0.99, limitFactor: 3 },
+  ae: { window: 3, hidden: [12], code: 3, epochs: 40, batchSize: 32, learningRate: 0.003, seed: 42, limitQuantile: 0.99, limitFactor: 1.5 },
 };
 
 /** Trains the autoencoder per file with TensorFlow.js, exports ONNX, scores test windows through onnxruntime-node. */

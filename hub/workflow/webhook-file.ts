@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { PdmError } from '../../protocol/errors.js';
+import { DurableJsonFile } from '../store/durable-file.js';
+
+const WebhookRecordSchema = z.strictObject({
+  /** Outbox-wide order of recording: delivery order within an inspection, and the order dead letters return in. */
+  seq: z.number().int().nonnegative(),
+  key: z.string().min(1),
+  inspectionId: z.string().min(1),
+  sequence: z.number().int().nonnegative(),
+  type: z.string().min(1),
+  body: z.string().min(2),
+  recordedAt: z.number(),
+  attempts: z.number().int().nonnegative(),
+  nextAttemptAt: z.number(),
+  lastError: z.string().optional(),
+  deadAt: z.number().optional(),
+});
+export type WebhookRecord = z.output<typeof WebhookRecordSchema>;
+
+const WebhookDocumentSchema = z.strictObject({
+  schema: z.literal(1),
+  nextSeq: z.number().int().nonnegative(),
+  /** Per inspection: how many of its audit entries have been recorded here (the rest are still to record). */
+  notified: z.record(z.string(), z.number().int().nonnegative()),
+  pending: z.array(WebhookRecordSchema),
+  dead: z.array(WebhookRecordSchema),
+});
+export type WebhookDocument = z.output<typeof WebhookDocumentSchema>;
+
+export const emptyWebhookDocument = (): WebhookDocument => ({ schema: 1, nextSeq: 0, notified: {}, pending: [], dead: [] });
+
+/**
+ * The outbox's own file beside (not inside) the hub's state document, written with the store's durable adapter:
+ * temp file, fsync, rename, fsync dir, last good copy kept as `.prev`.
+ */
+export class WebhookFile {
+  private readonly file: DurableJsonFile<unknown>;
+
+  constructor(readonly path: string) {
+    this.file = new DurableJsonFile<unknown>(path);
+  }
+
+  /** The stored document, or null when there is none yet; a malformed one is refused with what and where. */
+  async read(): Promise<WebhookDocument | null> {
+    const raw = await this.file.read();
+    if (raw === null) return null;
+    const parsed = WebhookDocumentSchema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0]!;
+    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.path}: ${issue.path.join('.') || '(document)'}: ${issue.message}; ${await this.file.describePrev()}`);
+  }
+
+  write(doc: WebhookDocument): Promise<void> {
+    return this.file.write(doc);
+  }
+}
+
+/**
+ * Coalesces writes of one document: a change made while a write is running is written by the next one, which every
+ * caller since then waits for. At most one write runs at a time, and it always snapshots the latest state.
+ */
+export class CoalescedWriter {
+  private next: Promise<void> | undefined;
+  private running: Promise<void> = Promise.resolve();
+  writes = 0;
+
+  constructor(private readonly write: () => Promise<void>) {}
+
+  /** Resolves once a write that started after this call has finished (rejects if that write failed). */
+  request(): Promise<void> {
+    if (!this.next) {
+      const next = this.running.then(() => {
+        this.next = undefined;
+        this.writes += 1;
+        return this.write();
+      });
+      this.next = next;
+      this.running = next.catch(() => undefined);
+    }
+    return this.next;
+  }
+
+  /** Resolves when no write is running or queued. */
+  async idle(): Promise<void> {
+    while (this.next) await this.running;
+    await this.running;
+  }
+}

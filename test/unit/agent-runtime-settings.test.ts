@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
+
+/** `Environment=` lines of a systemd unit, quoted or not, as a map. */
+function unitEnvironment(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^Environment=(?:"([^"]*)"|(\S+))\s*$/.exec(line.trim());
+    if (!m) continue;
+    const pair = m[1] ?? m[2]!;
+    const eq = pair.indexOf('=');
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+describe('agent runtime settings', () => {
+  const unit = readFileSync('deploy/systemd/pdm-agent.service', 'utf8');
+
+  it('the systemd unit starts the agent with exactly the settings the soak benchmark measures', () => {
+    expect(unitEnvironment(unit)).toEqual(AGENT_RUNTIME_ENV);
+  });
+
+  it('the unit runs `pdm agent` with a config file and restarts it', () => {
+    expect(unit).toMatch(/^ExecStart=\S*node \S+\/dist\/cli\/pdm\.js agent --config \S+$/m);
+    expect(unit).toMatch(/^Restart=always$/m);
+  });
+
+  it('every V8 flag is one Node accepts in NODE_OPTIONS', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const run = spawnSync(process.execPath, ['-e', 'process.stdout.write("ok")'], { env: { ...process.env, ...AGENT_RUNTIME_ENV }, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('ok');
+  });
+});
