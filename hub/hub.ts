@@ -19,6 +19,9 @@ import { LiveFeed } from './live.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { ScoreHistory } from './score-history.js';
 import { createStaticHandler } from './static.js';
+import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
+import { listDevices } from './telemetry/segments.js';
+import { TrainingJobs } from './training/jobs.js';
 import { deviceKey } from './store/state.js';
 import { createMetrics } from './metrics.js';
 import { HubStore } from './store/store.js';
@@ -43,6 +46,9 @@ export interface RunningHub {
   workflow: Workflow;
   /** The model registry and its rollouts. */
   models: HubRegistry;
+  /** The append-only telemetry log (undefined when `telemetry.enabled` is false), and training from it. */
+  telemetry: RunningTelemetryLog | undefined;
+  training: TrainingJobs | undefined;
   /** Per device: recent telemetry against its model card's training distribution. */
   drift: DriftMonitor;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
@@ -97,6 +103,15 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
   };
   ingest.onTelemetry = (msg) => scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);
+  const telemetry = cfg.telemetry.enabled ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now) : undefined;
+  if (telemetry) {
+    // Chained: whatever hooked telemetry before keeps being told.
+    const before = ingest.onTelemetry;
+    ingest.onTelemetry = (msg) => {
+      before(msg);
+      telemetry.log.append(msg);
+    };
+  }
   const broker =
     cfg.mqtt.mode === 'external'
       ? await connectExternalBroker({ ...cfg.mqtt.external, ingest, logger: logger.child({ component: 'external-broker' }) })
@@ -116,6 +131,18 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,
   });
   ingest.onModelAck = (ack) => models.handleAck(ack);
+  const training = telemetry
+    ? new TrainingJobs({
+        log: telemetry.log,
+        store: models.registry.store,
+        state: () => store.state,
+        config: cfg.training,
+        kinds: cfg.training.kinds,
+        knownDevices: () => [...Object.values(store.state.devices).map(({ site, device }) => ({ site, device })), ...listDevices(telemetry.log.root)],
+        now,
+        logger: logger.child({ component: 'training' }),
+      })
+    : undefined;
   const driftLog = logger.child({ component: 'drift' });
   const drift = createDrift(cfg, driftLog, now, store, models, metrics.registry);
   const beforeDrift = ingest.onTelemetry;
@@ -153,12 +180,14 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       scores,
       live,
       models,
+      training,
       drift,
     },
     logger: logger.child({ component: 'http' }),
     dashboard: createStaticHandler(DASHBOARD_DIR),
   });
   workflow.start();
+  telemetry?.start();
   activities.webhooks?.start();
   const host = cfg.http.host === '0.0.0.0' ? '127.0.0.1' : cfg.http.host;
   return {
@@ -172,6 +201,8 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     broker,
     workflow,
     models,
+    telemetry,
+    training,
     drift,
     refreshIdentities,
     async close() {
@@ -181,6 +212,8 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       await activities.webhooks?.close();
       await http.close();
       await broker.close();
+      await training?.idle();
+      await telemetry?.close();
       await store.flush();
     },
   };

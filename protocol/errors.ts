@@ -49,6 +49,8 @@ export const ERROR_CATALOG = {
   PDM_ERR_REGISTRY: { message: 'model registry request is invalid', retryable: false },
   PDM_ERR_ROLLOUT: { message: 'rollout request is invalid', retryable: false },
   PDM_ERR_METHOD_NOT_ALLOWED: { message: 'this route does not take that HTTP method', retryable: false },
+  PDM_ERR_TELEMETRY_LOG: { message: 'telemetry log could not be written or read', retryable: true },
+  PDM_ERR_TRAINING_DATA: { message: 'telemetry is not fit for training a model', retryable: false },
 } as const satisfies Record<string, { message: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

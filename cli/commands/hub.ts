@@ -4,6 +4,7 @@ import { IdentityStore, ROLES, type Role } from '../../hub/auth/identities.js';
 import { runHub } from '../../hub/main.js';
 import { resolve } from 'node:path';
 import { fail } from '../errors.js';
+import { registerHubTrain } from './hub-train.js';
 import { shipped } from '../paths.js';
 
 const say = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -65,6 +66,8 @@ export function registerHub(program: Command): void {
         fail('hub device revoke', error);
       }
     });
+
+  registerHubTrain(hub);
 
   const user = hub.command('user').description('Users of the HTTP API (roles: viewer, technician, supervisor).');
   user

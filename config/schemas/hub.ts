@@ -132,6 +132,42 @@ export const HubConfigSchema = z.strictObject({
     })
     .prefault({}),
   store: z.strictObject({ coalesceMs: z.number().int().min(0).max(10_000).default(20) }).prefault({}),
+  /**
+   * Append-only telemetry log (hub/telemetry): NDJSON segments per device under `<dataDir>/telemetry/<site>/<device>/`.
+   * A segment is sealed at `segmentBytes` or after `segmentMinutes`; sealed segments older than `retentionDays` are
+   * deleted, then the oldest ones until the whole log fits in `maxBytes`. Rows are buffered and appended every
+   * `flushMs` (telemetry is not fsynced before the PUBACK: it is not an alarm, and events live in the durable store).
+   */
+  telemetry: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      segmentBytes: z.number().int().min(4096).max(1024 ** 3).default(8 * 1024 ** 2),
+      segmentMinutes: z.number().int().min(1).max(7 * 24 * 60).default(24 * 60),
+      retentionDays: z.number().positive().max(3650).default(30),
+      maxBytes: z.number().int().min(64 * 1024).default(2 * 1024 ** 3),
+      flushMs: z.number().int().min(10).max(60_000).default(1000),
+      /** When retention runs (node-cron, with seconds); it also seals segments of devices that went quiet. */
+      retentionCron: z
+        .string()
+        .refine((expr) => cron.validate(expr), 'expected a cron expression such as "0 */10 * * * *"')
+        .default('0 */10 * * * *'),
+    })
+    .prefault({}),
+  /** Training on the hub from logged telemetry and inspection outcomes (hub/training). */
+  training: z
+    .strictObject({
+      /** Fewest normal rows a model is trained on (also at least 5 per feature, whichever is more). */
+      minNormalRows: z.number().int().min(10).max(1_000_000).default(200),
+      /** Normal rows beyond this are thinned evenly over the time range, bounding memory and fit time. */
+      maxRows: z.number().int().min(100).max(2_000_000).default(50_000),
+      /** Rows this close to a fault, an unresolved inspection or a watch are not used as normal (decisions are debounced). */
+      marginSeconds: z.number().int().min(0).max(86_400).default(120),
+      /** Machine kinds for `{ kind }` training: kind -> devices as "site/device" or "site/*". */
+      kinds: z
+        .record(id, z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$/, 'expected "site/device" or "site/*"')).min(1))
+        .default({}),
+    })
+    .prefault({}),
   log: LogSchema.prefault({}),
 });
 export type HubConfig = z.output<typeof HubConfigSchema>;

@@ -187,6 +187,35 @@ export const openapi = {
         responses: { '201': ok('The registry entry'), ...errors },
       },
     },
+    '/api/models/train': {
+      get: { summary: 'Training jobs, newest first (kept in memory, the last 100)', security: viewer, responses: { '200': ok('List', { type: 'array' }) } },
+      post: {
+        summary:
+          'Train a PCA T2/Q model from the telemetry log for one device or a machine kind (training.kinds): normal = rows outside every ' +
+          'inspection and watch, plus rows inside inspections resolved false_alarm; rows inside inspections resolved with a fault label are ' +
+          'not trained on but give the card its detection figures. The model is signed and registered as the next patch version of ' +
+          'pca-<site>-<device> or pca-kind-<kind>; roll it out with POST /api/rollouts. Runs as a job: poll GET /api/models/train/{id} (supervisor)',
+        security: csrf,
+        requestBody: json({
+          type: 'object',
+          properties: {
+            device: { type: 'string', description: 'site/device (give this or kind)' },
+            kind: { type: 'string', description: 'a machine kind from the hub config training.kinds' },
+            from: { type: 'integer', description: 'device time (epoch ms) of the first row to use' },
+            to: { type: 'integer', description: 'device time (epoch ms) of the last row to use' },
+          },
+        }),
+        responses: { '202': ok('The queued job { id, status, target }'), ...errors },
+      },
+    },
+    '/api/models/train/{id}': {
+      get: {
+        summary: 'One training job: queued, running, succeeded (result: modelId, version, sha256, signature, summary, metrics, timings) or failed (error: PDM_ERR_TRAINING_DATA when too little normal data or features differ)',
+        security: viewer,
+        parameters: idParam,
+        responses: { '200': ok('The job'), '404': { description: 'No such job' } },
+      },
+    },
     '/api/models/public-key': { get: { summary: "The hub's Ed25519 public key (PEM) for the agents' modelSync.publicKeyPem", security: viewer, responses: { '200': ok('Key') } } },
     '/api/rollouts': {
       get: { summary: 'Rollouts with every step', security: viewer, responses: { '200': ok('List', { type: 'array' }) } },

@@ -17,6 +17,7 @@ import type { LiveFeed } from '../live.js';
 import { registryApiRoutes } from '../registry/http.js';
 import type { HubRegistry } from '../registry/wire.js';
 import type { ScoreHistory } from '../score-history.js';
+import type { TrainingJobs } from '../training/jobs.js';
 import { openapi } from './openapi.js';
 import type { Session, SessionStore } from './sessions.js';
 
@@ -40,6 +41,13 @@ export interface ApiDeps {
   models: HubRegistry;
   /** Per device: recent telemetry against its model card's training distribution. */
   drift: DriftMonitor;
+  /** Training from the telemetry log; undefined when the log is disabled. */
+  training?: TrainingJobs | undefined;
+}
+
+function trainingOf(deps: ApiDeps): TrainingJobs {
+  if (!deps.training) throw new PdmError('PDM_ERR_BAD_REQUEST', 'training needs the telemetry log, which is disabled (telemetry.enabled: false)');
+  return deps.training;
 }
 
 export interface RouteContext {
@@ -300,6 +308,18 @@ export const routes: Route[] = [
     },
   },
   { method: 'GET', path: /^\/api\/stream$/, role: 'viewer', handle: () => ({ body: null, stream: true }) },
+  { method: 'POST', path: /^\/api\/models\/train$/, role: 'supervisor', handle: ({ body, session, deps }) => ({ status: 202, body: trainingOf(deps).submit(body, session!.user) }) },
+  { method: 'GET', path: /^\/api\/models\/train$/, role: 'viewer', handle: ({ deps }) => ({ body: trainingOf(deps).list() }) },
+  {
+    method: 'GET',
+    path: new RegExp(`^/api/models/train/${UUID}$`),
+    role: 'viewer',
+    handle: ({ params, deps }) => {
+      const job = trainingOf(deps).get(params[0]!);
+      if (!job) throw new PdmError('PDM_ERR_NOT_FOUND', `no training job ${params[0]}`);
+      return { body: job };
+    },
+  },
   // The registry's own routes, bound per request to the running hub's registry.
   ...registryApiRoutes<RouteContext>(({ deps }) => deps.models.registry),
 ];

@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from '../../config/logger.js';
+import type { HubConfig } from '../../config/schemas.js';
+import { TelemetryLog } from './log.js';
+
+export interface RunningTelemetryLog {
+  log: TelemetryLog;
+  /** Schedules retention; called once the hub is up, so a hub that fails to start leaves no task behind. */
+  start(): void;
+  close(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+/** What the hub's composition root calls: the log under `<dataDir>/telemetry` (its flush timer is unref'd) and its node-cron retention task. */
+export async function openTelemetryLog(dataDir: string, cfg: HubConfig['telemetry'], logger: Logger, now: () => number = Date.now): Promise<RunningTelemetryLog> {
+  const log = await TelemetryLog.open({
+    root: join(dataDir, 'telemetry'),
+    segmentBytes: cfg.segmentBytes,
+    segmentMs: cfg.segmentMinutes * 60_000,
+    flushMs: cfg.flushMs,
+    retentionMs: cfg.retentionDays * DAY_MS,
+    maxBytes: cfg.maxBytes,
+    logger,
+    now,
+  });
+  let task: ScheduledTask | undefined;
+  return {
+    log,
+    start() {
+      task ??= cron.schedule(cfg.retentionCron, () => void log.runRetention().catch((error: Error) => logger.error({ code: 'PDM_ERR_TELEMETRY_LOG', err: error.message }, 'telemetry retention failed')), {
+        name: 'pdm-telemetry-retention',
+        noOverlap: true,
+      });
+    },
+    async close() {
+      await task?.destroy();
+      await log.close();
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import type { Inspection, WatchItem } from '../store/state.js';
+import { isClosed } from '../store/state.js';
+
+/**
+ * The labelling rule: which telemetry rows may train a model as normal, and which are labelled faults.
+ * - `fault`: inside an inspection resolved with a fault label (padded by the margin: decisions are debounced, so the
+ *   fault starts before its first event). Never trained on; used for the card's detection figures.
+ * - `excluded`: inside an inspection nobody has resolved yet, or a watch item (padded likewise): unknown, so unused.
+ * - `confirmed-normal`: inside an inspection resolved as `false_alarm` (people looked and found nothing): normal.
+ * - `normal`: inside no span at all.
+ * Where spans overlap the strongest wins, in that order. Spans are in hub time (when events arrived); rows are in device
+ * time (their windowEnd); the margin also absorbs the usual clock and delivery differences between the two.
+ */
+export type SpanKind = 'fault' | 'unresolved' | 'watch' | 'false_alarm';
+
+export interface LabelSpan {
+  kind: SpanKind;
+  from: number;
+  to: number;
+  /** The inspection or watch id. */
+  source: string;
+  /** The outcome label, for `fault` spans. */
+  label?: string;
+}
+
+export type RowLabel =
+  | { kind: 'normal' }
+  | { kind: 'confirmed-normal'; source: string }
+  | { kind: 'fault'; label: string; source: string }
+  | { kind: 'excluded'; reason: 'unresolved' | 'watch'; source: string };
+
+const RANK: Record<SpanKind, number> = { fault: 3, unresolved: 2, watch: 2, false_alarm: 1 };
+
+function eventRange(events: ReadonlyArray<{ at: number }>, fallback: number): { first: number; last: number } {
+  if (events.length === 0) return { first: fallback, last: fallback };
+  let first = Infinity;
+  let last = -Infinity;
+  for (const e of events) {
+    first = Math.min(first, e.at);
+    last = Math.max(last, e.at);
+  }
+  return { first, last };
+}
+
+/** The spans that matter for one device: its inspections (any device of the incident) and its open or self-cleared watches. */
+export function spansFor(site: string, device: string, inspections: ReadonlyArray<Inspection>, watches: ReadonlyArray<WatchItem>, marginMs: number): LabelSpan[] {
+  const spans: LabelSpan[] = [];
+  for (const i of inspections) {
+    if (i.site !== site || !(i.devices.includes(device) || i.device === device)) continue;
+    const { first, last } = eventRange(i.events, i.createdAt);
+    if (!isClosed(i.status)) {
+      spans.push({ kind: 'unresolved', from: first - marginMs, to: Infinity, source: i.id });
+      continue;
+    }
+    // Until the episode cleared, or else until the inspection was closed (the repair).
+    const end = Math.max(last, i.clearedAt ?? i.closedAt ?? last);
+    if (i.outcome?.label === 'false_alarm' || i.status === 'false_alarm') spans.push({ kind: 'false_alarm', from: first, to: end, source: i.id });
+    else spans.push({ kind: 'fault', from: first - marginMs, to: end + marginMs, source: i.id, label: i.outcome?.label ?? 'unlabelled' });
+  }
+  for (const w of watches) {
+    // A promoted watch is covered by its inspection, which carries the people's verdict.
+    if (w.site !== site || w.device !== device || w.status === 'promoted') continue;
+    const { first, last } = eventRange(w.events, w.openedAt);
+    const end = w.status === 'watching' ? Infinity : Math.max(last, w.closedAt ?? last);
+    spans.push({ kind: 'watch', from: first - marginMs, to: end + marginMs, source: w.id });
+  }
+  return spans;
+}
+
+/** The label of a row at device time `t` (see the rule above). Linear in the spans, which are few per device. */
+export function labelRow(t: number, spans: ReadonlyArray<LabelSpan>): RowLabel {
+  let best: LabelSpan | undefined;
+  for (const s of spans) {
+    if (t < s.from || t > s.to) continue;
+    if (!best || RANK[s.kind] > RANK[best.kind]) best = s;
+  }
+  if (!best) return { kind: 'normal' };
+  switch (best.kind) {
+    case 'fault':
+      return { kind: 'fault', label: best.label!, source: best.source };
+    case 'false_alarm':
+      return { kind: 'confirmed-normal', source: best.source };
+    default:
+      return { kind: 'excluded', reason: best.kind, source: best.source };
+  }
+}
