@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { PdmError } from '../../protocol/errors.js';
 import { fitPca, scorePca, type PcaModel } from '../../models/detectors/pca.js';
 import { buildPcaArtifact } from '../../models/detectors/pca-artifact.js';
+import { referenceDistribution } from '../../models/distribution.js';
 import { DEFAULT_DECISION } from '../../models/train-default.js';
 import type { RegistryEntry, RegistryStore } from '../registry/store.js';
 import type { Inspection, WatchItem } from '../store/state.js';
@@ -58,7 +59,11 @@ export function nextVersion(store: RegistryStore, modelId: string): string {
 }
 
 /** Share of fault rows flagged (overall and per label) and of the normal training rows flagged, one row at a time. */
-export function detectionMetrics(model: PcaModel, set: TrainingSet): Record<string, number> {
+export function detectionMetrics(
+  model: PcaModel,
+  set: TrainingSet,
+  normalScores: readonly number[] = set.normal.map((row) => scorePca(model, row).score),
+): Record<string, number> {
   const round = (x: number) => Number(x.toFixed(4));
   const over = (values: number[]) => scorePca(model, values).score >= 1;
   const byLabel = new Map<string, { hit: number; n: number }>();
@@ -68,7 +73,7 @@ export function detectionMetrics(model: PcaModel, set: TrainingSet): Record<stri
     c.hit += over(row.values) ? 1 : 0;
     byLabel.set(row.label, c);
   }
-  const metrics: Record<string, number> = { falseAlarmRateTrain: round(set.normal.filter(over).length / Math.max(1, set.normal.length)) };
+  const metrics: Record<string, number> = { falseAlarmRateTrain: round(normalScores.filter((score) => score >= 1).length / Math.max(1, set.normal.length)) };
   if (set.faultRows.length) {
     const hits = [...byLabel.values()].reduce((s, c) => s + c.hit, 0);
     metrics.detectionRate = round(hits / set.faultRows.length);
@@ -111,7 +116,8 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
   const t2 = performance.now();
   const modelId = modelIdFor(target);
   const version = nextVersion(deps.store, modelId);
-  const metrics = detectionMetrics(model, set);
+  const normalScores = set.normal.map((row) => scorePca(model, row).score);
+  const metrics = detectionMetrics(model, set, normalScores);
   const faultLabels = Object.entries(set.faultInspections).map(([label, n]) => `${label}:${n}`).join(',');
   const summary: Record<string, number | string> = {
     scope: target.scope,
@@ -141,6 +147,8 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
     decision: DEFAULT_DECISION,
     training: { source: `hub telemetry log: ${target.scope} ${target.name}`, rows: set.normal.length, durationMs: Math.round(t2 - t1), summary },
     metrics,
+    // The drift monitor compares each device's recent telemetry with these bins.
+    distribution: referenceDistribution(set.names, set.normal, normalScores),
     createdAt: new Date(deps.now()),
   });
   const entry = deps.store.add(artifact);

@@ -168,6 +168,9 @@ describe('hub training from telemetry and outcomes', () => {
     });
     expect(card.training.rows).toBe(480);
     expect(card.metrics.detectionRate).toBeGreaterThan(0.9);
+    // The drift monitor's reference: bins for every feature the device sends, and for the score.
+    expect(Object.keys(card.training.distribution!.features).sort()).toEqual([...card.features.names].sort());
+    expect(card.training.distribution!.score.proportions.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
 
     const session = await ort.InferenceSession.create(onnx);
     const score = async (times: number[], fault: boolean): Promise<number[]> => {
