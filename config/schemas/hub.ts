@@ -99,7 +99,15 @@ export const HubConfigSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
-  store: z.strictObject({ coalesceMs: z.number().int().min(0).max(10_000).default(20) }).prefault({}),
+  store: z
+    .strictObject({
+      coalesceMs: z.number().int().min(0).max(10_000).default(20),
+      /** Dedup entries of events made longer ago are dropped; an agent's outbox never replays older (see README). */
+      dedupRetentionHours: z.number().int().min(1).max(24 * 365).default(168),
+      /** A journal this big is folded into a new state.json snapshot. */
+      snapshotJournalBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    })
+    .prefault({}),
   log: LogSchema.prefault({}),
 });
 export type HubConfig = z.output<typeof HubConfigSchema>;

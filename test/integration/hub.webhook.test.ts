@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { UNTRACKED } from '../../hub/store/changes.js';
 import { emptyState } from '../../hub/store/state.js';
 import { applyEvent } from '../../hub/incidents.js';
 import { createActivities, signBody } from '../../hub/workflow/activities.js';
@@ -29,7 +30,7 @@ async function fakeCmms(statuses: number[]): Promise<{ url: string; received: Re
 
 function sample() {
   const state = emptyState();
-  applyEvent(state, anomalyEvent('plant-1', 'pump-001'), 1000, { windowMs: 0, policy: { inspectFrom: 'warning', promoteAfterSeconds: 60, promoteAfterEvents: 3 } });
+  applyEvent(state, anomalyEvent('plant-1', 'pump-001'), 1000, { windowMs: 0, policy: { inspectFrom: 'warning', promoteAfterSeconds: 60, promoteAfterEvents: 3 }, changes: UNTRACKED });
   return state.inspections[0]!;
 }
 

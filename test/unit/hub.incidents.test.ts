@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvent, promoteOverdueWatches } from '../../hub/incidents.js';
 import { policyFor, shareToPeople, type RoutingConfig } from '../../hub/routing.js';
+import { UNTRACKED } from '../../hub/store/changes.js';
 import { emptyState } from '../../hub/store/state.js';
 import { anomalyEvent } from '../integration/hub.helpers.js';
 
@@ -9,7 +10,7 @@ const routing: RoutingConfig = {
   default: { inspectFrom: 'warning', promoteAfterSeconds: 30, promoteAfterEvents: 3 },
   sites: { strict: { inspectFrom: 'critical' } },
 };
-const opts = (site = 'plant-1') => ({ windowMs: routing.correlationWindowSeconds * 1000, policy: policyFor(routing, site) });
+const opts = (site = 'plant-1') => ({ windowMs: routing.correlationWindowSeconds * 1000, policy: policyFor(routing, site), changes: UNTRACKED });
 
 describe('incident correlation', () => {
   it('joins anomalies for the same asset within the window into one inspection, from any device and episode', () => {
@@ -63,8 +64,8 @@ describe('routing policy', () => {
   it('promotes a watch that persists, or collects enough events, or turns severe', () => {
     const state = emptyState();
     applyEvent(state, anomalyEvent('plant-1', 'a1', { severity: 'info' }), 0, opts());
-    expect(promoteOverdueWatches(state, 29_999, (s) => policyFor(routing, s))).toHaveLength(0);
-    const [promoted] = promoteOverdueWatches(state, 30_000, (s) => policyFor(routing, s));
+    expect(promoteOverdueWatches(state, 29_999, (s) => policyFor(routing, s), UNTRACKED)).toHaveLength(0);
+    const [promoted] = promoteOverdueWatches(state, 30_000, (s) => policyFor(routing, s), UNTRACKED);
     expect(promoted).toMatchObject({ origin: 'watch', status: 'open', asset: 'a1' });
     expect(state.watches[0]).toMatchObject({ status: 'promoted', inspectionId: promoted!.id });
 
