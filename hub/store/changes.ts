@@ -1,5 +1,5 @@
 import { uuidv7Time } from '../../protocol/uuid.js';
-import type { DeviceRecord, HubState, Inspection, RoutingCounters, WatchItem } from './state.js';
+import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCounters, WatchItem } from './state.js';
 
 /** What can change in the hub state; each kind is journaled as whole records keyed like this. */
 export type ChangeKind = 'inspection' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin';
@@ -22,6 +22,9 @@ export const UNTRACKED: ChangeTracker = { touch: () => undefined };
 export type Change =
   | ['i', Inspection]
   | ['w', WatchItem]
+  /** The record without its event list, how many of its events the journal already holds, and the ones after them. */
+  | ['i+', Omit<Inspection, 'events'>, number, InspectionEventRef[]]
+  | ['w+', Omit<WatchItem, 'events'>, number, InspectionEventRef[]]
   | ['d', string, DeviceRecord]
   | ['s', string, string]
   | ['r', RoutingCounters]
@@ -75,17 +78,54 @@ export class ListIndex<T extends { id: string }> {
   }
 }
 
+/**
+ * How many events of each inspection and watch the journal holds (and the last one's id, to notice a list that
+ * was rewritten rather than appended to). Event lists only grow, so a commit journals just the new events: its
+ * cost does not grow with an incident's history.
+ */
+export class JournaledEvents {
+  private readonly held = new Map<string, { count: number; lastId: string }>();
+
+  /** After a failed append: nothing can be assumed journaled, the next change of each record goes whole. */
+  reset(): void {
+    this.held.clear();
+  }
+
+  /** The number of leading events already journaled for this record, or undefined to journal it whole. */
+  prefix(key: string, events: InspectionEventRef[]): number | undefined {
+    const held = this.held.get(key);
+    const count = held && held.count <= events.length && events[held.count - 1]?.id === held.lastId ? held.count : undefined;
+    if (events.length > 0) this.held.set(key, { count: events.length, lastId: events.at(-1)!.id });
+    else this.held.delete(key);
+    return count;
+  }
+}
+
+function withoutEvents<T extends { events: InspectionEventRef[] }>(record: T): Omit<T, 'events'> {
+  const { events: _events, ...rest } = record;
+  return rest;
+}
+
 /** The journal record for one group commit: the current value of everything touched. */
-export function collectChanges(state: HubState, touched: Map<ChangeKind, Set<string>>, index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> }): Change[] {
+export function collectChanges(
+  state: HubState,
+  touched: Map<ChangeKind, Set<string>>,
+  index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> },
+  journaled: JournaledEvents,
+): Change[] {
   const changes: Change[] = [];
   for (const [kind, keys] of touched) {
     for (const key of keys) {
       if (kind === 'inspection') {
         const found = index.inspections.find(key);
-        if (found) changes.push(['i', found]);
+        if (!found) continue;
+        const held = journaled.prefix(`i/${key}`, found.events);
+        changes.push(held === undefined ? ['i', found] : ['i+', withoutEvents(found), held, found.events.slice(held)]);
       } else if (kind === 'watch') {
         const found = index.watches.find(key);
-        if (found) changes.push(['w', found]);
+        if (!found) continue;
+        const held = journaled.prefix(`w/${key}`, found.events);
+        changes.push(held === undefined ? ['w', found] : ['w+', withoutEvents(found), held, found.events.slice(held)]);
       } else if (kind === 'device') {
         const found = state.devices[key];
         if (found) changes.push(['d', key, found]);
@@ -112,6 +152,12 @@ export function applyChanges(state: HubState, changes: Change[], index: { inspec
       case 'w':
         index.watches.upsert(change[1]);
         break;
+      case 'i+':
+        index.inspections.upsert({ ...change[1], events: extendEvents(index.inspections.find(change[1].id), change[2], change[3]) } as Inspection);
+        break;
+      case 'w+':
+        index.watches.upsert({ ...change[1], events: extendEvents(index.watches.find(change[1].id), change[2], change[3]) } as WatchItem);
+        break;
       case 'd':
         state.devices[change[1]] = change[2];
         break;
@@ -126,6 +172,17 @@ export function applyChanges(state: HubState, changes: Change[], index: { inspec
         break;
     }
   }
+}
+
+/** The event list a `+` change describes: the record's first `held` events, then the new ones. */
+function extendEvents(existing: { id: string; events: InspectionEventRef[] } | undefined, held: number, added: InspectionEventRef[]): InspectionEventRef[] {
+  if (!existing || existing.events.length < held) {
+    throw new Error(`record ${existing?.id ?? '(missing)'} should already hold ${held} events but holds ${existing?.events.length ?? 0}`);
+  }
+  // The usual case appends in place; a journal replayed over a newer snapshot starts from the shorter prefix.
+  const events = existing.events.length === held ? existing.events : existing.events.slice(0, held);
+  events.push(...added);
+  return events;
 }
 
 /**

@@ -151,6 +151,8 @@ export class FileJournal implements Journal {
       await handle.datasync();
       this.bytes += record.length;
     } catch (error) {
+      // A half-written record must not end up in the middle once a later append succeeds.
+      await this.handle?.truncate(this.bytes).catch(() => undefined);
       throw writeError(this.path, error);
     }
   }

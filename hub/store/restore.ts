@@ -42,7 +42,14 @@ export function replay(state: HubState, generations: Array<{ name: string; data:
     last = { tornBytes: 0, validBytes: 0 };
     if (!data) continue;
     const parsed = parseJournal(data, name);
-    parsed.records.forEach((record, n) => applyChanges(state, asChanges(record, name, n + 1), index));
+    parsed.records.forEach((record, n) => {
+      try {
+        applyChanges(state, asChanges(record, name, n + 1), index);
+      } catch (error) {
+        if (error instanceof PdmError) throw error;
+        throw new PdmError('PDM_ERR_STORE_CORRUPT', `${name}: record ${n + 1} does not fit the state before it (${(error as Error).message})`, { cause: error });
+      }
+    });
     last = { tornBytes: parsed.tornBytes, validBytes: parsed.validBytes };
   }
   return last;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { collectChanges, DirtySet, ListIndex, pruneSeen, type ChangeKind, type ChangeTracker } from './changes.js';
+import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ChangeKind, type ChangeTracker } from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
 import { encodeRecord, FileJournal, MemoryJournal, type Journal } from './journal.js';
 import { MemoryDocument } from './memory-document.js';
@@ -44,6 +44,7 @@ export class HubStore implements ChangeTracker {
   private scheduled: Promise<void> | undefined;
   private writing: Promise<void> = Promise.resolve();
   private readonly dirty = new DirtySet();
+  private readonly journaled = new JournaledEvents();
   private readonly index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> };
   private readonly retentionMs: number;
   private readonly snapshotBytes: number;
@@ -141,7 +142,12 @@ export class HubStore implements ChangeTracker {
     }
     const touched = this.dirty.take();
     if (touched.size === 0) return Promise.resolve();
-    return this.medium.journal.append(encodeRecord(collectChanges(this.state, touched, this.index)));
+    return this.medium.journal.append(encodeRecord(collectChanges(this.state, touched, this.index, this.journaled))).catch((error: unknown) => {
+      // Not durable: the next group carries these records again, whole.
+      this.journaled.reset();
+      for (const [kind, keys] of touched) for (const key of keys) this.dirty.touch(kind, key);
+      throw error;
+    });
   }
 
   /**
