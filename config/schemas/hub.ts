@@ -101,7 +101,7 @@ export const HubConfigSchema = z.strictObject({
     .prefault({}),
   store: z
     .strictObject({
-      coalesceMs: z.number().int().min(0).max(10_000).default(20),
+      coalesceMs: z.number().int().min(0).max(10_000).default(2),
       /** Dedup entries of events made longer ago are dropped; an agent's outbox never replays older (see README). */
       dedupRetentionHours: z.number().int().min(1).max(24 * 365).default(168),
       /** A journal this big is folded into a new state.json snapshot. */
