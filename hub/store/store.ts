@@ -124,7 +124,7 @@ export class HubStore implements ChangeTracker {
           // The commits resolve once their record is durable; a snapshot due now runs before the next group.
           this.writing = appended.then(() => {
             this.writes += 1;
-            return this.medium.journal.bytes >= this.snapshotBytes ? this.writeSnapshot() : undefined;
+            return this.snapshotDue() ? this.writeSnapshot() : undefined;
           });
           appended.then(resolve, reject);
         });
@@ -132,6 +132,14 @@ export class HubStore implements ChangeTracker {
     });
     this.scheduled = scheduled;
     return scheduled;
+  }
+
+  /**
+   * A snapshot is due once the journal passes the configured size, or the last snapshot's size if that is bigger:
+   * a hub holding years of closed inspections does not rewrite all of them every few MiB of journal.
+   */
+  private snapshotDue(): boolean {
+    return this.medium.journal.bytes >= Math.max(this.snapshotBytes, this.medium.snapshot.lastWrittenBytes ?? 0);
   }
 
   /** Synchronously captures what was touched, then appends it to the journal as one record (one fsync). */

@@ -203,6 +203,34 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(reopened.state.inspections.flatMap((i) => i.events).length).toBe(store.state.inspections.flatMap((i) => i.events).length);
     });
 
+    it('takes the next snapshot only once the journal outgrows the last snapshot, so a big state is not rewritten often', async () => {
+      env = await setup();
+      const big = await reopen({ snapshotJournalBytes: 1_000 });
+      for (let i = 0; i < 2_000; i += 1) {
+        big.state.seenEvents[`big-${i}`] = `inspection-${i}`;
+        big.touch('seen', `big-${i}`);
+      }
+      await big.commit();
+      await big.close(); // a snapshot of about 60 KB
+      const store = await reopen({ snapshotJournalBytes: 1_000 });
+      let next = 0;
+      const commitSome = async () => {
+        for (const end = next + 20; next < end; next += 1) {
+          store.state.seenEvents[`small-${next}`] = 'x';
+          store.touch('seen', `small-${next}`);
+        }
+        await store.commit();
+      };
+      for (let i = 0; i < 4; i += 1) await commitSome(); // about 3 KB of journal: past 1,000 bytes, far below 60 KB
+      await store.flush();
+      expect(store.snapshots).toBe(0);
+      for (let i = 0; store.snapshots === 0 && i < 200; i += 1) await commitSome();
+      await store.flush();
+      expect(next).toBeGreaterThan(1_000); // it took a journal about as big as the snapshot
+      expect(store.snapshots).toBe(1);
+      expect((await reopen()).state).toEqual(store.state);
+    });
+
     it('drops a torn last record (never acknowledged) and keeps appending after the good ones', async () => {
       env = await setup();
       const store = await reopen();
