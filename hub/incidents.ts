@@ -1,5 +1,6 @@
 import type { EventMessage } from '../protocol/messages.js';
 import { uuidv7 } from '../protocol/uuid.js';
+import { correlationIndex } from './correlation-index.js';
 import { maxSeverity, severityAtLeast, type RoutingPolicy } from './routing.js';
 import { madeBefore, type ChangeTracker } from './store/changes.js';
 import { isClosed, type HubState, type Inspection, type WatchItem } from './store/state.js';
@@ -55,18 +56,23 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
   const sameAsset = (x: { site: string; asset: string; lastEventAt: number }): boolean =>
     x.site === event.site && x.asset === event.asset && now - x.lastEventAt <= opts.windowMs;
 
-  const inspection = state.inspections.find((i) => !isClosed(i.status) && sameAsset(i));
+  const index = correlationIndex(state);
+  const latest = index.inspections.latestFor(event.site, event.asset);
+  const inspection = latest && !isClosed(latest.record.status) && sameAsset(latest.record) ? latest.record : undefined;
   if (inspection) {
     joinInspection(inspection, event, now);
+    index.inspections.noteEpisodes(latest!.at, [event.episodeId]);
     changes.touch('inspection', inspection.id);
     seen(inspection.id);
     return { kind: 'joined', inspection };
   }
 
-  const watch = state.watches.find((w) => w.status === 'watching' && sameAsset(w));
+  const latestWatch = index.watches.latestFor(event.site, event.asset);
+  const watch = latestWatch && latestWatch.record.status === 'watching' && sameAsset(latestWatch.record) ? latestWatch.record : undefined;
   if (watch) {
     watch.events.push(eventRef(event));
     if (!watch.episodeIds.includes(event.episodeId)) watch.episodeIds.push(event.episodeId);
+    index.watches.noteEpisodes(latestWatch!.at, [event.episodeId]);
     watch.severity = maxSeverity(watch.severity, event.severity);
     watch.lastEventAt = now;
     changes.touch('watch', watch.id);
@@ -116,7 +122,8 @@ function applyClear(state: HubState, event: EventMessage, now: number, changes: 
     changes.touch('seen', event.id);
   };
   // A clear belongs to its episode wherever that went, however long ago.
-  const inspection = state.inspections.find((i) => i.episodeIds.includes(event.episodeId));
+  const index = correlationIndex(state);
+  const inspection = index.inspections.firstWith(event.episodeId);
   if (inspection) {
     inspection.events.push(eventRef(event));
     inspection.clearedAt = event.ts;
@@ -125,7 +132,7 @@ function applyClear(state: HubState, event: EventMessage, now: number, changes: 
     seen(inspection.id);
     return { kind: 'joined', inspection };
   }
-  const watch = state.watches.find((w) => w.episodeIds.includes(event.episodeId));
+  const watch = index.watches.firstWith(event.episodeId);
   if (watch) {
     watch.events.push(eventRef(event));
     if (!watch.clearedEpisodes.includes(event.episodeId)) watch.clearedEpisodes.push(event.episodeId);
