@@ -3,7 +3,7 @@ import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 
-/** lowdb's adapter contract: read the whole document (null when none yet), write it whole. */
+/** A whole-document store (the hub's snapshot, the identity file): read it (null when none yet), write it whole. */
 export interface DocumentAdapter<T> {
   read(): Promise<T | null>;
   write(data: T): Promise<void>;

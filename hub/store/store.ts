@@ -126,6 +126,8 @@ export class HubStore implements ChangeTracker {
             this.writes += 1;
             return this.snapshotDue() ? this.writeSnapshot() : undefined;
           });
+          // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
+          this.writing.catch(() => undefined);
           appended.then(resolve, reject);
         });
       }, this.coalesceMs);

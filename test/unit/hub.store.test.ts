@@ -1,9 +1,10 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HubStore } from '../../hub/store/store.js';
-import { isPdmError } from '../../protocol/errors.js';
-import { tempDir } from '../integration/hub.helpers.js';
+import { applyEvent } from '../../hub/incidents.js';
+import { HubStore, memoryMedium } from '../../hub/store/store.js';
+import { isPdmError, PdmError } from '../../protocol/errors.js';
+import { anomalyEvent, tempDir } from '../integration/hub.helpers.js';
 
 describe('HubStore on disk: corruption', () => {
   let cleanup: (() => Promise<void>) | undefined;
@@ -65,5 +66,29 @@ describe('HubStore on disk: corruption', () => {
     store.touch('seen', 'new');
     await store.commit();
     expect((await HubStore.open(tmp.dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ old: 'i1', new: 'i2' });
+  });
+
+  it('a failed append rejects its commits, and the next commit carries those changes again, whole', async () => {
+    const medium = memoryMedium();
+    const append = medium.journal.append.bind(medium.journal);
+    let failNext = false;
+    medium.journal.append = async (record) => {
+      if (!failNext) return append(record);
+      failNext = false;
+      throw new PdmError('PDM_ERR_STORE_WRITE', 'memory journal: disk full');
+    };
+    const store = await HubStore.over(medium, { coalesceMs: 0 });
+    const policy = { inspectFrom: 'warning' as const, promoteAfterSeconds: 60, promoteAfterEvents: 3 };
+    const event = () => applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: 'a' }), 1_000, { windowMs: 60_000, policy, changes: store });
+    event();
+    await store.commit(); // the inspection, whole
+    event();
+    failNext = true;
+    await expect(store.commit()).rejects.toThrow(/PDM_ERR_STORE_WRITE|disk full/);
+    event(); // its journal record must not assume the failed one's event is on disk
+    await store.commit();
+    const reopened = await HubStore.over(medium, { coalesceMs: 0 });
+    expect(reopened.state).toEqual(store.state);
+    expect(reopened.state.inspections[0]!.events).toHaveLength(3);
   });
 });
