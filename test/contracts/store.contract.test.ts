@@ -104,33 +104,59 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
     afterEach(async () => env?.cleanup());
     const reopen = (opts: Partial<HubStoreOptions> = {}) => HubStore.over(env.open(), { coalesceMs: 5, ...opts });
 
-    /** Real callers changing the state: ingest (events, status), correlation, watch promotion, the workflow. */
-    async function exercise(store: HubStore, round = 0): Promise<void> {
+    /**
+     * Real callers changing the state: ingest (events, status), correlation (join, watch join, watch clear,
+     * promotion by count and by time), the workflow (transitions, round-robin, comments, escalation).
+     * `check` runs after every step, so a change a caller forgot to touch is caught before a later touch of the
+     * same record could cover it up.
+     */
+    async function exercise(store: HubStore, round = 0, check: () => Promise<void> = async () => undefined): Promise<void> {
       const ingest = new Ingest(store, silent, 65536, routing);
       const identities = await IdentityStore.open(env.identitiesDir);
       if (!identities.listUsers().some((u) => u.name === 'ann')) await identities.addUser('ann', 'technician', 'secret-ann-123456');
       const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 0, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
       const send = (m: { topic: string; payload: Buffer }) => ingest.handle(m.topic, m.payload);
+      const event = (device: string, asset: string, extra: Parameters<typeof anomalyEvent>[2] = {}) =>
+        send(encode('event', anomalyEvent('plant-1', device, { asset: `${asset}-${round}`, ...extra })));
       const status = createEnvelopeFactory({ site: 'plant-1', device: 'pump-1' });
-      await send(encode('status', { ...status.next(), state: 'online', agentVersion: '1.0.0' }));
-      const episode = anomalyEvent('plant-1', 'pump-1', { asset: `a1-${round}` }).episodeId;
-      await Promise.all([
-        send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: `a1-${round}`, episodeId: episode }))),
-        send(encode('event', anomalyEvent('plant-1', 'pump-2', { asset: `a1-${round}`, severity: 'critical' }))),
-        send(encode('event', anomalyEvent('plant-1', 'pump-3', { asset: `a2-${round}`, severity: 'info' }))),
-        send(encode('event', anomalyEvent('plant-1', 'pump-4', { asset: `a3-${round}`, severity: 'info' }))),
-      ]);
-      await send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: `a1-${round}`, episodeId: episode, kind: 'clear' })));
-      await send(encode('event', anomalyEvent('plant-1', 'pump-9', { kind: 'clear' }))); // an episode never seen
-      await send(encode('status', { ...status.next(), state: 'offline', agentVersion: '1.0.0' }));
+      const episode = anomalyEvent('plant-1', 'pump-1').episodeId;
+      const quiet = anomalyEvent('plant-1', 'pump-5').episodeId;
+      const steps: Array<() => Promise<unknown>> = [
+        () => send(encode('status', { ...status.next(), state: 'online', agentVersion: '1.0.0' })),
+        () =>
+          Promise.all([
+            event('pump-1', 'a1', { episodeId: episode }),
+            event('pump-2', 'a1', { severity: 'critical' }),
+            event('pump-3', 'a2', { severity: 'info' }),
+            event('pump-4', 'a3', { severity: 'info' }),
+          ]),
+        () => event('pump-1', 'a1', { episodeId: episode, kind: 'clear' }), // joins the inspection
+        () => event('pump-9', 'a9', { kind: 'clear' }), // an episode never seen
+        () => event('pump-5', 'a4', { severity: 'info', episodeId: quiet }), // a watch...
+        () => event('pump-5', 'a4', { severity: 'info', episodeId: quiet }), // ...joined...
+        () => event('pump-5', 'a4', { severity: 'info', episodeId: quiet, kind: 'clear' }), // ...and cleared by itself
+        () => event('pump-6', 'a5', { severity: 'info' }),
+        () => event('pump-6', 'a5', { severity: 'info' }),
+        () => event('pump-6', 'a5', { severity: 'info' }), // promoted by count
+        () => send(encode('status', { ...status.next(), state: 'offline', agentVersion: '1.0.0' })),
+      ];
+      for (const step of steps) {
+        await step();
+        await check();
+      }
       const a1 = store.state.inspections.find((i) => i.asset === `a1-${round}`)!.id;
       await workflow.transition(a1, { action: 'acknowledge' }, { name: 'ann', role: 'technician' });
+      await check();
       await workflow.transition(a1, { action: 'assign' }, { name: 'boss', role: 'supervisor' });
+      await check();
       await workflow.comment(a1, { name: 'ann', role: 'technician' }, 'bearing noise');
+      await check();
       // The escalation and watch promotion of a sweep, as the scheduler runs it (P1 acks within 0 min).
       const later = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 0, P2: 0, P3: 0 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent, now: () => Date.now() + 60_000 });
       const swept = await later.sweep();
       expect(swept.promoted.length).toBeGreaterThan(0);
+      expect(swept.escalated.length).toBeGreaterThan(0);
+      await check();
       identities.close();
     }
 
@@ -152,7 +178,13 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
     it('a reopen restores exactly the state the real callers left in memory (journal only)', async () => {
       env = await setup();
       const store = await reopen();
-      await exercise(store);
+      let checks = 0;
+      await exercise(store, 0, async () => {
+        await store.flush();
+        expect((await reopen()).state).toEqual(store.state);
+        checks += 1;
+      });
+      expect(checks).toBe(15);
       await store.flush();
       expect(store.snapshots).toBe(0);
       expect(store.state.inspections.length).toBeGreaterThanOrEqual(2);
