@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { readStoredState } from '../hub/store/restore.js';
 import type { HubState } from '../hub/store/state.js';
 import { exited, startPdm, type HubReady } from '../test/support/processes.js';
 
@@ -67,11 +67,9 @@ export class ChaosHub {
     }
   }
 
-  /** What the hub holds durably: its state file (written by rename, so a read never sees half a write). */
+  /** What the hub holds durably: its snapshot plus its journal (a record still being appended reads as torn, not as half a change). */
   holdings(): HubHoldings {
-    const file = join(this.dataDir, 'state.json');
-    if (!existsSync(file)) return { seen: new Set(), duplicates: 0 };
-    return holdingsOf(JSON.parse(readFileSync(file, 'utf8')) as HubState);
+    return holdingsOf(readStoredState(this.dataDir));
   }
 }
 

@@ -59,7 +59,7 @@ export interface RunningHub {
 /** Opens the store (failing fast on a corrupt one), then starts the broker and the HTTP API. */
 export async function createHub(cfg: HubConfig, logger: Logger, overrides: { activities?: Activities; now?: () => number } = {}): Promise<RunningHub> {
   const dataDir = resolve(cfg.dataDir);
-  const store = await HubStore.open(dataDir, { coalesceMs: cfg.store.coalesceMs });
+  const store = await HubStore.open(dataDir, cfg.store);
   const identities = await IdentityStore.open(dataDir);
   logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
   const workflowLog = logger.child({ component: 'workflow' });
@@ -214,7 +214,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       await broker.close();
       await training?.idle();
       await telemetry?.close();
-      await store.flush();
+      await store.close();
     },
   };
 }

@@ -1,6 +1,8 @@
 import type { EventMessage } from '../protocol/messages.js';
 import { uuidv7 } from '../protocol/uuid.js';
+import { correlationIndex } from './correlation-index.js';
 import { maxSeverity, severityAtLeast, type RoutingPolicy } from './routing.js';
+import { madeBefore, type ChangeTracker } from './store/changes.js';
 import { isClosed, type HubState, type Inspection, type WatchItem } from './store/state.js';
 import { eventRef, openInspection, priorityFor, promoteWatch } from './workflow/inspection.js';
 
@@ -10,55 +12,88 @@ export type IncidentOutcome =
   | { kind: 'watch-opened' | 'watch-joined' | 'watch-cleared'; watch: WatchItem }
   | { kind: 'ignored' };
 
+export interface ApplyOptions {
+  windowMs: number;
+  policy: RoutingPolicy;
+  /** Told about every record this changes, so the store journals it. */
+  changes: ChangeTracker;
+  /** Dedup entries of events made before this may have been pruned (the store's retention horizon). */
+  dedupSince?: number;
+}
+
 /**
  * Correlation and routing: decides what one event does to the state. Synchronous on purpose: the ingest calls it
  * and only then awaits the store, so two events for the same asset arriving a few ms apart can never both see
  * "no open inspection" and open two.
  */
-export function applyEvent(
-  state: HubState,
-  event: EventMessage,
-  now: number,
-  opts: { windowMs: number; policy: RoutingPolicy },
-): IncidentOutcome {
+export function applyEvent(state: HubState, event: EventMessage, now: number, opts: ApplyOptions): IncidentOutcome {
   const seen = state.seenEvents[event.id];
   if (seen !== undefined) return { kind: 'duplicate', id: seen };
-  return event.kind === 'clear' ? applyClear(state, event, now) : applyAnomaly(state, event, now, opts);
+  if (opts.dedupSince !== undefined && madeBefore(event.id, opts.dedupSince)) {
+    // Older than the dedup horizon: its entry may be gone, so look for the event in the records themselves.
+    const holder = holderOf(state, event.id);
+    if (holder !== undefined) return { kind: 'duplicate', id: holder };
+  }
+  return event.kind === 'clear' ? applyClear(state, event, now, opts.changes) : applyAnomaly(state, event, now, opts);
 }
 
-function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: { windowMs: number; policy: RoutingPolicy }): IncidentOutcome {
+/** The inspection or watch that holds an event: a scan, only for replays older than the dedup horizon. */
+function holderOf(state: HubState, eventId: string): string | undefined {
+  const held = (x: { events: Array<{ id: string }> }) => x.events.some((e) => e.id === eventId);
+  const inspection = state.inspections.find(held);
+  if (inspection) return inspection.id;
+  const watch = state.watches.find(held);
+  if (!watch) return undefined;
+  return watch.status === 'promoted' && watch.inspectionId ? watch.inspectionId : watch.id;
+}
+
+function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: ApplyOptions): IncidentOutcome {
+  const changes = opts.changes;
+  const seen = (target: string) => {
+    state.seenEvents[event.id] = target;
+    changes.touch('seen', event.id);
+  };
   const sameAsset = (x: { site: string; asset: string; lastEventAt: number }): boolean =>
     x.site === event.site && x.asset === event.asset && now - x.lastEventAt <= opts.windowMs;
 
-  const inspection = state.inspections.find((i) => !isClosed(i.status) && sameAsset(i));
+  const index = correlationIndex(state);
+  const latest = index.inspections.latestFor(event.site, event.asset);
+  const inspection = latest && !isClosed(latest.record.status) && sameAsset(latest.record) ? latest.record : undefined;
   if (inspection) {
     joinInspection(inspection, event, now);
-    state.seenEvents[event.id] = inspection.id;
+    index.inspections.noteEpisodes(latest!.at, [event.episodeId]);
+    changes.touch('inspection', inspection.id);
+    seen(inspection.id);
     return { kind: 'joined', inspection };
   }
 
-  const watch = state.watches.find((w) => w.status === 'watching' && sameAsset(w));
+  const latestWatch = index.watches.latestFor(event.site, event.asset);
+  const watch = latestWatch && latestWatch.record.status === 'watching' && sameAsset(latestWatch.record) ? latestWatch.record : undefined;
   if (watch) {
     watch.events.push(eventRef(event));
     if (!watch.episodeIds.includes(event.episodeId)) watch.episodeIds.push(event.episodeId);
+    index.watches.noteEpisodes(latestWatch!.at, [event.episodeId]);
     watch.severity = maxSeverity(watch.severity, event.severity);
     watch.lastEventAt = now;
+    changes.touch('watch', watch.id);
     const anomalies = watch.events.filter((e) => e.kind === 'anomaly').length;
     if (severityAtLeast(watch.severity, opts.policy.inspectFrom) || anomalies >= opts.policy.promoteAfterEvents) {
-      const promoted = promote(state, watch, now, `watch reached ${watch.severity} / ${anomalies} anomalies`);
-      state.seenEvents[event.id] = promoted.id;
+      const promoted = promote(state, watch, now, `watch reached ${watch.severity} / ${anomalies} anomalies`, changes);
+      seen(promoted.id);
       return { kind: 'promoted', inspection: promoted };
     }
-    state.seenEvents[event.id] = watch.id;
+    seen(watch.id);
     return { kind: 'watch-joined', watch };
   }
 
   state.routing.incidents += 1;
+  changes.touch('routing', '');
   if (severityAtLeast(event.severity, opts.policy.inspectFrom)) {
     const opened = openInspection(event, now);
     state.inspections.push(opened);
+    changes.touch('inspection', opened.id);
     state.routing.toPeople += 1;
-    state.seenEvents[event.id] = opened.id;
+    seen(opened.id);
     return { kind: 'opened', inspection: opened };
   }
   const opened: WatchItem = {
@@ -76,35 +111,44 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: {
     lastEventAt: now,
   };
   state.watches.push(opened);
-  state.seenEvents[event.id] = opened.id;
+  changes.touch('watch', opened.id);
+  seen(opened.id);
   return { kind: 'watch-opened', watch: opened };
 }
 
-function applyClear(state: HubState, event: EventMessage, now: number): IncidentOutcome {
+function applyClear(state: HubState, event: EventMessage, now: number, changes: ChangeTracker): IncidentOutcome {
+  const seen = (target: string) => {
+    state.seenEvents[event.id] = target;
+    changes.touch('seen', event.id);
+  };
   // A clear belongs to its episode wherever that went, however long ago.
-  const inspection = state.inspections.find((i) => i.episodeIds.includes(event.episodeId));
+  const index = correlationIndex(state);
+  const inspection = index.inspections.firstWith(event.episodeId);
   if (inspection) {
     inspection.events.push(eventRef(event));
     inspection.clearedAt = event.ts;
     inspection.updatedAt = now;
-    state.seenEvents[event.id] = inspection.id;
+    changes.touch('inspection', inspection.id);
+    seen(inspection.id);
     return { kind: 'joined', inspection };
   }
-  const watch = state.watches.find((w) => w.episodeIds.includes(event.episodeId));
+  const watch = index.watches.firstWith(event.episodeId);
   if (watch) {
     watch.events.push(eventRef(event));
     if (!watch.clearedEpisodes.includes(event.episodeId)) watch.clearedEpisodes.push(event.episodeId);
-    state.seenEvents[event.id] = watch.id;
+    changes.touch('watch', watch.id);
+    seen(watch.id);
     if (watch.status === 'watching' && watch.clearedEpisodes.length === watch.episodeIds.length) {
       watch.status = 'cleared';
       watch.closedAt = now;
       state.routing.watchesCleared += 1;
+      changes.touch('routing', '');
       return { kind: 'watch-cleared', watch };
     }
     return { kind: 'watch-joined', watch };
   }
   // A clear for an episode we never saw open: remember it so a replay stays a no-op.
-  state.seenEvents[event.id] = '';
+  seen('');
   return { kind: 'ignored' };
 }
 
@@ -122,24 +166,30 @@ function joinInspection(inspection: Inspection, event: EventMessage, now: number
   inspection.updatedAt = now;
 }
 
-function promote(state: HubState, watch: WatchItem, now: number, reason: string): Inspection {
+function promote(state: HubState, watch: WatchItem, now: number, reason: string, changes: ChangeTracker): Inspection {
   const inspection = promoteWatch(watch, now, reason);
   state.inspections.push(inspection);
+  changes.touch('inspection', inspection.id);
   watch.status = 'promoted';
   watch.closedAt = now;
   watch.inspectionId = inspection.id;
-  for (const ref of watch.events) state.seenEvents[ref.id] = inspection.id;
+  changes.touch('watch', watch.id);
+  for (const ref of watch.events) {
+    state.seenEvents[ref.id] = inspection.id;
+    changes.touch('seen', ref.id);
+  }
   state.routing.toPeople += 1;
+  changes.touch('routing', '');
   return inspection;
 }
 
 /** Persistence: watches still uncleared after the policy's time become inspections. Run by the scheduler. */
-export function promoteOverdueWatches(state: HubState, now: number, policyFor: (site: string) => RoutingPolicy): Inspection[] {
+export function promoteOverdueWatches(state: HubState, now: number, policyFor: (site: string) => RoutingPolicy, changes: ChangeTracker): Inspection[] {
   const promoted: Inspection[] = [];
   for (const watch of state.watches) {
     if (watch.status !== 'watching') continue;
     const limitMs = policyFor(watch.site).promoteAfterSeconds * 1000;
-    if (now - watch.openedAt >= limitMs) promoted.push(promote(state, watch, now, `watch persisted ${Math.round((now - watch.openedAt) / 1000)} s`));
+    if (now - watch.openedAt >= limitMs) promoted.push(promote(state, watch, now, `watch persisted ${Math.round((now - watch.openedAt) / 1000)} s`, changes));
   }
   return promoted;
 }

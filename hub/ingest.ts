@@ -95,6 +95,8 @@ export class Ingest {
     const outcome = applyEvent(this.store.state, event, this.now(), {
       windowMs: this.routing.correlationWindowSeconds * 1000,
       policy: policyFor(this.routing, event.site),
+      changes: this.store,
+      dedupSince: this.store.dedupSince(),
     });
     // Even a duplicate waits for the write: a redelivery may overtake the first copy's commit.
     await this.store.commit();
@@ -131,6 +133,7 @@ export class Ingest {
       ...(status.modelVersion ? { modelVersion: status.modelVersion } : {}),
     };
     this.store.state.devices[key] = record;
+    this.store.touch('device', key);
     if (previous?.state !== status.state) this.logger.info({ device: key, state: status.state }, 'device status');
     await this.store.commit();
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { hashSecret, newSecret } from '../../hub/auth/secrets.js';
-import type { HubState } from '../../hub/store/state.js';
+import { readStoredState } from '../../hub/store/restore.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory, type EnvelopeFactory } from '../../protocol/envelope.js';
@@ -157,7 +157,7 @@ export async function run(report: Report): Promise<void> {
 
     hub.child.kill('SIGTERM');
     await new Promise((resolve) => hub.child.once('exit', resolve));
-    const state = JSON.parse(readFileSync(join(hub.dataDir, 'state.json'), 'utf8')) as HubState;
+    const state = readStoredState(hub.dataDir);
     const acked = devices.flatMap((d) => [...d.acked]);
     const lost = acked.filter((id) => !(id in state.seenEvents)).length + devices.reduce((sum, d) => sum + d.unacked.size, 0);
     const refs = state.inspections.flatMap((i) => i.events).concat(state.watches.filter((w) => w.status !== 'promoted').flatMap((w) => w.events));

@@ -10,6 +10,12 @@ const EVENT_EVERY_S = 300;
 const IN_FLIGHT = 400;
 const SLICES = 12;
 
+/** The hub's own view of its V8 heap (prom-client default metrics): live objects plus not-yet-collected garbage. */
+async function hubHeapBytes(httpUrl: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  return Number(/^pdm_hub_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
+}
+
 /**
  * `npm run bench -- soak.hub`: an accelerated hour of DEVICES devices (telemetry every 10 s, an event every 5 min,
  * QoS 1) against one hub process. One JSON line per five simulated minutes: throughput, PUBACK latency percentiles
@@ -21,6 +27,7 @@ export async function run(report: Report): Promise<void> {
   try {
     await connectAll(devices);
     const rss: number[] = [];
+    const heap: number[] = [];
     let sent = 0;
     const sliceSeconds = SIM_SECONDS / SLICES;
     for (let slice = 0; slice < SLICES; slice += 1) {
@@ -48,12 +55,13 @@ export async function run(report: Report): Promise<void> {
       const seconds = (performance.now() - started) / 1000;
       latencies.sort((a, b) => a - b);
       rss.push(rssOf(hub.child.pid!));
-      report({ bench: 'soak.hub', metric: 'slice', value: Math.round(work.length / seconds), unit: 'msg/s', simulatedMinute: ((slice + 1) * sliceSeconds) / 60, messages: sent, p50Ms: Number(percentile(latencies, 0.5).toFixed(1)), p95Ms: Number(percentile(latencies, 0.95).toFixed(1)), p99Ms: Number(percentile(latencies, 0.99).toFixed(1)), hubRssMb: Math.round(rss.at(-1)! / 1e6) });
+      heap.push(await hubHeapBytes(hub.ready.httpUrl));
+      report({ bench: 'soak.hub', metric: 'slice', value: Math.round(work.length / seconds), unit: 'msg/s', simulatedMinute: ((slice + 1) * sliceSeconds) / 60, messages: sent, p50Ms: Number(percentile(latencies, 0.5).toFixed(1)), p95Ms: Number(percentile(latencies, 0.95).toFixed(1)), p99Ms: Number(percentile(latencies, 0.99).toFixed(1)), hubRssMb: Math.round(rss.at(-1)! / 1e6), hubHeapMb: Math.round(heap.at(-1)! / 1e6) });
     }
     // Warm-up: the first quarter (15 simulated minutes): connections, JIT, commissioning and caches settle.
     const warm = rss[2]!;
     const lost = devices.reduce((sum, d) => sum + d.unacked.size, 0);
-    report({ bench: 'soak.hub', metric: 'rss_growth_after_warmup', value: Number((((rss.at(-1)! - warm) / warm) * 100).toFixed(1)), unit: '%', target: 5, warmMb: Math.round(warm / 1e6), endMb: Math.round(rss.at(-1)! / 1e6), maxMb: Math.round(Math.max(...rss) / 1e6), devices: DEVICES, messages: sent, eventsUnacked: lost });
+    report({ bench: 'soak.hub', metric: 'rss_growth_after_warmup', value: Number((((rss.at(-1)! - warm) / warm) * 100).toFixed(1)), unit: '%', target: 5, warmMb: Math.round(warm / 1e6), endMb: Math.round(rss.at(-1)! / 1e6), maxMb: Math.round(Math.max(...rss) / 1e6), heapWarmMb: Math.round(heap[2]! / 1e6), heapEndMb: Math.round(heap.at(-1)! / 1e6), devices: DEVICES, messages: sent, eventsUnacked: lost });
     await Promise.all(devices.map((d) => d.client!.endAsync()));
   } finally {
     for (const d of devices) d.client?.end(true);

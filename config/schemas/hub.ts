@@ -131,7 +131,15 @@ export const HubConfigSchema = z.strictObject({
       rolloutCheckSeconds: z.number().min(1).max(3600).default(10),
     })
     .prefault({}),
-  store: z.strictObject({ coalesceMs: z.number().int().min(0).max(10_000).default(20) }).prefault({}),
+  store: z
+    .strictObject({
+      coalesceMs: z.number().int().min(0).max(10_000).default(2),
+      /** Dedup entries of events made longer ago are dropped; a replay older than that is checked against the stored inspections and watches. */
+      dedupRetentionHours: z.number().int().min(1).max(24 * 365).default(168),
+      /** A journal this big is folded into a new state.json snapshot. */
+      snapshotJournalBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    })
+    .prefault({}),
   /**
    * Append-only telemetry log (hub/telemetry): NDJSON segments per device under `<dataDir>/telemetry/<site>/<device>/`.
    * A segment is sealed at `segmentBytes` or after `segmentMinutes`; sealed segments older than `retentionDays` are

@@ -3,10 +3,12 @@ import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 
-/** lowdb's adapter contract: read the whole document (null when none yet), write it whole. */
+/** A whole-document store (the hub's snapshot, the identity file): read it (null when none yet), write it whole. */
 export interface DocumentAdapter<T> {
   read(): Promise<T | null>;
   write(data: T): Promise<void>;
+  /** Bytes of the last document written (or read back), when known. */
+  readonly lastWrittenBytes?: number;
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -27,6 +29,7 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
   private readonly dir: string;
   private readonly prev: string;
   readonly path: string;
+  lastWrittenBytes: number | undefined;
 
   constructor(private readonly file: string) {
     this.path = file;
@@ -38,6 +41,7 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
+      this.lastWrittenBytes = Buffer.byteLength(text);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file}: ${(error as Error).message}`, { cause: error });
@@ -67,7 +71,9 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
     const tmp = join(this.dir, `.${basename(this.file)}.${process.pid}.tmp`);
     const handle = await open(tmp, 'w');
     try {
-      await handle.writeFile(JSON.stringify(data));
+      const text = JSON.stringify(data);
+      this.lastWrittenBytes = Buffer.byteLength(text);
+      await handle.writeFile(text);
       await handle.sync();
     } catch (error) {
       await handle.close().catch(() => undefined);

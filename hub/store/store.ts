@@ -1,58 +1,116 @@
 import { join } from 'node:path';
-import { Low } from 'lowdb';
+import { isPdmError, PdmError } from '../../protocol/errors.js';
+import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ChangeKind, type ChangeTracker } from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
-import { PdmError } from '../../protocol/errors.js';
-import { emptyState, type HubState } from './state.js';
+import { encodeRecord, FileJournal, MemoryJournal, type Journal } from './journal.js';
+import { MemoryDocument } from './memory-document.js';
+import { fromSnapshot, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE } from './restore.js';
+import type { HubState, Inspection, WatchItem } from './state.js';
 
-/** Valid JSON can still be the wrong document (truncated by hand, another program's file): say what is off. */
-function shapeProblem(data: unknown): string | undefined {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'the state is not a JSON object';
-  const doc = data as Record<string, unknown>;
-  if (doc.schema !== 1) return `unknown state schema ${JSON.stringify(doc.schema)} (expected 1)`;
-  for (const key of ['inspections', 'watches'] as const) {
-    if (key in doc && !Array.isArray(doc[key])) return `"${key}" is not a list`;
-  }
-  for (const key of ['seenEvents', 'devices'] as const) {
-    if (key in doc && (typeof doc[key] !== 'object' || doc[key] === null)) return `"${key}" is not an object`;
-  }
-  return undefined;
+/** Where a store keeps its snapshot and its journal. */
+export interface StoreMedium {
+  snapshot: DocumentAdapter<HubState>;
+  journal: Journal;
 }
 
+export function fileMedium(dataDir: string): StoreMedium {
+  return { snapshot: new DurableJsonFile<HubState>(join(dataDir, SNAPSHOT_FILE)), journal: new FileJournal(join(dataDir, JOURNAL_FILE)) };
+}
+
+/** Snapshot and journal in memory: a "reopen" over the same medium sees exactly what was stored, nothing shared. */
+export function memoryMedium(): StoreMedium & { snapshot: MemoryDocument<HubState>; journal: MemoryJournal } {
+  return { snapshot: new MemoryDocument<HubState>(), journal: new MemoryJournal() };
+}
+
+export interface HubStoreOptions {
+  /** Commits made within this many ms share one journal append (one fsync). */
+  coalesceMs: number;
+  /** Dedup entries for events made longer ago than this are dropped (see `dedupSince`). Default 7 days. */
+  dedupRetentionHours?: number;
+  /** A journal this big is folded into a new snapshot and started afresh. Default 16 MiB. */
+  snapshotJournalBytes?: number;
+  now?: () => number;
+}
+
+const HOUR_MS = 3_600_000;
+
 /**
- * The hub's state document: lowdb over the durable adapter. Changes are made in memory and then `commit()`ed;
- * commits that arrive within `coalesceMs` (or while a write is running) share one write. A commit's promise
- * resolves only once a write that contains its change is on disk, so the hub acknowledges nothing before that.
+ * The hub's state: kept in memory, made durable as a write-ahead journal of changed records plus periodic
+ * snapshots. Callers change `state` and `touch` what they changed; `commit()` resolves once a journal append that
+ * holds the change is on disk (commits within `coalesceMs`, or while an append runs, share one append and one
+ * fsync), so the hub acknowledges nothing before that. A commit costs what it changed, not what the hub holds.
  */
-export class HubStore {
+export class HubStore implements ChangeTracker {
   private scheduled: Promise<void> | undefined;
   private writing: Promise<void> = Promise.resolve();
+  private readonly dirty = new DirtySet();
+  private readonly journaled = new JournaledEvents();
+  private readonly index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> };
+  private readonly retentionMs: number;
+  private readonly snapshotBytes: number;
+  private readonly now: () => number;
+  private lastPrune: number;
+  /** Group commits written (journal appends and snapshots). */
   writes = 0;
+  snapshots = 0;
+  /** Why the last snapshot failed, if it did (the journal keeps everything meanwhile). */
+  snapshotError: Error | undefined;
+  /** Dedup entries dropped by retention since open (including on open). */
+  pruned = 0;
 
   private constructor(
-    private readonly db: Low<HubState>,
+    readonly state: HubState,
+    private readonly medium: StoreMedium,
     private readonly coalesceMs: number,
-  ) {}
-
-  static async open(dataDir: string, opts: { coalesceMs: number }): Promise<HubStore> {
-    return HubStore.over(new DurableJsonFile<HubState>(join(dataDir, 'state.json')), opts);
+    opts: HubStoreOptions,
+  ) {
+    this.index = { inspections: new ListIndex(() => state.inspections), watches: new ListIndex(() => state.watches) };
+    this.retentionMs = (opts.dedupRetentionHours ?? 168) * HOUR_MS;
+    this.snapshotBytes = opts.snapshotJournalBytes ?? 16 * 1024 * 1024;
+    this.now = opts.now ?? Date.now;
+    this.lastPrune = this.now();
+    this.pruned = pruneSeen(state, this.dedupSince());
   }
 
-  /** The same store over any document adapter (tests use an in-memory one, e.g. with fake timers). */
-  static async over(adapter: DocumentAdapter<HubState>, opts: { coalesceMs: number }): Promise<HubStore> {
-    const db = new Low<HubState>(adapter, emptyState());
-    await db.read();
-    const problem = shapeProblem(db.data);
+  static async open(dataDir: string, opts: HubStoreOptions): Promise<HubStore> {
+    return HubStore.over(fileMedium(dataDir), opts);
+  }
+
+  /**
+   * Loads the snapshot (a state.json from before the journal loads as one), replays the previous and current
+   * journal over it, and cuts a torn tail off the current journal: a record cut short was never acknowledged.
+   */
+  static async over(medium: StoreMedium, opts: HubStoreOptions): Promise<HubStore> {
+    const { snapshot, journal } = medium;
+    // Whichever snapshot copy is used, both journal generations replay over it: the .prev copy loses nothing.
+    const replayed = `; the journals ${journal.path}.prev and ${journal.path} are replayed over whichever copy is used`;
+    const data = await snapshot.read().catch((error: unknown) => {
+      if (!isPdmError(error, 'PDM_ERR_STORE_CORRUPT') || !(snapshot instanceof DurableJsonFile)) throw error;
+      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${error.detail ?? error.message}${replayed}`, { cause: error.cause });
+    });
+    const problem = data === null ? undefined : shapeProblem(data);
     if (problem) {
-      const where = adapter instanceof DurableJsonFile ? `${adapter.path}: ` : '';
-      const prev = adapter instanceof DurableJsonFile ? `; ${await adapter.describePrev()}` : '';
+      const where = snapshot instanceof DurableJsonFile ? `${snapshot.path}: ` : '';
+      const prev = snapshot instanceof DurableJsonFile ? `; ${await snapshot.describePrev()}${replayed}` : '';
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${where}${problem}${prev}`);
     }
-    db.data = { ...emptyState(), ...db.data };
-    return new HubStore(db, opts.coalesceMs);
+    const state = fromSnapshot(data);
+    const { previous, current } = await journal.read();
+    const { tornBytes, validBytes } = replay(state, [
+      { name: `${journal.path}.prev`, data: previous },
+      { name: journal.path, data: current },
+    ]);
+    if (tornBytes > 0) await journal.truncate(validBytes);
+    return new HubStore(state, medium, opts.coalesceMs, opts);
   }
 
-  get state(): HubState {
-    return this.db.data;
+  touch(kind: ChangeKind, key: string): void {
+    this.dirty.touch(kind, key);
+  }
+
+  /** Events made before this may have lost their dedup entry: a replay that old is checked against the records. */
+  dedupSince(): number {
+    return this.now() - this.retentionMs;
   }
 
   commit(): Promise<void> {
@@ -62,10 +120,15 @@ export class HubStore {
         void this.writing.catch(() => undefined).then(() => {
           // From here on, new changes belong to the next write.
           this.scheduled = undefined;
-          this.writing = this.db.write().then(() => {
+          const appended = this.appendGroup();
+          // The commits resolve once their record is durable; a snapshot due now runs before the next group.
+          this.writing = appended.then(() => {
             this.writes += 1;
+            return this.snapshotDue() ? this.writeSnapshot() : undefined;
           });
-          this.writing.then(resolve, reject);
+          // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
+          this.writing.catch(() => undefined);
+          appended.then(resolve, reject);
         });
       }, this.coalesceMs);
     });
@@ -73,9 +136,61 @@ export class HubStore {
     return scheduled;
   }
 
+  /**
+   * A snapshot is due once the journal passes the configured size, or the last snapshot's size if that is bigger:
+   * a hub holding years of closed inspections does not rewrite all of them every few MiB of journal.
+   */
+  private snapshotDue(): boolean {
+    return this.medium.journal.bytes >= Math.max(this.snapshotBytes, this.medium.snapshot.lastWrittenBytes ?? 0);
+  }
+
+  /** Synchronously captures what was touched, then appends it to the journal as one record (one fsync). */
+  private appendGroup(): Promise<void> {
+    if (this.now() - this.lastPrune >= HOUR_MS) {
+      this.lastPrune = this.now();
+      this.pruned += pruneSeen(this.state, this.dedupSince());
+    }
+    const touched = this.dirty.take();
+    if (touched.size === 0) return Promise.resolve();
+    return this.medium.journal.append(encodeRecord(collectChanges(this.state, touched, this.index, this.journaled))).catch((error: unknown) => {
+      // Not durable: the next group carries these records again, whole.
+      this.journaled.reset();
+      for (const [kind, keys] of touched) for (const key of keys) this.dirty.touch(kind, key);
+      throw error;
+    });
+  }
+
+  /**
+   * Folds the journal into a new snapshot, then starts a new journal generation. Everything committed is in the
+   * journal before this runs, so replaying it over the new snapshot (a crash between the two steps, or the .prev
+   * copy plus both generations) gives the same state: whole records, the last one wins.
+   */
+  private async writeSnapshot(): Promise<void> {
+    this.pruned += pruneSeen(this.state, this.dedupSince());
+    this.lastPrune = this.now();
+    try {
+      await this.medium.snapshot.write(this.state);
+      await this.medium.journal.rotate();
+      this.snapshots += 1;
+    } catch (error) {
+      // Nothing committed is lost (it is in the journal); the next group tries again.
+      this.snapshotError = error as Error;
+    }
+  }
+
   /** Waits for every commit made so far. */
   async flush(): Promise<void> {
     if (this.scheduled) await this.scheduled;
     await this.writing;
+  }
+
+  /** Flushes, takes a snapshot (so the next start replays nothing) and releases the journal. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.appendGroup(); // touched but never committed: journal it rather than let a replay undo it
+    this.snapshotError = undefined;
+    await this.writeSnapshot();
+    await this.medium.journal.close();
+    if (this.snapshotError) throw this.snapshotError;
   }
 }

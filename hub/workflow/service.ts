@@ -68,6 +68,7 @@ export class Workflow {
   private replace(next: Inspection): void {
     const list = this.deps.store.state.inspections;
     list[list.findIndex((i) => i.id === next.id)] = next;
+    this.deps.store.touch('inspection', next.id);
   }
 
   async transition(id: string, command: Command, actor: Actor): Promise<Inspection> {
@@ -78,6 +79,7 @@ export class Workflow {
     if (command.action === 'assign' && !command.assignee) {
       const rr = this.deps.store.state.roundRobin;
       rr[current.site] = (rr[current.site] ?? 0) + 1;
+      this.deps.store.touch('roundRobin', current.site);
     }
     await this.deps.store.commit();
     this.deps.logger.info({ inspection: id, by: actor.name, action: entry.action, from: entry.from, to: entry.to }, 'inspection transition');
@@ -102,7 +104,7 @@ export class Workflow {
       escalated.push(decide(inspection, { action: 'escalate', note: `not acknowledged within ${this.deps.config.sla.ackMinutes[inspection.priority]} min (${inspection.priority})` }, HUB, now));
     }
     for (const { next } of escalated) this.replace(next);
-    const promoted = promoteOverdueWatches(state, now, (site) => policyFor(this.deps.routing, site));
+    const promoted = promoteOverdueWatches(state, now, (site) => policyFor(this.deps.routing, site), this.deps.store);
     if (escalated.length === 0 && promoted.length === 0) return { escalated: [], promoted: [] };
     await this.deps.store.commit();
     this.stats.escalations += escalated.length;

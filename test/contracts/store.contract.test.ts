@@ -1,10 +1,18 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { IdentityStore } from '../../hub/auth/identities.js';
+import { Ingest } from '../../hub/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
+import { encodeRecord, FileJournal, MemoryJournal, type Journal } from '../../hub/store/journal.js';
 import { MemoryDocument } from '../../hub/store/memory-document.js';
 import type { HubState } from '../../hub/store/state.js';
-import { HubStore } from '../../hub/store/store.js';
-import { tempDir } from '../integration/hub.helpers.js';
+import { fileMedium, HubStore, memoryMedium, type HubStoreOptions, type StoreMedium } from '../../hub/store/store.js';
+import type { Activities } from '../../hub/workflow/activities.js';
+import { Workflow } from '../../hub/workflow/service.js';
+import { encode } from '../../protocol/codec.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import { isPdmError } from '../../protocol/errors.js';
+import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
 
 /**
  * The contract every hub document adapter keeps (DESIGN convention 2). `open` returns a fresh adapter over the
@@ -24,20 +32,6 @@ function documentAdapterContract(name: string, setup: () => Promise<{ open(): Do
       doc.seenEvents.c = 'd'; // later changes to the object are not the stored document
       expect(await env.open().read()).toEqual({ ...doc, seenEvents: { a: 'b' } });
     });
-
-    it('behind HubStore: every resolved commit survives a reopen; commits close together share writes', async () => {
-      env = await setup();
-      const store = await HubStore.over(env.open(), { coalesceMs: 5 });
-      const commits = Array.from({ length: 50 }, (_, i) => {
-        store.state.seenEvents[`e${i}`] = `i${i}`;
-        return store.commit();
-      });
-      await Promise.all(commits);
-      expect(store.writes).toBeLessThan(50);
-      const reopened = await HubStore.over(env.open(), { coalesceMs: 5 });
-      expect(Object.keys(reopened.state.seenEvents)).toHaveLength(50);
-      expect(reopened.state.inspections).toEqual([]);
-    });
   });
 }
 
@@ -49,4 +43,299 @@ documentAdapterContract('DurableJsonFile', async () => {
 documentAdapterContract('MemoryDocument', async () => {
   const doc = new MemoryDocument<HubState>();
   return { open: () => doc, cleanup: async () => undefined };
+});
+
+/** The contract of every journal: two generations, appends that a reopen reads back byte for byte. */
+function journalContract(name: string, setup: () => Promise<{ open(): Journal; cleanup(): Promise<void> }>) {
+  describe(`hub journal contract: ${name}`, () => {
+    let env: Awaited<ReturnType<typeof setup>>;
+    afterEach(async () => env?.cleanup());
+
+    it('reads back what was appended; rotate makes it the previous generation; truncate cuts the current one', async () => {
+      env = await setup();
+      const journal = env.open();
+      expect(await journal.read()).toEqual({ previous: null, current: null });
+      const a = encodeRecord([['s', 'e1', 'i1']]);
+      const b = encodeRecord([['s', 'e2', 'i2']]);
+      await journal.append(a);
+      await journal.append(b);
+      expect(journal.bytes).toBe(a.length + b.length);
+      const reopened = env.open();
+      expect((await reopened.read()).current).toEqual(Buffer.concat([a, b]));
+      await reopened.truncate(a.length);
+      expect((await env.open().read()).current).toEqual(a);
+      await reopened.rotate();
+      expect(reopened.bytes).toBe(0);
+      await reopened.append(b);
+      const after = await env.open().read();
+      expect(after.previous).toEqual(a);
+      expect(after.current).toEqual(b);
+      await journal.close();
+      await reopened.close();
+    });
+  });
+}
+
+journalContract('FileJournal', async () => {
+  const tmp = await tempDir();
+  return { open: () => new FileJournal(join(tmp.dir, 'state.journal')), cleanup: tmp.cleanup };
+});
+
+journalContract('MemoryJournal', async () => {
+  const journal = new MemoryJournal();
+  return { open: () => journal, cleanup: async () => undefined };
+});
+
+const routing = { correlationWindowSeconds: 60, default: { inspectFrom: 'warning' as const, promoteAfterSeconds: 30, promoteAfterEvents: 3 }, sites: {} };
+const noActivities = (): Activities => ({
+  notifyCmms: async () => false,
+  sendCommand: async () => {
+    throw new Error('no commands here');
+  },
+});
+
+/**
+ * The contract of HubStore over any medium: what a reopen restores is exactly what was in memory, whichever of
+ * snapshot and journal holds it. `open` gives a fresh medium over the same storage, like a restart.
+ */
+function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedium; identitiesDir: string; cleanup(): Promise<void> }>) {
+  describe(`hub store contract: ${name}`, () => {
+    let env: Awaited<ReturnType<typeof setup>>;
+    afterEach(async () => env?.cleanup());
+    const reopen = (opts: Partial<HubStoreOptions> = {}) => HubStore.over(env.open(), { coalesceMs: 5, ...opts });
+
+    /**
+     * Real callers changing the state: ingest (events, status), correlation (join, watch join, watch clear,
+     * promotion by count and by time), the workflow (transitions, round-robin, comments, escalation).
+     * `check` runs after every step, so a change a caller forgot to touch is caught before a later touch of the
+     * same record could cover it up.
+     */
+    async function exercise(store: HubStore, round = 0, check: () => Promise<void> = async () => undefined): Promise<void> {
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const identities = await IdentityStore.open(env.identitiesDir);
+      if (!identities.listUsers().some((u) => u.name === 'ann')) await identities.addUser('ann', 'technician', 'secret-ann-123456');
+      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 0, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
+      const send = (m: { topic: string; payload: Buffer }) => ingest.handle(m.topic, m.payload);
+      const event = (device: string, asset: string, extra: Parameters<typeof anomalyEvent>[2] = {}) =>
+        send(encode('event', anomalyEvent('plant-1', device, { asset: `${asset}-${round}`, ...extra })));
+      const status = createEnvelopeFactory({ site: 'plant-1', device: 'pump-1' });
+      const episode = anomalyEvent('plant-1', 'pump-1').episodeId;
+      const quiet = anomalyEvent('plant-1', 'pump-5').episodeId;
+      const steps: Array<() => Promise<unknown>> = [
+        () => send(encode('status', { ...status.next(), state: 'online', agentVersion: '1.0.0' })),
+        () =>
+          Promise.all([
+            event('pump-1', 'a1', { episodeId: episode }),
+            event('pump-2', 'a1', { severity: 'critical' }),
+            event('pump-3', 'a2', { severity: 'info' }),
+            event('pump-4', 'a3', { severity: 'info' }),
+          ]),
+        () => event('pump-1', 'a1', { episodeId: episode, kind: 'clear' }), // joins the inspection
+        () => event('pump-9', 'a9', { kind: 'clear' }), // an episode never seen
+        () => event('pump-5', 'a4', { severity: 'info', episodeId: quiet }), // a watch...
+        () => event('pump-5', 'a4', { severity: 'info', episodeId: quiet }), // ...joined...
+        () => event('pump-5', 'a4', { severity: 'info', episodeId: quiet, kind: 'clear' }), // ...and cleared by itself
+        () => event('pump-6', 'a5', { severity: 'info' }),
+        () => event('pump-6', 'a5', { severity: 'info' }),
+        () => event('pump-6', 'a5', { severity: 'info' }), // promoted by count
+        () => send(encode('status', { ...status.next(), state: 'offline', agentVersion: '1.0.0' })),
+      ];
+      for (const step of steps) {
+        await step();
+        await check();
+      }
+      const a1 = store.state.inspections.find((i) => i.asset === `a1-${round}`)!.id;
+      await workflow.transition(a1, { action: 'acknowledge' }, { name: 'ann', role: 'technician' });
+      await check();
+      await workflow.transition(a1, { action: 'assign' }, { name: 'boss', role: 'supervisor' });
+      await check();
+      await workflow.comment(a1, { name: 'ann', role: 'technician' }, 'bearing noise');
+      await check();
+      // The escalation and watch promotion of a sweep, as the scheduler runs it (P1 acks within 0 min).
+      const later = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 0, P2: 0, P3: 0 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent, now: () => Date.now() + 60_000 });
+      const swept = await later.sweep();
+      expect(swept.promoted.length).toBeGreaterThan(0);
+      expect(swept.escalated.length).toBeGreaterThan(0);
+      await check();
+      identities.close();
+    }
+
+    it('every resolved commit survives a reopen; commits close together share one append', async () => {
+      env = await setup();
+      const store = await reopen();
+      const commits = Array.from({ length: 50 }, (_, i) => {
+        store.state.seenEvents[`e${i}`] = `i${i}`;
+        store.touch('seen', `e${i}`);
+        return store.commit();
+      });
+      await Promise.all(commits);
+      expect(store.writes).toBeLessThan(50);
+      const reopened = await reopen();
+      expect(Object.keys(reopened.state.seenEvents)).toHaveLength(50);
+      expect(reopened.state.inspections).toEqual([]);
+    });
+
+    it('a reopen restores exactly the state the real callers left in memory (journal only)', async () => {
+      env = await setup();
+      const store = await reopen();
+      let checks = 0;
+      await exercise(store, 0, async () => {
+        await store.flush();
+        expect((await reopen()).state).toEqual(store.state);
+        checks += 1;
+      });
+      expect(checks).toBe(15);
+      await store.flush();
+      expect(store.snapshots).toBe(0);
+      expect(store.state.inspections.length).toBeGreaterThanOrEqual(2);
+      expect(Object.keys(store.state.devices)).toHaveLength(1);
+      expect(store.state.roundRobin).toEqual({ 'plant-1': 1 });
+      expect((await reopen()).state).toEqual(store.state);
+    });
+
+    it('the comparison catches a change nobody touched: it would be lost on restart', async () => {
+      env = await setup();
+      const store = await reopen();
+      await exercise(store);
+      store.state.inspections[0]!.assignee = 'someone-else'; // changed, but not touched
+      store.state.seenEvents.untouched = 'x';
+      await store.commit();
+      const reopened = await reopen();
+      expect(reopened.state).not.toEqual(store.state);
+      expect(reopened.state.inspections[0]!.assignee).not.toBe('someone-else');
+      expect(reopened.state.seenEvents.untouched).toBeUndefined();
+    });
+
+    it('snapshot plus journal replay equals the live state, across several snapshots and a clean close', async () => {
+      env = await setup();
+      const store = await reopen({ snapshotJournalBytes: 2_000 });
+      for (let round = 0; round < 3; round += 1) await exercise(store, round);
+      await store.flush();
+      expect(store.snapshots).toBeGreaterThan(0);
+      expect((await reopen()).state).toEqual(store.state);
+      await store.close();
+      const closed = await reopen();
+      expect(closed.state).toEqual(store.state);
+      expect((await env.open().journal.read()).current ?? Buffer.alloc(0)).toHaveLength(0); // all in the snapshot
+    });
+
+    it('a crash between writing a snapshot and starting a new journal replays the old journal to the same state', async () => {
+      env = await setup();
+      const store = await reopen();
+      await exercise(store, 0);
+      await store.flush();
+      const journaled = structuredClone(store.state);
+      await exercise(store, 1); // more events on records the journal holds as appended lists
+      await store.flush();
+      // The snapshot made it to disk, the rotation did not: the whole journal replays over a newer snapshot.
+      await env.open().snapshot.write(structuredClone(store.state));
+      const reopened = await reopen();
+      expect(reopened.state).toEqual(store.state);
+      expect(reopened.state).not.toEqual(journaled);
+      expect(reopened.state.inspections.flatMap((i) => i.events).length).toBe(store.state.inspections.flatMap((i) => i.events).length);
+    });
+
+    it('takes the next snapshot only once the journal outgrows the last snapshot, so a big state is not rewritten often', async () => {
+      env = await setup();
+      const big = await reopen({ snapshotJournalBytes: 1_000 });
+      for (let i = 0; i < 2_000; i += 1) {
+        big.state.seenEvents[`big-${i}`] = `inspection-${i}`;
+        big.touch('seen', `big-${i}`);
+      }
+      await big.commit();
+      await big.close(); // a snapshot of about 60 KB
+      const store = await reopen({ snapshotJournalBytes: 1_000 });
+      let next = 0;
+      const commitSome = async () => {
+        for (const end = next + 20; next < end; next += 1) {
+          store.state.seenEvents[`small-${next}`] = 'x';
+          store.touch('seen', `small-${next}`);
+        }
+        await store.commit();
+      };
+      for (let i = 0; i < 4; i += 1) await commitSome(); // about 3 KB of journal: past 1,000 bytes, far below 60 KB
+      await store.flush();
+      expect(store.snapshots).toBe(0);
+      for (let i = 0; store.snapshots === 0 && i < 200; i += 1) await commitSome();
+      await store.flush();
+      expect(next).toBeGreaterThan(1_000); // it took a journal about as big as the snapshot
+      expect(store.snapshots).toBe(1);
+      expect((await reopen()).state).toEqual(store.state);
+    });
+
+    it('drops a torn last record (never acknowledged) and keeps appending after the good ones', async () => {
+      env = await setup();
+      const store = await reopen();
+      await exercise(store);
+      await store.flush();
+      const expected = structuredClone(store.state);
+      const medium = env.open();
+      const whole = encodeRecord([['s', 'torn-event', 'nowhere']]);
+      await medium.journal.read();
+      await medium.journal.append(whole.subarray(0, whole.length - 7)); // SIGKILL mid-append
+      await medium.journal.close();
+      const recovered = await reopen();
+      expect(recovered.state).toEqual(expected);
+      recovered.state.seenEvents.after = 'crash';
+      recovered.touch('seen', 'after');
+      await recovered.commit();
+      const again = await reopen();
+      expect(again.state.seenEvents.after).toBe('crash');
+      expect(again.state.seenEvents['torn-event']).toBeUndefined();
+    });
+
+    it('refuses a journal damaged in the middle, naming the file and the byte where it is', async () => {
+      env = await setup();
+      const store = await reopen();
+      await exercise(store);
+      await store.flush();
+      const medium = env.open();
+      const good = await medium.journal.read();
+      const at = good.current!.length;
+      await medium.journal.append(Buffer.from('0badc0de {"not":"what the checksum says"}\n'));
+      await medium.journal.append(encodeRecord([['s', 'later', 'x']]));
+      await medium.journal.close();
+      const error = await reopen().catch((e: unknown) => e);
+      expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
+      expect((error as Error).message).toContain(`${medium.journal.path} is damaged at byte ${at} (record`);
+      expect((error as Error).message).toMatch(/checksum .* does not match 0badc0de/);
+    });
+
+    it('prunes dedup entries older than the retention horizon, and an old replay still creates nothing', async () => {
+      env = await setup();
+      const store = await reopen();
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const event = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'old' }));
+      const clear = encode('event', anomalyEvent('plant-1', 'pump-2', { kind: 'clear' })); // ignored: no record holds it
+      await ingest.handle(event.topic, event.payload);
+      await ingest.handle(clear.topic, clear.payload);
+      await store.flush();
+      expect(Object.keys(store.state.seenEvents)).toHaveLength(2);
+
+      // Eight days later, retention seven days: both entries go.
+      const later = await reopen({ dedupRetentionHours: 168, now: () => Date.now() + 8 * 24 * 3_600_000 });
+      expect(later.pruned).toBe(2);
+      expect(later.state.seenEvents).toEqual({});
+      const late = new Ingest(later, silent, 65536, routing, () => Date.now() + 8 * 24 * 3_600_000);
+      await late.handle(event.topic, event.payload);
+      await late.handle(clear.topic, clear.payload);
+      expect(late.stats.duplicates).toBe(1); // the inspection holds the event
+      expect(later.state.inspections).toHaveLength(1);
+      expect(later.state.inspections[0]!.events).toHaveLength(1);
+      // A day later than the event, retention seven days: nothing is pruned.
+      const kept = await reopen({ dedupRetentionHours: 168, now: () => Date.now() + 24 * 3_600_000 });
+      expect(kept.pruned).toBe(0);
+    });
+  });
+}
+
+hubStoreContract('files (state.json + state.journal)', async () => {
+  const tmp = await tempDir();
+  return { open: () => fileMedium(tmp.dir), identitiesDir: tmp.dir, cleanup: tmp.cleanup };
+});
+
+hubStoreContract('memory', async () => {
+  const tmp = await tempDir();
+  const medium = memoryMedium();
+  return { open: () => medium, identitiesDir: tmp.dir, cleanup: tmp.cleanup };
 });

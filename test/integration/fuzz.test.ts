@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import type { HubState, Inspection } from '../../hub/store/state.js';
+import { readStoredState } from '../../hub/store/restore.js';
+import type { Inspection } from '../../hub/store/state.js';
 import { encode } from '../../protocol/codec.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import { foreignFilters, foreignTopics, HOSTILE, MessageFuzzer } from '../support/fuzz.js';
@@ -223,7 +223,7 @@ describe('bad input against a real hub', () => {
     expect(rss(hub.child.pid!) - rssAfterWarmup).toBeLessThan(200 * 1024 * 1024);
     hub.child.kill('SIGTERM');
     expect((await exited(hub.child)).code).toBe(0);
-    const state = JSON.parse(readFileSync(join(tmp.dir, 'state.json'), 'utf8')) as HubState;
+    const state = readStoredState(tmp.dir);
     expect([...goodAcked].filter((id) => !(id in state.seenEvents))).toEqual([]);
     const stored = [...state.inspections.flatMap((i) => i.events), ...state.watches.filter((w) => w.status !== 'promoted').flatMap((w) => w.events)];
     expect(stored.every((e) => e.device === 'good')).toBe(true);

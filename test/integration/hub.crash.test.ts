@@ -1,8 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
+import { readStoredState } from '../../hub/store/restore.js';
 import type { HubState } from '../../hub/store/state.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
@@ -12,9 +13,9 @@ const DEVICES = 4;
 const EVENTS_PER_DEVICE = 250;
 const KILL_AFTER_ACKS = 150;
 
-async function storedEventIds(dataDir: string): Promise<string[]> {
-  const state = JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')) as HubState;
-  return state.inspections.flatMap((i) => i.events.map((e) => e.id));
+/** What the data directory holds: the snapshot (if any) plus the journal, as the next start would load it. */
+function storedEventIds(dataDir: string): string[] {
+  return readStoredState(dataDir).inspections.flatMap((i) => i.events.map((e) => e.id));
 }
 
 describe('hub process killed with SIGKILL during a burst (real processes, real broker, real files)', () => {
@@ -64,7 +65,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     expect(ackedBeforeKill.size).toBeLessThan(total); // the kill really came mid-burst
 
     // What survived on disk: every acknowledged event, none twice.
-    const afterCrash = await storedEventIds(tmp.dir);
+    const afterCrash = storedEventIds(tmp.dir);
     expect(new Set(afterCrash).size).toBe(afterCrash.length);
     const stored = new Set(afterCrash);
     expect([...ackedBeforeKill].filter((id) => !stored.has(id))).toEqual([]);
@@ -78,10 +79,10 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     hub.child.kill('SIGTERM');
     expect((await exited(hub.child)).code).toBe(0);
 
-    const final = await storedEventIds(tmp.dir);
+    const final = storedEventIds(tmp.dir);
     expect(final).toHaveLength(total);
     expect(new Set(final).size).toBe(total);
-    const state = JSON.parse(await readFile(join(tmp.dir, 'state.json'), 'utf8')) as HubState;
+    const state = readStoredState(tmp.dir);
     expect(Object.keys(state.seenEvents)).toHaveLength(total);
     // One inspection per asset: correlation held across the crash as well.
     expect(new Set(state.inspections.map((i) => i.asset)).size).toBe(state.inspections.length);
@@ -91,22 +92,28 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
   it('refuses to start on a corrupt state file with a clear error, and keeps the good copy', async () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
-    hub = await forkHub(tmp.dir);
     const identities = await IdentityStore.open(tmp.dir);
     const { secret } = await identities.addDevice('plant-1', 'pump-0');
-    const client = await connectDevice(hub.mqttPort, 'plant-1', 'pump-0', secret);
-    for (let n = 0; n < 3; n += 1) {
-      const m = encode('event', anomalyEvent('plant-1', 'pump-0', { asset: `a${n}` }));
-      await client.publishAsync(m.topic, m.payload, { qos: 1 });
+    // Two runs, each stopped cleanly (a snapshot at each stop): the first run's snapshot becomes the .prev copy.
+    for (const assets of [['a0', 'a1', 'a2'], ['a3']]) {
+      hub = await forkHub(tmp.dir);
+      const client = await connectDevice(hub.mqttPort, 'plant-1', 'pump-0', secret);
+      for (const asset of assets) {
+        const m = encode('event', anomalyEvent('plant-1', 'pump-0', { asset }));
+        await client.publishAsync(m.topic, m.payload, { qos: 1 });
+      }
+      await client.endAsync();
+      hub.child.kill('SIGTERM');
+      expect((await exited(hub.child)).code).toBe(0);
     }
-    await client.endAsync();
-    hub.child.kill('SIGTERM');
-    await exited(hub.child);
     const prev = await readFile(join(tmp.dir, 'state.json.prev'), 'utf8');
     await writeFile(join(tmp.dir, 'state.json'), '{"schema":1,"inspec');
 
-    await expect(forkHub(tmp.dir)).rejects.toThrow(/pdm hub: state file is corrupt: .*state\.json is not valid JSON .*previous good copy is .*state\.json\.prev.*\[PDM_ERR_STORE_CORRUPT\]/);
+    await expect(forkHub(tmp.dir)).rejects.toThrow(/pdm hub: state file is corrupt: .*state\.json is not valid JSON .*previous good copy is .*state\.json\.prev.*journals .* are replayed.*\[PDM_ERR_STORE_CORRUPT\]/);
     expect(await readFile(join(tmp.dir, 'state.json.prev'), 'utf8')).toBe(prev);
-    expect((JSON.parse(prev) as HubState).inspections.length).toBeGreaterThanOrEqual(2);
+    expect((JSON.parse(prev) as HubState).inspections).toHaveLength(3);
+    // Following the advice loses nothing: the previous journal generation replays the second run over the old copy.
+    await copyFile(join(tmp.dir, 'state.json.prev'), join(tmp.dir, 'state.json'));
+    expect(readStoredState(tmp.dir).inspections.map((i) => i.asset).sort()).toEqual(['a0', 'a1', 'a2', 'a3']);
   });
 });

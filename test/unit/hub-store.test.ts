@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
+import { readStoredState } from '../../hub/store/restore.js';
 import { HubStore } from '../../hub/store/store.js';
 import { PdmError } from '../../protocol/errors.js';
 
@@ -48,6 +49,7 @@ describe('hub store', () => {
     const commits: Promise<void>[] = [];
     for (let i = 0; i < 50; i++) {
       store.state.seenEvents[`e${i}`] = `i${i}`;
+      store.touch('seen', `e${i}`);
       commits.push(store.commit());
     }
     await Promise.all(commits);
@@ -60,12 +62,14 @@ describe('hub store', () => {
     const dir = fresh();
     const store = await HubStore.open(dir, { coalesceMs: 0 });
     store.state.seenEvents.first = 'a';
+    store.touch('seen', 'first');
     const first = store.commit();
     // Changed while the first write may already be running: must land in a later write.
     await new Promise((resolve) => setImmediate(resolve));
     store.state.seenEvents.second = 'b';
+    store.touch('seen', 'second');
     await Promise.all([first, store.commit()]);
-    const onDisk = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    const onDisk = readStoredState(dir);
     expect(onDisk.seenEvents).toEqual({ first: 'a', second: 'b' });
   });
 });

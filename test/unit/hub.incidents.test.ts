@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvent, promoteOverdueWatches } from '../../hub/incidents.js';
 import { policyFor, shareToPeople, type RoutingConfig } from '../../hub/routing.js';
+import { UNTRACKED } from '../../hub/store/changes.js';
 import { emptyState } from '../../hub/store/state.js';
 import { anomalyEvent } from '../integration/hub.helpers.js';
 
@@ -9,7 +10,7 @@ const routing: RoutingConfig = {
   default: { inspectFrom: 'warning', promoteAfterSeconds: 30, promoteAfterEvents: 3 },
   sites: { strict: { inspectFrom: 'critical' } },
 };
-const opts = (site = 'plant-1') => ({ windowMs: routing.correlationWindowSeconds * 1000, policy: policyFor(routing, site) });
+const opts = (site = 'plant-1') => ({ windowMs: routing.correlationWindowSeconds * 1000, policy: policyFor(routing, site), changes: UNTRACKED });
 
 describe('incident correlation', () => {
   it('joins anomalies for the same asset within the window into one inspection, from any device and episode', () => {
@@ -47,6 +48,30 @@ describe('incident correlation', () => {
     expect(state.inspections[0]!.clearedAt).toBe(clear.ts);
     expect(state.inspections[0]!.events).toHaveLength(2);
   });
+
+  it('finds the open inspection among many closed ones, also records added or replaced outside correlation', () => {
+    const state = emptyState();
+    const episode = anomalyEvent('plant-1', 'pump-001').episodeId;
+    for (let n = 0; n < 2_000; n += 1) {
+      applyEvent(state, anomalyEvent('plant-1', 'pump-001', { asset: `a${n % 50}`, episodeId: n === 0 ? episode : undefined }), n * 100_000, opts());
+      state.inspections.at(-1)!.status = 'resolved'; // each closes before the next opens
+    }
+    const start = applyEvent(state, anomalyEvent('plant-1', 'pump-001', { asset: 'a7' }), 300_000_000, opts());
+    expect(start.kind).toBe('opened');
+    // Replaced in place (as the workflow does) and a record pushed from elsewhere (as a store replay does).
+    const at = state.inspections.length - 1;
+    state.inspections[at] = { ...state.inspections[at]!, status: 'acknowledged' };
+    const pushed = { ...state.inspections[at]!, id: 'pushed', asset: 'a8', episodeIds: ['pushed-episode'], events: [] };
+    state.inspections.push(pushed);
+    const join = applyEvent(state, anomalyEvent('plant-1', 'pump-002', { asset: 'a7' }), 300_010_000, opts());
+    expect(join).toMatchObject({ kind: 'joined', inspection: { id: state.inspections[at]!.id, status: 'acknowledged' } });
+    expect(applyEvent(state, anomalyEvent('plant-1', 'pump-002', { asset: 'a8' }), 300_010_000, opts())).toMatchObject({ kind: 'joined', inspection: { id: 'pushed' } });
+    // A clear goes to the first inspection of its episode, however old and closed.
+    const clear = applyEvent(state, anomalyEvent('plant-1', 'pump-001', { kind: 'clear', episodeId: episode }), 300_020_000, opts());
+    expect(clear).toMatchObject({ kind: 'joined', inspection: { id: state.inspections[0]!.id } });
+    expect(applyEvent(state, anomalyEvent('plant-1', 'x', { kind: 'clear', episodeId: 'pushed-episode' }), 300_030_000, opts())).toMatchObject({ kind: 'joined', inspection: { id: 'pushed' } });
+    expect(state.inspections).toHaveLength(2_002);
+  });
 });
 
 describe('routing policy', () => {
@@ -63,8 +88,8 @@ describe('routing policy', () => {
   it('promotes a watch that persists, or collects enough events, or turns severe', () => {
     const state = emptyState();
     applyEvent(state, anomalyEvent('plant-1', 'a1', { severity: 'info' }), 0, opts());
-    expect(promoteOverdueWatches(state, 29_999, (s) => policyFor(routing, s))).toHaveLength(0);
-    const [promoted] = promoteOverdueWatches(state, 30_000, (s) => policyFor(routing, s));
+    expect(promoteOverdueWatches(state, 29_999, (s) => policyFor(routing, s), UNTRACKED)).toHaveLength(0);
+    const [promoted] = promoteOverdueWatches(state, 30_000, (s) => policyFor(routing, s), UNTRACKED);
     expect(promoted).toMatchObject({ origin: 'watch', status: 'open', asset: 'a1' });
     expect(state.watches[0]).toMatchObject({ status: 'promoted', inspectionId: promoted!.id });
 

@@ -1,43 +1,48 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HubStore } from '../../hub/store/store.js';
-import { isPdmError } from '../../protocol/errors.js';
-import { tempDir } from '../integration/hub.helpers.js';
+import { applyEvent } from '../../hub/incidents.js';
+import { HubStore, memoryMedium } from '../../hub/store/store.js';
+import { isPdmError, PdmError } from '../../protocol/errors.js';
+import { anomalyEvent, tempDir } from '../integration/hub.helpers.js';
 
 describe('HubStore on disk: corruption', () => {
   let cleanup: (() => Promise<void>) | undefined;
   afterEach(async () => cleanup?.());
 
-  async function twoGoodWrites() {
+  /** Two runs of the hub, each ending with a clean close (which writes a snapshot). */
+  async function twoRuns() {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
-    const store = await HubStore.open(tmp.dir, { coalesceMs: 0 });
-    store.state.seenEvents.first = 'x';
-    await store.commit();
-    store.state.seenEvents.second = 'y';
-    await store.commit();
+    for (const [key, value] of [['first', 'x'], ['second', 'y']] as const) {
+      const store = await HubStore.open(tmp.dir, { coalesceMs: 0 });
+      store.state.seenEvents[key] = value;
+      store.touch('seen', key);
+      await store.commit();
+      await store.close();
+    }
     return { dir: tmp.dir, file: join(tmp.dir, 'state.json'), prev: join(tmp.dir, 'state.json.prev') };
   }
 
-  it('keeps the previous good document beside the current one', async () => {
-    const { file, prev } = await twoGoodWrites();
+  it('keeps the previous good snapshot beside the current one', async () => {
+    const { file, prev } = await twoRuns();
     expect(JSON.parse(await readFile(file, 'utf8')).seenEvents).toEqual({ first: 'x', second: 'y' });
     expect(JSON.parse(await readFile(prev, 'utf8')).seenEvents).toEqual({ first: 'x' });
   });
 
-  it('refuses a corrupt file with an error naming it and the good copy, and leaves both untouched', async () => {
-    const { dir, file, prev } = await twoGoodWrites();
+  it('refuses a corrupt snapshot with an error naming it and the good copy, and leaves both untouched', async () => {
+    const { dir, file, prev } = await twoRuns();
     await writeFile(file, '{"schema":1,"inspections":[{"id":'); // torn by something that is not us
     const prevBefore = await readFile(prev, 'utf8');
     const error = await HubStore.open(dir, { coalesceMs: 0 }).catch((e: unknown) => e);
     expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
     expect((error as Error).message).toContain(`${file} is not valid JSON`);
     expect((error as Error).message).toContain(`the previous good copy is ${prev}`);
+    expect((error as Error).message).toContain(`the journals ${join(dir, 'state.journal.prev')} and ${join(dir, 'state.journal')} are replayed`);
     expect(await readFile(prev, 'utf8')).toBe(prevBefore);
-    // Following the advice brings the hub back with the last good state.
+    // Following the advice brings the hub back with everything: the previous journal replays over the old copy.
     await copyFile(prev, file);
-    expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ first: 'x' });
+    expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ first: 'x', second: 'y' });
   });
 
   it('refuses valid JSON of the wrong shape, and says when there is no usable previous copy', async () => {
@@ -47,5 +52,43 @@ describe('HubStore on disk: corruption', () => {
     await expect(HubStore.open(tmp.dir, { coalesceMs: 0 })).rejects.toThrow(/"inspections" is not a list; no usable previous copy .* does not exist/);
     await writeFile(join(tmp.dir, 'state.json'), '[1,2]');
     await expect(HubStore.open(tmp.dir, { coalesceMs: 0 })).rejects.toThrow(/not a JSON object/);
+  });
+
+  it('loads a state.json written before the journal existed, as its snapshot', async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    // The shape PR-era hubs wrote: a whole document, some keys added later missing.
+    await writeFile(join(tmp.dir, 'state.json'), JSON.stringify({ schema: 1, inspections: [], watches: [], seenEvents: { old: 'i1' }, devices: {} }));
+    const store = await HubStore.open(tmp.dir, { coalesceMs: 0 });
+    expect(store.state.seenEvents).toEqual({ old: 'i1' });
+    expect(store.state.routing).toEqual({ incidents: 0, toPeople: 0, watchesCleared: 0 });
+    store.state.seenEvents.new = 'i2';
+    store.touch('seen', 'new');
+    await store.commit();
+    expect((await HubStore.open(tmp.dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ old: 'i1', new: 'i2' });
+  });
+
+  it('a failed append rejects its commits, and the next commit carries those changes again, whole', async () => {
+    const medium = memoryMedium();
+    const append = medium.journal.append.bind(medium.journal);
+    let failNext = false;
+    medium.journal.append = async (record) => {
+      if (!failNext) return append(record);
+      failNext = false;
+      throw new PdmError('PDM_ERR_STORE_WRITE', 'memory journal: disk full');
+    };
+    const store = await HubStore.over(medium, { coalesceMs: 0 });
+    const policy = { inspectFrom: 'warning' as const, promoteAfterSeconds: 60, promoteAfterEvents: 3 };
+    const event = () => applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: 'a' }), 1_000, { windowMs: 60_000, policy, changes: store });
+    event();
+    await store.commit(); // the inspection, whole
+    event();
+    failNext = true;
+    await expect(store.commit()).rejects.toThrow(/PDM_ERR_STORE_WRITE|disk full/);
+    event(); // its journal record must not assume the failed one's event is on disk
+    await store.commit();
+    const reopened = await HubStore.over(medium, { coalesceMs: 0 });
+    expect(reopened.state).toEqual(store.state);
+    expect(reopened.state.inspections[0]!.events).toHaveLength(3);
   });
 });

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { applyEvent } from '../../hub/incidents.js';
 import { emptyState, type HubState, type Inspection } from '../../hub/store/state.js';
-import { HubStore } from '../../hub/store/store.js';
-import { MemoryDocument } from '../../hub/store/memory-document.js';
+import { UNTRACKED } from '../../hub/store/changes.js';
+import { HubStore, memoryMedium } from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
 import { addComment, allowedActions, decide, type Actor } from '../../hub/workflow/machine.js';
 import { Workflow } from '../../hub/workflow/service.js';
@@ -17,7 +17,7 @@ const viewer: Actor = { name: 'vic', role: 'viewer' };
 
 function fresh(severity: 'warning' | 'critical' = 'warning', now = 0): { state: HubState; inspection: Inspection } {
   const state = emptyState();
-  applyEvent(state, anomalyEvent('plant-1', 'pump-001', { severity }), now, { windowMs: 60_000, policy: routing.default });
+  applyEvent(state, anomalyEvent('plant-1', 'pump-001', { severity }), now, { windowMs: 60_000, policy: routing.default, changes: UNTRACKED });
   return { state, inspection: state.inspections[0]! };
 }
 
@@ -92,7 +92,7 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
     cleanup = tmp.cleanup;
     const identities = await IdentityStore.open(tmp.dir);
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 8, 0, 0) });
-    const doc = new MemoryDocument<HubState>();
+    const doc = memoryMedium();
     const config = { sla: { ackMinutes: { P1: 1, P2: 5, P3: 60 }, checkCron: '* * * * * *' }, technicians: {} };
     const boot = async () => {
       const store = await HubStore.over(doc, { coalesceMs: 5 });
@@ -102,8 +102,8 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
     };
 
     let hub = await boot();
-    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }), Date.now(), { windowMs: 60_000, policy: routing.default });
-    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-002', { severity: 'warning' }), Date.now(), { windowMs: 60_000, policy: routing.default });
+    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }), Date.now(), { windowMs: 60_000, policy: routing.default, changes: hub.store });
+    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-002', { severity: 'warning' }), Date.now(), { windowMs: 60_000, policy: routing.default, changes: hub.store });
     const committed = hub.store.commit(); // its coalescing timer is fake too
     await vi.advanceTimersByTimeAsync(10);
     await committed;
@@ -123,7 +123,7 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
     await hub.workflow.stop();
     await vi.advanceTimersByTimeAsync(10 * 60_000);
     await hub.store.flush();
-    expect(doc.writes).toBeGreaterThan(0);
+    expect(doc.journal.bytes).toBeGreaterThan(0);
 
     hub = await boot(); // a restart: nothing but the stored document carries over
     expect(hub.store.state.inspections.find((i) => i.id === p2)!.status).toBe('open');
@@ -143,14 +143,14 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     const identities = await IdentityStore.open(tmp.dir);
-    const doc = new MemoryDocument<HubState>();
+    const doc = memoryMedium();
     const config = { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: { 'plant-1': ['ann', 'ben', 'cid'] } };
     const picks: string[] = [];
     for (let boot = 0; boot < 2; boot += 1) {
       const store = await HubStore.over(doc, { coalesceMs: 0 });
       const workflow = new Workflow({ store, identities, activities: noActivities(), config, routing, logger: silent });
       for (let n = 0; n < 2; n += 1) {
-        applyEvent(store.state, anomalyEvent('plant-1', `pump-${boot}${n}`), 0, { windowMs: 0, policy: routing.default });
+        applyEvent(store.state, anomalyEvent('plant-1', `pump-${boot}${n}`), 0, { windowMs: 0, policy: routing.default, changes: store });
         const id = store.state.inspections.at(-1)!.id;
         await workflow.transition(id, { action: 'acknowledge' }, tech);
         picks.push((await workflow.transition(id, { action: 'assign' }, boss)).assignee!);

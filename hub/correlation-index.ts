@@ -1,0 +1,72 @@
+import type { HubState } from './store/state.js';
+
+interface Correlated {
+  site: string;
+  asset: string;
+  lastEventAt: number;
+  episodeIds: string[];
+}
+
+/**
+ * Finds, without scanning every record a hub ever held, the two things correlation asks of a list of incidents:
+ * the record of an asset that took an event last, and the first record of an episode. Records are only ever
+ * appended (or replaced in place by one with the same asset and episodes), so the index catches up on the tail.
+ */
+export class ListCorrelation<T extends Correlated> {
+  private readonly latestByAsset = new Map<string, number>();
+  private readonly firstByEpisode = new Map<string, number>();
+  private indexed = 0;
+
+  constructor(private readonly list: () => T[]) {}
+
+  private catchUp(): T[] {
+    const list = this.list();
+    for (; this.indexed < list.length; this.indexed += 1) {
+      const record = list[this.indexed]!;
+      const key = `${record.site}/${record.asset}`;
+      const current = this.latestByAsset.get(key);
+      if (current === undefined || list[current]!.lastEventAt <= record.lastEventAt) this.latestByAsset.set(key, this.indexed);
+      this.noteEpisodes(this.indexed, record.episodeIds);
+    }
+    return list;
+  }
+
+  /**
+   * The asset's record with the latest event. Only it can still be open and within the window: a newer record is
+   * opened only when the older one is out of the window, and then the older one never takes an event again.
+   */
+  latestFor(site: string, asset: string): { record: T; at: number } | undefined {
+    const list = this.catchUp();
+    const at = this.latestByAsset.get(`${site}/${asset}`);
+    return at === undefined ? undefined : { record: list[at]!, at };
+  }
+
+  /** The first record that holds an episode (the one a linear scan would find first). */
+  firstWith(episodeId: string): T | undefined {
+    const list = this.catchUp();
+    const at = this.firstByEpisode.get(episodeId);
+    return at === undefined ? undefined : list[at];
+  }
+
+  /** An existing record took new episodes. */
+  noteEpisodes(at: number, episodeIds: string[]): void {
+    for (const episode of episodeIds) if (!this.firstByEpisode.has(episode)) this.firstByEpisode.set(episode, at);
+  }
+}
+
+export interface CorrelationIndex {
+  inspections: ListCorrelation<HubState['inspections'][number]>;
+  watches: ListCorrelation<HubState['watches'][number]>;
+}
+
+const indexes = new WeakMap<HubState, CorrelationIndex>();
+
+/** The index of one state object, built on first use (a reopened store has a new state object and a new index). */
+export function correlationIndex(state: HubState): CorrelationIndex {
+  let index = indexes.get(state);
+  if (!index) {
+    index = { inspections: new ListCorrelation(() => state.inspections), watches: new ListCorrelation(() => state.watches) };
+    indexes.set(state, index);
+  }
+  return index;
+}

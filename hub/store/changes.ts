@@ -1,0 +1,209 @@
+import { uuidv7Time } from '../../protocol/uuid.js';
+import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCounters, WatchItem } from './state.js';
+
+/** What can change in the hub state; each kind is journaled as whole records keyed like this. */
+export type ChangeKind = 'inspection' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin';
+
+/**
+ * Whoever changes `store.state` says what it changed, by kind and key (inspection id, watch id, device key,
+ * event id, site; `routing` has one record, key ''). Only what is touched reaches the journal.
+ */
+export interface ChangeTracker {
+  touch(kind: ChangeKind, key: string): void;
+}
+
+/** For code that works on a bare state nobody stores (pure tests, what-if computations). */
+export const UNTRACKED: ChangeTracker = { touch: () => undefined };
+
+/**
+ * One journaled change: the whole current record (an upsert), so replaying a journal over a state that already
+ * holds some of it gives the same result: the last record of each key wins.
+ */
+export type Change =
+  | ['i', Inspection]
+  | ['w', WatchItem]
+  /** The record without its event list, how many of its events the journal already holds, and the ones after them. */
+  | ['i+', Omit<Inspection, 'events'>, number, InspectionEventRef[]]
+  | ['w+', Omit<WatchItem, 'events'>, number, InspectionEventRef[]]
+  | ['d', string, DeviceRecord]
+  | ['s', string, string]
+  | ['r', RoutingCounters]
+  | ['rr', string, number];
+
+/** The touched keys since the last group commit, in the order they were first touched. */
+export class DirtySet implements ChangeTracker {
+  private readonly keys = new Map<ChangeKind, Set<string>>();
+  size = 0;
+
+  touch(kind: ChangeKind, key: string): void {
+    let set = this.keys.get(kind);
+    if (!set) this.keys.set(kind, (set = new Set()));
+    if (!set.has(key)) {
+      set.add(key);
+      this.size += 1;
+    }
+  }
+
+  /** Hands over what was touched and starts empty: later touches belong to the next commit. */
+  take(): Map<ChangeKind, Set<string>> {
+    const taken = new Map(this.keys);
+    this.keys.clear();
+    this.size = 0;
+    return taken;
+  }
+}
+
+/** Finds records by id in the state's lists without a scan per lookup; the lists only ever grow at the end. */
+export class ListIndex<T extends { id: string }> {
+  private readonly positions = new Map<string, number>();
+  private scanned = 0;
+
+  constructor(private readonly list: () => T[]) {}
+
+  find(id: string): T | undefined {
+    const list = this.list();
+    const at = this.positions.get(id);
+    if (at !== undefined && list[at]?.id === id) return list[at];
+    for (; this.scanned < list.length; this.scanned += 1) this.positions.set(list[this.scanned]!.id, this.scanned);
+    const again = this.positions.get(id);
+    return again !== undefined && list[again]?.id === id ? list[again] : undefined;
+  }
+
+  /** Where a record with this id sits, or where it would be appended. */
+  upsert(record: T): void {
+    const list = this.list();
+    const existing = this.find(record.id);
+    if (existing) list[this.positions.get(record.id)!] = record;
+    else list.push(record);
+  }
+}
+
+/**
+ * How many events of each inspection and watch the journal holds (and the last one's id, to notice a list that
+ * was rewritten rather than appended to). Event lists only grow, so a commit journals just the new events: its
+ * cost does not grow with an incident's history.
+ */
+export class JournaledEvents {
+  private readonly held = new Map<string, { count: number; lastId: string }>();
+
+  /** After a failed append: nothing can be assumed journaled, the next change of each record goes whole. */
+  reset(): void {
+    this.held.clear();
+  }
+
+  /** The number of leading events already journaled for this record, or undefined to journal it whole. */
+  prefix(key: string, events: InspectionEventRef[]): number | undefined {
+    const held = this.held.get(key);
+    const count = held && held.count <= events.length && events[held.count - 1]?.id === held.lastId ? held.count : undefined;
+    if (events.length > 0) this.held.set(key, { count: events.length, lastId: events.at(-1)!.id });
+    else this.held.delete(key);
+    return count;
+  }
+}
+
+function withoutEvents<T extends { events: InspectionEventRef[] }>(record: T): Omit<T, 'events'> {
+  const { events: _events, ...rest } = record;
+  return rest;
+}
+
+/** The journal record for one group commit: the current value of everything touched. */
+export function collectChanges(
+  state: HubState,
+  touched: Map<ChangeKind, Set<string>>,
+  index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> },
+  journaled: JournaledEvents,
+): Change[] {
+  const changes: Change[] = [];
+  for (const [kind, keys] of touched) {
+    for (const key of keys) {
+      if (kind === 'inspection') {
+        const found = index.inspections.find(key);
+        if (!found) continue;
+        const held = journaled.prefix(`i/${key}`, found.events);
+        changes.push(held === undefined ? ['i', found] : ['i+', withoutEvents(found), held, found.events.slice(held)]);
+      } else if (kind === 'watch') {
+        const found = index.watches.find(key);
+        if (!found) continue;
+        const held = journaled.prefix(`w/${key}`, found.events);
+        changes.push(held === undefined ? ['w', found] : ['w+', withoutEvents(found), held, found.events.slice(held)]);
+      } else if (kind === 'device') {
+        const found = state.devices[key];
+        if (found) changes.push(['d', key, found]);
+      } else if (kind === 'seen') {
+        const found = state.seenEvents[key];
+        if (found !== undefined) changes.push(['s', key, found]);
+      } else if (kind === 'routing') {
+        changes.push(['r', state.routing]);
+      } else {
+        changes.push(['rr', key, state.roundRobin[key] ?? 0]);
+      }
+    }
+  }
+  return changes;
+}
+
+/** Replays journaled changes onto a state (what `collectChanges` wrote, in the same order). */
+export function applyChanges(state: HubState, changes: Change[], index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> }): void {
+  for (const change of changes) {
+    switch (change[0]) {
+      case 'i':
+        index.inspections.upsert(change[1]);
+        break;
+      case 'w':
+        index.watches.upsert(change[1]);
+        break;
+      case 'i+':
+        index.inspections.upsert({ ...change[1], events: extendEvents(index.inspections.find(change[1].id), change[2], change[3]) } as Inspection);
+        break;
+      case 'w+':
+        index.watches.upsert({ ...change[1], events: extendEvents(index.watches.find(change[1].id), change[2], change[3]) } as WatchItem);
+        break;
+      case 'd':
+        state.devices[change[1]] = change[2];
+        break;
+      case 's':
+        state.seenEvents[change[1]] = change[2];
+        break;
+      case 'r':
+        state.routing = change[1];
+        break;
+      case 'rr':
+        state.roundRobin[change[1]] = change[2];
+        break;
+    }
+  }
+}
+
+/** The event list a `+` change describes: the record's first `held` events, then the new ones. */
+function extendEvents(existing: { id: string; events: InspectionEventRef[] } | undefined, held: number, added: InspectionEventRef[]): InspectionEventRef[] {
+  if (!existing || existing.events.length < held) {
+    throw new Error(`record ${existing?.id ?? '(missing)'} should already hold ${held} events but holds ${existing?.events.length ?? 0}`);
+  }
+  // The usual case appends in place; a journal replayed over a newer snapshot starts from the shorter prefix.
+  const events = existing.events.length === held ? existing.events : existing.events.slice(0, held);
+  events.push(...added);
+  return events;
+}
+
+/**
+ * Whether a dedup entry may have been pruned: only UUIDv7 ids (what agents send) made before `since`. Other ids
+ * carry no time and are kept for good.
+ */
+export function madeBefore(id: string, since: number): boolean {
+  return id.length === 36 && id[14] === '7' && uuidv7Time(id) < since;
+}
+
+/**
+ * Drops dedup entries for events made before `since`. Not journaled: a replay that brings some back is pruned
+ * again on open. Returns how many were dropped.
+ */
+export function pruneSeen(state: HubState, since: number): number {
+  let dropped = 0;
+  for (const id of Object.keys(state.seenEvents)) {
+    if (madeBefore(id, since)) {
+      delete state.seenEvents[id];
+      dropped += 1;
+    }
+  }
+  return dropped;
+}

@@ -1,0 +1,208 @@
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { PdmError } from '../../protocol/errors.js';
+
+/**
+ * An append-only log of group commits, in two generations: `current` (since the last snapshot) and `previous`
+ * (the one before it, kept so the snapshot's `.prev` copy plus both journals still give the whole state).
+ */
+export interface Journal {
+  /** Named in error messages. */
+  readonly path: string;
+  /** Bytes in the current generation. */
+  readonly bytes: number;
+  read(): Promise<{ previous: Buffer | null; current: Buffer | null }>;
+  /** Cuts the current generation to its first `bytes` (drops a torn tail before anything is appended after it). */
+  truncate(bytes: number): Promise<void>;
+  /** Resolves once the record is durable. */
+  append(record: Buffer): Promise<void>;
+  /** The current generation becomes the previous one (replacing it) and a new empty one starts. */
+  rotate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * One record per line: 8 hex digits of CRC-32 over the JSON, a space, the JSON, a newline. JSON.stringify never
+ * emits a raw newline, so a newline only ever ends a record.
+ */
+export function encodeRecord(value: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify(value), 'utf8');
+  const head = Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} `, 'latin1');
+  return Buffer.concat([head, json, Buffer.from('\n')]);
+}
+
+export interface ParsedJournal {
+  records: unknown[];
+  /** Bytes of whole, valid records from the start: everything after them is a torn tail. */
+  validBytes: number;
+  tornBytes: number;
+}
+
+function decodeLine(line: Buffer): { ok: true; value: unknown } | { ok: false; why: string } {
+  if (line.length < 10 || line[8] !== 0x20) return { ok: false, why: 'no checksum header' };
+  const json = line.subarray(9);
+  const expected = line.subarray(0, 8).toString('latin1');
+  const actual = crc32(json).toString(16).padStart(8, '0');
+  if (expected !== actual) return { ok: false, why: `checksum ${actual} does not match ${expected}` };
+  try {
+    return { ok: true, value: JSON.parse(json.toString('utf8')) as unknown };
+  } catch (error) {
+    return { ok: false, why: `not JSON (${(error as Error).message})` };
+  }
+}
+
+/**
+ * Reads the records of one journal generation. Damage after the last good record is a torn tail: a commit cut
+ * short by SIGKILL or power loss, never acknowledged, so it is dropped. A bad record with a good one after it
+ * cannot come from a cut-short append: that is corruption, and the store refuses to guess.
+ */
+export function parseJournal(data: Buffer, name: string): ParsedJournal {
+  const records: unknown[] = [];
+  let offset = 0;
+  let validBytes = 0;
+  let bad: { at: number; line: number; why: string } | undefined;
+  let line = 0;
+  while (offset < data.length) {
+    const end = data.indexOf(0x0a, offset);
+    line += 1;
+    if (end < 0) {
+      bad ??= { at: offset, line, why: 'record has no end' };
+      break;
+    }
+    const decoded = decodeLine(data.subarray(offset, end));
+    if (decoded.ok) {
+      if (bad) {
+        throw new PdmError(
+          'PDM_ERR_STORE_CORRUPT',
+          `${name} is damaged at byte ${bad.at} (record ${bad.line}: ${bad.why}) and has good records after it, so it was not cut short by a crash; keep the file for inspection`,
+        );
+      }
+      records.push(decoded.value);
+      validBytes = end + 1;
+    } else {
+      bad ??= { at: offset, line, why: decoded.why };
+    }
+    offset = end + 1;
+  }
+  return { records, validBytes, tornBytes: data.length - validBytes };
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readOrNull(file: string): Promise<Buffer | null> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+const writeError = (file: string, error: unknown) =>
+  new PdmError('PDM_ERR_STORE_WRITE', `${file}: ${(error as Error).message}`, { cause: error });
+
+/** The journal on disk: `file` and `file.prev`. One fdatasync per append; the directory is synced when a file is made. */
+export class FileJournal implements Journal {
+  private handle: FileHandle | undefined;
+  bytes = 0;
+
+  constructor(readonly path: string) {}
+
+  async read(): Promise<{ previous: Buffer | null; current: Buffer | null }> {
+    const [previous, current] = await Promise.all([readOrNull(`${this.path}.prev`), readOrNull(this.path)]);
+    this.bytes = current?.length ?? 0;
+    return { previous, current };
+  }
+
+  async truncate(bytes: number): Promise<void> {
+    try {
+      const handle = await this.writable();
+      await handle.truncate(bytes);
+      await handle.sync();
+      this.bytes = bytes;
+    } catch (error) {
+      throw writeError(this.path, error);
+    }
+  }
+
+  private async writable(): Promise<FileHandle> {
+    if (this.handle) return this.handle;
+    await mkdir(dirname(this.path), { recursive: true });
+    const handle = await open(this.path, 'a');
+    // A new file's name must be durable too, or a synced record could vanish with it.
+    await fsyncDir(dirname(this.path));
+    this.handle = handle;
+    return handle;
+  }
+
+  async append(record: Buffer): Promise<void> {
+    try {
+      const handle = await this.writable();
+      await handle.write(record);
+      await handle.datasync();
+      this.bytes += record.length;
+    } catch (error) {
+      // A half-written record must not end up in the middle once a later append succeeds.
+      await this.handle?.truncate(this.bytes).catch(() => undefined);
+      throw writeError(this.path, error);
+    }
+  }
+
+  async rotate(): Promise<void> {
+    try {
+      await this.close();
+      await rename(this.path, `${this.path}.prev`).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+      await fsyncDir(dirname(this.path));
+      this.bytes = 0;
+    } catch (error) {
+      throw writeError(this.path, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+}
+
+/** The same two generations in memory, for tests with fake timers and throwaway hubs. */
+export class MemoryJournal implements Journal {
+  readonly path = 'memory journal';
+  previous: Buffer | null = null;
+  current: Buffer | null = null;
+
+  get bytes(): number {
+    return this.current?.length ?? 0;
+  }
+
+  async read(): Promise<{ previous: Buffer | null; current: Buffer | null }> {
+    return { previous: this.previous, current: this.current };
+  }
+
+  async truncate(bytes: number): Promise<void> {
+    this.current = (this.current ?? Buffer.alloc(0)).subarray(0, bytes);
+  }
+
+  async append(record: Buffer): Promise<void> {
+    this.current = Buffer.concat([this.current ?? Buffer.alloc(0), record]);
+  }
+
+  async rotate(): Promise<void> {
+    this.previous = this.current;
+    this.current = null;
+  }
+
+  async close(): Promise<void> {}
+}

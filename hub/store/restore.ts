@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PdmError } from '../../protocol/errors.js';
+import { applyChanges, ListIndex, type Change } from './changes.js';
+import { parseJournal } from './journal.js';
+import { emptyState, type HubState } from './state.js';
+
+export const SNAPSHOT_FILE = 'state.json';
+export const JOURNAL_FILE = 'state.journal';
+
+/** Valid JSON can still be the wrong document (truncated by hand, another program's file): say what is off. */
+export function shapeProblem(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'the state is not a JSON object';
+  const doc = data as Record<string, unknown>;
+  if (doc.schema !== 1) return `unknown state schema ${JSON.stringify(doc.schema)} (expected 1)`;
+  for (const key of ['inspections', 'watches'] as const) {
+    if (key in doc && !Array.isArray(doc[key])) return `"${key}" is not a list`;
+  }
+  for (const key of ['seenEvents', 'devices'] as const) {
+    if (key in doc && (typeof doc[key] !== 'object' || doc[key] === null)) return `"${key}" is not an object`;
+  }
+  return undefined;
+}
+
+/** A journal record must be a list of changes; anything else is another program's line that happens to checksum. */
+function asChanges(record: unknown, name: string, n: number): Change[] {
+  if (!Array.isArray(record) || !record.every((c) => Array.isArray(c) && typeof c[0] === 'string')) {
+    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${name}: record ${n} is not a list of changes`);
+  }
+  return record as Change[];
+}
+
+/**
+ * Replays journal generations, oldest first, over a snapshot (or over nothing, for a hub that never took one).
+ * Works on any snapshot at least as old as the journals' start: every change is a whole record, the last wins.
+ * Returns how many bytes of torn tail the last generation has (the caller cuts them off before appending).
+ */
+export function replay(state: HubState, generations: Array<{ name: string; data: Buffer | null }>): { tornBytes: number; validBytes: number } {
+  const index = { inspections: new ListIndex(() => state.inspections), watches: new ListIndex(() => state.watches) };
+  let last = { tornBytes: 0, validBytes: 0 };
+  for (const { name, data } of generations) {
+    last = { tornBytes: 0, validBytes: 0 };
+    if (!data) continue;
+    const parsed = parseJournal(data, name);
+    parsed.records.forEach((record, n) => {
+      try {
+        applyChanges(state, asChanges(record, name, n + 1), index);
+      } catch (error) {
+        if (error instanceof PdmError) throw error;
+        throw new PdmError('PDM_ERR_STORE_CORRUPT', `${name}: record ${n + 1} does not fit the state before it (${(error as Error).message})`, { cause: error });
+      }
+    });
+    last = { tornBytes: parsed.tornBytes, validBytes: parsed.validBytes };
+  }
+  return last;
+}
+
+/** The stored document with the fields a hub that predates one of them would lack. */
+export function fromSnapshot(data: HubState | null): HubState {
+  return { ...emptyState(), ...(data ?? {}) };
+}
+
+/**
+ * What a hub's data directory holds, read without opening a store (tests, benchmarks, chaos checks that look at
+ * a hub from outside, also while it runs or after it was killed): the snapshot plus both journal generations.
+ */
+export function readStoredState(dataDir: string): HubState {
+  const read = (file: string): Buffer | null => {
+    try {
+      return readFileSync(join(dataDir, file));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  };
+  const snapshot = read(SNAPSHOT_FILE);
+  const state = fromSnapshot(snapshot ? (JSON.parse(snapshot.toString('utf8')) as HubState) : null);
+  replay(state, [
+    { name: `${JOURNAL_FILE}.prev`, data: read(`${JOURNAL_FILE}.prev`) },
+    { name: JOURNAL_FILE, data: read(JOURNAL_FILE) },
+  ]);
+  return state;
+}
