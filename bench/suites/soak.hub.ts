@@ -19,7 +19,8 @@ async function hubHeapBytes(httpUrl: string): Promise<number> {
 /**
  * `npm run bench -- soak.hub`: an accelerated hour of DEVICES devices (telemetry every 10 s, an event every 5 min,
  * QoS 1) against one hub process. One JSON line per five simulated minutes: throughput, PUBACK latency percentiles
- * and the hub's resident memory; then the growth of resident memory after the first quarter (warm-up).
+ * and the hub's resident memory; then the growth of resident memory after the first quarter (warm-up), sample to
+ * sample and peak to peak.
  */
 export async function run(report: Report): Promise<void> {
   const hub = await startLoadHub(DEVICES);
@@ -62,6 +63,12 @@ export async function run(report: Report): Promise<void> {
     const warm = rss[2]!;
     const lost = devices.reduce((sum, d) => sum + d.unacked.size, 0);
     report({ bench: 'soak.hub', metric: 'rss_growth_after_warmup', value: Number((((rss.at(-1)! - warm) / warm) * 100).toFixed(1)), unit: '%', target: 5, warmMb: Math.round(warm / 1e6), endMb: Math.round(rss.at(-1)! / 1e6), maxMb: Math.round(Math.max(...rss) / 1e6), heapWarmMb: Math.round(heap[2]! / 1e6), heapEndMb: Math.round(heap.at(-1)! / 1e6), devices: DEVICES, messages: sent, eventsUnacked: lost });
+    // RSS sampled at slice ends rides V8's GC sawtooth (the heap swings by tens of MB between samples), so also compare
+    // peaks: the highest RSS of the last quarter against the highest of the quarter after warm-up. A leak raises both.
+    const quarter = Math.max(1, Math.floor(SLICES / 4));
+    const early = Math.max(...rss.slice(quarter - 1, 2 * quarter - 1));
+    const late = Math.max(...rss.slice(-quarter));
+    report({ bench: 'soak.hub', metric: 'rss_peak_growth', value: Number((((late - early) / early) * 100).toFixed(1)), unit: '%', target: 5, earlyPeakMb: Math.round(early / 1e6), latePeakMb: Math.round(late / 1e6), heapMinMb: Math.round(Math.min(...heap) / 1e6), heapMaxMb: Math.round(Math.max(...heap) / 1e6) });
     await Promise.all(devices.map((d) => d.client!.endAsync()));
   } finally {
     for (const d of devices) d.client?.end(true);
