@@ -11,7 +11,8 @@ export interface DocumentAdapter<T> {
   readonly lastWrittenBytes?: number;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** Makes a rename or a new file in `dir` durable (the directory entry itself is synced). */
+export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, constants.O_RDONLY);
   try {
     await handle.sync();

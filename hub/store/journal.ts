@@ -1,8 +1,8 @@
-import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PdmError } from '../../protocol/errors.js';
+import { fsyncDir } from './durable-file.js';
 
 /**
  * An append-only log of group commits, in two generations: `current` (since the last snapshot) and `previous`
@@ -89,14 +89,6 @@ export function parseJournal(data: Buffer, name: string): ParsedJournal {
   return { records, validBytes, tornBytes: data.length - validBytes };
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 async function readOrNull(file: string): Promise<Buffer | null> {
   try {

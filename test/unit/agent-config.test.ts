@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../config/index.js';
+import { EpisodeDecider } from '../../models/decision.js';
 import { isPdmError } from '../../protocol/errors.js';
 
 const file = (text: string): string => {
@@ -11,6 +12,16 @@ const file = (text: string): string => {
   return path;
 };
 const minimal = 'site: plant-1\ndevice: pump-001\nsource: { kind: simulator, scenario: x.yaml }\n';
+/** Loads the minimal config plus `text`, expecting a PDM_ERR_CONFIG_INVALID; returns the error. */
+const bad = (text: string): Error => {
+  try {
+    loadAgentConfig(file(minimal + text), {});
+  } catch (error) {
+    expect(isPdmError(error, 'PDM_ERR_CONFIG_INVALID')).toBe(true);
+    return error as Error;
+  }
+  throw new Error('expected the config to be rejected');
+};
 
 describe('agent config', () => {
   it('the shipped agent.yaml is valid and uses the baseline detector with overlapping windows', () => {
@@ -28,15 +39,6 @@ describe('agent config', () => {
   });
 
   it('names the key of a bad value and rejects unknown keys', () => {
-    const bad = (text: string): Error => {
-      try {
-        loadAgentConfig(file(minimal + text), {});
-      } catch (error) {
-        expect(isPdmError(error, 'PDM_ERR_CONFIG_INVALID')).toBe(true);
-        return error as Error;
-      }
-      throw new Error('expected the config to be rejected');
-    };
     expect(bad('outbox: { maxBytes: 10 }\n').message).toMatch(/outbox\.maxBytes/);
     expect(bad('outbox: { sizeLimit: 10 }\n').message).toMatch(/unknown key "outbox\.sizeLimit"/);
     expect(bad('detector: { kind: tflite }\n').message).toMatch(/detector\.kind/);
@@ -46,5 +48,31 @@ describe('agent config', () => {
     const cfg = loadAgentConfig(file(minimal), { PDM_AGENT_OUTBOX_DIR: '/var/lib/pdm', PDM_AGENT_WINDOW_HOP_SECONDS: '0.25' });
     expect(cfg.outbox.dir).toBe('/var/lib/pdm');
     expect(cfg.window.hopSeconds).toBe(0.25);
+  });
+});
+
+describe('agent decision config: the optional relative clear, re-arm half-life and hold-off', () => {
+  it('are off unless configured, so existing agents decide exactly as before', () => {
+    const cfg = loadAgentConfig(file(minimal), {});
+    expect(cfg.decision).not.toHaveProperty('peakClearRatio');
+    expect(cfg.decision).not.toHaveProperty('holdOff');
+  });
+
+  it('reach the agent\'s decider as configured (file and PDM_AGENT_* override) and change what it decides', () => {
+    const cfg = loadAgentConfig(file(`${minimal}decision: { openAfter: 1, clearAfter: 2, clearRatio: 1, peakClearRatio: 0.05 }\n`), {
+      PDM_AGENT_DECISION_HOLD_OFF: '2',
+    });
+    expect(cfg.decision).toMatchObject({ peakClearRatio: 0.05, holdOff: 2 });
+    // The agent builds its decider from the config the same way (agent/agent.ts).
+    const decider = new EpisodeDecider({ ...cfg.decision, threshold: 1, criticalRatio: 2 });
+    const kinds = [50, 2, 2, 2, 2, 2].map((s) => decider.next(s)?.kind ?? '-');
+    // 2 is over the threshold but under 5 % of the peak 50: the episode ends, and the re-arm bar (2.5) keeps it closed.
+    expect(kinds).toEqual(['anomaly', '-', 'clear', '-', '-', '-']);
+  });
+
+  it('name the key of a bad value', () => {
+    expect(bad('decision: { peakClearRatio: 1.2 }\n').message).toMatch(/decision\.peakClearRatio/);
+    expect(bad('decision: { holdOff: 2.5 }\n').message).toMatch(/decision\.holdOff/);
+    expect(bad('decision: { rearmHalfLife: 0 }\n').message).toMatch(/decision\.rearmHalfLife/);
   });
 });

@@ -13,17 +13,12 @@ import { DriftMonitor, WINDOW_BUCKETS, type DriftReference, type DriftReport, ty
 import { createReferenceResolver } from '../../hub/drift/reference.js';
 import type { DeviceRecord } from '../../hub/store/state.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
+import { SeededRandom } from '../../simulator/random.js';
 
-/** A small deterministic generator (mulberry32), so the samples are the same in every run. */
+/** The simulator's seeded generator (mulberry32), so the samples are the same in every run. */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SeededRandom(seed);
+  return () => rng.next();
 }
 
 const NAMES = ['vibration.rms', 'vibration.kurtosis'];
