@@ -202,8 +202,14 @@ describe('dashboard in a real browser', () => {
     expect(tiles).toContain('1001Machines');
     expect(tiles).toContain('100Offline');
     await page.getByLabel('Filter machines').fill('fan-0042');
-    await expect.poll(() => page.locator('tr[data-device]').count()).toBe(1);
+    await expect.poll(() => page.locator('tr[data-device]').count(), { timeout: 15_000 }).toBe(1);
     await shot(page, 'fleet-1000');
+    // The narrowed list survives a redraw: away to the inspections and back, the filter and its one row are still there.
+    await page.goto(`${ready.httpUrl}/#/inspections`);
+    await page.getByRole('heading', { name: 'Inspections', exact: true }).waitFor();
+    await page.goto(`${ready.httpUrl}/#/fleet`);
+    await expect.poll(() => page.getByLabel('Filter machines').inputValue(), { timeout: 15_000 }).toBe('fan-0042');
+    await expect.poll(() => page.locator('tr[data-device]').count(), { timeout: 15_000 }).toBe(1);
     console.log(`fleet page with 1,001 machines rendered in ${renderMs} ms (informational, not asserted)`);
     await page.close();
   });

@@ -48,8 +48,15 @@ function page(hash: string): Promise<HTMLElement> {
   }
 }
 
+/** True while the user types in a form field: a live redraw would throw their input away. */
+function typing(): boolean {
+  const active = document.activeElement;
+  return !!active && ['INPUT', 'TEXTAREA', 'SELECT'].includes(active.tagName);
+}
+
 let rendering = 0;
-async function render(): Promise<void> {
+/** Draws the current page; a redraw for a live update (`live`) is dropped if the user started typing while it loaded. */
+async function render(opts: { live?: boolean } = {}): Promise<void> {
   const ticket = ++rendering;
   if (!user) user = await api.me();
   if (!user) return replace(app, loginPage(() => void render()));
@@ -57,7 +64,7 @@ async function render(): Promise<void> {
   const hash = location.hash || '#/fleet';
   try {
     const content = await page(hash);
-    if (ticket === rendering) replace(app, header(hash), content);
+    if (ticket === rendering && !(opts.live && typing())) replace(app, header(hash), content);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       user = undefined;
@@ -92,10 +99,8 @@ function live(): void {
     pending = true;
     setTimeout(() => {
       pending = false;
-      // Do not redraw under a technician who is typing.
-      const active = document.activeElement;
-      if (active && ['INPUT', 'TEXTAREA', 'SELECT'].includes(active.tagName)) return;
-      void render();
+      // Do not redraw under a technician who is typing (checked again once the page's data has loaded).
+      if (!typing()) void render({ live: true });
     }, 1000);
   };
 }

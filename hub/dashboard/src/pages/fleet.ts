@@ -3,6 +3,9 @@ import { ago, h } from '../dom.js';
 
 const OPEN = new Set(['open', 'acknowledged', 'assigned', 'in_progress', 'escalated']);
 
+/** What the fleet filter holds, kept across redraws of the page. */
+let fleetFilter = '';
+
 /** Every machine at a glance: state, latest score against threshold, model, open inspections. */
 export async function fleetPage(): Promise<HTMLElement> {
   const [devices, inspections] = await Promise.all([api.devices(), api.inspections()]);
@@ -14,12 +17,17 @@ export async function fleetPage(): Promise<HTMLElement> {
   );
   const online = devices.filter((d) => d.state === 'online').length;
   const filter = h('input', { type: 'search', placeholder: 'Filter by site or machine', 'aria-label': 'Filter machines' });
+  // The filter outlives redraws (live updates, coming back to the page), so the list a user narrowed stays narrowed.
+  filter.value = fleetFilter;
   const body = h('tbody');
   const render = () => {
     const q = filter.value.trim().toLowerCase();
     body.replaceChildren(...sorted.filter((d) => !q || key(d).toLowerCase().includes(q)).map((d) => row(d, openBy.get(key(d)) ?? 0)));
   };
-  filter.addEventListener('input', render);
+  filter.addEventListener('input', () => {
+    fleetFilter = filter.value;
+    render();
+  });
   render();
   return h(
     'main',
