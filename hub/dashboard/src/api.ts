@@ -21,6 +21,8 @@ export interface Device {
   lastSeen: number;
   lastScore?: number;
   lastThreshold?: number;
+  /** The hub's drift monitor: recent telemetry against the model card's training distribution (PSI). */
+  drift?: { level: 'none' | 'warn' | 'alarm' | 'pending' | 'unknown'; maxPsi: number | null };
 }
 
 export interface AuditEntry {

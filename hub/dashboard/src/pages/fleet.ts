@@ -45,7 +45,7 @@ export async function fleetPage(): Promise<HTMLElement> {
     h(
       'table',
       { class: 'list', 'aria-label': 'Machines' },
-      h('thead', {}, h('tr', {}, ...['Machine', 'State', 'Score / threshold', 'Model', 'Open', 'Last seen'].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ...['Machine', 'State', 'Score / threshold', 'Model', 'Drift (PSI)', 'Open', 'Last seen'].map((t) => h('th', {}, t)))),
       body,
     ),
   );
@@ -64,7 +64,17 @@ function row(d: Device, open: number): HTMLElement {
     h('td', {}, h('span', { class: `pill ${d.state}` }, d.state)),
     h('td', { class: over ? 'over' : '' }, d.lastScore === undefined ? '–' : `${d.lastScore.toFixed(2)} / ${d.lastThreshold?.toFixed(2) ?? '–'}`),
     h('td', {}, d.modelVersion ?? '–'),
+    h('td', {}, driftCell(d.drift)),
     h('td', {}, open ? h('span', { class: 'pill warning' }, open) : '0'),
     h('td', {}, ago(d.lastSeen)),
   );
+}
+
+const DRIFT_CLASS: Record<string, string> = { warn: 'warning', alarm: 'critical' };
+
+/** The drift flag, with the largest PSI once there is one; nothing shown where the hub has no drift report. */
+function driftCell(drift: Device['drift']): HTMLElement | string {
+  if (!drift) return '–';
+  const psi = drift.maxPsi === null ? '' : ` ${drift.maxPsi.toFixed(2)}`;
+  return h('span', { class: `pill ${DRIFT_CLASS[drift.level] ?? ''}`, title: 'population stability index of recent telemetry against the model\'s training data' }, `${drift.level}${psi}`);
 }
