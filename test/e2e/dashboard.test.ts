@@ -1,3 +1,4 @@
+import type { TrainingJob } from '../../hub/training/jobs.js';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -244,6 +245,30 @@ describe('dashboard in a real browser', () => {
     await page.getByRole('status').filter({ hasText: 'Rollout aborted' }).waitFor();
     const [rollout] = await getJson<RolloutState[]>(`${ready.httpUrl}/api/rollouts`, apiCookie);
     expect(rollout).toMatchObject({ stage: 'rolled_back', model: { modelId: 'pump-vibration-pca', version: '1.0.0' } });
+    await page.close();
+  });
+
+  it('a supervisor trains a model for a machine from the page; the job and its outcome show as the API has them', async () => {
+    const page = await browser.newPage();
+    await signIn(page, 'sam');
+    await page.goto(`${ready.httpUrl}/#/models`);
+    await page.getByLabel('Machine to train a model for').selectOption('plant-e/pump-7');
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Training for plant-e/pump-7 queued' }).waitFor();
+    let job: TrainingJob | undefined;
+    const finished = async () => {
+      [job] = await getJson<TrainingJob[]>(`${ready.httpUrl}/api/models/train`, apiCookie);
+      return job?.status;
+    };
+    await expect.poll(finished, { timeout: 30_000 }).toMatch(/^(succeeded|failed)$/);
+    expect(job!.target).toMatchObject({ scope: 'device', name: 'plant-e/pump-7' });
+    expect(job!.requestedBy).toBe('sam');
+    await page.reload();
+    const row = page.getByRole('table', { name: 'Training jobs' }).locator('tbody tr').first();
+    await expect.poll(() => row.textContent(), { timeout: 15_000 }).toContain(job!.status);
+    // Either the new signed version, or the coded reason it could not be trained (e.g. too few normal rows).
+    expect(await row.textContent()).toContain(job!.error ? job!.error.code : `${job!.result!.modelId} ${job!.result!.version}`);
+    await shot(page, 'models-training');
     await page.close();
   });
 });

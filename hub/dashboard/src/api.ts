@@ -12,6 +12,18 @@ export interface Contribution {
   share: number;
 }
 
+/** A training job on the hub (POST /api/models/train): PCA T²/Q from the telemetry log and inspection outcomes. */
+export interface TrainingJob {
+  id: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  requestedBy: string;
+  target: { scope: 'device' | 'kind'; name: string; devices: string[] };
+  createdAt: number;
+  finishedAt?: number;
+  result?: { modelId: string; version: string; summary: Record<string, number | string>; metrics: Record<string, number> };
+  error?: { code: string; message: string };
+}
+
 export interface Device {
   site: string;
   device: string;
@@ -151,4 +163,6 @@ export const api = {
   startRollout: (model: ModelRef, canaries: string[], rest: string[]) => call<Rollout>('POST', '/api/rollouts', { modelId: model.modelId, version: model.version, canaries, rest }),
   abortRollout: (id: string, reason: string) => call<Rollout>('POST', `/api/rollouts/${encodeURIComponent(id)}/abort`, { reason }),
   users: () => call<Array<{ username: string; role: Role }>>('GET', '/api/users'),
+  trainingJobs: () => call<TrainingJob[]>('GET', '/api/models/train'),
+  train: (target: { device: string } | { kind: string }) => call<TrainingJob>('POST', '/api/models/train', target),
 };

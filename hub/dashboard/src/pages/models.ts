@@ -1,4 +1,4 @@
-import { api, type Device, type ModelEntry, type ModelRef, type Rollout } from '../api.js';
+import { api, type Device, type ModelEntry, type ModelRef, type Rollout, type TrainingJob } from '../api.js';
 import { ago, h, replace } from '../dom.js';
 
 const ref = (m: ModelRef | undefined): string => (m ? `${m.modelId} ${m.version}` : 'shipped model');
@@ -11,7 +11,7 @@ const isActive = (r: Rollout): boolean => r.stage === 'canary' || r.stage === 'f
 export async function modelsPage(): Promise<HTMLElement> {
   const root = h('main', {});
   const draw = async (notice?: string): Promise<void> => {
-    const [me, devices, registry, rollouts] = await Promise.all([api.me(), api.devices(), api.models(), api.rollouts()]);
+    const [me, devices, registry, rollouts, jobs] = await Promise.all([api.me(), api.devices(), api.models(), api.rollouts(), api.trainingJobs()]);
     const supervisor = me?.role === 'supervisor';
     const act = (work: () => Promise<unknown>, done: string) => () =>
       void work().then(
@@ -31,6 +31,8 @@ export async function modelsPage(): Promise<HTMLElement> {
         rollouts.length === 0 ? h('p', {}, 'No rollouts yet.') : null,
         ...[...rollouts].reverse().map((r) => rolloutView(r, supervisor, (id) => act(() => api.abortRollout(id, 'aborted from the dashboard'), 'Rollout aborted; its devices go back to their previous model.'))),
       ),
+      trainingView(jobs),
+      supervisor ? trainForm(devices, (device) => act(() => api.train({ device }), `Training for ${device} queued; reload to see its result.`)()) : null,
       supervisor && registry.models.length > 0 ? rolloutForm(registry.models, devices, (model, canaries, rest) => act(() => api.startRollout(model, canaries, rest), `Rollout of ${ref(model)} started.`)()) : null,
     );
   };
@@ -106,5 +108,44 @@ function rolloutForm(models: ModelEntry[], devices: Device[], start: (model: Mod
     h('label', {}, 'Version ', select),
     h('ul', {}, ...rows.map((r) => h('li', {}, h('label', {}, `${r.key} `, r.group)))),
     h('button', { type: 'submit' }, 'Start rollout'),
+  );
+}
+
+/** Training jobs, newest first: what each learnt from (normal rows, rows confirmed normal by false alarms, fault rows). */
+function trainingView(jobs: TrainingJob[]): HTMLElement {
+  const outcome = (j: TrainingJob): string => {
+    if (j.error) return `${j.error.code}: ${j.error.message}`;
+    if (!j.result) return '';
+    const s = j.result.summary;
+    return `${j.result.modelId} ${j.result.version} from ${s.normalRows} normal rows (${s.confirmedNormalRows} confirmed by false alarms), ${s.faultRows} fault rows`;
+  };
+  return h(
+    'section',
+    { 'aria-label': 'Training' },
+    h('h2', {}, 'Training on the hub'),
+    jobs.length === 0 ? h('p', {}, 'No training jobs yet.') : null,
+    jobs.length === 0
+      ? null
+      : h(
+          'table',
+          { class: 'list', 'aria-label': 'Training jobs' },
+          h('thead', {}, h('tr', {}, ...['Target', 'Status', 'By', 'Requested', 'Outcome'].map((t) => h('th', {}, t)))),
+          h('tbody', {}, ...[...jobs].sort((a, b) => b.createdAt - a.createdAt).map((j) => h('tr', {}, h('td', {}, `${j.target.scope} ${j.target.name}`), h('td', {}, j.status), h('td', {}, j.requestedBy), h('td', {}, ago(j.createdAt)), h('td', {}, outcome(j))))),
+        ),
+  );
+}
+
+function trainForm(devices: Device[], train: (device: string) => void): HTMLElement {
+  const select = h('select', { 'aria-label': 'Machine to train a model for' }, ...devices.map((d) => h('option', { value: `${d.site}/${d.device}` }, `${d.site}/${d.device}`)));
+  const submit = (event: Event) => {
+    event.preventDefault();
+    train(select.value);
+  };
+  return h(
+    'form',
+    { 'aria-label': 'Train a model', onsubmit: submit },
+    h('p', {}, 'Trains a model for one machine from its logged telemetry: rows outside every inspection and watch, and rows of inspections resolved as false alarms, count as normal; rows of inspections resolved with a fault are kept out and measure detection. The new version is signed and registered, ready to roll out.'),
+    h('label', {}, 'Machine ', select),
+    h('button', { type: 'submit' }, 'Train'),
   );
 }
