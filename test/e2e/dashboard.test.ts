@@ -1,5 +1,6 @@
-import type { TrainingJob } from '../../hub/training/jobs.js';
 import type { ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { ModelRegistry } from '../../hub/registry/registry.js';
 import type { RolloutState } from '../../hub/registry/rollout.js';
 import { deviceKey, emptyState, type Inspection } from '../../hub/store/state.js';
+import type { TrainingJob } from '../../hub/training/jobs.js';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
 import { exited, getJson, login, startPdm, hubEnv, type HubReady } from '../support/processes.js';
 
@@ -33,6 +35,10 @@ let ready: HubReady;
 let browser: Browser;
 let apiCookie: string;
 let deviceSecret = '';
+/** A real HTTP server as the CMMS: it refuses every notification (400, so each becomes a dead letter at once) until a test lets it accept. */
+let cmms: Server;
+let cmmsStatus = 400;
+let cmmsAccepted = 0;
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
 const inspection = async (id: string) => getJson<Inspection>(`${ready.httpUrl}/api/inspections/${id}`, apiCookie);
@@ -76,13 +82,25 @@ beforeAll(async () => {
   new ModelRegistry({ dir: join(dir, 'hub', 'registry'), publish: async () => undefined, logger: pino({ level: 'silent' }) }).addFromCard(
     fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url)),
   );
-  ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(join(dir, 'hub'))));
+  cmms = createServer((req, res) => {
+    req.resume().on('end', () => {
+      if (cmmsStatus < 300) cmmsAccepted += 1;
+      res.writeHead(cmmsStatus).end();
+    });
+  });
+  await new Promise<void>((resolve) => cmms.listen(0, '127.0.0.1', resolve));
+  ({ child: hub, ready } = await startPdm<HubReady>(['hub'], {
+    ...hubEnv(join(dir, 'hub')),
+    PDM_HUB_WORKFLOW_CMMS_URL: `http://127.0.0.1:${(cmms.address() as AddressInfo).port}/work-orders`,
+    PDM_HUB_WORKFLOW_CMMS_SECRET: 'e2e-cmms-shared-secret-0123456789',
+  }));
   apiCookie = await login(ready.httpUrl, 'vic', PASSWORDS.vic);
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
+  cmms?.close();
   for (const child of [agent, hub]) {
     if (child && child.exitCode === null) {
       child.kill('SIGKILL');
@@ -254,7 +272,6 @@ describe('dashboard in a real browser', () => {
     await page.goto(`${ready.httpUrl}/#/models`);
     await page.getByLabel('Machine to train a model for').selectOption('plant-e/pump-7');
     await page.getByRole('button', { name: 'Train', exact: true }).click();
-    await page.getByRole('status').filter({ hasText: 'Training for plant-e/pump-7 queued' }).waitFor();
     let job: TrainingJob | undefined;
     const finished = async () => {
       [job] = await getJson<TrainingJob[]>(`${ready.httpUrl}/api/models/train`, apiCookie);
@@ -269,6 +286,26 @@ describe('dashboard in a real browser', () => {
     // Either the new signed version, or the coded reason it could not be trained (e.g. too few normal rows).
     expect(await row.textContent()).toContain(job!.error ? job!.error.code : `${job!.result!.modelId} ${job!.result!.version}`);
     await shot(page, 'models-training');
+    await page.close();
+  });
+
+  it('shows the CMMS dead letters; a supervisor sends them again once the CMMS takes them', async () => {
+    type Webhooks = { dead: Array<{ key: string; lastError?: string }>; pending: unknown[]; stats: { delivered: number } };
+    const webhooks = () => getJson<Webhooks>(`${ready.httpUrl}/api/webhooks`, apiCookie);
+    // The first test's inspection changes (open, acknowledge, assign, start, resolve) were all refused with a 400.
+    await expect.poll(async () => (await webhooks()).dead.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(5);
+    const dead = (await webhooks()).dead;
+    const page = await browser.newPage();
+    await signIn(page, 'sam');
+    await page.goto(`${ready.httpUrl}/#/kpis`);
+    const section = page.getByRole('region', { name: 'CMMS deliveries' });
+    await expect.poll(() => section.textContent(), { timeout: 15_000 }).toContain(`${dead.length} dead letters`);
+    expect(await section.locator('tr[data-webhook]').count()).toBe(dead.length);
+    expect(await section.textContent()).toContain(dead[0]!.lastError!);
+    cmmsStatus = 200;
+    await section.getByRole('button', { name: 'Send dead letters again' }).click();
+    await expect.poll(async () => (await webhooks()).dead.length, { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => cmmsAccepted, { timeout: 15_000 }).toBeGreaterThanOrEqual(dead.length);
     await page.close();
   });
 });

@@ -12,6 +12,24 @@ export interface Contribution {
   share: number;
 }
 
+/** One CMMS notification in the hub's durable webhook outbox (its body stays on the hub). */
+export interface Webhook {
+  key: string;
+  inspectionId: string;
+  type: string;
+  recordedAt: number;
+  attempts: number;
+  lastError?: string;
+  deadAt?: number;
+}
+
+export interface Webhooks {
+  configured: boolean;
+  pending: Webhook[];
+  dead: Webhook[];
+  stats: { delivered: number; failedAttempts: number; deadLettered: number };
+}
+
 /** A training job on the hub (POST /api/models/train): PCA T²/Q from the telemetry log and inspection outcomes. */
 export interface TrainingJob {
   id: string;
@@ -163,6 +181,8 @@ export const api = {
   startRollout: (model: ModelRef, canaries: string[], rest: string[]) => call<Rollout>('POST', '/api/rollouts', { modelId: model.modelId, version: model.version, canaries, rest }),
   abortRollout: (id: string, reason: string) => call<Rollout>('POST', `/api/rollouts/${encodeURIComponent(id)}/abort`, { reason }),
   users: () => call<Array<{ username: string; role: Role }>>('GET', '/api/users'),
+  webhooks: () => call<Webhooks>('GET', '/api/webhooks'),
+  retryWebhooks: (keys?: string[]) => call<{ retried: string[] }>('POST', '/api/webhooks/retry', keys ? { keys } : {}),
   trainingJobs: () => call<TrainingJob[]>('GET', '/api/models/train'),
   train: (target: { device: string } | { kind: string }) => call<TrainingJob>('POST', '/api/models/train', target),
 };
