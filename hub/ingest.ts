@@ -3,7 +3,7 @@ import { decode, type Decoded } from '../protocol/codec.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { EventMessage, ModelAckMessage, StatusMessage, TelemetryMessage } from '../protocol/messages.js';
 import type { Channel } from '../protocol/topics.js';
-import { applyEvent, type IncidentOutcome } from './incidents.js';
+import { applyEvent, type ApplyOptions, type IncidentOutcome } from './incidents.js';
 import { policyFor, type RoutingConfig } from './routing.js';
 import { deviceKey, type DeviceRecord } from './store/state.js';
 import type { HubStore } from './store/store.js';
@@ -91,13 +91,22 @@ export class Ingest {
     return view;
   }
 
+  /** Per site: the routing config is fixed for the hub's life, so each site's policy is merged once. */
+  private readonly policies = new Map<string, ApplyOptions>();
+
+  private applyOptions(site: string): ApplyOptions {
+    let opts = this.policies.get(site);
+    if (!opts) {
+      opts = { windowMs: this.routing.correlationWindowSeconds * 1000, policy: policyFor(this.routing, site), changes: this.store };
+      if (this.policies.size >= 1024) this.policies.clear(); // a hub serves a few sites; never let the memo grow unbounded
+      this.policies.set(site, opts);
+    }
+    opts.dedupSince = this.store.dedupSince();
+    return opts;
+  }
+
   private async onEvent(event: EventMessage): Promise<void> {
-    const outcome = applyEvent(this.store.state, event, this.now(), {
-      windowMs: this.routing.correlationWindowSeconds * 1000,
-      policy: policyFor(this.routing, event.site),
-      changes: this.store,
-      dedupSince: this.store.dedupSince(),
-    });
+    const outcome = applyEvent(this.store.state, event, this.now(), this.applyOptions(event.site));
     // Even a duplicate waits for the write: a redelivery may overtake the first copy's commit.
     await this.store.commit();
     if (outcome.kind === 'duplicate') {

@@ -28,8 +28,26 @@ export function decode(topic: string, payload: Uint8Array | string, maxBytes = M
   }
 }
 
+/**
+ * Topics already parsed: devices publish on the same few topics all the time. Only valid topics are kept (a bad one
+ * throws every time), the entries are frozen so no caller can change what the next one gets, and the memo starts
+ * afresh once it holds TOPIC_MEMO_SIZE topics.
+ */
+const TOPIC_MEMO_SIZE = 16_384;
+const parsedTopics = new Map<string, Readonly<TopicAddress>>();
+
+function addressOf(topic: string): Readonly<TopicAddress> {
+  let address = parsedTopics.get(topic);
+  if (address === undefined) {
+    address = Object.freeze(parseTopic(topic));
+    if (parsedTopics.size >= TOPIC_MEMO_SIZE) parsedTopics.clear();
+    parsedTopics.set(topic, address);
+  }
+  return address;
+}
+
 export function decodeOrThrow(topic: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES): Decoded {
-  const address: TopicAddress = parseTopic(topic);
+  const address = addressOf(topic);
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
   if (size > maxBytes) {
     throw new PdmError('PDM_ERR_PAYLOAD_TOO_LARGE', `${size} bytes on ${topic}, limit ${maxBytes}`);
@@ -51,7 +69,7 @@ export function decodeOrThrow(topic: string, payload: Uint8Array | string, maxBy
       `topic names ${address.site}/${address.device}, payload names ${message.site}/${message.device}`,
     );
   }
-  return { ...address, message } as Decoded;
+  return { site: address.site, device: address.device, channel: address.channel, message } as Decoded;
 }
 
 /** Validates a message against its channel's schema and returns the topic and bytes to publish. */

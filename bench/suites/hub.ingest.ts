@@ -32,8 +32,12 @@ export function startBareAedes(): Promise<{ child: ChildProcess; port: number }>
   return new Promise((resolve) => child.once('message', (m) => resolve({ child, port: (m as { mqttPort: number }).mqttPort })));
 }
 
+/** Extra node flags for the hub process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/x` to profile it under this load. */
+const HUB_NODE_ARGS = (process.env.PDM_BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: number; httpUrl: string }> {
   const child = fork(join(ROOT, 'dist', 'cli', 'pdm.js'), ['hub', '--config', join(ROOT, 'config', 'hub.yaml')], {
+    execArgv: [...process.execArgv, ...HUB_NODE_ARGS],
     env: { ...process.env, PDM_HUB_MQTT_HOST: '127.0.0.1', PDM_HUB_MQTT_PORT: '0', PDM_HUB_HTTP_PORT: '0', PDM_HUB_DATA_DIR: dataDir, PDM_HUB_LOG_LEVEL: 'warn', PDM_HUB_LOG_FILE: join(dataDir, 'hub.log') },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
