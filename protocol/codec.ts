@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { PdmError } from './errors.js';
 import { MAX_PAYLOAD_BYTES, SCHEMAS, type MessageFor } from './messages.js';
-import { parseTopic, topicFor, type Channel, type TopicAddress } from './topics.js';
+import { ID_PATTERN, parseTopic, PROTOCOL_VERSION, topicFor, type Channel, type TopicAddress } from './topics.js';
+import { isUuid, isUuidv7 } from './uuid.js';
 
 export type Decoded = { [C in Channel]: { channel: C; site: string; device: string; message: MessageFor<C> } }[Channel];
 export type DecodeResult = { ok: true; value: Decoded } | { ok: false; error: PdmError };
@@ -58,18 +59,66 @@ export function decodeOrThrow(topic: string, payload: Uint8Array | string, maxBy
   } catch (cause) {
     throw new PdmError('PDM_ERR_BAD_JSON', `on ${topic}: ${(cause as Error).message}`, { cause });
   }
+  // The fast path says yes only to what the schema accepts too; anything else gets the schema's verdict and words.
+  if (address.channel === 'event' && isPlainEvent(json)) return withAddress(address, json);
   const parsed = SCHEMAS[address.channel].safeParse(json);
   if (!parsed.success) {
     throw new PdmError('PDM_ERR_SCHEMA', `${address.channel} on ${topic}: ${describeIssues(parsed.error)}`);
   }
-  const message = parsed.data as { site: string; device: string };
-  if (message.site !== address.site || message.device !== address.device) {
-    throw new PdmError(
-      'PDM_ERR_DEVICE_MISMATCH',
-      `topic names ${address.site}/${address.device}, payload names ${message.site}/${message.device}`,
-    );
+  return withAddress(address, parsed.data);
+}
+
+function withAddress(address: Readonly<TopicAddress>, message: unknown): Decoded {
+  const { site, device } = message as { site: string; device: string };
+  if (site !== address.site || device !== address.device) {
+    throw new PdmError('PDM_ERR_DEVICE_MISMATCH', `topic names ${address.site}/${address.device}, payload names ${site}/${device}`);
   }
   return { site: address.site, device: address.device, channel: address.channel, message } as Decoded;
+}
+
+// A fast path for events, the message a fleet floods the hub with: the same rules as EventSchema (messages.ts),
+// checked on the parsed JSON in place, without the schema's copy of every object. It may be stricter than the
+// schema, never looser (test/unit/protocol.test.ts compares the two verdicts on many variants); whatever it does
+// not accept goes through the schema.
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isId = (x: unknown): boolean => typeof x === 'string' && ID_PATTERN.test(x);
+const isCount = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+const isFinite = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
+const isShortText = (x: unknown): boolean => typeof x === 'string' && x.length <= 256;
+/** The fields the fast path checks; a test holds this to EventSchema's, so a schema change cannot slip past it. */
+export const EVENT_FAST_PATH_FIELDS = [
+  'v', 'id', 'ts', 'site', 'device', 'bootId', 'seq',
+  'kind', 'episodeId', 'asset', 'score', 'threshold', 'severity', 'model', 'contributions', 'windowStart', 'windowEnd',
+] as const;
+const EVENT_KEYS = EVENT_FAST_PATH_FIELDS.length;
+const CONTRIBUTION_KEYS = 3;
+
+function isPlainEvent(x: unknown): boolean {
+  if (!isRecord(x) || Object.keys(x).length !== EVENT_KEYS) return false;
+  // With exactly as many keys as the schema has fields, and each field present and valid, there is no other key.
+  if (
+    x.v !== PROTOCOL_VERSION ||
+    typeof x.id !== 'string' || !isUuidv7(x.id) ||
+    !isCount(x.ts) || !isId(x.site) || !isId(x.device) ||
+    typeof x.bootId !== 'string' || !isUuid(x.bootId) ||
+    !isCount(x.seq) ||
+    (x.kind !== 'anomaly' && x.kind !== 'clear') ||
+    typeof x.episodeId !== 'string' || !isUuidv7(x.episodeId) ||
+    !isId(x.asset) || !isFinite(x.score) || !isFinite(x.threshold) ||
+    (x.severity !== 'info' && x.severity !== 'warning' && x.severity !== 'critical') ||
+    !isCount(x.windowStart) || !isCount(x.windowEnd)
+  ) {
+    return false;
+  }
+  const model = x.model;
+  if (!isRecord(model) || Object.keys(model).length !== 2 || !isShortText(model.id) || !isShortText(model.version)) return false;
+  const contributions = x.contributions;
+  if (!Array.isArray(contributions) || contributions.length > 16) return false;
+  for (const c of contributions as unknown[]) {
+    if (!isRecord(c) || Object.keys(c).length !== CONTRIBUTION_KEYS || !isShortText(c.feature) || !isFinite(c.value)) return false;
+    if (typeof c.share !== 'number' || !(c.share >= 0 && c.share <= 1)) return false;
+  }
+  return true;
 }
 
 /** Validates a message against its channel's schema and returns the topic and bytes to publish. */
