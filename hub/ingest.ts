@@ -20,6 +20,9 @@ export interface LiveDeviceView {
   lastTelemetryAt?: number;
 }
 
+/** What `handle` returns when nothing waits for a commit. */
+const DONE: Promise<void> = Promise.resolve();
+
 type Handler<C extends Channel> = (msg: Extract<Decoded, { channel: C }>['message']) => Promise<void> | void;
 
 /**
@@ -66,20 +69,37 @@ export class Ingest {
     this.logger.warn({ code, ...detail }, 'message rejected');
   }
 
-  async handle(topic: string, payload: Buffer, clientId?: string): Promise<void> {
-    const started = performance.now();
-    const result = decode(topic, payload, this.maxPayloadBytes);
-    if (!result.ok) {
-      this.reject(result.error.code, { topic, clientId, reason: result.error.message });
-      return;
+  /**
+   * Not an async function on purpose: the decoding and the handler's synchronous part run now, and what waits for
+   * the commit is only the channel and the start time, not the payload or the parsed message (with a fleet's
+   * worth of messages waiting for one fsync, that is what the garbage collector would otherwise carry along).
+   */
+  handle(topic: string, payload: Buffer, clientId?: string): Promise<void> {
+    try {
+      const started = performance.now();
+      const result = decode(topic, payload, this.maxPayloadBytes);
+      if (!result.ok) {
+        this.reject(result.error.code, { topic, clientId, reason: result.error.message });
+        return DONE;
+      }
+      const { channel, message } = result.value;
+      const handler = this.handlers[channel] as Handler<Channel> | undefined;
+      if (!handler) {
+        this.reject('PDM_ERR_NOT_AUTHORIZED', { topic, clientId, reason: `devices do not publish on ${channel}` });
+        return DONE;
+      }
+      const pending = handler(message as never);
+      if (typeof pending?.then !== 'function') {
+        this.accepted(channel, started);
+        return DONE;
+      }
+      return pending!.then(() => this.accepted(channel, started));
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
-    const { channel, message } = result.value;
-    const handler = this.handlers[channel] as Handler<Channel> | undefined;
-    if (!handler) {
-      this.reject('PDM_ERR_NOT_AUTHORIZED', { topic, clientId, reason: `devices do not publish on ${channel}` });
-      return;
-    }
-    await handler(message as never);
+  }
+
+  private accepted(channel: Channel, started: number): void {
     this.stats.accepted[channel] = (this.stats.accepted[channel] ?? 0) + 1;
     this.onHandled(channel, (performance.now() - started) / 1000);
   }
@@ -105,8 +125,13 @@ export class Ingest {
     return opts;
   }
 
-  private async onEvent(event: EventMessage): Promise<void> {
+  private onEvent(event: EventMessage): Promise<void> {
     const outcome = applyEvent(this.store.state, event, this.now(), this.applyOptions(event.site));
+    // Only the outcome and the id wait for the commit, not the whole parsed event.
+    return this.afterEvent(outcome, event.id);
+  }
+
+  private async afterEvent(outcome: IncidentOutcome, eventId: string): Promise<void> {
     // Even a duplicate waits for the write: a redelivery may overtake the first copy's commit.
     await this.store.commit();
     if (outcome.kind === 'duplicate') {
@@ -116,11 +141,11 @@ export class Ingest {
     if (outcome.kind === 'opened' || outcome.kind === 'promoted') {
       const { inspection } = outcome;
       this.logger.info(
-        { inspection: inspection.id, asset: inspection.asset, severity: inspection.severity, eventId: event.id, via: outcome.kind },
+        { inspection: inspection.id, asset: inspection.asset, severity: inspection.severity, eventId, via: outcome.kind },
         'inspection opened',
       );
     } else if (outcome.kind === 'watch-opened' || outcome.kind === 'watch-cleared') {
-      this.logger.info({ watch: outcome.watch.id, asset: outcome.watch.asset, eventId: event.id }, outcome.kind);
+      this.logger.info({ watch: outcome.watch.id, asset: outcome.watch.asset, eventId }, outcome.kind);
     }
     this.onIncident(outcome);
   }
