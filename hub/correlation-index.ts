@@ -52,7 +52,12 @@ export class ListCorrelation<T extends Correlated> {
 
   /** An existing record took new episodes. */
   noteEpisodes(at: number, episodeIds: string[]): void {
-    for (const episode of episodeIds) if (!this.firstByEpisode.has(episode)) this.firstByEpisode.set(episode, at);
+    for (const episode of episodeIds) this.noteEpisode(at, episode);
+  }
+
+  /** An existing record took an event of this episode (one call per event, so no array to build). */
+  noteEpisode(at: number, episodeId: string): void {
+    if (!this.firstByEpisode.has(episodeId)) this.firstByEpisode.set(episodeId, at);
   }
 }
 

@@ -65,7 +65,7 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
   const inspection = latest && !isClosed(latest.record.status) && withinWindow(latest.record, event, now, opts.windowMs) ? latest.record : undefined;
   if (inspection) {
     joinInspection(inspection, event, now);
-    index.inspections.noteEpisodes(latest!.at, [event.episodeId]);
+    index.inspections.noteEpisode(latest!.at, event.episodeId);
     changes.touch('inspection', inspection.id);
     markSeen(state, changes, event.id, inspection.id);
     return { kind: 'joined', inspection };
@@ -76,7 +76,7 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
   if (watch) {
     watch.events.push(eventRef(event));
     if (!watch.episodeIds.includes(event.episodeId)) watch.episodeIds.push(event.episodeId);
-    index.watches.noteEpisodes(latestWatch!.at, [event.episodeId]);
+    index.watches.noteEpisode(latestWatch!.at, event.episodeId);
     watch.severity = maxSeverity(watch.severity, event.severity);
     watch.lastEventAt = now;
     changes.touch('watch', watch.id);
