@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { PdmError } from './errors.js';
-import { MAX_PAYLOAD_BYTES, SCHEMAS, type MessageFor } from './messages.js';
+import { MAX_PAYLOAD_BYTES, SCHEMAS, type EventMessage, type MessageFor } from './messages.js';
 import { ID_PATTERN, parseTopic, PROTOCOL_VERSION, topicFor, type Channel, type TopicAddress } from './topics.js';
 import { isUuid, isUuidv7 } from './uuid.js';
 
@@ -83,41 +83,47 @@ function withAddress(address: Readonly<TopicAddress>, message: unknown): Decoded
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isId = (x: unknown): boolean => typeof x === 'string' && ID_PATTERN.test(x);
 const isCount = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
-const isFinite = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
+const isFiniteNumber = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
 const isShortText = (x: unknown): boolean => typeof x === 'string' && x.length <= 256;
-/** The fields the fast path checks; a test holds this to EventSchema's, so a schema change cannot slip past it. */
-export const EVENT_FAST_PATH_FIELDS = [
-  'v', 'id', 'ts', 'site', 'device', 'bootId', 'seq',
-  'kind', 'episodeId', 'asset', 'score', 'threshold', 'severity', 'model', 'contributions', 'windowStart', 'windowEnd',
-] as const;
-const EVENT_KEYS = EVENT_FAST_PATH_FIELDS.length;
-const CONTRIBUTION_KEYS = 3;
+const isUuidString = (x: unknown): boolean => typeof x === 'string' && isUuid(x);
+const isUuidv7String = (x: unknown): boolean => typeof x === 'string' && isUuidv7(x);
+
+function isContribution(c: unknown): boolean {
+  return (
+    isRecord(c) && Object.keys(c).length === 3 && isShortText(c.feature) && isFiniteNumber(c.value) &&
+    typeof c.share === 'number' && c.share >= 0 && c.share <= 1
+  );
+}
+
+/**
+ * One check per EventSchema field. Typed by the schema's own output type, so a field added to the schema does not
+ * compile until it has a check here; a test also holds the key list to the schema's.
+ */
+export const EVENT_FAST_PATH: { readonly [K in keyof EventMessage]-?: (x: unknown) => boolean } = {
+  v: (x) => x === PROTOCOL_VERSION,
+  id: isUuidv7String,
+  ts: isCount,
+  site: isId,
+  device: isId,
+  bootId: isUuidString,
+  seq: isCount,
+  kind: (x) => x === 'anomaly' || x === 'clear',
+  episodeId: isUuidv7String,
+  asset: isId,
+  score: isFiniteNumber,
+  threshold: isFiniteNumber,
+  severity: (x) => x === 'info' || x === 'warning' || x === 'critical',
+  model: (x) => isRecord(x) && Object.keys(x).length === 2 && isShortText(x.id) && isShortText(x.version),
+  contributions: (x) => Array.isArray(x) && x.length <= 16 && x.every(isContribution),
+  windowStart: isCount,
+  windowEnd: isCount,
+};
+const EVENT_CHECKS = Object.entries(EVENT_FAST_PATH) as Array<[string, (x: unknown) => boolean]>;
 
 function isPlainEvent(x: unknown): boolean {
-  if (!isRecord(x) || Object.keys(x).length !== EVENT_KEYS) return false;
-  // With exactly as many keys as the schema has fields, and each field present and valid, there is no other key.
-  if (
-    x.v !== PROTOCOL_VERSION ||
-    typeof x.id !== 'string' || !isUuidv7(x.id) ||
-    !isCount(x.ts) || !isId(x.site) || !isId(x.device) ||
-    typeof x.bootId !== 'string' || !isUuid(x.bootId) ||
-    !isCount(x.seq) ||
-    (x.kind !== 'anomaly' && x.kind !== 'clear') ||
-    typeof x.episodeId !== 'string' || !isUuidv7(x.episodeId) ||
-    !isId(x.asset) || !isFinite(x.score) || !isFinite(x.threshold) ||
-    (x.severity !== 'info' && x.severity !== 'warning' && x.severity !== 'critical') ||
-    !isCount(x.windowStart) || !isCount(x.windowEnd)
-  ) {
-    return false;
-  }
-  const model = x.model;
-  if (!isRecord(model) || Object.keys(model).length !== 2 || !isShortText(model.id) || !isShortText(model.version)) return false;
-  const contributions = x.contributions;
-  if (!Array.isArray(contributions) || contributions.length > 16) return false;
-  for (const c of contributions as unknown[]) {
-    if (!isRecord(c) || Object.keys(c).length !== CONTRIBUTION_KEYS || !isShortText(c.feature) || !isFinite(c.value)) return false;
-    if (typeof c.share !== 'number' || !(c.share >= 0 && c.share <= 1)) return false;
-  }
+  // Exactly as many keys as the schema has fields, each present and valid: so there is no other key.
+  if (!isRecord(x) || Object.keys(x).length !== EVENT_CHECKS.length) return false;
+  for (const [field, check] of EVENT_CHECKS) if (!check(x[field])) return false;
   return true;
 }
 
