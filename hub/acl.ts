@@ -1,4 +1,4 @@
-import { isDeviceChannel, parseDeviceClientId, parseTopic, topicFor } from '../protocol/topics.js';
+import { DEVICE_CHANNELS, isDeviceChannel, parseDeviceClientId, parseTopic, topicFor } from '../protocol/topics.js';
 
 /**
  * Topic authorisation, deny by default: a device publishes only device channels under its own prefix and subscribes
@@ -25,4 +25,22 @@ export function maySubscribe(clientId: string, filter: string): string | undefin
   if (!identity) return `client id "${clientId}" is not a device id (site:device)`;
   const allowed = [topicFor(identity.site, identity.device, 'cmd'), topicFor(identity.site, identity.device, 'model')];
   return allowed.includes(filter) ? undefined : `${clientId} may subscribe only to ${allowed.join(' and ')}`;
+}
+
+/**
+ * One connection's publish decisions. A device publishes on the same few topics all the time, so each topic is
+ * checked once per connection; only grants are remembered (at most one per device channel, since a device may
+ * publish only under its own prefix), and a denied topic is checked, and so reported, every time.
+ */
+export class PublishGrants {
+  private readonly granted = new Set<string>();
+
+  constructor(readonly clientId: string) {}
+
+  check(topic: string): string | undefined {
+    if (this.granted.has(topic)) return undefined;
+    const denied = mayPublish(this.clientId, topic);
+    if (denied === undefined && this.granted.size < DEVICE_CHANNELS.length) this.granted.add(topic);
+    return denied;
+  }
 }

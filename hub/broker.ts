@@ -1,7 +1,7 @@
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
-import { mayPublish, maySubscribe } from './acl.js';
+import { maySubscribe, PublishGrants } from './acl.js';
 import type { LoginVerdict } from './auth/device-auth.js';
 import type { Ingest } from './ingest.js';
 import { startListeners, type ListenerConfig, type Listeners } from './listeners.js';
@@ -45,8 +45,9 @@ export async function startBroker(opts: ListenerConfig & {
   logger: Logger;
 }): Promise<RunningBroker> {
   const { ingest, logger } = opts;
-  // The identity each connection proved; a client missing here never authenticated and is denied everything.
-  const proven = new WeakMap<Client, string>();
+  // The identity each connection proved (with its publish grants); a client missing here never authenticated and is
+  // denied everything.
+  const proven = new WeakMap<Client, PublishGrants>();
   const broker = await Aedes.createBroker({
     maxTopicLevels: 8,
     authenticate(client, username, password, done) {
@@ -56,7 +57,7 @@ export async function startBroker(opts: ListenerConfig & {
             ingest.reject(verdict.code, { clientId: client.id, remote: remoteOf(client), reason: verdict.reason });
             return done(authError(verdict), false);
           }
-          proven.set(client, client.id);
+          proven.set(client, new PublishGrants(client.id));
           done(null, true);
         },
         (error: Error) => {
@@ -68,8 +69,8 @@ export async function startBroker(opts: ListenerConfig & {
     authorizePublish(client, packet, callback) {
       // No client: the hub itself publishing through the broker.
       if (!client) return callback(null);
-      const identity = proven.get(client);
-      const denied = identity ? mayPublish(identity, packet.topic) : 'client never authenticated';
+      const grants = proven.get(client);
+      const denied = grants ? grants.check(packet.topic) : 'client never authenticated';
       if (denied) {
         ingest.reject('PDM_ERR_NOT_AUTHORIZED', { clientId: client.id, topic: packet.topic, reason: denied });
         return callback(new PdmError('PDM_ERR_NOT_AUTHORIZED', denied));
@@ -83,8 +84,8 @@ export async function startBroker(opts: ListenerConfig & {
       );
     },
     authorizeSubscribe(client, subscription, callback) {
-      const identity = proven.get(client);
-      const denied = identity ? maySubscribe(identity, subscription.topic) : 'client never authenticated';
+      const grants = proven.get(client);
+      const denied = grants ? maySubscribe(grants.clientId, subscription.topic) : 'client never authenticated';
       if (denied) {
         ingest.reject('PDM_ERR_NOT_AUTHORIZED', { clientId: client.id, topic: subscription.topic, reason: denied });
         // A null subscription answers 0x80 (failure) in the SUBACK and keeps the connection: MQTT 3.1.1 §3.9.3.

@@ -13,7 +13,8 @@ interface Correlated {
  * appended (or replaced in place by one with the same asset and episodes), so the index catches up on the tail.
  */
 export class ListCorrelation<T extends Correlated> {
-  private readonly latestByAsset = new Map<string, number>();
+  /** Site, then asset: no joined key string to build and hash on every lookup. */
+  private readonly latestByAsset = new Map<string, Map<string, number>>();
   private readonly firstByEpisode = new Map<string, number>();
   private indexed = 0;
 
@@ -23,9 +24,10 @@ export class ListCorrelation<T extends Correlated> {
     const list = this.list();
     for (; this.indexed < list.length; this.indexed += 1) {
       const record = list[this.indexed]!;
-      const key = `${record.site}/${record.asset}`;
-      const current = this.latestByAsset.get(key);
-      if (current === undefined || list[current]!.lastEventAt <= record.lastEventAt) this.latestByAsset.set(key, this.indexed);
+      let assets = this.latestByAsset.get(record.site);
+      if (!assets) this.latestByAsset.set(record.site, (assets = new Map()));
+      const current = assets.get(record.asset);
+      if (current === undefined || list[current]!.lastEventAt <= record.lastEventAt) assets.set(record.asset, this.indexed);
       this.noteEpisodes(this.indexed, record.episodeIds);
     }
     return list;
@@ -37,7 +39,7 @@ export class ListCorrelation<T extends Correlated> {
    */
   latestFor(site: string, asset: string): { record: T; at: number } | undefined {
     const list = this.catchUp();
-    const at = this.latestByAsset.get(`${site}/${asset}`);
+    const at = this.latestByAsset.get(site)?.get(asset);
     return at === undefined ? undefined : { record: list[at]!, at };
   }
 
@@ -50,7 +52,12 @@ export class ListCorrelation<T extends Correlated> {
 
   /** An existing record took new episodes. */
   noteEpisodes(at: number, episodeIds: string[]): void {
-    for (const episode of episodeIds) if (!this.firstByEpisode.has(episode)) this.firstByEpisode.set(episode, at);
+    for (const episode of episodeIds) this.noteEpisode(at, episode);
+  }
+
+  /** An existing record took an event of this episode (one call per event, so no array to build). */
+  noteEpisode(at: number, episodeId: string): void {
+    if (!this.firstByEpisode.has(episodeId)) this.firstByEpisode.set(episodeId, at);
   }
 }
 

@@ -98,8 +98,12 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const metrics = createMetrics({ state: () => store.state, ingest, workflow, webhooks: activities.webhooks, connectedClients: () => connected() });
   const live = new LiveFeed();
   const scores = new ScoreHistory();
+  // One labelled histogram child per channel, made once: observing costs no label object per message.
+  const ingestSecondsOf = new Map<string, { observe(value: number): void }>();
   ingest.onHandled = (channel, seconds) => {
-    metrics.ingestSeconds.observe({ channel }, seconds);
+    let observer = ingestSecondsOf.get(channel);
+    if (!observer) ingestSecondsOf.set(channel, (observer = metrics.ingestSeconds.labels({ channel })));
+    observer.observe(seconds);
     live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
   };
   ingest.onTelemetry = (msg) => scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);

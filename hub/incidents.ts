@@ -47,42 +47,46 @@ function holderOf(state: HubState, eventId: string): string | undefined {
   return watch.status === 'promoted' && watch.inspectionId ? watch.inspectionId : watch.id;
 }
 
+/** Records which inspection or watch took an event (the dedup entry), for the journal too. */
+function markSeen(state: HubState, changes: ChangeTracker, eventId: string, target: string): void {
+  state.seenEvents[eventId] = target;
+  changes.touch('seen', eventId);
+}
+
+function withinWindow(x: { site: string; asset: string; lastEventAt: number }, event: EventMessage, now: number, windowMs: number): boolean {
+  return x.site === event.site && x.asset === event.asset && now - x.lastEventAt <= windowMs;
+}
+
 function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: ApplyOptions): IncidentOutcome {
   const changes = opts.changes;
-  const seen = (target: string) => {
-    state.seenEvents[event.id] = target;
-    changes.touch('seen', event.id);
-  };
-  const sameAsset = (x: { site: string; asset: string; lastEventAt: number }): boolean =>
-    x.site === event.site && x.asset === event.asset && now - x.lastEventAt <= opts.windowMs;
 
   const index = correlationIndex(state);
   const latest = index.inspections.latestFor(event.site, event.asset);
-  const inspection = latest && !isClosed(latest.record.status) && sameAsset(latest.record) ? latest.record : undefined;
+  const inspection = latest && !isClosed(latest.record.status) && withinWindow(latest.record, event, now, opts.windowMs) ? latest.record : undefined;
   if (inspection) {
     joinInspection(inspection, event, now);
-    index.inspections.noteEpisodes(latest!.at, [event.episodeId]);
+    index.inspections.noteEpisode(latest!.at, event.episodeId);
     changes.touch('inspection', inspection.id);
-    seen(inspection.id);
+    markSeen(state, changes, event.id, inspection.id);
     return { kind: 'joined', inspection };
   }
 
   const latestWatch = index.watches.latestFor(event.site, event.asset);
-  const watch = latestWatch && latestWatch.record.status === 'watching' && sameAsset(latestWatch.record) ? latestWatch.record : undefined;
+  const watch = latestWatch && latestWatch.record.status === 'watching' && withinWindow(latestWatch.record, event, now, opts.windowMs) ? latestWatch.record : undefined;
   if (watch) {
     watch.events.push(eventRef(event));
     if (!watch.episodeIds.includes(event.episodeId)) watch.episodeIds.push(event.episodeId);
-    index.watches.noteEpisodes(latestWatch!.at, [event.episodeId]);
+    index.watches.noteEpisode(latestWatch!.at, event.episodeId);
     watch.severity = maxSeverity(watch.severity, event.severity);
     watch.lastEventAt = now;
     changes.touch('watch', watch.id);
     const anomalies = watch.events.filter((e) => e.kind === 'anomaly').length;
     if (severityAtLeast(watch.severity, opts.policy.inspectFrom) || anomalies >= opts.policy.promoteAfterEvents) {
       const promoted = promote(state, watch, now, `watch reached ${watch.severity} / ${anomalies} anomalies`, changes);
-      seen(promoted.id);
+      markSeen(state, changes, event.id, promoted.id);
       return { kind: 'promoted', inspection: promoted };
     }
-    seen(watch.id);
+    markSeen(state, changes, event.id, watch.id);
     return { kind: 'watch-joined', watch };
   }
 
@@ -93,7 +97,7 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
     state.inspections.push(opened);
     changes.touch('inspection', opened.id);
     state.routing.toPeople += 1;
-    seen(opened.id);
+    markSeen(state, changes, event.id, opened.id);
     return { kind: 'opened', inspection: opened };
   }
   const opened: WatchItem = {
@@ -112,7 +116,7 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
   };
   state.watches.push(opened);
   changes.touch('watch', opened.id);
-  seen(opened.id);
+  markSeen(state, changes, event.id, opened.id);
   return { kind: 'watch-opened', watch: opened };
 }
 

@@ -3,7 +3,7 @@ import { decode, type Decoded } from '../protocol/codec.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { EventMessage, ModelAckMessage, StatusMessage, TelemetryMessage } from '../protocol/messages.js';
 import type { Channel } from '../protocol/topics.js';
-import { applyEvent, type IncidentOutcome } from './incidents.js';
+import { applyEvent, type ApplyOptions, type IncidentOutcome } from './incidents.js';
 import { policyFor, type RoutingConfig } from './routing.js';
 import { deviceKey, type DeviceRecord } from './store/state.js';
 import type { HubStore } from './store/store.js';
@@ -19,6 +19,9 @@ export interface LiveDeviceView {
   lastThreshold?: number;
   lastTelemetryAt?: number;
 }
+
+/** What `handle` returns when nothing waits for a commit. */
+const DONE: Promise<void> = Promise.resolve();
 
 type Handler<C extends Channel> = (msg: Extract<Decoded, { channel: C }>['message']) => Promise<void> | void;
 
@@ -66,20 +69,37 @@ export class Ingest {
     this.logger.warn({ code, ...detail }, 'message rejected');
   }
 
-  async handle(topic: string, payload: Buffer, clientId?: string): Promise<void> {
-    const started = performance.now();
-    const result = decode(topic, payload, this.maxPayloadBytes);
-    if (!result.ok) {
-      this.reject(result.error.code, { topic, clientId, reason: result.error.message });
-      return;
+  /**
+   * Not an async function on purpose: the decoding and the handler's synchronous part run now, and what waits for
+   * the commit is only the channel and the start time, not the payload or the parsed message (with a fleet's
+   * worth of messages waiting for one fsync, that is what the garbage collector would otherwise carry along).
+   */
+  handle(topic: string, payload: Buffer, clientId?: string): Promise<void> {
+    try {
+      const started = performance.now();
+      const result = decode(topic, payload, this.maxPayloadBytes);
+      if (!result.ok) {
+        this.reject(result.error.code, { topic, clientId, reason: result.error.message });
+        return DONE;
+      }
+      const { channel, message } = result.value;
+      const handler = this.handlers[channel] as Handler<Channel> | undefined;
+      if (!handler) {
+        this.reject('PDM_ERR_NOT_AUTHORIZED', { topic, clientId, reason: `devices do not publish on ${channel}` });
+        return DONE;
+      }
+      const pending = handler(message as never);
+      if (typeof pending?.then !== 'function') {
+        this.accepted(channel, started);
+        return DONE;
+      }
+      return pending!.then(() => this.accepted(channel, started));
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
-    const { channel, message } = result.value;
-    const handler = this.handlers[channel] as Handler<Channel> | undefined;
-    if (!handler) {
-      this.reject('PDM_ERR_NOT_AUTHORIZED', { topic, clientId, reason: `devices do not publish on ${channel}` });
-      return;
-    }
-    await handler(message as never);
+  }
+
+  private accepted(channel: Channel, started: number): void {
     this.stats.accepted[channel] = (this.stats.accepted[channel] ?? 0) + 1;
     this.onHandled(channel, (performance.now() - started) / 1000);
   }
@@ -91,13 +111,27 @@ export class Ingest {
     return view;
   }
 
-  private async onEvent(event: EventMessage): Promise<void> {
-    const outcome = applyEvent(this.store.state, event, this.now(), {
-      windowMs: this.routing.correlationWindowSeconds * 1000,
-      policy: policyFor(this.routing, event.site),
-      changes: this.store,
-      dedupSince: this.store.dedupSince(),
-    });
+  /** Per site: the routing config is fixed for the hub's life, so each site's policy is merged once. */
+  private readonly policies = new Map<string, ApplyOptions>();
+
+  private applyOptions(site: string): ApplyOptions {
+    let opts = this.policies.get(site);
+    if (!opts) {
+      opts = { windowMs: this.routing.correlationWindowSeconds * 1000, policy: policyFor(this.routing, site), changes: this.store };
+      if (this.policies.size >= 1024) this.policies.clear(); // a hub serves a few sites; never let the memo grow unbounded
+      this.policies.set(site, opts);
+    }
+    opts.dedupSince = this.store.dedupSince();
+    return opts;
+  }
+
+  private onEvent(event: EventMessage): Promise<void> {
+    const outcome = applyEvent(this.store.state, event, this.now(), this.applyOptions(event.site));
+    // Only the outcome and the id wait for the commit, not the whole parsed event.
+    return this.afterEvent(outcome, event.id);
+  }
+
+  private async afterEvent(outcome: IncidentOutcome, eventId: string): Promise<void> {
     // Even a duplicate waits for the write: a redelivery may overtake the first copy's commit.
     await this.store.commit();
     if (outcome.kind === 'duplicate') {
@@ -107,11 +141,11 @@ export class Ingest {
     if (outcome.kind === 'opened' || outcome.kind === 'promoted') {
       const { inspection } = outcome;
       this.logger.info(
-        { inspection: inspection.id, asset: inspection.asset, severity: inspection.severity, eventId: event.id, via: outcome.kind },
+        { inspection: inspection.id, asset: inspection.asset, severity: inspection.severity, eventId, via: outcome.kind },
         'inspection opened',
       );
     } else if (outcome.kind === 'watch-opened' || outcome.kind === 'watch-cleared') {
-      this.logger.info({ watch: outcome.watch.id, asset: outcome.watch.asset, eventId: event.id }, outcome.kind);
+      this.logger.info({ watch: outcome.watch.id, asset: outcome.watch.asset, eventId }, outcome.kind);
     }
     this.onIncident(outcome);
   }

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { PdmError } from './errors.js';
-import { MAX_PAYLOAD_BYTES, SCHEMAS, type MessageFor } from './messages.js';
-import { parseTopic, topicFor, type Channel, type TopicAddress } from './topics.js';
+import { MAX_PAYLOAD_BYTES, SCHEMAS, type EventMessage, type MessageFor } from './messages.js';
+import { ID_PATTERN, parseTopic, PROTOCOL_VERSION, topicFor, type Channel, type TopicAddress } from './topics.js';
+import { isUuid, isUuidv7 } from './uuid.js';
 
 export type Decoded = { [C in Channel]: { channel: C; site: string; device: string; message: MessageFor<C> } }[Channel];
 export type DecodeResult = { ok: true; value: Decoded } | { ok: false; error: PdmError };
@@ -28,8 +29,26 @@ export function decode(topic: string, payload: Uint8Array | string, maxBytes = M
   }
 }
 
+/**
+ * Topics already parsed: devices publish on the same few topics all the time. Only valid topics are kept (a bad one
+ * throws every time), the entries are frozen so no caller can change what the next one gets, and the memo starts
+ * afresh once it holds TOPIC_MEMO_SIZE topics.
+ */
+const TOPIC_MEMO_SIZE = 16_384;
+const parsedTopics = new Map<string, Readonly<TopicAddress>>();
+
+function addressOf(topic: string): Readonly<TopicAddress> {
+  let address = parsedTopics.get(topic);
+  if (address === undefined) {
+    address = Object.freeze(parseTopic(topic));
+    if (parsedTopics.size >= TOPIC_MEMO_SIZE) parsedTopics.clear();
+    parsedTopics.set(topic, address);
+  }
+  return address;
+}
+
 export function decodeOrThrow(topic: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES): Decoded {
-  const address: TopicAddress = parseTopic(topic);
+  const address = addressOf(topic);
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
   if (size > maxBytes) {
     throw new PdmError('PDM_ERR_PAYLOAD_TOO_LARGE', `${size} bytes on ${topic}, limit ${maxBytes}`);
@@ -40,18 +59,72 @@ export function decodeOrThrow(topic: string, payload: Uint8Array | string, maxBy
   } catch (cause) {
     throw new PdmError('PDM_ERR_BAD_JSON', `on ${topic}: ${(cause as Error).message}`, { cause });
   }
+  // The fast path says yes only to what the schema accepts too; anything else gets the schema's verdict and words.
+  if (address.channel === 'event' && isPlainEvent(json)) return withAddress(address, json);
   const parsed = SCHEMAS[address.channel].safeParse(json);
   if (!parsed.success) {
     throw new PdmError('PDM_ERR_SCHEMA', `${address.channel} on ${topic}: ${describeIssues(parsed.error)}`);
   }
-  const message = parsed.data as { site: string; device: string };
-  if (message.site !== address.site || message.device !== address.device) {
-    throw new PdmError(
-      'PDM_ERR_DEVICE_MISMATCH',
-      `topic names ${address.site}/${address.device}, payload names ${message.site}/${message.device}`,
-    );
+  return withAddress(address, parsed.data);
+}
+
+function withAddress(address: Readonly<TopicAddress>, message: unknown): Decoded {
+  const { site, device } = message as { site: string; device: string };
+  if (site !== address.site || device !== address.device) {
+    throw new PdmError('PDM_ERR_DEVICE_MISMATCH', `topic names ${address.site}/${address.device}, payload names ${site}/${device}`);
   }
-  return { ...address, message } as Decoded;
+  return { site: address.site, device: address.device, channel: address.channel, message } as Decoded;
+}
+
+// A fast path for events, the message a fleet floods the hub with: the same rules as EventSchema (messages.ts),
+// checked on the parsed JSON in place, without the schema's copy of every object. It may be stricter than the
+// schema, never looser (test/unit/protocol.test.ts compares the two verdicts on many variants); whatever it does
+// not accept goes through the schema.
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isId = (x: unknown): boolean => typeof x === 'string' && ID_PATTERN.test(x);
+const isCount = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+const isFiniteNumber = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
+const isShortText = (x: unknown): boolean => typeof x === 'string' && x.length <= 256;
+const isUuidString = (x: unknown): boolean => typeof x === 'string' && isUuid(x);
+const isUuidv7String = (x: unknown): boolean => typeof x === 'string' && isUuidv7(x);
+
+function isContribution(c: unknown): boolean {
+  return (
+    isRecord(c) && Object.keys(c).length === 3 && isShortText(c.feature) && isFiniteNumber(c.value) &&
+    typeof c.share === 'number' && c.share >= 0 && c.share <= 1
+  );
+}
+
+/**
+ * One check per EventSchema field. Typed by the schema's own output type, so a field added to the schema does not
+ * compile until it has a check here; a test also holds the key list to the schema's.
+ */
+export const EVENT_FAST_PATH: { readonly [K in keyof EventMessage]-?: (x: unknown) => boolean } = {
+  v: (x) => x === PROTOCOL_VERSION,
+  id: isUuidv7String,
+  ts: isCount,
+  site: isId,
+  device: isId,
+  bootId: isUuidString,
+  seq: isCount,
+  kind: (x) => x === 'anomaly' || x === 'clear',
+  episodeId: isUuidv7String,
+  asset: isId,
+  score: isFiniteNumber,
+  threshold: isFiniteNumber,
+  severity: (x) => x === 'info' || x === 'warning' || x === 'critical',
+  model: (x) => isRecord(x) && Object.keys(x).length === 2 && isShortText(x.id) && isShortText(x.version),
+  contributions: (x) => Array.isArray(x) && x.length <= 16 && x.every(isContribution),
+  windowStart: isCount,
+  windowEnd: isCount,
+};
+const EVENT_CHECKS = Object.entries(EVENT_FAST_PATH) as Array<[string, (x: unknown) => boolean]>;
+
+function isPlainEvent(x: unknown): boolean {
+  // Exactly as many keys as the schema has fields, each present and valid: so there is no other key.
+  if (!isRecord(x) || Object.keys(x).length !== EVENT_CHECKS.length) return false;
+  for (const [field, check] of EVENT_CHECKS) if (!check(x[field])) return false;
+  return true;
 }
 
 /** Validates a message against its channel's schema and returns the topic and bytes to publish. */

@@ -1,4 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,8 +33,12 @@ export function startBareAedes(): Promise<{ child: ChildProcess; port: number }>
   return new Promise((resolve) => child.once('message', (m) => resolve({ child, port: (m as { mqttPort: number }).mqttPort })));
 }
 
+/** Extra node flags for the hub process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/x` to profile it under this load. */
+const HUB_NODE_ARGS = (process.env.PDM_BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: number; httpUrl: string }> {
   const child = fork(join(ROOT, 'dist', 'cli', 'pdm.js'), ['hub', '--config', join(ROOT, 'config', 'hub.yaml')], {
+    execArgv: [...process.execArgv, ...HUB_NODE_ARGS],
     env: { ...process.env, PDM_HUB_MQTT_HOST: '127.0.0.1', PDM_HUB_MQTT_PORT: '0', PDM_HUB_HTTP_PORT: '0', PDM_HUB_DATA_DIR: dataDir, PDM_HUB_LOG_LEVEL: 'warn', PDM_HUB_LOG_FILE: join(dataDir, 'hub.log') },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -49,8 +54,26 @@ async function hubIngestMeanMs(httpUrl: string): Promise<number> {
   return (value('pdm_ingest_seconds_sum') / value('pdm_ingest_seconds_count')) * 1000;
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux; undefined elsewhere). Under a shared,
+ * busy machine this moves far less than wall-clock throughput: it is what one message costs the broker process.
+ */
+function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces) start at ") "; utime and stime are fields 14 and 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
 /** Connects the fleet, sends every device's events at once (QoS 1), and times each PUBACK. */
 export interface Driven {
+  /** Broker-process CPU microseconds per event of the burst, when its pid was given and /proc is there. */
+  cpuMicrosPerEvent?: number;
   perSecond: number;
   p50: number;
   p99: number;
@@ -64,7 +87,7 @@ function percentile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-export async function drive(port: number, password: string | undefined): Promise<Driven> {
+export async function drive(port: number, password: string | undefined, brokerPid?: number): Promise<Driven> {
   const connectStart = performance.now();
   const clients: MqttClient[] = [];
   for (let batch = 0; batch < DEVICES; batch += 50) {
@@ -92,6 +115,7 @@ export async function drive(port: number, password: string | undefined): Promise
   };
   const messages = clients.map((_, d) => Array.from({ length: EVENTS_PER_DEVICE }, () => event(d)));
   const latencies: number[] = [];
+  const cpuBefore = cpuSecondsOf(brokerPid);
   const start = performance.now();
   await Promise.all(
     clients.flatMap((client, d) =>
@@ -103,6 +127,8 @@ export async function drive(port: number, password: string | undefined): Promise
     ),
   );
   const seconds = (performance.now() - start) / 1000;
+  const cpuAfter = cpuSecondsOf(brokerPid);
+  const cpuMicrosPerEvent = cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1e6) / latencies.length : undefined;
 
   // Paced: a steady rate well below saturation, every 10 ms a slice, round-robin over the fleet.
   const paced: number[] = [];
@@ -132,6 +158,7 @@ export async function drive(port: number, password: string | undefined): Promise
     pacedP50: percentile(paced, 0.5),
     pacedP99: percentile(paced, 0.99),
     connectSeconds,
+    ...(cpuMicrosPerEvent !== undefined ? { cpuMicrosPerEvent } : {}),
   };
 }
 
@@ -151,11 +178,11 @@ export async function run(report: Report): Promise<void> {
     await new DurableJsonFile(join(dataDir, 'identities.json')).write({ schema: 1, devices, users: {} });
 
     const bare = await startBareAedes();
-    const baseline = await drive(bare.port, undefined);
+    const baseline = await drive(bare.port, undefined, bare.child.pid);
     bare.child.kill('SIGTERM');
 
     const hub = await startHub(dataDir);
-    const result = await drive(hub.port, secret);
+    const result = await drive(hub.port, secret, hub.child.pid);
     const insideMs = await hubIngestMeanMs(hub.httpUrl);
     hub.child.kill('SIGTERM');
     await new Promise((resolve) => hub.child.once('exit', resolve));
@@ -166,6 +193,10 @@ export async function run(report: Report): Promise<void> {
     report({ bench: 'hub.ingest', metric: 'burst_puback_p99', value: ms(result.p99), unit: 'ms', baseline: ms(baseline.p99), ratio: Number((result.p99 / baseline.p99).toFixed(3)), p50: ms(result.p50), note: 'all events queued at once: mostly queueing', ...common });
     report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99', value: ms(result.pacedP99), unit: 'ms', baseline: ms(baseline.pacedP99), ratio: Number((result.pacedP99 / baseline.pacedP99).toFixed(3)), p50: ms(result.pacedP50), rate: PACED_RATE, target: 50, devices: DEVICES });
     report({ bench: 'hub.ingest', metric: 'hub_ingest_mean', value: ms(insideMs), unit: 'ms', note: 'arrival to durable commit inside the hub, both phases', ...common });
+    if (result.cpuMicrosPerEvent !== undefined && baseline.cpuMicrosPerEvent !== undefined) {
+      const us = (x: number) => Number(x.toFixed(1));
+      report({ bench: 'hub.ingest', metric: 'burst_cpu_per_event', value: us(result.cpuMicrosPerEvent), unit: 'us', baseline: us(baseline.cpuMicrosPerEvent), ratio: Number((result.cpuMicrosPerEvent / baseline.cpuMicrosPerEvent).toFixed(3)), note: 'broker process CPU (user+sys) during the burst / events; 10 ms tick resolution', ...common });
+    }
     report({ bench: 'hub.ingest', metric: 'fleet_connect_seconds', value: Number(result.connectSeconds.toFixed(2)), unit: 's', baseline: Number(baseline.connectSeconds.toFixed(2)), ratio: Number((result.connectSeconds / baseline.connectSeconds).toFixed(3)), ...common });
   } finally {
     await rm(dataDir, { recursive: true, force: true });

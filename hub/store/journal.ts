@@ -28,9 +28,14 @@ export interface Journal {
  * emits a raw newline, so a newline only ever ends a record.
  */
 export function encodeRecord(value: unknown): Buffer {
-  const json = Buffer.from(JSON.stringify(value), 'utf8');
-  const head = Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} `, 'latin1');
-  return Buffer.concat([head, json, Buffer.from('\n')]);
+  // One buffer, written in place: checksum (8 hex digits), a space, the JSON, a newline.
+  const text = JSON.stringify(value);
+  const record = Buffer.allocUnsafe(9 + Buffer.byteLength(text, 'utf8') + 1);
+  const end = 9 + record.write(text, 9, 'utf8');
+  record.write(crc32(record.subarray(9, end)).toString(16).padStart(8, '0'), 0, 'latin1');
+  record[8] = 0x20;
+  record[end] = 0x0a;
+  return record;
 }
 
 export interface ParsedJournal {

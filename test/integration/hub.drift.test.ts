@@ -9,7 +9,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { OnnxModelRuntime } from '../../models/runtime.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { getJson, login, waitFor } from '../support/processes.js';
+import { exited, getJson, login, waitFor } from '../support/processes.js';
 import { connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
 
 const CARD = join(resolve(fileURLToPath(new URL('../../models/default', import.meta.url))), 'pump-vibration-pca.card.json');
@@ -45,6 +45,8 @@ describe('drift: a real hub process compares a device telemetry with its model c
   afterAll(async () => {
     await client?.endAsync();
     hub?.child.kill('SIGTERM');
+    // The hub writes its telemetry log and snapshot while it shuts down: removing the folder under it fails (ENOTEMPTY).
+    if (hub) await exited(hub.child);
     await runtime?.close();
     await cleanup?.();
   });

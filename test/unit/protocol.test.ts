@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { anomalyEvent } from '../support/events.js';
+import { EVENT_FAST_PATH } from '../../protocol/codec.js';
+import * as schemas from '../../protocol/messages.js';
 import {
   channelFilter,
   createEnvelopeFactory,
@@ -149,5 +151,109 @@ describe('decode', () => {
 
   it('refuses to encode an invalid message', () => {
     expect(() => encode('event', { ...event(), severity: 'apocalyptic' as never })).toThrowError(/severity/);
+  });
+});
+
+describe('decode: the event fast path agrees with EventSchema', () => {
+  // Built inside the tests: making ids at collection time would move the uuidv7 clock the tests above rely on.
+  const variantsOf = (): Array<[string, Record<string, unknown>]> => {
+  const base = (): Record<string, unknown> => ({ ...event(), contributions: [{ feature: 'vibration.rms', value: 2.5, share: 0.75 }, { feature: 't', value: -1, share: 0.25 }] });
+  const badValues: unknown[] = [undefined, null, '', 'x'.repeat(257), 'Bad Id!', -1, 1.5, 2 ** 60, 0, 1, 2, true, [], {}, 'anomaly', 'warning', uuidv7(), '0195b0b0-0000-4000-8000-000000000000', '2'];
+  const variants: Array<[string, Record<string, unknown>]> = [['valid', base()]];
+  for (const key of Object.keys(base())) {
+    for (const value of badValues) {
+      const v = base();
+      if (value === undefined) delete v[key];
+      else v[key] = value;
+      variants.push([`${key}=${JSON.stringify(value)}`, v]);
+    }
+  }
+  const extra = base();
+  extra.extra = 1;
+  variants.push(['extra key', extra]);
+  variants.push(['__proto__ key', JSON.parse(JSON.stringify(base()).replace('{', '{"__proto__":{},')) as Record<string, unknown>]);
+  const nested: Array<[string, (v: Record<string, unknown>) => void]> = [
+    ['model extra key', (v) => ((v.model as Record<string, unknown>).extra = 'x')],
+    ['model id long', (v) => ((v.model as Record<string, unknown>).id = 'x'.repeat(257))],
+    ['model id 256', (v) => ((v.model as Record<string, unknown>).id = 'x'.repeat(256))],
+    ['model version number', (v) => ((v.model as Record<string, unknown>).version = 1)],
+    ['model missing version', (v) => delete (v.model as Record<string, unknown>).version],
+    ['model array', (v) => (v.model = ['a', 'b'])],
+    ['17 contributions', (v) => (v.contributions = Array.from({ length: 17 }, () => ({ feature: 'f', value: 1, share: 0 })))],
+    ['16 contributions', (v) => (v.contributions = Array.from({ length: 16 }, () => ({ feature: 'f', value: 1, share: 1 })))],
+    ['no contributions', (v) => (v.contributions = [])],
+    ['share above 1', (v) => ((v.contributions as Array<Record<string, unknown>>)[0]!.share = 1.01)],
+    ['share below 0', (v) => ((v.contributions as Array<Record<string, unknown>>)[1]!.share = -0.01)],
+    ['share string', (v) => ((v.contributions as Array<Record<string, unknown>>)[1]!.share = '0.5')],
+    ['contribution extra key', (v) => ((v.contributions as Array<Record<string, unknown>>)[1]!.extra = 1)],
+    ['contribution missing value', (v) => delete (v.contributions as Array<Record<string, unknown>>)[0]!.value],
+    ['contribution null', (v) => ((v.contributions as unknown[])[0] = null)],
+    ['contribution feature long', (v) => ((v.contributions as Array<Record<string, unknown>>)[0]!.feature = 'f'.repeat(257))],
+    ['contributions object', (v) => (v.contributions = { 0: { feature: 'f', value: 1, share: 0 } })],
+    ['clear kind', (v) => (v.kind = 'clear')],
+    ['critical', (v) => (v.severity = 'critical')],
+    ['info', (v) => (v.severity = 'info')],
+    ['v 2', (v) => (v.v = 2)],
+    ['uppercase id', (v) => (v.id = (v.id as string).toUpperCase())],
+    ['bootId v7', (v) => (v.bootId = uuidv7())],
+    ['episodeId v4', (v) => (v.episodeId = '0195b0b0-0000-4000-8000-000000000000')],
+    ['huge score', (v) => (v.score = 1e308)],
+    ['ts unsafe integer', (v) => (v.ts = 2 ** 53)],
+    ['ts max safe', (v) => (v.ts = 2 ** 53 - 1)],
+  ];
+  for (const [name, change] of nested) {
+    const v = base();
+    change(v);
+    variants.push([name, v]);
+  }
+  return variants;
+  };
+  const base = (): Record<string, unknown> => ({ ...event() });
+  const { EventSchema } = schemas;
+
+  it('accepts exactly what the schema accepts, with the same message', () => {
+    const variants = variantsOf();
+    let accepted = 0;
+    for (const [name, v] of variants) {
+      const result = decode('pdm/v1/plant-1/pump-001/event', JSON.stringify(v));
+      const parsed = EventSchema.safeParse(JSON.parse(JSON.stringify(v)));
+      // The reference: the schema, then the topic's site and device.
+      const mismatch = parsed.success && (parsed.data.site !== 'plant-1' || parsed.data.device !== 'pump-001');
+      expect({ name, ok: result.ok }).toEqual({ name, ok: parsed.success && !mismatch });
+      if (result.ok && parsed.success) {
+        accepted += 1;
+        expect(result.value.message).toEqual(parsed.data);
+      } else if (!result.ok) {
+        expect(result.error.code, name).toBe(mismatch ? 'PDM_ERR_DEVICE_MISMATCH' : 'PDM_ERR_SCHEMA');
+      }
+    }
+    // Both sides of the comparison are exercised.
+    expect(accepted).toBeGreaterThan(8);
+    expect(variants.length - accepted).toBeGreaterThan(200);
+  });
+
+  it('checks the fields EventSchema has, no more and no fewer', () => {
+    expect(Object.keys(EVENT_FAST_PATH).sort()).toEqual(Object.keys(schemas.EventSchema.shape).sort());
+  });
+
+  it('takes the fast path for a valid event: the schema is not consulted', () => {
+    const { topic, payload } = encode('event', event());
+    const safeParse = vi.spyOn(schemas.EventSchema, 'safeParse');
+    try {
+      expect(decode(topic, payload).ok).toBe(true);
+      expect(safeParse).not.toHaveBeenCalled();
+      const bad = JSON.parse(payload.toString()) as Record<string, unknown>;
+      bad.score = 'high';
+      expect(errorCode(topic, JSON.stringify(bad))).toBe('PDM_ERR_SCHEMA');
+      expect(safeParse).toHaveBeenCalledTimes(1);
+    } finally {
+      safeParse.mockRestore();
+    }
+  });
+
+  it('still names a device mismatch after the fast path', () => {
+    const v = base();
+    v.device = 'pump-002';
+    expect(errorCode('pdm/v1/plant-1/pump-001/event', JSON.stringify(v))).toBe('PDM_ERR_DEVICE_MISMATCH');
   });
 });
