@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import type { HubConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
+import type { TelemetryMessage } from '../protocol/messages.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
 import { FailedLoginLimiter } from './auth/rate-limit.js';
@@ -106,16 +107,15 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     observer.observe(seconds);
     live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
   };
-  ingest.onTelemetry = (msg) => scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);
   const telemetry = cfg.telemetry.enabled ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now) : undefined;
-  if (telemetry) {
-    // Chained: whatever hooked telemetry before keeps being told.
-    const before = ingest.onTelemetry;
-    ingest.onTelemetry = (msg) => {
-      before(msg);
-      telemetry.log.append(msg);
-    };
-  }
+  // The drift monitor needs the registry, which needs the broker: it is plugged in below.
+  let observeDrift: (msg: TelemetryMessage) => void = () => undefined;
+  // Every accepted telemetry message, from before the broker starts (an external one delivers queued messages at once).
+  ingest.onTelemetry = (msg) => {
+    scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);
+    telemetry?.log.append(msg);
+    observeDrift(msg);
+  };
   const broker =
     cfg.mqtt.mode === 'external'
       ? await connectExternalBroker({ ...cfg.mqtt.external, ingest, logger: logger.child({ component: 'external-broker' }) })
@@ -149,9 +149,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     : undefined;
   const driftLog = logger.child({ component: 'drift' });
   const drift = createDrift(cfg, driftLog, now, store, models, metrics.registry);
-  const beforeDrift = ingest.onTelemetry;
-  ingest.onTelemetry = (msg) => {
-    beforeDrift(msg);
+  observeDrift = (msg) => {
     // Drift is an observer: a fault in it must not fail the message, which ingest has already accepted.
     try {
       drift.observe(msg);
