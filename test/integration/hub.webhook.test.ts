@@ -144,11 +144,15 @@ describe('durable webhook outbox across a SIGKILL (real hub process, real CMMS s
       return pending.length === 4 && opens.length === 3 && opens.every((p) => p.attempts >= 1 && /ECONNREFUSED/.test(p.lastError ?? '')) ? pending : undefined;
     });
     expect(tried.find((p) => p.sequence === 1)).toMatchObject({ inspectionId: inspections[0]!.id, attempts: 0 });
+    // The API shows the outbox in memory; its file follows with the next coalesced write (the HTTP answer to a
+    // transition does not wait for it). Wait for that write, so the kill below finds these four on disk.
+    const readOutboxFile = async () => JSON.parse(await readFile(join(tmp.dir, WEBHOOK_FILE), 'utf8')) as { pending: Array<{ key: string; attempts: number }> };
+    await waitFor('the four notifications on disk', async () => ((await readOutboxFile()).pending.length >= 4 ? true : undefined));
     // The last change goes in right before the kill: recorded or not, it must arrive.
     await acknowledge(inspections[1]!.id);
     hub.child.kill('SIGKILL');
     expect((await exited(hub.child)).signal).toBe('SIGKILL');
-    const onDisk = JSON.parse(await readFile(join(tmp.dir, WEBHOOK_FILE), 'utf8')) as { pending: Array<{ key: string; attempts: number }> };
+    const onDisk = await readOutboxFile();
     expect(onDisk.pending.length).toBeGreaterThanOrEqual(4);
 
     // Restart with the CMMS still down, then bring it up; it fails the first request once more.
