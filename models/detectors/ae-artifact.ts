@@ -1,25 +1,10 @@
-import { MODEL_CARD_SCHEMA, sealCard, type ModelCard } from '../card.js';
-import type { LabelPolicy } from '../decision.js';
-import type { FeatureSpec } from '../features.js';
+import { MODEL_CARD_SCHEMA, sealCard } from '../card.js';
 import type { ModelArtifact } from '../artifacts.js';
-import { checkDistribution, checkFeatureNames, onnxCardSection } from './onnx-card.js';
-import type { ReferenceDistribution } from '../distribution.js';
+import { checkDistribution, checkFeatureNames, onnxCardSection, type ArtifactInput } from './onnx-card.js';
 import { AE_IO, autoencoderGraph, exportAutoencoderOnnx } from '../onnx/export-autoencoder.js';
 import type { AutoencoderModel } from './autoencoder.js';
 
-export interface AeArtifactInput {
-  id: string;
-  version: string;
-  model: AutoencoderModel;
-  featureNames: string[];
-  pipeline: FeatureSpec;
-  decision: Omit<LabelPolicy, 'threshold'>;
-  training: ModelCard['training'];
-  metrics?: Record<string, number>;
-  createdAt?: Date;
-  /** Training feature and score bins (models/distribution.ts) for the hub's drift monitor; left out, the card has none. */
-  distribution?: ReferenceDistribution;
-}
+export type AeArtifactInput = ArtifactInput<AutoencoderModel>;
 
 export function buildAeArtifact(input: AeArtifactInput): ModelArtifact {
   const { model } = input;

@@ -1,6 +1,23 @@
 import { sha256, type ModelCard } from '../card.js';
+import type { LabelPolicy } from '../decision.js';
 import type { ReferenceDistribution } from '../distribution.js';
+import type { FeatureSpec } from '../features.js';
 import { ONNX_IR_VERSION, ONNX_OPSET, type OnnxGraph } from '../onnx/onnx-model.js';
+
+/** What every detector's artifact builder takes besides its fitted model: identity, feature order, decision, provenance. */
+export interface ArtifactInput<Model> {
+  id: string;
+  version: string;
+  model: Model;
+  featureNames: string[];
+  pipeline: FeatureSpec;
+  decision: Omit<LabelPolicy, 'threshold'>;
+  training: ModelCard['training'];
+  metrics?: Record<string, number>;
+  createdAt?: Date;
+  /** Training feature and score bins (models/distribution.ts) for the hub's drift monitor; left out, the card has none. */
+  distribution?: ReferenceDistribution;
+}
 
 /** The card's `onnx` section, the same for every exported detector: file, hashes, format versions, operators, I/O names. */
 export function onnxCardSection(

@@ -1,25 +1,10 @@
-import { MODEL_CARD_SCHEMA, sealCard, type ModelCard } from '../card.js';
-import type { LabelPolicy } from '../decision.js';
-import type { FeatureSpec } from '../features.js';
+import { MODEL_CARD_SCHEMA, sealCard } from '../card.js';
 import type { ModelArtifact } from '../artifacts.js';
-import { checkDistribution, checkFeatureNames, onnxCardSection } from './onnx-card.js';
-import type { ReferenceDistribution } from '../distribution.js';
+import { checkDistribution, checkFeatureNames, onnxCardSection, type ArtifactInput } from './onnx-card.js';
 import { PCA_IO, exportPcaOnnx, pcaGraph } from '../onnx/export-pca.js';
 import type { PcaModel } from './pca.js';
 
-export interface PcaArtifactInput {
-  id: string;
-  version: string;
-  model: PcaModel;
-  featureNames: string[];
-  pipeline: FeatureSpec;
-  decision: Omit<LabelPolicy, 'threshold'>;
-  training: ModelCard['training'];
-  metrics?: Record<string, number>;
-  createdAt?: Date;
-  /** Training feature and score bins (models/distribution.ts) for the hub's drift monitor; left out, the card has none. */
-  distribution?: ReferenceDistribution;
-}
+export type PcaArtifactInput = ArtifactInput<PcaModel>;
 
 /** Exports the ONNX graph and writes the card that says how to feed it and how its threshold was calibrated. */
 export function buildPcaArtifact(input: PcaArtifactInput): ModelArtifact {
