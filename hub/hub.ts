@@ -14,7 +14,7 @@ import { DriftMonitor } from './drift/monitor.js';
 import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
 import { connectExternalBroker } from './external.js';
 import { startHttp } from './http/server.js';
-import { SessionStore } from './http/sessions.js';
+import { SESSION_FILE, SessionStore, type SessionDocument } from './http/sessions.js';
 import { Ingest } from './ingest.js';
 import { LiveFeed } from './live.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
@@ -25,6 +25,7 @@ import { listDevices } from './telemetry/segments.js';
 import { TrainingJobs } from './training/jobs.js';
 import { deviceKey } from './store/state.js';
 import { createMetrics } from './metrics.js';
+import { DurableJsonFile } from './store/durable-file.js';
 import { HubStore } from './store/store.js';
 import { createActivities, type Activities, type Publisher } from './workflow/activities.js';
 import { Workflow } from './workflow/service.js';
@@ -163,6 +164,11 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     await identities.reload();
     return dropRevoked();
   };
+  const sessions = await SessionStore.open({
+    ttlMs: cfg.http.sessionMinutes * 60_000,
+    file: new DurableJsonFile<SessionDocument>(join(dataDir, SESSION_FILE)),
+    roleOf: (user) => identities.roleOf(user),
+  });
   const http = await startHttp({
     host: cfg.http.host,
     port: cfg.http.port,
@@ -172,7 +178,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       ingest,
       workflow,
       identities,
-      sessions: new SessionStore(cfg.http.sessionMinutes * 60_000),
+      sessions,
       loginLimiter: new FailedLoginLimiter(limits),
       refreshIdentities,
       activities,
@@ -213,6 +219,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
       await workflow.stop();
       await activities.webhooks?.close();
       await http.close();
+      await sessions.close();
       await broker.close();
       await training?.idle();
       await telemetry?.close();

@@ -152,6 +152,11 @@ export class IdentityStore {
     return { name, password: secret };
   }
 
+  /** A user's role as the identities file says now; undefined for no such user. */
+  roleOf(name: string): Role | undefined {
+    return Object.hasOwn(this.doc.users, name) ? this.doc.users[name]!.role : undefined;
+  }
+
   listUsers(): Array<Omit<UserRecord, 'hash'>> {
     return Object.values(this.doc.users).map(({ name, role, createdAt }) => ({ name, role, createdAt }));
   }

@@ -145,7 +145,7 @@ export const routes: Route[] = [
         throw new PdmError('PDM_ERR_AUTH_FAILED');
       }
       for (const k of keys) deps.loginLimiter.succeed(k);
-      const { token, session } = deps.sessions.create(user.name, user.role);
+      const { token, session } = await deps.sessions.create(user.name);
       return { body: { user: user.name, role: user.role, csrfToken: session.csrf }, session: { set: token } };
     },
   },

@@ -119,7 +119,7 @@ export async function startHttp(opts: {
     const headers: Record<string, string> = {};
     if (result.session && 'set' in result.session) headers['set-cookie'] = deps.sessions.cookie(result.session.set, !!opts.secureCookies);
     if (result.session && 'clear' in result.session) {
-      if (found) deps.sessions.destroy(found.token);
+      if (found) await deps.sessions.destroy(found.token);
       headers['set-cookie'] = `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
     }
     send(res, result.status ?? 200, result.body, headers, result.contentType);

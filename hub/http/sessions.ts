@@ -1,16 +1,32 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { PdmError } from '../../protocol/errors.js';
 import type { Role } from '../auth/identities.js';
+import type { DocumentAdapter } from '../store/durable-file.js';
 
 export interface Session {
   user: string;
+  /** The user's role now (read from the identities on every request, so a changed role applies at once). */
   role: Role;
   /** Echoed by the browser in `x-csrf-token` on every mutating request; a cross-site form cannot read it. */
   csrf: string;
   expiresAt: number;
 }
 
+/** What is kept on disk per session: a hash of the cookie token, never the token (nor anything derived from it). */
+export interface StoredSession {
+  tokenHash: string;
+  user: string;
+  expiresAt: number;
+}
+
+export interface SessionDocument {
+  schema: 1;
+  sessions: StoredSession[];
+}
+
 export const SESSION_COOKIE = 'pdm_session';
+export const SESSION_FILE = 'sessions.json';
 
 export function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -28,48 +44,128 @@ export function sameToken(a: string | undefined, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url');
+/** The CSRF token is a MAC of the HttpOnly cookie's token: only a page that was given it at login can send it. */
+const csrfOf = (token: string): string => createHmac('sha256', token).update('pdm-csrf-v1').digest('base64url');
+
+export interface SessionStoreOptions {
+  ttlMs: number;
+  /** Where sessions outlive a hub restart (`<dataDir>/sessions.json`); in memory only without it. */
+  file?: DocumentAdapter<SessionDocument>;
+  /** The user's current role, or undefined once the user is gone: a session follows its user's identity. */
+  roleOf: (user: string) => Role | undefined;
+  now?: () => number;
+}
+
 /**
- * Login sessions, in memory: a hub restart logs everyone out, which is acceptable for a plant server and means no
- * session secret ever sits on disk. Sessions expire after `ttlMs` without use.
+ * Login sessions. The cookie carries a random 256-bit token; the hub keeps only its SHA-256, in memory and in
+ * `sessions.json`, so a restart (or a SIGKILL) does not log technicians out and a copy of the file logs nobody in.
+ * Login and logout are written before they are answered (a logged-out token never comes back after a crash); the
+ * sliding expiry is written lazily, at most a tenth of the lifetime late, so a crash can only shorten a session.
  */
 export class SessionStore {
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new Map<string, StoredSession>();
+  private readonly now: () => number;
+  /** Expiry as last written, per token hash, to write sliding expiries only when they moved far enough. */
+  private readonly written = new Map<string, number>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private constructor(private readonly opts: SessionStoreOptions) {
+    this.now = opts.now ?? Date.now;
+  }
 
-  create(user: string, role: Role): { token: string; session: Session } {
+  static async open(opts: SessionStoreOptions): Promise<SessionStore> {
+    const store = new SessionStore(opts);
+    const doc = await opts.file?.read();
+    const now = store.now();
+    for (const s of doc?.sessions ?? []) {
+      if (s.expiresAt <= now) continue;
+      store.sessions.set(s.tokenHash, { ...s });
+      store.written.set(s.tokenHash, s.expiresAt);
+    }
+    return store;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  async create(user: string): Promise<{ token: string; session: Session }> {
+    const role = this.opts.roleOf(user);
+    if (!role) throw new PdmError('PDM_ERR_AUTH_FAILED', `no user ${user}`);
     const token = randomBytes(32).toString('base64url');
-    const session = { user, role, csrf: randomBytes(24).toString('base64url'), expiresAt: this.now() + this.ttlMs };
-    this.sessions.set(token, session);
-    return { token, session };
+    const stored = { tokenHash: hashToken(token), user, expiresAt: this.now() + this.opts.ttlMs };
+    this.sessions.set(stored.tokenHash, stored);
+    await this.persist();
+    return { token, session: { user, role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };
   }
 
   fromRequest(req: IncomingMessage): { token: string; session: Session } | undefined {
     const token = parseCookies(req.headers.cookie)[SESSION_COOKIE];
     if (!token) return undefined;
-    const session = this.sessions.get(token);
-    if (!session) return undefined;
-    if (session.expiresAt <= this.now()) {
-      this.sessions.delete(token);
+    const key = hashToken(token);
+    const stored = this.sessions.get(key);
+    if (!stored) return undefined;
+    const role = this.opts.roleOf(stored.user);
+    if (stored.expiresAt <= this.now() || !role) {
+      this.sessions.delete(key);
+      this.schedule();
       return undefined;
     }
-    session.expiresAt = this.now() + this.ttlMs;
-    return { token, session };
+    stored.expiresAt = this.now() + this.opts.ttlMs;
+    if (stored.expiresAt - (this.written.get(key) ?? 0) > this.opts.ttlMs / 10) this.schedule();
+    return { token, session: { user: stored.user, role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };
   }
 
-  destroy(token: string): void {
-    this.sessions.delete(token);
+  async destroy(token: string): Promise<void> {
+    if (this.sessions.delete(hashToken(token))) await this.persist();
   }
 
-  /** Ends every session of a user (e.g. after their role changed). */
-  destroyUser(user: string): void {
-    for (const [token, s] of this.sessions) if (s.user === user) this.sessions.delete(token);
+  /** Ends every session of a user (e.g. after their password changed). */
+  async destroyUser(user: string): Promise<void> {
+    let removed = false;
+    for (const [key, s] of this.sessions) if (s.user === user) removed = this.sessions.delete(key) || removed;
+    if (removed) await this.persist();
   }
 
   cookie(token: string, secure: boolean): string {
-    return `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.round(this.ttlMs / 1000)}${secure ? '; Secure' : ''}`;
+    return `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.round(this.opts.ttlMs / 1000)}${secure ? '; Secure' : ''}`;
+  }
+
+  /** Writes what is pending (the hub calls this when it stops). */
+  async close(): Promise<void> {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      await this.persist();
+    }
+    await this.writing;
+  }
+
+  private schedule(): void {
+    if (!this.opts.file || this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      // A failed lazy write only risks a session ending early after a crash; the next write retries it.
+      this.persist().catch(() => undefined);
+    }, 1000);
+    this.flushTimer.unref();
+  }
+
+  /** Writes the live sessions; writes are chained so an older document never lands after a newer one. */
+  private persist(): Promise<void> {
+    const file = this.opts.file;
+    if (!file) return Promise.resolve();
+    const next = this.writing.then(async () => {
+      const now = this.now();
+      for (const [key, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(key);
+      const sessions = [...this.sessions.values()].map((s) => ({ ...s }));
+      await file.write({ schema: 1, sessions });
+      this.written.clear();
+      for (const s of sessions) this.written.set(s.tokenHash, s.expiresAt);
+    });
+    this.writing = next.catch(() => undefined);
+    return next;
   }
 }
