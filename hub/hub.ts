@@ -22,7 +22,7 @@ import { ScoreHistory } from './score-history.js';
 import { createStaticHandler } from './static.js';
 import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
 import { listDevices } from './telemetry/segments.js';
-import { TrainingJobs } from './training/jobs.js';
+import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from './training/jobs.js';
 import { deviceKey } from './store/state.js';
 import { createMetrics } from './metrics.js';
 import { DurableJsonFile } from './store/durable-file.js';
@@ -137,7 +137,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   });
   ingest.onModelAck = (ack) => models.handleAck(ack);
   const training = telemetry
-    ? new TrainingJobs({
+    ? await TrainingJobs.open({
         log: telemetry.log,
         store: models.registry.store,
         state: () => store.state,
@@ -146,6 +146,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
         knownDevices: () => [...Object.values(store.state.devices).map(({ site, device }) => ({ site, device })), ...listDevices(telemetry.log.root)],
         now,
         logger: logger.child({ component: 'training' }),
+        file: new DurableJsonFile<TrainingJobsDocument>(join(dataDir, TRAINING_JOBS_FILE)),
       })
     : undefined;
   const driftLog = logger.child({ component: 'drift' });

@@ -308,7 +308,7 @@ export const routes: Route[] = [
     },
   },
   { method: 'GET', path: /^\/api\/stream$/, role: 'viewer', handle: () => ({ body: null, stream: true }) },
-  { method: 'POST', path: /^\/api\/models\/train$/, role: 'supervisor', handle: ({ body, session, deps }) => ({ status: 202, body: trainingOf(deps).submit(body, session!.user) }) },
+  { method: 'POST', path: /^\/api\/models\/train$/, role: 'supervisor', handle: async ({ body, session, deps }) => ({ status: 202, body: await trainingOf(deps).submit(body, session!.user) }) },
   { method: 'GET', path: /^\/api\/models\/train$/, role: 'viewer', handle: ({ deps }) => ({ body: trainingOf(deps).list() }) },
   {
     method: 'GET',

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { PdmError } from '../../protocol/errors.js';
@@ -18,14 +18,31 @@ export interface RegistryEntry {
   threshold: number;
   features: string[];
   addedAt: number;
+  /** The hub training job that made this version (so a job interrupted by a restart is not registered twice). */
+  trainingJob?: string;
 }
 
-/** Writes via a temp file and rename, so a crash leaves either the old file or the new one, never half of one. */
+function fsyncPath(path: string, flags: number): void {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes via a temp file, fsync and rename, then syncs the directory: after a crash or a power cut the path holds
+ * either the old file or the whole new one, never half of one (nor an empty file the rename got ahead of).
+ */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
+  fsyncPath(tmp, constants.O_RDONLY);
   renameSync(tmp, path);
+  fsyncPath(dir, constants.O_RDONLY);
 }
 
 const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
@@ -40,7 +57,7 @@ export class RegistryStore {
     mkdirSync(dir, { recursive: true });
   }
 
-  add(artifact: ModelArtifact): RegistryEntry {
+  add(artifact: ModelArtifact, origin: { trainingJob?: string } = {}): RegistryEntry {
     const { card } = artifact;
     if (!ID_PATTERN.test(card.id)) throw new PdmError('PDM_ERR_REGISTRY', `model id "${card.id}" must match ${ID_PATTERN}`);
     if (!VERSION_PATTERN.test(card.version)) throw new PdmError('PDM_ERR_REGISTRY', `version "${card.version}" must match ${VERSION_PATTERN}`);
@@ -59,6 +76,7 @@ export class RegistryStore {
       threshold: card.threshold.value,
       features: card.features.names,
       addedAt: this.now(),
+      ...(origin.trainingJob ? { trainingJob: origin.trainingJob } : {}),
     };
     const dir = join(this.dir, card.id, card.version);
     writeFileAtomic(join(dir, 'bundle.json'), bundle);

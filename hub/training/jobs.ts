@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
+import { decodeBundle } from '../../models/bundle.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { ID_PATTERN } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
+import type { DocumentAdapter } from '../store/durable-file.js';
 import type { DeviceRef } from './collect.js';
 import { trainFromTelemetry, type TrainDeps, type TrainResult, type TrainTarget } from './train.js';
 
@@ -33,8 +36,22 @@ export interface TrainingJob {
   finishedAt?: number;
   /** Wall time of the whole job (read, label, fit, export, sign, register), in ms. */
   ms?: number;
-  result?: Omit<TrainResult, 'entry'> & { modelId: string; version: string; sha256: string; signature: string };
+  result?: Omit<TrainResult, 'entry' | 'timings'> & {
+    modelId: string;
+    version: string;
+    sha256: string;
+    signature: string;
+    /** Absent when the job was found finished in the registry after a hub restart (its timings were not kept). */
+    timings?: TrainResult['timings'];
+  };
   error?: { code: string; message: string };
+  /** How often a hub restart interrupted this job before it finished (it then ran again from the start). */
+  restarts?: number;
+}
+
+export interface TrainingJobsDocument {
+  schema: 1;
+  jobs: TrainingJob[];
 }
 
 export interface TrainingJobsDeps extends TrainDeps {
@@ -43,22 +60,36 @@ export interface TrainingJobsDeps extends TrainDeps {
   /** Devices the hub knows (its store and the telemetry log), to expand "site/*". */
   knownDevices: () => DeviceRef[];
   logger: Logger;
+  /** Where jobs outlive a hub restart (`<dataDir>/training-jobs.json`); in memory only without it. */
+  file?: DocumentAdapter<TrainingJobsDocument>;
 }
 
 const KEEP_JOBS = 100;
+export const TRAINING_JOBS_FILE = 'training-jobs.json';
 
 /**
- * Training runs off the request path: `submit` checks the request and answers at once with a queued job; jobs run one
- * at a time (so two never pick the same next version). Reading a month of a device's telemetry takes seconds, which a
- * request should not wait for. Jobs live in memory (the last 100): the models they registered are what persists.
+ * Training runs off the request path: `submit` checks the request, writes the queued job and answers with it; jobs
+ * run one at a time (so two never pick the same next version). Reading a month of a device's telemetry takes seconds,
+ * which a request should not wait for. The last 100 jobs are kept in `file`: after a restart a queued job runs, and
+ * a job that was running either is found in the registry (its version carries the job id, so it is never registered
+ * twice) or runs again.
  */
 export class TrainingJobs {
   private readonly jobs: TrainingJob[] = [];
   private chain: Promise<void> = Promise.resolve();
+  private writing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: TrainingJobsDeps) {}
+  private constructor(private readonly deps: TrainingJobsDeps) {}
 
-  submit(body: unknown, requestedBy: string): TrainingJob {
+  static async open(deps: TrainingJobsDeps): Promise<TrainingJobs> {
+    const jobs = new TrainingJobs(deps);
+    const doc = await deps.file?.read();
+    jobs.jobs.push(...(doc?.jobs ?? []));
+    for (const job of jobs.jobs) if (job.status === 'queued' || job.status === 'running') jobs.resume(job);
+    return jobs;
+  }
+
+  async submit(body: unknown, requestedBy: string): Promise<TrainingJob> {
     const parsed = TrainRequestSchema.safeParse(body ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -75,7 +106,13 @@ export class TrainingJobs {
     };
     this.jobs.push(job);
     if (this.jobs.length > KEEP_JOBS) this.jobs.splice(0, this.jobs.length - KEEP_JOBS);
-    this.chain = this.chain.then(() => this.run(job, target));
+    try {
+      await this.persist();
+    } catch (error) {
+      this.jobs.splice(this.jobs.indexOf(job), 1); // not accepted: the request fails and nothing runs
+      throw error;
+    }
+    this.enqueue(job, { ...target, job: job.id });
     return job;
   }
 
@@ -87,9 +124,52 @@ export class TrainingJobs {
     return [...this.jobs].reverse();
   }
 
-  /** Resolves when every submitted job has finished. */
-  idle(): Promise<void> {
-    return this.chain;
+  /** Resolves when every submitted job has finished and its outcome is written. */
+  async idle(): Promise<void> {
+    await this.chain;
+    await this.writing;
+  }
+
+  private enqueue(job: TrainingJob, target: TrainTarget): void {
+    this.chain = this.chain.then(() => this.run(job, target));
+  }
+
+  /** A job the last hub process accepted but did not finish. */
+  private resume(job: TrainingJob): void {
+    if (job.status === 'running') {
+      const registered = this.deps.store.list().find((e) => e.trainingJob === job.id);
+      if (registered) {
+        const { card } = decodeBundle(readFileSync(this.deps.store.bundlePath(registered.modelId, registered.version)!), `${registered.modelId} ${registered.version}`);
+        job.status = 'succeeded';
+        job.result = { summary: card.training.summary ?? {}, metrics: card.metrics, modelId: registered.modelId, version: registered.version, sha256: registered.sha256, signature: registered.signature };
+        job.finishedAt ??= registered.addedAt;
+        void this.persist().catch((error: unknown) => this.writeFailed(job, error));
+        return;
+      }
+      job.restarts = (job.restarts ?? 0) + 1;
+      job.status = 'queued';
+    }
+    const { target } = job;
+    const devices = target.devices.map((d) => {
+      const [site, device] = d.split('/') as [string, string];
+      return { site, device };
+    });
+    this.deps.logger.info({ job: job.id, target: target.name, restarts: job.restarts ?? 0 }, 'training job resumed after a restart');
+    this.enqueue(job, { scope: target.scope, name: target.name, devices, ...(target.from !== undefined ? { from: target.from } : {}), ...(target.to !== undefined ? { to: target.to } : {}), job: job.id });
+  }
+
+  /** Writes the jobs; writes are chained so an older document never lands after a newer one. */
+  private persist(): Promise<void> {
+    const file = this.deps.file;
+    if (!file) return Promise.resolve();
+    const doc: TrainingJobsDocument = { schema: 1, jobs: structuredClone(this.jobs) };
+    const next = this.writing.then(() => file.write(doc));
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+
+  private writeFailed(job: TrainingJob, error: unknown): void {
+    this.deps.logger.error({ job: job.id, err: (error as Error).message }, 'could not write the training jobs file');
   }
 
   private resolve(req: z.output<typeof TrainRequestSchema>): TrainTarget {
@@ -116,6 +196,8 @@ export class TrainingJobs {
   private async run(job: TrainingJob, target: TrainTarget): Promise<void> {
     job.status = 'running';
     job.startedAt = this.deps.now();
+    // Written before the work starts: a restart then looks for the job's version in the registry before rerunning it.
+    await this.persist().catch((error: unknown) => this.writeFailed(job, error));
     const t0 = performance.now();
     try {
       const { entry, ...rest } = await trainFromTelemetry(this.deps, target);
@@ -129,6 +211,7 @@ export class TrainingJobs {
     } finally {
       job.ms = Math.round(performance.now() - t0);
       job.finishedAt = this.deps.now();
+      await this.persist().catch((error: unknown) => this.writeFailed(job, error));
     }
   }
 }

@@ -22,6 +22,8 @@ export interface TrainTarget {
   devices: DeviceRef[];
   from?: number;
   to?: number;
+  /** The job training it: recorded in the card's summary and the registry entry. */
+  job?: string;
 }
 
 export interface TrainDeps {
@@ -137,6 +139,7 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
     marginSeconds: deps.config.marginSeconds,
     tornTails: set.read.tornTails,
     damagedLines: set.read.damagedLines,
+    ...(target.job ? { job: target.job } : {}),
   };
   const artifact = buildPcaArtifact({
     id: modelId,
@@ -151,7 +154,7 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
     distribution: referenceDistribution(set.names, set.normal, normalScores),
     createdAt: new Date(deps.now()),
   });
-  const entry = deps.store.add(artifact);
+  const entry = deps.store.add(artifact, target.job ? { trainingJob: target.job } : {});
   const t3 = performance.now();
   return { entry, summary, metrics, timings: { collectMs: Math.round(t1 - t0), fitMs: Math.round(t2 - t1), exportMs: Math.round(t3 - t2) } };
 }

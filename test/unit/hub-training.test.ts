@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryStore } from '../../hub/registry/store.js';
+import { DurableJsonFile } from '../../hub/store/durable-file.js';
 import type { Inspection, WatchItem } from '../../hub/store/state.js';
 import { TelemetryLog } from '../../hub/telemetry/log.js';
 import { labelRow, spansFor } from '../../hub/training/labels.js';
 import { EvenSample } from '../../hub/training/thin.js';
+import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from '../../hub/training/jobs.js';
 import { modelIdFor, trainFromTelemetry, type TrainDeps } from '../../hub/training/train.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { isPdmError } from '../../protocol/errors.js';
+import { isPdmError, PdmError } from '../../protocol/errors.js';
 
 const silent = pino({ level: 'silent' });
 const MIN = 60_000;
@@ -154,6 +156,66 @@ describe('training from the telemetry log', () => {
     const error = await trainFromTelemetry(deps, { ...target, devices: [...target.devices, { site: 'plant-1', device: 'pump-2' }] }).catch((e: unknown) => e);
     expect(isPdmError(error, 'PDM_ERR_TRAINING_DATA')).toBe(true);
     expect((error as Error).message).toMatch(/features differ between rows: plant-1\/pump-2 .*missing c; extra d/);
+  });
+
+  describe('jobs across a hub restart (training-jobs.json)', () => {
+    const file = () => new DurableJsonFile<TrainingJobsDocument>(join(root, TRAINING_JOBS_FILE));
+    const open = () => TrainingJobs.open({ ...deps, kinds: {}, knownDevices: () => [], logger: silent, file: file() });
+    const onDisk = async () => (await file().read())!.jobs;
+
+    beforeEach(() => {
+      for (let i = 0; i < 120; i++) send('pump-1', T0 + i * 1000);
+    });
+
+    it('writes the queued job before answering, and its outcome when done', async () => {
+      const jobs = await open();
+      const job = await jobs.submit({ device: 'plant-1/pump-1' }, 'sam');
+      expect((await onDisk()).map((j) => [j.id, j.requestedBy])).toEqual([[job.id, 'sam']]);
+      await jobs.idle();
+      const [done] = await onDisk();
+      expect(done).toMatchObject({ id: job.id, status: 'succeeded', result: { modelId: 'pca-plant-1-pump-1', version: '1.0.0', summary: { job: job.id } } });
+      expect(deps.store.list().map((e) => e.trainingJob)).toEqual([job.id]);
+      expect((await open()).get(job.id)?.status).toBe('succeeded');
+    });
+
+    it('a job that was running when the hub died and had registered its version is not registered twice', async () => {
+      const jobs = await open();
+      const job = await jobs.submit({ device: 'plant-1/pump-1' }, 'sam');
+      await jobs.idle();
+      // What a SIGKILL between registering the version and writing the outcome leaves on disk.
+      const [crashed] = await onDisk();
+      delete crashed!.result;
+      delete crashed!.finishedAt;
+      await file().write({ schema: 1, jobs: [{ ...crashed!, status: 'running' }] });
+
+      const reopened = await open();
+      await reopened.idle();
+      expect(reopened.get(job.id)).toMatchObject({ status: 'succeeded', result: { version: '1.0.0', summary: { job: job.id, fittedRows: 120 } } });
+      expect(reopened.get(job.id)?.result?.timings).toBeUndefined();
+      expect(deps.store.list()).toHaveLength(1);
+      expect((await onDisk())[0]?.status).toBe('succeeded');
+    });
+
+    it('a job that was running without a registered version, or still queued, runs again after the restart', async () => {
+      const at = T0 + 200_000;
+      const queued = (id: string, status: 'queued' | 'running') => ({ id, status, requestedBy: 'sam', createdAt: at, target: { scope: 'device' as const, name: 'plant-1/pump-1', devices: ['plant-1/pump-1'] } });
+      await file().write({ schema: 1, jobs: [queued('job-a', 'running'), queued('job-b', 'queued')] });
+      const jobs = await open();
+      await jobs.idle();
+      expect(jobs.list().map((j) => [j.id, j.status, j.result?.version, j.restarts])).toEqual([
+        ['job-b', 'succeeded', '1.0.1', undefined],
+        ['job-a', 'succeeded', '1.0.0', 1],
+      ]);
+      expect(deps.store.list().map((e) => [e.version, e.trainingJob])).toEqual([['1.0.0', 'job-a'], ['1.0.1', 'job-b']]);
+    });
+
+    it('a request the disk cannot take is refused and leaves no job behind', async () => {
+      const jobs = await TrainingJobs.open({ ...deps, kinds: {}, knownDevices: () => [], logger: silent, file: { read: async () => null, write: () => Promise.reject(new PdmError('PDM_ERR_STORE_WRITE', 'disk full')) } });
+      await expect(jobs.submit({ device: 'plant-1/pump-1' }, 'sam')).rejects.toThrow(/disk full/);
+      await jobs.idle();
+      expect(jobs.list()).toEqual([]);
+      expect(deps.store.list()).toEqual([]);
+    });
   });
 
   it('model ids are lowercase and at most 64 characters', () => {
