@@ -168,7 +168,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const sessions = await SessionStore.open({
     ttlMs: cfg.http.sessionMinutes * 60_000,
     file: new DurableJsonFile<SessionDocument>(join(dataDir, SESSION_FILE)),
-    roleOf: (user) => identities.roleOf(user),
+    userOf: (user) => identities.sessionUser(user),
   });
   const http = await startHttp({
     host: cfg.http.host,

@@ -87,6 +87,44 @@ export function registerHub(program: Command): void {
       }
     });
   user
+    .command('set-role <name> <role>')
+    .description(`Change a user's role (${ROLES.join(', ')}); a running hub applies it to their open sessions at once.`)
+    .option(...configOption)
+    .action(async (name: string, role: string, opts: { config: string }) => {
+      try {
+        await (await identitiesFor(opts.config)).setUserRole(name, role as Role);
+        say(`user ${name} is now ${role}.`);
+      } catch (error) {
+        fail('hub user set-role', error);
+      }
+    });
+  user
+    .command('reset-password <name>')
+    .description('Give a user a new password (generated and printed once unless PDM_USER_PASSWORD gives one); ends their sessions.')
+    .option(...configOption)
+    .action(async (name: string, opts: { config: string }) => {
+      try {
+        const given = process.env.PDM_USER_PASSWORD;
+        const reset = await (await identitiesFor(opts.config)).resetUserPassword(name, given);
+        say(`user ${name}: password changed; their sessions are ended.`);
+        if (!given) say(`  password: ${reset.password}   (shown only now)`);
+      } catch (error) {
+        fail('hub user reset-password', error);
+      }
+    });
+  user
+    .command('remove <name>')
+    .description('Remove a user; a running hub ends their sessions at once.')
+    .option(...configOption)
+    .action(async (name: string, opts: { config: string }) => {
+      try {
+        await (await identitiesFor(opts.config)).removeUser(name);
+        say(`user ${name} removed.`);
+      } catch (error) {
+        fail('hub user remove', error);
+      }
+    });
+  user
     .command('list')
     .option(...configOption)
     .action(async (opts: { config: string }) => {

@@ -24,6 +24,8 @@ export interface UserRecord {
   role: Role;
   hash: string;
   createdAt: number;
+  /** Sessions started before this (a password reset) are no longer valid. */
+  sessionsValidFrom?: number;
 }
 
 interface IdentityDocument {
@@ -33,6 +35,10 @@ interface IdentityDocument {
 }
 
 export const IDENTITY_FILE = 'identities.json';
+
+function checkPassword(password: string | undefined): void {
+  if (password !== undefined && password.length < 12) throw new PdmError('PDM_ERR_BAD_REQUEST', 'a password must have at least 12 characters');
+}
 
 /**
  * Devices and users that may log in, kept in their own durable file beside the state so the CLI can provision
@@ -141,9 +147,7 @@ export class IdentityStore {
   async addUser(name: string, role: Role, password?: string): Promise<{ name: string; password: string }> {
     if (!ID_PATTERN.test(name)) throw new PdmError('PDM_ERR_BAD_REQUEST', `user name "${name}" must match ${ID_PATTERN}`);
     if (!ROLES.includes(role)) throw new PdmError('PDM_ERR_BAD_REQUEST', `role "${role}" must be one of ${ROLES.join(', ')}`);
-    if (password !== undefined && password.length < 12) {
-      throw new PdmError('PDM_ERR_BAD_REQUEST', 'a password must have at least 12 characters');
-    }
+    checkPassword(password);
     await this.reload();
     if (this.doc.users[name]) throw new PdmError('PDM_ERR_IDENTITY_EXISTS', `user ${name} exists`);
     const secret = password ?? newSecret();
@@ -152,9 +156,42 @@ export class IdentityStore {
     return { name, password: secret };
   }
 
-  /** A user's role as the identities file says now; undefined for no such user. */
-  roleOf(name: string): Role | undefined {
-    return Object.hasOwn(this.doc.users, name) ? this.doc.users[name]!.role : undefined;
+  /** What a login session needs of its user now: the role, and since when sessions count; undefined for no such user. */
+  sessionUser(name: string): { role: Role; sessionsValidFrom: number } | undefined {
+    if (!Object.hasOwn(this.doc.users, name)) return undefined;
+    const user = this.doc.users[name]!;
+    return { role: user.role, sessionsValidFrom: user.sessionsValidFrom ?? 0 };
+  }
+
+  async removeUser(name: string): Promise<void> {
+    await this.reload();
+    this.user(name);
+    delete this.doc.users[name];
+    await this.file.write(this.doc);
+  }
+
+  async setUserRole(name: string, role: Role): Promise<void> {
+    if (!ROLES.includes(role)) throw new PdmError('PDM_ERR_BAD_REQUEST', `role "${role}" must be one of ${ROLES.join(', ')}`);
+    await this.reload();
+    this.user(name).role = role;
+    await this.file.write(this.doc);
+  }
+
+  /** A new password (generated unless given); every session the user had ends. */
+  async resetUserPassword(name: string, password?: string): Promise<{ name: string; password: string }> {
+    checkPassword(password);
+    await this.reload();
+    const user = this.user(name);
+    const secret = password ?? newSecret();
+    user.hash = await hashSecret(secret);
+    user.sessionsValidFrom = this.now();
+    await this.file.write(this.doc);
+    return { name, password: secret };
+  }
+
+  private user(name: string): UserRecord {
+    if (!Object.hasOwn(this.doc.users, name)) throw new PdmError('PDM_ERR_IDENTITY_UNKNOWN', `no user ${name}`);
+    return this.doc.users[name]!;
   }
 
   listUsers(): Array<Omit<UserRecord, 'hash'>> {

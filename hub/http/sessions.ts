@@ -17,6 +17,7 @@ export interface Session {
 export interface StoredSession {
   tokenHash: string;
   user: string;
+  createdAt: number;
   expiresAt: number;
 }
 
@@ -52,8 +53,8 @@ export interface SessionStoreOptions {
   ttlMs: number;
   /** Where sessions outlive a hub restart (`<dataDir>/sessions.json`); in memory only without it. */
   file?: DocumentAdapter<SessionDocument>;
-  /** The user's current role, or undefined once the user is gone: a session follows its user's identity. */
-  roleOf: (user: string) => Role | undefined;
+  /** The user's current role and since when their sessions count, or undefined once the user is gone. */
+  userOf: (user: string) => { role: Role; sessionsValidFrom: number } | undefined;
   now?: () => number;
 }
 
@@ -92,10 +93,11 @@ export class SessionStore {
   }
 
   async create(user: string): Promise<{ token: string; session: Session }> {
-    const role = this.opts.roleOf(user);
-    if (!role) throw new PdmError('PDM_ERR_AUTH_FAILED', `no user ${user}`);
+    const found = this.opts.userOf(user);
+    if (!found) throw new PdmError('PDM_ERR_AUTH_FAILED', `no user ${user}`);
+    const { role } = found;
     const token = randomBytes(32).toString('base64url');
-    const stored = { tokenHash: hashToken(token), user, expiresAt: this.now() + this.opts.ttlMs };
+    const stored = { tokenHash: hashToken(token), user, createdAt: this.now(), expiresAt: this.now() + this.opts.ttlMs };
     this.sessions.set(stored.tokenHash, stored);
     await this.persist();
     return { token, session: { user, role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };
@@ -107,26 +109,19 @@ export class SessionStore {
     const key = hashToken(token);
     const stored = this.sessions.get(key);
     if (!stored) return undefined;
-    const role = this.opts.roleOf(stored.user);
-    if (stored.expiresAt <= this.now() || !role) {
+    const user = this.opts.userOf(stored.user);
+    if (stored.expiresAt <= this.now() || !user || stored.createdAt < user.sessionsValidFrom) {
       this.sessions.delete(key);
       this.schedule();
       return undefined;
     }
     stored.expiresAt = this.now() + this.opts.ttlMs;
     if (stored.expiresAt - (this.written.get(key) ?? 0) > this.opts.ttlMs / 10) this.schedule();
-    return { token, session: { user: stored.user, role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };
+    return { token, session: { user: stored.user, role: user.role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };
   }
 
   async destroy(token: string): Promise<void> {
     if (this.sessions.delete(hashToken(token))) await this.persist();
-  }
-
-  /** Ends every session of a user (e.g. after their password changed). */
-  async destroyUser(user: string): Promise<void> {
-    let removed = false;
-    for (const [key, s] of this.sessions) if (s.user === user) removed = this.sessions.delete(key) || removed;
-    if (removed) await this.persist();
   }
 
   cookie(token: string, secure: boolean): string {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Role } from '../../hub/auth/identities.js';
+import { IdentityStore, type Role } from '../../hub/auth/identities.js';
 import { SESSION_COOKIE, SESSION_FILE, SessionStore, type SessionDocument } from '../../hub/http/sessions.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 
@@ -16,7 +16,7 @@ describe('login sessions on disk', () => {
   let clock: number;
   let roles: Record<string, Role>;
   const open = () =>
-    SessionStore.open({ ttlMs: TTL, file: new DurableJsonFile<SessionDocument>(join(dir, SESSION_FILE)), roleOf: (u) => roles[u], now: () => clock });
+    SessionStore.open({ ttlMs: TTL, file: new DurableJsonFile<SessionDocument>(join(dir, SESSION_FILE)), userOf: (u) => (roles[u] ? { role: roles[u]!, sessionsValidFrom: 0 } : undefined), now: () => clock });
   const onDisk = () => readFileSync(join(dir, SESSION_FILE), 'utf8');
 
   beforeEach(async () => {
@@ -50,16 +50,30 @@ describe('login sessions on disk', () => {
     expect(second.fromRequest(request(other.token))?.session.user).toBe('sam');
   });
 
-  it('follows the user: a changed role applies at once, a removed user is logged out', async () => {
-    const store = await open();
-    const { token } = await store.create('vera');
-    expect(store.fromRequest(request(token))?.session.role).toBe('viewer');
-    roles.vera = 'supervisor';
-    expect(store.fromRequest(request(token))?.session.role).toBe('supervisor');
-    delete roles.vera;
-    expect(store.fromRequest(request(token))).toBeUndefined();
-    roles.vera = 'viewer';
-    expect(store.fromRequest(request(token))).toBeUndefined();
+  it('follows the user in the identities file: role changes apply at once, a password reset or removal logs out', async () => {
+    const identities = await IdentityStore.open(join(dir, 'hub'), () => clock);
+    await identities.addUser('vera', 'viewer', 'vera-password-1');
+    await identities.addUser('sam', 'technician', 'sam-password-12');
+    const store = await SessionStore.open({ ttlMs: TTL, userOf: (u) => identities.sessionUser(u), now: () => clock });
+    const vera = (await store.create('vera')).token;
+    const sam = (await store.create('sam')).token;
+    expect(store.fromRequest(request(vera))?.session.role).toBe('viewer');
+    await identities.setUserRole('vera', 'supervisor');
+    expect(store.fromRequest(request(vera))?.session.role).toBe('supervisor');
+
+    clock += 1000;
+    const { password } = await identities.resetUserPassword('vera');
+    expect(store.fromRequest(request(vera))).toBeUndefined();
+    expect(await identities.verifyUser('vera', password)).toBeDefined();
+    expect(await identities.verifyUser('vera', 'vera-password-1')).toBeUndefined();
+    const again = (await store.create('vera')).token;
+    expect(store.fromRequest(request(again))?.session.user).toBe('vera');
+
+    await identities.removeUser('sam');
+    expect(store.fromRequest(request(sam))).toBeUndefined();
+    await expect(identities.removeUser('sam')).rejects.toThrow(/PDM_ERR_IDENTITY_UNKNOWN|no user sam/);
+    await expect(identities.setUserRole('vera', 'admin' as Role)).rejects.toThrow(/role "admin"/);
+    await expect(identities.resetUserPassword('vera', 'short')).rejects.toThrow(/at least 12/);
   });
 
   it('expires unused sessions, slides used ones, and writes the slide lazily', async () => {
