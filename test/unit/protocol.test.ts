@@ -65,6 +65,48 @@ describe('uuidv7 and the envelope', () => {
     expect(uuidv7Time(ids[0]!)).toBe(1_700_000_000_123);
   });
 
+  it('keeps ids unique and ordered across many random pool refills, over millisecond changes', () => {
+    // 20,000 ids use the pooled random bytes many times over; the clock moves every 700 ids.
+    const ids = Array.from({ length: 20_000 }, (_, i) => uuidv7(1_700_000_001_000 + Math.floor(i / 700)));
+    expect(ids.every(isUuidv7)).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The random tail (62 bits) never repeats either: no pool byte is handed out twice.
+    expect(new Set(ids.map((id) => id.slice(19))).size).toBe(ids.length);
+    // The first 48 bits are the millisecond each id was made at, as 12 hex digits.
+    ids.forEach((id, i) => {
+      const ms = 1_700_000_001_000 + Math.floor(i / 700);
+      if (id.slice(0, 13) !== `${ms.toString(16).padStart(12, '0').slice(0, 8)}-${ms.toString(16).slice(-4)}`) expect(id).toBe(ms);
+    });
+    expect(uuidv7Time(ids[699]!)).toBe(1_700_000_001_000);
+    expect(uuidv7Time(ids[700]!)).toBe(1_700_000_001_001);
+  });
+
+  it('fills every one of the 62 random bits about half the time', () => {
+    const ids = Array.from({ length: 4000 }, () => uuidv7(1_700_000_100_000));
+    const ones = new Array<number>(64).fill(0);
+    for (const id of ids) {
+      const tail = BigInt(`0x${id.slice(19).replace('-', '')}`);
+      for (let bit = 0; bit < 64; bit++) if ((tail >> BigInt(bit)) & 1n) ones[bit]! += 1;
+    }
+    // Bits 62 and 63 are the variant (10); the other 62 are random.
+    expect(ones[63]).toBe(ids.length);
+    expect(ones[62]).toBe(0);
+    for (let bit = 0; bit < 62; bit++) {
+      expect(ones[bit], `bit ${bit}`).toBeGreaterThan(ids.length * 0.4);
+      expect(ones[bit], `bit ${bit}`).toBeLessThan(ids.length * 0.6);
+    }
+  });
+
+  it('borrows the next millisecond when 4096 ids are made within one', () => {
+    // Times before now, so later tests' ids (made with the real clock) are not pushed ahead.
+    const ids = Array.from({ length: 5000 }, () => uuidv7(1_700_000_200_000));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(uuidv7Time(ids[0]!)).toBe(1_700_000_200_000);
+    expect(uuidv7Time(ids.at(-1)!)).toBe(1_700_000_200_001);
+  });
+
   it('numbers messages per boot and keeps the boot id', () => {
     const factory = createEnvelopeFactory({ site: 's', device: 'd' });
     const [a, b] = [factory.next(), factory.next()];
