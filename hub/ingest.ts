@@ -107,14 +107,21 @@ export class Ingest {
       return done(null);
     }
     const { channel, message } = decoded;
+    if (channel === 'event') {
+      try {
+        this.onEvent(message, started, done);
+      } catch (error) {
+        done(error as Error);
+      }
+      return;
+    }
+    const handler = this.handlers[channel] as Handler<Channel> | undefined;
+    if (!handler) {
+      this.reject('PDM_ERR_NOT_AUTHORIZED', { topic, clientId, reason: `devices do not publish on ${channel}` });
+      return done(null);
+    }
     let pending: Promise<void> | void;
     try {
-      if (channel === 'event') return this.onEvent(message, started, done);
-      const handler = this.handlers[channel] as Handler<Channel> | undefined;
-      if (!handler) {
-        this.reject('PDM_ERR_NOT_AUTHORIZED', { topic, clientId, reason: `devices do not publish on ${channel}` });
-        return done(null);
-      }
       pending = handler(message as never);
     } catch (error) {
       return done(error as Error);
@@ -178,24 +185,30 @@ export class Ingest {
     waiters.done.push(done);
   }
 
-  /** One commit's events, in arrival order: each is counted, logged and told to its waiter, or told the write failed. */
+  /**
+   * One commit's events, in arrival order: each is counted, logged and told to its waiter, or told the write failed.
+   * A waiter that throws does not keep the others waiting; the first such error surfaces once all are told.
+   */
   private settle(batch: CommitWaiters, error: Error | null): void {
     if (this.waiting === batch) this.waiting = undefined;
+    let thrown: unknown;
     for (let i = 0; i < batch.done.length; i++) {
-      const done = batch.done[i]!;
-      if (error) {
-        done(error);
-        continue;
+      let verdict = error;
+      if (verdict === null) {
+        try {
+          this.afterEvent(batch.outcomes[i]!, batch.eventIds[i]!);
+          this.accepted('event', batch.started[i]!);
+        } catch (failure) {
+          verdict = failure as Error;
+        }
       }
       try {
-        this.afterEvent(batch.outcomes[i]!, batch.eventIds[i]!);
-        this.accepted('event', batch.started[i]!);
+        batch.done[i]!(verdict);
       } catch (failure) {
-        done(failure as Error);
-        continue;
+        thrown ??= failure;
       }
-      done(null);
     }
+    if (thrown !== undefined) throw thrown;
   }
 
   private afterEvent(outcome: IncidentOutcome, eventId: string): void {
