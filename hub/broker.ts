@@ -75,13 +75,10 @@ export async function startBroker(opts: ListenerConfig & {
         ingest.reject('PDM_ERR_NOT_AUTHORIZED', { clientId: client.id, topic: packet.topic, reason: denied });
         return callback(new PdmError('PDM_ERR_NOT_AUTHORIZED', denied));
       }
-      ingest.handle(packet.topic, packet.payload as Buffer, client.id).then(
-        () => callback(null),
-        (error: Error) => {
-          logger.error({ err: error.message, topic: packet.topic }, 'could not store message; withholding PUBACK');
-          callback(error);
-        },
-      );
+      ingest.handleThen(packet.topic, packet.payload as Buffer, client.id, (error) => {
+        if (error) logger.error({ err: error.message, topic: packet.topic }, 'could not store message; withholding PUBACK');
+        callback(error);
+      });
     },
     authorizeSubscribe(client, subscription, callback) {
       const grants = proven.get(client);

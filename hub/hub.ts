@@ -100,12 +100,8 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const metrics = createMetrics({ state: () => store.state, ingest, workflow, webhooks: activities.webhooks, connectedClients: () => connected() });
   const live = new LiveFeed();
   const scores = new ScoreHistory();
-  // One labelled histogram child per channel, made once: observing costs no label object per message.
-  const ingestSecondsOf = new Map<string, { observe(value: number): void }>();
   ingest.onHandled = (channel, seconds) => {
-    let observer = ingestSecondsOf.get(channel);
-    if (!observer) ingestSecondsOf.set(channel, (observer = metrics.ingestSeconds.labels({ channel })));
-    observer.observe(seconds);
+    metrics.ingestSeconds.observe(channel, seconds);
     live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
   };
   const telemetry = cfg.telemetry.enabled ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now) : undefined;

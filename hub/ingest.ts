@@ -1,6 +1,6 @@
 import type { Logger } from '../config/logger.js';
-import { decode, type Decoded } from '../protocol/codec.js';
-import type { ErrorCode } from '../protocol/errors.js';
+import { decodeOrThrow, type Decoded } from '../protocol/codec.js';
+import { PdmError, type ErrorCode } from '../protocol/errors.js';
 import type { EventMessage, ModelAckMessage, StatusMessage, TelemetryMessage } from '../protocol/messages.js';
 import type { Channel } from '../protocol/topics.js';
 import { applyEvent, type ApplyOptions, type IncidentOutcome } from './incidents.js';
@@ -20,8 +20,20 @@ export interface LiveDeviceView {
   lastTelemetryAt?: number;
 }
 
-/** What `handle` returns when nothing waits for a commit. */
-const DONE: Promise<void> = Promise.resolve();
+/** Told once per message given to `handleThen`: null once it may be acknowledged, or why it must not be. */
+export type IngestDone = (error: Error | null) => void;
+
+/**
+ * The events waiting for one store commit, in arrival order, as parallel arrays: a fleet's burst waits here, and one
+ * callback on the commit settles them all (no promise or closure per event).
+ */
+interface CommitWaiters {
+  readonly commit: Promise<void>;
+  readonly outcomes: IncidentOutcome[];
+  readonly eventIds: string[];
+  readonly started: number[];
+  readonly done: IngestDone[];
+}
 
 type Handler<C extends Channel> = (msg: Extract<Decoded, { channel: C }>['message']) => Promise<void> | void;
 
@@ -40,8 +52,8 @@ export class Ingest {
   /** Told about every valid model ack (the registry's rollouts hang here); awaited, so a step is stored before the PUBACK. */
   onModelAck: (msg: ModelAckMessage) => Promise<void> | void = () => undefined;
 
-  private readonly handlers: { [C in Channel]?: Handler<C> } = {
-    event: (msg) => this.onEvent(msg),
+  /** Events are not here: `onEvent` settles them in batches, one per commit. */
+  private readonly handlers: { [C in Exclude<Channel, 'event'>]?: Handler<C> } = {
     status: (msg) => this.onStatus(msg),
     telemetry: (msg) => {
       const view = this.liveView(msg.site, msg.device);
@@ -70,33 +82,58 @@ export class Ingest {
   }
 
   /**
-   * Not an async function on purpose: the decoding and the handler's synchronous part run now, and what waits for
-   * the commit is only the channel and the start time, not the payload or the parsed message (with a fleet's
-   * worth of messages waiting for one fsync, that is what the garbage collector would otherwise carry along).
+   * Resolves once the message may be acknowledged (anything it changed is durable); rejects only when the store
+   * cannot be written. `handleThen` with a promise around it.
    */
   handle(topic: string, payload: Buffer, clientId?: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.handleThen(topic, payload, clientId, (error) => (error ? reject(error) : resolve())));
+  }
+
+  /**
+   * Decodes and applies one message now and calls `done` once, when it may be acknowledged. The decoding and the
+   * handler's synchronous part run now; what waits for the commit is only the outcome, the event id and the start
+   * time, not the payload or the parsed message (with a fleet's worth of messages waiting for one fsync, that is
+   * what the garbage collector would otherwise carry along). Bad input is counted, logged and acknowledged (it is
+   * dropped, not retried); only a store that cannot be written withholds the acknowledgement.
+   */
+  handleThen(topic: string, payload: Buffer, clientId: string | undefined, done: IngestDone): void {
+    const started = performance.now();
+    let decoded: Decoded;
     try {
-      const started = performance.now();
-      const result = decode(topic, payload, this.maxPayloadBytes);
-      if (!result.ok) {
-        this.reject(result.error.code, { topic, clientId, reason: result.error.message });
-        return DONE;
-      }
-      const { channel, message } = result.value;
-      const handler = this.handlers[channel] as Handler<Channel> | undefined;
-      if (!handler) {
-        this.reject('PDM_ERR_NOT_AUTHORIZED', { topic, clientId, reason: `devices do not publish on ${channel}` });
-        return DONE;
-      }
-      const pending = handler(message as never);
-      if (typeof pending?.then !== 'function') {
-        this.accepted(channel, started);
-        return DONE;
-      }
-      return pending!.then(() => this.accepted(channel, started));
+      decoded = decodeOrThrow(topic, payload, this.maxPayloadBytes);
     } catch (error) {
-      return Promise.reject(error as Error);
+      if (!(error instanceof PdmError)) return done(error as Error);
+      this.reject(error.code, { topic, clientId, reason: error.message });
+      return done(null);
     }
+    const { channel, message } = decoded;
+    if (channel === 'event') {
+      try {
+        this.onEvent(message, started, done);
+      } catch (error) {
+        done(error as Error);
+      }
+      return;
+    }
+    const handler = this.handlers[channel] as Handler<Channel> | undefined;
+    if (!handler) {
+      this.reject('PDM_ERR_NOT_AUTHORIZED', { topic, clientId, reason: `devices do not publish on ${channel}` });
+      return done(null);
+    }
+    let pending: Promise<void> | void;
+    try {
+      pending = handler(message as never);
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (typeof pending?.then !== 'function') {
+      this.accepted(channel, started);
+      return done(null);
+    }
+    pending.then(() => {
+      this.accepted(channel, started);
+      done(null);
+    }, done);
   }
 
   private accepted(channel: Channel, started: number): void {
@@ -125,15 +162,56 @@ export class Ingest {
     return opts;
   }
 
-  private onEvent(event: EventMessage): Promise<void> {
+  /** The events waiting for the commit the store has scheduled now, if any. */
+  private waiting: CommitWaiters | undefined;
+
+  /** Applies the event now (synchronously, so two events cannot both open an inspection); settles it after the commit. */
+  private onEvent(event: EventMessage, started: number, done: IngestDone): void {
     const outcome = applyEvent(this.store.state, event, this.now(), this.applyOptions(event.site));
-    // Only the outcome and the id wait for the commit, not the whole parsed event.
-    return this.afterEvent(outcome, event.id);
+    // Even a duplicate waits for the write: a redelivery may overtake the first copy's commit.
+    const commit = this.store.commit();
+    let waiters = this.waiting;
+    if (waiters === undefined || waiters.commit !== commit) {
+      const batch: CommitWaiters = { commit, outcomes: [], eventIds: [], started: [], done: [] };
+      this.waiting = waiters = batch;
+      commit.then(
+        () => this.settle(batch, null),
+        (error: Error) => this.settle(batch, error),
+      );
+    }
+    waiters.outcomes.push(outcome);
+    waiters.eventIds.push(event.id);
+    waiters.started.push(started);
+    waiters.done.push(done);
   }
 
-  private async afterEvent(outcome: IncidentOutcome, eventId: string): Promise<void> {
-    // Even a duplicate waits for the write: a redelivery may overtake the first copy's commit.
-    await this.store.commit();
+  /**
+   * One commit's events, in arrival order: each is counted, logged and told to its waiter, or told the write failed.
+   * A waiter that throws does not keep the others waiting; the first such error surfaces once all are told.
+   */
+  private settle(batch: CommitWaiters, error: Error | null): void {
+    if (this.waiting === batch) this.waiting = undefined;
+    let thrown: unknown;
+    for (let i = 0; i < batch.done.length; i++) {
+      let verdict = error;
+      if (verdict === null) {
+        try {
+          this.afterEvent(batch.outcomes[i]!, batch.eventIds[i]!);
+          this.accepted('event', batch.started[i]!);
+        } catch (failure) {
+          verdict = failure as Error;
+        }
+      }
+      try {
+        batch.done[i]!(verdict);
+      } catch (failure) {
+        thrown ??= failure;
+      }
+    }
+    if (thrown !== undefined) throw thrown;
+  }
+
+  private afterEvent(outcome: IncidentOutcome, eventId: string): void {
     if (outcome.kind === 'duplicate') {
       this.stats.duplicates += 1;
       return;

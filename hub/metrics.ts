@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ChannelHistogram } from './channel-histogram.js';
 import type { Ingest } from './ingest.js';
 import { shareToPeople } from './routing.js';
 import { INSPECTION_STATUSES, type HubState } from './store/state.js';
@@ -7,8 +8,8 @@ import type { WebhookOutbox } from './workflow/webhook-outbox.js';
 
 export interface HubMetrics {
   registry: Registry;
-  /** Arrival to durable commit of one device message (what the PUBACK waits for). */
-  ingestSeconds: Histogram<'channel'>;
+  /** Arrival to durable commit of one device message (what the PUBACK waits for), by channel: observed per message. */
+  ingestSeconds: ChannelHistogram;
   /** Device timestamp of the opening anomaly to the inspection being durable. */
   eventToInspectionSeconds: Histogram;
 }
@@ -132,7 +133,7 @@ export function createMetrics(deps: {
   const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
   return {
     registry,
-    ingestSeconds: new Histogram({ name: 'pdm_ingest_seconds', help: 'Message arrival to durable commit', labelNames: ['channel'], buckets, registers: [registry] }),
+    ingestSeconds: new ChannelHistogram('pdm_ingest_seconds', 'Message arrival to durable commit', buckets, registry),
     eventToInspectionSeconds: new Histogram({
       name: 'pdm_event_to_inspection_seconds',
       help: 'Anomaly timestamp on the device to its inspection being stored',

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { PdmError } from './errors.js';
-import { MAX_PAYLOAD_BYTES, SCHEMAS, type EventMessage, type MessageFor } from './messages.js';
+import { MAX_PAYLOAD_BYTES, SCHEMAS, type EventMessage, type MessageFor, type TelemetryMessage } from './messages.js';
 import { ID_PATTERN, parseTopic, PROTOCOL_VERSION, topicFor, type Channel, type TopicAddress } from './topics.js';
 import { isUuid, isUuidv7 } from './uuid.js';
 
@@ -60,7 +60,8 @@ export function decodeOrThrow(topic: string, payload: Uint8Array | string, maxBy
     throw new PdmError('PDM_ERR_BAD_JSON', `on ${topic}: ${(cause as Error).message}`, { cause });
   }
   // The fast path says yes only to what the schema accepts too; anything else gets the schema's verdict and words.
-  if (address.channel === 'event' && isPlainEvent(json)) return withAddress(address, json);
+  const fast = FAST_PATHS[address.channel];
+  if (fast !== undefined && fast(json)) return withAddress(address, json);
   const parsed = SCHEMAS[address.channel].safeParse(json);
   if (!parsed.success) {
     throw new PdmError('PDM_ERR_SCHEMA', `${address.channel} on ${topic}: ${describeIssues(parsed.error)}`);
@@ -76,10 +77,10 @@ function withAddress(address: Readonly<TopicAddress>, message: unknown): Decoded
   return { site: address.site, device: address.device, channel: address.channel, message } as Decoded;
 }
 
-// A fast path for events, the message a fleet floods the hub with: the same rules as EventSchema (messages.ts),
-// checked on the parsed JSON in place, without the schema's copy of every object. It may be stricter than the
-// schema, never looser (test/unit/protocol.test.ts compares the two verdicts on many variants); whatever it does
-// not accept goes through the schema.
+// Fast paths for the messages a fleet floods the hub with (events, telemetry): the same rules as their schemas
+// (messages.ts), checked on the parsed JSON in place, without the schema's copy of every object. They may be stricter
+// than the schema, never looser (test/unit/protocol.test.ts compares the verdicts on many variants); whatever they
+// do not accept goes through the schema.
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isId = (x: unknown): boolean => typeof x === 'string' && ID_PATTERN.test(x);
 const isCount = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
@@ -88,44 +89,90 @@ const isShortText = (x: unknown): boolean => typeof x === 'string' && x.length <
 const isUuidString = (x: unknown): boolean => typeof x === 'string' && isUuid(x);
 const isUuidv7String = (x: unknown): boolean => typeof x === 'string' && isUuidv7(x);
 
+/**
+ * How many keys `for...in` sees, counted without making the array `Object.keys` would. It also sees inherited
+ * enumerable keys (none, unless Object.prototype was tampered with), which can only make a count too high, so a
+ * check built on it can only be stricter.
+ */
+function keyCount(x: object): number {
+  let n = 0;
+  for (const _ in x) n += 1;
+  return n;
+}
+
 function isContribution(c: unknown): boolean {
   return (
-    isRecord(c) && Object.keys(c).length === 3 && isShortText(c.feature) && isFiniteNumber(c.value) &&
+    isRecord(c) && keyCount(c) === 3 && isShortText(c.feature) && isFiniteNumber(c.value) &&
     typeof c.share === 'number' && c.share >= 0 && c.share <= 1
   );
 }
 
-/**
- * One check per EventSchema field. Typed by the schema's own output type, so a field added to the schema does not
- * compile until it has a check here; a test also holds the key list to the schema's.
- */
-export const EVENT_FAST_PATH: { readonly [K in keyof EventMessage]-?: (x: unknown) => boolean } = {
-  v: (x) => x === PROTOCOL_VERSION,
+/** TelemetrySchema's `features`: at most 256 entries, short names, finite values. */
+function isFeatures(x: unknown): boolean {
+  if (!isRecord(x)) return false;
+  let n = 0;
+  for (const name in x) {
+    // The schema drops a "__proto__" key from its output: leave that case to it.
+    if (name === '__proto__' || name.length > 256 || !Object.hasOwn(x, name) || !isFiniteNumber(x[name])) return false;
+    if (++n > 256) return false;
+  }
+  return true;
+}
+
+const ENVELOPE_FAST_PATH = {
+  v: (x: unknown) => x === PROTOCOL_VERSION,
   id: isUuidv7String,
   ts: isCount,
   site: isId,
   device: isId,
   bootId: isUuidString,
   seq: isCount,
+} as const;
+
+/**
+ * One check per EventSchema field. Typed by the schema's own output type, so a field added to the schema does not
+ * compile until it has a check here; a test also holds the key list to the schema's.
+ */
+export const EVENT_FAST_PATH: { readonly [K in keyof EventMessage]-?: (x: unknown) => boolean } = {
+  ...ENVELOPE_FAST_PATH,
   kind: (x) => x === 'anomaly' || x === 'clear',
   episodeId: isUuidv7String,
   asset: isId,
   score: isFiniteNumber,
   threshold: isFiniteNumber,
   severity: (x) => x === 'info' || x === 'warning' || x === 'critical',
-  model: (x) => isRecord(x) && Object.keys(x).length === 2 && isShortText(x.id) && isShortText(x.version),
+  model: (x) => isRecord(x) && keyCount(x) === 2 && isShortText(x.id) && isShortText(x.version),
   contributions: (x) => Array.isArray(x) && x.length <= 16 && x.every(isContribution),
   windowStart: isCount,
   windowEnd: isCount,
 };
-const EVENT_CHECKS = Object.entries(EVENT_FAST_PATH) as Array<[string, (x: unknown) => boolean]>;
 
-function isPlainEvent(x: unknown): boolean {
-  // Exactly as many keys as the schema has fields, each present and valid: so there is no other key.
-  if (!isRecord(x) || Object.keys(x).length !== EVENT_CHECKS.length) return false;
-  for (const [field, check] of EVENT_CHECKS) if (!check(x[field])) return false;
-  return true;
+/** One check per TelemetrySchema field, held to the schema the same way. */
+export const TELEMETRY_FAST_PATH: { readonly [K in keyof TelemetryMessage]-?: (x: unknown) => boolean } = {
+  ...ENVELOPE_FAST_PATH,
+  windowStart: isCount,
+  windowEnd: isCount,
+  features: isFeatures,
+  score: isFiniteNumber,
+  threshold: isFiniteNumber,
+};
+
+/** A check that the value is an object with exactly these fields, each valid. */
+function exactly(checks: Readonly<Record<string, (x: unknown) => boolean>>): (x: unknown) => boolean {
+  const fields = Object.keys(checks);
+  const tests = fields.map((field) => checks[field]!);
+  return (x) => {
+    // Exactly as many keys as the schema has fields, each present and valid: so there is no other key.
+    if (!isRecord(x) || keyCount(x) !== fields.length) return false;
+    for (let i = 0; i < fields.length; i++) if (!tests[i]!(x[fields[i]!])) return false;
+    return true;
+  };
 }
+
+const FAST_PATHS: Partial<Record<Channel, (x: unknown) => boolean>> = {
+  event: exactly(EVENT_FAST_PATH),
+  telemetry: exactly(TELEMETRY_FAST_PATH),
+};
 
 /** Validates a message against its channel's schema and returns the topic and bytes to publish. */
 export function encode<C extends Channel>(channel: C, message: MessageFor<C>): { topic: string; payload: Buffer } {

@@ -7,12 +7,42 @@ let lastMs = -1;
 let counter = 0;
 
 /**
+ * Random bytes are drawn from the CSPRNG a pool at a time (one call per RANDOM_POOL_BYTES / 9 ids instead of one per
+ * id); each byte is used once and the pool is refilled when what is left cannot make a whole id.
+ */
+const RANDOM_POOL_BYTES = 4096;
+const RANDOM_BYTES_PER_ID = 9;
+const pool = new Uint8Array(RANDOM_POOL_BYTES);
+let poolOffset = RANDOM_POOL_BYTES;
+
+function takeRandom(): number {
+  if (poolOffset + RANDOM_BYTES_PER_ID > RANDOM_POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const at = poolOffset;
+  poolOffset += RANDOM_BYTES_PER_ID;
+  return at;
+}
+
+/** The id is written as ASCII into one reused buffer, dashes in place, and read out as one flat string. */
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+const text = Buffer.from('00000000-0000-7000-8000-000000000000', 'latin1');
+/** Where byte i of the id goes in the text: two hex digits from here. */
+const HEX_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+function putByte(i: number, byte: number): void {
+  const at = HEX_AT[i]!;
+  text[at] = HEX[byte >>> 4]!;
+  text[at + 1] = HEX[byte & 0x0f]!;
+}
+
+/**
  * UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then 12 bits that count up within one millisecond (so ids made by
  * one process sort in creation order), then 62 random bits.
  */
 export function uuidv7(nowMs: number = Date.now()): string {
-  const bytes = new Uint8Array(16);
-  randomFillSync(bytes);
+  const r = takeRandom();
   if (nowMs <= lastMs) {
     counter += 1;
     if (counter > 0xfff) {
@@ -23,15 +53,22 @@ export function uuidv7(nowMs: number = Date.now()): string {
     nowMs = lastMs;
   } else {
     lastMs = nowMs;
-    counter = bytes[6]! & 0x07; // random start, low enough to leave room to count
+    counter = pool[r]! & 0x07; // random start, low enough to leave room to count
   }
-  const ms = BigInt(nowMs);
-  for (let i = 0; i < 6; i++) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
-  bytes[6] = 0x70 | ((counter >> 8) & 0x0f);
-  bytes[7] = counter & 0xff;
-  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-  const hex = Buffer.from(bytes).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // 48 bits of milliseconds: the high 16 and the low 32 (>>> 0 keeps the low 32 bits of any safe integer).
+  const high = Math.floor(nowMs / 0x1_0000_0000);
+  const low = nowMs >>> 0;
+  putByte(0, (high >>> 8) & 0xff);
+  putByte(1, high & 0xff);
+  putByte(2, low >>> 24);
+  putByte(3, (low >>> 16) & 0xff);
+  putByte(4, (low >>> 8) & 0xff);
+  putByte(5, low & 0xff);
+  putByte(6, 0x70 | ((counter >> 8) & 0x0f));
+  putByte(7, counter & 0xff);
+  putByte(8, 0x80 | (pool[r + 1]! & 0x3f));
+  for (let i = 9; i < 16; i++) putByte(i, pool[r + i - 7]!);
+  return text.toString('latin1', 0, 36);
 }
 
 export function isUuid(value: string): boolean {

@@ -62,6 +62,8 @@ interface DeviceDrift {
   reference: DriftReference;
   /** Series names, feature names first, the score last (by position: a feature may be called `score`). */
   series: string[];
+  /** One message's values by series, refilled for every message (the window reads it and keeps nothing). */
+  values: Array<number | undefined>;
   window?: BinnedWindow;
   level: DriftStatus;
   since: number;
@@ -98,8 +100,10 @@ export class DriftMonitor {
       state.reference = reference; // same model (or still none: keep the latest reason)
     }
     if (state.window) {
-      const last = state.series.length - 1;
-      const values = state.series.map((name, s) => (s === last ? msg.score : Object.hasOwn(msg.features, name) ? msg.features[name] : undefined));
+      const { series, values } = state;
+      const last = series.length - 1;
+      for (let s = 0; s < last; s++) values[s] = Object.hasOwn(msg.features, series[s]!) ? msg.features[series[s]!] : undefined;
+      values[last] = msg.score;
       state.window.add(values, this.now());
     }
     this.evaluate(state);
@@ -115,10 +119,11 @@ export class DriftMonitor {
   }
 
   private fresh(site: string, device: string, reference: DriftReference, previous: DeviceDrift | undefined): DeviceDrift {
-    const state: DeviceDrift = { site, device, reference, series: [], level: previous?.level ?? 'pending', since: previous?.since ?? this.now() };
+    const state: DeviceDrift = { site, device, reference, series: [], values: [], level: previous?.level ?? 'pending', since: previous?.since ?? this.now() };
     if (reference.model) {
       const { features, score } = reference.distribution;
       state.series = [...Object.keys(features), SCORE];
+      state.values = new Array<number | undefined>(state.series.length).fill(undefined);
       const edges = [...Object.values(features).map((f) => f.edges), score.edges];
       const windowMs = this.cfg.windowMinutes * 60_000;
       state.window = new BinnedWindow(edges, windowMs / WINDOW_BUCKETS, WINDOW_BUCKETS);
@@ -131,7 +136,7 @@ export class DriftMonitor {
    * overall flag has hysteresis (psi.ts settleLevel); per-series levels are the plain thresholds.
    */
   private evaluate(state: DeviceDrift): void {
-    const level = this.measure(state).level;
+    const level = this.measure(state, undefined).level;
     if (level === state.level) return;
     const previous = state.level;
     state.level = level;
@@ -139,29 +144,36 @@ export class DriftMonitor {
     this.onLevelChange(this.build(state), previous);
   }
 
-  /** The PSI of every series with enough samples, the max and the flag: the cheap part, run on every message. */
-  private measure(state: DeviceDrift): { level: DriftStatus; maxPsi: number | null; psis: Array<number | null>; totals?: WindowTotals } {
-    const { reference } = state;
-    if (!reference.model || !state.window) return { level: 'unknown', maxPsi: null, psis: [] };
+  /**
+   * The PSI of every series with enough samples (into `psis` when given), the max and the flag: the cheap part, run
+   * on every message, so it makes no per-series array unless asked.
+   */
+  private measure(state: DeviceDrift, psis: Array<number | null> | undefined): { level: DriftStatus; maxPsi: number | null; totals?: WindowTotals } {
+    const { reference, series } = state;
+    if (!reference.model || !state.window) return { level: 'unknown', maxPsi: null };
     const totals = state.window.totals(this.now());
     const dist = reference.distribution;
     let maxPsi: number | null = null;
-    const psis = state.series.map((name, s) => {
-      if (totals.samples[s]! < this.cfg.minSamples) return null;
-      const value = psi(s === state.series.length - 1 ? dist.score.proportions : dist.features[name]!.proportions, totals.counts[s]!);
-      if (maxPsi === null || value > maxPsi) maxPsi = value;
-      return value;
-    });
+    const last = series.length - 1;
+    for (let s = 0; s <= last; s++) {
+      let value: number | null = null;
+      if (totals.samples[s]! >= this.cfg.minSamples) {
+        value = psi(s === last ? dist.score.proportions : dist.features[series[s]!]!.proportions, totals.counts[s]!);
+        if (maxPsi === null || value > maxPsi) maxPsi = value;
+      }
+      psis?.push(value);
+    }
     if (totals.messages < this.cfg.minSamples) maxPsi = null;
     const level = maxPsi === null ? 'pending' : settleLevel(maxPsi, isFlag(state.level) ? state.level : undefined, this.cfg);
-    return { level, maxPsi, psis, totals };
+    return { level, maxPsi, totals };
   }
 
   private build(state: DeviceDrift): DriftReport {
     const { reference } = state;
     const settings = { ...this.cfg, epsilon: PSI_EPSILON, bins: reference.model ? reference.distribution.bins : null };
     const base = { site: state.site, device: state.device, since: state.since, settings };
-    const { level, maxPsi, psis, totals } = this.measure(state);
+    const psis: Array<number | null> = [];
+    const { level, maxPsi, totals } = this.measure(state, psis);
     if (!reference.model || !totals) {
       return { ...base, level, maxPsi: null, samples: 0, model: null, reason: reference.model ? 'no window' : reference.reason, score: null, features: [] };
     }

@@ -13,8 +13,8 @@ export interface WindowTotals {
   messages: number;
   /** Per series: counts per bin, summed over the window's buckets (read-only views, valid until the next add). */
   counts: ReadonlyArray<ArrayLike<number>>;
-  /** Per series: how many values it got (a message may lack a feature). */
-  samples: number[];
+  /** Per series: how many values it got (a message may lack a feature); a read-only view, valid until the next add. */
+  samples: readonly number[];
 }
 
 /**
@@ -66,7 +66,7 @@ export class BinnedWindow {
 
   totals(now: number): WindowTotals {
     this.expire(Math.floor(now / this.bucketMs));
-    return { messages: this.messages, counts: this.sums, samples: [...this.seriesSamples] };
+    return { messages: this.messages, counts: this.sums, samples: this.seriesSamples };
   }
 
   private newestSeen = Number.NEGATIVE_INFINITY;

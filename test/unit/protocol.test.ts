@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { anomalyEvent } from '../support/events.js';
-import { EVENT_FAST_PATH } from '../../protocol/codec.js';
+import { EVENT_FAST_PATH, TELEMETRY_FAST_PATH } from '../../protocol/codec.js';
 import * as schemas from '../../protocol/messages.js';
 import {
   channelFilter,
@@ -15,6 +15,7 @@ import {
   uuidv7,
   uuidv7Time,
   type EventMessage,
+  type TelemetryMessage,
 } from '../../protocol/index.js';
 
 const envelopes = createEnvelopeFactory({ site: 'plant-1', device: 'pump-001', now: () => 1_700_000_000_000 });
@@ -63,6 +64,48 @@ describe('uuidv7 and the envelope', () => {
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
     expect(uuidv7Time(ids[0]!)).toBe(1_700_000_000_123);
+  });
+
+  it('keeps ids unique and ordered across many random pool refills, over millisecond changes', () => {
+    // 20,000 ids use the pooled random bytes many times over; the clock moves every 700 ids.
+    const ids = Array.from({ length: 20_000 }, (_, i) => uuidv7(1_700_000_001_000 + Math.floor(i / 700)));
+    expect(ids.every(isUuidv7)).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The random tail (62 bits) never repeats either: no pool byte is handed out twice.
+    expect(new Set(ids.map((id) => id.slice(19))).size).toBe(ids.length);
+    // The first 48 bits are the millisecond each id was made at, as 12 hex digits.
+    ids.forEach((id, i) => {
+      const ms = 1_700_000_001_000 + Math.floor(i / 700);
+      if (id.slice(0, 13) !== `${ms.toString(16).padStart(12, '0').slice(0, 8)}-${ms.toString(16).slice(-4)}`) expect(id).toBe(ms);
+    });
+    expect(uuidv7Time(ids[699]!)).toBe(1_700_000_001_000);
+    expect(uuidv7Time(ids[700]!)).toBe(1_700_000_001_001);
+  });
+
+  it('fills every one of the 62 random bits about half the time', () => {
+    const ids = Array.from({ length: 4000 }, () => uuidv7(1_700_000_100_000));
+    const ones = new Array<number>(64).fill(0);
+    for (const id of ids) {
+      const tail = BigInt(`0x${id.slice(19).replace('-', '')}`);
+      for (let bit = 0; bit < 64; bit++) if ((tail >> BigInt(bit)) & 1n) ones[bit]! += 1;
+    }
+    // Bits 62 and 63 are the variant (10); the other 62 are random.
+    expect(ones[63]).toBe(ids.length);
+    expect(ones[62]).toBe(0);
+    for (let bit = 0; bit < 62; bit++) {
+      expect(ones[bit], `bit ${bit}`).toBeGreaterThan(ids.length * 0.4);
+      expect(ones[bit], `bit ${bit}`).toBeLessThan(ids.length * 0.6);
+    }
+  });
+
+  it('borrows the next millisecond when 4096 ids are made within one', () => {
+    // Times before now, so later tests' ids (made with the real clock) are not pushed ahead.
+    const ids = Array.from({ length: 5000 }, () => uuidv7(1_700_000_200_000));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(uuidv7Time(ids[0]!)).toBe(1_700_000_200_000);
+    expect(uuidv7Time(ids.at(-1)!)).toBe(1_700_000_200_001);
   });
 
   it('numbers messages per boot and keeps the boot id', () => {
@@ -255,5 +298,102 @@ describe('decode: the event fast path agrees with EventSchema', () => {
     const v = base();
     v.device = 'pump-002';
     expect(errorCode('pdm/v1/plant-1/pump-001/event', JSON.stringify(v))).toBe('PDM_ERR_DEVICE_MISMATCH');
+  });
+});
+
+describe('decode: the telemetry fast path agrees with TelemetrySchema', () => {
+  const telemetry = (): TelemetryMessage => {
+    const e = envelopes.next();
+    return { ...e, windowStart: e.ts - 1000, windowEnd: e.ts, features: { 'vibration.rms': 0.42, 'temp.mean': 61.5, 'current.crest': 1.4 }, score: 0.8, threshold: 1.5 };
+  };
+  const topic = 'pdm/v1/plant-1/pump-001/telemetry';
+  const featureCount = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i / 7]));
+  // Built inside the tests, like the event variants.
+  const variantsOf = (): Array<[string, string]> => {
+    const base = (): Record<string, unknown> => ({ ...telemetry() });
+    const badValues: unknown[] = [undefined, null, '', 'x'.repeat(257), 'Bad Id!', -1, 1.5, 2 ** 53, 0, 1, true, [], {}, { a: 1 }, uuidv7(), '0195b0b0-0000-4000-8000-000000000000', '2'];
+    const variants: Array<[string, string]> = [['valid', JSON.stringify(base())]];
+    for (const key of Object.keys(base())) {
+      for (const value of badValues) {
+        const v = base();
+        if (value === undefined) delete v[key];
+        else v[key] = value;
+        variants.push([`${key}=${JSON.stringify(value)}`, JSON.stringify(v)]);
+      }
+    }
+    const withFeatures = (features: unknown): string => JSON.stringify({ ...base(), features });
+    variants.push(
+      ['extra key', JSON.stringify({ ...base(), extra: 1 })],
+      ['__proto__ key', JSON.stringify(base()).replace('{', '{"__proto__":{},')],
+      ['no features', withFeatures({})],
+      ['256 features', withFeatures(featureCount(256))],
+      ['257 features', withFeatures(featureCount(257))],
+      ['feature name of 256', withFeatures({ ['n'.repeat(256)]: 1 })],
+      ['feature name of 257', withFeatures({ ['n'.repeat(257)]: 1 })],
+      ['feature name of 256 non-ASCII', withFeatures({ ['\u00e9'.repeat(256)]: 1 })],
+      ['empty feature name', withFeatures({ '': 1 })],
+      ['numeric feature names', withFeatures({ 0: 1, 1: 2, 10: 3 })],
+      ['feature value string', withFeatures({ a: '1' })],
+      ['feature value null', withFeatures({ a: null })],
+      ['feature value object', withFeatures({ a: { b: 1 } })],
+      ['feature value array', withFeatures({ a: [1] })],
+      ['feature value huge', withFeatures({ a: 1e308, b: -1e308 })],
+      ['feature value beyond double', JSON.stringify(base()).replace('"vibration.rms":0.42', '"vibration.rms":1e400')],
+      ['features array', withFeatures([1, 2])],
+      ['features null', withFeatures(null)],
+      // The schema drops a "__proto__" feature and accepts the rest; the fast path leaves that to the schema.
+      ['__proto__ feature', withFeatures({ a: 1 }).replace('"features":{', '"features":{"__proto__":5,')],
+      ['__proto__ feature, 256 others', withFeatures(featureCount(256)).replace('"features":{', '"features":{"__proto__":"x",')],
+      ['score beyond double', JSON.stringify(base()).replace('"score":0.8', '"score":-1e999')],
+      ['v 2', JSON.stringify({ ...base(), v: 2 })],
+      ['uppercase id', JSON.stringify({ ...base(), id: (base().id as string).toUpperCase() })],
+      ['bootId v7', JSON.stringify({ ...base(), bootId: uuidv7() })],
+      ['seq max safe', JSON.stringify({ ...base(), seq: 2 ** 53 - 1 })],
+      ['windowEnd fraction', JSON.stringify({ ...base(), windowEnd: 1.25 })],
+    );
+    return variants;
+  };
+
+  it('accepts exactly what the schema accepts, with the same message', () => {
+    const variants = variantsOf();
+    let accepted = 0;
+    for (const [name, text] of variants) {
+      const result = decode(topic, text);
+      const parsed = schemas.TelemetrySchema.safeParse(JSON.parse(text));
+      const mismatch = parsed.success && (parsed.data.site !== 'plant-1' || parsed.data.device !== 'pump-001');
+      expect({ name, ok: result.ok }).toEqual({ name, ok: parsed.success && !mismatch });
+      if (result.ok && parsed.success) {
+        accepted += 1;
+        expect(result.value.message, name).toEqual(parsed.data);
+      } else if (!result.ok) {
+        expect(result.error.code, name).toBe(mismatch ? 'PDM_ERR_DEVICE_MISMATCH' : 'PDM_ERR_SCHEMA');
+      }
+    }
+    expect(accepted).toBeGreaterThan(12);
+    expect(variants.length - accepted).toBeGreaterThan(150);
+  });
+
+  it('checks the fields TelemetrySchema has, no more and no fewer', () => {
+    expect(Object.keys(TELEMETRY_FAST_PATH).sort()).toEqual(Object.keys(schemas.TelemetrySchema.shape).sort());
+  });
+
+  it('takes the fast path for valid telemetry, and the schema for the rest', () => {
+    const safeParse = vi.spyOn(schemas.TelemetrySchema, 'safeParse');
+    try {
+      const valid = JSON.stringify({ ...telemetry(), features: featureCount(256) });
+      expect(decode(topic, valid).ok).toBe(true);
+      expect(safeParse).not.toHaveBeenCalled();
+      expect(errorCode(topic, JSON.stringify({ ...telemetry(), features: featureCount(257) }))).toBe('PDM_ERR_SCHEMA');
+      expect(safeParse).toHaveBeenCalledTimes(1);
+      // The schema's words name the field.
+      const result = decode(topic, JSON.stringify({ ...telemetry(), features: { a: 'high' } }));
+      expect(result.ok ? '' : result.error.message).toContain('features.a');
+    } finally {
+      safeParse.mockRestore();
+    }
+  });
+
+  it('still names a device mismatch after the fast path', () => {
+    expect(errorCode(topic, JSON.stringify({ ...telemetry(), device: 'pump-002' }))).toBe('PDM_ERR_DEVICE_MISMATCH');
   });
 });
