@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAgentConfig } from '../config/index.js';
+import { loadAgentConfig } from '../config/agent-config.js';
 import { createLogger } from '../config/logger.js';
 import { onShutdown } from '../config/lifecycle.js';
 import { createEnvelopeFactory } from '../protocol/envelope.js';
