@@ -10,6 +10,8 @@
  *   The agent's live heap is ~19 MB; undelivered outbox records (kept in memory too, ~300 bytes of heap each besides
  *   their payload) fit a default 64 MB outbox. Raise it with `outbox.maxBytes` far beyond that.
  * - `MALLOC_ARENA_MAX=2`: glibc otherwise gives each thread (libuv's pool, V8's, onnxruntime's) its own malloc arena.
+ * - `MALLOC_MMAP_THRESHOLD_=131072`, `MALLOC_TRIM_THRESHOLD_=131072`: glibc's own starting values, but fixed: by default
+ *   every freed large block raises both (up to 32 and 64 MB), after which freed memory stays in the process.
  * - `--expose-gc`: lets the agent run a full garbage collection every HEAP_TRIM_EVERY_WINDOWS windows
  *   (agent/heap-trim.ts says why); without it the agent simply does not.
  * - `ORT_DISABLE_TELEMETRY=1`: no Microsoft telemetry uploader in onnxruntime (a thread, an SQLite event cache under
@@ -20,6 +22,8 @@
 export const AGENT_RUNTIME_ENV: Readonly<Record<string, string>> = Object.freeze({
   NODE_OPTIONS: '--max-semi-space-size=1 --v8-pool-size=1 --max-old-space-size=96 --expose-gc',
   MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '131072',
   ORT_DISABLE_TELEMETRY: '1',
 });
 
