@@ -29,3 +29,11 @@ export const AGENT_RUNTIME_ENV: Readonly<Record<string, string>> = Object.freeze
 
 /** Scored windows between the agent's forced full garbage collections: 5 minutes at the real input rate of 2 windows/s. */
 export const HEAP_TRIM_EVERY_WINDOWS = 600;
+
+/**
+ * V8 flags Node does not accept in NODE_OPTIONS: the systemd unit puts them on node's command line (its ExecStart,
+ * kept equal by test/unit/agent-runtime-settings.test.ts) and `npm run bench -- soak.agent` starts the agent with them.
+ * - `--optimize-for-size`: V8's own memory-over-speed mode (smaller heap growth steps, less aggressive inlining and
+ *   code caching).
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = Object.freeze(['--optimize-for-size']);
