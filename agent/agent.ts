@@ -33,6 +33,8 @@ export interface AgentDeps {
   rpm?: number;
   /** detector.kind onnx: the model to score with (model sync's hot-swappable one, or a fixed session). */
   model?: ModelRuntime;
+  /** Called after each scored window has been handed on (the composition root's heap trimming, agent/heap-trim.ts). */
+  afterWindow?: () => void;
 }
 
 export interface AgentStats {
@@ -198,10 +200,12 @@ export class Agent {
         false,
       );
     }
-    if (!decision) return;
-    if (decision.kind === 'anomaly') this.episodeId = uuidv7();
-    this.publishEvent(decision.kind, decision.severity, score, window);
-    if (decision.kind === 'clear') this.episodeId = undefined;
+    if (decision) {
+      if (decision.kind === 'anomaly') this.episodeId = uuidv7();
+      this.publishEvent(decision.kind, decision.severity, score, window);
+      if (decision.kind === 'clear') this.episodeId = undefined;
+    }
+    this.deps.afterWindow?.();
   }
 
   private publishEvent(kind: EventMessage['kind'], severity: EventMessage['severity'], scored: Scored['score'], window: Scored['window']): void {

@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAgentConfig } from '../config/index.js';
+import { loadAgentConfig } from '../config/agent-config.js';
 import { createLogger } from '../config/logger.js';
 import { onShutdown } from '../config/lifecycle.js';
 import { createEnvelopeFactory } from '../protocol/envelope.js';
 import { deviceClientId, topicFor } from '../protocol/topics.js';
 import { Agent, statusMessage } from './agent.js';
 import { baselineFile } from './baseline-file.js';
+import { heapTrimmer } from './heap-trim.js';
+import { HEAP_TRIM_EVERY_WINDOWS } from './runtime-settings.js';
 import { connectMqttLink } from './link.js';
 import { openSource } from './sources.js';
 import { FileOutboxStore } from './outbox/file-store.js';
@@ -91,6 +93,7 @@ export async function runAgent(configFile: string): Promise<void> {
     }
     logger.info({ modelId: model.card.id, version: model.card.version, sync: !!sync }, 'onnx model loaded');
   }
+  const afterWindow = heapTrimmer(HEAP_TRIM_EVERY_WINDOWS);
   agent = await Agent.create(cfg, {
     source,
     link,
@@ -100,6 +103,7 @@ export async function runAgent(configFile: string): Promise<void> {
     baseline: baselineFile(join(outboxDir, '..', `${cfg.device}.baseline.json`), pipelineLog),
     ...(rpm ? { rpm } : {}),
     ...(model ? { model } : {}),
+    ...(afterWindow ? { afterWindow } : {}),
   });
   await agent.start();
   const running = agent;

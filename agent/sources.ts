@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../config/schemas.js';
-import { loadScenario } from '../config/index.js';
+import { loadScenario } from '../config/agent-config.js';
 import type { Logger } from '../config/logger.js';
 import type { SampleSource } from '../protocol/samples.js';
 

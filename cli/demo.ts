@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadScenario } from '../config/index.js';
 import { IdentityStore } from '../hub/auth/identities.js';
-import { AGENT_RUNTIME_ENV } from '../agent/runtime-settings.js';
+import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../agent/runtime-settings.js';
 import { PdmError } from '../protocol/errors.js';
 import { CLI_PATH } from './paths.js';
 
@@ -66,8 +66,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.once('SIGINT', () => void stopAll(0));
   process.once('SIGTERM', () => void stopAll(0));
 
-  const spawn = (args: string[], env: Record<string, string>, name: string): ChildProcess => {
-    const child = fork(CLI_PATH, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const spawn = (args: string[], env: Record<string, string>, name: string, nodeFlags: readonly string[] = process.execArgv): ChildProcess => {
+    const child = fork(CLI_PATH, args, { env: { ...process.env, ...env }, execArgv: [...nodeFlags], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     children.push(child);
     child.once('exit', (code, signal) => {
       if (stopping) return;
@@ -101,7 +101,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     spawn(
       ['agent', '--config', opts.agentConfig],
       {
-        // Started as the systemd unit starts an agent on a device (heap and malloc settings for a small footprint).
+        // Started as the systemd unit starts an agent on a device (heap, malloc and node flags for a small footprint).
         ...AGENT_RUNTIME_ENV,
         PDM_AGENT_SITE: machine.site,
         PDM_AGENT_DEVICE: machine.id,
@@ -112,6 +112,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         PDM_AGENT_OUTBOX_DIR: join(opts.dataDir, 'agents'),
       },
       `agent ${machine.id}`,
+      AGENT_NODE_FLAGS,
     );
   }
   const faulty = scenario.machines.filter((m) => m.faults.length > 0).map((m) => `${m.id} at ${m.faults[0]!.atSeconds} s`);

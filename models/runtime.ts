@@ -50,9 +50,12 @@ export function explain(card: ModelCard, score: ModelScore, top = 3): Contributi
     .slice(0, top);
 }
 
-/** onnxruntime's native library is loaded on first use: a process that never scores with ONNX never pays its memory. */
+/**
+ * onnxruntime's native library is loaded on first use: a process that never scores with ONNX never pays its memory.
+ * Its telemetry is switched off first (./onnxruntime-telemetry.ts says why and how to keep it).
+ */
 let runtime: Promise<typeof Ort> | undefined;
-const onnxruntime = (): Promise<typeof Ort> => (runtime ??= import('onnxruntime-node'));
+const onnxruntime = (): Promise<typeof Ort> => (runtime ??= import('./onnxruntime-telemetry.js').then(() => import('onnxruntime-node')));
 
 export class OnnxModelRuntime implements ModelRuntime {
   private constructor(

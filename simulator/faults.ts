@@ -1,5 +1,5 @@
 import type { FaultSpec, FaultType } from '../config/schemas.js';
-import { SENSOR_FAULTS } from '../config/schemas.js';
+import { SENSOR_FAULTS } from '../config/schemas/scenario.js';
 
 /** Exponential growth constant: severity reaches 2 % of failure a third of the way, typical of bearing wear curves. */
 const EXP_K = 5;

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+// Before onnxruntime-node: switches its telemetry off unless the operator chose (see the module).
+import '../../models/onnxruntime-telemetry.js';
 import * as ort from 'onnxruntime-node';
 import type { Logger } from '../../config/logger.js';
 import type { ModelArtifact } from '../../models/artifacts.js';

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
+import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
 import { exited, startPdm } from '../../test/support/processes.js';
 import type { Report } from '../result.js';
 import { rssOf, startLoadHub } from './load.fleet.js';
@@ -15,14 +15,16 @@ const FROM_MINUTE = 10;
 const COMMISSIONING = 600;
 const DETECTORS = (process.env.PDM_BENCH_DETECTORS ?? 'onnx,baseline').split(',').filter(Boolean);
 /**
- * The agent's runtime settings (V8 heap flags, glibc arenas) as the systemd unit sets them; `PDM_BENCH_AGENT_RUNTIME=none`
- * measures Node's defaults instead, anything else is taken as the agent's NODE_OPTIONS (for trying other flags).
+ * The agent's runtime settings (V8 heap flags, glibc arenas, node's command-line flags) as the systemd unit sets them;
+ * `PDM_BENCH_AGENT_RUNTIME=none` measures Node's defaults instead, anything else is taken as the agent's NODE_OPTIONS
+ * (for trying other flags; then without the unit's command-line flags).
  */
-function runtimeEnv(): { env: Record<string, string>; label: string } {
+function runtimeEnv(): { env: Record<string, string>; nodeFlags: readonly string[]; label: string } {
   const wanted = process.env.PDM_BENCH_AGENT_RUNTIME;
-  if (wanted === 'none') return { env: { NODE_OPTIONS: '' }, label: 'node defaults' };
-  if (wanted) return { env: { NODE_OPTIONS: wanted }, label: wanted };
-  return { env: { ...AGENT_RUNTIME_ENV }, label: Object.entries(AGENT_RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ') };
+  if (wanted === 'none') return { env: { NODE_OPTIONS: '' }, nodeFlags: [], label: 'node defaults' };
+  if (wanted) return { env: { NODE_OPTIONS: wanted }, nodeFlags: [], label: wanted };
+  const env = Object.entries(AGENT_RUNTIME_ENV).map(([k, v]) => `${k}=${v}`);
+  return { env: { ...AGENT_RUNTIME_ENV }, nodeFlags: AGENT_NODE_FLAGS, label: [...env, `node ${AGENT_NODE_FLAGS.join(' ')}`].join(' ') };
 }
 
 /** Messages the hub accepted, by channel, from its unauthenticated /metrics. */
@@ -56,7 +58,7 @@ export async function run(report: Report): Promise<void> {
   for (const detector of DETECTORS) await soak(detector, runtime, report);
 }
 
-async function soak(detector: string, runtime: { env: Record<string, string>; label: string }, report: Report): Promise<void> {
+async function soak(detector: string, runtime: ReturnType<typeof runtimeEnv>, report: Report): Promise<void> {
   const hub = await startLoadHub(1);
   const dir = hub.dataDir;
   const scenario = join(dir, 'soak-scenario.yaml');
@@ -74,7 +76,7 @@ async function soak(detector: string, runtime: { env: Record<string, string>; la
     PDM_AGENT_OUTBOX_DIR: join(dir, 'outbox'),
     PDM_AGENT_LOG_LEVEL: 'info',
     PDM_AGENT_LOG_FILE: join(dir, 'agent.log'),
-  });
+  }, runtime.nodeFlags);
   try {
     const rss: number[] = [];
     let last = { telemetry: 0, event: 0 };

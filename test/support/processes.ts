@@ -12,12 +12,16 @@ export interface HubReady {
   httpUrl: string;
 }
 
-/** Starts `pdm <args>` as a real child process with an IPC channel, and waits for its `ready` message. */
+/**
+ * Starts `pdm <args>` as a real child process with an IPC channel, and waits for its `ready` message. `nodeFlags` go on
+ * node's command line (as fork does, this process's own flags unless given).
+ */
 export async function startPdm<T>(
   args: string[],
   env: Record<string, string>,
+  nodeFlags: readonly string[] = process.execArgv,
 ): Promise<{ child: ChildProcess; ready: T; stderr: () => string }> {
-  const child = fork(CLI, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = fork(CLI, args, { env: { ...process.env, ...env }, execArgv: [...nodeFlags], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const ready = await new Promise<T>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
+import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
 
 /** `Environment=` lines of a systemd unit, quoted or not, as a map. */
 function unitEnvironment(text: string): Record<string, string> {
@@ -22,9 +22,18 @@ describe('agent runtime settings', () => {
     expect(unitEnvironment(unit)).toEqual(AGENT_RUNTIME_ENV);
   });
 
-  it('the unit runs `pdm agent` with a config file and restarts it', () => {
-    expect(unit).toMatch(/^ExecStart=\S*node \S+\/dist\/cli\/pdm\.js agent --config \S+$/m);
+  it('the unit runs `pdm agent` with a config file and the node flags the soak benchmark uses, and restarts it', () => {
+    const exec = /^ExecStart=\S*node ((?:--\S+ )*)\S+\/dist\/cli\/pdm\.js agent --config \S+$/m.exec(unit);
+    expect(exec).not.toBeNull();
+    expect(exec![1]!.trim().split(' ').filter(Boolean)).toEqual([...AGENT_NODE_FLAGS]);
     expect(unit).toMatch(/^Restart=always$/m);
+  });
+
+  it('node accepts the command-line flags together with the environment', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const run = spawnSync(process.execPath, [...AGENT_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], { env: { ...process.env, ...AGENT_RUNTIME_ENV }, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('ok');
   });
 
   it('every V8 flag is one Node accepts in NODE_OPTIONS', async () => {
