@@ -25,8 +25,11 @@ export const percentile = (sorted: number[], q: number): number => sorted[Math.m
 export const rssOf = (pid: number): number =>
   Number(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!.split(/\s+/)[1]) * 1024;
 
-/** A hub process with `devices` provisioned under one shared secret (hashing 1,000 secrets with scrypt would take minutes). */
-export async function startLoadHub(devices: number): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
+/**
+ * A hub process with `devices` provisioned under one shared secret (hashing 1,000 secrets with scrypt would take minutes).
+ * `env` is added to the hub's environment (e.g. its NODE_OPTIONS).
+ */
+export async function startLoadHub(devices: number, env: Record<string, string> = {}): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pdm-load-'));
   const secret = newSecret();
   const hash = await hashSecret(secret);
@@ -41,6 +44,7 @@ export async function startLoadHub(devices: number): Promise<{ child: ChildProce
     PDM_HUB_DATA_DIR: dataDir,
     PDM_HUB_LOG_LEVEL: 'warn',
     PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
+    ...env,
   });
   child.stdout?.resume();
   return { child, ready, dataDir, secret };
