@@ -138,6 +138,8 @@ export const HubConfigSchema = z.strictObject({
       dedupRetentionHours: z.number().int().min(1).max(24 * 365).default(168),
       /** A journal this big is folded into a new state.json snapshot. */
       snapshotJournalBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+      /** Closed inspections leave memory this long after closing: whole to inspections.archive, a summary stays. */
+      archiveClosedAfterMinutes: z.number().int().min(0).max(60 * 24 * 365).default(24 * 60),
     })
     .prefault({}),
   /**

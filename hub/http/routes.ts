@@ -7,7 +7,7 @@ import type { DriftMonitor } from '../drift/monitor.js';
 import type { FailedLoginLimiter } from '../auth/rate-limit.js';
 import type { Ingest } from '../ingest.js';
 import { shareToPeople } from '../routing.js';
-import { deviceKey, INSPECTION_STATUSES } from '../store/state.js';
+import { deviceKey, INSPECTION_STATUSES, type Inspection } from '../store/state.js';
 import type { HubStore } from '../store/store.js';
 import { ACTIONS, allowedActions } from '../workflow/machine.js';
 import type { Activities } from '../workflow/activities.js';
@@ -160,15 +160,20 @@ export const routes: Route[] = [
       if (q.status && !(INSPECTION_STATUSES as readonly string[]).includes(q.status)) {
         throw new PdmError('PDM_ERR_BAD_REQUEST', `status must be one of ${INSPECTION_STATUSES.join(', ')}`);
       }
-      const list = deps.store.state.inspections.filter(
-        (i) =>
-          (!q.site || i.site === q.site) &&
-          (!q.device || i.devices.includes(q.device)) &&
-          (!q.asset || i.asset === q.asset) &&
-          (!q.status || i.status === q.status) &&
-          (!q.priority || i.priority === q.priority) &&
-          (!q.assignee || i.assignee === q.assignee),
-      );
+      const matches = (i: Pick<Inspection, 'site' | 'devices' | 'asset' | 'status' | 'priority' | 'assignee'>) =>
+        (!q.site || i.site === q.site) &&
+        (!q.device || i.devices.includes(q.device)) &&
+        (!q.asset || i.asset === q.asset) &&
+        (!q.status || i.status === q.status) &&
+        (!q.priority || i.priority === q.priority) &&
+        (!q.assignee || i.assignee === q.assignee);
+      const list = deps.store.state.inspections.filter(matches);
+      // Archived (closed) inspections: filtered on their in-memory summary, read whole only when they match.
+      for (const summary of deps.store.archivedSummaries()) {
+        if (!matches(summary)) continue;
+        const record = deps.store.inspection(summary.id);
+        if (record) list.push(record);
+      }
       const withDeadline = list.map((i) => ({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }));
       return { body: withDeadline.sort((a, b) => b.createdAt - a.createdAt) };
     },
@@ -251,7 +256,7 @@ export const routes: Route[] = [
     handle: ({ deps }) => ({
       body: {
         ...deps.ingest.stats,
-        inspections: deps.store.state.inspections.length,
+        inspections: deps.store.state.inspections.length + deps.store.archivedCount,
         routing: { ...deps.store.state.routing, shareToPeople: shareToPeople(deps.store.state.routing) },
         workflow: deps.workflow.stats,
         storeWrites: deps.store.writes,
@@ -281,7 +286,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: /^\/api\/kpis$/,
     role: 'viewer',
-    handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now()) }),
+    handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now(), deps.store.archivedSummaries()) }),
   },
   {
     method: 'GET',
