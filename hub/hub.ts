@@ -139,10 +139,11 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     ? new TrainingJobs({
         log: telemetry.log,
         store: models.registry.store,
-        // Archived inspections label rows too: their summary keeps the device-time range of their events.
+        // Archived inspections label rows too (their summary keeps the device-time range of their events), and so
+        // do spilled events (the record keeps their range).
         state: () => ({
           inspections: [
-            ...store.state.inspections,
+            ...store.state.inspections.map((i) => (i.spilled ? { ...i, events: [...i.events, { at: i.spilled.first }, { at: i.spilled.last }] } : i)),
             ...Array.from(store.archivedSummaries(), (a) => ({ ...a, events: a.eventCount ? [{ at: a.firstEventAt }, { at: a.lastEventAt }] : [] })),
           ],
           watches: store.state.watches,

@@ -167,11 +167,11 @@ export const routes: Route[] = [
         (!q.status || i.status === q.status) &&
         (!q.priority || i.priority === q.priority) &&
         (!q.assignee || i.assignee === q.assignee);
-      const list = deps.store.state.inspections.filter(matches);
+      const list = deps.store.state.inspections.filter(matches).map((i) => deps.store.whole(i));
       // Archived (closed) inspections: filtered on their in-memory summary, read whole only when they match.
       for (const summary of deps.store.archivedSummaries()) {
         if (!matches(summary)) continue;
-        const record = deps.store.inspection(summary.id);
+        const record = deps.store.wholeInspection(summary.id);
         if (record) list.push(record);
       }
       const withDeadline = list.map((i) => ({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }));
@@ -183,7 +183,8 @@ export const routes: Route[] = [
     path: new RegExp(`^/api/inspections/${UUID}$`),
     role: 'viewer',
     handle: ({ params, session, deps }) => {
-      const inspection = deps.workflow.get(params[0]!);
+      // With every event it took: spilled and archived ones are read back from the store's archive file.
+      const inspection = deps.store.whole(deps.workflow.get(params[0]!));
       // What this user may do next, so a client can offer exactly those actions.
       return { body: { ...inspection, actions: allowedActions(inspection.status, session!.role) } };
     },
@@ -194,7 +195,7 @@ export const routes: Route[] = [
     role: 'technician',
     async handle({ params, body, session, deps }) {
       const command = parseBody(TransitionBody, body);
-      return { body: await deps.workflow.transition(params[0]!, command, actorOf(session)) };
+      return { body: deps.store.whole(await deps.workflow.transition(params[0]!, command, actorOf(session))) };
     },
   },
   {
@@ -203,7 +204,7 @@ export const routes: Route[] = [
     role: 'technician',
     async handle({ params, body, session, deps }) {
       const { text } = parseBody(CommentBody, body);
-      return { status: 201, body: await deps.workflow.comment(params[0]!, actorOf(session), text) };
+      return { status: 201, body: deps.store.whole(await deps.workflow.comment(params[0]!, actorOf(session), text)) };
     },
   },
   {

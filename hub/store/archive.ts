@@ -2,7 +2,44 @@ import { PdmError } from '../../protocol/errors.js';
 import type { ArchiveFile } from './archive-file.js';
 import { madeBefore } from './changes.js';
 import { decodeLine, encodeRecord } from './journal.js';
-import type { Inspection } from './state.js';
+import type { ChunkRef, Inspection, InspectionEventRef, SpilledEvents } from './state.js';
+
+/** A chunk of an open inspection's events that left memory; `prev` is the chunk spilled before it. */
+interface SpillChunk {
+  spill: string;
+  prev: ChunkRef | null;
+  events: InspectionEventRef[];
+}
+
+const isSpill = (value: unknown): value is SpillChunk => typeof value === 'object' && value !== null && typeof (value as SpillChunk).spill === 'string';
+
+/**
+ * Calls `line` with each newline-terminated line of the file and its offset, in order; a damaged line goes to it too
+ * (decoding is the caller's). Returns the offset after the last whole line. `line` returning true stops the walk.
+ */
+function forEachLine(file: ArchiveFile, line: (data: Buffer, at: number) => boolean | void): number {
+  let carry: Buffer | undefined;
+  let carryAt = 0;
+  let whole = 0;
+  let stopped = false;
+  file.scan((chunk, offset) => {
+    if (stopped) return;
+    const data: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const base = carry ? carryAt : offset;
+    let start = 0;
+    for (let end = data.indexOf(0x0a, start); end >= 0; end = data.indexOf(0x0a, start)) {
+      if (line(data.subarray(start, end), base + start)) {
+        stopped = true;
+        return;
+      }
+      whole = base + end + 1;
+      start = end + 1;
+    }
+    carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
+    carryAt = base + start;
+  });
+  return whole;
+}
 
 /**
  * What the hub keeps in memory of a closed inspection once it left the state: what the API filters and sorts on,
@@ -100,30 +137,20 @@ export class InspectionArchive {
    */
   static async load(file: ArchiveFile, hot: (id: string) => boolean): Promise<InspectionArchive> {
     const archive = new InspectionArchive(file);
-    let carry: Buffer | undefined;
-    let carryAt = 0;
     let valid = 0;
     let line = 0;
     let bad: string | undefined;
-    file.scan((chunk, offset) => {
-      const data: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
-      const base = carry ? carryAt : offset;
-      let start = 0;
-      for (let end = data.indexOf(0x0a, start); end >= 0; end = data.indexOf(0x0a, start)) {
-        line += 1;
-        const decoded = decodeLine(data.subarray(start, end));
-        if (!decoded.ok) bad ??= `record ${line} at byte ${base + start}: ${decoded.why}`;
-        else if (bad) throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file.path} is damaged (${bad}) and has good records after it; keep the file for inspection`);
-        else {
-          archive.index(decoded.value as Inspection, base + start, end + 1 - start);
-          valid = base + end + 1;
-        }
-        start = end + 1;
+    forEachLine(file, (data, at) => {
+      line += 1;
+      const decoded = decodeLine(data);
+      if (!decoded.ok) bad ??= `record ${line} at byte ${at}: ${decoded.why}`;
+      else if (bad) throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file.path} is damaged (${bad}) and has good records after it; keep the file for inspection`);
+      else {
+        if (!isSpill(decoded.value)) archive.index(decoded.value as Inspection, at, data.length + 1);
+        valid = at + data.length + 1;
       }
-      carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
-      carryAt = base + start;
     });
-    if (valid < file.bytes) await file.truncate(valid); // an append cut short: never journaled as archived
+    if (valid < file.bytes) await file.truncate(valid); // an append cut short: never journaled
     for (const id of [...archive.byId.keys()]) if (hot(id)) archive.byId.delete(id);
     return archive;
   }
@@ -164,18 +191,59 @@ export class InspectionArchive {
   }
 
   /**
-   * The archived inspection that holds an event: a scan of the file, for replays older than the dedup horizon
-   * only (their dedup entry is gone), which an agent sends after a week offline at most once per event.
+   * The inspection (archived, or in the state with spilled events) that holds an event: a scan of the file, for
+   * replays older than the dedup horizon only (their dedup entry is gone), which an agent sends after a week
+   * offline at most once per event.
    */
   eventHolder(eventId: string): string | undefined {
     const needle = Buffer.from(`"id":"${eventId}"`);
     let found: string | undefined;
-    for (const s of this.byId.values()) {
-      if (found) break;
-      const record = this.file.readAt(s.at, s.bytes);
-      if (record.includes(needle) && this.read(s.id)!.events.some((e) => e.id === eventId)) found = s.id;
-    }
+    forEachLine(this.file, (data) => {
+      if (!data.includes(needle)) return false;
+      const decoded = decodeLine(data);
+      if (!decoded.ok) return false;
+      const value = decoded.value as Inspection | SpillChunk;
+      if (!value.events.some((e) => e.id === eventId)) return false;
+      found = isSpill(value) ? value.spill : value.id;
+      return true;
+    });
     return found;
+  }
+
+  /**
+   * Appends chunks of inspections' events (one write, one sync; durable when it resolves) and returns, for each,
+   * the `spilled` to store with its inspection.
+   */
+  async spill(batch: Array<{ id: string; previous: SpilledEvents | undefined; events: InspectionEventRef[] }>): Promise<SpilledEvents[]> {
+    const lines = batch.map(({ id, previous, events }) => encodeRecord({ spill: id, prev: previous?.tail ?? null, events } satisfies SpillChunk));
+    let at = await this.file.append(Buffer.concat(lines));
+    return batch.map(({ previous, events }, n) => {
+      let first = previous?.first ?? Infinity;
+      let last = previous?.last ?? -Infinity;
+      for (const e of events) {
+        first = Math.min(first, e.at);
+        last = Math.max(last, e.at);
+      }
+      const tail = { at, bytes: lines[n]!.length };
+      at += tail.bytes;
+      return { count: (previous?.count ?? 0) + events.length, first, last, tail };
+    });
+  }
+
+  /** An inspection with every event in its list, read back from its spilled chunks (the same object if none). */
+  whole(record: Inspection): Inspection {
+    if (!record.spilled) return record;
+    const chunks: InspectionEventRef[][] = [];
+    for (let ref: ChunkRef | null = record.spilled.tail; ref; ) {
+      const decoded = decodeLine(this.file.readAt(ref.at, ref.bytes - 1));
+      if (!decoded.ok || !isSpill(decoded.value) || decoded.value.spill !== record.id) {
+        throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the spilled events of inspection ${record.id} at byte ${ref.at} ${decoded.ok ? 'belong to another record' : `are damaged: ${decoded.why}`}`);
+      }
+      chunks.push(decoded.value.events);
+      ref = decoded.value.prev;
+    }
+    const { spilled: _spilled, ...rest } = record;
+    return { ...rest, events: [...record.events.slice(0, 1), ...chunks.reverse().flat(), ...record.events.slice(1)] };
   }
 
   /** Appends whole records (one write, one sync) and indexes them; resolves once they are durable. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 import { applyChanges, ListIndex, type Change } from './changes.js';
 import { decodeLine, parseJournal } from './journal.js';
-import { emptyState, type HubState } from './state.js';
+import { emptyState, type ChunkRef, type HubState } from './state.js';
 
 export const SNAPSHOT_FILE = 'state.json';
 export const JOURNAL_FILE = 'state.journal';
@@ -85,9 +85,23 @@ export function readStoredState(dataDir: string): HubState {
   const archive = read(ARCHIVE_FILE);
   for (let start = 0, end = archive?.indexOf(0x0a) ?? -1; archive && end >= 0; start = end + 1, end = archive.indexOf(0x0a, start)) {
     const decoded = decodeLine(archive.subarray(start, end));
-    if (decoded.ok) archived.set((decoded.value as { id: string }).id, decoded.value as HubState['inspections'][number]);
+    if (decoded.ok && !('spill' in (decoded.value as object))) archived.set((decoded.value as { id: string }).id, decoded.value as HubState['inspections'][number]);
   }
   const hot = new Set(state.inspections.map((i) => i.id));
+  // Spilled events back in their lists, so a reader sees every event each inspection took.
+  state.inspections = state.inspections.map((i) => {
+    if (!i.spilled || !archive) return i;
+    const chunks: HubState['inspections'][number]['events'][] = [];
+    for (let ref: ChunkRef | null = i.spilled.tail; ref; ) {
+      const decoded = decodeLine(archive.subarray(ref.at, ref.at + ref.bytes - 1));
+      if (!decoded.ok) throw new Error(`${ARCHIVE_FILE}: spilled events of ${i.id} at byte ${ref.at}: ${decoded.why}`);
+      const chunk = decoded.value as { prev: ChunkRef | null; events: HubState['inspections'][number]['events'] };
+      chunks.push(chunk.events);
+      ref = chunk.prev;
+    }
+    const { spilled: _spilled, ...rest } = i;
+    return { ...rest, events: [...i.events.slice(0, 1), ...chunks.reverse().flat(), ...i.events.slice(1)] };
+  });
   for (const [id, record] of archived) if (!hot.has(id)) state.inspections.push(record);
   return state;
 }

@@ -44,6 +44,11 @@ export interface HubStoreOptions {
    * the dashboard and the canary alarm counts); 0 archives them at the next check.
    */
   archiveClosedAfterMinutes?: number;
+  /**
+   * An inspection that took more events than this keeps its first and its latest ones in memory (half this many)
+   * and appends the rest to the archive file, read back for the API. Default 64.
+   */
+  eventsInMemory?: number;
   now?: () => number;
 }
 
@@ -68,6 +73,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   private readonly now: () => number;
   private lastPrune: number;
   private readonly archiveAfterMs: number;
+  private readonly eventsInMemory: number;
   private lastArchiveCheck: number;
   /** Why the last archive append failed, if it did (the records stayed in the state). */
   archiveError: Error | undefined;
@@ -94,6 +100,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.pruned = pruneSeen(state, this.dedupSince());
     archive.prune(this.dedupSince());
     this.archiveAfterMs = (opts.archiveClosedAfterMinutes ?? 24 * 60) * 60_000;
+    this.eventsInMemory = Math.max(4, opts.eventsInMemory ?? 64);
     this.lastArchiveCheck = -Infinity; // the first group commit looks
   }
 
@@ -139,9 +146,23 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     return this;
   }
 
-  /** An inspection by id, from the state or else read from the archive (a copy: change it through `revive`). */
+  /**
+   * An inspection by id: the state's record (its events may be spilled), or else one read from the archive (a
+   * copy: change it through `revive`).
+   */
   inspection(id: string): Inspection | undefined {
     return this.index.inspections.find(id) ?? this.archive.read(id);
+  }
+
+  /** The same with every event it took, spilled ones read back: what the API shows. */
+  wholeInspection(id: string): Inspection | undefined {
+    const found = this.inspection(id);
+    return found && this.archive.whole(found);
+  }
+
+  /** A record with every event it took (itself when none were spilled). */
+  whole(record: Inspection): Inspection {
+    return this.archive.whole(record);
   }
 
   /** What the hub keeps in memory of the archived inspections (never the ones in the state). */
@@ -193,7 +214,10 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
           // The commits resolve once their record is durable; a snapshot due now runs before the next group.
           this.writing = appended.then(async () => {
             this.writes += 1;
-            if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) await this.archiveClosed();
+            if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) {
+              await this.archiveClosed();
+              await this.spillEvents();
+            }
             return this.snapshotDue() ? this.writeSnapshot() : undefined;
           });
           // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
@@ -226,7 +250,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     const candidates = this.state.inspections.filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !this.dirty.has('inspection', i.id));
     if (candidates.length === 0) return;
     try {
-      await this.archive.add(candidates);
+      await this.archive.add(candidates.map((i) => this.archive.whole(i)));
     } catch (error) {
       this.archiveError = error as Error; // they stay in the state; the next check tries again
       return;
@@ -245,6 +269,33 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     }
     this.archiveError = undefined;
     void this.commit().catch(() => undefined); // journal the `x`; a failure shows on the next caller's commit
+  }
+
+  /**
+   * Inspections with more than `eventsInMemory` events: all but the first and the latest half go to the archive
+   * file as a chunk (durable first), then the record keeps only a pointer and is journaled whole. A crash in
+   * between leaves the record as it was and the chunk unused. One that changed meanwhile is left for next time.
+   */
+  private async spillEvents(): Promise<void> {
+    const keep = Math.floor(this.eventsInMemory / 2);
+    const due = this.state.inspections.filter((i) => i.events.length > this.eventsInMemory && !this.dirty.has('inspection', i.id));
+    if (due.length === 0) return;
+    const batch = due.map((i) => ({ record: i, length: i.events.length, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
+    let spilled: Awaited<ReturnType<InspectionArchive['spill']>>;
+    try {
+      spilled = await this.archive.spill(batch);
+    } catch (error) {
+      this.archiveError = error as Error;
+      return;
+    }
+    batch.forEach(({ record, length, events }, n) => {
+      if (this.index.inspections.find(record.id) !== record || this.dirty.has('inspection', record.id) || record.events.length !== length) return;
+      record.events.splice(1, events.length);
+      record.spilled = spilled[n]!;
+      this.journaled.forget(`i/${record.id}`);
+      this.touch('inspection', record.id);
+    });
+    void this.commit().catch(() => undefined);
   }
 
   /** Synchronously captures what was touched, then appends it to the journal as one record (one fsync). */

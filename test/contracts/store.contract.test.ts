@@ -439,6 +439,43 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       identities.close();
     });
 
+    it('an inspection that keeps taking events keeps a bounded list in memory; every event still reads back, also after a reopen', async () => {
+      env = await setup();
+      const { store, identities, workflow, send, settle } = await archiving({ eventsInMemory: 8 });
+      const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+      const sent = Array.from({ length: 50 }, () => encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId })));
+      for (const m of sent) await send(m);
+      await settle();
+      const sentIds = sent.map((m) => (JSON.parse(m.payload.toString()) as { id: string }).id);
+      const live = store.state.inspections[0]!;
+      expect(store.state.inspections).toHaveLength(1);
+      expect(live.events.length).toBeLessThanOrEqual(8); // 50 without the bound
+      expect(live.events.length + live.spilled!.count).toBe(50);
+      expect(live.events[0]!.id).toBe(sentIds[0]);
+      expect(store.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(sentIds);
+      expect(store.wholeInspection(live.id)!.spilled).toBeUndefined();
+
+      const reopened = await reopen({ archiveClosedAfterMinutes: 0, eventsInMemory: 8 });
+      expect(reopened.state.inspections[0]!.events.length).toBeLessThanOrEqual(8);
+      expect(reopened.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(sentIds);
+
+      // Past the dedup horizon, a replay of a spilled event is still found (in the archive file).
+      const later = () => Date.now() + 8 * 24 * 3_600_000;
+      const aged = await reopen({ archiveClosedAfterMinutes: 0, eventsInMemory: 8, dedupRetentionHours: 168, now: later });
+      const late = new Ingest(aged, silent, 65536, routing, later);
+      await late.handle(sent[20]!.topic, sent[20]!.payload);
+      expect(late.stats.duplicates).toBe(1);
+      expect(aged.wholeInspection(live.id)!.events).toHaveLength(50);
+
+      // Closed, it is archived whole.
+      await workflow.transition(live.id, { action: 'false_alarm' }, tech);
+      await settle();
+      expect(store.state.inspections).toEqual([]);
+      expect(store.inspection(live.id)!.events.map((e) => e.id)).toEqual(sentIds);
+      expect((await reopen()).inspection(live.id)!.events).toHaveLength(50);
+      identities.close();
+    });
+
     it('prunes dedup entries older than the retention horizon, and an old replay still creates nothing', async () => {
       env = await setup();
       const store = await reopen();

@@ -18,7 +18,7 @@ describe('hub API over archived inspections', () => {
   let hub: RunningHub;
   let dir: string;
   let cleanup: () => Promise<void>;
-  const opts = { store: { coalesceMs: 2, archiveClosedAfterMinutes: 0 } };
+  const opts = { store: { coalesceMs: 2, archiveClosedAfterMinutes: 0, eventsInMemory: 8 } };
   const ids: string[] = [];
 
   beforeAll(async () => {
@@ -85,5 +85,23 @@ describe('hub API over archived inspections', () => {
     expect(hub.store.state.inspections.map((i) => i.id)).toEqual(ids.slice(CLOSED));
     expect(hub.store.archivedCount).toBe(CLOSED);
     await expectAllThere();
+  });
+
+  it('shows every event of an inspection that took more than it keeps in memory', async () => {
+    const episodeId = anomalyEvent('plant-1', 'x').episodeId;
+    const sent: string[] = [];
+    for (let e = 0; e < 30; e += 1) {
+      const event = anomalyEvent('plant-1', 'pump-9', { asset: 'chronic', severity: 'critical', episodeId });
+      sent.push(event.id);
+      const m = encode('event', event);
+      await hub.ingest.handle(m.topic, m.payload);
+    }
+    for (let i = 0; i < 3; i += 1) await hub.store.flush();
+    const live = hub.store.state.inspections.find((i) => i.asset === 'chronic')!;
+    expect(live.events.length).toBeLessThanOrEqual(8);
+    const cookie = await session();
+    expect((await get<Inspection>(`/api/inspections/${live.id}`, cookie)).events.map((e) => e.id)).toEqual(sent);
+    const listed = await get<Inspection[]>('/api/inspections?asset=chronic', cookie);
+    expect(listed.map((i) => i.events.length)).toEqual([30]);
   });
 });
