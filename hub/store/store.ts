@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { forgetCorrelationIndex } from '../correlation-index.js';
 import { InspectionArchive, type InspectionSummary } from './archive.js';
+import { archiveClosed, spillEvents } from './archiving.js';
 import { FileArchive, MemoryArchive, type ArchiveFile } from './archive-file.js';
 import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ArchivedInspections, type ChangeKind, type ChangeTracker } from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
 import { encodeRecord, FileJournal, MemoryJournal, type Journal } from './journal.js';
 import { MemoryDocument } from './memory-document.js';
 import { ARCHIVE_FILE, fromSnapshot, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE } from './restore.js';
-import { isClosed, type HubState, type Inspection, type WatchItem } from './state.js';
+import type { HubState, Inspection, WatchItem } from './state.js';
 
 /** Where a store keeps its snapshot and its journal. */
 export interface StoreMedium {
@@ -214,10 +214,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
           // The commits resolve once their record is durable; a snapshot due now runs before the next group.
           this.writing = appended.then(async () => {
             this.writes += 1;
-            if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) {
-              await this.archiveClosed();
-              await this.spillEvents();
-            }
+            if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) await this.archivePass();
             return this.snapshotDue() ? this.writeSnapshot() : undefined;
           });
           // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
@@ -238,64 +235,18 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     return this.medium.journal.bytes >= Math.max(this.snapshotBytes, this.medium.snapshot.lastWrittenBytes ?? 0);
   }
 
-  /**
-   * Moves inspections closed longer than `archiveClosedAfterMinutes` ago to the archive: their whole record is
-   * appended (durable) first, then they leave the state and a journaled `x` says so. A crash in between leaves them
-   * in both; the state's copy wins on open and they are archived again. One that changed meanwhile stays.
-   */
-  private async archiveClosed(): Promise<void> {
+  /** Archives closed inspections and spills long event lists (hub/store/archiving.ts); never throws. */
+  private async archivePass(): Promise<void> {
     const now = this.now();
     this.lastArchiveCheck = now;
-    const cutoff = now - this.archiveAfterMs;
-    const candidates = this.state.inspections.filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !this.dirty.has('inspection', i.id));
-    if (candidates.length === 0) return;
+    const deps = { state: this.state, archive: this.archive, index: this.index.inspections, dirty: this.dirty, journaled: this.journaled, touch: (kind: ChangeKind, key: string) => this.touch(kind, key) };
     try {
-      await this.archive.add(candidates.map((i) => this.archive.whole(i)));
+      const changed = (await archiveClosed(deps, now - this.archiveAfterMs)) + (await spillEvents(deps, this.eventsInMemory));
+      this.archiveError = undefined;
+      if (changed > 0) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
     } catch (error) {
-      this.archiveError = error as Error; // they stay in the state; the next check tries again
-      return;
+      this.archiveError = error as Error; // nothing left the state; the next check tries again
     }
-    const gone = new Set<string>();
-    for (const i of candidates) {
-      if (this.dirty.has('inspection', i.id) || this.index.inspections.find(i.id) !== i) this.archive.forget(i.id);
-      else gone.add(i.id);
-    }
-    if (gone.size === 0) return;
-    this.index.inspections.remove(gone);
-    forgetCorrelationIndex(this.state);
-    for (const id of gone) {
-      this.journaled.forget(`i/${id}`);
-      this.touch('archived', id);
-    }
-    this.archiveError = undefined;
-    void this.commit().catch(() => undefined); // journal the `x`; a failure shows on the next caller's commit
-  }
-
-  /**
-   * Inspections with more than `eventsInMemory` events: all but the first and the latest half go to the archive
-   * file as a chunk (durable first), then the record keeps only a pointer and is journaled whole. A crash in
-   * between leaves the record as it was and the chunk unused. One that changed meanwhile is left for next time.
-   */
-  private async spillEvents(): Promise<void> {
-    const keep = Math.floor(this.eventsInMemory / 2);
-    const due = this.state.inspections.filter((i) => i.events.length > this.eventsInMemory && !this.dirty.has('inspection', i.id));
-    if (due.length === 0) return;
-    const batch = due.map((i) => ({ record: i, length: i.events.length, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
-    let spilled: Awaited<ReturnType<InspectionArchive['spill']>>;
-    try {
-      spilled = await this.archive.spill(batch);
-    } catch (error) {
-      this.archiveError = error as Error;
-      return;
-    }
-    batch.forEach(({ record, length, events }, n) => {
-      if (this.index.inspections.find(record.id) !== record || this.dirty.has('inspection', record.id) || record.events.length !== length) return;
-      record.events.splice(1, events.length);
-      record.spilled = spilled[n]!;
-      this.journaled.forget(`i/${record.id}`);
-      this.touch('inspection', record.id);
-    });
-    void this.commit().catch(() => undefined);
   }
 
   /** Synchronously captures what was touched, then appends it to the journal as one record (one fsync). */
