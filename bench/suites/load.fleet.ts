@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { hashSecret, newSecret } from '../../hub/auth/secrets.js';
+import { HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { readStoredState } from '../../hub/store/restore.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 import { encode } from '../../protocol/codec.js';
@@ -27,7 +28,7 @@ export const rssOf = (pid: number): number =>
 
 /**
  * A hub process with `devices` provisioned under one shared secret (hashing 1,000 secrets with scrypt would take minutes).
- * `env` is added to the hub's environment (e.g. its NODE_OPTIONS).
+ * It runs with the shipped runtime settings (hub/runtime-settings.ts); `env` is added to its environment on top.
  */
 export async function startLoadHub(devices: number, env: Record<string, string> = {}): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pdm-load-'));
@@ -44,6 +45,7 @@ export async function startLoadHub(devices: number, env: Record<string, string> 
     PDM_HUB_DATA_DIR: dataDir,
     PDM_HUB_LOG_LEVEL: 'warn',
     PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
+    ...HUB_RUNTIME_ENV,
     ...env,
   });
   child.stdout?.resume();

@@ -1,5 +1,6 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { connectAll, LoadDevice, percentile, rssOf, startLoadHub } from './load.fleet.js';
 import type { Report } from '../result.js';
 
@@ -25,11 +26,17 @@ async function hubHeapBytes(httpUrl: string): Promise<number> {
  */
 const SNAPSHOT_DIR = process.env.PDM_BENCH_HEAP_SNAPSHOTS ? resolve(process.env.PDM_BENCH_HEAP_SNAPSHOTS) : undefined;
 
+/**
+ * The hub runs with what we ship (hub/runtime-settings.ts, as deploy/systemd/pdm-hub.service starts it);
+ * PDM_BENCH_HUB_NODE_OPTIONS=none measures Node's defaults instead, anything else is taken as the hub's NODE_OPTIONS.
+ */
+const WANTED = process.env.PDM_BENCH_HUB_NODE_OPTIONS;
+const HUB_NODE_OPTIONS = WANTED === 'none' ? '' : WANTED || HUB_RUNTIME_ENV.NODE_OPTIONS!;
+
 function hubEnv(): Record<string, string> {
-  const options = [process.env.PDM_BENCH_HUB_NODE_OPTIONS ?? ''];
+  const options = [HUB_NODE_OPTIONS];
   if (SNAPSHOT_DIR) options.push(`--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${SNAPSHOT_DIR}`);
-  const joined = options.join(' ').trim();
-  return joined ? { NODE_OPTIONS: joined } : {};
+  return { NODE_OPTIONS: options.join(' ').trim() };
 }
 
 /** Asks the hub for a heap snapshot and waits until the file is written (its size stops changing). */
@@ -117,7 +124,7 @@ export async function run(report: Report): Promise<void> {
     // Warm-up: the first quarter (15 simulated minutes): connections, JIT, commissioning and caches settle.
     const warm = rss[2]!;
     const lost = devices.reduce((sum, d) => sum + d.unacked.size, 0);
-    report({ bench: 'soak.hub', metric: 'rss_growth_after_warmup', value: Number((((rss.at(-1)! - warm) / warm) * 100).toFixed(1)), unit: '%', target: 5, warmMb: Math.round(warm / 1e6), endMb: Math.round(rss.at(-1)! / 1e6), maxMb: Math.round(Math.max(...rss) / 1e6), heapWarmMb: Math.round(heap[2]! / 1e6), heapEndMb: Math.round(heap.at(-1)! / 1e6), devices: DEVICES, messages: sent, eventsUnacked: lost });
+    report({ bench: 'soak.hub', metric: 'rss_growth_after_warmup', value: Number((((rss.at(-1)! - warm) / warm) * 100).toFixed(1)), unit: '%', target: 5, warmMb: Math.round(warm / 1e6), endMb: Math.round(rss.at(-1)! / 1e6), maxMb: Math.round(Math.max(...rss) / 1e6), heapWarmMb: Math.round(heap[2]! / 1e6), heapEndMb: Math.round(heap.at(-1)! / 1e6), devices: DEVICES, messages: sent, eventsUnacked: lost, hubNodeOptions: HUB_NODE_OPTIONS || 'node defaults' });
     // RSS sampled at slice ends rides V8's GC sawtooth (the heap swings by tens of MB between samples), so also compare
     // peaks: the highest RSS of the last quarter against the highest of the quarter after warm-up. A leak raises both.
     const quarter = Math.max(1, Math.floor(SLICES / 4));
