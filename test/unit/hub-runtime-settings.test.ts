@@ -32,7 +32,7 @@ describe('hub runtime settings', () => {
     const run = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'], { env: { ...process.env, ...HUB_RUNTIME_ENV }, encoding: 'utf8' });
     expect(run.stderr).toBe('');
     const limitMb = Number(run.stdout) / 2 ** 20;
-    expect(limitMb).toBeGreaterThan(1024);
-    expect(limitMb).toBeLessThan(1200); // the old generation's 1024 MB plus the young generation, not the ~4 GB default
+    expect(limitMb).toBeGreaterThan(1536);
+    expect(limitMb).toBeLessThan(1700); // the old generation's 1536 MB plus the young generation, not the ~4 GB default
   });
 });
