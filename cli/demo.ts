@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadScenario } from '../config/index.js';
 import { IdentityStore } from '../hub/auth/identities.js';
+import { HUB_RUNTIME_ENV } from '../hub/runtime-settings.js';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../agent/runtime-settings.js';
 import { PdmError } from '../protocol/errors.js';
 import { CLI_PATH } from './paths.js';
@@ -89,6 +90,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const hub = spawn(
     ['hub', '--config', opts.hubConfig],
     {
+      // Started as deploy/systemd/pdm-hub.service starts it (its heap limit keeps the resident set flat).
+      ...HUB_RUNTIME_ENV,
       PDM_HUB_MQTT_PORT: String(opts.mqttPort),
       PDM_HUB_HTTP_PORT: String(opts.httpPort),
       PDM_HUB_DATA_DIR: join(opts.dataDir, 'hub'),

@@ -77,3 +77,8 @@ export function correlationIndex(state: HubState): CorrelationIndex {
   }
   return index;
 }
+
+/** Records left the state's lists (archived): the positions are stale, so the next use rebuilds the index. */
+export function forgetCorrelationIndex(state: HubState): void {
+  indexes.delete(state);
+}

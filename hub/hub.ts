@@ -67,7 +67,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const workflowLog = logger.child({ component: 'workflow' });
   let publish: Publisher = () => Promise.reject(new Error('broker not started yet'));
   const webhooks = cfg.workflow.cmms && !overrides.activities
-    ? await WebhookOutbox.open({ dataDir, cmms: cfg.workflow.cmms, inspections: store.state.inspections, logger: logger.child({ component: 'webhooks' }) })
+    ? await WebhookOutbox.open({ dataDir, cmms: cfg.workflow.cmms, inspections: store.state.inspections, archived: store, logger: logger.child({ component: 'webhooks' }) })
     : undefined;
   if (!webhooks && hasWebhookOutbox(dataDir)) workflowLog.warn({ file: WEBHOOK_FILE }, 'no CMMS configured (workflow.cmms): whatever the webhook outbox still holds is not sent');
   const activities =
@@ -136,7 +136,15 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     ? await TrainingJobs.open({
         log: telemetry.log,
         store: models.registry.store,
-        state: () => store.state,
+        // Archived inspections label rows too (their summary keeps the device-time range of their events), and so
+        // do spilled events (the record keeps their range).
+        state: () => ({
+          inspections: [
+            ...store.state.inspections.map((i) => (i.spilled ? { ...i, events: [...i.events, { at: i.spilled.first }, { at: i.spilled.last }] } : i)),
+            ...Array.from(store.archivedSummaries(), (a) => ({ ...a, events: a.eventCount ? [{ at: a.firstEventAt }, { at: a.lastEventAt }] : [] })),
+          ],
+          watches: store.state.watches,
+        }),
         config: cfg.training,
         kinds: cfg.training.kinds,
         knownDevices: () => [...Object.values(store.state.devices).map(({ site, device }) => ({ site, device })), ...listDevices(telemetry.log.root)],

@@ -31,7 +31,7 @@ export function applyEvent(state: HubState, event: EventMessage, now: number, op
   if (seen !== undefined) return { kind: 'duplicate', id: seen };
   if (opts.dedupSince !== undefined && madeBefore(event.id, opts.dedupSince)) {
     // Older than the dedup horizon: its entry may be gone, so look for the event in the records themselves.
-    const holder = holderOf(state, event.id);
+    const holder = holderOf(state, event.id) ?? opts.changes.archived?.eventHolder(event.id);
     if (holder !== undefined) return { kind: 'duplicate', id: holder };
   }
   return event.kind === 'clear' ? applyClear(state, event, now, opts.changes) : applyAnomaly(state, event, now, opts);
@@ -127,7 +127,7 @@ function applyClear(state: HubState, event: EventMessage, now: number, changes: 
   };
   // A clear belongs to its episode wherever that went, however long ago.
   const index = correlationIndex(state);
-  const inspection = index.inspections.firstWith(event.episodeId);
+  const inspection = firstWithEpisode(state, event.episodeId, changes);
   if (inspection) {
     inspection.events.push(eventRef(event));
     inspection.clearedAt = event.ts;
@@ -154,6 +154,17 @@ function applyClear(state: HubState, event: EventMessage, now: number, changes: 
   // A clear for an episode we never saw open: remember it so a replay stays a no-op.
   seen('');
   return { kind: 'ignored' };
+}
+
+/**
+ * The first inspection that holds an episode, in the state or archived (then brought back to take the clear).
+ * Inspection ids are UUIDv7 made at opening, so the smaller id is the one opened first.
+ */
+function firstWithEpisode(state: HubState, episodeId: string, changes: ChangeTracker): Inspection | undefined {
+  const hot = correlationIndex(state).inspections.firstWith(episodeId);
+  const archived = changes.archived?.episodeHolder(episodeId);
+  if (archived === undefined || (hot && hot.id < archived)) return hot;
+  return changes.archived!.revive(archived) ?? hot;
 }
 
 function joinInspection(inspection: Inspection, event: EventMessage, now: number): void {

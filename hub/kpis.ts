@@ -1,5 +1,8 @@
 import type { HubState, Inspection, WatchItem } from './store/state.js';
 
+/** What the KPIs read of an inspection: a whole one, or the summary the store keeps of an archived one. */
+export type KpiInspection = Pick<Inspection, 'site' | 'status' | 'origin' | 'outcome' | 'createdAt' | 'acknowledgedAt' | 'closedAt'>;
+
 const WEEK_MS = 7 * 86_400_000;
 const HOUR_MS = 3_600_000;
 
@@ -23,9 +26,9 @@ export interface Kpis extends KpiSet {
 
 const mean = (values: number[]): number | null => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : null);
 const share = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
-const isFalseAlarm = (i: Inspection): boolean => i.status === 'false_alarm' || i.outcome?.label === 'false_alarm';
+const isFalseAlarm = (i: KpiInspection): boolean => i.status === 'false_alarm' || i.outcome?.label === 'false_alarm';
 
-function kpiSet(inspections: Inspection[], watches: WatchItem[], devices: number, since: number, now: number): KpiSet {
+function kpiSet(inspections: KpiInspection[], watches: WatchItem[], devices: number, since: number, now: number): KpiSet {
   const closed = inspections.filter((i) => i.status === 'resolved' || i.status === 'false_alarm');
   const resolved = inspections.filter((i) => i.status === 'resolved' && i.closedAt !== undefined);
   const incidents = inspections.filter((i) => i.origin === 'event').length + watches.length;
@@ -42,23 +45,29 @@ function kpiSet(inspections: Inspection[], watches: WatchItem[], devices: number
   };
 }
 
-/** The figures reliability engineers are judged by, for all sites, per site, and per week (last 8 weeks). Pure. */
-export function computeKpis(state: HubState, now: number): Kpis {
+/**
+ * The figures reliability engineers are judged by, for all sites, per site, and per week (last 8 weeks). Pure.
+ * `archived`: the inspections that left the state (the store's summaries of them).
+ */
+export function computeKpis(state: HubState, now: number, archived: Iterable<KpiInspection> = []): Kpis {
   const devices = Object.values(state.devices);
-  const firstSeen = Math.min(now, ...state.inspections.map((i) => i.createdAt), ...state.watches.map((w) => w.openedAt));
-  const sites = [...new Set([...devices.map((d) => d.site), ...state.inspections.map((i) => i.site)])].sort();
+  const inspections: KpiInspection[] = [...state.inspections, ...archived];
+  let firstSeen = now;
+  for (const i of inspections) firstSeen = Math.min(firstSeen, i.createdAt);
+  for (const w of state.watches) firstSeen = Math.min(firstSeen, w.openedAt);
+  const sites = [...new Set([...devices.map((d) => d.site), ...inspections.map((i) => i.site)])].sort();
   const weekly = Array.from({ length: 8 }, (_, k) => {
     const weekStart = now - (8 - k) * WEEK_MS;
-    const inWeek = state.inspections.filter((i) => i.createdAt >= weekStart && i.createdAt < weekStart + WEEK_MS);
+    const inWeek = inspections.filter((i) => i.createdAt >= weekStart && i.createdAt < weekStart + WEEK_MS);
     return { weekStart, inspections: inWeek.length, falseAlarms: inWeek.filter(isFalseAlarm).length };
   });
   return {
-    ...kpiSet(state.inspections, state.watches, devices.length, firstSeen, now),
+    ...kpiSet(inspections, state.watches, devices.length, firstSeen, now),
     sites: Object.fromEntries(
       sites.map((site) => [
         site,
         kpiSet(
-          state.inspections.filter((i) => i.site === site),
+          inspections.filter((i) => i.site === site),
           state.watches.filter((w) => w.site === site),
           devices.filter((d) => d.site === site).length,
           firstSeen,

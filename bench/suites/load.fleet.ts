@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { hashSecret, newSecret } from '../../hub/auth/secrets.js';
+import { HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { readStoredState } from '../../hub/store/restore.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 import { encode } from '../../protocol/codec.js';
@@ -25,8 +26,11 @@ export const percentile = (sorted: number[], q: number): number => sorted[Math.m
 export const rssOf = (pid: number): number =>
   Number(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!.split(/\s+/)[1]) * 1024;
 
-/** A hub process with `devices` provisioned under one shared secret (hashing 1,000 secrets with scrypt would take minutes). */
-export async function startLoadHub(devices: number): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
+/**
+ * A hub process with `devices` provisioned under one shared secret (hashing 1,000 secrets with scrypt would take minutes).
+ * It runs with the shipped runtime settings (hub/runtime-settings.ts); `env` is added to its environment on top.
+ */
+export async function startLoadHub(devices: number, env: Record<string, string> = {}): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pdm-load-'));
   const secret = newSecret();
   const hash = await hashSecret(secret);
@@ -41,6 +45,8 @@ export async function startLoadHub(devices: number): Promise<{ child: ChildProce
     PDM_HUB_DATA_DIR: dataDir,
     PDM_HUB_LOG_LEVEL: 'warn',
     PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
+    ...HUB_RUNTIME_ENV,
+    ...env,
   });
   child.stdout?.resume();
   return { child, ready, dataDir, secret };

@@ -138,6 +138,10 @@ export const HubConfigSchema = z.strictObject({
       dedupRetentionHours: z.number().int().min(1).max(24 * 365).default(168),
       /** A journal this big is folded into a new state.json snapshot. */
       snapshotJournalBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+      /** Closed inspections leave memory this long after closing: whole to inspections.archive, a summary stays. */
+      archiveClosedAfterMinutes: z.number().int().min(0).max(60 * 24 * 365).default(24 * 60),
+      /** An open inspection keeps its first and latest events in memory, at most this many; the rest are appended to the archive. */
+      eventsInMemory: z.number().int().min(4).max(100_000).default(64),
     })
     .prefault({}),
   /**

@@ -7,7 +7,7 @@ import type { DriftMonitor } from '../drift/monitor.js';
 import type { FailedLoginLimiter } from '../auth/rate-limit.js';
 import type { Ingest } from '../ingest.js';
 import { shareToPeople } from '../routing.js';
-import { deviceKey, INSPECTION_STATUSES } from '../store/state.js';
+import { deviceKey, INSPECTION_STATUSES, type Inspection } from '../store/state.js';
 import type { HubStore } from '../store/store.js';
 import { ACTIONS, allowedActions } from '../workflow/machine.js';
 import type { Activities } from '../workflow/activities.js';
@@ -160,15 +160,20 @@ export const routes: Route[] = [
       if (q.status && !(INSPECTION_STATUSES as readonly string[]).includes(q.status)) {
         throw new PdmError('PDM_ERR_BAD_REQUEST', `status must be one of ${INSPECTION_STATUSES.join(', ')}`);
       }
-      const list = deps.store.state.inspections.filter(
-        (i) =>
-          (!q.site || i.site === q.site) &&
-          (!q.device || i.devices.includes(q.device)) &&
-          (!q.asset || i.asset === q.asset) &&
-          (!q.status || i.status === q.status) &&
-          (!q.priority || i.priority === q.priority) &&
-          (!q.assignee || i.assignee === q.assignee),
-      );
+      const matches = (i: Pick<Inspection, 'site' | 'devices' | 'asset' | 'status' | 'priority' | 'assignee'>) =>
+        (!q.site || i.site === q.site) &&
+        (!q.device || i.devices.includes(q.device)) &&
+        (!q.asset || i.asset === q.asset) &&
+        (!q.status || i.status === q.status) &&
+        (!q.priority || i.priority === q.priority) &&
+        (!q.assignee || i.assignee === q.assignee);
+      const list = deps.store.state.inspections.filter(matches).map((i) => deps.store.whole(i));
+      // Archived (closed) inspections: filtered on their in-memory summary, read whole only when they match.
+      for (const summary of deps.store.archivedSummaries()) {
+        if (!matches(summary)) continue;
+        const record = deps.store.wholeInspection(summary.id);
+        if (record) list.push(record);
+      }
       const withDeadline = list.map((i) => ({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }));
       return { body: withDeadline.sort((a, b) => b.createdAt - a.createdAt) };
     },
@@ -178,7 +183,8 @@ export const routes: Route[] = [
     path: new RegExp(`^/api/inspections/${UUID}$`),
     role: 'viewer',
     handle: ({ params, session, deps }) => {
-      const inspection = deps.workflow.get(params[0]!);
+      // With every event it took: spilled and archived ones are read back from the store's archive file.
+      const inspection = deps.store.whole(deps.workflow.get(params[0]!));
       // What this user may do next, so a client can offer exactly those actions.
       return { body: { ...inspection, actions: allowedActions(inspection.status, session!.role) } };
     },
@@ -189,7 +195,7 @@ export const routes: Route[] = [
     role: 'technician',
     async handle({ params, body, session, deps }) {
       const command = parseBody(TransitionBody, body);
-      return { body: await deps.workflow.transition(params[0]!, command, actorOf(session)) };
+      return { body: deps.store.whole(await deps.workflow.transition(params[0]!, command, actorOf(session))) };
     },
   },
   {
@@ -198,7 +204,7 @@ export const routes: Route[] = [
     role: 'technician',
     async handle({ params, body, session, deps }) {
       const { text } = parseBody(CommentBody, body);
-      return { status: 201, body: await deps.workflow.comment(params[0]!, actorOf(session), text) };
+      return { status: 201, body: deps.store.whole(await deps.workflow.comment(params[0]!, actorOf(session), text)) };
     },
   },
   {
@@ -251,7 +257,7 @@ export const routes: Route[] = [
     handle: ({ deps }) => ({
       body: {
         ...deps.ingest.stats,
-        inspections: deps.store.state.inspections.length,
+        inspections: deps.store.state.inspections.length + deps.store.archivedCount,
         routing: { ...deps.store.state.routing, shareToPeople: shareToPeople(deps.store.state.routing) },
         workflow: deps.workflow.stats,
         storeWrites: deps.store.writes,
@@ -281,7 +287,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: /^\/api\/kpis$/,
     role: 'viewer',
-    handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now()) }),
+    handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now(), deps.store.archivedSummaries()) }),
   },
   {
     method: 'GET',

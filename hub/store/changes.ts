@@ -2,7 +2,7 @@ import { uuidv7Time } from '../../protocol/uuid.js';
 import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCounters, WatchItem } from './state.js';
 
 /** What can change in the hub state; each kind is journaled as whole records keyed like this. */
-export type ChangeKind = 'inspection' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin';
+export type ChangeKind = 'inspection' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived';
 
 /**
  * Whoever changes `store.state` says what it changed, by kind and key (inspection id, watch id, device key,
@@ -10,6 +10,18 @@ export type ChangeKind = 'inspection' | 'watch' | 'device' | 'seen' | 'routing' 
  */
 export interface ChangeTracker {
   touch(kind: ChangeKind, key: string): void;
+  /** Closed inspections that left the state (the store's archive), when the state has any. */
+  readonly archived?: ArchivedInspections;
+}
+
+/** What correlation may ask of the inspections that left the state. */
+export interface ArchivedInspections {
+  /** The id of the archived inspection that holds this episode, if any. */
+  episodeHolder(episodeId: string): string | undefined;
+  /** The id of the archived inspection that holds this event (a scan: only for replays past the dedup horizon). */
+  eventHolder(eventId: string): string | undefined;
+  /** Brings an archived inspection back into the state, to change it; undefined if it is not archived. */
+  revive(id: string): Inspection | undefined;
 }
 
 /** For code that works on a bare state nobody stores (pure tests, what-if computations). */
@@ -28,7 +40,9 @@ export type Change =
   | ['d', string, DeviceRecord]
   | ['s', string, string]
   | ['r', RoutingCounters]
-  | ['rr', string, number];
+  | ['rr', string, number]
+  /** Closed inspections whose whole record is now in the archive file: they leave the state. */
+  | ['x', string[]];
 
 /** The touched keys since the last group commit, in the order they were first touched. */
 export class DirtySet implements ChangeTracker {
@@ -51,6 +65,10 @@ export class DirtySet implements ChangeTracker {
     this.size = 0;
     return taken;
   }
+
+  has(kind: ChangeKind, key: string): boolean {
+    return this.keys.get(kind)?.has(key) ?? false;
+  }
 }
 
 /** Finds records by id in the state's lists without a scan per lookup; the lists only ever grow at the end. */
@@ -64,9 +82,24 @@ export class ListIndex<T extends { id: string }> {
     const list = this.list();
     const at = this.positions.get(id);
     if (at !== undefined && list[at]?.id === id) return list[at];
+    if (this.scanned > list.length) {
+      // The list was cut or swapped from outside: index it afresh.
+      this.positions.clear();
+      this.scanned = 0;
+    }
     for (; this.scanned < list.length; this.scanned += 1) this.positions.set(list[this.scanned]!.id, this.scanned);
     const again = this.positions.get(id);
     return again !== undefined && list[again]?.id === id ? list[again] : undefined;
+  }
+
+  /** Takes the records with these ids out of the list, in place (the list object stays the same). */
+  remove(ids: ReadonlySet<string>): void {
+    const list = this.list();
+    let kept = 0;
+    for (const record of list) if (!ids.has(record.id)) list[kept++] = record;
+    list.length = kept;
+    this.positions.clear();
+    this.scanned = 0;
   }
 
   /** Where a record with this id sits, or where it would be appended. */
@@ -89,6 +122,11 @@ export class JournaledEvents {
   /** After a failed append: nothing can be assumed journaled, the next change of each record goes whole. */
   reset(): void {
     this.held.clear();
+  }
+
+  /** The record left the state: when it comes back, its first change is journaled whole. */
+  forget(key: string): void {
+    this.held.delete(key);
   }
 
   /** The number of leading events already journaled for this record, or undefined to journal it whole. */
@@ -115,6 +153,12 @@ export function collectChanges(
 ): Change[] {
   const changes: Change[] = [];
   for (const [kind, keys] of touched) {
+    if (kind === 'archived') {
+      // One that came back into the state since (a late clear, a comment) is journaled whole instead.
+      const gone = [...keys].filter((id) => !index.inspections.find(id));
+      if (gone.length) changes.push(['x', gone]);
+      continue;
+    }
     for (const key of keys) {
       if (kind === 'inspection') {
         const found = index.inspections.find(key);
@@ -169,6 +213,9 @@ export function applyChanges(state: HubState, changes: Change[], index: { inspec
         break;
       case 'rr':
         state.roundRobin[change[1]] = change[2];
+        break;
+      case 'x':
+        index.inspections.remove(new Set(change[1]));
         break;
     }
   }

@@ -45,7 +45,7 @@ export interface ParsedJournal {
   tornBytes: number;
 }
 
-function decodeLine(line: Buffer): { ok: true; value: unknown } | { ok: false; why: string } {
+export function decodeLine(line: Buffer): { ok: true; value: unknown } | { ok: false; why: string } {
   if (line.length < 10 || line[8] !== 0x20) return { ok: false, why: 'no checksum header' };
   const json = line.subarray(9);
   const expected = line.subarray(0, 8).toString('latin1');

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 import { applyChanges, ListIndex, type Change } from './changes.js';
-import { parseJournal } from './journal.js';
-import { emptyState, type HubState } from './state.js';
+import { decodeLine, parseJournal } from './journal.js';
+import { emptyState, type ChunkRef, type HubState } from './state.js';
 
 export const SNAPSHOT_FILE = 'state.json';
 export const JOURNAL_FILE = 'state.journal';
+export const ARCHIVE_FILE = 'inspections.archive';
 
 /** Valid JSON can still be the wrong document (truncated by hand, another program's file): say what is off. */
 export function shapeProblem(data: unknown): string | undefined {
@@ -62,7 +63,8 @@ export function fromSnapshot(data: HubState | null): HubState {
 
 /**
  * What a hub's data directory holds, read without opening a store (tests, benchmarks, chaos checks that look at
- * a hub from outside, also while it runs or after it was killed): the snapshot plus both journal generations.
+ * a hub from outside, also while it runs or after it was killed): the snapshot plus both journal generations,
+ * with the archived inspections (the last whole record of each) after the state's own.
  */
 export function readStoredState(dataDir: string): HubState {
   const read = (file: string): Buffer | null => {
@@ -79,5 +81,27 @@ export function readStoredState(dataDir: string): HubState {
     { name: `${JOURNAL_FILE}.prev`, data: read(`${JOURNAL_FILE}.prev`) },
     { name: JOURNAL_FILE, data: read(JOURNAL_FILE) },
   ]);
+  const archived = new Map<string, HubState['inspections'][number]>();
+  const archive = read(ARCHIVE_FILE);
+  for (let start = 0, end = archive?.indexOf(0x0a) ?? -1; archive && end >= 0; start = end + 1, end = archive.indexOf(0x0a, start)) {
+    const decoded = decodeLine(archive.subarray(start, end));
+    if (decoded.ok && !('spill' in (decoded.value as object))) archived.set((decoded.value as { id: string }).id, decoded.value as HubState['inspections'][number]);
+  }
+  const hot = new Set(state.inspections.map((i) => i.id));
+  // Spilled events back in their lists, so a reader sees every event each inspection took.
+  state.inspections = state.inspections.map((i) => {
+    if (!i.spilled || !archive) return i;
+    const chunks: HubState['inspections'][number]['events'][] = [];
+    for (let ref: ChunkRef | null = i.spilled.tail; ref; ) {
+      const decoded = decodeLine(archive.subarray(ref.at, ref.at + ref.bytes - 1));
+      if (!decoded.ok) throw new Error(`${ARCHIVE_FILE}: spilled events of ${i.id} at byte ${ref.at}: ${decoded.why}`);
+      const chunk = decoded.value as { prev: ChunkRef | null; events: HubState['inspections'][number]['events'] };
+      chunks.push(chunk.events);
+      ref = chunk.prev;
+    }
+    const { spilled: _spilled, ...rest } = i;
+    return { ...rest, events: [...i.events.slice(0, 1), ...chunks.reverse().flat(), ...i.events.slice(1)] };
+  });
+  for (const [id, record] of archived) if (!hot.has(id)) state.inspections.push(record);
   return state;
 }

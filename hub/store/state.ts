@@ -22,6 +22,19 @@ export interface InspectionEventRef {
   score: number;
 }
 
+/** Where an inspection's spilled events are: the last chunk written, which names the one before it. */
+export interface SpilledEvents {
+  count: number;
+  first: number;
+  last: number;
+  tail: ChunkRef;
+}
+
+export interface ChunkRef {
+  at: number;
+  bytes: number;
+}
+
 export interface AuditEntry {
   at: number;
   /** A user name, or `hub` for what the hub did by itself (open, SLA escalation, promotion). */
@@ -57,8 +70,13 @@ export interface Inspection {
   /** `event`: opened straight from an anomaly; `watch`: a watch item that persisted and was promoted. */
   origin: 'event' | 'watch';
   episodeIds: string[];
-  /** Every event correlated into it, in arrival order. */
+  /**
+   * The events correlated into it, in arrival order: all of them, or, once it took more than the store keeps in
+   * memory (store.eventsInMemory), the first one and the latest ones, with the rest in `spilled`.
+   */
   events: InspectionEventRef[];
+  /** Events after the first that went to the archive file (read back for the API), with their device-time range. */
+  spilled?: SpilledEvents;
   clearedAt?: number;
   /** Hub time of the last event that joined: the correlation window runs from here. */
   lastEventAt: number;

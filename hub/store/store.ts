@@ -1,25 +1,34 @@
 import { join } from 'node:path';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ChangeKind, type ChangeTracker } from './changes.js';
+import { InspectionArchive, type InspectionSummary } from './archive.js';
+import { archiveClosed, spillEvents } from './archiving.js';
+import { FileArchive, MemoryArchive, type ArchiveFile } from './archive-file.js';
+import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ArchivedInspections, type ChangeKind, type ChangeTracker } from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
 import { encodeRecord, FileJournal, MemoryJournal, type Journal } from './journal.js';
 import { MemoryDocument } from './memory-document.js';
-import { fromSnapshot, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE } from './restore.js';
+import { ARCHIVE_FILE, fromSnapshot, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE } from './restore.js';
 import type { HubState, Inspection, WatchItem } from './state.js';
 
 /** Where a store keeps its snapshot and its journal. */
 export interface StoreMedium {
   snapshot: DocumentAdapter<HubState>;
   journal: Journal;
+  /** Closed inspections that left memory, whole. */
+  archive: ArchiveFile;
 }
 
 export function fileMedium(dataDir: string): StoreMedium {
-  return { snapshot: new DurableJsonFile<HubState>(join(dataDir, SNAPSHOT_FILE)), journal: new FileJournal(join(dataDir, JOURNAL_FILE)) };
+  return {
+    snapshot: new DurableJsonFile<HubState>(join(dataDir, SNAPSHOT_FILE)),
+    journal: new FileJournal(join(dataDir, JOURNAL_FILE)),
+    archive: new FileArchive(join(dataDir, ARCHIVE_FILE)),
+  };
 }
 
-/** Snapshot and journal in memory: a "reopen" over the same medium sees exactly what was stored, nothing shared. */
-export function memoryMedium(): StoreMedium & { snapshot: MemoryDocument<HubState>; journal: MemoryJournal } {
-  return { snapshot: new MemoryDocument<HubState>(), journal: new MemoryJournal() };
+/** Snapshot, journal and archive in memory: a "reopen" over the same medium sees exactly what was stored, nothing shared. */
+export function memoryMedium(): StoreMedium & { snapshot: MemoryDocument<HubState>; journal: MemoryJournal; archive: MemoryArchive } {
+  return { snapshot: new MemoryDocument<HubState>(), journal: new MemoryJournal(), archive: new MemoryArchive() };
 }
 
 export interface HubStoreOptions {
@@ -29,10 +38,23 @@ export interface HubStoreOptions {
   dedupRetentionHours?: number;
   /** A journal this big is folded into a new snapshot and started afresh. Default 16 MiB. */
   snapshotJournalBytes?: number;
+  /**
+   * Closed (resolved, false alarm) inspections leave memory this long after closing: their whole record goes to
+   * the archive file, a summary stays for lists, filters and KPIs. Default one day (recent ones stay at hand for
+   * the dashboard and the canary alarm counts); 0 archives them at the next check.
+   */
+  archiveClosedAfterMinutes?: number;
+  /**
+   * An inspection that took more events than this keeps its first and its latest ones in memory (half this many)
+   * and appends the rest to the archive file, read back for the API. Default 64.
+   */
+  eventsInMemory?: number;
   now?: () => number;
 }
 
 const HOUR_MS = 3_600_000;
+/** How often the store looks for closed inspections to archive (it costs a pass over the state's inspections). */
+const ARCHIVE_CHECK_MS = 60_000;
 
 /**
  * The hub's state: kept in memory, made durable as a write-ahead journal of changed records plus periodic
@@ -40,7 +62,7 @@ const HOUR_MS = 3_600_000;
  * holds the change is on disk (commits within `coalesceMs`, or while an append runs, share one append and one
  * fsync), so the hub acknowledges nothing before that. A commit costs what it changed, not what the hub holds.
  */
-export class HubStore implements ChangeTracker {
+export class HubStore implements ChangeTracker, ArchivedInspections {
   private scheduled: Promise<void> | undefined;
   private writing: Promise<void> = Promise.resolve();
   private readonly dirty = new DirtySet();
@@ -50,6 +72,11 @@ export class HubStore implements ChangeTracker {
   private readonly snapshotBytes: number;
   private readonly now: () => number;
   private lastPrune: number;
+  private readonly archiveAfterMs: number;
+  private readonly eventsInMemory: number;
+  private lastArchiveCheck: number;
+  /** Why the last archive append failed, if it did (the records stayed in the state). */
+  archiveError: Error | undefined;
   /** Group commits written (journal appends and snapshots). */
   writes = 0;
   snapshots = 0;
@@ -63,6 +90,7 @@ export class HubStore implements ChangeTracker {
     private readonly medium: StoreMedium,
     private readonly coalesceMs: number,
     opts: HubStoreOptions,
+    private readonly archive: InspectionArchive,
   ) {
     this.index = { inspections: new ListIndex(() => state.inspections), watches: new ListIndex(() => state.watches) };
     this.retentionMs = (opts.dedupRetentionHours ?? 168) * HOUR_MS;
@@ -70,6 +98,10 @@ export class HubStore implements ChangeTracker {
     this.now = opts.now ?? Date.now;
     this.lastPrune = this.now();
     this.pruned = pruneSeen(state, this.dedupSince());
+    archive.prune(this.dedupSince());
+    this.archiveAfterMs = (opts.archiveClosedAfterMinutes ?? 24 * 60) * 60_000;
+    this.eventsInMemory = Math.max(4, opts.eventsInMemory ?? 64);
+    this.lastArchiveCheck = -Infinity; // the first group commit looks
   }
 
   static async open(dataDir: string, opts: HubStoreOptions): Promise<HubStore> {
@@ -101,11 +133,69 @@ export class HubStore implements ChangeTracker {
       { name: journal.path, data: current },
     ]);
     if (tornBytes > 0) await journal.truncate(validBytes);
-    return new HubStore(state, medium, opts.coalesceMs, opts);
+    const hot = new Set(state.inspections.map((i) => i.id));
+    const archive = await InspectionArchive.load(medium.archive, (id) => hot.has(id));
+    return new HubStore(state, medium, opts.coalesceMs, opts, archive);
   }
 
   touch(kind: ChangeKind, key: string): void {
     this.dirty.touch(kind, key);
+  }
+
+  get archived(): ArchivedInspections {
+    return this;
+  }
+
+  /**
+   * An inspection by id: the state's record (its events may be spilled), or else one read from the archive (a
+   * copy: change it through `revive`).
+   */
+  inspection(id: string): Inspection | undefined {
+    return this.index.inspections.find(id) ?? this.archive.read(id);
+  }
+
+  /** The same with every event it took, spilled ones read back: what the API shows. */
+  wholeInspection(id: string): Inspection | undefined {
+    const found = this.inspection(id);
+    return found && this.archive.whole(found);
+  }
+
+  /** A record with every event it took (itself when none were spilled). */
+  whole(record: Inspection): Inspection {
+    return this.archive.whole(record);
+  }
+
+  /** What the hub keeps in memory of the archived inspections (never the ones in the state). */
+  archivedSummaries(): IterableIterator<InspectionSummary> {
+    return this.archive.summaries();
+  }
+
+  get archivedCount(): number {
+    return this.archive.size;
+  }
+
+  episodeHolder(episodeId: string): string | undefined {
+    return this.archive.episodeHolder(episodeId);
+  }
+
+  eventHolder(eventId: string): string | undefined {
+    return this.archive.eventHolder(eventId);
+  }
+
+  /**
+   * Brings an archived inspection back into the state so it can change (a comment, a late clear), touched so it
+   * is journaled whole; it is archived again once it is closed and quiet. The state's own record if it has one.
+   */
+  revive(id: string): Inspection | undefined {
+    const hot = this.index.inspections.find(id);
+    if (hot) return hot;
+    const record = this.archive.read(id);
+    if (!record) return undefined;
+    this.archive.forget(id);
+    this.journaled.forget(`i/${id}`);
+    this.state.inspections.push(record);
+    this.touch('inspection', id);
+    return record;
   }
 
   /** Events made before this may have lost their dedup entry: a replay that old is checked against the records. */
@@ -122,8 +212,9 @@ export class HubStore implements ChangeTracker {
           this.scheduled = undefined;
           const appended = this.appendGroup();
           // The commits resolve once their record is durable; a snapshot due now runs before the next group.
-          this.writing = appended.then(() => {
+          this.writing = appended.then(async () => {
             this.writes += 1;
+            if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) await this.archivePass();
             return this.snapshotDue() ? this.writeSnapshot() : undefined;
           });
           // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
@@ -142,6 +233,20 @@ export class HubStore implements ChangeTracker {
    */
   private snapshotDue(): boolean {
     return this.medium.journal.bytes >= Math.max(this.snapshotBytes, this.medium.snapshot.lastWrittenBytes ?? 0);
+  }
+
+  /** Archives closed inspections and spills long event lists (hub/store/archiving.ts); never throws. */
+  private async archivePass(): Promise<void> {
+    const now = this.now();
+    this.lastArchiveCheck = now;
+    const deps = { state: this.state, archive: this.archive, index: this.index.inspections, dirty: this.dirty, journaled: this.journaled, touch: (kind: ChangeKind, key: string) => this.touch(kind, key) };
+    try {
+      const changed = (await archiveClosed(deps, now - this.archiveAfterMs)) + (await spillEvents(deps, this.eventsInMemory));
+      this.archiveError = undefined;
+      if (changed > 0) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
+    } catch (error) {
+      this.archiveError = error as Error; // nothing left the state; the next check tries again
+    }
   }
 
   /** Synchronously captures what was touched, then appends it to the journal as one record (one fsync). */
@@ -167,6 +272,7 @@ export class HubStore implements ChangeTracker {
    */
   private async writeSnapshot(): Promise<void> {
     this.pruned += pruneSeen(this.state, this.dedupSince());
+    this.archive.prune(this.dedupSince());
     this.lastPrune = this.now();
     try {
       await this.medium.snapshot.write(this.state);
@@ -191,6 +297,7 @@ export class HubStore implements ChangeTracker {
     this.snapshotError = undefined;
     await this.writeSnapshot();
     await this.medium.journal.close();
+    await this.archive.close();
     if (this.snapshotError) throw this.snapshotError;
   }
 }

@@ -42,8 +42,16 @@ function eventRange(events: ReadonlyArray<{ at: number }>, fallback: number): { 
   return { first, last };
 }
 
+/**
+ * What labelling reads of an inspection: a whole one, or an archived one's summary with its events' first and last
+ * device times standing for its events (the span only needs their range).
+ */
+export type LabelledInspection = Pick<Inspection, 'id' | 'site' | 'device' | 'devices' | 'status' | 'createdAt' | 'clearedAt' | 'closedAt' | 'outcome'> & {
+  events: ReadonlyArray<{ at: number }>;
+};
+
 /** The spans that matter for one device: its inspections (any device of the incident) and its open or self-cleared watches. */
-export function spansFor(site: string, device: string, inspections: ReadonlyArray<Inspection>, watches: ReadonlyArray<WatchItem>, marginMs: number): LabelSpan[] {
+export function spansFor(site: string, device: string, inspections: ReadonlyArray<LabelledInspection>, watches: ReadonlyArray<WatchItem>, marginMs: number): LabelSpan[] {
   const spans: LabelSpan[] = [];
   for (const i of inspections) {
     if (i.site !== site || !(i.devices.includes(device) || i.device === device)) continue;

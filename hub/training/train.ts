@@ -6,7 +6,8 @@ import { buildPcaArtifact } from '../../models/detectors/pca-artifact.js';
 import { referenceDistribution } from '../../models/distribution.js';
 import { DEFAULT_DECISION } from '../../models/train-default.js';
 import type { RegistryEntry, RegistryStore } from '../registry/store.js';
-import type { Inspection, WatchItem } from '../store/state.js';
+import type { WatchItem } from '../store/state.js';
+import type { LabelledInspection } from './labels.js';
 import type { TelemetryLog } from '../telemetry/log.js';
 import { collectTrainingSet, type DeviceRef, type TrainingSet } from './collect.js';
 
@@ -29,7 +30,7 @@ export interface TrainTarget {
 export interface TrainDeps {
   log: TelemetryLog;
   store: RegistryStore;
-  state: () => { inspections: ReadonlyArray<Inspection>; watches: ReadonlyArray<WatchItem> };
+  state: () => { inspections: ReadonlyArray<LabelledInspection>; watches: ReadonlyArray<WatchItem> };
   config: { minNormalRows: number; maxRows: number; marginSeconds: number };
   now: () => number;
 }

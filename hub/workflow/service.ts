@@ -59,13 +59,16 @@ export class Workflow {
     return inspection.status === 'open' ? ackDeadline(inspection, this.deps.config.sla.ackMinutes) : undefined;
   }
 
+  /** An inspection in the state, or a closed one read from the store's archive. */
   get(id: string): Inspection {
-    const found = this.deps.store.state.inspections.find((i) => i.id === id);
+    const found = this.deps.store.inspection(id);
     if (!found) throw new PdmError('PDM_ERR_NOT_FOUND', `no inspection ${id}`);
     return found;
   }
 
   private replace(next: Inspection): void {
+    // An archived one comes back into the state to take the change (and leaves again once quiet).
+    this.deps.store.revive(next.id);
     const list = this.deps.store.state.inspections;
     list[list.findIndex((i) => i.id === next.id)] = next;
     this.deps.store.touch('inspection', next.id);

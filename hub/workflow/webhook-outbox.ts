@@ -50,6 +50,12 @@ export interface WebhookOutboxOptions {
  * state holds beyond that. The idempotency key names the inspection and the audit position, so it is the same
  * however often (and across however many restarts) a notification is sent.
  */
+/** Closed inspections that left the hub's state (its store's archive): their audit lengths, and whole records on demand. */
+export interface ArchivedAudits {
+  archivedSummaries(): Iterable<{ id: string; auditLength: number }>;
+  inspection(id: string): Inspection | undefined;
+}
+
 export class WebhookOutbox {
   readonly stats = { delivered: 0, failedAttempts: 0, deadLettered: 0 };
   private readonly file: WebhookFile;
@@ -81,11 +87,11 @@ export class WebhookOutbox {
    * Opens (or creates) the outbox and records what the committed inspections hold beyond it. A new outbox beside
    * existing inspections takes them as already told, so configuring a CMMS does not replay the hub's history into it.
    */
-  static async open(opts: WebhookOutboxOptions & { inspections: ReadonlyArray<Inspection> }): Promise<WebhookOutbox> {
+  static async open(opts: WebhookOutboxOptions & { inspections: ReadonlyArray<Inspection>; archived?: ArchivedAudits }): Promise<WebhookOutbox> {
     const file = new WebhookFile(join(opts.dataDir, WEBHOOK_FILE));
     const stored = await file.read();
     const outbox = new WebhookOutbox(opts, stored ?? emptyWebhookDocument(), file);
-    const recovered = outbox.reconcile(opts.inspections, stored === null);
+    const recovered = outbox.reconcile(opts.inspections, stored === null, opts.archived);
     await outbox.writer.request();
     opts.logger.info(
       { file: file.path, pending: outbox.doc.pending.length, dead: outbox.doc.dead.length, recovered, created: stored === null || undefined },
@@ -94,17 +100,25 @@ export class WebhookOutbox {
     return outbox;
   }
 
-  private reconcile(inspections: ReadonlyArray<Inspection>, fresh: boolean): number {
+  private reconcile(inspections: ReadonlyArray<Inspection>, fresh: boolean, archived?: ArchivedAudits): number {
     const now = this.clock.now();
+    const summaries = archived ? [...archived.archivedSummaries()] : [];
     if (fresh) {
       for (const i of inspections) this.doc.notified[i.id] = i.audit.length;
+      for (const a of summaries) this.doc.notified[a.id] = a.auditLength;
       return 0;
     }
-    const live = new Set(inspections.map((i) => i.id));
-    // Inspections the state no longer has (retention) can never change again.
+    const live = new Set([...inspections.map((i) => i.id), ...summaries.map((a) => a.id)]);
+    // Inspections the hub no longer has (retention) can never change again.
     for (const id of Object.keys(this.doc.notified)) if (!live.has(id)) delete this.doc.notified[id];
     let recovered = 0;
     for (const i of inspections) recovered += this.catchUp(i, now);
+    // An archived one is read whole only if its audit trail holds more than was recorded.
+    for (const a of summaries) {
+      if ((this.doc.notified[a.id] ?? 0) >= a.auditLength) continue;
+      const record = archived!.inspection(a.id);
+      if (record) recovered += this.catchUp(record, now);
+    }
     if (recovered > 0) this.opts.logger.warn({ recovered }, 'recorded inspection changes the outbox missed (the hub stopped between commit and record)');
     return recovered;
   }

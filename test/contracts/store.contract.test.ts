@@ -5,6 +5,7 @@ import { Ingest } from '../../hub/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
 import { encodeRecord, FileJournal, MemoryJournal, type Journal } from '../../hub/store/journal.js';
 import { MemoryDocument } from '../../hub/store/memory-document.js';
+import { computeKpis } from '../../hub/kpis.js';
 import type { HubState } from '../../hub/store/state.js';
 import { fileMedium, HubStore, memoryMedium, type HubStoreOptions, type StoreMedium } from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
@@ -299,6 +300,180 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
       expect((error as Error).message).toContain(`${medium.journal.path} is damaged at byte ${at} (record`);
       expect((error as Error).message).toMatch(/checksum .* does not match 0badc0de/);
+    });
+
+    /** A store that archives closed inspections at once, with the ingest and workflow the hub puts over it. */
+    async function archiving(opts: Partial<HubStoreOptions> = {}) {
+      const store = await reopen({ archiveClosedAfterMinutes: 0, ...opts });
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const identities = await IdentityStore.open(env.identitiesDir);
+      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
+      const send = (m: { topic: string; payload: Buffer }) => ingest.handle(m.topic, m.payload);
+      // The archive pass runs after a group commit and journals its `x` in the next one.
+      const settle = async () => {
+        for (let i = 0; i < 3; i += 1) await store.flush();
+      };
+      return { store, ingest, identities, workflow, send, settle };
+    }
+    const tech = { name: 'ann', role: 'technician' as const };
+
+    /** Everything the store holds: the state's inspections and the archived ones read back whole. */
+    const everything = (store: HubStore): HubState => ({
+      ...store.state,
+      inspections: [...store.state.inspections, ...Array.from(store.archivedSummaries(), (a) => store.inspection(a.id)!)],
+    });
+
+    it('closed inspections leave memory for the archive; each reads back whole, in lists and KPIs, also after a reopen', async () => {
+      env = await setup();
+      const { store, identities, workflow, send, settle } = await archiving();
+      const N = 40;
+      for (let k = 0; k < N + 2; k += 1) {
+        const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+        for (let e = 0; e < 3; e += 1) await send(encode('event', anomalyEvent('plant-1', `pump-${k % 7}`, { asset: `arch-${k}`, severity: 'critical', episodeId })));
+      }
+      const ids = store.state.inspections.map((i) => i.id);
+      expect(ids).toHaveLength(N + 2);
+      for (const id of ids.slice(0, N)) {
+        if (ids.indexOf(id) % 2 === 0) await workflow.transition(id, { action: 'false_alarm', note: 'sensor knocked' }, tech);
+        else {
+          await workflow.transition(id, { action: 'acknowledge' }, tech);
+          await workflow.transition(id, { action: 'assign', assignee: 'ann' }, { name: 'boss', role: 'supervisor' });
+          await workflow.transition(id, { action: 'start' }, tech);
+          await workflow.transition(id, { action: 'resolve', outcome: 'bearing-wear' }, tech);
+        }
+      }
+      await settle();
+      // Only the two open ones stay in memory; without the archive all N + 2 would.
+      expect(store.state.inspections.map((i) => i.id)).toEqual(ids.slice(N));
+      expect(store.archivedCount).toBe(N);
+      const whole = everything(store);
+      expect(whole.inspections).toHaveLength(N + 2);
+      const closedIds = new Set(ids.slice(0, N));
+      for (const i of whole.inspections.filter((x) => closedIds.has(x.id))) {
+        expect(i.events).toHaveLength(3);
+        expect(['resolved', 'false_alarm']).toContain(i.status);
+        expect(i.audit.length).toBeGreaterThanOrEqual(2);
+      }
+      // KPIs from the summaries equal KPIs from the whole records.
+      const now = Date.now();
+      expect(computeKpis(store.state, now, store.archivedSummaries())).toEqual(computeKpis(whole, now));
+      expect(computeKpis(store.state, now, store.archivedSummaries()).falseAlarmShare).toBe(0.5);
+
+      const reopened = await reopen({ archiveClosedAfterMinutes: 0 });
+      expect(reopened.state.inspections.map((i) => i.id)).toEqual(ids.slice(N));
+      expect(reopened.archivedCount).toBe(N);
+      expect(everything(reopened)).toEqual(whole);
+      expect(computeKpis(reopened.state, now, reopened.archivedSummaries())).toEqual(computeKpis(whole, now));
+      identities.close();
+    });
+
+    it('an archived inspection takes a late clear and a comment: back in memory, journaled whole, archived again', async () => {
+      env = await setup();
+      const { store, identities, workflow, send, settle } = await archiving();
+      const first = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'late', severity: 'critical' }));
+      await send(first);
+      const episodeId = store.state.inspections[0]!.episodeIds[0]!;
+      const id = store.state.inspections[0]!.id;
+      await workflow.transition(id, { action: 'false_alarm' }, tech);
+      await settle();
+      expect(store.state.inspections).toEqual([]);
+
+      await send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'late', kind: 'clear', episodeId })));
+      await settle(); // brought back to take it, and archived again once the clear is journaled
+      expect(store.state.inspections).toEqual([]);
+      expect(store.archivedCount).toBe(1);
+      expect(store.inspection(id)!.events.map((e) => e.kind)).toEqual(['anomaly', 'clear']);
+
+      const commented = await workflow.comment(id, tech, 'found a loose sensor mount');
+      expect(commented.comments).toHaveLength(1);
+      await settle();
+      expect(store.state.inspections).toEqual([]);
+      await send(first); // a redelivery: still nothing new
+      expect(store.archivedCount).toBe(1);
+      expect(store.state.inspections).toEqual([]);
+
+      const reopened = await reopen({ archiveClosedAfterMinutes: 0 });
+      const back = reopened.inspection(id)!;
+      expect(back.events.map((e) => e.kind)).toEqual(['anomaly', 'clear']);
+      expect(back.comments.map((c) => c.text)).toEqual(['found a loose sensor mount']);
+      expect(back.clearedAt).toBeDefined();
+      expect(everything(reopened)).toEqual(everything(store));
+
+      // Eight days on, the dedup entry is gone: the archived record itself still makes a replay a duplicate.
+      const later = () => Date.now() + 8 * 24 * 3_600_000;
+      const aged = await reopen({ archiveClosedAfterMinutes: 0, dedupRetentionHours: 168, now: later });
+      expect(aged.state.seenEvents).toEqual({});
+      const late = new Ingest(aged, silent, 65536, routing, later);
+      await late.handle(first.topic, first.payload);
+      expect(late.stats.duplicates).toBe(1);
+      expect(aged.state.inspections).toEqual([]);
+      expect(aged.archivedCount).toBe(1);
+      identities.close();
+    });
+
+    it('a crash between the archive append and its journal record leaves the inspection in memory once, then archives it', async () => {
+      env = await setup();
+      const { store, identities, workflow, send } = await archiving({ archiveClosedAfterMinutes: 60 });
+      await send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'torn', severity: 'critical' })));
+      const id = store.state.inspections[0]!.id;
+      const closed = await workflow.transition(id, { action: 'false_alarm' }, tech);
+      await store.flush();
+      expect(store.state.inspections).toHaveLength(1); // not due for an hour
+      // The archive append made it to disk, the journal's `x` did not; and a torn half record after it.
+      const medium = env.open();
+      await medium.archive.append(encodeRecord(closed));
+      await medium.archive.append(encodeRecord(closed).subarray(0, 40));
+      await medium.archive.close();
+      const reopened = await reopen({ archiveClosedAfterMinutes: 0 });
+      expect(reopened.state.inspections.map((i) => i.id)).toEqual([id]);
+      expect(reopened.archivedCount).toBe(0); // the state's copy wins; it is not listed twice
+      reopened.touch('routing', '');
+      await reopened.commit();
+      for (let i = 0; i < 3; i += 1) await reopened.flush();
+      expect(reopened.state.inspections).toEqual([]);
+      expect(reopened.archivedCount).toBe(1);
+      expect(reopened.inspection(id)).toEqual(closed);
+      const again = await reopen({ archiveClosedAfterMinutes: 0 });
+      expect(again.state.inspections).toEqual([]);
+      expect(again.inspection(id)).toEqual(closed);
+      identities.close();
+    });
+
+    it('an inspection that keeps taking events keeps a bounded list in memory; every event still reads back, also after a reopen', async () => {
+      env = await setup();
+      const { store, identities, workflow, send, settle } = await archiving({ eventsInMemory: 8 });
+      const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+      const sent = Array.from({ length: 50 }, () => encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId })));
+      for (const m of sent) await send(m);
+      await settle();
+      const sentIds = sent.map((m) => (JSON.parse(m.payload.toString()) as { id: string }).id);
+      const live = store.state.inspections[0]!;
+      expect(store.state.inspections).toHaveLength(1);
+      expect(live.events.length).toBeLessThanOrEqual(8); // 50 without the bound
+      expect(live.events.length + live.spilled!.count).toBe(50);
+      expect(live.events[0]!.id).toBe(sentIds[0]);
+      expect(store.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(sentIds);
+      expect(store.wholeInspection(live.id)!.spilled).toBeUndefined();
+
+      const reopened = await reopen({ archiveClosedAfterMinutes: 0, eventsInMemory: 8 });
+      expect(reopened.state.inspections[0]!.events.length).toBeLessThanOrEqual(8);
+      expect(reopened.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(sentIds);
+
+      // Past the dedup horizon, a replay of a spilled event is still found (in the archive file).
+      const later = () => Date.now() + 8 * 24 * 3_600_000;
+      const aged = await reopen({ archiveClosedAfterMinutes: 0, eventsInMemory: 8, dedupRetentionHours: 168, now: later });
+      const late = new Ingest(aged, silent, 65536, routing, later);
+      await late.handle(sent[20]!.topic, sent[20]!.payload);
+      expect(late.stats.duplicates).toBe(1);
+      expect(aged.wholeInspection(live.id)!.events).toHaveLength(50);
+
+      // Closed, it is archived whole.
+      await workflow.transition(live.id, { action: 'false_alarm' }, tech);
+      await settle();
+      expect(store.state.inspections).toEqual([]);
+      expect(store.inspection(live.id)!.events.map((e) => e.id)).toEqual(sentIds);
+      expect((await reopen()).inspection(live.id)!.events).toHaveLength(50);
+      identities.close();
     });
 
     it('prunes dedup entries older than the retention horizon, and an old replay still creates nothing', async () => {

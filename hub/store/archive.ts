@@ -1,0 +1,274 @@
+import { PdmError } from '../../protocol/errors.js';
+import type { ArchiveFile } from './archive-file.js';
+import { madeBefore } from './changes.js';
+import { decodeLine, encodeRecord } from './journal.js';
+import type { ChunkRef, Inspection, InspectionEventRef, SpilledEvents } from './state.js';
+
+/** A chunk of an open inspection's events that left memory; `prev` is the chunk spilled before it. */
+interface SpillChunk {
+  spill: string;
+  prev: ChunkRef | null;
+  events: InspectionEventRef[];
+}
+
+const isSpill = (value: unknown): value is SpillChunk => typeof value === 'object' && value !== null && typeof (value as SpillChunk).spill === 'string';
+
+/**
+ * Calls `line` with each newline-terminated line of the file and its offset, in order; a damaged line goes to it too
+ * (decoding is the caller's). Returns the offset after the last whole line. `line` returning true stops the walk.
+ */
+function forEachLine(file: ArchiveFile, line: (data: Buffer, at: number) => boolean | void): number {
+  let carry: Buffer | undefined;
+  let carryAt = 0;
+  let whole = 0;
+  let stopped = false;
+  file.scan((chunk, offset) => {
+    if (stopped) return;
+    const data: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const base = carry ? carryAt : offset;
+    let start = 0;
+    for (let end = data.indexOf(0x0a, start); end >= 0; end = data.indexOf(0x0a, start)) {
+      if (line(data.subarray(start, end), base + start)) {
+        stopped = true;
+        return;
+      }
+      whole = base + end + 1;
+      start = end + 1;
+    }
+    carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
+    carryAt = base + start;
+  });
+  return whole;
+}
+
+/**
+ * What the hub keeps in memory of a closed inspection once it left the state: what the API filters and sorts on,
+ * what the KPIs and training labels need (status, outcome, times, the events' device-time range) and where the
+ * whole record sits in the archive file. A few hundred bytes, against kilobytes for the record with its events,
+ * audit trail and comments, and it does not grow with the events an inspection took.
+ */
+export interface InspectionSummary {
+  id: string;
+  site: string;
+  asset: string;
+  device: string;
+  devices: string[];
+  status: Inspection['status'];
+  priority: Inspection['priority'];
+  severity: Inspection['severity'];
+  origin: Inspection['origin'];
+  createdAt: number;
+  updatedAt: number;
+  acknowledgedAt?: number;
+  closedAt?: number;
+  clearedAt?: number;
+  assignee?: string;
+  outcome?: Inspection['outcome'];
+  /** Device time of its first and last event (its creation time when it has none), and how many it took. */
+  firstEventAt: number;
+  lastEventAt: number;
+  eventCount: number;
+  auditLength: number;
+  /** Where the record is in the archive file. */
+  at: number;
+  bytes: number;
+}
+
+/** One interned copy of each short string (site, asset, device names repeat across thousands of summaries). */
+class Interner {
+  private readonly strings = new Map<string, string>();
+  get(s: string): string {
+    const known = this.strings.get(s);
+    if (known !== undefined) return known;
+    if (this.strings.size < 100_000) this.strings.set(s, s);
+    return s;
+  }
+}
+
+function summarize(i: Inspection, at: number, bytes: number, intern: Interner): InspectionSummary {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const e of i.events) {
+    if (e.at < first) first = e.at;
+    if (e.at > last) last = e.at;
+  }
+  const summary: InspectionSummary = {
+    id: i.id,
+    site: intern.get(i.site),
+    asset: intern.get(i.asset),
+    device: intern.get(i.device),
+    devices: i.devices.map((d) => intern.get(d)),
+    status: i.status,
+    priority: i.priority,
+    severity: i.severity,
+    origin: i.origin,
+    createdAt: i.createdAt,
+    updatedAt: i.updatedAt,
+    firstEventAt: i.events.length ? first : i.createdAt,
+    lastEventAt: i.events.length ? last : i.createdAt,
+    eventCount: i.events.length,
+    auditLength: i.audit.length,
+    at,
+    bytes,
+  };
+  if (i.acknowledgedAt !== undefined) summary.acknowledgedAt = i.acknowledgedAt;
+  if (i.closedAt !== undefined) summary.closedAt = i.closedAt;
+  if (i.clearedAt !== undefined) summary.clearedAt = i.clearedAt;
+  if (i.assignee !== undefined) summary.assignee = intern.get(i.assignee);
+  if (i.outcome !== undefined) summary.outcome = i.outcome;
+  return summary;
+}
+
+/**
+ * Closed inspections that left the hub's memory: whole records in an append-only file (the last record of an id
+ * wins), a summary of each in memory, and which archived inspection holds each episode (for a late `clear`),
+ * kept for as long as dedup entries are (episode ids are UUIDv7, so they age the same way).
+ */
+export class InspectionArchive {
+  private readonly byId = new Map<string, InspectionSummary>();
+  private readonly byEpisode = new Map<string, string>();
+  private readonly intern = new Interner();
+
+  private constructor(private readonly file: ArchiveFile) {}
+
+  /**
+   * Reads the archive file's records into the index, dropping the ids `hot` says are back in the state (taken out
+   * again, or archived just before a crash and never journaled as gone). Cuts off a torn tail.
+   */
+  static async load(file: ArchiveFile, hot: (id: string) => boolean): Promise<InspectionArchive> {
+    const archive = new InspectionArchive(file);
+    let valid = 0;
+    let line = 0;
+    let bad: string | undefined;
+    forEachLine(file, (data, at) => {
+      line += 1;
+      const decoded = decodeLine(data);
+      if (!decoded.ok) bad ??= `record ${line} at byte ${at}: ${decoded.why}`;
+      else if (bad) throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file.path} is damaged (${bad}) and has good records after it; keep the file for inspection`);
+      else {
+        if (!isSpill(decoded.value)) archive.index(decoded.value as Inspection, at, data.length + 1);
+        valid = at + data.length + 1;
+      }
+    });
+    if (valid < file.bytes) await file.truncate(valid); // an append cut short: never journaled
+    for (const id of [...archive.byId.keys()]) if (hot(id)) archive.byId.delete(id);
+    return archive;
+  }
+
+  private index(record: Inspection, at: number, bytes: number): void {
+    if (typeof record !== 'object' || record === null || typeof record.id !== 'string' || !Array.isArray(record.events)) {
+      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the record at byte ${at} is not an inspection`);
+    }
+    this.byId.set(record.id, summarize(record, at, bytes, this.intern));
+    for (const episode of record.episodeIds ?? []) if (!this.byEpisode.has(episode)) this.byEpisode.set(episode, record.id);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  summaries(): IterableIterator<InspectionSummary> {
+    return this.byId.values();
+  }
+
+  summary(id: string): InspectionSummary | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The whole record, read from the file. */
+  read(id: string): Inspection | undefined {
+    const s = this.byId.get(id);
+    if (!s) return undefined;
+    const decoded = decodeLine(this.file.readAt(s.at, s.bytes - 1));
+    if (!decoded.ok) throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the record of inspection ${id} at byte ${s.at}: ${decoded.why}`);
+    return decoded.value as Inspection;
+  }
+
+  /** The archived inspection that holds an episode, if it is still archived. */
+  episodeHolder(episodeId: string): string | undefined {
+    const id = this.byEpisode.get(episodeId);
+    return id !== undefined && this.byId.has(id) ? id : undefined;
+  }
+
+  /**
+   * The inspection (archived, or in the state with spilled events) that holds an event: a scan of the file, for
+   * replays older than the dedup horizon only (their dedup entry is gone), which an agent sends after a week
+   * offline at most once per event.
+   */
+  eventHolder(eventId: string): string | undefined {
+    const needle = Buffer.from(`"id":"${eventId}"`);
+    let found: string | undefined;
+    forEachLine(this.file, (data) => {
+      if (!data.includes(needle)) return false;
+      const decoded = decodeLine(data);
+      if (!decoded.ok) return false;
+      const value = decoded.value as Inspection | SpillChunk;
+      if (!value.events.some((e) => e.id === eventId)) return false;
+      found = isSpill(value) ? value.spill : value.id;
+      return true;
+    });
+    return found;
+  }
+
+  /**
+   * Appends chunks of inspections' events (one write, one sync; durable when it resolves) and returns, for each,
+   * the `spilled` to store with its inspection.
+   */
+  async spill(batch: Array<{ id: string; previous: SpilledEvents | undefined; events: InspectionEventRef[] }>): Promise<SpilledEvents[]> {
+    const lines = batch.map(({ id, previous, events }) => encodeRecord({ spill: id, prev: previous?.tail ?? null, events } satisfies SpillChunk));
+    let at = await this.file.append(Buffer.concat(lines));
+    return batch.map(({ previous, events }, n) => {
+      let first = previous?.first ?? Infinity;
+      let last = previous?.last ?? -Infinity;
+      for (const e of events) {
+        first = Math.min(first, e.at);
+        last = Math.max(last, e.at);
+      }
+      const tail = { at, bytes: lines[n]!.length };
+      at += tail.bytes;
+      return { count: (previous?.count ?? 0) + events.length, first, last, tail };
+    });
+  }
+
+  /** An inspection with every event in its list, read back from its spilled chunks (the same object if none). */
+  whole(record: Inspection): Inspection {
+    if (!record.spilled) return record;
+    const chunks: InspectionEventRef[][] = [];
+    for (let ref: ChunkRef | null = record.spilled.tail; ref; ) {
+      const decoded = decodeLine(this.file.readAt(ref.at, ref.bytes - 1));
+      if (!decoded.ok || !isSpill(decoded.value) || decoded.value.spill !== record.id) {
+        throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the spilled events of inspection ${record.id} at byte ${ref.at} ${decoded.ok ? 'belong to another record' : `are damaged: ${decoded.why}`}`);
+      }
+      chunks.push(decoded.value.events);
+      ref = decoded.value.prev;
+    }
+    const { spilled: _spilled, ...rest } = record;
+    return { ...rest, events: [...record.events.slice(0, 1), ...chunks.reverse().flat(), ...record.events.slice(1)] };
+  }
+
+  /** Appends whole records (one write, one sync) and indexes them; resolves once they are durable. */
+  async add(records: Inspection[]): Promise<void> {
+    if (records.length === 0) return;
+    const lines = records.map((r) => encodeRecord(r));
+    const start = await this.file.append(Buffer.concat(lines));
+    let at = start;
+    records.forEach((record, n) => {
+      this.index(record, at, lines[n]!.length);
+      at += lines[n]!.length;
+    });
+  }
+
+  /** The record is back in the state (it changed again): the state's copy is the true one until it is archived again. */
+  forget(id: string): void {
+    this.byId.delete(id);
+  }
+
+  /** Drops the episode entries of episodes begun before `since` (see HubStore.dedupSince). */
+  prune(since: number): void {
+    for (const episode of this.byEpisode.keys()) if (madeBefore(episode, since)) this.byEpisode.delete(episode);
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}

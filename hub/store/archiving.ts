@@ -1,0 +1,67 @@
+import { forgetCorrelationIndex } from '../correlation-index.js';
+import type { InspectionArchive } from './archive.js';
+import type { ChangeKind, DirtySet, JournaledEvents, ListIndex } from './changes.js';
+import { isClosed, type HubState, type Inspection } from './state.js';
+
+/** What the two passes below need of the store: its state, archive, indexes and change tracking. */
+export interface ArchivingDeps {
+  state: HubState;
+  archive: InspectionArchive;
+  index: ListIndex<Inspection>;
+  dirty: DirtySet;
+  journaled: JournaledEvents;
+  touch(kind: ChangeKind, key: string): void;
+}
+
+/** Whether a record is still the state's, untouched since `length` was read: only then may a pass change it. */
+const unchanged = (deps: ArchivingDeps, record: Inspection, length = record.events.length): boolean =>
+  deps.index.find(record.id) === record && !deps.dirty.has('inspection', record.id) && record.events.length === length;
+
+/**
+ * Moves inspections closed before `cutoff` to the archive: their whole record is appended (durable) first, then
+ * they leave the state and are touched as `archived` (journaled as `x`). A crash in between leaves them in both;
+ * the state's copy wins on open and they are archived again. One that changed meanwhile stays. Returns how many
+ * left; throws (leaving the state as it was) if the append fails.
+ */
+export async function archiveClosed(deps: ArchivingDeps, cutoff: number): Promise<number> {
+  const candidates = deps.state.inspections.filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !deps.dirty.has('inspection', i.id));
+  if (candidates.length === 0) return 0;
+  const lengths = candidates.map((i) => i.events.length);
+  await deps.archive.add(candidates.map((i) => deps.archive.whole(i)));
+  const gone = new Set<string>();
+  candidates.forEach((i, n) => {
+    if (unchanged(deps, i, lengths[n])) gone.add(i.id);
+    else deps.archive.forget(i.id);
+  });
+  if (gone.size === 0) return 0;
+  deps.index.remove(gone);
+  forgetCorrelationIndex(deps.state);
+  for (const id of gone) {
+    deps.journaled.forget(`i/${id}`);
+    deps.touch('archived', id);
+  }
+  return gone.size;
+}
+
+/**
+ * Inspections with more than `eventsInMemory` events: all but the first and the latest half go to the archive
+ * file as a chunk (durable first), then the record keeps a pointer and is journaled whole. A crash in between
+ * leaves the record as it was and the chunk unused. One that changed meanwhile is left for the next pass.
+ */
+export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number): Promise<number> {
+  const keep = Math.floor(eventsInMemory / 2);
+  const due = deps.state.inspections.filter((i) => i.events.length > eventsInMemory && !deps.dirty.has('inspection', i.id));
+  if (due.length === 0) return 0;
+  const batch = due.map((i) => ({ record: i, length: i.events.length, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
+  const spilled = await deps.archive.spill(batch);
+  let changed = 0;
+  batch.forEach(({ record, length, events }, n) => {
+    if (!unchanged(deps, record, length)) return;
+    record.events.splice(1, events.length);
+    record.spilled = spilled[n]!;
+    deps.journaled.forget(`i/${record.id}`);
+    deps.touch('inspection', record.id);
+    changed += 1;
+  });
+  return changed;
+}

@@ -1,0 +1,38 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
+
+/** `Environment=` lines of a systemd unit, quoted or not, as a map. */
+function unitEnvironment(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^Environment=(?:"([^"]*)"|(\S+))\s*$/.exec(line.trim());
+    if (!m) continue;
+    const pair = m[1] ?? m[2]!;
+    const eq = pair.indexOf('=');
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+describe('hub runtime settings', () => {
+  const unit = readFileSync('deploy/systemd/pdm-hub.service', 'utf8');
+
+  it('the systemd unit starts the hub with exactly the settings the soak benchmark measures', () => {
+    expect(unitEnvironment(unit)).toEqual(HUB_RUNTIME_ENV);
+  });
+
+  it('the unit runs `pdm hub` with a config file and restarts it', () => {
+    expect(unit).toMatch(/^ExecStart=\S*node \S+\/dist\/cli\/pdm\.js hub --config \S+$/m);
+    expect(unit).toMatch(/^Restart=always$/m);
+  });
+
+  it('Node accepts every flag in NODE_OPTIONS, and V8 takes the heap limit', () => {
+    const run = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'], { env: { ...process.env, ...HUB_RUNTIME_ENV }, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const limitMb = Number(run.stdout) / 2 ** 20;
+    expect(limitMb).toBeGreaterThan(1536);
+    expect(limitMb).toBeLessThan(1700); // the old generation's 1536 MB plus the young generation, not the ~4 GB default
+  });
+});
