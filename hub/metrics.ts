@@ -20,6 +20,8 @@ export interface HubMetrics {
  */
 export function createMetrics(deps: {
   state: () => HubState;
+  /** Closed inspections archived out of the state (their summaries), counted with the rest. */
+  archived: () => Iterable<{ status: HubState['inspections'][number]['status'] }>;
   ingest: Ingest;
   workflow: Workflow;
   /** The CMMS webhook outbox, when a CMMS is configured. */
@@ -66,6 +68,7 @@ export function createMetrics(deps: {
     collect() {
       const counts = Object.fromEntries(INSPECTION_STATUSES.map((s) => [s, 0])) as Record<string, number>;
       for (const i of deps.state().inspections) counts[i.status] = (counts[i.status] ?? 0) + 1;
+      for (const i of deps.archived()) counts[i.status] = (counts[i.status] ?? 0) + 1;
       for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
     },
   });

@@ -1,4 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,7 +40,8 @@ const HUB_NODE_ARGS = (process.env.PDM_BENCH_HUB_NODE_ARGS ?? '').split(' ').fil
 async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: number; httpUrl: string }> {
   const child = fork(join(ROOT, 'dist', 'cli', 'pdm.js'), ['hub', '--config', join(ROOT, 'config', 'hub.yaml')], {
     execArgv: [...process.execArgv, ...HUB_NODE_ARGS],
-    env: { ...process.env, PDM_HUB_MQTT_HOST: '127.0.0.1', PDM_HUB_MQTT_PORT: '0', PDM_HUB_HTTP_PORT: '0', PDM_HUB_DATA_DIR: dataDir, PDM_HUB_LOG_LEVEL: 'warn', PDM_HUB_LOG_FILE: join(dataDir, 'hub.log') },
+    // The hub as shipped (hub/runtime-settings.ts, as the systemd unit and `pdm demo` start it).
+    env: { ...process.env, ...HUB_RUNTIME_ENV, PDM_HUB_MQTT_HOST: '127.0.0.1', PDM_HUB_MQTT_PORT: '0', PDM_HUB_HTTP_PORT: '0', PDM_HUB_DATA_DIR: dataDir, PDM_HUB_LOG_LEVEL: 'warn', PDM_HUB_LOG_FILE: join(dataDir, 'hub.log') },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   return new Promise((resolve) =>

@@ -71,6 +71,11 @@ describe('hub API over archived inspections', () => {
     expect(kpis.falseAlarmShare).toBe(1);
     expect(kpis.sites['plant-1']!.inspections).toBe(ids.filter((_, k) => k % 2 === 1).length);
     expect((await get<{ inspections: number }>('/api/stats', cookie)).inspections).toBe(CLOSED + OPEN);
+    const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+    // The Prometheus gauge counts the archived ones too (they are not in the state).
+    const closed = all.filter((i) => i.status === 'false_alarm').length;
+    expect(closed).toBeGreaterThan(0);
+    expect(Number(/^pdm_inspections\{status="false_alarm"\} (\d+)$/m.exec(metrics)?.[1])).toBe(closed);
   }
 
   it('keeps only the open inspections in memory and still answers for every closed one', async () => {
