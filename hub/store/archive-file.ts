@@ -1,8 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
-import { fsyncDir } from './durable-file.js';
+import { DurableAppender } from './append-file.js';
 
 /**
  * An append-only file of whole records (closed inspections), read back by position. Appends are durable when they
@@ -24,15 +22,19 @@ export interface ArchiveFile {
 
 const CHUNK = 1 << 20;
 
-const writeError = (file: string, error: unknown) => new PdmError('PDM_ERR_STORE_WRITE', `${file}: ${(error as Error).message}`, { cause: error });
 const readError = (file: string, error: unknown) => new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
 
 export class FileArchive implements ArchiveFile {
-  private handle: FileHandle | undefined;
+  private readonly file: DurableAppender;
   private reader: number | undefined;
-  bytes = 0;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.file = new DurableAppender(path);
+  }
+
+  get bytes(): number {
+    return this.file.bytes;
+  }
 
   private fd(): number | undefined {
     if (this.reader !== undefined) return this.reader;
@@ -56,41 +58,15 @@ export class FileArchive implements ArchiveFile {
       chunk(buffer.subarray(0, n), offset);
       offset += n;
     }
-    this.bytes = offset;
+    this.file.bytes = offset;
   }
 
-  private async writable(): Promise<FileHandle> {
-    if (this.handle) return this.handle;
-    await mkdir(dirname(this.path), { recursive: true });
-    const handle = await open(this.path, 'a');
-    await fsyncDir(dirname(this.path));
-    this.handle = handle;
-    return handle;
+  truncate(bytes: number): Promise<void> {
+    return this.file.truncate(bytes);
   }
 
-  async truncate(bytes: number): Promise<void> {
-    try {
-      const handle = await this.writable();
-      await handle.truncate(bytes);
-      await handle.sync();
-      this.bytes = bytes;
-    } catch (error) {
-      throw writeError(this.path, error);
-    }
-  }
-
-  async append(data: Buffer): Promise<number> {
-    const at = this.bytes;
-    try {
-      const handle = await this.writable();
-      await handle.write(data);
-      await handle.datasync();
-      this.bytes += data.length;
-      return at;
-    } catch (error) {
-      await this.handle?.truncate(this.bytes).catch(() => undefined);
-      throw writeError(this.path, error);
-    }
+  append(data: Buffer): Promise<number> {
+    return this.file.append(data);
   }
 
   readAt(offset: number, length: number): Buffer {
@@ -103,9 +79,7 @@ export class FileArchive implements ArchiveFile {
   }
 
   async close(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    await handle?.close();
+    await this.file.close();
     if (this.reader !== undefined) closeSync(this.reader);
     this.reader = undefined;
   }

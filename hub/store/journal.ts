@@ -1,7 +1,8 @@
-import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PdmError } from '../../protocol/errors.js';
+import { DurableAppender, writeError } from './append-file.js';
 import { fsyncDir } from './durable-file.js';
 
 /**
@@ -104,73 +105,47 @@ async function readOrNull(file: string): Promise<Buffer | null> {
   }
 }
 
-const writeError = (file: string, error: unknown) =>
-  new PdmError('PDM_ERR_STORE_WRITE', `${file}: ${(error as Error).message}`, { cause: error });
-
 /** The journal on disk: `file` and `file.prev`. One fdatasync per append; the directory is synced when a file is made. */
 export class FileJournal implements Journal {
-  private handle: FileHandle | undefined;
-  bytes = 0;
+  private readonly file: DurableAppender;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.file = new DurableAppender(path);
+  }
+
+  get bytes(): number {
+    return this.file.bytes;
+  }
 
   async read(): Promise<{ previous: Buffer | null; current: Buffer | null }> {
     const [previous, current] = await Promise.all([readOrNull(`${this.path}.prev`), readOrNull(this.path)]);
-    this.bytes = current?.length ?? 0;
+    this.file.bytes = current?.length ?? 0;
     return { previous, current };
   }
 
-  async truncate(bytes: number): Promise<void> {
-    try {
-      const handle = await this.writable();
-      await handle.truncate(bytes);
-      await handle.sync();
-      this.bytes = bytes;
-    } catch (error) {
-      throw writeError(this.path, error);
-    }
-  }
-
-  private async writable(): Promise<FileHandle> {
-    if (this.handle) return this.handle;
-    await mkdir(dirname(this.path), { recursive: true });
-    const handle = await open(this.path, 'a');
-    // A new file's name must be durable too, or a synced record could vanish with it.
-    await fsyncDir(dirname(this.path));
-    this.handle = handle;
-    return handle;
+  truncate(bytes: number): Promise<void> {
+    return this.file.truncate(bytes);
   }
 
   async append(record: Buffer): Promise<void> {
-    try {
-      const handle = await this.writable();
-      await handle.write(record);
-      await handle.datasync();
-      this.bytes += record.length;
-    } catch (error) {
-      // A half-written record must not end up in the middle once a later append succeeds.
-      await this.handle?.truncate(this.bytes).catch(() => undefined);
-      throw writeError(this.path, error);
-    }
+    await this.file.append(record);
   }
 
   async rotate(): Promise<void> {
     try {
-      await this.close();
+      await this.file.close();
       await rename(this.path, `${this.path}.prev`).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
       });
       await fsyncDir(dirname(this.path));
-      this.bytes = 0;
+      this.file.bytes = 0;
     } catch (error) {
       throw writeError(this.path, error);
     }
   }
 
-  async close(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    await handle?.close();
+  close(): Promise<void> {
+    return this.file.close();
   }
 }
 
