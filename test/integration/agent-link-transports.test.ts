@@ -55,6 +55,18 @@ function linkInChild(url: string, env: Record<string, string> = {}): Promise<{ c
   });
 }
 
+/** A broker on TLS with a throwaway self-signed certificate for 127.0.0.1, made here so nothing is fetched or shipped. */
+async function tlsBroker(cleanups: Array<() => Promise<void> | void>): Promise<{ b: Awaited<ReturnType<typeof broker>>; certFile: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pdm-link-tls-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const keyFile = join(dir, 'hub.key');
+  const certFile = join(dir, 'hub.crt');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=pdm-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const b = await broker({ key: readFileSync(keyFile), cert: readFileSync(certFile) });
+  cleanups.push(() => b.close());
+  return { b, certFile };
+}
+
 describe('agent link transports', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
@@ -72,14 +84,7 @@ describe('agent link transports', () => {
   });
 
   it('publishes over mqtts:// to a broker whose certificate the device trusts, without loading WebSocket or HTTP', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pdm-link-tls-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const keyFile = join(dir, 'hub.key');
-    const certFile = join(dir, 'hub.crt');
-    // A throwaway self-signed certificate for 127.0.0.1, made here so nothing is fetched or shipped.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=pdm-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const b = await broker({ key: readFileSync(keyFile), cert: readFileSync(certFile) });
-    cleanups.push(() => b.close());
+    const { b, certFile } = await tlsBroker(cleanups);
     const run = await linkInChild(`mqtts://127.0.0.1:${b.port}`, { NODE_EXTRA_CA_CERTS: certFile });
     expect(run.connected).toBe(true);
     expect(b.received).toContain('hello');
@@ -88,13 +93,7 @@ describe('agent link transports', () => {
   });
 
   it('does not publish over mqtts:// to a broker whose certificate nobody vouches for', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pdm-link-tls-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const keyFile = join(dir, 'hub.key');
-    const certFile = join(dir, 'hub.crt');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=pdm-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const b = await broker({ key: readFileSync(keyFile), cert: readFileSync(certFile) });
-    cleanups.push(() => b.close());
+    const { b } = await tlsBroker(cleanups);
     const run = await linkInChild(`mqtts://127.0.0.1:${b.port}`);
     expect(run.connected).toBe(false);
     expect(b.received).toEqual([]);

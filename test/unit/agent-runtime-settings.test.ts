@@ -1,19 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
+import { unitEnvironment } from '../support/systemd.js';
 
-/** `Environment=` lines of a systemd unit, quoted or not, as a map. */
-function unitEnvironment(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^Environment=(?:"([^"]*)"|(\S+))\s*$/.exec(line.trim());
-    if (!m) continue;
-    const pair = m[1] ?? m[2]!;
-    const eq = pair.indexOf('=');
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
-}
 
 describe('agent runtime settings', () => {
   const unit = readFileSync('deploy/systemd/pdm-agent.service', 'utf8');
