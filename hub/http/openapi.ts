@@ -188,7 +188,7 @@ export const openapi = {
       },
     },
     '/api/models/train': {
-      get: { summary: 'Training jobs, newest first (kept in memory, the last 100)', security: viewer, responses: { '200': ok('List', { type: 'array' }) } },
+      get: { summary: 'Training jobs, newest first (the last 100, kept in <dataDir>/training-jobs.json across restarts)', security: viewer, responses: { '200': ok('List', { type: 'array' }) } },
       post: {
         summary:
           'Train a PCA T2/Q model from the telemetry log for one device or a machine kind (training.kinds): normal = rows outside every ' +
