@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage } from 'node:http';
 import { PdmError } from '../../protocol/errors.js';
 import type { Role } from '../auth/identities.js';
+import { CoalescedWriter } from '../store/coalesced-writer.js';
 import type { DocumentAdapter } from '../store/durable-file.js';
 
 export interface Session {
@@ -70,10 +71,12 @@ export class SessionStore {
   /** Expiry as last written, per token hash, to write sliding expiries only when they moved far enough. */
   private readonly written = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly writer: CoalescedWriter | undefined;
 
   private constructor(private readonly opts: SessionStoreOptions) {
     this.now = opts.now ?? Date.now;
+    const file = opts.file;
+    if (file) this.writer = new CoalescedWriter(() => this.write(file));
   }
 
   static async open(opts: SessionStoreOptions): Promise<SessionStore> {
@@ -135,7 +138,7 @@ export class SessionStore {
       this.flushTimer = undefined;
       await this.persist();
     }
-    await this.writing;
+    await this.writer?.idle();
   }
 
   private schedule(): void {
@@ -148,19 +151,17 @@ export class SessionStore {
     this.flushTimer.unref();
   }
 
-  /** Writes the live sessions; writes are chained so an older document never lands after a newer one. */
+  /** Resolves once the live sessions as they are now are on disk (writes are coalesced, one at a time). */
   private persist(): Promise<void> {
-    const file = this.opts.file;
-    if (!file) return Promise.resolve();
-    const next = this.writing.then(async () => {
-      const now = this.now();
-      for (const [key, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(key);
-      const sessions = [...this.sessions.values()].map((s) => ({ ...s }));
-      await file.write({ schema: 1, sessions });
-      this.written.clear();
-      for (const s of sessions) this.written.set(s.tokenHash, s.expiresAt);
-    });
-    this.writing = next.catch(() => undefined);
-    return next;
+    return this.writer?.request() ?? Promise.resolve();
+  }
+
+  private async write(file: DocumentAdapter<SessionDocument>): Promise<void> {
+    const now = this.now();
+    for (const [key, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(key);
+    const sessions = [...this.sessions.values()].map((s) => ({ ...s }));
+    await file.write({ schema: 1, sessions });
+    this.written.clear();
+    for (const s of sessions) this.written.set(s.tokenHash, s.expiresAt);
   }
 }

@@ -6,6 +6,7 @@ import { decodeBundle } from '../../models/bundle.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { ID_PATTERN } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
+import { CoalescedWriter } from '../store/coalesced-writer.js';
 import type { DocumentAdapter } from '../store/durable-file.js';
 import type { DeviceRef } from './collect.js';
 import { trainFromTelemetry, type TrainDeps, type TrainResult, type TrainTarget } from './train.js';
@@ -77,9 +78,12 @@ export const TRAINING_JOBS_FILE = 'training-jobs.json';
 export class TrainingJobs {
   private readonly jobs: TrainingJob[] = [];
   private chain: Promise<void> = Promise.resolve();
-  private writing: Promise<void> = Promise.resolve();
+  private readonly writer: CoalescedWriter | undefined;
 
-  private constructor(private readonly deps: TrainingJobsDeps) {}
+  private constructor(private readonly deps: TrainingJobsDeps) {
+    const file = deps.file;
+    if (file) this.writer = new CoalescedWriter(() => file.write({ schema: 1, jobs: structuredClone(this.jobs) }));
+  }
 
   static async open(deps: TrainingJobsDeps): Promise<TrainingJobs> {
     const jobs = new TrainingJobs(deps);
@@ -127,7 +131,7 @@ export class TrainingJobs {
   /** Resolves when every submitted job has finished and its outcome is written. */
   async idle(): Promise<void> {
     await this.chain;
-    await this.writing;
+    await this.writer?.idle();
   }
 
   private enqueue(job: TrainingJob, target: TrainTarget): void {
@@ -158,14 +162,9 @@ export class TrainingJobs {
     this.enqueue(job, { scope: target.scope, name: target.name, devices, ...(target.from !== undefined ? { from: target.from } : {}), ...(target.to !== undefined ? { to: target.to } : {}), job: job.id });
   }
 
-  /** Writes the jobs; writes are chained so an older document never lands after a newer one. */
+  /** Resolves once the jobs as they are now are on disk (writes are coalesced, one at a time). */
   private persist(): Promise<void> {
-    const file = this.deps.file;
-    if (!file) return Promise.resolve();
-    const doc: TrainingJobsDocument = { schema: 1, jobs: structuredClone(this.jobs) };
-    const next = this.writing.then(() => file.write(doc));
-    this.writing = next.catch(() => undefined);
-    return next;
+    return this.writer?.request() ?? Promise.resolve();
   }
 
   private writeFailed(job: TrainingJob, error: unknown): void {

@@ -4,7 +4,8 @@ import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
 import type { Inspection } from '../store/state.js';
 import { buildNotification, postNotification, retryDelayMs, type CmmsConfig } from './activities.js';
-import { CoalescedWriter, emptyWebhookDocument, WebhookFile, type WebhookDocument, type WebhookRecord } from './webhook-file.js';
+import { CoalescedWriter } from '../store/coalesced-writer.js';
+import { emptyWebhookDocument, WebhookFile, type WebhookDocument, type WebhookRecord } from './webhook-file.js';
 
 /** Time and timers, injected so tests can drive retries and dead-lettering with a fake clock. */
 export interface WebhookClock {
