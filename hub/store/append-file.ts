@@ -1,3 +1,4 @@
+import { fdatasyncSync, ftruncateSync, writeSync } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
@@ -45,10 +46,43 @@ export class DurableAppender {
     }
   }
 
+  /**
+   * The same on the calling thread: written and synced before it returns, so the caller can acknowledge without
+   * waiting for the event loop to come round to an I/O completion. Undefined if the file is not open yet (then use
+   * `append`). Blocks for as long as the disk takes to sync.
+   */
+  appendNow(data: Buffer): number | undefined {
+    const fd = this.handle?.fd;
+    if (fd === undefined) return undefined;
+    const at = this.bytes;
+    try {
+      for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
+      fdatasyncSync(fd);
+      this.bytes += data.length;
+      return at;
+    } catch (error) {
+      try {
+        ftruncateSync(fd, this.bytes);
+      } catch {
+        // the next append's cut or the torn-tail check at start-up deals with it
+      }
+      throw writeError(this.path, error);
+    }
+  }
+
   async close(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
     await handle?.close();
+  }
+
+  /** Opens (makes) the file for appending now, so `appendNow` can write from the first record on. */
+  async open(): Promise<void> {
+    try {
+      await this.writable();
+    } catch (error) {
+      throw writeError(this.path, error);
+    }
   }
 
   private async writable(): Promise<FileHandle> {

@@ -19,6 +19,13 @@ export interface Journal {
   truncate(bytes: number): Promise<void>;
   /** Resolves once the record is durable. */
   append(record: Buffer): Promise<void>;
+  /**
+   * Appends and syncs on the calling thread, returning once the record is durable (throws if it could not be
+   * written); false if this journal cannot do that now (then `append`).
+   */
+  appendNow(record: Buffer): boolean;
+  /** Opens the current generation for appending ahead of the first append (so that one can be `appendNow`). */
+  open(): Promise<void>;
   /** The current generation becomes the previous one (replacing it) and a new empty one starts. */
   rotate(): Promise<void>;
   close(): Promise<void>;
@@ -131,6 +138,14 @@ export class FileJournal implements Journal {
     await this.file.append(record);
   }
 
+  open(): Promise<void> {
+    return this.file.open();
+  }
+
+  appendNow(record: Buffer): boolean {
+    return this.file.appendNow(record) !== undefined;
+  }
+
   async rotate(): Promise<void> {
     try {
       await this.file.close();
@@ -142,6 +157,7 @@ export class FileJournal implements Journal {
     } catch (error) {
       throw writeError(this.path, error);
     }
+    await this.file.open(); // the new generation, ready for an inline append
   }
 
   close(): Promise<void> {
@@ -168,8 +184,15 @@ export class MemoryJournal implements Journal {
   }
 
   async append(record: Buffer): Promise<void> {
-    this.current = Buffer.concat([this.current ?? Buffer.alloc(0), record]);
+    this.appendNow(record);
   }
+
+  appendNow(record: Buffer): boolean {
+    this.current = Buffer.concat([this.current ?? Buffer.alloc(0), record]);
+    return true;
+  }
+
+  async open(): Promise<void> {}
 
   async rotate(): Promise<void> {
     this.previous = this.current;

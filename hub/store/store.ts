@@ -53,6 +53,24 @@ export interface HubStoreOptions {
 }
 
 const HOUR_MS = 3_600_000;
+/**
+ * A group this big (touched records) is appended without waiting for `coalesceMs`: under a burst, groups follow
+ * each other as fast as the disk syncs them, and an event waits for about one sync instead of for the whole burst.
+ */
+export const GROUP_KEYS = 512;
+
+/** A group this big is synced inline even when its timer started it (see `appendGroup`). */
+const INLINE_KEYS = 64;
+
+/** The next group commit: the callers' promise, and whether its append was started (else its timer runs). */
+interface PendingGroup {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: NodeJS.Timeout;
+  started: boolean;
+}
+
 /** How often the store looks for closed inspections to archive (it costs a pass over the state's inspections). */
 const ARCHIVE_CHECK_MS = 60_000;
 
@@ -63,7 +81,7 @@ const ARCHIVE_CHECK_MS = 60_000;
  * fsync), so the hub acknowledges nothing before that. A commit costs what it changed, not what the hub holds.
  */
 export class HubStore implements ChangeTracker, ArchivedInspections {
-  private scheduled: Promise<void> | undefined;
+  private scheduled: PendingGroup | undefined;
   private writing: Promise<void> = Promise.resolve();
   private readonly dirty = new DirtySet();
   private readonly journaled = new JournaledEvents();
@@ -133,6 +151,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       { name: journal.path, data: current },
     ]);
     if (tornBytes > 0) await journal.truncate(validBytes);
+    await journal.open();
     const hot = new Set(state.inspections.map((i) => i.id));
     const archive = await InspectionArchive.load(medium.archive, (id) => hot.has(id));
     return new HubStore(state, medium, opts.coalesceMs, opts, archive);
@@ -204,27 +223,39 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   }
 
   commit(): Promise<void> {
-    if (this.scheduled) return this.scheduled;
-    const scheduled = new Promise<void>((resolve, reject) => {
-      setTimeout(() => {
-        void this.writing.catch(() => undefined).then(() => {
-          // From here on, new changes belong to the next write.
-          this.scheduled = undefined;
-          const appended = this.appendGroup();
-          // The commits resolve once their record is durable; a snapshot due now runs before the next group.
-          this.writing = appended.then(async () => {
-            this.writes += 1;
-            if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) await this.archivePass();
-            return this.snapshotDue() ? this.writeSnapshot() : undefined;
-          });
-          // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
-          this.writing.catch(() => undefined);
-          appended.then(resolve, reject);
-        });
-      }, this.coalesceMs);
+    let group = this.scheduled;
+    if (!group) {
+      let settle!: Pick<PendingGroup, 'resolve' | 'reject'>;
+      const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      const pending: PendingGroup = { promise, ...settle, started: false, timer: setTimeout(() => this.startGroup(pending), this.coalesceMs) };
+      this.scheduled = group = pending;
+    }
+    // A burst: start the append now rather than at the timer, which only fires once the event loop has read every
+    // socket that has data (a whole fleet's burst, then one huge group with every message of it held in memory).
+    if (!group.started && this.dirty.size >= GROUP_KEYS) {
+      clearTimeout(group.timer);
+      this.startGroup(group, true);
+    }
+    return group.promise;
+  }
+
+  /** Appends the group as soon as the append before it is durable; what is touched until then joins it. */
+  private startGroup(group: PendingGroup, inline = false): void {
+    group.started = true;
+    void this.writing.catch(() => undefined).then(() => {
+      // From here on, new changes belong to the next group.
+      if (this.scheduled === group) this.scheduled = undefined;
+      const appended = this.appendGroup(inline || this.dirty.size >= INLINE_KEYS);
+      // The commits resolve once their record is durable; a snapshot due now runs before the next group.
+      this.writing = appended.then(async () => {
+        this.writes += 1;
+        if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) await this.archivePass();
+        return this.snapshotDue() ? this.writeSnapshot() : undefined;
+      });
+      // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
+      this.writing.catch(() => undefined);
+      appended.then(group.resolve, group.reject);
     });
-    this.scheduled = scheduled;
-    return scheduled;
   }
 
   /**
@@ -250,19 +281,28 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   }
 
   /** Synchronously captures what was touched, then appends it to the journal as one record (one fsync). */
-  private appendGroup(): Promise<void> {
+  private appendGroup(inline = false): Promise<void> {
     if (this.now() - this.lastPrune >= HOUR_MS) {
       this.lastPrune = this.now();
       this.pruned += pruneSeen(this.state, this.dedupSince());
     }
     const touched = this.dirty.take();
     if (touched.size === 0) return Promise.resolve();
-    return this.medium.journal.append(encodeRecord(collectChanges(this.state, touched, this.index, this.journaled))).catch((error: unknown) => {
+    const failed = (error: unknown) => {
       // Not durable: the next group carries these records again, whole.
       this.journaled.reset();
       for (const [kind, keys] of touched) for (const key of keys) this.dirty.touch(kind, key);
       throw error;
-    });
+    };
+    const record = encodeRecord(collectChanges(this.state, touched, this.index, this.journaled));
+    if (inline) {
+      try {
+        if (this.medium.journal.appendNow(record)) return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error).catch(failed);
+      }
+    }
+    return this.medium.journal.append(record).catch(failed);
   }
 
   /**
@@ -286,7 +326,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
 
   /** Waits for every commit made so far. */
   async flush(): Promise<void> {
-    if (this.scheduled) await this.scheduled;
+    if (this.scheduled) await this.scheduled.promise;
     await this.writing;
   }
 

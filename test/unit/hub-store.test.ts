@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 import { readStoredState } from '../../hub/store/restore.js';
-import { HubStore } from '../../hub/store/store.js';
+import { GROUP_KEYS, HubStore, memoryMedium } from '../../hub/store/store.js';
 import { PdmError } from '../../protocol/errors.js';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'pdm-store-'));
@@ -71,5 +71,50 @@ describe('hub store', () => {
     await Promise.all([first, store.commit()]);
     const onDisk = readStoredState(dir);
     expect(onDisk.seenEvents).toEqual({ first: 'a', second: 'b' });
+  });
+});
+
+describe('hub store under a burst', () => {
+  /** Touches `n` dedup entries and returns every commit's promise, as a fleet's burst through the ingest would. */
+  function burst(store: HubStore, n: number, tag: string): Promise<void>[] {
+    const commits: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      store.state.seenEvents[`${tag}${i}`] = tag;
+      store.touch('seen', `${tag}${i}`);
+      commits.push(store.commit());
+    }
+    return commits;
+  }
+  const TIMED_OUT = 'still waiting for the coalescing timer';
+  const settled = (commits: Promise<void>[]) =>
+    Promise.race([Promise.all(commits).then(() => 'durable'), new Promise((resolve) => setTimeout(() => resolve(TIMED_OUT), 2_000))]);
+
+  it('appends a group that reached GROUP_KEYS at once, synced inline, without waiting for coalesceMs', async () => {
+    const dir = fresh();
+    const store = await HubStore.open(dir, { coalesceMs: 600_000 });
+    const commits = burst(store, GROUP_KEYS, 'e');
+    expect(await settled(commits)).toBe('durable');
+    // On disk already: a fresh read of the files (a restart) has every entry.
+    expect(Object.keys(readStoredState(dir).seenEvents)).toHaveLength(GROUP_KEYS);
+    // A group below the size waits for its timer.
+    expect(await settled(burst(store, 10, 'small'))).toBe(TIMED_OUT);
+  });
+
+  it('an inline append that fails rejects its commits, and the next group carries those changes again', async () => {
+    const medium = memoryMedium();
+    const appendNow = medium.journal.appendNow.bind(medium.journal);
+    let failNext = true;
+    medium.journal.appendNow = (record) => {
+      if (!failNext) return appendNow(record);
+      failNext = false;
+      throw new PdmError('PDM_ERR_STORE_WRITE', 'memory journal: disk full');
+    };
+    const store = await HubStore.over(medium, { coalesceMs: 600_000 });
+    const first = burst(store, GROUP_KEYS, 'a');
+    await expect(Promise.all(first)).rejects.toThrow(/disk full/);
+    expect(await settled(burst(store, GROUP_KEYS, 'b'))).toBe('durable');
+    const reopened = await HubStore.over(medium, { coalesceMs: 0 });
+    expect(Object.keys(reopened.state.seenEvents)).toHaveLength(2 * GROUP_KEYS);
+    expect(reopened.state).toEqual(store.state);
   });
 });
