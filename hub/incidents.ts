@@ -2,7 +2,7 @@ import type { EventMessage } from '../protocol/messages.js';
 import { uuidv7 } from '../protocol/uuid.js';
 import { correlationIndex } from './correlation-index.js';
 import { maxSeverity, severityAtLeast, type RoutingPolicy } from './routing.js';
-import { madeBefore, type ChangeTracker } from './store/changes.js';
+import { holderOfWatch, madeBefore, type ChangeTracker } from './store/changes.js';
 import { isClosed, type HubState, type Inspection, type WatchItem } from './store/state.js';
 import { eventRef, openInspection, priorityFor, promoteWatch } from './workflow/inspection.js';
 
@@ -43,14 +43,15 @@ function holderOf(state: HubState, eventId: string): string | undefined {
   const inspection = state.inspections.find(held);
   if (inspection) return inspection.id;
   const watch = state.watches.find(held);
-  if (!watch) return undefined;
-  return watch.status === 'promoted' && watch.inspectionId ? watch.inspectionId : watch.id;
+  return watch && holderOfWatch(watch);
 }
 
-/** Records which inspection or watch took an event (the dedup entry), for the journal too. */
-function markSeen(state: HubState, changes: ChangeTracker, eventId: string, target: string): void {
+/**
+ * Records which inspection or watch took an event (the dedup entry). Not touched on its own: the event is in that
+ * record's event list, which is touched, and the journal's replay makes the entry again from it.
+ */
+function markSeen(state: HubState, eventId: string, target: string): void {
   state.seenEvents[eventId] = target;
-  changes.touch('seen', eventId);
 }
 
 function withinWindow(x: { site: string; asset: string; lastEventAt: number }, event: EventMessage, now: number, windowMs: number): boolean {
@@ -66,8 +67,8 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
   if (inspection) {
     joinInspection(inspection, event, now);
     index.inspections.noteEpisode(latest!.at, event.episodeId);
-    changes.touch('inspection', inspection.id);
-    markSeen(state, changes, event.id, inspection.id);
+    changes.touch('joined', inspection.id);
+    markSeen(state, event.id, inspection.id);
     return { kind: 'joined', inspection };
   }
 
@@ -83,10 +84,10 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
     const anomalies = watch.events.filter((e) => e.kind === 'anomaly').length;
     if (severityAtLeast(watch.severity, opts.policy.inspectFrom) || anomalies >= opts.policy.promoteAfterEvents) {
       const promoted = promote(state, watch, now, `watch reached ${watch.severity} / ${anomalies} anomalies`, changes);
-      markSeen(state, changes, event.id, promoted.id);
+      markSeen(state, event.id, promoted.id);
       return { kind: 'promoted', inspection: promoted };
     }
-    markSeen(state, changes, event.id, watch.id);
+    markSeen(state, event.id, watch.id);
     return { kind: 'watch-joined', watch };
   }
 
@@ -97,7 +98,7 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
     state.inspections.push(opened);
     changes.touch('inspection', opened.id);
     state.routing.toPeople += 1;
-    markSeen(state, changes, event.id, opened.id);
+    markSeen(state, event.id, opened.id);
     return { kind: 'opened', inspection: opened };
   }
   const opened: WatchItem = {
@@ -116,15 +117,11 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
   };
   state.watches.push(opened);
   changes.touch('watch', opened.id);
-  markSeen(state, changes, event.id, opened.id);
+  markSeen(state, event.id, opened.id);
   return { kind: 'watch-opened', watch: opened };
 }
 
 function applyClear(state: HubState, event: EventMessage, now: number, changes: ChangeTracker): IncidentOutcome {
-  const seen = (target: string) => {
-    state.seenEvents[event.id] = target;
-    changes.touch('seen', event.id);
-  };
   // A clear belongs to its episode wherever that went, however long ago.
   const index = correlationIndex(state);
   const inspection = firstWithEpisode(state, event.episodeId, changes);
@@ -132,8 +129,8 @@ function applyClear(state: HubState, event: EventMessage, now: number, changes: 
     inspection.events.push(eventRef(event));
     inspection.clearedAt = event.ts;
     inspection.updatedAt = now;
-    changes.touch('inspection', inspection.id);
-    seen(inspection.id);
+    changes.touch('joined', inspection.id);
+    markSeen(state, event.id, inspection.id);
     return { kind: 'joined', inspection };
   }
   const watch = index.watches.firstWith(event.episodeId);
@@ -141,7 +138,7 @@ function applyClear(state: HubState, event: EventMessage, now: number, changes: 
     watch.events.push(eventRef(event));
     if (!watch.clearedEpisodes.includes(event.episodeId)) watch.clearedEpisodes.push(event.episodeId);
     changes.touch('watch', watch.id);
-    seen(watch.id);
+    markSeen(state, event.id, watch.id);
     if (watch.status === 'watching' && watch.clearedEpisodes.length === watch.episodeIds.length) {
       watch.status = 'cleared';
       watch.closedAt = now;
@@ -151,8 +148,9 @@ function applyClear(state: HubState, event: EventMessage, now: number, changes: 
     }
     return { kind: 'watch-joined', watch };
   }
-  // A clear for an episode we never saw open: remember it so a replay stays a no-op.
-  seen('');
+  // A clear for an episode we never saw open: no record holds it, so its dedup entry is journaled on its own.
+  state.seenEvents[event.id] = '';
+  changes.touch('seen', event.id);
   return { kind: 'ignored' };
 }
 
@@ -189,10 +187,7 @@ function promote(state: HubState, watch: WatchItem, now: number, reason: string,
   watch.closedAt = now;
   watch.inspectionId = inspection.id;
   changes.touch('watch', watch.id);
-  for (const ref of watch.events) {
-    state.seenEvents[ref.id] = inspection.id;
-    changes.touch('seen', ref.id);
-  }
+  for (const ref of watch.events) markSeen(state, ref.id, inspection.id);
   state.routing.toPeople += 1;
   changes.touch('routing', '');
   return inspection;

@@ -1,8 +1,19 @@
 import { uuidv7Time } from '../../protocol/uuid.js';
 import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCounters, WatchItem } from './state.js';
 
-/** What can change in the hub state; each kind is journaled as whole records keyed like this. */
-export type ChangeKind = 'inspection' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived';
+/**
+ * What can change in the hub state; each kind is journaled as whole records keyed like this, except `joined`: an
+ * inspection that only took events (`joinedFields` and its new events), journaled as just that.
+ */
+export type ChangeKind = 'inspection' | 'joined' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived';
+
+/** The fields an inspection's correlation changes when it takes an event (incidents.ts); all the rest stay. */
+export type JoinedFields = Pick<Inspection, 'episodeIds' | 'devices' | 'severity' | 'priority' | 'lastEventAt' | 'updatedAt' | 'clearedAt'>;
+
+function joinedFields(record: Inspection): JoinedFields {
+  const { episodeIds, devices, severity, priority, lastEventAt, updatedAt, clearedAt } = record;
+  return clearedAt === undefined ? { episodeIds, devices, severity, priority, lastEventAt, updatedAt } : { episodeIds, devices, severity, priority, lastEventAt, updatedAt, clearedAt };
+}
 
 /**
  * Whoever changes `store.state` says what it changed, by kind and key (inspection id, watch id, device key,
@@ -37,6 +48,8 @@ export type Change =
   /** The record without its event list, how many of its events the journal already holds, and the ones after them. */
   | ['i+', Omit<Inspection, 'events'>, number, InspectionEventRef[]]
   | ['w+', Omit<WatchItem, 'events'>, number, InspectionEventRef[]]
+  /** An inspection that only took events: its id, how many events the journal holds, the new ones, the joined fields. */
+  | ['ij', string, number, InspectionEventRef[], JoinedFields]
   | ['d', string, DeviceRecord]
   | ['s', string, string]
   | ['r', RoutingCounters]
@@ -66,8 +79,9 @@ export class DirtySet implements ChangeTracker {
     return taken;
   }
 
+  /** Whether it was touched; an inspection that only `joined` counts as touched too. */
   has(kind: ChangeKind, key: string): boolean {
-    return this.keys.get(kind)?.has(key) ?? false;
+    return (this.keys.get(kind)?.has(key) ?? false) || (kind === 'inspection' && (this.keys.get('joined')?.has(key) ?? false));
   }
 }
 
@@ -165,6 +179,13 @@ export function collectChanges(
         if (!found) continue;
         const held = journaled.prefix(`i/${key}`, found.events);
         changes.push(held === undefined ? ['i', found] : ['i+', withoutEvents(found), held, found.events.slice(held)]);
+      } else if (kind === 'joined') {
+        // Touched as a whole too: that record covers this.
+        if (touched.get('inspection')?.has(key)) continue;
+        const found = index.inspections.find(key);
+        if (!found) continue;
+        const held = journaled.prefix(`i/${key}`, found.events);
+        changes.push(held === undefined ? ['i', found] : ['ij', key, held, found.events.slice(held), joinedFields(found)]);
       } else if (kind === 'watch') {
         const found = index.watches.find(key);
         if (!found) continue;
@@ -186,21 +207,37 @@ export function collectChanges(
   return changes;
 }
 
-/** Replays journaled changes onto a state (what `collectChanges` wrote, in the same order). */
+/**
+ * Replays journaled changes onto a state (what `collectChanges` wrote, in the same order). The dedup entry of an
+ * event an inspection or watch took is not journaled on its own: it is that record's event, so it comes back here.
+ */
 export function applyChanges(state: HubState, changes: Change[], index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> }): void {
   for (const change of changes) {
     switch (change[0]) {
       case 'i':
         index.inspections.upsert(change[1]);
+        seenIn(state, change[1].events, change[1].id);
         break;
       case 'w':
         index.watches.upsert(change[1]);
+        seenIn(state, change[1].events, holderOfWatch(change[1]));
         break;
       case 'i+':
         index.inspections.upsert({ ...change[1], events: extendEvents(index.inspections.find(change[1].id), change[2], change[3]) } as Inspection);
+        seenIn(state, change[3], change[1].id);
         break;
+      case 'ij': {
+        const [, id, held, added, fields] = change;
+        const record = index.inspections.find(id);
+        record!.events = extendEvents(record, held, added); // throws, naming it, if the record is missing
+        if (fields.clearedAt === undefined) delete record!.clearedAt;
+        Object.assign(record!, fields);
+        seenIn(state, added, id);
+        break;
+      }
       case 'w+':
         index.watches.upsert({ ...change[1], events: extendEvents(index.watches.find(change[1].id), change[2], change[3]) } as WatchItem);
+        seenIn(state, change[3], holderOfWatch(change[1]));
         break;
       case 'd':
         state.devices[change[1]] = change[2];
@@ -219,6 +256,15 @@ export function applyChanges(state: HubState, changes: Change[], index: { inspec
         break;
     }
   }
+}
+
+/** Where a watch's events are deduplicated to: the inspection it became, once promoted (incidents.ts `promote`). */
+export function holderOfWatch(watch: Pick<WatchItem, 'id' | 'status' | 'inspectionId'>): string {
+  return watch.status === 'promoted' && watch.inspectionId ? watch.inspectionId : watch.id;
+}
+
+function seenIn(state: HubState, events: InspectionEventRef[], holder: string): void {
+  for (const event of events) state.seenEvents[event.id] = holder;
 }
 
 /** The event list a `+` change describes: the record's first `held` events, then the new ones. */

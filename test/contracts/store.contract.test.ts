@@ -149,6 +149,8 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
             event('pump-4', 'a3', { severity: 'info' }),
           ]),
         () => event('pump-1', 'a1', { episodeId: episode, kind: 'clear' }), // joins the inspection
+        () => event('pump-1', 'a1', { episodeId: episode }), // active again: the clear time goes
+        () => event('pump-1', 'a1', { episodeId: episode, kind: 'clear' }),
         () => event('pump-9', 'a9', { kind: 'clear' }), // an episode never seen
         () => event('pump-5', 'a4', { severity: 'info', episodeId: quiet }), // a watch...
         () => event('pump-5', 'a4', { severity: 'info', episodeId: quiet }), // ...joined...
@@ -202,7 +204,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
         expect((await reopen()).state).toEqual(store.state);
         checks += 1;
       });
-      expect(checks).toBe(15);
+      expect(checks).toBe(17);
       await store.flush();
       expect(store.snapshots).toBe(0);
       expect(store.state.inspections.length).toBeGreaterThanOrEqual(2);
