@@ -1,19 +1,25 @@
-import { fdatasyncSync, ftruncateSync, writeSync } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fdatasync, fdatasyncSync, fsync, ftruncate, ftruncateSync, mkdirSync, openSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import { PdmError } from '../../protocol/errors.js';
-import { fsyncDir } from './durable-file.js';
+import { fsyncDirNow } from './durable-file.js';
 
 export const writeError = (file: string, error: unknown) =>
   new PdmError('PDM_ERR_STORE_WRITE', `${file}: ${(error as Error).message}`, { cause: error });
 
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+const fsyncAsync = promisify(fsync);
+const ftruncateAsync = promisify(ftruncate);
+
 /**
  * The write side of an append-only file (the store's journal, the inspection archive): made durably (its directory
  * synced, or a synced record could vanish with the file's name), one fdatasync per append, and a failed append cut
- * back off so a half-written record never ends up in the middle once a later append succeeds.
+ * back off so a half-written record never ends up in the middle once a later append succeeds. Opening and closing
+ * are synchronous (a few system calls), so starting a new generation never waits for the event loop.
  */
 export class DurableAppender {
-  private handle: FileHandle | undefined;
+  private fd: number | undefined;
   /** The file's length as this process knows it (set by whoever reads the file at start). */
   bytes = 0;
 
@@ -22,9 +28,9 @@ export class DurableAppender {
   /** Cuts the file to its first `bytes` (a torn tail, before anything is appended after it). */
   async truncate(bytes: number): Promise<void> {
     try {
-      const handle = await this.writable();
-      await handle.truncate(bytes);
-      await handle.sync();
+      const fd = this.openNow();
+      await ftruncateAsync(fd, bytes);
+      await fsyncAsync(fd);
       this.bytes = bytes;
     } catch (error) {
       throw writeError(this.path, error);
@@ -34,35 +40,35 @@ export class DurableAppender {
   /** Appends and resolves with the offset the data starts at, once it is on disk. */
   async append(data: Buffer): Promise<number> {
     const at = this.bytes;
+    let fd: number | undefined;
     try {
-      const handle = await this.writable();
-      await handle.write(data);
-      await handle.datasync();
+      fd = this.openNow();
+      for (let written = 0; written < data.length; ) written += (await writeAsync(fd, data, written, data.length - written)).bytesWritten;
+      await fdatasyncAsync(fd);
       this.bytes += data.length;
       return at;
     } catch (error) {
-      await this.handle?.truncate(this.bytes).catch(() => undefined);
+      if (fd !== undefined) await ftruncateAsync(fd, this.bytes).catch(() => undefined);
       throw writeError(this.path, error);
     }
   }
 
   /**
    * The same on the calling thread: written and synced before it returns, so the caller can acknowledge without
-   * waiting for the event loop to come round to an I/O completion. Undefined if the file is not open yet (then use
-   * `append`). Blocks for as long as the disk takes to sync.
+   * waiting for the event loop to come round to an I/O completion. Blocks for as long as the disk takes to sync.
    */
-  appendNow(data: Buffer): number | undefined {
-    const fd = this.handle?.fd;
-    if (fd === undefined) return undefined;
+  appendNow(data: Buffer): number {
     const at = this.bytes;
+    let fd: number | undefined;
     try {
+      fd = this.openNow();
       for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
       fdatasyncSync(fd);
       this.bytes += data.length;
       return at;
     } catch (error) {
       try {
-        ftruncateSync(fd, this.bytes);
+        if (fd !== undefined) ftruncateSync(fd, this.bytes);
       } catch {
         // the next append's cut or the torn-tail check at start-up deals with it
       }
@@ -70,27 +76,28 @@ export class DurableAppender {
     }
   }
 
+  /** Closes the file; the next append opens it again. Call only with no append in flight. */
+  closeNow(): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd !== undefined) closeSync(fd);
+  }
+
   async close(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    await handle?.close();
+    this.closeNow();
   }
 
-  /** Opens (makes) the file for appending now, so `appendNow` can write from the first record on. */
-  async open(): Promise<void> {
+  private openNow(): number {
+    if (this.fd !== undefined) return this.fd;
+    mkdirSync(dirname(this.path), { recursive: true });
+    const fd = openSync(this.path, 'a');
     try {
-      await this.writable();
+      fsyncDirNow(dirname(this.path));
     } catch (error) {
-      throw writeError(this.path, error);
+      closeSync(fd);
+      throw error;
     }
-  }
-
-  private async writable(): Promise<FileHandle> {
-    if (this.handle) return this.handle;
-    await mkdir(dirname(this.path), { recursive: true });
-    const handle = await open(this.path, 'a');
-    await fsyncDir(dirname(this.path));
-    this.handle = handle;
-    return handle;
+    this.fd = fd;
+    return fd;
   }
 }

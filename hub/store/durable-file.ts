@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
@@ -18,6 +18,16 @@ export async function fsyncDir(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** The same, on the calling thread. */
+export function fsyncDirNow(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -92,4 +102,6 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
       throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
     }
   }
+
+
 }

@@ -1,9 +1,10 @@
-import { readFile, rename } from 'node:fs/promises';
+import { renameSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PdmError } from '../../protocol/errors.js';
 import { DurableAppender, writeError } from './append-file.js';
-import { fsyncDir } from './durable-file.js';
+import { fsyncDirNow } from './durable-file.js';
 
 /**
  * An append-only log of group commits, in two generations: `current` (since the last snapshot) and `previous`
@@ -19,13 +20,8 @@ export interface Journal {
   truncate(bytes: number): Promise<void>;
   /** Resolves once the record is durable. */
   append(record: Buffer): Promise<void>;
-  /**
-   * Appends and syncs on the calling thread, returning once the record is durable (throws if it could not be
-   * written); false if this journal cannot do that now (then `append`).
-   */
-  appendNow(record: Buffer): boolean;
-  /** Opens the current generation for appending ahead of the first append (so that one can be `appendNow`). */
-  open(): Promise<void>;
+  /** Appends and syncs on the calling thread: returns once the record is durable, throws if it could not be written. */
+  appendNow(record: Buffer): void;
   /** The current generation becomes the previous one (replacing it) and a new empty one starts. */
   rotate(): Promise<void>;
   close(): Promise<void>;
@@ -138,26 +134,24 @@ export class FileJournal implements Journal {
     await this.file.append(record);
   }
 
-  open(): Promise<void> {
-    return this.file.open();
+  appendNow(record: Buffer): void {
+    this.file.appendNow(record);
   }
 
-  appendNow(record: Buffer): boolean {
-    return this.file.appendNow(record) !== undefined;
-  }
-
+  /** Done on the calling thread (a few system calls), so appends waiting behind it never wait for a loop turn. */
   async rotate(): Promise<void> {
     try {
-      await this.file.close();
-      await rename(this.path, `${this.path}.prev`).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
-      await fsyncDir(dirname(this.path));
+      this.file.closeNow();
+      try {
+        renameSync(this.path, `${this.path}.prev`);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+      fsyncDirNow(dirname(this.path));
       this.file.bytes = 0;
     } catch (error) {
       throw writeError(this.path, error);
     }
-    await this.file.open(); // the new generation, ready for an inline append
   }
 
   close(): Promise<void> {
@@ -187,12 +181,9 @@ export class MemoryJournal implements Journal {
     this.appendNow(record);
   }
 
-  appendNow(record: Buffer): boolean {
+  appendNow(record: Buffer): void {
     this.current = Buffer.concat([this.current ?? Buffer.alloc(0), record]);
-    return true;
   }
-
-  async open(): Promise<void> {}
 
   async rotate(): Promise<void> {
     this.previous = this.current;

@@ -151,7 +151,6 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       { name: journal.path, data: current },
     ]);
     if (tornBytes > 0) await journal.truncate(validBytes);
-    await journal.open();
     const hot = new Set(state.inspections.map((i) => i.id));
     const archive = await InspectionArchive.load(medium.archive, (id) => hot.has(id));
     return new HubStore(state, medium, opts.coalesceMs, opts, archive);
@@ -297,7 +296,8 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     const record = encodeRecord(collectChanges(this.state, touched, this.index, this.journaled));
     if (inline) {
       try {
-        if (this.medium.journal.appendNow(record)) return Promise.resolve();
+        this.medium.journal.appendNow(record);
+        return Promise.resolve();
       } catch (error) {
         return Promise.reject(error).catch(failed);
       }

@@ -75,20 +75,22 @@ function journalContract(name: string, setup: () => Promise<{ open(): Journal; c
       await reopened.close();
     });
 
-    it('appendNow, once open, is read back as soon as it returns, in order with append', async () => {
+    it('appendNow is read back as soon as it returns, in order with append, across a rotate', async () => {
       env = await setup();
       const journal = env.open();
       await journal.read();
-      await journal.open();
       const a = encodeRecord([['s', 'e1', 'i1']]);
       const b = encodeRecord([['s', 'e2', 'i2']]);
       const c = encodeRecord([['s', 'e3', 'i3']]);
       await journal.append(a);
-      expect(journal.appendNow(b)).toBe(true);
+      journal.appendNow(b);
       expect((await env.open().read()).current).toEqual(Buffer.concat([a, b]));
       await journal.append(c);
       expect(journal.bytes).toBe(a.length + b.length + c.length);
       expect((await env.open().read()).current).toEqual(Buffer.concat([a, b, c]));
+      await journal.rotate();
+      journal.appendNow(a);
+      expect(await env.open().read()).toEqual({ previous: Buffer.concat([a, b, c]), current: a });
       await journal.close();
     });
   });
