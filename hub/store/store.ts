@@ -279,7 +279,13 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     }
   }
 
-  /** Synchronously captures what was touched, then appends it to the journal as one record (one fsync). */
+  /**
+   * Synchronously captures what was touched, then appends it to the journal as one record (one fsync). `inline`
+   * writes and syncs it on this thread before returning: a big group means a busy hub, where the event loop only
+   * notices an fsync's completion after it has handled every socket with data (a fleet's burst), so the group's
+   * PUBACKs and every later group would wait that long, with all of their messages held in memory. A small group
+   * (a quiet hub) syncs off the thread, leaving the loop free meanwhile.
+   */
   private appendGroup(inline = false): Promise<void> {
     if (this.now() - this.lastPrune >= HOUR_MS) {
       this.lastPrune = this.now();
