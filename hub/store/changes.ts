@@ -211,11 +211,17 @@ export function collectChanges(
  * Replays journaled changes onto a state (what `collectChanges` wrote, in the same order). The dedup entry of an
  * event an inspection or watch took is not journaled on its own: it is that record's event, so it comes back here.
  */
-export function applyChanges(state: HubState, changes: Change[], index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> }): void {
+export function applyChanges(
+  state: HubState,
+  changes: Change[],
+  index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> },
+  left?: LeftInspections,
+): void {
   for (const change of changes) {
     switch (change[0]) {
       case 'i':
         index.inspections.upsert(change[1]);
+        left?.delete(change[1].id);
         seenIn(state, change[1].events, change[1].id);
         break;
       case 'w':
@@ -223,11 +229,13 @@ export function applyChanges(state: HubState, changes: Change[], index: { inspec
         seenIn(state, change[1].events, holderOfWatch(change[1]));
         break;
       case 'i+':
+        if (left?.absent(change[1].id, index.inspections)) break;
         index.inspections.upsert({ ...change[1], events: extendEvents(index.inspections.find(change[1].id), change[2], change[3]) } as Inspection);
         seenIn(state, change[3], change[1].id);
         break;
       case 'ij': {
         const [, id, held, added, fields] = change;
+        if (left?.absent(id, index.inspections)) break;
         const record = index.inspections.find(id);
         record!.events = extendEvents(record, held, added); // throws, naming it, if the record is missing
         if (fields.clearedAt === undefined) delete record!.clearedAt;
@@ -253,8 +261,38 @@ export function applyChanges(state: HubState, changes: Change[], index: { inspec
         break;
       case 'x':
         index.inspections.remove(new Set(change[1]));
+        for (const id of change[1]) left?.delete(id);
         break;
     }
+  }
+}
+
+/**
+ * Replaying over a snapshot newer than the journal's start, a change to an inspection that was archived before the
+ * snapshot was taken finds no record: the snapshot no longer has it. Such changes are skipped and remembered here;
+ * the journal's `x` for it (later in the replay: it is journaled after the pass that archived it) or a whole
+ * record of it settles each. Whatever is still here at the end was never archived: the journal does not fit.
+ */
+export class LeftInspections {
+  private readonly skipped = new Map<string, string>();
+
+  constructor(private readonly where: () => string) {}
+
+  /** True (and remembered) when the inspection is not in the state: skip the change. */
+  absent(id: string, inspections: ListIndex<Inspection>): boolean {
+    if (inspections.find(id)) return false;
+    if (!this.skipped.has(id)) this.skipped.set(id, this.where());
+    return true;
+  }
+
+  delete(id: string): void {
+    this.skipped.delete(id);
+  }
+
+  /** The first change left unsettled: where it is and which inspection it names. */
+  unsettled(): { id: string; where: string } | undefined {
+    for (const [id, where] of this.skipped) return { id, where };
+    return undefined;
   }
 }
 

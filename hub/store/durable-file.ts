@@ -1,4 +1,4 @@
-import { closeSync, constants, fsyncSync, openSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
@@ -7,6 +7,8 @@ import { PdmError } from '../../protocol/errors.js';
 export interface DocumentAdapter<T> {
   read(): Promise<T | null>;
   write(data: T): Promise<void>;
+  /** The same, done before it returns (blocking the thread for the disk's time), where the adapter can. */
+  writeNow?(data: T): void;
   /** Bytes of the last document written (or read back), when known. */
   readonly lastWrittenBytes?: number;
 }
@@ -102,6 +104,50 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
       throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
     }
   }
+  /**
+   * `write` on the calling thread: the same steps, never waiting for the event loop to come round to an I/O
+   * completion (the hub store's snapshot under load, when every turn of the loop is long).
+   */
+  writeNow(data: T): void {
+    const tmp = join(this.dir, `.${basename(this.file)}.${process.pid}.tmp`);
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      const text = Buffer.from(JSON.stringify(data));
+      const fd = openSync(tmp, 'w');
+      try {
+        for (let written = 0; written < text.length; ) written += writeSync(fd, text, written);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      this.lastWrittenBytes = text.length;
+    } catch (error) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never made, or already gone
+      }
+      throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
+    }
+    try {
+      // Keep the last good document, as `write` does.
+      try {
+        unlinkSync(this.prev);
+      } catch {
+        // no previous copy yet
+      }
+      try {
+        linkSync(this.file, this.prev);
+      } catch {
+        // no current document yet
+      }
+      renameSync(tmp, this.file);
+      fsyncDirNow(this.dir);
+    } catch (error) {
+      throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
 
 
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
-import { applyChanges, ListIndex, type Change } from './changes.js';
+import { applyChanges, LeftInspections, ListIndex, type Change } from './changes.js';
 import { decodeLine, parseJournal } from './journal.js';
 import { emptyState, type ChunkRef, type HubState } from './state.js';
 
@@ -38,20 +38,27 @@ function asChanges(record: unknown, name: string, n: number): Change[] {
  */
 export function replay(state: HubState, generations: Array<{ name: string; data: Buffer | null }>): { tornBytes: number; validBytes: number } {
   const index = { inspections: new ListIndex(() => state.inspections), watches: new ListIndex(() => state.watches) };
+  let where = '';
+  const left = new LeftInspections(() => where);
   let last = { tornBytes: 0, validBytes: 0 };
   for (const { name, data } of generations) {
     last = { tornBytes: 0, validBytes: 0 };
     if (!data) continue;
     const parsed = parseJournal(data, name);
     parsed.records.forEach((record, n) => {
+      where = `${name}: record ${n + 1}`;
       try {
-        applyChanges(state, asChanges(record, name, n + 1), index);
+        applyChanges(state, asChanges(record, name, n + 1), index, left);
       } catch (error) {
         if (error instanceof PdmError) throw error;
         throw new PdmError('PDM_ERR_STORE_CORRUPT', `${name}: record ${n + 1} does not fit the state before it (${(error as Error).message})`, { cause: error });
       }
     });
     last = { tornBytes: parsed.tornBytes, validBytes: parsed.validBytes };
+  }
+  const unsettled = left.unsettled();
+  if (unsettled) {
+    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${unsettled.where} changes inspection ${unsettled.id}, which neither the snapshot nor the journal before it holds, and which was never archived`);
   }
   return last;
 }

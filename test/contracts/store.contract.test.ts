@@ -33,6 +33,18 @@ function documentAdapterContract(name: string, setup: () => Promise<{ open(): Do
       doc.seenEvents.c = 'd'; // later changes to the object are not the stored document
       expect(await env.open().read()).toEqual({ ...doc, seenEvents: { a: 'b' } });
     });
+
+    it('writeNow stores the document before it returns, like write', async () => {
+      env = await setup();
+      const adapter = env.open();
+      const doc = (n: number) => ({ schema: 1, inspections: [], watches: [], seenEvents: { n: String(n) }, devices: {}, routing: { incidents: n, toPeople: 0, watchesCleared: 0 }, roundRobin: {} }) as HubState;
+      expect(adapter.writeNow).toBeTypeOf('function');
+      adapter.writeNow!(doc(1));
+      await adapter.write(doc(2));
+      adapter.writeNow!(doc(3));
+      expect(await env.open().read()).toEqual(doc(3));
+      expect(adapter.lastWrittenBytes).toBe(Buffer.byteLength(JSON.stringify(doc(3))));
+    });
   });
 }
 
@@ -342,6 +354,38 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
     const everything = (store: HubStore): HubState => ({
       ...store.state,
       inspections: [...store.state.inspections, ...Array.from(store.archivedSummaries(), (a) => store.inspection(a.id)!)],
+    });
+
+    it('an inspection that took events after a snapshot and was archived before the next one reopens from that one', async () => {
+      env = await setup();
+      const { store, identities, workflow, send, settle } = await archiving({ snapshotJournalBytes: 20_000 });
+      let filler = 0;
+      const nextSnapshot = async () => {
+        const before = store.snapshots;
+        while (store.snapshots === before) {
+          await send(encode('event', anomalyEvent('plant-1', 'pump-2', { asset: `other-${filler++}` })));
+          await settle();
+        }
+      };
+      const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+      const join = () => send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'joined-then-archived', severity: 'critical', episodeId })));
+      await join(); // opened: journaled whole...
+      await settle();
+      await nextSnapshot(); // ...and now in a snapshot; the journal generation after it holds only what follows
+      const snapshots = store.snapshots;
+      await join();
+      await join();
+      const id = store.state.inspections.find((i) => i.asset === 'joined-then-archived')!.id;
+      await workflow.transition(id, { action: 'false_alarm', note: 'sensor knocked' }, tech);
+      await settle();
+      expect(store.inspection(id)?.events).toHaveLength(3);
+      expect(store.state.inspections.some((i) => i.id === id)).toBe(false); // archived
+      expect(store.snapshots).toBe(snapshots); // all of it in one journal generation
+      await nextSnapshot(); // a snapshot without it, with that generation kept before it
+      const reopened = await reopen();
+      expect(everything(reopened)).toEqual(everything(store));
+      expect(reopened.inspection(id)?.events).toHaveLength(3);
+      identities.close();
     });
 
     it('closed inspections leave memory for the archive; each reads back whole, in lists and KPIs, also after a reopen', async () => {

@@ -2,6 +2,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyEvent } from '../../hub/incidents.js';
+import { encodeRecord } from '../../hub/store/journal.js';
 import { HubStore, memoryMedium } from '../../hub/store/store.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { anomalyEvent, tempDir } from '../integration/hub.helpers.js';
@@ -66,6 +67,19 @@ describe('HubStore on disk: corruption', () => {
     store.touch('seen', 'new');
     await store.commit();
     expect((await HubStore.open(tmp.dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ old: 'i1', new: 'i2' });
+  });
+
+  it('refuses a journal that changes an inspection nothing holds and nothing archived', async () => {
+    const medium = memoryMedium();
+    const fields = { episodeIds: [], devices: [], severity: 'warning', priority: 'P2', lastEventAt: 1, updatedAt: 1 };
+    await medium.journal.append(encodeRecord([['s', 'e1', 'x']]));
+    await medium.journal.append(encodeRecord([['ij', 'ghost', 1, [], fields]]));
+    const error = await HubStore.over(medium, { coalesceMs: 0 }).catch((e: unknown) => e);
+    expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
+    expect((error as Error).message).toContain('memory journal: record 2 changes inspection ghost');
+    // The same change with the inspection's archiving after it is a journal replayed over a newer snapshot: fine.
+    await medium.journal.append(encodeRecord([['x', ['ghost']]]));
+    await expect(HubStore.over(medium, { coalesceMs: 0 })).resolves.toBeInstanceOf(HubStore);
   });
 
   it('a failed append rejects its commits, and the next commit carries those changes again, whole', async () => {
