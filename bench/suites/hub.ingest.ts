@@ -50,9 +50,15 @@ async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: n
     env: { ...process.env, ...HUB_RUNTIME_ENV, PDM_HUB_MQTT_HOST: '127.0.0.1', PDM_HUB_MQTT_PORT: '0', PDM_HUB_HTTP_PORT: '0', PDM_HUB_DATA_DIR: dataDir, PDM_HUB_LOG_LEVEL: 'warn', PDM_HUB_LOG_FILE: join(dataDir, 'hub.log') },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  return new Promise((resolve) =>
-    child.once('message', (m) => resolve({ child, port: (m as { mqttPort: number }).mqttPort, httpUrl: (m as { httpUrl: string }).httpUrl })),
-  );
+  return new Promise((resolve, reject) => {
+    // A hub that fails to start (its reason is on stderr) must not leave the benchmark waiting.
+    const exited = (code: number | null) => reject(new Error(`the hub exited with code ${code} before it was ready`));
+    child.once('exit', exited);
+    child.once('message', (m) => {
+      child.off('exit', exited);
+      resolve({ child, port: (m as { mqttPort: number }).mqttPort, httpUrl: (m as { httpUrl: string }).httpUrl });
+    });
+  });
 }
 
 /** Mean arrival-to-durable time inside the hub, from its own /metrics histogram: what the hub adds, without the clients. */
@@ -161,12 +167,13 @@ export class Fleet {
    * out by then (built beforehand, so building them does not delay the sending). PUBACK latency p50/p99, and the
    * rate reached.
    */
-  async paced(rate: number): Promise<{ p50: number; p99: number; rate: number }> {
+  async paced(rate: number): Promise<{ p50: number; p99: number; rate: number; cpuShare?: number }> {
     const total = Math.round(rate * PACED_SECONDS);
     const messages = Array.from({ length: total }, (_, i) => ({ d: i % this.clients.length, m: this.event(i % this.clients.length) }));
     const latencies: number[] = [];
     const pending: Array<Promise<void>> = [];
     let sent = 0;
+    const cpuBefore = cpuSecondsOf(this.brokerPid);
     const start = performance.now();
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
@@ -184,7 +191,9 @@ export class Fleet {
     });
     const seconds = (performance.now() - start) / 1000;
     await Promise.all(pending);
-    return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rate: total / seconds };
+    const cpuAfter = cpuSecondsOf(this.brokerPid);
+    const cpuShare = cpuBefore !== undefined && cpuAfter !== undefined ? (cpuAfter - cpuBefore) / ((performance.now() - start) / 1000) : undefined;
+    return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rate: total / seconds, ...(cpuShare !== undefined ? { cpuShare } : {}) };
   }
 
   async end(): Promise<void> {
@@ -221,7 +230,10 @@ export async function run(report: Report): Promise<void> {
     await new DurableJsonFile(join(dataDir, 'identities.json')).write({ schema: 1, devices, users: {} });
 
     const bare = await startBareAedes();
-    const hub = await startHub(dataDir);
+    const hub = await startHub(dataDir).catch((error: unknown) => {
+      bare.child.kill('SIGTERM');
+      throw error;
+    });
     const bareFleet = await Fleet.connect(bare.port, undefined, bare.child.pid);
     const hubFleet = await Fleet.connect(hub.port, secret, hub.child.pid);
     const bareBursts: Burst[] = [];
@@ -249,7 +261,7 @@ export async function run(report: Report): Promise<void> {
     const p99 = median(hubBursts.map((b) => b.p99));
     const bareP99 = median(bareBursts.map((b) => b.p99));
     report({ bench: 'hub.ingest', metric: 'burst_puback_p99', value: ms(p99), unit: 'ms', baseline: ms(bareP99), ratio: Number((p99 / bareP99).toFixed(3)), p50: ms(median(hubBursts.map((b) => b.p50))), note: 'all events queued at once: mostly queueing; median of the rounds', ...common });
-    report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99', value: ms(hubPaced.p99), unit: 'ms', baseline: ms(barePaced.p99), ratio: Number((hubPaced.p99 / barePaced.p99).toFixed(3)), p50: ms(hubPaced.p50), rate: PACED_RATE, reached: Math.round(hubPaced.rate), target: 50, note: 'PUBACK (after the journal fsync) at a steady rate', devices: DEVICES });
+    report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99', value: ms(hubPaced.p99), unit: 'ms', baseline: ms(barePaced.p99), ratio: Number((hubPaced.p99 / barePaced.p99).toFixed(3)), p50: ms(hubPaced.p50), rate: PACED_RATE, reached: Math.round(hubPaced.rate), brokerCores: hubPaced.cpuShare === undefined ? undefined : Number(hubPaced.cpuShare.toFixed(2)), baselineCores: barePaced.cpuShare === undefined ? undefined : Number(barePaced.cpuShare.toFixed(2)), target: 50, note: 'PUBACK (after the journal fsync) at a steady rate', devices: DEVICES });
     report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99_light', value: ms(hubLight.p99), unit: 'ms', baseline: ms(bareLight.p99), ratio: Number((hubLight.p99 / bareLight.p99).toFixed(3)), p50: ms(hubLight.p50), rate: LIGHT_RATE, devices: DEVICES });
     report({ bench: 'hub.ingest', metric: 'hub_ingest_mean', value: ms(insideMs), unit: 'ms', note: 'arrival to durable commit inside the hub, all rounds and the paced phases', ...common });
     const cpu = (bursts: Burst[]) => bursts.map((b) => b.cpuMicrosPerEvent).filter((x): x is number => x !== undefined);
