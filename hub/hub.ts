@@ -97,7 +97,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const authLog = logger.child({ component: 'auth' });
   // Before the broker: an external broker delivers queued messages the moment the hub connects.
   let connected = (): number => 0;
-  const metrics = createMetrics({ state: () => store.state, archived: () => store.archivedSummaries(), ingest, workflow, webhooks: activities.webhooks, connectedClients: () => connected() });
+  const metrics = createMetrics({ state: () => store.state, archived: () => store.archivedSummaries(), ingest, workflow, webhooks: activities.webhooks, connectedClients: () => connected(), store });
   const live = new LiveFeed();
   const scores = new ScoreHistory();
   ingest.onHandled = (channel, seconds) => {

@@ -27,6 +27,8 @@ export function createMetrics(deps: {
   /** The CMMS webhook outbox, when a CMMS is configured. */
   webhooks?: WebhookOutbox | undefined;
   connectedClients: () => number;
+  /** The state store's group commits (journal appends) and snapshots so far. */
+  store: { readonly writes: number; readonly snapshots: number };
 }): HubMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pdm_hub_' });
@@ -50,6 +52,22 @@ export function createMetrics(deps: {
     registers: [registry],
     collect() {
       fromSnapshot(this, Object.entries(deps.ingest.stats.rejected).map(([reason, n]) => [{ reason }, n ?? 0]));
+    },
+  });
+  new Counter({
+    name: 'pdm_store_commits_total',
+    help: 'Group commits appended (and synced) to the state journal',
+    registers: [registry],
+    collect() {
+      fromSnapshot(this, [[{}, deps.store.writes]]);
+    },
+  });
+  new Counter({
+    name: 'pdm_store_snapshots_total',
+    help: 'Snapshots of the whole state written (each folds the journal and blocks the hub while it is written)',
+    registers: [registry],
+    collect() {
+      fromSnapshot(this, [[{}, deps.store.snapshots]]);
     },
   });
   new Counter({

@@ -71,6 +71,9 @@ interface PendingGroup {
   started: boolean;
 }
 
+/** How many times the last snapshot's size the journal may grow to before the next snapshot (see `snapshotDue`). */
+export const SNAPSHOT_GROWTH = 4;
+
 /** How often the store looks for closed inspections to archive (it costs a pass over the state's inspections). */
 const ARCHIVE_CHECK_MS = 60_000;
 
@@ -258,11 +261,13 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   }
 
   /**
-   * A snapshot is due once the journal passes the configured size, or the last snapshot's size if that is bigger:
-   * a hub holding years of closed inspections does not rewrite all of them every few MiB of journal.
+   * A snapshot is due once the journal passes the configured size, or SNAPSHOT_GROWTH times the last snapshot's
+   * size if that is bigger: rewriting the whole state then costs at most a quarter of the journal's own bytes, and a
+   * hub holding a big state under a steady stream of events does not stall for a snapshot every few seconds. The
+   * price is start-up: the journal replayed over the snapshot can be four times its size.
    */
   private snapshotDue(): boolean {
-    return this.medium.journal.bytes >= Math.max(this.snapshotBytes, this.medium.snapshot.lastWrittenBytes ?? 0);
+    return this.medium.journal.bytes >= Math.max(this.snapshotBytes, SNAPSHOT_GROWTH * (this.medium.snapshot.lastWrittenBytes ?? 0));
   }
 
   /** Archives closed inspections and spills long event lists (hub/store/archiving.ts); never throws. */

@@ -7,7 +7,7 @@ import { encodeRecord, FileJournal, MemoryJournal, type Journal } from '../../hu
 import { MemoryDocument } from '../../hub/store/memory-document.js';
 import { computeKpis } from '../../hub/kpis.js';
 import type { HubState } from '../../hub/store/state.js';
-import { fileMedium, HubStore, memoryMedium, type HubStoreOptions, type StoreMedium } from '../../hub/store/store.js';
+import { fileMedium, HubStore, memoryMedium, SNAPSHOT_GROWTH, type HubStoreOptions, type StoreMedium } from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
 import { Workflow } from '../../hub/workflow/service.js';
 import { encode } from '../../protocol/codec.js';
@@ -269,7 +269,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(reopened.state.inspections.flatMap((i) => i.events).length).toBe(store.state.inspections.flatMap((i) => i.events).length);
     });
 
-    it('takes the next snapshot only once the journal outgrows the last snapshot, so a big state is not rewritten often', async () => {
+    it('takes the next snapshot only once the journal outgrows the last snapshot SNAPSHOT_GROWTH times, so a big state is not rewritten often', async () => {
       env = await setup();
       const big = await reopen({ snapshotJournalBytes: 1_000 });
       for (let i = 0; i < 2_000; i += 1) {
@@ -290,9 +290,10 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       for (let i = 0; i < 4; i += 1) await commitSome(); // about 3 KB of journal: past 1,000 bytes, far below 60 KB
       await store.flush();
       expect(store.snapshots).toBe(0);
-      for (let i = 0; store.snapshots === 0 && i < 200; i += 1) await commitSome();
+      for (let i = 0; store.snapshots === 0 && i < 1_000; i += 1) await commitSome();
       await store.flush();
-      expect(next).toBeGreaterThan(1_000); // it took a journal about as big as the snapshot
+      // It took a journal SNAPSHOT_GROWTH times as big as the snapshot (a journal as big took about 1,000 entries).
+      expect(next).toBeGreaterThan(SNAPSHOT_GROWTH * 1_000);
       expect(store.snapshots).toBe(1);
       expect((await reopen()).state).toEqual(store.state);
     });

@@ -144,6 +144,9 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     expect(text).toContain('pdm_inspections{status="resolved"} 1');
     expect(text).toContain('pdm_incidents_to_people_ratio 1');
     expect(text).toMatch(/pdm_ingest_seconds_count\{channel="event"\} 1/);
+    // The event and the transitions were committed to the journal; no snapshot yet.
+    expect(Number(/^pdm_store_commits_total (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(text).toMatch(/^pdm_store_snapshots_total 0$/m);
     expect(text).toMatch(/pdm_event_to_inspection_seconds_count 1/);
     expect(text).toContain('pdm_hub_process_resident_memory_bytes');
   });
