@@ -1,5 +1,5 @@
 import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 
@@ -7,23 +7,11 @@ import { PdmError } from '../../protocol/errors.js';
 export interface DocumentAdapter<T> {
   read(): Promise<T | null>;
   write(data: T): Promise<void>;
-  /** The same, done before it returns (blocking the thread for the disk's time), where the adapter can. */
-  writeNow?(data: T): void;
   /** Bytes of the last document written (or read back), when known. */
   readonly lastWrittenBytes?: number;
 }
 
 /** Makes a rename or a new file in `dir` durable (the directory entry itself is synced). */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** The same, on the calling thread. */
 export function fsyncDirNow(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY);
   try {
@@ -79,36 +67,12 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
     }
   }
 
-  async write(data: T): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, `.${basename(this.file)}.${process.pid}.tmp`);
-    const handle = await open(tmp, 'w');
-    try {
-      const text = JSON.stringify(data);
-      this.lastWrittenBytes = Buffer.byteLength(text);
-      await handle.writeFile(text);
-      await handle.sync();
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
-      throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
-    }
-    await handle.close();
-    try {
-      // Keep the last good document: a hard link costs no copy and survives the rename below.
-      await unlink(this.prev).catch(() => undefined);
-      await link(this.file, this.prev).catch(() => undefined);
-      await rename(tmp, this.file);
-      await fsyncDir(this.dir);
-    } catch (error) {
-      throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
-    }
-  }
   /**
-   * `write` on the calling thread: the same steps, never waiting for the event loop to come round to an I/O
-   * completion (the hub store's snapshot under load, when every turn of the loop is long).
+   * A temp file, fsynced, renamed over the real one, the directory fsynced. All of it is done on this thread before
+   * the promise is made, so the hub store's snapshot, written under load, never waits for the event loop to come
+   * round to an I/O completion (each such wait is a whole, long, loop turn); the hub's other documents are small.
    */
-  writeNow(data: T): void {
+  async write(data: T): Promise<void> {
     const tmp = join(this.dir, `.${basename(this.file)}.${process.pid}.tmp`);
     try {
       mkdirSync(this.dir, { recursive: true });
@@ -130,7 +94,7 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
       throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
     }
     try {
-      // Keep the last good document, as `write` does.
+      // Keep the last good document: a hard link costs no copy and survives the rename below.
       try {
         unlinkSync(this.prev);
       } catch {
@@ -147,7 +111,4 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
       throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
     }
   }
-
-
-
 }

@@ -15,10 +15,6 @@ export class MemoryDocument<T> implements DocumentAdapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    this.writeNow(data);
-  }
-
-  writeNow(data: T): void {
     this.text = JSON.stringify(data);
     this.lastWrittenBytes = Buffer.byteLength(this.text);
     this.writes += 1;

@@ -326,11 +326,8 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.archive.prune(this.dedupSince());
     this.lastPrune = this.now();
     try {
-      // On this thread when the medium can: the appends behind it wait for the snapshot, and each await of file I/O
-      // would be a whole loop turn, long under load, with the messages meanwhile held in memory.
-      const { snapshot } = this.medium;
-      if (snapshot.writeNow) snapshot.writeNow(this.state);
-      else await snapshot.write(this.state);
+      // Written on this thread (DurableJsonFile.write): the appends behind it wait for the disk, not for loop turns.
+      await this.medium.snapshot.write(this.state);
       await this.medium.journal.rotate();
       this.snapshots += 1;
     } catch (error) {

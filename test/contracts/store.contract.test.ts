@@ -33,18 +33,6 @@ function documentAdapterContract(name: string, setup: () => Promise<{ open(): Do
       doc.seenEvents.c = 'd'; // later changes to the object are not the stored document
       expect(await env.open().read()).toEqual({ ...doc, seenEvents: { a: 'b' } });
     });
-
-    it('writeNow stores the document before it returns, like write', async () => {
-      env = await setup();
-      const adapter = env.open();
-      const doc = (n: number) => ({ schema: 1, inspections: [], watches: [], seenEvents: { n: String(n) }, devices: {}, routing: { incidents: n, toPeople: 0, watchesCleared: 0 }, roundRobin: {} }) as HubState;
-      expect(adapter.writeNow).toBeTypeOf('function');
-      adapter.writeNow!(doc(1));
-      await adapter.write(doc(2));
-      adapter.writeNow!(doc(3));
-      expect(await env.open().read()).toEqual(doc(3));
-      expect(adapter.lastWrittenBytes).toBe(Buffer.byteLength(JSON.stringify(doc(3))));
-    });
   });
 }
 
