@@ -13,6 +13,12 @@ export interface ArchivingDeps {
   touch(kind: ChangeKind, key: string): void;
 }
 
+/** What one pass did: how many records it changed, and whether it left due ones for the next pass (its limit). */
+export interface Pass {
+  changed: number;
+  more: boolean;
+}
+
 /** Whether a record is still the state's, untouched since `length` was read: only then may a pass change it. */
 const unchanged = (deps: ArchivingDeps, record: Inspection, length = record.events.length): boolean =>
   deps.index.find(record.id) === record && !deps.dirty.has('inspection', record.id) && record.events.length === length;
@@ -23,9 +29,11 @@ const unchanged = (deps: ArchivingDeps, record: Inspection, length = record.even
  * the state's copy wins on open and they are archived again. One that changed meanwhile stays. Returns how many
  * left; throws (leaving the state as it was) if the append fails.
  */
-export async function archiveClosed(deps: ArchivingDeps, cutoff: number): Promise<number> {
-  const candidates = deps.state.inspections.filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !deps.dirty.has('inspection', i.id));
-  if (candidates.length === 0) return 0;
+export async function archiveClosed(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
+  const due = deps.state.inspections.filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !deps.dirty.has('inspection', i.id));
+  const candidates = due.slice(0, limit);
+  const pass = (changed: number): Pass => ({ changed, more: due.length > candidates.length });
+  if (candidates.length === 0) return pass(0);
   const lengths = candidates.map((i) => i.events.length);
   await deps.archive.add(candidates.map((i) => deps.archive.whole(i)));
   const gone = new Set<string>();
@@ -33,14 +41,14 @@ export async function archiveClosed(deps: ArchivingDeps, cutoff: number): Promis
     if (unchanged(deps, i, lengths[n])) gone.add(i.id);
     else deps.archive.forget(i.id);
   });
-  if (gone.size === 0) return 0;
+  if (gone.size === 0) return pass(0);
   deps.index.remove(gone);
   forgetCorrelationIndex(deps.state);
   for (const id of gone) {
     deps.journaled.forget(`i/${id}`);
     deps.touch('archived', id);
   }
-  return gone.size;
+  return pass(gone.size);
 }
 
 /**
@@ -48,11 +56,11 @@ export async function archiveClosed(deps: ArchivingDeps, cutoff: number): Promis
  * file as a chunk (durable first), then the record keeps a pointer and is journaled whole. A crash in between
  * leaves the record as it was and the chunk unused. One that changed meanwhile is left for the next pass.
  */
-export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number): Promise<number> {
+export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, limit = Infinity): Promise<Pass> {
   const keep = Math.floor(eventsInMemory / 2);
   const due = deps.state.inspections.filter((i) => i.events.length > eventsInMemory && !deps.dirty.has('inspection', i.id));
-  if (due.length === 0) return 0;
-  const batch = due.map((i) => ({ record: i, length: i.events.length, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
+  if (due.length === 0) return { changed: 0, more: false };
+  const batch = due.slice(0, limit).map((i) => ({ record: i, length: i.events.length, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
   const spilled = await deps.archive.spill(batch);
   let changed = 0;
   batch.forEach(({ record, length, events }, n) => {
@@ -63,5 +71,5 @@ export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number): 
     deps.touch('inspection', record.id);
     changed += 1;
   });
-  return changed;
+  return { changed, more: due.length > batch.length };
 }

@@ -74,6 +74,9 @@ interface PendingGroup {
 /** How many times the last snapshot's size the journal may grow to before the next snapshot (see `snapshotDue`). */
 export const SNAPSHOT_GROWTH = 4;
 
+/** At most this many inspections archived, and this many spilled, per pass; the next group commit runs the next pass. */
+export const PASS_RECORDS = 64;
+
 /** How often the store looks for closed inspections to archive (it costs a pass over the state's inspections). */
 const ARCHIVE_CHECK_MS = 60_000;
 
@@ -276,9 +279,12 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.lastArchiveCheck = now;
     const deps = { state: this.state, archive: this.archive, index: this.index.inspections, dirty: this.dirty, journaled: this.journaled, touch: (kind: ChangeKind, key: string) => this.touch(kind, key) };
     try {
-      const changed = (await archiveClosed(deps, now - this.archiveAfterMs)) + (await spillEvents(deps, this.eventsInMemory));
+      const closed = await archiveClosed(deps, now - this.archiveAfterMs, PASS_RECORDS);
+      const spilled = await spillEvents(deps, this.eventsInMemory, PASS_RECORDS);
       this.archiveError = undefined;
-      if (changed > 0) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
+      // A backlog is worked off a bounded pass per group commit, not in one long stall of every commit behind it.
+      if (closed.more || spilled.more) this.lastArchiveCheck = -Infinity;
+      if (closed.changed + spilled.changed > 0) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
     } catch (error) {
       this.archiveError = error as Error; // nothing left the state; the next check tries again
     }
