@@ -56,11 +56,14 @@ export async function archiveClosed(deps: ArchivingDeps, cutoff: number, limit =
  * file as a chunk (durable first), then the record keeps a pointer and is journaled whole. A crash in between
  * leaves the record as it was and the chunk unused. One that changed meanwhile is left for the next pass.
  */
-export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, limit = Infinity): Promise<Pass> {
+export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, maxEvents = Infinity): Promise<Pass> {
   const keep = Math.floor(eventsInMemory / 2);
   const due = deps.state.inspections.filter((i) => i.events.length > eventsInMemory && !deps.dirty.has('inspection', i.id));
   if (due.length === 0) return { changed: 0, more: false };
-  const batch = due.slice(0, limit).map((i) => ({ record: i, length: i.events.length, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
+  // At least one inspection, then as many as stay within maxEvents spilled events.
+  let take = 0;
+  for (let events = 0; take < due.length && (take === 0 || events + due[take]!.events.length <= maxEvents); take += 1) events += due[take]!.events.length;
+  const batch = due.slice(0, take).map((i) => ({ record: i, length: i.events.length, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
   const spilled = await deps.archive.spill(batch);
   let changed = 0;
   batch.forEach(({ record, length, events }, n) => {

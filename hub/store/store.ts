@@ -74,8 +74,12 @@ interface PendingGroup {
 /** How many times the last snapshot's size the journal may grow to before the next snapshot (see `snapshotDue`). */
 export const SNAPSHOT_GROWTH = 4;
 
-/** At most this many inspections archived, and this many spilled, per pass; the next group commit runs the next pass. */
+/**
+ * One archive pass archives at most PASS_RECORDS closed inspections and spills at most PASS_EVENTS events (at least
+ * one inspection's); while a backlog is left, the next group commit runs the next pass.
+ */
 export const PASS_RECORDS = 64;
+export const PASS_EVENTS = 4096;
 
 /** How often the store looks for closed inspections to archive (it costs a pass over the state's inspections). */
 const ARCHIVE_CHECK_MS = 60_000;
@@ -280,7 +284,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     const deps = { state: this.state, archive: this.archive, index: this.index.inspections, dirty: this.dirty, journaled: this.journaled, touch: (kind: ChangeKind, key: string) => this.touch(kind, key) };
     try {
       const closed = await archiveClosed(deps, now - this.archiveAfterMs, PASS_RECORDS);
-      const spilled = await spillEvents(deps, this.eventsInMemory, PASS_RECORDS);
+      const spilled = await spillEvents(deps, this.eventsInMemory, PASS_EVENTS);
       this.archiveError = undefined;
       // A backlog is worked off a bounded pass per group commit, not in one long stall of every commit behind it.
       if (closed.more || spilled.more) this.lastArchiveCheck = -Infinity;

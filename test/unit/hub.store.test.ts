@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyEvent } from '../../hub/incidents.js';
 import { encodeRecord } from '../../hub/store/journal.js';
-import { HubStore, memoryMedium, PASS_RECORDS } from '../../hub/store/store.js';
+import { HubStore, memoryMedium, PASS_EVENTS } from '../../hub/store/store.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { anomalyEvent, tempDir } from '../integration/hub.helpers.js';
 
@@ -69,18 +69,19 @@ describe('HubStore on disk: corruption', () => {
     expect((await HubStore.open(tmp.dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ old: 'i1', new: 'i2' });
   });
 
-  it('works off a backlog of long inspections a bounded pass per group commit, every one spilled in the end', async () => {
+  it('works off a backlog of long inspections a bounded pass (PASS_EVENTS) per group commit, every one spilled in the end', async () => {
     const store = await HubStore.over(memoryMedium(), { coalesceMs: 0, eventsInMemory: 4 });
     const policy = { inspectFrom: 'warning' as const, promoteAfterSeconds: 60, promoteAfterEvents: 3 };
-    const N = PASS_RECORDS + 10;
+    const perInspection = 64;
+    const N = Math.floor(PASS_EVENTS / perInspection) + 10;
     for (let k = 0; k < N; k += 1) {
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
-      for (let e = 0; e < 6; e += 1) applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: `long-${k}`, episodeId }), 1_000, { windowMs: 60_000, policy, changes: store });
+      for (let e = 0; e < perInspection; e += 1) applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: `long-${k}`, episodeId }), 1_000, { windowMs: 60_000, policy, changes: store });
     }
     const spilled = () => store.state.inspections.filter((i) => i.spilled !== undefined).length;
     await store.commit(); // the first group commit runs the first pass
     await store.flush();
-    expect(spilled()).toBe(PASS_RECORDS);
+    expect(spilled()).toBe(PASS_EVENTS / perInspection); // as many whole inspections as fit in one pass's events
     for (let i = 0; i < 4 && spilled() < N; i += 1) {
       await store.commit();
       await store.flush();
