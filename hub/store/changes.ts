@@ -215,31 +215,33 @@ export function applyChanges(
   state: HubState,
   changes: Change[],
   index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> },
-  left?: LeftInspections,
+  left: LeftInspections,
 ): void {
   for (const change of changes) {
     switch (change[0]) {
       case 'i':
         index.inspections.upsert(change[1]);
-        left?.delete(change[1].id);
+        left.delete(change[1].id);
         seenIn(state, change[1].events, change[1].id);
         break;
       case 'w':
         index.watches.upsert(change[1]);
         seenIn(state, change[1].events, holderOfWatch(change[1]));
         break;
-      case 'i+':
-        if (left?.absent(change[1].id, index.inspections)) break;
-        index.inspections.upsert({ ...change[1], events: extendEvents(index.inspections.find(change[1].id), change[2], change[3]) } as Inspection);
+      case 'i+': {
+        const record = left.find(change[1].id, index.inspections);
+        if (!record) break;
+        index.inspections.upsert({ ...change[1], events: extendEvents(record, change[2], change[3]) } as Inspection);
         seenIn(state, change[3], change[1].id);
         break;
+      }
       case 'ij': {
         const [, id, held, added, fields] = change;
-        if (left?.absent(id, index.inspections)) break;
-        const record = index.inspections.find(id);
-        record!.events = extendEvents(record, held, added); // throws, naming it, if the record is missing
-        if (fields.clearedAt === undefined) delete record!.clearedAt;
-        Object.assign(record!, fields);
+        const record = left.find(id, index.inspections);
+        if (!record) break;
+        record.events = extendEvents(record, held, added);
+        if (fields.clearedAt === undefined) delete record.clearedAt;
+        Object.assign(record, fields);
         seenIn(state, added, id);
         break;
       }
@@ -261,7 +263,7 @@ export function applyChanges(
         break;
       case 'x':
         index.inspections.remove(new Set(change[1]));
-        for (const id of change[1]) left?.delete(id);
+        for (const id of change[1]) left.delete(id);
         break;
     }
   }
@@ -278,11 +280,11 @@ export class LeftInspections {
 
   constructor(private readonly where: () => string) {}
 
-  /** True (and remembered) when the inspection is not in the state: skip the change. */
-  absent(id: string, inspections: ListIndex<Inspection>): boolean {
-    if (inspections.find(id)) return false;
-    if (!this.skipped.has(id)) this.skipped.set(id, this.where());
-    return true;
+  /** The inspection the change is to, or undefined (and remembered) when the state does not hold it: skip the change. */
+  find(id: string, inspections: ListIndex<Inspection>): Inspection | undefined {
+    const record = inspections.find(id);
+    if (!record && !this.skipped.has(id)) this.skipped.set(id, this.where());
+    return record;
   }
 
   delete(id: string): void {
