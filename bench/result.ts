@@ -30,3 +30,10 @@ export function opsPerSecond(fn: () => void, ms = 1000): number {
   }
   return ops / (Number(elapsed) / 1e9);
 }
+
+/** The middle value (the mean of the two middle ones for an even count); the input is not changed. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

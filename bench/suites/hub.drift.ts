@@ -4,7 +4,7 @@ import { readModel } from '../../models/artifacts.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import { opsPerSecond, type Report } from '../result.js';
+import { median, opsPerSecond, type Report } from '../result.js';
 
 /**
  * What the drift monitor adds per telemetry message on the hub: `observe()` (bin the features and the score into the
@@ -37,7 +37,6 @@ export async function run(report: Report): Promise<void> {
   const observeOnce = (): void => monitor.observe(messages[i++ % devices]!);
   const rounds: Array<[number, number]> = [];
   for (let r = 0; r < 5; r++) rounds.push([opsPerSecond(decodeOnce, 400), opsPerSecond(observeOnce, 400)]);
-  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const baseline = median(rounds.map((r) => r[0]));
   const value = median(rounds.map((r) => r[1]));
   const series = card.features.names.length + 1;

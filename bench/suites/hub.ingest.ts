@@ -12,7 +12,7 @@ import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { deviceClientId } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { LeanMqttClient } from '../lean-mqtt.js';
-import type { Report } from '../result.js';
+import { median, type Report } from '../result.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DEVICES = Number(process.env.PDM_BENCH_DEVICES ?? 1000);
@@ -63,17 +63,22 @@ async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: n
   });
 }
 
-/** One unlabelled counter from the hub's /metrics. */
-async function hubCounter(httpUrl: string, name: string): Promise<number> {
+/** The hub's /metrics, read once: a lookup of one series by its name and labels as printed (NaN if absent). */
+async function hubMetrics(httpUrl: string): Promise<(series: string) => number> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    values.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return (series) => values.get(series) ?? NaN;
 }
 
 /** Mean arrival-to-durable time inside the hub, from its own /metrics histogram: what the hub adds, without the clients. */
 async function hubIngestMeanMs(httpUrl: string): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}\\{channel="event"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return (value('pdm_ingest_seconds_sum') / value('pdm_ingest_seconds_count')) * 1000;
+  const value = await hubMetrics(httpUrl);
+  return (value('pdm_ingest_seconds_sum{channel="event"}') / value('pdm_ingest_seconds_count{channel="event"}')) * 1000;
 }
 
 /**
@@ -104,12 +109,6 @@ export interface Burst {
 function percentile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** DEVICES simulated devices connected to one broker, each with its own envelope sequence and open anomaly episode. */
@@ -251,12 +250,13 @@ export async function run(report: Report): Promise<void> {
       hubBursts.push(await hubFleet.burst());
     }
     const barePaced = await bareFleet.paced(PACED_RATE, PACED_TARGET_SECONDS);
-    const snapshotsBefore = await hubCounter(hub.httpUrl, 'pdm_store_snapshots_total');
+    const snapshotsTaken = async () => (await hubMetrics(hub.httpUrl))('pdm_store_snapshots_total');
+    const snapshotsBefore = await snapshotsTaken();
     const hubPaced = await hubFleet.paced(PACED_RATE, PACED_TARGET_SECONDS);
-    const snapshots = (await hubCounter(hub.httpUrl, 'pdm_store_snapshots_total')) - snapshotsBefore;
+    const snapshots = (await snapshotsTaken()) - snapshotsBefore;
     const bareLight = await bareFleet.paced(LIGHT_RATE);
     const hubLight = await hubFleet.paced(LIGHT_RATE);
-    const lightSnapshots = (await hubCounter(hub.httpUrl, 'pdm_store_snapshots_total')) - snapshotsBefore - snapshots;
+    const lightSnapshots = (await snapshotsTaken()) - snapshotsBefore - snapshots;
     await Promise.all([bareFleet.end(), hubFleet.end()]);
     bare.child.kill('SIGTERM');
     const insideMs = await hubIngestMeanMs(hub.httpUrl);

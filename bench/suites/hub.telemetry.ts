@@ -15,7 +15,7 @@ import { trainFromTelemetry } from '../../hub/training/train.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import type { Report } from '../result.js';
+import { median, type Report } from '../result.js';
 
 const silent = pino({ level: 'silent' });
 const FEATURES = 20;
@@ -59,9 +59,8 @@ async function ingestOverhead(dir: string, report: Report): Promise<void> {
     await log.flush();
     if (round % 2 === 0) without.push(await time(false));
   }
-  const best = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const perMsg = (ms: number) => Number(((ms * 1000) / INGEST_MESSAGES).toFixed(2));
-  report({ bench: 'hub.telemetry', metric: 'ingest_telemetry_us_per_message', value: perMsg(best(withLog)), unit: 'µs', baseline: perMsg(best(without)), ratio: Number((best(withLog) / best(without)).toFixed(3)), baselineIs: 'the same Ingest.handle with the score history only (no log); medians of 7 alternating rounds', messages: INGEST_MESSAGES, features: FEATURES });
+  report({ bench: 'hub.telemetry', metric: 'ingest_telemetry_us_per_message', value: perMsg(median(withLog)), unit: 'µs', baseline: perMsg(median(without)), ratio: Number((median(withLog) / median(without)).toFixed(3)), baselineIs: 'the same Ingest.handle with the score history only (no log); medians of 7 alternating rounds', messages: INGEST_MESSAGES, features: FEATURES });
   const rows = Array.from({ length: 10_000 }, (_, i) => message(`dev-${i % 50}`, 1_800_000_000_000 + i * 500));
   const flushStart = performance.now();
   for (const msg of rows) log.append(msg);
