@@ -248,13 +248,49 @@ describe('dashboard in a real browser', () => {
     await page.close();
   });
 
+  it('keeps the queue\'s filter and sort through a live redraw', async () => {
+    const page = await browser.newPage();
+    await signIn(page, 'tina');
+    await page.goto(`${ready.httpUrl}/#/inspections`);
+    const table = page.getByRole('table', { name: 'Inspections' });
+    await table.waitFor();
+    await page.getByLabel('State', { exact: true }).selectOption('resolved');
+    await page.getByLabel('Sort by').selectOption('priority');
+    await page.getByRole('heading', { name: 'Inspections', exact: true }).click();
+    await table.evaluate((element) => element.setAttribute('data-before-update', ''));
+    // A comment through the API is a live update: the open queue redraws with the new data.
+    const cookie = await login(ready.httpUrl, 'tina', PASSWORDS.tina);
+    const csrf = (await getJson<{ csrfToken: string }>(`${ready.httpUrl}/api/me`, cookie)).csrfToken;
+    const res = await fetch(`${ready.httpUrl}/api/inspections/${id}/comments`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: JSON.stringify({ text: 'checked the coupling' }),
+    });
+    expect(res.status).toBe(201);
+    await page.locator('table[aria-label="Inspections"]:not([data-before-update])').waitFor({ timeout: 15_000 });
+    expect(await page.getByLabel('State', { exact: true }).inputValue()).toBe('resolved');
+    expect(await page.getByLabel('Sort by').inputValue()).toBe('priority');
+    expect(await page.locator('tr[data-inspection]').count()).toBe(1);
+    await page.close();
+  });
+
   it('shows registered models; a supervisor starts a rollout and aborts it, and the API agrees', async () => {
     const page = await browser.newPage();
     await signIn(page, 'sam');
     await page.goto(`${ready.httpUrl}/#/models`);
     await expect.poll(() => page.getByRole('table', { name: 'Registered model versions' }).textContent()).toContain('pump-vibration-pca');
     // The e2e agent does not follow manifests, so the rollout waits at its canary until the supervisor aborts it.
-    await page.getByLabel('Role of plant-e/pump-7 in the rollout').selectOption('canary');
+    const role = page.getByLabel('Role of plant-e/pump-7 in the rollout');
+    await role.selectOption('canary');
+    await page.getByRole('heading', { name: 'Models', exact: true }).click();
+    // Out of the field, so it is the change and not the focus that keeps the form.
+    expect(await page.locator(':focus').count()).toBe(0);
+    // A live update while the form is filled in keeps the supervisor's choices and says that newer data is held. The
+    // agent's death is one: the broker publishes its Will and the hub marks it offline.
+    agent.kill('SIGKILL');
+    await exited(agent);
+    await page.getByRole('status').filter({ hasText: 'Newer data arrived' }).waitFor();
+    expect(await role.inputValue()).toBe('canary');
     await page.getByRole('button', { name: 'Start rollout' }).click();
     await page.getByRole('button', { name: 'Abort and roll back' }).waitFor();
     expect(await page.getByRole('list', { name: 'Rollout steps' }).textContent()).toContain('canaries-sent');

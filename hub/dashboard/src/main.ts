@@ -54,6 +54,26 @@ function typing(): boolean {
   return !!active && ['INPUT', 'TEXTAREA', 'SELECT'].includes(active.tagName);
 }
 
+// A control the user changed is marked: the page holds their unsaved input (rollout roles, a comment) until it redraws
+// itself after they submit. Controls whose value the page keeps across redraws (the filters) are marked data-kept.
+for (const type of ['input', 'change']) {
+  app.addEventListener(type, (event) => {
+    if (event.target instanceof Element && !event.target.closest('[data-kept]')) event.target.setAttribute('data-edited', '');
+  });
+}
+
+/** True while a live redraw would lose something: the user is in a field, or the page holds input not yet submitted. */
+function holding(): boolean {
+  return typing() || app.querySelector('[data-edited]') !== null;
+}
+
+/** Says on the page that newer data is held back; the notice goes with the page's next redraw of its own content. */
+function showHeld(): void {
+  const main = app.querySelector('main');
+  if (!main || main.querySelector('.held')) return;
+  main.prepend(h('p', { class: 'held', role: 'status' }, 'Newer data arrived. It shows once you submit or leave what you are editing here.'));
+}
+
 let rendering = 0;
 /** Draws the current page; a redraw for a live update (`live`) is dropped if the user started typing while it loaded. */
 async function render(opts: { live?: boolean } = {}): Promise<void> {
@@ -64,7 +84,9 @@ async function render(opts: { live?: boolean } = {}): Promise<void> {
   const hash = location.hash || '#/fleet';
   try {
     const content = await page(hash);
-    if (ticket === rendering && !(opts.live && typing())) replace(app, header(hash), content);
+    if (ticket !== rendering) return;
+    if (opts.live && holding()) return showHeld();
+    replace(app, header(hash), content);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       user = undefined;
@@ -99,8 +121,9 @@ function live(): void {
     pending = true;
     setTimeout(() => {
       pending = false;
-      // Do not redraw under a technician who is typing (checked again once the page's data has loaded).
-      if (!typing()) void render({ live: true });
+      // Do not redraw under a user who is editing (checked again once the page's data has loaded).
+      if (holding()) showHeld();
+      else void render({ live: true });
     }, 1000);
   };
 }

@@ -16,7 +16,7 @@ export async function fleetPage(): Promise<HTMLElement> {
     (a, b) => (openBy.get(key(b)) ?? 0) - (openBy.get(key(a)) ?? 0) || a.state.localeCompare(b.state) || key(a).localeCompare(key(b)),
   );
   const online = devices.filter((d) => d.state === 'online').length;
-  const filter = h('input', { type: 'search', placeholder: 'Filter by site or machine', 'aria-label': 'Filter machines' });
+  const filter = h('input', { type: 'search', placeholder: 'Filter by site or machine', 'aria-label': 'Filter machines', 'data-kept': true });
   // The filter outlives redraws (live updates, coming back to the page), so the list a user narrowed stays narrowed.
   filter.value = fleetFilter;
   const body = h('tbody');

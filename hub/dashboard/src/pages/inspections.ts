@@ -10,12 +10,19 @@ const SORTS: Record<string, (a: Inspection, b: Inspection) => number> = {
   sla: (a, b) => (a.ackDueAt ?? Infinity) - (b.ackDueAt ?? Infinity),
 };
 
-function select(label: string, name: string, values: string[], initial = ''): HTMLSelectElement {
-  return h(
+/** The queue's filters and sort, kept across redraws (live updates, coming back to the page). */
+const view: Record<string, string> = { sort: 'newest' };
+
+function select(label: string, name: string, values: string[]): HTMLSelectElement {
+  // A filter on a value no inspection has any more still shows, so the queue does not widen by itself.
+  const shown = view[name] && !values.includes(view[name]) ? [...values, view[name]] : values;
+  const control = h(
     'select',
-    { name, 'aria-label': label },
-    ...values.map((v) => h('option', { value: v, selected: v === initial }, v || `any ${name}`)),
+    { name, 'aria-label': label, 'data-kept': true },
+    ...shown.map((v) => h('option', { value: v, selected: v === (view[name] ?? '') }, v || `any ${name}`)),
   );
+  control.addEventListener('change', () => (view[name] = control.value));
+  return control;
 }
 
 /** The technicians' queue: filter by site, priority and state; sort by age, priority or SLA. */
@@ -25,7 +32,7 @@ export async function inspectionsPage(): Promise<HTMLElement> {
   const site = select('Site', 'site', unique((i) => i.site));
   const priority = select('Priority', 'priority', unique((i) => i.priority));
   const state = select('State', 'state', unique((i) => i.status));
-  const sort = select('Sort by', 'sort', Object.keys(SORTS), 'newest');
+  const sort = select('Sort by', 'sort', Object.keys(SORTS));
   const body = h('tbody');
   const render = () => {
     const rows = all
