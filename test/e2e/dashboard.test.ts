@@ -292,7 +292,10 @@ describe('dashboard in a real browser', () => {
     await page.getByRole('status').filter({ hasText: 'Newer data arrived' }).waitFor();
     expect(await role.inputValue()).toBe('canary');
     await page.getByRole('button', { name: 'Start rollout' }).click();
-    await page.getByRole('button', { name: 'Abort and roll back' }).waitFor();
+    // Either the running rollout with its abort button, or the page's reason it did not start (named in the failure).
+    const failed = page.getByRole('status').filter({ hasText: 'Failed' });
+    await page.getByRole('button', { name: 'Abort and roll back' }).or(failed).waitFor();
+    expect(await failed.allTextContents()).toEqual([]);
     expect(await page.getByRole('list', { name: 'Rollout steps' }).textContent()).toContain('canaries-sent');
     await shot(page, 'models-rollout');
     await page.getByRole('button', { name: 'Abort and roll back' }).click();
