@@ -127,7 +127,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const models = createHubRegistry({
     dataDir,
     publish: (topic, payload, opts) => broker.publish(topic, payload, opts),
-    inspections: () => store.state.inspections,
+    inspections: (site, device, from, to) => store.inspectionsOf(site, device, from, to),
     logger: logger.child({ component: 'registry' }),
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,
   });

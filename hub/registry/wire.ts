@@ -7,18 +7,18 @@ import { ModelRegistry, type Publish } from './registry.js';
 
 /** The little the registry needs to know about inspections to count a device's alarms. */
 export interface AlarmSource {
-  site: string;
-  device: string;
-  events: ReadonlyArray<{ kind: string; at: number }>;
+  events: ReadonlyArray<{ kind: string; device: string; at: number }>;
 }
 
-/** Anomaly events of one device in [from, to], from the inspections the hub already keeps. */
-export function countAlarmsIn(inspections: () => ReadonlyArray<AlarmSource>) {
+/** The inspections a device may have events of in [from, to], with every event (also spilled or archived ones). */
+export type AlarmSources = (site: string, device: string, from: number, to: number) => Iterable<AlarmSource>;
+
+/** Anomaly events of one device in [from, to], from the inspections the hub keeps. */
+export function countAlarmsIn(sources: AlarmSources) {
   return (site: string, device: string, from: number, to: number): number => {
     let n = 0;
-    for (const i of inspections()) {
-      if (i.site !== site || i.device !== device) continue;
-      for (const e of i.events) if (e.kind === 'anomaly' && e.at >= from && e.at <= to) n++;
+    for (const i of sources(site, device, from, to)) {
+      for (const e of i.events) if (e.kind === 'anomaly' && e.device === device && e.at >= from && e.at <= to) n++;
     }
     return n;
   };
@@ -42,7 +42,7 @@ export interface HubRegistry {
 export function createHubRegistry(opts: {
   dataDir: string;
   publish: Publish;
-  inspections: () => ReadonlyArray<AlarmSource>;
+  inspections: AlarmSources;
   logger: Logger;
   baseUrl?: string;
   /** How often rollouts are checked: the hub passes its `registry.rolloutCheckSeconds`. */

@@ -193,6 +193,22 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     return this.archive.whole(record);
   }
 
+  /**
+   * Every inspection `device` of `site` took part in that may hold its events in [from, to] (device time), whole:
+   * the state's (spilled events read back when their range overlaps) and the archived ones whose range overlaps.
+   */
+  *inspectionsOf(site: string, device: string, from: number, to: number): Generator<Inspection> {
+    for (const i of this.state.inspections) {
+      if (i.site !== site || !i.devices.includes(device)) continue;
+      yield i.spilled && i.spilled.first <= to && i.spilled.last >= from ? this.archive.whole(i) : i;
+    }
+    for (const a of this.archive.summaries()) {
+      if (a.site !== site || !a.devices.includes(device) || a.eventCount === 0 || a.firstEventAt > to || a.lastEventAt < from) continue;
+      const record = this.archive.read(a.id);
+      if (record) yield this.archive.whole(record);
+    }
+  }
+
   /** What the hub keeps in memory of the archived inspections (never the ones in the state). */
   archivedSummaries(): IterableIterator<InspectionSummary> {
     return this.archive.summaries();

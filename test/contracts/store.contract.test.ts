@@ -6,6 +6,7 @@ import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-f
 import { encodeRecord, FileJournal, MemoryJournal, type Journal } from '../../hub/store/journal.js';
 import { MemoryDocument } from '../../hub/store/memory-document.js';
 import { computeKpis } from '../../hub/kpis.js';
+import { countAlarmsIn } from '../../hub/registry/wire.js';
 import type { HubState } from '../../hub/store/state.js';
 import { fileMedium, HubStore, memoryMedium, SNAPSHOT_GROWTH, type HubStoreOptions, type StoreMedium } from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
@@ -490,6 +491,30 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const again = await reopen({ archiveClosedAfterMinutes: 0 });
       expect(again.state.inspections).toEqual([]);
       expect(again.inspection(id)).toEqual(closed);
+      identities.close();
+    });
+
+    it('finds every alarm of a device in a time range for the canary checks, spilled and archived ones too', async () => {
+      env = await setup();
+      const { store, identities, workflow, send, settle } = await archiving({ eventsInMemory: 8 });
+      const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+      const t0 = Date.now() - 60_000;
+      // pump-1 opens the inspection, pump-2 joins it (same asset): 40 alarms of pump-1 a second apart, 5 of pump-2.
+      for (let n = 0; n < 40; n += 1) await send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'line', severity: 'critical', episodeId, ts: t0 + n * 1000 })));
+      for (let n = 0; n < 5; n += 1) await send(encode('event', anomalyEvent('plant-1', 'pump-2', { asset: 'line', severity: 'critical', episodeId, ts: t0 + n * 1000 })));
+      await settle();
+      const alarms = (of: HubStore, device: string, from: number, to: number) => countAlarmsIn((...range) => of.inspectionsOf(...range))('plant-1', device, from, to);
+      const live = store.state.inspections[0]!;
+      expect(live.spilled!.count).toBeGreaterThan(0);
+      expect(alarms(store, 'pump-1', t0, t0 + 39_000)).toBe(40); // the in-memory list alone holds at most 8
+      expect(alarms(store, 'pump-1', t0 + 10_000, t0 + 19_999)).toBe(10);
+      expect(alarms(store, 'pump-2', t0, t0 + 39_000)).toBe(5);
+      await workflow.transition(live.id, { action: 'false_alarm' }, tech);
+      await settle();
+      expect(store.state.inspections).toEqual([]);
+      expect(alarms(store, 'pump-1', t0 + 10_000, t0 + 19_999)).toBe(10);
+      expect(alarms(await reopen({ archiveClosedAfterMinutes: 0 }), 'pump-1', t0, t0 + 39_000)).toBe(40);
+      expect(alarms(store, 'pump-1', t0 + 40_000, t0 + 99_000)).toBe(0);
       identities.close();
     });
 

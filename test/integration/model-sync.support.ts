@@ -56,7 +56,7 @@ export interface HubSide {
 }
 
 /** A real aedes broker and a real HTTP server on port 0, with the registry wired as the hub will wire it. */
-export async function startHubSide(dir: string, opts: { inspections?: AlarmSource[] } = {}): Promise<HubSide> {
+export async function startHubSide(dir: string, opts: { inspections?: Array<AlarmSource & { site: string; device: string }> } = {}): Promise<HubSide> {
   const broker = await Aedes.createBroker();
   const tcp = createTcpServer(broker.handle);
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
@@ -65,7 +65,7 @@ export async function startHubSide(dir: string, opts: { inspections?: AlarmSourc
     new Promise((resolve, reject) => broker.publish({ cmd: 'publish', topic, payload, qos: o.qos, retain: o.retain, dup: false }, (e) => (e ? reject(e) : resolve())));
   // No baseUrl: manifests carry a path and agents resolve it against their configured hub URL. The tick timer is
   // slow on purpose: tests call registry.tick() themselves.
-  const wired = createHubRegistry({ dataDir: dir, publish, inspections: () => opts.inspections ?? [], logger, tickMs: 3_600_000 });
+  const wired = createHubRegistry({ dataDir: dir, publish, inspections: (site, device) => (opts.inspections ?? []).filter((i) => i.site === site && i.device === device), logger, tickMs: 3_600_000 });
   const { registry } = wired;
   const downloads: string[] = [];
   const http = createServer((req, res) => {

@@ -13,7 +13,7 @@ import { SITE, shippedCopy, startAgentSide, startHubSide, until, variant, type A
 const dir = mkdtempSync(join(tmpdir(), 'pdm-rollout-'));
 const normal = defaultTrainingData(6, 10).healthy.slice(0, 20);
 /** The hub's inspections as the registry sees them; the test adds the canary's alarms. */
-const inspections: Array<{ site: string; device: string; events: Array<{ kind: string; at: number }> }> = [];
+const inspections: Array<{ site: string; device: string; events: Array<{ kind: string; device: string; at: number }> }> = [];
 let hub: HubSide;
 let canary: AgentSide;
 let fleet: AgentSide;
@@ -72,10 +72,10 @@ describe('staged rollout', () => {
     expect(hub.registry.rollout(r.id)?.stage).toBe('canary'); // no alarms yet, soak not over: nothing moves
     const appliedAt = hub.registry.rollout(r.id)!.devices[0]!.at!;
     // Two alarms (clears do not count) are under minAlarms: nothing moves.
-    inspections.push({ site: SITE, device: 'pump-c', events: [0, 1, 2, 3].map((i) => ({ kind: i % 2 ? 'clear' : 'anomaly', at: appliedAt })) });
+    inspections.push({ site: SITE, device: 'pump-c', events: [0, 1, 2, 3].map((i) => ({ kind: i % 2 ? 'clear' : 'anomaly', device: 'pump-c', at: appliedAt })) });
     await hub.registry.tick();
     expect(hub.registry.rollout(r.id)?.stage).toBe('canary');
-    inspections.push({ site: SITE, device: 'pump-c', events: [0, 1].map(() => ({ kind: 'anomaly', at: appliedAt })) });
+    inspections.push({ site: SITE, device: 'pump-c', events: [0, 1].map(() => ({ kind: 'anomaly', device: 'pump-c', at: appliedAt })) });
     await hub.registry.tick();
     expect(hub.registry.rollout(r.id)?.stage).toBe('rolled_back');
     await until(() => canary.model.card.version === '2.0.0', 'the canary back on 2.0.0');
