@@ -1,4 +1,4 @@
-import { renameSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -7,25 +7,42 @@ import { DurableAppender, writeError } from './append-file.js';
 import { fsyncDirNow } from './durable-file.js';
 
 /**
- * An append-only log of group commits, in two generations: `current` (since the last snapshot) and `previous`
- * (the one before it, kept so the snapshot's `.prev` copy plus both journals still give the whole state).
+ * An append-only log of group commits, in generations: `current` (appended to), `previous` (the generation the
+ * snapshot is folded from next, or already was) and, while a fold runs, `older` (the one before it, kept until the
+ * fold is durable so the snapshot's `.prev` copy plus the journals still give the whole state).
  */
 export interface Journal {
   /** Named in error messages. */
   readonly path: string;
   /** Bytes in the current generation. */
   readonly bytes: number;
-  read(): Promise<{ previous: Buffer | null; current: Buffer | null }>;
+  /** Whether an `older` generation is kept (a fold was started and has not finished). Known after `read`. */
+  readonly hasOlder: boolean;
+  read(): Promise<JournalGenerations>;
   /** Cuts the current generation to its first `bytes` (drops a torn tail before anything is appended after it). */
   truncate(bytes: number): Promise<void>;
   /** Resolves once the record is durable. */
   append(record: Buffer): Promise<void>;
   /** Appends and syncs on the calling thread: returns once the record is durable, throws if it could not be written. */
   appendNow(record: Buffer): void;
-  /** The current generation becomes the previous one (replacing it) and a new empty one starts. */
-  rotate(): Promise<void>;
+  /**
+   * `previous` becomes `older`, `current` becomes `previous`, and a new empty `current` starts; on the calling
+   * thread. Refused while an older generation is kept: only a finished fold (`dropOlder`) frees its place.
+   */
+  rotate(): void;
+  /** Drops the older generation once the snapshot holds what it held; on the calling thread. */
+  dropOlder(): void;
   close(): Promise<void>;
 }
+
+export interface JournalGenerations {
+  older: Buffer | null;
+  previous: Buffer | null;
+  current: Buffer | null;
+}
+
+const olderKept = (path: string) =>
+  new PdmError('PDM_ERR_STORE_WRITE', `${path}: a new generation cannot start while the older one is kept (its fold into the snapshot has not finished)`);
 
 /**
  * One record per line: 8 hex digits of CRC-32 over the JSON, a space, the JSON, a newline. JSON.stringify never
@@ -108,9 +125,13 @@ async function readOrNull(file: string): Promise<Buffer | null> {
   }
 }
 
-/** The journal on disk: `file` and `file.prev`. One fdatasync per append; the directory is synced when a file is made. */
+/**
+ * The journal on disk: `file`, `file.prev` and, while a fold runs, `file.older`. One fdatasync per append; the
+ * directory is synced when a file is made, renamed or removed.
+ */
 export class FileJournal implements Journal {
   private readonly file: DurableAppender;
+  hasOlder = false;
 
   constructor(readonly path: string) {
     this.file = new DurableAppender(path);
@@ -120,10 +141,11 @@ export class FileJournal implements Journal {
     return this.file.bytes;
   }
 
-  async read(): Promise<{ previous: Buffer | null; current: Buffer | null }> {
-    const [previous, current] = await Promise.all([readOrNull(`${this.path}.prev`), readOrNull(this.path)]);
+  async read(): Promise<JournalGenerations> {
+    const [older, previous, current] = await Promise.all([readOrNull(`${this.path}.older`), readOrNull(`${this.path}.prev`), readOrNull(this.path)]);
     this.file.bytes = current?.length ?? 0;
-    return { previous, current };
+    this.hasOlder = older !== null;
+    return { older, previous, current };
   }
 
   truncate(bytes: number): Promise<void> {
@@ -138,19 +160,29 @@ export class FileJournal implements Journal {
     this.file.appendNow(record);
   }
 
-  /** Done on the calling thread (a few system calls), so appends waiting behind it never wait for a loop turn. */
-  async rotate(): Promise<void> {
+  /** A few system calls, so appends waiting behind it never wait for a loop turn. */
+  rotate(): void {
+    if (this.hasOlder) throw olderKept(this.path);
     try {
       this.file.closeNow();
-      try {
-        renameSync(this.path, `${this.path}.prev`);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
+      // An older generation marks a fold under way, so it exists even when empty: a reopen must finish that fold.
+      if (!renameIfThere(`${this.path}.prev`, `${this.path}.older`)) writeFileSync(`${this.path}.older`, '');
+      this.hasOlder = true;
+      renameIfThere(this.path, `${this.path}.prev`);
       fsyncDirNow(dirname(this.path));
       this.file.bytes = 0;
     } catch (error) {
       throw writeError(this.path, error);
+    }
+  }
+
+  dropOlder(): void {
+    try {
+      rmSync(`${this.path}.older`, { force: true });
+      fsyncDirNow(dirname(this.path));
+      this.hasOlder = false;
+    } catch (error) {
+      throw writeError(`${this.path}.older`, error);
     }
   }
 
@@ -159,18 +191,32 @@ export class FileJournal implements Journal {
   }
 }
 
-/** The same two generations in memory, for tests with fake timers and throwaway hubs. */
+/** False when there was no `from`. */
+function renameIfThere(from: string, to: string): boolean {
+  try {
+    renameSync(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return false;
+  }
+}
+
+/** The same generations in memory, for tests with fake timers and throwaway hubs. */
 export class MemoryJournal implements Journal {
   readonly path = 'memory journal';
+  older: Buffer | null = null;
   previous: Buffer | null = null;
   current: Buffer | null = null;
+  hasOlder = false;
 
   get bytes(): number {
     return this.current?.length ?? 0;
   }
 
-  async read(): Promise<{ previous: Buffer | null; current: Buffer | null }> {
-    return { previous: this.previous, current: this.current };
+  async read(): Promise<JournalGenerations> {
+    this.hasOlder = this.older !== null;
+    return { older: this.older, previous: this.previous, current: this.current };
   }
 
   async truncate(bytes: number): Promise<void> {
@@ -185,9 +231,17 @@ export class MemoryJournal implements Journal {
     this.current = Buffer.concat([this.current ?? Buffer.alloc(0), record]);
   }
 
-  async rotate(): Promise<void> {
+  rotate(): void {
+    if (this.hasOlder) throw olderKept(this.path);
+    this.older = this.previous ?? Buffer.alloc(0);
+    this.hasOlder = true;
     this.previous = this.current;
     this.current = null;
+  }
+
+  dropOlder(): void {
+    this.older = null;
+    this.hasOlder = false;
   }
 
   async close(): Promise<void> {}

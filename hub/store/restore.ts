@@ -70,7 +70,7 @@ export function fromSnapshot(data: HubState | null): HubState {
 
 /**
  * What a hub's data directory holds, read without opening a store (tests, benchmarks, chaos checks that look at
- * a hub from outside, also while it runs or after it was killed): the snapshot plus both journal generations,
+ * a hub from outside, also while it runs or after it was killed): the snapshot plus every journal generation,
  * with the archived inspections (the last whole record of each) after the state's own.
  */
 export function readStoredState(dataDir: string): HubState {
@@ -85,6 +85,7 @@ export function readStoredState(dataDir: string): HubState {
   const snapshot = read(SNAPSHOT_FILE);
   const state = fromSnapshot(snapshot ? (JSON.parse(snapshot.toString('utf8')) as HubState) : null);
   replay(state, [
+    { name: `${JOURNAL_FILE}.older`, data: read(`${JOURNAL_FILE}.older`) },
     { name: `${JOURNAL_FILE}.prev`, data: read(`${JOURNAL_FILE}.prev`) },
     { name: JOURNAL_FILE, data: read(JOURNAL_FILE) },
   ]);

@@ -5,15 +5,17 @@ import { archiveClosed, spillEvents } from './archiving.js';
 import { FileArchive, MemoryArchive, type ArchiveFile } from './archive-file.js';
 import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ArchivedInspections, type ChangeKind, type ChangeTracker } from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
+import { InlineFolder, WorkerFolder, type Folder } from './fold.js';
 import { encodeRecord, FileJournal, MemoryJournal, type Journal } from './journal.js';
 import { MemoryDocument } from './memory-document.js';
 import { ARCHIVE_FILE, fromSnapshot, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE } from './restore.js';
 import type { HubState, Inspection, WatchItem } from './state.js';
 
-/** Where a store keeps its snapshot and its journal. */
+/** Where a store keeps its snapshot and its journal, and what folds the one into the other. */
 export interface StoreMedium {
   snapshot: DocumentAdapter<HubState>;
   journal: Journal;
+  folder: Folder;
   /** Closed inspections that left memory, whole. */
   archive: ArchiveFile;
 }
@@ -22,13 +24,16 @@ export function fileMedium(dataDir: string): StoreMedium {
   return {
     snapshot: new DurableJsonFile<HubState>(join(dataDir, SNAPSHOT_FILE)),
     journal: new FileJournal(join(dataDir, JOURNAL_FILE)),
+    folder: new WorkerFolder(join(dataDir, SNAPSHOT_FILE), join(dataDir, JOURNAL_FILE)),
     archive: new FileArchive(join(dataDir, ARCHIVE_FILE)),
   };
 }
 
 /** Snapshot, journal and archive in memory: a "reopen" over the same medium sees exactly what was stored, nothing shared. */
 export function memoryMedium(): StoreMedium & { snapshot: MemoryDocument<HubState>; journal: MemoryJournal; archive: MemoryArchive } {
-  return { snapshot: new MemoryDocument<HubState>(), journal: new MemoryJournal(), archive: new MemoryArchive() };
+  const snapshot = new MemoryDocument<HubState>();
+  const journal = new MemoryJournal();
+  return { snapshot, journal, folder: new InlineFolder(snapshot, journal), archive: new MemoryArchive() };
 }
 
 export interface HubStoreOptions {
@@ -81,6 +86,9 @@ export const SNAPSHOT_GROWTH = 4;
 export const PASS_RECORDS = 64;
 export const PASS_EVENTS = 4096;
 
+/** After a failed fold, the next one waits this long (a fold reads and writes the whole state). */
+const FOLD_RETRY_MS = 30_000;
+
 /** How often the store looks for closed inspections to archive (it costs a pass over the state's inspections). */
 const ARCHIVE_CHECK_MS = 60_000;
 
@@ -93,6 +101,10 @@ const ARCHIVE_CHECK_MS = 60_000;
 export class HubStore implements ChangeTracker, ArchivedInspections {
   private scheduled: PendingGroup | undefined;
   private writing: Promise<void> = Promise.resolve();
+  /** The fold of the journal's previous generation into the snapshot, while one runs. */
+  private folding: Promise<void> | undefined;
+  private foldFailedAt = -Infinity;
+  private lastSnapshotBytes: number;
   private readonly dirty = new DirtySet();
   private readonly journaled = new JournaledEvents();
   private readonly index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> };
@@ -123,6 +135,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.index = { inspections: new ListIndex(() => state.inspections), watches: new ListIndex(() => state.watches) };
     this.retentionMs = (opts.dedupRetentionHours ?? 168) * HOUR_MS;
     this.snapshotBytes = opts.snapshotJournalBytes ?? 16 * 1024 * 1024;
+    this.lastSnapshotBytes = medium.snapshot.lastWrittenBytes ?? 0;
     this.now = opts.now ?? Date.now;
     this.lastPrune = this.now();
     this.pruned = pruneSeen(state, this.dedupSince());
@@ -142,8 +155,8 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
    */
   static async over(medium: StoreMedium, opts: HubStoreOptions): Promise<HubStore> {
     const { snapshot, journal } = medium;
-    // Whichever snapshot copy is used, both journal generations replay over it: the .prev copy loses nothing.
-    const replayed = `; the journals ${journal.path}.prev and ${journal.path} are replayed over whichever copy is used`;
+    // Whichever snapshot copy is used, every journal generation replays over it: the .prev copy loses nothing.
+    const replayed = `; the journals ${journal.path}.older (while a fold runs), ${journal.path}.prev and ${journal.path} are replayed over whichever copy is used`;
     const data = await snapshot.read().catch((error: unknown) => {
       if (!isPdmError(error, 'PDM_ERR_STORE_CORRUPT') || !(snapshot instanceof DurableJsonFile)) throw error;
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${error.detail ?? error.message}${replayed}`, { cause: error.cause });
@@ -155,8 +168,9 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${where}${problem}${prev}`);
     }
     const state = fromSnapshot(data);
-    const { previous, current } = await journal.read();
+    const { older, previous, current } = await journal.read();
     const { tornBytes, validBytes } = replay(state, [
+      { name: `${journal.path}.older`, data: older },
       { name: `${journal.path}.prev`, data: previous },
       { name: journal.path, data: current },
     ]);
@@ -271,11 +285,11 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       // From here on, new changes belong to the next group.
       if (this.scheduled === group) this.scheduled = undefined;
       const appended = this.appendGroup(inline || this.dirty.size >= INLINE_KEYS);
-      // The commits resolve once their record is durable; a snapshot due now runs before the next group.
+      // The commits resolve once their record is durable; a fold due now starts its generation before the next group.
       this.writing = appended.then(async () => {
         this.writes += 1;
         if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) await this.archivePass();
-        return this.snapshotDue() ? this.writeSnapshot() : undefined;
+        if (this.snapshotDue()) this.startFold();
       });
       // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
       this.writing.catch(() => undefined);
@@ -285,12 +299,48 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
 
   /**
    * A snapshot is due once the journal passes the configured size, or SNAPSHOT_GROWTH times the last snapshot's
-   * size if that is bigger: rewriting the whole state then costs at most a quarter of the journal's own bytes, and a
-   * hub holding a big state under a steady stream of events does not stall for a snapshot every few seconds. The
-   * price is start-up: the journal replayed over the snapshot can be four times its size.
+   * size if that is bigger: rewriting the whole state then costs at most a quarter of the journal's own bytes. The
+   * price is start-up: the journal replayed over the snapshot can be four times its size. A fold that was cut short
+   * (a crash, a failure) is due at once, a failed one again after FOLD_RETRY_MS.
    */
   private snapshotDue(): boolean {
-    return this.medium.journal.bytes >= Math.max(this.snapshotBytes, SNAPSHOT_GROWTH * (this.medium.snapshot.lastWrittenBytes ?? 0));
+    if (this.folding || this.now() - this.foldFailedAt < FOLD_RETRY_MS) return false;
+    return this.medium.journal.hasOlder || this.medium.journal.bytes >= Math.max(this.snapshotBytes, SNAPSHOT_GROWTH * this.lastSnapshotBytes);
+  }
+
+  /**
+   * Starts a new journal generation and folds the one it closed into the snapshot, off this thread where the
+   * medium can (WorkerFolder): ingest goes on meanwhile. The generation before it is kept until the new snapshot is
+   * durable, so at any crash the snapshot, old or new, or its `.prev` copy, plus every generation kept, replays to
+   * the same state: whole records, the last one wins. Runs between two group commits, never during one.
+   */
+  private startFold(): void {
+    const dedupSince = this.dedupSince();
+    this.pruned += pruneSeen(this.state, dedupSince);
+    this.archive.prune(dedupSince);
+    this.lastPrune = this.now();
+    const failed = (error: unknown) => {
+      // Nothing committed is lost (it is in the journals); the fold runs again later.
+      this.snapshotError = error as Error;
+      this.foldFailedAt = this.now();
+    };
+    try {
+      // A fold cut short folds the same generation again: no new one starts until it is done.
+      if (!this.medium.journal.hasOlder) this.medium.journal.rotate();
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    this.folding = this.medium.folder
+      .fold(dedupSince)
+      .then((bytes) => {
+        this.medium.journal.dropOlder();
+        this.lastSnapshotBytes = bytes;
+        this.snapshots += 1;
+        this.snapshotError = undefined;
+      })
+      .catch(failed)
+      .finally(() => (this.folding = undefined));
   }
 
   /** Archives closed inspections and spills long event lists (hub/store/archiving.ts); never throws. */
@@ -343,29 +393,32 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   }
 
   /**
-   * Folds the journal into a new snapshot, then starts a new journal generation. Everything committed is in the
-   * journal before this runs, so replaying it over the new snapshot (a crash between the two steps, or the .prev
-   * copy plus both generations) gives the same state: whole records, the last one wins.
+   * On close: the whole state from memory as the snapshot, then the journal starts afresh. With no older generation
+   * kept, the snapshot this one replaces (now its `.prev` copy) held the previous generation, so that copy plus the
+   * generation closed here still give the whole state.
    */
   private async writeSnapshot(): Promise<void> {
     this.pruned += pruneSeen(this.state, this.dedupSince());
     this.archive.prune(this.dedupSince());
     this.lastPrune = this.now();
     try {
-      // Written on this thread (DurableJsonFile.write): the appends behind it wait for the disk, not for loop turns.
       await this.medium.snapshot.write(this.state);
-      await this.medium.journal.rotate();
+      if (!this.medium.journal.hasOlder) {
+        this.medium.journal.rotate();
+        this.medium.journal.dropOlder();
+      }
       this.snapshots += 1;
     } catch (error) {
-      // Nothing committed is lost (it is in the journal); the next group tries again.
+      // Nothing committed is lost (it is in the journal).
       this.snapshotError = error as Error;
     }
   }
 
-  /** Waits for every commit made so far. */
+  /** Waits for every commit made so far, and for a fold under way. */
   async flush(): Promise<void> {
     if (this.scheduled) await this.scheduled.promise;
     await this.writing;
+    await this.folding;
   }
 
   /** Flushes, takes a snapshot (so the next start replays nothing) and releases the journal. */

@@ -8,12 +8,13 @@ import { MemoryDocument } from '../../hub/store/memory-document.js';
 import { computeKpis } from '../../hub/kpis.js';
 import { countAlarmsIn } from '../../hub/registry/wire.js';
 import type { HubState } from '../../hub/store/state.js';
+import type { Folder } from '../../hub/store/fold.js';
 import { fileMedium, HubStore, memoryMedium, SNAPSHOT_GROWTH, type HubStoreOptions, type StoreMedium } from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
 import { Workflow } from '../../hub/workflow/service.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { isPdmError } from '../../protocol/errors.js';
+import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
 
 /**
@@ -47,7 +48,7 @@ documentAdapterContract('MemoryDocument', async () => {
   return { open: () => doc, cleanup: async () => undefined };
 });
 
-/** The contract of every journal: two generations, appends that a reopen reads back byte for byte. */
+/** The contract of every journal: its generations, appends that a reopen reads back byte for byte. */
 function journalContract(name: string, setup: () => Promise<{ open(): Journal; cleanup(): Promise<void> }>) {
   describe(`hub journal contract: ${name}`, () => {
     let env: Awaited<ReturnType<typeof setup>>;
@@ -56,7 +57,7 @@ function journalContract(name: string, setup: () => Promise<{ open(): Journal; c
     it('reads back what was appended; rotate makes it the previous generation; truncate cuts the current one', async () => {
       env = await setup();
       const journal = env.open();
-      expect(await journal.read()).toEqual({ previous: null, current: null });
+      expect(await journal.read()).toEqual({ older: null, previous: null, current: null });
       const a = encodeRecord([['s', 'e1', 'i1']]);
       const b = encodeRecord([['s', 'e2', 'i2']]);
       await journal.append(a);
@@ -66,7 +67,7 @@ function journalContract(name: string, setup: () => Promise<{ open(): Journal; c
       expect((await reopened.read()).current).toEqual(Buffer.concat([a, b]));
       await reopened.truncate(a.length);
       expect((await env.open().read()).current).toEqual(a);
-      await reopened.rotate();
+      reopened.rotate();
       expect(reopened.bytes).toBe(0);
       await reopened.append(b);
       const after = await env.open().read();
@@ -74,6 +75,29 @@ function journalContract(name: string, setup: () => Promise<{ open(): Journal; c
       expect(after.current).toEqual(b);
       await journal.close();
       await reopened.close();
+    });
+
+    it('keeps the older generation through the next rotate until it is dropped, and refuses another rotate meanwhile', async () => {
+      env = await setup();
+      const journal = env.open();
+      await journal.read();
+      const [a, b, c] = ['e1', 'e2', 'e3'].map((e) => encodeRecord([['s', e, 'i']]));
+      await journal.append(a!);
+      journal.rotate();
+      journal.dropOlder();
+      await journal.append(b!);
+      journal.rotate(); // a is the older generation now, kept while the snapshot is folded from b
+      await journal.append(c!);
+      const reopened = env.open();
+      expect(await reopened.read()).toEqual({ older: a, previous: b, current: c });
+      expect(reopened.hasOlder).toBe(true);
+      expect(() => journal.rotate()).toThrow(/older one is kept/);
+      journal.dropOlder();
+      expect(journal.hasOlder).toBe(false);
+      const last = env.open();
+      expect(await last.read()).toEqual({ older: null, previous: b, current: c });
+      expect(last.hasOlder).toBe(false);
+      await journal.close();
     });
 
     it('appendNow is read back as soon as it returns, in order with append, across a rotate', async () => {
@@ -89,9 +113,10 @@ function journalContract(name: string, setup: () => Promise<{ open(): Journal; c
       await journal.append(c);
       expect(journal.bytes).toBe(a.length + b.length + c.length);
       expect((await env.open().read()).current).toEqual(Buffer.concat([a, b, c]));
-      await journal.rotate();
+      journal.rotate();
       journal.appendNow(a);
-      expect(await env.open().read()).toEqual({ previous: Buffer.concat([a, b, c]), current: a });
+      // Nothing was before the first generation, yet the older one exists (empty): it marks a fold under way.
+      expect(await env.open().read()).toEqual({ older: Buffer.alloc(0), previous: Buffer.concat([a, b, c]), current: a });
       await journal.close();
     });
   });
@@ -256,6 +281,66 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(reopened.state).toEqual(store.state);
       expect(reopened.state).not.toEqual(journaled);
       expect(reopened.state.inspections.flatMap((i) => i.events).length).toBe(store.state.inspections.flatMap((i) => i.events).length);
+    });
+
+    /** A store over this medium whose folds go through `fold` (the medium's own folder as `real`). */
+    const folding = async (fold: (real: Folder, dedupSince: number) => Promise<number>) => {
+      const medium = env.open();
+      const store = await HubStore.over({ ...medium, folder: { fold: (since) => fold(medium.folder, since) } }, { coalesceMs: 5, snapshotJournalBytes: 2_000 });
+      // Rounds of real callers until the journal passed 2,000 bytes and a fold started (a new generation with it).
+      for (let round = 0; !medium.journal.hasOlder && round < 20; round += 1) await exercise(store, round);
+      expect(medium.journal.hasOlder).toBe(true);
+      return { store, medium };
+    };
+
+    it('a fold runs beside the commits: they resolve while it is under way, and at every point a reopen gives the same state', async () => {
+      env = await setup();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const { store, medium } = await folding(async (real, since) => {
+        await gate;
+        return real.fold(since);
+      });
+      await exercise(store, 100); // every commit of it resolved with the fold held
+      expect(store.snapshots).toBe(0);
+      expect((await reopen()).state).toEqual(store.state); // a crash now: every generation over the old snapshot
+      release();
+      await store.flush();
+      expect(store.snapshots).toBe(1);
+      expect(medium.journal.hasOlder).toBe(false);
+      expect((await env.open().journal.read()).older).toBeNull();
+      expect((await reopen()).state).toEqual(store.state);
+    });
+
+    it('a failed fold loses nothing: the older generation stays, a reopen gives the same state and folds it again', async () => {
+      env = await setup();
+      const { store } = await folding(() => Promise.reject(new PdmError('PDM_ERR_STORE_WRITE', 'state.json: no space left on device')));
+      await exercise(store, 100);
+      await store.flush();
+      expect(store.snapshots).toBe(0);
+      expect(store.snapshotError?.message).toContain('no space left on device');
+      const reopened = await reopen({ snapshotJournalBytes: 2_000 });
+      expect(reopened.state).toEqual(store.state);
+      reopened.state.seenEvents.after = 'reopen';
+      reopened.touch('seen', 'after');
+      await reopened.commit(); // its first group commit folds what the failed fold left
+      await reopened.flush();
+      expect(reopened.snapshots).toBe(1);
+      expect((await env.open().journal.read()).older).toBeNull();
+      expect((await reopen()).state).toEqual(reopened.state);
+    });
+
+    it('a crash after the new snapshot is durable but before the older generation is dropped replays to the same state', async () => {
+      env = await setup();
+      const { store } = await folding(async (real, since) => {
+        await real.fold(since);
+        throw new Error('killed before the older generation was dropped');
+      });
+      await exercise(store, 100);
+      await store.flush();
+      // The snapshot is two generations newer than the oldest journal replayed over it.
+      expect((await env.open().journal.read()).older).not.toBeNull();
+      expect((await reopen()).state).toEqual(store.state);
     });
 
     it('takes the next snapshot only once the journal outgrows the last snapshot SNAPSHOT_GROWTH times, so a big state is not rewritten often', async () => {

@@ -1,3 +1,4 @@
+import { existsSync, watch } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -26,7 +27,12 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     await cleanup?.();
   });
 
-  it('keeps every acknowledged event exactly once after a restart, and replays add nothing', async () => {
+  const OLDER = 'state.journal.older';
+  it.each<{ when: string; env: Record<string, string>; killOn: 'acks' | 'fold' }>([
+    { when: 'mid-burst', env: {}, killOn: 'acks' },
+    // Small journal generations: folds start all through the burst; the kill comes as soon as one is under way.
+    { when: 'while the journal is folded into the snapshot', env: { PDM_HUB_STORE_SNAPSHOT_JOURNAL_BYTES: String(64 * 1024) }, killOn: 'fold' },
+  ])('keeps every acknowledged event exactly once after a kill $when and a restart, and replays add nothing', async ({ env, killOn }) => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     const identities = await IdentityStore.open(tmp.dir);
@@ -37,11 +43,18 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     );
     const idOf = (payload: Buffer) => (JSON.parse(payload.toString('utf8')) as { id: string }).id;
 
-    hub = await forkHub(tmp.dir);
+    hub = await forkHub(tmp.dir, env);
     const clients: MqttClient[] = [];
     for (const device of secrets.keys()) clients.push(await connectDevice(hub.mqttPort, 'plant-1', device, secrets.get(device)!));
     const acked = new Set<string>();
     const killed = new Promise<void>((resolve) => {
+      // A fold is under way from the new generation (its older one kept) until the new snapshot is durable.
+      const watcher = killOn === 'fold' ? watch(tmp.dir, (_, name) => {
+        if (name !== OLDER || !existsSync(join(tmp.dir, OLDER))) return;
+        hub!.child.kill('SIGKILL');
+        watcher?.close();
+        resolve();
+      }) : undefined;
       burst.forEach((messages, d) => {
         const client = clients[d]!;
         client.on('error', () => undefined);
@@ -49,7 +62,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
           client.publish(m.topic, m.payload, { qos: 1 }, (error) => {
             if (error) return;
             acked.add(idOf(m.payload));
-            if (acked.size === KILL_AFTER_ACKS) {
+            if (acked.size === (killOn === 'acks' ? KILL_AFTER_ACKS : DEVICES * EVENTS_PER_DEVICE)) {
               hub!.child.kill('SIGKILL');
               resolve();
             }
@@ -63,6 +76,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     for (const client of clients) await client.endAsync(true);
     const total = DEVICES * EVENTS_PER_DEVICE;
     expect(ackedBeforeKill.size).toBeLessThan(total); // the kill really came mid-burst
+    if (killOn === 'fold') expect(existsSync(join(tmp.dir, OLDER))).toBe(true); // and mid-fold
 
     // What survived on disk: every acknowledged event, none twice.
     const afterCrash = storedEventIds(tmp.dir);
@@ -71,7 +85,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     expect([...ackedBeforeKill].filter((id) => !stored.has(id))).toEqual([]);
 
     // Restart and let the agents replay everything (as their outboxes would): nothing new for what was stored.
-    hub = await forkHub(tmp.dir);
+    hub = await forkHub(tmp.dir, env);
     const again: MqttClient[] = [];
     for (const device of secrets.keys()) again.push(await connectDevice(hub.mqttPort, 'plant-1', device, secrets.get(device)!));
     await Promise.all(burst.flatMap((messages, d) => messages.map((m) => again[d]!.publishAsync(m.topic, m.payload, { qos: 1 }))));
@@ -87,6 +101,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     // One inspection per asset: correlation held across the crash as well.
     expect(new Set(state.inspections.map((i) => i.asset)).size).toBe(state.inspections.length);
     expect(state.inspections).toHaveLength(DEVICES * 3);
+    expect(existsSync(join(tmp.dir, OLDER))).toBe(false); // the restarted hub finished the fold the kill cut short
   });
 
   it('refuses to start on a corrupt state file with a clear error, and keeps the good copy', async () => {

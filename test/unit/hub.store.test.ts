@@ -2,7 +2,8 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyEvent } from '../../hub/incidents.js';
-import { encodeRecord } from '../../hub/store/journal.js';
+import { WorkerFolder } from '../../hub/store/fold.js';
+import { encodeRecord, FileJournal } from '../../hub/store/journal.js';
 import { HubStore, memoryMedium, PASS_EVENTS } from '../../hub/store/store.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { anomalyEvent, tempDir } from '../integration/hub.helpers.js';
@@ -39,11 +40,30 @@ describe('HubStore on disk: corruption', () => {
     expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
     expect((error as Error).message).toContain(`${file} is not valid JSON`);
     expect((error as Error).message).toContain(`the previous good copy is ${prev}`);
-    expect((error as Error).message).toContain(`the journals ${join(dir, 'state.journal.prev')} and ${join(dir, 'state.journal')} are replayed`);
+    expect((error as Error).message).toContain(`the journals ${join(dir, 'state.journal.older')} (while a fold runs), ${join(dir, 'state.journal.prev')} and ${join(dir, 'state.journal')} are replayed`);
     expect(await readFile(prev, 'utf8')).toBe(prevBefore);
     // Following the advice brings the hub back with everything: the previous journal replays over the old copy.
     await copyFile(prev, file);
     expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ first: 'x', second: 'y' });
+  });
+
+  it('folds the previous journal generation into the snapshot in a worker thread; a corrupt snapshot is refused there by name', async () => {
+    const { dir, file } = await twoRuns();
+    const journal = new FileJournal(join(dir, 'state.journal'));
+    await journal.read();
+    journal.dropOlder();
+    await journal.append(encodeRecord([['s', 'third', 'z']]));
+    journal.rotate();
+    const folder = new WorkerFolder(file, join(dir, 'state.journal'));
+    const bytes = await folder.fold(0);
+    const folded = await readFile(file, 'utf8');
+    expect(Buffer.byteLength(folded)).toBe(bytes);
+    expect(JSON.parse(folded).seenEvents).toEqual({ first: 'x', second: 'y', third: 'z' });
+    await writeFile(file, '{"schema":1,"inspec');
+    const error = await folder.fold(0).catch((e: unknown) => e);
+    expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
+    expect((error as Error).message).toContain(`${file} is not valid JSON`);
+    await journal.close();
   });
 
   it('refuses valid JSON of the wrong shape, and says when there is no usable previous copy', async () => {
