@@ -137,9 +137,8 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.snapshotBytes = opts.snapshotJournalBytes ?? 16 * 1024 * 1024;
     this.lastSnapshotBytes = medium.snapshot.lastWrittenBytes ?? 0;
     this.now = opts.now ?? Date.now;
-    this.lastPrune = this.now();
-    this.pruned = pruneSeen(state, this.dedupSince());
-    archive.prune(this.dedupSince());
+    this.lastPrune = this.now(); // set again by prune(); typescript wants it assigned here
+    this.prune();
     this.archiveAfterMs = (opts.archiveClosedAfterMinutes ?? 24 * 60) * 60_000;
     this.eventsInMemory = Math.max(4, opts.eventsInMemory ?? 64);
     this.lastArchiveCheck = -Infinity; // the first group commit looks
@@ -315,10 +314,6 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
    * the same state: whole records, the last one wins. Runs between two group commits, never during one.
    */
   private startFold(): void {
-    const dedupSince = this.dedupSince();
-    this.pruned += pruneSeen(this.state, dedupSince);
-    this.archive.prune(dedupSince);
-    this.lastPrune = this.now();
     const failed = (error: unknown) => {
       // Nothing committed is lost (it is in the journals); the fold runs again later.
       this.snapshotError = error as Error;
@@ -332,7 +327,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       return;
     }
     this.folding = this.medium.folder
-      .fold(dedupSince)
+      .fold(this.dedupSince()) // the worker drops old dedup entries from its copy; the state's go hourly
       .then((bytes) => {
         this.medium.journal.dropOlder();
         this.lastSnapshotBytes = bytes;
@@ -368,10 +363,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
    * (a quiet hub) syncs off the thread, leaving the loop free meanwhile.
    */
   private appendGroup(inline = false): Promise<void> {
-    if (this.now() - this.lastPrune >= HOUR_MS) {
-      this.lastPrune = this.now();
-      this.pruned += pruneSeen(this.state, this.dedupSince());
-    }
+    if (this.now() - this.lastPrune >= HOUR_MS) this.prune();
     const touched = this.dirty.take();
     if (touched.size === 0) return Promise.resolve();
     const failed = (error: unknown) => {
@@ -398,9 +390,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
    * generation closed here still give the whole state.
    */
   private async writeSnapshot(): Promise<void> {
-    this.pruned += pruneSeen(this.state, this.dedupSince());
-    this.archive.prune(this.dedupSince());
-    this.lastPrune = this.now();
+    this.prune();
     try {
       await this.medium.snapshot.write(this.state);
       if (!this.medium.journal.hasOlder) {
@@ -412,6 +402,13 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       // Nothing committed is lost (it is in the journal).
       this.snapshotError = error as Error;
     }
+  }
+
+  /** Drops dedup entries past retention, from the state and from the archive's index (a pass over each). */
+  private prune(): void {
+    this.lastPrune = this.now();
+    this.pruned += pruneSeen(this.state, this.dedupSince());
+    this.archive.prune(this.dedupSince());
   }
 
   /** Waits for every commit made so far, and for a fold under way. */
