@@ -97,7 +97,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const authLog = logger.child({ component: 'auth' });
   // Before the broker: an external broker delivers queued messages the moment the hub connects.
   let connected = (): number => 0;
-  const metrics = createMetrics({ state: () => store.state, archived: () => store.archivedSummaries(), ingest, workflow, webhooks: activities.webhooks, connectedClients: () => connected(), store });
+  const metrics = createMetrics({ state: () => store.state, archived: () => store.archivedSummaries(), archivedWatches: () => store.archivedWatches(), ingest, workflow, webhooks: activities.webhooks, connectedClients: () => connected(), store });
   const live = new LiveFeed();
   const scores = new ScoreHistory();
   ingest.onHandled = (channel, seconds) => {
@@ -143,7 +143,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
             ...store.state.inspections.map((i) => (i.spilled ? { ...i, events: [...i.events, { at: i.spilled.first }, { at: i.spilled.last }] } : i)),
             ...Array.from(store.archivedSummaries(), (a) => ({ ...a, events: a.eventCount ? [{ at: a.firstEventAt }, { at: a.lastEventAt }] : [] })),
           ],
-          watches: store.state.watches,
+          watches: [...store.state.watches, ...Array.from(store.archivedWatches(), (w) => ({ ...w, events: w.eventCount ? [{ at: w.firstEventAt }, { at: w.lastEventTs }] : [] }))],
         }),
         config: cfg.training,
         kinds: cfg.training.kinds,

@@ -2,6 +2,8 @@ import type { HubState, Inspection, WatchItem } from './store/state.js';
 
 /** What the KPIs read of an inspection: a whole one, or the summary the store keeps of an archived one. */
 export type KpiInspection = Pick<Inspection, 'site' | 'status' | 'origin' | 'outcome' | 'createdAt' | 'acknowledgedAt' | 'closedAt'>;
+/** What the KPIs read of a watch item: a whole one, or an archived one's summary. */
+export type KpiWatch = Pick<WatchItem, 'site' | 'status' | 'openedAt'>;
 
 const WEEK_MS = 7 * 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -28,7 +30,7 @@ const mean = (values: number[]): number | null => (values.length ? values.reduce
 const share = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
 const isFalseAlarm = (i: KpiInspection): boolean => i.status === 'false_alarm' || i.outcome?.label === 'false_alarm';
 
-function kpiSet(inspections: KpiInspection[], watches: WatchItem[], devices: number, since: number, now: number): KpiSet {
+function kpiSet(inspections: KpiInspection[], watches: KpiWatch[], devices: number, since: number, now: number): KpiSet {
   const closed = inspections.filter((i) => i.status === 'resolved' || i.status === 'false_alarm');
   const resolved = inspections.filter((i) => i.status === 'resolved' && i.closedAt !== undefined);
   const incidents = inspections.filter((i) => i.origin === 'event').length + watches.length;
@@ -47,14 +49,15 @@ function kpiSet(inspections: KpiInspection[], watches: WatchItem[], devices: num
 
 /**
  * The figures reliability engineers are judged by, for all sites, per site, and per week (last 8 weeks). Pure.
- * `archived`: the inspections that left the state (the store's summaries of them).
+ * `archived`, `archivedWatches`: the inspections and watch items that left the state (the store's summaries).
  */
-export function computeKpis(state: HubState, now: number, archived: Iterable<KpiInspection> = []): Kpis {
+export function computeKpis(state: HubState, now: number, archived: Iterable<KpiInspection> = [], archivedWatches: Iterable<KpiWatch> = []): Kpis {
   const devices = Object.values(state.devices);
   const inspections: KpiInspection[] = [...state.inspections, ...archived];
+  const watches: KpiWatch[] = [...state.watches, ...archivedWatches];
   let firstSeen = now;
   for (const i of inspections) firstSeen = Math.min(firstSeen, i.createdAt);
-  for (const w of state.watches) firstSeen = Math.min(firstSeen, w.openedAt);
+  for (const w of watches) firstSeen = Math.min(firstSeen, w.openedAt);
   const sites = [...new Set([...devices.map((d) => d.site), ...inspections.map((i) => i.site)])].sort();
   const weekly = Array.from({ length: 8 }, (_, k) => {
     const weekStart = now - (8 - k) * WEEK_MS;
@@ -62,13 +65,13 @@ export function computeKpis(state: HubState, now: number, archived: Iterable<Kpi
     return { weekStart, inspections: inWeek.length, falseAlarms: inWeek.filter(isFalseAlarm).length };
   });
   return {
-    ...kpiSet(inspections, state.watches, devices.length, firstSeen, now),
+    ...kpiSet(inspections, watches, devices.length, firstSeen, now),
     sites: Object.fromEntries(
       sites.map((site) => [
         site,
         kpiSet(
           inspections.filter((i) => i.site === site),
-          state.watches.filter((w) => w.site === site),
+          watches.filter((w) => w.site === site),
           devices.filter((d) => d.site === site).length,
           firstSeen,
           now,

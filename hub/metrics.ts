@@ -22,6 +22,8 @@ export function createMetrics(deps: {
   state: () => HubState;
   /** Closed inspections archived out of the state (their summaries), counted with the rest. */
   archived: () => Iterable<{ status: HubState['inspections'][number]['status'] }>;
+  /** Closed watch items archived out of the state (their summaries), counted with the rest. */
+  archivedWatches: () => Iterable<{ status: HubState['watches'][number]['status'] }>;
   ingest: Ingest;
   workflow: Workflow;
   /** The CMMS webhook outbox, when a CMMS is configured. */
@@ -98,6 +100,7 @@ export function createMetrics(deps: {
     collect() {
       const counts: Record<string, number> = { watching: 0, cleared: 0, promoted: 0 };
       for (const w of deps.state().watches) counts[w.status] = (counts[w.status] ?? 0) + 1;
+      for (const w of deps.archivedWatches()) counts[w.status] = (counts[w.status] ?? 0) + 1;
       for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
     },
   });

@@ -213,7 +213,14 @@ export const routes: Route[] = [
     role: 'viewer',
     handle: ({ url, deps }) => {
       const status = url.searchParams.get('status');
-      return { body: deps.store.state.watches.filter((w) => !status || w.status === status).sort((a, b) => b.openedAt - a.openedAt) };
+      const list = deps.store.state.watches.filter((w) => !status || w.status === status);
+      // Archived (closed) watch items: filtered on their in-memory summary, read whole only when they match.
+      for (const summary of deps.store.archivedWatches()) {
+        if (status && summary.status !== status) continue;
+        const record = deps.store.watch(summary.id);
+        if (record) list.push(record);
+      }
+      return { body: list.sort((a, b) => b.openedAt - a.openedAt) };
     },
   },
   {
@@ -287,7 +294,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: /^\/api\/kpis$/,
     role: 'viewer',
-    handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now(), deps.store.archivedSummaries()) }),
+    handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now(), deps.store.archivedSummaries(), deps.store.archivedWatches()) }),
   },
   {
     method: 'GET',

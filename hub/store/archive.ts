@@ -1,8 +1,8 @@
 import { PdmError } from '../../protocol/errors.js';
 import type { ArchiveFile } from './archive-file.js';
-import { madeBefore } from './changes.js';
+import { holderOfWatch, madeBefore } from './changes.js';
 import { decodeLine, encodeRecord } from './journal.js';
-import type { ChunkRef, Inspection, InspectionEventRef, SpilledEvents } from './state.js';
+import type { ChunkRef, Inspection, InspectionEventRef, SpilledEvents, WatchItem } from './state.js';
 
 /** A chunk of an open inspection's events that left memory; `prev` is the chunk spilled before it. */
 interface SpillChunk {
@@ -12,6 +12,13 @@ interface SpillChunk {
 }
 
 const isSpill = (value: unknown): value is SpillChunk => typeof value === 'object' && value !== null && typeof (value as SpillChunk).spill === 'string';
+
+/** A closed watch item that left the state, whole. */
+interface WatchLine {
+  watch: WatchItem;
+}
+
+const isWatchLine = (value: unknown): value is WatchLine => typeof value === 'object' && value !== null && typeof (value as WatchLine).watch === 'object';
 
 /**
  * Calls `line` with each newline-terminated line of the file and its offset, in order; a damaged line goes to it too
@@ -74,6 +81,26 @@ export interface InspectionSummary {
   bytes: number;
 }
 
+/** What the hub keeps in memory of a closed watch item once it left the state: lists, KPIs and training labels. */
+export interface WatchSummary {
+  id: string;
+  site: string;
+  asset: string;
+  device: string;
+  severity: WatchItem['severity'];
+  status: WatchItem['status'];
+  openedAt: number;
+  closedAt?: number;
+  lastEventAt: number;
+  inspectionId?: string;
+  /** Device time of its first and last event (its opening time when it has none), and how many it took. */
+  firstEventAt: number;
+  lastEventTs: number;
+  eventCount: number;
+  at: number;
+  bytes: number;
+}
+
 /** One interned copy of each short string (site, asset, device names repeat across thousands of summaries). */
 class Interner {
   private readonly strings = new Map<string, string>();
@@ -119,13 +146,41 @@ function summarize(i: Inspection, at: number, bytes: number, intern: Interner): 
   return summary;
 }
 
+function summarizeWatch(w: WatchItem, at: number, bytes: number, intern: Interner): WatchSummary {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const e of w.events) {
+    if (e.at < first) first = e.at;
+    if (e.at > last) last = e.at;
+  }
+  const summary: WatchSummary = {
+    id: w.id,
+    site: intern.get(w.site),
+    asset: intern.get(w.asset),
+    device: intern.get(w.device),
+    severity: w.severity,
+    status: w.status,
+    openedAt: w.openedAt,
+    lastEventAt: w.lastEventAt,
+    firstEventAt: w.events.length ? first : w.openedAt,
+    lastEventTs: w.events.length ? last : w.openedAt,
+    eventCount: w.events.length,
+    at,
+    bytes,
+  };
+  if (w.closedAt !== undefined) summary.closedAt = w.closedAt;
+  if (w.inspectionId !== undefined) summary.inspectionId = w.inspectionId;
+  return summary;
+}
+
 /**
- * Closed inspections that left the hub's memory: whole records in an append-only file (the last record of an id
- * wins), a summary of each in memory, and which archived inspection holds each episode (for a late `clear`),
+ * Closed inspections and watch items that left the hub's memory: whole records in an append-only file (the last
+ * record of an id wins), a summary of each in memory, and which archived inspection holds each episode (for a late `clear`),
  * kept for as long as dedup entries are (episode ids are UUIDv7, so they age the same way).
  */
 export class InspectionArchive {
   private readonly byId = new Map<string, InspectionSummary>();
+  private readonly watchesById = new Map<string, WatchSummary>();
   private readonly byEpisode = new Map<string, string>();
   private readonly intern = new Interner();
 
@@ -146,13 +201,57 @@ export class InspectionArchive {
       if (!decoded.ok) bad ??= `record ${line} at byte ${at}: ${decoded.why}`;
       else if (bad) throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file.path} is damaged (${bad}) and has good records after it; keep the file for inspection`);
       else {
-        if (!isSpill(decoded.value)) archive.index(decoded.value as Inspection, at, data.length + 1);
+        if (isWatchLine(decoded.value)) archive.indexWatch(decoded.value.watch, at, data.length + 1);
+        else if (!isSpill(decoded.value)) archive.index(decoded.value as Inspection, at, data.length + 1);
         valid = at + data.length + 1;
       }
     });
     if (valid < file.bytes) await file.truncate(valid); // an append cut short: never journaled
     for (const id of [...archive.byId.keys()]) if (hot(id)) archive.byId.delete(id);
+    for (const id of [...archive.watchesById.keys()]) if (hot(id)) archive.watchesById.delete(id);
     return archive;
+  }
+
+  private indexWatch(watch: WatchItem, at: number, bytes: number): void {
+    if (typeof watch.id !== 'string' || !Array.isArray(watch.events)) {
+      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the record at byte ${at} is not a watch item`);
+    }
+    this.watchesById.set(watch.id, summarizeWatch(watch, at, bytes, this.intern));
+  }
+
+  get watchCount(): number {
+    return this.watchesById.size;
+  }
+
+  watchSummaries(): IterableIterator<WatchSummary> {
+    return this.watchesById.values();
+  }
+
+  /** A whole archived watch item, read from the file. */
+  readWatch(id: string): WatchItem | undefined {
+    const s = this.watchesById.get(id);
+    if (!s) return undefined;
+    const decoded = decodeLine(this.file.readAt(s.at, s.bytes - 1));
+    if (!decoded.ok || !isWatchLine(decoded.value)) {
+      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the record of watch ${id} at byte ${s.at}: ${decoded.ok ? 'is not a watch item' : decoded.why}`);
+    }
+    return decoded.value.watch;
+  }
+
+  /** Appends whole watch items (one write, one sync) and indexes them; resolves once they are durable. */
+  async addWatches(watches: WatchItem[]): Promise<void> {
+    if (watches.length === 0) return;
+    const lines = watches.map((watch) => encodeRecord({ watch } satisfies WatchLine));
+    let at = await this.file.append(Buffer.concat(lines));
+    watches.forEach((watch, n) => {
+      this.indexWatch(watch, at, lines[n]!.length);
+      at += lines[n]!.length;
+    });
+  }
+
+  /** The watch is in the state again (archived just before it changed): the state's copy is the true one. */
+  forgetWatch(id: string): void {
+    this.watchesById.delete(id);
   }
 
   private index(record: Inspection, at: number, bytes: number): void {
@@ -202,9 +301,10 @@ export class InspectionArchive {
       if (!data.includes(needle)) return false;
       const decoded = decodeLine(data);
       if (!decoded.ok) return false;
-      const value = decoded.value as Inspection | SpillChunk;
-      if (!value.events.some((e) => e.id === eventId)) return false;
-      found = isSpill(value) ? value.spill : value.id;
+      const value = decoded.value as Inspection | SpillChunk | WatchLine;
+      const record = isWatchLine(value) ? value.watch : value;
+      if (!record.events.some((e) => e.id === eventId)) return false;
+      found = isWatchLine(value) ? holderOfWatch(value.watch) : isSpill(value) ? value.spill : value.id;
       return true;
     });
     return found;

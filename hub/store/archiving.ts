@@ -1,13 +1,14 @@
 import { forgetCorrelationIndex } from '../correlation-index.js';
 import type { InspectionArchive } from './archive.js';
 import type { ChangeKind, DirtySet, JournaledEvents, ListIndex } from './changes.js';
-import { isClosed, type HubState, type Inspection } from './state.js';
+import { isClosed, type HubState, type Inspection, type WatchItem } from './state.js';
 
 /** What the two passes below need of the store: its state, archive, indexes and change tracking. */
 export interface ArchivingDeps {
   state: HubState;
   archive: InspectionArchive;
   index: ListIndex<Inspection>;
+  watches: ListIndex<WatchItem>;
   dirty: DirtySet;
   journaled: JournaledEvents;
   touch(kind: ChangeKind, key: string): void;
@@ -47,6 +48,33 @@ export async function archiveClosed(deps: ArchivingDeps, cutoff: number, limit =
   for (const id of gone) {
     deps.journaled.forget(`i/${id}`);
     deps.touch('archived', id);
+  }
+  return pass(gone.size);
+}
+
+/**
+ * The same for watch items that closed (cleared by themselves, or promoted to an inspection) before `cutoff`:
+ * their whole record goes to the archive file, then they leave the state, journaled as `xw`. One touched since
+ * stays for the next pass.
+ */
+export async function archiveClosedWatches(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
+  const due = deps.state.watches.filter((w) => w.status !== 'watching' && (w.closedAt ?? w.lastEventAt) <= cutoff && !deps.dirty.has('watch', w.id));
+  const candidates = due.slice(0, limit);
+  const pass = (changed: number): Pass => ({ changed, more: due.length > candidates.length });
+  if (candidates.length === 0) return pass(0);
+  const lengths = candidates.map((w) => w.events.length);
+  await deps.archive.addWatches(candidates);
+  const gone = new Set<string>();
+  candidates.forEach((w, n) => {
+    if (deps.watches.find(w.id) === w && !deps.dirty.has('watch', w.id) && w.events.length === lengths[n]) gone.add(w.id);
+    else deps.archive.forgetWatch(w.id);
+  });
+  if (gone.size === 0) return pass(0);
+  deps.watches.remove(gone);
+  forgetCorrelationIndex(deps.state);
+  for (const id of gone) {
+    deps.journaled.forget(`w/${id}`);
+    deps.touch('archivedWatch', id);
   }
   return pass(gone.size);
 }

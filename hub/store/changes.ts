@@ -5,7 +5,7 @@ import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCou
  * What can change in the hub state; each kind is journaled as whole records keyed like this, except `joined`: an
  * inspection that only took events (`joinedFields` and its new events), journaled as just that.
  */
-export type ChangeKind = 'inspection' | 'joined' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived';
+export type ChangeKind = 'inspection' | 'joined' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived' | 'archivedWatch';
 
 /** The fields an inspection's correlation changes when it takes an event (incidents.ts); all the rest stay. */
 export type JoinedFields = Pick<Inspection, 'episodeIds' | 'devices' | 'severity' | 'priority' | 'lastEventAt' | 'updatedAt' | 'clearedAt'>;
@@ -55,7 +55,9 @@ export type Change =
   | ['r', RoutingCounters]
   | ['rr', string, number]
   /** Closed inspections whose whole record is now in the archive file: they leave the state. */
-  | ['x', string[]];
+  | ['x', string[]]
+  /** The same for closed watch items. */
+  | ['xw', string[]];
 
 /** The touched keys since the last group commit, in the order they were first touched. */
 export class DirtySet implements ChangeTracker {
@@ -167,10 +169,11 @@ export function collectChanges(
 ): Change[] {
   const changes: Change[] = [];
   for (const [kind, keys] of touched) {
-    if (kind === 'archived') {
+    if (kind === 'archived' || kind === 'archivedWatch') {
       // One that came back into the state since (a late clear, a comment) is journaled whole instead.
-      const gone = [...keys].filter((id) => !index.inspections.find(id));
-      if (gone.length) changes.push(['x', gone]);
+      const list: ListIndex<{ id: string }> = kind === 'archived' ? index.inspections : index.watches;
+      const gone = [...keys].filter((id) => !list.find(id));
+      if (gone.length) changes.push([kind === 'archived' ? 'x' : 'xw', gone]);
       continue;
     }
     for (const key of keys) {
@@ -226,6 +229,7 @@ export function applyChanges(
         break;
       case 'w':
         index.watches.upsert(change[1]);
+        left.delete(change[1].id);
         seenIn(state, change[1].events, holderOfWatch(change[1]));
         break;
       case 'i+': {
@@ -245,10 +249,13 @@ export function applyChanges(
         seenIn(state, added, id);
         break;
       }
-      case 'w+':
-        index.watches.upsert({ ...change[1], events: extendEvents(index.watches.find(change[1].id), change[2], change[3]) } as WatchItem);
+      case 'w+': {
+        const record = left.find(change[1].id, index.watches, 'watch');
+        if (!record) break;
+        index.watches.upsert({ ...change[1], events: extendEvents(record, change[2], change[3]) } as WatchItem);
         seenIn(state, change[3], holderOfWatch(change[1]));
         break;
+      }
       case 'd':
         state.devices[change[1]] = change[2];
         break;
@@ -265,25 +272,30 @@ export function applyChanges(
         index.inspections.remove(new Set(change[1]));
         for (const id of change[1]) left.delete(id);
         break;
+      case 'xw':
+        index.watches.remove(new Set(change[1]));
+        for (const id of change[1]) left.delete(id);
+        break;
     }
   }
 }
 
 /**
- * Replaying over a snapshot newer than the journal's start, a change to an inspection that was archived before the
- * snapshot was taken finds no record: the snapshot no longer has it. Such changes are skipped and remembered here;
- * the journal's `x` for it (later in the replay: it is journaled after the pass that archived it) or a whole
- * record of it settles each. Whatever is still here at the end was never archived: the journal does not fit.
+ * Replaying over a snapshot newer than the journal's start, a change to an inspection or watch item that was
+ * archived before the snapshot was taken finds no record: the snapshot no longer has it. Such changes are skipped
+ * and remembered here; the journal's `x` (`xw`) for it (later in the replay: it is journaled after the pass that
+ * archived it) or a whole record of it settles each. Whatever is still here at the end was never archived: the
+ * journal does not fit.
  */
 export class LeftInspections {
-  private readonly skipped = new Map<string, string>();
+  private readonly skipped = new Map<string, { where: string; what: 'inspection' | 'watch' }>();
 
   constructor(private readonly where: () => string) {}
 
-  /** The inspection the change is to, or undefined (and remembered) when the state does not hold it: skip the change. */
-  find(id: string, inspections: ListIndex<Inspection>): Inspection | undefined {
-    const record = inspections.find(id);
-    if (!record && !this.skipped.has(id)) this.skipped.set(id, this.where());
+  /** The record the change is to, or undefined (and remembered) when the state does not hold it: skip the change. */
+  find<T extends { id: string }>(id: string, records: ListIndex<T>, what: 'inspection' | 'watch' = 'inspection'): T | undefined {
+    const record = records.find(id);
+    if (!record && !this.skipped.has(id)) this.skipped.set(id, { where: this.where(), what });
     return record;
   }
 
@@ -291,9 +303,9 @@ export class LeftInspections {
     this.skipped.delete(id);
   }
 
-  /** The first change left unsettled: where it is and which inspection it names. */
-  unsettled(): { id: string; where: string } | undefined {
-    for (const [id, where] of this.skipped) return { id, where };
+  /** The first change left unsettled: where it is and which record it names. */
+  unsettled(): { id: string; where: string; what: 'inspection' | 'watch' } | undefined {
+    for (const [id, at] of this.skipped) return { id, ...at };
     return undefined;
   }
 }

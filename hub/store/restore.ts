@@ -58,7 +58,7 @@ export function replay(state: HubState, generations: Array<{ name: string; data:
   }
   const unsettled = left.unsettled();
   if (unsettled) {
-    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${unsettled.where} changes inspection ${unsettled.id}, which neither the snapshot nor the journal before it holds, and which was never archived`);
+    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${unsettled.where} changes ${unsettled.what} ${unsettled.id}, which neither the snapshot nor the journal before it holds, and which was never archived`);
   }
   return last;
 }
@@ -71,7 +71,7 @@ export function fromSnapshot(data: HubState | null): HubState {
 /**
  * What a hub's data directory holds, read without opening a store (tests, benchmarks, chaos checks that look at
  * a hub from outside, also while it runs or after it was killed): the snapshot plus every journal generation,
- * with the archived inspections (the last whole record of each) after the state's own.
+ * with the archived inspections and watch items (the last whole record of each) after the state's own.
  */
 export function readStoredState(dataDir: string): HubState {
   const read = (file: string): Buffer | null => {
@@ -90,12 +90,16 @@ export function readStoredState(dataDir: string): HubState {
     { name: JOURNAL_FILE, data: read(JOURNAL_FILE) },
   ]);
   const archived = new Map<string, HubState['inspections'][number]>();
+  const archivedWatches = new Map<string, HubState['watches'][number]>();
   const archive = read(ARCHIVE_FILE);
   for (let start = 0, end = archive?.indexOf(0x0a) ?? -1; archive && end >= 0; start = end + 1, end = archive.indexOf(0x0a, start)) {
     const decoded = decodeLine(archive.subarray(start, end));
-    if (decoded.ok && !('spill' in (decoded.value as object))) archived.set((decoded.value as { id: string }).id, decoded.value as HubState['inspections'][number]);
+    if (!decoded.ok || 'spill' in (decoded.value as object)) continue;
+    const value = decoded.value as HubState['inspections'][number] | { watch: HubState['watches'][number] };
+    if ('watch' in value) archivedWatches.set(value.watch.id, value.watch);
+    else archived.set(value.id, value);
   }
-  const hot = new Set(state.inspections.map((i) => i.id));
+  const hot = new Set([...state.inspections, ...state.watches].map((r) => r.id));
   // Spilled events back in their lists, so a reader sees every event each inspection took.
   state.inspections = state.inspections.map((i) => {
     if (!i.spilled || !archive) return i;
@@ -111,5 +115,6 @@ export function readStoredState(dataDir: string): HubState {
     return { ...rest, events: [...i.events.slice(0, 1), ...chunks.reverse().flat(), ...i.events.slice(1)] };
   });
   for (const [id, record] of archived) if (!hot.has(id)) state.inspections.push(record);
+  for (const [id, watch] of archivedWatches) if (!hot.has(id)) state.watches.push(watch);
   return state;
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { InspectionArchive, type InspectionSummary } from './archive.js';
-import { archiveClosed, spillEvents } from './archiving.js';
+import { InspectionArchive, type InspectionSummary, type WatchSummary } from './archive.js';
+import { archiveClosed, archiveClosedWatches, spillEvents } from './archiving.js';
 import { FileArchive, MemoryArchive, type ArchiveFile } from './archive-file.js';
 import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ArchivedInspections, type ChangeKind, type ChangeTracker } from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
@@ -44,9 +44,9 @@ export interface HubStoreOptions {
   /** A journal this big is folded into a new snapshot and started afresh. Default 16 MiB. */
   snapshotJournalBytes?: number;
   /**
-   * Closed (resolved, false alarm) inspections leave memory this long after closing: their whole record goes to
-   * the archive file, a summary stays for lists, filters and KPIs. Default one day (recent ones stay at hand for
-   * the dashboard and the canary alarm counts); 0 archives them at the next check.
+   * Closed (resolved, false alarm) inspections and closed watch items leave memory this long after closing: their
+   * whole record goes to the archive file, a summary stays for lists, filters and KPIs. Default one day (recent ones
+   * stay at hand for the dashboard); 0 archives them at the next check.
    */
   archiveClosedAfterMinutes?: number;
   /**
@@ -174,7 +174,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       { name: journal.path, data: current },
     ]);
     if (tornBytes > 0) await journal.truncate(validBytes);
-    const hot = new Set(state.inspections.map((i) => i.id));
+    const hot = new Set([...state.inspections, ...state.watches].map((r) => r.id));
     const archive = await InspectionArchive.load(medium.archive, (id) => hot.has(id));
     return new HubStore(state, medium, opts.coalesceMs, opts, archive);
   }
@@ -229,6 +229,16 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
 
   get archivedCount(): number {
     return this.archive.size;
+  }
+
+  /** What the hub keeps in memory of the archived watch items (never the ones in the state). */
+  archivedWatches(): IterableIterator<WatchSummary> {
+    return this.archive.watchSummaries();
+  }
+
+  /** A watch item by id: the state's, or else one read back from the archive. */
+  watch(id: string): WatchItem | undefined {
+    return this.index.watches.find(id) ?? this.archive.readWatch(id);
   }
 
   episodeHolder(episodeId: string): string | undefined {
@@ -342,14 +352,17 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   private async archivePass(): Promise<void> {
     const now = this.now();
     this.lastArchiveCheck = now;
-    const deps = { state: this.state, archive: this.archive, index: this.index.inspections, dirty: this.dirty, journaled: this.journaled, touch: (kind: ChangeKind, key: string) => this.touch(kind, key) };
+    const deps = { state: this.state, archive: this.archive, index: this.index.inspections, watches: this.index.watches, dirty: this.dirty, journaled: this.journaled, touch: (kind: ChangeKind, key: string) => this.touch(kind, key) };
     try {
-      const closed = await archiveClosed(deps, now - this.archiveAfterMs, PASS_RECORDS);
-      const spilled = await spillEvents(deps, this.eventsInMemory, PASS_EVENTS);
+      const passes = [
+        await archiveClosed(deps, now - this.archiveAfterMs, PASS_RECORDS),
+        await archiveClosedWatches(deps, now - this.archiveAfterMs, PASS_RECORDS),
+        await spillEvents(deps, this.eventsInMemory, PASS_EVENTS),
+      ];
       this.archiveError = undefined;
       // A backlog is worked off a bounded pass per group commit, not in one long stall of every commit behind it.
-      if (closed.more || spilled.more) this.lastArchiveCheck = -Infinity;
-      if (closed.changed + spilled.changed > 0) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
+      if (passes.some((p) => p.more)) this.lastArchiveCheck = -Infinity;
+      if (passes.some((p) => p.changed > 0)) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
     } catch (error) {
       this.archiveError = error as Error; // nothing left the state; the next check tries again
     }

@@ -1,8 +1,7 @@
 import { PdmError } from '../../protocol/errors.js';
-import type { WatchItem } from '../store/state.js';
 import { readTelemetry, type ReadStats } from '../telemetry/reader.js';
 import type { TelemetryRow } from '../telemetry/rows.js';
-import { labelRow, spansFor, type LabelledInspection } from './labels.js';
+import { labelRow, spansFor, type LabelledInspection, type LabelledWatch } from './labels.js';
 import { EvenSample } from './thin.js';
 
 export interface DeviceRef {
@@ -16,7 +15,7 @@ export interface CollectOptions {
   from?: number;
   to?: number;
   inspections: ReadonlyArray<LabelledInspection>;
-  watches: ReadonlyArray<WatchItem>;
+  watches: ReadonlyArray<LabelledWatch>;
   marginMs: number;
   /** Normal rows kept for the fit (evenly thinned beyond this), and fault rows kept for the figures. */
   maxRows: number;

@@ -50,8 +50,11 @@ export type LabelledInspection = Pick<Inspection, 'id' | 'site' | 'device' | 'de
   events: ReadonlyArray<{ at: number }>;
 };
 
+/** What labelling reads of a watch item: a whole one, or an archived one's summary with its events' range (as above). */
+export type LabelledWatch = Pick<WatchItem, 'id' | 'site' | 'device' | 'status' | 'openedAt' | 'closedAt'> & { events: ReadonlyArray<{ at: number }> };
+
 /** The spans that matter for one device: its inspections (any device of the incident) and its open or self-cleared watches. */
-export function spansFor(site: string, device: string, inspections: ReadonlyArray<LabelledInspection>, watches: ReadonlyArray<WatchItem>, marginMs: number): LabelSpan[] {
+export function spansFor(site: string, device: string, inspections: ReadonlyArray<LabelledInspection>, watches: ReadonlyArray<LabelledWatch>, marginMs: number): LabelSpan[] {
   const spans: LabelSpan[] = [];
   for (const i of inspections) {
     if (i.site !== site || !(i.devices.includes(device) || i.device === device)) continue;

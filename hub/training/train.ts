@@ -6,8 +6,7 @@ import { buildPcaArtifact } from '../../models/detectors/pca-artifact.js';
 import { referenceDistribution } from '../../models/distribution.js';
 import { DEFAULT_DECISION } from '../../models/train-default.js';
 import type { RegistryEntry, RegistryStore } from '../registry/store.js';
-import type { WatchItem } from '../store/state.js';
-import type { LabelledInspection } from './labels.js';
+import type { LabelledInspection, LabelledWatch } from './labels.js';
 import type { TelemetryLog } from '../telemetry/log.js';
 import { collectTrainingSet, type DeviceRef, type TrainingSet } from './collect.js';
 
@@ -30,7 +29,7 @@ export interface TrainTarget {
 export interface TrainDeps {
   log: TelemetryLog;
   store: RegistryStore;
-  state: () => { inspections: ReadonlyArray<LabelledInspection>; watches: ReadonlyArray<WatchItem> };
+  state: () => { inspections: ReadonlyArray<LabelledInspection>; watches: ReadonlyArray<LabelledWatch> };
   config: { minNormalRows: number; maxRows: number; marginSeconds: number };
   now: () => number;
 }

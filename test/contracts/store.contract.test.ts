@@ -425,23 +425,26 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
     }
     const tech = { name: 'ann', role: 'technician' as const };
 
-    /** Everything the store holds: the state's inspections and the archived ones read back whole. */
+    /** Everything the store holds: the state's inspections and watch items, and the archived ones read back whole. */
     const everything = (store: HubStore): HubState => ({
       ...store.state,
       inspections: [...store.state.inspections, ...Array.from(store.archivedSummaries(), (a) => store.inspection(a.id)!)],
+      watches: [...store.state.watches, ...Array.from(store.archivedWatches(), (a) => store.watch(a.id)!)],
     });
+
+    /** Sends unrelated events until the store took its next snapshot. */
+    const untilSnapshot = async (store: HubStore, send: (m: { topic: string; payload: Buffer }) => Promise<unknown>, settle: () => Promise<void>) => {
+      const before = store.snapshots;
+      for (let filler = 0; store.snapshots === before; filler += 1) {
+        await send(encode('event', anomalyEvent('plant-1', 'pump-2', { asset: `other-${filler}` })));
+        await settle();
+      }
+    };
 
     it('an inspection that took events after a snapshot and was archived before the next one reopens from that one', async () => {
       env = await setup();
       const { store, identities, workflow, send, settle } = await archiving({ snapshotJournalBytes: 20_000 });
-      let filler = 0;
-      const nextSnapshot = async () => {
-        const before = store.snapshots;
-        while (store.snapshots === before) {
-          await send(encode('event', anomalyEvent('plant-1', 'pump-2', { asset: `other-${filler++}` })));
-          await settle();
-        }
-      };
+      const nextSnapshot = () => untilSnapshot(store, send, settle);
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       const join = () => send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'joined-then-archived', severity: 'critical', episodeId })));
       await join(); // opened: journaled whole...
@@ -460,6 +463,51 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const reopened = await reopen();
       expect(everything(reopened)).toEqual(everything(store));
       expect(reopened.inspection(id)?.events).toHaveLength(3);
+      identities.close();
+    });
+
+    it('closed watch items leave memory for the archive; KPIs and dedup still count them, also after a reopen', async () => {
+      env = await setup();
+      const { store, ingest, identities, send, settle } = await archiving();
+      const opened: Array<{ topic: string; payload: Buffer }> = [];
+      for (let k = 0; k < 3; k += 1) {
+        const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+        opened.push(encode('event', anomalyEvent('plant-1', 'pump-5', { asset: `brief-${k}`, severity: 'info', episodeId })));
+        await send(opened[k]!);
+        await send(encode('event', anomalyEvent('plant-1', 'pump-5', { asset: `brief-${k}`, severity: 'info', episodeId, kind: 'clear' })));
+      }
+      await send(encode('event', anomalyEvent('plant-1', 'pump-6', { asset: 'lasting', severity: 'info' })));
+      await settle();
+      expect(store.state.watches.map((w) => w.status)).toEqual(['watching']); // the cleared ones left memory
+      expect(Array.from(store.archivedWatches(), (w) => [w.asset, w.status, w.eventCount])).toEqual([0, 1, 2].map((k) => [`brief-${k}`, 'cleared', 2]));
+      expect(computeKpis(store.state, Date.now(), store.archivedSummaries(), store.archivedWatches()).autoClosedShare).toBe(3 / 4);
+      await send(opened[1]!); // an agent's redelivery
+      expect(ingest.stats.duplicates).toBe(1);
+      expect(store.state.watches).toHaveLength(1);
+      const reopened = await reopen({ archiveClosedAfterMinutes: 0 });
+      expect(reopened.state.watches).toHaveLength(1);
+      expect(everything(reopened)).toEqual(everything(store));
+      identities.close();
+    });
+
+    it('a watch item that took events after a snapshot and was archived before the next one reopens from that one', async () => {
+      env = await setup();
+      const { store, identities, send, settle } = await archiving({ snapshotJournalBytes: 20_000 });
+      const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+      const watchEvent = (kind: 'anomaly' | 'clear') => send(encode('event', anomalyEvent('plant-1', 'pump-7', { asset: 'watched-then-archived', severity: 'info', episodeId, kind })));
+      await watchEvent('anomaly'); // opened: journaled whole...
+      await settle();
+      await untilSnapshot(store, send, settle); // ...and now in a snapshot
+      const id = store.state.watches.find((w) => w.asset === 'watched-then-archived')!.id;
+      await watchEvent('anomaly'); // journaled as events added to it
+      await watchEvent('clear'); // cleared by itself, then archived
+      await settle();
+      expect(store.state.watches.some((w) => w.id === id)).toBe(false);
+      expect(store.watch(id)?.events).toHaveLength(3);
+      await untilSnapshot(store, send, settle); // a snapshot without it, with that generation kept before it
+      const reopened = await reopen();
+      expect(everything(reopened)).toEqual(everything(store));
+      expect(reopened.watch(id)?.status).toBe('cleared');
       identities.close();
     });
 
