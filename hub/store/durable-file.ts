@@ -1,4 +1,4 @@
-import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
@@ -10,6 +10,9 @@ export interface DocumentAdapter<T> {
   /** Bytes of the last document written (or read back), when known. */
   readonly lastWrittenBytes?: number;
 }
+
+/** A big document is written and synced in pieces of this many bytes (see `DurableJsonFile.write`). */
+const SYNC_EVERY = 2 * 1024 * 1024;
 
 /** Makes a rename or a new file in `dir` durable (the directory entry itself is synced). */
 export function fsyncDirNow(dir: string): void {
@@ -79,7 +82,15 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
       const text = Buffer.from(JSON.stringify(data));
       const fd = openSync(tmp, 'w');
       try {
-        for (let written = 0; written < text.length; ) written += writeSync(fd, text, written);
+        // Synced as it goes: one flush of a whole big document (the hub's snapshot) would hold up every fsync of the
+        // journal on the same file system meanwhile (ext4 commits them together), so a commit waits for a piece.
+        for (let written = 0, synced = 0; written < text.length; ) {
+          written += writeSync(fd, text, written, Math.min(SYNC_EVERY, text.length - written));
+          if (written - synced >= SYNC_EVERY && written < text.length) {
+            fdatasyncSync(fd);
+            synced = written;
+          }
+        }
         fsyncSync(fd);
       } finally {
         closeSync(fd);

@@ -18,6 +18,14 @@ describe('durable JSON file', () => {
     expect(await file.read()).toEqual({ n: 2 });
   });
 
+  it('writes a document bigger than its sync piece whole, byte for byte', async () => {
+    const file = new DurableJsonFile<{ rows: string[] }>(join(fresh(), 'big.json'));
+    const doc = { rows: Array.from({ length: 60_000 }, (_, i) => `row ${i} `.repeat(10)) }; // about 5 MB
+    await file.write(doc);
+    expect(file.lastWrittenBytes).toBeGreaterThan(4 * 1024 * 1024);
+    expect(await file.read()).toEqual(doc);
+  });
+
   it('keeps the previous good document beside the current one', async () => {
     const dir = fresh();
     const file = new DurableJsonFile<{ n: number }>(join(dir, 'state.json'));
