@@ -2,7 +2,7 @@ import { PdmError } from '../../protocol/errors.js';
 import type { ArchiveFile } from './archive-file.js';
 import { holderOfWatch, madeBefore } from './changes.js';
 import { decodeLine, encodeRecord } from './journal.js';
-import type { ChunkRef, Inspection, InspectionEventRef, SpilledEvents, WatchItem } from './state.js';
+import { eventRange, type ChunkRef, type Inspection, type InspectionEventRef, type SpilledEvents, type WatchItem } from './state.js';
 
 /** A chunk of an open inspection's events that left memory; `prev` is the chunk spilled before it. */
 interface SpillChunk {
@@ -113,12 +113,7 @@ class Interner {
 }
 
 function summarize(i: Inspection, at: number, bytes: number, intern: Interner): InspectionSummary {
-  let first = Infinity;
-  let last = -Infinity;
-  for (const e of i.events) {
-    if (e.at < first) first = e.at;
-    if (e.at > last) last = e.at;
-  }
+  const { first, last } = eventRange(i.events, i.createdAt);
   const summary: InspectionSummary = {
     id: i.id,
     site: intern.get(i.site),
@@ -131,8 +126,8 @@ function summarize(i: Inspection, at: number, bytes: number, intern: Interner): 
     origin: i.origin,
     createdAt: i.createdAt,
     updatedAt: i.updatedAt,
-    firstEventAt: i.events.length ? first : i.createdAt,
-    lastEventAt: i.events.length ? last : i.createdAt,
+    firstEventAt: first,
+    lastEventAt: last,
     eventCount: i.events.length,
     auditLength: i.audit.length,
     at,
@@ -147,12 +142,7 @@ function summarize(i: Inspection, at: number, bytes: number, intern: Interner): 
 }
 
 function summarizeWatch(w: WatchItem, at: number, bytes: number, intern: Interner): WatchSummary {
-  let first = Infinity;
-  let last = -Infinity;
-  for (const e of w.events) {
-    if (e.at < first) first = e.at;
-    if (e.at > last) last = e.at;
-  }
+  const { first, last } = eventRange(w.events, w.openedAt);
   const summary: WatchSummary = {
     id: w.id,
     site: intern.get(w.site),
@@ -162,8 +152,8 @@ function summarizeWatch(w: WatchItem, at: number, bytes: number, intern: Interne
     status: w.status,
     openedAt: w.openedAt,
     lastEventAt: w.lastEventAt,
-    firstEventAt: w.events.length ? first : w.openedAt,
-    lastEventTs: w.events.length ? last : w.openedAt,
+    firstEventAt: first,
+    lastEventTs: last,
     eventCount: w.events.length,
     at,
     bytes,

@@ -24,59 +24,56 @@ export interface Pass {
 const unchanged = (deps: ArchivingDeps, record: Inspection, length = record.events.length): boolean =>
   deps.index.find(record.id) === record && !deps.dirty.has('inspection', record.id) && record.events.length === length;
 
+/** What differs between archiving inspections and watch items. */
+interface Archivable<T extends { id: string; events: unknown[] }> {
+  records: ListIndex<T>;
+  kind: 'inspection' | 'watch';
+  /** The prefix of its key in JournaledEvents. */
+  journal: 'i' | 'w';
+  gone: 'archived' | 'archivedWatch';
+  add(records: T[]): Promise<void>;
+  forget(id: string): void;
+}
+
 /**
- * Moves inspections closed before `cutoff` to the archive: their whole record is appended (durable) first, then
- * they leave the state and are touched as `archived` (journaled as `x`). A crash in between leaves them in both;
- * the state's copy wins on open and they are archived again. One that changed meanwhile stays. Returns how many
- * left; throws (leaving the state as it was) if the append fails.
+ * Moves records to the archive: their whole record is appended (durable) first, then they leave the state and are
+ * touched as gone (journaled as `x` or `xw`). A crash in between leaves them in both; the state's copy wins on open
+ * and they are archived again. One that changed meanwhile stays. Throws (leaving the state as it was) if the append
+ * fails.
  */
-export async function archiveClosed(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
-  const due = deps.state.inspections.filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !deps.dirty.has('inspection', i.id));
+async function moveToArchive<T extends { id: string; events: unknown[] }>(deps: ArchivingDeps, side: Archivable<T>, due: T[], limit: number): Promise<Pass> {
   const candidates = due.slice(0, limit);
   const pass = (changed: number): Pass => ({ changed, more: due.length > candidates.length });
   if (candidates.length === 0) return pass(0);
-  const lengths = candidates.map((i) => i.events.length);
-  await deps.archive.add(candidates.map((i) => deps.archive.whole(i)));
+  const lengths = candidates.map((r) => r.events.length);
+  await side.add(candidates);
   const gone = new Set<string>();
-  candidates.forEach((i, n) => {
-    if (unchanged(deps, i, lengths[n])) gone.add(i.id);
-    else deps.archive.forget(i.id);
+  candidates.forEach((r, n) => {
+    if (side.records.find(r.id) === r && !deps.dirty.has(side.kind, r.id) && r.events.length === lengths[n]) gone.add(r.id);
+    else side.forget(r.id);
   });
   if (gone.size === 0) return pass(0);
-  deps.index.remove(gone);
+  side.records.remove(gone);
   forgetCorrelationIndex(deps.state);
   for (const id of gone) {
-    deps.journaled.forget(`i/${id}`);
-    deps.touch('archived', id);
+    deps.journaled.forget(`${side.journal}/${id}`);
+    deps.touch(side.gone, id);
   }
   return pass(gone.size);
 }
 
-/**
- * The same for watch items that closed (cleared by themselves, or promoted to an inspection) before `cutoff`:
- * their whole record goes to the archive file, then they leave the state, journaled as `xw`. One touched since
- * stays for the next pass.
- */
-export async function archiveClosedWatches(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
+/** Moves inspections closed (resolved, false alarm) before `cutoff` to the archive, at most `limit` of them. */
+export function archiveClosed(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
+  const due = deps.state.inspections.filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !deps.dirty.has('inspection', i.id));
+  const { archive } = deps;
+  return moveToArchive(deps, { records: deps.index, kind: 'inspection', journal: 'i', gone: 'archived', add: (records) => archive.add(records.map((i) => archive.whole(i))), forget: (id) => archive.forget(id) }, due, limit);
+}
+
+/** The same for watch items that closed (cleared by themselves, or promoted to an inspection) before `cutoff`. */
+export function archiveClosedWatches(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
   const due = deps.state.watches.filter((w) => w.status !== 'watching' && (w.closedAt ?? w.lastEventAt) <= cutoff && !deps.dirty.has('watch', w.id));
-  const candidates = due.slice(0, limit);
-  const pass = (changed: number): Pass => ({ changed, more: due.length > candidates.length });
-  if (candidates.length === 0) return pass(0);
-  const lengths = candidates.map((w) => w.events.length);
-  await deps.archive.addWatches(candidates);
-  const gone = new Set<string>();
-  candidates.forEach((w, n) => {
-    if (deps.watches.find(w.id) === w && !deps.dirty.has('watch', w.id) && w.events.length === lengths[n]) gone.add(w.id);
-    else deps.archive.forgetWatch(w.id);
-  });
-  if (gone.size === 0) return pass(0);
-  deps.watches.remove(gone);
-  forgetCorrelationIndex(deps.state);
-  for (const id of gone) {
-    deps.journaled.forget(`w/${id}`);
-    deps.touch('archivedWatch', id);
-  }
-  return pass(gone.size);
+  const { archive } = deps;
+  return moveToArchive(deps, { records: deps.watches, kind: 'watch', journal: 'w', gone: 'archivedWatch', add: (records) => archive.addWatches(records), forget: (id) => archive.forgetWatch(id) }, due, limit);
 }
 
 /**

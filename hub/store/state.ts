@@ -158,3 +158,15 @@ export function emptyState(): HubState {
 export const deviceKey = (site: string, device: string): string => `${site}/${device}`;
 
 export const isClosed = (status: InspectionStatus): boolean => status === 'resolved' || status === 'false_alarm';
+
+/** The first and last time of a record's events, or `fallback` for both when it has none. */
+export function eventRange(events: ReadonlyArray<{ at: number }>, fallback: number): { first: number; last: number } {
+  if (events.length === 0) return { first: fallback, last: fallback };
+  let first = Infinity;
+  let last = -Infinity;
+  for (const e of events) {
+    if (e.at < first) first = e.at;
+    if (e.at > last) last = e.at;
+  }
+  return { first, last };
+}

@@ -1,5 +1,5 @@
 import type { Inspection, WatchItem } from '../store/state.js';
-import { isClosed } from '../store/state.js';
+import { eventRange, isClosed } from '../store/state.js';
 
 /**
  * The labelling rule: which telemetry rows may train a model as normal, and which are labelled faults.
@@ -30,17 +30,6 @@ export type RowLabel =
   | { kind: 'excluded'; reason: 'unresolved' | 'watch'; source: string };
 
 const RANK: Record<SpanKind, number> = { fault: 3, unresolved: 2, watch: 2, false_alarm: 1 };
-
-function eventRange(events: ReadonlyArray<{ at: number }>, fallback: number): { first: number; last: number } {
-  if (events.length === 0) return { first: fallback, last: fallback };
-  let first = Infinity;
-  let last = -Infinity;
-  for (const e of events) {
-    first = Math.min(first, e.at);
-    last = Math.max(last, e.at);
-  }
-  return { first, last };
-}
 
 /**
  * What labelling reads of an inspection: a whole one, or an archived one's summary with its events' first and last
