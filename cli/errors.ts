@@ -14,3 +14,14 @@ export function fail(command: string, error: unknown): never {
   if (process.env.PDM_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   process.exit(exitCodeFor(error));
 }
+
+/** A command's action that ends in `fail(command, error)` for whatever it throws. */
+export function failing<A extends unknown[]>(command: string, action: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (error) {
+      fail(command, error);
+    }
+  };
+}

@@ -21,6 +21,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
 const program = new Command()
   .name('pdm')
   .description('Predictive maintenance at the edge: hub, agents and simulator.')
+  // A command's options after its subcommand belong to the subcommand (see `pdm hub`).
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 const wanted = process.argv[2];

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { loadHubConfig } from '../../config/index.js';
 import { ModelRegistry } from '../../hub/registry/registry.js';
-import { fail } from '../errors.js';
+import { failing } from '../errors.js';
 import { shipped } from '../paths.js';
 
 /** The registry lives in the hub's data dir; these commands work on it directly, with or without a running hub. */
@@ -26,42 +26,36 @@ export function registerModel(program: Command): void {
     .description('Verify a model card and its ONNX file, sign them with the hub key and register the version.')
     .requiredOption('--card <file>', 'model card (<id>.card.json beside <id>.onnx)')
     .option(...config)
-    .action((opts: { card: string; config: string }) => {
-      try {
+    .action(
+      failing('model add', (opts: { card: string; config: string }) => {
         const registry = openRegistry(opts.config);
         const e = registry.addFromCard(resolve(opts.card));
         process.stdout.write(`registered ${e.modelId} ${e.version} (${e.kind}, ${e.features.length} features, threshold ${e.threshold})\n`);
         process.stdout.write(`  bundle ${e.size} bytes, sha256 ${e.sha256}\n  signed with ${registry.key.keyFile}; agents verify with ${registry.key.publicKeyFile}\n`);
-      } catch (error) {
-        fail('model add', error);
-      }
-    });
+      }),
+    );
 
   model
     .command('list')
     .description('List registered model versions and what each device last applied.')
     .option(...config)
-    .action((opts: { config: string }) => {
-      try {
+    .action(
+      failing('model list', (opts: { config: string }) => {
         const registry = openRegistry(opts.config);
         const entries = registry.list();
         if (entries.length === 0) process.stdout.write('no models registered (pdm model add --card FILE)\n');
         for (const e of entries) process.stdout.write(`${e.modelId}\t${e.version}\t${e.kind}\t${e.size} bytes\t${new Date(e.addedAt).toISOString()}\n`);
         for (const [device, m] of Object.entries(registry.deployed())) process.stdout.write(`device ${device} runs ${m.modelId} ${m.version}\n`);
-      } catch (error) {
-        fail('model list', error);
-      }
-    });
+      }),
+    );
 
   model
     .command('key')
     .description("Print the hub's Ed25519 public key (PEM) for the agents' modelSync.publicKeyPem.")
     .option(...config)
-    .action((opts: { config: string }) => {
-      try {
+    .action(
+      failing('model key', (opts: { config: string }) => {
         process.stdout.write(openRegistry(opts.config).publicKeyPem);
-      } catch (error) {
-        fail('model key', error);
-      }
-    });
+      }),
+    );
 }

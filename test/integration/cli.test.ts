@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +36,19 @@ describe('pdm CLI', () => {
     const { code, stderr } = await runPdm(['hub', '--config', file('type.yaml', 'mqtt:\n  port: "not a port"\n')]);
     expect(code).toBe(2);
     expect(stderr).toMatch(/key "mqtt.port": expected number, received string/);
+  });
+
+  it('provisions a device into the data directory of the config given after the subcommand', async () => {
+    const shipped = readFileSync('config/hub.yaml', 'utf8');
+    const config = file('own.yaml', shipped.replace(/^dataDir: .*$/m, `dataDir: ${join(dir, 'own-data')}`));
+    const add = await runPdm(['hub', 'device', 'add', 'plant-own', 'pump-1', '--config', config]);
+    expect(add.code).toBe(0);
+    const list = await runPdm(['hub', 'device', 'list', '--config', config]);
+    expect(list.stdout).toContain('plant-own:pump-1\tactive');
+    expect(existsSync(join(dir, 'own-data', 'identities.json'))).toBe(true);
+    const missing = await runPdm(['hub', 'device', 'list', '--config', join(dir, 'missing.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('PDM_ERR_CONFIG_MISSING');
   });
 
   it('exits 2 for a bad override variable and for a bad agent config', async () => {
