@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { HubConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
 import type { TelemetryMessage } from '../protocol/messages.js';
+import { isPdmError } from '../protocol/errors.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
 import { FailedLoginLimiter } from './auth/rate-limit.js';
@@ -61,7 +62,11 @@ export interface RunningHub {
 /** Opens the store (failing fast on a corrupt one), then starts the broker and the HTTP API. */
 export async function createHub(cfg: HubConfig, logger: Logger, overrides: { activities?: Activities; now?: () => number } = {}): Promise<RunningHub> {
   const dataDir = resolve(cfg.dataDir);
-  const store = await HubStore.open(dataDir, cfg.store);
+  const storeLog = logger.child({ component: 'store' });
+  const store = await HubStore.open(dataDir, {
+    ...cfg.store,
+    onError: (part, error) => storeLog.error({ err: error.message, code: isPdmError(error) ? error.code : undefined }, part === 'snapshot' ? 'snapshot fold failed; the journal keeps everything and it is tried again in 30 s' : 'archive pass failed; the records stay in memory and it is tried again'),
+  });
   const identities = await IdentityStore.open(dataDir);
   logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
   const workflowLog = logger.child({ component: 'workflow' });

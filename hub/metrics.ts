@@ -30,7 +30,7 @@ export function createMetrics(deps: {
   webhooks?: WebhookOutbox | undefined;
   connectedClients: () => number;
   /** The state store's group commits (journal appends) and snapshots so far. */
-  store: { readonly writes: number; readonly snapshots: number };
+  store: { readonly writes: number; readonly snapshots: number; readonly snapshotError: Error | undefined; readonly archiveError: Error | undefined };
 }): HubMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pdm_hub_' });
@@ -66,10 +66,20 @@ export function createMetrics(deps: {
   });
   new Counter({
     name: 'pdm_store_snapshots_total',
-    help: 'Snapshots of the whole state written (each folds the journal and blocks the hub while it is written)',
+    help: 'Snapshots written: the journal folded into the snapshot in a worker thread, and the one at a clean stop',
     registers: [registry],
     collect() {
       fromSnapshot(this, [[{}, deps.store.snapshots]]);
+    },
+  });
+  new Gauge({
+    name: 'pdm_store_failing',
+    help: '1 while the last fold into the snapshot (part="snapshot") or the last archive pass (part="archive") failed',
+    labelNames: ['part'],
+    registers: [registry],
+    collect() {
+      this.set({ part: 'snapshot' }, deps.store.snapshotError ? 1 : 0);
+      this.set({ part: 'archive' }, deps.store.archiveError ? 1 : 0);
     },
   });
   new Counter({

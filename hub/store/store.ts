@@ -55,6 +55,8 @@ export interface HubStoreOptions {
    */
   eventsInMemory?: number;
   now?: () => number;
+  /** Told when a fold into the snapshot or an archive pass fails (nothing is lost: the journal keeps it all). */
+  onError?: (part: 'snapshot' | 'archive', error: Error) => void;
 }
 
 const HOUR_MS = 3_600_000;
@@ -111,6 +113,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   private readonly retentionMs: number;
   private readonly snapshotBytes: number;
   private readonly now: () => number;
+  private readonly onError: HubStoreOptions['onError'];
   private lastPrune: number;
   private readonly archiveAfterMs: number;
   private readonly eventsInMemory: number;
@@ -137,6 +140,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.snapshotBytes = opts.snapshotJournalBytes ?? 16 * 1024 * 1024;
     this.lastSnapshotBytes = medium.snapshot.lastWrittenBytes ?? 0;
     this.now = opts.now ?? Date.now;
+    this.onError = opts.onError;
     this.lastPrune = this.now(); // set again by prune(); typescript wants it assigned here
     this.prune();
     this.archiveAfterMs = (opts.archiveClosedAfterMinutes ?? 24 * 60) * 60_000;
@@ -328,6 +332,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       // Nothing committed is lost (it is in the journals); the fold runs again later.
       this.snapshotError = error as Error;
       this.foldFailedAt = this.now();
+      this.onError?.('snapshot', error as Error);
     };
     try {
       // A fold cut short folds the same generation again: no new one starts until it is done.
@@ -365,6 +370,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       if (passes.some((p) => p.changed > 0)) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
     } catch (error) {
       this.archiveError = error as Error; // nothing left the state; the next check tries again
+      this.onError?.('archive', error as Error);
     }
   }
 

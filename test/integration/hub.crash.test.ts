@@ -104,6 +104,40 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     expect(existsSync(join(tmp.dir, OLDER))).toBe(false); // the restarted hub finished the fold the kill cut short
   });
 
+  it('keeps acknowledging when a fold into the snapshot fails, and says so in its log and metrics', async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    const identities = await IdentityStore.open(tmp.dir);
+    const { secret } = await identities.addDevice('plant-1', 'pump-0');
+    const env = { PDM_HUB_STORE_SNAPSHOT_JOURNAL_BYTES: String(64 * 1024) };
+    hub = await forkHub(tmp.dir, env);
+    hub.child.kill('SIGTERM'); // a clean stop writes the first state.json
+    await exited(hub.child);
+    hub = await forkHub(tmp.dir, env);
+    await writeFile(join(tmp.dir, 'state.json'), '{"schema":1,"inspec'); // damaged behind the running hub's back
+    const client = await connectDevice(hub.mqttPort, 'plant-1', 'pump-0', secret);
+    const metric = async () => /^pdm_store_failing\{part="snapshot"\} (\d)$/m.exec(await (await fetch(`${hub!.httpUrl}/metrics`)).text())?.[1];
+    expect(await metric()).toBe('0');
+    let acked = 0;
+    // Enough journal for a fold: its worker finds the snapshot damaged; ingest goes on regardless.
+    for (let n = 0; n < 600 && (await metric()) !== '1'; n += 1) {
+      const m = encode('event', anomalyEvent('plant-1', 'pump-0', { asset: `motor-${n}` }));
+      await client.publishAsync(m.topic, m.payload, { qos: 1 });
+      acked += 1;
+    }
+    expect(await metric()).toBe('1');
+    const m = encode('event', anomalyEvent('plant-1', 'pump-0', { asset: 'after-the-failure' }));
+    await client.publishAsync(m.topic, m.payload, { qos: 1 }); // acknowledged: on disk in the journal
+    await client.endAsync();
+    const log = await readFile(join(tmp.dir, 'hub.log'), 'utf8');
+    const failure = log.split('\n').find((line) => line.includes('snapshot fold failed'));
+    expect(failure).toContain('PDM_ERR_STORE_CORRUPT');
+    expect(failure).toContain('state.json');
+    expect(acked).toBeGreaterThan(50); // it took 64 KiB of journal to start the fold
+    hub.child.kill('SIGKILL');
+    await exited(hub.child);
+  });
+
   it('refuses to start on a corrupt state file with a clear error, and keeps the good copy', async () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
