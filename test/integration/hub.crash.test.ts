@@ -104,7 +104,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     expect(existsSync(join(tmp.dir, OLDER))).toBe(false); // the restarted hub finished the fold the kill cut short
   });
 
-  it('keeps acknowledging when a fold into the snapshot fails, and says so in its log and metrics', async () => {
+  it('keeps acknowledging when a fold into the snapshot fails, says so in its log and metrics, and heals at a clean stop', async () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     const identities = await IdentityStore.open(tmp.dir);
@@ -134,8 +134,12 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     expect(failure).toContain('PDM_ERR_STORE_CORRUPT');
     expect(failure).toContain('state.json');
     expect(acked).toBeGreaterThan(50); // it took 64 KiB of journal to start the fold
-    hub.child.kill('SIGKILL');
-    await exited(hub.child);
+    // A clean stop writes the snapshot from memory: the next start has every event.
+    hub.child.kill('SIGTERM');
+    expect((await exited(hub.child)).code).toBe(0);
+    expect(storedEventIds(tmp.dir)).toHaveLength(acked + 1);
+    hub = await forkHub(tmp.dir, env);
+    expect(await metric()).toBe('0');
   });
 
   it('refuses to start on a corrupt state file with a clear error, and keeps the good copy', async () => {
