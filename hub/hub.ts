@@ -68,7 +68,7 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     onError: (part, error) => storeLog.error({ err: error.message, code: isPdmError(error) ? error.code : undefined }, part === 'snapshot' ? 'snapshot fold failed; the journal keeps everything, the fold is tried again in 30 s, and a clean stop writes the snapshot from memory' : 'archive pass failed; the records stay in memory and it is tried again'),
   });
   const identities = await IdentityStore.open(dataDir);
-  logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length }, 'state loaded');
+  logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length, journalReplayedBytes: store.replayedBytes }, 'state loaded');
   const workflowLog = logger.child({ component: 'workflow' });
   let publish: Publisher = () => Promise.reject(new Error('broker not started yet'));
   const webhooks = cfg.workflow.cmms && !overrides.activities

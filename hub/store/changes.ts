@@ -57,7 +57,9 @@ export type Change =
   /** Closed inspections whose whole record is now in the archive file: they leave the state. */
   | ['x', string[]]
   /** The same for closed watch items. */
-  | ['xw', string[]];
+  | ['xw', string[]]
+  /** The journal generation's number: the first change of its first record (see restore.ts `generationOf`). */
+  | ['g', number];
 
 /** The touched keys since the last group commit, in the order they were first touched. */
 export class DirtySet implements ChangeTracker {
@@ -275,6 +277,8 @@ export function applyChanges(
       case 'xw':
         index.watches.remove(new Set(change[1]));
         for (const id of change[1]) left.delete(id);
+        break;
+      case 'g':
         break;
     }
   }

@@ -4,8 +4,7 @@ import { ERROR_CATALOG, isPdmError, PdmError, type ErrorCode } from '../../proto
 import { pruneSeen } from './changes.js';
 import type { DocumentAdapter } from './durable-file.js';
 import type { MemoryJournal } from './journal.js';
-import { fromSnapshot, replay, shapeProblem } from './restore.js';
-import type { HubState } from './state.js';
+import { fromSnapshot, generationOf, replay, shapeProblem, type SnapshotDocument } from './restore.js';
 
 /**
  * Folds the journal's `previous` generation into the snapshot: the snapshot it started over, plus its records,
@@ -18,21 +17,23 @@ export interface Folder {
 }
 
 /** The fold itself, the same wherever it runs. */
-export async function foldGeneration(snapshot: DocumentAdapter<HubState>, generation: { name: string; data: Buffer | null }, dedupSince: number): Promise<number> {
+export async function foldGeneration(snapshot: DocumentAdapter<SnapshotDocument>, generation: { name: string; data: Buffer | null }, dedupSince: number): Promise<number> {
   const data = await snapshot.read();
   const problem = data === null ? undefined : shapeProblem(data);
   if (problem) throw new PdmError('PDM_ERR_STORE_CORRUPT', `the snapshot to fold ${generation.name} into: ${problem}`);
   const state = fromSnapshot(data);
   replay(state, [generation]);
   pruneSeen(state, dedupSince);
-  await snapshot.write(state);
+  // It holds that generation now; one without a number leaves what the snapshot said it held (still true).
+  const through = generationOf(generation.data) ?? data?.journalThrough;
+  await snapshot.write(through === undefined ? state : { ...state, journalThrough: through });
   return snapshot.lastWrittenBytes ?? 0;
 }
 
 /** On the calling thread, for the in-memory medium (tests with fake timers, throwaway hubs). */
 export class InlineFolder implements Folder {
   constructor(
-    private readonly snapshot: DocumentAdapter<HubState>,
+    private readonly snapshot: DocumentAdapter<SnapshotDocument>,
     private readonly journal: MemoryJournal,
   ) {}
 
@@ -86,7 +87,7 @@ export class WorkerFolder implements Folder {
 }
 
 /** The worker's side: one fold, one answer. */
-export async function answerFold(job: FoldJob, snapshot: DocumentAdapter<HubState>, previous: Buffer | null): Promise<FoldAnswer> {
+export async function answerFold(job: FoldJob, snapshot: DocumentAdapter<SnapshotDocument>, previous: Buffer | null): Promise<FoldAnswer> {
   try {
     return { ok: true, bytes: await foldGeneration(snapshot, { name: `${job.journalPath}.prev`, data: previous }, job.dedupSince) };
   } catch (error) {

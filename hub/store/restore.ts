@@ -63,9 +63,25 @@ export function replay(state: HubState, generations: Array<{ name: string; data:
   return last;
 }
 
-/** The stored document with the fields a hub that predates one of them would lack. */
-export function fromSnapshot(data: HubState | null): HubState {
-  return { ...emptyState(), ...(data ?? {}) };
+/**
+ * The snapshot as stored: the state, and the number of the last journal generation it holds. A generation numbered
+ * that or lower need not be replayed over it; one without a number (from before numbering) always is.
+ */
+export type SnapshotDocument = HubState & { journalThrough?: number };
+
+/** The stored document with the fields a hub that predates one of them would lack (and without `journalThrough`). */
+export function fromSnapshot(data: SnapshotDocument | null): HubState {
+  const { journalThrough: _through, ...state } = data ?? {};
+  return { ...emptyState(), ...state };
+}
+
+/** The number a journal generation carries in its first change (`['g', n]`), if it has one. */
+export function generationOf(data: Buffer | null): number | undefined {
+  const end = data ? data.indexOf(0x0a) : -1;
+  if (!data || end < 0) return undefined;
+  const decoded = decodeLine(data.subarray(0, end));
+  const first: unknown = decoded.ok && Array.isArray(decoded.value) ? decoded.value[0] : undefined;
+  return Array.isArray(first) && first[0] === 'g' && typeof first[1] === 'number' ? first[1] : undefined;
 }
 
 /**

@@ -8,12 +8,12 @@ import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
 import { InlineFolder, WorkerFolder, type Folder } from './fold.js';
 import { encodeRecord, FileJournal, MemoryJournal, type Journal } from './journal.js';
 import { MemoryDocument } from './memory-document.js';
-import { ARCHIVE_FILE, fromSnapshot, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE } from './restore.js';
+import { ARCHIVE_FILE, fromSnapshot, generationOf, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE, type SnapshotDocument } from './restore.js';
 import type { HubState, Inspection, WatchItem } from './state.js';
 
 /** Where a store keeps its snapshot and its journal, and what folds the one into the other. */
 export interface StoreMedium {
-  snapshot: DocumentAdapter<HubState>;
+  snapshot: DocumentAdapter<SnapshotDocument>;
   journal: Journal;
   folder: Folder;
   /** Closed inspections that left memory, whole. */
@@ -22,7 +22,7 @@ export interface StoreMedium {
 
 export function fileMedium(dataDir: string): StoreMedium {
   return {
-    snapshot: new DurableJsonFile<HubState>(join(dataDir, SNAPSHOT_FILE)),
+    snapshot: new DurableJsonFile<SnapshotDocument>(join(dataDir, SNAPSHOT_FILE)),
     journal: new FileJournal(join(dataDir, JOURNAL_FILE)),
     folder: new WorkerFolder(join(dataDir, SNAPSHOT_FILE), join(dataDir, JOURNAL_FILE)),
     archive: new FileArchive(join(dataDir, ARCHIVE_FILE)),
@@ -30,8 +30,8 @@ export function fileMedium(dataDir: string): StoreMedium {
 }
 
 /** Snapshot, journal and archive in memory: a "reopen" over the same medium sees exactly what was stored, nothing shared. */
-export function memoryMedium(): StoreMedium & { snapshot: MemoryDocument<HubState>; journal: MemoryJournal; archive: MemoryArchive } {
-  const snapshot = new MemoryDocument<HubState>();
+export function memoryMedium(): StoreMedium & { snapshot: MemoryDocument<SnapshotDocument>; journal: MemoryJournal; archive: MemoryArchive } {
+  const snapshot = new MemoryDocument<SnapshotDocument>();
   const journal = new MemoryJournal();
   return { snapshot, journal, folder: new InlineFolder(snapshot, journal), archive: new MemoryArchive() };
 }
@@ -127,6 +127,10 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   snapshotError: Error | undefined;
   /** Dedup entries dropped by retention since open (including on open). */
   pruned = 0;
+  /** Bytes of journal replayed at open (what a restart costs beside reading the snapshot). */
+  readonly replayedBytes: number;
+  /** The current journal generation's number, written as its first change (`['g', n]`). */
+  private generation: number;
 
   private constructor(
     readonly state: HubState,
@@ -134,7 +138,10 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     private readonly coalesceMs: number,
     opts: HubStoreOptions,
     private readonly archive: InspectionArchive,
+    loaded: { generation: number; replayedBytes: number },
   ) {
+    this.generation = loaded.generation;
+    this.replayedBytes = loaded.replayedBytes;
     this.index = { inspections: new ListIndex(() => state.inspections), watches: new ListIndex(() => state.watches) };
     this.retentionMs = (opts.dedupRetentionHours ?? 168) * HOUR_MS;
     this.snapshotBytes = opts.snapshotJournalBytes ?? 16 * 1024 * 1024;
@@ -171,16 +178,23 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${where}${problem}${prev}`);
     }
     const state = fromSnapshot(data);
+    const through = data?.journalThrough;
     const { older, previous, current } = await journal.read();
-    const { tornBytes, validBytes } = replay(state, [
+    // A generation the snapshot says it holds is skipped (the .prev copy holds less, so more is replayed over it).
+    const closed = [
       { name: `${journal.path}.older`, data: older },
       { name: `${journal.path}.prev`, data: previous },
-      { name: journal.path, data: current },
-    ]);
+    ].filter(({ data: bytes }) => !(through !== undefined && (generationOf(bytes) ?? Infinity) <= through));
+    const generations = [...closed, { name: journal.path, data: current }];
+    const { tornBytes, validBytes } = replay(state, generations);
     if (tornBytes > 0) await journal.truncate(validBytes);
     const hot = new Set([...state.inspections, ...state.watches].map((r) => r.id));
     const archive = await InspectionArchive.load(medium.archive, (id) => hot.has(id));
-    return new HubStore(state, medium, opts.coalesceMs, opts, archive);
+    const numbered = [through, generationOf(older), generationOf(previous)].map((n) => n ?? 0);
+    return new HubStore(state, medium, opts.coalesceMs, opts, archive, {
+      generation: generationOf(current) ?? Math.max(...numbered) + 1,
+      replayedBytes: generations.reduce((sum, g) => sum + (g.data?.length ?? 0), 0),
+    });
   }
 
   touch(kind: ChangeKind, key: string): void {
@@ -336,7 +350,10 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     };
     try {
       // A fold cut short folds the same generation again: no new one starts until it is done.
-      if (!this.medium.journal.hasOlder) this.medium.journal.rotate();
+      if (!this.medium.journal.hasOlder) {
+        this.medium.journal.rotate();
+        this.generation += 1;
+      }
     } catch (error) {
       failed(error);
       return;
@@ -391,7 +408,10 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       for (const [kind, keys] of touched) for (const key of keys) this.dirty.touch(kind, key);
       throw error;
     };
-    const record = encodeRecord(collectChanges(this.state, touched, this.index, this.journaled));
+    const changes = collectChanges(this.state, touched, this.index, this.journaled);
+    // A generation's first record names it, so a snapshot that holds it can say so (`journalThrough`).
+    if (this.medium.journal.bytes === 0) changes.unshift(['g', this.generation]);
+    const record = encodeRecord(changes);
     if (inline) {
       try {
         this.medium.journal.appendNow(record);
@@ -411,9 +431,10 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   private async writeSnapshot(): Promise<void> {
     this.prune();
     try {
-      await this.medium.snapshot.write(this.state);
+      await this.medium.snapshot.write({ ...this.state, journalThrough: this.generation });
       if (!this.medium.journal.hasOlder) {
         this.medium.journal.rotate();
+        this.generation += 1;
         this.medium.journal.dropOlder();
       }
       this.snapshots += 1;
