@@ -1,4 +1,4 @@
-import { closeSync, constants, fdatasyncSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, type Dirent, fdatasyncSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
@@ -57,6 +57,29 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
         cause,
       });
     }
+  }
+
+  /**
+   * Removes the temp files of writes cut short in other processes (a hub killed while it wrote its snapshot leaves
+   * one as big as the state). Call it only where no other process writes this document. Returns how many went.
+   */
+  removeStaleTemps(): number {
+    const prefix = `.${basename(this.file)}.`;
+    const own = `${prefix}${process.pid}.tmp`;
+    let removed = 0;
+    let names: Dirent[];
+    try {
+      names = readdirSync(this.dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
+    }
+    for (const name of names) {
+      if (!name.isFile() || !name.name.startsWith(prefix) || !name.name.endsWith('.tmp') || name.name === own) continue;
+      rmSync(join(this.dir, name.name), { force: true });
+      removed += 1;
+    }
+    return removed;
   }
 
   /** Tells an operator what they can fall back on; the hub never overwrites either file while it refuses to start. */

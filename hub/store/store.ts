@@ -177,6 +177,8 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       const prev = snapshot instanceof DurableJsonFile ? `; ${await snapshot.describePrev()}${replayed}` : '';
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${where}${problem}${prev}`);
     }
+    // The hub is this directory's only writer: a temp file left by a write cut short (a kill mid-fold) goes.
+    if (snapshot instanceof DurableJsonFile) snapshot.removeStaleTemps();
     const state = fromSnapshot(data);
     const through = data?.journalThrough;
     const { older, previous, current } = await journal.read();

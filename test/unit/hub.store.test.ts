@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -64,6 +65,17 @@ describe('HubStore on disk: corruption', () => {
     expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
     expect((error as Error).message).toContain(`${file} is not valid JSON`);
     await journal.close();
+  });
+
+  it('removes the temp file a snapshot write cut short left behind, and only that', async () => {
+    const { dir } = await twoRuns();
+    const stale = join(dir, '.state.json.99999999.tmp');
+    await writeFile(stale, '{"schema":1,"half of a state');
+    await writeFile(join(dir, 'notes.tmp'), 'an operator file');
+    const store = await HubStore.open(dir, { coalesceMs: 0 });
+    expect(store.state.seenEvents).toEqual({ first: 'x', second: 'y' });
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(join(dir, 'notes.tmp'))).toBe(true);
   });
 
   it('refuses valid JSON of the wrong shape, and says when there is no usable previous copy', async () => {
