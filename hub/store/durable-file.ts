@@ -61,25 +61,21 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
 
   /**
    * Removes the temp files of writes cut short in other processes (a hub killed while it wrote its snapshot leaves
-   * one as big as the state). Call it only where no other process writes this document. Returns how many went.
+   * one as big as the state). Call it only where no other process writes this document.
    */
-  removeStaleTemps(): number {
+  removeStaleTemps(): void {
     const prefix = `.${basename(this.file)}.`;
     const own = `${prefix}${process.pid}.tmp`;
-    let removed = 0;
     let names: Dirent[];
     try {
       names = readdirSync(this.dir, { withFileTypes: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
     for (const name of names) {
-      if (!name.isFile() || !name.name.startsWith(prefix) || !name.name.endsWith('.tmp') || name.name === own) continue;
-      rmSync(join(this.dir, name.name), { force: true });
-      removed += 1;
+      if (name.isFile() && name.name.startsWith(prefix) && name.name.endsWith('.tmp') && name.name !== own) rmSync(join(this.dir, name.name), { force: true });
     }
-    return removed;
   }
 
   /** Tells an operator what they can fall back on; the hub never overwrites either file while it refuses to start. */
@@ -94,9 +90,9 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
   }
 
   /**
-   * A temp file, fsynced, renamed over the real one, the directory fsynced. All of it is done on this thread before
-   * the promise is made, so the hub store's snapshot, written under load, never waits for the event loop to come
-   * round to an I/O completion (each such wait is a whole, long, loop turn); the hub's other documents are small.
+   * A temp file, fsynced, renamed over the real one, the directory fsynced, all on the calling thread. The big
+   * document, the hub's snapshot, is written by the store's fold worker (and once at a clean stop); the others the
+   * event loop writes are small.
    */
   async write(data: T): Promise<void> {
     const tmp = join(this.dir, `.${basename(this.file)}.${process.pid}.tmp`);

@@ -41,7 +41,10 @@ export interface HubStoreOptions {
   coalesceMs: number;
   /** Dedup entries for events made longer ago than this are dropped (see `dedupSince`). Default 7 days. */
   dedupRetentionHours?: number;
-  /** A journal this big is folded into a new snapshot and started afresh. Default 16 MiB. */
+  /**
+   * Once the journal is this big (and SNAPSHOT_GROWTH times the last snapshot), its generation is folded into a new
+   * snapshot. Default 16 MiB.
+   */
   snapshotJournalBytes?: number;
   /**
    * Closed (resolved, false alarm) inspections and closed watch items leave memory this long after closing: their
