@@ -220,7 +220,7 @@ export function applyChanges(
   state: HubState,
   changes: Change[],
   index: { inspections: ListIndex<Inspection>; watches: ListIndex<WatchItem> },
-  left: LeftInspections,
+  left: LeftRecords,
 ): void {
   for (const change of changes) {
     switch (change[0]) {
@@ -291,7 +291,7 @@ export function applyChanges(
  * archived it) or a whole record of it settles each. Whatever is still here at the end was never archived: the
  * journal does not fit.
  */
-export class LeftInspections {
+export class LeftRecords {
   private readonly skipped = new Map<string, { where: string; what: 'inspection' | 'watch' }>();
 
   constructor(private readonly where: () => string) {}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
-import { applyChanges, LeftInspections, ListIndex, type Change } from './changes.js';
+import { applyChanges, LeftRecords, ListIndex, type Change } from './changes.js';
 import { decodeLine, parseJournal } from './journal.js';
 import { emptyState, type ChunkRef, type HubState } from './state.js';
 
@@ -39,7 +39,7 @@ function asChanges(record: unknown, name: string, n: number): Change[] {
 export function replay(state: HubState, generations: Array<{ name: string; data: Buffer | null }>): { tornBytes: number; validBytes: number } {
   const index = { inspections: new ListIndex(() => state.inspections), watches: new ListIndex(() => state.watches) };
   let where = '';
-  const left = new LeftInspections(() => where);
+  const left = new LeftRecords(() => where);
   let last = { tornBytes: 0, validBytes: 0 };
   for (const { name, data } of generations) {
     last = { tornBytes: 0, validBytes: 0 };
