@@ -3,16 +3,23 @@ import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCou
 
 /**
  * What can change in the hub state; each kind is journaled as whole records keyed like this, except `joined`: an
- * inspection that only took events (`joinedFields` and its new events), journaled as just that.
+ * inspection that only took events, journaled as just what that changed (its new events, the fields they changed,
+ * the episode ids and devices it took).
  */
 export type ChangeKind = 'inspection' | 'joined' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived' | 'archivedWatch';
 
 /** The fields an inspection's correlation changes when it takes an event (incidents.ts); all the rest stay. */
 export type JoinedFields = Pick<Inspection, 'episodeIds' | 'devices' | 'severity' | 'priority' | 'lastEventAt' | 'updatedAt' | 'clearedAt'>;
 
-function joinedFields(record: Inspection): JoinedFields {
-  const { episodeIds, devices, severity, priority, lastEventAt, updatedAt, clearedAt } = record;
-  return clearedAt === undefined ? { episodeIds, devices, severity, priority, lastEventAt, updatedAt } : { episodeIds, devices, severity, priority, lastEventAt, updatedAt, clearedAt };
+/** The same without the two lists, which only grow: an `ij` change carries what they took (`JoinedLists`) instead. */
+export type JoinedScalars = Omit<JoinedFields, 'episodeIds' | 'devices'>;
+
+/** The episode ids and devices an inspection took since the journal's last record of it. */
+export type JoinedLists = [episodeIds: string[], devices: string[]];
+
+function joinedScalars(record: Inspection): JoinedScalars {
+  const { severity, priority, lastEventAt, updatedAt, clearedAt } = record;
+  return clearedAt === undefined ? { severity, priority, lastEventAt, updatedAt } : { severity, priority, lastEventAt, updatedAt, clearedAt };
 }
 
 /**
@@ -48,8 +55,12 @@ export type Change =
   /** The record without its event list, how many of its events the journal already holds, and the ones after them. */
   | ['i+', Omit<Inspection, 'events'>, number, InspectionEventRef[]]
   | ['w+', Omit<WatchItem, 'events'>, number, InspectionEventRef[]]
-  /** An inspection that only took events: its id, how many events the journal holds, the new ones, the joined fields. */
-  | ['ij', string, number, InspectionEventRef[], JoinedFields]
+  /**
+   * An inspection that only took events: its id, how many events the journal holds, the new ones, the fields they
+   * changed, and the episode ids and devices it took. Records written before the lists were journaled as they grow
+   * have no sixth element and the whole lists in the fields.
+   */
+  | ['ij', string, number, InspectionEventRef[], JoinedFields | JoinedScalars, JoinedLists?]
   | ['d', string, DeviceRecord]
   | ['s', string, string]
   | ['r', RoutingCounters]
@@ -136,15 +147,32 @@ export class ListIndex<T extends { id: string }> {
  */
 export class JournaledEvents {
   private readonly held = new Map<string, { count: number; lastId: string }>();
+  /** The same for an inspection's episode ids and devices: how many the journal holds, and the last of each. */
+  private readonly lists = new Map<string, { episodes: number; lastEpisode?: string; devices: number; lastDevice?: string }>();
 
   /** After a failed append: nothing can be assumed journaled, the next change of each record goes whole. */
   reset(): void {
     this.held.clear();
+    this.lists.clear();
   }
 
   /** The record left the state: when it comes back, its first change is journaled whole. */
   forget(key: string): void {
     this.held.delete(key);
+    this.lists.delete(key);
+  }
+
+  /**
+   * The episode ids and devices the inspection took since the journal last held it, or undefined to journal the
+   * lists whole (never journaled, or changed other than at their end). Either way, what it holds now is noted.
+   */
+  listsAdded(key: string, record: Pick<Inspection, 'episodeIds' | 'devices'>): JoinedLists | undefined {
+    const { episodeIds, devices } = record;
+    const before = this.lists.get(key);
+    this.lists.set(key, { episodes: episodeIds.length, lastEpisode: episodeIds.at(-1), devices: devices.length, lastDevice: devices.at(-1) });
+    const grown = (list: string[], count: number, last: string | undefined) => count <= list.length && list[count - 1] === last;
+    if (!before || !grown(episodeIds, before.episodes, before.lastEpisode) || !grown(devices, before.devices, before.lastDevice)) return undefined;
+    return [episodeIds.slice(before.episodes), devices.slice(before.devices)];
   }
 
   /** The number of leading events already journaled for this record, or undefined to journal it whole. */
@@ -183,6 +211,7 @@ export function collectChanges(
         const found = index.inspections.find(key);
         if (!found) continue;
         const held = journaled.prefix(`i/${key}`, found.events);
+        journaled.listsAdded(`i/${key}`, found); // journaled whole here
         changes.push(held === undefined ? ['i', found] : ['i+', withoutEvents(found), held, found.events.slice(held)]);
       } else if (kind === 'joined') {
         // Touched as a whole too: that record covers this.
@@ -190,7 +219,8 @@ export function collectChanges(
         const found = index.inspections.find(key);
         if (!found) continue;
         const held = journaled.prefix(`i/${key}`, found.events);
-        changes.push(held === undefined ? ['i', found] : ['ij', key, held, found.events.slice(held), joinedFields(found)]);
+        const lists = journaled.listsAdded(`i/${key}`, found);
+        changes.push(held === undefined || lists === undefined ? ['i', found] : ['ij', key, held, found.events.slice(held), joinedScalars(found), lists]);
       } else if (kind === 'watch') {
         const found = index.watches.find(key);
         if (!found) continue;
@@ -242,12 +272,17 @@ export function applyChanges(
         break;
       }
       case 'ij': {
-        const [, id, held, added, fields] = change;
+        const [, id, held, added, fields, lists] = change;
         const record = left.find(id, index.inspections);
         if (!record) break;
         record.events = extendEvents(record, held, added);
         if (fields.clearedAt === undefined) delete record.clearedAt;
         Object.assign(record, fields);
+        if (lists) {
+          // Replayed over a state that already holds some of them (the snapshot's `.prev` copy), each goes in once.
+          for (const episodeId of lists[0]) if (!record.episodeIds.includes(episodeId)) record.episodeIds.push(episodeId);
+          for (const device of lists[1]) if (!record.devices.includes(device)) record.devices.push(device);
+        }
         seenIn(state, added, id);
         break;
       }

@@ -693,6 +693,35 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       identities.close();
     });
 
+    it('an inspection with a long history of episodes journals a further event in bytes that do not grow with it', async () => {
+      env = await setup();
+      const medium = env.open();
+      const store = await HubStore.over(medium, { coalesceMs: 5 });
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const send = (device: string, episodeId: string) => {
+        const m = encode('event', anomalyEvent('plant-1', device, { asset: 'chronic', severity: 'critical', episodeId }));
+        return ingest.handle(m.topic, m.payload);
+      };
+      // A machine anomalous for days: a new episode every so often, reported by three devices in turn.
+      const episodes = Array.from({ length: 300 }, () => anomalyEvent('plant-1', 'p').episodeId);
+      for (const [i, episodeId] of episodes.entries()) await send(`pump-${i % 3}`, episodeId);
+      expect(store.state.inspections).toHaveLength(1);
+      expect(store.state.inspections[0]!.episodeIds).toHaveLength(300);
+      const journalBytes = () => (medium.journal as { bytes: number }).bytes;
+
+      const before = journalBytes();
+      await send('pump-0', episodes.at(-1)!); // one more event of the last episode
+      // Its event, the fields it changed, the record's framing; the 300 episode ids (about 11 kB) are not in it.
+      expect(journalBytes() - before).toBeLessThan(1_000);
+
+      // A new episode and a new device go in as they come, and a reopen gives the same state.
+      await send('pump-7', anomalyEvent('plant-1', 'p').episodeId);
+      await store.flush();
+      expect(store.state.inspections[0]!.episodeIds).toHaveLength(301);
+      expect(store.state.inspections[0]!.devices).toEqual(['pump-0', 'pump-1', 'pump-2', 'pump-7']);
+      expect((await reopen()).state).toEqual(store.state);
+    });
+
     it('prunes dedup entries older than the retention horizon, and an old replay still creates nothing', async () => {
       env = await setup();
       const store = await reopen();
