@@ -2,7 +2,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashSecret, newSecret } from '../../hub/auth/secrets.js';
@@ -84,14 +84,27 @@ async function hubIngestMeanMs(httpUrl: string): Promise<number> {
 /**
  * CPU seconds (user + system) a process has used so far, from /proc (Linux; undefined elsewhere). Under a shared,
  * busy machine this moves far less than wall-clock throughput: it is what one message costs the broker process.
+ * `thread: 'main'` counts only its main thread (the event loop that reads sockets, ingests and acknowledges), whose
+ * thread id is the process id.
  */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
+function cpuSecondsOf(pid: number | undefined, thread: 'all' | 'main' = 'all'): number | undefined {
   if (pid === undefined) return undefined;
   try {
     // Fields after the command name (which may hold spaces) start at ") "; utime and stime are fields 14 and 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(thread === 'main' ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds all cores of the machine have spent busy so far (not idle, not waiting for I/O), from /proc/stat. */
+function machineBusySeconds(): number | undefined {
+  try {
+    // "cpu  user nice system idle iowait irq softirq steal ...", in USER_HZ (100 on Linux).
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
   } catch {
     return undefined;
   }
@@ -142,6 +155,21 @@ export interface Burst {
 function percentile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** A paced phase: PUBACK latency, the rate reached, and the cores used meanwhile (where /proc tells). */
+export interface PacedResult {
+  p50: number;
+  p99: number;
+  rate: number;
+  /** The broker process, all its threads. */
+  cpuShare?: number;
+  /** Its main thread alone. */
+  mainThreadShare?: number;
+  /** The whole machine: the broker, this load process and anything else running. */
+  machineShare?: number;
+  /** This load process. */
+  loadShare: number;
 }
 
 /** DEVICES simulated devices connected to one broker, each with its own envelope sequence and open anomaly episode. */
@@ -209,7 +237,7 @@ export class Fleet {
    * objects, the load process's own garbage collection paused it for up to 260 ms, which showed up as the broker's
    * latency, bare aedes' included. PUBACK latency p50/p99, and the rate reached.
    */
-  async paced(rate: number, seconds = PACED_SECONDS): Promise<{ p50: number; p99: number; rate: number; cpuShare?: number }> {
+  async paced(rate: number, seconds = PACED_SECONDS): Promise<PacedResult> {
     const total = Math.round(rate * seconds);
     const arena = new MessageArena(total);
     const topics: string[] = [];
@@ -222,6 +250,9 @@ export class Fleet {
     let sent = 0;
     let acked = 0;
     const cpuBefore = cpuSecondsOf(this.brokerPid);
+    const mainBefore = cpuSecondsOf(this.brokerPid, 'main');
+    const machineBefore = machineBusySeconds();
+    const loadBefore = process.cpuUsage();
     const start = performance.now();
     let sending = 0;
     await new Promise<void>((resolve, reject) => {
@@ -246,11 +277,16 @@ export class Fleet {
         }
       }, 10);
     });
-    const cpuAfter = cpuSecondsOf(this.brokerPid);
-    const cpuShare = cpuBefore !== undefined && cpuAfter !== undefined ? (cpuAfter - cpuBefore) / ((performance.now() - start) / 1000) : undefined;
+    const elapsed = (performance.now() - start) / 1000;
+    const share = (before: number | undefined, after: number | undefined) => (before !== undefined && after !== undefined ? (after - before) / elapsed : undefined);
+    const cpuShare = share(cpuBefore, cpuSecondsOf(this.brokerPid));
+    const mainThreadShare = share(mainBefore, cpuSecondsOf(this.brokerPid, 'main'));
+    const machineShare = share(machineBefore, machineBusySeconds());
+    const load = process.cpuUsage(loadBefore);
+    const loadShare = (load.user + load.system) / 1e6 / elapsed;
     latencies.sort();
     const at = (q: number) => latencies[Math.min(total - 1, Math.floor(q * total))]!;
-    return { p50: at(0.5), p99: at(0.99), rate: total / (sending || (performance.now() - start) / 1000), ...(cpuShare !== undefined ? { cpuShare } : {}) };
+    return { p50: at(0.5), p99: at(0.99), rate: total / (sending || elapsed), ...(cpuShare !== undefined ? { cpuShare } : {}), ...(mainThreadShare !== undefined ? { mainThreadShare } : {}), ...(machineShare !== undefined ? { machineShare } : {}), loadShare };
   }
 
   async end(): Promise<void> {
@@ -319,10 +355,11 @@ export async function run(report: Report): Promise<void> {
     const bareRate = median(bareBursts.map((b) => b.perSecond));
     report({ bench: 'hub.ingest', metric: 'events_per_second', value: Math.round(hubRate), unit: 'msg/s', baseline: Math.round(bareRate), ratio: Number((hubRate / bareRate).toFixed(3)), target: 20_000, slowest: Math.min(...rate(hubBursts)), runs: rate(hubBursts), baselineRuns: rate(bareBursts), note: 'median burst of the rounds', ...common });
     const ms = (x: number) => Number(x.toFixed(1));
+    const cores = (x: number | undefined) => (x === undefined ? undefined : Number(x.toFixed(2)));
     const p99 = median(hubBursts.map((b) => b.p99));
     const bareP99 = median(bareBursts.map((b) => b.p99));
     report({ bench: 'hub.ingest', metric: 'burst_puback_p99', value: ms(p99), unit: 'ms', baseline: ms(bareP99), ratio: Number((p99 / bareP99).toFixed(3)), p50: ms(median(hubBursts.map((b) => b.p50))), note: 'all events queued at once: mostly queueing; median of the rounds', ...common });
-    report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99', value: ms(hubPaced.p99), unit: 'ms', baseline: ms(barePaced.p99), ratio: Number((hubPaced.p99 / barePaced.p99).toFixed(3)), p50: ms(hubPaced.p50), rate: PACED_RATE, reached: Math.round(hubPaced.rate), brokerCores: hubPaced.cpuShare === undefined ? undefined : Number(hubPaced.cpuShare.toFixed(2)), baselineCores: barePaced.cpuShare === undefined ? undefined : Number(barePaced.cpuShare.toFixed(2)), seconds: PACED_TARGET_SECONDS, snapshots, target: 50, note: 'PUBACK (after the journal fsync) at a steady rate', devices: DEVICES });
+    report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99', value: ms(hubPaced.p99), unit: 'ms', baseline: ms(barePaced.p99), ratio: Number((hubPaced.p99 / barePaced.p99).toFixed(3)), p50: ms(hubPaced.p50), rate: PACED_RATE, reached: Math.round(hubPaced.rate), brokerCores: cores(hubPaced.cpuShare), baselineCores: cores(barePaced.cpuShare), mainThreadCores: cores(hubPaced.mainThreadShare), loadCores: cores(hubPaced.loadShare), machineCoresBusy: cores(hubPaced.machineShare), machineCores: availableParallelism(), seconds: PACED_TARGET_SECONDS, snapshots, target: 50, note: 'PUBACK (after the journal fsync) at a steady rate', devices: DEVICES });
     report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99_light', value: ms(hubLight.p99), unit: 'ms', baseline: ms(bareLight.p99), ratio: Number((hubLight.p99 / bareLight.p99).toFixed(3)), p50: ms(hubLight.p50), rate: LIGHT_RATE, snapshots: lightSnapshots, devices: DEVICES });
     report({ bench: 'hub.ingest', metric: 'hub_ingest_mean', value: ms(insideMs), unit: 'ms', note: 'arrival to durable commit inside the hub, all rounds and the paced phases', ...common });
     const cpu = (bursts: Burst[]) => bursts.map((b) => b.cpuMicrosPerEvent).filter((x): x is number => x !== undefined);
