@@ -279,7 +279,7 @@ export function applyChanges(
         if (fields.clearedAt === undefined) delete record.clearedAt;
         Object.assign(record, fields);
         if (lists) {
-          // Replayed over a state that already holds some of them (the snapshot's `.prev` copy), each goes in once.
+          // Each goes in once, as joinInspection adds it, even were a record replayed over a state that holds it.
           for (const episodeId of lists[0]) if (!record.episodeIds.includes(episodeId)) record.episodeIds.push(episodeId);
           for (const device of lists[1]) if (!record.devices.includes(device)) record.devices.push(device);
         }

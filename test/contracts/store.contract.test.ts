@@ -707,7 +707,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       for (const [i, episodeId] of episodes.entries()) await send(`pump-${i % 3}`, episodeId);
       expect(store.state.inspections).toHaveLength(1);
       expect(store.state.inspections[0]!.episodeIds).toHaveLength(300);
-      const journalBytes = () => (medium.journal as { bytes: number }).bytes;
+      const journalBytes = () => medium.journal.bytes;
 
       const before = journalBytes();
       await send('pump-0', episodes.at(-1)!); // one more event of the last episode
