@@ -1,7 +1,7 @@
 import { forgetCorrelationIndex } from '../correlation-index.js';
 import type { InspectionArchive } from './archive.js';
 import type { ChangeKind, DirtySet, JournaledEvents, ListIndex } from './changes.js';
-import { isClosed, type HubState, type Inspection, type WatchItem } from './state.js';
+import { isClosed, type HubState, type Inspection, type InspectionEventRef, type WatchItem } from './state.js';
 
 /** What the two passes below need of the store: its state, archive, indexes and change tracking. */
 export interface ArchivingDeps {
@@ -20,9 +20,13 @@ export interface Pass {
   more: boolean;
 }
 
-/** Whether a record is still the state's, untouched since `length` was read: only then may a pass change it. */
-const unchanged = (deps: ArchivingDeps, record: Inspection, length = record.events.length): boolean =>
-  deps.index.find(record.id) === record && !deps.dirty.has('inspection', record.id) && record.events.length === length;
+/**
+ * Whether the record is still the state's and still holds these events right after its first one. Events are only
+ * ever appended (correlation) and only a spill takes them out, so a record that took events while the spill was
+ * being written still holds them there.
+ */
+const stillHolds = (deps: ArchivingDeps, record: Inspection, events: InspectionEventRef[]): boolean =>
+  deps.index.find(record.id) === record && record.events[1] === events[0] && record.events[events.length] === events.at(-1);
 
 /** What differs between archiving inspections and watch items. */
 interface Archivable<T extends { id: string; events: unknown[] }> {
@@ -79,7 +83,9 @@ export function archiveClosedWatches(deps: ArchivingDeps, cutoff: number, limit 
 /**
  * Inspections with more than `eventsInMemory` events: all but the first and the latest half go to the archive
  * file as a chunk (durable first), then the record keeps a pointer and is journaled whole. A crash in between
- * leaves the record as it was and the chunk unused. One that changed meanwhile is left for the next pass.
+ * leaves the record as it was and the chunk unused. A record that took events while the chunk was written is
+ * spilled all the same (a hot inspection takes events all the time: skipping it would write its chunk again on every
+ * pass and never bound its list); one that left the state meanwhile is left.
  */
 export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, maxEvents = Infinity): Promise<Pass> {
   const keep = Math.floor(eventsInMemory / 2);
@@ -88,11 +94,11 @@ export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, m
   // At least one inspection, then as many as stay within maxEvents spilled events.
   let take = 0;
   for (let events = 0; take < due.length && (take === 0 || events + due[take]!.events.length <= maxEvents); take += 1) events += due[take]!.events.length;
-  const batch = due.slice(0, take).map((i) => ({ record: i, length: i.events.length, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
+  const batch = due.slice(0, take).map((i) => ({ record: i, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
   const spilled = await deps.archive.spill(batch);
   let changed = 0;
-  batch.forEach(({ record, length, events }, n) => {
-    if (!unchanged(deps, record, length)) return;
+  batch.forEach(({ record, events }, n) => {
+    if (!stillHolds(deps, record, events)) return;
     record.events.splice(1, events.length);
     record.spilled = spilled[n]!;
     deps.journaled.forget(`i/${record.id}`);

@@ -693,6 +693,46 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       identities.close();
     });
 
+    it('an inspection that takes an event while its events are being spilled is spilled all the same, with one chunk', async () => {
+      env = await setup();
+      const medium = env.open();
+      const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 });
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+      const sent = Array.from({ length: 10 }, () => encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'hot', severity: 'critical', episodeId })));
+      const send = (m: { topic: string; payload: Buffer }) => ingest.handle(m.topic, m.payload);
+      for (const m of sent.slice(0, 8)) await send(m);
+      await store.flush();
+
+      // The archive write of the spill is held; meanwhile the inspection takes its tenth event.
+      let appends = 0;
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const append = medium.archive.append.bind(medium.archive);
+      medium.archive.append = async (data) => {
+        appends += 1;
+        await held;
+        return append(data);
+      };
+      const ninth = send(sent[8]!); // its group commit runs the pass that spills
+      for (let i = 0; appends === 0 && i < 400; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(appends).toBe(1); // the spill has started and waits for its write
+      const tenth = send(sent[9]!);
+      release();
+      await Promise.all([ninth, tenth]);
+      for (let i = 0; i < 3; i += 1) await store.flush();
+
+      const live = store.state.inspections[0]!;
+      const ids = sent.map((m) => (JSON.parse(m.payload.toString()) as { id: string }).id);
+      expect(appends).toBe(1); // skipping it would have written the chunk again on the next pass
+      expect(live.spilled?.count).toBe(5);
+      expect(live.events.map((e) => e.id)).toEqual([ids[0], ...ids.slice(6)]);
+      expect(store.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(ids);
+      const reopened = await reopen({ archiveClosedAfterMinutes: 0, eventsInMemory: 8 });
+      expect(reopened.state).toEqual(store.state);
+      expect(reopened.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(ids);
+    });
+
     it('an inspection with a long history of episodes journals a further event in bytes that do not grow with it', async () => {
       env = await setup();
       const medium = env.open();
