@@ -82,7 +82,7 @@ export function archiveClosedWatches(deps: ArchivingDeps, cutoff: number, limit 
 
 /**
  * Inspections with more than `eventsInMemory` events: all but the first and the latest half go to the archive
- * file as a chunk (durable first), then the record keeps a pointer and is journaled whole. A crash in between
+ * file as a chunk (durable first), then the record keeps a pointer, journaled as such (`sp`). A crash in between
  * leaves the record as it was and the chunk unused. A record that took events while the chunk was written is
  * spilled all the same (a hot inspection takes events all the time: skipping it would write its chunk again on every
  * pass and never bound its list); one that left the state meanwhile is left.
@@ -101,8 +101,8 @@ export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, m
     if (!stillHolds(deps, record, events)) return;
     record.events.splice(1, events.length);
     record.spilled = spilled[n]!;
-    deps.journaled.forget(`i/${record.id}`);
-    deps.touch('inspection', record.id);
+    deps.journaled.spilled(`i/${record.id}`, events.length);
+    deps.touch('spilled', record.id);
     changed += 1;
   });
   return { changed, more: due.length > batch.length };

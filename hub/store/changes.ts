@@ -1,12 +1,13 @@
 import { uuidv7Time } from '../../protocol/uuid.js';
-import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCounters, WatchItem } from './state.js';
+import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCounters, SpilledEvents, WatchItem } from './state.js';
 
 /**
  * What can change in the hub state; each kind is journaled as whole records keyed like this, except `joined`: an
  * inspection that only took events, journaled as just what that changed (its new events, the fields they changed,
- * the episode ids and devices it took).
+ * the episode ids and devices it took), and `spilled`: an inspection whose older events moved to the archive file,
+ * journaled as how many and where.
  */
-export type ChangeKind = 'inspection' | 'joined' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived' | 'archivedWatch';
+export type ChangeKind = 'inspection' | 'joined' | 'spilled' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived' | 'archivedWatch';
 
 /** The fields an inspection's correlation changes when it takes an event (incidents.ts); all the rest stay. */
 export type JoinedFields = Pick<Inspection, 'episodeIds' | 'devices' | 'severity' | 'priority' | 'lastEventAt' | 'updatedAt' | 'clearedAt'>;
@@ -61,6 +62,8 @@ export type Change =
    * have no sixth element and the whole lists in the fields.
    */
   | ['ij', string, number, InspectionEventRef[], JoinedFields | JoinedScalars, JoinedLists?]
+  /** An inspection's events after its first, as many as the number, moved to the archive file; its `spilled` now. */
+  | ['sp', string, number, SpilledEvents]
   | ['d', string, DeviceRecord]
   | ['s', string, string]
   | ['r', RoutingCounters]
@@ -94,9 +97,10 @@ export class DirtySet implements ChangeTracker {
     return taken;
   }
 
-  /** Whether it was touched; an inspection that only `joined` counts as touched too. */
+  /** Whether it was touched; an inspection that only `joined` or `spilled` counts as touched too. */
   has(kind: ChangeKind, key: string): boolean {
-    return (this.keys.get(kind)?.has(key) ?? false) || (kind === 'inspection' && (this.keys.get('joined')?.has(key) ?? false));
+    if (this.keys.get(kind)?.has(key)) return true;
+    return kind === 'inspection' && ((this.keys.get('joined')?.has(key) ?? false) || (this.keys.get('spilled')?.has(key) ?? false));
   }
 }
 
@@ -150,16 +154,40 @@ export class JournaledEvents {
   /** The same for an inspection's episode ids and devices: how many the journal holds, and the last of each. */
   private readonly lists = new Map<string, { episodes: number; lastEpisode?: string; devices: number; lastDevice?: string }>();
 
+  /** Events spilled from the record since the journal last held it, not yet journaled (`sp`). */
+  private readonly spills = new Map<string, number>();
+
   /** After a failed append: nothing can be assumed journaled, the next change of each record goes whole. */
   reset(): void {
     this.held.clear();
     this.lists.clear();
+    this.spills.clear();
   }
 
   /** The record left the state: when it comes back, its first change is journaled whole. */
   forget(key: string): void {
     this.held.delete(key);
     this.lists.delete(key);
+    this.spills.delete(key);
+  }
+
+  /**
+   * `removed` events after the record's first left its list for the archive. Those the journal holds shift down
+   * (a spill takes only events it holds: the record was not touched when the pass chose it); if it holds too few,
+   * the record's next change goes whole.
+   */
+  spilled(key: string, removed: number): void {
+    const held = this.held.get(key);
+    if (!held || held.count < 1 + removed) return this.forget(key);
+    held.count -= removed;
+    this.spills.set(key, (this.spills.get(key) ?? 0) + removed);
+  }
+
+  /** How many events were spilled since the journal's last `sp` for the record, or undefined to journal it whole. */
+  takeSpilled(key: string): number | undefined {
+    const removed = this.spills.get(key);
+    this.spills.delete(key);
+    return removed;
   }
 
   /**
@@ -198,7 +226,9 @@ export function collectChanges(
   journaled: JournaledEvents,
 ): Change[] {
   const changes: Change[] = [];
-  for (const [kind, keys] of touched) {
+  // Spills first: the held counts of every other change of the record (`ij`, `i+`) are counted after them.
+  const kinds = [...touched].sort(([a], [b]) => Number(b === 'spilled') - Number(a === 'spilled'));
+  for (const [kind, keys] of kinds) {
     if (kind === 'archived' || kind === 'archivedWatch') {
       // One that came back into the state since (a late clear, a comment) is journaled whole instead.
       const list: ListIndex<{ id: string }> = kind === 'archived' ? index.inspections : index.watches;
@@ -213,6 +243,17 @@ export function collectChanges(
         const held = journaled.prefix(`i/${key}`, found.events);
         journaled.listsAdded(`i/${key}`, found); // journaled whole here
         changes.push(held === undefined ? ['i', found] : ['i+', withoutEvents(found), held, found.events.slice(held)]);
+      } else if (kind === 'spilled') {
+        const found = index.inspections.find(key);
+        if (!found) continue;
+        const removed = journaled.takeSpilled(`i/${key}`);
+        if (removed !== undefined && found.spilled) {
+          changes.push(['sp', key, removed, found.spilled]);
+        } else {
+          journaled.prefix(`i/${key}`, found.events);
+          journaled.listsAdded(`i/${key}`, found);
+          changes.push(['i', found]);
+        }
       } else if (kind === 'joined') {
         // Touched as a whole too: that record covers this.
         if (touched.get('inspection')?.has(key)) continue;
@@ -291,6 +332,17 @@ export function applyChanges(
         if (!record) break;
         index.watches.upsert({ ...change[1], events: extendEvents(record, change[2], change[3]) } as WatchItem);
         seenIn(state, change[3], holderOfWatch(change[1]));
+        break;
+      }
+      case 'sp': {
+        const [, id, removed, spilled] = change;
+        const record = left.find(id, index.inspections);
+        if (!record) break;
+        if (record.events.length < 1 + removed) {
+          throw new Error(`record ${id} should hold at least ${1 + removed} events to spill ${removed} of them but holds ${record.events.length}`);
+        }
+        record.events.splice(1, removed);
+        record.spilled = spilled;
         break;
       }
       case 'd':

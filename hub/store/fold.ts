@@ -21,11 +21,15 @@ export async function foldGeneration(snapshot: DocumentAdapter<SnapshotDocument>
   const data = await snapshot.read();
   const problem = data === null ? undefined : shapeProblem(data);
   if (problem) throw new PdmError('PDM_ERR_STORE_CORRUPT', `the snapshot to fold ${generation.name} into: ${problem}`);
+  // A fold cut short after its snapshot was durable (a crash before the older generation was dropped) runs again
+  // over that snapshot, which holds the generation already: replaying it twice would spill events twice (`sp`).
+  const number = generationOf(generation.data);
+  if (number !== undefined && data?.journalThrough !== undefined && data.journalThrough >= number) return snapshot.lastWrittenBytes ?? 0;
   const state = fromSnapshot(data);
   replay(state, [generation]);
   pruneSeen(state, dedupSince);
   // It holds that generation now; one without a number leaves what the snapshot said it held (still true).
-  const through = generationOf(generation.data) ?? data?.journalThrough;
+  const through = number ?? data?.journalThrough;
   await snapshot.write(through === undefined ? state : { ...state, journalThrough: through });
   return snapshot.lastWrittenBytes ?? 0;
 }

@@ -733,6 +733,73 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(reopened.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(ids);
     });
 
+    it('a spill is journaled as where the events went, not as the whole record; replay and folds give the same state', async () => {
+      env = await setup();
+      const medium = env.open();
+      const opts = { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 };
+      const store = await HubStore.over(medium, opts);
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+      const send = () => {
+        const m = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId }));
+        return ingest.handle(m.topic, m.payload);
+      };
+      for (let i = 0; i < 8; i += 1) await send();
+      await store.flush();
+      const before = medium.journal.bytes;
+      await send(); // the ninth: its group commit spills five events, journaled in the next group
+      for (let i = 0; i < 3; i += 1) await store.flush();
+      expect(store.state.inspections[0]!.spilled?.count).toBe(5);
+      // The ninth event's `ij` and the spill's `sp`: well under the record with its four events left (about 1.1 kB).
+      expect(medium.journal.bytes - before).toBeLessThan(900);
+      for (let i = 0; i < 20; i += 1) await send(); // more spills, each followed by events
+      for (let i = 0; i < 3; i += 1) await store.flush(); // the last pass's spill is journaled by the group it starts
+      expect((await HubStore.over(env.open(), opts)).state).toEqual(store.state);
+    });
+
+    it('a fold cut short after its snapshot was durable is not replayed over that snapshot again, spills included', async () => {
+      env = await setup();
+      const medium = env.open();
+      const opts = { coalesceMs: 5, snapshotJournalBytes: 6_000, archiveClosedAfterMinutes: 0, eventsInMemory: 8 };
+      let folds = 0;
+      const store = await HubStore.over(
+        {
+          ...medium,
+          folder: {
+            fold: async (since) => {
+              const bytes = await medium.folder.fold(since);
+              if (++folds === 2) throw new Error('killed before the older generation was dropped');
+              return bytes;
+            },
+          },
+        },
+        opts,
+      );
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const episodeId = anomalyEvent('plant-1', 'p').episodeId;
+      // A chronic inspection, opened before the first fold: in the generation the second fold takes, its events
+      // spill (`sp`) and it keeps taking events (`ij`).
+      for (let i = 0; folds < 2 && i < 400; i += 1) {
+        const m = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId }));
+        await ingest.handle(m.topic, m.payload);
+      }
+      for (let i = 0; i < 3; i += 1) await store.flush();
+      expect(store.snapshotError?.message).toContain('killed');
+      expect(store.state.inspections[0]!.spilled!.count).toBeGreaterThan(5);
+
+      // The restart's first group commit folds that generation again, over the snapshot that already holds it.
+      const reopened = await HubStore.over(env.open(), opts);
+      expect(reopened.state).toEqual(store.state);
+      reopened.state.seenEvents.after = 'reopen';
+      reopened.touch('seen', 'after');
+      await reopened.commit();
+      await reopened.flush();
+      expect(reopened.snapshotError).toBeUndefined();
+      expect(reopened.snapshots).toBe(1);
+      expect((await env.open().journal.read()).older).toBeNull();
+      expect((await HubStore.over(env.open(), opts)).state).toEqual(reopened.state);
+    });
+
     it('an inspection with a long history of episodes journals a further event in bytes that do not grow with it', async () => {
       env = await setup();
       const medium = env.open();
