@@ -152,8 +152,8 @@ export interface Burst {
   cpuMicrosPerEvent?: number;
 }
 
-function percentile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
+function percentile(values: Iterable<number>, q: number): number {
+  const sorted = Array.from(values).sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
@@ -284,9 +284,7 @@ export class Fleet {
     const machineShare = share(machineBefore, machineBusySeconds());
     const load = process.cpuUsage(loadBefore);
     const loadShare = (load.user + load.system) / 1e6 / elapsed;
-    latencies.sort();
-    const at = (q: number) => latencies[Math.min(total - 1, Math.floor(q * total))]!;
-    return { p50: at(0.5), p99: at(0.99), rate: total / (sending || elapsed), ...(cpuShare !== undefined ? { cpuShare } : {}), ...(mainThreadShare !== undefined ? { mainThreadShare } : {}), ...(machineShare !== undefined ? { machineShare } : {}), loadShare };
+    return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rate: total / (sending || elapsed), ...(cpuShare !== undefined ? { cpuShare } : {}), ...(mainThreadShare !== undefined ? { mainThreadShare } : {}), ...(machineShare !== undefined ? { machineShare } : {}), loadShare };
   }
 
   async end(): Promise<void> {
