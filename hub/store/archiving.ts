@@ -42,7 +42,8 @@ interface Archivable<T extends { id: string; events: unknown[] }> {
 /**
  * Moves records to the archive: their whole record is appended (durable) first, then they leave the state and are
  * touched as gone (journaled as `x` or `xw`). A crash in between leaves them in both; the state's copy wins on open
- * and they are archived again. One that changed meanwhile stays. Throws (leaving the state as it was) if the append
+ * and they are archived again. One that changed meanwhile stays, even if a group commit already journaled that change
+ * (commits go on while the pass writes). Throws (leaving the state as it was) if the append
  * fails.
  */
 async function moveToArchive<T extends { id: string; events: unknown[] }>(deps: ArchivingDeps, side: Archivable<T>, due: T[], limit: number): Promise<Pass> {
@@ -50,10 +51,16 @@ async function moveToArchive<T extends { id: string; events: unknown[] }>(deps: 
   const pass = (changed: number): Pass => ({ changed, more: due.length > candidates.length });
   if (candidates.length === 0) return pass(0);
   const lengths = candidates.map((r) => r.events.length);
-  await side.add(candidates);
+  const meanwhile = deps.dirty.since();
+  try {
+    await side.add(candidates);
+  } finally {
+    meanwhile.stop();
+  }
   const gone = new Set<string>();
   candidates.forEach((r, n) => {
-    if (side.records.find(r.id) === r && !deps.dirty.has(side.kind, r.id) && r.events.length === lengths[n]) gone.add(r.id);
+    const changed = deps.dirty.has(side.kind, r.id) || meanwhile.has(side.kind, r.id) || r.events.length !== lengths[n];
+    if (side.records.find(r.id) === r && !changed) gone.add(r.id);
     else side.forget(r.id);
   });
   if (gone.size === 0) return pass(0);

@@ -80,6 +80,9 @@ export class DirtySet implements ChangeTracker {
   private readonly keys = new Map<ChangeKind, Set<string>>();
   size = 0;
 
+  /** Sets that also note every touch, while a pass that awaits a write is under way (`since`). */
+  private readonly observers = new Set<DirtySet>();
+
   touch(kind: ChangeKind, key: string): void {
     let set = this.keys.get(kind);
     if (!set) this.keys.set(kind, (set = new Set()));
@@ -87,6 +90,17 @@ export class DirtySet implements ChangeTracker {
       set.add(key);
       this.size += 1;
     }
+    if (this.observers.size > 0) for (const observer of this.observers) observer.touch(kind, key);
+  }
+
+  /**
+   * Notes every touch from now until `stop`, whether or not a group commit takes it meanwhile: group commits go on
+   * while an archive pass awaits its write, so "not dirty now" no longer means "not changed since it was chosen".
+   */
+  since(): Pick<DirtySet, 'has'> & { stop(): void } {
+    const seen = new DirtySet();
+    this.observers.add(seen);
+    return { has: (kind, key) => seen.has(kind, key), stop: () => this.observers.delete(seen) };
   }
 
   /** Hands over what was touched and starts empty: later touches belong to the next commit. */

@@ -108,6 +108,12 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   private writing: Promise<void> = Promise.resolve();
   /** The fold of the journal's previous generation into the snapshot, while one runs. */
   private folding: Promise<void> | undefined;
+  /**
+   * The archive pass, while one runs. Group commits do not wait for it: its archive write and fsync would hold every
+   * PUBACK (a fleet's inspections all reach `eventsInMemory` within seconds of each other, and their spills took
+   * passes back to back). Only what it changed waits, for the group commit after it.
+   */
+  private archiving: Promise<void> | undefined;
   private foldFailedAt = -Infinity;
   private lastSnapshotBytes: number;
   private readonly dirty = new DirtySet();
@@ -318,9 +324,11 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       if (this.scheduled === group) this.scheduled = undefined;
       const appended = this.appendGroup(inline || this.dirty.size >= INLINE_KEYS);
       // The commits resolve once their record is durable; a fold due now starts its generation before the next group.
-      this.writing = appended.then(async () => {
+      this.writing = appended.then(() => {
         this.writes += 1;
-        if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) await this.archivePass();
+        if (!this.archiving && this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) {
+          this.archiving = this.archivePass().finally(() => (this.archiving = undefined));
+        }
         if (this.snapshotDue()) this.startFold();
       });
       // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
@@ -456,10 +464,16 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.archive.prune(this.dedupSince());
   }
 
-  /** Waits for every commit made so far, and for a fold under way. */
+  /** Waits for every commit made so far, and for an archive pass (and the commit of what it changed) and a fold under way. */
   async flush(): Promise<void> {
     if (this.scheduled) await this.scheduled.promise;
     await this.writing;
+    if (this.archiving) {
+      await this.archiving;
+      // what the pass changed
+      if (this.scheduled) await this.scheduled.promise;
+      await this.writing;
+    }
     await this.folding;
   }
 

@@ -717,9 +717,12 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const ninth = send(sent[8]!); // its group commit runs the pass that spills
       for (let i = 0; appends === 0 && i < 400; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
       expect(appends).toBe(1); // the spill has started and waits for its write
-      const tenth = send(sent[9]!);
+      await ninth;
+      // Group commits do not wait for the pass: the tenth is durable (and would be acknowledged) with the write held.
+      const tenth = send(sent[9]!).then(() => 'committed');
+      expect(await Promise.race([tenth, new Promise((resolve) => setTimeout(resolve, 3000, 'waits for the archive'))])).toBe('committed');
+      expect(store.state.inspections[0]!.spilled).toBeUndefined();
       release();
-      await Promise.all([ninth, tenth]);
       for (let i = 0; i < 3; i += 1) await store.flush();
 
       const live = store.state.inspections[0]!;
@@ -731,6 +734,49 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const reopened = await reopen({ archiveClosedAfterMinutes: 0, eventsInMemory: 8 });
       expect(reopened.state).toEqual(store.state);
       expect(reopened.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(ids);
+    });
+
+    it('an inspection commented on while its archive write is held stays in the state with the comment, and is archived with it later', async () => {
+      env = await setup();
+      const medium = env.open();
+      const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0 });
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const identities = await IdentityStore.open(env.identitiesDir);
+      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
+      const send = (m: { topic: string; payload: Buffer }) => ingest.handle(m.topic, m.payload);
+      await send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'closing', severity: 'critical' })));
+      for (let i = 0; i < 3; i += 1) await store.flush();
+      const id = store.state.inspections[0]!.id;
+
+      // Resolving it commits; the pass after that commit archives it, and its archive write is held.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const append = medium.archive.append.bind(medium.archive);
+      let appends = 0;
+      medium.archive.append = async (data) => {
+        appends += 1;
+        await held;
+        return append(data);
+      };
+      await workflow.transition(id, { action: 'false_alarm', note: 'sensor knocked' }, tech);
+      for (let i = 0; appends === 0 && i < 400; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(appends).toBe(1);
+      // Its commit does not wait for the held write.
+      const commented = workflow.comment(id, tech, 'checked again on site').then(() => 'committed');
+      expect(await Promise.race([commented, new Promise((resolve) => setTimeout(resolve, 3000, 'waits for the archive'))])).toBe('committed');
+      expect(store.state.inspections.map((i) => i.id)).toEqual([id]);
+      release();
+      for (let i = 0; i < 3; i += 1) await store.flush();
+      const comments = (s: HubStore) => s.inspection(id)?.comments.map((c) => c.text);
+      expect(comments(store)).toEqual(['checked again on site']);
+      expect(comments(await reopen())).toEqual(['checked again on site']);
+      await send(encode('event', anomalyEvent('plant-1', 'pump-2', { asset: 'other' }))); // a later commit, a later pass
+      for (let i = 0; i < 3; i += 1) await store.flush();
+      expect(store.state.inspections.some((i) => i.id === id)).toBe(false);
+      expect(comments(store)).toEqual(['checked again on site']); // archived with the comment
+      const reopened = await reopen({ archiveClosedAfterMinutes: 0 });
+      expect(everything(reopened)).toEqual(everything(store));
+      identities.close();
     });
 
     it('a spill is journaled as where the events went, not as the whole record; replay and folds give the same state', async () => {
