@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { applyEvent } from '../../hub/incidents.js';
 import { InspectionArchive } from '../../hub/store/archive.js';
 import { WorkerFolder } from '../../hub/store/fold.js';
-import { encodeRecord, FileJournal } from '../../hub/store/journal.js';
+import { decodeLine, encodeRecord, FileJournal } from '../../hub/store/journal.js';
 import { HubStore, memoryMedium, PASS_EVENTS } from '../../hub/store/store.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { anomalyEvent, tempDir } from '../integration/hub.helpers.js';
@@ -161,5 +162,31 @@ describe('HubStore on disk: corruption', () => {
     const reopened = await HubStore.over(medium, { coalesceMs: 0 });
     expect(reopened.state).toEqual(store.state);
     expect(reopened.state.inspections[0]!.events).toHaveLength(3);
+  });
+});
+
+describe('journal records', () => {
+  /** The format as documented: CRC-32 of the JSON in 8 hex digits, a space, JSON.stringify of the value, a newline. */
+  const asDocumented = (value: unknown) => {
+    const json = Buffer.from(JSON.stringify(value));
+    return Buffer.concat([Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} `), json, Buffer.from('\n')]);
+  };
+
+  it('encodes a group commit item by item into exactly the bytes of the documented format, whatever its size and text', () => {
+    const values: unknown[] = [
+      [],
+      [['s', 'e1', 'i1'], ['r', { incidents: 1 }]],
+      [undefined, null, 'é😀 ü', { a: '\u2028', b: [1.5, -0, 1e21] }], // undefined in an array is written as null
+      { not: 'an array' },
+      'plain text',
+      Array.from({ length: 3000 }, (_, i) => ['ij', `id-${i}`, i, [{ note: 'x'.repeat(i % 97) }]]), // grows the buffer
+      ['y'.repeat(300_000)], // one item bigger than everything before it
+      [['s', 'e2', 'i2']], // and a small one after the big ones: nothing left over from them
+    ];
+    for (const value of values) {
+      const record = encodeRecord(value);
+      expect(record.equals(asDocumented(value))).toBe(true);
+      expect(decodeLine(record.subarray(0, -1))).toEqual({ ok: true, value: JSON.parse(JSON.stringify(value)) });
+    }
   });
 });
