@@ -3,8 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { ERROR_CATALOG, isPdmError, PdmError, type ErrorCode } from '../../protocol/errors.js';
 import { pruneSeen } from './changes.js';
 import type { DocumentAdapter } from './durable-file.js';
-import type { MemoryJournal } from './journal.js';
-import { fromSnapshot, generationOf, replay, shapeProblem, type SnapshotDocument } from './restore.js';
+import { generationOf, type MemoryJournal } from './journal.js';
+import { fromSnapshot, replay, shapeProblem, type SnapshotDocument } from './restore.js';
 
 /**
  * Folds the journal's `previous` generation into the snapshot: the snapshot it started over, plus its records,

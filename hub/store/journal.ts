@@ -1,5 +1,5 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PdmError } from '../../protocol/errors.js';
@@ -18,7 +18,11 @@ export interface Journal {
   readonly bytes: number;
   /** Whether an `older` generation is kept (a fold was started and has not finished). Known after `read`. */
   readonly hasOlder: boolean;
-  read(): Promise<JournalGenerations>;
+  /**
+   * Reads the generations. A closed one (`older`, `previous`) whose number `held` says the snapshot holds comes back
+   * as its first record only: enough for `generationOf`, without reading what will not be replayed.
+   */
+  read(held?: (generation: number) => boolean): Promise<JournalGenerations>;
   /** Cuts the current generation to its first `bytes` (drops a torn tail before anything is appended after it). */
   truncate(bytes: number): Promise<void>;
   /** Resolves once the record is durable. */
@@ -93,6 +97,21 @@ export function encodeRecord(value: unknown): Buffer {
   return record;
 }
 
+/** The number a journal generation carries in its first change (`['g', n]`), if it has one. */
+export function generationOf(data: Buffer | null): number | undefined {
+  const end = data ? data.indexOf(0x0a) : -1;
+  if (!data || end < 0) return undefined;
+  const decoded = decodeLine(data.subarray(0, end));
+  const first: unknown = decoded.ok && Array.isArray(decoded.value) ? decoded.value[0] : undefined;
+  return Array.isArray(first) && first[0] === 'g' && typeof first[1] === 'number' ? first[1] : undefined;
+}
+
+/** The generation's first record alone (with its newline), if `held` says the snapshot holds the generation. */
+function headIfHeld(data: Buffer, held: ((generation: number) => boolean) | undefined): Buffer | undefined {
+  const generation = held && generationOf(data);
+  return generation !== undefined && held!(generation) ? data.subarray(0, data.indexOf(0x0a) + 1) : undefined;
+}
+
 export interface ParsedJournal {
   records: unknown[];
   /** Bytes of whole, valid records from the start: everything after them is a torn tail. */
@@ -150,14 +169,33 @@ export function parseJournal(data: Buffer, name: string): ParsedJournal {
 }
 
 
-async function readOrNull(file: string): Promise<Buffer | null> {
+async function readOrNull(file: string, held?: (generation: number) => boolean): Promise<Buffer | null> {
+  let handle: FileHandle | undefined;
   try {
-    return await readFile(file);
+    handle = await open(file, 'r');
+    if (held) {
+      // The first record, read a piece at a time until its newline: a group commit can make it big.
+      const pieces: Buffer[] = [];
+      for (let at = 0; ; ) {
+        const piece = Buffer.allocUnsafe(HEAD_PIECE);
+        const { bytesRead } = await handle.read(piece, 0, HEAD_PIECE, at);
+        pieces.push(piece.subarray(0, bytesRead));
+        at += bytesRead;
+        if (bytesRead === 0 || piece.subarray(0, bytesRead).includes(0x0a)) break;
+      }
+      const head = headIfHeld(Buffer.concat(pieces), held);
+      if (head) return head;
+    }
+    return await handle.readFile();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await handle?.close();
   }
 }
+
+const HEAD_PIECE = 64 * 1024;
 
 /**
  * The journal on disk: `file`, `file.prev` and, while a fold runs, `file.older`. One fdatasync per append; the
@@ -175,8 +213,8 @@ export class FileJournal implements Journal {
     return this.file.bytes;
   }
 
-  async read(): Promise<JournalGenerations> {
-    const [older, previous, current] = await Promise.all([readOrNull(`${this.path}.older`), readOrNull(`${this.path}.prev`), readOrNull(this.path)]);
+  async read(held?: (generation: number) => boolean): Promise<JournalGenerations> {
+    const [older, previous, current] = await Promise.all([readOrNull(`${this.path}.older`, held), readOrNull(`${this.path}.prev`, held), readOrNull(this.path)]);
     this.file.bytes = current?.length ?? 0;
     this.hasOlder = older !== null;
     return { older, previous, current };
@@ -248,9 +286,10 @@ export class MemoryJournal implements Journal {
     return this.current?.length ?? 0;
   }
 
-  async read(): Promise<JournalGenerations> {
+  async read(held?: (generation: number) => boolean): Promise<JournalGenerations> {
     this.hasOlder = this.older !== null;
-    return { older: this.older, previous: this.previous, current: this.current };
+    const closed = (data: Buffer | null) => (data && headIfHeld(data, held)) ?? data;
+    return { older: closed(this.older), previous: closed(this.previous), current: this.current };
   }
 
   async truncate(bytes: number): Promise<void> {

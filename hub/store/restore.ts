@@ -75,15 +75,6 @@ export function fromSnapshot(data: SnapshotDocument | null): HubState {
   return { ...emptyState(), ...state };
 }
 
-/** The number a journal generation carries in its first change (`['g', n]`), if it has one. */
-export function generationOf(data: Buffer | null): number | undefined {
-  const end = data ? data.indexOf(0x0a) : -1;
-  if (!data || end < 0) return undefined;
-  const decoded = decodeLine(data.subarray(0, end));
-  const first: unknown = decoded.ok && Array.isArray(decoded.value) ? decoded.value[0] : undefined;
-  return Array.isArray(first) && first[0] === 'g' && typeof first[1] === 'number' ? first[1] : undefined;
-}
-
 /**
  * What a hub's data directory holds, read without opening a store (tests, benchmarks, chaos checks that look at
  * a hub from outside, also while it runs or after it was killed): the snapshot plus every journal generation,

@@ -6,9 +6,9 @@ import { FileArchive, MemoryArchive, type ArchiveFile } from './archive-file.js'
 import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ArchivedInspections, type ChangeKind, type ChangeTracker } from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
 import { InlineFolder, WorkerFolder, type Folder } from './fold.js';
-import { encodeRecord, FileJournal, MemoryJournal, type Journal } from './journal.js';
+import { encodeRecord, FileJournal, generationOf, MemoryJournal, type Journal } from './journal.js';
 import { MemoryDocument } from './memory-document.js';
-import { ARCHIVE_FILE, fromSnapshot, generationOf, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE, type SnapshotDocument } from './restore.js';
+import { ARCHIVE_FILE, fromSnapshot, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE, type SnapshotDocument } from './restore.js';
 import type { HubState, Inspection, WatchItem } from './state.js';
 
 /** Where a store keeps its snapshot and its journal, and what folds the one into the other. */
@@ -190,8 +190,9 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     if (snapshot instanceof DurableJsonFile) snapshot.removeStaleTemps();
     const state = fromSnapshot(data);
     const through = data?.journalThrough;
-    const { older, previous, current } = await journal.read();
-    // A generation the snapshot says it holds is skipped (the .prev copy holds less, so more is replayed over it).
+    // A generation the snapshot says it holds is skipped, and read no further than its number (the .prev copy holds
+    // less, so more is replayed over it).
+    const { older, previous, current } = await journal.read((generation) => through !== undefined && generation <= through);
     const closed = [
       { name: `${journal.path}.older`, data: older },
       { name: `${journal.path}.prev`, data: previous },

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { Ingest } from '../../hub/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
-import { encodeRecord, FileJournal, MemoryJournal, type Journal } from '../../hub/store/journal.js';
+import { encodeRecord, FileJournal, generationOf, MemoryJournal, type Journal } from '../../hub/store/journal.js';
 import { MemoryDocument } from '../../hub/store/memory-document.js';
 import { computeKpis } from '../../hub/kpis.js';
 import { countAlarmsIn } from '../../hub/registry/wire.js';
@@ -97,6 +97,28 @@ function journalContract(name: string, setup: () => Promise<{ open(): Journal; c
       const last = env.open();
       expect(await last.read()).toEqual({ older: null, previous: b, current: c });
       expect(last.hasOlder).toBe(false);
+      await journal.close();
+    });
+
+    it('reads a closed generation the snapshot holds no further than its first record, however big that is', async () => {
+      env = await setup();
+      const journal = env.open();
+      await journal.read();
+      const head = encodeRecord([['g', 1], ['s', 'e0', 'x'.repeat(200_000)]]); // bigger than one read of the head
+      const rest = encodeRecord([['s', 'e1', 'i1']]);
+      await journal.append(head);
+      await journal.append(rest);
+      journal.rotate();
+      journal.dropOlder();
+      await journal.append(encodeRecord([['g', 2], ['s', 'e2', 'i2']]));
+      journal.rotate(); // generation 1 is the older one now, 2 the previous
+      const current = encodeRecord([['g', 3]]);
+      await journal.append(current);
+      const two = (await env.open().read()).previous!;
+      const heldThroughOne = await env.open().read((generation) => generation <= 1);
+      expect(heldThroughOne).toEqual({ older: head, previous: two, current });
+      expect(generationOf(heldThroughOne.older)).toBe(1);
+      expect(await env.open().read()).toEqual({ older: Buffer.concat([head, rest]), previous: two, current });
       await journal.close();
     });
 
