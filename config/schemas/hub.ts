@@ -142,6 +142,8 @@ export const HubConfigSchema = z.strictObject({
       archiveClosedAfterMinutes: z.number().int().min(0).max(60 * 24 * 365).default(24 * 60),
       /** An open inspection keeps its first and latest events in memory, at most this many; the rest are appended to the archive. */
       eventsInMemory: z.number().int().min(4).max(100_000).default(64),
+      /** The archive file is rewritten with only its live records once this many bytes of it, and as many as are live, are dead. */
+      archiveCompactBytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     })
     .prefault({}),
   /**

@@ -1,6 +1,9 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
-import { DurableAppender } from './append-file.js';
+import { DurableAppender, writeError } from './append-file.js';
+import { fsyncDirNow } from './durable-file.js';
 
 /**
  * An append-only file of whole records (closed inspections), read back by position. Appends are durable when they
@@ -18,22 +21,99 @@ export interface ArchiveFile {
   append(data: Buffer): Promise<number>;
   readAt(offset: number, length: number): Buffer;
   close(): Promise<void>;
+  /**
+   * Which generation reads and appends go to. A compaction writes the live records as the next generation, the
+   * state names the one in use (`archiveGeneration`), and the others are removed once that is durable.
+   */
+  readonly generation: number;
+  /** Reads and appends go to this generation from now on; synchronous, so no read falls between two files. */
+  use(generation: number): void;
+  /** Writes a whole generation, durable when it resolves (the one in use stays in use). */
+  write(generation: number, pieces: Iterable<Buffer>): Promise<void>;
+  /** Removes every generation but the one in use: the old one after a compaction, or a compaction cut short. */
+  keepOnly(): Promise<void>;
 }
 
 const CHUNK = 1 << 20;
 
 const readError = (file: string, error: unknown) => new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
 
-export class FileArchive implements ArchiveFile {
-  private readonly file: DurableAppender;
-  private reader: number | undefined;
+/** Generation 0 is the file itself, as archives written before compaction existed; generation n is `file.n`. */
+const generationPath = (base: string, generation: number) => (generation === 0 ? base : `${base}.${generation}`);
 
-  constructor(readonly path: string) {
-    this.file = new DurableAppender(path);
+export class FileArchive implements ArchiveFile {
+  private file: DurableAppender;
+  private reader: number | undefined;
+  generation = 0;
+
+  constructor(private readonly base: string) {
+    this.file = new DurableAppender(base);
+  }
+
+  get path(): string {
+    return generationPath(this.base, this.generation);
   }
 
   get bytes(): number {
     return this.file.bytes;
+  }
+
+  use(generation: number): void {
+    if (generation === this.generation) return;
+    this.closeNow();
+    this.generation = generation;
+    this.file = new DurableAppender(this.path);
+    try {
+      this.file.bytes = statSync(this.path).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw readError(this.path, error);
+    }
+  }
+
+  async write(generation: number, pieces: Iterable<Buffer>): Promise<void> {
+    const path = generationPath(this.base, generation);
+    try {
+      const handle = await open(path, 'w');
+      try {
+        // A megabyte or so per write: the pieces are records, mostly far smaller.
+        let batch: Buffer[] = [];
+        let batched = 0;
+        const flush = async () => {
+          if (batched > 0) await handle.write(Buffer.concat(batch, batched));
+          batch = [];
+          batched = 0;
+        };
+        for (const piece of pieces) {
+          batch.push(piece);
+          batched += piece.length;
+          if (batched >= WRITE_BATCH) await flush();
+        }
+        await flush();
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      fsyncDirNow(dirname(path));
+    } catch (error) {
+      throw writeError(path, error);
+    }
+  }
+
+  async keepOnly(): Promise<void> {
+    const dir = dirname(this.base);
+    const name = basename(this.base);
+    const kept = basename(this.path);
+    let removed = false;
+    for (const entry of readdirSync(dir)) {
+      if (entry === kept || (entry !== name && !(entry.startsWith(`${name}.`) && /^\d+$/.test(entry.slice(name.length + 1))))) continue;
+      try {
+        rmSync(join(dir, entry), { force: true });
+        removed = true;
+      } catch (error) {
+        throw writeError(join(dir, entry), error);
+      }
+    }
+    if (removed) fsyncDirNow(dir);
   }
 
   private fd(): number | undefined {
@@ -79,23 +159,43 @@ export class FileArchive implements ArchiveFile {
   }
 
   async close(): Promise<void> {
-    await this.file.close();
+    this.closeNow();
+  }
+
+  private closeNow(): void {
+    this.file.closeNow();
     if (this.reader !== undefined) closeSync(this.reader);
     this.reader = undefined;
   }
 }
 
+const WRITE_BATCH = 1 << 20;
+
 /** The same in memory, for tests and throwaway hubs: a reopen over the same object sees what was appended. */
 export class MemoryArchive implements ArchiveFile {
-  readonly path = 'memory archive';
-  data = Buffer.alloc(0);
+  /** Every generation's bytes; `data` is the one in use. */
+  readonly generations = new Map<number, Buffer>([[0, Buffer.alloc(0)]]);
+  generation = 0;
+
+  get path(): string {
+    return generationPath('memory archive', this.generation);
+  }
+
+  get data(): Buffer {
+    return this.generations.get(this.generation) ?? Buffer.alloc(0);
+  }
+
+  set data(data: Buffer) {
+    this.generations.set(this.generation, data);
+  }
 
   get bytes(): number {
     return this.data.length;
   }
 
   scan(chunk: (data: Buffer, offset: number) => void): void {
-    for (let at = 0; at < this.data.length; at += CHUNK) chunk(this.data.subarray(at, at + CHUNK), at);
+    const data = this.data;
+    for (let at = 0; at < data.length; at += CHUNK) chunk(data.subarray(at, at + CHUNK), at);
   }
 
   async truncate(bytes: number): Promise<void> {
@@ -110,6 +210,18 @@ export class MemoryArchive implements ArchiveFile {
 
   readAt(offset: number, length: number): Buffer {
     return Buffer.from(this.data.subarray(offset, offset + length));
+  }
+
+  use(generation: number): void {
+    this.generation = generation;
+  }
+
+  async write(generation: number, pieces: Iterable<Buffer>): Promise<void> {
+    this.generations.set(generation, Buffer.concat([...pieces]));
+  }
+
+  async keepOnly(): Promise<void> {
+    for (const generation of [...this.generations.keys()]) if (generation !== this.generation) this.generations.delete(generation);
   }
 
   async close(): Promise<void> {}

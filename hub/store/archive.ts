@@ -13,6 +13,9 @@ interface SpillChunk {
 
 const isSpill = (value: unknown): value is SpillChunk => typeof value === 'object' && value !== null && typeof (value as SpillChunk).spill === 'string';
 
+/** Bytes of a spilled inspection's chunks; for one spilled before they were counted, its last chunk's. */
+const chunkBytes = (spilled: SpilledEvents | undefined): number => (spilled ? (spilled.bytes ?? spilled.tail.bytes) : 0);
+
 /** A closed watch item that left the state, whole. */
 interface WatchLine {
   watch: WatchItem;
@@ -173,6 +176,8 @@ export class InspectionArchive {
   private readonly watchesById = new Map<string, WatchSummary>();
   private readonly byEpisode = new Map<string, string>();
   private readonly intern = new Interner();
+  /** Bytes of the archived records the summaries point to: what a compaction keeps of them. */
+  private recordBytes = 0;
 
   private constructor(private readonly file: ArchiveFile) {}
 
@@ -180,7 +185,9 @@ export class InspectionArchive {
    * Reads the archive file's records into the index, dropping the ids `hot` says are back in the state (taken out
    * again, or archived just before a crash and never journaled as gone). Cuts off a torn tail.
    */
-  static async load(file: ArchiveFile, hot: (id: string) => boolean): Promise<InspectionArchive> {
+  static async load(file: ArchiveFile, hot: (id: string) => boolean, generation = 0): Promise<InspectionArchive> {
+    file.use(generation);
+    await file.keepOnly(); // what a compaction left: the generation before it, or one it wrote but never got to use
     const archive = new InspectionArchive(file);
     let valid = 0;
     let line = 0;
@@ -197,8 +204,8 @@ export class InspectionArchive {
       }
     });
     if (valid < file.bytes) await file.truncate(valid); // an append cut short: never journaled
-    for (const id of [...archive.byId.keys()]) if (hot(id)) archive.byId.delete(id);
-    for (const id of [...archive.watchesById.keys()]) if (hot(id)) archive.watchesById.delete(id);
+    for (const id of [...archive.byId.keys()]) if (hot(id)) archive.forget(id);
+    for (const id of [...archive.watchesById.keys()]) if (hot(id)) archive.forgetWatch(id);
     return archive;
   }
 
@@ -206,6 +213,7 @@ export class InspectionArchive {
     if (typeof watch.id !== 'string' || !Array.isArray(watch.events)) {
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the record at byte ${at} is not a watch item`);
     }
+    this.recordBytes += bytes - (this.watchesById.get(watch.id)?.bytes ?? 0);
     this.watchesById.set(watch.id, summarizeWatch(watch, at, bytes, this.intern));
   }
 
@@ -241,6 +249,7 @@ export class InspectionArchive {
 
   /** The watch is in the state again (archived just before it changed): the state's copy is the true one. */
   forgetWatch(id: string): void {
+    this.recordBytes -= this.watchesById.get(id)?.bytes ?? 0;
     this.watchesById.delete(id);
   }
 
@@ -248,6 +257,7 @@ export class InspectionArchive {
     if (typeof record !== 'object' || record === null || typeof record.id !== 'string' || !Array.isArray(record.events)) {
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the record at byte ${at} is not an inspection`);
     }
+    this.recordBytes += bytes - (this.byId.get(record.id)?.bytes ?? 0);
     this.byId.set(record.id, summarize(record, at, bytes, this.intern));
     for (const episode of record.episodeIds ?? []) if (!this.byEpisode.has(episode)) this.byEpisode.set(episode, record.id);
   }
@@ -316,15 +326,21 @@ export class InspectionArchive {
       }
       const tail = { at, bytes: lines[n]!.length };
       at += tail.bytes;
-      return { count: (previous?.count ?? 0) + events.length, first, last, tail };
+      return { count: (previous?.count ?? 0) + events.length, first, last, tail, bytes: chunkBytes(previous) + tail.bytes };
     });
   }
 
   /** An inspection with every event in its list, read back from its spilled chunks (the same object if none). */
   whole(record: Inspection): Inspection {
     if (!record.spilled) return record;
+    const { spilled: _spilled, ...rest } = record;
+    return { ...rest, events: [...record.events.slice(0, 1), ...this.spilledEvents(record), ...record.events.slice(1)] };
+  }
+
+  /** The events an inspection spilled, oldest first, read back from its chunks. */
+  private spilledEvents(record: Inspection): InspectionEventRef[] {
     const chunks: InspectionEventRef[][] = [];
-    for (let ref: ChunkRef | null = record.spilled.tail; ref; ) {
+    for (let ref: ChunkRef | null = record.spilled?.tail ?? null; ref; ) {
       const decoded = decodeLine(this.file.readAt(ref.at, ref.bytes - 1));
       if (!decoded.ok || !isSpill(decoded.value) || decoded.value.spill !== record.id) {
         throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the spilled events of inspection ${record.id} at byte ${ref.at} ${decoded.ok ? 'belong to another record' : `are damaged: ${decoded.why}`}`);
@@ -332,8 +348,67 @@ export class InspectionArchive {
       chunks.push(decoded.value.events);
       ref = decoded.value.prev;
     }
-    const { spilled: _spilled, ...rest } = record;
-    return { ...rest, events: [...record.events.slice(0, 1), ...chunks.reverse().flat(), ...record.events.slice(1)] };
+    return chunks.reverse().flat();
+  }
+
+  /**
+   * Bytes of the archive file that nothing points to any more: records archived again (a late clear, a comment),
+   * and the spilled chunks of inspections since archived whole. `hot` are the state's inspections.
+   */
+  deadBytes(hot: readonly Inspection[]): number {
+    let live = this.recordBytes;
+    for (const i of hot) live += chunkBytes(i.spilled);
+    return this.file.bytes - live;
+  }
+
+  /** Bytes of the archive file in use. */
+  get bytes(): number {
+    return this.file.bytes;
+  }
+
+  /**
+   * Writes the next generation of the archive file with only what is live: the record each summary points to, and
+   * the spilled events of each of `hot` (the state's inspections that spilled) as one chunk. Once that is durable
+   * it returns their new `spilled` and `use`, which moves reads, appends and summaries to the new generation. Call
+   * `use` and store the new `spilled` together (synchronously), then journal both; the old generation goes once
+   * that is durable (`keepOnlyInUse`). Spill and archive passes must not run meanwhile: they change what it copies.
+   */
+  async compact(hot: readonly Inspection[], generation: number): Promise<{ spilled: SpilledEvents[]; use(): void }> {
+    const summaries = [...this.byId.values(), ...this.watchesById.values()];
+    const moved = new Map<object, number>();
+    const spilled: SpilledEvents[] = [];
+    const pieces = function* (this: InspectionArchive): Generator<Buffer> {
+      let at = 0;
+      for (const summary of summaries) {
+        const line = this.file.readAt(summary.at, summary.bytes);
+        moved.set(summary, at);
+        at += line.length;
+        yield line;
+      }
+      for (const record of hot) {
+        const line = encodeRecord({ spill: record.id, prev: null, events: this.spilledEvents(record) } satisfies SpillChunk);
+        spilled.push({ ...record.spilled!, tail: { at, bytes: line.length }, bytes: line.length });
+        at += line.length;
+        yield line;
+      }
+    };
+    await this.file.write(generation, pieces.call(this));
+    return {
+      spilled,
+      use: () => {
+        // A record revived meanwhile is no longer summarised; nothing else changes the summaries during a pass.
+        for (const summary of [...this.byId.values(), ...this.watchesById.values()]) {
+          if (!moved.has(summary)) throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file.path}: record ${summary.id} was archived during the compaction; it is not in generation ${generation}`);
+        }
+        this.file.use(generation);
+        for (const [summary, at] of moved) (summary as { at: number }).at = at;
+      },
+    };
+  }
+
+  /** Removes the archive file's other generations (once the state that names the one in use is durable). */
+  keepOnlyInUse(): Promise<void> {
+    return this.file.keepOnly();
   }
 
   /** Appends whole records (one write, one sync) and indexes them; resolves once they are durable. */
@@ -350,6 +425,7 @@ export class InspectionArchive {
 
   /** The record is back in the state (it changed again): the state's copy is the true one until it is archived again. */
   forget(id: string): void {
+    this.recordBytes -= this.byId.get(id)?.bytes ?? 0;
     this.byId.delete(id);
   }
 

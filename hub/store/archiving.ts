@@ -114,3 +114,30 @@ export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, m
   });
   return { changed, more: due.length > batch.length };
 }
+
+/**
+ * Rewrites the archive file as its next generation when at least as many of its bytes are dead (records archived
+ * again, spilled chunks of inspections since archived whole) as live, and at least `minDeadBytes`: so the file is at
+ * most about twice what it holds, and a compaction copies at most as much as was written since the last one. The
+ * state's spilled inspections are pointed into the new generation and touched, with the generation, so the next
+ * group commit journals them together. Returns whether it did; the caller removes the old generation once that
+ * commit is durable (a crash before then reopens the old one, and the new one is removed).
+ */
+export async function compactArchive(deps: ArchivingDeps, minDeadBytes: number): Promise<boolean> {
+  const hot = deps.state.inspections.filter((i) => i.spilled !== undefined);
+  const dead = deps.archive.deadBytes(hot);
+  if (dead < Math.max(minDeadBytes, deps.archive.bytes - dead)) return false;
+  const generation = (deps.state.archiveGeneration ?? 0) + 1;
+  const before = hot.map((i) => i.spilled);
+  const { spilled, use } = await deps.archive.compact(hot, generation);
+  // Only spill passes change `spilled` and only archive passes take inspections out of the state, and this is one.
+  if (hot.some((i, n) => deps.index.find(i.id) !== i || i.spilled !== before[n])) return false;
+  use();
+  hot.forEach((i, n) => {
+    i.spilled = spilled[n]!;
+    deps.touch('inspection', i.id);
+  });
+  deps.state.archiveGeneration = generation;
+  deps.touch('archiveGeneration', '');
+  return true;
+}

@@ -7,7 +7,7 @@ import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCou
  * the episode ids and devices it took), and `spilled`: an inspection whose older events moved to the archive file,
  * journaled as how many and where.
  */
-export type ChangeKind = 'inspection' | 'joined' | 'spilled' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived' | 'archivedWatch';
+export type ChangeKind = 'inspection' | 'joined' | 'spilled' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived' | 'archivedWatch' | 'archiveGeneration';
 
 /** The fields an inspection's correlation changes when it takes an event (incidents.ts); all the rest stay. */
 export type JoinedFields = Pick<Inspection, 'episodeIds' | 'devices' | 'severity' | 'priority' | 'lastEventAt' | 'updatedAt' | 'clearedAt'>;
@@ -72,8 +72,10 @@ export type Change =
   | ['x', string[]]
   /** The same for closed watch items. */
   | ['xw', string[]]
-  /** The journal generation's number: the first change of its first record (see restore.ts `generationOf`). */
-  | ['g', number];
+  /** The journal generation's number: the first change of its first record (see journal.ts `generationOf`). */
+  | ['g', number]
+  /** The archive file's generation in use: a compaction rewrote the archive (archive-file.ts). */
+  | ['ag', number];
 
 /** The touched keys since the last group commit, in the order they were first touched. */
 export class DirtySet implements ChangeTracker {
@@ -289,6 +291,8 @@ export function collectChanges(
         if (found !== undefined) changes.push(['s', key, found]);
       } else if (kind === 'routing') {
         changes.push(['r', state.routing]);
+      } else if (kind === 'archiveGeneration') {
+        changes.push(['ag', state.archiveGeneration ?? 0]);
       } else {
         changes.push(['rr', key, state.roundRobin[key] ?? 0]);
       }
@@ -378,6 +382,9 @@ export function applyChanges(
       case 'xw':
         index.watches.remove(new Set(change[1]));
         for (const id of change[1]) left.delete(id);
+        break;
+      case 'ag':
+        state.archiveGeneration = change[1];
         break;
       case 'g':
         break;

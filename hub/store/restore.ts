@@ -98,7 +98,8 @@ export function readStoredState(dataDir: string): HubState {
   ]);
   const archived = new Map<string, HubState['inspections'][number]>();
   const archivedWatches = new Map<string, HubState['watches'][number]>();
-  const archive = read(ARCHIVE_FILE);
+  const archiveFile = state.archiveGeneration ? `${ARCHIVE_FILE}.${state.archiveGeneration}` : ARCHIVE_FILE;
+  const archive = read(archiveFile);
   for (let start = 0, end = archive?.indexOf(0x0a) ?? -1; archive && end >= 0; start = end + 1, end = archive.indexOf(0x0a, start)) {
     const decoded = decodeLine(archive.subarray(start, end));
     if (!decoded.ok || 'spill' in (decoded.value as object)) continue;
@@ -113,7 +114,7 @@ export function readStoredState(dataDir: string): HubState {
     const chunks: HubState['inspections'][number]['events'][] = [];
     for (let ref: ChunkRef | null = i.spilled.tail; ref; ) {
       const decoded = decodeLine(archive.subarray(ref.at, ref.at + ref.bytes - 1));
-      if (!decoded.ok) throw new Error(`${ARCHIVE_FILE}: spilled events of ${i.id} at byte ${ref.at}: ${decoded.why}`);
+      if (!decoded.ok) throw new Error(`${archiveFile}: spilled events of ${i.id} at byte ${ref.at}: ${decoded.why}`);
       const chunk = decoded.value as { prev: ChunkRef | null; events: HubState['inspections'][number]['events'] };
       chunks.push(chunk.events);
       ref = chunk.prev;

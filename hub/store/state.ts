@@ -28,6 +28,8 @@ export interface SpilledEvents {
   first: number;
   last: number;
   tail: ChunkRef;
+  /** Bytes of all its chunks in the archive file (absent in records spilled before it was kept). */
+  bytes?: number;
 }
 
 export interface ChunkRef {
@@ -141,6 +143,8 @@ export interface HubState {
   routing: RoutingCounters;
   /** Per site: how many round-robin assignments were made, so the next technician is picked after a restart too. */
   roundRobin: Record<string, number>;
+  /** Which generation of the archive file holds what the state points into (spilled events); absent: the first. */
+  archiveGeneration?: number;
 }
 
 export function emptyState(): HubState {

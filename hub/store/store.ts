@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { InspectionArchive, type InspectionSummary, type WatchSummary } from './archive.js';
-import { archiveClosed, archiveClosedWatches, spillEvents } from './archiving.js';
+import { archiveClosed, archiveClosedWatches, compactArchive, spillEvents } from './archiving.js';
 import { FileArchive, MemoryArchive, type ArchiveFile } from './archive-file.js';
 import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ArchivedInspections, type ChangeKind, type ChangeTracker } from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
@@ -57,6 +57,11 @@ export interface HubStoreOptions {
    * and appends the rest to the archive file, read back for the API. Default 64.
    */
   eventsInMemory?: number;
+  /**
+   * The archive file is rewritten with only what is live once at least this many of its bytes (and as many as are
+   * live) are dead: records archived again, spilled events of inspections since archived whole. Default 64 MiB.
+   */
+  archiveCompactBytes?: number;
   now?: () => number;
   /** Told when a fold into the snapshot or an archive pass fails (nothing is lost: the journal keeps it all). */
   onError?: (part: 'snapshot' | 'archive', error: Error) => void;
@@ -126,6 +131,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   private lastPrune: number;
   private readonly archiveAfterMs: number;
   private readonly eventsInMemory: number;
+  private readonly archiveCompactBytes: number;
   private lastArchiveCheck: number;
   /** Why the last archive append failed, if it did (the records stayed in the state). */
   archiveError: Error | undefined;
@@ -161,6 +167,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.prune();
     this.archiveAfterMs = (opts.archiveClosedAfterMinutes ?? 24 * 60) * 60_000;
     this.eventsInMemory = Math.max(4, opts.eventsInMemory ?? 64);
+    this.archiveCompactBytes = opts.archiveCompactBytes ?? 64 * 1024 * 1024;
     this.lastArchiveCheck = -Infinity; // the first group commit looks
   }
 
@@ -201,7 +208,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     const { tornBytes, validBytes } = replay(state, generations);
     if (tornBytes > 0) await journal.truncate(validBytes);
     const hot = new Set([...state.inspections, ...state.watches].map((r) => r.id));
-    const archive = await InspectionArchive.load(medium.archive, (id) => hot.has(id));
+    const archive = await InspectionArchive.load(medium.archive, (id) => hot.has(id), state.archiveGeneration);
     const numbered = [through, generationOf(older), generationOf(previous)].map((n) => n ?? 0);
     return new HubStore(state, medium, opts.coalesceMs, opts, archive, {
       generation: generationOf(current) ?? Math.max(...numbered) + 1,
@@ -384,7 +391,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       .finally(() => (this.folding = undefined));
   }
 
-  /** Archives closed inspections and spills long event lists (hub/store/archiving.ts); never throws. */
+  /** Archives closed inspections, spills long event lists and compacts the archive (hub/store/archiving.ts); never throws. */
   private async archivePass(): Promise<void> {
     const now = this.now();
     this.lastArchiveCheck = now;
@@ -395,10 +402,15 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
         await archiveClosedWatches(deps, now - this.archiveAfterMs, PASS_RECORDS),
         await spillEvents(deps, this.eventsInMemory, PASS_EVENTS),
       ];
-      this.archiveError = undefined;
       // A backlog is worked off a bounded pass per group commit, not in one long stall of every commit behind it.
       if (passes.some((p) => p.more)) this.lastArchiveCheck = -Infinity;
-      if (passes.some((p) => p.changed > 0)) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
+      if (await compactArchive(deps, this.archiveCompactBytes)) {
+        await this.commit(); // the state that names the new generation...
+        await this.archive.keepOnlyInUse(); // ...is durable: the old one can go
+      } else if (passes.some((p) => p.changed > 0)) {
+        void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
+      }
+      this.archiveError = undefined;
     } catch (error) {
       this.archiveError = error as Error; // nothing left the state; the next check tries again
       this.onError?.('archive', error as Error);

@@ -801,6 +801,122 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       identities.close();
     });
 
+    /**
+     * A store whose archive file is mostly dead: an inspection spilled chunk by chunk and then archived whole, one
+     * archived and brought back by late clears and archived again, ten times; and one still open that spilled
+     * several chunks.
+     * Closed, so a reopen over the medium continues from it.
+     */
+    async function deadArchive() {
+      const opts = { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 };
+      const store = await HubStore.over(env.open(), { ...opts, archiveCompactBytes: Number.MAX_SAFE_INTEGER });
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const identities = await IdentityStore.open(env.identitiesDir);
+      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
+      const settle = async () => {
+        for (let i = 0; i < 3; i += 1) await store.flush();
+      };
+      const event = async (asset: string, episodeId: string, kind: 'anomaly' | 'clear' = 'anomaly') => {
+        const m = encode('event', anomalyEvent('plant-1', 'pump-1', { asset, severity: 'critical', episodeId, kind }));
+        await ingest.handle(m.topic, m.payload);
+        await settle();
+      };
+      const episodes = { chronic: anomalyEvent('plant-1', 'p').episodeId, hot: anomalyEvent('plant-1', 'p').episodeId, brief: anomalyEvent('plant-1', 'p').episodeId };
+      for (let k = 0; k < 30; k += 1) await event('chronic', episodes.chronic);
+      for (let k = 0; k < 30; k += 1) await event('hot', episodes.hot);
+      const id = (asset: string) => store.state.inspections.find((i) => i.asset === asset)!.id;
+      await workflow.transition(id('chronic'), { action: 'false_alarm', note: 'sensor knocked' }, tech);
+      await settle();
+      await event('brief', episodes.brief);
+      await workflow.transition(id('brief'), { action: 'false_alarm', note: 'wrong asset' }, tech);
+      await settle();
+      // Late clears: each time the archived record comes back, takes it and is archived again.
+      for (let k = 0; k < 10; k += 1) await event('brief', episodes.brief, 'clear');
+      expect(store.state.inspections.map((i) => i.asset)).toEqual(['hot']);
+      expect(store.archivedCount).toBe(2);
+      const before = readable(store);
+      expect(before.inspections.map((i) => i.events.length).sort()).toEqual([11, 30, 30]);
+      await store.close();
+      identities.close();
+      return { opts, before };
+    }
+
+    /** What the store gives its readers, whichever generation of the archive file it reads from. */
+    const readable = (store: HubStore) => {
+      const { archiveGeneration: _generation, ...all } = everything(store);
+      const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
+      return { ...all, inspections: all.inspections.map((i) => store.whole(i)).sort(byId), watches: all.watches.sort(byId) };
+    };
+
+    it('compacts the archive once as many of its bytes are dead as live: everything reads back the same, also after a reopen, and the old generation goes', async () => {
+      env = await setup();
+      const { opts, before } = await deadArchive();
+      const medium = env.open();
+      const store = await HubStore.over(medium, { ...opts, archiveCompactBytes: 1 });
+      const bytesBefore = medium.archive.bytes;
+      await store.commit(); // a group commit runs the pass that compacts
+      for (let i = 0; i < 3; i += 1) await store.flush();
+      expect(store.state.archiveGeneration).toBe(1);
+      expect(medium.archive.generation).toBe(1);
+      expect(medium.archive.bytes).toBeLessThan(bytesBefore / 2);
+      const { spilled, events } = store.state.inspections[0]!;
+      expect(spilled!.count + events.length).toBe(30);
+      expect(spilled!.bytes).toBe(spilled!.tail.bytes); // all its spilled events in one chunk
+      expect(readable(store)).toEqual(before);
+      const replayed = await reopen(opts); // from the journal, which names the new generation
+      expect(replayed.state.archiveGeneration).toBe(1);
+      expect(readable(replayed)).toEqual(before);
+      await store.commit(); // nothing more is dead: no further compaction
+      for (let i = 0; i < 3; i += 1) await store.flush();
+      expect(store.state.archiveGeneration).toBe(1);
+
+      // The new generation takes appends as before: more spills of the open inspection.
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const hot = store.state.inspections[0]!;
+      for (let k = 0; k < 10; k += 1) {
+        const m = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'hot', severity: 'critical', episodeId: hot.episodeIds[0]! }));
+        await ingest.handle(m.topic, m.payload);
+        for (let i = 0; i < 3; i += 1) await store.flush();
+      }
+      const now = readable(store);
+      expect(now.inspections.find((i) => i.id === hot.id)!.events).toHaveLength(40);
+      await store.close();
+      const reopened = await reopen(opts);
+      expect(reopened.state.archiveGeneration).toBe(1);
+      expect(readable(reopened)).toEqual(now);
+      await reopened.close();
+      const probe = env.open().archive;
+      probe.use(0);
+      expect(probe.bytes).toBe(0); // generation 0 was removed
+    });
+
+    it('a crash after the compacted archive is written but before the state naming it is durable reopens the old generation and removes the new one', async () => {
+      env = await setup();
+      const { opts, before } = await deadArchive();
+      const medium = env.open();
+      const store = await HubStore.over(medium, { ...opts, archiveCompactBytes: 1 });
+      let written = false;
+      const write = medium.archive.write.bind(medium.archive);
+      medium.archive.write = async (generation, pieces) => {
+        await write(generation, pieces);
+        written = true;
+      };
+      const append = medium.journal.append.bind(medium.journal);
+      medium.journal.append = (record) => (written ? new Promise<void>(() => undefined) : append(record)); // the crash: never durable
+      void store.commit();
+      for (let i = 0; medium.archive.generation !== 1 && i < 400; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(written).toBe(true);
+      expect(store.state.archiveGeneration).toBe(1); // in memory, and the group that journals it never lands
+
+      const reopened = await reopen(opts);
+      expect(reopened.state.archiveGeneration).toBeUndefined();
+      expect(readable(reopened)).toEqual(before);
+      await reopened.close();
+      const probe = env.open().archive;
+      probe.use(1);
+      expect(probe.bytes).toBe(0); // the unused generation was removed
+    });
+
     it('a spill is journaled as where the events went, not as the whole record; replay and folds give the same state', async () => {
       env = await setup();
       const medium = env.open();

@@ -28,7 +28,7 @@ describe('shipped configs', () => {
   it('load with defaults applied and frozen', () => {
     const hub = loadHubConfig('config/hub.yaml', {});
     expect(hub.mqtt.port).toBe(1883);
-    expect(hub.store).toEqual({ coalesceMs: 2, dedupRetentionHours: 168, snapshotJournalBytes: 16 * 1024 * 1024, archiveClosedAfterMinutes: 1440, eventsInMemory: 64 });
+    expect(hub.store).toEqual({ coalesceMs: 2, dedupRetentionHours: 168, snapshotJournalBytes: 16 * 1024 * 1024, archiveClosedAfterMinutes: 1440, eventsInMemory: 64, archiveCompactBytes: 64 * 1024 * 1024 });
     expect(Object.isFrozen(hub)).toBe(true);
     expect(Object.isFrozen(hub.mqtt)).toBe(true);
     expect(() => {
