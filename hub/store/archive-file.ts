@@ -26,7 +26,10 @@ export interface ArchiveFile {
    * state names the one in use (`archiveGeneration`), and the others are removed once that is durable.
    */
   readonly generation: number;
-  /** Reads and appends go to this generation from now on; synchronous, so no read falls between two files. */
+  /**
+   * Reads and appends go to this generation from now on; synchronous, so no read falls between two files. A
+   * generation after the first that was never written is refused (`PDM_ERR_STORE_CORRUPT`): the state points into it.
+   */
   use(generation: number): void;
   /** Writes a whole generation, durable when it resolves (the one in use stays in use). */
   write(generation: number, pieces: Iterable<Buffer>): Promise<void>;
@@ -39,7 +42,9 @@ const CHUNK = 1 << 20;
 const readError = (file: string, error: unknown) => new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
 
 /** Generation 0 is the file itself, as archives written before compaction existed; generation n is `file.n`. */
-const generationPath = (base: string, generation: number) => (generation === 0 ? base : `${base}.${generation}`);
+export const generationPath = (base: string, generation: number): string => (generation === 0 ? base : `${base}.${generation}`);
+
+const missing = (path: string) => readError(path, new Error('the archive generation the state points into is missing'));
 
 export class FileArchive implements ArchiveFile {
   private file: DurableAppender;
@@ -67,6 +72,7 @@ export class FileArchive implements ArchiveFile {
       this.file.bytes = statSync(this.path).size;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw readError(this.path, error);
+      if (generation !== 0) throw missing(this.path);
     }
   }
 
@@ -213,6 +219,7 @@ export class MemoryArchive implements ArchiveFile {
   }
 
   use(generation: number): void {
+    if (generation !== 0 && !this.generations.has(generation)) throw missing(generationPath('memory archive', generation));
     this.generation = generation;
   }
 

@@ -42,9 +42,8 @@ interface Archivable<T extends { id: string; events: unknown[] }> {
 /**
  * Moves records to the archive: their whole record is appended (durable) first, then they leave the state and are
  * touched as gone (journaled as `x` or `xw`). A crash in between leaves them in both; the state's copy wins on open
- * and they are archived again. One that changed meanwhile stays, even if a group commit already journaled that change
- * (commits go on while the pass writes). Throws (leaving the state as it was) if the append
- * fails.
+ * and they are archived again. One that changed meanwhile stays, even if a group commit already journaled that
+ * change (commits go on while the pass writes). Throws (leaving the state as it was) if the append fails.
  */
 async function moveToArchive<T extends { id: string; events: unknown[] }>(deps: ArchivingDeps, side: Archivable<T>, due: T[], limit: number): Promise<Pass> {
   const candidates = due.slice(0, limit);

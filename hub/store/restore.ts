@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 import { applyChanges, LeftRecords, ListIndex, type Change } from './changes.js';
+import { generationPath } from './archive-file.js';
 import { decodeLine, parseJournal } from './journal.js';
 import { emptyState, type ChunkRef, type HubState } from './state.js';
 
@@ -98,7 +99,7 @@ export function readStoredState(dataDir: string): HubState {
   ]);
   const archived = new Map<string, HubState['inspections'][number]>();
   const archivedWatches = new Map<string, HubState['watches'][number]>();
-  const archiveFile = state.archiveGeneration ? `${ARCHIVE_FILE}.${state.archiveGeneration}` : ARCHIVE_FILE;
+  const archiveFile = generationPath(ARCHIVE_FILE, state.archiveGeneration ?? 0);
   const archive = read(archiveFile);
   for (let start = 0, end = archive?.indexOf(0x0a) ?? -1; archive && end >= 0; start = end + 1, end = archive.indexOf(0x0a, start)) {
     const decoded = decodeLine(archive.subarray(start, end));

@@ -5,6 +5,7 @@ import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { applyEvent } from '../../hub/incidents.js';
 import { InspectionArchive } from '../../hub/store/archive.js';
+import { FileArchive } from '../../hub/store/archive-file.js';
 import { WorkerFolder } from '../../hub/store/fold.js';
 import { decodeLine, encodeRecord, FileJournal } from '../../hub/store/journal.js';
 import { HubStore, memoryMedium, PASS_EVENTS } from '../../hub/store/store.js';
@@ -188,5 +189,20 @@ describe('journal records', () => {
       expect(record.equals(asDocumented(value))).toBe(true);
       expect(decodeLine(record.subarray(0, -1))).toEqual({ ok: true, value: JSON.parse(JSON.stringify(value)) });
     }
+  });
+});
+
+describe('archive generations on disk', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>> | undefined;
+  afterEach(async () => tmp?.cleanup());
+
+  it('refuses a state that points into an archive generation that is not there, and removes no other generation', async () => {
+    tmp = await tempDir();
+    const first = join(tmp.dir, 'inspections.archive');
+    await writeFile(first, encodeRecord({ watch: { id: 'w1', events: [] } }));
+    const error = await InspectionArchive.load(new FileArchive(first), () => false, 2).catch((e: unknown) => e);
+    expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
+    expect((error as Error).message).toContain(`${first}.2: the archive generation the state points into is missing`);
+    expect(existsSync(first)).toBe(true);
   });
 });
