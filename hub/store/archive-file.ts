@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
@@ -13,8 +13,19 @@ export interface ArchiveFile {
   /** Named in error messages. */
   readonly path: string;
   readonly bytes: number;
-  /** Calls `chunk` with the file's contents in order, a piece at a time (the file may be far bigger than memory should hold). */
-  scan(chunk: (data: Buffer, offset: number) => void): void;
+  /**
+   * Calls `chunk` with the file's contents from `from` on, in order, a piece at a time (the file may be far bigger
+   * than memory should hold). `bytes` is the file's length after it.
+   */
+  scan(chunk: (data: Buffer, offset: number) => void, from?: number): void;
+  /** The length of the file in use, read from the file system. */
+  size(): number;
+  /**
+   * The summaries of the generation in use as of some length of it (archive.ts), saved at a clean stop so a start
+   * reads only what was appended after that length; null when there is none. Written whole or not at all.
+   */
+  readIndex(): Buffer | null;
+  writeIndex(data: Buffer): Promise<void>;
   /** Cuts the file to its first `bytes` (a torn tail, before anything is appended after it). */
   truncate(bytes: number): Promise<void>;
   /** Appends and resolves with the offset the data starts at, once it is on disk. */
@@ -79,6 +90,7 @@ export class FileArchive implements ArchiveFile {
   async write(generation: number, pieces: Iterable<Buffer>): Promise<void> {
     const path = generationPath(this.base, generation);
     try {
+      rmSync(`${path}${INDEX}`, { force: true }); // one left by an earlier try at this generation describes other bytes
       const handle = await open(path, 'w');
       try {
         // A megabyte or so per write: the pieces are records, mostly far smaller.
@@ -111,7 +123,8 @@ export class FileArchive implements ArchiveFile {
     const kept = basename(this.path);
     let removed = false;
     for (const entry of readdirSync(dir)) {
-      if (entry === kept || (entry !== name && !(entry.startsWith(`${name}.`) && /^\d+$/.test(entry.slice(name.length + 1))))) continue;
+      const file = entry.endsWith(INDEX) ? entry.slice(0, -INDEX.length) : entry;
+      if (file === kept || (file !== name && !(file.startsWith(`${name}.`) && /^\d+$/.test(file.slice(name.length + 1))))) continue;
       try {
         rmSync(join(dir, entry), { force: true });
         removed = true;
@@ -133,11 +146,11 @@ export class FileArchive implements ArchiveFile {
     return this.reader;
   }
 
-  scan(chunk: (data: Buffer, offset: number) => void): void {
+  scan(chunk: (data: Buffer, offset: number) => void, from = 0): void {
     const fd = this.fd();
     if (fd === undefined) return;
     const buffer = Buffer.allocUnsafe(CHUNK);
-    let offset = 0;
+    let offset = from;
     for (;;) {
       const n = readSync(fd, buffer, 0, CHUNK, offset);
       if (n === 0) break;
@@ -153,6 +166,41 @@ export class FileArchive implements ArchiveFile {
 
   append(data: Buffer): Promise<number> {
     return this.file.append(data);
+  }
+
+  size(): number {
+    try {
+      return statSync(this.path).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw readError(this.path, error);
+    }
+  }
+
+  readIndex(): Buffer | null {
+    try {
+      return readFileSync(`${this.path}${INDEX}`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw readError(`${this.path}${INDEX}`, error);
+    }
+  }
+
+  async writeIndex(data: Buffer): Promise<void> {
+    const path = `${this.path}${INDEX}`;
+    try {
+      const handle = await open(`${path}.tmp`, 'w');
+      try {
+        await handle.write(data);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      renameSync(`${path}.tmp`, path);
+      fsyncDirNow(dirname(path));
+    } catch (error) {
+      throw writeError(path, error);
+    }
   }
 
   readAt(offset: number, length: number): Buffer {
@@ -177,6 +225,9 @@ export class FileArchive implements ArchiveFile {
 
 const WRITE_BATCH = 1 << 20;
 
+/** The suffix of a generation's index file. */
+const INDEX = '.index';
+
 /** The same in memory, for tests and throwaway hubs: a reopen over the same object sees what was appended. */
 export class MemoryArchive implements ArchiveFile {
   /** Every generation's bytes; `data` is the one in use. */
@@ -199,9 +250,24 @@ export class MemoryArchive implements ArchiveFile {
     return this.data.length;
   }
 
-  scan(chunk: (data: Buffer, offset: number) => void): void {
+  /** Every generation's index. */
+  readonly indexes = new Map<number, Buffer>();
+
+  scan(chunk: (data: Buffer, offset: number) => void, from = 0): void {
     const data = this.data;
-    for (let at = 0; at < data.length; at += CHUNK) chunk(data.subarray(at, at + CHUNK), at);
+    for (let at = from; at < data.length; at += CHUNK) chunk(data.subarray(at, at + CHUNK), at);
+  }
+
+  size(): number {
+    return this.data.length;
+  }
+
+  readIndex(): Buffer | null {
+    return this.indexes.get(this.generation) ?? null;
+  }
+
+  async writeIndex(data: Buffer): Promise<void> {
+    this.indexes.set(this.generation, Buffer.from(data));
   }
 
   async truncate(bytes: number): Promise<void> {
@@ -224,11 +290,12 @@ export class MemoryArchive implements ArchiveFile {
   }
 
   async write(generation: number, pieces: Iterable<Buffer>): Promise<void> {
+    this.indexes.delete(generation);
     this.generations.set(generation, Buffer.concat([...pieces]));
   }
 
   async keepOnly(): Promise<void> {
-    for (const generation of [...this.generations.keys()]) if (generation !== this.generation) this.generations.delete(generation);
+    for (const map of [this.generations, this.indexes]) for (const generation of [...map.keys()]) if (generation !== this.generation) map.delete(generation);
   }
 
   async close(): Promise<void> {}

@@ -1,6 +1,7 @@
 import { PdmError } from '../../protocol/errors.js';
 import type { ArchiveFile } from './archive-file.js';
 import { holderOfWatch, madeBefore } from './changes.js';
+import { crc32 } from 'node:zlib';
 import { decodeLine, encodeRecord } from './journal.js';
 import { eventRange, type ChunkRef, type Inspection, type InspectionEventRef, type SpilledEvents, type WatchItem } from './state.js';
 
@@ -16,6 +17,19 @@ const isSpill = (value: unknown): value is SpillChunk => typeof value === 'objec
 /** Bytes of a spilled inspection's chunks; for one spilled before they were counted, its last chunk's. */
 const chunkBytes = (spilled: SpilledEvents | undefined): number => (spilled ? (spilled.bytes ?? spilled.tail.bytes) : 0);
 
+/** The first line of a saved index: how much of the file it covers, a check of the bytes before that, its lines. */
+interface IndexHeader {
+  covers: number;
+  tail: number;
+  count: number;
+}
+
+/** One archived inspection's summary with the episodes it holds, or one watch item's summary. */
+type IndexLine = { i: InspectionSummary; e: string[] } | { w: WatchSummary };
+
+/** How many bytes before the end of what an index covers it checks. */
+const INDEX_TAIL_CHECK = 256;
+
 /** A closed watch item that left the state, whole. */
 interface WatchLine {
   watch: WatchItem;
@@ -27,10 +41,10 @@ const isWatchLine = (value: unknown): value is WatchLine => typeof value === 'ob
  * Calls `line` with each newline-terminated line of the file and its offset, in order; a damaged line goes to it too
  * (decoding is the caller's). Returns the offset after the last whole line. `line` returning true stops the walk.
  */
-function forEachLine(file: ArchiveFile, line: (data: Buffer, at: number) => boolean | void): number {
+function forEachLine(file: ArchiveFile, line: (data: Buffer, at: number) => boolean | void, from = 0): number {
   let carry: Buffer | undefined;
   let carryAt = 0;
-  let whole = 0;
+  let whole = from;
   let stopped = false;
   file.scan((chunk, offset) => {
     if (stopped) return;
@@ -47,7 +61,7 @@ function forEachLine(file: ArchiveFile, line: (data: Buffer, at: number) => bool
     }
     carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
     carryAt = base + start;
-  });
+  }, from);
   return whole;
 }
 
@@ -189,24 +203,86 @@ export class InspectionArchive {
     file.use(generation);
     await file.keepOnly(); // what a compaction left: the generation before it, or one it wrote but never got to use
     const archive = new InspectionArchive(file);
-    let valid = 0;
+    // What a clean stop saved of the file's first bytes, so only what was appended after them is read.
+    const from = archive.loadIndex();
+    let valid = from;
     let line = 0;
     let bad: string | undefined;
     forEachLine(file, (data, at) => {
       line += 1;
       const decoded = decodeLine(data);
-      if (!decoded.ok) bad ??= `record ${line} at byte ${at}: ${decoded.why}`;
+      if (!decoded.ok) bad ??= `${from === 0 ? `record ${line}` : 'a record'} at byte ${at}: ${decoded.why}`;
       else if (bad) throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file.path} is damaged (${bad}) and has good records after it; keep the file for inspection`);
       else {
         if (isWatchLine(decoded.value)) archive.indexWatch(decoded.value.watch, at, data.length + 1);
         else if (!isSpill(decoded.value)) archive.index(decoded.value as Inspection, at, data.length + 1);
         valid = at + data.length + 1;
       }
-    });
+    }, from);
     if (valid < file.bytes) await file.truncate(valid); // an append cut short: never journaled
     for (const id of [...archive.byId.keys()]) if (hot(id)) archive.forget(id);
     for (const id of [...archive.watchesById.keys()]) if (hot(id)) archive.forgetWatch(id);
     return archive;
+  }
+
+  /**
+   * Saves the summaries as of the file's current length beside it (`ArchiveFile.writeIndex`), for the next start:
+   * the file only ever grows at its end, so they stay true of its first bytes whatever is appended later. A clean
+   * stop and a compaction save it; a start after a crash reads what was appended since.
+   */
+  async saveIndex(): Promise<void> {
+    const covers = this.file.bytes;
+    const episodes = new Map<string, string[]>();
+    for (const [episode, id] of this.byEpisode) if (this.byId.has(id)) (episodes.get(id) ?? episodes.set(id, []).get(id)!).push(episode);
+    const lines = [
+      encodeRecord({ covers, tail: this.tailCheck(covers), count: this.byId.size + this.watchesById.size } satisfies IndexHeader),
+      ...Array.from(this.byId.values(), (summary) => encodeRecord({ i: summary, e: episodes.get(summary.id) ?? [] } satisfies IndexLine)),
+      ...Array.from(this.watchesById.values(), (summary) => encodeRecord({ w: summary } satisfies IndexLine)),
+    ];
+    await this.file.writeIndex(Buffer.concat(lines));
+  }
+
+  /** The CRC-32 of the last bytes before `covers`: an index saved for other bytes (another file) is not used. */
+  private tailCheck(covers: number): number {
+    const start = Math.max(0, covers - INDEX_TAIL_CHECK);
+    return covers === 0 ? 0 : crc32(this.file.readAt(start, covers - start));
+  }
+
+  /**
+   * Loads the saved summaries, if there are and they hold (whole, checksummed, for a file at least that long with
+   * the same bytes before their end), and returns how much of the file they cover; else 0 and nothing loaded.
+   */
+  private loadIndex(): number {
+    const data = this.file.readIndex();
+    if (!data) return 0;
+    const lines: unknown[] = [];
+    for (let start = 0, end = data.indexOf(0x0a); end >= 0; start = end + 1, end = data.indexOf(0x0a, start)) {
+      const decoded = decodeLine(data.subarray(start, end));
+      if (!decoded.ok) return 0;
+      lines.push(decoded.value);
+    }
+    const header = lines[0] as IndexHeader | undefined;
+    if (!header || typeof header.covers !== 'number' || header.count !== lines.length - 1 || header.covers > this.file.size()) return 0;
+    if (this.tailCheck(header.covers) !== header.tail) return 0;
+    for (const line of lines.slice(1) as IndexLine[]) {
+      if ('i' in line) {
+        const summary = this.interned(line.i);
+        this.recordBytes += summary.bytes;
+        this.byId.set(summary.id, summary);
+        for (const episode of line.e) if (!this.byEpisode.has(episode)) this.byEpisode.set(episode, summary.id);
+      } else {
+        const summary = { ...line.w, site: this.intern.get(line.w.site), asset: this.intern.get(line.w.asset), device: this.intern.get(line.w.device) };
+        this.recordBytes += summary.bytes;
+        this.watchesById.set(summary.id, summary);
+      }
+    }
+    return header.covers;
+  }
+
+  private interned(s: InspectionSummary): InspectionSummary {
+    const summary = { ...s, site: this.intern.get(s.site), asset: this.intern.get(s.asset), device: this.intern.get(s.device), devices: s.devices.map((d) => this.intern.get(d)) };
+    if (s.assignee !== undefined) summary.assignee = this.intern.get(s.assignee);
+    return summary;
   }
 
   private indexWatch(watch: WatchItem, at: number, bytes: number): void {

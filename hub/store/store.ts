@@ -407,6 +407,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       if (await compactArchive(deps, this.archiveCompactBytes)) {
         await this.commit(); // the state that names the new generation...
         await this.archive.keepOnlyInUse(); // ...is durable: the old one can go
+        await this.archive.saveIndex(); // and a start reads none of the new one but what is appended after this
       } else if (passes.some((p) => p.changed > 0)) {
         void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
       }
@@ -497,6 +498,9 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.snapshotError = undefined;
     await this.writeSnapshot();
     await this.medium.journal.close();
+    // The archive's summaries as of now, so the next start reads only what is appended after this; without it
+    // (a failed write), that start reads the whole file instead.
+    await this.archive.saveIndex().catch(() => undefined);
     await this.archive.close();
     if (this.snapshotError) throw this.snapshotError;
   }

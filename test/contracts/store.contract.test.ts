@@ -890,6 +890,64 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(probe.bytes).toBe(0); // generation 0 was removed (the first generation may be absent: no archive yet)
     });
 
+    it('a start after a clean stop reads none of the archive file but what was appended after its saved summaries; a damaged or foreign index is not used', async () => {
+      env = await setup();
+      const { opts, before } = await deadArchive(); // closed cleanly: the summaries were saved
+      const counted = () => {
+        const medium = env.open();
+        const read = { bytes: 0 };
+        const scan = medium.archive.scan.bind(medium.archive);
+        medium.archive.scan = (chunk, from) => scan((data, offset) => {
+          read.bytes += data.length;
+          chunk(data, offset);
+        }, from);
+        return { medium, read };
+      };
+      const first = counted();
+      const store = await HubStore.over(first.medium, opts);
+      expect(first.read.bytes).toBe(0);
+      expect(readable(store)).toEqual(before);
+
+      // Another inspection archived, and no clean stop: the next start reads just that.
+      const ingest = new Ingest(store, silent, 65536, routing);
+      const identities = await IdentityStore.open(env.identitiesDir);
+      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
+      const covered = first.medium.archive.bytes;
+      const m = encode('event', anomalyEvent('plant-1', 'pump-3', { asset: 'late', severity: 'critical' }));
+      await ingest.handle(m.topic, m.payload);
+      await workflow.transition(store.state.inspections.find((i) => i.asset === 'late')!.id, { action: 'false_alarm', note: 'test' }, tech);
+      for (let i = 0; i < 3; i += 1) await store.flush();
+      expect(store.archivedCount).toBe(3);
+      const appended = first.medium.archive.bytes - covered;
+      expect(appended).toBeGreaterThan(0);
+      const second = counted();
+      const fromIndex = await HubStore.over(second.medium, opts);
+      expect(readable(fromIndex)).toEqual(readable(store));
+      expect(second.read.bytes).toBe(appended);
+      // The summaries lists, filters and KPIs use, and which archived inspection holds each episode (a late clear).
+      const held = (s: HubStore) => ({
+        inspections: [...s.archivedSummaries()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        watches: [...s.archivedWatches()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        episodes: [...s.archivedSummaries()].flatMap((a) => s.inspection(a.id)!.episodeIds.map((e) => [e, s.episodeHolder(e)])),
+      });
+      expect(held(fromIndex).episodes.every(([, holder]) => holder !== undefined)).toBe(true);
+
+      // A damaged index, and one that covers more than the file holds: the whole file is read, to the same result.
+      const index = first.medium.archive.readIndex()!;
+      const damaged = Buffer.from(index);
+      damaged[Math.floor(damaged.length / 2)] ^= 0x01;
+      const foreign = encodeRecord({ covers: first.medium.archive.bytes + 1000, tail: 0, count: 0 });
+      for (const bad of [damaged, foreign]) {
+        await first.medium.archive.writeIndex(bad);
+        const third = counted();
+        const scanned = await HubStore.over(third.medium, opts);
+        expect(readable(scanned)).toEqual(readable(store));
+        expect(third.read.bytes).toBe(first.medium.archive.bytes);
+        expect(held(scanned)).toEqual(held(fromIndex));
+      }
+      identities.close();
+    });
+
     it('a crash after the compacted archive is written but before the state naming it is durable reopens the old generation and removes the new one', async () => {
       env = await setup();
       const { opts, before } = await deadArchive();
