@@ -44,7 +44,10 @@ export interface ArchiveFile {
   use(generation: number): void;
   /** Writes a whole generation, durable when it resolves (the one in use stays in use). */
   write(generation: number, pieces: Iterable<Buffer>): Promise<void>;
-  /** Removes every generation but the one in use: the old one after a compaction, or a compaction cut short. */
+  /**
+   * Removes every generation but the one in use (the old one after a compaction, or a compaction cut short), with
+   * their indexes, and any index write cut short.
+   */
   keepOnly(): Promise<void>;
 }
 
@@ -123,8 +126,10 @@ export class FileArchive implements ArchiveFile {
     const kept = basename(this.path);
     let removed = false;
     for (const entry of readdirSync(dir)) {
-      const file = entry.endsWith(INDEX) ? entry.slice(0, -INDEX.length) : entry;
-      if (file === kept || (file !== name && !(file.startsWith(`${name}.`) && /^\d+$/.test(file.slice(name.length + 1))))) continue;
+      const temp = entry.endsWith(`${INDEX}.tmp`); // an index write cut short: never used
+      const file = temp ? entry.slice(0, -`${INDEX}.tmp`.length) : entry.endsWith(INDEX) ? entry.slice(0, -INDEX.length) : entry;
+      const ours = file === name || (file.startsWith(`${name}.`) && /^\d+$/.test(file.slice(name.length + 1)));
+      if (!ours || (file === kept && !temp)) continue;
       try {
         rmSync(join(dir, entry), { force: true });
         removed = true;

@@ -205,4 +205,16 @@ describe('archive generations on disk', () => {
     expect((error as Error).message).toContain(`${first}.2: the archive generation the state points into is missing`);
     expect(existsSync(first)).toBe(true);
   });
+
+  it('keeps the generation in use and its index; removes the others, their indexes and an index write cut short', async () => {
+    tmp = await tempDir();
+    const base = join(tmp.dir, 'inspections.archive');
+    const names = ['inspections.archive', 'inspections.archive.index', 'inspections.archive.index.tmp', 'inspections.archive.2', 'inspections.archive.2.index', 'inspections.archive.2.index.tmp', 'inspections.archive.x', 'state.json'];
+    for (const name of names) await writeFile(join(tmp.dir, name), '');
+    const archive = new FileArchive(base);
+    archive.use(2);
+    await archive.keepOnly();
+    expect(names.filter((name) => existsSync(join(tmp!.dir, name)))).toEqual(['inspections.archive.2', 'inspections.archive.2.index', 'inspections.archive.x', 'state.json']);
+    await archive.close();
+  });
 });
