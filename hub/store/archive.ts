@@ -264,17 +264,29 @@ export class InspectionArchive {
     const header = lines[0] as IndexHeader | undefined;
     if (!header || typeof header.covers !== 'number' || header.count !== lines.length - 1 || header.covers > this.file.size()) return 0;
     if (this.tailCheck(header.covers) !== header.tail) return 0;
-    for (const line of lines.slice(1) as IndexLine[]) {
-      if ('i' in line) {
-        const summary = this.interned(line.i);
-        this.recordBytes += summary.bytes;
-        this.byId.set(summary.id, summary);
-        for (const episode of line.e) if (!this.byEpisode.has(episode)) this.byEpisode.set(episode, summary.id);
-      } else {
-        const summary = { ...line.w, site: this.intern.get(line.w.site), asset: this.intern.get(line.w.asset), device: this.intern.get(line.w.device) };
-        this.recordBytes += summary.bytes;
-        this.watchesById.set(summary.id, summary);
+    // Each summary must point inside what the index covers; anything else and none of it is used.
+    const within = (x: { at?: unknown; bytes?: unknown }) => typeof x.at === 'number' && typeof x.bytes === 'number' && x.at + x.bytes <= header.covers;
+    try {
+      for (const line of lines.slice(1) as IndexLine[]) {
+        if ('i' in line && within(line.i) && Array.isArray(line.e)) {
+          const summary = this.interned(line.i);
+          this.recordBytes += summary.bytes;
+          this.byId.set(summary.id, summary);
+          for (const episode of line.e) if (!this.byEpisode.has(episode)) this.byEpisode.set(episode, summary.id);
+        } else if ('w' in line && within(line.w)) {
+          const summary = { ...line.w, site: this.intern.get(line.w.site), asset: this.intern.get(line.w.asset), device: this.intern.get(line.w.device) };
+          this.recordBytes += summary.bytes;
+          this.watchesById.set(summary.id, summary);
+        } else {
+          throw new Error('not a summary');
+        }
       }
+    } catch {
+      this.byId.clear();
+      this.watchesById.clear();
+      this.byEpisode.clear();
+      this.recordBytes = 0;
+      return 0;
     }
     return header.covers;
   }

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { Ingest } from '../../hub/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
-import { encodeRecord, FileJournal, generationOf, MemoryJournal, type Journal } from '../../hub/store/journal.js';
+import { decodeLine, encodeRecord, FileJournal, generationOf, MemoryJournal, type Journal } from '../../hub/store/journal.js';
 import { MemoryDocument } from '../../hub/store/memory-document.js';
 import { computeKpis } from '../../hub/kpis.js';
 import { countAlarmsIn } from '../../hub/registry/wire.js';
@@ -932,12 +932,15 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       });
       expect(held(fromIndex).episodes.every(([, holder]) => holder !== undefined)).toBe(true);
 
-      // A damaged index, and one that covers more than the file holds: the whole file is read, to the same result.
+      // A damaged index, one that covers more than the file holds, and one whose checksummed line is not a summary:
+      // the whole file is read, to the same result.
       const index = first.medium.archive.readIndex()!;
       const damaged = Buffer.from(index);
       damaged[Math.floor(damaged.length / 2)] ^= 0x01;
       const foreign = encodeRecord({ covers: first.medium.archive.bytes + 1000, tail: 0, count: 0 });
-      for (const bad of [damaged, foreign]) {
+      const header = decodeLine(index.subarray(0, index.indexOf(0x0a)));
+      const misshapen = Buffer.concat([encodeRecord({ ...(header.ok ? (header.value as object) : {}), count: 1 }), encodeRecord({ i: null })]);
+      for (const bad of [damaged, foreign, misshapen]) {
         await first.medium.archive.writeIndex(bad);
         const third = counted();
         const scanned = await HubStore.over(third.medium, opts);
