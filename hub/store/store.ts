@@ -199,11 +199,12 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     const through = data?.journalThrough;
     // A generation the snapshot says it holds is skipped, and read no further than its number (the .prev copy holds
     // less, so more is replayed over it).
-    const { older, previous, current } = await journal.read((generation) => through !== undefined && generation <= through);
+    const held = (generation: number) => through !== undefined && generation <= through;
+    const { older, previous, current } = await journal.read(held);
     const closed = [
       { name: `${journal.path}.older`, data: older },
       { name: `${journal.path}.prev`, data: previous },
-    ].filter(({ data: bytes }) => !(through !== undefined && (generationOf(bytes) ?? Infinity) <= through));
+    ].filter(({ data: bytes }) => !held(generationOf(bytes) ?? Infinity));
     const generations = [...closed, { name: journal.path, data: current }];
     const { tornBytes, validBytes } = replay(state, generations);
     if (tornBytes > 0) await journal.truncate(validBytes);
