@@ -437,9 +437,12 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect((error as Error).message).toMatch(/checksum .* does not match 0badc0de/);
     });
 
-    /** A store that archives closed inspections at once, with the ingest and workflow the hub puts over it. */
-    async function archiving(opts: Partial<HubStoreOptions> = {}) {
-      const store = await reopen({ archiveClosedAfterMinutes: 0, ...opts });
+    /**
+     * A store that archives closed inspections at once, with the ingest and workflow the hub puts over it; over
+     * `medium` (a reopen of the test's storage unless given).
+     */
+    async function archiving(opts: Partial<HubStoreOptions> = {}, medium = env.open()) {
+      const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0, ...opts });
       const ingest = new Ingest(store, silent, 65536, routing);
       const identities = await IdentityStore.open(env.identitiesDir);
       const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
@@ -761,13 +764,9 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
     it('an inspection commented on while its archive write is held stays in the state with the comment, and is archived with it later', async () => {
       env = await setup();
       const medium = env.open();
-      const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0 });
-      const ingest = new Ingest(store, silent, 65536, routing);
-      const identities = await IdentityStore.open(env.identitiesDir);
-      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
-      const send = (m: { topic: string; payload: Buffer }) => ingest.handle(m.topic, m.payload);
+      const { store, identities, workflow, send, settle } = await archiving({}, medium);
       await send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'closing', severity: 'critical' })));
-      for (let i = 0; i < 3; i += 1) await store.flush();
+      await settle();
       const id = store.state.inspections[0]!.id;
 
       // Resolving it commits; the pass after that commit archives it, and its archive write is held.
@@ -788,12 +787,12 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(await Promise.race([commented, new Promise((resolve) => setTimeout(resolve, 3000, 'waits for the archive'))])).toBe('committed');
       expect(store.state.inspections.map((i) => i.id)).toEqual([id]);
       release();
-      for (let i = 0; i < 3; i += 1) await store.flush();
+      await settle();
       const comments = (s: HubStore) => s.inspection(id)?.comments.map((c) => c.text);
       expect(comments(store)).toEqual(['checked again on site']);
       expect(comments(await reopen())).toEqual(['checked again on site']);
       await send(encode('event', anomalyEvent('plant-1', 'pump-2', { asset: 'other' }))); // a later commit, a later pass
-      for (let i = 0; i < 3; i += 1) await store.flush();
+      await settle();
       expect(store.state.inspections.some((i) => i.id === id)).toBe(false);
       expect(comments(store)).toEqual(['checked again on site']); // archived with the comment
       const reopened = await reopen({ archiveClosedAfterMinutes: 0 });
@@ -809,16 +808,9 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
      */
     async function deadArchive() {
       const opts = { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 };
-      const store = await HubStore.over(env.open(), { ...opts, archiveCompactBytes: Number.MAX_SAFE_INTEGER });
-      const ingest = new Ingest(store, silent, 65536, routing);
-      const identities = await IdentityStore.open(env.identitiesDir);
-      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
-      const settle = async () => {
-        for (let i = 0; i < 3; i += 1) await store.flush();
-      };
+      const { store, identities, workflow, send, settle } = await archiving({ ...opts, archiveCompactBytes: Number.MAX_SAFE_INTEGER });
       const event = async (asset: string, episodeId: string, kind: 'anomaly' | 'clear' = 'anomaly') => {
-        const m = encode('event', anomalyEvent('plant-1', 'pump-1', { asset, severity: 'critical', episodeId, kind }));
-        await ingest.handle(m.topic, m.payload);
+        await send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset, severity: 'critical', episodeId, kind })));
         await settle();
       };
       const episodes = { chronic: anomalyEvent('plant-1', 'p').episodeId, hot: anomalyEvent('plant-1', 'p').episodeId, brief: anomalyEvent('plant-1', 'p').episodeId };
@@ -904,19 +896,15 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
         return { medium, read };
       };
       const first = counted();
-      const store = await HubStore.over(first.medium, opts);
+      const { store, identities, workflow, send, settle } = await archiving(opts, first.medium);
       expect(first.read.bytes).toBe(0);
       expect(readable(store)).toEqual(before);
 
       // Another inspection archived, and no clean stop: the next start reads just that.
-      const ingest = new Ingest(store, silent, 65536, routing);
-      const identities = await IdentityStore.open(env.identitiesDir);
-      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
       const covered = first.medium.archive.bytes;
-      const m = encode('event', anomalyEvent('plant-1', 'pump-3', { asset: 'late', severity: 'critical' }));
-      await ingest.handle(m.topic, m.payload);
+      await send(encode('event', anomalyEvent('plant-1', 'pump-3', { asset: 'late', severity: 'critical' })));
       await workflow.transition(store.state.inspections.find((i) => i.asset === 'late')!.id, { action: 'false_alarm', note: 'test' }, tech);
-      for (let i = 0; i < 3; i += 1) await store.flush();
+      await settle();
       expect(store.archivedCount).toBe(3);
       const appended = first.medium.archive.bytes - covered;
       expect(appended).toBeGreaterThan(0);
