@@ -125,7 +125,14 @@ export class FileArchive implements ArchiveFile {
     const name = basename(this.base);
     const kept = basename(this.path);
     let removed = false;
-    for (const entry of readdirSync(dir)) {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // a new hub: nothing written yet
+      throw readError(dir, error);
+    }
+    for (const entry of entries) {
       const temp = entry.endsWith(`${INDEX}.tmp`); // an index write cut short: never used
       const file = temp ? entry.slice(0, -`${INDEX}.tmp`.length) : entry.endsWith(INDEX) ? entry.slice(0, -INDEX.length) : entry;
       const ours = file === name || (file.startsWith(`${name}.`) && /^\d+$/.test(file.slice(name.length + 1)));

@@ -206,6 +206,17 @@ describe('archive generations on disk', () => {
     expect(existsSync(first)).toBe(true);
   });
 
+  it('opens a store in a data directory that does not exist yet, and makes it on the first commit', async () => {
+    tmp = await tempDir();
+    const dir = join(tmp.dir, 'not', 'yet');
+    const store = await HubStore.open(dir, { coalesceMs: 0 });
+    store.state.seenEvents.e1 = 'i1';
+    store.touch('seen', 'e1');
+    await store.commit();
+    await store.close();
+    expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ e1: 'i1' });
+  });
+
   it('keeps the generation in use and its index; removes the others, their indexes and an index write cut short', async () => {
     tmp = await tempDir();
     const base = join(tmp.dir, 'inspections.archive');
