@@ -28,6 +28,8 @@ const LIGHT_RATE = 1000;
 /** The steady phase at the target's rate runs this long: long enough for the journal to outgrow a snapshot. */
 const PACED_TARGET_SECONDS = Number(process.env.PDM_BENCH_PACED_SECONDS ?? 15);
 const PACED_SECONDS = 5;
+/** `PDM_BENCH_TIMELINE=1`: the steady phase's PUBACK latency second by second too (where a stall sits in the phase). */
+const TIMELINE = process.env.PDM_BENCH_TIMELINE === '1';
 
 /** The same broker the hub embeds, with nothing behind it: no login, no ACL, no ingest, no disk. */
 const BARE_AEDES = `
@@ -157,6 +159,13 @@ function percentile(values: Iterable<number>, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** The latencies of the messages sent in each second (by their send time from the phase's start, in ms). */
+function bySecond(sentAt: Float64Array, latencies: Float64Array): NonNullable<PacedResult['timeline']> {
+  const seconds: number[][] = [];
+  for (let i = 0; i < sentAt.length; i++) (seconds[Math.floor(sentAt[i]! / 1000)] ??= []).push(latencies[i]!);
+  return seconds.map((l, second) => ({ second, p50: percentile(l, 0.5), p99: percentile(l, 0.99), max: Math.max(...l) }));
+}
+
 /** A paced phase: PUBACK latency, the rate reached, and the cores used meanwhile (where /proc tells). */
 export interface PacedResult {
   p50: number;
@@ -170,6 +179,10 @@ export interface PacedResult {
   machineShare?: number;
   /** This load process. */
   loadShare: number;
+  /** How long the phase took, sending to the last PUBACK. */
+  seconds: number;
+  /** With PDM_BENCH_TIMELINE=1: the PUBACK latency of the messages sent in each second of the phase. */
+  timeline?: Array<{ second: number; p50: number; p99: number; max: number }>;
 }
 
 /** DEVICES simulated devices connected to one broker, each with its own envelope sequence and open anomaly episode. */
@@ -247,6 +260,7 @@ export class Fleet {
       arena.add(payload);
     }
     const latencies = new Float64Array(total);
+    const sentAt = new Float64Array(TIMELINE ? total : 0);
     let sent = 0;
     let acked = 0;
     const cpuBefore = cpuSecondsOf(this.brokerPid);
@@ -262,6 +276,7 @@ export class Fleet {
           const i = sent;
           const d = i % this.clients.length;
           const at = performance.now();
+          if (TIMELINE) sentAt[i] = at - start;
           const refused = this.clients[d]!.send(topics[d]!, arena.get(i), () => {
             latencies[i] = performance.now() - at;
             if (++acked === total) resolve();
@@ -284,7 +299,7 @@ export class Fleet {
     const machineShare = share(machineBefore, machineBusySeconds());
     const load = process.cpuUsage(loadBefore);
     const loadShare = (load.user + load.system) / 1e6 / elapsed;
-    return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rate: total / (sending || elapsed), ...(cpuShare !== undefined ? { cpuShare } : {}), ...(mainThreadShare !== undefined ? { mainThreadShare } : {}), ...(machineShare !== undefined ? { machineShare } : {}), loadShare };
+    return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rate: total / (sending || elapsed), ...(cpuShare !== undefined ? { cpuShare } : {}), ...(mainThreadShare !== undefined ? { mainThreadShare } : {}), ...(machineShare !== undefined ? { machineShare } : {}), loadShare, seconds: elapsed, ...(TIMELINE ? { timeline: bySecond(sentAt, latencies) } : {}) };
   }
 
   async end(): Promise<void> {
@@ -335,8 +350,11 @@ export async function run(report: Report): Promise<void> {
     }
     const barePaced = await bareFleet.paced(PACED_RATE, PACED_TARGET_SECONDS);
     const snapshotsTaken = async () => (await hubMetrics(hub.httpUrl))('pdm_store_snapshots_total');
+    const loopBusySeconds = async () => (await hubMetrics(hub.httpUrl))('pdm_hub_event_loop_busy_seconds_total');
     const snapshotsBefore = await snapshotsTaken();
+    const busyBefore = await loopBusySeconds();
     const hubPaced = await hubFleet.paced(PACED_RATE, PACED_TARGET_SECONDS);
+    const loopBusy = ((await loopBusySeconds()) - busyBefore) / hubPaced.seconds;
     const snapshots = (await snapshotsTaken()) - snapshotsBefore;
     const bareLight = await bareFleet.paced(LIGHT_RATE);
     const hubLight = await hubFleet.paced(LIGHT_RATE);
@@ -357,7 +375,10 @@ export async function run(report: Report): Promise<void> {
     const p99 = median(hubBursts.map((b) => b.p99));
     const bareP99 = median(bareBursts.map((b) => b.p99));
     report({ bench: 'hub.ingest', metric: 'burst_puback_p99', value: ms(p99), unit: 'ms', baseline: ms(bareP99), ratio: Number((p99 / bareP99).toFixed(3)), p50: ms(median(hubBursts.map((b) => b.p50))), note: 'all events queued at once: mostly queueing; median of the rounds', ...common });
-    report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99', value: ms(hubPaced.p99), unit: 'ms', baseline: ms(barePaced.p99), ratio: Number((hubPaced.p99 / barePaced.p99).toFixed(3)), p50: ms(hubPaced.p50), rate: PACED_RATE, reached: Math.round(hubPaced.rate), brokerCores: cores(hubPaced.cpuShare), baselineCores: cores(barePaced.cpuShare), mainThreadCores: cores(hubPaced.mainThreadShare), loadCores: cores(hubPaced.loadShare), machineCoresBusy: cores(hubPaced.machineShare), machineCores: availableParallelism(), seconds: PACED_TARGET_SECONDS, snapshots, target: 50, note: 'PUBACK (after the journal fsync) at a steady rate', devices: DEVICES });
+    report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99', value: ms(hubPaced.p99), unit: 'ms', baseline: ms(barePaced.p99), ratio: Number((hubPaced.p99 / barePaced.p99).toFixed(3)), p50: ms(hubPaced.p50), rate: PACED_RATE, reached: Math.round(hubPaced.rate), brokerCores: cores(hubPaced.cpuShare), baselineCores: cores(barePaced.cpuShare), mainThreadCores: cores(hubPaced.mainThreadShare), eventLoopUtilisation: cores(loopBusy), loadCores: cores(hubPaced.loadShare), machineCoresBusy: cores(hubPaced.machineShare), machineCores: availableParallelism(), seconds: PACED_TARGET_SECONDS, snapshots, target: 50, note: 'PUBACK (after the journal fsync) at a steady rate', devices: DEVICES });
+    for (const [broker, paced] of [['bare', barePaced], ['hub', hubPaced]] as const) {
+      for (const t of paced.timeline ?? []) report({ bench: 'hub.ingest', metric: 'event_to_inspection_second', value: ms(t.p99), unit: 'ms', broker, second: t.second, p50: ms(t.p50), max: ms(t.max), rate: PACED_RATE });
+    }
     report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99_light', value: ms(hubLight.p99), unit: 'ms', baseline: ms(bareLight.p99), ratio: Number((hubLight.p99 / bareLight.p99).toFixed(3)), p50: ms(hubLight.p50), rate: LIGHT_RATE, snapshots: lightSnapshots, devices: DEVICES });
     report({ bench: 'hub.ingest', metric: 'hub_ingest_mean', value: ms(insideMs), unit: 'ms', note: 'arrival to durable commit inside the hub, all rounds and the paced phases', ...common });
     const cpu = (bursts: Burst[]) => bursts.map((b) => b.cpuMicrosPerEvent).filter((x): x is number => x !== undefined);

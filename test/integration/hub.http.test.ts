@@ -150,4 +150,14 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     expect(text).toMatch(/pdm_event_to_inspection_seconds_count 1/);
     expect(text).toContain('pdm_hub_process_resident_memory_bytes');
   });
+
+  it('counts the time its event loop is busy, so a saturated hub shows as a rate of 1', async () => {
+    const busySeconds = async () => Number(/^pdm_hub_event_loop_busy_seconds_total (\S+)$/m.exec(await (await api('/metrics')).text())?.[1]);
+    const before = await busySeconds();
+    for (const until = performance.now() + 200; performance.now() < until; ); // this hub's loop, held busy for 200 ms
+    const after = await busySeconds();
+    expect(before).toBeGreaterThan(0);
+    expect(after - before).toBeGreaterThanOrEqual(0.2);
+    expect(after - before).toBeLessThan(10);
+  });
 });
