@@ -192,6 +192,8 @@ export class InspectionArchive {
   private readonly intern = new Interner();
   /** Bytes of the archived records the summaries point to: what a compaction keeps of them. */
   private recordBytes = 0;
+  /** How much of the file the summaries saved last (or loaded) cover, and that index's own size. */
+  private indexed = { covers: 0, bytes: 0 };
 
   private constructor(private readonly file: ArchiveFile) {}
 
@@ -228,7 +230,8 @@ export class InspectionArchive {
   /**
    * Saves the summaries as of the file's current length beside it (`ArchiveFile.writeIndex`), for the next start:
    * the file only ever grows at its end, so they stay true of its first bytes whatever is appended later. A clean
-   * stop and a compaction save it; a start after a crash reads what was appended since.
+   * stop, a compaction and an archive pass after which `indexDue` save it; a start after a crash reads what was
+   * appended since.
    */
   async saveIndex(): Promise<void> {
     const covers = this.file.bytes;
@@ -239,7 +242,19 @@ export class InspectionArchive {
       ...Array.from(this.byId.values(), (summary) => encodeRecord({ i: summary, e: episodes.get(summary.id) ?? [] } satisfies IndexLine)),
       ...Array.from(this.watchesById.values(), (summary) => encodeRecord({ w: summary } satisfies IndexLine)),
     ];
-    await this.file.writeIndex(Buffer.concat(lines));
+    const index = Buffer.concat(lines);
+    await this.file.writeIndex(index);
+    this.indexed = { covers, bytes: index.length };
+  }
+
+  /**
+   * Whether at least `everyBytes` were appended since the summaries were last saved, and at least as many as the
+   * saved index holds: so a start after a crash reads about that much of the file at most, and saving the summaries
+   * again costs no more bytes than the archive grew by.
+   */
+  indexDue(everyBytes: number): boolean {
+    const appended = this.file.bytes - this.indexed.covers;
+    return appended > 0 && appended >= Math.max(everyBytes, this.indexed.bytes);
   }
 
   /** The CRC-32 of the last bytes before `covers`: an index saved for other bytes (another file) is not used. */
@@ -288,6 +303,7 @@ export class InspectionArchive {
       this.recordBytes = 0;
       return 0;
     }
+    this.indexed = { covers: header.covers, bytes: data.length };
     return header.covers;
   }
 

@@ -62,6 +62,11 @@ export interface HubStoreOptions {
    * live) are dead: records archived again, spilled events of inspections since archived whole. Default 64 MiB.
    */
   archiveCompactBytes?: number;
+  /**
+   * The archive's summaries are saved again once this many bytes (and as many as the saved summaries) were appended
+   * since they last were, so a start after a crash reads no more than about this much of the archive. Default 16 MiB.
+   */
+  archiveIndexBytes?: number;
   now?: () => number;
   /** Told when a fold into the snapshot or an archive pass fails (nothing is lost: the journal keeps it all). */
   onError?: (part: 'snapshot' | 'archive', error: Error) => void;
@@ -132,6 +137,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   private readonly archiveAfterMs: number;
   private readonly eventsInMemory: number;
   private readonly archiveCompactBytes: number;
+  private readonly archiveIndexBytes: number;
   private lastArchiveCheck: number;
   /** Why the last archive append failed, if it did (the records stayed in the state). */
   archiveError: Error | undefined;
@@ -168,6 +174,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     this.archiveAfterMs = (opts.archiveClosedAfterMinutes ?? 24 * 60) * 60_000;
     this.eventsInMemory = Math.max(4, opts.eventsInMemory ?? 64);
     this.archiveCompactBytes = opts.archiveCompactBytes ?? 64 * 1024 * 1024;
+    this.archiveIndexBytes = opts.archiveIndexBytes ?? 16 * 1024 * 1024;
     this.lastArchiveCheck = -Infinity; // the first group commit looks
   }
 
@@ -409,8 +416,10 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
         await this.commit(); // the state that names the new generation...
         await this.archive.keepOnlyInUse(); // ...is durable: the old one can go
         await this.archive.saveIndex(); // and a start reads none of the new one but what is appended after this
-      } else if (passes.some((p) => p.changed > 0)) {
-        void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
+      } else {
+        if (passes.some((p) => p.changed > 0)) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
+        // A start after a crash reads the archive past its last saved summaries: never more than about this much.
+        if (this.archive.indexDue(this.archiveIndexBytes)) await this.archive.saveIndex();
       }
       this.archiveError = undefined;
     } catch (error) {

@@ -9,6 +9,7 @@ import { computeKpis } from '../../hub/kpis.js';
 import { countAlarmsIn } from '../../hub/registry/wire.js';
 import type { HubState } from '../../hub/store/state.js';
 import type { Folder } from '../../hub/store/fold.js';
+import type { ArchiveFile } from '../../hub/store/archive-file.js';
 import { fileMedium, HubStore, memoryMedium, SNAPSHOT_GROWTH, type HubStoreOptions, type StoreMedium } from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
 import { Workflow } from '../../hub/workflow/service.js';
@@ -882,19 +883,27 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(probe.bytes).toBe(0); // generation 0 was removed (the first generation may be absent: no archive yet)
     });
 
+    /** A medium whose archive counts the bytes a start reads of it. */
+    const counted = () => {
+      const medium = env.open();
+      const read = { bytes: 0 };
+      const scan = medium.archive.scan.bind(medium.archive);
+      medium.archive.scan = (chunk, from) => scan((data, offset) => {
+        read.bytes += data.length;
+        chunk(data, offset);
+      }, from);
+      return { medium, read };
+    };
+    /** How much of the archive file its saved summaries cover (0 without any). */
+    const indexCovers = (archive: ArchiveFile) => {
+      const index = archive.readIndex();
+      const header = index && decodeLine(index.subarray(0, index.indexOf(0x0a)));
+      return header && header.ok ? (header.value as { covers: number }).covers : 0;
+    };
+
     it('a start after a clean stop reads none of the archive file but what was appended after its saved summaries; a damaged or foreign index is not used', async () => {
       env = await setup();
       const { opts, before } = await deadArchive(); // closed cleanly: the summaries were saved
-      const counted = () => {
-        const medium = env.open();
-        const read = { bytes: 0 };
-        const scan = medium.archive.scan.bind(medium.archive);
-        medium.archive.scan = (chunk, from) => scan((data, offset) => {
-          read.bytes += data.length;
-          chunk(data, offset);
-        }, from);
-        return { medium, read };
-      };
       const first = counted();
       const { store, identities, workflow, send, settle } = await archiving(opts, first.medium);
       expect(first.read.bytes).toBe(0);
@@ -936,6 +945,30 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
         expect(third.read.bytes).toBe(first.medium.archive.bytes);
         expect(held(scanned)).toEqual(held(fromIndex));
       }
+      identities.close();
+    });
+
+    it('an archive pass saves the summaries again once archiveIndexBytes were appended, so a start after a crash reads only what came after them', async () => {
+      env = await setup();
+      const { opts } = await deadArchive(); // closed cleanly: the summaries cover the whole file
+      const medium = env.open();
+      const { store, identities, workflow, send, settle } = await archiving({ ...opts, archiveIndexBytes: 1 }, medium);
+      const coveredAtStart = indexCovers(medium.archive);
+      expect(coveredAtStart).toBe(medium.archive.bytes);
+      // Inspections archived one after another, and no clean stop: a pass saves the summaries once the archive grew by
+      // as many bytes as they hold.
+      for (let k = 0; k < 10 && indexCovers(medium.archive) === coveredAtStart; k += 1) {
+        await send(encode('event', anomalyEvent('plant-1', 'pump-3', { asset: `late-${k}`, severity: 'critical' })));
+        await workflow.transition(store.state.inspections.find((i) => i.asset === `late-${k}`)!.id, { action: 'false_alarm', note: 'test' }, tech);
+        await settle();
+      }
+      const covered = indexCovers(medium.archive);
+      expect(covered).toBeGreaterThan(coveredAtStart);
+      const crashed = counted(); // the store was never closed
+      const reopened = await HubStore.over(crashed.medium, opts);
+      expect(crashed.read.bytes).toBe(medium.archive.bytes - covered);
+      expect(readable(reopened)).toEqual(readable(store));
+      expect([...reopened.archivedSummaries()].sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual([...store.archivedSummaries()].sort((a, b) => (a.id < b.id ? -1 : 1)));
       identities.close();
     });
 
