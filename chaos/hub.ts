@@ -96,5 +96,5 @@ export function holdingsOf(state: HubState): HubHoldings {
       episodeOwner.set(episode, inspection.id);
     }
   }
-  return { seen: new Set(Object.keys(state.seenEvents)), duplicates };
+  return { seen: new Set(state.seenEvents.keys()), duplicates };
 }

@@ -27,7 +27,7 @@ export interface ApplyOptions {
  * "no open inspection" and open two.
  */
 export function applyEvent(state: HubState, event: EventMessage, now: number, opts: ApplyOptions): IncidentOutcome {
-  const seen = state.seenEvents[event.id];
+  const seen = state.seenEvents.get(event.id);
   if (seen !== undefined) return { kind: 'duplicate', id: seen };
   if (opts.dedupSince !== undefined && madeBefore(event.id, opts.dedupSince)) {
     // Older than the dedup horizon: its entry may be gone, so look for the event in the records themselves.
@@ -51,7 +51,7 @@ function holderOf(state: HubState, eventId: string): string | undefined {
  * record's event list, which is touched, and the journal's replay makes the entry again from it.
  */
 function markSeen(state: HubState, eventId: string, target: string): void {
-  state.seenEvents[eventId] = target;
+  state.seenEvents.set(eventId, target);
 }
 
 function withinWindow(x: { site: string; asset: string; lastEventAt: number }, event: EventMessage, now: number, windowMs: number): boolean {
@@ -149,7 +149,7 @@ function applyClear(state: HubState, event: EventMessage, now: number, changes: 
     return { kind: 'watch-joined', watch };
   }
   // A clear for an episode we never saw open: no record holds it, so its dedup entry is journaled on its own.
-  state.seenEvents[event.id] = '';
+  state.seenEvents.set(event.id, '');
   changes.touch('seen', event.id);
   return { kind: 'ignored' };
 }

@@ -165,7 +165,7 @@ export async function run(report: Report): Promise<void> {
     await new Promise((resolve) => hub.child.once('exit', resolve));
     const state = readStoredState(hub.dataDir);
     const acked = devices.flatMap((d) => [...d.acked]);
-    const lost = acked.filter((id) => !(id in state.seenEvents)).length + devices.reduce((sum, d) => sum + d.unacked.size, 0);
+    const lost = acked.filter((id) => !state.seenEvents.has(id)).length + devices.reduce((sum, d) => sum + d.unacked.size, 0);
     const refs = state.inspections.flatMap((i) => i.events).concat(state.watches.filter((w) => w.status !== 'promoted').flatMap((w) => w.events));
     const duplicates = refs.length - new Set(refs.map((r) => r.id)).size;
     report({ bench: 'load.fleet', metric: 'reconnect_storm_seconds', value: Number(stormSeconds.toFixed(2)), unit: 's', devices: DEVICES, heldAtCut: held, drainedSeconds: Number(drainSeconds.toFixed(2)) });

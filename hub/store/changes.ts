@@ -287,7 +287,7 @@ export function collectChanges(
         const found = state.devices[key];
         if (found) changes.push(['d', key, found]);
       } else if (kind === 'seen') {
-        const found = state.seenEvents[key];
+        const found = state.seenEvents.get(key);
         if (found !== undefined) changes.push(['s', key, found]);
       } else if (kind === 'routing') {
         changes.push(['r', state.routing]);
@@ -367,7 +367,7 @@ export function applyChanges(
         state.devices[change[1]] = change[2];
         break;
       case 's':
-        state.seenEvents[change[1]] = change[2];
+        state.seenEvents.set(change[1], change[2]);
         break;
       case 'r':
         state.routing = change[1];
@@ -428,7 +428,7 @@ export function holderOfWatch(watch: Pick<WatchItem, 'id' | 'status' | 'inspecti
 }
 
 function seenIn(state: HubState, events: InspectionEventRef[], holder: string): void {
-  for (const event of events) state.seenEvents[event.id] = holder;
+  for (const event of events) state.seenEvents.set(event.id, holder);
 }
 
 /** The event list a `+` change describes: the record's first `held` events, then the new ones. */
@@ -455,12 +455,5 @@ export function madeBefore(id: string, since: number): boolean {
  * again on open. Returns how many were dropped.
  */
 export function pruneSeen(state: HubState, since: number): number {
-  let dropped = 0;
-  for (const id of Object.keys(state.seenEvents)) {
-    if (madeBefore(id, since)) {
-      delete state.seenEvents[id];
-      dropped += 1;
-    }
-  }
-  return dropped;
+  return state.seenEvents.deleteWhere((id) => madeBefore(id, since));
 }

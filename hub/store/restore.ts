@@ -4,6 +4,7 @@ import { PdmError } from '../../protocol/errors.js';
 import { applyChanges, LeftRecords, ListIndex, type Change } from './changes.js';
 import { generationPath } from './archive-file.js';
 import { decodeLine, parseJournal } from './journal.js';
+import { SeenEvents } from './seen-events.js';
 import { emptyState, type ChunkRef, type HubState } from './state.js';
 
 export const SNAPSHOT_FILE = 'state.json';
@@ -68,12 +69,13 @@ export function replay(state: HubState, generations: Array<{ name: string; data:
  * The snapshot as stored: the state, and the number of the last journal generation it holds. A generation numbered
  * that or lower need not be replayed over it; one without a number (from before numbering) always is.
  */
-export type SnapshotDocument = HubState & { journalThrough?: number };
+/** The stored state: written from a HubState (its dedup index stored as one object), read back as plain JSON. */
+export type SnapshotDocument = Omit<HubState, 'seenEvents'> & { seenEvents?: HubState['seenEvents'] | Record<string, string>; journalThrough?: number };
 
 /** The stored document with the fields a hub that predates one of them would lack (and without `journalThrough`). */
 export function fromSnapshot(data: SnapshotDocument | null): HubState {
-  const { journalThrough: _through, ...state } = data ?? {};
-  return { ...emptyState(), ...state };
+  const { journalThrough: _through, seenEvents, ...state } = data ?? {};
+  return { ...emptyState(), ...state, seenEvents: seenEvents instanceof SeenEvents ? seenEvents : SeenEvents.from(seenEvents) };
 }
 
 /**
@@ -91,7 +93,7 @@ export function readStoredState(dataDir: string): HubState {
     }
   };
   const snapshot = read(SNAPSHOT_FILE);
-  const state = fromSnapshot(snapshot ? (JSON.parse(snapshot.toString('utf8')) as HubState) : null);
+  const state = fromSnapshot(snapshot ? (JSON.parse(snapshot.toString('utf8')) as SnapshotDocument) : null);
   replay(state, [
     { name: `${JOURNAL_FILE}.older`, data: read(`${JOURNAL_FILE}.older`) },
     { name: `${JOURNAL_FILE}.prev`, data: read(`${JOURNAL_FILE}.prev`) },

@@ -1,4 +1,5 @@
 import type { Contribution, EventMessage, Severity } from '../../protocol/messages.js';
+import { SeenEvents } from './seen-events.js';
 
 export const INSPECTION_STATUSES = [
   'open',
@@ -138,7 +139,7 @@ export interface HubState {
   inspections: Inspection[];
   watches: WatchItem[];
   /** Event id → inspection or watch id: the dedup index that makes redelivered and replayed events create nothing new. */
-  seenEvents: Record<string, string>;
+  seenEvents: SeenEvents;
   devices: Record<string, DeviceRecord>;
   routing: RoutingCounters;
   /** Per site: how many round-robin assignments were made, so the next technician is picked after a restart too. */
@@ -152,7 +153,7 @@ export function emptyState(): HubState {
     schema: 1,
     inspections: [],
     watches: [],
-    seenEvents: {},
+    seenEvents: new SeenEvents(),
     devices: {},
     routing: { incidents: 0, toPeople: 0, watchesCleared: 0 },
     roundRobin: {},

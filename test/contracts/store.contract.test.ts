@@ -10,6 +10,8 @@ import { countAlarmsIn } from '../../hub/registry/wire.js';
 import type { HubState } from '../../hub/store/state.js';
 import type { Folder } from '../../hub/store/fold.js';
 import type { ArchiveFile } from '../../hub/store/archive-file.js';
+import type { SnapshotDocument } from '../../hub/store/restore.js';
+import { SeenEvents } from '../../hub/store/seen-events.js';
 import { fileMedium, HubStore, memoryMedium, SNAPSHOT_GROWTH, type HubStoreOptions, type StoreMedium } from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
 import { Workflow } from '../../hub/workflow/service.js';
@@ -31,10 +33,10 @@ function documentAdapterContract(name: string, setup: () => Promise<{ open(): Do
       env = await setup();
       const adapter = env.open();
       expect(await adapter.read()).toBeNull();
-      const doc = { schema: 1, inspections: [], watches: [], seenEvents: { a: 'b' }, devices: {}, routing: { incidents: 1, toPeople: 0, watchesCleared: 0 }, roundRobin: {} } as HubState;
+      const doc: HubState = { schema: 1, inspections: [], watches: [], seenEvents: SeenEvents.from({ a: 'b' }), devices: {}, routing: { incidents: 1, toPeople: 0, watchesCleared: 0 }, roundRobin: {} };
       await adapter.write(doc);
-      doc.seenEvents.c = 'd'; // later changes to the object are not the stored document
-      expect(await env.open().read()).toEqual({ ...doc, seenEvents: { a: 'b' } });
+      doc.seenEvents.set('c', 'd'); // later changes to the object are not the stored document
+      expect(await env.open().read()).toEqual({ ...doc, seenEvents: { a: 'b' } }); // the dedup index is stored as one object
     });
   });
 }
@@ -235,14 +237,14 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       env = await setup();
       const store = await reopen();
       const commits = Array.from({ length: 50 }, (_, i) => {
-        store.state.seenEvents[`e${i}`] = `i${i}`;
+        store.state.seenEvents.set(`e${i}`, `i${i}`);
         store.touch('seen', `e${i}`);
         return store.commit();
       });
       await Promise.all(commits);
       expect(store.writes).toBeLessThan(50);
       const reopened = await reopen();
-      expect(Object.keys(reopened.state.seenEvents)).toHaveLength(50);
+      expect(reopened.state.seenEvents.size).toBe(50);
       expect(reopened.state.inspections).toEqual([]);
     });
 
@@ -269,12 +271,12 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const store = await reopen();
       await exercise(store);
       store.state.inspections[0]!.assignee = 'someone-else'; // changed, but not touched
-      store.state.seenEvents.untouched = 'x';
+      store.state.seenEvents.set('untouched', 'x');
       await store.commit();
       const reopened = await reopen();
       expect(reopened.state).not.toEqual(store.state);
       expect(reopened.state.inspections[0]!.assignee).not.toBe('someone-else');
-      expect(reopened.state.seenEvents.untouched).toBeUndefined();
+      expect(reopened.state.seenEvents.get('untouched')).toBeUndefined();
     });
 
     it('snapshot plus journal replay equals the live state, across several snapshots and a clean close', async () => {
@@ -299,7 +301,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       await exercise(store, 1); // more events on records the journal holds as appended lists
       await store.flush();
       // The snapshot made it to disk, the rotation did not: the whole journal replays over a newer snapshot.
-      await env.open().snapshot.write(structuredClone(store.state));
+      await env.open().snapshot.write(JSON.parse(JSON.stringify(store.state)) as SnapshotDocument); // as a snapshot stores it
       const reopened = await reopen();
       expect(reopened.state).toEqual(store.state);
       expect(reopened.state).not.toEqual(journaled);
@@ -349,7 +351,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(store.snapshotError?.message).toContain('no space left on device');
       const reopened = await reopen({ snapshotJournalBytes: 2_000 });
       expect(reopened.state).toEqual(store.state);
-      reopened.state.seenEvents.after = 'reopen';
+      reopened.state.seenEvents.set('after', 'reopen');
       reopened.touch('seen', 'after');
       await reopened.commit(); // its first group commit folds what the failed fold left
       await reopened.flush();
@@ -375,7 +377,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       env = await setup();
       const big = await reopen({ snapshotJournalBytes: 1_000 });
       for (let i = 0; i < 2_000; i += 1) {
-        big.state.seenEvents[`big-${i}`] = `inspection-${i}`;
+        big.state.seenEvents.set(`big-${i}`, `inspection-${i}`);
         big.touch('seen', `big-${i}`);
       }
       await big.commit();
@@ -384,7 +386,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       let next = 0;
       const commitSome = async () => {
         for (const end = next + 20; next < end; next += 1) {
-          store.state.seenEvents[`small-${next}`] = 'x';
+          store.state.seenEvents.set(`small-${next}`, 'x');
           store.touch('seen', `small-${next}`);
         }
         await store.commit();
@@ -413,12 +415,12 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       await medium.journal.close();
       const recovered = await reopen();
       expect(recovered.state).toEqual(expected);
-      recovered.state.seenEvents.after = 'crash';
+      recovered.state.seenEvents.set('after', 'crash');
       recovered.touch('seen', 'after');
       await recovered.commit();
       const again = await reopen();
-      expect(again.state.seenEvents.after).toBe('crash');
-      expect(again.state.seenEvents['torn-event']).toBeUndefined();
+      expect(again.state.seenEvents.get('after')).toBe('crash');
+      expect(again.state.seenEvents.get('torn-event')).toBeUndefined();
     });
 
     it('refuses a journal damaged in the middle, naming the file and the byte where it is', async () => {
@@ -621,7 +623,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       // Eight days on, the dedup entry is gone: the archived record itself still makes a replay a duplicate.
       const later = () => Date.now() + 8 * 24 * 3_600_000;
       const aged = await reopen({ archiveClosedAfterMinutes: 0, dedupRetentionHours: 168, now: later });
-      expect(aged.state.seenEvents).toEqual({});
+      expect(aged.state.seenEvents.toJSON()).toEqual({});
       const late = new Ingest(aged, silent, 65536, routing, later);
       await late.handle(first.topic, first.payload);
       expect(late.stats.duplicates).toBe(1);
@@ -1054,7 +1056,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       // The restart's first group commit folds that generation again, over the snapshot that already holds it.
       const reopened = await HubStore.over(env.open(), opts);
       expect(reopened.state).toEqual(store.state);
-      reopened.state.seenEvents.after = 'reopen';
+      reopened.state.seenEvents.set('after', 'reopen');
       reopened.touch('seen', 'after');
       await reopened.commit();
       await reopened.flush();
@@ -1102,12 +1104,12 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       await ingest.handle(event.topic, event.payload);
       await ingest.handle(clear.topic, clear.payload);
       await store.flush();
-      expect(Object.keys(store.state.seenEvents)).toHaveLength(2);
+      expect(store.state.seenEvents.size).toBe(2);
 
       // Eight days later, retention seven days: both entries go.
       const later = await reopen({ dedupRetentionHours: 168, now: () => Date.now() + 8 * 24 * 3_600_000 });
       expect(later.pruned).toBe(2);
-      expect(later.state.seenEvents).toEqual({});
+      expect(later.state.seenEvents.toJSON()).toEqual({});
       const late = new Ingest(later, silent, 65536, routing, () => Date.now() + 8 * 24 * 3_600_000);
       await late.handle(event.topic, event.payload);
       await late.handle(clear.topic, clear.payload);

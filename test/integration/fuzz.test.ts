@@ -224,7 +224,7 @@ describe('bad input against a real hub', () => {
     hub.child.kill('SIGTERM');
     expect((await exited(hub.child)).code).toBe(0);
     const state = readStoredState(tmp.dir);
-    expect([...goodAcked].filter((id) => !(id in state.seenEvents))).toEqual([]);
+    expect([...goodAcked].filter((id) => !state.seenEvents.has(id))).toEqual([]);
     const stored = [...state.inspections.flatMap((i) => i.events), ...state.watches.filter((w) => w.status !== 'promoted').flatMap((w) => w.events)];
     expect(stored.every((e) => e.device === 'good')).toBe(true);
     expect(new Set(stored.map((e) => e.id)).size).toBe(stored.length);

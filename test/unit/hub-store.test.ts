@@ -56,29 +56,29 @@ describe('hub store', () => {
     const store = await HubStore.open(dir, { coalesceMs: 10 });
     const commits: Promise<void>[] = [];
     for (let i = 0; i < 50; i++) {
-      store.state.seenEvents[`e${i}`] = `i${i}`;
+      store.state.seenEvents.set(`e${i}`, `i${i}`);
       store.touch('seen', `e${i}`);
       commits.push(store.commit());
     }
     await Promise.all(commits);
     expect(store.writes).toBe(1);
     const reopened = await HubStore.open(dir, { coalesceMs: 10 });
-    expect(Object.keys(reopened.state.seenEvents)).toHaveLength(50);
+    expect(reopened.state.seenEvents.size).toBe(50);
   });
 
   it('never resolves a commit before a write that contains its change', async () => {
     const dir = fresh();
     const store = await HubStore.open(dir, { coalesceMs: 0 });
-    store.state.seenEvents.first = 'a';
+    store.state.seenEvents.set('first', 'a');
     store.touch('seen', 'first');
     const first = store.commit();
     // Changed while the first write may already be running: must land in a later write.
     await new Promise((resolve) => setImmediate(resolve));
-    store.state.seenEvents.second = 'b';
+    store.state.seenEvents.set('second', 'b');
     store.touch('seen', 'second');
     await Promise.all([first, store.commit()]);
     const onDisk = readStoredState(dir);
-    expect(onDisk.seenEvents).toEqual({ first: 'a', second: 'b' });
+    expect(onDisk.seenEvents.toJSON()).toEqual({ first: 'a', second: 'b' });
   });
 });
 
@@ -87,7 +87,7 @@ describe('hub store under a burst', () => {
   function burst(store: HubStore, n: number, tag: string): Promise<void>[] {
     const commits: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
-      store.state.seenEvents[`${tag}${i}`] = tag;
+      store.state.seenEvents.set(`${tag}${i}`, tag);
       store.touch('seen', `${tag}${i}`);
       commits.push(store.commit());
     }
@@ -103,7 +103,7 @@ describe('hub store under a burst', () => {
     const commits = burst(store, GROUP_KEYS, 'e');
     expect(await settled(commits)).toBe('durable');
     // On disk already: a fresh read of the files (a restart) has every entry.
-    expect(Object.keys(readStoredState(dir).seenEvents)).toHaveLength(GROUP_KEYS);
+    expect(readStoredState(dir).seenEvents.size).toBe(GROUP_KEYS);
     // A group below the size waits for its timer.
     expect(await settled(burst(store, 10, 'small'))).toBe(TIMED_OUT);
   });
@@ -122,7 +122,7 @@ describe('hub store under a burst', () => {
     await expect(Promise.all(first)).rejects.toThrow(/disk full/);
     expect(await settled(burst(store, GROUP_KEYS, 'b'))).toBe('durable');
     const reopened = await HubStore.over(medium, { coalesceMs: 0 });
-    expect(Object.keys(reopened.state.seenEvents)).toHaveLength(2 * GROUP_KEYS);
+    expect(reopened.state.seenEvents.size).toBe(2 * GROUP_KEYS);
     expect(reopened.state).toEqual(store.state);
   });
 });

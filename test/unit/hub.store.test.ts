@@ -22,7 +22,7 @@ describe('HubStore on disk: corruption', () => {
     cleanup = tmp.cleanup;
     for (const [key, value] of [['first', 'x'], ['second', 'y']] as const) {
       const store = await HubStore.open(tmp.dir, { coalesceMs: 0 });
-      store.state.seenEvents[key] = value;
+      store.state.seenEvents.set(key, value);
       store.touch('seen', key);
       await store.commit();
       await store.close();
@@ -48,7 +48,7 @@ describe('HubStore on disk: corruption', () => {
     expect(await readFile(prev, 'utf8')).toBe(prevBefore);
     // Following the advice brings the hub back with everything: the previous journal replays over the old copy.
     await copyFile(prev, file);
-    expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ first: 'x', second: 'y' });
+    expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents.toJSON()).toEqual({ first: 'x', second: 'y' });
   });
 
   it('folds the previous journal generation into the snapshot in a worker thread; a corrupt snapshot is refused there by name', async () => {
@@ -76,7 +76,7 @@ describe('HubStore on disk: corruption', () => {
     await writeFile(stale, '{"schema":1,"half of a state');
     await writeFile(join(dir, 'notes.tmp'), 'an operator file');
     const store = await HubStore.open(dir, { coalesceMs: 0 });
-    expect(store.state.seenEvents).toEqual({ first: 'x', second: 'y' });
+    expect(store.state.seenEvents.toJSON()).toEqual({ first: 'x', second: 'y' });
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(join(dir, 'notes.tmp'))).toBe(true);
   });
@@ -96,12 +96,12 @@ describe('HubStore on disk: corruption', () => {
     // The shape PR-era hubs wrote: a whole document, some keys added later missing.
     await writeFile(join(tmp.dir, 'state.json'), JSON.stringify({ schema: 1, inspections: [], watches: [], seenEvents: { old: 'i1' }, devices: {} }));
     const store = await HubStore.open(tmp.dir, { coalesceMs: 0 });
-    expect(store.state.seenEvents).toEqual({ old: 'i1' });
+    expect(store.state.seenEvents.toJSON()).toEqual({ old: 'i1' });
     expect(store.state.routing).toEqual({ incidents: 0, toPeople: 0, watchesCleared: 0 });
-    store.state.seenEvents.new = 'i2';
+    store.state.seenEvents.set('new', 'i2');
     store.touch('seen', 'new');
     await store.commit();
-    expect((await HubStore.open(tmp.dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ old: 'i1', new: 'i2' });
+    expect((await HubStore.open(tmp.dir, { coalesceMs: 0 })).state.seenEvents.toJSON()).toEqual({ old: 'i1', new: 'i2' });
   });
 
   it('works off a backlog of long inspections a bounded pass (PASS_EVENTS) per group commit, every one spilled in the end', async () => {
@@ -210,11 +210,11 @@ describe('archive generations on disk', () => {
     tmp = await tempDir();
     const dir = join(tmp.dir, 'not', 'yet');
     const store = await HubStore.open(dir, { coalesceMs: 0 });
-    store.state.seenEvents.e1 = 'i1';
+    store.state.seenEvents.set('e1', 'i1');
     store.touch('seen', 'e1');
     await store.commit();
     await store.close();
-    expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents).toEqual({ e1: 'i1' });
+    expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents.toJSON()).toEqual({ e1: 'i1' });
   });
 
   it('keeps the generation in use and its index; removes the others, their indexes and an index write cut short', async () => {
