@@ -67,9 +67,9 @@ export function replay(state: HubState, generations: Array<{ name: string; data:
 
 /**
  * The snapshot as stored: the state, and the number of the last journal generation it holds. A generation numbered
- * that or lower need not be replayed over it; one without a number (from before numbering) always is.
+ * that or lower need not be replayed over it; one without a number (from before numbering) always is. Written from
+ * a HubState, whose dedup index is stored as one object, and read back as plain JSON.
  */
-/** The stored state: written from a HubState (its dedup index stored as one object), read back as plain JSON. */
 export type SnapshotDocument = Omit<HubState, 'seenEvents'> & { seenEvents?: HubState['seenEvents'] | Record<string, string>; journalThrough?: number };
 
 /** The stored document with the fields a hub that predates one of them would lack (and without `journalThrough`). */

@@ -7,10 +7,10 @@ const nibble = (c: number): number => (c <= 57 ? c - 48 : c - 87) & 15;
 /**
  * The dedup index: event id → the inspection or watch that took the event ('' for a clear that none held). It grows
  * by every event the hub takes and holds them for days (`store.dedupRetentionHours`), so it is split into SHARDS
- * Maps chosen by the id's last two characters (random in a UUIDv7): a table that outgrows its capacity is rehashed
- * whole on the event loop, and one table of a few hundred thousand ids stalled ingest for 90–280 ms each time it
- * doubled (one Map: 68 ms at 262,144 ids, 139 ms at 524,288). Here each rehash moves a 256th of the ids. Stored as
- * one JSON object (`toJSON`, `from`), as before.
+ * Maps chosen by the id's last two hex digits (random in a UUIDv7): a table that outgrows its capacity is rehashed
+ * whole on the event loop, and one object of 700,000 ids held one event for 219–394 ms as it grew
+ * (`npm run bench -- hub.dedup`; one Map does the same at each doubling). Here a rehash moves a 256th of the ids.
+ * Stored as one JSON object (`toJSON`, `from`), as before.
  */
 export class SeenEvents {
   private readonly shards: Array<Map<string, string>> = Array.from({ length: SHARDS }, () => new Map());
