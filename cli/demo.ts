@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadScenario } from '../config/index.js';
 import { IdentityStore } from '../hub/auth/identities.js';
-import { HUB_RUNTIME_ENV } from '../hub/runtime-settings.js';
+import { HUB_NODE_FLAGS, HUB_RUNTIME_ENV } from '../hub/runtime-settings.js';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../agent/runtime-settings.js';
 import { PdmError } from '../protocol/errors.js';
 import { CLI_PATH } from './paths.js';
@@ -98,6 +98,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       PDM_HUB_LOG_FILE: join(logs, 'hub.log'),
     },
     'hub',
+    HUB_NODE_FLAGS,
   );
   const ready = await waitForReady(hub, 'the hub');
   for (const machine of scenario.machines) {

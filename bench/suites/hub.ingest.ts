@@ -1,5 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
+import { HUB_NODE_FLAGS, HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -45,11 +45,11 @@ export function startBareAedes(): Promise<{ child: ChildProcess; port: number }>
 }
 
 /** Extra node flags for the hub process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/x` to profile it under this load. */
-const HUB_NODE_ARGS = (process.env.PDM_BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const EXTRA_HUB_ARGS = (process.env.PDM_BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: number; httpUrl: string }> {
   const child = fork(join(ROOT, 'dist', 'cli', 'pdm.js'), ['hub', '--config', join(ROOT, 'config', 'hub.yaml')], {
-    execArgv: [...process.execArgv, ...HUB_NODE_ARGS],
+    execArgv: [...process.execArgv, ...HUB_NODE_FLAGS, ...EXTRA_HUB_ARGS],
     // The hub as shipped (hub/runtime-settings.ts, as the systemd unit and `pdm demo` start it).
     env: { ...process.env, ...HUB_RUNTIME_ENV, PDM_HUB_MQTT_HOST: '127.0.0.1', PDM_HUB_MQTT_PORT: '0', PDM_HUB_HTTP_PORT: '0', PDM_HUB_DATA_DIR: dataDir, PDM_HUB_LOG_LEVEL: 'warn', PDM_HUB_LOG_FILE: join(dataDir, 'hub.log') },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

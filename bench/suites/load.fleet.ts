@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { hashSecret, newSecret } from '../../hub/auth/secrets.js';
-import { HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
+import { HUB_NODE_FLAGS, HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { readStoredState } from '../../hub/store/restore.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 import { encode } from '../../protocol/codec.js';
@@ -28,9 +28,10 @@ export const rssOf = (pid: number): number =>
 
 /**
  * A hub process with `devices` provisioned under one shared secret (hashing 1,000 secrets with scrypt would take minutes).
- * It runs with the shipped runtime settings (hub/runtime-settings.ts); `env` is added to its environment on top.
+ * It runs with the shipped runtime settings (hub/runtime-settings.ts); `env` is added to its environment on top, and
+ * `nodeFlags` replace the shipped node flags.
  */
-export async function startLoadHub(devices: number, env: Record<string, string> = {}): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
+export async function startLoadHub(devices: number, env: Record<string, string> = {}, nodeFlags: readonly string[] = [...process.execArgv, ...HUB_NODE_FLAGS]): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pdm-load-'));
   const secret = newSecret();
   const hash = await hashSecret(secret);
@@ -47,7 +48,7 @@ export async function startLoadHub(devices: number, env: Record<string, string> 
     PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
     ...HUB_RUNTIME_ENV,
     ...env,
-  });
+  }, nodeFlags);
   child.stdout?.resume();
   return { child, ready, dataDir, secret };
 }

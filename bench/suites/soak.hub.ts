@@ -28,7 +28,8 @@ const SNAPSHOT_DIR = process.env.PDM_BENCH_HEAP_SNAPSHOTS ? resolve(process.env.
 
 /**
  * The hub runs with what we ship (hub/runtime-settings.ts, as deploy/systemd/pdm-hub.service starts it);
- * PDM_BENCH_HUB_NODE_OPTIONS=none measures Node's defaults instead, anything else is taken as the hub's NODE_OPTIONS.
+ * PDM_BENCH_HUB_NODE_OPTIONS=none measures Node's defaults instead (no node flags either), anything else is taken as
+ * the hub's NODE_OPTIONS.
  */
 const WANTED = process.env.PDM_BENCH_HUB_NODE_OPTIONS;
 const HUB_NODE_OPTIONS = WANTED === 'none' ? '' : WANTED || HUB_RUNTIME_ENV.NODE_OPTIONS!;
@@ -62,7 +63,7 @@ async function heapSnapshot(pid: number, dir: string): Promise<string> {
  */
 export async function run(report: Report): Promise<void> {
   if (SNAPSHOT_DIR) await mkdir(SNAPSHOT_DIR, { recursive: true });
-  const hub = await startLoadHub(DEVICES, hubEnv());
+  const hub = await startLoadHub(DEVICES, hubEnv(), ...(WANTED === 'none' ? [process.execArgv] : []));
   const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(i, hub.ready.mqttPort, hub.secret));
   try {
     await connectAll(devices);

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
+import { HUB_NODE_FLAGS, HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { unitEnvironment } from '../support/systemd.js';
 
 
@@ -12,9 +12,21 @@ describe('hub runtime settings', () => {
     expect(unitEnvironment(unit)).toEqual(HUB_RUNTIME_ENV);
   });
 
-  it('the unit runs `pdm hub` with a config file and restarts it', () => {
-    expect(unit).toMatch(/^ExecStart=\S*node \S+\/dist\/cli\/pdm\.js hub --config \S+$/m);
+  it('the unit runs `pdm hub` with a config file and the hub\'s node flags, and restarts it', () => {
+    const exec = /^ExecStart=\S*node ((?:--\S+ )*)\S+\/dist\/cli\/pdm\.js hub --config \S+$/m.exec(unit);
+    expect(exec).not.toBeNull();
+    expect(exec![1]!.trim().split(' ').filter(Boolean)).toEqual([...HUB_NODE_FLAGS]);
     expect(unit).toMatch(/^Restart=always$/m);
+  });
+
+  it('Node takes the node flags: the young generation starts at 8 MB instead of V8\'s 1 MB', () => {
+    const newSpace = (flags: readonly string[]) => {
+      const run = spawnSync(process.execPath, [...flags, '-e', 'process.stdout.write(String(require("v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size))'], { env: { ...process.env, ...HUB_RUNTIME_ENV }, encoding: 'utf8' });
+      expect(run.stderr).toBe('');
+      return Number(run.stdout) / 2 ** 20;
+    };
+    expect(newSpace(HUB_NODE_FLAGS)).toBe(8);
+    expect(newSpace([])).toBeLessThan(8);
   });
 
   it('Node accepts every flag in NODE_OPTIONS, and V8 takes the heap limit', () => {
