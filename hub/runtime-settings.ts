@@ -20,11 +20,11 @@ export const HUB_RUNTIME_ENV: Readonly<Record<string, string>> = Object.freeze({
 
 /**
  * V8 flags Node refuses in NODE_OPTIONS, so they go on node's command line.
- * - `--min-semi-space-size=8`: the young generation never shrinks below 8 MB. V8 shrinks it while the hub is quiet;
- *   when a fleet's messages come in again, each scavenge then finds most of the young objects alive (messages held
- *   for their group commit) and copies them, until it has grown back. At 15,000 events/s (`npm run bench --
- *   hub.ingest`, four alternating pairs at 15,000 and 20,000/s) p99 134.3, 208.8, 217.2 and 339.7 ms against
- *   204, 260.3, 342.4 and 569 ms without it, and the main thread's cores at 15,000/s 0.76–0.77 against 0.82.
- *   It costs up to 16 MB more of resident memory while quiet (the two 8 MB semi-spaces).
+ * - `--min-semi-space-size=8`: the young generation is never smaller than 8 MB. V8 starts it at 1 MB and sizes it as
+ *   it goes; under a fleet's load many young objects are still alive at a scavenge (messages held for their group
+ *   commit) and are copied, and a small young generation means more scavenges. Four alternating pairs of
+ *   `npm run bench -- hub.ingest`: p99 134.3 and 208.8 ms against 204 and 260.3 at 15,000 events/s, 217.2 and
+ *   339.7 against 342.4 and 569 at 20,000/s; the main thread's cores at 15,000/s 0.76–0.77 against 0.82. It costs up
+ *   to 16 MB more of resident memory (the two 8 MB semi-spaces).
  */
 export const HUB_NODE_FLAGS: readonly string[] = Object.freeze(['--min-semi-space-size=8']);
