@@ -349,16 +349,19 @@ export async function run(report: Report): Promise<void> {
       hubBursts.push(await hubFleet.burst());
     }
     const barePaced = await bareFleet.paced(PACED_RATE, PACED_TARGET_SECONDS);
-    const snapshotsTaken = async () => (await hubMetrics(hub.httpUrl))('pdm_store_snapshots_total');
-    const loopBusySeconds = async () => (await hubMetrics(hub.httpUrl))('pdm_hub_event_loop_busy_seconds_total');
-    const snapshotsBefore = await snapshotsTaken();
-    const busyBefore = await loopBusySeconds();
+    /** The hub's snapshots so far and its event loop's busy seconds, from one read of /metrics. */
+    const counters = async () => {
+      const value = await hubMetrics(hub.httpUrl);
+      return { snapshots: value('pdm_store_snapshots_total'), busy: value('pdm_hub_event_loop_busy_seconds_total') };
+    };
+    const before = await counters();
     const hubPaced = await hubFleet.paced(PACED_RATE, PACED_TARGET_SECONDS);
-    const loopBusy = ((await loopBusySeconds()) - busyBefore) / hubPaced.seconds;
-    const snapshots = (await snapshotsTaken()) - snapshotsBefore;
+    const after = await counters();
+    const loopBusy = (after.busy - before.busy) / hubPaced.seconds;
+    const snapshots = after.snapshots - before.snapshots;
     const bareLight = await bareFleet.paced(LIGHT_RATE);
     const hubLight = await hubFleet.paced(LIGHT_RATE);
-    const lightSnapshots = (await snapshotsTaken()) - snapshotsBefore - snapshots;
+    const lightSnapshots = (await counters()).snapshots - after.snapshots;
     await Promise.all([bareFleet.end(), hubFleet.end()]);
     bare.child.kill('SIGTERM');
     const insideMs = await hubIngestMeanMs(hub.httpUrl);
