@@ -63,7 +63,7 @@ async function heapSnapshot(pid: number, dir: string): Promise<string> {
  */
 export async function run(report: Report): Promise<void> {
   if (SNAPSHOT_DIR) await mkdir(SNAPSHOT_DIR, { recursive: true });
-  const hub = await startLoadHub(DEVICES, hubEnv(), ...(WANTED === 'none' ? [process.execArgv] : []));
+  const hub = await startLoadHub(DEVICES, hubEnv(), WANTED === 'none' ? process.execArgv : undefined);
   const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(i, hub.ready.mqttPort, hub.secret));
   try {
     await connectAll(devices);
