@@ -250,7 +250,8 @@ export class Fleet {
    * objects, the load process's own garbage collection paused it for up to 260 ms, which showed up as the broker's
    * latency, bare aedes' included. PUBACK latency p50/p99, and the rate reached.
    */
-  async paced(rate: number, seconds = PACED_SECONDS): Promise<PacedResult> {
+  /** `atStart` runs once the messages are built, just before the first is sent (a read of the broker's counters). */
+  async paced(rate: number, seconds = PACED_SECONDS, atStart?: () => Promise<void>): Promise<PacedResult> {
     const total = Math.round(rate * seconds);
     const arena = new MessageArena(total);
     const topics: string[] = [];
@@ -263,6 +264,7 @@ export class Fleet {
     const sentAt = new Float64Array(TIMELINE ? total : 0);
     let sent = 0;
     let acked = 0;
+    await atStart?.();
     const cpuBefore = cpuSecondsOf(this.brokerPid);
     const mainBefore = cpuSecondsOf(this.brokerPid, 'main');
     const machineBefore = machineBusySeconds();
@@ -352,12 +354,16 @@ export async function run(report: Report): Promise<void> {
     /** The hub's snapshots so far and its event loop's busy seconds, from one read of /metrics. */
     const counters = async () => {
       const value = await hubMetrics(hub.httpUrl);
-      return { snapshots: value('pdm_store_snapshots_total'), busy: value('pdm_hub_event_loop_busy_seconds_total') };
+      return { snapshots: value('pdm_store_snapshots_total'), busy: value('pdm_hub_event_loop_busy_seconds_total'), at: performance.now() };
     };
-    const before = await counters();
-    const hubPaced = await hubFleet.paced(PACED_RATE, PACED_TARGET_SECONDS);
+    // Read just before the first message and just after the last PUBACK: the loop's busy share over the phase alone
+    // (not over building its messages, when the hub idles).
+    let before = { snapshots: NaN, busy: NaN, at: NaN };
+    const hubPaced = await hubFleet.paced(PACED_RATE, PACED_TARGET_SECONDS, async () => {
+      before = await counters();
+    });
     const after = await counters();
-    const loopBusy = (after.busy - before.busy) / hubPaced.seconds;
+    const loopBusy = (after.busy - before.busy) / ((after.at - before.at) / 1000);
     const snapshots = after.snapshots - before.snapshots;
     const bareLight = await bareFleet.paced(LIGHT_RATE);
     const hubLight = await hubFleet.paced(LIGHT_RATE);
