@@ -1,13 +1,24 @@
 import { readFile } from 'node:fs/promises';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { DurableJsonFile } from './durable-file.js';
 import { answerFold, type FoldJob } from './fold.js';
 import type { SnapshotDocument } from './restore.js';
 
-/** A worker thread of the hub store (fold.ts, WorkerFolder): folds `journalPath.prev` into the snapshot file. */
-const job = workerData as FoldJob;
-const previous = await readFile(`${job.journalPath}.prev`).catch((error: NodeJS.ErrnoException) => {
-  if (error.code === 'ENOENT') return null;
-  throw error;
+/**
+ * The hub store's fold thread (fold.ts, WorkerFolder), alive as long as the store: for each job, folds
+ * `journalPath.prev` into the snapshot file and answers. The store sends the next job only after the answer.
+ */
+parentPort!.on('message', (job: FoldJob) => {
+  void fold(job).then((answer) => parentPort!.postMessage(answer));
 });
-parentPort!.postMessage(await answerFold(job, new DurableJsonFile<SnapshotDocument>(job.snapshotPath), previous));
+
+async function fold(job: FoldJob) {
+  let previous: Buffer | null;
+  try {
+    previous = await readFile(`${job.journalPath}.prev`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return { ok: false as const, message: `${job.journalPath}.prev: ${(error as Error).message}` };
+    previous = null;
+  }
+  return answerFold(job, new DurableJsonFile<SnapshotDocument>(job.snapshotPath), previous);
+}

@@ -218,6 +218,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     const hot = new Set([...state.inspections, ...state.watches].map((r) => r.id));
     const archive = await InspectionArchive.load(medium.archive, (id) => hot.has(id), state.archiveGeneration);
     const numbered = [through, generationOf(older), generationOf(previous)].map((n) => n ?? 0);
+    medium.folder.start(); // before any load: see WorkerFolder
     return new HubStore(state, medium, opts.coalesceMs, opts, archive, {
       generation: generationOf(current) ?? Math.max(...numbered) + 1,
       replayedBytes: generations.reduce((sum, g) => sum + (g.data?.length ?? 0), 0),
@@ -505,6 +506,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   async close(): Promise<void> {
     await this.flush();
     await this.appendGroup(); // touched but never committed: journal it rather than let a replay undo it
+    await this.folding; // one that commit made due: its thread ends below
     this.snapshotError = undefined;
     await this.writeSnapshot();
     await this.medium.journal.close();
@@ -512,6 +514,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     // (a failed write), that start reads the whole file instead.
     await this.archive.saveIndex().catch(() => undefined);
     await this.archive.close();
+    await this.medium.folder.close();
     if (this.snapshotError) throw this.snapshotError;
   }
 }

@@ -311,7 +311,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
     /** A store over this medium whose folds go through `fold` (the medium's own folder as `real`). */
     const folding = async (fold: (real: Folder, dedupSince: number) => Promise<number>) => {
       const medium = env.open();
-      const store = await HubStore.over({ ...medium, folder: { fold: (since) => fold(medium.folder, since) } }, { coalesceMs: 5, snapshotJournalBytes: 2_000 });
+      const store = await HubStore.over({ ...medium, folder: { fold: (since) => fold(medium.folder, since), start: () => medium.folder.start(), close: () => medium.folder.close() } }, { coalesceMs: 5, snapshotJournalBytes: 2_000 });
       // Rounds of real callers until the journal passed 2,000 bytes and a fold started (a new generation with it).
       for (let round = 0; !medium.journal.hasOlder && round < 20; round += 1) await exercise(store, round);
       expect(medium.journal.hasOlder).toBe(true);
@@ -1037,6 +1037,8 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
               if (++folds === 2) throw new Error('killed before the older generation was dropped');
               return bytes;
             },
+            start: () => medium.folder.start(),
+            close: () => medium.folder.close(),
           },
         },
         opts,

@@ -8,7 +8,7 @@ import { InspectionArchive } from '../../hub/store/archive.js';
 import { FileArchive } from '../../hub/store/archive-file.js';
 import { WorkerFolder } from '../../hub/store/fold.js';
 import { decodeLine, encodeRecord, FileJournal } from '../../hub/store/journal.js';
-import { HubStore, memoryMedium, PASS_EVENTS } from '../../hub/store/store.js';
+import { fileMedium, HubStore, memoryMedium, PASS_EVENTS } from '../../hub/store/store.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { anomalyEvent, tempDir } from '../integration/hub.helpers.js';
 
@@ -67,6 +67,54 @@ describe('HubStore on disk: corruption', () => {
     const error = await folder.fold(0).catch((e: unknown) => e);
     expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
     expect((error as Error).message).toContain(`${file} is not valid JSON`);
+    await folder.close();
+    await journal.close();
+  });
+
+  it('keeps one fold thread while the store is open: made when it opens, ended when it closes', async () => {
+    const { dir } = await twoRuns();
+    const medium = fileMedium(dir);
+    const folder = medium.folder as WorkerFolder;
+    expect(folder.threadId).toBeUndefined();
+    const store = await HubStore.over(medium, { coalesceMs: 0, snapshotJournalBytes: 1 });
+    const thread = folder.threadId;
+    expect(thread).toBeGreaterThan(0);
+    // Each round journals more than four times the last snapshot (a fold is due at its commit); folds one after
+    // another, on one thread: nothing is made while the hub takes load.
+    for (let round = 0; round < 3; round += 1) {
+      const before = store.snapshots;
+      for (let i = 0; i < 100 * 4 ** round; i += 1) {
+        store.state.seenEvents.set(`r${round}-${i}`, 'z');
+        store.touch('seen', `r${round}-${i}`);
+      }
+      await store.commit();
+      await store.flush(); // waits for the fold under way too
+      expect(store.snapshots).toBe(before + 1);
+      expect(folder.threadId).toBe(thread);
+    }
+    expect(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).seenEvents).toMatchObject({ first: 'x', second: 'y', 'r1-99': 'z' });
+    await store.close();
+    expect(folder.threadId).toBeUndefined();
+  });
+
+  it('a fold under way when its thread ends fails by name, and the next fold runs on a new thread', async () => {
+    const { dir, file } = await twoRuns();
+    const journal = new FileJournal(join(dir, 'state.journal'));
+    await journal.read();
+    journal.dropOlder();
+    journal.rotate();
+    const folder = new WorkerFolder(file, join(dir, 'state.journal'));
+    folder.start();
+    const first = folder.threadId;
+    const cut = folder.fold(0).catch((e: unknown) => e);
+    await folder.close();
+    const error = await cut;
+    expect(isPdmError(error, 'PDM_ERR_STORE_WRITE')).toBe(true);
+    expect((error as Error).message).toContain(`${file}: the store closed during a fold`);
+    expect(await folder.fold(0)).toBeGreaterThan(0);
+    expect(folder.threadId).not.toBe(first);
+    expect(JSON.parse(await readFile(file, 'utf8')).seenEvents).toEqual({ first: 'x', second: 'y' });
+    await folder.close();
     await journal.close();
   });
 
