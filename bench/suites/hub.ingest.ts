@@ -265,9 +265,9 @@ export class Fleet {
    * out by then. They are built beforehand (so building them does not delay the sending) into a few large buffers
    * outside the JS heap, and each PUBACK is timed into a typed array: with hundreds of thousands of messages held as
    * objects, the load process's own garbage collection paused it for up to 260 ms, which showed up as the broker's
-   * latency, bare aedes' included. PUBACK latency p50/p99, and the rate reached.
+   * latency, bare aedes' included. PUBACK latency p50/p99, and the rate reached. `atStart` runs once the messages
+   * are built, just before the first is sent (a read of the broker's counters).
    */
-  /** `atStart` runs once the messages are built, just before the first is sent (a read of the broker's counters). */
   async paced(rate: number, seconds = PACED_SECONDS, atStart?: () => Promise<void>): Promise<PacedResult> {
     const total = Math.round(rate * seconds);
     const arena = new MessageArena(total);

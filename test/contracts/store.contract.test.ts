@@ -169,6 +169,11 @@ const noActivities = (): Activities => ({
  * The contract of HubStore over any medium: what a reopen restores is exactly what was in memory, whichever of
  * snapshot and journal holds it. `open` gives a fresh medium over the same storage, like a restart.
  */
+/** The medium's folder with its folds going through `fold` (its thread, if any, made and ended as its own). */
+function foldingThrough(real: Folder, fold: Folder['fold']): Folder {
+  return { fold, start: () => real.start(), close: () => real.close() };
+}
+
 function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedium; identitiesDir: string; cleanup(): Promise<void> }>) {
   describe(`hub store contract: ${name}`, () => {
     let env: Awaited<ReturnType<typeof setup>>;
@@ -311,7 +316,7 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
     /** A store over this medium whose folds go through `fold` (the medium's own folder as `real`). */
     const folding = async (fold: (real: Folder, dedupSince: number) => Promise<number>) => {
       const medium = env.open();
-      const store = await HubStore.over({ ...medium, folder: { fold: (since) => fold(medium.folder, since), start: () => medium.folder.start(), close: () => medium.folder.close() } }, { coalesceMs: 5, snapshotJournalBytes: 2_000 });
+      const store = await HubStore.over({ ...medium, folder: foldingThrough(medium.folder, (since) => fold(medium.folder, since)) }, { coalesceMs: 5, snapshotJournalBytes: 2_000 });
       // Rounds of real callers until the journal passed 2,000 bytes and a fold started (a new generation with it).
       for (let round = 0; !medium.journal.hasOlder && round < 20; round += 1) await exercise(store, round);
       expect(medium.journal.hasOlder).toBe(true);
@@ -1031,15 +1036,11 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const store = await HubStore.over(
         {
           ...medium,
-          folder: {
-            fold: async (since) => {
-              const bytes = await medium.folder.fold(since);
-              if (++folds === 2) throw new Error('killed before the older generation was dropped');
-              return bytes;
-            },
-            start: () => medium.folder.start(),
-            close: () => medium.folder.close(),
-          },
+          folder: foldingThrough(medium.folder, async (since) => {
+            const bytes = await medium.folder.fold(since);
+            if (++folds === 2) throw new Error('killed before the older generation was dropped');
+            return bytes;
+          }),
         },
         opts,
       );
