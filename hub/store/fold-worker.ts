@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import { DurableJsonFile } from './durable-file.js';
-import { answerFold, type FoldJob } from './fold.js';
+import { answerFold, type FoldAnswer, type FoldJob } from './fold.js';
 import type { SnapshotDocument } from './restore.js';
 
 /**
@@ -12,12 +12,12 @@ parentPort!.on('message', (job: FoldJob) => {
   void fold(job).then((answer) => parentPort!.postMessage(answer));
 });
 
-async function fold(job: FoldJob) {
+async function fold(job: FoldJob): Promise<FoldAnswer> {
   let previous: Buffer | null;
   try {
     previous = await readFile(`${job.journalPath}.prev`);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return { ok: false as const, message: `${job.journalPath}.prev: ${(error as Error).message}` };
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return { ok: false, message: `${job.journalPath}.prev: ${(error as Error).message}` };
     previous = null;
   }
   return answerFold(job, new DurableJsonFile<SnapshotDocument>(job.snapshotPath), previous);
