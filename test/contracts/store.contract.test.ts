@@ -165,15 +165,15 @@ const noActivities = (): Activities => ({
   },
 });
 
-/**
- * The contract of HubStore over any medium: what a reopen restores is exactly what was in memory, whichever of
- * snapshot and journal holds it. `open` gives a fresh medium over the same storage, like a restart.
- */
 /** The medium's folder with its folds going through `fold` (its thread, if any, made and ended as its own). */
 function foldingThrough(real: Folder, fold: Folder['fold']): Folder {
   return { fold, start: () => real.start(), close: () => real.close() };
 }
 
+/**
+ * The contract of HubStore over any medium: what a reopen restores is exactly what was in memory, whichever of
+ * snapshot and journal holds it. `open` gives a fresh medium over the same storage, like a restart.
+ */
 function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedium; identitiesDir: string; cleanup(): Promise<void> }>) {
   describe(`hub store contract: ${name}`, () => {
     let env: Awaited<ReturnType<typeof setup>>;
