@@ -93,7 +93,11 @@ export class Agent {
     this.pipeline = new Pipeline(pipelineConfig(cfg, deps.rpm), detector, {
       onScored: (result) => this.onScored(result),
       onSensorChange: (channel, state, faults) => this.onSensorChange(channel, state, faults),
-      onScoreError: (error, windows) => deps.logger.warn({ err: error.message, windows, model: detector.modelVersion }, 'model could not score; windows skipped'),
+      onScoreError: (error, windows) =>
+        deps.logger.warn(
+          { err: error.message, windows, model: detector.modelVersion },
+          'model could not score; windows skipped',
+        ),
     });
     this.health = new HealthReporter({
       latency: this.pipeline.latency,
@@ -106,16 +110,28 @@ export class Agent {
   static async create(cfg: AgentConfig, deps: AgentDeps): Promise<Agent> {
     const d = cfg.detector;
     if (d.kind === 'onnx') {
-      if (!deps.model) throw new PdmError('PDM_ERR_CONFIG_INVALID', 'detector.kind onnx needs a model; the composition root loads detector.card');
+      if (!deps.model)
+        throw new PdmError(
+          'PDM_ERR_CONFIG_INVALID',
+          'detector.kind onnx needs a model; the composition root loads detector.card',
+        );
       return new Agent(cfg, new OnnxDetector(deps.model, d.channel, d.topContributions), deps);
     }
     const detector: Detector =
       d.kind === 'baseline'
         ? new BaselineDetector(
-            { commissioningWindows: d.commissioningWindows, threshold: d.threshold, stdFloorRatio: d.stdFloorRatio, topContributions: d.topContributions },
+            {
+              commissioningWindows: d.commissioningWindows,
+              threshold: d.threshold,
+              stdFloorRatio: d.stdFloorRatio,
+              topContributions: d.topContributions,
+            },
             (state) => {
               deps.baseline?.save(state);
-              deps.logger.info({ windows: state.count, features: state.names.length }, 'commissioning done; baseline saved');
+              deps.logger.info(
+                { windows: state.count, features: state.names.length },
+                'commissioning done; baseline saved',
+              );
             },
             deps.baseline?.load(),
           )
@@ -126,7 +142,12 @@ export class Agent {
   get stats(): AgentStats & { pipeline: Pipeline['stats'] } {
     const faults = Object.values(this.pipeline.faults());
     const badSamples = faults.reduce((sum, f) => sum + f.nonFinite + f.outOfRange, 0);
-    return { windows: this.pipeline.stats.windows, events: this.events, badSamples, pipeline: { ...this.pipeline.stats } };
+    return {
+      windows: this.pipeline.stats.windows,
+      events: this.events,
+      badSamples,
+      pipeline: { ...this.pipeline.stats },
+    };
   }
 
   async start(): Promise<void> {
@@ -141,7 +162,10 @@ export class Agent {
     });
     this.healthTimer = setInterval(() => this.publishHealth(), this.cfg.health.intervalSeconds * 1000);
     this.healthTimer.unref();
-    this.deps.logger.info({ source: this.deps.source.name, device: this.cfg.device, detector: this.detector.modelId }, 'agent started');
+    this.deps.logger.info(
+      { source: this.deps.source.name, device: this.cfg.device, detector: this.detector.modelId },
+      'agent started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -186,7 +210,8 @@ export class Agent {
   private onScored({ window, names, values, score, decision }: Scored): void {
     if (this.cfg.telemetry.enabled) {
       const features: Record<string, number> = {};
-      for (let i = 0; i < Math.min(names.length, 256); i++) if (Number.isFinite(values[i])) features[names[i]!] = values[i]!;
+      for (let i = 0; i < Math.min(names.length, 256); i++)
+        if (Number.isFinite(values[i])) features[names[i]!] = values[i]!;
       this.send(
         encode('telemetry', {
           ...this.deps.envelopes.next(),
@@ -208,7 +233,12 @@ export class Agent {
     this.deps.afterWindow?.();
   }
 
-  private publishEvent(kind: EventMessage['kind'], severity: EventMessage['severity'], scored: Scored['score'], window: Scored['window']): void {
+  private publishEvent(
+    kind: EventMessage['kind'],
+    severity: EventMessage['severity'],
+    scored: Scored['score'],
+    window: Scored['window'],
+  ): void {
     const envelope = this.deps.envelopes.next();
     const msg = encode('event', {
       ...envelope,
@@ -224,7 +254,10 @@ export class Agent {
       windowEnd: Math.max(0, Math.floor(window.end)),
     });
     this.events += 1;
-    this.deps.logger.info({ kind, severity, score: scored.score, eventId: envelope.id, why: scored.contributions[0]?.feature }, 'event');
+    this.deps.logger.info(
+      { kind, severity, score: scored.score, eventId: envelope.id, why: scored.contributions[0]?.feature },
+      'event',
+    );
     this.send(msg, 'event', false);
   }
 

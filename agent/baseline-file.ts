@@ -4,7 +4,10 @@ import type { Logger } from '../config/logger.js';
 import type { BaselineState } from './baseline.js';
 
 /** The commissioned baseline as a small JSON file, replaced atomically (temp file, fsync, rename). */
-export function baselineFile(path: string, logger: Logger): { load(): BaselineState | undefined; save(state: BaselineState): void } {
+export function baselineFile(
+  path: string,
+  logger: Logger,
+): { load(): BaselineState | undefined; save(state: BaselineState): void } {
   return {
     load() {
       try {
@@ -12,7 +15,8 @@ export function baselineFile(path: string, logger: Logger): { load(): BaselineSt
         logger.info({ path, windows: state.count }, 'baseline restored; no commissioning needed');
         return state;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ path, err: (error as Error).message }, 'baseline unreadable; commissioning again');
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+          logger.warn({ path, err: (error as Error).message }, 'baseline unreadable; commissioning again');
         return undefined;
       }
     },
@@ -29,7 +33,10 @@ export function baselineFile(path: string, logger: Logger): { load(): BaselineSt
         }
         renameSync(tmp, path);
       } catch (error) {
-        logger.error({ path, err: (error as Error).message }, 'could not save the baseline; it will be learnt again after a restart');
+        logger.error(
+          { path, err: (error as Error).message },
+          'could not save the baseline; it will be learnt again after a restart',
+        );
       }
     },
   };

@@ -10,7 +10,10 @@
  *
  * Returns the per-window callback, or undefined when there is nothing to call (no `gc` exposed, or `everyWindows` 0).
  */
-export function heapTrimmer(everyWindows: number, gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc): (() => void) | undefined {
+export function heapTrimmer(
+  everyWindows: number,
+  gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc,
+): (() => void) | undefined {
   if (!gc || everyWindows <= 0) return undefined;
   let windows = 0;
   return () => {

@@ -34,13 +34,23 @@ export interface MqttLinkOptions {
 }
 
 /** Exponential backoff with full jitter: a fleet that lost its broker together does not return in lockstep. */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  minMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 20));
   return Math.round(minMs + random() * (ceiling - minMs));
 }
 
 /** MQTT.js's own stream builders for plain TCP and TLS, by URL scheme (its `connect()` uses the same ones). */
-const STREAM_BUILDERS: Record<string, string> = { 'mqtt:': 'mqtt/lib/connect/tcp', 'tcp:': 'mqtt/lib/connect/tcp', 'mqtts:': 'mqtt/lib/connect/tls', 'ssl:': 'mqtt/lib/connect/tls' };
+const STREAM_BUILDERS: Record<string, string> = {
+  'mqtt:': 'mqtt/lib/connect/tcp',
+  'tcp:': 'mqtt/lib/connect/tcp',
+  'mqtts:': 'mqtt/lib/connect/tls',
+  'ssl:': 'mqtt/lib/connect/tls',
+};
 
 /**
  * The MQTT client for `url`. MQTT.js's `connect()` loads the stream builder of every protocol it knows on its first call,
@@ -54,7 +64,12 @@ function createClient(url: string, options: IClientOptions): MqttClient {
   const module = STREAM_BUILDERS[parsed.protocol];
   if (!module) return mqtt.connect(url, options);
   const builder = (createRequire(import.meta.url)(module) as { default: StreamBuilder }).default;
-  const auth = parsed.username ? { username: decodeURIComponent(parsed.username), ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}) } : {};
+  const auth = parsed.username
+    ? {
+        username: decodeURIComponent(parsed.username),
+        ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+      }
+    : {};
   const socksProxy = process.env.MQTTJS_SOCKS_PROXY;
   const clientOptions: IClientOptions = {
     ...auth,

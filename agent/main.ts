@@ -53,14 +53,21 @@ export async function runAgent(configFile: string): Promise<void> {
     reconnectMinMs: cfg.hub.reconnectMinMs,
     reconnectMaxMs: cfg.hub.reconnectMaxMs,
     connectTimeoutMs: cfg.hub.connectTimeoutMs,
-    ...(cfg.hub.password ? { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device), password: cfg.hub.password } : {}),
+    ...(cfg.hub.password
+      ? { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device), password: cfg.hub.password }
+      : {}),
     logger: logger.child({ component: 'link' }),
   });
   const publisher = new OutboxPublisher(
     store,
     link,
     new FileQuarantine(join(outboxDir, 'quarantine.jsonl')),
-    { maxInFlight: cfg.outbox.maxInFlight, maxAttempts: cfg.outbox.maxAttempts, retryMinMs: cfg.hub.reconnectMinMs, retryMaxMs: cfg.hub.reconnectMaxMs },
+    {
+      maxInFlight: cfg.outbox.maxInFlight,
+      maxAttempts: cfg.outbox.maxAttempts,
+      retryMinMs: cfg.hub.reconnectMinMs,
+      retryMaxMs: cfg.hub.reconnectMaxMs,
+    },
     outboxLog,
   );
   publisher.start();
@@ -118,6 +125,14 @@ export async function runAgent(configFile: string): Promise<void> {
     outbox.close();
     await link.close();
     await store.close();
-    logger.info({ stats: running.stats, outbox: store.stats, heldInMemory: outbox.waitingInMemory, quarantined: store.stats.quarantined }, 'agent stopped');
+    logger.info(
+      {
+        stats: running.stats,
+        outbox: store.stats,
+        heldInMemory: outbox.waitingInMemory,
+        quarantined: store.stats.quarantined,
+      },
+      'agent stopped',
+    );
   });
 }

@@ -97,7 +97,8 @@ export class ModbusSource implements SampleSource {
     try {
       const client = await this.connected();
       for (const span of spans(this.cfg.registers)) {
-        const read = span.table === 'holding' ? client.readHoldingRegisters.bind(client) : client.readInputRegisters.bind(client);
+        const read =
+          span.table === 'holding' ? client.readHoldingRegisters.bind(client) : client.readInputRegisters.bind(client);
         const { data } = await read(span.start, span.length);
         for (const r of this.cfg.registers.filter((x) => x.table === span.table)) {
           const raw = data[r.address - span.start]!;
@@ -113,7 +114,10 @@ export class ModbusSource implements SampleSource {
         this.attempt += 1;
         this.nextConnectAt = Date.now() + backoffDelay(this.attempt, 200, 10_000);
         if (this.attempt === 1 || this.attempt % 10 === 0) {
-          this.logger.warn({ source: this.name, err: (error as Error).message, failedPolls: this.stats.failedPolls }, 'modbus poll failed');
+          this.logger.warn(
+            { source: this.name, err: (error as Error).message, failedPolls: this.stats.failedPolls },
+            'modbus poll failed',
+          );
         }
         this.drop();
       }

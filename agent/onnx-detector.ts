@@ -23,12 +23,18 @@ export interface AsyncDetector {
 /** Positions in `vibrationFeatures`' output of each of the card's features, which must all be `<channel>.<feature>`. */
 export function featureIndex(card: ModelCard, channel: string): number[] {
   if (card.features.pipeline.window !== 1 || card.features.pipeline.smooth !== 1) {
-    throw new PdmError('PDM_ERR_MODEL_INPUT', `model ${card.id} ${card.version} wants ${card.features.pipeline.window}-row windows smoothed over ${card.features.pipeline.smooth}; the agent feeds one unsmoothed row per window`);
+    throw new PdmError(
+      'PDM_ERR_MODEL_INPUT',
+      `model ${card.id} ${card.version} wants ${card.features.pipeline.window}-row windows smoothed over ${card.features.pipeline.smooth}; the agent feeds one unsmoothed row per window`,
+    );
   }
   return card.features.names.map((name) => {
     const i = VIBRATION_FEATURES.indexOf(name.slice(channel.length + 1) as (typeof VIBRATION_FEATURES)[number]);
     if (!name.startsWith(`${channel}.`) || i < 0) {
-      throw new PdmError('PDM_ERR_MODEL_INPUT', `model ${card.id} ${card.version} wants feature "${name}"; the agent computes ${VIBRATION_FEATURES.map((f) => `${channel}.${f}`).join(', ')}`);
+      throw new PdmError(
+        'PDM_ERR_MODEL_INPUT',
+        `model ${card.id} ${card.version} wants feature "${name}"; the agent computes ${VIBRATION_FEATURES.map((f) => `${channel}.${f}`).join(', ')}`,
+      );
     }
     return i;
   });

@@ -82,7 +82,15 @@ interface ChannelState {
  * the tests and the benchmarks drive the same code. Buffers are made once per channel (again only on a rate change).
  */
 export class Pipeline {
-  readonly stats: PipelineStats = { windows: 0, scored: 0, commissioning: 0, skippedForSensor: 0, queued: 0, dropped: 0, failed: 0 };
+  readonly stats: PipelineStats = {
+    windows: 0,
+    scored: 0,
+    commissioning: 0,
+    skippedForSensor: 0,
+    queued: 0,
+    dropped: 0,
+    failed: 0,
+  };
   readonly latency = new LatencyRecorder();
   private readonly channels: ChannelState[];
   private readonly decider: EpisodeDecider;
@@ -104,7 +112,13 @@ export class Pipeline {
       );
     }
     this.channels = cfg.channels.map((c) => {
-      const state: ChannelState = { cfg: c, health: new SensorHealth(cfg.sensorHealth), offset: -1, verdict: 'ok', windower: undefined! };
+      const state: ChannelState = {
+        cfg: c,
+        health: new SensorHealth(cfg.sensorHealth),
+        offset: -1,
+        verdict: 'ok',
+        windower: undefined!,
+      };
       state.windower = new ChannelWindower(c, (w) => this.onWindow(state, w));
       return state;
     });
@@ -116,7 +130,9 @@ export class Pipeline {
   }
 
   faults(): Record<string, SampleFaults & { state: SensorState }> {
-    return Object.fromEntries(this.channels.map((c) => [c.cfg.channel, { ...c.windower.faults, state: c.health.state }]));
+    return Object.fromEntries(
+      this.channels.map((c) => [c.cfg.channel, { ...c.windower.faults, state: c.health.state }]),
+    );
   }
 
   /** Resolves once every window so far has been scored (asynchronous detectors; at once otherwise). */

@@ -29,7 +29,12 @@ export async function openSource(cfg: AgentConfig, logger: Logger): Promise<Open
       const { replaySource } = await import('../simulator/replay/index.js');
       return {
         source: replaySource(
-          { format: spec.format, file: spec.file, ...(spec.windows ? { windows: spec.windows } : {}), ...(spec.mapping ? { mapping: spec.mapping } : {}) },
+          {
+            format: spec.format,
+            file: spec.file,
+            ...(spec.windows ? { windows: spec.windows } : {}),
+            ...(spec.mapping ? { mapping: spec.mapping } : {}),
+          },
           { machine: cfg.asset ?? cfg.device, speed: spec.speed },
         ),
       };
@@ -37,7 +42,12 @@ export async function openSource(cfg: AgentConfig, logger: Logger): Promise<Open
     case 'gateway': {
       const { GatewaySource } = await import('../simulator/gateway/gateway-source.js');
       return {
-        source: new GatewaySource({ url: spec.url, prefix: spec.prefix, site: cfg.site, machine: spec.machine ?? cfg.device }),
+        source: new GatewaySource({
+          url: spec.url,
+          prefix: spec.prefix,
+          site: cfg.site,
+          machine: spec.machine ?? cfg.device,
+        }),
         ...(spec.rpm ? { rpm: spec.rpm } : {}),
       };
     }

@@ -31,17 +31,26 @@ export function syntheticBlocks(): SampleBlock[] {
 
 /** The agent's scoring path: 1 s windows, 0.5 s hops, time + FFT features, a detector (default: the streaming baseline), decision. */
 export function benchPipeline(detector?: AsyncDetector): Pipeline {
-  const cfg = validate(AgentConfigSchema, {
-    site: 's',
-    device: 'd',
-    source: { kind: 'simulator', scenario: 'unused' },
-    window: { seconds: 1, hopSeconds: 0.5 },
-    detector: { kind: 'baseline', threshold: 6, commissioningWindows: 10 },
-  }, 'bench');
-  return new Pipeline(pipelineConfig(cfg, 1480), detector ?? new BaselineDetector({ commissioningWindows: 10, threshold: 6, stdFloorRatio: 0.05, topContributions: 5 }), {
-    onScored: () => undefined,
-    onSensorChange: () => undefined,
-  });
+  const cfg = validate(
+    AgentConfigSchema,
+    {
+      site: 's',
+      device: 'd',
+      source: { kind: 'simulator', scenario: 'unused' },
+      window: { seconds: 1, hopSeconds: 0.5 },
+      detector: { kind: 'baseline', threshold: 6, commissioningWindows: 10 },
+    },
+    'bench',
+  );
+  return new Pipeline(
+    pipelineConfig(cfg, 1480),
+    detector ??
+      new BaselineDetector({ commissioningWindows: 10, threshold: 6, stdFloorRatio: 0.05, topContributions: 5 }),
+    {
+      onScored: () => undefined,
+      onSensorChange: () => undefined,
+    },
+  );
 }
 
 /** Feeds `rounds` passes over `data` with continuous timestamps; returns the simulated seconds fed. */

@@ -76,7 +76,10 @@ function retainers(p: Parsed, wanted: Set<string>): Map<string, Map<string, numb
       const target = p.raw.edges[base + iTo]! / nodeWidth;
       const g = p.group[target]!;
       if (!wanted.has(g)) continue;
-      const name = type === 'element' || type === 'hidden' ? `[${type}]` : String(p.raw.strings[p.raw.edges[base + iName]!] ?? '?');
+      const name =
+        type === 'element' || type === 'hidden'
+          ? `[${type}]`
+          : String(p.raw.strings[p.raw.edges[base + iName]!] ?? '?');
       const key = `${p.group[n]} .${name}`;
       const holders = out.get(g) ?? new Map<string, number>();
       holders.set(key, (holders.get(key) ?? 0) + 1);
@@ -98,18 +101,30 @@ function main(): void {
   const after = parse(afterFile);
   const a = totals(after);
   const sum = (m: Map<string, { bytes: number }>) => [...m.values()].reduce((s, t) => s + t.bytes, 0);
-  process.stdout.write(`${JSON.stringify({ heap: 'total', beforeMb: +(sum(b) / 1e6).toFixed(2), afterMb: +(sum(a) / 1e6).toFixed(2), nodesBefore: before.group.length, nodesAfter: after.group.length })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ heap: 'total', beforeMb: +(sum(b) / 1e6).toFixed(2), afterMb: +(sum(a) / 1e6).toFixed(2), nodesBefore: before.group.length, nodesAfter: after.group.length })}\n`,
+  );
   const rows = [...new Set([...a.keys(), ...b.keys()])].map((g) => {
     const x = b.get(g) ?? { bytes: 0, count: 0 };
     const y = a.get(g) ?? { bytes: 0, count: 0 };
-    return { group: g, grewKb: Math.round((y.bytes - x.bytes) / 1024), countBefore: x.count, countAfter: y.count, afterKb: Math.round(y.bytes / 1024) };
+    return {
+      group: g,
+      grewKb: Math.round((y.bytes - x.bytes) / 1024),
+      countBefore: x.count,
+      countAfter: y.count,
+      afterKb: Math.round(y.bytes / 1024),
+    };
   });
   rows.sort((r, s) => s.grewKb - r.grewKb);
   const growing = rows.slice(0, top);
   const held = retainers(after, new Set(growing.slice(0, 10).map((r) => r.group)));
   for (const row of growing) {
-    const holders = [...(held.get(row.group) ?? new Map<string, number>()).entries()].sort((x, y) => y[1] - x[1]).slice(0, 3);
-    process.stdout.write(`${JSON.stringify({ ...row, ...(holders.length ? { heldBy: Object.fromEntries(holders) } : {}) })}\n`);
+    const holders = [...(held.get(row.group) ?? new Map<string, number>()).entries()]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 3);
+    process.stdout.write(
+      `${JSON.stringify({ ...row, ...(holders.length ? { heldBy: Object.fromEntries(holders) } : {}) })}\n`,
+    );
   }
 }
 

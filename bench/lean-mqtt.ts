@@ -14,7 +14,10 @@ export class LeanMqttClient {
 
   private constructor(private readonly socket: Socket) {}
 
-  static connect(port: number, opts: { clientId: string; username?: string; password?: string }): Promise<LeanMqttClient> {
+  static connect(
+    port: number,
+    opts: { clientId: string; username?: string; password?: string },
+  ): Promise<LeanMqttClient> {
     return new Promise((resolve, reject) => {
       const socket = tcpConnect({ port, host: '127.0.0.1', noDelay: true });
       const client = new LeanMqttClient(socket);

@@ -6,7 +6,10 @@ import type { BenchResult, BenchSuite } from './result.js';
 const SUITES = fileURLToPath(new URL('./suites/', import.meta.url));
 
 async function available(): Promise<string[]> {
-  return (await readdir(SUITES)).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort();
+  return (await readdir(SUITES))
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => f.slice(0, -3))
+    .sort();
 }
 
 /** `npm run bench -- [NAME...]`: runs the named suites (all when none), one JSON line per result on stdout. */

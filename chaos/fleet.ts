@@ -29,7 +29,8 @@ export function writeScenario(dir: string, devices: string[], speed: number): st
   const lines = ['seed: 11', `speed: ${speed}`, 'machines:'];
   devices.forEach((device, i) => {
     lines.push(`  - id: ${device}`, `    site: ${SITE}`, '    regimes:');
-    for (let t = 0; t < 600; t += 6) lines.push(`      - { atSeconds: ${t}, speed: ${(t / 6) % 2 === 0 ? 1 : 0.5}, rampSeconds: 0.2 }`);
+    for (let t = 0; t < 600; t += 6)
+      lines.push(`      - { atSeconds: ${t}, speed: ${(t / 6) % 2 === 0 ? 1 : 0.5}, rampSeconds: 0.2 }`);
     lines.push(`    faults: [{ type: vibration-step, atSeconds: ${40 + i * 7}, factor: 4 }]`);
   });
   const file = join(dir, 'scenario.yaml');

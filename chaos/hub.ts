@@ -9,7 +9,10 @@ export class ChaosHub {
   child: ChildProcess | undefined;
   ready: HubReady | undefined;
 
-  constructor(readonly dataDir: string, private readonly logFile: string) {}
+  constructor(
+    readonly dataDir: string,
+    private readonly logFile: string,
+  ) {}
 
   get mqttPort(): number {
     if (!this.ready) throw new Error('hub never started');
@@ -60,7 +63,9 @@ export class ChaosHub {
     const pid = this.child?.pid;
     if (!pid) return undefined;
     try {
-      const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+      const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('VmRSS:'));
       return line ? Number(line.split(/\s+/)[1]) * 1024 : undefined;
     } catch {
       return undefined;

@@ -125,8 +125,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await recovered();
     await sleep(opts.calmMs);
     for (let round = 0; round < opts.rounds; round += 1) {
-      await fault('hub-restart', round, () => hub.stop('SIGTERM'), () => hub.start());
-      await fault('hub-sigkill', round, () => hub.stop('SIGKILL'), () => hub.start());
+      await fault(
+        'hub-restart',
+        round,
+        () => hub.stop('SIGTERM'),
+        () => hub.start(),
+      );
+      await fault(
+        'hub-sigkill',
+        round,
+        () => hub.stop('SIGKILL'),
+        () => hub.start(),
+      );
       const victims = agents.filter(() => random() < 0.5);
       if (victims.length === 0) victims.push(agents[Math.floor(random() * agents.length)]!);
       await fault(
@@ -142,10 +152,25 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           }
         },
       );
-      await fault('network-stall', round, async () => proxy.pause(), async () => proxy.heal());
-      await fault('network-drop', round, async () => proxy.drop(), async () => proxy.heal());
+      await fault(
+        'network-stall',
+        round,
+        async () => proxy.pause(),
+        async () => proxy.heal(),
+      );
+      await fault(
+        'network-drop',
+        round,
+        async () => proxy.drop(),
+        async () => proxy.heal(),
+      );
       // Cut only the quota agent, long enough for its telemetry to fill the 16 KiB partition.
-      await fault('disk-quota-full', round, async () => quotaProxy.drop(), async () => quotaProxy.heal());
+      await fault(
+        'disk-quota-full',
+        round,
+        async () => quotaProxy.drop(),
+        async () => quotaProxy.heal(),
+      );
       // Both at once: the hub dies while the network is stalled.
       await fault(
         'hub-sigkill-during-stall',

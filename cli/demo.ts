@@ -8,7 +8,6 @@ import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../agent/runtime-settings.j
 import { PdmError } from '../protocol/errors.js';
 import { CLI_PATH } from './paths.js';
 
-
 export interface DemoOptions {
   scenario: string;
   hubConfig: string;
@@ -67,8 +66,17 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.once('SIGINT', () => void stopAll(0));
   process.once('SIGTERM', () => void stopAll(0));
 
-  const spawn = (args: string[], env: Record<string, string>, name: string, nodeFlags: readonly string[] = process.execArgv): ChildProcess => {
-    const child = fork(CLI_PATH, args, { env: { ...process.env, ...env }, execArgv: [...nodeFlags], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const spawn = (
+    args: string[],
+    env: Record<string, string>,
+    name: string,
+    nodeFlags: readonly string[] = process.execArgv,
+  ): ChildProcess => {
+    const child = fork(CLI_PATH, args, {
+      env: { ...process.env, ...env },
+      execArgv: [...nodeFlags],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
     children.push(child);
     child.once('exit', (code, signal) => {
       if (stopping) return;
@@ -119,10 +127,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       AGENT_NODE_FLAGS,
     );
   }
-  const faulty = scenario.machines.filter((m) => m.faults.length > 0).map((m) => `${m.id} at ${m.faults[0]!.atSeconds} s`);
+  const faulty = scenario.machines
+    .filter((m) => m.faults.length > 0)
+    .map((m) => `${m.id} at ${m.faults[0]!.atSeconds} s`);
   say(`pdm demo: hub ready. MQTT broker mqtt://127.0.0.1:${ready.mqttPort}, API ${ready.httpUrl}`);
   say(`  dashboard:   ${ready.httpUrl}/  (user demo, password ${demoUser.password})`);
-  say(`  log in: curl -c jar -H 'content-type: application/json' -d '{"username":"demo","password":"${demoUser.password}"}' ${ready.httpUrl}/api/login`);
+  say(
+    `  log in: curl -c jar -H 'content-type: application/json' -d '{"username":"demo","password":"${demoUser.password}"}' ${ready.httpUrl}/api/login`,
+  );
   say(`  inspections: curl -b jar ${ready.httpUrl}/api/inspections`);
   say(`  devices:     ${ready.httpUrl}/api/devices`);
   say(`  ${scenario.machines.length} simulated machines with agents: ${scenario.machines.map((m) => m.id).join(', ')}`);
@@ -144,14 +156,29 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const poll = setInterval(() => {
     (cookie ? Promise.resolve(cookie) : login().then((c) => (cookie = c)))
       .then((c) => fetch(`${ready.httpUrl}/api/inspections`, { headers: { cookie: c } }))
-      .then((res) => res.json() as Promise<Array<{ id: string; site: string; device: string; severity: string; score: number; threshold: number; contributions: Array<{ feature: string }> }>>)
+      .then(
+        (res) =>
+          res.json() as Promise<
+            Array<{
+              id: string;
+              site: string;
+              device: string;
+              severity: string;
+              score: number;
+              threshold: number;
+              contributions: Array<{ feature: string }>;
+            }>
+          >,
+      )
       .then((list) => {
         for (const i of list.reverse()) {
           if (seen.has(i.id)) continue;
           seen.add(i.id);
           const at = Math.round((Date.now() - started) / 1000);
           const why = i.contributions[0]?.feature ?? 'score';
-          say(`[+${at}s] inspection opened: ${i.site}/${i.device} ${i.severity} (${why} ${i.score.toFixed(2)} over ${i.threshold})`);
+          say(
+            `[+${at}s] inspection opened: ${i.site}/${i.device} ${i.severity} (${why} ${i.score.toFixed(2)} over ${i.threshold})`,
+          );
         }
       })
       .catch(() => undefined);

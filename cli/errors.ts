@@ -9,14 +9,18 @@ export function exitCodeFor(error: unknown): number {
 
 /** Prints one clear line (no stack trace unless PDM_DEBUG is set) and exits. */
 export function fail(command: string, error: unknown): never {
-  const message = error instanceof PdmError ? `${error.message} [${error.code}]` : (error as Error)?.message ?? String(error);
+  const message =
+    error instanceof PdmError ? `${error.message} [${error.code}]` : ((error as Error)?.message ?? String(error));
   process.stderr.write(`pdm ${command}: ${message}\n`);
   if (process.env.PDM_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   process.exit(exitCodeFor(error));
 }
 
 /** A command's action that ends in `fail(command, error)` for whatever it throws. */
-export function failing<A extends unknown[]>(command: string, action: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+export function failing<A extends unknown[]>(
+  command: string,
+  action: (...args: A) => Promise<void> | void,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await action(...args);

@@ -18,7 +18,8 @@ function unwrap(schema: z.ZodType): z.ZodType {
   let current = schema;
   for (;;) {
     const def = defOf(current);
-    if (!['default', 'prefault', 'optional', 'nullable', 'readonly'].includes(def.type) || !def.innerType) return current;
+    if (!['default', 'prefault', 'optional', 'nullable', 'readonly'].includes(def.type) || !def.innerType)
+      return current;
     current = def.innerType;
   }
 }
@@ -111,7 +112,9 @@ export function loadConfig<S extends z.ZodType>(schema: S, file: string, options
     raw = parseYaml(text) ?? {};
   } catch (cause) {
     const where = cause instanceof YAMLParseError && cause.linePos ? ` line ${cause.linePos[0].line}` : '';
-    throw new PdmError('PDM_ERR_CONFIG_PARSE', `${path}${where}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+    throw new PdmError('PDM_ERR_CONFIG_PARSE', `${path}${where}: ${(cause as Error).message.split('\n')[0]}`, {
+      cause,
+    });
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new PdmError('PDM_ERR_CONFIG_INVALID', `${path}: the top level must be a mapping of keys`);
@@ -143,7 +146,11 @@ export function validate<S extends z.ZodType>(
   throw new PdmError('PDM_ERR_CONFIG_INVALID', `${source}: ${problems.join('; ')}`);
 }
 
-function applyEnvOverrides(schema: z.ZodType, data: Record<string, unknown>, options: LoadOptions): Map<string, string> {
+function applyEnvOverrides(
+  schema: z.ZodType,
+  data: Record<string, unknown>,
+  options: LoadOptions,
+): Map<string, string> {
   const env = options.env ?? process.env;
   const leaves = new Map(leavesOf(schema).map((leaf) => [envNameFor(options.envPrefix, leaf.path), leaf]));
   const applied = new Map<string, string>();

@@ -24,7 +24,9 @@ const NOT_AUTHORIZED = 5;
 
 function authError(verdict: Extract<LoginVerdict, { ok: false }>): AuthenticateError {
   const error = new PdmError(verdict.code, verdict.reason) as unknown as AuthenticateError;
-  error.returnCode = (verdict.code === 'PDM_ERR_AUTH_LOCKED' ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD) as AuthenticateError['returnCode'];
+  error.returnCode = (
+    verdict.code === 'PDM_ERR_AUTH_LOCKED' ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD
+  ) as AuthenticateError['returnCode'];
   return error;
 }
 
@@ -59,11 +61,18 @@ export function endDeviceMessagesAtTheHub(broker: Aedes, fromDevice: (client: Cl
  * runs before aedes sends the PUBACK: an event is acknowledged to the agent only once the hub has it on disk. If the
  * store cannot be written, the publish is refused (no PUBACK; the client sends it again later).
  */
-export async function startBroker(opts: ListenerConfig & {
-  ingest: Ingest;
-  authenticate: (clientId: string, username: string | undefined, password: Buffer | undefined, remote: string) => Promise<LoginVerdict>;
-  logger: Logger;
-}): Promise<RunningBroker> {
+export async function startBroker(
+  opts: ListenerConfig & {
+    ingest: Ingest;
+    authenticate: (
+      clientId: string,
+      username: string | undefined,
+      password: Buffer | undefined,
+      remote: string,
+    ) => Promise<LoginVerdict>;
+    logger: Logger;
+  },
+): Promise<RunningBroker> {
   const { ingest, logger } = opts;
   // The identity each connection proved (with its publish grants); a client missing here never authenticated and is
   // denied everything.
@@ -96,7 +105,8 @@ export async function startBroker(opts: ListenerConfig & {
         return callback(new PdmError('PDM_ERR_NOT_AUTHORIZED', denied));
       }
       ingest.handleThen(packet.topic, packet.payload as Buffer, client.id, (error) => {
-        if (error) logger.error({ err: error.message, topic: packet.topic }, 'could not store message; withholding PUBACK');
+        if (error)
+          logger.error({ err: error.message, topic: packet.topic }, 'could not store message; withholding PUBACK');
         callback(error);
       });
     },
@@ -111,7 +121,9 @@ export async function startBroker(opts: ListenerConfig & {
       callback(null, subscription);
     },
   });
-  broker.on('clientError', (client, error) => logger.debug({ clientId: client.id, err: error.message }, 'client error'));
+  broker.on('clientError', (client, error) =>
+    logger.debug({ clientId: client.id, err: error.message }, 'client error'),
+  );
   endDeviceMessagesAtTheHub(broker, (client) => proven.has(client));
 
   let listeners: Listeners;
@@ -133,7 +145,9 @@ export async function startBroker(opts: ListenerConfig & {
     },
     publish(topic, payload, { qos, retain = false }) {
       return new Promise<void>((resolve, reject) =>
-        broker.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => (error ? reject(error) : resolve())),
+        broker.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) =>
+          error ? reject(error) : resolve(),
+        ),
       );
     },
     disconnectWhere(keep) {

@@ -46,13 +46,23 @@ export class ChannelHistogram {
   }
 
   /** What prom-client's registry formats: cumulative buckets, then sum and count, per channel. */
-  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> }> {
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }>;
+  }> {
     const values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> = [];
     for (const [channel, series] of this.series) {
       let cumulative = 0;
       for (let i = 0; i <= this.upperBounds.length; i++) {
         cumulative += series.counts[i]!;
-        values.push({ value: cumulative, labels: { le: i < this.upperBounds.length ? this.upperBounds[i]! : '+Inf', channel }, metricName: `${this.name}_bucket` });
+        values.push({
+          value: cumulative,
+          labels: { le: i < this.upperBounds.length ? this.upperBounds[i]! : '+Inf', channel },
+          metricName: `${this.name}_bucket`,
+        });
       }
       values.push({ value: series.sum, labels: { channel }, metricName: `${this.name}_sum` });
       values.push({ value: series.count, labels: { channel }, metricName: `${this.name}_count` });

@@ -27,7 +27,8 @@ export class ListCorrelation<T extends Correlated> {
       let assets = this.latestByAsset.get(record.site);
       if (!assets) this.latestByAsset.set(record.site, (assets = new Map()));
       const current = assets.get(record.asset);
-      if (current === undefined || list[current]!.lastEventAt <= record.lastEventAt) assets.set(record.asset, this.indexed);
+      if (current === undefined || list[current]!.lastEventAt <= record.lastEventAt)
+        assets.set(record.asset, this.indexed);
       this.noteEpisodes(this.indexed, record.episodeIds);
     }
     return list;
@@ -72,7 +73,10 @@ const indexes = new WeakMap<HubState, CorrelationIndex>();
 export function correlationIndex(state: HubState): CorrelationIndex {
   let index = indexes.get(state);
   if (!index) {
-    index = { inspections: new ListCorrelation(() => state.inspections), watches: new ListCorrelation(() => state.watches) };
+    index = {
+      inspections: new ListCorrelation(() => state.inspections),
+      watches: new ListCorrelation(() => state.watches),
+    };
     indexes.set(state, index);
   }
   return index;

@@ -20,7 +20,9 @@ export interface ExternalBrokerOptions {
  * the hub's PUBACK to the broker follows the durable write, as in embedded mode. mqtt.js hands over one message at
  * a time here, so this mode's ingest rate is bounded by one store commit per message.
  */
-export async function connectExternalBroker(opts: ExternalBrokerOptions & { ingest: Ingest; logger: Logger }): Promise<RunningBroker> {
+export async function connectExternalBroker(
+  opts: ExternalBrokerOptions & { ingest: Ingest; logger: Logger },
+): Promise<RunningBroker> {
   const { ingest, logger } = opts;
   const client: MqttClient = mqtt.connect(opts.url, {
     clientId: opts.clientId,
@@ -46,13 +48,19 @@ export async function connectExternalBroker(opts: ExternalBrokerOptions & { inge
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       client.end(true);
-      reject(new PdmError('PDM_ERR_BROKER_UNREACHABLE', `${opts.url} did not accept the hub within ${opts.connectTimeoutMs} ms`));
+      reject(
+        new PdmError(
+          'PDM_ERR_BROKER_UNREACHABLE',
+          `${opts.url} did not accept the hub within ${opts.connectTimeoutMs} ms`,
+        ),
+      );
     }, opts.connectTimeoutMs);
     client.once('connect', (connack) => {
       clearTimeout(timer);
       // A resumed session already has the subscription; subscribing again is harmless and covers a fresh one.
       client.subscribe(`${TOPIC_ROOT}/+/+/#`, { qos: 1 }, (error) => {
-        if (error) return reject(new PdmError('PDM_ERR_BROKER_UNREACHABLE', `${opts.url}: subscribe refused: ${error.message}`));
+        if (error)
+          return reject(new PdmError('PDM_ERR_BROKER_UNREACHABLE', `${opts.url}: subscribe refused: ${error.message}`));
         logger.info({ url: opts.url, sessionPresent: connack.sessionPresent }, 'connected to external broker');
         resolve();
       });

@@ -35,7 +35,9 @@ import { hasWebhookOutbox, WEBHOOK_FILE, WebhookOutbox } from './workflow/webhoo
 /** The dashboard built by `npm run build` (vite), beside the compiled hub in dist/. */
 const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard', import.meta.url));
 /** The shipped default models (cards beside their ONNX files): the repository's models/default, seen from hub/ or dist/hub/. */
-const DEFAULT_MODELS_DIR = ['../models/default', '../../models/default'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((dir) => existsSync(join(dir, 'pump-vibration-pca.card.json')));
+const DEFAULT_MODELS_DIR = ['../models/default', '../../models/default']
+  .map((p) => fileURLToPath(new URL(p, import.meta.url)))
+  .find((dir) => existsSync(join(dir, 'pump-vibration-pca.card.json')));
 
 export interface RunningHub {
   dataDir: string;
@@ -60,23 +62,57 @@ export interface RunningHub {
 }
 
 /** Opens the store (failing fast on a corrupt one), then starts the broker and the HTTP API. */
-export async function createHub(cfg: HubConfig, logger: Logger, overrides: { activities?: Activities; now?: () => number } = {}): Promise<RunningHub> {
+export async function createHub(
+  cfg: HubConfig,
+  logger: Logger,
+  overrides: { activities?: Activities; now?: () => number } = {},
+): Promise<RunningHub> {
   const dataDir = resolve(cfg.dataDir);
   const storeLog = logger.child({ component: 'store' });
   const store = await HubStore.open(dataDir, {
     ...cfg.store,
-    onError: (part, error) => storeLog.error({ err: error.message, code: isPdmError(error) ? error.code : undefined }, part === 'snapshot' ? 'snapshot fold failed; the journal keeps everything, the fold is tried again in 30 s, and a clean stop writes the snapshot from memory' : 'archive pass failed; the records stay in memory and it is tried again'),
+    onError: (part, error) =>
+      storeLog.error(
+        { err: error.message, code: isPdmError(error) ? error.code : undefined },
+        part === 'snapshot'
+          ? 'snapshot fold failed; the journal keeps everything, the fold is tried again in 30 s, and a clean stop writes the snapshot from memory'
+          : 'archive pass failed; the records stay in memory and it is tried again',
+      ),
   });
   const identities = await IdentityStore.open(dataDir);
-  logger.info({ dataDir, inspections: store.state.inspections.length, devices: identities.listDevices().length, journalReplayedBytes: store.replayedBytes }, 'state loaded');
+  logger.info(
+    {
+      dataDir,
+      inspections: store.state.inspections.length,
+      devices: identities.listDevices().length,
+      journalReplayedBytes: store.replayedBytes,
+    },
+    'state loaded',
+  );
   const workflowLog = logger.child({ component: 'workflow' });
   let publish: Publisher = () => Promise.reject(new Error('broker not started yet'));
-  const webhooks = cfg.workflow.cmms && !overrides.activities
-    ? await WebhookOutbox.open({ dataDir, cmms: cfg.workflow.cmms, inspections: store.state.inspections, archived: store, logger: logger.child({ component: 'webhooks' }) })
-    : undefined;
-  if (!webhooks && hasWebhookOutbox(dataDir)) workflowLog.warn({ file: WEBHOOK_FILE }, 'no CMMS configured (workflow.cmms): whatever the webhook outbox still holds is not sent');
+  const webhooks =
+    cfg.workflow.cmms && !overrides.activities
+      ? await WebhookOutbox.open({
+          dataDir,
+          cmms: cfg.workflow.cmms,
+          inspections: store.state.inspections,
+          archived: store,
+          logger: logger.child({ component: 'webhooks' }),
+        })
+      : undefined;
+  if (!webhooks && hasWebhookOutbox(dataDir))
+    workflowLog.warn(
+      { file: WEBHOOK_FILE },
+      'no CMMS configured (workflow.cmms): whatever the webhook outbox still holds is not sent',
+    );
   const activities =
-    overrides.activities ?? createActivities({ ...(webhooks ? { webhooks } : {}), publish: (...args) => publish(...args), logger: workflowLog });
+    overrides.activities ??
+    createActivities({
+      ...(webhooks ? { webhooks } : {}),
+      publish: (...args) => publish(...args),
+      logger: workflowLog,
+    });
   const workflow = new Workflow({
     store,
     identities,
@@ -87,12 +123,19 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   const now = overrides.now ?? Date.now;
-  const ingest = new Ingest(store, logger.child({ component: 'ingest' }), cfg.mqtt.maxPayloadBytes, cfg.routing, now, (outcome) => {
-    if (outcome.kind === 'opened' || outcome.kind === 'promoted') {
-      metrics.eventToInspectionSeconds.observe(Math.max(0, now() - outcome.inspection.events.at(-1)!.at) / 1000);
-    }
-    workflow.onIncident(outcome);
-  });
+  const ingest = new Ingest(
+    store,
+    logger.child({ component: 'ingest' }),
+    cfg.mqtt.maxPayloadBytes,
+    cfg.routing,
+    now,
+    (outcome) => {
+      if (outcome.kind === 'opened' || outcome.kind === 'promoted') {
+        metrics.eventToInspectionSeconds.observe(Math.max(0, now() - outcome.inspection.events.at(-1)!.at) / 1000);
+      }
+      workflow.onIncident(outcome);
+    },
+  );
   const limits = {
     maxFailures: cfg.auth.maxFailures,
     windowMs: cfg.auth.windowSeconds * 1000,
@@ -102,14 +145,25 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   const authLog = logger.child({ component: 'auth' });
   // Before the broker: an external broker delivers queued messages the moment the hub connects.
   let connected = (): number => 0;
-  const metrics = createMetrics({ state: () => store.state, archived: () => store.archivedSummaries(), archivedWatches: () => store.archivedWatches(), ingest, workflow, webhooks: activities.webhooks, connectedClients: () => connected(), store });
+  const metrics = createMetrics({
+    state: () => store.state,
+    archived: () => store.archivedSummaries(),
+    archivedWatches: () => store.archivedWatches(),
+    ingest,
+    workflow,
+    webhooks: activities.webhooks,
+    connectedClients: () => connected(),
+    store,
+  });
   const live = new LiveFeed();
   const scores = new ScoreHistory();
   ingest.onHandled = (channel, seconds) => {
     metrics.ingestSeconds.observe(channel, seconds);
     live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
   };
-  const telemetry = cfg.telemetry.enabled ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now) : undefined;
+  const telemetry = cfg.telemetry.enabled
+    ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)
+    : undefined;
   // The drift monitor needs the registry, which needs the broker: it is plugged in below.
   let observeDrift: (msg: TelemetryMessage) => void = () => undefined;
   // Every accepted telemetry message, from before the broker starts (an external one delivers queued messages at once).
@@ -120,7 +174,11 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
   };
   const broker =
     cfg.mqtt.mode === 'external'
-      ? await connectExternalBroker({ ...cfg.mqtt.external, ingest, logger: logger.child({ component: 'external-broker' }) })
+      ? await connectExternalBroker({
+          ...cfg.mqtt.external,
+          ingest,
+          logger: logger.child({ component: 'external-broker' }),
+        })
       : await startBroker({
           ...cfg.mqtt,
           ingest,
@@ -145,14 +203,28 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
         // do spilled events (the record keeps their range).
         state: () => ({
           inspections: [
-            ...store.state.inspections.map((i) => (i.spilled ? { ...i, events: [...i.events, { at: i.spilled.first }, { at: i.spilled.last }] } : i)),
-            ...Array.from(store.archivedSummaries(), (a) => ({ ...a, events: a.eventCount ? [{ at: a.firstEventAt }, { at: a.lastEventAt }] : [] })),
+            ...store.state.inspections.map((i) =>
+              i.spilled ? { ...i, events: [...i.events, { at: i.spilled.first }, { at: i.spilled.last }] } : i,
+            ),
+            ...Array.from(store.archivedSummaries(), (a) => ({
+              ...a,
+              events: a.eventCount ? [{ at: a.firstEventAt }, { at: a.lastEventAt }] : [],
+            })),
           ],
-          watches: [...store.state.watches, ...Array.from(store.archivedWatches(), (w) => ({ ...w, events: w.eventCount ? [{ at: w.firstEventAt }, { at: w.lastEventTs }] : [] }))],
+          watches: [
+            ...store.state.watches,
+            ...Array.from(store.archivedWatches(), (w) => ({
+              ...w,
+              events: w.eventCount ? [{ at: w.firstEventAt }, { at: w.lastEventTs }] : [],
+            })),
+          ],
         }),
         config: cfg.training,
         kinds: cfg.training.kinds,
-        knownDevices: () => [...Object.values(store.state.devices).map(({ site, device }) => ({ site, device })), ...listDevices(telemetry.log.root)],
+        knownDevices: () => [
+          ...Object.values(store.state.devices).map(({ site, device }) => ({ site, device })),
+          ...listDevices(telemetry.log.root),
+        ],
         now,
         logger: logger.child({ component: 'training' }),
         file: new DurableJsonFile<TrainingJobsDocument>(join(dataDir, TRAINING_JOBS_FILE)),
@@ -165,7 +237,10 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
     try {
       drift.observe(msg);
     } catch (error) {
-      driftLog.error({ device: deviceKey(msg.site, msg.device), err: (error as Error).message }, 'drift monitor failed on a telemetry message');
+      driftLog.error(
+        { device: deviceKey(msg.site, msg.device), err: (error as Error).message },
+        'drift monitor failed on a telemetry message',
+      );
     }
   };
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
@@ -239,11 +314,33 @@ export async function createHub(cfg: HubConfig, logger: Logger, overrides: { act
 }
 
 /** The drift monitor: references from the registry or the shipped cards, gauges on the hub's registry, a log line per level change. */
-function createDrift(cfg: HubConfig, log: Logger, now: () => number, store: HubStore, models: HubRegistry, metricsRegistry: Registry): DriftMonitor {
-  const defaults = loadDefaultCards(DEFAULT_MODELS_DIR, (file, error) => log.warn({ file, err: error.message }, 'shipped model card skipped for drift'));
-  const resolve = createReferenceResolver({ devices: () => store.state.devices, registry: models.registry, defaults, defaultModel: cfg.drift.defaultModel });
+function createDrift(
+  cfg: HubConfig,
+  log: Logger,
+  now: () => number,
+  store: HubStore,
+  models: HubRegistry,
+  metricsRegistry: Registry,
+): DriftMonitor {
+  const defaults = loadDefaultCards(DEFAULT_MODELS_DIR, (file, error) =>
+    log.warn({ file, err: error.message }, 'shipped model card skipped for drift'),
+  );
+  const resolve = createReferenceResolver({
+    devices: () => store.state.devices,
+    registry: models.registry,
+    defaults,
+    defaultModel: cfg.drift.defaultModel,
+  });
   const monitor = new DriftMonitor(cfg.drift, resolve, now, (report, previous) => {
-    const fields = { device: `${report.site}/${report.device}`, level: report.level, previous, maxPsi: report.maxPsi, samples: report.samples, model: report.model, top: report.features[0]?.name };
+    const fields = {
+      device: `${report.site}/${report.device}`,
+      level: report.level,
+      previous,
+      maxPsi: report.maxPsi,
+      samples: report.samples,
+      model: report.model,
+      top: report.features[0]?.name,
+    };
     if (report.level === 'warn' || report.level === 'alarm') log.warn(fields, 'drift level changed');
     else log.info(report.reason ? { ...fields, reason: report.reason } : fields, 'drift level changed');
   });

@@ -54,7 +54,12 @@ function markSeen(state: HubState, eventId: string, target: string): void {
   state.seenEvents.set(eventId, target);
 }
 
-function withinWindow(x: { site: string; asset: string; lastEventAt: number }, event: EventMessage, now: number, windowMs: number): boolean {
+function withinWindow(
+  x: { site: string; asset: string; lastEventAt: number },
+  event: EventMessage,
+  now: number,
+  windowMs: number,
+): boolean {
   return x.site === event.site && x.asset === event.asset && now - x.lastEventAt <= windowMs;
 }
 
@@ -63,7 +68,10 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
 
   const index = correlationIndex(state);
   const latest = index.inspections.latestFor(event.site, event.asset);
-  const inspection = latest && !isClosed(latest.record.status) && withinWindow(latest.record, event, now, opts.windowMs) ? latest.record : undefined;
+  const inspection =
+    latest && !isClosed(latest.record.status) && withinWindow(latest.record, event, now, opts.windowMs)
+      ? latest.record
+      : undefined;
   if (inspection) {
     joinInspection(inspection, event, now);
     index.inspections.noteEpisode(latest!.at, event.episodeId);
@@ -73,7 +81,12 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
   }
 
   const latestWatch = index.watches.latestFor(event.site, event.asset);
-  const watch = latestWatch && latestWatch.record.status === 'watching' && withinWindow(latestWatch.record, event, now, opts.windowMs) ? latestWatch.record : undefined;
+  const watch =
+    latestWatch &&
+    latestWatch.record.status === 'watching' &&
+    withinWindow(latestWatch.record, event, now, opts.windowMs)
+      ? latestWatch.record
+      : undefined;
   if (watch) {
     watch.events.push(eventRef(event));
     if (!watch.episodeIds.includes(event.episodeId)) watch.episodeIds.push(event.episodeId);
@@ -194,12 +207,20 @@ function promote(state: HubState, watch: WatchItem, now: number, reason: string,
 }
 
 /** Persistence: watches still uncleared after the policy's time become inspections. Run by the scheduler. */
-export function promoteOverdueWatches(state: HubState, now: number, policyFor: (site: string) => RoutingPolicy, changes: ChangeTracker): Inspection[] {
+export function promoteOverdueWatches(
+  state: HubState,
+  now: number,
+  policyFor: (site: string) => RoutingPolicy,
+  changes: ChangeTracker,
+): Inspection[] {
   const promoted: Inspection[] = [];
   for (const watch of state.watches) {
     if (watch.status !== 'watching') continue;
     const limitMs = policyFor(watch.site).promoteAfterSeconds * 1000;
-    if (now - watch.openedAt >= limitMs) promoted.push(promote(state, watch, now, `watch persisted ${Math.round((now - watch.openedAt) / 1000)} s`, changes));
+    if (now - watch.openedAt >= limitMs)
+      promoted.push(
+        promote(state, watch, now, `watch persisted ${Math.round((now - watch.openedAt) / 1000)} s`, changes),
+      );
   }
   return promoted;
 }

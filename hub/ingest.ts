@@ -86,7 +86,9 @@ export class Ingest {
    * cannot be written. `handleThen` with a promise around it.
    */
   handle(topic: string, payload: Buffer, clientId?: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.handleThen(topic, payload, clientId, (error) => (error ? reject(error) : resolve())));
+    return new Promise<void>((resolve, reject) =>
+      this.handleThen(topic, payload, clientId, (error) => (error ? reject(error) : resolve())),
+    );
   }
 
   /**
@@ -154,7 +156,11 @@ export class Ingest {
   private applyOptions(site: string): ApplyOptions {
     let opts = this.policies.get(site);
     if (!opts) {
-      opts = { windowMs: this.routing.correlationWindowSeconds * 1000, policy: policyFor(this.routing, site), changes: this.store };
+      opts = {
+        windowMs: this.routing.correlationWindowSeconds * 1000,
+        policy: policyFor(this.routing, site),
+        changes: this.store,
+      };
       if (this.policies.size >= 1024) this.policies.clear(); // a hub serves a few sites; never let the memo grow unbounded
       this.policies.set(site, opts);
     }
@@ -219,7 +225,13 @@ export class Ingest {
     if (outcome.kind === 'opened' || outcome.kind === 'promoted') {
       const { inspection } = outcome;
       this.logger.info(
-        { inspection: inspection.id, asset: inspection.asset, severity: inspection.severity, eventId, via: outcome.kind },
+        {
+          inspection: inspection.id,
+          asset: inspection.asset,
+          severity: inspection.severity,
+          eventId,
+          via: outcome.kind,
+        },
         'inspection opened',
       );
     } else if (outcome.kind === 'watch-opened' || outcome.kind === 'watch-cleared') {

@@ -1,7 +1,10 @@
 import type { HubState, Inspection, WatchItem } from './store/state.js';
 
 /** What the KPIs read of an inspection: a whole one, or the summary the store keeps of an archived one. */
-export type KpiInspection = Pick<Inspection, 'site' | 'status' | 'origin' | 'outcome' | 'createdAt' | 'acknowledgedAt' | 'closedAt'>;
+export type KpiInspection = Pick<
+  Inspection,
+  'site' | 'status' | 'origin' | 'outcome' | 'createdAt' | 'acknowledgedAt' | 'closedAt'
+>;
 /** What the KPIs read of a watch item: a whole one, or an archived one's summary. */
 export type KpiWatch = Pick<WatchItem, 'site' | 'status' | 'openedAt'>;
 
@@ -26,11 +29,18 @@ export interface Kpis extends KpiSet {
   weekly: Array<{ weekStart: number; inspections: number; falseAlarms: number }>;
 }
 
-const mean = (values: number[]): number | null => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : null);
+const mean = (values: number[]): number | null =>
+  values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
 const share = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
 const isFalseAlarm = (i: KpiInspection): boolean => i.status === 'false_alarm' || i.outcome?.label === 'false_alarm';
 
-function kpiSet(inspections: KpiInspection[], watches: KpiWatch[], devices: number, since: number, now: number): KpiSet {
+function kpiSet(
+  inspections: KpiInspection[],
+  watches: KpiWatch[],
+  devices: number,
+  since: number,
+  now: number,
+): KpiSet {
   const closed = inspections.filter((i) => i.status === 'resolved' || i.status === 'false_alarm');
   const resolved = inspections.filter((i) => i.status === 'resolved' && i.closedAt !== undefined);
   const incidents = inspections.filter((i) => i.origin === 'event').length + watches.length;
@@ -51,7 +61,12 @@ function kpiSet(inspections: KpiInspection[], watches: KpiWatch[], devices: numb
  * The figures reliability engineers are judged by, for all sites, per site, and per week (last 8 weeks). Pure.
  * `archived`, `archivedWatches`: the inspections and watch items that left the state (the store's summaries).
  */
-export function computeKpis(state: HubState, now: number, archived: Iterable<KpiInspection> = [], archivedWatches: Iterable<KpiWatch> = []): Kpis {
+export function computeKpis(
+  state: HubState,
+  now: number,
+  archived: Iterable<KpiInspection> = [],
+  archivedWatches: Iterable<KpiWatch> = [],
+): Kpis {
   const devices = Object.values(state.devices);
   const inspections: KpiInspection[] = [...state.inspections, ...archived];
   const watches: KpiWatch[] = [...state.watches, ...archivedWatches];

@@ -22,7 +22,9 @@ type Handle = (stream: Duplex, req?: IncomingMessage) => void;
 
 async function listen(server: Server, host: string, port: number, what: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new PdmError('PDM_ERR_LISTEN', `${what} ${host}:${port}: ${error.message}`)));
+    server.once('error', (error) =>
+      reject(new PdmError('PDM_ERR_LISTEN', `${what} ${host}:${port}: ${error.message}`)),
+    );
     server.listen(port, host, () => resolve());
   });
   return (server.address() as AddressInfo).port;
@@ -43,13 +45,18 @@ export async function startListeners(cfg: ListenerConfig, handle: Handle): Promi
   servers.push(tcp);
   const ports: Listeners['ports'] = { mqtt: await listen(tcp, cfg.host, cfg.port, 'mqtt') };
   if (cfg.tls) {
-    const tls = createTlsServer({ cert: readPem(cfg.tls.certFile, 'certFile'), key: readPem(cfg.tls.keyFile, 'keyFile') }, (socket) => handle(socket));
+    const tls = createTlsServer(
+      { cert: readPem(cfg.tls.certFile, 'certFile'), key: readPem(cfg.tls.keyFile, 'keyFile') },
+      (socket) => handle(socket),
+    );
     servers.push(tls);
     ports.mqtts = await listen(tls, cfg.host, cfg.tls.port, 'mqtts');
   }
   let wss: WebSocketServer | undefined;
   if (cfg.websocket) {
-    const http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+    const http = createHttpServer((_req, res) =>
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'),
+    );
     wss = new WebSocketServer({ server: http, path: cfg.websocket.path });
     wss.on('connection', (socket, req) => handle(createWebSocketStream(socket), req));
     servers.push(http);

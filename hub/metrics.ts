@@ -30,7 +30,12 @@ export function createMetrics(deps: {
   webhooks?: WebhookOutbox | undefined;
   connectedClients: () => number;
   /** The state store's group commits (journal appends) and snapshots so far. */
-  store: { readonly writes: number; readonly snapshots: number; readonly snapshotError: Error | undefined; readonly archiveError: Error | undefined };
+  store: {
+    readonly writes: number;
+    readonly snapshots: number;
+    readonly snapshotError: Error | undefined;
+    readonly archiveError: Error | undefined;
+  };
 }): HubMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pdm_hub_' });
@@ -44,7 +49,10 @@ export function createMetrics(deps: {
     labelNames: ['channel'],
     registers: [registry],
     collect() {
-      fromSnapshot(this, Object.entries(deps.ingest.stats.accepted).map(([channel, n]) => [{ channel }, n ?? 0]));
+      fromSnapshot(
+        this,
+        Object.entries(deps.ingest.stats.accepted).map(([channel, n]) => [{ channel }, n ?? 0]),
+      );
     },
   });
   new Counter({
@@ -53,7 +61,10 @@ export function createMetrics(deps: {
     labelNames: ['reason'],
     registers: [registry],
     collect() {
-      fromSnapshot(this, Object.entries(deps.ingest.stats.rejected).map(([reason, n]) => [{ reason }, n ?? 0]));
+      fromSnapshot(
+        this,
+        Object.entries(deps.ingest.stats.rejected).map(([reason, n]) => [{ reason }, n ?? 0]),
+      );
     },
   });
   new Counter({
@@ -158,7 +169,7 @@ export function createMetrics(deps: {
   }
   new Counter({
     name: 'pdm_hub_event_loop_busy_seconds_total',
-    help: 'Time the event loop (broker, ingest, API) spent running rather than waiting for I/O; its rate is the loop\'s utilisation, 1 when it is saturated and messages queue in the sockets',
+    help: "Time the event loop (broker, ingest, API) spent running rather than waiting for I/O; its rate is the loop's utilisation, 1 when it is saturated and messages queue in the sockets",
     registers: [registry],
     collect() {
       fromSnapshot(this, [[{}, performance.eventLoopUtilization().active / 1000]]);

@@ -24,7 +24,9 @@ export function readModel(cardPath: string): ModelArtifact {
   try {
     raw = JSON.parse(readFileSync(cardPath, 'utf8'));
   } catch (error) {
-    throw new PdmError('PDM_ERR_MODEL_INVALID', `${cardPath}: cannot read model card (${(error as Error).message})`, { cause: error });
+    throw new PdmError('PDM_ERR_MODEL_INVALID', `${cardPath}: cannot read model card (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   const parsed = ModelCard.safeParse(raw);
   if (!parsed.success) {
@@ -32,17 +34,24 @@ export function readModel(cardPath: string): ModelArtifact {
     throw new PdmError('PDM_ERR_MODEL_INVALID', `${cardPath}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const card = parsed.data;
-  if (cardContentHash(card) !== card.contentHash) throw new PdmError('PDM_ERR_MODEL_INVALID', `${cardPath}: contentHash does not match the card's content`);
-  if (basename(card.onnx.file) !== card.onnx.file) throw new PdmError('PDM_ERR_MODEL_INVALID', `${cardPath}: onnx.file must be a file name beside the card`);
+  if (cardContentHash(card) !== card.contentHash)
+    throw new PdmError('PDM_ERR_MODEL_INVALID', `${cardPath}: contentHash does not match the card's content`);
+  if (basename(card.onnx.file) !== card.onnx.file)
+    throw new PdmError('PDM_ERR_MODEL_INVALID', `${cardPath}: onnx.file must be a file name beside the card`);
   const onnxPath = join(dirname(cardPath), card.onnx.file);
   let onnx: Uint8Array;
   try {
     onnx = readFileSync(onnxPath);
   } catch (error) {
-    throw new PdmError('PDM_ERR_MODEL_INVALID', `${onnxPath}: cannot read ONNX file (${(error as Error).message})`, { cause: error });
+    throw new PdmError('PDM_ERR_MODEL_INVALID', `${onnxPath}: cannot read ONNX file (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   if (onnx.length !== card.onnx.bytes || sha256(onnx) !== card.onnx.sha256) {
-    throw new PdmError('PDM_ERR_MODEL_INVALID', `${onnxPath}: sha256/size differ from the card (file changed or truncated)`);
+    throw new PdmError(
+      'PDM_ERR_MODEL_INVALID',
+      `${onnxPath}: sha256/size differ from the card (file changed or truncated)`,
+    );
   }
   return { card, onnx };
 }

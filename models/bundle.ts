@@ -19,7 +19,9 @@ export interface ManifestFields {
 }
 
 export function encodeBundle({ card, onnx }: ModelArtifact): Buffer {
-  return Buffer.from(`${JSON.stringify({ schema: BUNDLE_SCHEMA, card, onnx: Buffer.from(onnx).toString('base64') })}\n`);
+  return Buffer.from(
+    `${JSON.stringify({ schema: BUNDLE_SCHEMA, card, onnx: Buffer.from(onnx).toString('base64') })}\n`,
+  );
 }
 
 /** Parses and checks a bundle: card schema, card content hash, and the graph's size and hash against the card. */
@@ -30,14 +32,19 @@ export function decodeBundle(bytes: Uint8Array, where: string): ModelArtifact {
   } catch (error) {
     throw new PdmError('PDM_ERR_MODEL_INVALID', `${where}: bundle is not JSON (${(error as Error).message})`);
   }
-  if (raw?.schema !== BUNDLE_SCHEMA) throw new PdmError('PDM_ERR_MODEL_INVALID', `${where}: bundle schema is ${String(raw?.schema)}, expected ${BUNDLE_SCHEMA}`);
+  if (raw?.schema !== BUNDLE_SCHEMA)
+    throw new PdmError(
+      'PDM_ERR_MODEL_INVALID',
+      `${where}: bundle schema is ${String(raw?.schema)}, expected ${BUNDLE_SCHEMA}`,
+    );
   const parsed = ModelCard.safeParse(raw.card);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new PdmError('PDM_ERR_MODEL_INVALID', `${where}: card ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const card = parsed.data;
-  if (cardContentHash(card) !== card.contentHash) throw new PdmError('PDM_ERR_MODEL_INVALID', `${where}: card contentHash does not match the card's content`);
+  if (cardContentHash(card) !== card.contentHash)
+    throw new PdmError('PDM_ERR_MODEL_INVALID', `${where}: card contentHash does not match the card's content`);
   if (typeof raw.onnx !== 'string') throw new PdmError('PDM_ERR_MODEL_INVALID', `${where}: bundle has no onnx graph`);
   const onnx = Buffer.from(raw.onnx, 'base64');
   if (onnx.length !== card.onnx.bytes || sha256(onnx) !== card.onnx.sha256) {

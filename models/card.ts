@@ -32,7 +32,11 @@ export const ModelCard = z
       /** How raw samples become features (shared code in models/features.ts); the model input is `window` feature rows, oldest first. */
       pipeline: z.strictObject({ smooth: z.number().int().positive(), window: z.number().int().positive().default(1) }),
     }),
-    normalisation: z.strictObject({ kind: z.literal('standard'), mean: z.array(z.number()), scale: z.array(z.number().positive()) }),
+    normalisation: z.strictObject({
+      kind: z.literal('standard'),
+      mean: z.array(z.number()),
+      scale: z.array(z.number().positive()),
+    }),
     threshold: z.strictObject({
       value: z.number().positive(),
       score: z.string(),
@@ -65,11 +69,20 @@ export const ModelCard = z
   .superRefine((card, ctx) => {
     const n = card.features.names.length;
     if (card.normalisation.mean.length !== n || card.normalisation.scale.length !== n) {
-      ctx.addIssue({ code: 'custom', message: `normalisation has ${card.normalisation.mean.length} means and ${card.normalisation.scale.length} scales for ${n} features`, path: ['normalisation'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: `normalisation has ${card.normalisation.mean.length} means and ${card.normalisation.scale.length} scales for ${n} features`,
+        path: ['normalisation'],
+      });
     }
     const binned = Object.keys(card.training.distribution?.features ?? {});
     const unknown = binned.find((name) => !card.features.names.includes(name));
-    if (unknown) ctx.addIssue({ code: 'custom', message: `distribution names feature "${unknown}", which is not one of features.names`, path: ['training', 'distribution', 'features', unknown] });
+    if (unknown)
+      ctx.addIssue({
+        code: 'custom',
+        message: `distribution names feature "${unknown}", which is not one of features.names`,
+        path: ['training', 'distribution', 'features', unknown],
+      });
   });
 export type ModelCard = z.infer<typeof ModelCard>;
 
@@ -77,7 +90,9 @@ export type ModelCard = z.infer<typeof ModelCard>;
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

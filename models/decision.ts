@@ -40,7 +40,8 @@ function checkPolicy(policy: DecisionPolicy): void {
   const { peakClearRatio: p, rearmHalfLife: h, holdOff } = policy;
   if (p !== undefined && !(p > 0 && p < 1)) throw new RangeError(`peakClearRatio must be in (0, 1), got ${p}`);
   if (h !== undefined && !(h > 0)) throw new RangeError(`rearmHalfLife must be a positive number of windows, got ${h}`);
-  if (holdOff !== undefined && !(Number.isInteger(holdOff) && holdOff >= 0)) throw new RangeError(`holdOff must be a whole number of windows >= 0, got ${holdOff}`);
+  if (holdOff !== undefined && !(Number.isInteger(holdOff) && holdOff >= 0))
+    throw new RangeError(`holdOff must be a whole number of windows >= 0, got ${holdOff}`);
 }
 
 /**

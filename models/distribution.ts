@@ -20,16 +20,25 @@ export const BinnedDistribution = z
   })
   .superRefine((d, ctx) => {
     if (d.proportions.length !== d.edges.length + 1) {
-      ctx.addIssue({ code: 'custom', message: `${d.edges.length} edges need ${d.edges.length + 1} proportions, got ${d.proportions.length}`, path: ['proportions'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${d.edges.length} edges need ${d.edges.length + 1} proportions, got ${d.proportions.length}`,
+        path: ['proportions'],
+      });
     }
     for (let i = 1; i < d.edges.length; i++) {
       if (!(d.edges[i]! > d.edges[i - 1]!)) {
-        ctx.addIssue({ code: 'custom', message: `edges must increase strictly (edges[${i}] = ${d.edges[i]} after ${d.edges[i - 1]})`, path: ['edges', i] });
+        ctx.addIssue({
+          code: 'custom',
+          message: `edges must increase strictly (edges[${i}] = ${d.edges[i]} after ${d.edges[i - 1]})`,
+          path: ['edges', i],
+        });
         break;
       }
     }
     const total = d.proportions.reduce((a, b) => a + b, 0);
-    if (Math.abs(total - 1) > 1e-3) ctx.addIssue({ code: 'custom', message: `proportions must sum to 1, got ${total}`, path: ['proportions'] });
+    if (Math.abs(total - 1) > 1e-3)
+      ctx.addIssue({ code: 'custom', message: `proportions must sum to 1, got ${total}`, path: ['proportions'] });
   });
 export type BinnedDistribution = z.infer<typeof BinnedDistribution>;
 
@@ -88,14 +97,24 @@ export function binValues(values: readonly number[], bins: number, what = 'value
  * The card's `training.distribution`: feature rows (one value per name, in `names` order) and the training scores
  * (one per scored window; for a windowed model fewer than rows).
  */
-export function referenceDistribution(names: readonly string[], rows: readonly (readonly number[])[], scores: readonly number[], bins = DEFAULT_DISTRIBUTION_BINS): ReferenceDistribution {
+export function referenceDistribution(
+  names: readonly string[],
+  rows: readonly (readonly number[])[],
+  scores: readonly number[],
+  bins = DEFAULT_DISTRIBUTION_BINS,
+): ReferenceDistribution {
   if (rows.length === 0) throw new Error('no training rows to build a distribution from');
   rows.forEach((row, i) => {
-    if (row.length !== names.length) throw new Error(`training row ${i} has ${row.length} values for ${names.length} feature names`);
+    if (row.length !== names.length)
+      throw new Error(`training row ${i} has ${row.length} values for ${names.length} feature names`);
   });
   const features: Record<string, BinnedDistribution> = {};
   names.forEach((name, j) => {
-    features[name] = binValues(rows.map((r) => r[j]!), bins, `feature ${name}`);
+    features[name] = binValues(
+      rows.map((r) => r[j]!),
+      bins,
+      `feature ${name}`,
+    );
   });
   return { bins, rows: rows.length, features, score: binValues(scores, bins, 'score') };
 }

@@ -11,7 +11,8 @@ export class PcaJsRuntime implements ModelRuntime {
     readonly card: ModelCard,
     private readonly model: PcaModel,
   ) {
-    if (model.mean.length !== card.features.names.length) throw new Error(`model has ${model.mean.length} features, card ${card.features.names.length}`);
+    if (model.mean.length !== card.features.names.length)
+      throw new Error(`model has ${model.mean.length} features, card ${card.features.names.length}`);
   }
 
   async score(batch: ReadonlyArray<ReadonlyArray<number>>): Promise<ModelScore[]> {

@@ -33,10 +33,17 @@ export function validateBatch(card: ModelCard, batch: ReadonlyArray<ReadonlyArra
     }
     if (row.length !== width) {
       const shape = window > 1 ? `${window} rows x ${names.length} features` : `${names.length}`;
-      throw new PdmError('PDM_ERR_MODEL_INPUT', `row ${i} has ${row.length} values, model ${card.id} expects ${shape} (${names.join(', ')})`);
+      throw new PdmError(
+        'PDM_ERR_MODEL_INPUT',
+        `row ${i} has ${row.length} values, model ${card.id} expects ${shape} (${names.join(', ')})`,
+      );
     }
     for (let j = 0; j < row.length; j++) {
-      if (typeof row[j] !== 'number' || !Number.isFinite(row[j])) throw new PdmError('PDM_ERR_MODEL_INPUT', `row ${i} feature "${names[j % names.length]}" is ${String(row[j])}, expected a finite number`);
+      if (typeof row[j] !== 'number' || !Number.isFinite(row[j]))
+        throw new PdmError(
+          'PDM_ERR_MODEL_INPUT',
+          `row ${i} feature "${names[j % names.length]}" is ${String(row[j])}, expected a finite number`,
+        );
     }
   });
 }
@@ -55,7 +62,8 @@ export function explain(card: ModelCard, score: ModelScore, top = 3): Contributi
  * Its telemetry is switched off first (./onnxruntime-telemetry.ts says why and how to keep it).
  */
 let runtime: Promise<typeof Ort> | undefined;
-const onnxruntime = (): Promise<typeof Ort> => (runtime ??= import('./onnxruntime-telemetry.js').then(() => import('onnxruntime-node')));
+const onnxruntime = (): Promise<typeof Ort> =>
+  (runtime ??= import('./onnxruntime-telemetry.js').then(() => import('onnxruntime-node')));
 
 export class OnnxModelRuntime implements ModelRuntime {
   private constructor(
@@ -70,7 +78,10 @@ export class OnnxModelRuntime implements ModelRuntime {
   }
 
   /** `executionProviders` in onnxruntime's order of preference; CPU only when not given. */
-  static async fromArtifact({ card, onnx }: ModelArtifact, opts: { executionProviders?: string[] } = {}): Promise<OnnxModelRuntime> {
+  static async fromArtifact(
+    { card, onnx }: ModelArtifact,
+    opts: { executionProviders?: string[] } = {},
+  ): Promise<OnnxModelRuntime> {
     const ort = await onnxruntime();
     let session: Ort.InferenceSession;
     try {
@@ -78,12 +89,21 @@ export class OnnxModelRuntime implements ModelRuntime {
       const providers = opts.executionProviders ? { executionProviders: opts.executionProviders } : {};
       session = await ort.InferenceSession.create(onnx, { ...providers, intraOpNumThreads: 1, interOpNumThreads: 1 });
     } catch (error) {
-      throw new PdmError('PDM_ERR_MODEL_INVALID', `${card.id} ${card.version}: onnxruntime rejected the graph (${(error as Error).message})`, { cause: error });
+      throw new PdmError(
+        'PDM_ERR_MODEL_INVALID',
+        `${card.id} ${card.version}: onnxruntime rejected the graph (${(error as Error).message})`,
+        { cause: error },
+      );
     }
-    const missing = [card.onnx.outputs.score, card.onnx.outputs.contributions].filter((name) => !session.outputNames.includes(name));
+    const missing = [card.onnx.outputs.score, card.onnx.outputs.contributions].filter(
+      (name) => !session.outputNames.includes(name),
+    );
     if (!session.inputNames.includes(card.onnx.input) || missing.length > 0) {
       await session.release();
-      throw new PdmError('PDM_ERR_MODEL_INVALID', `${card.id}: graph has inputs [${session.inputNames}] and outputs [${session.outputNames}], card expects input ${card.onnx.input} and outputs ${card.onnx.outputs.score}, ${card.onnx.outputs.contributions}`);
+      throw new PdmError(
+        'PDM_ERR_MODEL_INVALID',
+        `${card.id}: graph has inputs [${session.inputNames}] and outputs [${session.outputNames}], card expects input ${card.onnx.input} and outputs ${card.onnx.outputs.score}, ${card.onnx.outputs.contributions}`,
+      );
     }
     return new OnnxModelRuntime(card, session, ort);
   }
@@ -95,11 +115,17 @@ export class OnnxModelRuntime implements ModelRuntime {
     const width = f * this.card.features.pipeline.window;
     const data = new Float32Array(batch.length * width);
     batch.forEach((row, i) => data.set(row, i * width));
-    const out = await this.session.run({ [this.card.onnx.input]: new this.ort.Tensor('float32', data, [batch.length, width]) });
+    const out = await this.session.run({
+      [this.card.onnx.input]: new this.ort.Tensor('float32', data, [batch.length, width]),
+    });
     const scores = out[this.card.onnx.outputs.score]!.data as Float32Array;
     const contributions = out[this.card.onnx.outputs.contributions]!.data as Float32Array;
     const threshold = this.card.threshold.value;
-    return batch.map((_, i) => ({ score: scores[i]!, threshold, contributions: Array.from(contributions.subarray(i * f, (i + 1) * f)) }));
+    return batch.map((_, i) => ({
+      score: scores[i]!,
+      threshold,
+      contributions: Array.from(contributions.subarray(i * f, (i + 1) * f)),
+    }));
   }
 
   async close(): Promise<void> {

@@ -52,7 +52,8 @@ export function parseSkabCsv(name: string, text: string): SkabFile {
   for (let i = 1; i < lines.length; i++) {
     const cells = lines[i]!.split(';');
     const where = `${name} line ${i + 1}`;
-    if (cells.length !== expected.length) throw new PdmError('PDM_ERR_DATASET', `${where}: ${cells.length} columns, expected ${expected.length}`);
+    if (cells.length !== expected.length)
+      throw new PdmError('PDM_ERR_DATASET', `${where}: ${cells.length} columns, expected ${expected.length}`);
     const values = cells.slice(1).map(Number);
     if (values.some((v) => !Number.isFinite(v))) throw new PdmError('PDM_ERR_DATASET', `${where}: non-numeric value`);
     file.times.push(parseTime(cells[0]!, where));
@@ -66,7 +67,10 @@ export function parseSkabCsv(name: string, text: string): SkabFile {
 /** Reads the 34 labelled files from a SKAB `data/` folder (read in place: the data is GPL and never copied). */
 export function loadSkab(dir: string): SkabFile[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new PdmError('PDM_ERR_DATASET', `SKAB folder "${dir}" does not exist (expected valve1/, valve2/, other/ inside)`);
+    throw new PdmError(
+      'PDM_ERR_DATASET',
+      `SKAB folder "${dir}" does not exist (expected valve1/, valve2/, other/ inside)`,
+    );
   }
   return skabFileNames().map((name) => {
     const path = join(dir, name);

@@ -19,7 +19,10 @@ export const DEFAULT_DECISION = { openAfter: 3, clearAfter: 5, clearRatio: 0.8 }
 const FEATURE_NAMES = VIBRATION_FEATURES.map((f) => `vibration.${f}`);
 
 /** Share of faulty rows flagged and of healthy rows flagged, one row at a time (no debounce). */
-function detectionFigures(score: (row: number[]) => number, check: DefaultTrainingData['check']): Record<string, number> {
+function detectionFigures(
+  score: (row: number[]) => number,
+  check: DefaultTrainingData['check'],
+): Record<string, number> {
   let hit = 0;
   let faulty = 0;
   let falseAlarm = 0;
@@ -34,11 +37,17 @@ function detectionFigures(score: (row: number[]) => number, check: DefaultTraini
       falseAlarm += over ? 1 : 0;
     }
   });
-  return { detectionRate: Number((hit / Math.max(1, faulty)).toFixed(4)), falseAlarmRate: Number((falseAlarm / Math.max(1, healthy)).toFixed(4)) };
+  return {
+    detectionRate: Number((hit / Math.max(1, faulty)).toFixed(4)),
+    falseAlarmRate: Number((falseAlarm / Math.max(1, healthy)).toFixed(4)),
+  };
 }
 
 /** The shipped PCA model: deterministic (no randomness in the fit), so its ONNX bytes are reproducible. */
-export function trainDefaultPca(data: DefaultTrainingData, createdAt: Date): { artifact: ModelArtifact; model: PcaModel; ms: number } {
+export function trainDefaultPca(
+  data: DefaultTrainingData,
+  createdAt: Date,
+): { artifact: ModelArtifact; model: PcaModel; ms: number } {
   const t0 = performance.now();
   const model = fitPca(data.healthy, { varianceKept: 0.95, limitQuantile: 0.999, limitFactor: 1.5 });
   const ms = performance.now() - t0;
@@ -49,15 +58,28 @@ export function trainDefaultPca(data: DefaultTrainingData, createdAt: Date): { a
     featureNames: FEATURE_NAMES,
     pipeline: { smooth: 1 },
     decision: DEFAULT_DECISION,
-    training: { source: data.source, rows: data.healthy.length, seed: data.seed, durationMs: Math.round(ms), summary: summaryOf(data) },
+    training: {
+      source: data.source,
+      rows: data.healthy.length,
+      seed: data.seed,
+      durationMs: Math.round(ms),
+      summary: summaryOf(data),
+    },
     metrics: detectionFigures((row) => scorePca(model, row).score, data.check),
     createdAt,
-    distribution: referenceDistribution(FEATURE_NAMES, data.healthy, data.healthy.map((row) => scorePca(model, row).score)),
+    distribution: referenceDistribution(
+      FEATURE_NAMES,
+      data.healthy,
+      data.healthy.map((row) => scorePca(model, row).score),
+    ),
   });
   return { artifact, model, ms };
 }
 
-const summaryOf = (data: DefaultTrainingData) => ({ healthyRows: data.healthy.length, checkRows: data.check.rows.length });
+const summaryOf = (data: DefaultTrainingData) => ({
+  healthyRows: data.healthy.length,
+  checkRows: data.check.rows.length,
+});
 
 /** Trains the two shipped models (PCA T²/Q and a dense autoencoder) on the same healthy feature rows. */
 export async function trainDefaultModels(
@@ -67,13 +89,27 @@ export async function trainDefaultModels(
 ): Promise<ModelArtifact[]> {
   log(`PCA T²/Q on ${data.healthy.length} healthy windows x ${FEATURE_NAMES.length} features...`);
   const pca = trainDefaultPca(data, createdAt);
-  log(`  ${pca.model.components.length} components, ${(100 * pca.model.explainedVariance).toFixed(1)}% variance, ${pca.ms.toFixed(0)} ms`);
+  log(
+    `  ${pca.model.components.length} components, ${(100 * pca.model.explainedVariance).toFixed(1)}% variance, ${pca.ms.toFixed(0)} ms`,
+  );
 
-  const options = { ...DEFAULT_AE_OPTIONS, window: 1, hidden: [16], code: 3, epochs: 60, seed: data.seed, limitQuantile: 0.999, limitFactor: 1.5 };
-  log(`dense autoencoder ${FEATURE_NAMES.length}-16-3-16-${FEATURE_NAMES.length}, ${options.epochs} epochs (TensorFlow.js)...`);
+  const options = {
+    ...DEFAULT_AE_OPTIONS,
+    window: 1,
+    hidden: [16],
+    code: 3,
+    epochs: 60,
+    seed: data.seed,
+    limitQuantile: 0.999,
+    limitFactor: 1.5,
+  };
+  log(
+    `dense autoencoder ${FEATURE_NAMES.length}-16-3-16-${FEATURE_NAMES.length}, ${options.epochs} epochs (TensorFlow.js)...`,
+  );
   const t0 = performance.now();
   const ae = await trainAutoencoder(data.healthy, options, (epoch, loss) => {
-    if (epoch % 10 === 0 || epoch === 1) log(`  epoch ${String(epoch).padStart(3)}/${options.epochs}  loss ${loss.toFixed(5)}`);
+    if (epoch % 10 === 0 || epoch === 1)
+      log(`  epoch ${String(epoch).padStart(3)}/${options.epochs}  loss ${loss.toFixed(5)}`);
   });
   const aeMs = performance.now() - t0;
   const aeArtifact = buildAeArtifact({
@@ -83,11 +119,20 @@ export async function trainDefaultModels(
     featureNames: FEATURE_NAMES,
     pipeline: { smooth: 1 },
     decision: DEFAULT_DECISION,
-    training: { source: data.source, rows: data.healthy.length, durationMs: Math.round(aeMs), summary: summaryOf(data) },
+    training: {
+      source: data.source,
+      rows: data.healthy.length,
+      durationMs: Math.round(aeMs),
+      summary: summaryOf(data),
+    },
     metrics: detectionFigures((row) => scoreAutoencoder(ae, row).score, data.check),
     createdAt,
     // window 1: each healthy row is one scored window.
-    distribution: referenceDistribution(FEATURE_NAMES, data.healthy, data.healthy.map((row) => scoreAutoencoder(ae, row).score)),
+    distribution: referenceDistribution(
+      FEATURE_NAMES,
+      data.healthy,
+      data.healthy.map((row) => scoreAutoencoder(ae, row).score),
+    ),
   });
   log(`  final loss ${ae.finalLoss.toFixed(5)}, ${(aeMs / 1000).toFixed(1)} s`);
   return [pca.artifact, aeArtifact];

@@ -43,7 +43,16 @@ export function vibrationFeatures(samples: Float64Array): number[] {
   let size = 2;
   while (size < n) size <<= 1;
   let plan = transforms.get(size);
-  if (!plan) transforms.set(size, (plan = { fft: new FFT(size), input: new Float64Array(size), spectrum: new Float64Array(2 * size), firstBin: bandBins(size) }));
+  if (!plan)
+    transforms.set(
+      size,
+      (plan = {
+        fft: new FFT(size),
+        input: new Float64Array(size),
+        spectrum: new Float64Array(2 * size),
+        firstBin: bandBins(size),
+      }),
+    );
   const { fft, input, spectrum, firstBin } = plan;
   input.set(samples);
   input.fill(0, n);

@@ -72,7 +72,10 @@ export function decodeOrThrow(topic: string, payload: Uint8Array | string, maxBy
 function withAddress(address: Readonly<TopicAddress>, message: unknown): Decoded {
   const { site, device } = message as { site: string; device: string };
   if (site !== address.site || device !== address.device) {
-    throw new PdmError('PDM_ERR_DEVICE_MISMATCH', `topic names ${address.site}/${address.device}, payload names ${site}/${device}`);
+    throw new PdmError(
+      'PDM_ERR_DEVICE_MISMATCH',
+      `topic names ${address.site}/${address.device}, payload names ${site}/${device}`,
+    );
   }
   return { site: address.site, device: address.device, channel: address.channel, message } as Decoded;
 }
@@ -102,8 +105,13 @@ function keyCount(x: object): number {
 
 function isContribution(c: unknown): boolean {
   return (
-    isRecord(c) && keyCount(c) === 3 && isShortText(c.feature) && isFiniteNumber(c.value) &&
-    typeof c.share === 'number' && c.share >= 0 && c.share <= 1
+    isRecord(c) &&
+    keyCount(c) === 3 &&
+    isShortText(c.feature) &&
+    isFiniteNumber(c.value) &&
+    typeof c.share === 'number' &&
+    c.share >= 0 &&
+    c.share <= 1
   );
 }
 
@@ -182,7 +190,10 @@ export function encode<C extends Channel>(channel: C, message: MessageFor<C>): {
   }
   const payload = Buffer.from(JSON.stringify(parsed.data));
   if (payload.byteLength > MAX_PAYLOAD_BYTES) {
-    throw new PdmError('PDM_ERR_PAYLOAD_TOO_LARGE', `${channel} is ${payload.byteLength} bytes, limit ${MAX_PAYLOAD_BYTES}`);
+    throw new PdmError(
+      'PDM_ERR_PAYLOAD_TOO_LARGE',
+      `${channel} is ${payload.byteLength} bytes, limit ${MAX_PAYLOAD_BYTES}`,
+    );
   }
   return { topic: topicFor(message.site, message.device, channel), payload };
 }

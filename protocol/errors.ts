@@ -28,7 +28,10 @@ export const ERROR_CATALOG = {
   PDM_ERR_OUTBOX_FULL: { message: 'outbox is full of messages that may not be dropped', retryable: true },
   PDM_ERR_OUTBOX_DISK_FULL: { message: 'no space left for the outbox', retryable: true },
   PDM_ERR_OUTBOX_WRITE: { message: 'outbox could not be written', retryable: true },
-  PDM_ERR_OUTBOX_CORRUPT: { message: 'outbox segment has a damaged record; the rest of that segment was skipped', retryable: false },
+  PDM_ERR_OUTBOX_CORRUPT: {
+    message: 'outbox segment has a damaged record; the rest of that segment was skipped',
+    retryable: false,
+  },
   PDM_ERR_OUTBOX_CLOSED: { message: 'outbox is closed', retryable: false },
   PDM_ERR_PUBLISH_QUARANTINED: { message: 'message kept failing at the broker and was quarantined', retryable: false },
   PDM_ERR_BAD_SAMPLE: { message: 'sensor sample rejected', retryable: false },

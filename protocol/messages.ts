@@ -6,7 +6,9 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
 const id = z.string().regex(ID_PATTERN, 'must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit');
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a UUID');
-const uuid7 = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'must be a UUIDv7');
+const uuid7 = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'must be a UUIDv7');
 const epochMs = z.number().int().nonnegative();
 const finite = z.number().finite();
 const shortText = z.string().max(256);

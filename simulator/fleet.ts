@@ -16,7 +16,8 @@ export function expandScenario(scenario: Scenario): MachineSpec[] {
   });
   const seen = new Set<string>();
   for (const machine of machines) {
-    if (seen.has(machine.id)) throw new PdmError('PDM_ERR_CONFIG_INVALID', `scenario: machine id "${machine.id}" is used twice`);
+    if (seen.has(machine.id))
+      throw new PdmError('PDM_ERR_CONFIG_INVALID', `scenario: machine id "${machine.id}" is used twice`);
     seen.add(machine.id);
     machine.faults.forEach((fault, k) => checkFault(machine, fault, k));
   }
@@ -26,15 +27,24 @@ export function expandScenario(scenario: Scenario): MachineSpec[] {
 function checkFault(machine: MachineSpec, fault: FaultSpec, k: number): void {
   const where = `scenario: machine "${machine.id}" faults.${k} (${fault.type})`;
   if (fault.type === 'cavitation' && machine.kind !== 'pump') {
-    throw new PdmError('PDM_ERR_CONFIG_INVALID', `${where}: cavitation happens in pumps only, this machine is a ${machine.kind}`);
+    throw new PdmError(
+      'PDM_ERR_CONFIG_INVALID',
+      `${where}: cavitation happens in pumps only, this machine is a ${machine.kind}`,
+    );
   }
   if (fault.type === 'vibration-step' && fault.factor === undefined) {
     throw new PdmError('PDM_ERR_CONFIG_INVALID', `${where}: needs "factor" (the 1× amplitude multiplier)`);
   }
   if (fault.type.startsWith('sensor-')) {
-    const channels = [...(machine.axial ? ['vibration', 'vibration_axial'] : ['vibration']), ...PROCESS_CHANNELS_BY_KIND[machine.kind]];
+    const channels = [
+      ...(machine.axial ? ['vibration', 'vibration_axial'] : ['vibration']),
+      ...PROCESS_CHANNELS_BY_KIND[machine.kind],
+    ];
     if (!channels.includes(fault.channel)) {
-      throw new PdmError('PDM_ERR_CONFIG_INVALID', `${where}: channel "${fault.channel}" is not one of this machine's (${channels.join(', ')})`);
+      throw new PdmError(
+        'PDM_ERR_CONFIG_INVALID',
+        `${where}: channel "${fault.channel}" is not one of this machine's (${channels.join(', ')})`,
+      );
     }
   }
 }
@@ -44,7 +54,11 @@ function fleetMachine(fleet: FleetSpec, i: number, random: SeededRandom, duratio
   void _count;
   const regimes: RegimeSpec[] = [...fields.regimes];
   if (loadChangeEverySeconds > 0) {
-    for (let t = exponential(random, loadChangeEverySeconds); t < duration; t += exponential(random, loadChangeEverySeconds)) {
+    for (
+      let t = exponential(random, loadChangeEverySeconds);
+      t < duration;
+      t += exponential(random, loadChangeEverySeconds)
+    ) {
       regimes.push({ atSeconds: round(t), speed: 1, load: round(0.4 + 0.6 * random.next()), rampSeconds: 5 });
     }
   }

@@ -14,7 +14,8 @@ export interface BearingFrequencies {
 
 /** The standard kinematic formulas (no slip); real bearings run ~1-2 % below them, which the impact jitter models. */
 export function bearingFrequencies(bearing: BearingSpec, shaftHz: number): BearingFrequencies {
-  const ratio = (bearing.ballDiameterMm / bearing.pitchDiameterMm) * Math.cos((bearing.contactAngleDeg * Math.PI) / 180);
+  const ratio =
+    (bearing.ballDiameterMm / bearing.pitchDiameterMm) * Math.cos((bearing.contactAngleDeg * Math.PI) / 180);
   return {
     bpfo: (bearing.balls / 2) * shaftHz * (1 - ratio),
     bpfi: (bearing.balls / 2) * shaftHz * (1 + ratio),
@@ -44,7 +45,8 @@ export class RegimeSchedule {
     this.regimes = [...regimes].sort((a, b) => a.atSeconds - b.atSeconds);
     // Where each ramp starts from: the state reached when the next regime begins (ramps may be cut short).
     this.starts = [];
-    let state = this.regimes[0]?.atSeconds === 0 ? { speed: this.regimes[0].speed, load: this.regimes[0].load } : DEFAULT_POINT;
+    let state =
+      this.regimes[0]?.atSeconds === 0 ? { speed: this.regimes[0].speed, load: this.regimes[0].load } : DEFAULT_POINT;
     for (let i = 0; i < this.regimes.length; i++) {
       const regime = this.regimes[i]!;
       if (i > 0) state = this.evaluate(i - 1, regime.atSeconds);

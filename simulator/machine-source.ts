@@ -108,7 +108,8 @@ export class SimulatedMachineSource implements SampleSource {
     const tick = (): void => {
       const due = ((clock.now() - wallStart) * speed) / tickMs;
       const callStart = clock.now();
-      while (this.running && this.model.elapsedSeconds * 1000 < due * tickMs - 1e-6 && clock.now() - callStart < 50) emit();
+      while (this.running && this.model.elapsedSeconds * 1000 < due * tickMs - 1e-6 && clock.now() - callStart < 50)
+        emit();
     };
     this.timer = clock.setInterval(tick, Math.max(5, tickMs / speed));
   }

@@ -65,7 +65,8 @@ export class MachineModel {
     this.vibration.fill(radial, axial, t0, from, to);
     const channels: Record<string, Float64Array> = { vibration: radial };
     if (axial) channels.vibration_axial = axial;
-    for (const [name, data] of Object.entries(channels)) this.sensorFaults.get(name)?.apply(data, t0, this.spec.sampleRateHz);
+    for (const [name, data] of Object.entries(channels))
+      this.sensorFaults.get(name)?.apply(data, t0, this.spec.sampleRateHz);
     const blocks: SampleBlock[] = [{ t0: startEpochMs + t0 * 1000, rateHz: this.spec.sampleRateHz, channels }];
     const processBlock = this.processSamples(t1, startEpochMs);
     if (processBlock) blocks.push(processBlock);

@@ -59,9 +59,13 @@ export async function runSim(opts: SimOptions): Promise<void> {
   });
   if (opts.out && opts.mqtt) throw new PdmError('PDM_ERR_CONFIG_INVALID', 'choose one output: --out DIR or --mqtt URL');
   if (opts.speed !== undefined && opts.speed !== 'max' && !(opts.speed > 0)) {
-    throw new PdmError('PDM_ERR_CONFIG_INVALID', `--speed must be a positive number or "max", got ${String(opts.speed)}`);
+    throw new PdmError(
+      'PDM_ERR_CONFIG_INVALID',
+      `--speed must be a positive number or "max", got ${String(opts.speed)}`,
+    );
   }
-  if (opts.duration !== undefined && !(opts.duration > 0)) throw new PdmError('PDM_ERR_CONFIG_INVALID', `--duration must be positive, got ${opts.duration}`);
+  if (opts.duration !== undefined && !(opts.duration > 0))
+    throw new PdmError('PDM_ERR_CONFIG_INVALID', `--duration must be positive, got ${opts.duration}`);
   if (opts.replay) return runReplay(opts);
   const scenario = loadScenario(opts.scenario);
   const duration = opts.duration ?? scenario.durationSeconds;
@@ -97,7 +101,10 @@ async function runReplay(opts: SimOptions): Promise<void> {
     ...(format === 'csv' ? { mapping: parseMapping(opts.map, opts.delimiter) } : {}),
   });
   // `valve1/0.csv` → `valve1-0`: SKAB and NAB name files by number or topic inside a folder that says what they are.
-  const machine = `${basename(dirname(resolve(file)))}-${basename(file).replace(/\.[^.]*$/, '')}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  const machine = `${basename(dirname(resolve(file)))}-${basename(file).replace(/\.[^.]*$/, '')}`.replace(
+    /[^A-Za-z0-9._-]/g,
+    '_',
+  );
   const truth = opts.truth ? new TextFile(opts.truth) : undefined;
   const onTruth = (record: LabelRecord): void => truth?.append(truthJson(record));
   const publisher = opts.mqtt && !opts.out ? await GatewayPublisher.connect(opts.mqtt, opts.prefix) : undefined;
@@ -115,23 +122,39 @@ async function runReplay(opts: SimOptions): Promise<void> {
     await truthFile.write('t_ms,machine,label,changepoint\n');
     // blocks() does not emit labels; take them straight from the table.
     for (let r = 0; r < table.times.length; r++) {
-      await truthFile.write(`${table.times[r]},${machine},${table.labels?.[r] ?? ''},${table.changepoints?.[r] ?? ''}\n`);
+      await truthFile.write(
+        `${table.times[r]},${machine},${table.labels?.[r] ?? ''},${table.changepoints?.[r] ?? ''}\n`,
+      );
     }
     await truthFile.close();
-    say(`${join(opts.out, `${machine}.csv`)}: ${table.times.length} rows, ${names.length} channels, ${span} s recorded`);
+    say(
+      `${join(opts.out, `${machine}.csv`)}: ${table.times.length} rows, ${names.length} channels, ${span} s recorded`,
+    );
     return;
   }
   const site = opts.site ?? 'replay';
-  if (!ID_PATTERN.test(site)) throw new PdmError('PDM_ERR_CONFIG_INVALID', `--site "${site}": expected an id of 1-64 characters [A-Za-z0-9._-]`);
+  if (!ID_PATTERN.test(site))
+    throw new PdmError('PDM_ERR_CONFIG_INVALID', `--site "${site}": expected an id of 1-64 characters [A-Za-z0-9._-]`);
   const first = table.times[0]!;
   let last = first;
   const tracked: Unit = { site, machine, source, elapsed: () => (last - first) / 1000 };
-  await runLive([tracked], opts, span, publisher, (block) => (last = block.t0 + ((block.channels[Object.keys(block.channels)[0]!]!.length - 1) * 1000) / block.rateHz));
+  await runLive(
+    [tracked],
+    opts,
+    span,
+    publisher,
+    (block) =>
+      (last = block.t0 + ((block.channels[Object.keys(block.channels)[0]!]!.length - 1) * 1000) / block.rateHz),
+  );
   await truth?.close();
 }
 
 function parseMapping(text: string | undefined, delimiter: string | undefined): CsvMapping {
-  if (!text) throw new PdmError('PDM_ERR_CONFIG_INVALID', '--replay csv:FILE needs --map time=COL,<channel>=COL[,label=COL][,timeFormat=epoch-ms|epoch-s|datetime]');
+  if (!text)
+    throw new PdmError(
+      'PDM_ERR_CONFIG_INVALID',
+      '--replay csv:FILE needs --map time=COL,<channel>=COL[,label=COL][,timeFormat=epoch-ms|epoch-s|datetime]',
+    );
   const mapping: CsvMapping = { time: '', channels: {}, ...(delimiter ? { delimiter } : {}) };
   for (const pair of text.split(',')) {
     const [key, value] = pair.split('=');
@@ -139,7 +162,11 @@ function parseMapping(text: string | undefined, delimiter: string | undefined): 
     if (key === 'time') mapping.time = value;
     else if (key === 'label') mapping.label = value;
     else if (key === 'timeFormat') {
-      if (!['datetime', 'epoch-ms', 'epoch-s'].includes(value)) throw new PdmError('PDM_ERR_CONFIG_INVALID', `--map: timeFormat "${value}": expected datetime, epoch-ms or epoch-s`);
+      if (!['datetime', 'epoch-ms', 'epoch-s'].includes(value))
+        throw new PdmError(
+          'PDM_ERR_CONFIG_INVALID',
+          `--map: timeFormat "${value}": expected datetime, epoch-ms or epoch-s`,
+        );
       mapping.timeFormat = value as CsvMapping['timeFormat'];
     } else mapping.channels[key] = value;
   }
@@ -188,9 +215,12 @@ async function runLive(
   progress?.finish(Math.min(...units.map((u) => u.elapsed())));
   if (publisher) {
     await publisher.close();
-    say(`pdm sim: published ${publisher.framesSent} frames (${(publisher.bytesSent / 1e6).toFixed(1)} MB) for ${units.length} machine(s) to ${opts.mqtt}`);
+    say(
+      `pdm sim: published ${publisher.framesSent} frames (${(publisher.bytesSent / 1e6).toFixed(1)} MB) for ${units.length} machine(s) to ${opts.mqtt}`,
+    );
   }
-  if (failure) throw new PdmError('PDM_ERR_SIM_OUTPUT', `publishing to ${opts.mqtt}: ${failure.message}`, { cause: failure });
+  if (failure)
+    throw new PdmError('PDM_ERR_SIM_OUTPUT', `publishing to ${opts.mqtt}: ${failure.message}`, { cause: failure });
 }
 
 /** Per machine and simulated second: vibration RMS and the mean of every slow channel, one JSON line. */

@@ -15,7 +15,8 @@ export class TextFile {
   }
 
   async write(text: string): Promise<void> {
-    if (this.failed) throw new PdmError('PDM_ERR_SIM_OUTPUT', `${this.path}: ${this.failed.message}`, { cause: this.failed });
+    if (this.failed)
+      throw new PdmError('PDM_ERR_SIM_OUTPUT', `${this.path}: ${this.failed.message}`, { cause: this.failed });
     if (!this.stream.write(text)) await new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
   }
 
@@ -26,7 +27,9 @@ export class TextFile {
 
   close(): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.stream.end(() => (this.failed ? reject(new PdmError('PDM_ERR_SIM_OUTPUT', `${this.path}: ${this.failed.message}`)) : resolve())),
+      this.stream.end(() =>
+        this.failed ? reject(new PdmError('PDM_ERR_SIM_OUTPUT', `${this.path}: ${this.failed.message}`)) : resolve(),
+      ),
     );
   }
 }

@@ -90,7 +90,10 @@ export class ProcessModel {
     this.lastSpeed = point.speed;
     const running = point.speed > 0 ? 1 : 0;
     const inrush = RATED_CURRENT_A * 4 * Math.min(1, accelerating * 2);
-    out.current = running * RATED_CURRENT_A * (0.3 + 0.7 * this.power(point)) * currentFactor + inrush + 0.05 * this.random.gaussian();
+    out.current =
+      running * RATED_CURRENT_A * (0.3 + 0.7 * this.power(point)) * currentFactor +
+      inrush +
+      0.05 * this.random.gaussian();
     if (this.spec.kind === 'motor') return;
     const opening = Math.min(point.load, 1.5);
     out.flow = Math.max(0, RATED_FLOW_M3H * point.speed * opening * flowFactor + 0.2 * this.random.gaussian());

@@ -10,7 +10,11 @@ export type MachineSourceOpts = Partial<MachineSourceOptions>;
  * The source for one machine of a scenario (explicit or from a fleet), seeded from the scenario seed and the machine's
  * id, at the scenario's speed unless `opts.speed` says otherwise.
  */
-export function machineSource(scenario: Scenario, machineId: string, opts: MachineSourceOpts = {}): SimulatedMachineSource {
+export function machineSource(
+  scenario: Scenario,
+  machineId: string,
+  opts: MachineSourceOpts = {},
+): SimulatedMachineSource {
   const machines = expandScenario(scenario);
   const index = machines.findIndex((m) => m.id === machineId);
   if (index < 0) {

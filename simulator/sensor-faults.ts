@@ -3,7 +3,14 @@ import { progressAt } from './faults.js';
 import { SeededRandom } from './random.js';
 
 /** How big a sensor's misbehaviour is, per channel, in the channel's units. */
-const SCALE: Record<string, number> = { vibration: 1, vibration_axial: 1, temperature: 15, current: 5, pressure: 1, flow: 15 };
+const SCALE: Record<string, number> = {
+  vibration: 1,
+  vibration_axial: 1,
+  temperature: 15,
+  current: 5,
+  pressure: 1,
+  flow: 15,
+};
 /** Spikes per second at full severity. */
 const SPIKES_PER_SECOND = 3;
 /** Dropouts come in runs: at full severity this share of time reads NaN. */
@@ -48,9 +55,13 @@ export class SensorFaults {
         } else if (fault.type === 'sensor-drift') {
           value += severity * scale;
         } else if (fault.type === 'sensor-spikes') {
-          if (this.random.next() < (SPIKES_PER_SECOND * severity) / rateHz) value += (this.random.next() < 0.5 ? -1 : 1) * 10 * scale;
+          if (this.random.next() < (SPIKES_PER_SECOND * severity) / rateHz)
+            value += (this.random.next() < 0.5 ? -1 : 1) * 10 * scale;
         } else if (fault.type === 'sensor-dropout') {
-          if (t >= this.dropoutUntil && this.random.next() < (Math.min(severity, 1) * DROPOUT_SHARE) / (DROPOUT_RUN_S * rateHz)) {
+          if (
+            t >= this.dropoutUntil &&
+            this.random.next() < (Math.min(severity, 1) * DROPOUT_SHARE) / (DROPOUT_RUN_S * rateHz)
+          ) {
             this.dropoutUntil = t + DROPOUT_RUN_S;
           }
           if (t < this.dropoutUntil) value = Number.NaN;

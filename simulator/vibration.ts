@@ -116,8 +116,14 @@ export class VibrationModel {
     }
     // Tones at the same order add as phasors; combine once per block instead of once per sample.
     const a1 = this.oneX * step;
-    const oneXAmp = Math.hypot(a1 + imbalance * Math.cos(this.imbalancePhase), imbalance * Math.sin(this.imbalancePhase));
-    const oneXPhase = Math.atan2(imbalance * Math.sin(this.imbalancePhase), a1 + imbalance * Math.cos(this.imbalancePhase));
+    const oneXAmp = Math.hypot(
+      a1 + imbalance * Math.cos(this.imbalancePhase),
+      imbalance * Math.sin(this.imbalancePhase),
+    );
+    const oneXPhase = Math.atan2(
+      imbalance * Math.sin(this.imbalancePhase),
+      a1 + imbalance * Math.cos(this.imbalancePhase),
+    );
     const misalignLoad = 0.5 + 0.5 * load;
     const twoXAmp = this.twoX + MISALIGN_2X_G * misalign * misalignLoad;
     const loadTone = this.spec.kind === 'motor' ? 0.3 + load : 0.4 + 0.6 * (load / 0.7);
@@ -163,7 +169,12 @@ export class VibrationModel {
           b.phase -= b.next;
           b.next = 1 + IMPACT_JITTER * this.random.gaussian();
           b.count += 1;
-          const am = b.modulation === 'shaft' ? 0.55 + 0.45 * Math.cos(phase) : b.modulation === 'cage' ? 0.55 + 0.45 * Math.cos(this.cagePhase) : 1;
+          const am =
+            b.modulation === 'shaft'
+              ? 0.55 + 0.45 * Math.cos(phase)
+              : b.modulation === 'cage'
+                ? 0.55 + 0.45 * Math.cos(this.cagePhase)
+                : 1;
           const force = b.alternate && b.count % 2 === 0 ? 0.5 : 1;
           impulse = bearingAmps[k]! * speed * am * force * (0.9 + 0.2 * this.random.next()) * gain;
         }

@@ -40,7 +40,10 @@ export class ChannelFeatures {
       }
       if (spec.rpm) {
         const shaftHz = spec.rpm / 60;
-        for (const [name, order] of [['1x', 1], ['2x', 2]] as const) {
+        for (const [name, order] of [
+          ['1x', 1],
+          ['2x', 2],
+        ] as const) {
           if (shaftHz * order >= nyquist) continue;
           this.tones.push(shaftHz * order);
           names.push(`${spec.channel}.amp.${name}`);

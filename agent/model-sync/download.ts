@@ -1,7 +1,10 @@
 import { PdmError } from '../../protocol/errors.js';
 import { backoffDelay } from '../link.js';
 
-export type FetchLike = (url: string, init: { signal: AbortSignal }) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
+export type FetchLike = (
+  url: string,
+  init: { signal: AbortSignal },
+) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
 
 export interface DownloadOptions {
   attempts: number;
@@ -33,16 +36,27 @@ export async function download(url: string, opts: DownloadOptions): Promise<Buff
         throw error;
       }
       const body = Buffer.from(await res.arrayBuffer());
-      if (body.length > opts.maxBytes) throw Object.assign(new PdmError('PDM_ERR_MODEL_DOWNLOAD', `${url} is ${body.length} bytes, limit ${opts.maxBytes}`), { final: true });
+      if (body.length > opts.maxBytes)
+        throw Object.assign(
+          new PdmError('PDM_ERR_MODEL_DOWNLOAD', `${url} is ${body.length} bytes, limit ${opts.maxBytes}`),
+          { final: true },
+        );
       return body;
     } catch (error) {
       if ((error as { final?: boolean }).final) throw error;
-      last = error instanceof PdmError ? error : new PdmError('PDM_ERR_MODEL_DOWNLOAD', `GET ${url}: ${(error as Error).message}`, { cause: error });
+      last =
+        error instanceof PdmError
+          ? error
+          : new PdmError('PDM_ERR_MODEL_DOWNLOAD', `GET ${url}: ${(error as Error).message}`, { cause: error });
       if (attempt < opts.attempts) {
         opts.onRetry?.(attempt, last);
         await sleep(backoffDelay(attempt - 1, opts.retryMinMs, opts.retryMaxMs));
       }
     }
   }
-  throw new PdmError('PDM_ERR_MODEL_DOWNLOAD', `gave up after ${opts.attempts} attempts: ${last?.detail ?? 'unknown error'}`, { cause: last });
+  throw new PdmError(
+    'PDM_ERR_MODEL_DOWNLOAD',
+    `gave up after ${opts.attempts} attempts: ${last?.detail ?? 'unknown error'}`,
+    { cause: last },
+  );
 }

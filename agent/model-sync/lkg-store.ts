@@ -36,7 +36,8 @@ export class LastKnownGood {
 
   /** Undo the last promote: previous becomes current again, or, if the agent ran its shipped model, none is. */
   demote(): void {
-    if (this.lastPromoteReplaced && existsSync(this.path('previous'))) renameSync(this.path('previous'), this.path('current'));
+    if (this.lastPromoteReplaced && existsSync(this.path('previous')))
+      renameSync(this.path('previous'), this.path('current'));
     else rmSync(this.path('current'), { force: true });
   }
 }

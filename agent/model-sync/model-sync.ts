@@ -70,13 +70,21 @@ export class ModelSync {
   }
 
   /** The model to boot with: the last known good one when it verifies, else the shipped one. */
-  static async boot(config: ModelSyncConfig, shipped: () => Promise<ModelRuntime>, logger: Logger, createRuntime?: (a: ModelArtifact) => Promise<ModelRuntime>): Promise<ModelRuntime> {
+  static async boot(
+    config: ModelSyncConfig,
+    shipped: () => Promise<ModelRuntime>,
+    logger: Logger,
+    createRuntime?: (a: ModelArtifact) => Promise<ModelRuntime>,
+  ): Promise<ModelRuntime> {
     const create = createRuntime ?? ((a: ModelArtifact) => SessionRuntime.create(a, config.providers, logger));
     try {
       const artifact = new LastKnownGood(config.dir).load();
       if (artifact) {
         const runtime = await create(artifact);
-        logger.info({ modelId: artifact.card.id, version: artifact.card.version }, 'booting from the last known good model');
+        logger.info(
+          { modelId: artifact.card.id, version: artifact.card.version },
+          'booting from the last known good model',
+        );
         return runtime;
       }
     } catch (error) {
@@ -125,7 +133,10 @@ export class ModelSync {
     if (payload.length === 0) return; // the hub cleared the retained manifest: keep what runs
     const decoded = decode(this.topic, payload);
     if (!decoded.ok || decoded.value.channel !== 'model') {
-      this.deps.logger.warn({ err: decoded.ok ? 'not a manifest' : decoded.error.message }, 'ignoring invalid model manifest');
+      this.deps.logger.warn(
+        { err: decoded.ok ? 'not a manifest' : decoded.error.message },
+        'ignoring invalid model manifest',
+      );
       return;
     }
     const manifest = decoded.value.message as ModelManifestMessage;
@@ -138,7 +149,9 @@ export class ModelSync {
     let candidate: ModelRuntime | undefined;
     try {
       const { bundle, artifact } = await this.fetchVerified(manifest);
-      const create = this.deps.createRuntime ?? ((a: ModelArtifact) => SessionRuntime.create(a, this.deps.config.providers, this.deps.logger));
+      const create =
+        this.deps.createRuntime ??
+        ((a: ModelArtifact) => SessionRuntime.create(a, this.deps.config.providers, this.deps.logger));
       candidate = await create(artifact);
       const problem = await shadowProblem(candidate, running, this.deps.model.recent(), this.deps.config.shadow);
       if (problem) fail('PDM_ERR_MODEL_SHADOW', problem);
@@ -147,9 +160,16 @@ export class ModelSync {
       candidate = undefined;
     } catch (error) {
       await candidate?.close().catch(() => undefined);
-      const reason = error instanceof PdmError ? `${error.code}: ${error.detail ?? error.message}` : `unexpected: ${(error as Error).message}`;
-      if (error instanceof PdmError && INHERENT.has(error.code)) this.refused.set(`${manifest.sha256}:${manifest.signature}`, reason);
-      this.deps.logger.warn({ modelId: manifest.modelId, version: manifest.version, reason }, 'model rejected; the running model keeps scoring');
+      const reason =
+        error instanceof PdmError
+          ? `${error.code}: ${error.detail ?? error.message}`
+          : `unexpected: ${(error as Error).message}`;
+      if (error instanceof PdmError && INHERENT.has(error.code))
+        this.refused.set(`${manifest.sha256}:${manifest.signature}`, reason);
+      this.deps.logger.warn(
+        { modelId: manifest.modelId, version: manifest.version, reason },
+        'model rejected; the running model keeps scoring',
+      );
       return this.ack(manifest, 'rejected', reason);
     }
     return this.ack(manifest, 'applied');
@@ -163,17 +183,33 @@ export class ModelSync {
     const url = new URL(m.url, this.deps.config.httpBase ?? 'http://hub.invalid').toString();
     const { attempts, retryMinMs, retryMaxMs, timeoutMs, maxBytes } = this.deps.config.download;
     const bundle = await download(url, {
-      attempts, retryMinMs, retryMaxMs, timeoutMs, maxBytes,
+      attempts,
+      retryMinMs,
+      retryMaxMs,
+      timeoutMs,
+      maxBytes,
       ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
       ...(this.deps.sleep ? { sleep: this.deps.sleep } : {}),
-      onRetry: (attempt, error) => this.deps.logger.warn({ attempt, err: error.message }, 'model download failed; retrying'),
+      onRetry: (attempt, error) =>
+        this.deps.logger.warn({ attempt, err: error.message }, 'model download failed; retrying'),
     });
-    if (bundle.length !== m.size) fail('PDM_ERR_MODEL_HASH', `artifact is ${bundle.length} bytes, manifest says ${m.size}${bundle.length < m.size ? ' (truncated)' : ''}`);
+    if (bundle.length !== m.size)
+      fail(
+        'PDM_ERR_MODEL_HASH',
+        `artifact is ${bundle.length} bytes, manifest says ${m.size}${bundle.length < m.size ? ' (truncated)' : ''}`,
+      );
     const digest = sha256(bundle);
-    if (digest !== m.sha256) fail('PDM_ERR_MODEL_HASH', `artifact sha256 ${digest.slice(0, 12)}… differs from the manifest's ${m.sha256.slice(0, 12)}…`);
+    if (digest !== m.sha256)
+      fail(
+        'PDM_ERR_MODEL_HASH',
+        `artifact sha256 ${digest.slice(0, 12)}… differs from the manifest's ${m.sha256.slice(0, 12)}…`,
+      );
     const artifact = decodeBundle(bundle, url);
     if (artifact.card.id !== m.modelId || artifact.card.version !== m.version) {
-      fail('PDM_ERR_MODEL_INVALID', `bundle holds ${artifact.card.id} ${artifact.card.version}, manifest names ${m.modelId} ${m.version}`);
+      fail(
+        'PDM_ERR_MODEL_INVALID',
+        `bundle holds ${artifact.card.id} ${artifact.card.version}, manifest names ${m.modelId} ${m.version}`,
+      );
     }
     return { bundle, artifact };
   }
@@ -187,7 +223,10 @@ export class ModelSync {
       onPassed: () => this.retireStandby(),
       onBadScore: (score) => void this.rollBack(candidate, manifest, score),
     });
-    this.deps.logger.info({ modelId: manifest.modelId, version: manifest.version, from: previous.card.version }, 'model applied');
+    this.deps.logger.info(
+      { modelId: manifest.modelId, version: manifest.version, from: previous.card.version },
+      'model applied',
+    );
     if (windows === 0) await previous.close();
     else this.standby = previous;
   }
@@ -214,7 +253,12 @@ export class ModelSync {
 
   private async ack(m: ModelManifestMessage, result: AckResult, reason?: string): Promise<void> {
     const short = reason && reason.length > 256 ? `${reason.slice(0, 255)}…` : reason;
-    const msg = encode('model/ack', { ...this.deps.envelopes.next(), version: m.version, result, ...(short ? { reason: short } : {}) });
+    const msg = encode('model/ack', {
+      ...this.deps.envelopes.next(),
+      version: m.version,
+      result,
+      ...(short ? { reason: short } : {}),
+    });
     this.deps.onOutcome?.({ modelId: m.modelId, version: m.version, result, ...(short ? { reason: short } : {}) });
     try {
       await this.deps.publish(msg.topic, msg.payload, { qos: 1 });

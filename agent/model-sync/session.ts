@@ -68,15 +68,25 @@ export class SessionRuntime implements ModelRuntime {
     return this.inner.card;
   }
 
-  static async create(artifact: ModelArtifact, requested: readonly Provider[], logger: Logger): Promise<SessionRuntime> {
+  static async create(
+    artifact: ModelArtifact,
+    requested: readonly Provider[],
+    logger: Logger,
+  ): Promise<SessionRuntime> {
     const { providers, dropped } = chooseProviders(requested);
-    for (const d of dropped) logger.warn({ provider: d.provider, why: d.why }, 'execution provider unavailable; falling back');
+    for (const d of dropped)
+      logger.warn({ provider: d.provider, why: d.why }, 'execution provider unavailable; falling back');
     try {
-      return new SessionRuntime(await OnnxModelRuntime.fromArtifact(artifact, { executionProviders: providers }), providers);
+      return new SessionRuntime(
+        await OnnxModelRuntime.fromArtifact(artifact, { executionProviders: providers }),
+        providers,
+      );
     } catch (error) {
       if (providers.length === 1) throw error;
       logger.warn({ providers, err: (error as Error).message }, 'GPU session failed; falling back to cpu');
-      return new SessionRuntime(await OnnxModelRuntime.fromArtifact(artifact, { executionProviders: ['cpu'] }), ['cpu']);
+      return new SessionRuntime(await OnnxModelRuntime.fromArtifact(artifact, { executionProviders: ['cpu'] }), [
+        'cpu',
+      ]);
     }
   }
 

@@ -7,14 +7,20 @@ export interface ShadowLimits {
 }
 
 const sameInputs = (a: ModelCard, b: ModelCard): boolean =>
-  a.features.pipeline.window === b.features.pipeline.window && a.features.names.join('\n') === b.features.names.join('\n');
+  a.features.pipeline.window === b.features.pipeline.window &&
+  a.features.names.join('\n') === b.features.names.join('\n');
 
 /**
  * Scores recent windows with a candidate before it may replace the running model. Returns why it must not, or
  * undefined. The card's own training mean is always scored too: a model that calls its own "normal" anomalous
  * has a broken graph or normalisation, whatever the recent windows looked like.
  */
-export async function shadowProblem(candidate: ModelRuntime, running: ModelCard | undefined, recent: number[][], limits: ShadowLimits): Promise<string | undefined> {
+export async function shadowProblem(
+  candidate: ModelRuntime,
+  running: ModelCard | undefined,
+  recent: number[][],
+  limits: ShadowLimits,
+): Promise<string | undefined> {
   const card = candidate.card;
   if (running && !sameInputs(running, card)) {
     return `inputs differ from the running model (${card.features.names.length} features x ${card.features.pipeline.window} vs ${running.features.names.length} x ${running.features.pipeline.window}); the pipeline cannot feed it`;
@@ -27,9 +33,17 @@ export async function shadowProblem(candidate: ModelRuntime, running: ModelCard 
     return `scoring failed: ${(error as Error).message}`;
   }
   const threshold = card.threshold.value;
-  const insane = scores.findIndex((s) => !Number.isFinite(s.score) || s.score < 0 || s.score > threshold * limits.maxScoreRatio || s.contributions.some((c) => !Number.isFinite(c)));
-  if (insane >= 0) return `${insane === 0 ? 'the training mean' : `recent window ${insane}`} scored ${scores[insane]!.score} (sane: finite, 0..${threshold * limits.maxScoreRatio})`;
-  if (scores[0]!.score >= threshold) return `the training mean scores ${scores[0]!.score}, at or over the threshold ${threshold}`;
+  const insane = scores.findIndex(
+    (s) =>
+      !Number.isFinite(s.score) ||
+      s.score < 0 ||
+      s.score > threshold * limits.maxScoreRatio ||
+      s.contributions.some((c) => !Number.isFinite(c)),
+  );
+  if (insane >= 0)
+    return `${insane === 0 ? 'the training mean' : `recent window ${insane}`} scored ${scores[insane]!.score} (sane: finite, 0..${threshold * limits.maxScoreRatio})`;
+  if (scores[0]!.score >= threshold)
+    return `the training mean scores ${scores[0]!.score}, at or over the threshold ${threshold}`;
   const recentScores = scores.slice(1);
   const over = recentScores.filter((s) => s.score >= threshold).length;
   if (recentScores.length >= 8 && over / recentScores.length > limits.maxAlarmShare) {

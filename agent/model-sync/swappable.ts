@@ -76,7 +76,10 @@ export class SwappableModel implements ModelRuntime {
    * decides whether to close it or keep it to swap back). `probation` arms `onBadScore` (a non-finite
    * score) for the new model's first windows, and `onPassed` once they went well.
    */
-  async swap(next: ModelRuntime, probation?: { windows: number; onBadScore: (score: number) => void; onPassed: () => void }): Promise<ModelRuntime> {
+  async swap(
+    next: ModelRuntime,
+    probation?: { windows: number; onBadScore: (score: number) => void; onPassed: () => void },
+  ): Promise<ModelRuntime> {
     const previous = this.active;
     this.active = { runtime: next, inFlight: 0 };
     this.probation = probation?.windows ?? 0;

@@ -23,9 +23,23 @@ export async function createModelSync(opts: {
   onOutcome?: ModelSyncDeps['onOutcome'];
 }): Promise<{ model: SwappableModel; sync: ModelSync }> {
   const { config, logger } = opts;
-  const boot = await ModelSync.boot(config, () => SessionRuntime.create(readModel(opts.shippedCard), config.providers, logger), logger);
+  const boot = await ModelSync.boot(
+    config,
+    () => SessionRuntime.create(readModel(opts.shippedCard), config.providers, logger),
+    logger,
+  );
   const model = new SwappableModel(boot, config.shadow.windows);
-  const sync = new ModelSync({ site: opts.site, device: opts.device, config, model, subscribe: opts.subscribe, publish: opts.publish, envelopes: opts.envelopes, logger, ...(opts.onOutcome ? { onOutcome: opts.onOutcome } : {}) });
+  const sync = new ModelSync({
+    site: opts.site,
+    device: opts.device,
+    config,
+    model,
+    subscribe: opts.subscribe,
+    publish: opts.publish,
+    envelopes: opts.envelopes,
+    logger,
+    ...(opts.onOutcome ? { onOutcome: opts.onOutcome } : {}),
+  });
   await sync.start();
   return { model, sync };
 }

@@ -33,7 +33,11 @@ function diskError(error: unknown, what: string): PdmError {
   if (error instanceof PdmError) return error;
   const code = (error as NodeJS.ErrnoException).code;
   const full = code === 'ENOSPC' || code === 'EDQUOT';
-  return new PdmError(full ? 'PDM_ERR_OUTBOX_DISK_FULL' : 'PDM_ERR_OUTBOX_WRITE', `${what}: ${(error as Error).message}`, { cause: error });
+  return new PdmError(
+    full ? 'PDM_ERR_OUTBOX_DISK_FULL' : 'PDM_ERR_OUTBOX_WRITE',
+    `${what}: ${(error as Error).message}`,
+    { cause: error },
+  );
 }
 
 /**
@@ -178,7 +182,10 @@ export class FileOutboxStore implements OutboxStore {
     let total = batch.reduce((sum, p) => sum + p.buf.length, 0);
     if (this.opts.quotaBytes !== undefined && this.diskBytes + total > this.opts.quotaBytes) {
       // Removals are tiny and are what frees space, so they still go in; the appends are refused.
-      const error = new PdmError('PDM_ERR_OUTBOX_DISK_FULL', `${this.opts.dir}: quota of ${this.opts.quotaBytes} bytes reached (${this.diskBytes} used)`);
+      const error = new PdmError(
+        'PDM_ERR_OUTBOX_DISK_FULL',
+        `${this.opts.dir}: quota of ${this.opts.quotaBytes} bytes reached (${this.diskBytes} used)`,
+      );
       for (const p of batch) if (p.isAppend) p.fail(error);
       batch = batch.filter((p) => !p.isAppend);
       total = batch.reduce((sum, p) => sum + p.buf.length, 0);
@@ -194,7 +201,15 @@ export class FileOutboxStore implements OutboxStore {
     }
     const { segment, file } = active;
     try {
-      await file.write(batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((p) => p.buf), total), segment.bytes);
+      await file.write(
+        batch.length === 1
+          ? batch[0]!.buf
+          : Buffer.concat(
+              batch.map((p) => p.buf),
+              total,
+            ),
+        segment.bytes,
+      );
       // A lost removal only costs a duplicate the hub drops, so removals alone are not worth a flash-wearing sync.
       if (batch.some((p) => p.isAppend || p.mustSync)) await file.datasync();
     } catch (error) {
@@ -289,7 +304,12 @@ export class FileOutboxStore implements OutboxStore {
           settle();
           if (!this.index.records.has(record.seq)) {
             // Removed while being copied: log the removal again after the copy, or it would come back at the next start.
-            this.enqueue({ buf: encodeRemove(record.seq, 'acked'), isAppend: false, apply: () => undefined, fail: () => undefined });
+            this.enqueue({
+              buf: encodeRemove(record.seq, 'acked'),
+              isAppend: false,
+              apply: () => undefined,
+              fail: () => undefined,
+            });
             return;
           }
           oldest.live -= 1;

@@ -67,7 +67,11 @@ export class OutboxIndex {
   readonly records = new Map<number, OutboxRecord>();
   readonly stats: OutboxStats = emptyStats();
   private readonly all = new SeqQueue();
-  private readonly byPriority: Record<Priority, SeqQueue> = { telemetry: new SeqQueue(), status: new SeqQueue(), event: new SeqQueue() };
+  private readonly byPriority: Record<Priority, SeqQueue> = {
+    telemetry: new SeqQueue(),
+    status: new SeqQueue(),
+    event: new SeqQueue(),
+  };
   /** Bytes promised to appends that are being written but not yet in `records`. */
   private reserved = 0;
   private readonly alive = (seq: number): boolean => this.records.has(seq);
@@ -108,7 +112,10 @@ export class OutboxIndex {
    */
   makeRoom(bytes: number, priority: Priority): number[] {
     if (bytes > this.maxBytes) {
-      throw new PdmError('PDM_ERR_OUTBOX_FULL', `a ${bytes}-byte message is larger than the whole outbox (${this.maxBytes} bytes)`);
+      throw new PdmError(
+        'PDM_ERR_OUTBOX_FULL',
+        `a ${bytes}-byte message is larger than the whole outbox (${this.maxBytes} bytes)`,
+      );
     }
     let need = this.stats.liveBytes + this.reserved + bytes - this.maxBytes;
     const victims: number[] = [];

@@ -68,7 +68,10 @@ export class Outbox {
     if (this.backlog.length >= this.opts.backlogLimit) {
       // Only reachable after a long full-disk outage; say so loudly, once per message.
       this.lost += 1;
-      this.logger.error({ code: 'PDM_ERR_OUTBOX_FULL', topic: message.topic, backlog: this.backlog.length }, 'message lost: outbox and backlog full');
+      this.logger.error(
+        { code: 'PDM_ERR_OUTBOX_FULL', topic: message.topic, backlog: this.backlog.length },
+        'message lost: outbox and backlog full',
+      );
       return;
     }
     this.backlog.push(message);
@@ -101,7 +104,9 @@ export class Outbox {
   }
 
   private report(error: unknown): void {
-    const err = isPdmError(error) ? error : new PdmError('PDM_ERR_OUTBOX_WRITE', (error as Error).message, { cause: error });
+    const err = isPdmError(error)
+      ? error
+      : new PdmError('PDM_ERR_OUTBOX_WRITE', (error as Error).message, { cause: error });
     if (this.lastError === err.code) return;
     this.lastError = err.code;
     this.logger.error(err.toJSON(), 'outbox cannot store messages; holding events and status in memory');

@@ -86,7 +86,9 @@ export class OutboxPublisher {
         this.inFlight.delete(record.seq);
         this.attempts.delete(record.seq);
         this.published += 1;
-        this.store.remove(record.seq, 'acked').catch((error: Error) => this.logger.warn({ err: error.message }, 'outbox removal not logged'));
+        this.store
+          .remove(record.seq, 'acked')
+          .catch((error: Error) => this.logger.warn({ err: error.message }, 'outbox removal not logged'));
         if (generation === this.generation) this.pump();
       },
       (error: Error) => {
@@ -111,10 +113,13 @@ export class OutboxPublisher {
       this.quarantineRecord(suspect, `${tries} failed deliveries, last: ${reason}`);
     } else if (this.link.connected) {
       // Connected but refused: pause, or the same refusal would repeat in a tight loop.
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.pump();
-      }, backoffDelay(tries, this.opts.retryMinMs, this.opts.retryMaxMs));
+      this.retryTimer = setTimeout(
+        () => {
+          this.retryTimer = undefined;
+          this.pump();
+        },
+        backoffDelay(tries, this.opts.retryMinMs, this.opts.retryMaxMs),
+      );
       this.retryTimer.unref?.();
     }
   }
@@ -124,12 +129,17 @@ export class OutboxPublisher {
     this.attempts.delete(seq);
     if (!record || record.seq !== seq) return;
     this.holding.add(seq);
-    const error = new PdmError('PDM_ERR_PUBLISH_QUARANTINED', `${record.priority} seq ${seq} on ${record.topic}: ${reason}`);
+    const error = new PdmError(
+      'PDM_ERR_PUBLISH_QUARANTINED',
+      `${record.priority} seq ${seq} on ${record.topic}: ${reason}`,
+    );
     this.logger.error(error.toJSON(), 'message quarantined');
     this.quarantining = this.quarantining
       .then(() => this.quarantine.put(record, reason))
       .then(() => this.store.remove(seq, 'quarantined'))
-      .catch((failure: Error) => this.logger.error({ err: failure.message, seq }, 'could not quarantine; will retry the message'))
+      .catch((failure: Error) =>
+        this.logger.error({ err: failure.message, seq }, 'could not quarantine; will retry the message'),
+      )
       .finally(() => {
         this.holding.delete(seq);
         this.pump();

@@ -89,8 +89,12 @@ export function scanSegment(buf: Buffer): SegmentScan {
     const kind = buf.readUInt8(offset + 2);
     const length = buf.readUInt32BE(offset + 3);
     const end = offset + HEADER_BYTES + length;
-    if (end > buf.length) return stop(`torn record at byte ${offset} (${length} bytes announced, ${buf.length - offset - HEADER_BYTES} present)`);
-    if (crc32Kind(kind, buf, offset + HEADER_BYTES, end) !== buf.readUInt32BE(offset + 7)) return stop(`checksum mismatch at byte ${offset}`);
+    if (end > buf.length)
+      return stop(
+        `torn record at byte ${offset} (${length} bytes announced, ${buf.length - offset - HEADER_BYTES} present)`,
+      );
+    if (crc32Kind(kind, buf, offset + HEADER_BYTES, end) !== buf.readUInt32BE(offset + 7))
+      return stop(`checksum mismatch at byte ${offset}`);
     const body = buf.subarray(offset + HEADER_BYTES, end);
     const decoded = decodeBody(kind, body);
     if (!decoded) return stop(`malformed record at byte ${offset}`);

@@ -28,7 +28,11 @@ export interface LoadedSegments {
  * Replays every segment in order: appends add a record, removals cancel it, a later copy (compaction) replaces an
  * earlier one. A damaged record ends the reading of its segment only; it is reported, never thrown.
  */
-export async function loadSegments(fs: FileOps, dir: string, onDamage: (error: PdmError) => void): Promise<LoadedSegments> {
+export async function loadSegments(
+  fs: FileOps,
+  dir: string,
+  onDamage: (error: PdmError) => void,
+): Promise<LoadedSegments> {
   await fs.mkdirp(dir);
   const names = (await fs.list(dir)).filter((n) => NAME.test(n)).sort();
   const live = new Map<number, { record: OutboxRecord; segment: Segment }>();
@@ -46,12 +50,21 @@ export async function loadSegments(fs: FileOps, dir: string, onDamage: (error: P
     diskBytes += buf.length;
     nextSegment = Math.max(nextSegment, no + 1);
     if (scan.damage) {
-      onDamage(new PdmError('PDM_ERR_OUTBOX_CORRUPT', `${path}: ${scan.damage}; ${scan.records.length} whole records before it kept`));
+      onDamage(
+        new PdmError(
+          'PDM_ERR_OUTBOX_CORRUPT',
+          `${path}: ${scan.damage}; ${scan.records.length} whole records before it kept`,
+        ),
+      );
     }
     for (const rec of scan.records) {
       nextSeq = Math.max(nextSeq, rec.seq + 1);
       if (rec.kind === 'remove') live.delete(rec.seq);
-      else live.set(rec.seq, { record: { ...rec.message, seq: rec.seq, bytes: encodeAppend(rec.seq, rec.message).length }, segment });
+      else
+        live.set(rec.seq, {
+          record: { ...rec.message, seq: rec.seq, bytes: encodeAppend(rec.seq, rec.message).length },
+          segment,
+        });
     }
   }
   return {

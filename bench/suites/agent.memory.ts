@@ -22,6 +22,16 @@ export async function run(report: Report): Promise<void> {
   }
   const at10 = rss[9]!;
   const at60 = rss[59]!;
-  report({ bench: 'agent.memory', metric: 'rss_after_60_simulated_minutes', value: Number(at60.toFixed(1)), unit: 'MB', baseline: Number(at10.toFixed(1)), ratio: Number((at60 / at10).toFixed(4)), baselineIs: 'RSS at minute 10', targetMB: 100, targetGrowth: 1.05 });
+  report({
+    bench: 'agent.memory',
+    metric: 'rss_after_60_simulated_minutes',
+    value: Number(at60.toFixed(1)),
+    unit: 'MB',
+    baseline: Number(at10.toFixed(1)),
+    ratio: Number((at60 / at10).toFixed(4)),
+    baselineIs: 'RSS at minute 10',
+    targetMB: 100,
+    targetGrowth: 1.05,
+  });
   report({ bench: 'agent.memory', metric: 'rss_max', value: Number(Math.max(...rss).toFixed(1)), unit: 'MB' });
 }

@@ -21,7 +21,12 @@ const logger = pino({ level: 'silent' });
 
 function messages(): OutboxMessage[] {
   const envelopes = createEnvelopeFactory({ site: 'plant-1', device: 'pump-001' });
-  return Array.from({ length: EVENTS }, (_, n) => ({ ...numberedEvent(envelopes, n), qos: 1, retain: false, priority: 'event' }));
+  return Array.from({ length: EVENTS }, (_, n) => ({
+    ...numberedEvent(envelopes, n),
+    qos: 1,
+    retain: false,
+    priority: 'event',
+  }));
 }
 
 async function perSecond(fn: () => Promise<void>, count: number): Promise<number> {
@@ -29,7 +34,6 @@ async function perSecond(fn: () => Promise<void>, count: number): Promise<number
   await fn();
   return count / (Number(process.hrtime.bigint() - start) / 1e9);
 }
-
 
 /** Fills a store while no broker is listening, starts one, and times the drain through the real publisher. */
 async function drainAfterReconnect(store: OutboxStore, msgs: OutboxMessage[]): Promise<number> {
@@ -45,7 +49,13 @@ async function drainAfterReconnect(store: OutboxStore, msgs: OutboxMessage[]): P
     connectTimeoutMs: 100,
     logger,
   });
-  const publisher = new OutboxPublisher(store, link, new MemoryQuarantine(), { maxInFlight: 32, maxAttempts: 10, retryMinMs: 20, retryMaxMs: 100 }, logger);
+  const publisher = new OutboxPublisher(
+    store,
+    link,
+    new MemoryQuarantine(),
+    { maxInFlight: 32, maxAttempts: 10, retryMinMs: 20, retryMaxMs: 100 },
+    logger,
+  );
   await Promise.all(msgs.map((m) => store.append(m)));
   publisher.start();
   await broker.start();
@@ -53,7 +63,8 @@ async function drainAfterReconnect(store: OutboxStore, msgs: OutboxMessage[]): P
   const rate = await perSecond(async () => {
     while (store.stats.depth > 0) await new Promise((resolve) => setTimeout(resolve, 2));
   }, msgs.length);
-  if (broker.events().length !== msgs.length) throw new Error(`drain delivered ${broker.events().length} of ${msgs.length}`);
+  if (broker.events().length !== msgs.length)
+    throw new Error(`drain delivered ${broker.events().length} of ${msgs.length}`);
   publisher.stop();
   await link.close();
   await broker.stop();
@@ -97,20 +108,45 @@ export async function run(report: Report): Promise<void> {
       for (const m of msgs.slice(0, 500)) await one.append(m);
     }, 500);
     await one.close();
-    report({ bench: 'agent.outbox', metric: 'durable_appends_sequential', value: Math.round(sequential), unit: 'events/s', baseline: Math.round(memoryRate), ratio: Number((sequential / memoryRate).toFixed(5)), note: 'each append awaited: one fdatasync per event' });
+    report({
+      bench: 'agent.outbox',
+      metric: 'durable_appends_sequential',
+      value: Math.round(sequential),
+      unit: 'events/s',
+      baseline: Math.round(memoryRate),
+      ratio: Number((sequential / memoryRate).toFixed(5)),
+      note: 'each append awaited: one fdatasync per event',
+    });
 
     const burst = await FileOutboxStore.open({ dir: join(dir, 'burst'), maxBytes: 64 << 20 });
     const grouped = await perSecond(async () => {
       await Promise.all(msgs.map((m) => burst.append(m)));
     }, EVENTS);
     await burst.close();
-    report({ bench: 'agent.outbox', metric: 'durable_appends_burst', value: Math.round(grouped), unit: 'events/s', baseline: Math.round(memoryRate), ratio: Number((grouped / memoryRate).toFixed(5)), note: 'appends issued together share a group commit' });
+    report({
+      bench: 'agent.outbox',
+      metric: 'durable_appends_burst',
+      value: Math.round(grouped),
+      unit: 'events/s',
+      baseline: Math.round(memoryRate),
+      ratio: Number((grouped / memoryRate).toFixed(5)),
+      note: 'appends issued together share a group commit',
+    });
 
     const raw = await rawPublishRate(msgs);
     const drainStore = await FileOutboxStore.open({ dir: join(dir, 'drain'), maxBytes: 64 << 20 });
     const drain = await drainAfterReconnect(drainStore, msgs);
     await drainStore.close();
-    report({ bench: 'agent.outbox', metric: 'drain_after_reconnect', value: Math.round(drain), unit: 'events/s', baseline: Math.round(raw), ratio: Number((drain / raw).toFixed(3)), events: EVENTS, baselineIs: 'bare MQTT.js QoS 1 publish, 32 in flight' });
+    report({
+      bench: 'agent.outbox',
+      metric: 'drain_after_reconnect',
+      value: Math.round(drain),
+      unit: 'events/s',
+      baseline: Math.round(raw),
+      ratio: Number((drain / raw).toFixed(3)),
+      events: EVENTS,
+      baselineIs: 'bare MQTT.js QoS 1 publish, 32 in flight',
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,22 +12,44 @@ import { median, opsPerSecond, type Report } from '../result.js';
  * ingest already pays for each one, measured in the same run. 100 devices, the shipped PCA card as the reference.
  */
 export async function run(report: Report): Promise<void> {
-  const card = readModel(fileURLToPath(new URL('../../../models/default/pump-vibration-pca.card.json', import.meta.url))).card;
-  const reference = { model: { modelId: card.id, version: card.version, source: 'default' as const }, distribution: card.training.distribution! };
+  const card = readModel(
+    fileURLToPath(new URL('../../../models/default/pump-vibration-pca.card.json', import.meta.url)),
+  ).card;
+  const reference = {
+    model: { modelId: card.id, version: card.version, source: 'default' as const },
+    distribution: card.training.distribution!,
+  };
   let t = 0;
-  const monitor = new DriftMonitor({ windowMinutes: 60, minSamples: 500, warnPsi: 0.1, alarmPsi: 0.25 }, () => reference, () => t);
+  const monitor = new DriftMonitor(
+    { windowMinutes: 60, minSamples: 500, warnPsi: 0.1, alarmPsi: 0.25 },
+    () => reference,
+    () => t,
+  );
   const devices = 100;
   const messages: TelemetryMessage[] = [];
   const encoded: Array<{ topic: string; payload: Buffer }> = [];
   for (let d = 0; d < devices; d++) {
     const env = createEnvelopeFactory({ site: 'plant-1', device: `pump-${d}` }).next();
-    const features = Object.fromEntries(card.features.names.map((n, j) => [n, card.normalisation.mean[j]! + card.normalisation.scale[j]! * Math.sin(d + j)]));
-    const msg = { ...env, windowStart: env.ts, windowEnd: env.ts + 1000, features, score: 0.3, threshold: 1 } as TelemetryMessage;
+    const features = Object.fromEntries(
+      card.features.names.map((n, j) => [
+        n,
+        card.normalisation.mean[j]! + card.normalisation.scale[j]! * Math.sin(d + j),
+      ]),
+    );
+    const msg = {
+      ...env,
+      windowStart: env.ts,
+      windowEnd: env.ts + 1000,
+      features,
+      score: 0.3,
+      threshold: 1,
+    } as TelemetryMessage;
     messages.push(msg);
     encoded.push(encode('telemetry', msg));
   }
   // Fill every device's window first (a full ring of buckets), so the measured calls sum full windows.
-  for (let b = 0; b < WINDOW_BUCKETS; b++, t += 300_000) for (let i = 0; i < 50; i++) for (const m of messages) monitor.observe(m);
+  for (let b = 0; b < WINDOW_BUCKETS; b++, t += 300_000)
+    for (let i = 0; i < 50; i++) for (const m of messages) monitor.observe(m);
   // Alternating rounds, medians: the machine is shared, and a burst of load should not land on one side only.
   let i = 0;
   const decodeOnce = (): void => {
@@ -40,6 +62,23 @@ export async function run(report: Report): Promise<void> {
   const baseline = median(rounds.map((r) => r[0]));
   const value = median(rounds.map((r) => r[1]));
   const series = card.features.names.length + 1;
-  report({ bench: 'hub.drift', metric: 'drift_observes_per_second', value: Math.round(value), unit: 'msg/s', baseline: Math.round(baseline), ratio: Number((value / baseline).toFixed(3)), baselineIs: 'decode() of the same telemetry message', devices });
-  report({ bench: 'hub.drift', metric: 'window_counters_per_device', value: WINDOW_BUCKETS * series * 10, unit: 'uint32 counters', bytes: WINDOW_BUCKETS * series * 10 * 4, series, buckets: WINDOW_BUCKETS });
+  report({
+    bench: 'hub.drift',
+    metric: 'drift_observes_per_second',
+    value: Math.round(value),
+    unit: 'msg/s',
+    baseline: Math.round(baseline),
+    ratio: Number((value / baseline).toFixed(3)),
+    baselineIs: 'decode() of the same telemetry message',
+    devices,
+  });
+  report({
+    bench: 'hub.drift',
+    metric: 'window_counters_per_device',
+    value: WINDOW_BUCKETS * series * 10,
+    unit: 'uint32 counters',
+    bytes: WINDOW_BUCKETS * series * 10 * 4,
+    series,
+    buckets: WINDOW_BUCKETS,
+  });
 }

@@ -42,8 +42,13 @@ const BARE_AEDES = `
 `;
 
 export function startBareAedes(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', BARE_AEDES], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve) => child.once('message', (m) => resolve({ child, port: (m as { mqttPort: number }).mqttPort })));
+  const child = spawn(process.execPath, ['--input-type=module', '-e', BARE_AEDES], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve) =>
+    child.once('message', (m) => resolve({ child, port: (m as { mqttPort: number }).mqttPort })),
+  );
 }
 
 /** Extra node flags for the hub process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/x` to profile it under this load. */
@@ -53,7 +58,16 @@ async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: n
   const child = fork(join(ROOT, 'dist', 'cli', 'pdm.js'), ['hub', '--config', join(ROOT, 'config', 'hub.yaml')], {
     execArgv: [...process.execArgv, ...HUB_NODE_FLAGS, ...EXTRA_HUB_ARGS],
     // The hub as shipped (hub/runtime-settings.ts, as the systemd unit and `pdm demo` start it).
-    env: { ...process.env, ...HUB_RUNTIME_ENV, PDM_HUB_MQTT_HOST: '127.0.0.1', PDM_HUB_MQTT_PORT: '0', PDM_HUB_HTTP_PORT: '0', PDM_HUB_DATA_DIR: dataDir, PDM_HUB_LOG_LEVEL: 'warn', PDM_HUB_LOG_FILE: join(dataDir, 'hub.log') },
+    env: {
+      ...process.env,
+      ...HUB_RUNTIME_ENV,
+      PDM_HUB_MQTT_HOST: '127.0.0.1',
+      PDM_HUB_MQTT_PORT: '0',
+      PDM_HUB_HTTP_PORT: '0',
+      PDM_HUB_DATA_DIR: dataDir,
+      PDM_HUB_LOG_LEVEL: 'warn',
+      PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
+    },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -122,7 +136,12 @@ function cpuSecondsOf(pid: number | undefined, thread: 'all' | 'main' = 'all'): 
 function machineBusySeconds(): number | undefined {
   try {
     // "cpu  user nice system idle iowait irq softirq steal ...", in USER_HZ (100 on Linux).
-    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
     return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
   } catch {
     return undefined;
@@ -180,7 +199,12 @@ function percentile(values: Iterable<number>, q: number): number {
 function bySecond(sentAt: Float64Array, latencies: Float64Array): NonNullable<PacedResult['timeline']> {
   const seconds: number[][] = [];
   for (let i = 0; i < sentAt.length; i++) (seconds[Math.floor(sentAt[i]! / 1000)] ??= []).push(latencies[i]!);
-  return seconds.map((l, second) => ({ second, p50: percentile(l, 0.5), p99: percentile(l, 0.99), max: Math.max(...l) }));
+  return seconds.map((l, second) => ({
+    second,
+    p50: percentile(l, 0.5),
+    p99: percentile(l, 0.99),
+    max: Math.max(...l),
+  }));
 }
 
 /** A paced phase: PUBACK latency, the rate reached, and the cores used meanwhile (where /proc tells). */
@@ -210,7 +234,9 @@ export class Fleet {
     private readonly brokerPid: number | undefined,
   ) {}
 
-  private readonly envelopes = Array.from({ length: DEVICES }, (_, d) => createEnvelopeFactory({ site: 'bench', device: `dev-${d}` }));
+  private readonly envelopes = Array.from({ length: DEVICES }, (_, d) =>
+    createEnvelopeFactory({ site: 'bench', device: `dev-${d}` }),
+  );
   private readonly episodes = Array.from({ length: DEVICES }, () => uuidv7());
 
   static async connect(port: number, password: string | undefined, brokerPid?: number): Promise<Fleet> {
@@ -232,7 +258,19 @@ export class Fleet {
 
   private event(d: number) {
     const e = this.envelopes[d]!.next();
-    return encode('event', { ...e, kind: 'anomaly', episodeId: this.episodes[d]!, asset: `asset-${d}`, score: 2, threshold: 1.5, severity: 'warning', model: { id: 'rms', version: '1' }, contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }], windowStart: e.ts - 1000, windowEnd: e.ts });
+    return encode('event', {
+      ...e,
+      kind: 'anomaly',
+      episodeId: this.episodes[d]!,
+      asset: `asset-${d}`,
+      score: 2,
+      threshold: 1.5,
+      severity: 'warning',
+      model: { id: 'rms', version: '1' },
+      contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
+      windowStart: e.ts - 1000,
+      windowEnd: e.ts,
+    });
   }
 
   /** EVENTS_PER_DEVICE new events from every device at once; resolves when every PUBACK is in. */
@@ -256,7 +294,9 @@ export class Fleet {
       perSecond: latencies.length / seconds,
       p50: percentile(latencies, 0.5),
       p99: percentile(latencies, 0.99),
-      ...(cpuBefore !== undefined && cpuAfter !== undefined ? { cpuMicrosPerEvent: ((cpuAfter - cpuBefore) * 1e6) / latencies.length } : {}),
+      ...(cpuBefore !== undefined && cpuAfter !== undefined
+        ? { cpuMicrosPerEvent: ((cpuAfter - cpuBefore) * 1e6) / latencies.length }
+        : {}),
     };
   }
 
@@ -312,13 +352,24 @@ export class Fleet {
       }, 10);
     });
     const elapsed = (performance.now() - start) / 1000;
-    const share = (before: number | undefined, after: number | undefined) => (before !== undefined && after !== undefined ? (after - before) / elapsed : undefined);
+    const share = (before: number | undefined, after: number | undefined) =>
+      before !== undefined && after !== undefined ? (after - before) / elapsed : undefined;
     const cpuShare = share(cpuBefore, cpuSecondsOf(this.brokerPid));
     const mainThreadShare = share(mainBefore, cpuSecondsOf(this.brokerPid, 'main'));
     const machineShare = share(machineBefore, machineBusySeconds());
     const load = process.cpuUsage(loadBefore);
     const loadShare = (load.user + load.system) / 1e6 / elapsed;
-    return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rate: total / (sending || elapsed), ...(cpuShare !== undefined ? { cpuShare } : {}), ...(mainThreadShare !== undefined ? { mainThreadShare } : {}), ...(machineShare !== undefined ? { machineShare } : {}), loadShare, seconds: elapsed, ...(TIMELINE ? { timeline: bySecond(sentAt, latencies) } : {}) };
+    return {
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      rate: total / (sending || elapsed),
+      ...(cpuShare !== undefined ? { cpuShare } : {}),
+      ...(mainThreadShare !== undefined ? { mainThreadShare } : {}),
+      ...(machineShare !== undefined ? { machineShare } : {}),
+      loadShare,
+      seconds: elapsed,
+      ...(TIMELINE ? { timeline: bySecond(sentAt, latencies) } : {}),
+    };
   }
 
   async end(): Promise<void> {
@@ -327,7 +378,10 @@ export class Fleet {
 }
 
 /** One burst and the paced phase over a freshly connected fleet (the broker comparison's load). */
-export async function drive(port: number, password: string | undefined): Promise<Burst & { pacedP99: number; connectSeconds: number }> {
+export async function drive(
+  port: number,
+  password: string | undefined,
+): Promise<Burst & { pacedP99: number; connectSeconds: number }> {
   const fleet = await Fleet.connect(port, password);
   const burst = await fleet.burst();
   const paced = await fleet.paced(LIGHT_RATE);
@@ -350,7 +404,10 @@ export async function run(report: Report): Promise<void> {
     const secret = newSecret();
     const hash = await hashSecret(secret);
     const devices = Object.fromEntries(
-      Array.from({ length: DEVICES }, (_, d) => [deviceClientId('bench', `dev-${d}`), { site: 'bench', device: `dev-${d}`, hash, createdAt: Date.now() }]),
+      Array.from({ length: DEVICES }, (_, d) => [
+        deviceClientId('bench', `dev-${d}`),
+        { site: 'bench', device: `dev-${d}`, hash, createdAt: Date.now() },
+      ]),
     );
     await new DurableJsonFile(join(dataDir, 'identities.json')).write({ schema: 1, devices, users: {} });
 
@@ -371,7 +428,11 @@ export async function run(report: Report): Promise<void> {
     /** The hub's snapshots so far and its event loop's busy seconds, from one read of /metrics. */
     const counters = async () => {
       const value = await hubMetrics(hub.httpUrl);
-      return { snapshots: value('pdm_store_snapshots_total'), busy: value('pdm_hub_event_loop_busy_seconds_total'), at: performance.now() };
+      return {
+        snapshots: value('pdm_store_snapshots_total'),
+        busy: value('pdm_hub_event_loop_busy_seconds_total'),
+        at: performance.now(),
+      };
     };
     // Read just before the first message and just after the last PUBACK: the loop's busy share over the phase alone
     // (not over building its messages, when the hub idles).
@@ -395,26 +456,122 @@ export async function run(report: Report): Promise<void> {
     const rate = (bursts: Burst[]) => bursts.map((b) => Math.round(b.perSecond));
     const hubRate = median(hubBursts.map((b) => b.perSecond));
     const bareRate = median(bareBursts.map((b) => b.perSecond));
-    report({ bench: 'hub.ingest', metric: 'events_per_second', value: Math.round(hubRate), unit: 'msg/s', baseline: Math.round(bareRate), ratio: Number((hubRate / bareRate).toFixed(3)), target: 20_000, slowest: Math.min(...rate(hubBursts)), runs: rate(hubBursts), baselineRuns: rate(bareBursts), note: 'median burst of the rounds', ...common });
+    report({
+      bench: 'hub.ingest',
+      metric: 'events_per_second',
+      value: Math.round(hubRate),
+      unit: 'msg/s',
+      baseline: Math.round(bareRate),
+      ratio: Number((hubRate / bareRate).toFixed(3)),
+      target: 20_000,
+      slowest: Math.min(...rate(hubBursts)),
+      runs: rate(hubBursts),
+      baselineRuns: rate(bareBursts),
+      note: 'median burst of the rounds',
+      ...common,
+    });
     const ms = (x: number) => Number(x.toFixed(1));
     const cores = (x: number | undefined) => (x === undefined ? undefined : Number(x.toFixed(2)));
     const p99 = median(hubBursts.map((b) => b.p99));
     const bareP99 = median(bareBursts.map((b) => b.p99));
-    report({ bench: 'hub.ingest', metric: 'burst_puback_p99', value: ms(p99), unit: 'ms', baseline: ms(bareP99), ratio: Number((p99 / bareP99).toFixed(3)), p50: ms(median(hubBursts.map((b) => b.p50))), note: 'all events queued at once: mostly queueing; median of the rounds', ...common });
-    report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99', value: ms(hubPaced.p99), unit: 'ms', baseline: ms(barePaced.p99), ratio: Number((hubPaced.p99 / barePaced.p99).toFixed(3)), p50: ms(hubPaced.p50), rate: PACED_RATE, reached: Math.round(hubPaced.rate), brokerCores: cores(hubPaced.cpuShare), baselineCores: cores(barePaced.cpuShare), mainThreadCores: cores(hubPaced.mainThreadShare), eventLoopUtilisation: cores(loopBusy), loadCores: cores(hubPaced.loadShare), machineCoresBusy: cores(hubPaced.machineShare), machineCores: availableParallelism(), seconds: PACED_TARGET_SECONDS, snapshots, target: 50, note: 'PUBACK (after the journal fsync) at a steady rate', devices: DEVICES });
-    for (const [broker, paced] of [['bare', barePaced], ['hub', hubPaced]] as const) {
-      for (const t of paced.timeline ?? []) report({ bench: 'hub.ingest', metric: 'event_to_inspection_second', value: ms(t.p99), unit: 'ms', broker, second: t.second, p50: ms(t.p50), max: ms(t.max), rate: PACED_RATE });
+    report({
+      bench: 'hub.ingest',
+      metric: 'burst_puback_p99',
+      value: ms(p99),
+      unit: 'ms',
+      baseline: ms(bareP99),
+      ratio: Number((p99 / bareP99).toFixed(3)),
+      p50: ms(median(hubBursts.map((b) => b.p50))),
+      note: 'all events queued at once: mostly queueing; median of the rounds',
+      ...common,
+    });
+    report({
+      bench: 'hub.ingest',
+      metric: 'event_to_inspection_p99',
+      value: ms(hubPaced.p99),
+      unit: 'ms',
+      baseline: ms(barePaced.p99),
+      ratio: Number((hubPaced.p99 / barePaced.p99).toFixed(3)),
+      p50: ms(hubPaced.p50),
+      rate: PACED_RATE,
+      reached: Math.round(hubPaced.rate),
+      brokerCores: cores(hubPaced.cpuShare),
+      baselineCores: cores(barePaced.cpuShare),
+      mainThreadCores: cores(hubPaced.mainThreadShare),
+      eventLoopUtilisation: cores(loopBusy),
+      loadCores: cores(hubPaced.loadShare),
+      machineCoresBusy: cores(hubPaced.machineShare),
+      machineCores: availableParallelism(),
+      seconds: PACED_TARGET_SECONDS,
+      snapshots,
+      target: 50,
+      note: 'PUBACK (after the journal fsync) at a steady rate',
+      devices: DEVICES,
+    });
+    for (const [broker, paced] of [
+      ['bare', barePaced],
+      ['hub', hubPaced],
+    ] as const) {
+      for (const t of paced.timeline ?? [])
+        report({
+          bench: 'hub.ingest',
+          metric: 'event_to_inspection_second',
+          value: ms(t.p99),
+          unit: 'ms',
+          broker,
+          second: t.second,
+          p50: ms(t.p50),
+          max: ms(t.max),
+          rate: PACED_RATE,
+        });
     }
-    report({ bench: 'hub.ingest', metric: 'event_to_inspection_p99_light', value: ms(hubLight.p99), unit: 'ms', baseline: ms(bareLight.p99), ratio: Number((hubLight.p99 / bareLight.p99).toFixed(3)), p50: ms(hubLight.p50), rate: LIGHT_RATE, snapshots: lightSnapshots, devices: DEVICES });
-    report({ bench: 'hub.ingest', metric: 'hub_ingest_mean', value: ms(insideMs), unit: 'ms', note: 'arrival to durable commit inside the hub, all rounds and the paced phases', ...common });
+    report({
+      bench: 'hub.ingest',
+      metric: 'event_to_inspection_p99_light',
+      value: ms(hubLight.p99),
+      unit: 'ms',
+      baseline: ms(bareLight.p99),
+      ratio: Number((hubLight.p99 / bareLight.p99).toFixed(3)),
+      p50: ms(hubLight.p50),
+      rate: LIGHT_RATE,
+      snapshots: lightSnapshots,
+      devices: DEVICES,
+    });
+    report({
+      bench: 'hub.ingest',
+      metric: 'hub_ingest_mean',
+      value: ms(insideMs),
+      unit: 'ms',
+      note: 'arrival to durable commit inside the hub, all rounds and the paced phases',
+      ...common,
+    });
     const cpu = (bursts: Burst[]) => bursts.map((b) => b.cpuMicrosPerEvent).filter((x): x is number => x !== undefined);
     if (cpu(hubBursts).length === ROUNDS && cpu(bareBursts).length === ROUNDS) {
       const us = (x: number) => Number(x.toFixed(1));
       const hubCpu = median(cpu(hubBursts));
       const bareCpu = median(cpu(bareBursts));
-      report({ bench: 'hub.ingest', metric: 'burst_cpu_per_event', value: us(hubCpu), unit: 'us', baseline: us(bareCpu), ratio: Number((hubCpu / bareCpu).toFixed(3)), runs: cpu(hubBursts).map(us), baselineRuns: cpu(bareBursts).map(us), note: 'broker process CPU (user+sys) during a burst / its events, median of the rounds; 10 ms tick resolution', ...common });
+      report({
+        bench: 'hub.ingest',
+        metric: 'burst_cpu_per_event',
+        value: us(hubCpu),
+        unit: 'us',
+        baseline: us(bareCpu),
+        ratio: Number((hubCpu / bareCpu).toFixed(3)),
+        runs: cpu(hubBursts).map(us),
+        baselineRuns: cpu(bareBursts).map(us),
+        note: 'broker process CPU (user+sys) during a burst / its events, median of the rounds; 10 ms tick resolution',
+        ...common,
+      });
     }
-    report({ bench: 'hub.ingest', metric: 'fleet_connect_seconds', value: Number(hubFleet.connectSeconds.toFixed(2)), unit: 's', baseline: Number(bareFleet.connectSeconds.toFixed(2)), ratio: Number((hubFleet.connectSeconds / bareFleet.connectSeconds).toFixed(3)), ...common });
+    report({
+      bench: 'hub.ingest',
+      metric: 'fleet_connect_seconds',
+      value: Number(hubFleet.connectSeconds.toFixed(2)),
+      unit: 's',
+      baseline: Number(bareFleet.connectSeconds.toFixed(2)),
+      ratio: Number((hubFleet.connectSeconds / bareFleet.connectSeconds).toFixed(3)),
+      ...common,
+    });
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -14,7 +14,17 @@ function group(): unknown[] {
     'ij',
     uuidv7(),
     40,
-    [{ id: uuidv7(), device: `dev-${i}`, episodeId: uuidv7(), kind: 'anomaly', severity: 'warning', at: now, score: 2 }],
+    [
+      {
+        id: uuidv7(),
+        device: `dev-${i}`,
+        episodeId: uuidv7(),
+        kind: 'anomaly',
+        severity: 'warning',
+        at: now,
+        score: 2,
+      },
+    ],
     { severity: 'warning', priority: 'P2', lastEventAt: now, updatedAt: now },
     [[], []],
   ]);
@@ -38,7 +48,8 @@ function plainRecord(value: unknown): Buffer {
  */
 export async function run(report: Report): Promise<void> {
   const groups = Array.from({ length: 16 }, group);
-  for (const g of groups) if (!encodeRecord(g).equals(plainRecord(g))) throw new Error('the two encodings must give the same bytes');
+  for (const g of groups)
+    if (!encodeRecord(g).equals(plainRecord(g))) throw new Error('the two encodings must give the same bytes');
   const values: number[] = [];
   const baselines: number[] = [];
   let n = 0;

@@ -11,11 +11,36 @@ const ROUNDS = 3;
 
 function inspection(n: number, now: number): Inspection {
   const id = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-  const events = Array.from({ length: 5 }, (_, e) => ({ id: `${id.slice(0, -2)}${String(e).padStart(2, '0')}`, device: `pump-${n % 100}`, episodeId: id, kind: 'anomaly' as const, severity: 'warning' as const, at: now, score: 2 }));
+  const events = Array.from({ length: 5 }, (_, e) => ({
+    id: `${id.slice(0, -2)}${String(e).padStart(2, '0')}`,
+    device: `pump-${n % 100}`,
+    episodeId: id,
+    kind: 'anomaly' as const,
+    severity: 'warning' as const,
+    at: now,
+    score: 2,
+  }));
   return {
-    id, site: 'plant-1', asset: `asset-${n}`, device: `pump-${n % 100}`, devices: [`pump-${n % 100}`], status: 'open', priority: 'P2', severity: 'warning',
-    score: 2, threshold: 1.5, contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }], model: { id: 'pca', version: '1' }, origin: 'event',
-    episodeIds: [id], events, lastEventAt: now, createdAt: now, updatedAt: now, comments: [], audit: [{ at: now, by: 'hub', action: 'open', from: null, to: 'open' }],
+    id,
+    site: 'plant-1',
+    asset: `asset-${n}`,
+    device: `pump-${n % 100}`,
+    devices: [`pump-${n % 100}`],
+    status: 'open',
+    priority: 'P2',
+    severity: 'warning',
+    score: 2,
+    threshold: 1.5,
+    contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
+    model: { id: 'pca', version: '1' },
+    origin: 'event',
+    episodeIds: [id],
+    events,
+    lastEventAt: now,
+    createdAt: now,
+    updatedAt: now,
+    comments: [],
+    audit: [{ at: now, by: 'hub', action: 'open', from: null, to: 'open' }],
   };
 }
 
@@ -36,7 +61,11 @@ export async function run(report: Report): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'pdm-bench-restart-'));
   const unnumbered = `${dir}-unnumbered`;
   try {
-    const store = await HubStore.open(dir, { coalesceMs: 0, snapshotJournalBytes: 1024 ** 3, archiveClosedAfterMinutes: 60 * 24 * 365 });
+    const store = await HubStore.open(dir, {
+      coalesceMs: 0,
+      snapshotJournalBytes: 1024 ** 3,
+      archiveClosedAfterMinutes: 60 * 24 * 365,
+    });
     const now = Date.now();
     for (let n = 0; n < INSPECTIONS; n += 1) {
       store.state.inspections.push(inspection(n, now));

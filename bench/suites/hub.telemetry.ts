@@ -21,21 +21,42 @@ const silent = pino({ level: 'silent' });
 const FEATURES = 20;
 const INGEST_MESSAGES = Number(process.env.PDM_BENCH_TELEMETRY ?? 20_000);
 const TRAIN_ROWS = (process.env.PDM_BENCH_TRAIN_ROWS ?? '10000,100000,500000').split(',').map(Number);
-const routing = { correlationWindowSeconds: 300, default: { inspectFrom: 'warning', promoteAfterSeconds: 60, promoteAfterEvents: 3 }, sites: {} } as const;
+const routing = {
+  correlationWindowSeconds: 300,
+  default: { inspectFrom: 'warning', promoteAfterSeconds: 60, promoteAfterEvents: 3 },
+  sites: {},
+} as const;
 
 function message(device: string, t: number): TelemetryMessage {
   const features: Record<string, number> = {};
   for (let j = 0; j < FEATURES; j++) features[`vibration.f${j}`] = Math.sin(t / (1000 + 97 * j)) + j;
-  return { ...createEnvelopeFactory({ site: 'bench', device, now: () => t }).next(), windowStart: t - 500, windowEnd: t, features, score: 0.3, threshold: 1 };
+  return {
+    ...createEnvelopeFactory({ site: 'bench', device, now: () => t }).next(),
+    windowStart: t - 500,
+    windowEnd: t,
+    features,
+    score: 0.3,
+    threshold: 1,
+  };
 }
 
 const openLog = (root: string, flushMs: number) =>
-  TelemetryLog.open({ root, segmentBytes: 8 * 1024 ** 2, segmentMs: 86_400_000, flushMs, retentionMs: 30 * 86_400_000, maxBytes: 1024 ** 4, logger: silent });
+  TelemetryLog.open({
+    root,
+    segmentBytes: 8 * 1024 ** 2,
+    segmentMs: 86_400_000,
+    flushMs,
+    retentionMs: 30 * 86_400_000,
+    maxBytes: 1024 ** 4,
+    logger: silent,
+  });
 
 /** Telemetry through Ingest.handle (decode + validate + hooks), without and with the log, alternating rounds. */
 async function ingestOverhead(dir: string, report: Report): Promise<void> {
   const store = await HubStore.open(join(dir, 'store'), { coalesceMs: 20 });
-  const payloads = Array.from({ length: INGEST_MESSAGES }, (_, i) => encode('telemetry', message(`dev-${i % 50}`, 1_700_000_000_000 + i * 500)));
+  const payloads = Array.from({ length: INGEST_MESSAGES }, (_, i) =>
+    encode('telemetry', message(`dev-${i % 50}`, 1_700_000_000_000 + i * 500)),
+  );
   const log = await openLog(join(dir, 'ingest-log'), 1000);
   const scores = new ScoreHistory();
   const time = async (withLog: boolean): Promise<number> => {
@@ -60,13 +81,30 @@ async function ingestOverhead(dir: string, report: Report): Promise<void> {
     if (round % 2 === 0) without.push(await time(false));
   }
   const perMsg = (ms: number) => Number(((ms * 1000) / INGEST_MESSAGES).toFixed(2));
-  report({ bench: 'hub.telemetry', metric: 'ingest_telemetry_us_per_message', value: perMsg(median(withLog)), unit: 'µs', baseline: perMsg(median(without)), ratio: Number((median(withLog) / median(without)).toFixed(3)), baselineIs: 'the same Ingest.handle with the score history only (no log); medians of 7 alternating rounds', messages: INGEST_MESSAGES, features: FEATURES });
+  report({
+    bench: 'hub.telemetry',
+    metric: 'ingest_telemetry_us_per_message',
+    value: perMsg(median(withLog)),
+    unit: 'µs',
+    baseline: perMsg(median(without)),
+    ratio: Number((median(withLog) / median(without)).toFixed(3)),
+    baselineIs: 'the same Ingest.handle with the score history only (no log); medians of 7 alternating rounds',
+    messages: INGEST_MESSAGES,
+    features: FEATURES,
+  });
   const rows = Array.from({ length: 10_000 }, (_, i) => message(`dev-${i % 50}`, 1_800_000_000_000 + i * 500));
   const flushStart = performance.now();
   for (const msg of rows) log.append(msg);
   await log.flush();
   const flushMs = performance.now() - flushStart;
-  report({ bench: 'hub.telemetry', metric: 'log_append_and_flush_rows_per_second', value: Math.round(10_000 / (flushMs / 1000)), unit: 'rows/s', bytesPerRow: Math.round(log.stats.bytesWritten / log.stats.rowsWritten), features: FEATURES });
+  report({
+    bench: 'hub.telemetry',
+    metric: 'log_append_and_flush_rows_per_second',
+    value: Math.round(10_000 / (flushMs / 1000)),
+    unit: 'rows/s',
+    bytesPerRow: Math.round(log.stats.bytesWritten / log.stats.rowsWritten),
+    features: FEATURES,
+  });
   await log.close();
   await store.flush();
 }
@@ -89,13 +127,28 @@ async function trainingTime(dir: string, report: Report): Promise<void> {
     const readMs = performance.now() - readStart;
     const start = performance.now();
     const result = await trainFromTelemetry(
-      { log, store, state: () => ({ inspections: [], watches: [] }), config: { minNormalRows: 200, maxRows: 50_000, marginSeconds: 120 }, now: Date.now },
+      {
+        log,
+        store,
+        state: () => ({ inspections: [], watches: [] }),
+        config: { minNormalRows: 200, maxRows: 50_000, marginSeconds: 120 },
+        now: Date.now,
+      },
       { scope: 'device', name: `bench/pump-${rows}`, devices: [{ site: 'bench', device: 'pump' }] },
     );
     const ms = performance.now() - start;
     report({
-      bench: 'hub.telemetry', metric: 'train_job_ms', value: Math.round(ms), unit: 'ms', baseline: Math.round(readMs), ratio: Number((ms / readMs).toFixed(2)),
-      baselineIs: 'reading the same rows from the log', rows: n, fittedRows: result.summary.fittedRows, features: FEATURES, ...result.timings,
+      bench: 'hub.telemetry',
+      metric: 'train_job_ms',
+      value: Math.round(ms),
+      unit: 'ms',
+      baseline: Math.round(readMs),
+      ratio: Number((ms / readMs).toFixed(2)),
+      baselineIs: 'reading the same rows from the log',
+      rows: n,
+      fittedRows: result.summary.fittedRows,
+      features: FEATURES,
+      ...result.timings,
       hoursAt2Hz: Number((rows / 7200).toFixed(1)),
     });
     await log.close();

@@ -31,8 +31,17 @@ export async function run(report: Report): Promise<void> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const cmms: CmmsConfig = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wo`, secret: 'a-very-long-shared-secret', maxAttempts: 5, baseDelayMs: 10, maxDelayMs: 100, timeoutMs: 5000 };
-  const inspections: Inspection[] = Array.from({ length: NOTIFICATIONS }, (_, n) => openInspection(anomalyEvent('plant-1', `pump-${n % 50}`, { asset: `a${n}` }), Date.now()));
+  const cmms: CmmsConfig = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wo`,
+    secret: 'a-very-long-shared-secret',
+    maxAttempts: 5,
+    baseDelayMs: 10,
+    maxDelayMs: 100,
+    timeoutMs: 5000,
+  };
+  const inspections: Inspection[] = Array.from({ length: NOTIFICATIONS }, (_, n) =>
+    openInspection(anomalyEvent('plant-1', `pump-${n % 50}`, { asset: `a${n}` }), Date.now()),
+  );
   const dir = mkdtempSync(join(tmpdir(), 'pdm-bench-webhooks-'));
   try {
     // Baseline: the same POSTs from memory by CONCURRENCY workers (after a warm-up of the connection pool).
@@ -47,7 +56,13 @@ export async function run(report: Report): Promise<void> {
     const baseline = notes.length / seconds(baseStart);
 
     received = 0;
-    const outbox = await WebhookOutbox.open({ dataDir: join(dir, 'burst'), cmms, inspections: [], logger, concurrency: CONCURRENCY });
+    const outbox = await WebhookOutbox.open({
+      dataDir: join(dir, 'burst'),
+      cmms,
+      inspections: [],
+      logger,
+      concurrency: CONCURRENCY,
+    });
     outbox.start();
     const start = process.hrtime.bigint();
     await Promise.all(inspections.map((i) => outbox.record(i)));
@@ -75,7 +90,13 @@ export async function run(report: Report): Promise<void> {
     for (const i of inspections.slice(0, 200)) await one.record(i);
     const sequential = 200 / seconds(oneStart);
     await one.close();
-    report({ bench: 'hub.webhooks', metric: 'record_sequential', value: Math.round(sequential), unit: 'notifications/s', note: 'each record awaited (not started, so the file holds all 200 pending): one durable write each' });
+    report({
+      bench: 'hub.webhooks',
+      metric: 'record_sequential',
+      value: Math.round(sequential),
+      unit: 'notifications/s',
+      note: 'each record awaited (not started, so the file holds all 200 pending): one durable write each',
+    });
   } finally {
     server.close();
     rmSync(dir, { recursive: true, force: true });

@@ -22,33 +22,50 @@ const TELEMETRY_EVERY_S = Number(process.env.PDM_BENCH_TELEMETRY_EVERY_S ?? 2);
 const EVENT_EVERY_S = Number(process.env.PDM_BENCH_EVENT_EVERY_S ?? 30);
 const STEADY_SECONDS = Number(process.env.PDM_BENCH_SECONDS ?? 30);
 
-export const percentile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+export const percentile = (sorted: number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 export const rssOf = (pid: number): number =>
-  Number(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!.split(/\s+/)[1]) * 1024;
+  Number(
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'))!
+      .split(/\s+/)[1],
+  ) * 1024;
 
 /**
  * A hub process with `devices` provisioned under one shared secret (hashing 1,000 secrets with scrypt would take minutes).
  * It runs with the shipped runtime settings (hub/runtime-settings.ts); `env` is added to its environment on top, and
  * `nodeFlags` replace the shipped node flags.
  */
-export async function startLoadHub(devices: number, env: Record<string, string> = {}, nodeFlags: readonly string[] = [...process.execArgv, ...HUB_NODE_FLAGS]): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
+export async function startLoadHub(
+  devices: number,
+  env: Record<string, string> = {},
+  nodeFlags: readonly string[] = [...process.execArgv, ...HUB_NODE_FLAGS],
+): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pdm-load-'));
   const secret = newSecret();
   const hash = await hashSecret(secret);
   const records = Object.fromEntries(
-    Array.from({ length: devices }, (_, d) => [deviceClientId(SITE, `dev-${d}`), { site: SITE, device: `dev-${d}`, hash, createdAt: Date.now() }]),
+    Array.from({ length: devices }, (_, d) => [
+      deviceClientId(SITE, `dev-${d}`),
+      { site: SITE, device: `dev-${d}`, hash, createdAt: Date.now() },
+    ]),
   );
   await new DurableJsonFile(join(dataDir, 'identities.json')).write({ schema: 1, devices: records, users: {} });
-  const { child, ready } = await startPdm<HubReady>(['hub'], {
-    PDM_HUB_MQTT_HOST: '127.0.0.1',
-    PDM_HUB_MQTT_PORT: '0',
-    PDM_HUB_HTTP_PORT: '0',
-    PDM_HUB_DATA_DIR: dataDir,
-    PDM_HUB_LOG_LEVEL: 'warn',
-    PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
-    ...HUB_RUNTIME_ENV,
-    ...env,
-  }, nodeFlags);
+  const { child, ready } = await startPdm<HubReady>(
+    ['hub'],
+    {
+      PDM_HUB_MQTT_HOST: '127.0.0.1',
+      PDM_HUB_MQTT_PORT: '0',
+      PDM_HUB_HTTP_PORT: '0',
+      PDM_HUB_DATA_DIR: dataDir,
+      PDM_HUB_LOG_LEVEL: 'warn',
+      PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
+      ...HUB_RUNTIME_ENV,
+      ...env,
+    },
+    nodeFlags,
+  );
   child.stdout?.resume();
   return { child, ready, dataDir, secret };
 }
@@ -61,13 +78,24 @@ export class LoadDevice {
   private readonly envelopes: EnvelopeFactory;
   private readonly episode = uuidv7();
 
-  constructor(readonly index: number, private readonly port: number, private readonly secret: string) {
+  constructor(
+    readonly index: number,
+    private readonly port: number,
+    private readonly secret: string,
+  ) {
     this.envelopes = createEnvelopeFactory({ site: SITE, device: `dev-${index}` });
   }
 
   async connect(): Promise<void> {
     const id = deviceClientId(SITE, `dev-${this.index}`);
-    this.client = await mqtt.connectAsync(`mqtt://127.0.0.1:${this.port}`, { clientId: id, username: id, password: this.secret, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 60_000 });
+    this.client = await mqtt.connectAsync(`mqtt://127.0.0.1:${this.port}`, {
+      clientId: id,
+      username: id,
+      password: this.secret,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 60_000,
+    });
     this.client.on('error', () => undefined);
   }
 
@@ -84,12 +112,33 @@ export class LoadDevice {
 
   telemetry(): Promise<number | undefined> {
     const e = this.envelopes.next();
-    return this.send(encode('telemetry', { ...e, windowStart: e.ts - 1000, windowEnd: e.ts, features: { 'vibration.rms': 0.5, 'vibration.kurtosis': 3 }, score: 0.4, threshold: 1 }));
+    return this.send(
+      encode('telemetry', {
+        ...e,
+        windowStart: e.ts - 1000,
+        windowEnd: e.ts,
+        features: { 'vibration.rms': 0.5, 'vibration.kurtosis': 3 },
+        score: 0.4,
+        threshold: 1,
+      }),
+    );
   }
 
   async event(): Promise<number | undefined> {
     const e = this.envelopes.next();
-    const m = encode('event', { ...e, kind: 'anomaly', episodeId: this.episode, asset: `asset-${this.index}`, score: 2, threshold: 1.5, severity: 'warning', model: { id: 'rms', version: '1' }, contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }], windowStart: e.ts - 1000, windowEnd: e.ts });
+    const m = encode('event', {
+      ...e,
+      kind: 'anomaly',
+      episodeId: this.episode,
+      asset: `asset-${this.index}`,
+      score: 2,
+      threshold: 1.5,
+      severity: 'warning',
+      model: { id: 'rms', version: '1' },
+      contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
+      windowStart: e.ts - 1000,
+      windowEnd: e.ts,
+    });
     this.unacked.set(e.id, m);
     return this.resend(e.id);
   }
@@ -107,7 +156,8 @@ export class LoadDevice {
 
 export async function connectAll(devices: LoadDevice[], batch = 100): Promise<number> {
   const started = performance.now();
-  for (let i = 0; i < devices.length; i += batch) await Promise.all(devices.slice(i, i + batch).map((d) => d.connect()));
+  for (let i = 0; i < devices.length; i += batch)
+    await Promise.all(devices.slice(i, i + batch).map((d) => d.connect()));
   return (performance.now() - started) / 1000;
 }
 
@@ -121,7 +171,14 @@ export async function run(report: Report): Promise<void> {
   const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(i, hub.ready.mqttPort, hub.secret));
   try {
     const connectSeconds = await connectAll(devices);
-    report({ bench: 'load.fleet', metric: 'fleet_connect_seconds', value: Number(connectSeconds.toFixed(2)), unit: 's', devices: DEVICES, hubRssMb: Math.round(rssOf(hub.child.pid!) / 1e6) });
+    report({
+      bench: 'load.fleet',
+      metric: 'fleet_connect_seconds',
+      value: Number(connectSeconds.toFixed(2)),
+      unit: 's',
+      devices: DEVICES,
+      hubRssMb: Math.round(rssOf(hub.child.pid!) / 1e6),
+    });
 
     // Steady state: each device on its own timer, phase-shifted so the fleet's load is even.
     const latencies: number[] = [];
@@ -138,12 +195,24 @@ export async function run(report: Report): Promise<void> {
       const every = (ms: number, first: number, fn: () => void) =>
         timers.push(setTimeout(() => (fn(), timers.push(setInterval(fn, ms))), first));
       every(TELEMETRY_EVERY_S * 1000, shift, () => track(d.telemetry()));
-      every(EVENT_EVERY_S * 1000, (d.index / DEVICES) * Math.min(EVENT_EVERY_S, STEADY_SECONDS / 2) * 1000, () => track(d.event()));
+      every(EVENT_EVERY_S * 1000, (d.index / DEVICES) * Math.min(EVENT_EVERY_S, STEADY_SECONDS / 2) * 1000, () =>
+        track(d.event()),
+      );
     }
     for (let t = 5; t <= STEADY_SECONDS; t += 5) {
       await new Promise((resolve) => setTimeout(resolve, 5000));
       const sorted = [...latencies].sort((a, b) => a - b);
-      report({ bench: 'load.fleet', metric: 'steady', value: Math.round(latencies.length / ((performance.now() - started) / 1000)), unit: 'msg/s', atSeconds: t, p50Ms: Number(percentile(sorted, 0.5).toFixed(1)), p95Ms: Number(percentile(sorted, 0.95).toFixed(1)), p99Ms: Number(percentile(sorted, 0.99).toFixed(1)), hubRssMb: Math.round(rssOf(hub.child.pid!) / 1e6) });
+      report({
+        bench: 'load.fleet',
+        metric: 'steady',
+        value: Math.round(latencies.length / ((performance.now() - started) / 1000)),
+        unit: 'msg/s',
+        atSeconds: t,
+        p50Ms: Number(percentile(sorted, 0.5).toFixed(1)),
+        p95Ms: Number(percentile(sorted, 0.95).toFixed(1)),
+        p99Ms: Number(percentile(sorted, 0.99).toFixed(1)),
+        hubRssMb: Math.round(rssOf(hub.child.pid!) / 1e6),
+      });
     }
     for (const t of timers) clearTimeout(t);
     await Promise.all(inflight);
@@ -166,11 +235,30 @@ export async function run(report: Report): Promise<void> {
     await new Promise((resolve) => hub.child.once('exit', resolve));
     const state = readStoredState(hub.dataDir);
     const acked = devices.flatMap((d) => [...d.acked]);
-    const lost = acked.filter((id) => !state.seenEvents.has(id)).length + devices.reduce((sum, d) => sum + d.unacked.size, 0);
-    const refs = state.inspections.flatMap((i) => i.events).concat(state.watches.filter((w) => w.status !== 'promoted').flatMap((w) => w.events));
+    const lost =
+      acked.filter((id) => !state.seenEvents.has(id)).length + devices.reduce((sum, d) => sum + d.unacked.size, 0);
+    const refs = state.inspections
+      .flatMap((i) => i.events)
+      .concat(state.watches.filter((w) => w.status !== 'promoted').flatMap((w) => w.events));
     const duplicates = refs.length - new Set(refs.map((r) => r.id)).size;
-    report({ bench: 'load.fleet', metric: 'reconnect_storm_seconds', value: Number(stormSeconds.toFixed(2)), unit: 's', devices: DEVICES, heldAtCut: held, drainedSeconds: Number(drainSeconds.toFixed(2)) });
-    report({ bench: 'load.fleet', metric: 'events_lost', value: lost, unit: 'events', events: acked.length, duplicates, target: 0 });
+    report({
+      bench: 'load.fleet',
+      metric: 'reconnect_storm_seconds',
+      value: Number(stormSeconds.toFixed(2)),
+      unit: 's',
+      devices: DEVICES,
+      heldAtCut: held,
+      drainedSeconds: Number(drainSeconds.toFixed(2)),
+    });
+    report({
+      bench: 'load.fleet',
+      metric: 'events_lost',
+      value: lost,
+      unit: 'events',
+      events: acked.length,
+      duplicates,
+      target: 0,
+    });
   } finally {
     for (const d of devices) d.client?.end(true);
     if (hub.child.exitCode === null) hub.child.kill('SIGKILL');

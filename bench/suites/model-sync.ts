@@ -34,12 +34,21 @@ async function meanMs(fn: () => Promise<unknown>, n: number): Promise<number> {
 export async function run(report: Report): Promise<void> {
   const logger = pino({ level: 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'pdm-bench-sync-'));
-  const shipped = readModel(fileURLToPath(new URL('../../../models/default/pump-vibration-pca.card.json', import.meta.url)));
+  const shipped = readModel(
+    fileURLToPath(new URL('../../../models/default/pump-vibration-pca.card.json', import.meta.url)),
+  );
   const key = loadOrCreateSigningKey(join(dir, 'hub'));
   const store = new RegistryStore(join(dir, 'hub', 'models'), key.privateKey);
-  const entries = ['2.0.0', '2.0.1'].map((version) => store.add({ card: sealCard({ ...shipped.card, version }), onnx: shipped.onnx }));
+  const entries = ['2.0.0', '2.0.1'].map((version) =>
+    store.add({ card: sealCard({ ...shipped.card, version }), onnx: shipped.onnx }),
+  );
   const bundles = new Map(entries.map((e) => [e.version, readFileSync(store.bundlePath(e.modelId, e.version)!)]));
-  const config = ModelSyncConfigSchema.parse({ publicKeyPem: key.publicKeyPem, httpBase: 'http://hub.bench', dir: join(dir, 'agent'), shadow: { probationWindows: 0 } });
+  const config = ModelSyncConfigSchema.parse({
+    publicKeyPem: key.publicKeyPem,
+    httpBase: 'http://hub.bench',
+    dir: join(dir, 'agent'),
+    shadow: { probationWindows: 0 },
+  });
   const model = new SwappableModel(await SessionRuntime.create(shipped, ['cpu'], logger), config.shadow.windows);
   // Recent windows the way the pipeline would have scored them: healthy pump feature rows.
   const healthy = defaultTrainingData(5, 20).healthy;
@@ -49,18 +58,35 @@ export async function run(report: Report): Promise<void> {
   let applied = 0;
   const refused: string[] = [];
   const sync = new ModelSync({
-    site: 's', device: 'd', config, model, logger,
+    site: 's',
+    device: 'd',
+    config,
+    model,
+    logger,
     envelopes: createEnvelopeFactory({ site: 's', device: 'd' }),
     subscribe: async () => undefined,
     publish: async () => undefined,
     fetch: async (url) => {
       const bytes = bundles.get(url.split('/').at(-2)!)!;
-      return { ok: true, status: 200, arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer };
+      return {
+        ok: true,
+        status: 200,
+        arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer,
+      };
     },
     onOutcome: (o) => void (o.result === 'applied' ? applied++ : refused.push(o.reason ?? o.result)),
   });
-  const manifests = entries.map((e) =>
-    encode('model', { ...createEnvelopeFactory({ site: 's', device: 'd' }).next(), modelId: e.modelId, version: e.version, sha256: e.sha256, size: e.size, signature: e.signature, url: `/models/${e.modelId}/${e.version}/bundle` }).payload,
+  const manifests = entries.map(
+    (e) =>
+      encode('model', {
+        ...createEnvelopeFactory({ site: 's', device: 'd' }).next(),
+        modelId: e.modelId,
+        version: e.version,
+        sha256: e.sha256,
+        size: e.size,
+        signature: e.signature,
+        url: `/models/${e.modelId}/${e.version}/bundle`,
+      }).payload,
   );
   let turn = 0;
   let apply = Infinity;
@@ -69,11 +95,21 @@ export async function run(report: Report): Promise<void> {
     apply = Math.min(apply, await meanMs(() => sync.receive(manifests[turn++ % 2]!), 15));
     load = Math.min(load, await meanMs(async () => (await OnnxModelRuntime.fromArtifact(shipped)).close(), 15));
   }
-  if (refused.length > 0 || applied !== turn) throw new Error(`only ${applied} of ${turn} manifests applied (${refused[0]})`);
-  report({ bench: 'model-sync', metric: 'apply_verified_model', value: Number(apply.toFixed(2)), unit: 'ms', baseline: Number(load.toFixed(2)), ratio: Number((apply / load).toFixed(2)), note: 'baseline: load the same model only' });
+  if (refused.length > 0 || applied !== turn)
+    throw new Error(`only ${applied} of ${turn} manifests applied (${refused[0]})`);
+  report({
+    bench: 'model-sync',
+    metric: 'apply_verified_model',
+    value: Number(apply.toFixed(2)),
+    unit: 'ms',
+    baseline: Number(load.toFixed(2)),
+    ratio: Number((apply / load).toFixed(2)),
+    note: 'baseline: load the same model only',
+  });
 
   const direct = await SessionRuntime.create(shipped, ['cpu'], logger);
-  const perWindow = async (r: { score: (b: number[][]) => Promise<unknown> }): Promise<number> => (await meanMs(() => r.score([row]), 4000)) * 1000;
+  const perWindow = async (r: { score: (b: number[][]) => Promise<unknown> }): Promise<number> =>
+    (await meanMs(() => r.score([row]), 4000)) * 1000;
   // Interleaved rounds, best of each: on a shared machine the order of two long runs decides more than the code.
   let base = Infinity;
   let swappable = Infinity;
@@ -81,6 +117,14 @@ export async function run(report: Report): Promise<void> {
     base = Math.min(base, await perWindow(direct));
     swappable = Math.min(swappable, await perWindow(model));
   }
-  report({ bench: 'model-sync', metric: 'score_per_window_swappable', value: Number(swappable.toFixed(2)), unit: 'µs', baseline: Number(base.toFixed(2)), ratio: Number((swappable / base).toFixed(3)), note: 'baseline: the session without the swap wrapper' });
+  report({
+    bench: 'model-sync',
+    metric: 'score_per_window_swappable',
+    value: Number(swappable.toFixed(2)),
+    unit: 'µs',
+    baseline: Number(base.toFixed(2)),
+    ratio: Number((swappable / base).toFixed(3)),
+    note: 'baseline: the session without the swap wrapper',
+  });
   await Promise.all([direct.close(), sync.close(), model.close()]);
 }

@@ -33,25 +33,72 @@ export async function run(report: Report): Promise<void> {
 
   const train = Array.from({ length: 400 }, (_, i) => row.map((x, j) => x * (1 + 0.01 * Math.sin(i * (j + 1)))));
   const model = fitPca(train);
-  const card = buildPcaArtifact({ id: 'bench', version: '1', model, featureNames: pca.card.features.names, pipeline: { smooth: 1 }, decision: { openAfter: 1, clearAfter: 1, clearRatio: 1 }, training: { source: 'bench', rows: 400, durationMs: 0, summary: {} } }).card;
+  const card = buildPcaArtifact({
+    id: 'bench',
+    version: '1',
+    model,
+    featureNames: pca.card.features.names,
+    pipeline: { smooth: 1 },
+    decision: { openAfter: 1, clearAfter: 1, clearRatio: 1 },
+    training: { source: 'bench', rows: 400, durationMs: 0, summary: {} },
+  }).card;
   const js = new PcaJsRuntime(card, model);
 
   const baseline = await meanMicros(() => js.score([row]));
   const onnxPca = await meanMicros(() => pca.score([row]));
   const onnxAe = await meanMicros(() => ae.score([row]));
-  report({ bench: 'models.score', metric: 'pca_onnx_score_per_window', value: Number(onnxPca.toFixed(2)), unit: 'µs', baseline: Number(baseline.toFixed(2)), ratio: Number((onnxPca / baseline).toFixed(3)) });
-  report({ bench: 'models.score', metric: 'ae_onnx_score_per_window', value: Number(onnxAe.toFixed(2)), unit: 'µs', baseline: Number(baseline.toFixed(2)), ratio: Number((onnxAe / baseline).toFixed(3)) });
+  report({
+    bench: 'models.score',
+    metric: 'pca_onnx_score_per_window',
+    value: Number(onnxPca.toFixed(2)),
+    unit: 'µs',
+    baseline: Number(baseline.toFixed(2)),
+    ratio: Number((onnxPca / baseline).toFixed(3)),
+  });
+  report({
+    bench: 'models.score',
+    metric: 'ae_onnx_score_per_window',
+    value: Number(onnxAe.toFixed(2)),
+    unit: 'µs',
+    baseline: Number(baseline.toFixed(2)),
+    ratio: Number((onnxAe / baseline).toFixed(3)),
+  });
   const batch = Array.from({ length: 600 }, () => row);
   const perRowBatched = (await meanMicros(() => pca.score(batch))) / batch.length;
-  report({ bench: 'models.score', metric: 'pca_onnx_score_per_window_batch600', value: Number(perRowBatched.toFixed(3)), unit: 'µs', baseline: Number(onnxPca.toFixed(2)), ratio: Number((perRowBatched / onnxPca).toFixed(4)) });
+  report({
+    bench: 'models.score',
+    metric: 'pca_onnx_score_per_window_batch600',
+    value: Number(perRowBatched.toFixed(3)),
+    unit: 'µs',
+    baseline: Number(onnxPca.toFixed(2)),
+    ratio: Number((perRowBatched / onnxPca).toFixed(4)),
+  });
   const features = await meanMicros(async () => vibrationFeatures(window));
-  report({ bench: 'models.score', metric: 'vibration_features_1s_1kHz', value: Number(features.toFixed(2)), unit: 'µs' });
+  report({
+    bench: 'models.score',
+    metric: 'vibration_features_1s_1kHz',
+    value: Number(features.toFixed(2)),
+    unit: 'µs',
+  });
 
   const fit = await meanMicros(async () => {
     const m = fitPca(train);
-    const a = buildPcaArtifact({ id: 'bench', version: '1', model: m, featureNames: pca.card.features.names, pipeline: { smooth: 1 }, decision: { openAfter: 1, clearAfter: 1, clearRatio: 1 }, training: { source: 'bench', rows: 400, durationMs: 0, summary: {} } });
+    const a = buildPcaArtifact({
+      id: 'bench',
+      version: '1',
+      model: m,
+      featureNames: pca.card.features.names,
+      pipeline: { smooth: 1 },
+      decision: { openAfter: 1, clearAfter: 1, clearRatio: 1 },
+      training: { source: 'bench', rows: 400, durationMs: 0, summary: {} },
+    });
     await (await OnnxModelRuntime.fromArtifact(a)).close();
   });
-  report({ bench: 'models.score', metric: 'pca_fit_export_load_400_rows', value: Number((fit / 1000).toFixed(2)), unit: 'ms' });
+  report({
+    bench: 'models.score',
+    metric: 'pca_fit_export_load_400_rows',
+    value: Number((fit / 1000).toFixed(2)),
+    unit: 'ms',
+  });
   await Promise.all([pca.close(), ae.close()]);
 }

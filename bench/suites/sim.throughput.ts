@@ -9,12 +9,17 @@ const SECONDS = 20;
 
 /** Simulated 25.6 kHz vibration samples per second of one core's CPU time, for one machine with these faults. */
 function samplesPerCpuSecond(faults: Partial<FaultSpec>[]): number {
-  const scenario = validate(ScenarioSchema, { seed: 1, startEpochMs: 0, machines: [{ id: 'm', site: 's', sampleRateHz: RATE, faults }] }, 'bench');
+  const scenario = validate(
+    ScenarioSchema,
+    { seed: 1, startEpochMs: 0, machines: [{ id: 'm', site: 's', sampleRateHz: RATE, faults }] },
+    'bench',
+  );
   const run = (seconds: number): number => {
     const source = machineSource(scenario, 'm');
     const start = process.cpuUsage();
     let samples = 0;
-    while (source.model.elapsedSeconds < seconds) for (const block of source.nextBlocks()) samples += block.channels.vibration?.length ?? 0;
+    while (source.model.elapsedSeconds < seconds)
+      for (const block of source.nextBlocks()) samples += block.channels.vibration?.length ?? 0;
     const used = process.cpuUsage(start);
     return samples / ((used.user + used.system) / 1e6);
   };
@@ -41,8 +46,20 @@ export async function run(report: Report): Promise<void> {
   const baseline = noiseOnlyPerCpuSecond();
   const cases: Array<[string, Partial<FaultSpec>[]]> = [
     ['healthy', []],
-    ['bearing-outer+imbalance', [{ type: 'bearing-outer', atSeconds: 0 }, { type: 'imbalance', atSeconds: 0 }]],
-    ['looseness+cavitation', [{ type: 'looseness', atSeconds: 0 }, { type: 'cavitation', atSeconds: 0 }]],
+    [
+      'bearing-outer+imbalance',
+      [
+        { type: 'bearing-outer', atSeconds: 0 },
+        { type: 'imbalance', atSeconds: 0 },
+      ],
+    ],
+    [
+      'looseness+cavitation',
+      [
+        { type: 'looseness', atSeconds: 0 },
+        { type: 'cavitation', atSeconds: 0 },
+      ],
+    ],
   ];
   for (const [name, faults] of cases) {
     const value = samplesPerCpuSecond(faults);

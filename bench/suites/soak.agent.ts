@@ -24,13 +24,18 @@ function runtimeEnv(): { env: Record<string, string>; nodeFlags: readonly string
   if (wanted === 'none') return { env: { NODE_OPTIONS: '' }, nodeFlags: [], label: 'node defaults' };
   if (wanted) return { env: { NODE_OPTIONS: wanted }, nodeFlags: [], label: wanted };
   const env = Object.entries(AGENT_RUNTIME_ENV).map(([k, v]) => `${k}=${v}`);
-  return { env: { ...AGENT_RUNTIME_ENV }, nodeFlags: AGENT_NODE_FLAGS, label: [...env, `node ${AGENT_NODE_FLAGS.join(' ')}`].join(' ') };
+  return {
+    env: { ...AGENT_RUNTIME_ENV },
+    nodeFlags: AGENT_NODE_FLAGS,
+    label: [...env, `node ${AGENT_NODE_FLAGS.join(' ')}`].join(' '),
+  };
 }
 
 /** Messages the hub accepted, by channel, from its unauthenticated /metrics. */
 async function accepted(httpUrl: string): Promise<{ telemetry: number; event: number }> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  const count = (channel: string) => Number(new RegExp(`^pdm_messages_total\\{channel="${channel}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const count = (channel: string) =>
+    Number(new RegExp(`^pdm_messages_total\\{channel="${channel}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return { telemetry: count('telemetry'), event: count('event') };
 }
 
@@ -62,21 +67,41 @@ async function soak(detector: string, runtime: ReturnType<typeof runtimeEnv>, re
   const hub = await startLoadHub(1);
   const dir = hub.dataDir;
   const scenario = join(dir, 'soak-scenario.yaml');
-  const regimes = Array.from({ length: 10 }, (_, i) => `      - { atSeconds: ${i * 360}, speed: ${i % 2 ? 0.7 : 1}, rampSeconds: 20 }`);
-  writeFileSync(scenario, ['seed: 5', `speed: ${SPEED}`, 'machines:', '  - id: dev-0', '    site: load', '    regimes:', ...regimes, '    faults: [{ type: bearing-outer, atSeconds: 1800, failAfterSeconds: 1800 }]', ''].join('\n'));
-  const { child: agent } = await startPdm(['agent'], {
-    ...runtime.env,
-    PDM_AGENT_SITE: 'load',
-    PDM_AGENT_DEVICE: 'dev-0',
-    PDM_AGENT_HUB_URL: `mqtt://127.0.0.1:${hub.ready.mqttPort}`,
-    PDM_AGENT_HUB_PASSWORD: hub.secret,
-    PDM_AGENT_SOURCE_SCENARIO: scenario,
-    PDM_AGENT_DETECTOR_KIND: detector,
-    PDM_AGENT_DETECTOR_COMMISSIONING_WINDOWS: String(COMMISSIONING),
-    PDM_AGENT_OUTBOX_DIR: join(dir, 'outbox'),
-    PDM_AGENT_LOG_LEVEL: 'info',
-    PDM_AGENT_LOG_FILE: join(dir, 'agent.log'),
-  }, runtime.nodeFlags);
+  const regimes = Array.from(
+    { length: 10 },
+    (_, i) => `      - { atSeconds: ${i * 360}, speed: ${i % 2 ? 0.7 : 1}, rampSeconds: 20 }`,
+  );
+  writeFileSync(
+    scenario,
+    [
+      'seed: 5',
+      `speed: ${SPEED}`,
+      'machines:',
+      '  - id: dev-0',
+      '    site: load',
+      '    regimes:',
+      ...regimes,
+      '    faults: [{ type: bearing-outer, atSeconds: 1800, failAfterSeconds: 1800 }]',
+      '',
+    ].join('\n'),
+  );
+  const { child: agent } = await startPdm(
+    ['agent'],
+    {
+      ...runtime.env,
+      PDM_AGENT_SITE: 'load',
+      PDM_AGENT_DEVICE: 'dev-0',
+      PDM_AGENT_HUB_URL: `mqtt://127.0.0.1:${hub.ready.mqttPort}`,
+      PDM_AGENT_HUB_PASSWORD: hub.secret,
+      PDM_AGENT_SOURCE_SCENARIO: scenario,
+      PDM_AGENT_DETECTOR_KIND: detector,
+      PDM_AGENT_DETECTOR_COMMISSIONING_WINDOWS: String(COMMISSIONING),
+      PDM_AGENT_OUTBOX_DIR: join(dir, 'outbox'),
+      PDM_AGENT_LOG_LEVEL: 'info',
+      PDM_AGENT_LOG_FILE: join(dir, 'agent.log'),
+    },
+    runtime.nodeFlags,
+  );
   try {
     const rss: number[] = [];
     let last = { telemetry: 0, event: 0 };
@@ -91,24 +116,66 @@ async function soak(detector: string, runtime: ReturnType<typeof runtimeEnv>, re
       const split = residentSplit(agent.pid!);
       const now = await accepted(hub.ready.httpUrl);
       const seconds = (performance.now() - sliceStart) / 1000;
-      report({ bench: 'soak.agent', metric: 'memory', value: mb(rss.at(-1)!), unit: 'MB RSS', detector, simulatedMinute: minute, ...split, windowsPerSecond: Number(((now.telemetry - last.telemetry) / seconds).toFixed(1)), events: now.event, hubRssMb: mb(rssOf(hub.child.pid!)) });
+      report({
+        bench: 'soak.agent',
+        metric: 'memory',
+        value: mb(rss.at(-1)!),
+        unit: 'MB RSS',
+        detector,
+        simulatedMinute: minute,
+        ...split,
+        windowsPerSecond: Number(((now.telemetry - last.telemetry) / seconds).toFixed(1)),
+        events: now.event,
+        hubRssMb: mb(rssOf(hub.child.pid!)),
+      });
       last = now;
       sliceStart = performance.now();
     }
     // Windows the hub acknowledged against the 2 per simulated second the agent makes: well under 1 means the agent
     // (or the hub) could not keep up with the accelerated input on this machine, and undelivered messages in the
     // outbox then account for part of the memory.
-    const keptUp = Number((last.telemetry / (SIM_MINUTES * 60 * 2 - (detector === 'baseline' ? COMMISSIONING : 0))).toFixed(3));
+    const keptUp = Number(
+      (last.telemetry / (SIM_MINUTES * 60 * 2 - (detector === 'baseline' ? COMMISSIONING : 0))).toFixed(3),
+    );
     const from = rss[FROM_MINUTE - 1]!;
     const end = rss.at(-1)!;
-    report({ bench: 'soak.agent', metric: 'rss_at_60_simulated_minutes', value: mb(end), unit: 'MB', target: 100, detector, at30Mb: mb(rss[29]!), maxMb: mb(Math.max(...rss)), speed: SPEED, runtime: runtime.label });
-    report({ bench: 'soak.agent', metric: 'rss_growth_10_to_60', value: Number((((end - from) / from) * 100).toFixed(2)), unit: '%', target: 5, detector, baseline: mb(from), baselineIs: `RSS at simulated minute ${FROM_MINUTE} (MB)`, ratio: Number((end / from).toFixed(4)), keptUp });
+    report({
+      bench: 'soak.agent',
+      metric: 'rss_at_60_simulated_minutes',
+      value: mb(end),
+      unit: 'MB',
+      target: 100,
+      detector,
+      at30Mb: mb(rss[29]!),
+      maxMb: mb(Math.max(...rss)),
+      speed: SPEED,
+      runtime: runtime.label,
+    });
+    report({
+      bench: 'soak.agent',
+      metric: 'rss_growth_10_to_60',
+      value: Number((((end - from) / from) * 100).toFixed(2)),
+      unit: '%',
+      target: 5,
+      detector,
+      baseline: mb(from),
+      baselineIs: `RSS at simulated minute ${FROM_MINUTE} (MB)`,
+      ratio: Number((end / from).toFixed(4)),
+      keptUp,
+    });
     agent.kill('SIGTERM');
     await exited(agent);
     const lines = readFileSync(join(dir, 'agent.log'), 'utf8').split('\n');
     const stopped = lines.filter((l) => l.includes('"agent stopped"'));
     const outbox = stopped.length ? (JSON.parse(stopped.at(-1)!) as { outbox: { depth: number } }).outbox : undefined;
-    report({ bench: 'soak.agent', metric: 'outbox_depth_at_stop', value: outbox?.depth ?? -1, unit: 'messages', target: 0, detector });
+    report({
+      bench: 'soak.agent',
+      metric: 'outbox_depth_at_stop',
+      value: outbox?.depth ?? -1,
+      unit: 'messages',
+      target: 0,
+      detector,
+    });
   } finally {
     if (agent.exitCode === null) agent.kill('SIGKILL');
     hub.child.kill('SIGTERM');

@@ -119,34 +119,94 @@ export async function run(report: Report): Promise<void> {
       heapLow.push(Math.min(sampled.heapLow, heap.at(-1)!));
       rssLow.push(Math.min(sampled.rssLow, rss.at(-1)!));
       rssHigh.push(Math.max(sampled.rssHigh, rss.at(-1)!));
-      report({ bench: 'soak.hub', metric: 'slice', value: Math.round(work.length / seconds), unit: 'msg/s', simulatedMinute: ((slice + 1) * sliceSeconds) / 60, messages: sent, p50Ms: Number(percentile(latencies, 0.5).toFixed(1)), p95Ms: Number(percentile(latencies, 0.95).toFixed(1)), p99Ms: Number(percentile(latencies, 0.99).toFixed(1)), hubRssMb: Math.round(rss.at(-1)! / 1e6), hubHeapMb: Math.round(heap.at(-1)! / 1e6), hubHeapLowMb: Math.round(heapLow.at(-1)! / 1e6), hubRssRangeMb: [Math.round(rssLow.at(-1)! / 1e6), Math.round(rssHigh.at(-1)! / 1e6)] });
-      if (SNAPSHOT_DIR && (slice === 2 || slice === SLICES - 1)) snapshots.push(await heapSnapshot(hub.child.pid!, SNAPSHOT_DIR));
+      report({
+        bench: 'soak.hub',
+        metric: 'slice',
+        value: Math.round(work.length / seconds),
+        unit: 'msg/s',
+        simulatedMinute: ((slice + 1) * sliceSeconds) / 60,
+        messages: sent,
+        p50Ms: Number(percentile(latencies, 0.5).toFixed(1)),
+        p95Ms: Number(percentile(latencies, 0.95).toFixed(1)),
+        p99Ms: Number(percentile(latencies, 0.99).toFixed(1)),
+        hubRssMb: Math.round(rss.at(-1)! / 1e6),
+        hubHeapMb: Math.round(heap.at(-1)! / 1e6),
+        hubHeapLowMb: Math.round(heapLow.at(-1)! / 1e6),
+        hubRssRangeMb: [Math.round(rssLow.at(-1)! / 1e6), Math.round(rssHigh.at(-1)! / 1e6)],
+      });
+      if (SNAPSHOT_DIR && (slice === 2 || slice === SLICES - 1))
+        snapshots.push(await heapSnapshot(hub.child.pid!, SNAPSHOT_DIR));
     }
     // Warm-up: the first quarter (15 simulated minutes): connections, JIT, commissioning and caches settle.
     const warm = rss[2]!;
     const lost = devices.reduce((sum, d) => sum + d.unacked.size, 0);
-    report({ bench: 'soak.hub', metric: 'rss_growth_after_warmup', value: Number((((rss.at(-1)! - warm) / warm) * 100).toFixed(1)), unit: '%', target: 5, warmMb: Math.round(warm / 1e6), endMb: Math.round(rss.at(-1)! / 1e6), maxMb: Math.round(Math.max(...rss) / 1e6), heapWarmMb: Math.round(heap[2]! / 1e6), heapEndMb: Math.round(heap.at(-1)! / 1e6), devices: DEVICES, messages: sent, eventsUnacked: lost, hubNodeOptions: HUB_NODE_OPTIONS || 'node defaults' });
+    report({
+      bench: 'soak.hub',
+      metric: 'rss_growth_after_warmup',
+      value: Number((((rss.at(-1)! - warm) / warm) * 100).toFixed(1)),
+      unit: '%',
+      target: 5,
+      warmMb: Math.round(warm / 1e6),
+      endMb: Math.round(rss.at(-1)! / 1e6),
+      maxMb: Math.round(Math.max(...rss) / 1e6),
+      heapWarmMb: Math.round(heap[2]! / 1e6),
+      heapEndMb: Math.round(heap.at(-1)! / 1e6),
+      devices: DEVICES,
+      messages: sent,
+      eventsUnacked: lost,
+      hubNodeOptions: HUB_NODE_OPTIONS || 'node defaults',
+    });
     // RSS sampled at slice ends rides V8's GC sawtooth (the heap swings by tens of MB between samples), so also compare
     // peaks: the highest RSS of the last quarter against the highest of the quarter after warm-up. A leak raises both.
     const quarter = Math.max(1, Math.floor(SLICES / 4));
     const early = Math.max(...rss.slice(quarter - 1, 2 * quarter - 1));
     const late = Math.max(...rss.slice(-quarter));
-    report({ bench: 'soak.hub', metric: 'rss_peak_growth', value: Number((((late - early) / early) * 100).toFixed(1)), unit: '%', target: 5, earlyPeakMb: Math.round(early / 1e6), latePeakMb: Math.round(late / 1e6), heapMinMb: Math.round(Math.min(...heap) / 1e6), heapMaxMb: Math.round(Math.max(...heap) / 1e6) });
+    report({
+      bench: 'soak.hub',
+      metric: 'rss_peak_growth',
+      value: Number((((late - early) / early) * 100).toFixed(1)),
+      unit: '%',
+      target: 5,
+      earlyPeakMb: Math.round(early / 1e6),
+      latePeakMb: Math.round(late / 1e6),
+      heapMinMb: Math.round(Math.min(...heap) / 1e6),
+      heapMaxMb: Math.round(Math.max(...heap) / 1e6),
+    });
     // What the hub keeps, without the sawtooth: the heap's trough (sampled every SAMPLE_MS, so right after a
     // collection) of the last quarter against that of the quarter after warm-up. Garbage is gone at a trough, so only
     // data that stays (a leak, state growing with the events received) raises it.
     const floorEarly = Math.min(...heapLow.slice(quarter, 2 * quarter));
     const floorLate = Math.min(...heapLow.slice(-quarter));
-    report({ bench: 'soak.hub', metric: 'heap_floor_growth', value: Number((((floorLate - floorEarly) / floorEarly) * 100).toFixed(1)), unit: '%', target: 5, earlyFloorMb: Number((floorEarly / 1e6).toFixed(1)), lateFloorMb: Number((floorLate / 1e6).toFixed(1)), sampleMs: SAMPLE_MS });
+    report({
+      bench: 'soak.hub',
+      metric: 'heap_floor_growth',
+      value: Number((((floorLate - floorEarly) / floorEarly) * 100).toFixed(1)),
+      unit: '%',
+      target: 5,
+      earlyFloorMb: Number((floorEarly / 1e6).toFixed(1)),
+      lateFloorMb: Number((floorLate / 1e6).toFixed(1)),
+      sampleMs: SAMPLE_MS,
+    });
     // The same for resident memory: the highest of all samples (not only slice ends), early against late quarter.
     const highEarly = Math.max(...rssHigh.slice(quarter, 2 * quarter));
     const highLate = Math.max(...rssHigh.slice(-quarter));
-    report({ bench: 'soak.hub', metric: 'rss_high_growth', value: Number((((highLate - highEarly) / highEarly) * 100).toFixed(1)), unit: '%', target: 5, earlyHighMb: Math.round(highEarly / 1e6), lateHighMb: Math.round(highLate / 1e6), ...(snapshots.length ? { heapSnapshots: snapshots } : {}) });
+    report({
+      bench: 'soak.hub',
+      metric: 'rss_high_growth',
+      value: Number((((highLate - highEarly) / highEarly) * 100).toFixed(1)),
+      unit: '%',
+      target: 5,
+      earlyHighMb: Math.round(highEarly / 1e6),
+      lateHighMb: Math.round(highLate / 1e6),
+      ...(snapshots.length ? { heapSnapshots: snapshots } : {}),
+    });
     await Promise.all(devices.map((d) => d.client!.endAsync()));
   } finally {
     for (const d of devices) d.client?.end(true);
     if (hub.child.exitCode === null) hub.child.kill('SIGTERM');
-    await new Promise((resolve) => (hub.child.exitCode === null ? hub.child.once('exit', resolve) : resolve(undefined)));
+    await new Promise((resolve) =>
+      hub.child.exitCode === null ? hub.child.once('exit', resolve) : resolve(undefined),
+    );
     await rm(hub.dataDir, { recursive: true, force: true });
   }
 }

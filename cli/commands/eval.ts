@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import { PdmError } from '../../protocol/errors.js';
 import { loadSkab } from '../../models/skab-data.js';
 import { evaluateSkab } from '../../models/eval/skab.js';
-import { SKAB_PCA, SKAB_PCA_FIXED_CLEAR, SKAB_PCA_PLAIN, pcaOnnxDetector, zScoreBaseline } from '../../models/eval/skab-detectors.js';
+import {
+  SKAB_PCA,
+  SKAB_PCA_FIXED_CLEAR,
+  SKAB_PCA_PLAIN,
+  pcaOnnxDetector,
+  zScoreBaseline,
+} from '../../models/eval/skab-detectors.js';
 import { formatSkabReport, skabJsonLine } from '../../models/eval/skab-report.js';
 import { SKAB_AE, aeOnnxDetector } from '../../models/eval/skab-ae.js';
 import { meetsSkabTargets, skabSensitivityVariants } from '../../models/eval/skab-sensitivity.js';
@@ -21,7 +27,10 @@ async function runSensitivity(files: ReturnType<typeof loadSkab>, json: boolean)
   for (const { config } of [{ config: SKAB_PCA }, ...skabSensitivityVariants()]) {
     const r = await evaluateSkab(files, pcaOnnxDetector(config));
     if (json) process.stdout.write(`${skabJsonLine(r)}\n`);
-    else process.stdout.write(`${r.detector.padEnd(44)} F1 ${r.f1.toFixed(2)}  FAR ${r.far.toFixed(2).padStart(5)}  MAR ${r.mar.toFixed(2).padStart(5)}  cp ${r.cpStandard.toFixed(2).padStart(6)}  ${meetsSkabTargets(r) ? 'all targets' : ''}\n`);
+    else
+      process.stdout.write(
+        `${r.detector.padEnd(44)} F1 ${r.f1.toFixed(2)}  FAR ${r.far.toFixed(2).padStart(5)}  MAR ${r.mar.toFixed(2).padStart(5)}  cp ${r.cpStandard.toFixed(2).padStart(6)}  ${meetsSkabTargets(r) ? 'all targets' : ''}\n`,
+      );
   }
 }
 
@@ -30,7 +39,12 @@ async function runSkab(opts: SkabOptions): Promise<void> {
   if (!dir) throw new PdmError('PDM_ERR_DATASET', 'no SKAB folder: pass --data DIR or set SKAB_DIR');
   const files = loadSkab(dir);
   if (opts.sensitivity) return runSensitivity(files, opts.json === true);
-  const detectors = [pcaOnnxDetector(SKAB_PCA), pcaOnnxDetector(SKAB_PCA_FIXED_CLEAR), pcaOnnxDetector(SKAB_PCA_PLAIN), zScoreBaseline()];
+  const detectors = [
+    pcaOnnxDetector(SKAB_PCA),
+    pcaOnnxDetector(SKAB_PCA_FIXED_CLEAR),
+    pcaOnnxDetector(SKAB_PCA_PLAIN),
+    zScoreBaseline(),
+  ];
   // The autoencoder trains 34 TensorFlow.js models (pure JS here): minutes, so only on request.
   if (opts.ae) detectors.push(aeOnnxDetector(SKAB_AE));
   const results = [];
@@ -61,15 +75,22 @@ async function runNab(opts: NabCliOptions): Promise<void> {
     return;
   }
   process.stdout.write(`NAB scores (normalised: 100 = perfect, 0 = null detector)\n`);
-  process.stdout.write(`${'Detector'.padEnd(28)}${'Profile'.padEnd(22)}${'Score'.padStart(9)}${'Threshold'.padStart(12)}\n`);
-  for (const l of lines) process.stdout.write(`${l.detector.padEnd(28)}${l.profile.padEnd(22)}${l.score.toFixed(2).padStart(9)}${l.threshold.toFixed(6).padStart(12)}\n`);
+  process.stdout.write(
+    `${'Detector'.padEnd(28)}${'Profile'.padEnd(22)}${'Score'.padStart(9)}${'Threshold'.padStart(12)}\n`,
+  );
+  for (const l of lines)
+    process.stdout.write(
+      `${l.detector.padEnd(28)}${l.profile.padEnd(22)}${l.score.toFixed(2).padStart(9)}${l.threshold.toFixed(6).padStart(12)}\n`,
+    );
 }
 
 export function registerEval(program: Command): void {
   const evalCmd = program.command('eval').description('Evaluate detectors on public benchmarks (SKAB, NAB).');
   evalCmd
     .command('skab')
-    .description('SKAB protocol: per-file fit on the first 400 rows, point-wise F1/FAR/MAR and changepoint scores, beside the published leaderboard.')
+    .description(
+      'SKAB protocol: per-file fit on the first 400 rows, point-wise F1/FAR/MAR and changepoint scores, beside the published leaderboard.',
+    )
     .option('--data <dir>', 'SKAB data folder (with valve1/, valve2/, other/); default $SKAB_DIR')
     .option('--json', 'one JSON line per detector')
     .option('--ae', 'also train and evaluate the dense autoencoder per file (slow without @tensorflow/tfjs-node)')
@@ -77,11 +98,20 @@ export function registerEval(program: Command): void {
     .action((opts: SkabOptions) => runSkab(opts).catch((error) => fail('eval skab', error)));
   evalCmd
     .command('nab')
-    .description('NAB scoring (standard, reward_low_FP_rate, reward_low_FN_rate) of our streaming detectors, or of precomputed --results.')
-    .requiredOption('--data <dir>', 'NAB data folder (CSV files timestamp,value at the windows file\'s relative paths)')
+    .description(
+      'NAB scoring (standard, reward_low_FP_rate, reward_low_FN_rate) of our streaming detectors, or of precomputed --results.',
+    )
+    .requiredOption('--data <dir>', "NAB data folder (CSV files timestamp,value at the windows file's relative paths)")
     .requiredOption('--windows <file>', 'windows JSON: { "<relative path>": [[start, end], ...] }')
-    .option('--results <dir>', 'precomputed results: one CSV per data file (timestamp,value,anomaly_score), optional <detector>_ prefix')
-    .option('--threshold <x>', 'fixed detection threshold; default: the one that maximises each profile\'s score', Number)
+    .option(
+      '--results <dir>',
+      'precomputed results: one CSV per data file (timestamp,value,anomaly_score), optional <detector>_ prefix',
+    )
+    .option(
+      '--threshold <x>',
+      "fixed detection threshold; default: the one that maximises each profile's score",
+      Number,
+    )
     .option('--json', 'one JSON line per detector and profile')
     .action((opts: NabCliOptions) => runNab(opts).catch((error) => fail('eval nab', error)));
 }

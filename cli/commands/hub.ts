@@ -8,7 +8,11 @@ import { registerHubTrain } from './hub-train.js';
 import { shipped } from '../paths.js';
 
 const say = (line: string): boolean => process.stdout.write(`${line}\n`);
-const configOption = ['-c, --config <file>', 'hub config (YAML); PDM_HUB_* variables override keys', shipped('hub.yaml')] as const;
+const configOption = [
+  '-c, --config <file>',
+  'hub config (YAML); PDM_HUB_* variables override keys',
+  shipped('hub.yaml'),
+] as const;
 
 async function identitiesFor(configFile: string): Promise<IdentityStore> {
   return IdentityStore.open(resolve(loadHubConfig(configFile).dataDir));
@@ -36,7 +40,9 @@ export function registerHub(program: Command): void {
         say(`device ${username} provisioned. Its secret is shown only now; the hub keeps only a scrypt hash.`);
         say(`  username: ${username}`);
         say(`  password: ${secret}`);
-        say(`agent: set hub.username/hub.password, or PDM_AGENT_HUB_USERNAME=${username} PDM_AGENT_HUB_PASSWORD=<password>`);
+        say(
+          `agent: set hub.username/hub.password, or PDM_AGENT_HUB_USERNAME=${username} PDM_AGENT_HUB_PASSWORD=<password>`,
+        );
       }),
     );
   device
@@ -48,7 +54,9 @@ export function registerHub(program: Command): void {
         const devices = (await identitiesFor(opts.config)).listDevices();
         if (devices.length === 0) say('no devices provisioned; add one with `pdm hub device add SITE DEVICE`');
         for (const d of devices) {
-          say(`${d.site}:${d.device}\t${d.revokedAt ? `revoked ${iso(d.revokedAt)}` : 'active'}\tadded ${iso(d.createdAt)}`);
+          say(
+            `${d.site}:${d.device}\t${d.revokedAt ? `revoked ${iso(d.revokedAt)}` : 'active'}\tadded ${iso(d.createdAt)}`,
+          );
         }
       }),
     );
@@ -92,7 +100,9 @@ export function registerHub(program: Command): void {
     );
   user
     .command('reset-password <name>')
-    .description('Give a user a new password (generated and printed once unless PDM_USER_PASSWORD gives one); ends their sessions.')
+    .description(
+      'Give a user a new password (generated and printed once unless PDM_USER_PASSWORD gives one); ends their sessions.',
+    )
     .option(...configOption)
     .action(
       failing('hub user reset-password', async (name: string, opts: { config: string }) => {
@@ -117,7 +127,8 @@ export function registerHub(program: Command): void {
     .option(...configOption)
     .action(
       failing('hub user list', async (opts: { config: string }) => {
-        for (const u of (await identitiesFor(opts.config)).listUsers()) say(`${u.name}\t${u.role}\tadded ${iso(u.createdAt)}`);
+        for (const u of (await identitiesFor(opts.config)).listUsers())
+          say(`${u.name}\t${u.role}\tadded ${iso(u.createdAt)}`);
       }),
     );
 }

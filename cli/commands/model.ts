@@ -18,8 +18,14 @@ function openRegistry(configFile: string): ModelRegistry {
 }
 
 export function registerModel(program: Command): void {
-  const model = program.command('model').description("The hub's model registry: add signed model versions, list them, print the public key for agents.");
-  const config = ['-c, --config <file>', 'hub config (YAML); its dataDir holds the registry', shipped('hub.yaml')] as const;
+  const model = program
+    .command('model')
+    .description("The hub's model registry: add signed model versions, list them, print the public key for agents.");
+  const config = [
+    '-c, --config <file>',
+    'hub config (YAML); its dataDir holds the registry',
+    shipped('hub.yaml'),
+  ] as const;
 
   model
     .command('add')
@@ -30,8 +36,12 @@ export function registerModel(program: Command): void {
       failing('model add', (opts: { card: string; config: string }) => {
         const registry = openRegistry(opts.config);
         const e = registry.addFromCard(resolve(opts.card));
-        process.stdout.write(`registered ${e.modelId} ${e.version} (${e.kind}, ${e.features.length} features, threshold ${e.threshold})\n`);
-        process.stdout.write(`  bundle ${e.size} bytes, sha256 ${e.sha256}\n  signed with ${registry.key.keyFile}; agents verify with ${registry.key.publicKeyFile}\n`);
+        process.stdout.write(
+          `registered ${e.modelId} ${e.version} (${e.kind}, ${e.features.length} features, threshold ${e.threshold})\n`,
+        );
+        process.stdout.write(
+          `  bundle ${e.size} bytes, sha256 ${e.sha256}\n  signed with ${registry.key.keyFile}; agents verify with ${registry.key.publicKeyFile}\n`,
+        );
       }),
     );
 
@@ -44,8 +54,12 @@ export function registerModel(program: Command): void {
         const registry = openRegistry(opts.config);
         const entries = registry.list();
         if (entries.length === 0) process.stdout.write('no models registered (pdm model add --card FILE)\n');
-        for (const e of entries) process.stdout.write(`${e.modelId}\t${e.version}\t${e.kind}\t${e.size} bytes\t${new Date(e.addedAt).toISOString()}\n`);
-        for (const [device, m] of Object.entries(registry.deployed())) process.stdout.write(`device ${device} runs ${m.modelId} ${m.version}\n`);
+        for (const e of entries)
+          process.stdout.write(
+            `${e.modelId}\t${e.version}\t${e.kind}\t${e.size} bytes\t${new Date(e.addedAt).toISOString()}\n`,
+          );
+        for (const [device, m] of Object.entries(registry.deployed()))
+          process.stdout.write(`device ${device} runs ${m.modelId} ${m.version}\n`);
       }),
     );
 

@@ -22,12 +22,23 @@ const HEALTHY = [
   { rpm: 1480, vibrationRms: 0.4 },
 ];
 
-function simulate(spec: { rpm: number; vibrationRms: number; faults?: Array<{ atSeconds: number; factor: number }> }, seed: number, seconds: number): number[][] {
+function simulate(
+  spec: { rpm: number; vibrationRms: number; faults?: Array<{ atSeconds: number; factor: number }> },
+  seed: number,
+  seconds: number,
+): number[][] {
   const scenario = ScenarioSchema.parse({
     seed,
     speed: 'max',
     startEpochMs: 0,
-    machines: [{ id: 'train-pump', site: 'train', ...spec, faults: (spec.faults ?? []).map((f) => ({ type: 'vibration-step', ...f })) }],
+    machines: [
+      {
+        id: 'train-pump',
+        site: 'train',
+        ...spec,
+        faults: (spec.faults ?? []).map((f) => ({ type: 'vibration-step', ...f })),
+      },
+    ],
   });
   const source = machineSource(scenario, 'train-pump');
   const rate = scenario.machines[0]!.sampleRateHz;
@@ -65,8 +76,10 @@ export function defaultTrainingData(seed: number, seconds: number): DefaultTrain
 }
 
 async function runTrain(opts: TrainOptions): Promise<void> {
-  if (!Number.isInteger(opts.seed) || opts.seed < 0) throw new PdmError('PDM_ERR_CONFIG_INVALID', `--seed must be a non-negative integer, got ${opts.seed}`);
-  if (!Number.isInteger(opts.seconds) || opts.seconds < 60) throw new PdmError('PDM_ERR_CONFIG_INVALID', `--seconds must be an integer >= 60, got ${opts.seconds}`);
+  if (!Number.isInteger(opts.seed) || opts.seed < 0)
+    throw new PdmError('PDM_ERR_CONFIG_INVALID', `--seed must be a non-negative integer, got ${opts.seed}`);
+  if (!Number.isInteger(opts.seconds) || opts.seconds < 60)
+    throw new PdmError('PDM_ERR_CONFIG_INVALID', `--seconds must be an integer >= 60, got ${opts.seconds}`);
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   log(`simulating ${HEALTHY.length} healthy pumps x ${opts.seconds} s (seed ${opts.seed})...`);
   const data = defaultTrainingData(opts.seed, opts.seconds);
@@ -77,14 +90,18 @@ async function runTrain(opts: TrainOptions): Promise<void> {
   for (const artifact of artifacts) {
     const { onnxPath, cardPath } = writeModel(opts.out, artifact);
     const m = artifact.card.metrics;
-    process.stdout.write(`${artifact.card.id}: ${onnxPath} (${artifact.onnx.length} bytes, sha256 ${artifact.card.onnx.sha256.slice(0, 12)}…), ${cardPath}; check run: detection ${m.detectionRate}, false alarms ${m.falseAlarmRate}\n`);
+    process.stdout.write(
+      `${artifact.card.id}: ${onnxPath} (${artifact.onnx.length} bytes, sha256 ${artifact.card.onnx.sha256.slice(0, 12)}…), ${cardPath}; check run: detection ${m.detectionRate}, false alarms ${m.falseAlarmRate}\n`,
+    );
   }
 }
 
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('Train the shipped default models (PCA T²/Q and a dense autoencoder) on simulated healthy pumps; writes .onnx + card.')
+    .description(
+      'Train the shipped default models (PCA T²/Q and a dense autoencoder) on simulated healthy pumps; writes .onnx + card.',
+    )
     .option('-o, --out <dir>', 'output folder', join(PACKAGE_ROOT, 'models', 'default'))
     .option('--seed <n>', 'random seed (simulation and training)', Number, 42)
     .option('--seconds <n>', 'simulated seconds per healthy pump', Number, 300)

@@ -14,14 +14,21 @@ export const ModelSyncConfigSchema = z.strictObject({
   /** Where the last known good model lives; the agent boots from it. */
   dir: z.string().default('.pdm-data/agent/models'),
   /** Execution providers in order of preference; cpu is always the last resort. */
-  providers: z.array(z.enum(['cpu', 'cuda', 'tensorrt'])).min(1).default(['cpu']),
+  providers: z
+    .array(z.enum(['cpu', 'cuda', 'tensorrt']))
+    .min(1)
+    .default(['cpu']),
   download: z
     .strictObject({
       attempts: z.number().int().min(1).max(20).default(5),
       retryMinMs: z.number().int().min(1).default(500),
       retryMaxMs: z.number().int().min(1).default(30_000),
       timeoutMs: z.number().int().min(100).default(30_000),
-      maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+      maxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(64 * 1024 * 1024),
     })
     .prefault({}),
   shadow: z
@@ -46,7 +53,10 @@ export const AgentConfigSchema = z.strictObject({
   asset: id.optional(),
   hub: z
     .strictObject({
-      url: z.string().regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
+      url: z
+        .string()
+        .regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL')
+        .default('mqtt://127.0.0.1:1883'),
       reconnectMinMs: z.number().int().min(10).default(500),
       reconnectMaxMs: z.number().int().min(10).default(30_000),
       connectTimeoutMs: z.number().int().min(100).default(10_000),
@@ -75,7 +85,9 @@ export const AgentConfigSchema = z.strictObject({
         max: z.number().optional(),
         /** FFT features (band energies, 1x/2x, bearing bands); off for slow channels. */
         spectrum: z.boolean().default(true),
-        bands: z.array(z.strictObject({ name: z.string().min(1).max(32), loHz: z.number().min(0), hiHz: positive })).default([]),
+        bands: z
+          .array(z.strictObject({ name: z.string().min(1).max(32), loHz: z.number().min(0), hiHz: positive }))
+          .default([]),
       }),
     )
     .min(1)
@@ -85,7 +97,12 @@ export const AgentConfigSchema = z.strictObject({
     .strictObject({
       rpm: positive.max(600_000).optional(),
       bearing: z
-        .strictObject({ balls: z.number().int().min(3).max(100), ballDiameterMm: positive, pitchDiameterMm: positive, contactAngleDeg: z.number().min(0).max(60).default(0) })
+        .strictObject({
+          balls: z.number().int().min(3).max(100),
+          ballDiameterMm: positive,
+          pitchDiameterMm: positive,
+          contactAngleDeg: z.number().min(0).max(60).default(0),
+        })
         .optional(),
       bearingBandWidth: z.number().positive().max(0.5).default(0.05),
     })
@@ -134,7 +151,10 @@ export const AgentConfigSchema = z.strictObject({
       /** Windows after a clear during which no episode opens (anti-flap). */
       holdOff: z.number().int().min(0).max(100_000).optional(),
     })
-    .refine((d) => d.openWindow === undefined || d.openWindow >= d.openAfter, { message: 'openWindow (M) must be at least openAfter (N)', path: ['openWindow'] })
+    .refine((d) => d.openWindow === undefined || d.openWindow >= d.openAfter, {
+      message: 'openWindow (M) must be at least openAfter (N)',
+      path: ['openWindow'],
+    })
     .prefault({}),
   telemetry: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
   /**
@@ -145,7 +165,11 @@ export const AgentConfigSchema = z.strictObject({
     .strictObject({
       dir: z.string().min(1).default('data/agent'),
       /** Bytes of undelivered messages kept; when full, telemetry is dropped oldest-first, then status; never events. */
-      maxBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
+      maxBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .default(64 * 1024 * 1024),
       segmentBytes: z.number().int().min(4096).optional(),
       /** Optional hard cap on the outbox's disk use (a small partition). */
       quotaBytes: z.number().int().min(4096).optional(),
@@ -162,4 +186,3 @@ export const AgentConfigSchema = z.strictObject({
   log: LogSchema.prefault({}),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
-

@@ -10,4 +10,3 @@ export const LogSchema = z.strictObject({
   /** Where JSON log lines go: `stdout` or a file path. */
   file: z.string().default('stdout'),
 });
-

@@ -20,14 +20,21 @@ export const HubConfigSchema = z.strictObject({
       port: port.default(1883),
       maxPayloadBytes: z.number().int().min(256).max(MAX_PAYLOAD_BYTES).default(MAX_PAYLOAD_BYTES),
       /** MQTT over TLS beside plain TCP (embedded mode). */
-      tls: z.strictObject({ port: port.default(8883), certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      tls: z
+        .strictObject({ port: port.default(8883), certFile: z.string().min(1), keyFile: z.string().min(1) })
+        .optional(),
       /** MQTT over WebSocket, for browsers (embedded mode). */
-      websocket: z.strictObject({ port: port.default(8083), path: z.string().startsWith('/').default('/mqtt') }).optional(),
+      websocket: z
+        .strictObject({ port: port.default(8083), path: z.string().startsWith('/').default('/mqtt') })
+        .optional(),
       /** `embedded`: the hub runs aedes. `external`: it subscribes to another broker (which then does device auth/ACL). */
       mode: z.enum(['embedded', 'external']).default('embedded'),
       external: z
         .strictObject({
-          url: z.string().regex(/^mqtts?:\/\//, 'expected an mqtt:// or mqtts:// URL').default('mqtt://127.0.0.1:1883'),
+          url: z
+            .string()
+            .regex(/^mqtts?:\/\//, 'expected an mqtt:// or mqtts:// URL')
+            .default('mqtt://127.0.0.1:1883'),
           /** Fixed, so the broker keeps the hub's session (and its queued messages) across restarts. */
           clientId: z.string().min(1).max(64).default('pdm-hub'),
           username: z.string().min(1).optional(),
@@ -42,7 +49,12 @@ export const HubConfigSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: port.default(8080),
       /** A login session ends after this long without a request. */
-      sessionMinutes: z.number().int().min(1).max(7 * 24 * 60).default(480),
+      sessionMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 24 * 60)
+        .default(480),
       /** Mark the session cookie Secure (set when a TLS proxy fronts the hub). */
       secureCookies: z.boolean().default(false),
     })
@@ -99,7 +111,10 @@ export const HubConfigSchema = z.strictObject({
           maxDelayMs: z.number().int().min(1).max(3_600_000).default(300_000),
           timeoutMs: z.number().int().min(100).max(60_000).default(5000),
         })
-        .refine((c) => c.maxDelayMs >= c.baseDelayMs, { message: 'maxDelayMs must be at least baseDelayMs', path: ['maxDelayMs'] })
+        .refine((c) => c.maxDelayMs >= c.baseDelayMs, {
+          message: 'maxDelayMs must be at least baseDelayMs',
+          path: ['maxDelayMs'],
+        })
         .optional(),
     })
     .prefault({}),
@@ -110,7 +125,11 @@ export const HubConfigSchema = z.strictObject({
   drift: z
     .strictObject({
       /** How much recent telemetry is compared (in 12 time buckets, so the window slides in steps of a twelfth). */
-      windowMinutes: z.number().positive().max(7 * 24 * 60).default(60),
+      windowMinutes: z
+        .number()
+        .positive()
+        .max(7 * 24 * 60)
+        .default(60),
       /**
        * No PSI and no flag before a device has this many messages in the window. PSI of a sample of n from the very
        * training distribution is about (bins - 1) x (1/n + 1/rows) by chance alone: 0.055 at n = 200, 0.03 at 500.
@@ -135,15 +154,35 @@ export const HubConfigSchema = z.strictObject({
     .strictObject({
       coalesceMs: z.number().int().min(0).max(10_000).default(2),
       /** Dedup entries of events made longer ago are dropped; a replay older than that is checked against the stored inspections and watches. */
-      dedupRetentionHours: z.number().int().min(1).max(24 * 365).default(168),
+      dedupRetentionHours: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 365)
+        .default(168),
       /** A journal this big is folded into a new state.json snapshot. */
-      snapshotJournalBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+      snapshotJournalBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .max(1024 * 1024 * 1024)
+        .default(16 * 1024 * 1024),
       /** Closed inspections leave memory this long after closing: whole to inspections.archive, a summary stays. */
-      archiveClosedAfterMinutes: z.number().int().min(0).max(60 * 24 * 365).default(24 * 60),
+      archiveClosedAfterMinutes: z
+        .number()
+        .int()
+        .min(0)
+        .max(60 * 24 * 365)
+        .default(24 * 60),
       /** An open inspection keeps its first and latest events in memory, at most this many; the rest are appended to the archive. */
       eventsInMemory: z.number().int().min(4).max(100_000).default(64),
       /** The archive file is rewritten with only its live records once this many bytes of it, and as many as are live, are dead. */
-      archiveCompactBytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+      archiveCompactBytes: z
+        .number()
+        .int()
+        .min(1024 * 1024)
+        .max(1024 * 1024 * 1024 * 1024)
+        .default(64 * 1024 * 1024),
     })
     .prefault({}),
   /**
@@ -155,10 +194,24 @@ export const HubConfigSchema = z.strictObject({
   telemetry: z
     .strictObject({
       enabled: z.boolean().default(true),
-      segmentBytes: z.number().int().min(4096).max(1024 ** 3).default(8 * 1024 ** 2),
-      segmentMinutes: z.number().int().min(1).max(7 * 24 * 60).default(24 * 60),
+      segmentBytes: z
+        .number()
+        .int()
+        .min(4096)
+        .max(1024 ** 3)
+        .default(8 * 1024 ** 2),
+      segmentMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 24 * 60)
+        .default(24 * 60),
       retentionDays: z.number().positive().max(3650).default(30),
-      maxBytes: z.number().int().min(64 * 1024).default(2 * 1024 ** 3),
+      maxBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .default(2 * 1024 ** 3),
       flushMs: z.number().int().min(10).max(60_000).default(1000),
       /** When retention runs (node-cron, with seconds); it also seals segments of devices that went quiet. */
       retentionCron: z
@@ -178,11 +231,22 @@ export const HubConfigSchema = z.strictObject({
       marginSeconds: z.number().int().min(0).max(86_400).default(120),
       /** Machine kinds for `{ kind }` training: kind -> devices as "site/device" or "site/*". */
       kinds: z
-        .record(id, z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$/, 'expected "site/device" or "site/*"')).min(1))
+        .record(
+          id,
+          z
+            .array(
+              z
+                .string()
+                .regex(
+                  /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$/,
+                  'expected "site/device" or "site/*"',
+                ),
+            )
+            .min(1),
+        )
         .default({}),
     })
     .prefault({}),
   log: LogSchema.prefault({}),
 });
 export type HubConfig = z.output<typeof HubConfigSchema>;
-

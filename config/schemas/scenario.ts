@@ -58,7 +58,10 @@ export const RegimeSchema = z.strictObject({
 /** Random faults: each machine draws onsets from a Poisson process with this rate. */
 export const RandomFaultsSchema = z.strictObject({
   perMachinePerHour: z.number().min(0).max(3600),
-  types: z.array(z.enum(FAULT_TYPES)).min(1).default(['bearing-outer', 'bearing-inner', 'imbalance', 'misalignment', 'looseness']),
+  types: z
+    .array(z.enum(FAULT_TYPES))
+    .min(1)
+    .default(['bearing-outer', 'bearing-inner', 'imbalance', 'misalignment', 'looseness']),
   failAfterSeconds: z.tuple([positive, positive]).default([600, 7200]),
   growth: z.enum(['step', 'linear', 'exponential']).default('exponential'),
 });
@@ -114,7 +117,10 @@ export const ScenarioSchema = z
     machines: z.array(MachineSchema).default([]),
     fleets: z.array(FleetSchema).default([]),
   })
-  .refine((s) => s.machines.length + s.fleets.length > 0, { message: 'a scenario needs at least one machine or fleet', path: ['machines'] });
+  .refine((s) => s.machines.length + s.fleets.length > 0, {
+    message: 'a scenario needs at least one machine or fleet',
+    path: ['machines'],
+  });
 
 export type Scenario = z.output<typeof ScenarioSchema>;
 export type MachineSpec = z.output<typeof MachineSchema>;

@@ -33,7 +33,10 @@ export const GatewaySourceSchema = z.strictObject({
   kind: z.literal('gateway'),
   /** The sensor gateway's MQTT broker, where it publishes raw frames on `{prefix}/{site}/{machine}/raw`. */
   url: z.string().regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL'),
-  prefix: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected one topic level').default('sensors'),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'expected one topic level')
+    .default('sensors'),
   /** Machine name the gateway uses; defaults to the device id. */
   machine: id.optional(),
   /** Running speed of the machine, for 1×/2× features (a gateway does not say). */
@@ -62,5 +65,10 @@ export const ModbusSourceSchema = z.strictObject({
   rpm: positive.optional(),
 });
 
-export const SourceSchema = z.discriminatedUnion('kind', [SimulatorSourceSchema, ReplaySourceSchema, GatewaySourceSchema, ModbusSourceSchema]);
+export const SourceSchema = z.discriminatedUnion('kind', [
+  SimulatorSourceSchema,
+  ReplaySourceSchema,
+  GatewaySourceSchema,
+  ModbusSourceSchema,
+]);
 export type SourceConfig = z.output<typeof SourceSchema>;

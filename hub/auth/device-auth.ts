@@ -13,7 +13,12 @@ export function createDeviceAuthenticator(deps: {
   identities: IdentityStore;
   limiter: FailedLoginLimiter;
   logger: Logger;
-}): (clientId: string, username: string | undefined, password: Buffer | undefined, remote: string) => Promise<LoginVerdict> {
+}): (
+  clientId: string,
+  username: string | undefined,
+  password: Buffer | undefined,
+  remote: string,
+) => Promise<LoginVerdict> {
   const { identities, limiter, logger } = deps;
   return async (clientId, username, password, remote) => {
     const keys = [`client:${clientId}`, `addr:${remote}`];
@@ -25,7 +30,8 @@ export function createDeviceAuthenticator(deps: {
     let reason: string | undefined;
     if (!username || password === undefined) reason = 'no user name or password';
     else if (username !== clientId) reason = `user name ${username} differs from client id ${clientId}`;
-    else if (!(await identities.verifyDevice(username, password.toString('utf8')))) reason = 'unknown, revoked or wrong secret';
+    else if (!(await identities.verifyDevice(username, password.toString('utf8'))))
+      reason = 'unknown, revoked or wrong secret';
     if (reason === undefined) {
       for (const key of keys) limiter.succeed(key);
       return { ok: true };

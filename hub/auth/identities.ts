@@ -37,7 +37,8 @@ interface IdentityDocument {
 export const IDENTITY_FILE = 'identities.json';
 
 function checkPassword(password: string | undefined): void {
-  if (password !== undefined && password.length < 12) throw new PdmError('PDM_ERR_BAD_REQUEST', 'a password must have at least 12 characters');
+  if (password !== undefined && password.length < 12)
+    throw new PdmError('PDM_ERR_BAD_REQUEST', 'a password must have at least 12 characters');
 }
 
 /**
@@ -90,14 +91,21 @@ export class IdentityStore {
   }
 
   async addDevice(site: string, device: string): Promise<{ username: string; secret: string }> {
-    for (const [what, value] of [['site', site], ['device', device]] as const) {
-      if (!ID_PATTERN.test(value)) throw new PdmError('PDM_ERR_BAD_REQUEST', `${what} id "${value}" must match ${ID_PATTERN}`);
+    for (const [what, value] of [
+      ['site', site],
+      ['device', device],
+    ] as const) {
+      if (!ID_PATTERN.test(value))
+        throw new PdmError('PDM_ERR_BAD_REQUEST', `${what} id "${value}" must match ${ID_PATTERN}`);
     }
     await this.reload();
     const username = deviceClientId(site, device);
     const existing = this.doc.devices[username];
     if (existing && !existing.revokedAt) {
-      throw new PdmError('PDM_ERR_IDENTITY_EXISTS', `device ${username} is already provisioned; revoke it first to issue a new secret`);
+      throw new PdmError(
+        'PDM_ERR_IDENTITY_EXISTS',
+        `device ${username} is already provisioned; revoke it first to issue a new secret`,
+      );
     }
     const secret = newSecret();
     this.doc.devices[username] = { site, device, hash: await hashSecret(secret), createdAt: this.now() };
@@ -116,7 +124,9 @@ export class IdentityStore {
   }
 
   listDevices(): DeviceCredential[] {
-    return Object.values(this.doc.devices).sort((a, b) => `${a.site}/${a.device}`.localeCompare(`${b.site}/${b.device}`));
+    return Object.values(this.doc.devices).sort((a, b) =>
+      `${a.site}/${a.device}`.localeCompare(`${b.site}/${b.device}`),
+    );
   }
 
   /** Whether this client id belongs to a provisioned, unrevoked device. */
@@ -145,8 +155,10 @@ export class IdentityStore {
   }
 
   async addUser(name: string, role: Role, password?: string): Promise<{ name: string; password: string }> {
-    if (!ID_PATTERN.test(name)) throw new PdmError('PDM_ERR_BAD_REQUEST', `user name "${name}" must match ${ID_PATTERN}`);
-    if (!ROLES.includes(role)) throw new PdmError('PDM_ERR_BAD_REQUEST', `role "${role}" must be one of ${ROLES.join(', ')}`);
+    if (!ID_PATTERN.test(name))
+      throw new PdmError('PDM_ERR_BAD_REQUEST', `user name "${name}" must match ${ID_PATTERN}`);
+    if (!ROLES.includes(role))
+      throw new PdmError('PDM_ERR_BAD_REQUEST', `role "${role}" must be one of ${ROLES.join(', ')}`);
     checkPassword(password);
     await this.reload();
     if (this.doc.users[name]) throw new PdmError('PDM_ERR_IDENTITY_EXISTS', `user ${name} exists`);
@@ -171,7 +183,8 @@ export class IdentityStore {
   }
 
   async setUserRole(name: string, role: Role): Promise<void> {
-    if (!ROLES.includes(role)) throw new PdmError('PDM_ERR_BAD_REQUEST', `role "${role}" must be one of ${ROLES.join(', ')}`);
+    if (!ROLES.includes(role))
+      throw new PdmError('PDM_ERR_BAD_REQUEST', `role "${role}" must be one of ${ROLES.join(', ')}`);
     await this.reload();
     this.user(name).role = role;
     await this.file.write(this.doc);

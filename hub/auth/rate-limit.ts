@@ -28,7 +28,8 @@ export class FailedLoginLimiter {
     recent.push(now);
     // Many distinct keys (a scan of client ids) must not grow memory without bound: forget stale ones now and then.
     if (this.failures.size > 10_000) {
-      for (const [k, times] of this.failures) if (now - times[times.length - 1]! >= this.opts.windowMs) this.failures.delete(k);
+      for (const [k, times] of this.failures)
+        if (now - times[times.length - 1]! >= this.opts.windowMs) this.failures.delete(k);
     }
     if (recent.length >= this.opts.maxFailures) {
       this.failures.delete(key);

@@ -21,7 +21,8 @@ export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, 
         if (r.maxPsi === null) continue;
         const device = `${r.site}/${r.device}`;
         if (r.score?.psi != null) this.set({ device, feature: 'score' }, r.score.psi);
-        for (const f of r.features.slice(0, topFeatures)) if (f.psi !== null) this.set({ device, feature: f.name }, f.psi);
+        for (const f of r.features.slice(0, topFeatures))
+          if (f.psi !== null) this.set({ device, feature: f.name }, f.psi);
       }
     },
   });

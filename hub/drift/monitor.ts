@@ -21,7 +21,8 @@ export interface DriftModelRef {
 }
 
 /** What the resolver says about a device: the reference to compare with, or why there is none. */
-export type DriftReference = { model: DriftModelRef; distribution: ReferenceDistribution } | { model?: undefined; reason: string };
+export type DriftReference =
+  { model: DriftModelRef; distribution: ReferenceDistribution } | { model?: undefined; reason: string };
 
 /** `pending`: fewer than minSamples recent messages. `unknown`: no reference distribution for the device's model. */
 export type DriftStatus = DriftLevel | 'pending' | 'unknown';
@@ -72,7 +73,9 @@ interface DeviceDrift {
 const SCORE = 'score';
 const isFlag = (level: DriftStatus): level is DriftLevel => level === 'none' || level === 'warn' || level === 'alarm';
 const sameModel = (a: DriftReference, b: DriftReference): boolean =>
-  a.model && b.model ? a.model.modelId === b.model.modelId && a.model.version === b.model.version && a.model.source === b.model.source : !a.model && !b.model;
+  a.model && b.model
+    ? a.model.modelId === b.model.modelId && a.model.version === b.model.version && a.model.source === b.model.source
+    : !a.model && !b.model;
 
 /**
  * Per device, recent telemetry as counts in the reference bins of the model it runs, and the PSI of every feature
@@ -102,7 +105,8 @@ export class DriftMonitor {
     if (state.window) {
       const { series, values } = state;
       const last = series.length - 1;
-      for (let s = 0; s < last; s++) values[s] = Object.hasOwn(msg.features, series[s]!) ? msg.features[series[s]!] : undefined;
+      for (let s = 0; s < last; s++)
+        values[s] = Object.hasOwn(msg.features, series[s]!) ? msg.features[series[s]!] : undefined;
       values[last] = msg.score;
       state.window.add(values, this.now());
     }
@@ -118,8 +122,21 @@ export class DriftMonitor {
     return [...this.devices.values()].map((s) => this.build(s));
   }
 
-  private fresh(site: string, device: string, reference: DriftReference, previous: DeviceDrift | undefined): DeviceDrift {
-    const state: DeviceDrift = { site, device, reference, series: [], values: [], level: previous?.level ?? 'pending', since: previous?.since ?? this.now() };
+  private fresh(
+    site: string,
+    device: string,
+    reference: DriftReference,
+    previous: DeviceDrift | undefined,
+  ): DeviceDrift {
+    const state: DeviceDrift = {
+      site,
+      device,
+      reference,
+      series: [],
+      values: [],
+      level: previous?.level ?? 'pending',
+      since: previous?.since ?? this.now(),
+    };
     if (reference.model) {
       const { features, score } = reference.distribution;
       state.series = [...Object.keys(features), SCORE];
@@ -148,7 +165,10 @@ export class DriftMonitor {
    * The PSI of every series with enough samples (into `psis` when given), the max and the flag: the cheap part, run
    * on every message, so it makes no per-series array unless asked.
    */
-  private measure(state: DeviceDrift, psis: Array<number | null> | undefined): { level: DriftStatus; maxPsi: number | null; totals?: WindowTotals } {
+  private measure(
+    state: DeviceDrift,
+    psis: Array<number | null> | undefined,
+  ): { level: DriftStatus; maxPsi: number | null; totals?: WindowTotals } {
     const { reference, series } = state;
     if (!reference.model || !state.window) return { level: 'unknown', maxPsi: null };
     const totals = state.window.totals(this.now());
@@ -164,7 +184,8 @@ export class DriftMonitor {
       psis?.push(value);
     }
     if (totals.messages < this.cfg.minSamples) maxPsi = null;
-    const level = maxPsi === null ? 'pending' : settleLevel(maxPsi, isFlag(state.level) ? state.level : undefined, this.cfg);
+    const level =
+      maxPsi === null ? 'pending' : settleLevel(maxPsi, isFlag(state.level) ? state.level : undefined, this.cfg);
     return { level, maxPsi, totals };
   }
 
@@ -175,11 +196,25 @@ export class DriftMonitor {
     const psis: Array<number | null> = [];
     const { level, maxPsi, totals } = this.measure(state, psis);
     if (!reference.model || !totals) {
-      return { ...base, level, maxPsi: null, samples: 0, model: null, reason: reference.model ? 'no window' : reference.reason, score: null, features: [] };
+      return {
+        ...base,
+        level,
+        maxPsi: null,
+        samples: 0,
+        model: null,
+        reason: reference.model ? 'no window' : reference.reason,
+        score: null,
+        features: [],
+      };
     }
     const series: SeriesDrift[] = state.series.map((name, s) => {
       const value = psis[s] ?? null;
-      return { name, psi: value, samples: totals.samples[s]!, level: value === null ? 'pending' : levelOf(value, this.cfg) };
+      return {
+        name,
+        psi: value,
+        samples: totals.samples[s]!,
+        level: value === null ? 'pending' : levelOf(value, this.cfg),
+      };
     });
     const score = series.at(-1)!;
     const features = series.slice(0, -1).sort((a, b) => (b.psi ?? -1) - (a.psi ?? -1));
@@ -189,7 +224,9 @@ export class DriftMonitor {
       maxPsi,
       samples: totals.messages,
       model: reference.model,
-      ...(maxPsi === null ? { reason: `${totals.messages} of ${this.cfg.minSamples} samples in the last ${this.cfg.windowMinutes} min` } : {}),
+      ...(maxPsi === null
+        ? { reason: `${totals.messages} of ${this.cfg.minSamples} samples in the last ${this.cfg.windowMinutes} min` }
+        : {}),
       score,
       features,
     };

@@ -13,7 +13,8 @@ export const DEFAULT_WARN_PSI = 0.1;
 export const DEFAULT_ALARM_PSI = 0.25;
 
 export function psi(expected: readonly number[], counts: ArrayLike<number>, epsilon = PSI_EPSILON): number {
-  if (expected.length !== counts.length) throw new Error(`PSI over ${expected.length} reference bins and ${counts.length} counted bins`);
+  if (expected.length !== counts.length)
+    throw new Error(`PSI over ${expected.length} reference bins and ${counts.length} counted bins`);
   let total = 0;
   for (let i = 0; i < counts.length; i++) total += counts[i]!;
   if (total <= 0) throw new Error('PSI of an empty sample');
@@ -39,7 +40,11 @@ export function levelOf(value: number, thresholds: { warnPsi: number; alarmPsi: 
 export const CLEAR_RATIO = 0.8;
 const RANK: Record<DriftLevel, number> = { none: 0, warn: 1, alarm: 2 };
 
-export function settleLevel(value: number, previous: DriftLevel | undefined, thresholds: { warnPsi: number; alarmPsi: number }): DriftLevel {
+export function settleLevel(
+  value: number,
+  previous: DriftLevel | undefined,
+  thresholds: { warnPsi: number; alarmPsi: number },
+): DriftLevel {
   const raw = levelOf(value, thresholds);
   if (!previous || RANK[raw] >= RANK[previous]) return raw;
   if (previous === 'alarm' && value >= thresholds.alarmPsi * CLEAR_RATIO) return 'alarm';

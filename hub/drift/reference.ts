@@ -23,7 +23,9 @@ export interface ReferenceSources {
 export function loadDefaultCards(dir: string | undefined, warn: (file: string, error: Error) => void): ModelCard[] {
   if (!dir || !existsSync(dir)) return [];
   const cards: ModelCard[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.card.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.card.json'))
+    .sort()) {
     try {
       cards.push(readModel(join(dir, file)).card);
     } catch (error) {
@@ -61,21 +63,35 @@ export function createReferenceResolver(sources: ReferenceSources): (site: strin
 
   const fromCard = (card: ModelCard, source: DriftModelRef['source']): DriftReference => {
     const model = { modelId: card.id, version: card.version, source, trainedOn: card.training.source };
-    if (!card.training.distribution) return { reason: `the card of ${card.id} ${card.version} (${source}) has no training.distribution; retrain it to monitor drift` };
+    if (!card.training.distribution)
+      return {
+        reason: `the card of ${card.id} ${card.version} (${source}) has no training.distribution; retrain it to monitor drift`,
+      };
     return { model, distribution: card.training.distribution };
   };
 
-  const decide = (version: string | undefined, deployed: { modelId: string; version: string } | undefined): DriftReference => {
+  const decide = (
+    version: string | undefined,
+    deployed: { modelId: string; version: string } | undefined,
+  ): DriftReference => {
     if (deployed && (version === undefined || deployed.version === version)) {
       const card = registryCard(deployed.modelId, deployed.version);
-      return card instanceof Error ? { reason: `registry card of ${deployed.modelId} ${deployed.version}: ${card.message}` } : fromCard(card, 'registry');
+      return card instanceof Error
+        ? { reason: `registry card of ${deployed.modelId} ${deployed.version}: ${card.message}` }
+        : fromCard(card, 'registry');
     }
     if (version === undefined) return { reason: 'no status message with a model version from this device yet' };
     const candidates = sources.defaults.filter((c) => c.version === version);
-    const card = candidates.find((c) => c.id === sources.defaultModel) ?? (candidates.length === 1 ? candidates[0] : undefined);
+    const card =
+      candidates.find((c) => c.id === sources.defaultModel) ?? (candidates.length === 1 ? candidates[0] : undefined);
     if (card) return fromCard(card, 'default');
-    if (candidates.length > 1) return { reason: `model version ${version} matches default models ${candidates.map((c) => c.id).join(', ')}; set drift.defaultModel` };
-    return { reason: `model version ${version} is neither the registry version this device applied nor a shipped default model` };
+    if (candidates.length > 1)
+      return {
+        reason: `model version ${version} matches default models ${candidates.map((c) => c.id).join(', ')}; set drift.defaultModel`,
+      };
+    return {
+      reason: `model version ${version} is neither the registry version this device applied nor a shipped default model`,
+    };
   };
 
   return (site, device) => {

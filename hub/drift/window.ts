@@ -35,7 +35,8 @@ export class BinnedWindow {
     private readonly bucketMs: number,
     private readonly buckets: number,
   ) {
-    if (!(bucketMs > 0) || !Number.isInteger(buckets) || buckets < 1) throw new Error(`bad window: ${buckets} buckets of ${bucketMs} ms`);
+    if (!(bucketMs > 0) || !Number.isInteger(buckets) || buckets < 1)
+      throw new Error(`bad window: ${buckets} buckets of ${bucketMs} ms`);
     this.ring = new Array<Bucket | undefined>(buckets).fill(undefined);
     this.sums = edges.map((e) => new Uint32Array(e.length + 1));
     this.seriesSamples = edges.map(() => 0);

@@ -46,7 +46,11 @@ export interface ApiDeps {
 }
 
 function trainingOf(deps: ApiDeps): TrainingJobs {
-  if (!deps.training) throw new PdmError('PDM_ERR_BAD_REQUEST', 'training needs the telemetry log, which is disabled (telemetry.enabled: false)');
+  if (!deps.training)
+    throw new PdmError(
+      'PDM_ERR_BAD_REQUEST',
+      'training needs the telemetry log, which is disabled (telemetry.enabled: false)',
+    );
   return deps.training;
 }
 
@@ -84,7 +88,10 @@ const ID = ID_PATTERN.source.slice(1, -1);
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
-  const what = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  const what = parsed.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+    .join('; ');
   throw new PdmError('PDM_ERR_BAD_REQUEST', what);
 }
 
@@ -106,7 +113,9 @@ const CommandBody = z.strictObject({
   args: z.record(z.string().max(256), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
 });
 
-const WebhookRetryBody = z.strictObject({ keys: z.array(z.string().min(1).max(200)).min(1).max(10_000).optional() }).default({});
+const WebhookRetryBody = z
+  .strictObject({ keys: z.array(z.string().min(1).max(200)).min(1).max(10_000).optional() })
+  .default({});
 
 const actorOf = (session: Session | undefined) => ({ name: session!.user, role: session!.role });
 
@@ -138,7 +147,8 @@ export const routes: Route[] = [
     async handle({ body, remote, deps }) {
       const { username, password } = parseBody(LoginBody, body);
       const keys = [`user:${username}`, `addr:${remote}`];
-      if (keys.some((k) => deps.loginLimiter.lockedFor(k) > 0)) throw new PdmError('PDM_ERR_AUTH_LOCKED', `user ${username}`);
+      if (keys.some((k) => deps.loginLimiter.lockedFor(k) > 0))
+        throw new PdmError('PDM_ERR_AUTH_LOCKED', `user ${username}`);
       const user = await deps.identities.verifyUser(username, password);
       if (!user) {
         for (const k of keys) deps.loginLimiter.fail(k);
@@ -149,14 +159,26 @@ export const routes: Route[] = [
       return { body: { user: user.name, role: user.role, csrfToken: session.csrf }, session: { set: token } };
     },
   },
-  { method: 'POST', path: /^\/api\/logout$/, role: 'viewer', handle: () => ({ body: { ok: true }, session: { clear: true } }) },
-  { method: 'GET', path: /^\/api\/me$/, role: 'viewer', handle: ({ session }) => ({ body: { user: session!.user, role: session!.role, csrfToken: session!.csrf } }) },
+  {
+    method: 'POST',
+    path: /^\/api\/logout$/,
+    role: 'viewer',
+    handle: () => ({ body: { ok: true }, session: { clear: true } }),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/me$/,
+    role: 'viewer',
+    handle: ({ session }) => ({ body: { user: session!.user, role: session!.role, csrfToken: session!.csrf } }),
+  },
   {
     method: 'GET',
     path: /^\/api\/inspections$/,
     role: 'viewer',
     handle({ url, deps }) {
-      const q = Object.fromEntries(['site', 'device', 'asset', 'status', 'priority', 'assignee'].map((k) => [k, url.searchParams.get(k)]));
+      const q = Object.fromEntries(
+        ['site', 'device', 'asset', 'status', 'priority', 'assignee'].map((k) => [k, url.searchParams.get(k)]),
+      );
       if (q.status && !(INSPECTION_STATUSES as readonly string[]).includes(q.status)) {
         throw new PdmError('PDM_ERR_BAD_REQUEST', `status must be one of ${INSPECTION_STATUSES.join(', ')}`);
       }
@@ -286,7 +308,8 @@ export const routes: Route[] = [
     role: 'viewer',
     handle: ({ params, deps }) => {
       const report = deps.drift.report(params[0]!, params[1]!);
-      if (!report) throw new PdmError('PDM_ERR_NOT_FOUND', `no telemetry from ${params[0]}/${params[1]} since the hub started`);
+      if (!report)
+        throw new PdmError('PDM_ERR_NOT_FOUND', `no telemetry from ${params[0]}/${params[1]} since the hub started`);
       return { body: report };
     },
   },
@@ -294,7 +317,9 @@ export const routes: Route[] = [
     method: 'GET',
     path: /^\/api\/kpis$/,
     role: 'viewer',
-    handle: ({ deps }) => ({ body: computeKpis(deps.store.state, Date.now(), deps.store.archivedSummaries(), deps.store.archivedWatches()) }),
+    handle: ({ deps }) => ({
+      body: computeKpis(deps.store.state, Date.now(), deps.store.archivedSummaries(), deps.store.archivedWatches()),
+    }),
   },
   {
     method: 'GET',
@@ -316,13 +341,30 @@ export const routes: Route[] = [
     async handle({ body, deps }) {
       const { keys } = parseBody(WebhookRetryBody, body ?? {});
       const outbox = deps.activities.webhooks;
-      if (!outbox) throw new PdmError('PDM_ERR_BAD_REQUEST', 'no CMMS is configured (workflow.cmms), so there are no webhooks to retry');
+      if (!outbox)
+        throw new PdmError(
+          'PDM_ERR_BAD_REQUEST',
+          'no CMMS is configured (workflow.cmms), so there are no webhooks to retry',
+        );
       return { body: { retried: await outbox.retryDead(keys) } };
     },
   },
   { method: 'GET', path: /^\/api\/stream$/, role: 'viewer', handle: () => ({ body: null, stream: true }) },
-  { method: 'POST', path: /^\/api\/models\/train$/, role: 'supervisor', handle: async ({ body, session, deps }) => ({ status: 202, body: await trainingOf(deps).submit(body, session!.user) }) },
-  { method: 'GET', path: /^\/api\/models\/train$/, role: 'viewer', handle: ({ deps }) => ({ body: trainingOf(deps).list() }) },
+  {
+    method: 'POST',
+    path: /^\/api\/models\/train$/,
+    role: 'supervisor',
+    handle: async ({ body, session, deps }) => ({
+      status: 202,
+      body: await trainingOf(deps).submit(body, session!.user),
+    }),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/models\/train$/,
+    role: 'viewer',
+    handle: ({ deps }) => ({ body: trainingOf(deps).list() }),
+  },
   {
     method: 'GET',
     path: new RegExp(`^/api/models/train/${UUID}$`),

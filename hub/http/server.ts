@@ -27,7 +27,13 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 const rank = (role: Role): number => ROLES.indexOf(role);
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType?: string): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  contentType?: string,
+): void {
   res.writeHead(status, {
     'content-type': contentType ?? 'application/json; charset=utf-8',
     'cache-control': 'no-store',
@@ -88,20 +94,37 @@ export async function startHttp(opts: {
     if (matching.length === 0 && method === 'GET' && !url.pathname.startsWith('/api/') && opts.dashboard) {
       if (await opts.dashboard(url.pathname, res)) return;
     }
-    if (matching.length === 0) return send(res, 404, { error: 'PDM_ERR_NOT_FOUND', message: `no route ${url.pathname}` });
+    if (matching.length === 0)
+      return send(res, 404, { error: 'PDM_ERR_NOT_FOUND', message: `no route ${url.pathname}` });
     const route = matching.find((r) => r.method === method);
-    if (!route) return send(res, 405, { error: 'PDM_ERR_METHOD_NOT_ALLOWED', message: `${req.method} ${url.pathname}: use ${matching.map((r) => r.method).join(' or ')}`, allow: matching.map((r) => r.method) }, { allow: matching.map((r) => r.method).join(', ') });
+    if (!route)
+      return send(
+        res,
+        405,
+        {
+          error: 'PDM_ERR_METHOD_NOT_ALLOWED',
+          message: `${req.method} ${url.pathname}: use ${matching.map((r) => r.method).join(' or ')}`,
+          allow: matching.map((r) => r.method),
+        },
+        { allow: matching.map((r) => r.method).join(', ') },
+      );
     const found = deps.sessions.fromRequest(req);
     if (route.role) {
       if (!found) return send(res, 401, { error: 'PDM_ERR_AUTH_FAILED', message: 'log in first: POST /api/login' });
       if (rank(found.session.role) < rank(route.role)) {
-        throw new PdmError('PDM_ERR_FORBIDDEN', `${route.method} ${url.pathname} needs ${route.role}; you are ${found.session.role}`);
+        throw new PdmError(
+          'PDM_ERR_FORBIDDEN',
+          `${route.method} ${url.pathname} needs ${route.role}; you are ${found.session.role}`,
+        );
       }
       if (route.method !== 'GET' && !sameToken(req.headers['x-csrf-token'] as string | undefined, found.session.csrf)) {
         throw new PdmError('PDM_ERR_CSRF', 'send the csrfToken from POST /api/login in the x-csrf-token header');
       }
     }
-    const body = route.method === 'GET' ? undefined : await readJson(req, url.pathname === '/api/models' ? MAX_MODEL_BODY_BYTES : MAX_BODY_BYTES);
+    const body =
+      route.method === 'GET'
+        ? undefined
+        : await readJson(req, url.pathname === '/api/models' ? MAX_MODEL_BODY_BYTES : MAX_BODY_BYTES);
     const result: RouteResult = await route.handle({
       url,
       params: route.path.exec(url.pathname)!.slice(1),
@@ -111,13 +134,15 @@ export async function startHttp(opts: {
       deps,
     });
     if (result.stream) {
-      if (!deps.live.attach(res)) send(res, 503, { error: 'busy', message: 'too many live dashboards; try again later' });
+      if (!deps.live.attach(res))
+        send(res, 503, { error: 'busy', message: 'too many live dashboards; try again later' });
       return;
     }
     // Transitions, comments, revocations: open dashboards redraw what they show.
     if (route.method !== 'GET' && route.role) deps.live.publish('inspection');
     const headers: Record<string, string> = {};
-    if (result.session && 'set' in result.session) headers['set-cookie'] = deps.sessions.cookie(result.session.set, !!opts.secureCookies);
+    if (result.session && 'set' in result.session)
+      headers['set-cookie'] = deps.sessions.cookie(result.session.set, !!opts.secureCookies);
     if (result.session && 'clear' in result.session) {
       if (found) await deps.sessions.destroy(found.token);
       headers['set-cookie'] = `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
@@ -138,7 +163,9 @@ export async function startHttp(opts: {
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new PdmError('PDM_ERR_LISTEN', `http ${opts.host}:${opts.port}: ${error.message}`)));
+    server.once('error', (error) =>
+      reject(new PdmError('PDM_ERR_LISTEN', `http ${opts.host}:${opts.port}: ${error.message}`)),
+    );
     server.listen(opts.port, opts.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

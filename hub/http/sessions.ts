@@ -100,7 +100,12 @@ export class SessionStore {
     if (!found) throw new PdmError('PDM_ERR_AUTH_FAILED', `no user ${user}`);
     const { role } = found;
     const token = randomBytes(32).toString('base64url');
-    const stored = { tokenHash: hashToken(token), user, createdAt: this.now(), expiresAt: this.now() + this.opts.ttlMs };
+    const stored = {
+      tokenHash: hashToken(token),
+      user,
+      createdAt: this.now(),
+      expiresAt: this.now() + this.opts.ttlMs,
+    };
     this.sessions.set(stored.tokenHash, stored);
     await this.persist();
     return { token, session: { user, role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };

@@ -17,7 +17,11 @@ export const RolloutRequestSchema = z.strictObject({
   canaries: z.array(deviceRef).min(1, 'at least one canary device'),
   rest: z.array(deviceRef).default([]),
   policy: z
-    .strictObject({ alarmFactor: z.number().min(1), minAlarms: z.number().int().min(1), soakMs: z.number().int().min(0) })
+    .strictObject({
+      alarmFactor: z.number().min(1),
+      minAlarms: z.number().int().min(1),
+      soakMs: z.number().int().min(0),
+    })
     .partial()
     .optional(),
 });
@@ -43,16 +47,27 @@ export function registryActions(registry: ModelRegistry) {
     /** POST /api/rollouts */
     async rollout(body: unknown): Promise<RolloutState> {
       const req = parse(RolloutRequestSchema, body, 'PDM_ERR_ROLLOUT');
-      return registry.start({ model: { modelId: req.modelId, version: req.version }, canaries: req.canaries, rest: req.rest, ...(req.policy ? { policy: stripUndefined(req.policy) } : {}) });
+      return registry.start({
+        model: { modelId: req.modelId, version: req.version },
+        canaries: req.canaries,
+        rest: req.rest,
+        ...(req.policy ? { policy: stripUndefined(req.policy) } : {}),
+      });
     },
     /** POST /api/rollouts/{id}/abort */
     async abort(id: string, body: unknown): Promise<RolloutState> {
-      const { reason } = parse(z.strictObject({ reason: z.string().max(200).optional() }), body ?? {}, 'PDM_ERR_ROLLOUT');
+      const { reason } = parse(
+        z.strictObject({ reason: z.string().max(200).optional() }),
+        body ?? {},
+        'PDM_ERR_ROLLOUT',
+      );
       return registry.abort(id, reason ?? 'aborted by operator');
     },
   };
 }
 
 function stripUndefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
 }

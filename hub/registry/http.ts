@@ -21,7 +21,11 @@ export function artifactHandler(registry: ModelRegistry): (req: IncomingMessage,
       return true;
     }
     // Immutable per version, so caches may keep it.
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': statSync(file).size, 'cache-control': 'public, max-age=31536000, immutable' });
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': statSync(file).size,
+      'cache-control': 'public, max-age=31536000, immutable',
+    });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
     return true;
@@ -50,13 +54,30 @@ const notFound = (what: string) => ({ status: 404, body: { error: 'PDM_ERR_NOT_F
  * function of the request context, so a static route table (the hub's, checked against its OpenAPI file) can find the
  * running hub's registry per request.
  */
-export function registryApiRoutes<C extends RegistryContext = RegistryContext>(source: ModelRegistry | ((ctx: C) => ModelRegistry)): RegistryRoute<C>[] {
+export function registryApiRoutes<C extends RegistryContext = RegistryContext>(
+  source: ModelRegistry | ((ctx: C) => ModelRegistry),
+): RegistryRoute<C>[] {
   const of = (ctx: C): ModelRegistry => (typeof source === 'function' ? source(ctx) : source);
   const actions = (ctx: C) => registryActions(of(ctx));
   return [
-    { method: 'GET', path: /^\/api\/models$/, role: 'viewer', handle: async (ctx) => ({ body: { models: of(ctx).list(), deployed: of(ctx).deployed() } }) },
-    { method: 'GET', path: /^\/api\/models\/public-key$/, role: 'viewer', handle: async (ctx) => ({ body: { algorithm: 'ed25519', publicKeyPem: of(ctx).publicKeyPem } }) },
-    { method: 'POST', path: /^\/api\/models$/, role: 'supervisor', handle: async (ctx) => ({ status: 201, body: actions(ctx).upload(ctx.body) }) },
+    {
+      method: 'GET',
+      path: /^\/api\/models$/,
+      role: 'viewer',
+      handle: async (ctx) => ({ body: { models: of(ctx).list(), deployed: of(ctx).deployed() } }),
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/models\/public-key$/,
+      role: 'viewer',
+      handle: async (ctx) => ({ body: { algorithm: 'ed25519', publicKeyPem: of(ctx).publicKeyPem } }),
+    },
+    {
+      method: 'POST',
+      path: /^\/api\/models$/,
+      role: 'supervisor',
+      handle: async (ctx) => ({ status: 201, body: actions(ctx).upload(ctx.body) }),
+    },
     { method: 'GET', path: /^\/api\/rollouts$/, role: 'viewer', handle: async (ctx) => ({ body: of(ctx).rollouts() }) },
     {
       method: 'GET',
@@ -67,7 +88,17 @@ export function registryApiRoutes<C extends RegistryContext = RegistryContext>(s
         return found ? { body: found } : notFound(`rollout ${ctx.params[0]}`);
       },
     },
-    { method: 'POST', path: /^\/api\/rollouts$/, role: 'supervisor', handle: async (ctx) => ({ status: 201, body: await actions(ctx).rollout(ctx.body) }) },
-    { method: 'POST', path: new RegExp(`^/api/rollouts/${UUID}/abort$`), role: 'supervisor', handle: async (ctx) => ({ body: await actions(ctx).abort(ctx.params[0]!, ctx.body) }) },
+    {
+      method: 'POST',
+      path: /^\/api\/rollouts$/,
+      role: 'supervisor',
+      handle: async (ctx) => ({ status: 201, body: await actions(ctx).rollout(ctx.body) }),
+    },
+    {
+      method: 'POST',
+      path: new RegExp(`^/api/rollouts/${UUID}/abort$`),
+      role: 'supervisor',
+      handle: async (ctx) => ({ body: await actions(ctx).abort(ctx.params[0]!, ctx.body) }),
+    },
   ];
 }

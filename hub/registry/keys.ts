@@ -26,14 +26,21 @@ export function loadOrCreateSigningKey(dir: string): HubSigningKey {
   if (existsSync(keyFile)) {
     const mode = statSync(keyFile).mode & 0o777;
     if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-      throw new PdmError('PDM_ERR_REGISTRY', `${keyFile} has mode ${mode.toString(8)}; the signing key must be readable by its owner only (chmod 600)`);
+      throw new PdmError(
+        'PDM_ERR_REGISTRY',
+        `${keyFile} has mode ${mode.toString(8)}; the signing key must be readable by its owner only (chmod 600)`,
+      );
     }
     try {
       privateKey = createPrivateKey(readFileSync(keyFile, 'utf8'));
     } catch (error) {
       throw new PdmError('PDM_ERR_REGISTRY', `${keyFile}: not a PEM private key (${(error as Error).message})`);
     }
-    if (privateKey.asymmetricKeyType !== 'ed25519') throw new PdmError('PDM_ERR_REGISTRY', `${keyFile}: key type is ${privateKey.asymmetricKeyType}, expected ed25519`);
+    if (privateKey.asymmetricKeyType !== 'ed25519')
+      throw new PdmError(
+        'PDM_ERR_REGISTRY',
+        `${keyFile}: key type is ${privateKey.asymmetricKeyType}, expected ed25519`,
+      );
   } else {
     const pair = generateKeyPairSync('ed25519');
     privateKey = pair.privateKey;

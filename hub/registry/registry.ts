@@ -10,8 +10,19 @@ import { uuidv7 } from '../../protocol/uuid.js';
 import { readModel } from '../../models/artifacts.js';
 import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
 import {
-  abortRollout, keyOf, onAck, onTick, planProblem, startRollout,
-  type AlarmCounts, type DeviceRef, type Effect, type ModelRef, type RolloutPolicy, type RolloutState, type Transition,
+  abortRollout,
+  keyOf,
+  onAck,
+  onTick,
+  planProblem,
+  startRollout,
+  type AlarmCounts,
+  type DeviceRef,
+  type Effect,
+  type ModelRef,
+  type RolloutPolicy,
+  type RolloutState,
+  type Transition,
 } from './rollout.js';
 import { RegistryStore, writeFileAtomic, type RegistryEntry } from './store.js';
 
@@ -31,7 +42,8 @@ export interface RegistryDeps {
 
 export const DEFAULT_POLICY: RolloutPolicy = { alarmFactor: 3, minAlarms: 3, soakMs: 10 * 60_000 };
 
-export const artifactPath = (m: ModelRef): string => `/models/${encodeURIComponent(m.modelId)}/${encodeURIComponent(m.version)}/bundle`;
+export const artifactPath = (m: ModelRef): string =>
+  `/models/${encodeURIComponent(m.modelId)}/${encodeURIComponent(m.version)}/bundle`;
 
 interface Persisted {
   rollouts: RolloutState[];
@@ -42,7 +54,8 @@ interface Persisted {
 function readState(file: string): Persisted {
   try {
     const state = JSON.parse(readFileSync(file, 'utf8')) as Persisted;
-    if (!Array.isArray(state.rollouts) || typeof state.deployed !== 'object') throw new Error('expected { rollouts: [], deployed: {} }');
+    if (!Array.isArray(state.rollouts) || typeof state.deployed !== 'object')
+      throw new Error('expected { rollouts: [], deployed: {} }');
     return state;
   } catch (error) {
     throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
@@ -76,7 +89,10 @@ export class ModelRegistry {
 
   addFromCard(cardPath: string): RegistryEntry {
     const entry = this.store.add(readModel(cardPath));
-    this.deps.logger.info({ modelId: entry.modelId, version: entry.version, sha256: entry.sha256 }, 'model version registered');
+    this.deps.logger.info(
+      { modelId: entry.modelId, version: entry.version, sha256: entry.sha256 },
+      'model version registered',
+    );
     return entry;
   }
 
@@ -96,17 +112,28 @@ export class ModelRegistry {
     return this.state.deployed;
   }
 
-  async start(req: { model: ModelRef; canaries: DeviceRef[]; rest?: DeviceRef[]; policy?: Partial<RolloutPolicy> }): Promise<RolloutState> {
+  async start(req: {
+    model: ModelRef;
+    canaries: DeviceRef[];
+    rest?: DeviceRef[];
+    policy?: Partial<RolloutPolicy>;
+  }): Promise<RolloutState> {
     this.store.get(req.model.modelId, req.model.version);
     const busy = this.state.rollouts.find((r) => r.stage === 'canary' || r.stage === 'fleet');
-    if (busy) throw new PdmError('PDM_ERR_ROLLOUT', `rollout ${busy.id} (${busy.model.modelId} ${busy.model.version}) is still ${busy.stage}; finish or abort it first`);
+    if (busy)
+      throw new PdmError(
+        'PDM_ERR_ROLLOUT',
+        `rollout ${busy.id} (${busy.model.modelId} ${busy.model.version}) is still ${busy.stage}; finish or abort it first`,
+      );
     const plan = {
       id: uuidv7(this.now()),
       model: { modelId: req.model.modelId, version: req.model.version },
       canaries: req.canaries,
       rest: req.rest ?? [],
       policy: { ...DEFAULT_POLICY, ...req.policy },
-      previous: Object.fromEntries([...req.canaries, ...(req.rest ?? [])].map((d) => [keyOf(d), this.state.deployed[keyOf(d)]])),
+      previous: Object.fromEntries(
+        [...req.canaries, ...(req.rest ?? [])].map((d) => [keyOf(d), this.state.deployed[keyOf(d)]]),
+      ),
     };
     const problem = planProblem(plan);
     if (problem) throw new PdmError('PDM_ERR_ROLLOUT', problem);
@@ -126,7 +153,19 @@ export class ModelRegistry {
     }
     const current = this.active();
     if (!current) return this.persist();
-    await this.apply(onAck(current, { site: ack.site, device: ack.device, version: ack.version, result: ack.result, ...(ack.reason ? { reason: ack.reason } : {}) }, this.now()));
+    await this.apply(
+      onAck(
+        current,
+        {
+          site: ack.site,
+          device: ack.device,
+          version: ack.version,
+          result: ack.result,
+          ...(ack.reason ? { reason: ack.reason } : {}),
+        },
+        this.now(),
+      ),
+    );
   }
 
   /** Periodic: alarm-rate check and soak timer. */
@@ -169,7 +208,10 @@ export class ModelRegistry {
     for (const effect of t.effects) await this.carryOut(effect);
     if (changed) {
       const last = t.state.steps.at(-1);
-      this.deps.logger.info({ rollout: t.state.id, stage: t.state.stage, step: last?.step, detail: last?.detail }, 'rollout step');
+      this.deps.logger.info(
+        { rollout: t.state.id, stage: t.state.stage, step: last?.step, detail: last?.detail },
+        'rollout step',
+      );
     }
   }
 
@@ -187,7 +229,15 @@ export class ModelRegistry {
     const entry = this.store.get(model.modelId, model.version);
     const envelope = { ...this.envelopes.next(), site, device };
     const url = `${this.deps.baseUrl ?? ''}${artifactPath(model)}`;
-    return encode('model', { ...envelope, modelId: entry.modelId, version: entry.version, sha256: entry.sha256, size: entry.size, signature: entry.signature, url }).payload;
+    return encode('model', {
+      ...envelope,
+      modelId: entry.modelId,
+      version: entry.version,
+      sha256: entry.sha256,
+      size: entry.size,
+      signature: entry.signature,
+      url,
+    }).payload;
   }
 
   private persist(): void {

@@ -58,7 +58,8 @@ export interface RolloutState {
   steps: RolloutStep[];
 }
 
-export type Effect = { kind: 'publish'; site: string; device: string; model: ModelRef } | { kind: 'clear'; site: string; device: string };
+export type Effect =
+  { kind: 'publish'; site: string; device: string; model: ModelRef } | { kind: 'clear'; site: string; device: string };
 
 export interface Transition {
   state: RolloutState;
@@ -90,8 +91,17 @@ export function planProblem(plan: RolloutPlan): string | undefined {
   return undefined;
 }
 
-const clone = (s: RolloutState): RolloutState => ({ ...s, devices: s.devices.map((d) => ({ ...d })), steps: [...s.steps] });
-const publishTo = (d: RolloutDevice, model: ModelRef): Effect => ({ kind: 'publish', site: d.site, device: d.device, model });
+const clone = (s: RolloutState): RolloutState => ({
+  ...s,
+  devices: s.devices.map((d) => ({ ...d })),
+  steps: [...s.steps],
+});
+const publishTo = (d: RolloutDevice, model: ModelRef): Effect => ({
+  kind: 'publish',
+  site: d.site,
+  device: d.device,
+  model,
+});
 
 function send(state: RolloutState, group: Group, now: number): Effect[] {
   const effects: Effect[] = [];
@@ -101,7 +111,11 @@ function send(state: RolloutState, group: Group, now: number): Effect[] {
     d.at = now;
     effects.push(publishTo(d, state.model));
   }
-  state.steps.push({ at: now, step: group === 'canary' ? 'canaries-sent' : 'fleet-sent', detail: `${effects.length} device(s)` });
+  state.steps.push({
+    at: now,
+    step: group === 'canary' ? 'canaries-sent' : 'fleet-sent',
+    detail: `${effects.length} device(s)`,
+  });
   return effects;
 }
 
@@ -111,7 +125,13 @@ export function startRollout(plan: RolloutPlan, now: number): Transition {
     ...plan.rest.map((d) => ({ ...d, group: 'fleet' as const })),
   ].map((d) => {
     const previous = plan.previous[keyOf(d)];
-    return { site: d.site, device: d.device, group: d.group, status: 'waiting' as const, ...(previous ? { previous } : {}) };
+    return {
+      site: d.site,
+      device: d.device,
+      group: d.group,
+      status: 'waiting' as const,
+      ...(previous ? { previous } : {}),
+    };
   });
   const state: RolloutState = {
     id: plan.id,
@@ -120,7 +140,13 @@ export function startRollout(plan: RolloutPlan, now: number): Transition {
     stage: 'canary',
     startedAt: now,
     devices,
-    steps: [{ at: now, step: 'started', detail: `${plan.model.modelId} ${plan.model.version}: ${plan.canaries.length} canary, ${plan.rest.length} fleet` }],
+    steps: [
+      {
+        at: now,
+        step: 'started',
+        detail: `${plan.model.modelId} ${plan.model.version}: ${plan.canaries.length} canary, ${plan.rest.length} fleet`,
+      },
+    ],
   };
   return { state, effects: send(state, 'canary', now) };
 }
@@ -151,16 +177,26 @@ export interface AckInput extends DeviceRef {
 export function onAck(current: RolloutState, ack: AckInput, now: number): Transition {
   const device = current.devices.find((d) => d.site === ack.site && d.device === ack.device);
   // Acks for other versions (e.g. the previous model re-applied after a rollback) do not move this rollout.
-  if (!active(current) || !device || ack.version !== current.model.version || device.status === 'waiting') return { state: current, effects: [] };
+  if (!active(current) || !device || ack.version !== current.model.version || device.status === 'waiting')
+    return { state: current, effects: [] };
   const state = clone(current);
   const d = state.devices.find((x) => x.site === ack.site && x.device === ack.device)!;
   if (d.status === ack.result) return { state: current, effects: [] };
   d.status = ack.result;
   d.at = now;
   if (ack.reason) d.reason = ack.reason;
-  state.steps.push({ at: now, step: `ack-${ack.result}`, detail: `${keyOf(d)} (${d.group})${ack.reason ? `: ${ack.reason}` : ''}` });
+  state.steps.push({
+    at: now,
+    step: `ack-${ack.result}`,
+    detail: `${keyOf(d)} (${d.group})${ack.reason ? `: ${ack.reason}` : ''}`,
+  });
   if (ack.result !== 'applied') {
-    if (d.group === 'canary') return rollBack(state, `canary ${keyOf(d)} ${ack.result === 'rejected' ? 'rejected' : 'rolled back'} the model${ack.reason ? `: ${ack.reason}` : ''}`, now);
+    if (d.group === 'canary')
+      return rollBack(
+        state,
+        `canary ${keyOf(d)} ${ack.result === 'rejected' ? 'rejected' : 'rolled back'} the model${ack.reason ? `: ${ack.reason}` : ''}`,
+        now,
+      );
     return { state, effects: finish(state, now) }; // a fleet device that refuses keeps its old model; reported, not fatal
   }
   return advance(state, now);
@@ -187,7 +223,11 @@ function finish(state: RolloutState, now: number): Effect[] {
     state.stage = 'completed';
     state.endedAt = now;
     const refused = fleet.filter((d) => d.status !== 'applied').length;
-    state.steps.push({ at: now, step: 'completed', detail: refused ? `${refused} fleet device(s) kept their old model` : 'all devices applied' });
+    state.steps.push({
+      at: now,
+      step: 'completed',
+      detail: refused ? `${refused} fleet device(s) kept their old model` : 'all devices applied',
+    });
   }
   return [];
 }
@@ -207,7 +247,11 @@ export function onTick(current: RolloutState, alarms: Record<string, AlarmCounts
     const counts = alarms[keyOf(d)];
     if (counts && counts.after >= minAlarms && counts.after > alarmFactor * Math.max(counts.before, 1)) {
       const state = clone(current);
-      state.steps.push({ at: now, step: 'alarm-rate', detail: `${keyOf(d)}: ${counts.after} alarms after vs ${counts.before} before (factor ${alarmFactor})` });
+      state.steps.push({
+        at: now,
+        step: 'alarm-rate',
+        detail: `${keyOf(d)}: ${counts.after} alarms after vs ${counts.before} before (factor ${alarmFactor})`,
+      });
       return rollBack(state, `canary ${keyOf(d)} alarm rate rose ${counts.after} vs ${counts.before} before`, now);
     }
   }

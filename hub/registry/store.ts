@@ -1,4 +1,15 @@
-import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { PdmError } from '../../protocol/errors.js';
@@ -59,14 +70,19 @@ export class RegistryStore {
 
   add(artifact: ModelArtifact, origin: { trainingJob?: string } = {}): RegistryEntry {
     const { card } = artifact;
-    if (!ID_PATTERN.test(card.id)) throw new PdmError('PDM_ERR_REGISTRY', `model id "${card.id}" must match ${ID_PATTERN}`);
-    if (!VERSION_PATTERN.test(card.version)) throw new PdmError('PDM_ERR_REGISTRY', `version "${card.version}" must match ${VERSION_PATTERN}`);
+    if (!ID_PATTERN.test(card.id))
+      throw new PdmError('PDM_ERR_REGISTRY', `model id "${card.id}" must match ${ID_PATTERN}`);
+    if (!VERSION_PATTERN.test(card.version))
+      throw new PdmError('PDM_ERR_REGISTRY', `version "${card.version}" must match ${VERSION_PATTERN}`);
     const bundle = encodeBundle(artifact);
     const digest = sha256(bundle);
     const existing = this.find(card.id, card.version);
     if (existing) {
       if (existing.sha256 === digest) return existing;
-      throw new PdmError('PDM_ERR_REGISTRY', `${card.id} ${card.version} is already registered with different content; bump the card's version`);
+      throw new PdmError(
+        'PDM_ERR_REGISTRY',
+        `${card.id} ${card.version} is already registered with different content; bump the card's version`,
+      );
     }
     const fields = { modelId: card.id, version: card.version, sha256: digest, size: bundle.length };
     const entry: RegistryEntry = {

@@ -1,4 +1,15 @@
-import { closeSync, fdatasync, fdatasyncSync, fsync, ftruncate, ftruncateSync, mkdirSync, openSync, write, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fsync,
+  ftruncate,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  write,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { PdmError } from '../../protocol/errors.js';
@@ -43,7 +54,8 @@ export class DurableAppender {
     let fd: number | undefined;
     try {
       fd = this.openNow();
-      for (let written = 0; written < data.length; ) written += (await writeAsync(fd, data, written, data.length - written)).bytesWritten;
+      for (let written = 0; written < data.length;)
+        written += (await writeAsync(fd, data, written, data.length - written)).bytesWritten;
       await fdatasyncAsync(fd);
       this.bytes += data.length;
       return at;
@@ -62,7 +74,7 @@ export class DurableAppender {
     let fd: number | undefined;
     try {
       fd = this.openNow();
-      for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
+      for (let written = 0; written < data.length;) written += writeSync(fd, data, written);
       fdatasyncSync(fd);
       this.bytes += data.length;
       return at;

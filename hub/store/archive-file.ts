@@ -53,10 +53,12 @@ export interface ArchiveFile {
 
 const CHUNK = 1 << 20;
 
-const readError = (file: string, error: unknown) => new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
+const readError = (file: string, error: unknown) =>
+  new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
 
 /** Generation 0 is the file itself, as archives written before compaction existed; generation n is `file.n`. */
-export const generationPath = (base: string, generation: number): string => (generation === 0 ? base : `${base}.${generation}`);
+export const generationPath = (base: string, generation: number): string =>
+  generation === 0 ? base : `${base}.${generation}`;
 
 const missing = (path: string) => readError(path, new Error('the archive generation the state points into is missing'));
 
@@ -134,7 +136,11 @@ export class FileArchive implements ArchiveFile {
     }
     for (const entry of entries) {
       const temp = entry.endsWith(`${INDEX}.tmp`); // an index write cut short: never used
-      const file = temp ? entry.slice(0, -`${INDEX}.tmp`.length) : entry.endsWith(INDEX) ? entry.slice(0, -INDEX.length) : entry;
+      const file = temp
+        ? entry.slice(0, -`${INDEX}.tmp`.length)
+        : entry.endsWith(INDEX)
+          ? entry.slice(0, -INDEX.length)
+          : entry;
       const ours = file === name || (file.startsWith(`${name}.`) && /^\d+$/.test(file.slice(name.length + 1)));
       if (!ours || (file === kept && !temp)) continue;
       try {
@@ -297,7 +303,8 @@ export class MemoryArchive implements ArchiveFile {
   }
 
   use(generation: number): void {
-    if (generation !== 0 && !this.generations.has(generation)) throw missing(generationPath('memory archive', generation));
+    if (generation !== 0 && !this.generations.has(generation))
+      throw missing(generationPath('memory archive', generation));
     this.generation = generation;
   }
 
@@ -307,7 +314,8 @@ export class MemoryArchive implements ArchiveFile {
   }
 
   async keepOnly(): Promise<void> {
-    for (const map of [this.generations, this.indexes]) for (const generation of [...map.keys()]) if (generation !== this.generation) map.delete(generation);
+    for (const map of [this.generations, this.indexes])
+      for (const generation of [...map.keys()]) if (generation !== this.generation) map.delete(generation);
   }
 
   async close(): Promise<void> {}

@@ -3,7 +3,14 @@ import type { ArchiveFile } from './archive-file.js';
 import { holderOfWatch, madeBefore } from './changes.js';
 import { crc32 } from 'node:zlib';
 import { decodeLine, encodeRecord } from './journal.js';
-import { eventRange, type ChunkRef, type Inspection, type InspectionEventRef, type SpilledEvents, type WatchItem } from './state.js';
+import {
+  eventRange,
+  type ChunkRef,
+  type Inspection,
+  type InspectionEventRef,
+  type SpilledEvents,
+  type WatchItem,
+} from './state.js';
 
 /** A chunk of an open inspection's events that left memory; `prev` is the chunk spilled before it. */
 interface SpillChunk {
@@ -12,10 +19,12 @@ interface SpillChunk {
   events: InspectionEventRef[];
 }
 
-const isSpill = (value: unknown): value is SpillChunk => typeof value === 'object' && value !== null && typeof (value as SpillChunk).spill === 'string';
+const isSpill = (value: unknown): value is SpillChunk =>
+  typeof value === 'object' && value !== null && typeof (value as SpillChunk).spill === 'string';
 
 /** Bytes of a spilled inspection's chunks; for one spilled before they were counted, its last chunk's. */
-const chunkBytes = (spilled: SpilledEvents | undefined): number => (spilled ? (spilled.bytes ?? spilled.tail.bytes) : 0);
+const chunkBytes = (spilled: SpilledEvents | undefined): number =>
+  spilled ? (spilled.bytes ?? spilled.tail.bytes) : 0;
 
 /** The first line of a saved index: how much of the file it covers, a check of the bytes before that, its lines. */
 interface IndexHeader {
@@ -35,7 +44,8 @@ interface WatchLine {
   watch: WatchItem;
 }
 
-const isWatchLine = (value: unknown): value is WatchLine => typeof value === 'object' && value !== null && typeof (value as WatchLine).watch === 'object';
+const isWatchLine = (value: unknown): value is WatchLine =>
+  typeof value === 'object' && value !== null && typeof (value as WatchLine).watch === 'object';
 
 /**
  * Calls `line` with each newline-terminated line of the file and its offset, in order; a damaged line goes to it too
@@ -210,17 +220,25 @@ export class InspectionArchive {
     let valid = from;
     let line = 0;
     let bad: string | undefined;
-    forEachLine(file, (data, at) => {
-      line += 1;
-      const decoded = decodeLine(data);
-      if (!decoded.ok) bad ??= `${from === 0 ? `record ${line}` : 'a record'} at byte ${at}: ${decoded.why}`;
-      else if (bad) throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file.path} is damaged (${bad}) and has good records after it; keep the file for inspection`);
-      else {
-        if (isWatchLine(decoded.value)) archive.indexWatch(decoded.value.watch, at, data.length + 1);
-        else if (!isSpill(decoded.value)) archive.index(decoded.value as Inspection, at, data.length + 1);
-        valid = at + data.length + 1;
-      }
-    }, from);
+    forEachLine(
+      file,
+      (data, at) => {
+        line += 1;
+        const decoded = decodeLine(data);
+        if (!decoded.ok) bad ??= `${from === 0 ? `record ${line}` : 'a record'} at byte ${at}: ${decoded.why}`;
+        else if (bad)
+          throw new PdmError(
+            'PDM_ERR_STORE_CORRUPT',
+            `${file.path} is damaged (${bad}) and has good records after it; keep the file for inspection`,
+          );
+        else {
+          if (isWatchLine(decoded.value)) archive.indexWatch(decoded.value.watch, at, data.length + 1);
+          else if (!isSpill(decoded.value)) archive.index(decoded.value as Inspection, at, data.length + 1);
+          valid = at + data.length + 1;
+        }
+      },
+      from,
+    );
     if (valid < file.bytes) await file.truncate(valid); // an append cut short: never journaled
     for (const id of [...archive.byId.keys()]) if (hot(id)) archive.forget(id);
     for (const id of [...archive.watchesById.keys()]) if (hot(id)) archive.forgetWatch(id);
@@ -236,10 +254,17 @@ export class InspectionArchive {
   async saveIndex(): Promise<void> {
     const covers = this.file.bytes;
     const episodes = new Map<string, string[]>();
-    for (const [episode, id] of this.byEpisode) if (this.byId.has(id)) (episodes.get(id) ?? episodes.set(id, []).get(id)!).push(episode);
+    for (const [episode, id] of this.byEpisode)
+      if (this.byId.has(id)) (episodes.get(id) ?? episodes.set(id, []).get(id)!).push(episode);
     const lines = [
-      encodeRecord({ covers, tail: this.tailCheck(covers), count: this.byId.size + this.watchesById.size } satisfies IndexHeader),
-      ...Array.from(this.byId.values(), (summary) => encodeRecord({ i: summary, e: episodes.get(summary.id) ?? [] } satisfies IndexLine)),
+      encodeRecord({
+        covers,
+        tail: this.tailCheck(covers),
+        count: this.byId.size + this.watchesById.size,
+      } satisfies IndexHeader),
+      ...Array.from(this.byId.values(), (summary) =>
+        encodeRecord({ i: summary, e: episodes.get(summary.id) ?? [] } satisfies IndexLine),
+      ),
       ...Array.from(this.watchesById.values(), (summary) => encodeRecord({ w: summary } satisfies IndexLine)),
     ];
     const index = Buffer.concat(lines);
@@ -277,10 +302,17 @@ export class InspectionArchive {
       lines.push(decoded.value);
     }
     const header = lines[0] as IndexHeader | undefined;
-    if (!header || typeof header.covers !== 'number' || header.count !== lines.length - 1 || header.covers > this.file.size()) return 0;
+    if (
+      !header ||
+      typeof header.covers !== 'number' ||
+      header.count !== lines.length - 1 ||
+      header.covers > this.file.size()
+    )
+      return 0;
     if (this.tailCheck(header.covers) !== header.tail) return 0;
     // Each summary must point inside what the index covers; anything else and none of it is used.
-    const within = (x: { at?: unknown; bytes?: unknown }) => typeof x.at === 'number' && typeof x.bytes === 'number' && x.at + x.bytes <= header.covers;
+    const within = (x: { at?: unknown; bytes?: unknown }) =>
+      typeof x.at === 'number' && typeof x.bytes === 'number' && x.at + x.bytes <= header.covers;
     try {
       for (const line of lines.slice(1) as IndexLine[]) {
         if ('i' in line && within(line.i) && Array.isArray(line.e)) {
@@ -289,7 +321,12 @@ export class InspectionArchive {
           this.byId.set(summary.id, summary);
           for (const episode of line.e) if (!this.byEpisode.has(episode)) this.byEpisode.set(episode, summary.id);
         } else if ('w' in line && within(line.w)) {
-          const summary = { ...line.w, site: this.intern.get(line.w.site), asset: this.intern.get(line.w.asset), device: this.intern.get(line.w.device) };
+          const summary = {
+            ...line.w,
+            site: this.intern.get(line.w.site),
+            asset: this.intern.get(line.w.asset),
+            device: this.intern.get(line.w.device),
+          };
           this.recordBytes += summary.bytes;
           this.watchesById.set(summary.id, summary);
         } else {
@@ -308,7 +345,13 @@ export class InspectionArchive {
   }
 
   private interned(s: InspectionSummary): InspectionSummary {
-    const summary = { ...s, site: this.intern.get(s.site), asset: this.intern.get(s.asset), device: this.intern.get(s.device), devices: s.devices.map((d) => this.intern.get(d)) };
+    const summary = {
+      ...s,
+      site: this.intern.get(s.site),
+      asset: this.intern.get(s.asset),
+      device: this.intern.get(s.device),
+      devices: s.devices.map((d) => this.intern.get(d)),
+    };
     if (s.assignee !== undefined) summary.assignee = this.intern.get(s.assignee);
     return summary;
   }
@@ -335,7 +378,10 @@ export class InspectionArchive {
     if (!s) return undefined;
     const decoded = decodeLine(this.file.readAt(s.at, s.bytes - 1));
     if (!decoded.ok || !isWatchLine(decoded.value)) {
-      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the record of watch ${id} at byte ${s.at}: ${decoded.ok ? 'is not a watch item' : decoded.why}`);
+      throw new PdmError(
+        'PDM_ERR_STORE_CORRUPT',
+        `${this.file.path}: the record of watch ${id} at byte ${s.at}: ${decoded.ok ? 'is not a watch item' : decoded.why}`,
+      );
     }
     return decoded.value.watch;
   }
@@ -358,12 +404,18 @@ export class InspectionArchive {
   }
 
   private index(record: Inspection, at: number, bytes: number): void {
-    if (typeof record !== 'object' || record === null || typeof record.id !== 'string' || !Array.isArray(record.events)) {
+    if (
+      typeof record !== 'object' ||
+      record === null ||
+      typeof record.id !== 'string' ||
+      !Array.isArray(record.events)
+    ) {
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the record at byte ${at} is not an inspection`);
     }
     this.recordBytes += bytes - (this.byId.get(record.id)?.bytes ?? 0);
     this.byId.set(record.id, summarize(record, at, bytes, this.intern));
-    for (const episode of record.episodeIds ?? []) if (!this.byEpisode.has(episode)) this.byEpisode.set(episode, record.id);
+    for (const episode of record.episodeIds ?? [])
+      if (!this.byEpisode.has(episode)) this.byEpisode.set(episode, record.id);
   }
 
   get size(): number {
@@ -383,7 +435,11 @@ export class InspectionArchive {
     const s = this.byId.get(id);
     if (!s) return undefined;
     const decoded = decodeLine(this.file.readAt(s.at, s.bytes - 1));
-    if (!decoded.ok) throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the record of inspection ${id} at byte ${s.at}: ${decoded.why}`);
+    if (!decoded.ok)
+      throw new PdmError(
+        'PDM_ERR_STORE_CORRUPT',
+        `${this.file.path}: the record of inspection ${id} at byte ${s.at}: ${decoded.why}`,
+      );
     return decoded.value as Inspection;
   }
 
@@ -418,8 +474,12 @@ export class InspectionArchive {
    * Appends chunks of inspections' events (one write, one sync; durable when it resolves) and returns, for each,
    * the `spilled` to store with its inspection.
    */
-  async spill(batch: Array<{ id: string; previous: SpilledEvents | undefined; events: InspectionEventRef[] }>): Promise<SpilledEvents[]> {
-    const lines = batch.map(({ id, previous, events }) => encodeRecord({ spill: id, prev: previous?.tail ?? null, events } satisfies SpillChunk));
+  async spill(
+    batch: Array<{ id: string; previous: SpilledEvents | undefined; events: InspectionEventRef[] }>,
+  ): Promise<SpilledEvents[]> {
+    const lines = batch.map(({ id, previous, events }) =>
+      encodeRecord({ spill: id, prev: previous?.tail ?? null, events } satisfies SpillChunk),
+    );
     let at = await this.file.append(Buffer.concat(lines));
     return batch.map(({ previous, events }, n) => {
       let first = previous?.first ?? Infinity;
@@ -430,7 +490,13 @@ export class InspectionArchive {
       }
       const tail = { at, bytes: lines[n]!.length };
       at += tail.bytes;
-      return { count: (previous?.count ?? 0) + events.length, first, last, tail, bytes: chunkBytes(previous) + tail.bytes };
+      return {
+        count: (previous?.count ?? 0) + events.length,
+        first,
+        last,
+        tail,
+        bytes: chunkBytes(previous) + tail.bytes,
+      };
     });
   }
 
@@ -438,16 +504,22 @@ export class InspectionArchive {
   whole(record: Inspection): Inspection {
     if (!record.spilled) return record;
     const { spilled: _spilled, ...rest } = record;
-    return { ...rest, events: [...record.events.slice(0, 1), ...this.spilledEvents(record), ...record.events.slice(1)] };
+    return {
+      ...rest,
+      events: [...record.events.slice(0, 1), ...this.spilledEvents(record), ...record.events.slice(1)],
+    };
   }
 
   /** The events an inspection spilled, oldest first, read back from its chunks. */
   private spilledEvents(record: Inspection): InspectionEventRef[] {
     const chunks: InspectionEventRef[][] = [];
-    for (let ref: ChunkRef | null = record.spilled?.tail ?? null; ref; ) {
+    for (let ref: ChunkRef | null = record.spilled?.tail ?? null; ref;) {
       const decoded = decodeLine(this.file.readAt(ref.at, ref.bytes - 1));
       if (!decoded.ok || !isSpill(decoded.value) || decoded.value.spill !== record.id) {
-        throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file.path}: the spilled events of inspection ${record.id} at byte ${ref.at} ${decoded.ok ? 'belong to another record' : `are damaged: ${decoded.why}`}`);
+        throw new PdmError(
+          'PDM_ERR_STORE_CORRUPT',
+          `${this.file.path}: the spilled events of inspection ${record.id} at byte ${ref.at} ${decoded.ok ? 'belong to another record' : `are damaged: ${decoded.why}`}`,
+        );
       }
       chunks.push(decoded.value.events);
       ref = decoded.value.prev;
@@ -490,7 +562,11 @@ export class InspectionArchive {
         yield line;
       }
       for (const record of hot) {
-        const line = encodeRecord({ spill: record.id, prev: null, events: this.spilledEvents(record) } satisfies SpillChunk);
+        const line = encodeRecord({
+          spill: record.id,
+          prev: null,
+          events: this.spilledEvents(record),
+        } satisfies SpillChunk);
         spilled.push({ ...record.spilled!, tail: { at, bytes: line.length }, bytes: line.length });
         at += line.length;
         yield line;
@@ -502,7 +578,11 @@ export class InspectionArchive {
       use: () => {
         // A record revived meanwhile is no longer summarised; nothing else changes the summaries during a pass.
         for (const summary of [...this.byId.values(), ...this.watchesById.values()]) {
-          if (!moved.has(summary)) throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file.path}: record ${summary.id} was archived during the compaction; it is not in generation ${generation}`);
+          if (!moved.has(summary))
+            throw new PdmError(
+              'PDM_ERR_STORE_WRITE',
+              `${this.file.path}: record ${summary.id} was archived during the compaction; it is not in generation ${generation}`,
+            );
         }
         this.file.use(generation);
         for (const [summary, at] of moved) (summary as { at: number }).at = at;

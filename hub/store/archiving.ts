@@ -26,7 +26,9 @@ export interface Pass {
  * being written still holds them there.
  */
 const stillHolds = (deps: ArchivingDeps, record: Inspection, events: InspectionEventRef[]): boolean =>
-  deps.index.find(record.id) === record && record.events[1] === events[0] && record.events[events.length] === events.at(-1);
+  deps.index.find(record.id) === record &&
+  record.events[1] === events[0] &&
+  record.events[events.length] === events.at(-1);
 
 /** What differs between archiving inspections and watch items. */
 interface Archivable<T extends { id: string; events: unknown[] }> {
@@ -45,7 +47,12 @@ interface Archivable<T extends { id: string; events: unknown[] }> {
  * and they are archived again. One that changed meanwhile stays, even if a group commit already journaled that
  * change (commits go on while the pass writes). Throws (leaving the state as it was) if the append fails.
  */
-async function moveToArchive<T extends { id: string; events: unknown[] }>(deps: ArchivingDeps, side: Archivable<T>, due: T[], limit: number): Promise<Pass> {
+async function moveToArchive<T extends { id: string; events: unknown[] }>(
+  deps: ArchivingDeps,
+  side: Archivable<T>,
+  due: T[],
+  limit: number,
+): Promise<Pass> {
   const candidates = due.slice(0, limit);
   const pass = (changed: number): Pass => ({ changed, more: due.length > candidates.length });
   if (candidates.length === 0) return pass(0);
@@ -74,16 +81,44 @@ async function moveToArchive<T extends { id: string; events: unknown[] }>(deps: 
 
 /** Moves inspections closed (resolved, false alarm) before `cutoff` to the archive, at most `limit` of them. */
 export function archiveClosed(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
-  const due = deps.state.inspections.filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !deps.dirty.has('inspection', i.id));
+  const due = deps.state.inspections.filter(
+    (i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !deps.dirty.has('inspection', i.id),
+  );
   const { archive } = deps;
-  return moveToArchive(deps, { records: deps.index, kind: 'inspection', journal: 'i', gone: 'archived', add: (records) => archive.add(records.map((i) => archive.whole(i))), forget: (id) => archive.forget(id) }, due, limit);
+  return moveToArchive(
+    deps,
+    {
+      records: deps.index,
+      kind: 'inspection',
+      journal: 'i',
+      gone: 'archived',
+      add: (records) => archive.add(records.map((i) => archive.whole(i))),
+      forget: (id) => archive.forget(id),
+    },
+    due,
+    limit,
+  );
 }
 
 /** The same for watch items that closed (cleared by themselves, or promoted to an inspection) before `cutoff`. */
 export function archiveClosedWatches(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
-  const due = deps.state.watches.filter((w) => w.status !== 'watching' && (w.closedAt ?? w.lastEventAt) <= cutoff && !deps.dirty.has('watch', w.id));
+  const due = deps.state.watches.filter(
+    (w) => w.status !== 'watching' && (w.closedAt ?? w.lastEventAt) <= cutoff && !deps.dirty.has('watch', w.id),
+  );
   const { archive } = deps;
-  return moveToArchive(deps, { records: deps.watches, kind: 'watch', journal: 'w', gone: 'archivedWatch', add: (records) => archive.addWatches(records), forget: (id) => archive.forgetWatch(id) }, due, limit);
+  return moveToArchive(
+    deps,
+    {
+      records: deps.watches,
+      kind: 'watch',
+      journal: 'w',
+      gone: 'archivedWatch',
+      add: (records) => archive.addWatches(records),
+      forget: (id) => archive.forgetWatch(id),
+    },
+    due,
+    limit,
+  );
 }
 
 /**
@@ -95,12 +130,22 @@ export function archiveClosedWatches(deps: ArchivingDeps, cutoff: number, limit 
  */
 export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, maxEvents = Infinity): Promise<Pass> {
   const keep = Math.floor(eventsInMemory / 2);
-  const due = deps.state.inspections.filter((i) => i.events.length > eventsInMemory && !deps.dirty.has('inspection', i.id));
+  const due = deps.state.inspections.filter(
+    (i) => i.events.length > eventsInMemory && !deps.dirty.has('inspection', i.id),
+  );
   if (due.length === 0) return { changed: 0, more: false };
   // At least one inspection, then as many as stay within maxEvents spilled events.
   let take = 0;
-  for (let events = 0; take < due.length && (take === 0 || events + due[take]!.events.length <= maxEvents); take += 1) events += due[take]!.events.length;
-  const batch = due.slice(0, take).map((i) => ({ record: i, id: i.id, previous: i.spilled, events: i.events.slice(1, i.events.length - (keep - 1)) }));
+  for (let events = 0; take < due.length && (take === 0 || events + due[take]!.events.length <= maxEvents); take += 1)
+    events += due[take]!.events.length;
+  const batch = due
+    .slice(0, take)
+    .map((i) => ({
+      record: i,
+      id: i.id,
+      previous: i.spilled,
+      events: i.events.slice(1, i.events.length - (keep - 1)),
+    }));
   const spilled = await deps.archive.spill(batch);
   let changed = 0;
   batch.forEach(({ record, events }, n) => {

@@ -1,5 +1,13 @@
 import { uuidv7Time } from '../../protocol/uuid.js';
-import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCounters, SpilledEvents, WatchItem } from './state.js';
+import type {
+  DeviceRecord,
+  HubState,
+  Inspection,
+  InspectionEventRef,
+  RoutingCounters,
+  SpilledEvents,
+  WatchItem,
+} from './state.js';
 
 /**
  * What can change in the hub state; each kind is journaled as whole records keyed like this, except `joined`: an
@@ -7,10 +15,24 @@ import type { DeviceRecord, HubState, Inspection, InspectionEventRef, RoutingCou
  * the episode ids and devices it took), and `spilled`: an inspection whose older events moved to the archive file,
  * journaled as how many and where.
  */
-export type ChangeKind = 'inspection' | 'joined' | 'spilled' | 'watch' | 'device' | 'seen' | 'routing' | 'roundRobin' | 'archived' | 'archivedWatch' | 'archiveGeneration';
+export type ChangeKind =
+  | 'inspection'
+  | 'joined'
+  | 'spilled'
+  | 'watch'
+  | 'device'
+  | 'seen'
+  | 'routing'
+  | 'roundRobin'
+  | 'archived'
+  | 'archivedWatch'
+  | 'archiveGeneration';
 
 /** The fields an inspection's correlation changes when it takes an event (incidents.ts); all the rest stay. */
-export type JoinedFields = Pick<Inspection, 'episodeIds' | 'devices' | 'severity' | 'priority' | 'lastEventAt' | 'updatedAt' | 'clearedAt'>;
+export type JoinedFields = Pick<
+  Inspection,
+  'episodeIds' | 'devices' | 'severity' | 'priority' | 'lastEventAt' | 'updatedAt' | 'clearedAt'
+>;
 
 /** The same without the two lists, which only grow: an `ij` change carries what they took (`JoinedLists`) instead. */
 export type JoinedScalars = Omit<JoinedFields, 'episodeIds' | 'devices'>;
@@ -20,7 +42,9 @@ export type JoinedLists = [episodeIds: string[], devices: string[]];
 
 function joinedScalars(record: Inspection): JoinedScalars {
   const { severity, priority, lastEventAt, updatedAt, clearedAt } = record;
-  return clearedAt === undefined ? { severity, priority, lastEventAt, updatedAt } : { severity, priority, lastEventAt, updatedAt, clearedAt };
+  return clearedAt === undefined
+    ? { severity, priority, lastEventAt, updatedAt }
+    : { severity, priority, lastEventAt, updatedAt, clearedAt };
 }
 
 /**
@@ -116,7 +140,10 @@ export class DirtySet implements ChangeTracker {
   /** Whether it was touched; an inspection that only `joined` or `spilled` counts as touched too. */
   has(kind: ChangeKind, key: string): boolean {
     if (this.keys.get(kind)?.has(key)) return true;
-    return kind === 'inspection' && ((this.keys.get('joined')?.has(key) ?? false) || (this.keys.get('spilled')?.has(key) ?? false));
+    return (
+      kind === 'inspection' &&
+      ((this.keys.get('joined')?.has(key) ?? false) || (this.keys.get('spilled')?.has(key) ?? false))
+    );
   }
 }
 
@@ -168,7 +195,10 @@ export class ListIndex<T extends { id: string }> {
 export class JournaledEvents {
   private readonly held = new Map<string, { count: number; lastId: string }>();
   /** The same for an inspection's episode ids and devices: how many the journal holds, and the last of each. */
-  private readonly lists = new Map<string, { episodes: number; lastEpisode?: string; devices: number; lastDevice?: string }>();
+  private readonly lists = new Map<
+    string,
+    { episodes: number; lastEpisode?: string; devices: number; lastDevice?: string }
+  >();
 
   /** Events spilled from the record since the journal last held it, not yet journaled (`sp`). */
   private readonly spills = new Map<string, number>();
@@ -213,16 +243,28 @@ export class JournaledEvents {
   listsAdded(key: string, record: Pick<Inspection, 'episodeIds' | 'devices'>): JoinedLists | undefined {
     const { episodeIds, devices } = record;
     const before = this.lists.get(key);
-    this.lists.set(key, { episodes: episodeIds.length, lastEpisode: episodeIds.at(-1), devices: devices.length, lastDevice: devices.at(-1) });
-    const grown = (list: string[], count: number, last: string | undefined) => count <= list.length && list[count - 1] === last;
-    if (!before || !grown(episodeIds, before.episodes, before.lastEpisode) || !grown(devices, before.devices, before.lastDevice)) return undefined;
+    this.lists.set(key, {
+      episodes: episodeIds.length,
+      lastEpisode: episodeIds.at(-1),
+      devices: devices.length,
+      lastDevice: devices.at(-1),
+    });
+    const grown = (list: string[], count: number, last: string | undefined) =>
+      count <= list.length && list[count - 1] === last;
+    if (
+      !before ||
+      !grown(episodeIds, before.episodes, before.lastEpisode) ||
+      !grown(devices, before.devices, before.lastDevice)
+    )
+      return undefined;
     return [episodeIds.slice(before.episodes), devices.slice(before.devices)];
   }
 
   /** The number of leading events already journaled for this record, or undefined to journal it whole. */
   prefix(key: string, events: InspectionEventRef[]): number | undefined {
     const held = this.held.get(key);
-    const count = held && held.count <= events.length && events[held.count - 1]?.id === held.lastId ? held.count : undefined;
+    const count =
+      held && held.count <= events.length && events[held.count - 1]?.id === held.lastId ? held.count : undefined;
     if (events.length > 0) this.held.set(key, { count: events.length, lastId: events.at(-1)!.id });
     else this.held.delete(key);
     return count;
@@ -277,7 +319,11 @@ export function collectChanges(
         if (!found) continue;
         const held = journaled.prefix(`i/${key}`, found.events);
         const lists = journaled.listsAdded(`i/${key}`, found);
-        changes.push(held === undefined || lists === undefined ? ['i', found] : ['ij', key, held, found.events.slice(held), joinedScalars(found), lists]);
+        changes.push(
+          held === undefined || lists === undefined
+            ? ['i', found]
+            : ['ij', key, held, found.events.slice(held), joinedScalars(found), lists],
+        );
       } else if (kind === 'watch') {
         const found = index.watches.find(key);
         if (!found) continue;
@@ -339,7 +385,8 @@ export function applyChanges(
         Object.assign(record, fields);
         if (lists) {
           // Each goes in once, as joinInspection adds it, even were a record replayed over a state that holds it.
-          for (const episodeId of lists[0]) if (!record.episodeIds.includes(episodeId)) record.episodeIds.push(episodeId);
+          for (const episodeId of lists[0])
+            if (!record.episodeIds.includes(episodeId)) record.episodeIds.push(episodeId);
           for (const device of lists[1]) if (!record.devices.includes(device)) record.devices.push(device);
         }
         seenIn(state, added, id);
@@ -357,7 +404,9 @@ export function applyChanges(
         const record = left.find(id, index.inspections);
         if (!record) break;
         if (record.events.length < 1 + removed) {
-          throw new Error(`record ${id} should hold at least ${1 + removed} events to spill ${removed} of them but holds ${record.events.length}`);
+          throw new Error(
+            `record ${id} should hold at least ${1 + removed} events to spill ${removed} of them but holds ${record.events.length}`,
+          );
         }
         record.events.splice(1, removed);
         record.spilled = spilled;
@@ -405,7 +454,11 @@ export class LeftRecords {
   constructor(private readonly where: () => string) {}
 
   /** The record the change is to, or undefined (and remembered) when the state does not hold it: skip the change. */
-  find<T extends { id: string }>(id: string, records: ListIndex<T>, what: 'inspection' | 'watch' = 'inspection'): T | undefined {
+  find<T extends { id: string }>(
+    id: string,
+    records: ListIndex<T>,
+    what: 'inspection' | 'watch' = 'inspection',
+  ): T | undefined {
     const record = records.find(id);
     if (!record && !this.skipped.has(id)) this.skipped.set(id, { where: this.where(), what });
     return record;
@@ -432,9 +485,15 @@ function seenIn(state: HubState, events: InspectionEventRef[], holder: string): 
 }
 
 /** The event list a `+` change describes: the record's first `held` events, then the new ones. */
-function extendEvents(existing: { id: string; events: InspectionEventRef[] } | undefined, held: number, added: InspectionEventRef[]): InspectionEventRef[] {
+function extendEvents(
+  existing: { id: string; events: InspectionEventRef[] } | undefined,
+  held: number,
+  added: InspectionEventRef[],
+): InspectionEventRef[] {
   if (!existing || existing.events.length < held) {
-    throw new Error(`record ${existing?.id ?? '(missing)'} should already hold ${held} events but holds ${existing?.events.length ?? 0}`);
+    throw new Error(
+      `record ${existing?.id ?? '(missing)'} should already hold ${held} events but holds ${existing?.events.length ?? 0}`,
+    );
   }
   // The usual case appends in place; a journal replayed over a newer snapshot starts from the shorter prefix.
   const events = existing.events.length === held ? existing.events : existing.events.slice(0, held);

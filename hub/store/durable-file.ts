@@ -1,4 +1,18 @@
-import { closeSync, constants, type Dirent, fdatasyncSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  type Dirent,
+  fdatasyncSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
@@ -53,9 +67,13 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
     try {
       return JSON.parse(text) as T;
     } catch (cause) {
-      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.file} is not valid JSON (${(cause as Error).message}); ${await this.describePrev()}`, {
-        cause,
-      });
+      throw new PdmError(
+        'PDM_ERR_STORE_CORRUPT',
+        `${this.file} is not valid JSON (${(cause as Error).message}); ${await this.describePrev()}`,
+        {
+          cause,
+        },
+      );
     }
   }
 
@@ -74,7 +92,8 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
       throw error;
     }
     for (const name of names) {
-      if (name.isFile() && name.name.startsWith(prefix) && name.name.endsWith('.tmp') && name.name !== own) rmSync(join(this.dir, name.name), { force: true });
+      if (name.isFile() && name.name.startsWith(prefix) && name.name.endsWith('.tmp') && name.name !== own)
+        rmSync(join(this.dir, name.name), { force: true });
     }
   }
 
@@ -103,7 +122,7 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
       try {
         // Synced as it goes: one flush of a whole big document (the hub's snapshot) would hold up every fsync of the
         // journal on the same file system meanwhile (ext4 commits them together), so a commit waits for a piece.
-        for (let written = 0, synced = 0; written < text.length; ) {
+        for (let written = 0, synced = 0; written < text.length;) {
           written += writeSync(fd, text, written, Math.min(SYNC_EVERY, text.length - written));
           if (written - synced >= SYNC_EVERY && written < text.length) {
             fdatasyncSync(fd);

@@ -17,7 +17,8 @@ async function fold(job: FoldJob): Promise<FoldAnswer> {
   try {
     previous = await readFile(`${job.journalPath}.prev`);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return { ok: false, message: `${job.journalPath}.prev: ${(error as Error).message}` };
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      return { ok: false, message: `${job.journalPath}.prev: ${(error as Error).message}` };
     previous = null;
   }
   return answerFold(job, new DurableJsonFile<SnapshotDocument>(job.snapshotPath), previous);

@@ -21,14 +21,19 @@ export interface Folder {
 }
 
 /** The fold itself, the same wherever it runs. */
-export async function foldGeneration(snapshot: DocumentAdapter<SnapshotDocument>, generation: { name: string; data: Buffer | null }, dedupSince: number): Promise<number> {
+export async function foldGeneration(
+  snapshot: DocumentAdapter<SnapshotDocument>,
+  generation: { name: string; data: Buffer | null },
+  dedupSince: number,
+): Promise<number> {
   const data = await snapshot.read();
   const problem = data === null ? undefined : shapeProblem(data);
   if (problem) throw new PdmError('PDM_ERR_STORE_CORRUPT', `the snapshot to fold ${generation.name} into: ${problem}`);
   // A fold cut short after its snapshot was durable (a crash before the older generation was dropped) runs again
   // over that snapshot, which holds the generation already: replaying it twice would spill events twice (`sp`).
   const number = generationOf(generation.data);
-  if (number !== undefined && data?.journalThrough !== undefined && data.journalThrough >= number) return snapshot.lastWrittenBytes ?? 0;
+  if (number !== undefined && data?.journalThrough !== undefined && data.journalThrough >= number)
+    return snapshot.lastWrittenBytes ?? 0;
   const state = fromSnapshot(data);
   replay(state, [generation]);
   pruneSeen(state, dedupSince);
@@ -46,7 +51,11 @@ export class InlineFolder implements Folder {
   ) {}
 
   fold(dedupSince: number): Promise<number> {
-    return foldGeneration(this.snapshot, { name: `${this.journal.path} (previous)`, data: this.journal.previous }, dedupSince);
+    return foldGeneration(
+      this.snapshot,
+      { name: `${this.journal.path} (previous)`, data: this.journal.previous },
+      dedupSince,
+    );
   }
 
   start(): void {}
@@ -108,15 +117,36 @@ export class WorkerFolder implements Folder {
       this.pending = undefined;
       if (!pending) return;
       if (answer.ok) pending.resolve(answer.bytes);
-      else pending.reject(answer.code && answer.code in ERROR_CATALOG ? new PdmError(answer.code, answer.message) : new PdmError('PDM_ERR_STORE_WRITE', `${this.snapshotPath}: fold failed: ${answer.message}`));
+      else
+        pending.reject(
+          answer.code && answer.code in ERROR_CATALOG
+            ? new PdmError(answer.code, answer.message)
+            : new PdmError('PDM_ERR_STORE_WRITE', `${this.snapshotPath}: fold failed: ${answer.message}`),
+        );
     });
-    worker.on('error', (error) => this.lost(worker, new PdmError('PDM_ERR_STORE_WRITE', `${this.snapshotPath}: fold worker failed: ${error.message}`, { cause: error })));
-    worker.on('exit', (code) => this.lost(worker, new PdmError('PDM_ERR_STORE_WRITE', `${this.snapshotPath}: fold worker exited with code ${code} before it answered`)));
+    worker.on('error', (error) =>
+      this.lost(
+        worker,
+        new PdmError('PDM_ERR_STORE_WRITE', `${this.snapshotPath}: fold worker failed: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    );
+    worker.on('exit', (code) =>
+      this.lost(
+        worker,
+        new PdmError(
+          'PDM_ERR_STORE_WRITE',
+          `${this.snapshotPath}: fold worker exited with code ${code} before it answered`,
+        ),
+      ),
+    );
     this.worker = worker;
   }
 
   fold(dedupSince: number): Promise<number> {
-    if (this.pending) return Promise.reject(new PdmError('PDM_ERR_STORE_WRITE', `${this.snapshotPath}: a fold is already under way`));
+    if (this.pending)
+      return Promise.reject(new PdmError('PDM_ERR_STORE_WRITE', `${this.snapshotPath}: a fold is already under way`));
     this.start();
     const job: FoldJob = { snapshotPath: this.snapshotPath, journalPath: this.journalPath, dedupSince };
     return new Promise((resolve, reject) => {
@@ -144,11 +174,22 @@ export class WorkerFolder implements Folder {
 }
 
 /** The worker's side: one fold, one answer. */
-export async function answerFold(job: FoldJob, snapshot: DocumentAdapter<SnapshotDocument>, previous: Buffer | null): Promise<FoldAnswer> {
+export async function answerFold(
+  job: FoldJob,
+  snapshot: DocumentAdapter<SnapshotDocument>,
+  previous: Buffer | null,
+): Promise<FoldAnswer> {
   try {
-    return { ok: true, bytes: await foldGeneration(snapshot, { name: `${job.journalPath}.prev`, data: previous }, job.dedupSince) };
+    return {
+      ok: true,
+      bytes: await foldGeneration(snapshot, { name: `${job.journalPath}.prev`, data: previous }, job.dedupSince),
+    };
   } catch (error) {
     const code = isPdmError(error) ? error.code : undefined;
-    return { ok: false, ...(code ? { code } : {}), message: isPdmError(error) ? (error.detail ?? error.message) : (error as Error).message };
+    return {
+      ok: false,
+      ...(code ? { code } : {}),
+      message: isPdmError(error) ? (error.detail ?? error.message) : (error as Error).message,
+    };
   }
 }

@@ -46,7 +46,10 @@ export interface JournalGenerations {
 }
 
 const olderKept = (path: string) =>
-  new PdmError('PDM_ERR_STORE_WRITE', `${path}: a new generation cannot start while the older one is kept (its fold into the snapshot has not finished)`);
+  new PdmError(
+    'PDM_ERR_STORE_WRITE',
+    `${path}: a new generation cannot start while the older one is kept (its fold into the snapshot has not finished)`,
+  );
 
 /**
  * Where records are built before they are copied out at their exact size: it grows to the largest record seen.
@@ -168,7 +171,6 @@ export function parseJournal(data: Buffer, name: string): ParsedJournal {
   return { records, validBytes, tornBytes: data.length - validBytes };
 }
 
-
 async function readOrNull(file: string, held?: (generation: number) => boolean): Promise<Buffer | null> {
   let handle: FileHandle | undefined;
   try {
@@ -176,7 +178,7 @@ async function readOrNull(file: string, held?: (generation: number) => boolean):
     if (held) {
       // The first record, read a piece at a time until its newline: a group commit can make it big.
       const pieces: Buffer[] = [];
-      for (let at = 0; ; ) {
+      for (let at = 0; ;) {
         const piece = Buffer.allocUnsafe(HEAD_PIECE);
         const { bytesRead } = await handle.read(piece, 0, HEAD_PIECE, at);
         pieces.push(piece.subarray(0, bytesRead));
@@ -214,7 +216,11 @@ export class FileJournal implements Journal {
   }
 
   async read(held?: (generation: number) => boolean): Promise<JournalGenerations> {
-    const [older, previous, current] = await Promise.all([readOrNull(`${this.path}.older`, held), readOrNull(`${this.path}.prev`, held), readOrNull(this.path)]);
+    const [older, previous, current] = await Promise.all([
+      readOrNull(`${this.path}.older`, held),
+      readOrNull(`${this.path}.prev`, held),
+      readOrNull(this.path),
+    ]);
     this.file.bytes = current?.length ?? 0;
     this.hasOlder = older !== null;
     return { older, previous, current };

@@ -38,7 +38,10 @@ function asChanges(record: unknown, name: string, n: number): Change[] {
  * Works on any snapshot at least as old as the journals' start: every change is a whole record, the last wins.
  * Returns how many bytes of torn tail the last generation has (the caller cuts them off before appending).
  */
-export function replay(state: HubState, generations: Array<{ name: string; data: Buffer | null }>): { tornBytes: number; validBytes: number } {
+export function replay(
+  state: HubState,
+  generations: Array<{ name: string; data: Buffer | null }>,
+): { tornBytes: number; validBytes: number } {
   const index = { inspections: new ListIndex(() => state.inspections), watches: new ListIndex(() => state.watches) };
   let where = '';
   const left = new LeftRecords(() => where);
@@ -53,14 +56,21 @@ export function replay(state: HubState, generations: Array<{ name: string; data:
         applyChanges(state, asChanges(record, name, n + 1), index, left);
       } catch (error) {
         if (error instanceof PdmError) throw error;
-        throw new PdmError('PDM_ERR_STORE_CORRUPT', `${name}: record ${n + 1} does not fit the state before it (${(error as Error).message})`, { cause: error });
+        throw new PdmError(
+          'PDM_ERR_STORE_CORRUPT',
+          `${name}: record ${n + 1} does not fit the state before it (${(error as Error).message})`,
+          { cause: error },
+        );
       }
     });
     last = { tornBytes: parsed.tornBytes, validBytes: parsed.validBytes };
   }
   const unsettled = left.unsettled();
   if (unsettled) {
-    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${unsettled.where} changes ${unsettled.what} ${unsettled.id}, which neither the snapshot nor the journal before it holds, and which was never archived`);
+    throw new PdmError(
+      'PDM_ERR_STORE_CORRUPT',
+      `${unsettled.where} changes ${unsettled.what} ${unsettled.id}, which neither the snapshot nor the journal before it holds, and which was never archived`,
+    );
   }
   return last;
 }
@@ -70,12 +80,19 @@ export function replay(state: HubState, generations: Array<{ name: string; data:
  * that or lower need not be replayed over it; one without a number (from before numbering) always is. Written from
  * a HubState, whose dedup index is stored as one object, and read back as plain JSON.
  */
-export type SnapshotDocument = Omit<HubState, 'seenEvents'> & { seenEvents?: HubState['seenEvents'] | Record<string, string>; journalThrough?: number };
+export type SnapshotDocument = Omit<HubState, 'seenEvents'> & {
+  seenEvents?: HubState['seenEvents'] | Record<string, string>;
+  journalThrough?: number;
+};
 
 /** The stored document with the fields a hub that predates one of them would lack (and without `journalThrough`). */
 export function fromSnapshot(data: SnapshotDocument | null): HubState {
   const { journalThrough: _through, seenEvents, ...state } = data ?? {};
-  return { ...emptyState(), ...state, seenEvents: seenEvents instanceof SeenEvents ? seenEvents : SeenEvents.from(seenEvents) };
+  return {
+    ...emptyState(),
+    ...state,
+    seenEvents: seenEvents instanceof SeenEvents ? seenEvents : SeenEvents.from(seenEvents),
+  };
 }
 
 /**
@@ -103,7 +120,11 @@ export function readStoredState(dataDir: string): HubState {
   const archivedWatches = new Map<string, HubState['watches'][number]>();
   const archiveFile = generationPath(ARCHIVE_FILE, state.archiveGeneration ?? 0);
   const archive = read(archiveFile);
-  for (let start = 0, end = archive?.indexOf(0x0a) ?? -1; archive && end >= 0; start = end + 1, end = archive.indexOf(0x0a, start)) {
+  for (
+    let start = 0, end = archive?.indexOf(0x0a) ?? -1;
+    archive && end >= 0;
+    start = end + 1, end = archive.indexOf(0x0a, start)
+  ) {
     const decoded = decodeLine(archive.subarray(start, end));
     if (!decoded.ok || 'spill' in (decoded.value as object)) continue;
     const value = decoded.value as HubState['inspections'][number] | { watch: HubState['watches'][number] };
@@ -115,7 +136,7 @@ export function readStoredState(dataDir: string): HubState {
   state.inspections = state.inspections.map((i) => {
     if (!i.spilled || !archive) return i;
     const chunks: HubState['inspections'][number]['events'][] = [];
-    for (let ref: ChunkRef | null = i.spilled.tail; ref; ) {
+    for (let ref: ChunkRef | null = i.spilled.tail; ref;) {
       const decoded = decodeLine(archive.subarray(ref.at, ref.at + ref.bytes - 1));
       if (!decoded.ok) throw new Error(`${archiveFile}: spilled events of ${i.id} at byte ${ref.at}: ${decoded.why}`);
       const chunk = decoded.value as { prev: ChunkRef | null; events: HubState['inspections'][number]['events'] };

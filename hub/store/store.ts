@@ -3,12 +3,29 @@ import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { InspectionArchive, type InspectionSummary, type WatchSummary } from './archive.js';
 import { archiveClosed, archiveClosedWatches, compactArchive, spillEvents } from './archiving.js';
 import { FileArchive, MemoryArchive, type ArchiveFile } from './archive-file.js';
-import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ArchivedInspections, type ChangeKind, type ChangeTracker } from './changes.js';
+import {
+  collectChanges,
+  DirtySet,
+  JournaledEvents,
+  ListIndex,
+  pruneSeen,
+  type ArchivedInspections,
+  type ChangeKind,
+  type ChangeTracker,
+} from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
 import { InlineFolder, WorkerFolder, type Folder } from './fold.js';
 import { encodeRecord, FileJournal, generationOf, MemoryJournal, type Journal } from './journal.js';
 import { MemoryDocument } from './memory-document.js';
-import { ARCHIVE_FILE, fromSnapshot, JOURNAL_FILE, replay, shapeProblem, SNAPSHOT_FILE, type SnapshotDocument } from './restore.js';
+import {
+  ARCHIVE_FILE,
+  fromSnapshot,
+  JOURNAL_FILE,
+  replay,
+  shapeProblem,
+  SNAPSHOT_FILE,
+  type SnapshotDocument,
+} from './restore.js';
 import type { HubState, Inspection, WatchItem } from './state.js';
 
 /** Where a store keeps its snapshot and its journal, and what folds the one into the other. */
@@ -30,7 +47,11 @@ export function fileMedium(dataDir: string): StoreMedium {
 }
 
 /** Snapshot, journal and archive in memory: a "reopen" over the same medium sees exactly what was stored, nothing shared. */
-export function memoryMedium(): StoreMedium & { snapshot: MemoryDocument<SnapshotDocument>; journal: MemoryJournal; archive: MemoryArchive } {
+export function memoryMedium(): StoreMedium & {
+  snapshot: MemoryDocument<SnapshotDocument>;
+  journal: MemoryJournal;
+  archive: MemoryArchive;
+} {
   const snapshot = new MemoryDocument<SnapshotDocument>();
   const journal = new MemoryJournal();
   return { snapshot, journal, folder: new InlineFolder(snapshot, journal), archive: new MemoryArchive() };
@@ -192,7 +213,9 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     const replayed = `; the journals ${journal.path}.older (while a fold runs), ${journal.path}.prev and ${journal.path} are replayed over whichever copy is used`;
     const data = await snapshot.read().catch((error: unknown) => {
       if (!isPdmError(error, 'PDM_ERR_STORE_CORRUPT') || !(snapshot instanceof DurableJsonFile)) throw error;
-      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${error.detail ?? error.message}${replayed}`, { cause: error.cause });
+      throw new PdmError('PDM_ERR_STORE_CORRUPT', `${error.detail ?? error.message}${replayed}`, {
+        cause: error.cause,
+      });
     });
     const problem = data === null ? undefined : shapeProblem(data);
     if (problem) {
@@ -262,7 +285,14 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
       yield i.spilled && i.spilled.first <= to && i.spilled.last >= from ? this.archive.whole(i) : i;
     }
     for (const a of this.archive.summaries()) {
-      if (a.site !== site || !a.devices.includes(device) || a.eventCount === 0 || a.firstEventAt > to || a.lastEventAt < from) continue;
+      if (
+        a.site !== site ||
+        !a.devices.includes(device) ||
+        a.eventCount === 0 ||
+        a.firstEventAt > to ||
+        a.lastEventAt < from
+      )
+        continue;
       const record = this.archive.read(a.id);
       if (record) yield this.archive.whole(record);
     }
@@ -321,7 +351,12 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     if (!group) {
       let settle!: Pick<PendingGroup, 'resolve' | 'reject'>;
       const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-      const pending: PendingGroup = { promise, ...settle, started: false, timer: setTimeout(() => this.startGroup(pending), this.coalesceMs) };
+      const pending: PendingGroup = {
+        promise,
+        ...settle,
+        started: false,
+        timer: setTimeout(() => this.startGroup(pending), this.coalesceMs),
+      };
       this.scheduled = group = pending;
     }
     // A burst: start the append now rather than at the timer, which only fires once the event loop has read every
@@ -336,22 +371,27 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   /** Appends the group as soon as the append before it is durable; what is touched until then joins it. */
   private startGroup(group: PendingGroup, inline = false): void {
     group.started = true;
-    void this.writing.catch(() => undefined).then(() => {
-      // From here on, new changes belong to the next group.
-      if (this.scheduled === group) this.scheduled = undefined;
-      const appended = this.appendGroup(inline || this.dirty.size >= INLINE_KEYS);
-      // The commits resolve once their record is durable; a fold due now starts its generation before the next group.
-      this.writing = appended.then(() => {
-        this.writes += 1;
-        if (!this.archiving && this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)) {
-          this.archiving = this.archivePass().finally(() => (this.archiving = undefined));
-        }
-        if (this.snapshotDue()) this.startFold();
+    void this.writing
+      .catch(() => undefined)
+      .then(() => {
+        // From here on, new changes belong to the next group.
+        if (this.scheduled === group) this.scheduled = undefined;
+        const appended = this.appendGroup(inline || this.dirty.size >= INLINE_KEYS);
+        // The commits resolve once their record is durable; a fold due now starts its generation before the next group.
+        this.writing = appended.then(() => {
+          this.writes += 1;
+          if (
+            !this.archiving &&
+            this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs)
+          ) {
+            this.archiving = this.archivePass().finally(() => (this.archiving = undefined));
+          }
+          if (this.snapshotDue()) this.startFold();
+        });
+        // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
+        this.writing.catch(() => undefined);
+        appended.then(group.resolve, group.reject);
       });
-      // A failed append rejects its commits (below) and flush(); it must not also surface as unhandled.
-      this.writing.catch(() => undefined);
-      appended.then(group.resolve, group.reject);
-    });
   }
 
   /**
@@ -362,7 +402,10 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
    */
   private snapshotDue(): boolean {
     if (this.folding || this.now() - this.foldFailedAt < FOLD_RETRY_MS) return false;
-    return this.medium.journal.hasOlder || this.medium.journal.bytes >= Math.max(this.snapshotBytes, SNAPSHOT_GROWTH * this.lastSnapshotBytes);
+    return (
+      this.medium.journal.hasOlder ||
+      this.medium.journal.bytes >= Math.max(this.snapshotBytes, SNAPSHOT_GROWTH * this.lastSnapshotBytes)
+    );
   }
 
   /**
@@ -404,7 +447,15 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   private async archivePass(): Promise<void> {
     const now = this.now();
     this.lastArchiveCheck = now;
-    const deps = { state: this.state, archive: this.archive, index: this.index.inspections, watches: this.index.watches, dirty: this.dirty, journaled: this.journaled, touch: (kind: ChangeKind, key: string) => this.touch(kind, key) };
+    const deps = {
+      state: this.state,
+      archive: this.archive,
+      index: this.index.inspections,
+      watches: this.index.watches,
+      dirty: this.dirty,
+      journaled: this.journaled,
+      touch: (kind: ChangeKind, key: string) => this.touch(kind, key),
+    };
     try {
       const passes = [
         await archiveClosed(deps, now - this.archiveAfterMs, PASS_RECORDS),

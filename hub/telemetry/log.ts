@@ -61,7 +61,14 @@ const EAGER_FLUSH_ROWS = 2000;
  * `segmentBytes` or gets older than `segmentMs`; segments left open by a crash are sealed when the log opens.
  */
 export class TelemetryLog {
-  readonly stats: TelemetryLogStats = { rowsAppended: 0, rowsWritten: 0, rowsDropped: 0, bytesWritten: 0, segmentsSealed: 0, writeFailures: 0 };
+  readonly stats: TelemetryLogStats = {
+    rowsAppended: 0,
+    rowsWritten: 0,
+    rowsDropped: 0,
+    bytesWritten: 0,
+    segmentsSealed: 0,
+    writeFailures: 0,
+  };
   private readonly active = new Map<string, Active>();
   private readonly now: () => number;
   private readonly maxPendingRows: number;
@@ -95,7 +102,18 @@ export class TelemetryLog {
     let seg = this.active.get(key);
     if (!seg) {
       const openedAt = this.now();
-      seg = { site: msg.site, device: msg.device, openedAt, file: join(deviceDir(this.opts.root, msg.site, msg.device), activeName(openedAt)), bytes: 0, minT: Infinity, maxT: -Infinity, names: undefined, lastNames: undefined, pending: [] };
+      seg = {
+        site: msg.site,
+        device: msg.device,
+        openedAt,
+        file: join(deviceDir(this.opts.root, msg.site, msg.device), activeName(openedAt)),
+        bytes: 0,
+        minT: Infinity,
+        maxT: -Infinity,
+        names: undefined,
+        lastNames: undefined,
+        pending: [],
+      };
       this.active.set(key, seg);
     }
     const row = bufferRow(msg, this.now(), seg.lastNames);
@@ -123,10 +141,14 @@ export class TelemetryLog {
     await this.flush();
     const run = this.chain.then(() => {
       const now = this.now();
-      for (const seg of this.active.values()) if (now - seg.openedAt >= this.opts.segmentMs && seg.pending.length === 0) this.seal(seg);
+      for (const seg of this.active.values())
+        if (now - seg.openedAt >= this.opts.segmentMs && seg.pending.length === 0) this.seal(seg);
       return applyRetention(this.opts.root, now, { maxAgeMs: this.opts.retentionMs, maxBytes: this.opts.maxBytes });
     });
-    this.chain = run.then(() => undefined, () => undefined);
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
     const result = await run;
     if (result.deletedSegments) this.opts.logger.info(result, 'telemetry retention');
     return result;
@@ -159,7 +181,10 @@ export class TelemetryLog {
         await appendFile(seg.file, chunk);
       } catch (error) {
         this.stats.writeFailures++;
-        this.opts.logger.error({ code: 'PDM_ERR_TELEMETRY_LOG', file: seg.file, err: (error as Error).message }, 'telemetry append failed; rows kept for the next flush');
+        this.opts.logger.error(
+          { code: 'PDM_ERR_TELEMETRY_LOG', file: seg.file, err: (error as Error).message },
+          'telemetry append failed; rows kept for the next flush',
+        );
         return false;
       }
       seg.bytes += Buffer.byteLength(chunk);
@@ -212,7 +237,15 @@ export class TelemetryLog {
   private rotate(seg: Active): Active {
     this.seal(seg);
     const openedAt = Math.max(this.now(), seg.openedAt + 1); // distinct names even within one millisecond
-    const next: Active = { ...seg, openedAt, file: join(deviceDir(this.opts.root, seg.site, seg.device), activeName(openedAt)), bytes: 0, minT: Infinity, maxT: -Infinity, names: undefined };
+    const next: Active = {
+      ...seg,
+      openedAt,
+      file: join(deviceDir(this.opts.root, seg.site, seg.device), activeName(openedAt)),
+      bytes: 0,
+      minT: Infinity,
+      maxT: -Infinity,
+      names: undefined,
+    };
     this.active.set(deviceKey(seg.site, seg.device), next);
     return next;
   }
@@ -220,7 +253,10 @@ export class TelemetryLog {
   private seal(seg: Active): void {
     this.active.delete(deviceKey(seg.site, seg.device));
     if (seg.bytes === 0) return;
-    const sealed = join(deviceDir(this.opts.root, seg.site, seg.device), sealedName(seg.openedAt, this.now(), seg.minT, seg.maxT));
+    const sealed = join(
+      deviceDir(this.opts.root, seg.site, seg.device),
+      sealedName(seg.openedAt, this.now(), seg.minT, seg.maxT),
+    );
     renameSync(seg.file, sealed);
     this.stats.segmentsSealed++;
   }
@@ -241,8 +277,14 @@ export class TelemetryLog {
           maxT = Math.max(maxT, r.t);
         }
         const closedAt = Math.max(seg.openedAt, Math.floor(statSync(seg.file).mtimeMs));
-        renameSync(seg.file, join(deviceDir(this.opts.root, site, device), sealedName(seg.openedAt, closedAt, minT, maxT)));
-        this.opts.logger.warn({ file: seg.file, rows: rows.length, tornTail }, 'sealed a telemetry segment left open by a crash');
+        renameSync(
+          seg.file,
+          join(deviceDir(this.opts.root, site, device), sealedName(seg.openedAt, closedAt, minT, maxT)),
+        );
+        this.opts.logger.warn(
+          { file: seg.file, rows: rows.length, tornTail },
+          'sealed a telemetry segment left open by a crash',
+        );
       }
     }
   }

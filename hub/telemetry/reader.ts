@@ -46,7 +46,17 @@ export async function readSegment(seg: Pick<SegmentInfo, 'file' | 'site' | 'devi
     } else if (!names || parsed.v.length !== names.length) {
       out.damagedLines++;
     } else {
-      out.rows.push({ site: seg.site, device: seg.device, t: parsed.t, windowStart: parsed.ws, receivedAt: parsed.rx, score: parsed.score, threshold: parsed.thr, names, values: parsed.v });
+      out.rows.push({
+        site: seg.site,
+        device: seg.device,
+        t: parsed.t,
+        windowStart: parsed.ws,
+        receivedAt: parsed.rx,
+        score: parsed.score,
+        threshold: parsed.thr,
+        names,
+        values: parsed.v,
+      });
     }
   }
   return out;
@@ -69,7 +79,13 @@ export interface ReadStats {
  * time range misses the range are not opened. Rows still buffered in a running log are not on disk yet: call the log's
  * `flush()` first when they matter.
  */
-export async function* readTelemetry(root: string, site: string, device: string, range: ReadRange = {}, stats?: ReadStats): AsyncGenerator<TelemetryRow> {
+export async function* readTelemetry(
+  root: string,
+  site: string,
+  device: string,
+  range: ReadRange = {},
+  stats?: ReadStats,
+): AsyncGenerator<TelemetryRow> {
   const from = range.from ?? -Infinity;
   const to = range.to ?? Infinity;
   for (const seg of listSegments(root, site, device)) {

@@ -52,7 +52,11 @@ export const sameNames = (a: readonly string[] | undefined, b: readonly string[]
   a !== undefined && (a === b || (a.length === b.length && a.every((n, i) => n === b[i])));
 
 /** `previous`: the device's last names array, reused when the names are the same. */
-export function bufferRow(msg: TelemetryMessage, receivedAt: number, previous: readonly string[] | undefined): BufferedRow {
+export function bufferRow(
+  msg: TelemetryMessage,
+  receivedAt: number,
+  previous: readonly string[] | undefined,
+): BufferedRow {
   const keys = Object.keys(msg.features);
   const names = previous !== undefined && sameNames(previous, keys) ? previous : keys;
   const values = new Float64Array(names.length);
@@ -65,7 +69,8 @@ export function rowLine(row: BufferedRow): string {
   return `${JSON.stringify(line)}\n`;
 }
 
-export const namesLine = (names: readonly string[]): string => `${JSON.stringify({ names: [...names] } satisfies NamesLine)}\n`;
+export const namesLine = (names: readonly string[]): string =>
+  `${JSON.stringify({ names: [...names] } satisfies NamesLine)}\n`;
 
 const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
 
@@ -74,7 +79,14 @@ export function asLine(value: unknown): NamesLine | RowLine | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const o = value as Record<string, unknown>;
   if (Array.isArray(o.names) && o.names.every((n) => typeof n === 'string')) return { names: o.names as string[] };
-  if (typeof o.t === 'number' && typeof o.ws === 'number' && typeof o.rx === 'number' && typeof o.score === 'number' && typeof o.thr === 'number' && isNumberArray(o.v)) {
+  if (
+    typeof o.t === 'number' &&
+    typeof o.ws === 'number' &&
+    typeof o.rx === 'number' &&
+    typeof o.score === 'number' &&
+    typeof o.thr === 'number' &&
+    isNumberArray(o.v)
+  ) {
     return o as unknown as RowLine;
   }
   return undefined;

@@ -29,17 +29,27 @@ export const activeName = (openedAt: number): string => `${pad(openedAt)}.open.n
 export const sealedName = (openedAt: number, closedAt: number, minT: number, maxT: number): string =>
   `${pad(openedAt)}-${pad(closedAt)}-${pad(minT)}-${pad(maxT)}.ndjson`;
 
-export function parseSegmentName(name: string): Pick<SegmentInfo, 'openedAt' | 'sealed' | 'closedAt' | 'minT' | 'maxT'> | undefined {
+export function parseSegmentName(
+  name: string,
+): Pick<SegmentInfo, 'openedAt' | 'sealed' | 'closedAt' | 'minT' | 'maxT'> | undefined {
   const active = ACTIVE.exec(name);
   if (active) return { openedAt: Number(active[1]), sealed: false };
   const sealed = SEALED.exec(name);
   if (!sealed) return undefined;
-  return { openedAt: Number(sealed[1]), sealed: true, closedAt: Number(sealed[2]), minT: Number(sealed[3]), maxT: Number(sealed[4]) };
+  return {
+    openedAt: Number(sealed[1]),
+    sealed: true,
+    closedAt: Number(sealed[2]),
+    minT: Number(sealed[3]),
+    maxT: Number(sealed[4]),
+  };
 }
 
 const dirs = (path: string): string[] => {
   try {
-    return readdirSync(path, { withFileTypes: true }).filter((d) => d.isDirectory() && ID_PATTERN.test(d.name)).map((d) => d.name);
+    return readdirSync(path, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && ID_PATTERN.test(d.name))
+      .map((d) => d.name);
   } catch {
     return [];
   }

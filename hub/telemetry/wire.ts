@@ -14,7 +14,12 @@ export interface RunningTelemetryLog {
 const DAY_MS = 86_400_000;
 
 /** What the hub's composition root calls: the log under `<dataDir>/telemetry` (its flush timer is unref'd) and its node-cron retention task. */
-export async function openTelemetryLog(dataDir: string, cfg: HubConfig['telemetry'], logger: Logger, now: () => number = Date.now): Promise<RunningTelemetryLog> {
+export async function openTelemetryLog(
+  dataDir: string,
+  cfg: HubConfig['telemetry'],
+  logger: Logger,
+  now: () => number = Date.now,
+): Promise<RunningTelemetryLog> {
   const log = await TelemetryLog.open({
     root: join(dataDir, 'telemetry'),
     segmentBytes: cfg.segmentBytes,
@@ -29,10 +34,19 @@ export async function openTelemetryLog(dataDir: string, cfg: HubConfig['telemetr
   return {
     log,
     start() {
-      task ??= cron.schedule(cfg.retentionCron, () => void log.runRetention().catch((error: Error) => logger.error({ code: 'PDM_ERR_TELEMETRY_LOG', err: error.message }, 'telemetry retention failed')), {
-        name: 'pdm-telemetry-retention',
-        noOverlap: true,
-      });
+      task ??= cron.schedule(
+        cfg.retentionCron,
+        () =>
+          void log
+            .runRetention()
+            .catch((error: Error) =>
+              logger.error({ code: 'PDM_ERR_TELEMETRY_LOG', err: error.message }, 'telemetry retention failed'),
+            ),
+        {
+          name: 'pdm-telemetry-retention',
+          noOverlap: true,
+        },
+      );
     },
     async close() {
       await task?.destroy();

@@ -46,7 +46,12 @@ export interface TrainingSet {
 function describeDifference(expected: readonly string[], got: readonly string[]): string {
   const missing = expected.filter((n) => !got.includes(n));
   const extra = got.filter((n) => !expected.includes(n));
-  return [missing.length ? `missing ${missing.slice(0, 5).join(', ')}` : '', extra.length ? `extra ${extra.slice(0, 5).join(', ')}` : ''].filter(Boolean).join('; ');
+  return [
+    missing.length ? `missing ${missing.slice(0, 5).join(', ')}` : '',
+    extra.length ? `extra ${extra.slice(0, 5).join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 /**
@@ -91,7 +96,13 @@ export async function collectTrainingSet(opts: CollectOptions): Promise<Training
   for (const ref of opts.devices) {
     const spans = spansFor(ref.site, ref.device, opts.inspections, opts.watches, opts.marginMs);
     let used = false;
-    for await (const row of readTelemetry(opts.root, ref.site, ref.device, { ...(opts.from !== undefined ? { from: opts.from } : {}), ...(opts.to !== undefined ? { to: opts.to } : {}) }, set.read)) {
+    for await (const row of readTelemetry(
+      opts.root,
+      ref.site,
+      ref.device,
+      { ...(opts.from !== undefined ? { from: opts.from } : {}), ...(opts.to !== undefined ? { to: opts.to } : {}) },
+      set.read,
+    )) {
       const label = labelRow(row.t, spans);
       if (label.kind === 'excluded') {
         set.excludedRows++;
@@ -117,5 +128,11 @@ export async function collectTrainingSet(opts: CollectOptions): Promise<Training
   set.names = [...(names ?? [])];
   set.falseAlarmInspections = sources.falseAlarm.size;
   for (const label of sources.fault.values()) set.faultInspections[label] = (set.faultInspections[label] ?? 0) + 1;
-  return { ...set, normal: normal.items(), normalRows: normal.offered, faultRows: faults.items(), faultRowCount: faults.offered };
+  return {
+    ...set,
+    normal: normal.items(),
+    normalRows: normal.offered,
+    faultRows: faults.items(),
+    faultRowCount: faults.offered,
+  };
 }

@@ -16,14 +16,22 @@ const epochMs = z.number().int().nonnegative();
 
 export const TrainRequestSchema = z
   .strictObject({
-    device: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected "site/device"').optional(),
+    device: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected "site/device"')
+      .optional(),
     kind: idText.optional(),
     /** Device time (epoch ms) of the rows to use, inclusive. */
     from: epochMs.optional(),
     to: epochMs.optional(),
   })
-  .refine((b) => (b.device === undefined) !== (b.kind === undefined), { message: 'give exactly one of device ("site/device") or kind' })
-  .refine((b) => b.from === undefined || b.to === undefined || b.from <= b.to, { message: 'from must not be after to', path: ['from'] });
+  .refine((b) => (b.device === undefined) !== (b.kind === undefined), {
+    message: 'give exactly one of device ("site/device") or kind',
+  })
+  .refine((b) => b.from === undefined || b.to === undefined || b.from <= b.to, {
+    message: 'from must not be after to',
+    path: ['from'],
+  });
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -105,7 +113,13 @@ export class TrainingJobs {
       id: uuidv7(this.deps.now()),
       status: 'queued',
       requestedBy,
-      target: { scope: target.scope, name: target.name, devices: target.devices.map((d) => `${d.site}/${d.device}`), ...(req.from !== undefined ? { from: req.from } : {}), ...(req.to !== undefined ? { to: req.to } : {}) },
+      target: {
+        scope: target.scope,
+        name: target.name,
+        devices: target.devices.map((d) => `${d.site}/${d.device}`),
+        ...(req.from !== undefined ? { from: req.from } : {}),
+        ...(req.to !== undefined ? { to: req.to } : {}),
+      },
       createdAt: this.deps.now(),
     };
     this.jobs.push(job);
@@ -143,9 +157,19 @@ export class TrainingJobs {
     if (job.status === 'running') {
       const registered = this.deps.store.list().find((e) => e.trainingJob === job.id);
       if (registered) {
-        const { card } = decodeBundle(readFileSync(this.deps.store.bundlePath(registered.modelId, registered.version)!), `${registered.modelId} ${registered.version}`);
+        const { card } = decodeBundle(
+          readFileSync(this.deps.store.bundlePath(registered.modelId, registered.version)!),
+          `${registered.modelId} ${registered.version}`,
+        );
         job.status = 'succeeded';
-        job.result = { summary: card.training.summary ?? {}, metrics: card.metrics, modelId: registered.modelId, version: registered.version, sha256: registered.sha256, signature: registered.signature };
+        job.result = {
+          summary: card.training.summary ?? {},
+          metrics: card.metrics,
+          modelId: registered.modelId,
+          version: registered.version,
+          sha256: registered.sha256,
+          signature: registered.signature,
+        };
         job.finishedAt ??= registered.addedAt;
         void this.persist().catch((error: unknown) => this.writeFailed(job, error));
         return;
@@ -158,8 +182,18 @@ export class TrainingJobs {
       const [site, device] = d.split('/') as [string, string];
       return { site, device };
     });
-    this.deps.logger.info({ job: job.id, target: target.name, restarts: job.restarts ?? 0 }, 'training job resumed after a restart');
-    this.enqueue(job, { scope: target.scope, name: target.name, devices, ...(target.from !== undefined ? { from: target.from } : {}), ...(target.to !== undefined ? { to: target.to } : {}), job: job.id });
+    this.deps.logger.info(
+      { job: job.id, target: target.name, restarts: job.restarts ?? 0 },
+      'training job resumed after a restart',
+    );
+    this.enqueue(job, {
+      scope: target.scope,
+      name: target.name,
+      devices,
+      ...(target.from !== undefined ? { from: target.from } : {}),
+      ...(target.to !== undefined ? { to: target.to } : {}),
+      job: job.id,
+    });
   }
 
   /** Resolves once the jobs as they are now are on disk (writes are coalesced, one at a time). */
@@ -172,7 +206,10 @@ export class TrainingJobs {
   }
 
   private resolve(req: z.output<typeof TrainRequestSchema>): TrainTarget {
-    const range = { ...(req.from !== undefined ? { from: req.from } : {}), ...(req.to !== undefined ? { to: req.to } : {}) };
+    const range = {
+      ...(req.from !== undefined ? { from: req.from } : {}),
+      ...(req.to !== undefined ? { to: req.to } : {}),
+    };
     if (req.device) {
       const [site, device] = req.device.split('/') as [string, string];
       return { scope: 'device', name: req.device, devices: [{ site, device }], ...range };
@@ -180,7 +217,10 @@ export class TrainingJobs {
     const patterns = this.deps.kinds[req.kind!];
     if (!patterns) {
       const known = Object.keys(this.deps.kinds);
-      throw new PdmError('PDM_ERR_BAD_REQUEST', `kind: no machine kind "${req.kind}" in the hub config (training.kinds); configured: ${known.length ? known.join(', ') : 'none'}`);
+      throw new PdmError(
+        'PDM_ERR_BAD_REQUEST',
+        `kind: no machine kind "${req.kind}" in the hub config (training.kinds); configured: ${known.length ? known.join(', ') : 'none'}`,
+      );
     }
     const devices = new Map<string, DeviceRef>();
     for (const pattern of patterns) {
@@ -188,8 +228,17 @@ export class TrainingJobs {
       if (device !== '*') devices.set(pattern, { site, device });
       else for (const d of this.deps.knownDevices()) if (d.site === site) devices.set(`${d.site}/${d.device}`, d);
     }
-    if (devices.size === 0) throw new PdmError('PDM_ERR_BAD_REQUEST', `kind: "${req.kind}" (${patterns.join(', ')}) matches no device the hub knows`);
-    return { scope: 'kind', name: req.kind!, devices: [...devices.values()].sort((a, b) => `${a.site}/${a.device}`.localeCompare(`${b.site}/${b.device}`)), ...range };
+    if (devices.size === 0)
+      throw new PdmError(
+        'PDM_ERR_BAD_REQUEST',
+        `kind: "${req.kind}" (${patterns.join(', ')}) matches no device the hub knows`,
+      );
+    return {
+      scope: 'kind',
+      name: req.kind!,
+      devices: [...devices.values()].sort((a, b) => `${a.site}/${a.device}`.localeCompare(`${b.site}/${b.device}`)),
+      ...range,
+    };
   }
 
   private async run(job: TrainingJob, target: TrainTarget): Promise<void> {
@@ -200,12 +249,29 @@ export class TrainingJobs {
     const t0 = performance.now();
     try {
       const { entry, ...rest } = await trainFromTelemetry(this.deps, target);
-      job.result = { ...rest, modelId: entry.modelId, version: entry.version, sha256: entry.sha256, signature: entry.signature };
+      job.result = {
+        ...rest,
+        modelId: entry.modelId,
+        version: entry.version,
+        sha256: entry.sha256,
+        signature: entry.signature,
+      };
       job.status = 'succeeded';
-      this.deps.logger.info({ job: job.id, modelId: entry.modelId, version: entry.version, rows: rest.summary.fittedRows, ms: Math.round(performance.now() - t0) }, 'model trained and registered');
+      this.deps.logger.info(
+        {
+          job: job.id,
+          modelId: entry.modelId,
+          version: entry.version,
+          rows: rest.summary.fittedRows,
+          ms: Math.round(performance.now() - t0),
+        },
+        'model trained and registered',
+      );
     } catch (error) {
       job.status = 'failed';
-      job.error = isPdmError(error) ? { code: error.code, message: error.message } : { code: 'PDM_ERR_TRAINING_DATA', message: `training failed: ${(error as Error).message}` };
+      job.error = isPdmError(error)
+        ? { code: error.code, message: error.message }
+        : { code: 'PDM_ERR_TRAINING_DATA', message: `training failed: ${(error as Error).message}` };
       this.deps.logger.warn({ job: job.id, ...job.error }, 'training failed');
     } finally {
       job.ms = Math.round(performance.now() - t0);

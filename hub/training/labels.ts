@@ -35,15 +35,26 @@ const RANK: Record<SpanKind, number> = { fault: 3, unresolved: 2, watch: 2, fals
  * What labelling reads of an inspection: a whole one, or an archived one's summary with its events' first and last
  * device times standing for its events (the span only needs their range).
  */
-export type LabelledInspection = Pick<Inspection, 'id' | 'site' | 'device' | 'devices' | 'status' | 'createdAt' | 'clearedAt' | 'closedAt' | 'outcome'> & {
+export type LabelledInspection = Pick<
+  Inspection,
+  'id' | 'site' | 'device' | 'devices' | 'status' | 'createdAt' | 'clearedAt' | 'closedAt' | 'outcome'
+> & {
   events: ReadonlyArray<{ at: number }>;
 };
 
 /** What labelling reads of a watch item: a whole one, or an archived one's summary with its events' range (as above). */
-export type LabelledWatch = Pick<WatchItem, 'id' | 'site' | 'device' | 'status' | 'openedAt' | 'closedAt'> & { events: ReadonlyArray<{ at: number }> };
+export type LabelledWatch = Pick<WatchItem, 'id' | 'site' | 'device' | 'status' | 'openedAt' | 'closedAt'> & {
+  events: ReadonlyArray<{ at: number }>;
+};
 
 /** The spans that matter for one device: its inspections (any device of the incident) and its open or self-cleared watches. */
-export function spansFor(site: string, device: string, inspections: ReadonlyArray<LabelledInspection>, watches: ReadonlyArray<LabelledWatch>, marginMs: number): LabelSpan[] {
+export function spansFor(
+  site: string,
+  device: string,
+  inspections: ReadonlyArray<LabelledInspection>,
+  watches: ReadonlyArray<LabelledWatch>,
+  marginMs: number,
+): LabelSpan[] {
   const spans: LabelSpan[] = [];
   for (const i of inspections) {
     if (i.site !== site || !(i.devices.includes(device) || i.device === device)) continue;
@@ -54,8 +65,16 @@ export function spansFor(site: string, device: string, inspections: ReadonlyArra
     }
     // Until the episode cleared, or else until the inspection was closed (the repair).
     const end = Math.max(last, i.clearedAt ?? i.closedAt ?? last);
-    if (i.outcome?.label === 'false_alarm' || i.status === 'false_alarm') spans.push({ kind: 'false_alarm', from: first, to: end, source: i.id });
-    else spans.push({ kind: 'fault', from: first - marginMs, to: end + marginMs, source: i.id, label: i.outcome?.label ?? 'unlabelled' });
+    if (i.outcome?.label === 'false_alarm' || i.status === 'false_alarm')
+      spans.push({ kind: 'false_alarm', from: first, to: end, source: i.id });
+    else
+      spans.push({
+        kind: 'fault',
+        from: first - marginMs,
+        to: end + marginMs,
+        source: i.id,
+        label: i.outcome?.label ?? 'unlabelled',
+      });
   }
   for (const w of watches) {
     // A promoted watch is covered by its inspection, which carries the people's verdict.

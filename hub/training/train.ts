@@ -43,7 +43,9 @@ export interface TrainResult {
 
 /** A model id both the card (lowercase) and the registry (≤ 64 characters) accept, stable for one target. */
 export function modelIdFor(target: Pick<TrainTarget, 'scope' | 'name'>): string {
-  const base = (target.scope === 'device' ? `pca-${target.name.replace('/', '-')}` : `pca-kind-${target.name}`).toLowerCase();
+  const base = (
+    target.scope === 'device' ? `pca-${target.name.replace('/', '-')}` : `pca-kind-${target.name}`
+  ).toLowerCase();
   if (base.length <= 64) return base;
   return `${base.slice(0, 55)}-${createHash('sha256').update(base).digest('hex').slice(0, 8)}`;
 }
@@ -55,7 +57,8 @@ export function nextVersion(store: RegistryStore, modelId: string): string {
     const m = e.modelId === modelId ? /^(\d+)\.(\d+)\.(\d+)$/.exec(e.version) : null;
     if (!m) continue;
     const v: [number, number, number] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    if (!best || v[0] > best[0] || (v[0] === best[0] && (v[1] > best[1] || (v[1] === best[1] && v[2] > best[2])))) best = v;
+    if (!best || v[0] > best[0] || (v[0] === best[0] && (v[1] > best[1] || (v[1] === best[1] && v[2] > best[2]))))
+      best = v;
   }
   return best ? `${best[0]}.${best[1]}.${best[2] + 1}` : '1.0.0';
 }
@@ -75,7 +78,9 @@ export function detectionMetrics(
     c.hit += over(row.values) ? 1 : 0;
     byLabel.set(row.label, c);
   }
-  const metrics: Record<string, number> = { falseAlarmRateTrain: round(normalScores.filter((score) => score >= 1).length / Math.max(1, set.normal.length)) };
+  const metrics: Record<string, number> = {
+    falseAlarmRateTrain: round(normalScores.filter((score) => score >= 1).length / Math.max(1, set.normal.length)),
+  };
   if (set.faultRows.length) {
     const hits = [...byLabel.values()].reduce((s, c) => s + c.hit, 0);
     metrics.detectionRate = round(hits / set.faultRows.length);
@@ -120,7 +125,9 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
   const version = nextVersion(deps.store, modelId);
   const normalScores = set.normal.map((row) => scorePca(model, row).score);
   const metrics = detectionMetrics(model, set, normalScores);
-  const faultLabels = Object.entries(set.faultInspections).map(([label, n]) => `${label}:${n}`).join(',');
+  const faultLabels = Object.entries(set.faultInspections)
+    .map(([label, n]) => `${label}:${n}`)
+    .join(',');
   const summary: Record<string, number | string> = {
     scope: target.scope,
     target: target.name,
@@ -135,7 +142,8 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
     excludedRows: set.excludedRows,
     falseAlarmInspections: set.falseAlarmInspections,
     faultLabels: faultLabels || 'none',
-    labelRule: 'normal = outside every inspection and watch, or inside one resolved false_alarm; faults = inside one resolved with a fault label (not trained on)',
+    labelRule:
+      'normal = outside every inspection and watch, or inside one resolved false_alarm; faults = inside one resolved with a fault label (not trained on)',
     marginSeconds: deps.config.marginSeconds,
     tornTails: set.read.tornTails,
     damagedLines: set.read.damagedLines,
@@ -148,7 +156,12 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
     featureNames: set.names,
     pipeline: { smooth: 1 },
     decision: DEFAULT_DECISION,
-    training: { source: `hub telemetry log: ${target.scope} ${target.name}`, rows: set.normal.length, durationMs: Math.round(t2 - t1), summary },
+    training: {
+      source: `hub telemetry log: ${target.scope} ${target.name}`,
+      rows: set.normal.length,
+      durationMs: Math.round(t2 - t1),
+      summary,
+    },
     metrics,
     // The drift monitor compares each device's recent telemetry with these bins.
     distribution: referenceDistribution(set.names, set.normal, normalScores),
@@ -156,5 +169,10 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
   });
   const entry = deps.store.add(artifact, target.job ? { trainingJob: target.job } : {});
   const t3 = performance.now();
-  return { entry, summary, metrics, timings: { collectMs: Math.round(t1 - t0), fitMs: Math.round(t2 - t1), exportMs: Math.round(t3 - t2) } };
+  return {
+    entry,
+    summary,
+    metrics,
+    timings: { collectMs: Math.round(t1 - t0), fitMs: Math.round(t2 - t1), exportMs: Math.round(t3 - t2) },
+  };
 }

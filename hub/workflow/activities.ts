@@ -25,7 +25,12 @@ export interface Activities {
    */
   notifyCmms(inspection: Inspection, entry: AuditEntry): Promise<boolean>;
   /** Sends a command to one device on its `cmd` topic (QoS 1); resolves once the broker has taken it. */
-  sendCommand(site: string, device: string, command: CommandMessage['command'], args?: CommandMessage['args']): Promise<CommandMessage>;
+  sendCommand(
+    site: string,
+    device: string,
+    command: CommandMessage['command'],
+    args?: CommandMessage['args'],
+  ): Promise<CommandMessage>;
   /** The webhook outbox, for the API (pending and dead letters, retry) and metrics; absent without a CMMS. */
   readonly webhooks?: WebhookOutbox;
 }
@@ -33,7 +38,8 @@ export interface Activities {
 /** How activities reach devices: the broker the hub runs or connects to. Resolved lazily, since it starts later. */
 export type Publisher = (topic: string, payload: Buffer, opts: { qos: 0 | 1; retain?: boolean }) => Promise<void>;
 
-export const signBody = (secret: string, body: string): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+export const signBody = (secret: string, body: string): string =>
+  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 /** One CMMS notification as it is kept in the outbox: the body is fixed when recorded, so every retry sends the same bytes. */
 export interface Notification {
@@ -90,11 +96,20 @@ export async function postNotification(
   };
   const timeout = AbortSignal.timeout(cmms.timeoutMs);
   try {
-    const res = await doFetch(cmms.url, { method: 'POST', headers, body: notification.body, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
+    const res = await doFetch(cmms.url, {
+      method: 'POST',
+      headers,
+      body: notification.body,
+      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+    });
     await res.arrayBuffer().catch(() => undefined);
     if (res.ok) return { ok: true };
     // A 4xx other than 408/429 will not get better by asking again.
-    return { ok: false, retryable: res.status >= 500 || res.status === 408 || res.status === 429, error: `HTTP ${res.status}` };
+    return {
+      ok: false,
+      retryable: res.status >= 500 || res.status === 408 || res.status === 429,
+      error: `HTTP ${res.status}`,
+    };
   } catch (error) {
     // fetch hides the reason (ECONNREFUSED, timeout) in `cause`; the URL and headers stay out of the message.
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
@@ -104,8 +119,11 @@ export async function postNotification(
 }
 
 /** Wait before attempt `attempt + 1`: exponential from baseDelayMs, jittered to 50-100%, capped at maxDelayMs. */
-export const retryDelayMs = (cmms: Pick<CmmsConfig, 'baseDelayMs' | 'maxDelayMs'>, attempt: number, random: () => number): number =>
-  Math.min(cmms.maxDelayMs, cmms.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + random() / 2);
+export const retryDelayMs = (
+  cmms: Pick<CmmsConfig, 'baseDelayMs' | 'maxDelayMs'>,
+  attempt: number,
+  random: () => number,
+): number => Math.min(cmms.maxDelayMs, cmms.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + random() / 2);
 
 /**
  * The workflow's side effects, built from injected transports (Temporal's `createActivities(deps)`): the CMMS
@@ -117,9 +135,20 @@ export function createActivities(deps: { webhooks?: WebhookOutbox; publish?: Pub
   return {
     ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
     async sendCommand(site, device, command, args) {
-      if (!deps.publish) throw new PdmError('PDM_ERR_BROKER_UNREACHABLE', 'the hub has no broker to send commands through');
+      if (!deps.publish)
+        throw new PdmError('PDM_ERR_BROKER_UNREACHABLE', 'the hub has no broker to send commands through');
       const now = Date.now();
-      const message: CommandMessage = { v: PROTOCOL_VERSION, id: uuidv7(now), ts: now, site, device, bootId, seq: seq++, command, ...(args ? { args } : {}) };
+      const message: CommandMessage = {
+        v: PROTOCOL_VERSION,
+        id: uuidv7(now),
+        ts: now,
+        site,
+        device,
+        bootId,
+        seq: seq++,
+        command,
+        ...(args ? { args } : {}),
+      };
       const { topic, payload } = encode('cmd', message);
       await deps.publish(topic, payload, { qos: 1 });
       deps.logger.info({ site, device, command, id: message.id }, 'command sent');

@@ -27,7 +27,11 @@ const RULES: Record<Action, { from: InspectionStatus[]; to: InspectionStatus; ro
   start: { from: ['assigned'], to: 'in_progress', roles: ['technician', 'supervisor'] },
   resolve: { from: ['in_progress'], to: 'resolved', roles: ['technician', 'supervisor'] },
   false_alarm: { from: ACTIVE, to: 'false_alarm', roles: ['technician', 'supervisor'] },
-  escalate: { from: ['open', 'acknowledged', 'assigned', 'in_progress'], to: 'escalated', roles: ['hub', 'supervisor'] },
+  escalate: {
+    from: ['open', 'acknowledged', 'assigned', 'in_progress'],
+    to: 'escalated',
+    roles: ['hub', 'supervisor'],
+  },
 };
 
 export const allowedActions = (status: InspectionStatus, role: Role | 'hub'): Action[] =>
@@ -37,11 +41,23 @@ export const allowedActions = (status: InspectionStatus, role: Role | 'hub'): Ac
  * Decides one transition. Pure: returns the next inspection (a copy) and its audit entry, or throws a PdmError that
  * says what was wrong. Side effects (store, webhook, device commands) are the caller's.
  */
-export function decide(current: Inspection, command: Command, actor: Actor, now: number): { next: Inspection; entry: AuditEntry } {
+export function decide(
+  current: Inspection,
+  command: Command,
+  actor: Actor,
+  now: number,
+): { next: Inspection; entry: AuditEntry } {
   const rule = RULES[command.action];
-  if (!rule) throw new PdmError('PDM_ERR_BAD_REQUEST', `unknown action "${String(command.action)}"; one of ${ACTIONS.join(', ')}`);
+  if (!rule)
+    throw new PdmError(
+      'PDM_ERR_BAD_REQUEST',
+      `unknown action "${String(command.action)}"; one of ${ACTIONS.join(', ')}`,
+    );
   if (!rule.roles.includes(actor.role)) {
-    throw new PdmError('PDM_ERR_FORBIDDEN', `${actor.role} ${actor.name} may not ${command.action}; needs ${rule.roles.join(' or ')}`);
+    throw new PdmError(
+      'PDM_ERR_FORBIDDEN',
+      `${actor.role} ${actor.name} may not ${command.action}; needs ${rule.roles.join(' or ')}`,
+    );
   }
   if (!rule.from.includes(current.status)) {
     throw new PdmError(
@@ -60,7 +76,10 @@ export function decide(current: Inspection, command: Command, actor: Actor, now:
       break;
     case 'resolve':
       if (!command.outcome || command.outcome === 'false_alarm') {
-        throw new PdmError('PDM_ERR_BAD_REQUEST', 'resolve needs an outcome label naming the fault found (use false_alarm to dismiss)');
+        throw new PdmError(
+          'PDM_ERR_BAD_REQUEST',
+          'resolve needs an outcome label naming the fault found (use false_alarm to dismiss)',
+        );
       }
       next.outcome = { label: command.outcome, ...(command.note ? { note: command.note } : {}) };
       next.closedAt = now;
@@ -91,13 +110,18 @@ export function addComment(current: Inspection, actor: Actor, text: string, now:
   if (actor.role === 'viewer') throw new PdmError('PDM_ERR_FORBIDDEN', `viewer ${actor.name} may not comment`);
   const trimmed = text.trim();
   if (!trimmed || trimmed.length > 4000) throw new PdmError('PDM_ERR_BAD_REQUEST', 'a comment needs 1-4000 characters');
-  return { ...current, updatedAt: now, comments: [...current.comments, { id: uuidv7(now), at: now, by: actor.name, text: trimmed }] };
+  return {
+    ...current,
+    updatedAt: now,
+    comments: [...current.comments, { id: uuidv7(now), at: now, by: actor.name, text: trimmed }],
+  };
 }
 
 export type SlaMinutes = Record<Priority, number>;
 
 /** When an open inspection escalates if nobody acknowledges it: derived from stored times, so a restart changes nothing. */
-export const ackDeadline = (inspection: Inspection, sla: SlaMinutes): number => inspection.createdAt + sla[inspection.priority] * 60_000;
+export const ackDeadline = (inspection: Inspection, sla: SlaMinutes): number =>
+  inspection.createdAt + sla[inspection.priority] * 60_000;
 
 export const isOverdue = (inspection: Inspection, sla: SlaMinutes, now: number): boolean =>
   inspection.status === 'open' && now >= ackDeadline(inspection, sla);

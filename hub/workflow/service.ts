@@ -43,10 +43,15 @@ export class Workflow {
   }
 
   start(): void {
-    this.task = cron.schedule(this.deps.config.sla.checkCron, () => void this.sweep().catch((error: Error) => this.deps.logger.error({ err: error.message }, 'SLA check failed')), {
-      name: 'pdm-sla-check',
-      noOverlap: true,
-    });
+    this.task = cron.schedule(
+      this.deps.config.sla.checkCron,
+      () =>
+        void this.sweep().catch((error: Error) => this.deps.logger.error({ err: error.message }, 'SLA check failed')),
+      {
+        name: 'pdm-sla-check',
+        noOverlap: true,
+      },
+    );
     void this.sweep().catch((error: Error) => this.deps.logger.error({ err: error.message }, 'SLA check failed'));
   }
 
@@ -76,7 +81,8 @@ export class Workflow {
 
   async transition(id: string, command: Command, actor: Actor): Promise<Inspection> {
     const current = this.get(id);
-    const assignee = command.action === 'assign' && !command.assignee ? this.nextTechnician(current.site) : command.assignee;
+    const assignee =
+      command.action === 'assign' && !command.assignee ? this.nextTechnician(current.site) : command.assignee;
     const { next, entry } = decide(current, { ...command, ...(assignee ? { assignee } : {}) }, actor, this.now());
     this.replace(next);
     if (command.action === 'assign' && !command.assignee) {
@@ -85,7 +91,10 @@ export class Workflow {
       this.deps.store.touch('roundRobin', current.site);
     }
     await this.deps.store.commit();
-    this.deps.logger.info({ inspection: id, by: actor.name, action: entry.action, from: entry.from, to: entry.to }, 'inspection transition');
+    this.deps.logger.info(
+      { inspection: id, by: actor.name, action: entry.action, from: entry.from, to: entry.to },
+      'inspection transition',
+    );
     this.notify(next, entry);
     return next;
   }
@@ -104,7 +113,17 @@ export class Workflow {
     const escalated: Array<{ next: Inspection; entry: AuditEntry }> = [];
     for (const inspection of state.inspections) {
       if (!isOverdue(inspection, this.deps.config.sla.ackMinutes, now)) continue;
-      escalated.push(decide(inspection, { action: 'escalate', note: `not acknowledged within ${this.deps.config.sla.ackMinutes[inspection.priority]} min (${inspection.priority})` }, HUB, now));
+      escalated.push(
+        decide(
+          inspection,
+          {
+            action: 'escalate',
+            note: `not acknowledged within ${this.deps.config.sla.ackMinutes[inspection.priority]} min (${inspection.priority})`,
+          },
+          HUB,
+          now,
+        ),
+      );
     }
     for (const { next } of escalated) this.replace(next);
     const promoted = promoteOverdueWatches(state, now, (site) => policyFor(this.deps.routing, site), this.deps.store);
@@ -124,15 +143,21 @@ export class Workflow {
 
   /** Called by the ingest once an incident change is durable. */
   onIncident(outcome: IncidentOutcome): void {
-    if (outcome.kind === 'opened' || outcome.kind === 'promoted') this.notify(outcome.inspection, outcome.inspection.audit[0]!);
+    if (outcome.kind === 'opened' || outcome.kind === 'promoted')
+      this.notify(outcome.inspection, outcome.inspection.audit[0]!);
   }
 
   private nextTechnician(site: string): string {
     const listed = this.deps.config.technicians[site];
     const pool = listed?.length
       ? listed
-      : this.deps.identities.listUsers().filter((u) => u.role === 'technician').map((u) => u.name).sort();
-    if (pool.length === 0) throw new PdmError('PDM_ERR_BAD_REQUEST', `no technicians for site ${site}; name an assignee or add technicians`);
+      : this.deps.identities
+          .listUsers()
+          .filter((u) => u.role === 'technician')
+          .map((u) => u.name)
+          .sort();
+    if (pool.length === 0)
+      throw new PdmError('PDM_ERR_BAD_REQUEST', `no technicians for site ${site}; name an assignee or add technicians`);
     return pool[(this.deps.store.state.roundRobin[site] ?? 0) % pool.length]!;
   }
 
@@ -142,7 +167,10 @@ export class Workflow {
    */
   private notify(inspection: Inspection, entry: AuditEntry): void {
     this.deps.activities.notifyCmms(inspection, entry).catch((error: Error) => {
-      this.deps.logger.error({ inspection: inspection.id, action: entry.action, err: error.message }, 'could not record the CMMS webhook; it is recorded again on the next start');
+      this.deps.logger.error(
+        { inspection: inspection.id, action: entry.action, err: error.message },
+        'could not record the CMMS webhook; it is recorded again on the next start',
+      );
     });
   }
 }

@@ -28,7 +28,13 @@ const WebhookDocumentSchema = z.strictObject({
 });
 export type WebhookDocument = z.output<typeof WebhookDocumentSchema>;
 
-export const emptyWebhookDocument = (): WebhookDocument => ({ schema: 1, nextSeq: 0, notified: {}, pending: [], dead: [] });
+export const emptyWebhookDocument = (): WebhookDocument => ({
+  schema: 1,
+  nextSeq: 0,
+  notified: {},
+  pending: [],
+  dead: [],
+});
 
 /**
  * The outbox's own file beside (not inside) the hub's state document, written with the store's durable adapter:
@@ -48,7 +54,10 @@ export class WebhookFile {
     const parsed = WebhookDocumentSchema.safeParse(raw);
     if (parsed.success) return parsed.data;
     const issue = parsed.error.issues[0]!;
-    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${this.path}: ${issue.path.join('.') || '(document)'}: ${issue.message}; ${await this.file.describePrev()}`);
+    throw new PdmError(
+      'PDM_ERR_STORE_CORRUPT',
+      `${this.path}: ${issue.path.join('.') || '(document)'}: ${issue.message}; ${await this.file.describePrev()}`,
+    );
   }
 
   write(doc: WebhookDocument): Promise<void> {

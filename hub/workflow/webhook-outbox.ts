@@ -88,14 +88,22 @@ export class WebhookOutbox {
    * Opens (or creates) the outbox and records what the committed inspections hold beyond it. A new outbox beside
    * existing inspections takes them as already told, so configuring a CMMS does not replay the hub's history into it.
    */
-  static async open(opts: WebhookOutboxOptions & { inspections: ReadonlyArray<Inspection>; archived?: ArchivedAudits }): Promise<WebhookOutbox> {
+  static async open(
+    opts: WebhookOutboxOptions & { inspections: ReadonlyArray<Inspection>; archived?: ArchivedAudits },
+  ): Promise<WebhookOutbox> {
     const file = new WebhookFile(join(opts.dataDir, WEBHOOK_FILE));
     const stored = await file.read();
     const outbox = new WebhookOutbox(opts, stored ?? emptyWebhookDocument(), file);
     const recovered = outbox.reconcile(opts.inspections, stored === null, opts.archived);
     await outbox.writer.request();
     opts.logger.info(
-      { file: file.path, pending: outbox.doc.pending.length, dead: outbox.doc.dead.length, recovered, created: stored === null || undefined },
+      {
+        file: file.path,
+        pending: outbox.doc.pending.length,
+        dead: outbox.doc.dead.length,
+        recovered,
+        created: stored === null || undefined,
+      },
       'webhook outbox open',
     );
     return outbox;
@@ -120,7 +128,11 @@ export class WebhookOutbox {
       const record = archived!.inspection(a.id);
       if (record) recovered += this.catchUp(record, now);
     }
-    if (recovered > 0) this.opts.logger.warn({ recovered }, 'recorded inspection changes the outbox missed (the hub stopped between commit and record)');
+    if (recovered > 0)
+      this.opts.logger.warn(
+        { recovered },
+        'recorded inspection changes the outbox missed (the hub stopped between commit and record)',
+      );
     return recovered;
   }
 
@@ -129,7 +141,10 @@ export class WebhookOutbox {
     let done = this.doc.notified[inspection.id] ?? 0;
     if (done > inspection.audit.length) {
       // The state went back (restored from its .prev copy): later positions will be new changes.
-      this.opts.logger.warn({ inspection: inspection.id, recorded: done, audit: inspection.audit.length }, 'inspection audit trail is shorter than the outbox recorded');
+      this.opts.logger.warn(
+        { inspection: inspection.id, recorded: done, audit: inspection.audit.length },
+        'inspection audit trail is shorter than the outbox recorded',
+      );
       done = inspection.audit.length;
     }
     for (let sequence = done; sequence < inspection.audit.length; sequence += 1) {
@@ -142,7 +157,8 @@ export class WebhookOutbox {
 
   /** Records every change of `inspection` not yet recorded, durably, and starts delivering it. */
   async record(inspection: Inspection): Promise<void> {
-    if (this.closed) throw new PdmError('PDM_ERR_WEBHOOK', `outbox closed; inspection ${inspection.id} is recorded on the next start`);
+    if (this.closed)
+      throw new PdmError('PDM_ERR_WEBHOOK', `outbox closed; inspection ${inspection.id} is recorded on the next start`);
     const added = this.catchUp(inspection, this.clock.now());
     if (added === 0) return;
     this.pump();
@@ -171,7 +187,8 @@ export class WebhookOutbox {
     const wanted = keys ? new Set(keys) : undefined;
     if (wanted) {
       const missing = [...wanted].filter((k) => !this.doc.dead.some((r) => r.key === k));
-      if (missing.length > 0) throw new PdmError('PDM_ERR_NOT_FOUND', `no dead-letter webhook with key ${missing.join(', ')}`);
+      if (missing.length > 0)
+        throw new PdmError('PDM_ERR_NOT_FOUND', `no dead-letter webhook with key ${missing.join(', ')}`);
     }
     const now = this.clock.now();
     const moving = this.doc.dead.filter((r) => !wanted || wanted.has(r.key));
@@ -227,14 +244,18 @@ export class WebhookOutbox {
 
   private deliver(record: WebhookRecord): void {
     const task = this.attempt(record)
-      .catch((error: Error) => this.opts.logger.error({ key: record.key, err: error.message }, 'webhook delivery failed unexpectedly'))
+      .catch((error: Error) =>
+        this.opts.logger.error({ key: record.key, err: error.message }, 'webhook delivery failed unexpectedly'),
+      )
       .finally(() => {
-      this.inFlight.delete(record.inspectionId);
-      // The outcome is written in the background, coalesced with others: the next delivery need not wait for it.
-      // A crash before it is on disk sends the notification again under the same key, which the CMMS drops.
-      this.writer.request().catch((error: Error) => this.opts.logger.error({ err: error.message }, 'webhook outbox write failed'));
-      this.pump();
-    });
+        this.inFlight.delete(record.inspectionId);
+        // The outcome is written in the background, coalesced with others: the next delivery need not wait for it.
+        // A crash before it is on disk sends the notification again under the same key, which the CMMS drops.
+        this.writer
+          .request()
+          .catch((error: Error) => this.opts.logger.error({ err: error.message }, 'webhook outbox write failed'));
+        this.pump();
+      });
     this.inFlight.set(record.inspectionId, task);
   }
 
@@ -256,13 +277,19 @@ export class WebhookOutbox {
     if (result.retryable && record.attempts < cmms.maxAttempts) {
       const delay = retryDelayMs(cmms, record.attempts, this.random);
       record.nextAttemptAt = now + delay;
-      logger.warn({ key: record.key, attempt: record.attempts, err: result.error, retryInMs: Math.round(delay) }, 'CMMS webhook failed; retrying');
+      logger.warn(
+        { key: record.key, attempt: record.attempts, err: result.error, retryInMs: Math.round(delay) },
+        'CMMS webhook failed; retrying',
+      );
     } else {
       this.unqueue(record);
       record.deadAt = now;
       this.doc.dead.push(record);
       this.stats.deadLettered += 1;
-      logger.error({ key: record.key, attempts: record.attempts, err: result.error }, 'CMMS webhook moved to the dead-letter list');
+      logger.error(
+        { key: record.key, attempts: record.attempts, err: result.error },
+        'CMMS webhook moved to the dead-letter list',
+      );
     }
   }
 

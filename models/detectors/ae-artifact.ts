@@ -31,7 +31,12 @@ export function buildAeArtifact(input: AeArtifactInput): ModelArtifact {
     training: {
       ...input.training,
       seed: o.seed,
-      summary: { ...input.training.summary, layers: [model.window * model.mean.length, ...model.layers.map((l) => l.outputs)].join('-'), epochs: o.epochs, finalLoss: Number(model.finalLoss.toFixed(6)) },
+      summary: {
+        ...input.training.summary,
+        layers: [model.window * model.mean.length, ...model.layers.map((l) => l.outputs)].join('-'),
+        epochs: o.epochs,
+        finalLoss: Number(model.finalLoss.toFixed(6)),
+      },
       ...(input.distribution ? { distribution: input.distribution } : {}),
     },
     metrics: input.metrics ?? {},

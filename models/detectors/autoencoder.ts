@@ -76,7 +76,8 @@ export async function trainAutoencoder(
   onEpoch?: (epoch: number, loss: number) => void,
 ): Promise<AutoencoderModel> {
   const { tf } = await loadTf();
-  if (rows.length < options.window + 1) throw new Error(`autoencoder needs more than ${options.window} training rows, got ${rows.length}`);
+  if (rows.length < options.window + 1)
+    throw new Error(`autoencoder needs more than ${options.window} training rows, got ${rows.length}`);
   const mean = columnMeans(rows).map(Math.fround);
   const scale = columnStds(rows, mean).map(Math.fround);
   const z = rows.map((row) => row.map((x, j) => (x - mean[j]!) / scale[j]!));
@@ -110,7 +111,14 @@ export async function trainAutoencoder(
     for (let start = 0; start < order.length; start += options.batchSize) {
       const idx = tf.tensor1d(order.slice(start, start + options.batchSize), 'int32');
       const batch = tf.gather(data, idx);
-      const cost = optimizer.minimize(() => tf.losses.meanSquaredError(batch, model.apply(batch) as import('@tensorflow/tfjs').Tensor) as import('@tensorflow/tfjs').Scalar, true);
+      const cost = optimizer.minimize(
+        () =>
+          tf.losses.meanSquaredError(
+            batch,
+            model.apply(batch) as import('@tensorflow/tfjs').Tensor,
+          ) as import('@tensorflow/tfjs').Scalar,
+        true,
+      );
       sum += (await cost!.data())[0]! * (idx.shape[0] ?? 0);
       tf.dispose([idx, batch, cost!]);
     }
@@ -131,14 +139,26 @@ export async function trainAutoencoder(
   }
   model.dispose();
   optimizer.dispose();
-  const ae: AutoencoderModel = { kind: 'dense-ae', mean, scale, window: options.window, layers, limit: 1, options, finalLoss: loss };
+  const ae: AutoencoderModel = {
+    kind: 'dense-ae',
+    mean,
+    scale,
+    window: options.window,
+    layers,
+    limit: 1,
+    options,
+    finalLoss: loss,
+  };
   const train = slidingWindows(rows as number[][], options.window).map((w) => reconstructionError(ae, w).mse);
   ae.limit = Math.fround(Math.max(1e-9, quantile(train, options.limitQuantile) * options.limitFactor));
   return ae;
 }
 
 /** JS reference forward pass on one flattened raw window: per-element squared error and the MSE. */
-export function reconstructionError(model: AutoencoderModel, flatWindow: readonly number[]): { mse: number; squared: number[] } {
+export function reconstructionError(
+  model: AutoencoderModel,
+  flatWindow: readonly number[],
+): { mse: number; squared: number[] } {
   const f = model.mean.length;
   const z = flatWindow.map((x, i) => Math.fround((x - model.mean[i % f]!) / model.scale[i % f]!));
   let h = z;
@@ -156,7 +176,10 @@ export function reconstructionError(model: AutoencoderModel, flatWindow: readonl
 }
 
 /** Score = MSE / limit; contributions[j] = feature j's share of the squared error summed over the window, / limit. */
-export function scoreAutoencoder(model: AutoencoderModel, flatWindow: readonly number[]): { score: number; contributions: number[] } {
+export function scoreAutoencoder(
+  model: AutoencoderModel,
+  flatWindow: readonly number[],
+): { score: number; contributions: number[] } {
   const { mse, squared } = reconstructionError(model, flatWindow);
   const f = model.mean.length;
   const contributions = new Array<number>(f).fill(0);

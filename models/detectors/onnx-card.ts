@@ -40,7 +40,8 @@ export function onnxCardSection(
 
 /** A model trained on N features must be described by N names. */
 export function checkFeatureNames(names: readonly string[], modelFeatures: number): void {
-  if (names.length !== modelFeatures) throw new Error(`${names.length} feature names for a model of ${modelFeatures} features`);
+  if (names.length !== modelFeatures)
+    throw new Error(`${names.length} feature names for a model of ${modelFeatures} features`);
 }
 
 /** A reference distribution must bin exactly the model's features, or drift would be measured against the wrong data. */
@@ -49,6 +50,8 @@ export function checkDistribution(distribution: ReferenceDistribution, names: re
   const missing = names.filter((n) => !binned.includes(n));
   const extra = binned.filter((n) => !names.includes(n));
   if (missing.length || extra.length) {
-    throw new Error(`distribution features differ from the model's: missing [${missing.join(', ')}], extra [${extra.join(', ')}]`);
+    throw new Error(
+      `distribution features differ from the model's: missing [${missing.join(', ')}], extra [${extra.join(', ')}]`,
+    );
   }
 }

@@ -63,8 +63,24 @@ export function fitPca(rows: readonly number[][], options: PcaOptions = DEFAULT_
   };
   roundToFloat32(model);
   const train = rows.map((row) => rawStatistics(model, row));
-  model.t2Limit = Math.fround(Math.max(1e-9, quantile(train.map((s) => s.t2), options.limitQuantile) * options.limitFactor));
-  model.qLimit = Math.fround(Math.max(1e-9, quantile(train.map((s) => s.q), options.limitQuantile) * options.limitFactor));
+  model.t2Limit = Math.fround(
+    Math.max(
+      1e-9,
+      quantile(
+        train.map((s) => s.t2),
+        options.limitQuantile,
+      ) * options.limitFactor,
+    ),
+  );
+  model.qLimit = Math.fround(
+    Math.max(
+      1e-9,
+      quantile(
+        train.map((s) => s.q),
+        options.limitQuantile,
+      ) * options.limitFactor,
+    ),
+  );
   return model;
 }
 
@@ -76,7 +92,10 @@ function roundToFloat32(model: PcaModel): void {
   model.eigenvalues = model.eigenvalues.map(Math.fround);
 }
 
-function rawStatistics(model: PcaModel, row: readonly number[]): { t2: number; q: number; z: number[]; t: number[]; residual: number[] } {
+function rawStatistics(
+  model: PcaModel,
+  row: readonly number[],
+): { t2: number; q: number; z: number[]; t: number[]; residual: number[] } {
   const z = row.map((x, j) => (x - model.mean[j]!) / model.scale[j]!);
   const t = model.components.map((p) => p.reduce((s, pj, j) => s + pj * z[j]!, 0));
   const residual = z.map((zj, j) => zj - model.components.reduce((s, p, c) => s + t[c]! * p[j]!, 0));

@@ -11,7 +11,9 @@ export interface StreamingDetector {
 /** erf by Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), enough for a score. */
 function erf(x: number): number {
   const t = 1 / (1 + 0.3275911 * Math.abs(x));
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
   return x >= 0 ? y : -y;
 }
 
@@ -33,7 +35,8 @@ export class EwmaZScore implements StreamingDetector {
 
   next(value: number): number {
     let score = 0;
-    if (this.seen >= 2 && this.variance > 0) score = erf(Math.abs(value - this.mean) / Math.sqrt(this.variance) / Math.SQRT2);
+    if (this.seen >= 2 && this.variance > 0)
+      score = erf(Math.abs(value - this.mean) / Math.sqrt(this.variance) / Math.SQRT2);
     // Welford-style start so the first rows do not leave the estimate biased towards 0.
     const a = Math.max(this.alpha, 1 / (this.seen + 1));
     const delta = value - this.mean;

@@ -24,7 +24,11 @@ export function transitions(predicted: readonly number[]): number[] {
 }
 
 /** Row index ranges [start, end] (inclusive) of the windows opened by the true changepoints of one file. */
-export function changepointWindows(times: readonly number[], truthCp: readonly number[], windowMs: number): Array<[number, number]> {
+export function changepointWindows(
+  times: readonly number[],
+  truthCp: readonly number[],
+  windowMs: number,
+): Array<[number, number]> {
   const starts: number[] = [];
   truthCp.forEach((c, i) => c === 1 && starts.push(i));
   return starts.map((start, k) => {
@@ -49,7 +53,11 @@ export interface CpFileScore {
 }
 
 /** Raw score of one file's predicted changepoints (0/1 per row) against its windows. */
-export function scoreChangepoints(windows: ReadonlyArray<[number, number]>, predictedCp: readonly number[], p: CpProfile): CpFileScore {
+export function scoreChangepoints(
+  windows: ReadonlyArray<[number, number]>,
+  predictedCp: readonly number[],
+  p: CpProfile,
+): CpFileScore {
   let score = 0;
   const inWindow = new Array<boolean>(predictedCp.length).fill(false);
   for (const [start, end] of windows) {

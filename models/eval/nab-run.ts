@@ -24,7 +24,8 @@ export interface NabResultLine {
 export function scoreNabCorpus(detector: string, files: readonly NabFile[], threshold?: number): NabResultLine[] {
   return (Object.keys(NAB_PROFILES) as NabProfileName[]).map((profile) => {
     const p = NAB_PROFILES[profile];
-    const r = threshold === undefined ? optimiseNabThreshold(files, p) : { ...scoreNab(files, p, threshold), threshold };
+    const r =
+      threshold === undefined ? optimiseNabThreshold(files, p) : { ...scoreNab(files, p, threshold), threshold };
     return { detector, profile, score: Math.round(r.normalised * 100) / 100, threshold: r.threshold };
   });
 }

@@ -38,7 +38,10 @@ export interface NabFile {
  * Per row: which window it is in (−1 outside, −2 probationary) and its unscaled sigmoid weight. Inside a window the
  * weight multiplies A_tp, outside it multiplies A_fp; split this way so one pass serves every profile.
  */
-export function rowWeights(rows: number, windows: ReadonlyArray<[number, number]>): { window: Int32Array; weight: Float64Array } {
+export function rowWeights(
+  rows: number,
+  windows: ReadonlyArray<[number, number]>,
+): { window: Int32Array; weight: Float64Array } {
   const window = new Int32Array(rows).fill(-1);
   const weight = new Float64Array(rows);
   const probation = probationLength(rows);
@@ -105,7 +108,8 @@ export function optimiseNabThreshold(files: readonly NabFile[], p: NabProfile): 
   files.forEach((file, f) => {
     const { window, weight } = rowWeights(file.scores.length, file.windows);
     for (let i = 0; i < file.scores.length; i++) {
-      if (window[i] !== -2 && Number.isFinite(file.scores[i])) entries.push({ score: file.scores[i]!, file: f, window: window[i]!, weight: weight[i]! });
+      if (window[i] !== -2 && Number.isFinite(file.scores[i]))
+        entries.push({ score: file.scores[i]!, file: f, window: window[i]!, weight: weight[i]! });
     }
     windows += file.windows.length;
   });
@@ -113,7 +117,7 @@ export function optimiseNabThreshold(files: readonly NabFile[], p: NabProfile): 
   const best = files.map((file) => new Array<number | undefined>(file.windows.length).fill(undefined));
   let raw = -windows * p.fn;
   let top = { raw, threshold: entries.length > 0 ? Math.max(1, entries[0]!.score) + 1e-9 : 1 };
-  for (let k = 0; k < entries.length; ) {
+  for (let k = 0; k < entries.length;) {
     const score = entries[k]!.score;
     for (; k < entries.length && entries[k]!.score === score; k++) {
       const e = entries[k]!;

@@ -9,7 +9,8 @@ export interface Counts {
 export const emptyCounts = (): Counts => ({ tp: 0, fp: 0, tn: 0, fn: 0 });
 
 export function addCounts(into: Counts, truth: readonly number[], predicted: readonly number[]): Counts {
-  if (truth.length !== predicted.length) throw new Error(`labels (${truth.length}) and predictions (${predicted.length}) differ in length`);
+  if (truth.length !== predicted.length)
+    throw new Error(`labels (${truth.length}) and predictions (${predicted.length}) differ in length`);
   for (let i = 0; i < truth.length; i++) {
     const t = truth[i] === 1;
     const p = predicted[i] === 1;

@@ -14,7 +14,17 @@ export const SKAB_AE: AeDetectorConfig = {
   sensors: SKAB_PCA.sensors,
   features: SKAB_PCA.features,
   decision: SKAB_PCA.decision,
-  ae: { window: 3, hidden: [12], code: 3, epochs: 40, batchSize: 32, learningRate: 0.003, seed: 42, limitQuantile: 0.99, limitFactor: 1.5 },
+  ae: {
+    window: 3,
+    hidden: [12],
+    code: 3,
+    epochs: 40,
+    batchSize: 32,
+    learningRate: 0.003,
+    seed: 42,
+    limitQuantile: 0.99,
+    limitFactor: 1.5,
+  },
 };
 
 /** Trains the autoencoder per file with TensorFlow.js, exports ONNX, scores test windows through onnxruntime-node. */
@@ -27,7 +37,13 @@ export function aeOnnxDetector(config: AeDetectorConfig): SkabDetector {
         config,
         file,
         trainRows,
-        async (train, common) => buildAeArtifact({ id: 'skab-ae', version: file.name, model: await trainAutoencoder(train, config.ae), ...common }),
+        async (train, common) =>
+          buildAeArtifact({
+            id: 'skab-ae',
+            version: file.name,
+            model: await trainAutoencoder(train, config.ae),
+            ...common,
+          }),
         // The window ending at test row i starts window − 1 rows earlier (inside the training part for the first rows).
         (features) => slidingWindows(features.slice(trainRows - w + 1), w),
       ),

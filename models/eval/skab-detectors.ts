@@ -34,7 +34,15 @@ export const SKAB_PCA: PcaDetectorConfig = {
   sensors: ['Accelerometer1RMS', 'Accelerometer2RMS', 'Current', 'Pressure', 'Voltage', 'Volume Flow RateRMS'],
   features: { smooth: 5 },
   pca: { varianceKept: 0.95, limitQuantile: 0.99, limitFactor: 1.5 },
-  decision: { openAfter: 3, openWindow: 5, clearAfter: 5, clearRatio: 0.85, peakClearRatio: 0.03, rearmHalfLife: 300, holdOff: 30 },
+  decision: {
+    openAfter: 3,
+    openWindow: 5,
+    clearAfter: 5,
+    clearRatio: 0.85,
+    peakClearRatio: 0.03,
+    rearmHalfLife: 300,
+    holdOff: 30,
+  },
 };
 
 /**
@@ -68,7 +76,10 @@ export function selectColumns(rows: readonly number[][], sensors: readonly strin
 }
 
 type SharedConfig = Omit<PcaDetectorConfig, 'pca'>;
-type ArtifactCommon = Pick<Parameters<typeof buildPcaArtifact>[0], 'featureNames' | 'pipeline' | 'decision' | 'training'>;
+type ArtifactCommon = Pick<
+  Parameters<typeof buildPcaArtifact>[0],
+  'featureNames' | 'pipeline' | 'decision' | 'training'
+>;
 
 /**
  * The agent's path for one SKAB file, whatever the model: features, fit on the training rows, export to ONNX, score
@@ -97,7 +108,10 @@ export async function runOnnxDetector(
   const scores = await runtime.score(inputs(features));
   const t2 = performance.now();
   await runtime.close();
-  const labels = labelScores(scores.map((s) => s.score), { threshold: 1, ...config.decision });
+  const labels = labelScores(
+    scores.map((s) => s.score),
+    { threshold: 1, ...config.decision },
+  );
   return { labels, fitMs: t1 - t0, scoreMs: t2 - t1 };
 }
 
@@ -110,12 +124,12 @@ export function pcaOnnxDetector(config: PcaDetectorConfig): SkabDetector {
         config,
         file,
         trainRows,
-        async (train, common) => buildPcaArtifact({ id: 'skab-pca', version: file.name, model: fitPca(train, config.pca), ...common }),
+        async (train, common) =>
+          buildPcaArtifact({ id: 'skab-pca', version: file.name, model: fitPca(train, config.pca), ...common }),
         (features) => features.slice(trainRows),
       ),
   };
 }
-
 
 /**
  * Detector (c), the agent's streaming statistical baseline: per-sensor z-scores against the training mean/std,
@@ -131,7 +145,9 @@ export function zScoreBaseline(): SkabDetector {
       const features = computeFeatures(selectColumns(file.rows, sensors), SKAB_PCA.features);
       const train = features.slice(0, trainRows);
       const mean = sensors.map((_, j) => train.reduce((s, r) => s + r[j]!, 0) / train.length);
-      const std = sensors.map((_, j) => Math.sqrt(train.reduce((s, r) => s + (r[j]! - mean[j]!) ** 2, 0) / train.length) || 1);
+      const std = sensors.map(
+        (_, j) => Math.sqrt(train.reduce((s, r) => s + (r[j]! - mean[j]!) ** 2, 0) / train.length) || 1,
+      );
       const raw = (row: number[]): number => Math.max(...row.map((x, j) => Math.abs(x - mean[j]!) / std[j]!));
       const limit = quantile(train.map(raw), 0.99) * 1.5;
       const t1 = performance.now();

@@ -5,7 +5,10 @@ import type { SkabResult } from './skab.js';
 export const SKAB_TARGETS = { f1: 0.85, far: 10, mar: 20, cpStandard: 40 } as const;
 
 export const meetsSkabTargets = (r: Pick<SkabResult, 'f1' | 'far' | 'mar' | 'cpStandard'>): boolean =>
-  r.f1 >= SKAB_TARGETS.f1 && r.far <= SKAB_TARGETS.far && r.mar <= SKAB_TARGETS.mar && r.cpStandard >= SKAB_TARGETS.cpStandard;
+  r.f1 >= SKAB_TARGETS.f1 &&
+  r.far <= SKAB_TARGETS.far &&
+  r.mar <= SKAB_TARGETS.mar &&
+  r.cpStandard >= SKAB_TARGETS.cpStandard;
 
 export interface SkabVariant {
   /** What differs from the chosen settings, e.g. `holdOff=10`. */
@@ -20,7 +23,10 @@ type Decision = PcaDetectorConfig['decision'];
  * sensitivity line). Every variant runs the full path: per-file fit, ONNX export, onnxruntime-node, the shared decision.
  */
 export function skabSensitivityVariants(base: PcaDetectorConfig = SKAB_PCA): SkabVariant[] {
-  const variant = (change: string, patch: Partial<Omit<PcaDetectorConfig, 'decision'>> & { decision?: Decision }): SkabVariant => ({
+  const variant = (
+    change: string,
+    patch: Partial<Omit<PcaDetectorConfig, 'decision'>> & { decision?: Decision },
+  ): SkabVariant => ({
     change,
     config: { ...base, ...patch, name: `${base.name} ${change}` },
   });
@@ -34,7 +40,8 @@ export function skabSensitivityVariants(base: PcaDetectorConfig = SKAB_PCA): Ska
   out.push(decision('no relative clear', {}, 'peakClearRatio'));
   for (const h of [0, 10, 20, 45]) out.push(decision(`holdOff=${h}`, { holdOff: h }));
   for (const h of [60, 120, 600]) out.push(decision(`rearmHalfLife=${h}`, { rearmHalfLife: h }));
-  for (const f of [1.25, 1.4, 1.6, 1.75]) out.push(variant(`limitFactor=${f}`, { pca: { ...base.pca, limitFactor: f } }));
+  for (const f of [1.25, 1.4, 1.6, 1.75])
+    out.push(variant(`limitFactor=${f}`, { pca: { ...base.pca, limitFactor: f } }));
   for (const n of [2, 4]) out.push(decision(`openAfter=${n}`, { openAfter: n }));
   for (const m of [3, 4, 6, 8]) out.push(decision(`openWindow=${m}`, { openWindow: m }));
   for (const c of [3, 8]) out.push(decision(`clearAfter=${c}`, { clearAfter: c }));

@@ -1,5 +1,12 @@
 import type { SkabFile } from '../skab-data.js';
-import { CP_PROFILES, changepointWindows, normaliseCp, scoreChangepoints, transitions, type CpFileScore } from './changepoint.js';
+import {
+  CP_PROFILES,
+  changepointWindows,
+  normaliseCp,
+  scoreChangepoints,
+  transitions,
+  type CpFileScore,
+} from './changepoint.js';
 import { addCounts, emptyCounts, pointwiseScores } from './pointwise.js';
 
 /** The published protocol: the first 400 rows of each file are its training data, the rest its test data. */
@@ -37,11 +44,17 @@ export function scoreSkabLabels(files: readonly SkabFile[], labels: readonly num
   files.forEach((file, f) => {
     const predicted = labels[f]!;
     const truth = file.anomaly.slice(trainRows);
-    if (predicted.length !== truth.length) throw new Error(`${file.name}: ${predicted.length} labels for ${truth.length} test rows`);
+    if (predicted.length !== truth.length)
+      throw new Error(`${file.name}: ${predicted.length} labels for ${truth.length} test rows`);
     addCounts(counts, truth, predicted);
-    const windows = changepointWindows(file.times.slice(trainRows), file.changepoint.slice(trainRows), SKAB_CP_WINDOW_MS);
+    const windows = changepointWindows(
+      file.times.slice(trainRows),
+      file.changepoint.slice(trainRows),
+      SKAB_CP_WINDOW_MS,
+    );
     const predictedCp = transitions(predicted);
-    for (const name of Object.keys(cp) as Array<keyof typeof CP_PROFILES>) cp[name].push(scoreChangepoints(windows, predictedCp, CP_PROFILES[name]));
+    for (const name of Object.keys(cp) as Array<keyof typeof CP_PROFILES>)
+      cp[name].push(scoreChangepoints(windows, predictedCp, CP_PROFILES[name]));
   });
   return {
     ...pointwiseScores(counts),
@@ -52,7 +65,11 @@ export function scoreSkabLabels(files: readonly SkabFile[], labels: readonly num
   };
 }
 
-export async function evaluateSkab(files: readonly SkabFile[], detector: SkabDetector, onFile?: (name: string) => void): Promise<SkabResult> {
+export async function evaluateSkab(
+  files: readonly SkabFile[],
+  detector: SkabDetector,
+  onFile?: (name: string) => void,
+): Promise<SkabResult> {
   const labels: number[][] = [];
   let fitMs = 0;
   let scoreMs = 0;

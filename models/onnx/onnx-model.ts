@@ -53,7 +53,8 @@ function writeValueInfo(w: ProtoWriter, value: OnnxValue): void {
   w.string(1, value.name).message(2, (type) =>
     type.message(1, (tensor) =>
       tensor.int(1, DATA_TYPE.float).message(2, (shape) => {
-        for (const dim of value.shape) shape.message(1, (d) => (typeof dim === 'number' ? d.int(1, dim) : d.string(2, dim)));
+        for (const dim of value.shape)
+          shape.message(1, (d) => (typeof dim === 'number' ? d.int(1, dim) : d.string(2, dim)));
       }),
     ),
   );
@@ -61,9 +62,14 @@ function writeValueInfo(w: ProtoWriter, value: OnnxValue): void {
 
 function writeTensor(w: ProtoWriter, t: OnnxTensor): void {
   const expected = t.dims.reduce((a, b) => a * b, 1);
-  if (t.values.length !== expected) throw new PdmError('PDM_ERR_ONNX_EXPORT', `initializer ${t.name} has ${t.values.length} values for dims [${t.dims}]`);
+  if (t.values.length !== expected)
+    throw new PdmError(
+      'PDM_ERR_ONNX_EXPORT',
+      `initializer ${t.name} has ${t.values.length} values for dims [${t.dims}]`,
+    );
   for (let i = 0; i < t.values.length; i++) {
-    if (!Number.isFinite(t.values[i]!)) throw new PdmError('PDM_ERR_ONNX_EXPORT', `initializer ${t.name} holds a non-finite value at ${i}`);
+    if (!Number.isFinite(t.values[i]!))
+      throw new PdmError('PDM_ERR_ONNX_EXPORT', `initializer ${t.name} holds a non-finite value at ${i}`);
   }
   w.packedInts(1, t.dims).int(2, DATA_TYPE[t.type]);
   if (t.type === 'float') w.packedFloats(4, t.values);
@@ -88,21 +94,27 @@ function writeNode(w: ProtoWriter, node: OnnxNode, index: number): void {
 function checkGraph(g: OnnxGraph): void {
   const known = new Set([...g.inputs.map((v) => v.name), ...g.initializers.map((t) => t.name)]);
   g.nodes.forEach((node, i) => {
-    if (!SUPPORTED_OPERATORS.includes(node.op)) throw new PdmError('PDM_ERR_ONNX_EXPORT', `node ${i}: operator ${node.op} is not supported`);
+    if (!SUPPORTED_OPERATORS.includes(node.op))
+      throw new PdmError('PDM_ERR_ONNX_EXPORT', `node ${i}: operator ${node.op} is not supported`);
     for (const input of node.inputs) {
-      if (!known.has(input)) throw new PdmError('PDM_ERR_ONNX_EXPORT', `node ${i} (${node.op}) uses "${input}" before it is produced`);
+      if (!known.has(input))
+        throw new PdmError('PDM_ERR_ONNX_EXPORT', `node ${i} (${node.op}) uses "${input}" before it is produced`);
     }
     for (const output of node.outputs) known.add(output);
   });
   for (const output of g.outputs) {
-    if (!known.has(output.name)) throw new PdmError('PDM_ERR_ONNX_EXPORT', `graph output "${output.name}" is never produced`);
+    if (!known.has(output.name))
+      throw new PdmError('PDM_ERR_ONNX_EXPORT', `graph output "${output.name}" is never produced`);
   }
 }
 
 export function encodeOnnxModel(g: OnnxGraph): Uint8Array {
   checkGraph(g);
   const w = new ProtoWriter();
-  w.int(1, ONNX_IR_VERSION).string(2, 'edge-pdm').string(3, '0.1.0').int(5, g.modelVersion ?? 1);
+  w.int(1, ONNX_IR_VERSION)
+    .string(2, 'edge-pdm')
+    .string(3, '0.1.0')
+    .int(5, g.modelVersion ?? 1);
   if (g.docString) w.string(6, g.docString);
   w.message(7, (graph) => {
     g.nodes.forEach((node, i) => graph.message(1, (n) => writeNode(n, node, i)));

@@ -40,7 +40,11 @@ export function encodeFrame(block: SampleBlock, sequence: number): Buffer {
   }
   names.forEach((name, c) => {
     const data = block.channels[name]!;
-    if (data.length !== n) throw new PdmError('PDM_ERR_SOURCE', `gateway frame: channel "${name}" has ${data.length} samples, "${names[0]}" has ${n}`);
+    if (data.length !== n)
+      throw new PdmError(
+        'PDM_ERR_SOURCE',
+        `gateway frame: channel "${name}" has ${data.length} samples, "${names[0]}" has ${n}`,
+      );
     const base = dataOffset + c * n * 4;
     // Bulk float64 → float32 through a typed view (the frame is unpooled, so aligned); byte-wise on big-endian hosts.
     if (LITTLE_ENDIAN) new Float32Array(frame.buffer, frame.byteOffset + base, n).set(data);
@@ -56,7 +60,8 @@ export interface DecodedFrame {
 
 /** Decodes a frame; a malformed one throws PDM_ERR_SOURCE saying what is wrong, so a gateway bug is never silent. */
 export function decodeFrame(frame: Buffer): DecodedFrame {
-  const bad = (what: string): PdmError => new PdmError('PDM_ERR_SOURCE', `gateway frame of ${frame.length} bytes: ${what}`);
+  const bad = (what: string): PdmError =>
+    new PdmError('PDM_ERR_SOURCE', `gateway frame of ${frame.length} bytes: ${what}`);
   if (frame.length < HEADER || frame.readUInt32LE(0) !== MAGIC) throw bad('does not start with "PDMF"');
   if (frame.readUInt8(4) !== VERSION) throw bad(`version ${frame.readUInt8(4)} is not supported (expected ${VERSION})`);
   const count = frame.readUInt8(5);
@@ -73,7 +78,8 @@ export function decodeFrame(frame: Buffer): DecodedFrame {
     offset += 1 + length;
   }
   offset += (4 - (offset % 4)) % 4;
-  if (frame.length !== offset + count * n * 4) throw bad(`expected ${offset + count * n * 4} bytes for ${count}×${n} samples`);
+  if (frame.length !== offset + count * n * 4)
+    throw bad(`expected ${offset + count * n * 4} bytes for ${count}×${n} samples`);
   const channels: Record<string, Float64Array> = {};
   names.forEach((name, c) => {
     const data = new Float64Array(n);
@@ -85,4 +91,5 @@ export function decodeFrame(frame: Buffer): DecodedFrame {
 }
 
 /** Where a gateway publishes one machine's frames. */
-export const gatewayTopic = (prefix: string, site: string, machine: string): string => `${prefix}/${site}/${machine}/raw`;
+export const gatewayTopic = (prefix: string, site: string, machine: string): string =>
+  `${prefix}/${site}/${machine}/raw`;

@@ -28,7 +28,9 @@ export class GatewayPublisher {
     try {
       return new GatewayPublisher(await mqtt.connectAsync(url, { reconnectPeriod: 1000 }), prefix);
     } catch (cause) {
-      throw new PdmError('PDM_ERR_BROKER_UNREACHABLE', `sensor gateway broker ${url}: ${(cause as Error).message}`, { cause });
+      throw new PdmError('PDM_ERR_BROKER_UNREACHABLE', `sensor gateway broker ${url}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   }
 

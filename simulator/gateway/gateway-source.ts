@@ -36,15 +36,24 @@ export class GatewaySource implements SampleSource {
   async start(onBlock: (block: SampleBlock) => void): Promise<void> {
     let client: MqttClient;
     try {
-      client = await mqtt.connectAsync(this.opts.url, { reconnectPeriod: 1000, writeCache: false /* no 65,536-buffer number cache in the agent (see agent/link.ts) */, ...(this.opts.clientId ? { clientId: this.opts.clientId } : {}) });
+      client = await mqtt.connectAsync(this.opts.url, {
+        reconnectPeriod: 1000,
+        writeCache: false /* no 65,536-buffer number cache in the agent (see agent/link.ts) */,
+        ...(this.opts.clientId ? { clientId: this.opts.clientId } : {}),
+      });
     } catch (cause) {
-      throw new PdmError('PDM_ERR_BROKER_UNREACHABLE', `sensor gateway broker ${this.opts.url}: ${(cause as Error).message}`, { cause });
+      throw new PdmError(
+        'PDM_ERR_BROKER_UNREACHABLE',
+        `sensor gateway broker ${this.opts.url}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     this.client = client;
     client.on('message', (_topic, payload) => {
       try {
         const { sequence, block } = decodeFrame(payload);
-        if (this.expected !== undefined && sequence !== this.expected) this.lostFrames += (sequence - this.expected) >>> 0;
+        if (this.expected !== undefined && sequence !== this.expected)
+          this.lostFrames += (sequence - this.expected) >>> 0;
         this.expected = (sequence + 1) >>> 0;
         onBlock(block);
       } catch (error) {

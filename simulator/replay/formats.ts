@@ -42,7 +42,8 @@ export function readSkab(file: string): RecordedTable {
 
 function parseLabel(file: string, row: { line: number; cells: string[] }, index: number, column: string): 0 | 1 {
   const value = parseNumber(file, row, index, column);
-  if (value !== 0 && value !== 1) throw formatError(file, row.line, `column "${column}": label must be 0 or 1, got "${row.cells[index]}"`);
+  if (value !== 0 && value !== 1)
+    throw formatError(file, row.line, `column "${column}": label must be 0 or 1, got "${row.cells[index]}"`);
   return value;
 }
 
@@ -66,7 +67,8 @@ export function readNab(file: string, windowsFile?: string, key?: string): Recor
   if (!windowsFile) return table;
   const windows = nabWindows(windowsFile, file, key);
   const labels = new Uint8Array(rows.length);
-  for (let r = 0; r < rows.length; r++) labels[r] = windows.some(([from, to]) => times[r]! >= from && times[r]! <= to) ? 1 : 0;
+  for (let r = 0; r < rows.length; r++)
+    labels[r] = windows.some(([from, to]) => times[r]! >= from && times[r]! <= to) ? 1 : 0;
   return { ...table, labels };
 }
 
@@ -76,24 +78,43 @@ function nabWindows(windowsFile: string, dataFile: string, key?: string): Array<
     json = JSON.parse(readFileSync(windowsFile, 'utf8'));
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    if (code) throw new PdmError('PDM_ERR_REPLAY_FILE', `${windowsFile}: ${code === 'ENOENT' ? 'no such file' : (cause as Error).message}`, { cause });
-    throw new PdmError('PDM_ERR_REPLAY_FORMAT', `${windowsFile}: not valid JSON (${(cause as Error).message})`, { cause });
+    if (code)
+      throw new PdmError(
+        'PDM_ERR_REPLAY_FILE',
+        `${windowsFile}: ${code === 'ENOENT' ? 'no such file' : (cause as Error).message}`,
+        { cause },
+      );
+    throw new PdmError('PDM_ERR_REPLAY_FORMAT', `${windowsFile}: not valid JSON (${(cause as Error).message})`, {
+      cause,
+    });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new PdmError('PDM_ERR_REPLAY_FORMAT', `${windowsFile}: expected an object of "<folder>/<file>.csv": [[start, end], …]`);
+    throw new PdmError(
+      'PDM_ERR_REPLAY_FORMAT',
+      `${windowsFile}: expected an object of "<folder>/<file>.csv": [[start, end], …]`,
+    );
   }
   const entries = json as Record<string, unknown>;
   const path = resolve(dataFile).replaceAll('\\', '/');
   const chosen = key ?? Object.keys(entries).find((k) => path.endsWith(`/${k}`) || basename(k) === basename(path));
   if (chosen === undefined || !(chosen in entries)) {
-    throw new PdmError('PDM_ERR_REPLAY_FORMAT', `${windowsFile}: no windows for ${key ? `key "${key}"` : `"${basename(path)}"`}`);
+    throw new PdmError(
+      'PDM_ERR_REPLAY_FORMAT',
+      `${windowsFile}: no windows for ${key ? `key "${key}"` : `"${basename(path)}"`}`,
+    );
   }
   const list = entries[chosen];
-  if (!Array.isArray(list)) throw new PdmError('PDM_ERR_REPLAY_FORMAT', `${windowsFile}: "${chosen}" is not a list of windows`);
+  if (!Array.isArray(list))
+    throw new PdmError('PDM_ERR_REPLAY_FORMAT', `${windowsFile}: "${chosen}" is not a list of windows`);
   return list.map((window: unknown, i) => {
-    const pair = Array.isArray(window) ? window.map((s) => (typeof s === 'string' ? parseDateTime(s) : Number.NaN)) : [];
+    const pair = Array.isArray(window)
+      ? window.map((s) => (typeof s === 'string' ? parseDateTime(s) : Number.NaN))
+      : [];
     if (pair.length !== 2 || !pair.every(Number.isFinite) || pair[0]! > pair[1]!) {
-      throw new PdmError('PDM_ERR_REPLAY_FORMAT', `${windowsFile}: "${chosen}"[${i}] must be [start, end] date-times, start first`);
+      throw new PdmError(
+        'PDM_ERR_REPLAY_FORMAT',
+        `${windowsFile}: "${chosen}"[${i}] must be [start, end] date-times, start first`,
+      );
     }
     return [pair[0]!, pair[1]!] as [number, number];
   });
@@ -114,7 +135,9 @@ export function readCsv(file: string, mapping: CsvMapping): RecordedTable {
   const timeIndex = columnIndex(file, header, mapping.time, 'time');
   const entries = Object.entries(mapping.channels);
   if (entries.length === 0) throw new PdmError('PDM_ERR_CONFIG_INVALID', 'csv mapping: name at least one channel');
-  const indices = entries.map(([name, column]) => [name, column, columnIndex(file, header, column, `channel "${name}"`)] as const);
+  const indices = entries.map(
+    ([name, column]) => [name, column, columnIndex(file, header, column, `channel "${name}"`)] as const,
+  );
   const labelIndex = mapping.label ? columnIndex(file, header, mapping.label, 'label') : -1;
   const times = new Float64Array(rows.length);
   const channels: Record<string, Float64Array> = {};

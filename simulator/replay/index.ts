@@ -25,7 +25,8 @@ export function readRecording(spec: ReplaySpec): RecordedTable {
     case 'nab':
       return readNab(spec.file, spec.windows);
     case 'csv':
-      if (!spec.mapping) throw new PdmError('PDM_ERR_CONFIG_INVALID', `csv replay of ${spec.file} needs a column mapping`);
+      if (!spec.mapping)
+        throw new PdmError('PDM_ERR_CONFIG_INVALID', `csv replay of ${spec.file} needs a column mapping`);
       return readCsv(spec.file, spec.mapping);
     default:
       throw new PdmError('PDM_ERR_CONFIG_INVALID', `replay format "${String(spec.format)}": expected skab, nab or csv`);

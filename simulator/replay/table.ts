@@ -29,16 +29,24 @@ export function readDelimited(file: string, delimiter: string): { header: string
     throw new PdmError('PDM_ERR_REPLAY_FILE', `${file}: ${reason}`, { cause });
   }
   const lines = text.split(/\r?\n/);
-  const header = (lines[0] ?? '').replace(/^\uFEFF/, '').split(delimiter).map(unquote);
+  const header = (lines[0] ?? '')
+    .replace(/^\uFEFF/, '')
+    .split(delimiter)
+    .map(unquote);
   if (header.length < 2) {
-    throw formatError(file, 1, `expected a header row of at least two columns separated by "${delimiter}", got "${(lines[0] ?? '').slice(0, 80)}"`);
+    throw formatError(
+      file,
+      1,
+      `expected a header row of at least two columns separated by "${delimiter}", got "${(lines[0] ?? '').slice(0, 80)}"`,
+    );
   }
   const rows: CsvRow[] = [];
   for (let i = 1; i < lines.length; i++) {
     const raw = lines[i]!;
     if (raw.trim() === '') continue;
     const cells = raw.split(delimiter).map(unquote);
-    if (cells.length !== header.length) throw formatError(file, i + 1, `expected ${header.length} columns, found ${cells.length}`);
+    if (cells.length !== header.length)
+      throw formatError(file, i + 1, `expected ${header.length} columns, found ${cells.length}`);
     rows.push({ line: i + 1, cells });
   }
   if (rows.length === 0) throw formatError(file, 2, 'no data rows');
@@ -86,7 +94,11 @@ export function parseTime(file: string, row: CsvRow, index: number, column: stri
   const cell = row.cells[index]!;
   const value = format === 'datetime' ? parseDateTime(cell) : format === 'epoch-s' ? Number(cell) * 1000 : Number(cell);
   if (cell === '' || !Number.isFinite(value)) {
-    throw formatError(file, row.line, `column "${column}": "${cell}" is not a ${format === 'datetime' ? 'date-time (YYYY-MM-DD HH:MM:SS)' : `time in ${format}`}`);
+    throw formatError(
+      file,
+      row.line,
+      `column "${column}": "${cell}" is not a ${format === 'datetime' ? 'date-time (YYYY-MM-DD HH:MM:SS)' : `time in ${format}`}`,
+    );
   }
   return value;
 }
@@ -97,7 +109,11 @@ export type TimeFormat = 'datetime' | 'epoch-ms' | 'epoch-s';
 export function checkSorted(file: string, rows: CsvRow[], times: Float64Array): void {
   for (let i = 1; i < times.length; i++) {
     if (times[i]! <= times[i - 1]!) {
-      throw formatError(file, rows[i]!.line, `timestamps must increase: this row is not after line ${rows[i - 1]!.line}`);
+      throw formatError(
+        file,
+        rows[i]!.line,
+        `timestamps must increase: this row is not after line ${rows[i - 1]!.line}`,
+      );
     }
   }
 }

@@ -56,7 +56,9 @@ export function modelRuntimeContract(name: string, make: () => Promise<RuntimeFi
     it('rejects rows of the wrong width or with non-finite values, naming what is wrong', async () => {
       const { runtime, normal } = await get();
       const names = runtime.card.features.names;
-      await expect(runtime.score([normal[0]!.slice(1)])).rejects.toThrow(new RegExp(`row 0 has ${names.length - 1} values`));
+      await expect(runtime.score([normal[0]!.slice(1)])).rejects.toThrow(
+        new RegExp(`row 0 has ${names.length - 1} values`),
+      );
       const withNaN = [...normal[0]!];
       withNaN[2] = NaN;
       const error = await runtime.score([normal[0]!, withNaN]).catch((e: unknown) => e);

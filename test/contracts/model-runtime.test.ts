@@ -11,7 +11,7 @@ import { modelRuntimeContract } from './model-runtime.contract.js';
 
 function normalData(n: number): number[][] {
   let s = 11;
-  const rand = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const rand = (): number => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
   return Array.from({ length: n }, (_, i) => {
     const a = Math.sin(i / 7) + rand() * 0.3;
     return [a, a * 0.5 + rand() * 0.2, 5 + rand(), 2 * a + rand() * 0.1].map(Math.fround);

@@ -9,7 +9,13 @@ export interface StoreHarness {
 
 export function message(priority: Priority, n: number, size = 100): OutboxMessage {
   const body = JSON.stringify({ n, pad: 'x'.repeat(Math.max(0, size - 20)) });
-  return { topic: `pdm/v1/plant-1/pump-001/${priority}`, payload: Buffer.from(body), qos: 1, retain: priority === 'status', priority };
+  return {
+    topic: `pdm/v1/plant-1/pump-001/${priority}`,
+    payload: Buffer.from(body),
+    qos: 1,
+    retain: priority === 'status',
+    priority,
+  };
 }
 
 const numbers = (store: OutboxStore): number[] =>
@@ -100,7 +106,9 @@ export function outboxStoreContract(name: string, harness: StoreHarness): void {
       await small.append(message('event', 4, 300));
       await small.append(message('event', 5, 300));
       expect(numbers(small)).toEqual([2, 3, 4, 5]);
-      await expect(small.append(message('telemetry', 6, 300))).rejects.toSatisfy((e) => isPdmError(e, 'PDM_ERR_OUTBOX_FULL'));
+      await expect(small.append(message('telemetry', 6, 300))).rejects.toSatisfy((e) =>
+        isPdmError(e, 'PDM_ERR_OUTBOX_FULL'),
+      );
       expect(numbers(small)).toEqual([2, 3, 4, 5]);
     });
 
@@ -127,7 +135,9 @@ export function outboxStoreContract(name: string, harness: StoreHarness): void {
 
     it('rejects a single message larger than the whole outbox', async () => {
       const small = await make(500);
-      await expect(small.append(message('event', 1, 2000))).rejects.toSatisfy((e) => isPdmError(e, 'PDM_ERR_OUTBOX_FULL'));
+      await expect(small.append(message('event', 1, 2000))).rejects.toSatisfy((e) =>
+        isPdmError(e, 'PDM_ERR_OUTBOX_FULL'),
+      );
     });
 
     it('refuses appends after close with PDM_ERR_OUTBOX_CLOSED', async () => {

@@ -10,16 +10,27 @@ import { replaySource } from '../../simulator/replay/index.js';
 import { machineSource } from '../../simulator/scenario.js';
 import { sampleSourceContract } from './sim-sample-source.contract.js';
 
-const scenario = validate(ScenarioSchema, { seed: 1, speed: 'max', machines: [{ id: 'm', site: 's', sampleRateHz: 2000 }] }, 'contract');
+const scenario = validate(
+  ScenarioSchema,
+  { seed: 1, speed: 'max', machines: [{ id: 'm', site: 's', sampleRateHz: 2000 }] },
+  'contract',
+);
 
 sampleSourceContract('simulated machine (as fast as possible)', async () => ({ source: machineSource(scenario, 'm') }));
 
-sampleSourceContract('simulated machine (accelerated ×50)', async () => ({ source: machineSource(scenario, 'm', { speed: 50 }) }));
+sampleSourceContract('simulated machine (accelerated ×50)', async () => ({
+  source: machineSource(scenario, 'm', { speed: 50 }),
+}));
 
 const dir = mkdtempSync(join(tmpdir(), 'pdm-contract-'));
 const csv = join(dir, 'nab.csv');
-writeFileSync(csv, `timestamp,value\n${Array.from({ length: 40 }, (_, i) => `2020-01-01 00:00:${String(i).padStart(2, '0')},${i}`).join('\n')}\n`);
-sampleSourceContract('NAB replay (max blocks of 4 rows)', async () => ({ source: replaySource({ format: 'nab', file: csv }, { machine: 'n', maxBlockRows: 4 }) }));
+writeFileSync(
+  csv,
+  `timestamp,value\n${Array.from({ length: 40 }, (_, i) => `2020-01-01 00:00:${String(i).padStart(2, '0')},${i}`).join('\n')}\n`,
+);
+sampleSourceContract('NAB replay (max blocks of 4 rows)', async () => ({
+  source: replaySource({ format: 'nab', file: csv }, { machine: 'n', maxBlockRows: 4 }),
+}));
 
 sampleSourceContract('NAB replay paced at ×200 recorded time', async () => ({
   source: replaySource({ format: 'nab', file: csv }, { machine: 'n', maxBlockRows: 4, speed: 200 }),

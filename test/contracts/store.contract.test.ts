@@ -3,7 +3,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { Ingest } from '../../hub/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
-import { decodeLine, encodeRecord, FileJournal, generationOf, MemoryJournal, type Journal } from '../../hub/store/journal.js';
+import {
+  decodeLine,
+  encodeRecord,
+  FileJournal,
+  generationOf,
+  MemoryJournal,
+  type Journal,
+} from '../../hub/store/journal.js';
 import { MemoryDocument } from '../../hub/store/memory-document.js';
 import { computeKpis } from '../../hub/kpis.js';
 import { countAlarmsIn } from '../../hub/registry/wire.js';
@@ -12,7 +19,14 @@ import type { Folder } from '../../hub/store/fold.js';
 import type { ArchiveFile } from '../../hub/store/archive-file.js';
 import type { SnapshotDocument } from '../../hub/store/restore.js';
 import { SeenEvents } from '../../hub/store/seen-events.js';
-import { fileMedium, HubStore, memoryMedium, SNAPSHOT_GROWTH, type HubStoreOptions, type StoreMedium } from '../../hub/store/store.js';
+import {
+  fileMedium,
+  HubStore,
+  memoryMedium,
+  SNAPSHOT_GROWTH,
+  type HubStoreOptions,
+  type StoreMedium,
+} from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
 import { Workflow } from '../../hub/workflow/service.js';
 import { encode } from '../../protocol/codec.js';
@@ -24,7 +38,10 @@ import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
  * The contract every hub document adapter keeps (DESIGN convention 2). `open` returns a fresh adapter over the
  * same storage each time it is called, like a process restart would.
  */
-function documentAdapterContract(name: string, setup: () => Promise<{ open(): DocumentAdapter<HubState>; cleanup(): Promise<void> }>) {
+function documentAdapterContract(
+  name: string,
+  setup: () => Promise<{ open(): DocumentAdapter<HubState>; cleanup(): Promise<void> }>,
+) {
   describe(`hub document adapter contract: ${name}`, () => {
     let env: Awaited<ReturnType<typeof setup>>;
     afterEach(async () => env?.cleanup());
@@ -33,7 +50,15 @@ function documentAdapterContract(name: string, setup: () => Promise<{ open(): Do
       env = await setup();
       const adapter = env.open();
       expect(await adapter.read()).toBeNull();
-      const doc: HubState = { schema: 1, inspections: [], watches: [], seenEvents: SeenEvents.from({ a: 'b' }), devices: {}, routing: { incidents: 1, toPeople: 0, watchesCleared: 0 }, roundRobin: {} };
+      const doc: HubState = {
+        schema: 1,
+        inspections: [],
+        watches: [],
+        seenEvents: SeenEvents.from({ a: 'b' }),
+        devices: {},
+        routing: { incidents: 1, toPeople: 0, watchesCleared: 0 },
+        roundRobin: {},
+      };
       await adapter.write(doc);
       doc.seenEvents.set('c', 'd'); // later changes to the object are not the stored document
       expect(await env.open().read()).toEqual({ ...doc, seenEvents: { a: 'b' } }); // the dedup index is stored as one object
@@ -107,13 +132,21 @@ function journalContract(name: string, setup: () => Promise<{ open(): Journal; c
       env = await setup();
       const journal = env.open();
       await journal.read();
-      const head = encodeRecord([['g', 1], ['s', 'e0', 'x'.repeat(200_000)]]); // bigger than one read of the head
+      const head = encodeRecord([
+        ['g', 1],
+        ['s', 'e0', 'x'.repeat(200_000)],
+      ]); // bigger than one read of the head
       const rest = encodeRecord([['s', 'e1', 'i1']]);
       await journal.append(head);
       await journal.append(rest);
       journal.rotate();
       journal.dropOlder();
-      await journal.append(encodeRecord([['g', 2], ['s', 'e2', 'i2']]));
+      await journal.append(
+        encodeRecord([
+          ['g', 2],
+          ['s', 'e2', 'i2'],
+        ]),
+      );
       journal.rotate(); // generation 1 is the older one now, 2 the previous
       const current = encodeRecord([['g', 3]]);
       await journal.append(current);
@@ -141,7 +174,11 @@ function journalContract(name: string, setup: () => Promise<{ open(): Journal; c
       journal.rotate();
       journal.appendNow(a);
       // Nothing was before the first generation, yet the older one exists (empty): it marks a fold under way.
-      expect(await env.open().read()).toEqual({ older: Buffer.alloc(0), previous: Buffer.concat([a, b, c]), current: a });
+      expect(await env.open().read()).toEqual({
+        older: Buffer.alloc(0),
+        previous: Buffer.concat([a, b, c]),
+        current: a,
+      });
       await journal.close();
     });
   });
@@ -157,7 +194,11 @@ journalContract('MemoryJournal', async () => {
   return { open: () => journal, cleanup: async () => undefined };
 });
 
-const routing = { correlationWindowSeconds: 60, default: { inspectFrom: 'warning' as const, promoteAfterSeconds: 30, promoteAfterEvents: 3 }, sites: {} };
+const routing = {
+  correlationWindowSeconds: 60,
+  default: { inspectFrom: 'warning' as const, promoteAfterSeconds: 30, promoteAfterEvents: 3 },
+  sites: {},
+};
 const noActivities = (): Activities => ({
   notifyCmms: async () => false,
   sendCommand: async () => {
@@ -174,7 +215,10 @@ function foldingThrough(real: Folder, fold: Folder['fold']): Folder {
  * The contract of HubStore over any medium: what a reopen restores is exactly what was in memory, whichever of
  * snapshot and journal holds it. `open` gives a fresh medium over the same storage, like a restart.
  */
-function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedium; identitiesDir: string; cleanup(): Promise<void> }>) {
+function hubStoreContract(
+  name: string,
+  setup: () => Promise<{ open(): StoreMedium; identitiesDir: string; cleanup(): Promise<void> }>,
+) {
   describe(`hub store contract: ${name}`, () => {
     let env: Awaited<ReturnType<typeof setup>>;
     afterEach(async () => env?.cleanup());
@@ -186,11 +230,23 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
      * `check` runs after every step, so a change a caller forgot to touch is caught before a later touch of the
      * same record could cover it up.
      */
-    async function exercise(store: HubStore, round = 0, check: () => Promise<void> = async () => undefined): Promise<void> {
+    async function exercise(
+      store: HubStore,
+      round = 0,
+      check: () => Promise<void> = async () => undefined,
+    ): Promise<void> {
       const ingest = new Ingest(store, silent, 65536, routing);
       const identities = await IdentityStore.open(env.identitiesDir);
-      if (!identities.listUsers().some((u) => u.name === 'ann')) await identities.addUser('ann', 'technician', 'secret-ann-123456');
-      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 0, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
+      if (!identities.listUsers().some((u) => u.name === 'ann'))
+        await identities.addUser('ann', 'technician', 'secret-ann-123456');
+      const workflow = new Workflow({
+        store,
+        identities,
+        activities: noActivities(),
+        config: { sla: { ackMinutes: { P1: 0, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} },
+        routing,
+        logger: silent,
+      });
       const send = (m: { topic: string; payload: Buffer }) => ingest.handle(m.topic, m.payload);
       const event = (device: string, asset: string, extra: Parameters<typeof anomalyEvent>[2] = {}) =>
         send(encode('event', anomalyEvent('plant-1', device, { asset: `${asset}-${round}`, ...extra })));
@@ -230,7 +286,15 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       await workflow.comment(a1, { name: 'ann', role: 'technician' }, 'bearing noise');
       await check();
       // The escalation and watch promotion of a sweep, as the scheduler runs it (P1 acks within 0 min).
-      const later = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 0, P2: 0, P3: 0 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent, now: () => Date.now() + 60_000 });
+      const later = new Workflow({
+        store,
+        identities,
+        activities: noActivities(),
+        config: { sla: { ackMinutes: { P1: 0, P2: 0, P3: 0 }, checkCron: '0 0 * * * *' }, technicians: {} },
+        routing,
+        logger: silent,
+        now: () => Date.now() + 60_000,
+      });
       const swept = await later.sweep();
       expect(swept.promoted.length).toBeGreaterThan(0);
       expect(swept.escalated.length).toBeGreaterThan(0);
@@ -310,13 +374,18 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const reopened = await reopen();
       expect(reopened.state).toEqual(store.state);
       expect(reopened.state).not.toEqual(journaled);
-      expect(reopened.state.inspections.flatMap((i) => i.events).length).toBe(store.state.inspections.flatMap((i) => i.events).length);
+      expect(reopened.state.inspections.flatMap((i) => i.events).length).toBe(
+        store.state.inspections.flatMap((i) => i.events).length,
+      );
     });
 
     /** A store over this medium whose folds go through `fold` (the medium's own folder as `real`). */
     const folding = async (fold: (real: Folder, dedupSince: number) => Promise<number>) => {
       const medium = env.open();
-      const store = await HubStore.over({ ...medium, folder: foldingThrough(medium.folder, (since) => fold(medium.folder, since)) }, { coalesceMs: 5, snapshotJournalBytes: 2_000 });
+      const store = await HubStore.over(
+        { ...medium, folder: foldingThrough(medium.folder, (since) => fold(medium.folder, since)) },
+        { coalesceMs: 5, snapshotJournalBytes: 2_000 },
+      );
       // Rounds of real callers until the journal passed 2,000 bytes and a fold started (a new generation with it).
       for (let round = 0; !medium.journal.hasOlder && round < 20; round += 1) await exercise(store, round);
       expect(medium.journal.hasOlder).toBe(true);
@@ -349,7 +418,9 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
 
     it('a failed fold loses nothing: the older generation stays, a reopen gives the same state and folds it again', async () => {
       env = await setup();
-      const { store } = await folding(() => Promise.reject(new PdmError('PDM_ERR_STORE_WRITE', 'state.json: no space left on device')));
+      const { store } = await folding(() =>
+        Promise.reject(new PdmError('PDM_ERR_STORE_WRITE', 'state.json: no space left on device')),
+      );
       await exercise(store, 100);
       await store.flush();
       expect(store.snapshots).toBe(0);
@@ -453,7 +524,14 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0, ...opts });
       const ingest = new Ingest(store, silent, 65536, routing);
       const identities = await IdentityStore.open(env.identitiesDir);
-      const workflow = new Workflow({ store, identities, activities: noActivities(), config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} }, routing, logger: silent });
+      const workflow = new Workflow({
+        store,
+        identities,
+        activities: noActivities(),
+        config: { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: {} },
+        routing,
+        logger: silent,
+      });
       const send = (m: { topic: string; payload: Buffer }) => ingest.handle(m.topic, m.payload);
       // The archive pass runs after a group commit and journals its `x` in the next one.
       const settle = async () => {
@@ -466,12 +544,19 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
     /** Everything the store holds: the state's inspections and watch items, and the archived ones read back whole. */
     const everything = (store: HubStore): HubState => ({
       ...store.state,
-      inspections: [...store.state.inspections, ...Array.from(store.archivedSummaries(), (a) => store.inspection(a.id)!)],
+      inspections: [
+        ...store.state.inspections,
+        ...Array.from(store.archivedSummaries(), (a) => store.inspection(a.id)!),
+      ],
       watches: [...store.state.watches, ...Array.from(store.archivedWatches(), (a) => store.watch(a.id)!)],
     });
 
     /** Sends unrelated events until the store took its next snapshot. */
-    const untilSnapshot = async (store: HubStore, send: (m: { topic: string; payload: Buffer }) => Promise<unknown>, settle: () => Promise<void>) => {
+    const untilSnapshot = async (
+      store: HubStore,
+      send: (m: { topic: string; payload: Buffer }) => Promise<unknown>,
+      settle: () => Promise<void>,
+    ) => {
       const before = store.snapshots;
       for (let filler = 0; store.snapshots === before; filler += 1) {
         await send(encode('event', anomalyEvent('plant-1', 'pump-2', { asset: `other-${filler}` })));
@@ -484,7 +569,13 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const { store, identities, workflow, send, settle } = await archiving({ snapshotJournalBytes: 20_000 });
       const nextSnapshot = () => untilSnapshot(store, send, settle);
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
-      const join = () => send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'joined-then-archived', severity: 'critical', episodeId })));
+      const join = () =>
+        send(
+          encode(
+            'event',
+            anomalyEvent('plant-1', 'pump-1', { asset: 'joined-then-archived', severity: 'critical', episodeId }),
+          ),
+        );
       await join(); // opened: journaled whole...
       await settle();
       await nextSnapshot(); // ...and now in a snapshot; the journal generation after it holds only what follows
@@ -510,15 +601,26 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const opened: Array<{ topic: string; payload: Buffer }> = [];
       for (let k = 0; k < 3; k += 1) {
         const episodeId = anomalyEvent('plant-1', 'p').episodeId;
-        opened.push(encode('event', anomalyEvent('plant-1', 'pump-5', { asset: `brief-${k}`, severity: 'info', episodeId })));
+        opened.push(
+          encode('event', anomalyEvent('plant-1', 'pump-5', { asset: `brief-${k}`, severity: 'info', episodeId })),
+        );
         await send(opened[k]!);
-        await send(encode('event', anomalyEvent('plant-1', 'pump-5', { asset: `brief-${k}`, severity: 'info', episodeId, kind: 'clear' })));
+        await send(
+          encode(
+            'event',
+            anomalyEvent('plant-1', 'pump-5', { asset: `brief-${k}`, severity: 'info', episodeId, kind: 'clear' }),
+          ),
+        );
       }
       await send(encode('event', anomalyEvent('plant-1', 'pump-6', { asset: 'lasting', severity: 'info' })));
       await settle();
       expect(store.state.watches.map((w) => w.status)).toEqual(['watching']); // the cleared ones left memory
-      expect(Array.from(store.archivedWatches(), (w) => [w.asset, w.status, w.eventCount])).toEqual([0, 1, 2].map((k) => [`brief-${k}`, 'cleared', 2]));
-      expect(computeKpis(store.state, Date.now(), store.archivedSummaries(), store.archivedWatches()).autoClosedShare).toBe(3 / 4);
+      expect(Array.from(store.archivedWatches(), (w) => [w.asset, w.status, w.eventCount])).toEqual(
+        [0, 1, 2].map((k) => [`brief-${k}`, 'cleared', 2]),
+      );
+      expect(
+        computeKpis(store.state, Date.now(), store.archivedSummaries(), store.archivedWatches()).autoClosedShare,
+      ).toBe(3 / 4);
       await send(opened[1]!); // an agent's redelivery
       expect(ingest.stats.duplicates).toBe(1);
       expect(store.state.watches).toHaveLength(1);
@@ -532,7 +634,13 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       env = await setup();
       const { store, identities, send, settle } = await archiving({ snapshotJournalBytes: 20_000 });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
-      const watchEvent = (kind: 'anomaly' | 'clear') => send(encode('event', anomalyEvent('plant-1', 'pump-7', { asset: 'watched-then-archived', severity: 'info', episodeId, kind })));
+      const watchEvent = (kind: 'anomaly' | 'clear') =>
+        send(
+          encode(
+            'event',
+            anomalyEvent('plant-1', 'pump-7', { asset: 'watched-then-archived', severity: 'info', episodeId, kind }),
+          ),
+        );
       await watchEvent('anomaly'); // opened: journaled whole...
       await settle();
       await untilSnapshot(store, send, settle); // ...and now in a snapshot
@@ -555,12 +663,19 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const N = 40;
       for (let k = 0; k < N + 2; k += 1) {
         const episodeId = anomalyEvent('plant-1', 'p').episodeId;
-        for (let e = 0; e < 3; e += 1) await send(encode('event', anomalyEvent('plant-1', `pump-${k % 7}`, { asset: `arch-${k}`, severity: 'critical', episodeId })));
+        for (let e = 0; e < 3; e += 1)
+          await send(
+            encode(
+              'event',
+              anomalyEvent('plant-1', `pump-${k % 7}`, { asset: `arch-${k}`, severity: 'critical', episodeId }),
+            ),
+          );
       }
       const ids = store.state.inspections.map((i) => i.id);
       expect(ids).toHaveLength(N + 2);
       for (const id of ids.slice(0, N)) {
-        if (ids.indexOf(id) % 2 === 0) await workflow.transition(id, { action: 'false_alarm', note: 'sensor knocked' }, tech);
+        if (ids.indexOf(id) % 2 === 0)
+          await workflow.transition(id, { action: 'false_alarm', note: 'sensor knocked' }, tech);
         else {
           await workflow.transition(id, { action: 'acknowledge' }, tech);
           await workflow.transition(id, { action: 'assign', assignee: 'ann' }, { name: 'boss', role: 'supervisor' });
@@ -671,10 +786,23 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       const t0 = Date.now() - 60_000;
       // pump-1 opens the inspection, pump-2 joins it (same asset): 40 alarms of pump-1 a second apart, 5 of pump-2.
-      for (let n = 0; n < 40; n += 1) await send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'line', severity: 'critical', episodeId, ts: t0 + n * 1000 })));
-      for (let n = 0; n < 5; n += 1) await send(encode('event', anomalyEvent('plant-1', 'pump-2', { asset: 'line', severity: 'critical', episodeId, ts: t0 + n * 1000 })));
+      for (let n = 0; n < 40; n += 1)
+        await send(
+          encode(
+            'event',
+            anomalyEvent('plant-1', 'pump-1', { asset: 'line', severity: 'critical', episodeId, ts: t0 + n * 1000 }),
+          ),
+        );
+      for (let n = 0; n < 5; n += 1)
+        await send(
+          encode(
+            'event',
+            anomalyEvent('plant-1', 'pump-2', { asset: 'line', severity: 'critical', episodeId, ts: t0 + n * 1000 }),
+          ),
+        );
       await settle();
-      const alarms = (of: HubStore, device: string, from: number, to: number) => countAlarmsIn((...range) => of.inspectionsOf(...range))('plant-1', device, from, to);
+      const alarms = (of: HubStore, device: string, from: number, to: number) =>
+        countAlarmsIn((...range) => of.inspectionsOf(...range))('plant-1', device, from, to);
       const live = store.state.inspections[0]!;
       expect(live.spilled!.count).toBeGreaterThan(0);
       expect(alarms(store, 'pump-1', t0, t0 + 39_000)).toBe(40); // the in-memory list alone holds at most 8
@@ -693,7 +821,9 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       env = await setup();
       const { store, identities, workflow, send, settle } = await archiving({ eventsInMemory: 8 });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
-      const sent = Array.from({ length: 50 }, () => encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId })));
+      const sent = Array.from({ length: 50 }, () =>
+        encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId })),
+      );
       for (const m of sent) await send(m);
       await settle();
       const sentIds = sent.map((m) => (JSON.parse(m.payload.toString()) as { id: string }).id);
@@ -711,7 +841,12 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
 
       // Past the dedup horizon, a replay of a spilled event is still found (in the archive file).
       const later = () => Date.now() + 8 * 24 * 3_600_000;
-      const aged = await reopen({ archiveClosedAfterMinutes: 0, eventsInMemory: 8, dedupRetentionHours: 168, now: later });
+      const aged = await reopen({
+        archiveClosedAfterMinutes: 0,
+        eventsInMemory: 8,
+        dedupRetentionHours: 168,
+        now: later,
+      });
       const late = new Ingest(aged, silent, 65536, routing, later);
       await late.handle(sent[20]!.topic, sent[20]!.payload);
       expect(late.stats.duplicates).toBe(1);
@@ -732,7 +867,9 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 });
       const ingest = new Ingest(store, silent, 65536, routing);
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
-      const sent = Array.from({ length: 10 }, () => encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'hot', severity: 'critical', episodeId })));
+      const sent = Array.from({ length: 10 }, () =>
+        encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'hot', severity: 'critical', episodeId })),
+      );
       const send = (m: { topic: string; payload: Buffer }) => ingest.handle(m.topic, m.payload);
       for (const m of sent.slice(0, 8)) await send(m);
       await store.flush();
@@ -753,7 +890,9 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       await ninth;
       // Group commits do not wait for the pass: the tenth is durable (and would be acknowledged) with the write held.
       const tenth = send(sent[9]!).then(() => 'committed');
-      expect(await Promise.race([tenth, new Promise((resolve) => setTimeout(resolve, 3000, 'waits for the archive'))])).toBe('committed');
+      expect(
+        await Promise.race([tenth, new Promise((resolve) => setTimeout(resolve, 3000, 'waits for the archive'))]),
+      ).toBe('committed');
       expect(store.state.inspections[0]!.spilled).toBeUndefined();
       release();
       for (let i = 0; i < 3; i += 1) await store.flush();
@@ -792,7 +931,9 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       expect(appends).toBe(1);
       // Its commit does not wait for the held write.
       const commented = workflow.comment(id, tech, 'checked again on site').then(() => 'committed');
-      expect(await Promise.race([commented, new Promise((resolve) => setTimeout(resolve, 3000, 'waits for the archive'))])).toBe('committed');
+      expect(
+        await Promise.race([commented, new Promise((resolve) => setTimeout(resolve, 3000, 'waits for the archive'))]),
+      ).toBe('committed');
       expect(store.state.inspections.map((i) => i.id)).toEqual([id]);
       release();
       await settle();
@@ -816,12 +957,21 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
      */
     async function deadArchive() {
       const opts = { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 };
-      const { store, identities, workflow, send, settle } = await archiving({ ...opts, archiveCompactBytes: Number.MAX_SAFE_INTEGER });
+      const { store, identities, workflow, send, settle } = await archiving({
+        ...opts,
+        archiveCompactBytes: Number.MAX_SAFE_INTEGER,
+      });
       const event = async (asset: string, episodeId: string, kind: 'anomaly' | 'clear' = 'anomaly') => {
-        await send(encode('event', anomalyEvent('plant-1', 'pump-1', { asset, severity: 'critical', episodeId, kind })));
+        await send(
+          encode('event', anomalyEvent('plant-1', 'pump-1', { asset, severity: 'critical', episodeId, kind })),
+        );
         await settle();
       };
-      const episodes = { chronic: anomalyEvent('plant-1', 'p').episodeId, hot: anomalyEvent('plant-1', 'p').episodeId, brief: anomalyEvent('plant-1', 'p').episodeId };
+      const episodes = {
+        chronic: anomalyEvent('plant-1', 'p').episodeId,
+        hot: anomalyEvent('plant-1', 'p').episodeId,
+        brief: anomalyEvent('plant-1', 'p').episodeId,
+      };
       for (let k = 0; k < 30; k += 1) await event('chronic', episodes.chronic);
       for (let k = 0; k < 30; k += 1) await event('hot', episodes.hot);
       const id = (asset: string) => store.state.inspections.find((i) => i.asset === asset)!.id;
@@ -845,7 +995,11 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
     const readable = (store: HubStore) => {
       const { archiveGeneration: _generation, ...all } = everything(store);
       const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
-      return { ...all, inspections: all.inspections.map((i) => store.whole(i)).sort(byId), watches: all.watches.sort(byId) };
+      return {
+        ...all,
+        inspections: all.inspections.map((i) => store.whole(i)).sort(byId),
+        watches: all.watches.sort(byId),
+      };
     };
 
     it('compacts the archive once as many of its bytes are dead as live: everything reads back the same, also after a reopen, and the old generation goes', async () => {
@@ -874,7 +1028,10 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const ingest = new Ingest(store, silent, 65536, routing);
       const hot = store.state.inspections[0]!;
       for (let k = 0; k < 10; k += 1) {
-        const m = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'hot', severity: 'critical', episodeId: hot.episodeIds[0]! }));
+        const m = encode(
+          'event',
+          anomalyEvent('plant-1', 'pump-1', { asset: 'hot', severity: 'critical', episodeId: hot.episodeIds[0]! }),
+        );
         await ingest.handle(m.topic, m.payload);
         for (let i = 0; i < 3; i += 1) await store.flush();
       }
@@ -895,10 +1052,11 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const medium = env.open();
       const read = { bytes: 0 };
       const scan = medium.archive.scan.bind(medium.archive);
-      medium.archive.scan = (chunk, from) => scan((data, offset) => {
-        read.bytes += data.length;
-        chunk(data, offset);
-      }, from);
+      medium.archive.scan = (chunk, from) =>
+        scan((data, offset) => {
+          read.bytes += data.length;
+          chunk(data, offset);
+        }, from);
       return { medium, read };
     };
     /** How much of the archive file its saved summaries cover (0 without any). */
@@ -919,7 +1077,11 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       // Another inspection archived, and no clean stop: the next start reads just that.
       const covered = first.medium.archive.bytes;
       await send(encode('event', anomalyEvent('plant-1', 'pump-3', { asset: 'late', severity: 'critical' })));
-      await workflow.transition(store.state.inspections.find((i) => i.asset === 'late')!.id, { action: 'false_alarm', note: 'test' }, tech);
+      await workflow.transition(
+        store.state.inspections.find((i) => i.asset === 'late')!.id,
+        { action: 'false_alarm', note: 'test' },
+        tech,
+      );
       await settle();
       expect(store.archivedCount).toBe(3);
       const appended = first.medium.archive.bytes - covered;
@@ -932,7 +1094,9 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const held = (s: HubStore) => ({
         inspections: [...s.archivedSummaries()].sort((a, b) => (a.id < b.id ? -1 : 1)),
         watches: [...s.archivedWatches()].sort((a, b) => (a.id < b.id ? -1 : 1)),
-        episodes: [...s.archivedSummaries()].flatMap((a) => s.inspection(a.id)!.episodeIds.map((e) => [e, s.episodeHolder(e)])),
+        episodes: [...s.archivedSummaries()].flatMap((a) =>
+          s.inspection(a.id)!.episodeIds.map((e) => [e, s.episodeHolder(e)]),
+        ),
       });
       expect(held(fromIndex).episodes.every(([, holder]) => holder !== undefined)).toBe(true);
 
@@ -943,7 +1107,10 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       damaged[Math.floor(damaged.length / 2)] ^= 0x01;
       const foreign = encodeRecord({ covers: first.medium.archive.bytes + 1000, tail: 0, count: 0 });
       const header = decodeLine(index.subarray(0, index.indexOf(0x0a)));
-      const misshapen = Buffer.concat([encodeRecord({ ...(header.ok ? (header.value as object) : {}), count: 1 }), encodeRecord({ i: null })]);
+      const misshapen = Buffer.concat([
+        encodeRecord({ ...(header.ok ? (header.value as object) : {}), count: 1 }),
+        encodeRecord({ i: null }),
+      ]);
       for (const bad of [damaged, foreign, misshapen]) {
         await first.medium.archive.writeIndex(bad);
         const third = counted();
@@ -966,7 +1133,11 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       // as many bytes as they hold.
       for (let k = 0; k < 10 && indexCovers(medium.archive) === coveredAtStart; k += 1) {
         await send(encode('event', anomalyEvent('plant-1', 'pump-3', { asset: `late-${k}`, severity: 'critical' })));
-        await workflow.transition(store.state.inspections.find((i) => i.asset === `late-${k}`)!.id, { action: 'false_alarm', note: 'test' }, tech);
+        await workflow.transition(
+          store.state.inspections.find((i) => i.asset === `late-${k}`)!.id,
+          { action: 'false_alarm', note: 'test' },
+          tech,
+        );
         await settle();
       }
       const covered = indexCovers(medium.archive);
@@ -975,7 +1146,9 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const reopened = await HubStore.over(crashed.medium, opts);
       expect(crashed.read.bytes).toBe(medium.archive.bytes - covered);
       expect(readable(reopened)).toEqual(readable(store));
-      expect([...reopened.archivedSummaries()].sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual([...store.archivedSummaries()].sort((a, b) => (a.id < b.id ? -1 : 1)));
+      expect([...reopened.archivedSummaries()].sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual(
+        [...store.archivedSummaries()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+      );
       identities.close();
     });
 
@@ -993,7 +1166,8 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const append = medium.journal.append.bind(medium.journal);
       medium.journal.append = (record) => (written ? new Promise<void>(() => undefined) : append(record)); // the crash: never durable
       void store.commit();
-      for (let i = 0; medium.archive.generation !== 1 && i < 400; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      for (let i = 0; medium.archive.generation !== 1 && i < 400; i += 1)
+        await new Promise((resolve) => setTimeout(resolve, 5));
       expect(written).toBe(true);
       expect(store.state.archiveGeneration).toBe(1); // in memory, and the group that journals it never lands
 
@@ -1012,7 +1186,10 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const ingest = new Ingest(store, silent, 65536, routing);
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       const send = () => {
-        const m = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId }));
+        const m = encode(
+          'event',
+          anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId }),
+        );
         return ingest.handle(m.topic, m.payload);
       };
       for (let i = 0; i < 8; i += 1) await send();
@@ -1049,7 +1226,10 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       // A chronic inspection, opened before the first fold: in the generation the second fold takes, its events
       // spill (`sp`) and it keeps taking events (`ij`).
       for (let i = 0; folds < 2 && i < 400; i += 1) {
-        const m = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId }));
+        const m = encode(
+          'event',
+          anomalyEvent('plant-1', 'pump-1', { asset: 'chronic', severity: 'critical', episodeId }),
+        );
         await ingest.handle(m.topic, m.payload);
       }
       for (let i = 0; i < 3; i += 1) await store.flush();
@@ -1075,7 +1255,10 @@ function hubStoreContract(name: string, setup: () => Promise<{ open(): StoreMedi
       const store = await HubStore.over(medium, { coalesceMs: 5 });
       const ingest = new Ingest(store, silent, 65536, routing);
       const send = (device: string, episodeId: string) => {
-        const m = encode('event', anomalyEvent('plant-1', device, { asset: 'chronic', severity: 'critical', episodeId }));
+        const m = encode(
+          'event',
+          anomalyEvent('plant-1', device, { asset: 'chronic', severity: 'critical', episodeId }),
+        );
         return ingest.handle(m.topic, m.payload);
       };
       // A machine anomalous for days: a new episode every so often, reported by three devices in turn.

@@ -40,7 +40,8 @@ let cmms: Server;
 let cmmsStatus = 400;
 let cmmsAccepted = 0;
 
-const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
 const inspection = async (id: string) => getJson<Inspection>(`${ready.httpUrl}/api/inspections/${id}`, apiCookie);
 
 async function signIn(page: Page, user: keyof typeof PASSWORDS): Promise<void> {
@@ -79,9 +80,11 @@ beforeAll(async () => {
   await identities.addUser('tina', 'technician', PASSWORDS.tina);
   await identities.addUser('vic', 'viewer', PASSWORDS.vic);
   // One registered version for the Models page; the hub signs and serves it from the same registry directory.
-  new ModelRegistry({ dir: join(dir, 'hub', 'registry'), publish: async () => undefined, logger: pino({ level: 'silent' }) }).addFromCard(
-    fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url)),
-  );
+  new ModelRegistry({
+    dir: join(dir, 'hub', 'registry'),
+    publish: async () => undefined,
+    logger: pino({ level: 'silent' }),
+  }).addFromCard(fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url)));
   cmms = createServer((req, res) => {
     req.resume().on('end', () => {
       if (cmmsStatus < 300) cmmsAccepted += 1;
@@ -141,7 +144,9 @@ describe('dashboard in a real browser', () => {
     await page.goto(`${ready.httpUrl}/#/fleet`);
     await page.locator('tr[data-device="pump-7"]').waitFor();
     // Its drift cell: the agent scores with the commissioned baseline, which has no training distribution to compare with.
-    await expect.poll(() => page.locator('tr[data-device="pump-7"] td').nth(4).textContent(), { timeout: 15_000 }).toBe('unknown');
+    await expect
+      .poll(() => page.locator('tr[data-device="pump-7"] td').nth(4).textContent(), { timeout: 15_000 })
+      .toBe('unknown');
     await shot(page, 'fleet');
     await page.getByRole('link', { name: 'plant-e / pump-7' }).click();
     await page.getByRole('heading', { name: 'Anomaly score' }).waitFor();
@@ -167,7 +172,9 @@ describe('dashboard in a real browser', () => {
     await page.getByRole('button', { name: 'Add comment' }).click();
     await expect.poll(() => page.getByRole('region', { name: 'Comments' }).textContent()).toContain(HOSTILE);
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
-    expect(await page.locator('section[aria-label="Comments"] img, section[aria-label="Comments"] script').count()).toBe(0);
+    expect(
+      await page.locator('section[aria-label="Comments"] img, section[aria-label="Comments"] script').count(),
+    ).toBe(0);
 
     await page.getByRole('button', { name: 'Start work' }).click();
     await expect.poll(() => state.textContent()).toBe('in_progress');
@@ -183,7 +190,9 @@ describe('dashboard in a real browser', () => {
 
     await page.goto(`${ready.httpUrl}/#/kpis`);
     await page.getByRole('region', { name: 'All sites' }).waitFor();
-    await expect.poll(() => page.getByRole('region', { name: 'All sites' }).textContent()).toMatch(/Mean time to resolve[\d.]+ (s|min|h)/);
+    await expect
+      .poll(() => page.getByRole('region', { name: 'All sites' }).textContent())
+      .toMatch(/Mean time to resolve[\d.]+ (s|min|h)/);
     await shot(page, 'kpis');
     await page.goto(`${ready.httpUrl}/#/models`);
     await page.getByRole('table', { name: 'Model versions in the fleet' }).waitFor();
@@ -248,7 +257,7 @@ describe('dashboard in a real browser', () => {
     await page.close();
   });
 
-  it('keeps the queue\'s filter and sort through a live redraw', async () => {
+  it("keeps the queue's filter and sort through a live redraw", async () => {
     const page = await browser.newPage();
     await signIn(page, 'tina');
     await page.goto(`${ready.httpUrl}/#/inspections`);
@@ -278,7 +287,9 @@ describe('dashboard in a real browser', () => {
     const page = await browser.newPage();
     await signIn(page, 'sam');
     await page.goto(`${ready.httpUrl}/#/models`);
-    await expect.poll(() => page.getByRole('table', { name: 'Registered model versions' }).textContent()).toContain('pump-vibration-pca');
+    await expect
+      .poll(() => page.getByRole('table', { name: 'Registered model versions' }).textContent())
+      .toContain('pump-vibration-pca');
     // The e2e agent does not follow manifests, so the rollout waits at its canary until the supervisor aborts it.
     const role = page.getByLabel('Role of plant-e/pump-7 in the rollout');
     await role.selectOption('canary');
@@ -323,13 +334,19 @@ describe('dashboard in a real browser', () => {
     const row = page.getByRole('table', { name: 'Training jobs' }).locator('tbody tr').first();
     await expect.poll(() => row.textContent(), { timeout: 15_000 }).toContain(job!.status);
     // Either the new signed version, or the coded reason it could not be trained (e.g. too few normal rows).
-    expect(await row.textContent()).toContain(job!.error ? job!.error.code : `${job!.result!.modelId} ${job!.result!.version}`);
+    expect(await row.textContent()).toContain(
+      job!.error ? job!.error.code : `${job!.result!.modelId} ${job!.result!.version}`,
+    );
     await shot(page, 'models-training');
     await page.close();
   });
 
   it('shows the CMMS dead letters; a supervisor sends them again once the CMMS takes them', async () => {
-    type Webhooks = { dead: Array<{ key: string; lastError?: string }>; pending: unknown[]; stats: { delivered: number } };
+    type Webhooks = {
+      dead: Array<{ key: string; lastError?: string }>;
+      pending: unknown[];
+      stats: { delivered: number };
+    };
     const webhooks = () => getJson<Webhooks>(`${ready.httpUrl}/api/webhooks`, apiCookie);
     // The first test's inspection changes (open, acknowledge, assign, start, resolve) were all refused with a 400.
     await expect.poll(async () => (await webhooks()).dead.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(5);

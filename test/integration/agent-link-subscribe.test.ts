@@ -13,7 +13,10 @@ async function broker(port: number, retained: string): Promise<{ port: number; c
   const tcp: Server = createServer(aedes.handle);
   await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', resolve));
   await new Promise<void>((resolve, reject) =>
-    aedes.publish({ cmd: 'publish', topic: TOPIC, payload: Buffer.from(retained), qos: 1, retain: true, dup: false }, (e) => (e ? reject(e) : resolve())),
+    aedes.publish(
+      { cmd: 'publish', topic: TOPIC, payload: Buffer.from(retained), qos: 1, retain: true, dup: false },
+      (e) => (e ? reject(e) : resolve()),
+    ),
   );
   return {
     port: (tcp.address() as AddressInfo).port,

@@ -10,7 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 const TOPIC = 'pdm/v1/plant-t/pump-t/telemetry';
 
 /** A real aedes broker on loopback, over TCP or (with a certificate) TLS, that records what it received. */
-async function broker(tls?: { key: Buffer; cert: Buffer }): Promise<{ port: number; received: string[]; close(): Promise<void> }> {
+async function broker(tls?: {
+  key: Buffer;
+  cert: Buffer;
+}): Promise<{ port: number; received: string[]; close(): Promise<void> }> {
   const aedes = await Aedes.createBroker();
   const received: string[] = [];
   aedes.on('publish', (packet, client) => {
@@ -51,17 +54,43 @@ function linkInChild(url: string, env: Record<string, string> = {}): Promise<{ c
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout) as { connected: boolean; loaded: string[] }) : reject(new Error(`link child exited with ${code}: ${stderr}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(stdout) as { connected: boolean; loaded: string[] })
+        : reject(new Error(`link child exited with ${code}: ${stderr}`)),
+    );
   });
 }
 
 /** A broker on TLS with a throwaway self-signed certificate for 127.0.0.1, made here so nothing is fetched or shipped. */
-async function tlsBroker(cleanups: Array<() => Promise<void> | void>): Promise<{ b: Awaited<ReturnType<typeof broker>>; certFile: string }> {
+async function tlsBroker(
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<{ b: Awaited<ReturnType<typeof broker>>; certFile: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'pdm-link-tls-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const keyFile = join(dir, 'hub.key');
   const certFile = join(dir, 'hub.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=pdm-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=pdm-test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   const b = await broker({ key: readFileSync(keyFile), cert: readFileSync(certFile) });
   cleanups.push(() => b.close());
   return { b, certFile };

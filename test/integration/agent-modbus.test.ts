@@ -20,12 +20,14 @@ const holding = new Map<number, number>([
 ]);
 const input = new Map<number, number>([[10, 1234]]); // 12.34 A at scale 0.01
 
-
 let port = 0;
 let server: Server | undefined;
 async function startServer(): Promise<void> {
   server = new ServerTCP(
-    { getHoldingRegister: (addr: number) => holding.get(addr) ?? 0, getInputRegister: (addr: number) => input.get(addr) ?? 0 },
+    {
+      getHoldingRegister: (addr: number) => holding.get(addr) ?? 0,
+      getInputRegister: (addr: number) => input.get(addr) ?? 0,
+    },
     { host: '127.0.0.1', port, unitID: 7 },
   );
   server.on('socketError', () => undefined);
@@ -85,4 +87,6 @@ describe('Modbus TCP source', () => {
   });
 });
 
-sampleSourceContract('Modbus TCP poller (real Modbus TCP server)', async () => ({ source: new ModbusSource(config(), logger) }));
+sampleSourceContract('Modbus TCP poller (real Modbus TCP server)', async () => ({
+  source: new ModbusSource(config(), logger),
+}));

@@ -9,11 +9,14 @@ import { TestBroker, waitFor } from './fixtures/test-broker.js';
 const CHILD = resolve('dist/test/integration/fixtures/outbox-child.js');
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 function run(dir: string, url: string, from: number, count: number) {
-  const child = spawn(process.execPath, [CHILD, dir, url, String(from), String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CHILD, dir, url, String(from), String(count)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   const durable: number[] = [];
   let text = '';

@@ -34,10 +34,17 @@ async function startAgentSide(broker: TestBroker, opts: { maxAttempts?: number }
     logger,
   });
   const quarantine = new MemoryQuarantine();
-  const publisher = new OutboxPublisher(store, link, quarantine, { maxInFlight: 8, maxAttempts: opts.maxAttempts ?? 10, retryMinMs: 20, retryMaxMs: 100 }, logger);
+  const publisher = new OutboxPublisher(
+    store,
+    link,
+    quarantine,
+    { maxInFlight: 8, maxAttempts: opts.maxAttempts ?? 10, retryMinMs: 20, retryMaxMs: 100 },
+    logger,
+  );
   publisher.start();
   const outbox = new Outbox(store, logger, { backlogLimit: 1000, retryMs: 50 });
-  const send = (n: number): void => outbox.send({ ...numberedEvent(envelopes, n), qos: 1, retain: false, priority: 'event' });
+  const send = (n: number): void =>
+    outbox.send({ ...numberedEvent(envelopes, n), qos: 1, retain: false, priority: 'event' });
   cleanups.push(async () => {
     publisher.stop();
     outbox.close();

@@ -25,21 +25,54 @@ describe('agent with the simulator, a file outbox and a real broker', () => {
     const broker = new TestBroker();
     await broker.start();
     cleanups.push(() => broker.stop());
-    const scenario = validate(ScenarioSchema, { seed: 3, speed: 25, machines: [{ id: 'pump-001', site: 'plant-1', faults: [{ type: 'vibration-step', atSeconds: 12, factor: 4 }] }] }, 'test');
-    const cfg = validate(AgentConfigSchema, {
-      site: 'plant-1',
-      device: 'pump-001',
-      source: { kind: 'simulator', scenario: 'unused' },
-      window: { seconds: 1, hopSeconds: 0.5 },
-      detector: { kind: 'baseline', threshold: 6, commissioningWindows: 10 },
-    }, 'test');
+    const scenario = validate(
+      ScenarioSchema,
+      {
+        seed: 3,
+        speed: 25,
+        machines: [{ id: 'pump-001', site: 'plant-1', faults: [{ type: 'vibration-step', atSeconds: 12, factor: 4 }] }],
+      },
+      'test',
+    );
+    const cfg = validate(
+      AgentConfigSchema,
+      {
+        site: 'plant-1',
+        device: 'pump-001',
+        source: { kind: 'simulator', scenario: 'unused' },
+        window: { seconds: 1, hopSeconds: 0.5 },
+        detector: { kind: 'baseline', threshold: 6, commissioningWindows: 10 },
+      },
+      'test',
+    );
     const envelopes = createEnvelopeFactory({ site: 'plant-1', device: 'pump-001' });
     const store = await FileOutboxStore.open({ dir: mkdtempSync(join(tmpdir(), 'pdm-agent-')), maxBytes: 1 << 20 });
-    const link = await connectMqttLink({ url: broker.url, clientId: 'plant-1:pump-001', will: statusMessage(envelopes, 'offline', 'x'), reconnectMinMs: 50, reconnectMaxMs: 200, connectTimeoutMs: 2000, logger });
-    const publisher = new OutboxPublisher(store, link, new MemoryQuarantine(), { maxInFlight: 8, maxAttempts: 10, retryMinMs: 20, retryMaxMs: 100 }, logger);
+    const link = await connectMqttLink({
+      url: broker.url,
+      clientId: 'plant-1:pump-001',
+      will: statusMessage(envelopes, 'offline', 'x'),
+      reconnectMinMs: 50,
+      reconnectMaxMs: 200,
+      connectTimeoutMs: 2000,
+      logger,
+    });
+    const publisher = new OutboxPublisher(
+      store,
+      link,
+      new MemoryQuarantine(),
+      { maxInFlight: 8, maxAttempts: 10, retryMinMs: 20, retryMaxMs: 100 },
+      logger,
+    );
     publisher.start();
     const outbox = new Outbox(store, logger, { backlogLimit: 100, retryMs: 50 });
-    const agent = await Agent.create(cfg, { source: machineSource(scenario, 'pump-001'), link, outbox, envelopes, logger, rpm: 1480 });
+    const agent = await Agent.create(cfg, {
+      source: machineSource(scenario, 'pump-001'),
+      link,
+      outbox,
+      envelopes,
+      logger,
+      rpm: 1480,
+    });
     cleanups.push(async () => {
       publisher.stop();
       outbox.close();
@@ -58,13 +91,22 @@ describe('agent with the simulator, a file outbox and a real broker', () => {
     expect(broker.received[0]!.message.state).toBe('online');
     expect(channels).toContain('telemetry');
     const [event] = broker.events();
-    expect(event).toMatchObject({ kind: 'anomaly', asset: 'pump-001', threshold: 6, model: { id: 'streaming-baseline' } });
+    expect(event).toMatchObject({
+      kind: 'anomaly',
+      asset: 'pump-001',
+      threshold: 6,
+      model: { id: 'streaming-baseline' },
+    });
     expect((event!.windowEnd as number) - (broker.received[0]!.message.ts as number)).toBeGreaterThanOrEqual(12_000);
     const contributions = event!.contributions as Array<{ feature: string; share: number }>;
     expect(contributions.length).toBe(5);
     expect(contributions[0]!.feature).toMatch(/^vibration\./);
     const health = broker.received.find((r) => r.channel === 'health')!.message;
-    expect(health).toMatchObject({ outboxDepth: expect.any(Number), rssBytes: expect.any(Number), sensors: { vibration: { state: 'ok', nonFinite: 0 } } });
+    expect(health).toMatchObject({
+      outboxDepth: expect.any(Number),
+      rssBytes: expect.any(Number),
+      sensors: { vibration: { state: 'ok', nonFinite: 0 } },
+    });
     expect(health.inferenceMs).toMatchObject({ p50: expect.any(Number), p99: expect.any(Number) });
     const statuses = broker.received.filter((r) => r.channel === 'status').map((r) => r.message.state);
     expect(statuses.at(-1)).toBe('offline');

@@ -10,14 +10,17 @@ import { TestBroker, waitFor } from './fixtures/test-broker.js';
 const CLI = resolve('dist/cli/pdm.js');
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 /** Message ids of every record that is on disk and not removed: what the agent has promised to deliver. */
 function pendingIds(outbox: string): string[] {
   if (!existsSync(outbox)) return [];
   const live = new Map<number, string>();
-  for (const name of readdirSync(outbox).filter((n) => n.startsWith('seg-')).sort()) {
+  for (const name of readdirSync(outbox)
+    .filter((n) => n.startsWith('seg-'))
+    .sort()) {
     for (const rec of scanSegment(readFileSync(join(outbox, name))).records) {
       if (rec.kind === 'remove') live.delete(rec.seq);
       else live.set(rec.seq, (JSON.parse(rec.message.payload.toString()) as { id: string }).id);
@@ -33,7 +36,10 @@ describe('the real agent process under SIGKILL', () => {
     await broker.stop(); // keep the port; the hub is down while the agent is killed
     const dir = mkdtempSync(join(tmpdir(), 'pdm-sigkill-'));
     const scenario = join(dir, 'scenario.yaml');
-    writeFileSync(scenario, 'seed: 5\nspeed: 20\nmachines:\n  - { id: pump-001, site: plant-1, faults: [{ type: vibration-step, atSeconds: 6, factor: 4 }] }\n');
+    writeFileSync(
+      scenario,
+      'seed: 5\nspeed: 20\nmachines:\n  - { id: pump-001, site: plant-1, faults: [{ type: vibration-step, atSeconds: 6, factor: 4 }] }\n',
+    );
     const config = join(dir, 'agent.yaml');
     writeFileSync(
       config,
@@ -50,7 +56,9 @@ describe('the real agent process under SIGKILL', () => {
     );
     const outbox = join(dir, 'outbox', 'plant-1', 'pump-001');
     const start = (): ChildProcess => {
-      const child = spawn(process.execPath, [CLI, 'agent', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const child = spawn(process.execPath, [CLI, 'agent', '--config', config], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
       children.push(child);
       return child;
     };

@@ -68,10 +68,13 @@ afterAll(async () => {
 describe('agent sources', () => {
   it('reads every source kind from config, and env overrides reach keys of any kind', () => {
     expect(loadAgentConfig(replayConfig, {}).source).toMatchObject({ kind: 'replay', format: 'csv', speed: 'max' });
-    const gateway = loadAgentConfig(agentConfig('gateway.yaml', 'source: { kind: gateway, url: "mqtt://127.0.0.1:1" }'), {
-      PDM_AGENT_SOURCE_PREFIX: 'raw',
-      PDM_AGENT_SOURCE_RPM: '2950',
-    });
+    const gateway = loadAgentConfig(
+      agentConfig('gateway.yaml', 'source: { kind: gateway, url: "mqtt://127.0.0.1:1" }'),
+      {
+        PDM_AGENT_SOURCE_PREFIX: 'raw',
+        PDM_AGENT_SOURCE_RPM: '2950',
+      },
+    );
     expect(gateway.source).toEqual({ kind: 'gateway', url: 'mqtt://127.0.0.1:1', prefix: 'raw', rpm: 2950 });
     expect(() => loadAgentConfig(agentConfig('bad.yaml', 'source: { kind: opc-ua }'), {})).toThrow(/source\.kind/);
   });
@@ -98,7 +101,10 @@ describe('agent sources', () => {
   it('exits 2 naming the file and line of a malformed recording', async () => {
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'time;acc\n1700000000000;0.1\n1700000000010;zero point two\n');
-    const config = agentConfig('bad-replay.yaml', `source: { kind: replay, format: csv, file: ${JSON.stringify(bad)}, mapping: { delimiter: ";", time: time, timeFormat: epoch-ms, channels: { vibration: acc } } }`);
+    const config = agentConfig(
+      'bad-replay.yaml',
+      `source: { kind: replay, format: csv, file: ${JSON.stringify(bad)}, mapping: { delimiter: ";", time: time, timeFormat: epoch-ms, channels: { vibration: acc } } }`,
+    );
     const { code, stderr } = await runPdm(['agent', '--config', config]);
     expect(code).toBe(2);
     expect(stderr).toContain('bad.csv');

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
  */
 describe('chaos run (quick)', () => {
   it('loses nothing and duplicates nothing across the fault matrix', async () => {
-    const child = spawn(process.execPath, [join('dist', 'chaos', 'main.js'), '--quick'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join('dist', 'chaos', 'main.js'), '--quick'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -17,7 +19,9 @@ describe('chaos run (quick)', () => {
     const lines = stdout.trim().split('\n');
     expect(lines, stderr).toHaveLength(1);
     const result = JSON.parse(lines[0]!) as Record<string, number>;
-    expect(Object.keys(result)).toEqual(expect.arrayContaining(['generated', 'received', 'lost', 'duplicates', 'maxDelayMs']));
+    expect(Object.keys(result)).toEqual(
+      expect.arrayContaining(['generated', 'received', 'lost', 'duplicates', 'maxDelayMs']),
+    );
     // Enough events that "nothing lost" means something, and every fault of the matrix was injected.
     expect(result.generated).toBeGreaterThan(20);
     expect(result.faults).toBe(7);

@@ -26,7 +26,11 @@ describe('pdm CLI', () => {
   });
 
   it('exits 2 naming an unknown key', async () => {
-    const { code, stderr } = await runPdm(['hub', '--config', file('unknown.yaml', 'http:\n  port: 0\n  colour: blue\n')]);
+    const { code, stderr } = await runPdm([
+      'hub',
+      '--config',
+      file('unknown.yaml', 'http:\n  port: 0\n  colour: blue\n'),
+    ]);
     expect(code).toBe(2);
     expect(stderr).toContain('unknown.yaml');
     expect(stderr).toContain('unknown key "http.colour"');
@@ -55,7 +59,11 @@ describe('pdm CLI', () => {
     const env = await runPdm(['hub', '--config', 'config/hub.yaml'], { PDM_HUB_HTTP_PORT: 'eighty' });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain('PDM_HUB_HTTP_PORT');
-    const agent = await runPdm(['agent', '--config', file('agent.yaml', 'site: s\ndevice: d\nsource: { kind: opc-ua }\n')]);
+    const agent = await runPdm([
+      'agent',
+      '--config',
+      file('agent.yaml', 'site: s\ndevice: d\nsource: { kind: opc-ua }\n'),
+    ]);
     expect(agent.code).toBe(2);
     expect(agent.stderr).toContain('source.kind');
   });

@@ -41,7 +41,10 @@ describe('pdm demo', () => {
     demo.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     try {
       const started = Date.now();
-      const url = await waitFor('the inspections URL', async () => /inspections: (?:curl -b jar )?(http:\/\/\S+)/.exec(stdout)?.[1]);
+      const url = await waitFor(
+        'the inspections URL',
+        async () => /inspections: (?:curl -b jar )?(http:\/\/\S+)/.exec(stdout)?.[1],
+      );
       const password = /"username":"demo","password":"([^"]+)"/.exec(stdout)?.[1];
       expect(password).toBeDefined();
       const cookie = await login(new URL(url).origin, 'demo', password!);
@@ -57,7 +60,9 @@ describe('pdm demo', () => {
       expect(inspections.find((i) => i.device === 'pump-001')).toMatchObject({ status: 'open', site: 'plant-1' });
       // pump-003 is healthy: no false alarm.
       expect(inspections.some((i) => i.device === 'pump-003')).toBe(false);
-      await waitFor('the demo to report it', async () => (stdout.includes('inspection opened: plant-1/pump-001') ? true : undefined));
+      await waitFor('the demo to report it', async () =>
+        stdout.includes('inspection opened: plant-1/pump-001') ? true : undefined,
+      );
 
       const tree = descendants(demo.pid!);
       expect(tree.length).toBe(4); // hub + three agents

@@ -32,18 +32,30 @@ let sessions: FuzzSessions;
 let rssAfterWarmup = 0;
 
 function rss(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) * 1024;
 }
 
 async function session(username: string, password: string): Promise<{ cookie: string; csrf: string }> {
-  const res = await fetch(`${hub.httpUrl}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  const res = await fetch(`${hub.httpUrl}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
   expect(res.status).toBe(200);
-  return { cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
+  return {
+    cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!,
+    csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
+  };
 }
 
 async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T; type: string }> {
-  const res = await fetch(`${hub.httpUrl}${path}`, { ...init, headers: { cookie: sessions.viewer.cookie, ...(init.headers ?? {}) } });
+  const res = await fetch(`${hub.httpUrl}${path}`, {
+    ...init,
+    headers: { cookie: sessions.viewer.cookie, ...(init.headers ?? {}) },
+  });
   return { status: res.status, body: (await res.json()) as T, type: res.headers.get('content-type') ?? '' };
 }
 
@@ -87,7 +99,10 @@ describe('bad input against a real hub', () => {
     const kinds = new Set<string>();
     const goodSending = (async () => {
       for (let n = 0; n < GOOD_EVENTS; n += 1) {
-        const event = anomalyEvent(SITE, 'good', { asset: `asset-${n % 7}`, severity: n % 3 === 0 ? 'critical' : 'warning' });
+        const event = anomalyEvent(SITE, 'good', {
+          asset: `asset-${n % 7}`,
+          severity: n % 3 === 0 ? 'critical' : 'warning',
+        });
         const { topic, payload } = encode('event', event);
         await good.publishAsync(topic, payload, { qos: 1 });
         goodAcked.add(event.id);
@@ -106,10 +121,17 @@ describe('bad input against a real hub', () => {
     expect(fuzzer.connected).toBe(true); // bad payloads are dropped, not punished with a disconnect
     await Promise.all([good.endAsync(), fuzzer.endAsync()]);
     expect(kinds.size).toBeGreaterThanOrEqual(12);
-    expect(Object.keys(expected)).toEqual(expect.arrayContaining(['PDM_ERR_BAD_JSON', 'PDM_ERR_SCHEMA', 'PDM_ERR_PAYLOAD_TOO_LARGE', 'PDM_ERR_DEVICE_MISMATCH']));
+    expect(Object.keys(expected)).toEqual(
+      expect.arrayContaining([
+        'PDM_ERR_BAD_JSON',
+        'PDM_ERR_SCHEMA',
+        'PDM_ERR_PAYLOAD_TOO_LARGE',
+        'PDM_ERR_DEVICE_MISMATCH',
+      ]),
+    );
   });
 
-  it('refuses and counts publishes and subscriptions outside a device\'s own topics', async () => {
+  it("refuses and counts publishes and subscriptions outside a device's own topics", async () => {
     for (const topic of foreignTopics(SITE, 'intruder')) {
       const client = await device('intruder');
       const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
@@ -138,7 +160,12 @@ describe('bad input against a real hub', () => {
       await Promise.all(
         Array.from({ length: 10 }, async () => {
           const req = fuzz.next();
-          const res = await fetch(`${hub.httpUrl}${req.path}`, { method: req.method, headers: req.headers, signal: AbortSignal.timeout(10_000), ...(req.body ? { body: req.body } : {}) }).catch((error: Error) => error);
+          const res = await fetch(`${hub.httpUrl}${req.path}`, {
+            method: req.method,
+            headers: req.headers,
+            signal: AbortSignal.timeout(10_000),
+            ...(req.body ? { body: req.body } : {}),
+          }).catch((error: Error) => error);
           if (res instanceof Error) {
             // The hub answers an oversized body with its 400 as soon as the limit is passed and stops reading, so
             // the client may see the reset before the answer. Anything else failing is a finding.
@@ -154,7 +181,8 @@ describe('bad input against a real hub', () => {
           } catch {
             // not JSON: reported below
           }
-          if (res.status < 400 || res.status >= 500 || !/^PDM_ERR_[A-Z_]+$/.test(code)) unexpected.push(`${req.kind} ${req.method} ${req.path} → ${res.status} ${text.slice(0, 120)}`);
+          if (res.status < 400 || res.status >= 500 || !/^PDM_ERR_[A-Z_]+$/.test(code))
+            unexpected.push(`${req.kind} ${req.method} ${req.path} → ${res.status} ${text.slice(0, 120)}`);
         }),
       );
     }
@@ -166,7 +194,10 @@ describe('bad input against a real hub', () => {
 
   it('stores hostile strings as data and serves them back verbatim as JSON', async () => {
     const client = await device('good');
-    const event = { ...anomalyEvent(SITE, 'good', { severity: 'critical', asset: 'hostile-asset' }), model: { id: HOSTILE[0]!, version: HOSTILE[1]! } };
+    const event = {
+      ...anomalyEvent(SITE, 'good', { severity: 'critical', asset: 'hostile-asset' }),
+      model: { id: HOSTILE[0]!, version: HOSTILE[1]! },
+    };
     event.contributions = [{ feature: HOSTILE[7]!, value: 1, share: 1 }];
     const m = encode('event', event);
     await client.publishAsync(m.topic, m.payload, { qos: 1 });
@@ -179,7 +210,11 @@ describe('bad input against a real hub', () => {
     const id = list.body[0]!.id;
     const posted = await fetch(`${hub.httpUrl}/api/inspections/${id}/comments`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', cookie: sessions.technician.cookie, 'x-csrf-token': sessions.technician.csrf },
+      headers: {
+        'content-type': 'application/json',
+        cookie: sessions.technician.cookie,
+        'x-csrf-token': sessions.technician.csrf,
+      },
       body: JSON.stringify({ text: HOSTILE[1] }),
     });
     expect(posted.status).toBe(201);
@@ -215,7 +250,11 @@ describe('bad input against a real hub', () => {
   });
 
   it('counted every reject by its reason, lost no accepted event, stayed up with bounded memory', async () => {
-    const stats = (await api<{ rejected: Record<string, number>; accepted: Record<string, number>; duplicates: number }>('/api/stats')).body;
+    const stats = (
+      await api<{ rejected: Record<string, number>; accepted: Record<string, number>; duplicates: number }>(
+        '/api/stats',
+      )
+    ).body;
     expect(stats.rejected).toEqual(expected);
     expect(stats.accepted.event).toBe(goodAcked.size);
     expect((await api<{ ok: boolean }>('/healthz')).body.ok).toBe(true);
@@ -225,7 +264,10 @@ describe('bad input against a real hub', () => {
     expect((await exited(hub.child)).code).toBe(0);
     const state = readStoredState(tmp.dir);
     expect([...goodAcked].filter((id) => !state.seenEvents.has(id))).toEqual([]);
-    const stored = [...state.inspections.flatMap((i) => i.events), ...state.watches.filter((w) => w.status !== 'promoted').flatMap((w) => w.events)];
+    const stored = [
+      ...state.inspections.flatMap((i) => i.events),
+      ...state.watches.filter((w) => w.status !== 'promoted').flatMap((w) => w.events),
+    ];
     expect(stored.every((e) => e.device === 'good')).toBe(true);
     expect(new Set(stored.map((e) => e.id)).size).toBe(stored.length);
   });

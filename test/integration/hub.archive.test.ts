@@ -32,12 +32,24 @@ describe('hub API over archived inspections', () => {
     for (let k = 0; k < CLOSED + OPEN; k += 1) {
       const episodeId = anomalyEvent('plant-1', 'x').episodeId;
       for (let e = 0; e < 4; e += 1) {
-        const m = encode('event', anomalyEvent(k % 2 ? 'plant-1' : 'plant-2', `pump-${k % 5}`, { asset: `asset-${k}`, severity: 'critical', episodeId }));
+        const m = encode(
+          'event',
+          anomalyEvent(k % 2 ? 'plant-1' : 'plant-2', `pump-${k % 5}`, {
+            asset: `asset-${k}`,
+            severity: 'critical',
+            episodeId,
+          }),
+        );
         await hub.ingest.handle(m.topic, m.payload);
       }
       ids.push(hub.store.state.inspections.at(-1)!.id);
     }
-    for (const id of ids.slice(0, CLOSED)) await hub.workflow.transition(id, { action: 'false_alarm', note: 'checked' }, { name: 'tina', role: 'technician' });
+    for (const id of ids.slice(0, CLOSED))
+      await hub.workflow.transition(
+        id,
+        { action: 'false_alarm', note: 'checked' },
+        { name: 'tina', role: 'technician' },
+      );
     for (let i = 0; i < 3; i += 1) await hub.store.flush();
   });
   afterAll(async () => {
@@ -46,10 +58,14 @@ describe('hub API over archived inspections', () => {
   });
 
   async function session(): Promise<string> {
-    const res = await fetch(`${hub.httpUrl}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'tina', password: PASSWORD }) });
+    const res = await fetch(`${hub.httpUrl}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'tina', password: PASSWORD }),
+    });
     return (res.headers.get('set-cookie') ?? '').split(';')[0]!;
   }
-  const get = async <T,>(path: string, cookie: string): Promise<T> => {
+  const get = async <T>(path: string, cookie: string): Promise<T> => {
     const res = await fetch(`${hub.httpUrl}${path}`, { headers: { cookie } });
     expect(res.status).toBe(200);
     return (await res.json()) as T;
@@ -60,9 +76,16 @@ describe('hub API over archived inspections', () => {
     const all = await get<Inspection[]>('/api/inspections', cookie);
     expect(all.map((i) => i.id).sort()).toEqual([...ids].sort());
     const falseAlarms = await get<Inspection[]>('/api/inspections?status=false_alarm&site=plant-2', cookie);
-    expect(falseAlarms.map((i) => i.id).sort()).toEqual(ids.slice(0, CLOSED).filter((_, k) => k % 2 === 0).sort());
+    expect(falseAlarms.map((i) => i.id).sort()).toEqual(
+      ids
+        .slice(0, CLOSED)
+        .filter((_, k) => k % 2 === 0)
+        .sort(),
+    );
     expect(falseAlarms.every((i) => i.events.length === 4 && i.audit.length === 2)).toBe(true);
-    expect((await get<Inspection[]>('/api/inspections?device=pump-3&status=false_alarm', cookie)).length).toBe(CLOSED / 5);
+    expect((await get<Inspection[]>('/api/inspections?device=pump-3&status=false_alarm', cookie)).length).toBe(
+      CLOSED / 5,
+    );
     const one = await get<Inspection>(`/api/inspections/${ids[7]}`, cookie);
     expect(one).toMatchObject({ id: ids[7], status: 'false_alarm', site: 'plant-1', asset: 'asset-7' });
     expect(one.events).toHaveLength(4);

@@ -28,10 +28,16 @@ describe('hub broker: device identity and ACL (real aedes on port 0)', () => {
 
   it('refuses missing, wrong and borrowed credentials, and counts them', async () => {
     const { a, b, hub } = await setup();
-    await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', undefined)).rejects.toThrow(/Bad username or password/i);
-    await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', 'wrong-secret')).rejects.toThrow(/Bad username or password/i);
+    await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', undefined)).rejects.toThrow(
+      /Bad username or password/i,
+    );
+    await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', 'wrong-secret')).rejects.toThrow(
+      /Bad username or password/i,
+    );
     // pump-002's valid secret does not open pump-001's client id.
-    await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', b.secret, 'plant-1:pump-002')).rejects.toThrow(/Bad username/i);
+    await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', b.secret, 'plant-1:pump-002')).rejects.toThrow(
+      /Bad username/i,
+    );
     expect(hub.ingest.stats.rejected.PDM_ERR_AUTH_FAILED).toBe(3);
     const ok = await connectDevice(hub.mqttPort, 'plant-1', 'pump-001', a.secret);
     expect(ok.connected).toBe(true);
@@ -69,7 +75,9 @@ describe('hub broker: device identity and ACL (real aedes on port 0)', () => {
     await cli.revokeDevice('plant-1', 'pump-001'); // another IdentityStore writes the file; the hub watches it
     await closed;
     await client.endAsync(true);
-    await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', a.secret)).rejects.toThrow(/Bad username or password/i);
+    await expect(connectDevice(hub.mqttPort, 'plant-1', 'pump-001', a.secret)).rejects.toThrow(
+      /Bad username or password/i,
+    );
   });
 
   it('locks a client out after repeated failures, even with the right secret', async () => {

@@ -12,7 +12,10 @@ import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { exited, getJson, login, waitFor } from '../support/processes.js';
 import { connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
 
-const CARD = join(resolve(fileURLToPath(new URL('../../models/default', import.meta.url))), 'pump-vibration-pca.card.json');
+const CARD = join(
+  resolve(fileURLToPath(new URL('../../models/default', import.meta.url))),
+  'pump-vibration-pca.card.json',
+);
 const PASSWORD = 'correct horse battery';
 const SITE = 'plant-1';
 const DEVICE = 'pump-001';
@@ -39,7 +42,12 @@ describe('drift: a real hub process compares a device telemetry with its model c
     cookie = await login(hub.httpUrl, 'vic', PASSWORD);
     runtime = await OnnxModelRuntime.load(CARD);
     // The shipped agent default: the PCA card, version 1.0.0 (the AE card has the same version; drift.defaultModel decides).
-    const status = encode('status', { ...envelopes.next(), state: 'online', agentVersion: 'test', modelVersion: '1.0.0' });
+    const status = encode('status', {
+      ...envelopes.next(),
+      state: 'online',
+      agentVersion: 'test',
+      modelVersion: '1.0.0',
+    });
     await client.publishAsync(status.topic, status.payload, { qos: 1 });
   }, 60_000);
   afterAll(async () => {
@@ -58,13 +66,21 @@ describe('drift: a real hub process compares a device telemetry with its model c
     for (let i = 0; i < rows.length; i++) {
       const env = envelopes.next();
       const features = Object.fromEntries(names.map((n, j) => [n, rows[i]![j]!]));
-      const msg = encode('telemetry', { ...env, windowStart: env.ts - 1000, windowEnd: env.ts, features, score: scores[i]!.score, threshold: scores[i]!.threshold });
+      const msg = encode('telemetry', {
+        ...env,
+        windowStart: env.ts - 1000,
+        windowEnd: env.ts,
+        features,
+        score: scores[i]!.score,
+        threshold: scores[i]!.threshold,
+      });
       await client.publishAsync(msg.topic, msg.payload, { qos: 1 });
     }
   }
 
   const drift = () => getJson<DriftReport>(`${hub.httpUrl}/api/devices/${SITE}/${DEVICE}/drift`, cookie);
-  const reportWith = (samples: number) => waitFor(`${samples} drift samples`, async () => ((await drift()).samples === samples ? drift() : undefined));
+  const reportWith = (samples: number) =>
+    waitFor(`${samples} drift samples`, async () => ((await drift()).samples === samples ? drift() : undefined));
 
   it('says nothing before minSamples, then finds later healthy telemetry of the training machines stable (flag none)', async () => {
     // The card's training machines (seed 42, 300 s each) running on: seconds 300-449 of each, which it never saw.
@@ -80,14 +96,30 @@ describe('drift: a real hub process compares a device telemetry with its model c
     expect(early.maxPsi).toBeNull();
     await publishRows(healthy.slice(MIN_SAMPLES - 1));
     const report = await reportWith(healthy.length);
-    expect(report.model).toMatchObject({ modelId: 'pump-vibration-pca', version: '1.0.0', source: 'default', trainedOn: runtime.card.training.source });
+    expect(report.model).toMatchObject({
+      modelId: 'pump-vibration-pca',
+      version: '1.0.0',
+      source: 'default',
+      trainedOn: runtime.card.training.source,
+    });
     expect(report.level).toBe('none');
     expect(report.maxPsi!).toBeLessThan(0.1);
     expect(report.features).toHaveLength(8);
     expect(report.score!.psi!).toBeLessThan(0.1);
-    expect(report.settings).toMatchObject({ minSamples: MIN_SAMPLES, warnPsi: 0.1, alarmPsi: 0.25, epsilon: 1e-4, bins: 10 });
-    console.log(`stable: ${report.samples} samples, max PSI ${report.maxPsi!.toFixed(4)} (${report.features[0]!.name}), score PSI ${report.score!.psi!.toFixed(4)}`);
-    const devices = await getJson<Array<{ device: string; drift?: { level: string; maxPsi: number } }>>(`${hub.httpUrl}/api/devices`, cookie);
+    expect(report.settings).toMatchObject({
+      minSamples: MIN_SAMPLES,
+      warnPsi: 0.1,
+      alarmPsi: 0.25,
+      epsilon: 1e-4,
+      bins: 10,
+    });
+    console.log(
+      `stable: ${report.samples} samples, max PSI ${report.maxPsi!.toFixed(4)} (${report.features[0]!.name}), score PSI ${report.score!.psi!.toFixed(4)}`,
+    );
+    const devices = await getJson<Array<{ device: string; drift?: { level: string; maxPsi: number } }>>(
+      `${hub.httpUrl}/api/devices`,
+      cookie,
+    );
     expect(devices.find((d) => d.device === DEVICE)!.drift).toEqual({ level: 'none', maxPsi: report.maxPsi });
   }, 120_000);
 
@@ -101,17 +133,28 @@ describe('drift: a real hub process compares a device telemetry with its model c
     expect(report.maxPsi!).toBeGreaterThan(0.25);
     expect(report.score!.psi!).toBeGreaterThan(0.25);
     expect(report.features[0]!.name).toMatch(/^vibration\./);
-    console.log(`shifted: ${report.samples} samples, max PSI ${report.maxPsi!.toFixed(4)}, score PSI ${report.score!.psi!.toFixed(4)}, top ${report.features.slice(0, 3).map((f) => `${f.name} ${f.psi!.toFixed(3)}`).join(', ')}`);
+    console.log(
+      `shifted: ${report.samples} samples, max PSI ${report.maxPsi!.toFixed(4)}, score PSI ${report.score!.psi!.toFixed(4)}, top ${report.features
+        .slice(0, 3)
+        .map((f) => `${f.name} ${f.psi!.toFixed(3)}`)
+        .join(', ')}`,
+    );
 
     const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
     expect(metrics).toContain(`pdm_drift_level{device="${SITE}/${DEVICE}"} 2`);
-    expect(metrics).toMatch(new RegExp(`pdm_drift_psi\\{device="${SITE}/${DEVICE}",feature="score"\\} ${report.score!.psi!.toPrecision(6).slice(0, 6)}`));
+    expect(metrics).toMatch(
+      new RegExp(
+        `pdm_drift_psi\\{device="${SITE}/${DEVICE}",feature="score"\\} ${report.score!.psi!.toPrecision(6).slice(0, 6)}`,
+      ),
+    );
     expect(metrics).toContain(`pdm_drift_devices{level="alarm"} 1`);
     // Score plus the 3 largest features: the label set per device stays bounded.
     expect(metrics.split('\n').filter((l) => l.startsWith('pdm_drift_psi{'))).toHaveLength(4);
 
     const changes = await waitFor('drift log lines', async () => {
-      const lines = (await readFile(join(dataDir, 'hub.log'), 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('"drift level changed"'));
+      const lines = (await readFile(join(dataDir, 'hub.log'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter((l) => l.includes('"drift level changed"'));
       const parsed = lines.map((l) => JSON.parse(l) as { level: string; previous: string; device: string });
       return parsed.at(-1)?.level === 'alarm' ? parsed : undefined;
     });

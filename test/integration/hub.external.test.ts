@@ -8,8 +8,6 @@ import { encode } from '../../protocol/codec.js';
 import { anomalyEvent, startTestHub, tempDir } from './hub.helpers.js';
 import { exited, freePort, MOSQUITTO } from '../support/processes.js';
 
-
-
 async function until(what: string, check: () => boolean, tries = 200): Promise<void> {
   for (let i = 0; i < tries; i += 1) {
     if (check()) return;
@@ -49,7 +47,9 @@ describe.skipIf(!MOSQUITTO)('hub in external-broker mode against a real mosquitt
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
-    const external = { mqtt: { mode: 'external', external: { url, clientId: 'pdm-hub-test', connectTimeoutMs: 5000 } } };
+    const external = {
+      mqtt: { mode: 'external', external: { url, clientId: 'pdm-hub-test', connectTimeoutMs: 5000 } },
+    };
     hub = await startTestHub(tmp.dir, external);
     const first = encode('event', anomalyEvent('plant-1', 'pump-001', { asset: 'a1' }));
     await device.publishAsync(first.topic, first.payload, { qos: 1 });
@@ -57,7 +57,10 @@ describe.skipIf(!MOSQUITTO)('hub in external-broker mode against a real mosquitt
     const other = encode('event', anomalyEvent('plant-1', 'pump-001', { asset: 'a2' }));
     await device.publishAsync(other.topic, other.payload, { qos: 1 });
     const live = hub;
-    await until('two inspections', () => live.store.state.inspections.length === 2 && live.ingest.stats.duplicates === 1);
+    await until(
+      'two inspections',
+      () => live.store.state.inspections.length === 2 && live.ingest.stats.duplicates === 1,
+    );
 
     await hub.close();
     hub = undefined;
@@ -76,7 +79,9 @@ describe.skipIf(!MOSQUITTO)('hub in external-broker mode against a real mosquitt
     cleanup = tmp.cleanup;
     const port = await freePort();
     await expect(
-      startTestHub(tmp.dir, { mqtt: { mode: 'external', external: { url: `mqtt://127.0.0.1:${port}`, connectTimeoutMs: 500 } } }),
+      startTestHub(tmp.dir, {
+        mqtt: { mode: 'external', external: { url: `mqtt://127.0.0.1:${port}`, connectTimeoutMs: 500 } },
+      }),
     ).rejects.toThrow(/MQTT broker unreachable: mqtt:\/\/127\.0\.0\.1:\d+ did not accept the hub within 500 ms/);
   });
 });

@@ -21,14 +21,18 @@ export async function tempDir(prefix = 'pdm-hub-'): Promise<{ dir: string; clean
 }
 
 export function hubConfig(dataDir: string, extra: Record<string, unknown> = {}): HubConfig {
-  return validate(HubConfigSchema, {
-    mqtt: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    dataDir,
-    store: { coalesceMs: 2 },
-    log: { level: 'silent' },
-    ...extra,
-  }, 'test');
+  return validate(
+    HubConfigSchema,
+    {
+      mqtt: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0 },
+      dataDir,
+      store: { coalesceMs: 2 },
+      log: { level: 'silent' },
+      ...extra,
+    },
+    'test',
+  );
 }
 
 export async function startTestHub(dataDir: string, extra: Record<string, unknown> = {}): Promise<RunningHub> {
@@ -84,7 +88,9 @@ export interface HubProcess {
 
 /** `node dist/cli/pdm.js hub` as a real child process on free ports; resolves once it reports ready over IPC. */
 export async function forkHub(dataDir: string, env: Record<string, string> = {}): Promise<HubProcess> {
-  const { child, ready, stderr } = await startPdm<HubReady>(['hub', '--config', join(REPO, 'config', 'hub.yaml')], { ...hubEnv(dataDir), ...env });
+  const { child, ready, stderr } = await startPdm<HubReady>(['hub', '--config', join(REPO, 'config', 'hub.yaml')], {
+    ...hubEnv(dataDir),
+    ...env,
+  });
   return { child, mqttPort: ready.mqttPort, httpUrl: ready.httpUrl, stderr };
 }
-

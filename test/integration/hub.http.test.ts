@@ -16,7 +16,12 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     const cli = await IdentityStore.open(tmp.dir);
-    for (const [name, role] of [['vic', 'viewer'], ['tina', 'technician'], ['sam', 'supervisor']] as const) await cli.addUser(name, role, PASSWORD);
+    for (const [name, role] of [
+      ['vic', 'viewer'],
+      ['tina', 'technician'],
+      ['sam', 'supervisor'],
+    ] as const)
+      await cli.addUser(name, role, PASSWORD);
     hub = await startTestHub(tmp.dir, { auth: { maxFailures: 3, windowSeconds: 60, lockoutSeconds: 60 } });
     const event = encode('event', anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }));
     await hub.ingest.handle(event.topic, event.payload);
@@ -29,17 +34,31 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
 
   const api = (path: string, init: RequestInit = {}) => fetch(`${hub.httpUrl}${path}`, init);
   async function login(username: string, password = PASSWORD) {
-    const res = await api('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    const res = await api('/api/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
     const body = (await res.json()) as { csrfToken: string; role: string };
-    return { res, cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!, csrf: body.csrfToken, setCookie: res.headers.get('set-cookie') };
+    return {
+      res,
+      cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!,
+      csrf: body.csrfToken,
+      setCookie: res.headers.get('set-cookie'),
+    };
   }
   const post = (path: string, who: { cookie: string; csrf?: string }, body: unknown) =>
     api(path, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', cookie: who.cookie, ...(who.csrf ? { 'x-csrf-token': who.csrf } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        cookie: who.cookie,
+        ...(who.csrf ? { 'x-csrf-token': who.csrf } : {}),
+      },
       body: JSON.stringify(body),
     });
-  const transition = (who: { cookie: string; csrf: string }, body: unknown) => post(`/api/inspections/${inspectionId}/transitions`, who, body);
+  const transition = (who: { cookie: string; csrf: string }, body: unknown) =>
+    post(`/api/inspections/${inspectionId}/transitions`, who, body);
 
   it('needs a login for the API but not for /healthz; the session cookie is HttpOnly and SameSite=Strict', async () => {
     expect((await api('/healthz')).status).toBe(200);
@@ -49,7 +68,9 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     const vic = await login('vic');
     expect(vic.res.status).toBe(200);
     expect(vic.setCookie).toMatch(/HttpOnly; SameSite=Strict; Path=\//);
-    const list = (await (await api('/api/inspections?status=open&priority=P1', { headers: { cookie: vic.cookie } })).json()) as Inspection[];
+    const list = (await (
+      await api('/api/inspections?status=open&priority=P1', { headers: { cookie: vic.cookie } })
+    ).json()) as Inspection[];
     expect(list.map((i) => i.id)).toEqual([inspectionId]);
     expect((await api('/api/inspections?status=bogus', { headers: { cookie: vic.cookie } })).status).toBe(400);
   });
@@ -57,10 +78,18 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
   it('refuses a mutation without the CSRF token, and by a role that may not', async () => {
     const tina = await login('tina');
     const vic = await login('vic');
-    const noCsrf = await post(`/api/inspections/${inspectionId}/transitions`, { cookie: tina.cookie }, { action: 'acknowledge' });
+    const noCsrf = await post(
+      `/api/inspections/${inspectionId}/transitions`,
+      { cookie: tina.cookie },
+      { action: 'acknowledge' },
+    );
     expect(noCsrf.status).toBe(403);
     expect(await noCsrf.json()).toMatchObject({ error: 'PDM_ERR_CSRF' });
-    const wrongCsrf = await post(`/api/inspections/${inspectionId}/transitions`, { cookie: tina.cookie, csrf: vic.csrf }, { action: 'acknowledge' });
+    const wrongCsrf = await post(
+      `/api/inspections/${inspectionId}/transitions`,
+      { cookie: tina.cookie, csrf: vic.csrf },
+      { action: 'acknowledge' },
+    );
     expect(wrongCsrf.status).toBe(403);
     const byViewer = await transition(vic, { action: 'acknowledge' });
     expect(byViewer.status).toBe(403);
@@ -84,13 +113,23 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     expect(assigned.assignee).toBe('tina'); // the only user with the technician role
     const bad = await transition(tina, { action: 'resolve', outcome: 'bearing-wear' });
     expect(bad.status).toBe(409);
-    expect(((await bad.json()) as { message: string }).message).toMatch(/cannot resolve an inspection that is assigned; possible: .*start/);
+    expect(((await bad.json()) as { message: string }).message).toMatch(
+      /cannot resolve an inspection that is assigned; possible: .*start/,
+    );
     expect((await transition(tina, { action: 'start' })).status).toBe(200);
-    const comment = await post(`/api/inspections/${inspectionId}/comments`, tina, { text: 'bearing noise on the drive end' });
+    const comment = await post(`/api/inspections/${inspectionId}/comments`, tina, {
+      text: 'bearing noise on the drive end',
+    });
     expect(comment.status).toBe(201);
     expect((await transition(tina, { action: 'resolve', outcome: 'bearing-wear', note: 'replaced' })).status).toBe(200);
-    const done = (await (await api(`/api/inspections/${inspectionId}`, { headers: { cookie: tina.cookie } })).json()) as Inspection;
-    expect(done).toMatchObject({ status: 'resolved', outcome: { label: 'bearing-wear', note: 'replaced' }, comments: [{ by: 'tina' }] });
+    const done = (await (
+      await api(`/api/inspections/${inspectionId}`, { headers: { cookie: tina.cookie } })
+    ).json()) as Inspection;
+    expect(done).toMatchObject({
+      status: 'resolved',
+      outcome: { label: 'bearing-wear', note: 'replaced' },
+      comments: [{ by: 'tina' }],
+    });
     expect(done.audit.map((a) => `${a.by}:${a.from}->${a.to}`)).toEqual([
       'hub:null->open',
       'tina:open->acknowledged',
@@ -118,7 +157,9 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     const { secret } = await cli.addDevice('plant-1', 'pump-010');
     const device = await connectDevice(hub.mqttPort, 'plant-1', 'pump-010', secret);
     await device.subscribeAsync('pdm/v1/plant-1/pump-010/cmd', { qos: 1 });
-    const received = new Promise<string>((resolve) => device.once('message', (_topic, payload) => resolve(payload.toString('utf8'))));
+    const received = new Promise<string>((resolve) =>
+      device.once('message', (_topic, payload) => resolve(payload.toString('utf8'))),
+    );
     const tina = await login('tina');
     const sam = await login('sam');
     expect((await post('/api/devices/plant-1/pump-010/commands', tina, { command: 'ping' })).status).toBe(403);
@@ -126,7 +167,10 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     const res = await post('/api/devices/plant-1/pump-010/commands', sam, { command: 'publish-status' });
     expect(res.status).toBe(202);
     const sent = (await res.json()) as { id: string };
-    expect(decode('pdm/v1/plant-1/pump-010/cmd', await received)).toMatchObject({ ok: true, value: { message: { id: sent.id, command: 'publish-status' } } });
+    expect(decode('pdm/v1/plant-1/pump-010/cmd', await received)).toMatchObject({
+      ok: true,
+      value: { message: { id: sent.id, command: 'publish-status' } },
+    });
     await device.endAsync();
   });
 
@@ -152,9 +196,10 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
   });
 
   it('counts the time its event loop is busy, so a saturated hub shows as a rate of 1', async () => {
-    const busySeconds = async () => Number(/^pdm_hub_event_loop_busy_seconds_total (\S+)$/m.exec(await (await api('/metrics')).text())?.[1]);
+    const busySeconds = async () =>
+      Number(/^pdm_hub_event_loop_busy_seconds_total (\S+)$/m.exec(await (await api('/metrics')).text())?.[1]);
     const before = await busySeconds();
-    for (const until = performance.now() + 200; performance.now() < until; ); // this hub's loop, held busy for 200 ms
+    for (const until = performance.now() + 200; performance.now() < until;); // this hub's loop, held busy for 200 ms
     const after = await busySeconds();
     expect(before).toBeGreaterThan(0);
     expect(after - before).toBeGreaterThanOrEqual(0.2);

@@ -18,7 +18,10 @@ describe('ingest with a real store on disk', () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     const messages = Array.from({ length: 25 }, (_, i) =>
-      encode('event', anomalyEvent('plant-1', `dev-${i % 5}`, { asset: 'pump-7', severity: i % 2 ? 'critical' : 'warning' })),
+      encode(
+        'event',
+        anomalyEvent('plant-1', `dev-${i % 5}`, { asset: 'pump-7', severity: i % 2 ? 'critical' : 'warning' }),
+      ),
     );
     const store = await HubStore.open(tmp.dir, { coalesceMs: 1 });
     const ingest = new Ingest(store, silent, 65536, routing);
@@ -60,11 +63,20 @@ describe('ingest with a real store on disk', () => {
     };
     const store = await HubStore.over(medium, { coalesceMs: 5 });
     const ingest = new Ingest(store, silent, 65536, routing);
-    const messages = Array.from({ length: 12 }, (_, i) => encode('event', anomalyEvent('plant-1', `dev-${i % 3}`, { asset: `pump-${i % 4}` })));
+    const messages = Array.from({ length: 12 }, (_, i) =>
+      encode('event', anomalyEvent('plant-1', `dev-${i % 3}`, { asset: `pump-${i % 4}` })),
+    );
     const burst = () => {
       const answers: Array<[number, string | null]> = [];
       const all = Promise.all(
-        messages.map((m, i) => new Promise<void>((resolve) => ingest.handleThen(m.topic, m.payload, undefined, (error) => resolve(void answers.push([i, error?.message ?? null]))))),
+        messages.map(
+          (m, i) =>
+            new Promise<void>((resolve) =>
+              ingest.handleThen(m.topic, m.payload, undefined, (error) =>
+                resolve(void answers.push([i, error?.message ?? null])),
+              ),
+            ),
+        ),
       );
       return { answers, all };
     };
@@ -86,6 +98,8 @@ describe('ingest with a real store on disk', () => {
     expect(ingest.stats.duplicates).toBe(12);
     expect(ingest.stats.accepted.event).toBe(12);
     const reopened = await HubStore.over(medium, { coalesceMs: 5 });
-    expect(reopened.state.inspections.flatMap((x) => x.events.map((e) => e.id)).sort()).toEqual(messages.map((m) => JSON.parse(m.payload.toString()).id).sort());
+    expect(reopened.state.inspections.flatMap((x) => x.events.map((e) => e.id)).sort()).toEqual(
+      messages.map((m) => JSON.parse(m.payload.toString()).id).sort(),
+    );
   });
 });

@@ -24,7 +24,27 @@ describe.skipIf(!OPENSSL)('embedded broker over TLS and WebSocket', () => {
     const certFile = join(tmp.dir, 'hub.crt');
     const keyFile = join(tmp.dir, 'hub.key');
     // A throwaway self-signed certificate for 127.0.0.1, made here so nothing is fetched or shipped.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=pdm-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=pdm-test',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const cli = await IdentityStore.open(tmp.dir);
     const a = await cli.addDevice('plant-1', 'pump-001');
     const b = await cli.addDevice('plant-1', 'pump-002');
@@ -36,19 +56,37 @@ describe.skipIf(!OPENSSL)('embedded broker over TLS and WebSocket', () => {
     expect(ports.ws).toBeGreaterThan(0);
 
     const overTls = await mqtt.connectAsync(`mqtts://127.0.0.1:${ports.mqtts}`, {
-      clientId: 'plant-1:pump-001', username: 'plant-1:pump-001', password: a.secret, ca: readFileSync(certFile), protocolVersion: 4, reconnectPeriod: 0,
+      clientId: 'plant-1:pump-001',
+      username: 'plant-1:pump-001',
+      password: a.secret,
+      ca: readFileSync(certFile),
+      protocolVersion: 4,
+      reconnectPeriod: 0,
     });
     const overWs = await mqtt.connectAsync(`ws://127.0.0.1:${ports.ws}/mqtt`, {
-      clientId: 'plant-1:pump-002', username: 'plant-1:pump-002', password: b.secret, protocolVersion: 4, reconnectPeriod: 0,
+      clientId: 'plant-1:pump-002',
+      username: 'plant-1:pump-002',
+      password: b.secret,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
     });
-    for (const [client, device] of [[overTls, 'pump-001'], [overWs, 'pump-002']] as const) {
+    for (const [client, device] of [
+      [overTls, 'pump-001'],
+      [overWs, 'pump-002'],
+    ] as const) {
       const m = encode('event', anomalyEvent('plant-1', device));
       await client.publishAsync(m.topic, m.payload, { qos: 1 });
       await client.endAsync();
     }
     expect(hub.store.state.inspections.map((i) => i.device).sort()).toEqual(['pump-001', 'pump-002']);
     await expect(
-      mqtt.connectAsync(`ws://127.0.0.1:${ports.ws}/mqtt`, { clientId: 'plant-1:pump-002', username: 'plant-1:pump-002', password: 'nope', protocolVersion: 4, reconnectPeriod: 0 }),
+      mqtt.connectAsync(`ws://127.0.0.1:${ports.ws}/mqtt`, {
+        clientId: 'plant-1:pump-002',
+        username: 'plant-1:pump-002',
+        password: 'nope',
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      }),
     ).rejects.toThrow(/Bad username or password/);
   });
 
@@ -56,7 +94,13 @@ describe.skipIf(!OPENSSL)('embedded broker over TLS and WebSocket', () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     await expect(
-      startTestHub(tmp.dir, { mqtt: { host: '127.0.0.1', port: 0, tls: { port: 0, certFile: join(tmp.dir, 'missing.crt'), keyFile: join(tmp.dir, 'missing.key') } } }),
+      startTestHub(tmp.dir, {
+        mqtt: {
+          host: '127.0.0.1',
+          port: 0,
+          tls: { port: 0, certFile: join(tmp.dir, 'missing.crt'), keyFile: join(tmp.dir, 'missing.key') },
+        },
+      }),
     ).rejects.toThrow(/mqtt\.tls\.certFile .*missing\.crt: ENOENT/);
   });
 });

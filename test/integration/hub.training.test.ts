@@ -32,7 +32,11 @@ let clock = T0;
 function features(t: number, fault: boolean): Record<string, number> {
   const load = Math.sin(t / 37_000) * 2 + 5;
   const wobble = Math.sin(t / 3_100) * 0.03;
-  return { 'vibration.rms': load, 'vibration.peak': fault ? 3 * load + 5 : 3 * load + wobble, 'temperature.mean': 40 + load * 0.5 - wobble };
+  return {
+    'vibration.rms': load,
+    'vibration.peak': fault ? 3 * load + 5 : 3 * load + wobble,
+    'temperature.mean': 40 + load * 0.5 - wobble,
+  };
 }
 
 const NORMAL_BEFORE = Array.from({ length: 300 }, (_, i) => T0 + i * S);
@@ -49,16 +53,39 @@ describe('hub training from telemetry and outcomes', () => {
 
   const api = (path: string, init: RequestInit = {}) => fetch(`${hub.httpUrl}${path}`, init);
   async function login(username: string): Promise<{ cookie: string; csrf: string }> {
-    const res = await api('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
-    return { cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
+    const res = await api('/api/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password: PASSWORD }),
+    });
+    return {
+      cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!,
+      csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
+    };
   }
   const post = (path: string, who: { cookie: string; csrf?: string }, body: unknown) =>
-    api(path, { method: 'POST', headers: { 'content-type': 'application/json', cookie: who.cookie, ...(who.csrf ? { 'x-csrf-token': who.csrf } : {}) }, body: JSON.stringify(body) });
-  const get = async <T>(path: string, who: { cookie: string }): Promise<T> => (await api(path, { headers: { cookie: who.cookie } })).json() as Promise<T>;
+    api(path, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        cookie: who.cookie,
+        ...(who.csrf ? { 'x-csrf-token': who.csrf } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+  const get = async <T>(path: string, who: { cookie: string }): Promise<T> =>
+    (await api(path, { headers: { cookie: who.cookie } })).json() as Promise<T>;
 
   async function sendTelemetry(times: number[], fault: boolean): Promise<void> {
     for (const t of times) {
-      const msg = encode('telemetry', { ...env.next(), windowStart: t - S, windowEnd: t, features: features(t, fault), score: 0.4, threshold: 1 });
+      const msg = encode('telemetry', {
+        ...env.next(),
+        windowStart: t - S,
+        windowEnd: t,
+        features: features(t, fault),
+        score: 0.4,
+        threshold: 1,
+      });
       await device.publishAsync(msg.topic, msg.payload, { qos: 1 });
     }
   }
@@ -67,7 +94,13 @@ describe('hub training from telemetry and outcomes', () => {
     await device.publishAsync(msg.topic, msg.payload, { qos: 1 });
   }
   /** Opens an inspection at `from`, clears it at `to`, and has people close it with `outcome`. */
-  async function incident(from: number, to: number, outcome: 'false_alarm' | string, rows: number[], faultRows: boolean): Promise<void> {
+  async function incident(
+    from: number,
+    to: number,
+    outcome: 'false_alarm' | string,
+    rows: number[],
+    faultRows: boolean,
+  ): Promise<void> {
     const episode = uuidv7();
     clock = from;
     await sendEvent('anomaly', episode);
@@ -89,9 +122,20 @@ describe('hub training from telemetry and outcomes', () => {
     const tmp = await tempDir('pdm-train-it-');
     cleanup = tmp.cleanup;
     const ids = await IdentityStore.open(tmp.dir);
-    for (const [name, role] of [['vic', 'viewer'], ['tina', 'technician'], ['sam', 'supervisor']] as const) await ids.addUser(name, role, PASSWORD);
+    for (const [name, role] of [
+      ['vic', 'viewer'],
+      ['tina', 'technician'],
+      ['sam', 'supervisor'],
+    ] as const)
+      await ids.addUser(name, role, PASSWORD);
     const { secret } = await ids.addDevice(SITE, DEVICE);
-    hub = await createHub(hubConfig(tmp.dir, { training: { minNormalRows: 100, marginSeconds: 10, kinds: { pump: [`${SITE}/*`], empty: ['plant-9/*'] } } }), silent, { now: () => clock });
+    hub = await createHub(
+      hubConfig(tmp.dir, {
+        training: { minNormalRows: 100, marginSeconds: 10, kinds: { pump: [`${SITE}/*`], empty: ['plant-9/*'] } },
+      }),
+      silent,
+      { now: () => clock },
+    );
     device = await connectDevice(hub.mqttPort, SITE, DEVICE, secret);
     device.on('message', (_topic, payload) => {
       if (payload.length) manifests.push(payload.toString());
@@ -102,7 +146,9 @@ describe('hub training from telemetry and outcomes', () => {
     await incident(T0 + 400 * S, T0 + 440 * S, 'bearing-wear', FAULT, true);
     clock = T0 + 460 * S;
     await sendTelemetry(NORMAL_AFTER, false);
-    await waitFor('telemetry ingested', async () => ((hub.ingest.stats.accepted.telemetry ?? 0) >= 520 ? true : undefined));
+    await waitFor('telemetry ingested', async () =>
+      (hub.ingest.stats.accepted.telemetry ?? 0) >= 520 ? true : undefined,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -129,7 +175,9 @@ describe('hub training from telemetry and outcomes', () => {
     expect(both.status).toBe(400);
     expect(((await both.json()) as { message: string }).message).toMatch(/exactly one of device/);
     const unknown = await post('/api/models/train', sam, { kind: 'fan' });
-    expect(((await unknown.json()) as { message: string }).message).toMatch(/no machine kind "fan".*configured: pump, empty/);
+    expect(((await unknown.json()) as { message: string }).message).toMatch(
+      /no machine kind "fan".*configured: pump, empty/,
+    );
     expect((await post('/api/models/train', sam, { kind: 'empty' })).status).toBe(400);
   });
 
@@ -147,7 +195,11 @@ describe('hub training from telemetry and outcomes', () => {
 
     const { models } = await get<{ models: RegistryEntry[] }>('/api/models', sam);
     const entry = models.find((m) => m.modelId === 'pca-plant-1-pump-7')!;
-    expect(entry).toMatchObject({ version: '1.0.0', kind: 'pca-t2q', features: ['vibration.rms', 'vibration.peak', 'temperature.mean'] });
+    expect(entry).toMatchObject({
+      version: '1.0.0',
+      kind: 'pca-t2q',
+      features: ['vibration.rms', 'vibration.peak', 'temperature.mean'],
+    });
     const { publicKeyPem } = await get<{ publicKeyPem: string }>('/api/models/public-key', sam);
     expect(verifyManifest(entry, entry.signature, publicKeyPem)).toBe(true);
     expect(verifyManifest({ ...entry, version: '1.0.1' }, entry.signature, publicKeyPem)).toBe(false);
@@ -175,7 +227,9 @@ describe('hub training from telemetry and outcomes', () => {
     const session = await ort.InferenceSession.create(onnx);
     const score = async (times: number[], fault: boolean): Promise<number[]> => {
       const rows = times.map((t) => card.features.names.map((n) => features(t, fault)[n]!));
-      const out = await session.run({ [card.onnx.input]: new ort.Tensor('float32', Float32Array.from(rows.flat()), [rows.length, rows[0]!.length]) });
+      const out = await session.run({
+        [card.onnx.input]: new ort.Tensor('float32', Float32Array.from(rows.flat()), [rows.length, rows[0]!.length]),
+      });
       return Array.from(out[card.onnx.outputs.score]!.data as Float32Array);
     };
     const normal = await score([...NORMAL_BEFORE, ...NORMAL_AFTER], false);
@@ -187,13 +241,21 @@ describe('hub training from telemetry and outcomes', () => {
 
   it('the trained version rolls out to the device with the existing rollout API; training again gives the next patch', async () => {
     const sam = await login('sam');
-    const r = await post('/api/rollouts', sam, { modelId: 'pca-plant-1-pump-7', version: '1.0.0', canaries: [`${SITE}/${DEVICE}`] });
+    const r = await post('/api/rollouts', sam, {
+      modelId: 'pca-plant-1-pump-7',
+      version: '1.0.0',
+      canaries: [`${SITE}/${DEVICE}`],
+    });
     expect(r.status).toBe(201);
-    const manifest = await waitFor('the model manifest', async () => manifests.find((m) => m.includes('pca-plant-1-pump-7')));
+    const manifest = await waitFor('the model manifest', async () =>
+      manifests.find((m) => m.includes('pca-plant-1-pump-7')),
+    );
     const decoded = decode(topicFor(SITE, DEVICE, 'model'), Buffer.from(manifest));
     expect(decoded.ok && decoded.value.channel === 'model' && decoded.value.message.version).toBe('1.0.0');
 
-    const again = (await (await post('/api/models/train', sam, { device: `${SITE}/${DEVICE}`, from: T0 + 100 * S })).json()) as TrainingJob;
+    const again = (await (
+      await post('/api/models/train', sam, { device: `${SITE}/${DEVICE}`, from: T0 + 100 * S })
+    ).json()) as TrainingJob;
     const done = await waitFor('the second job', async () => {
       const j = await get<TrainingJob>(`/api/models/train/${again.id}`, sam);
       return j.status === 'succeeded' || j.status === 'failed' ? j : undefined;
@@ -203,26 +265,49 @@ describe('hub training from telemetry and outcomes', () => {
   });
 
   it('`pdm hub train` logs in with the password from the environment, waits for the job and prints the new version', async () => {
-    const run = await runPdm(['hub', 'train', '--url', hub.httpUrl, '--user', 'sam', '--device', `${SITE}/${DEVICE}`, '--to', new Date(T0 + 350 * S).toISOString()], { PDM_HUB_PASSWORD: PASSWORD });
+    const run = await runPdm(
+      [
+        'hub',
+        'train',
+        '--url',
+        hub.httpUrl,
+        '--user',
+        'sam',
+        '--device',
+        `${SITE}/${DEVICE}`,
+        '--to',
+        new Date(T0 + 350 * S).toISOString(),
+      ],
+      { PDM_HUB_PASSWORD: PASSWORD },
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/registered pca-plant-1-pump-7 1\.0\.2 /);
     expect(run.stdout).toMatch(/normalRows: 340\n/);
     expect(run.stdout).not.toContain(PASSWORD);
-    const noPassword = await runPdm(['hub', 'train', '--url', hub.httpUrl, '--user', 'sam', '--device', `${SITE}/${DEVICE}`], { PDM_HUB_PASSWORD: '' });
+    const noPassword = await runPdm(
+      ['hub', 'train', '--url', hub.httpUrl, '--user', 'sam', '--device', `${SITE}/${DEVICE}`],
+      { PDM_HUB_PASSWORD: '' },
+    );
     expect(noPassword.code).not.toBe(0);
     expect(noPassword.stderr).toMatch(/set PDM_HUB_PASSWORD/);
   });
 
   it('fails a job for too little normal data with a coded error that names the minimum', async () => {
     const sam = await login('sam');
-    const queued = (await (await post('/api/models/train', sam, { device: `${SITE}/pump-unknown` })).json()) as TrainingJob;
+    const queued = (await (
+      await post('/api/models/train', sam, { device: `${SITE}/pump-unknown` })
+    ).json()) as TrainingJob;
     const job = await waitFor('the job to fail', async () => {
       const j = await get<TrainingJob>(`/api/models/train/${queued.id}`, sam);
       return j.status === 'failed' ? j : undefined;
     });
     expect(job.error!.code).toBe('PDM_ERR_TRAINING_DATA');
     expect(job.error!.message).toMatch(/0 normal rows .*at least 100 are needed/);
-    expect((await get<{ models: RegistryEntry[] }>('/api/models', sam)).models.some((m) => m.modelId === 'pca-plant-1-pump-unknown')).toBe(false);
+    expect(
+      (await get<{ models: RegistryEntry[] }>('/api/models', sam)).models.some(
+        (m) => m.modelId === 'pca-plant-1-pump-unknown',
+      ),
+    ).toBe(false);
   });
 });

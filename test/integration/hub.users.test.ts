@@ -43,11 +43,16 @@ describe('users and their sessions, with the CLI and a running hub', () => {
     const { csrfToken } = (await me(cookie)).body;
     expect((await me(cookie)).body.role).toBe('viewer');
     expect(await cli('set-role', 'ana', 'supervisor')).toContain('ana is now supervisor');
-    await waitFor('the hub to re-read the identities', async () => ((await me(cookie)).body.role === 'supervisor' ? true : undefined));
+    await waitFor('the hub to re-read the identities', async () =>
+      (await me(cookie)).body.role === 'supervisor' ? true : undefined,
+    );
 
     hub.kill('SIGKILL');
     await exited(hub);
-    ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(dir, { mqtt: ready.mqttPort, http: ready.httpPort })));
+    ({ child: hub, ready } = await startPdm<HubReady>(
+      ['hub'],
+      hubEnv(dir, { mqtt: ready.mqttPort, http: ready.httpPort }),
+    ));
     expect(await me(cookie)).toEqual({ status: 200, body: expect.objectContaining({ role: 'supervisor', csrfToken }) });
     expect(readFileSync(join(dir, 'sessions.json'), 'utf8')).not.toContain(cookie.split('=')[1]!);
   });

@@ -30,8 +30,15 @@ describe('webhook outbox API: dead letters listed, retried by a supervisor (in-p
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/work-orders`;
     const tmp = await tempDir();
     const ids = await IdentityStore.open(tmp.dir);
-    for (const [name, role] of [['vic', 'viewer'], ['tina', 'technician'], ['sam', 'supervisor']] as const) await ids.addUser(name, role, PASSWORD);
-    hub = await startTestHub(tmp.dir, { workflow: { cmms: { url, secret: 'a-very-long-shared-secret', maxAttempts: 3, baseDelayMs: 10 } } });
+    for (const [name, role] of [
+      ['vic', 'viewer'],
+      ['tina', 'technician'],
+      ['sam', 'supervisor'],
+    ] as const)
+      await ids.addUser(name, role, PASSWORD);
+    hub = await startTestHub(tmp.dir, {
+      workflow: { cmms: { url, secret: 'a-very-long-shared-secret', maxAttempts: 3, baseDelayMs: 10 } },
+    });
     const other = await tempDir();
     await (await IdentityStore.open(other.dir)).addUser('sam', 'supervisor', PASSWORD);
     bare = await startTestHub(other.dir);
@@ -45,15 +52,30 @@ describe('webhook outbox API: dead letters listed, retried by a supervisor (in-p
   });
 
   async function login(base: RunningHub, username: string) {
-    const res = await fetch(`${base.httpUrl}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
-    return { cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
+    const res = await fetch(`${base.httpUrl}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password: PASSWORD }),
+    });
+    return {
+      cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!,
+      csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
+    };
   }
   const list = async (base: RunningHub, who: { cookie: string }) =>
-    (await (await fetch(`${base.httpUrl}/api/webhooks`, { headers: { cookie: who.cookie } })).json()) as { configured: boolean; pending: WebhookView[]; dead: WebhookView[] };
+    (await (await fetch(`${base.httpUrl}/api/webhooks`, { headers: { cookie: who.cookie } })).json()) as {
+      configured: boolean;
+      pending: WebhookView[];
+      dead: WebhookView[];
+    };
   const retry = (base: RunningHub, who: { cookie: string; csrf?: string }, body: unknown) =>
     fetch(`${base.httpUrl}/api/webhooks/retry`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', cookie: who.cookie, ...(who.csrf ? { 'x-csrf-token': who.csrf } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        cookie: who.cookie,
+        ...(who.csrf ? { 'x-csrf-token': who.csrf } : {}),
+      },
       body: JSON.stringify(body),
     });
 
@@ -66,7 +88,12 @@ describe('webhook outbox API: dead letters listed, retried by a supervisor (in-p
       const body = await list(hub, vic);
       return body.dead.length === 1 ? body.dead : undefined;
     });
-    expect(dead[0]).toMatchObject({ key: `${inspectionId}:0:open`, attempts: 1, lastError: 'HTTP 422', type: 'inspection.open' });
+    expect(dead[0]).toMatchObject({
+      key: `${inspectionId}:0:open`,
+      attempts: 1,
+      lastError: 'HTTP 422',
+      type: 'inspection.open',
+    });
     expect(dead[0]).not.toHaveProperty('body');
 
     const sam = await login(hub, 'sam');
@@ -74,13 +101,19 @@ describe('webhook outbox API: dead letters listed, retried by a supervisor (in-p
     const noCsrf = await retry(hub, { cookie: sam.cookie }, {});
     expect([noCsrf.status, ((await noCsrf.json()) as { error: string }).error]).toEqual([403, 'PDM_ERR_CSRF']);
     const technician = await retry(hub, tina, {});
-    expect([technician.status, ((await technician.json()) as { error: string }).error]).toEqual([403, 'PDM_ERR_FORBIDDEN']);
+    expect([technician.status, ((await technician.json()) as { error: string }).error]).toEqual([
+      403,
+      'PDM_ERR_FORBIDDEN',
+    ]);
     const unknown = await retry(hub, sam, { keys: ['no-such-key'] });
     const unknownBody = (await unknown.json()) as { error: string; message: string };
     expect([unknown.status, unknownBody.error]).toEqual([404, 'PDM_ERR_NOT_FOUND']);
     expect(unknownBody.message).toContain('no-such-key');
     const malformed = await retry(hub, sam, { keys: 'all' });
-    expect([malformed.status, ((await malformed.json()) as { error: string }).error]).toEqual([400, 'PDM_ERR_BAD_REQUEST']);
+    expect([malformed.status, ((await malformed.json()) as { error: string }).error]).toEqual([
+      400,
+      'PDM_ERR_BAD_REQUEST',
+    ]);
     expect((await list(hub, vic)).dead).toHaveLength(1); // nothing moved by a refused request
 
     status = 200;

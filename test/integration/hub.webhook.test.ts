@@ -40,7 +40,15 @@ async function fakeCmms(statuses: number[], port = 0): Promise<{ url: string; re
 
 const sample = (): Inspection => openInspection(anomalyEvent('plant-1', 'pump-001'), 1000);
 
-const cmmsAt = (url: string, over: Partial<CmmsConfig> = {}): CmmsConfig => ({ url, secret: SECRET, maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 100, timeoutMs: 2000, ...over });
+const cmmsAt = (url: string, over: Partial<CmmsConfig> = {}): CmmsConfig => ({
+  url,
+  secret: SECRET,
+  maxAttempts: 5,
+  baseDelayMs: 20,
+  maxDelayMs: 100,
+  timeoutMs: 2000,
+  ...over,
+});
 
 describe('CMMS webhook delivery (real HTTP server)', () => {
   const servers: Server[] = [];
@@ -54,15 +62,28 @@ describe('CMMS webhook delivery (real HTTP server)', () => {
     const cmms = await fakeCmms([503, 400, 200]);
     servers.push(cmms.server);
     const n = buildNotification(sample(), 0, 1234);
-    expect(await postNotification(cmmsAt(cmms.url), fetch, n)).toEqual({ ok: false, retryable: true, error: 'HTTP 503' });
-    expect(await postNotification(cmmsAt(cmms.url), fetch, n)).toEqual({ ok: false, retryable: false, error: 'HTTP 400' });
+    expect(await postNotification(cmmsAt(cmms.url), fetch, n)).toEqual({
+      ok: false,
+      retryable: true,
+      error: 'HTTP 503',
+    });
+    expect(await postNotification(cmmsAt(cmms.url), fetch, n)).toEqual({
+      ok: false,
+      retryable: false,
+      error: 'HTTP 400',
+    });
     expect(await postNotification(cmmsAt(cmms.url), fetch, n)).toEqual({ ok: true });
     for (const r of cmms.received) {
       expect(r.headers['idempotency-key']).toBe(n.key);
       expect(r.headers['x-pdm-signature']).toBe(signBody(SECRET, r.body));
       expect(r.body).toBe(n.body);
     }
-    expect(JSON.parse(n.body)).toMatchObject({ type: 'inspection.open', idempotencyKey: n.key, sequence: 0, inspection: { priority: 'P2' } });
+    expect(JSON.parse(n.body)).toMatchObject({
+      type: 'inspection.open',
+      idempotencyKey: n.key,
+      sequence: 0,
+      inspection: { priority: 'P2' },
+    });
     const down = await postNotification(cmmsAt(`http://127.0.0.1:${await freePort()}/x`), fetch, n);
     expect(down).toMatchObject({ ok: false, retryable: true, error: expect.stringMatching(/ECONNREFUSED/) });
   });
@@ -71,7 +92,13 @@ describe('CMMS webhook delivery (real HTTP server)', () => {
     const cmms = await fakeCmms([503, 502, 200]);
     servers.push(cmms.server);
     const tmp = await tempDir('pdm-webhooks-');
-    const outbox = await WebhookOutbox.open({ dataDir: tmp.dir, cmms: cmmsAt(cmms.url, { baseDelayMs: 100, maxDelayMs: 1000 }), inspections: [], logger: silent, random: () => 1 });
+    const outbox = await WebhookOutbox.open({
+      dataDir: tmp.dir,
+      cmms: cmmsAt(cmms.url, { baseDelayMs: 100, maxDelayMs: 1000 }),
+      inspections: [],
+      logger: silent,
+      random: () => 1,
+    });
     cleanups.push(async () => {
       await outbox.close();
       await tmp.cleanup();
@@ -141,13 +168,22 @@ describe('durable webhook outbox across a SIGKILL (real hub process, real CMMS s
     const tried = await waitFor('every inspection tried at least once', async () => {
       const { pending } = await getJson<{ pending: WebhookView[] }>(`${hub!.httpUrl}/api/webhooks`, cookie);
       const opens = pending.filter((p) => p.sequence === 0);
-      return pending.length === 4 && opens.length === 3 && opens.every((p) => p.attempts >= 1 && /ECONNREFUSED/.test(p.lastError ?? '')) ? pending : undefined;
+      return pending.length === 4 &&
+        opens.length === 3 &&
+        opens.every((p) => p.attempts >= 1 && /ECONNREFUSED/.test(p.lastError ?? ''))
+        ? pending
+        : undefined;
     });
     expect(tried.find((p) => p.sequence === 1)).toMatchObject({ inspectionId: inspections[0]!.id, attempts: 0 });
     // The API shows the outbox in memory; its file follows with the next coalesced write (the HTTP answer to a
     // transition does not wait for it). Wait for that write, so the kill below finds these four on disk.
-    const readOutboxFile = async () => JSON.parse(await readFile(join(tmp.dir, WEBHOOK_FILE), 'utf8')) as { pending: Array<{ key: string; attempts: number }> };
-    await waitFor('the four notifications on disk', async () => ((await readOutboxFile()).pending.length >= 4 ? true : undefined));
+    const readOutboxFile = async () =>
+      JSON.parse(await readFile(join(tmp.dir, WEBHOOK_FILE), 'utf8')) as {
+        pending: Array<{ key: string; attempts: number }>;
+      };
+    await waitFor('the four notifications on disk', async () =>
+      (await readOutboxFile()).pending.length >= 4 ? true : undefined,
+    );
     // The last change goes in right before the kill: recorded or not, it must arrive.
     await acknowledge(inspections[1]!.id);
     hub.child.kill('SIGKILL');
@@ -162,7 +198,10 @@ describe('durable webhook outbox across a SIGKILL (real hub process, real CMMS s
     cms = cmms.server;
     const cookie2 = await login(hub.httpUrl, 'sam', PASSWORD);
     await waitFor('outbox drained', async () => {
-      const { pending, dead } = await getJson<{ pending: WebhookView[]; dead: WebhookView[] }>(`${hub!.httpUrl}/api/webhooks`, cookie2);
+      const { pending, dead } = await getJson<{ pending: WebhookView[]; dead: WebhookView[] }>(
+        `${hub!.httpUrl}/api/webhooks`,
+        cookie2,
+      );
       return pending.length === 0 && dead.length === 0 ? true : undefined;
     });
 

@@ -8,7 +8,16 @@ import type { RegistryEntry } from '../../hub/registry/store.js';
 import { signManifest } from '../../models/bundle.js';
 import { topicFor } from '../../protocol/topics.js';
 import { SeededRandom } from '../../simulator/random.js';
-import { SITE, shippedCopy, startAgentSide, startHubSide, until, variant, type AgentSide, type HubSide } from './model-sync.support.js';
+import {
+  SITE,
+  shippedCopy,
+  startAgentSide,
+  startHubSide,
+  until,
+  variant,
+  type AgentSide,
+  type HubSide,
+} from './model-sync.support.js';
 
 /**
  * Issue #8's model target, as a seeded fuzzer: "100 % of forged or corrupted models rejected, with the previous model
@@ -20,7 +29,15 @@ import { SITE, shippedCopy, startAgentSide, startHubSide, until, variant, type A
  */
 const SEED = 8;
 const PER_KIND = 12;
-const KINDS = ['flip', 'truncate', 'extend', 'other-artifact', 'forged-key', 'tampered-field', 'random-signature'] as const;
+const KINDS = [
+  'flip',
+  'truncate',
+  'extend',
+  'other-artifact',
+  'forged-key',
+  'tampered-field',
+  'random-signature',
+] as const;
 type Kind = (typeof KINDS)[number];
 const EXPECTED: Record<Kind, RegExp> = {
   flip: /^PDM_ERR_MODEL_HASH: /,
@@ -78,7 +95,9 @@ function corrupt(kind: Kind, n: number): { version: string; manifest: Buffer } {
       return { version, manifest: genuine() };
     case 'other-artifact': {
       // A genuine, signed artifact of another version served under this one's manifest (a replayed download).
-      const other = hub.registry.store.list().find((e) => e.version !== version && e.size === entry.size && e.sha256 !== entry.sha256);
+      const other = hub.registry.store
+        .list()
+        .find((e) => e.version !== version && e.size === entry.size && e.sha256 !== entry.sha256);
       writeFileSync(file, readFileSync(hub.registry.store.bundlePath(other!.modelId, other!.version)!));
       return { version, manifest: genuine() };
     }
@@ -98,7 +117,13 @@ function corrupt(kind: Kind, n: number): { version: string; manifest: Buffer } {
       };
     }
     case 'random-signature':
-      return { version, manifest: forged((m) => void (m.signature = Buffer.from(Array.from({ length: 1 + int(96) }, () => int(256))).toString('base64'))) };
+      return {
+        version,
+        manifest: forged(
+          (m) =>
+            void (m.signature = Buffer.from(Array.from({ length: 1 + int(96) }, () => int(256))).toString('base64')),
+        ),
+      };
   }
 }
 
@@ -111,7 +136,10 @@ describe('seeded fuzzing of model artifacts and manifests against a real agent',
         const { version, manifest } = corrupt(kind, n);
         const before = agent.outcomes.length;
         await hub.publish(topicFor(SITE, 'pump-1', 'model'), manifest);
-        const outcome = await until(() => agent.outcomes.slice(before).find((o) => o.version === version), `the outcome for ${kind} ${version}`);
+        const outcome = await until(
+          () => agent.outcomes.slice(before).find((o) => o.version === version),
+          `the outcome for ${kind} ${version}`,
+        );
         expect({ kind, result: outcome.result }).toEqual({ kind, result: 'rejected' });
         expect(outcome.reason, `${kind} ${version}`).toMatch(EXPECTED[kind]);
         const ack = await until(() => hub.acks.find((a) => a.version === version), `the ack for ${version}`);

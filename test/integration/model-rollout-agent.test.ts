@@ -82,7 +82,9 @@ beforeAll(async () => {
     }),
   );
   ({ child: agent } = await startPdm(['agent', '--config', config], {}));
-  await waitFor('the agent online with the shipped model', async () => (device()?.modelVersion === '1.0.0' && device()?.state === 'online' ? true : undefined));
+  await waitFor('the agent online with the shipped model', async () =>
+    device()?.modelVersion === '1.0.0' && device()?.state === 'online' ? true : undefined,
+  );
 });
 
 afterAll(async () => {
@@ -96,17 +98,34 @@ afterAll(async () => {
 describe('model rollout through the running hub to a real agent', () => {
   it('registers a version over the API, rolls it out to the canary, and the agent applies it and reports it', async () => {
     const card = variant(shippedCopy(dir), dir, '1.1.0');
-    const upload = await api<{ modelId: string; version: string }>('POST', '/api/models', JSON.parse(encodeBundle(readModel(card)).toString('utf8')));
+    const upload = await api<{ modelId: string; version: string }>(
+      'POST',
+      '/api/models',
+      JSON.parse(encodeBundle(readModel(card)).toString('utf8')),
+    );
     expect(upload).toMatchObject({ status: 201, body: { modelId: 'pump-vibration-pca', version: '1.1.0' } });
 
-    const badUpload = await api<{ error: string; message: string }>('POST', '/api/models', { schema: 'pdm.model-bundle/v1', card: {}, onnx: 'AAAA' });
+    const badUpload = await api<{ error: string; message: string }>('POST', '/api/models', {
+      schema: 'pdm.model-bundle/v1',
+      card: {},
+      onnx: 'AAAA',
+    });
     expect(badUpload.status).toBe(400);
     expect(badUpload.body.error).toMatch(/^PDM_ERR_(MODEL_INVALID|REGISTRY)$/);
-    const badRollout = await api<{ error: string; message: string }>('POST', '/api/rollouts', { modelId: 'pump-vibration-pca', version: '1.1.0', canaries: ['no-slash'] });
+    const badRollout = await api<{ error: string; message: string }>('POST', '/api/rollouts', {
+      modelId: 'pump-vibration-pca',
+      version: '1.1.0',
+      canaries: ['no-slash'],
+    });
     expect(badRollout).toMatchObject({ status: 400, body: { error: 'PDM_ERR_ROLLOUT' } });
     expect(badRollout.body.message).toMatch(/canaries\.0/);
 
-    const started = await api<RolloutState>('POST', '/api/rollouts', { modelId: 'pump-vibration-pca', version: '1.1.0', canaries: [KEY], policy: { soakMs: 0 } });
+    const started = await api<RolloutState>('POST', '/api/rollouts', {
+      modelId: 'pump-vibration-pca',
+      version: '1.1.0',
+      canaries: [KEY],
+      policy: { soakMs: 0 },
+    });
     expect(started.status).toBe(201);
     const done = await waitFor('the rollout to complete', async () => {
       const r = (await api<RolloutState>('GET', `/api/rollouts/${started.body.id}`)).body;
@@ -114,8 +133,15 @@ describe('model rollout through the running hub to a real agent', () => {
     });
     expect(done.steps.map((s) => s.step)).toContain('ack-applied');
     expect(acks.find((a) => a.version === '1.1.0')).toMatchObject({ result: 'applied', site: SITE, device: DEVICE });
-    await waitFor('the agent status to show 1.1.0', async () => (device()?.modelVersion === '1.1.0' ? true : undefined));
-    const models = (await api<{ models: Array<{ version: string }>; deployed: Record<string, { version: string }> }>('GET', '/api/models')).body;
+    await waitFor('the agent status to show 1.1.0', async () =>
+      device()?.modelVersion === '1.1.0' ? true : undefined,
+    );
+    const models = (
+      await api<{ models: Array<{ version: string }>; deployed: Record<string, { version: string }> }>(
+        'GET',
+        '/api/models',
+      )
+    ).body;
     expect(models.deployed[KEY]?.version).toBe('1.1.0');
     expect(models.models.map((m) => m.version)).toContain('1.1.0');
   });
@@ -125,14 +151,21 @@ describe('model rollout through the running hub to a real agent', () => {
     const bundle = readFileSync(hub.models.registry.store.bundlePath('pump-vibration-pca', '1.1.0')!);
     const fields = { modelId: 'pump-vibration-pca', version: '6.6.6', sha256: sha256(bundle), size: bundle.length };
     const envelope = { ...createEnvelopeFactory({ site: SITE, device: DEVICE }).next() };
-    const forged = encode('model', { ...envelope, ...fields, url: '/models/pump-vibration-pca/1.1.0/bundle', signature: signManifest(fields, forger) });
+    const forged = encode('model', {
+      ...envelope,
+      ...fields,
+      url: '/models/pump-vibration-pca/1.1.0/bundle',
+      signature: signManifest(fields, forger),
+    });
     await hub.broker.publish(forged.topic, forged.payload, { qos: 1, retain: true });
 
     const ack = await waitFor('the rejection', async () => acks.find((a) => a.version === '6.6.6'));
     expect(ack.result).toBe('rejected');
     expect(ack.reason).toMatch(/PDM_ERR_MODEL_SIGNATURE/);
     const rejectedAt = Date.now();
-    await waitFor('telemetry scored after the rejection', async () => ((hub.ingest.live.get(KEY)?.lastTelemetryAt ?? 0) > rejectedAt ? true : undefined));
+    await waitFor('telemetry scored after the rejection', async () =>
+      (hub.ingest.live.get(KEY)?.lastTelemetryAt ?? 0) > rejectedAt ? true : undefined,
+    );
     expect(device()?.modelVersion).toBe('1.1.0');
     expect(Number.isFinite(hub.ingest.live.get(KEY)?.lastScore)).toBe(true);
     expect(readFileSync(join(dir, 'agent.log'), 'utf8')).toMatch(/model rejected; the running model keeps scoring/);

@@ -19,7 +19,9 @@ describe('pdm model (registry CLI, real process)', () => {
     expect(list.stdout).toMatch(/^pump-vibration-pca\t1\.0\.0\tpca-t2q\t\d+ bytes/);
     const key = await runPdm(['model', 'key'], env);
     expect(key.stdout).toContain('BEGIN PUBLIC KEY');
-    const entry = JSON.parse(readFileSync(join(data, 'registry', 'models', 'pump-vibration-pca', '1.0.0', 'entry.json'), 'utf8'));
+    const entry = JSON.parse(
+      readFileSync(join(data, 'registry', 'models', 'pump-vibration-pca', '1.0.0', 'entry.json'), 'utf8'),
+    );
     expect(verifyManifest(entry, entry.signature, key.stdout)).toBe(true);
   });
 

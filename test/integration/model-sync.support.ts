@@ -42,7 +42,6 @@ export function variant(base: string, dir: string, version: string, onnx?: Uint8
   return writeModel(join(dir, `v${version}`), { card: sealed, onnx: graph }).cardPath;
 }
 
-
 export interface HubSide {
   registry: ModelRegistry;
   mqttPort: number;
@@ -56,16 +55,33 @@ export interface HubSide {
 }
 
 /** A real aedes broker and a real HTTP server on port 0, with the registry wired as the hub will wire it. */
-export async function startHubSide(dir: string, opts: { inspections?: Array<AlarmSource & { site: string; device: string }> } = {}): Promise<HubSide> {
+export async function startHubSide(
+  dir: string,
+  opts: { inspections?: Array<AlarmSource & { site: string; device: string }> } = {},
+): Promise<HubSide> {
   const broker = await Aedes.createBroker();
   const tcp = createTcpServer(broker.handle);
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
   const mqttPort = (tcp.address() as AddressInfo).port;
-  const publish = (topic: string, payload: Buffer, o: { qos: 0 | 1; retain: boolean } = { qos: 1, retain: true }): Promise<void> =>
-    new Promise((resolve, reject) => broker.publish({ cmd: 'publish', topic, payload, qos: o.qos, retain: o.retain, dup: false }, (e) => (e ? reject(e) : resolve())));
+  const publish = (
+    topic: string,
+    payload: Buffer,
+    o: { qos: 0 | 1; retain: boolean } = { qos: 1, retain: true },
+  ): Promise<void> =>
+    new Promise((resolve, reject) =>
+      broker.publish({ cmd: 'publish', topic, payload, qos: o.qos, retain: o.retain, dup: false }, (e) =>
+        e ? reject(e) : resolve(),
+      ),
+    );
   // No baseUrl: manifests carry a path and agents resolve it against their configured hub URL. The tick timer is
   // slow on purpose: tests call registry.tick() themselves.
-  const wired = createHubRegistry({ dataDir: dir, publish, inspections: (site, device) => (opts.inspections ?? []).filter((i) => i.site === site && i.device === device), logger, tickMs: 3_600_000 });
+  const wired = createHubRegistry({
+    dataDir: dir,
+    publish,
+    inspections: (site, device) => (opts.inspections ?? []).filter((i) => i.site === site && i.device === device),
+    logger,
+    tickMs: 3_600_000,
+  });
   const { registry } = wired;
   const downloads: string[] = [];
   const http = createServer((req, res) => {
@@ -85,17 +101,25 @@ export async function startHubSide(dir: string, opts: { inspections?: Array<Alar
   const acks: ModelAckMessage[] = [];
   // What hub ingest will do for `model/ack`: validate, then hand it to the registry.
   await new Promise<void>((r) =>
-    broker.subscribe('pdm/v1/+/+/model/ack', (packet, cb) => {
-      const d = decode(packet.topic, packet.payload as Buffer);
-      if (d.ok && d.value.channel === 'model/ack') {
-        acks.push(d.value.message as ModelAckMessage);
-        void wired.handleAck(d.value.message as ModelAckMessage);
-      }
-      cb();
-    }, r),
+    broker.subscribe(
+      'pdm/v1/+/+/model/ack',
+      (packet, cb) => {
+        const d = decode(packet.topic, packet.payload as Buffer);
+        if (d.ok && d.value.channel === 'model/ack') {
+          acks.push(d.value.message as ModelAckMessage);
+          void wired.handleAck(d.value.message as ModelAckMessage);
+        }
+        cb();
+      },
+      r,
+    ),
   );
   return {
-    registry, mqttPort, httpBase, acks, downloads,
+    registry,
+    mqttPort,
+    httpBase,
+    acks,
+    downloads,
     publish: (topic, payload) => publish(topic, payload),
     async close() {
       wired.close();
@@ -116,9 +140,25 @@ export interface AgentSide {
 }
 
 /** The agent's model-sync part on a real MQTT connection and real onnxruntime sessions, booted from `shippedCard`. */
-export async function startAgentSide(hub: HubSide, device: string, shippedCard: string, publicKeyPem: string, dir = mkdtempSync(join(tmpdir(), 'pdm-agent-'))): Promise<AgentSide> {
-  const config = ModelSyncConfigSchema.parse({ publicKeyPem, httpBase: hub.httpBase, dir, download: { attempts: 2, retryMinMs: 10, retryMaxMs: 20 }, shadow: { probationWindows: 0 } });
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.mqttPort}`, { clientId: deviceClientId(SITE, device), protocolVersion: 4, reconnectPeriod: 100 });
+export async function startAgentSide(
+  hub: HubSide,
+  device: string,
+  shippedCard: string,
+  publicKeyPem: string,
+  dir = mkdtempSync(join(tmpdir(), 'pdm-agent-')),
+): Promise<AgentSide> {
+  const config = ModelSyncConfigSchema.parse({
+    publicKeyPem,
+    httpBase: hub.httpBase,
+    dir,
+    download: { attempts: 2, retryMinMs: 10, retryMaxMs: 20 },
+    shadow: { probationWindows: 0 },
+  });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.mqttPort}`, {
+    clientId: deviceClientId(SITE, device),
+    protocolVersion: 4,
+    reconnectPeriod: 100,
+  });
   const outcomes: SyncOutcome[] = [];
   const { sync, model } = await createModelSync({
     config,
@@ -132,7 +172,10 @@ export async function startAgentSide(hub: HubSide, device: string, shippedCard: 
     onOutcome: (o) => outcomes.push(o),
   });
   return {
-    sync, model, client, outcomes,
+    sync,
+    model,
+    client,
+    outcomes,
     async close() {
       await sync.close();
       await client.endAsync();

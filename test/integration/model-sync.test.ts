@@ -8,7 +8,16 @@ import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { topicFor } from '../../protocol/topics.js';
 import { signManifest } from '../../models/bundle.js';
-import { SITE, shippedCopy, startAgentSide, startHubSide, until, variant, type AgentSide, type HubSide } from './model-sync.support.js';
+import {
+  SITE,
+  shippedCopy,
+  startAgentSide,
+  startHubSide,
+  until,
+  variant,
+  type AgentSide,
+  type HubSide,
+} from './model-sync.support.js';
 
 /**
  * Model sync end to end: a real aedes broker and HTTP server with the registry, an agent-side ModelSync on a real MQTT
@@ -56,7 +65,9 @@ describe('model sync against a real broker and HTTP', () => {
     const manifest = JSON.parse(hub.registry.manifest(SITE, 'pump-1', entry).toString());
     manifest.signature = signManifest(entry, forger);
     await hub.publish(topicFor(SITE, 'pump-1', 'model'), Buffer.from(JSON.stringify(manifest)));
-    expect(await rejectedAndOldModelScores('1.1.0')).toMatch(/^PDM_ERR_MODEL_SIGNATURE: .*not signed by the configured hub key/);
+    expect(await rejectedAndOldModelScores('1.1.0')).toMatch(
+      /^PDM_ERR_MODEL_SIGNATURE: .*not signed by the configured hub key/,
+    );
     expect(hub.downloads).toEqual([]);
   });
 
@@ -67,14 +78,20 @@ describe('model sync against a real broker and HTTP', () => {
     bytes[bytes.indexOf('"threshold"') + 2] = 'X'.charCodeAt(0); // same size, different content
     writeFileSync(file, bytes);
     await pushTo('pump-1', entry.modelId, entry.version);
-    expect(await rejectedAndOldModelScores('1.2.0')).toMatch(/^PDM_ERR_MODEL_HASH: artifact sha256 .* differs from the manifest/);
+    expect(await rejectedAndOldModelScores('1.2.0')).toMatch(
+      /^PDM_ERR_MODEL_HASH: artifact sha256 .* differs from the manifest/,
+    );
   });
 
   it('a truncated artifact is rejected', async () => {
     const entry = hub.registry.addFromCard(variant(shipped, dir, '1.3.0'));
     truncateSync(hub.registry.store.bundlePath(entry.modelId, entry.version)!, Math.floor(entry.size / 2));
     await pushTo('pump-1', entry.modelId, entry.version);
-    expect(await rejectedAndOldModelScores('1.3.0')).toMatch(new RegExp(`^PDM_ERR_MODEL_HASH: artifact is ${Math.floor(entry.size / 2)} bytes, manifest says ${entry.size} \\(truncated\\)`));
+    expect(await rejectedAndOldModelScores('1.3.0')).toMatch(
+      new RegExp(
+        `^PDM_ERR_MODEL_HASH: artifact is ${Math.floor(entry.size / 2)} bytes, manifest says ${entry.size} \\(truncated\\)`,
+      ),
+    );
     expect(hub.downloads.filter((p) => p.includes('/1.3.0/'))).toHaveLength(1); // a wrong size is final, not retried
     // The same manifest again (as after a reconnect): a short read may have been the network, so it is fetched again.
     await pushTo('pump-1', entry.modelId, entry.version);
@@ -114,7 +131,12 @@ describe('model sync against a real broker and HTTP', () => {
     try {
       expect(again.model.card.version).toBe('2.0.0');
       const outcome = await until(() => again.outcomes[0], 'the retained manifest to be handled');
-      expect(outcome).toEqual({ modelId: 'pump-vibration-pca', version: '2.0.0', result: 'applied', reason: 'already running' });
+      expect(outcome).toEqual({
+        modelId: 'pump-vibration-pca',
+        version: '2.0.0',
+        result: 'applied',
+        reason: 'already running',
+      });
     } finally {
       await again.close();
     }
@@ -122,7 +144,15 @@ describe('model sync against a real broker and HTTP', () => {
 
   it('an invalid manifest is ignored without an ack (it names no version to answer for)', async () => {
     const before = agent.outcomes.length;
-    const bad = encode('model', { ...createEnvelopeFactory({ site: SITE, device: 'pump-1' }).next(), modelId: 'x', version: '9', sha256: 'a'.repeat(64), size: 1, signature: 'AAAA', url: '/x' }).payload;
+    const bad = encode('model', {
+      ...createEnvelopeFactory({ site: SITE, device: 'pump-1' }).next(),
+      modelId: 'x',
+      version: '9',
+      sha256: 'a'.repeat(64),
+      size: 1,
+      signature: 'AAAA',
+      url: '/x',
+    }).payload;
     const broken = Buffer.from(bad.toString().replace('"size":1', '"size":-1'));
     await agent.sync.receive(broken);
     expect(agent.outcomes.length).toBe(before);

@@ -5,7 +5,22 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 /** Variables onnxruntime reads to keep its telemetry quiet on CI machines (`CI` found by experiment, the rest listed in its binary); cleared so the control case is real. */
-const CI_SWITCHES = ['CI', 'TF_BUILD', 'GITHUB_ACTIONS', 'GITLAB_CI', 'CIRCLECI', 'TRAVIS', 'JENKINS_URL', 'CODEBUILD_BUILD_ID', 'BUILDKITE', 'TEAMCITY_VERSION', 'APPVEYOR', 'BITBUCKET_BUILD_NUMBER', 'ORT_RUNNING_UNIT_TESTS', 'ORT_DISABLE_TELEMETRY'];
+const CI_SWITCHES = [
+  'CI',
+  'TF_BUILD',
+  'GITHUB_ACTIONS',
+  'GITLAB_CI',
+  'CIRCLECI',
+  'TRAVIS',
+  'JENKINS_URL',
+  'CODEBUILD_BUILD_ID',
+  'BUILDKITE',
+  'TEAMCITY_VERSION',
+  'APPVEYOR',
+  'BITBUCKET_BUILD_NUMBER',
+  'ORT_RUNNING_UNIT_TESTS',
+  'ORT_DISABLE_TELEMETRY',
+];
 
 /** Loads the shipped model through the built OnnxModelRuntime and scores once, in a fresh process with its own cache folder. */
 function loadModel(cache: string, env: Record<string, string>): { status: number | null; stderr: string } {
@@ -16,7 +31,11 @@ function loadModel(cache: string, env: Record<string, string>): { status: number
     'await model.score([model.card.features.names.map(() => 0.1)]);',
     'await model.close();',
   ].join('\n');
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...base, XDG_CACHE_HOME: cache, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...base, XDG_CACHE_HOME: cache, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { status: run.status, stderr: run.stderr };
 }
 

@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTrainingData } from '../../cli/commands/train.js';
 import type { RolloutState } from '../../hub/registry/rollout.js';
-import { SITE, shippedCopy, startAgentSide, startHubSide, until, variant, type AgentSide, type HubSide } from './model-sync.support.js';
+import {
+  SITE,
+  shippedCopy,
+  startAgentSide,
+  startHubSide,
+  until,
+  variant,
+  type AgentSide,
+  type HubSide,
+} from './model-sync.support.js';
 
 /**
  * Staged rollout with a real broker, real HTTP and two agent-side model syncs with real onnxruntime sessions:
@@ -13,7 +22,11 @@ import { SITE, shippedCopy, startAgentSide, startHubSide, until, variant, type A
 const dir = mkdtempSync(join(tmpdir(), 'pdm-rollout-'));
 const normal = defaultTrainingData(6, 10).healthy.slice(0, 20);
 /** The hub's inspections as the registry sees them; the test adds the canary's alarms. */
-const inspections: Array<{ site: string; device: string; events: Array<{ kind: string; device: string; at: number }> }> = [];
+const inspections: Array<{
+  site: string;
+  device: string;
+  events: Array<{ kind: string; device: string; at: number }>;
+}> = [];
 let hub: HubSide;
 let canary: AgentSide;
 let fleet: AgentSide;
@@ -21,7 +34,8 @@ let shipped: string;
 const devices = { canaries: [{ site: SITE, device: 'pump-c' }], rest: [{ site: SITE, device: 'pump-f' }] };
 
 const versionsSeen = (a: AgentSide): string[] => a.outcomes.map((o) => `${o.version}:${o.result}`);
-const getRollout = async (id: string): Promise<RolloutState> => (await fetch(`${hub.httpBase}/api/rollouts/${id}`)).json() as Promise<RolloutState>;
+const getRollout = async (id: string): Promise<RolloutState> =>
+  (await fetch(`${hub.httpBase}/api/rollouts/${id}`)).json() as Promise<RolloutState>;
 
 beforeAll(async () => {
   shipped = shippedCopy(dir);
@@ -44,7 +58,15 @@ describe('staged rollout', () => {
     await until(() => hub.registry.rollout(r.id)?.stage === 'completed', 'the rollout to complete');
     expect([canary.model.card.version, fleet.model.card.version]).toEqual(['2.0.0', '2.0.0']);
     const steps = (await getRollout(r.id)).steps.map((s) => s.step);
-    expect(steps).toEqual(['started', 'canaries-sent', 'ack-applied', 'canaries-healthy', 'fleet-sent', 'ack-applied', 'completed']);
+    expect(steps).toEqual([
+      'started',
+      'canaries-sent',
+      'ack-applied',
+      'canaries-healthy',
+      'fleet-sent',
+      'ack-applied',
+      'completed',
+    ]);
   });
 
   it('a canary that rejects the model stops the rollout and rolls back; the fleet never gets it', async () => {
@@ -53,10 +75,16 @@ describe('staged rollout', () => {
     const r = await hub.registry.start({ model: entry, ...devices, policy: { soakMs: 0 } });
     await until(() => hub.registry.rollout(r.id)?.stage === 'rolled_back', 'the rollback');
     // The canary is sent its previous model again and confirms it is running it.
-    await until(() => versionsSeen(canary).filter((v) => v === '2.0.0:applied').length === 2, 'the canary to confirm 2.0.0');
+    await until(
+      () => versionsSeen(canary).filter((v) => v === '2.0.0:applied').length === 2,
+      'the canary to confirm 2.0.0',
+    );
     const state = await getRollout(r.id);
     expect(state.reason).toMatch(/canary plant-m\/pump-c rejected the model: PDM_ERR_MODEL_INVALID/);
-    expect(state.devices.map((d) => [d.device, d.status])).toEqual([['pump-c', 'rejected'], ['pump-f', 'waiting']]);
+    expect(state.devices.map((d) => [d.device, d.status])).toEqual([
+      ['pump-c', 'rejected'],
+      ['pump-f', 'waiting'],
+    ]);
     expect(state.steps.map((s) => s.step)).toEqual(['started', 'canaries-sent', 'ack-rejected', 'rolled-back']);
     expect(versionsSeen(fleet)).not.toContain('3.0.0:rejected');
     expect(fleet.outcomes.some((o) => o.version === '3.0.0')).toBe(false);
@@ -66,16 +94,31 @@ describe('staged rollout', () => {
 
   it('a canary whose alarm rate rises beyond the factor is rolled back to its previous model', async () => {
     const entry = hub.registry.addFromCard(variant(shipped, dir, '4.0.0'));
-    const r = await hub.registry.start({ model: entry, ...devices, policy: { soakMs: 60_000, alarmFactor: 3, minAlarms: 3 } });
-    await until(() => canary.model.card.version === '4.0.0' && hub.registry.rollout(r.id)?.devices[0]?.status === 'applied', 'the canary to apply 4.0.0');
+    const r = await hub.registry.start({
+      model: entry,
+      ...devices,
+      policy: { soakMs: 60_000, alarmFactor: 3, minAlarms: 3 },
+    });
+    await until(
+      () => canary.model.card.version === '4.0.0' && hub.registry.rollout(r.id)?.devices[0]?.status === 'applied',
+      'the canary to apply 4.0.0',
+    );
     await hub.registry.tick();
     expect(hub.registry.rollout(r.id)?.stage).toBe('canary'); // no alarms yet, soak not over: nothing moves
     const appliedAt = hub.registry.rollout(r.id)!.devices[0]!.at!;
     // Two alarms (clears do not count) are under minAlarms: nothing moves.
-    inspections.push({ site: SITE, device: 'pump-c', events: [0, 1, 2, 3].map((i) => ({ kind: i % 2 ? 'clear' : 'anomaly', device: 'pump-c', at: appliedAt })) });
+    inspections.push({
+      site: SITE,
+      device: 'pump-c',
+      events: [0, 1, 2, 3].map((i) => ({ kind: i % 2 ? 'clear' : 'anomaly', device: 'pump-c', at: appliedAt })),
+    });
     await hub.registry.tick();
     expect(hub.registry.rollout(r.id)?.stage).toBe('canary');
-    inspections.push({ site: SITE, device: 'pump-c', events: [0, 1].map(() => ({ kind: 'anomaly', device: 'pump-c', at: appliedAt })) });
+    inspections.push({
+      site: SITE,
+      device: 'pump-c',
+      events: [0, 1].map(() => ({ kind: 'anomaly', device: 'pump-c', at: appliedAt })),
+    });
     await hub.registry.tick();
     expect(hub.registry.rollout(r.id)?.stage).toBe('rolled_back');
     await until(() => canary.model.card.version === '2.0.0', 'the canary back on 2.0.0');
@@ -83,6 +126,9 @@ describe('staged rollout', () => {
     expect(state.steps.map((s) => s.step).slice(-2)).toEqual(['alarm-rate', 'rolled-back']);
     expect(fleet.outcomes.some((o) => o.version === '4.0.0')).toBe(false);
     // The hub learns it from the canary's ack for 2.0.0, which may arrive after the swap.
-    await until(() => hub.registry.deployed()[`${SITE}/pump-c`]?.version === '2.0.0', 'the hub to record pump-c on 2.0.0');
+    await until(
+      () => hub.registry.deployed()[`${SITE}/pump-c`]?.version === '2.0.0',
+      'the hub to record pump-c on 2.0.0',
+    );
   });
 });

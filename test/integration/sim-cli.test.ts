@@ -15,11 +15,19 @@ import { until } from '../contracts/sim-sample-source.contract.js';
 const CLI = join(process.cwd(), 'dist', 'cli', 'pdm.js');
 const dir = mkdtempSync(join(tmpdir(), 'pdm-sim-cli-'));
 
-function pdm(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function pdm(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { timeout: 60_000, env: { ...process.env, ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -61,7 +69,10 @@ describe('pdm sim (real process)', () => {
     const again = join(dir, 'csv-again');
     const other = join(dir, 'csv-other');
     expect((await pdm(['sim', '--scenario', scenarioFile, '--out', again, '--duration', '2'])).code).toBe(0);
-    expect((await pdm(['sim', '--scenario', scenarioFile, '--out', other, '--duration', '2'], { PDM_SCENARIO_SEED: '12' })).code).toBe(0);
+    expect(
+      (await pdm(['sim', '--scenario', scenarioFile, '--out', other, '--duration', '2'], { PDM_SCENARIO_SEED: '12' }))
+        .code,
+    ).toBe(0);
     for (const name of ['p1.csv', 'p1.process.csv', 'm1.csv', 'fan-001.csv', 'ground-truth.csv']) {
       expect(readFileSync(join(again, name)).equals(readFileSync(join(out, name)))).toBe(true);
     }
@@ -78,7 +89,19 @@ describe('pdm sim (real process)', () => {
     await gateway.start((block) => received.push(block));
     const truthFile = join(dir, 'truth.jsonl');
     try {
-      const { code, stdout } = await pdm(['sim', '--scenario', scenarioFile, '--mqtt', url, '--speed', 'max', '--duration', '2', '--truth', truthFile]);
+      const { code, stdout } = await pdm([
+        'sim',
+        '--scenario',
+        scenarioFile,
+        '--mqtt',
+        url,
+        '--speed',
+        'max',
+        '--duration',
+        '2',
+        '--truth',
+        truthFile,
+      ]);
       expect(code).toBe(0);
       expect(stdout).toMatch(/published 160 frames .* for 4 machine\(s\)/);
       await until(() => received.length >= 40);
@@ -94,7 +117,10 @@ describe('pdm sim (real process)', () => {
     const expected = local.nextBlocks()[0]!;
     expect(received[0]!.t0).toBe(1_700_000_000_000);
     expect(Array.from(received[0]!.channels.vibration!)).toEqual(Array.from(expected.channels.vibration!, Math.fround));
-    const truth = readFileSync(truthFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { machine: string; label: number });
+    const truth = readFileSync(truthFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { machine: string; label: number });
     expect(truth).toHaveLength(8);
     expect(truth.find((t) => t.machine === 'p1' && t.label === 1)).toBeDefined();
   });
@@ -110,7 +136,9 @@ describe('pdm sim (real process)', () => {
     const out = join(dir, 'replayed');
     const ok = await pdm(['sim', '--replay', `skab:${file}`, '--out', out]);
     expect(ok.code).toBe(0);
-    expect(readFileSync(join(out, 'rec-valve9.csv'), 'utf8')).toBe('t_ms,a\n1577836800000.000,1.5000000\n1577836801000.000,1.6000000\n');
+    expect(readFileSync(join(out, 'rec-valve9.csv'), 'utf8')).toBe(
+      't_ms,a\n1577836800000.000,1.5000000\n1577836801000.000,1.6000000\n',
+    );
     expect(readFileSync(join(out, 'ground-truth.csv'), 'utf8')).toContain('1577836801000,rec-valve9,1,1');
     writeFileSync(file, 'datetime;a\n2020-01-01 00:00:00;x\n');
     const bad = await pdm(['sim', '--replay', `skab:${file}`]);

@@ -21,7 +21,6 @@ writeFileSync(
   'seed: 7\nmachines:\n  - { id: pump-9, site: plant-t, vibrationRms: 0.5, faults: [{ type: vibration-step, atSeconds: 4, factor: 5 }] }\n',
 );
 
-
 let hub: ChildProcess;
 let agent: ChildProcess;
 let ready: HubReady;
@@ -47,7 +46,13 @@ async function deviceClient(device: string) {
 
 function fixedEvent(device: string): EventMessage {
   const envelope = createEnvelopeFactory({ site: 'plant-t', device }).next();
-  return anomalyEvent(envelope, { episodeId: uuidv7(), score: 9, threshold: 1, severity: 'critical', contributions: [{ feature: 'vibration.rms', value: 9, share: 1 }] });
+  return anomalyEvent(envelope, {
+    episodeId: uuidv7(),
+    score: 9,
+    threshold: 1,
+    severity: 'critical',
+    contributions: [{ feature: 'vibration.rms', value: 9, share: 1 }],
+  });
 }
 
 beforeAll(async () => {
@@ -109,7 +114,7 @@ describe('walking skeleton', () => {
     expect((await getJson<{ ok: boolean }>(`${ready.httpUrl}/healthz`)).ok).toBe(true);
   });
 
-  it('refuses a publish on another device\'s topic and disconnects the client', async () => {
+  it("refuses a publish on another device's topic and disconnects the client", async () => {
     const client = await deviceClient('intruder');
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.publish('pdm/v1/plant-t/pump-9/event', encode('event', fixedEvent('pump-9')).payload, { qos: 1 });
@@ -135,7 +140,10 @@ describe('walking skeleton', () => {
     hub.kill('SIGKILL');
     expect((await exited(hub)).signal).toBe('SIGKILL');
 
-    ({ child: hub, ready } = await startPdm<HubReady>(['hub'], hubEnv(join(dir, 'hub'), { mqtt: ready.mqttPort, http: ready.httpPort })));
+    ({ child: hub, ready } = await startPdm<HubReady>(
+      ['hub'],
+      hubEnv(join(dir, 'hub'), { mqtt: ready.mqttPort, http: ready.httpPort }),
+    ));
     // The session from before the SIGKILL still works: sessions.json keeps it (as a hash of the token).
     expect(cookie).not.toBe('');
     const after = await getJson<Inspection[]>(`${ready.httpUrl}/api/inspections`);

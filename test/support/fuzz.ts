@@ -65,15 +65,48 @@ export class MessageFuzzer {
     const kinds: Array<[string, () => Buffer | string]> = [
       ['random-bytes', () => Buffer.from(Array.from({ length: 1 + this.int(200) }, () => this.int(256)))],
       ['invalid-utf8', () => Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])],
-      ['truncated', () => { const s = JSON.stringify(valid); return s.slice(0, this.int(s.length - 1)); }],
+      [
+        'truncated',
+        () => {
+          const s = JSON.stringify(valid);
+          return s.slice(0, this.int(s.length - 1));
+        },
+      ],
       ['empty', () => ''],
       ['json-scalar', () => JSON.stringify(this.pick([null, 0, -1, true, 'event', [], [1, 2]]))],
       ['oversized', () => Buffer.alloc(MAX_PAYLOAD_BYTES + 1 + this.int(64 * 1024), 0x20)],
       ['oversized-json', () => JSON.stringify({ ...valid, asset: 'x'.repeat(MAX_PAYLOAD_BYTES) })],
-      ['wrong-type', () => { const key = this.pick(Object.keys(valid)); return JSON.stringify({ ...valid, [key]: this.pick([null, 'NaN', 1e308, -5, {}, [], true, this.pick(HOSTILE)]) }); }],
-      ['missing-key', () => { const copy = { ...valid }; delete copy[this.pick(Object.keys(valid))]; return JSON.stringify(copy); }],
-      ['extra-key', () => JSON.stringify({ ...valid, [this.pick(['__proto__x', 'admin', 'role', this.pick(HOSTILE)])]: this.pick(HOSTILE) })],
-      ['hostile-id', () => JSON.stringify({ ...valid, [this.pick(['asset', 'site', 'device', 'episodeId', 'id'])]: this.pick(HOSTILE) })],
+      [
+        'wrong-type',
+        () => {
+          const key = this.pick(Object.keys(valid));
+          return JSON.stringify({
+            ...valid,
+            [key]: this.pick([null, 'NaN', 1e308, -5, {}, [], true, this.pick(HOSTILE)]),
+          });
+        },
+      ],
+      [
+        'missing-key',
+        () => {
+          const copy = { ...valid };
+          delete copy[this.pick(Object.keys(valid))];
+          return JSON.stringify(copy);
+        },
+      ],
+      [
+        'extra-key',
+        () =>
+          JSON.stringify({
+            ...valid,
+            [this.pick(['__proto__x', 'admin', 'role', this.pick(HOSTILE)])]: this.pick(HOSTILE),
+          }),
+      ],
+      [
+        'hostile-id',
+        () =>
+          JSON.stringify({ ...valid, [this.pick(['asset', 'site', 'device', 'episodeId', 'id'])]: this.pick(HOSTILE) }),
+      ],
       ['other-device', () => JSON.stringify(anomalyEvent(this.site, `${this.device}-victim`))],
       ['deep-nesting', () => '['.repeat(5000) + ']'.repeat(5000)],
     ];
@@ -105,5 +138,12 @@ export function foreignTopics(site: string, device: string): string[] {
 
 /** Subscriptions a device may not make. */
 export function foreignFilters(site: string, device: string): string[] {
-  return ['#', 'pdm/v1/#', `pdm/v1/${site}/+/event`, topicFor(site, 'someone-else', 'cmd'), '$SYS/#', `pdm/v1/${site}/${device}/#`];
+  return [
+    '#',
+    'pdm/v1/#',
+    `pdm/v1/${site}/+/event`,
+    topicFor(site, 'someone-else', 'cmd'),
+    '$SYS/#',
+    `pdm/v1/${site}/${device}/#`,
+  ];
 }

@@ -26,7 +26,10 @@ const UUID_LIKE = '01a21594-8bd8-7000-ae20-e86376985d92';
 export class HttpFuzzer {
   private readonly rng: SeededRandom;
 
-  constructor(seed: number, private readonly sessions: FuzzSessions) {
+  constructor(
+    seed: number,
+    private readonly sessions: FuzzSessions,
+  ) {
     this.rng = new SeededRandom(seed);
   }
 
@@ -54,19 +57,121 @@ export class HttpFuzzer {
     const { viewer, technician, inspectionId } = this.sessions;
     const json = { 'content-type': 'application/json' };
     const kinds: Array<[string, () => Omit<FuzzRequest, 'kind'>]> = [
-      ['unknown-route', () => ({ method: 'GET', path: this.pick(['/api/nope', '/api/../../etc/passwd', '/api/%00', `/api/${encodeURIComponent(this.pick(HOSTILE))}`, '/api/inspections/not-a-uuid']), headers: { cookie: viewer.cookie } })],
-      ['wrong-method', () => ({ method: this.pick(['PUT', 'DELETE', 'PATCH']), path: this.pick(['/api/login', '/api/inspections', '/api/stats']), headers: { cookie: viewer.cookie } })],
-      ['no-session', () => ({ method: 'GET', path: this.pick(['/api/inspections', '/api/stats', '/api/devices', '/api/me']), headers: {} })],
-      ['forged-cookie', () => ({ method: 'GET', path: '/api/inspections', headers: { cookie: `${viewer.cookie.split('=')[0]}=${this.pick(HOSTILE).replace(/[^\x20-\x7e]/g, '')}x` } })],
-      ['bad-login', () => ({ method: 'POST', path: '/api/login', headers: json, body: JSON.stringify({ username: this.pick(['admin', 'root', 'tech', this.pick(HOSTILE)]), password: this.pick(HOSTILE) }) })],
+      [
+        'unknown-route',
+        () => ({
+          method: 'GET',
+          path: this.pick([
+            '/api/nope',
+            '/api/../../etc/passwd',
+            '/api/%00',
+            `/api/${encodeURIComponent(this.pick(HOSTILE))}`,
+            '/api/inspections/not-a-uuid',
+          ]),
+          headers: { cookie: viewer.cookie },
+        }),
+      ],
+      [
+        'wrong-method',
+        () => ({
+          method: this.pick(['PUT', 'DELETE', 'PATCH']),
+          path: this.pick(['/api/login', '/api/inspections', '/api/stats']),
+          headers: { cookie: viewer.cookie },
+        }),
+      ],
+      [
+        'no-session',
+        () => ({
+          method: 'GET',
+          path: this.pick(['/api/inspections', '/api/stats', '/api/devices', '/api/me']),
+          headers: {},
+        }),
+      ],
+      [
+        'forged-cookie',
+        () => ({
+          method: 'GET',
+          path: '/api/inspections',
+          headers: { cookie: `${viewer.cookie.split('=')[0]}=${this.pick(HOSTILE).replace(/[^\x20-\x7e]/g, '')}x` },
+        }),
+      ],
+      [
+        'bad-login',
+        () => ({
+          method: 'POST',
+          path: '/api/login',
+          headers: json,
+          body: JSON.stringify({
+            username: this.pick(['admin', 'root', 'tech', this.pick(HOSTILE)]),
+            password: this.pick(HOSTILE),
+          }),
+        }),
+      ],
       ['bad-login-shape', () => ({ method: 'POST', path: '/api/login', headers: json, body: this.hostileBody() })],
-      ['no-csrf', () => ({ method: 'POST', path: `/api/inspections/${inspectionId}/comments`, headers: { ...json, cookie: technician.cookie }, body: JSON.stringify({ text: this.pick(HOSTILE) }) })],
-      ['wrong-role', () => ({ method: 'POST', path: `/api/inspections/${inspectionId}/transitions`, headers: { ...json, cookie: viewer.cookie, 'x-csrf-token': viewer.csrf }, body: JSON.stringify({ to: 'acknowledged' }) })],
-      ['wrong-content-type', () => ({ method: 'POST', path: `/api/inspections/${inspectionId}/comments`, headers: { 'content-type': this.pick(['text/html', 'application/x-www-form-urlencoded', 'multipart/form-data']), cookie: technician.cookie, 'x-csrf-token': technician.csrf }, body: 'text=<script>alert(1)</script>' })],
-      ['bad-body', () => ({ method: 'POST', path: this.pick([`/api/inspections/${inspectionId}/comments`, `/api/inspections/${inspectionId}/transitions`]), headers: { ...json, cookie: technician.cookie, 'x-csrf-token': technician.csrf }, body: this.hostileBody() })],
-      ['oversized-body', () => ({ method: 'POST', path: `/api/inspections/${inspectionId}/comments`, headers: { ...json, cookie: technician.cookie, 'x-csrf-token': technician.csrf }, body: Buffer.alloc(2 * 1024 * 1024, 0x61) })],
-      ['unknown-inspection', () => ({ method: 'GET', path: `/api/inspections/${UUID_LIKE}`, headers: { cookie: viewer.cookie } })],
-      ['bad-query', () => ({ method: 'GET', path: `/api/inspections?status=${encodeURIComponent(this.pick(HOSTILE))}`, headers: { cookie: viewer.cookie } })],
+      [
+        'no-csrf',
+        () => ({
+          method: 'POST',
+          path: `/api/inspections/${inspectionId}/comments`,
+          headers: { ...json, cookie: technician.cookie },
+          body: JSON.stringify({ text: this.pick(HOSTILE) }),
+        }),
+      ],
+      [
+        'wrong-role',
+        () => ({
+          method: 'POST',
+          path: `/api/inspections/${inspectionId}/transitions`,
+          headers: { ...json, cookie: viewer.cookie, 'x-csrf-token': viewer.csrf },
+          body: JSON.stringify({ to: 'acknowledged' }),
+        }),
+      ],
+      [
+        'wrong-content-type',
+        () => ({
+          method: 'POST',
+          path: `/api/inspections/${inspectionId}/comments`,
+          headers: {
+            'content-type': this.pick(['text/html', 'application/x-www-form-urlencoded', 'multipart/form-data']),
+            cookie: technician.cookie,
+            'x-csrf-token': technician.csrf,
+          },
+          body: 'text=<script>alert(1)</script>',
+        }),
+      ],
+      [
+        'bad-body',
+        () => ({
+          method: 'POST',
+          path: this.pick([
+            `/api/inspections/${inspectionId}/comments`,
+            `/api/inspections/${inspectionId}/transitions`,
+          ]),
+          headers: { ...json, cookie: technician.cookie, 'x-csrf-token': technician.csrf },
+          body: this.hostileBody(),
+        }),
+      ],
+      [
+        'oversized-body',
+        () => ({
+          method: 'POST',
+          path: `/api/inspections/${inspectionId}/comments`,
+          headers: { ...json, cookie: technician.cookie, 'x-csrf-token': technician.csrf },
+          body: Buffer.alloc(2 * 1024 * 1024, 0x61),
+        }),
+      ],
+      [
+        'unknown-inspection',
+        () => ({ method: 'GET', path: `/api/inspections/${UUID_LIKE}`, headers: { cookie: viewer.cookie } }),
+      ],
+      [
+        'bad-query',
+        () => ({
+          method: 'GET',
+          path: `/api/inspections?status=${encodeURIComponent(this.pick(HOSTILE))}`,
+          headers: { cookie: viewer.cookie },
+        }),
+      ],
     ];
     const [kind, make] = this.pick(kinds);
     return { ...make(), kind };

@@ -21,7 +21,11 @@ export async function startPdm<T>(
   env: Record<string, string>,
   nodeFlags: readonly string[] = process.execArgv,
 ): Promise<{ child: ChildProcess; ready: T; stderr: () => string }> {
-  const child = fork(CLI, args, { env: { ...process.env, ...env }, execArgv: [...nodeFlags], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = fork(CLI, args, {
+    env: { ...process.env, ...env },
+    execArgv: [...nodeFlags],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const ready = await new Promise<T>((resolve, reject) => {
@@ -43,7 +47,10 @@ export function hubEnv(dataDir: string, ports: { mqtt?: number; http?: number } 
 }
 
 /** Runs `pdm <args>` to completion and returns its exit code and output. */
-export function runPdm(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runPdm(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
     let stdout = '';

@@ -12,7 +12,8 @@ describe('BaselineDetector', () => {
   it('learns during commissioning, then scores normal windows low and names the feature that moved', () => {
     let saved: BaselineState | undefined;
     const d = new BaselineDetector(opts, (s) => (saved = s));
-    for (let i = 0; i < 20; i++) expect(d.score(names, Float64Array.of(1 + wobble(i), 10 + wobble(i + 7), 5 + wobble(i + 3)))).toBeUndefined();
+    for (let i = 0; i < 20; i++)
+      expect(d.score(names, Float64Array.of(1 + wobble(i), 10 + wobble(i + 7), 5 + wobble(i + 3)))).toBeUndefined();
     expect(d.ready).toBe(true);
     expect(saved?.count).toBe(20);
     const normal = d.score(names, Float64Array.of(1, 10, 5))!;
@@ -26,10 +27,14 @@ describe('BaselineDetector', () => {
 
   it('restores a saved baseline and scores at once, without commissioning again', () => {
     const first = new BaselineDetector(opts);
-    for (let i = 0; i < 20; i++) first.score(names, Float64Array.of(1 + wobble(i), 10 + wobble(i + 1), 5 + wobble(i + 2)));
+    for (let i = 0; i < 20; i++)
+      first.score(names, Float64Array.of(1 + wobble(i), 10 + wobble(i + 1), 5 + wobble(i + 2)));
     const again = new BaselineDetector(opts, undefined, JSON.parse(JSON.stringify(first.state())));
     expect(again.ready).toBe(true);
-    expect(again.score(names, Float64Array.of(1, 10, 5))!.score).toBeCloseTo(first.score(names, Float64Array.of(1, 10, 5))!.score, 9);
+    expect(again.score(names, Float64Array.of(1, 10, 5))!.score).toBeCloseTo(
+      first.score(names, Float64Array.of(1, 10, 5))!.score,
+      9,
+    );
   });
 
   it('starts commissioning over when the feature set changes', () => {
@@ -41,7 +46,16 @@ describe('BaselineDetector', () => {
 });
 
 describe('SensorHealth', () => {
-  const win = (over: Partial<Window>): Window => ({ channel: 'v', start: 0, end: 1, rateHz: 10, samples: new Float64Array(10), repaired: 0, discontinuities: 0, ...over });
+  const win = (over: Partial<Window>): Window => ({
+    channel: 'v',
+    start: 0,
+    end: 1,
+    rateHz: 10,
+    samples: new Float64Array(10),
+    repaired: 0,
+    discontinuities: 0,
+    ...over,
+  });
   const health = () => new SensorHealth({ stuckStd: 1e-9, maxRepairedShare: 0.2, afterWindows: 2 });
 
   it('calls a flat signal stuck, many repaired samples a NaN storm, a discontinuity a dropout', () => {

@@ -45,7 +45,10 @@ describe('agent config', () => {
   });
 
   it('takes PDM_AGENT_* overrides for the new keys', () => {
-    const cfg = loadAgentConfig(file(minimal), { PDM_AGENT_OUTBOX_DIR: '/var/lib/pdm', PDM_AGENT_WINDOW_HOP_SECONDS: '0.25' });
+    const cfg = loadAgentConfig(file(minimal), {
+      PDM_AGENT_OUTBOX_DIR: '/var/lib/pdm',
+      PDM_AGENT_WINDOW_HOP_SECONDS: '0.25',
+    });
     expect(cfg.outbox.dir).toBe('/var/lib/pdm');
     expect(cfg.window.hopSeconds).toBe(0.25);
   });
@@ -58,10 +61,13 @@ describe('agent decision config: the optional relative clear, re-arm half-life a
     expect(cfg.decision).not.toHaveProperty('holdOff');
   });
 
-  it('reach the agent\'s decider as configured (file and PDM_AGENT_* override) and change what it decides', () => {
-    const cfg = loadAgentConfig(file(`${minimal}decision: { openAfter: 1, clearAfter: 2, clearRatio: 1, peakClearRatio: 0.05 }\n`), {
-      PDM_AGENT_DECISION_HOLD_OFF: '2',
-    });
+  it("reach the agent's decider as configured (file and PDM_AGENT_* override) and change what it decides", () => {
+    const cfg = loadAgentConfig(
+      file(`${minimal}decision: { openAfter: 1, clearAfter: 2, clearRatio: 1, peakClearRatio: 0.05 }\n`),
+      {
+        PDM_AGENT_DECISION_HOLD_OFF: '2',
+      },
+    );
     expect(cfg.decision).toMatchObject({ peakClearRatio: 0.05, holdOff: 2 });
     // The agent builds its decider from the config the same way (agent/agent.ts).
     const decider = new EpisodeDecider({ ...cfg.decision, threshold: 1, criticalRatio: 2 });

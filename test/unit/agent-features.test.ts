@@ -36,7 +36,10 @@ describe('time-domain features', () => {
 describe('spectrum features (fft.js)', () => {
   it('power sums to the variance, and a tone reads back its amplitude', () => {
     const spectrum = new PowerSpectrum(1000);
-    const x = tone(1000, 1000, [[1.5, 100], [0.5, 220]]);
+    const x = tone(1000, 1000, [
+      [1.5, 100],
+      [0.5, 220],
+    ]);
     spectrum.compute(x, 0);
     const total = spectrum.power.reduce((a, b) => a + b, 0);
     expect(total).toBeCloseTo((1.5 ** 2 + 0.5 ** 2) / 2, 1);
@@ -60,7 +63,10 @@ describe('spectrum features (fft.js)', () => {
       windowSamples: 2048,
       rateHz: 2048,
       spectrum: true,
-      bands: [{ name: 'low', loHz: 5, hiHz: 40 }, { name: 'high', loHz: 2000, hiHz: 5000 }],
+      bands: [
+        { name: 'low', loHz: 5, hiHz: 40 },
+        { name: 'high', loHz: 2000, hiHz: 5000 },
+      ],
       rpm: 1500,
       bearing: { balls: 9, ballDiameterMm: 7.94, pitchDiameterMm: 39.04, contactAngleDeg: 0 },
     });
@@ -75,8 +81,15 @@ describe('spectrum features (fft.js)', () => {
       'vib.bearing.bpfi',
       'vib.bearing.bsf',
     ]);
-    const bpfoHz = 25 * bearingOrders({ balls: 9, ballDiameterMm: 7.94, pitchDiameterMm: 39.04, contactAngleDeg: 0 }).bpfo;
-    const values = f.extract(tone(2048, 2048, [[1, 25], [0.3, 50], [0.2, bpfoHz]]));
+    const bpfoHz =
+      25 * bearingOrders({ balls: 9, ballDiameterMm: 7.94, pitchDiameterMm: 39.04, contactAngleDeg: 0 }).bpfo;
+    const values = f.extract(
+      tone(2048, 2048, [
+        [1, 25],
+        [0.3, 50],
+        [0.2, bpfoHz],
+      ]),
+    );
     expect(values).toBe(f.values);
     expect(feature(f, 'vib.amp.1x')).toBeCloseTo(1, 1);
     expect(feature(f, 'vib.amp.2x')).toBeCloseTo(0.3, 1);

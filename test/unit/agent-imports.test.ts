@@ -20,7 +20,14 @@ function agentGraph(entry: string): { files: Set<string>; packages: Set<string> 
       if (m[2]) continue; // import type / export type
       const spec = m[3] ?? m[4]!;
       if (!spec.startsWith('.')) {
-        packages.add(spec.startsWith('node:') ? spec : spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+        packages.add(
+          spec.startsWith('node:')
+            ? spec
+            : spec
+                .split('/')
+                .slice(0, spec.startsWith('@') ? 2 : 1)
+                .join('/'),
+        );
         continue;
       }
       const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
@@ -35,7 +42,14 @@ describe('what an agent process loads', () => {
   const files = [...graph.files].map((f) => relative(process.cwd(), f));
 
   it('follows the graph (sanity: the pipeline, the link, the ONNX runtime and the simulator source are in it)', () => {
-    expect(files).toEqual(expect.arrayContaining(['agent/pipeline.ts', 'agent/link.ts', 'models/runtime.ts', join('simulator', 'scenario.ts')]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'agent/pipeline.ts',
+        'agent/link.ts',
+        'models/runtime.ts',
+        join('simulator', 'scenario.ts'),
+      ]),
+    );
     expect([...graph.packages]).toEqual(expect.arrayContaining(['mqtt', 'zod', 'onnxruntime-node']));
   });
 

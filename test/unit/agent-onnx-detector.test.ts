@@ -14,21 +14,29 @@ import { machineSource } from '../../simulator/scenario.js';
 
 const CARD = fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url));
 
-const scenario = validate(ScenarioSchema, {
-  seed: 11,
-  machines: [
-    { id: 'pump-001', site: 'plant-1', rpm: 1480, faults: [{ type: 'vibration-step', atSeconds: 20, factor: 4 }] },
-    { id: 'pump-003', site: 'plant-1', rpm: 1480 },
-  ],
-}, 'test');
-const cfg = validate(AgentConfigSchema, {
-  site: 'plant-1',
-  device: 'pump-001',
-  source: { kind: 'simulator', scenario: 'unused' },
-  window: { seconds: 1, hopSeconds: 0.5 },
-  channels: [{ name: 'vibration', min: -50, max: 50 }],
-  detector: { kind: 'onnx', queueLimit: 4096 },
-}, 'test');
+const scenario = validate(
+  ScenarioSchema,
+  {
+    seed: 11,
+    machines: [
+      { id: 'pump-001', site: 'plant-1', rpm: 1480, faults: [{ type: 'vibration-step', atSeconds: 20, factor: 4 }] },
+      { id: 'pump-003', site: 'plant-1', rpm: 1480 },
+    ],
+  },
+  'test',
+);
+const cfg = validate(
+  AgentConfigSchema,
+  {
+    site: 'plant-1',
+    device: 'pump-001',
+    source: { kind: 'simulator', scenario: 'unused' },
+    window: { seconds: 1, hopSeconds: 0.5 },
+    channels: [{ name: 'vibration', min: -50, max: 50 }],
+    detector: { kind: 'onnx', queueLimit: 4096 },
+  },
+  'test',
+);
 
 /** Feeds `seconds` of a simulated machine into the pipeline synchronously, as fast as a source could. */
 function feed(pipeline: Pipeline, machine: string, seconds: number, from = 0): void {
@@ -67,7 +75,10 @@ describe('ONNX detector in the pipeline (asynchronous scoring)', () => {
   it('scores every window exactly once and in order while the model is slow, catching up in batches', async () => {
     const detector = new GatedDetector();
     const ends: number[] = [];
-    const pipeline = new Pipeline(pipelineConfig(cfg), detector, { onScored: ({ window }) => ends.push(window.end), onSensorChange: () => undefined });
+    const pipeline = new Pipeline(pipelineConfig(cfg), detector, {
+      onScored: ({ window }) => ends.push(window.end),
+      onSensorChange: () => undefined,
+    });
     feed(pipeline, 'pump-003', 10);
     const windows = pipeline.stats.windows;
     expect(pipeline.stats.queued).toBeGreaterThan(1);
@@ -87,7 +98,10 @@ describe('ONNX detector in the pipeline (asynchronous scoring)', () => {
     const detector = new GatedDetector();
     const small = { ...pipelineConfig(cfg), queueLimit: 5 };
     const ends: number[] = [];
-    const pipeline = new Pipeline(small, detector, { onScored: ({ window }) => ends.push(window.end), onSensorChange: () => undefined });
+    const pipeline = new Pipeline(small, detector, {
+      onScored: ({ window }) => ends.push(window.end),
+      onSensorChange: () => undefined,
+    });
     feed(pipeline, 'pump-003', 10);
     const windows = pipeline.stats.windows;
     while (pipeline.stats.queued > 0 || ends.length === 0) {
@@ -105,7 +119,8 @@ describe('ONNX detector in the pipeline (asynchronous scoring)', () => {
     const detector = new OnnxDetector(model, 'vibration', 3);
     const scored: Array<Pick<Scored, 'decision'> & { end: number; top: string }> = [];
     const pipeline = new Pipeline(pipelineConfig(cfg), detector, {
-      onScored: ({ window, decision, score }) => scored.push({ end: window.end, decision, top: score.contributions[0]!.feature }),
+      onScored: ({ window, decision, score }) =>
+        scored.push({ end: window.end, decision, top: score.contributions[0]!.feature }),
       onSensorChange: () => undefined,
     });
     feed(pipeline, 'pump-001', 12);
@@ -122,7 +137,10 @@ describe('ONNX detector in the pipeline (asynchronous scoring)', () => {
     expect(decisions[0]!.top).toMatch(/^vibration\.(rms|peak|crest|kurtosis|band\d)$/);
 
     const healthy: Scored['decision'][] = [];
-    const quiet = new Pipeline(pipelineConfig(cfg), detector, { onScored: ({ decision }) => healthy.push(decision), onSensorChange: () => undefined });
+    const quiet = new Pipeline(pipelineConfig(cfg), detector, {
+      onScored: ({ decision }) => healthy.push(decision),
+      onSensorChange: () => undefined,
+    });
     feed(quiet, 'pump-003', 30);
     await quiet.idle();
     expect(healthy.filter(Boolean)).toEqual([]);

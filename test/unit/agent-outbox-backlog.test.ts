@@ -11,7 +11,12 @@ describe('Outbox on a full disk', () => {
   it('logs a PDM_ERR code, holds events in order, drops telemetry, and stores the held events once space returns', async () => {
     const lines: Array<{ code?: string; msg: string }> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-    const store = await FileOutboxStore.open({ dir: mkdtempSync(join(tmpdir(), 'pdm-full-')), maxBytes: 1 << 20, quotaBytes: 1500, segmentBytes: 4096 });
+    const store = await FileOutboxStore.open({
+      dir: mkdtempSync(join(tmpdir(), 'pdm-full-')),
+      maxBytes: 1 << 20,
+      quotaBytes: 1500,
+      segmentBytes: 4096,
+    });
     const outbox = new Outbox(store, logger, { backlogLimit: 100, retryMs: 10 });
     for (let n = 0; n < 20; n++) outbox.send(message(n % 5 === 4 ? 'telemetry' : 'event', n, 150));
     await outbox.flush();

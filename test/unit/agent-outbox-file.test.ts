@@ -16,7 +16,10 @@ async function open(opts: Partial<FileOutboxOptions> & { dir: string }): Promise
 }
 const numbers = (store: FileOutboxStore): number[] =>
   store.after(-1, 1_000_000).map((r) => (JSON.parse(r.payload.toString()) as { n: number }).n);
-const segments = (dir: string): string[] => readdirSync(dir).filter((f) => f.startsWith('seg-')).sort();
+const segments = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f.startsWith('seg-'))
+    .sort();
 
 afterEach(async () => {
   await Promise.all(stores.splice(0).map((s) => s.close()));

@@ -7,27 +7,43 @@ import { AgentConfigSchema, ScenarioSchema, validate } from '../../config/index.
 import type { SampleBlock } from '../../protocol/samples.js';
 import { machineSource } from '../../simulator/scenario.js';
 
-const scenario = validate(ScenarioSchema, {
-  seed: 7,
-  machines: [{ id: 'pump-001', site: 'plant-1', rpm: 1480, faults: [{ type: 'vibration-step', atSeconds: 20, factor: 4 }] }],
-}, 'test');
-const cfg = validate(AgentConfigSchema, {
-  site: 'plant-1',
-  device: 'pump-001',
-  source: { kind: 'simulator', scenario: 'unused' },
-  window: { seconds: 1, hopSeconds: 0.5 },
-  channels: [{ name: 'vibration', min: -50, max: 50 }],
-  detector: { kind: 'baseline', threshold: 6, commissioningWindows: 12 },
-}, 'test');
+const scenario = validate(
+  ScenarioSchema,
+  {
+    seed: 7,
+    machines: [
+      { id: 'pump-001', site: 'plant-1', rpm: 1480, faults: [{ type: 'vibration-step', atSeconds: 20, factor: 4 }] },
+    ],
+  },
+  'test',
+);
+const cfg = validate(
+  AgentConfigSchema,
+  {
+    site: 'plant-1',
+    device: 'pump-001',
+    source: { kind: 'simulator', scenario: 'unused' },
+    window: { seconds: 1, hopSeconds: 0.5 },
+    channels: [{ name: 'vibration', min: -50, max: 50 }],
+    detector: { kind: 'baseline', threshold: 6, commissioningWindows: 12 },
+  },
+  'test',
+);
 
 function run(mutate: (block: SampleBlock, second: number) => void = () => undefined, seconds = 30) {
   const source = machineSource(scenario, 'pump-001', { startEpochMs: 0 });
-  const detector = new BaselineDetector({ commissioningWindows: 12, threshold: 6, stdFloorRatio: 0.05, topContributions: 3 });
+  const detector = new BaselineDetector({
+    commissioningWindows: 12,
+    threshold: 6,
+    stdFloorRatio: 0.05,
+    topContributions: 3,
+  });
   const decisions: Array<{ kind: string; at: number; why: string }> = [];
   const sensor: Array<{ channel: string; state: SensorState }> = [];
   const pipeline = new Pipeline(pipelineConfig(cfg, 1480), detector, {
     onScored: ({ decision, window, score }) => {
-      if (decision) decisions.push({ kind: decision.kind, at: window.end / 1000, why: score.contributions[0]!.feature });
+      if (decision)
+        decisions.push({ kind: decision.kind, at: window.end / 1000, why: score.contributions[0]!.feature });
     },
     onSensorChange: (channel, state) => sensor.push({ channel, state }),
   });

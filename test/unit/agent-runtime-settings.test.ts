@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
 import { unitEnvironment } from '../support/systemd.js';
 
-
 describe('agent runtime settings', () => {
   const unit = readFileSync('deploy/systemd/pdm-agent.service', 'utf8');
 
@@ -20,14 +19,20 @@ describe('agent runtime settings', () => {
 
   it('node accepts the command-line flags together with the environment', async () => {
     const { spawnSync } = await import('node:child_process');
-    const run = spawnSync(process.execPath, [...AGENT_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], { env: { ...process.env, ...AGENT_RUNTIME_ENV }, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [...AGENT_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], {
+      env: { ...process.env, ...AGENT_RUNTIME_ENV },
+      encoding: 'utf8',
+    });
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('ok');
   });
 
   it('every V8 flag is one Node accepts in NODE_OPTIONS', async () => {
     const { spawnSync } = await import('node:child_process');
-    const run = spawnSync(process.execPath, ['-e', 'process.stdout.write("ok")'], { env: { ...process.env, ...AGENT_RUNTIME_ENV }, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['-e', 'process.stdout.write("ok")'], {
+      env: { ...process.env, ...AGENT_RUNTIME_ENV },
+      encoding: 'utf8',
+    });
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('ok');
   });

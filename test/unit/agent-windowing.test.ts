@@ -2,12 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { ChannelWindower, type Window } from '../../agent/windowing.js';
 import type { SampleBlock } from '../../protocol/samples.js';
 
-const block = (t0: number, values: number[], rateHz = 100): SampleBlock => ({ t0, rateHz, channels: { v: Float64Array.from(values) } });
+const block = (t0: number, values: number[], rateHz = 100): SampleBlock => ({
+  t0,
+  rateHz,
+  channels: { v: Float64Array.from(values) },
+});
 const ramp = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
 
 function collect(spec: Partial<ConstructorParameters<typeof ChannelWindower>[0]> = {}) {
   const windows: Array<Omit<Window, 'samples'> & { samples: number[] }> = [];
-  const w = new ChannelWindower({ channel: 'v', windowSeconds: 0.1, hopSeconds: 0.1, ...spec }, (win) => windows.push({ ...win, samples: [...win.samples] }));
+  const w = new ChannelWindower({ channel: 'v', windowSeconds: 0.1, hopSeconds: 0.1, ...spec }, (win) =>
+    windows.push({ ...win, samples: [...win.samples] }),
+  );
   return { w, windows };
 }
 

@@ -28,7 +28,14 @@ describe('shipped configs', () => {
   it('load with defaults applied and frozen', () => {
     const hub = loadHubConfig('config/hub.yaml', {});
     expect(hub.mqtt.port).toBe(1883);
-    expect(hub.store).toEqual({ coalesceMs: 2, dedupRetentionHours: 168, snapshotJournalBytes: 16 * 1024 * 1024, archiveClosedAfterMinutes: 1440, eventsInMemory: 64, archiveCompactBytes: 64 * 1024 * 1024 });
+    expect(hub.store).toEqual({
+      coalesceMs: 2,
+      dedupRetentionHours: 168,
+      snapshotJournalBytes: 16 * 1024 * 1024,
+      archiveClosedAfterMinutes: 1440,
+      eventsInMemory: 64,
+      archiveCompactBytes: 64 * 1024 * 1024,
+    });
     expect(Object.isFrozen(hub)).toBe(true);
     expect(Object.isFrozen(hub.mqtt)).toBe(true);
     expect(() => {
@@ -72,7 +79,9 @@ describe('bad configs', () => {
   });
 
   it('rejects out-of-range values and bad enums', () => {
-    expect(failure(() => loadHubConfig(file('range.yaml', 'mqtt:\n  port: 70000\n'), {})).message).toContain('mqtt.port');
+    expect(failure(() => loadHubConfig(file('range.yaml', 'mqtt:\n  port: 70000\n'), {})).message).toContain(
+      'mqtt.port',
+    );
     expect(failure(() => loadHubConfig(file('enum.yaml', 'log:\n  level: loud\n'), {})).message).toContain('log.level');
   });
 
@@ -94,7 +103,10 @@ describe('bad configs', () => {
 
   it('rejects an id that cannot be a topic level', () => {
     const error = failure(() =>
-      loadAgentConfig(file('agent-id.yaml', 'site: plant/1\ndevice: d\nsource: { kind: simulator, scenario: x }\n'), {}),
+      loadAgentConfig(
+        file('agent-id.yaml', 'site: plant/1\ndevice: d\nsource: { kind: simulator, scenario: x }\n'),
+        {},
+      ),
     );
     expect(error.message).toContain('key "site"');
   });
@@ -106,7 +118,11 @@ describe('environment overrides', () => {
   });
 
   it('override file values with types coerced per key', () => {
-    const hub = loadHubConfig('config/hub.yaml', { PDM_HUB_MQTT_PORT: '0', PDM_HUB_DATA_DIR: '/tmp/x', PDM_HUB_LOG_LEVEL: 'warn' });
+    const hub = loadHubConfig('config/hub.yaml', {
+      PDM_HUB_MQTT_PORT: '0',
+      PDM_HUB_DATA_DIR: '/tmp/x',
+      PDM_HUB_LOG_LEVEL: 'warn',
+    });
     expect(hub.mqtt.port).toBe(0);
     expect(hub.dataDir).toBe('/tmp/x');
     expect(hub.log.level).toBe('warn');
@@ -140,8 +156,12 @@ describe('registry.rolloutCheckSeconds', () => {
   });
 
   it('is read from the file and from PDM_HUB_REGISTRY_ROLLOUT_CHECK_SECONDS', () => {
-    expect(loadHubConfig(file('fast.yaml', 'registry:\n  rolloutCheckSeconds: 2\n'), {}).registry.rolloutCheckSeconds).toBe(2);
-    expect(loadHubConfig('config/hub.yaml', { PDM_HUB_REGISTRY_ROLLOUT_CHECK_SECONDS: '30' }).registry.rolloutCheckSeconds).toBe(30);
+    expect(
+      loadHubConfig(file('fast.yaml', 'registry:\n  rolloutCheckSeconds: 2\n'), {}).registry.rolloutCheckSeconds,
+    ).toBe(2);
+    expect(
+      loadHubConfig('config/hub.yaml', { PDM_HUB_REGISTRY_ROLLOUT_CHECK_SECONDS: '30' }).registry.rolloutCheckSeconds,
+    ).toBe(30);
   });
 
   it('rejects zero, out-of-range values and unknown keys, naming the key', () => {
@@ -156,7 +176,13 @@ describe('registry.rolloutCheckSeconds', () => {
 
   it('sets the period of the rollout checks', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const wired = createHubRegistry({ dataDir: mkdtempSync(join(dir, 'reg-')), publish: async () => undefined, inspections: () => [], logger: pino({ level: 'silent' }), tickMs: 2_000 });
+    const wired = createHubRegistry({
+      dataDir: mkdtempSync(join(dir, 'reg-')),
+      publish: async () => undefined,
+      inspections: () => [],
+      logger: pino({ level: 'silent' }),
+      tickMs: 2_000,
+    });
     const tick = vi.spyOn(wired.registry, 'tick').mockResolvedValue(undefined);
     vi.advanceTimersByTime(1_999);
     expect(tick).toHaveBeenCalledTimes(0);

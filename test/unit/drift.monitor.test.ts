@@ -9,7 +9,13 @@ import { readModel } from '../../models/artifacts.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { ModelCard } from '../../models/card.js';
 import { referenceDistribution, type ReferenceDistribution } from '../../models/distribution.js';
-import { DriftMonitor, WINDOW_BUCKETS, type DriftReference, type DriftReport, type DriftStatus } from '../../hub/drift/monitor.js';
+import {
+  DriftMonitor,
+  WINDOW_BUCKETS,
+  type DriftReference,
+  type DriftReport,
+  type DriftStatus,
+} from '../../hub/drift/monitor.js';
 import { createReferenceResolver } from '../../hub/drift/reference.js';
 import type { DeviceRecord } from '../../hub/store/state.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
@@ -54,8 +60,16 @@ const CFG = { windowMinutes: 10, minSamples: 200, warnPsi: 0.1, alarmPsi: 0.25 }
 function setup(resolve?: () => DriftReference) {
   let t = 1_000_000;
   const changes: Array<{ level: DriftStatus; previous: DriftStatus; report: DriftReport }> = [];
-  const ref: DriftReference = { model: { modelId: 'pump-vibration-pca', version: '1.0.0', source: 'default' }, distribution: reference() };
-  const monitor = new DriftMonitor(CFG, resolve ?? (() => ref), () => t, (report, previous) => changes.push({ level: report.level, previous, report }));
+  const ref: DriftReference = {
+    model: { modelId: 'pump-vibration-pca', version: '1.0.0', source: 'default' },
+    distribution: reference(),
+  };
+  const monitor = new DriftMonitor(
+    CFG,
+    resolve ?? (() => ref),
+    () => t,
+    (report, previous) => changes.push({ level: report.level, previous, report }),
+  );
   const next = random(99);
   const feed = (n: number, shift = 0, stepMs = 500): void => {
     for (let i = 0; i < n; i++) {
@@ -132,7 +146,10 @@ describe('drift monitor (hub/drift/monitor.ts) with a fake clock', () => {
   });
 
   it('starts a new window when the device changes model, and says why when there is no reference', () => {
-    let current: DriftReference = { model: { modelId: 'a', version: '1', source: 'registry' }, distribution: reference() };
+    let current: DriftReference = {
+      model: { modelId: 'a', version: '1', source: 'registry' },
+      distribution: reference(),
+    };
     const { monitor, feed, changes } = setup(() => current);
     feed(300, 0.5);
     expect(monitor.report('plant-1', 'pump-001')!.level).toBe('alarm');
@@ -145,7 +162,12 @@ describe('drift monitor (hub/drift/monitor.ts) with a fake clock', () => {
     current = { reason: 'model version baseline-10w is neither ...' };
     feed(500);
     const none = monitor.report('plant-1', 'pump-001')!;
-    expect(none).toMatchObject({ level: 'unknown', maxPsi: null, model: null, reason: 'model version baseline-10w is neither ...' });
+    expect(none).toMatchObject({
+      level: 'unknown',
+      maxPsi: null,
+      model: null,
+      reason: 'model version baseline-10w is neither ...',
+    });
     expect(changes.map((c) => c.level)).toEqual(['alarm', 'pending', 'unknown']);
     expect(monitor.report('plant-1', 'pump-404')).toBeUndefined();
   });
@@ -155,8 +177,16 @@ describe('drift monitor: series by position', () => {
   it('keeps a feature called "score" apart from the model score, and counts a missing feature as no sample', () => {
     const next = random(5);
     const rows = Array.from({ length: 2000 }, () => [next(), next()]);
-    const distribution = referenceDistribution(['score', 'x'], rows, rows.map((r) => r[0]!));
-    const monitor = new DriftMonitor({ ...CFG, minSamples: 300 }, () => ({ model: { modelId: 'm', version: '1', source: 'registry' }, distribution }), () => 0);
+    const distribution = referenceDistribution(
+      ['score', 'x'],
+      rows,
+      rows.map((r) => r[0]!),
+    );
+    const monitor = new DriftMonitor(
+      { ...CFG, minSamples: 300 },
+      () => ({ model: { modelId: 'm', version: '1', source: 'registry' }, distribution }),
+      () => 0,
+    );
     for (let i = 0; i < 400; i++) {
       const features: Record<string, number> = { score: next() };
       if (i % 4 !== 0) features.x = next();
@@ -175,24 +205,47 @@ describe('drift monitor: series by position', () => {
 
 describe('drift reference resolver (hub/drift/reference.ts)', () => {
   const card = (id: string, version: string, distribution?: ReferenceDistribution): ModelCard =>
-    ({ id, version, training: { source: 's', rows: 1, durationMs: 0, summary: {}, ...(distribution ? { distribution } : {}) } }) as unknown as ModelCard;
+    ({
+      id,
+      version,
+      training: { source: 's', rows: 1, durationMs: 0, summary: {}, ...(distribution ? { distribution } : {}) },
+    }) as unknown as ModelCard;
   const dist = reference();
   const devices: Record<string, DeviceRecord> = {};
   const deployed: Record<string, { modelId: string; version: string }> = {};
   const resolve = createReferenceResolver({
     devices: () => devices,
     registry: { deployed: () => deployed, store: { bundlePath: () => undefined } },
-    defaults: [card('pump-vibration-ae', '1.0.0', dist), card('pump-vibration-pca', '1.0.0', dist), card('old-model', '0.9.0')],
+    defaults: [
+      card('pump-vibration-ae', '1.0.0', dist),
+      card('pump-vibration-pca', '1.0.0', dist),
+      card('old-model', '0.9.0'),
+    ],
     defaultModel: 'pump-vibration-pca',
   });
-  const record = (modelVersion?: string): DeviceRecord => ({ site: 'p', device: 'd', state: 'online', agentVersion: '1', bootId: 'b', lastSeen: 0, ...(modelVersion ? { modelVersion } : {}) });
+  const record = (modelVersion?: string): DeviceRecord => ({
+    site: 'p',
+    device: 'd',
+    state: 'online',
+    agentVersion: '1',
+    bootId: 'b',
+    lastSeen: 0,
+    ...(modelVersion ? { modelVersion } : {}),
+  });
 
   it('picks the configured default among shipped cards of the same version, and explains every miss', () => {
     expect(resolve('p', 'd')).toEqual({ reason: 'no status message with a model version from this device yet' });
     devices['p/d'] = record('1.0.0');
-    expect(resolve('p', 'd').model).toEqual({ modelId: 'pump-vibration-pca', version: '1.0.0', source: 'default', trainedOn: 's' });
+    expect(resolve('p', 'd').model).toEqual({
+      modelId: 'pump-vibration-pca',
+      version: '1.0.0',
+      source: 'default',
+      trainedOn: 's',
+    });
     devices['p/d'] = record('0.9.0');
-    expect((resolve('p', 'd') as { reason: string }).reason).toMatch(/old-model 0.9.0 \(default\) has no training.distribution/);
+    expect((resolve('p', 'd') as { reason: string }).reason).toMatch(
+      /old-model 0.9.0 \(default\) has no training.distribution/,
+    );
     devices['p/d'] = record('baseline-10w');
     expect((resolve('p', 'd') as { reason: string }).reason).toMatch(/baseline-10w is neither/);
   });
@@ -200,7 +253,9 @@ describe('drift reference resolver (hub/drift/reference.ts)', () => {
   it('prefers the registry version the device applied when the status agrees, and names a card it cannot read', () => {
     devices['p/d'] = record('2.0.0');
     deployed['p/d'] = { modelId: 'pump-tuned', version: '2.0.0' };
-    expect((resolve('p', 'd') as { reason: string }).reason).toMatch(/registry card of pump-tuned 2.0.0: pump-tuned@2.0.0 is not in the registry/);
+    expect((resolve('p', 'd') as { reason: string }).reason).toMatch(
+      /registry card of pump-tuned 2.0.0: pump-tuned@2.0.0 is not in the registry/,
+    );
     devices['p/d'] = record('1.0.0'); // rolled back to the shipped model: the status wins over a stale deployment
     expect(resolve('p', 'd').model?.source).toBe('default');
   });
@@ -210,13 +265,33 @@ describe('drift reference resolver (hub/drift/reference.ts)', () => {
     const registry = new ModelRegistry({ dir, logger: pino({ level: 'silent' }), publish: async () => undefined });
     const ae = fileURLToPath(new URL('../../models/default/pump-vibration-ae.card.json', import.meta.url));
     registry.addFromCard(ae);
-    await registry.start({ model: { modelId: 'pump-vibration-ae', version: '1.0.0' }, canaries: [{ site: 'p', device: 'r' }] });
-    await registry.handleAck({ ...createEnvelopeFactory({ site: 'p', device: 'r' }).next(), version: '1.0.0', result: 'applied' });
-    const shippedCards = ['pca', 'ae'].map((k) => readModel(fileURLToPath(new URL(`../../models/default/pump-vibration-${k}.card.json`, import.meta.url))).card);
+    await registry.start({
+      model: { modelId: 'pump-vibration-ae', version: '1.0.0' },
+      canaries: [{ site: 'p', device: 'r' }],
+    });
+    await registry.handleAck({
+      ...createEnvelopeFactory({ site: 'p', device: 'r' }).next(),
+      version: '1.0.0',
+      result: 'applied',
+    });
+    const shippedCards = ['pca', 'ae'].map(
+      (k) =>
+        readModel(fileURLToPath(new URL(`../../models/default/pump-vibration-${k}.card.json`, import.meta.url))).card,
+    );
     const records: Record<string, DeviceRecord> = { 'p/r': { ...record('1.0.0'), device: 'r' } };
-    const viaRegistry = createReferenceResolver({ devices: () => records, registry, defaults: shippedCards, defaultModel: 'pump-vibration-pca' });
+    const viaRegistry = createReferenceResolver({
+      devices: () => records,
+      registry,
+      defaults: shippedCards,
+      defaultModel: 'pump-vibration-pca',
+    });
     const got = viaRegistry('p', 'r');
-    expect(got.model).toEqual({ modelId: 'pump-vibration-ae', version: '1.0.0', source: 'registry', trainedOn: shippedCards[1]!.training.source });
+    expect(got.model).toEqual({
+      modelId: 'pump-vibration-ae',
+      version: '1.0.0',
+      source: 'registry',
+      trainedOn: shippedCards[1]!.training.source,
+    });
     expect(got.model && got.distribution).toEqual(readModel(ae).card.training.distribution);
   });
 });

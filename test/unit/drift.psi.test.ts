@@ -30,7 +30,14 @@ describe('PSI (hub/drift/psi.ts)', () => {
 
   it('flags with the stated thresholds: below warn none, from warn warn, from alarm alarm', () => {
     const t = { warnPsi: 0.1, alarmPsi: 0.25 };
-    expect([0, 0.0999, 0.1, 0.2499, 0.25, 3].map((v) => levelOf(v, t))).toEqual(['none', 'none', 'warn', 'warn', 'alarm', 'alarm']);
+    expect([0, 0.0999, 0.1, 0.2499, 0.25, 3].map((v) => levelOf(v, t))).toEqual([
+      'none',
+      'none',
+      'warn',
+      'warn',
+      'alarm',
+      'alarm',
+    ]);
   });
 
   it('raises a flag at once but lowers it only below 0.8 x its threshold (no flapping at a threshold)', () => {

@@ -4,13 +4,16 @@ import { BinnedWindow } from '../../hub/drift/window.js';
 
 describe('bucketed bin counts (hub/drift/window.ts)', () => {
   it('always equals a recount of the values whose bucket is inside the window (running sums, expiry, gaps)', () => {
-    const edges = [[0.2, 0.5, 0.8], [10, 20]];
+    const edges = [
+      [0.2, 0.5, 0.8],
+      [10, 20],
+    ];
     const bucketMs = 1000;
     const buckets = 5;
     const window = new BinnedWindow(edges, bucketMs, buckets);
     const seen: Array<{ at: number; values: Array<number | undefined> }> = [];
     let seed = 7;
-    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     let t = 0;
     for (let i = 0; i < 3000; i++) {
       t += next() < 0.02 ? 7000 : Math.floor(next() * 300); // mostly dense, sometimes a gap longer than the window

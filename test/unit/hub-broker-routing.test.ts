@@ -20,7 +20,9 @@ describe('embedded broker: a device message ends at the hub (broker.ts)', () => 
     };
     endDeviceMessagesAtTheHub(aedes, (client: Client) => client.id.startsWith('dev-'));
     const routed: string[] = [];
-    await new Promise<void>((resolve) => aedes.subscribe('#', (packet, done) => (routed.push(packet.topic), done()), resolve));
+    await new Promise<void>((resolve) =>
+      aedes.subscribe('#', (packet, done) => (routed.push(packet.topic), done()), resolve),
+    );
     const server = createServer(aedes.handle);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     closers.push(async () => {
@@ -28,7 +30,12 @@ describe('embedded broker: a device message ends at the hub (broker.ts)', () => 
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
     const connect = async (clientId: string) => {
-      const client = await connectAsync({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, clientId, reconnectPeriod: 0 });
+      const client = await connectAsync({
+        host: '127.0.0.1',
+        port: (server.address() as AddressInfo).port,
+        clientId,
+        reconnectPeriod: 0,
+      });
       closers.push(() => client.endAsync());
       return client;
     };
@@ -44,7 +51,9 @@ describe('embedded broker: a device message ends at the hub (broker.ts)', () => 
     expect(routed.filter((t) => t.startsWith('pdm/'))).toEqual([]);
     const retained: string[] = [];
     // aedes' typings leave out its persistence, which holds the retained messages.
-    const { persistence } = aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<{ topic: string }> } };
+    const { persistence } = aedes as unknown as {
+      persistence: { createRetainedStream(pattern: string): AsyncIterable<{ topic: string }> };
+    };
     for await (const packet of persistence.createRetainedStream('#')) retained.push(packet.topic);
     expect(retained).toEqual([]);
   });
@@ -52,7 +61,10 @@ describe('embedded broker: a device message ends at the hub (broker.ts)', () => 
   it('still routes what the hub publishes and what a non-device client publishes', async () => {
     const { aedes, routed, connect } = await broker();
     await new Promise<void>((resolve, reject) =>
-      aedes.publish({ cmd: 'publish', topic: 'pdm/v1/s/d/cmd', payload: Buffer.from('c'), qos: 1, retain: false, dup: false }, (e) => (e ? reject(e) : resolve())),
+      aedes.publish(
+        { cmd: 'publish', topic: 'pdm/v1/s/d/cmd', payload: Buffer.from('c'), qos: 1, retain: false, dup: false },
+        (e) => (e ? reject(e) : resolve()),
+      ),
     );
     const other = await connect('other');
     await other.publishAsync('pdm/v1/s/d/model', 'm', { qos: 1 });

@@ -9,9 +9,31 @@ describe('ChannelHistogram', () => {
     const ours = new Registry();
     const theirs = new Registry();
     const fast = new ChannelHistogram('pdm_ingest_seconds', 'Message arrival to durable commit', buckets, ours);
-    const reference = new Histogram({ name: 'pdm_ingest_seconds', help: 'Message arrival to durable commit', labelNames: ['channel'], buckets, registers: [theirs] });
+    const reference = new Histogram({
+      name: 'pdm_ingest_seconds',
+      help: 'Message arrival to durable commit',
+      labelNames: ['channel'],
+      buckets,
+      registers: [theirs],
+    });
     // Values on, between, below and above the bounds, over three channels.
-    const values = [0, 0.0005, 0.001, 0.0011, 0.0025, 0.004, 0.01, 0.3, 1, 2.5, 4.9, 5, 5.01, 60, ...buckets.map((b) => b * 0.999)];
+    const values = [
+      0,
+      0.0005,
+      0.001,
+      0.0011,
+      0.0025,
+      0.004,
+      0.01,
+      0.3,
+      1,
+      2.5,
+      4.9,
+      5,
+      5.01,
+      60,
+      ...buckets.map((b) => b * 0.999),
+    ];
     values.forEach((v, i) => {
       const channel = ['event', 'telemetry', 'status'][i % 3]!;
       fast.observe(channel, v);
@@ -23,7 +45,11 @@ describe('ChannelHistogram', () => {
     expect(text).toMatch(/^pdm_ingest_seconds_count\{channel="status"\} 8$/m);
     const [json] = await ours.getMetricsAsJSON();
     expect(json).toMatchObject({ name: 'pdm_ingest_seconds', type: 'histogram' });
-    expect(json!.values).toContainEqual({ value: 9, labels: { channel: 'telemetry' }, metricName: 'pdm_ingest_seconds_count' });
+    expect(json!.values).toContainEqual({
+      value: 9,
+      labels: { channel: 'telemetry' },
+      metricName: 'pdm_ingest_seconds_count',
+    });
   });
 
   it('resets with the registry, ignores a non-finite duration and refuses bad bounds', async () => {

@@ -24,8 +24,18 @@ describe('KPIs', () => {
   it('computes MTTA, MTTR and the false-alarm share from stored times and outcomes', () => {
     const k = computeKpis(
       state([
-        inspection({ acknowledgedAt: NOW - 9 * H, closedAt: NOW - 6 * H, status: 'resolved', outcome: { label: 'bearing' } }),
-        inspection({ acknowledgedAt: NOW - 7 * H, status: 'false_alarm', outcome: { label: 'false_alarm' }, closedAt: NOW - 6 * H }),
+        inspection({
+          acknowledgedAt: NOW - 9 * H,
+          closedAt: NOW - 6 * H,
+          status: 'resolved',
+          outcome: { label: 'bearing' },
+        }),
+        inspection({
+          acknowledgedAt: NOW - 7 * H,
+          status: 'false_alarm',
+          outcome: { label: 'false_alarm' },
+          closedAt: NOW - 6 * H,
+        }),
         inspection({ site: 'b' }),
       ]),
       NOW,
@@ -40,7 +50,13 @@ describe('KPIs', () => {
 
   it('rates alarms per device-week over the observed span, and the share auto-closed vs sent to people', () => {
     const k = computeKpis(
-      state([inspection({ createdAt: NOW - 7 * 24 * H })], [{ site: 'a', status: 'cleared', openedAt: NOW - H }, { site: 'a', status: 'watching', openedAt: NOW - H }]),
+      state(
+        [inspection({ createdAt: NOW - 7 * 24 * H })],
+        [
+          { site: 'a', status: 'cleared', openedAt: NOW - H },
+          { site: 'a', status: 'watching', openedAt: NOW - H },
+        ],
+      ),
       NOW,
     );
     // 1 inspection over 2 devices × 1 week.
@@ -54,6 +70,12 @@ describe('KPIs', () => {
 
   it('says nothing rather than zero when there is nothing to measure', () => {
     const k = computeKpis(state([]), NOW);
-    expect(k).toMatchObject({ mttaMs: null, mttrMs: null, falseAlarmShare: null, autoClosedShare: null, alarmsPerDeviceWeek: 0 });
+    expect(k).toMatchObject({
+      mttaMs: null,
+      mttrMs: null,
+      falseAlarmShare: null,
+      autoClosedShare: null,
+      alarmsPerDeviceWeek: 0,
+    });
   });
 });

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { HUB_NODE_FLAGS, HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { unitEnvironment } from '../support/systemd.js';
 
-
 describe('hub runtime settings', () => {
   const unit = readFileSync('deploy/systemd/pdm-hub.service', 'utf8');
 
@@ -12,16 +11,24 @@ describe('hub runtime settings', () => {
     expect(unitEnvironment(unit)).toEqual(HUB_RUNTIME_ENV);
   });
 
-  it('the unit runs `pdm hub` with a config file and the hub\'s node flags, and restarts it', () => {
+  it("the unit runs `pdm hub` with a config file and the hub's node flags, and restarts it", () => {
     const exec = /^ExecStart=\S*node ((?:--\S+ )*)\S+\/dist\/cli\/pdm\.js hub --config \S+$/m.exec(unit);
     expect(exec).not.toBeNull();
     expect(exec![1]!.trim().split(' ').filter(Boolean)).toEqual([...HUB_NODE_FLAGS]);
     expect(unit).toMatch(/^Restart=always$/m);
   });
 
-  it('Node takes the node flags: the young generation starts at 8 MB instead of V8\'s 1 MB', () => {
+  it("Node takes the node flags: the young generation starts at 8 MB instead of V8's 1 MB", () => {
     const newSpace = (flags: readonly string[]) => {
-      const run = spawnSync(process.execPath, [...flags, '-e', 'process.stdout.write(String(require("v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size))'], { env: { ...process.env, ...HUB_RUNTIME_ENV }, encoding: 'utf8' });
+      const run = spawnSync(
+        process.execPath,
+        [
+          ...flags,
+          '-e',
+          'process.stdout.write(String(require("v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size))',
+        ],
+        { env: { ...process.env, ...HUB_RUNTIME_ENV }, encoding: 'utf8' },
+      );
       expect(run.stderr).toBe('');
       return Number(run.stdout) / 2 ** 20;
     };
@@ -30,7 +37,11 @@ describe('hub runtime settings', () => {
   });
 
   it('Node accepts every flag in NODE_OPTIONS, and V8 takes the heap limit', () => {
-    const run = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'], { env: { ...process.env, ...HUB_RUNTIME_ENV }, encoding: 'utf8' });
+    const run = spawnSync(
+      process.execPath,
+      ['-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'],
+      { env: { ...process.env, ...HUB_RUNTIME_ENV }, encoding: 'utf8' },
+    );
     expect(run.stderr).toBe('');
     const limitMb = Number(run.stdout) / 2 ** 20;
     expect(limitMb).toBeGreaterThan(1536);

@@ -95,7 +95,10 @@ describe('hub store under a burst', () => {
   }
   const TIMED_OUT = 'still waiting for the coalescing timer';
   const settled = (commits: Promise<void>[]) =>
-    Promise.race([Promise.all(commits).then(() => 'durable'), new Promise((resolve) => setTimeout(() => resolve(TIMED_OUT), 2_000))]);
+    Promise.race([
+      Promise.all(commits).then(() => 'durable'),
+      new Promise((resolve) => setTimeout(() => resolve(TIMED_OUT), 2_000)),
+    ]);
 
   it('appends a group that reached GROUP_KEYS at once, synced inline, without waiting for coalesceMs', async () => {
     const dir = fresh();

@@ -18,12 +18,33 @@ let root: string;
 let clock: number;
 const now = () => clock;
 
-function telemetry(device: string, t: number, features: Record<string, number> = { 'vibration.rms': t % 7, 'vibration.kurtosis': 3 }): TelemetryMessage {
-  return { ...createEnvelopeFactory({ site: 'plant-1', device, now: () => t }).next(), windowStart: t - 1000, windowEnd: t, features, score: 0.5, threshold: 1 };
+function telemetry(
+  device: string,
+  t: number,
+  features: Record<string, number> = { 'vibration.rms': t % 7, 'vibration.kurtosis': 3 },
+): TelemetryMessage {
+  return {
+    ...createEnvelopeFactory({ site: 'plant-1', device, now: () => t }).next(),
+    windowStart: t - 1000,
+    windowEnd: t,
+    features,
+    score: 0.5,
+    threshold: 1,
+  };
 }
 
 async function openLog(extra: Partial<TelemetryLogOptions> = {}): Promise<TelemetryLog> {
-  return TelemetryLog.open({ root, segmentBytes: 1 << 20, segmentMs: DAY, flushMs: 60_000, retentionMs: 30 * DAY, maxBytes: 1 << 30, logger: silent, now, ...extra });
+  return TelemetryLog.open({
+    root,
+    segmentBytes: 1 << 20,
+    segmentMs: DAY,
+    flushMs: 60_000,
+    retentionMs: 30 * DAY,
+    maxBytes: 1 << 30,
+    logger: silent,
+    now,
+    ...extra,
+  });
 }
 
 async function rowsOf(device: string, range = {}, stats?: ReadStats): Promise<number[]> {
@@ -63,7 +84,16 @@ describe('telemetry log: append, flush, read', () => {
     await log.flush();
     const rows = [];
     for await (const row of readTelemetry(root, 'plant-1', 'pump-1')) rows.push(row);
-    expect(rows.map((r) => [r.names, r.values])).toEqual([[['a', 'b'], [1, 2]], [['a', 'b', 'c'], [1, 2, 3]]]);
+    expect(rows.map((r) => [r.names, r.values])).toEqual([
+      [
+        ['a', 'b'],
+        [1, 2],
+      ],
+      [
+        ['a', 'b', 'c'],
+        [1, 2, 3],
+      ],
+    ]);
     await log.close();
   });
 
@@ -82,7 +112,9 @@ describe('telemetry log: append, flush, read', () => {
     expect(await rowsOf('pump-1')).toEqual(Array.from({ length: 400 }, (_, i) => 10_000 + i));
     // Sealed names carry the rows' time range: a read of a narrow range opens only the segments that overlap it.
     const stats: ReadStats = { segments: 0, tornTails: 0, damagedLines: 0 };
-    expect(await rowsOf('pump-1', { from: 10_100, to: 10_109 }, stats)).toEqual(Array.from({ length: 10 }, (_, i) => 10_100 + i));
+    expect(await rowsOf('pump-1', { from: 10_100, to: 10_109 }, stats)).toEqual(
+      Array.from({ length: 10 }, (_, i) => 10_100 + i),
+    );
     expect(stats.segments).toBeLessThanOrEqual(2);
   });
 
@@ -109,7 +141,10 @@ describe('telemetry log: crashes', () => {
     const dir = join(root, 'plant-1', 'pump-1');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, activeName(clock - 5000));
-    writeFileSync(file, '{"names":["a"]}\n{"t":5,"ws":4,"rx":1,"score":0.1,"thr":1,"v":[1]}\n{"t":6,"ws":5,"rx":1,"score":0.1,"thr":1,"v":[2]}\n{"t":7,"ws":6,"rx":1,"sc');
+    writeFileSync(
+      file,
+      '{"names":["a"]}\n{"t":5,"ws":4,"rx":1,"score":0.1,"thr":1,"v":[1]}\n{"t":6,"ws":5,"rx":1,"score":0.1,"thr":1,"v":[2]}\n{"t":7,"ws":6,"rx":1,"sc',
+    );
     const stats: ReadStats = { segments: 0, tornTails: 0, damagedLines: 0 };
     expect(await rowsOf('pump-1', {}, stats)).toEqual([5, 6]);
     expect(stats).toEqual({ segments: 1, tornTails: 1, damagedLines: 0 });
@@ -126,7 +161,10 @@ describe('telemetry log: crashes', () => {
     const dir = join(root, 'plant-1', 'pump-1');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, sealedName(1, 2, 5, 7));
-    writeFileSync(file, '{"names":["a"]}\n{"t":5,"ws":4,"rx":1,"score":0.1,"thr":1,"v":[1]}\nnot json\n{"t":6,"v":[1,2]}\n');
+    writeFileSync(
+      file,
+      '{"names":["a"]}\n{"t":5,"ws":4,"rx":1,"score":0.1,"thr":1,"v":[1]}\nnot json\n{"t":6,"v":[1,2]}\n',
+    );
     appendFileSync(file, '{"t":7,"ws":6,"rx":1,"score":0.1,"thr":1,"v":[3]}\n');
     const stats: ReadStats = { segments: 0, tornTails: 0, damagedLines: 0 };
     expect(await rowsOf('pump-1', {}, stats)).toEqual([5, 7]);
@@ -190,18 +228,31 @@ describe('telemetry log: retention (fake clock)', () => {
   });
 });
 
-describe('telemetry log: the hub\'s retention task', () => {
+describe("telemetry log: the hub's retention task", () => {
   it('runs on its node-cron schedule and ages segments by the injected clock', async () => {
     const dir = join(root, 'telemetry', 'plant-1', 'pump-1');
     mkdirSync(dir, { recursive: true });
     const old = join(dir, sealedName(clock - 41 * DAY, clock - 40 * DAY, 1, 2));
     const recent = join(dir, sealedName(clock - 3 * DAY, clock - 2 * DAY, 3, 4));
-    for (const f of [old, recent]) writeFileSync(f, '{"names":["a"]}\n{"t":1,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n');
-    const cfg = { enabled: true, segmentBytes: 1 << 20, segmentMinutes: 60, retentionDays: 30, maxBytes: 1 << 30, flushMs: 1000, retentionCron: '* * * * * *' };
+    for (const f of [old, recent])
+      writeFileSync(f, '{"names":["a"]}\n{"t":1,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n');
+    const cfg = {
+      enabled: true,
+      segmentBytes: 1 << 20,
+      segmentMinutes: 60,
+      retentionDays: 30,
+      maxBytes: 1 << 30,
+      flushMs: 1000,
+      retentionCron: '* * * * * *',
+    };
     const running = await openTelemetryLog(root, cfg, silent, now);
     running.start();
     try {
-      await waitFor('retention to delete the 40-day-old segment', async () => (listSegments(join(root, 'telemetry'), 'plant-1', 'pump-1').length === 1 ? true : undefined), 5000);
+      await waitFor(
+        'retention to delete the 40-day-old segment',
+        async () => (listSegments(join(root, 'telemetry'), 'plant-1', 'pump-1').length === 1 ? true : undefined),
+        5000,
+      );
       expect(listSegments(join(root, 'telemetry'), 'plant-1', 'pump-1').map((s) => s.file)).toEqual([recent]);
     } finally {
       await running.close();
@@ -214,9 +265,15 @@ describe('telemetry log: reading damaged segments', () => {
     const dir = join(root, 'plant-1', 'pump-1');
     mkdirSync(dir, { recursive: true });
     // Parsed together, the comma line is two valid rows: the count check must catch it.
-    writeFileSync(join(dir, sealedName(1, 2, 1, 9)), '{"names":["a"]}\n{"t":1,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":2,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]},{"t":3,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":9,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n');
+    writeFileSync(
+      join(dir, sealedName(1, 2, 1, 9)),
+      '{"names":["a"]}\n{"t":1,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":2,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]},{"t":3,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":9,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n',
+    );
     // Two halves of a row on two lines would parse together as one.
-    writeFileSync(join(dir, sealedName(3, 4, 10, 20)), '{"names":["a"]}\n{"t":10,"ws":0,\n"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":20,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n');
+    writeFileSync(
+      join(dir, sealedName(3, 4, 10, 20)),
+      '{"names":["a"]}\n{"t":10,"ws":0,\n"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":20,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n',
+    );
     const stats: ReadStats = { segments: 0, tornTails: 0, damagedLines: 0 };
     expect(await rowsOf('pump-1', {}, stats)).toEqual([1, 9, 20]);
     expect(stats.damagedLines).toBe(3);

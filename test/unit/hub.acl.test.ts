@@ -28,7 +28,9 @@ describe('hub ACL (deny by default)', () => {
       for (const topic of denied) expect(grants.check(topic)).toBe(mayPublish(me, topic));
     }
     // Another connection's grants are its own: pump-002 may not use pump-001's topic, cached there or not.
-    expect(new PublishGrants('plant-1:pump-002').check('pdm/v1/plant-1/pump-001/event')).toMatch(/may not publish for plant-1\/pump-001/);
+    expect(new PublishGrants('plant-1:pump-002').check('pdm/v1/plant-1/pump-001/event')).toMatch(
+      /may not publish for plant-1\/pump-001/,
+    );
     expect(new PublishGrants('not-a-device').check('pdm/v1/plant-1/pump-001/event')).toMatch(/not a device id/);
   });
 });

@@ -57,7 +57,9 @@ describe('IdentityStore', () => {
     expect(await readFile(join(tmp.dir, 'identities.json'), 'utf8')).not.toContain(secret);
     expect(await store.verifyDevice(username, secret)).toBeDefined();
     expect(await store.verifyDevice(username, 'wrong')).toBeUndefined();
-    await expect(store.addDevice('plant-1', 'pump-001')).rejects.toSatisfy((e) => isPdmError(e, 'PDM_ERR_IDENTITY_EXISTS'));
+    await expect(store.addDevice('plant-1', 'pump-001')).rejects.toSatisfy((e) =>
+      isPdmError(e, 'PDM_ERR_IDENTITY_EXISTS'),
+    );
 
     // Another process (the CLI) revokes it; this one sees it after reload.
     const cli = await IdentityStore.open(tmp.dir);
@@ -66,7 +68,9 @@ describe('IdentityStore', () => {
     expect(store.isActiveDevice(username)).toBe(false);
     expect(await store.verifyDevice(username, secret)).toBeUndefined();
     expect(store.listDevices()[0]!.revokedAt).toBeTypeOf('number');
-    await expect(cli.revokeDevice('plant-1', 'nope')).rejects.toSatisfy((e) => isPdmError(e, 'PDM_ERR_IDENTITY_UNKNOWN'));
+    await expect(cli.revokeDevice('plant-1', 'nope')).rejects.toSatisfy((e) =>
+      isPdmError(e, 'PDM_ERR_IDENTITY_UNKNOWN'),
+    );
     // After revocation a new secret may be issued, and the old one stays useless.
     const again = await cli.addDevice('plant-1', 'pump-001');
     await store.reload();

@@ -10,7 +10,11 @@ const routing: RoutingConfig = {
   default: { inspectFrom: 'warning', promoteAfterSeconds: 30, promoteAfterEvents: 3 },
   sites: { strict: { inspectFrom: 'critical' } },
 };
-const opts = (site = 'plant-1') => ({ windowMs: routing.correlationWindowSeconds * 1000, policy: policyFor(routing, site), changes: UNTRACKED });
+const opts = (site = 'plant-1') => ({
+  windowMs: routing.correlationWindowSeconds * 1000,
+  policy: policyFor(routing, site),
+  changes: UNTRACKED,
+});
 
 describe('incident correlation', () => {
   it('joins anomalies for the same asset within the window into one inspection, from any device and episode', () => {
@@ -23,8 +27,12 @@ describe('incident correlation', () => {
     expect(state.inspections[0]!.devices).toEqual(['pump-001', 'vib-sensor-2']);
     expect(state.inspections[0]!.episodeIds).toHaveLength(2);
     // Outside the window (measured from the last event) a new inspection opens; another asset never joins.
-    expect(applyEvent(state, anomalyEvent('plant-1', 'pump-001', { asset: 'line-a' }), 91_000, opts()).kind).toBe('opened');
-    expect(applyEvent(state, anomalyEvent('plant-1', 'pump-009', { asset: 'line-b' }), 91_001, opts()).kind).toBe('opened');
+    expect(applyEvent(state, anomalyEvent('plant-1', 'pump-001', { asset: 'line-a' }), 91_000, opts()).kind).toBe(
+      'opened',
+    );
+    expect(applyEvent(state, anomalyEvent('plant-1', 'pump-009', { asset: 'line-b' }), 91_001, opts()).kind).toBe(
+      'opened',
+    );
     expect(state.inspections).toHaveLength(3);
   });
 
@@ -53,7 +61,12 @@ describe('incident correlation', () => {
     const state = emptyState();
     const episode = anomalyEvent('plant-1', 'pump-001').episodeId;
     for (let n = 0; n < 2_000; n += 1) {
-      applyEvent(state, anomalyEvent('plant-1', 'pump-001', { asset: `a${n % 50}`, episodeId: n === 0 ? episode : undefined }), n * 100_000, opts());
+      applyEvent(
+        state,
+        anomalyEvent('plant-1', 'pump-001', { asset: `a${n % 50}`, episodeId: n === 0 ? episode : undefined }),
+        n * 100_000,
+        opts(),
+      );
       state.inspections.at(-1)!.status = 'resolved'; // each closes before the next opens
     }
     const start = applyEvent(state, anomalyEvent('plant-1', 'pump-001', { asset: 'a7' }), 300_000_000, opts());
@@ -64,12 +77,30 @@ describe('incident correlation', () => {
     const pushed = { ...state.inspections[at]!, id: 'pushed', asset: 'a8', episodeIds: ['pushed-episode'], events: [] };
     state.inspections.push(pushed);
     const join = applyEvent(state, anomalyEvent('plant-1', 'pump-002', { asset: 'a7' }), 300_010_000, opts());
-    expect(join).toMatchObject({ kind: 'joined', inspection: { id: state.inspections[at]!.id, status: 'acknowledged' } });
-    expect(applyEvent(state, anomalyEvent('plant-1', 'pump-002', { asset: 'a8' }), 300_010_000, opts())).toMatchObject({ kind: 'joined', inspection: { id: 'pushed' } });
+    expect(join).toMatchObject({
+      kind: 'joined',
+      inspection: { id: state.inspections[at]!.id, status: 'acknowledged' },
+    });
+    expect(applyEvent(state, anomalyEvent('plant-1', 'pump-002', { asset: 'a8' }), 300_010_000, opts())).toMatchObject({
+      kind: 'joined',
+      inspection: { id: 'pushed' },
+    });
     // A clear goes to the first inspection of its episode, however old and closed.
-    const clear = applyEvent(state, anomalyEvent('plant-1', 'pump-001', { kind: 'clear', episodeId: episode }), 300_020_000, opts());
+    const clear = applyEvent(
+      state,
+      anomalyEvent('plant-1', 'pump-001', { kind: 'clear', episodeId: episode }),
+      300_020_000,
+      opts(),
+    );
     expect(clear).toMatchObject({ kind: 'joined', inspection: { id: state.inspections[0]!.id } });
-    expect(applyEvent(state, anomalyEvent('plant-1', 'x', { kind: 'clear', episodeId: 'pushed-episode' }), 300_030_000, opts())).toMatchObject({ kind: 'joined', inspection: { id: 'pushed' } });
+    expect(
+      applyEvent(
+        state,
+        anomalyEvent('plant-1', 'x', { kind: 'clear', episodeId: 'pushed-episode' }),
+        300_030_000,
+        opts(),
+      ),
+    ).toMatchObject({ kind: 'joined', inspection: { id: 'pushed' } });
     expect(state.inspections).toHaveLength(2_002);
   });
 });

@@ -9,14 +9,20 @@ import { SESSION_COOKIE, SESSION_FILE, SessionStore, type SessionDocument } from
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 
 const TTL = 60 * 60_000;
-const request = (token: string): IncomingMessage => ({ headers: { cookie: `other=1; ${SESSION_COOKIE}=${token}` } }) as IncomingMessage;
+const request = (token: string): IncomingMessage =>
+  ({ headers: { cookie: `other=1; ${SESSION_COOKIE}=${token}` } }) as IncomingMessage;
 
 describe('login sessions on disk', () => {
   let dir: string;
   let clock: number;
   let roles: Record<string, Role>;
   const open = () =>
-    SessionStore.open({ ttlMs: TTL, file: new DurableJsonFile<SessionDocument>(join(dir, SESSION_FILE)), userOf: (u) => (roles[u] ? { role: roles[u]!, sessionsValidFrom: 0 } : undefined), now: () => clock });
+    SessionStore.open({
+      ttlMs: TTL,
+      file: new DurableJsonFile<SessionDocument>(join(dir, SESSION_FILE)),
+      userOf: (u) => (roles[u] ? { role: roles[u]!, sessionsValidFrom: 0 } : undefined),
+      now: () => clock,
+    });
   const onDisk = () => readFileSync(join(dir, SESSION_FILE), 'utf8');
 
   beforeEach(async () => {

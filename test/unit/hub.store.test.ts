@@ -20,7 +20,10 @@ describe('HubStore on disk: corruption', () => {
   async function twoRuns() {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
-    for (const [key, value] of [['first', 'x'], ['second', 'y']] as const) {
+    for (const [key, value] of [
+      ['first', 'x'],
+      ['second', 'y'],
+    ] as const) {
       const store = await HubStore.open(tmp.dir, { coalesceMs: 0 });
       store.state.seenEvents.set(key, value);
       store.touch('seen', key);
@@ -44,11 +47,16 @@ describe('HubStore on disk: corruption', () => {
     expect(isPdmError(error, 'PDM_ERR_STORE_CORRUPT')).toBe(true);
     expect((error as Error).message).toContain(`${file} is not valid JSON`);
     expect((error as Error).message).toContain(`the previous good copy is ${prev}`);
-    expect((error as Error).message).toContain(`the journals ${join(dir, 'state.journal.older')} (while a fold runs), ${join(dir, 'state.journal.prev')} and ${join(dir, 'state.journal')} are replayed`);
+    expect((error as Error).message).toContain(
+      `the journals ${join(dir, 'state.journal.older')} (while a fold runs), ${join(dir, 'state.journal.prev')} and ${join(dir, 'state.journal')} are replayed`,
+    );
     expect(await readFile(prev, 'utf8')).toBe(prevBefore);
     // Following the advice brings the hub back with everything: the previous journal replays over the old copy.
     await copyFile(prev, file);
-    expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents.toJSON()).toEqual({ first: 'x', second: 'y' });
+    expect((await HubStore.open(dir, { coalesceMs: 0 })).state.seenEvents.toJSON()).toEqual({
+      first: 'x',
+      second: 'y',
+    });
   });
 
   it('folds the previous journal generation into the snapshot in a worker thread; a corrupt snapshot is refused there by name', async () => {
@@ -92,7 +100,11 @@ describe('HubStore on disk: corruption', () => {
       expect(store.snapshots).toBe(before + 1);
       expect(folder.threadId).toBe(thread);
     }
-    expect(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).seenEvents).toMatchObject({ first: 'x', second: 'y', 'r1-99': 'z' });
+    expect(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).seenEvents).toMatchObject({
+      first: 'x',
+      second: 'y',
+      'r1-99': 'z',
+    });
     await store.close();
     expect(folder.threadId).toBeUndefined();
   });
@@ -133,7 +145,9 @@ describe('HubStore on disk: corruption', () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     await writeFile(join(tmp.dir, 'state.json'), '{"schema":1,"inspections":{}}');
-    await expect(HubStore.open(tmp.dir, { coalesceMs: 0 })).rejects.toThrow(/"inspections" is not a list; no usable previous copy .* does not exist/);
+    await expect(HubStore.open(tmp.dir, { coalesceMs: 0 })).rejects.toThrow(
+      /"inspections" is not a list; no usable previous copy .* does not exist/,
+    );
     await writeFile(join(tmp.dir, 'state.json'), '[1,2]');
     await expect(HubStore.open(tmp.dir, { coalesceMs: 0 })).rejects.toThrow(/not a JSON object/);
   });
@@ -142,14 +156,20 @@ describe('HubStore on disk: corruption', () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     // The shape PR-era hubs wrote: a whole document, some keys added later missing.
-    await writeFile(join(tmp.dir, 'state.json'), JSON.stringify({ schema: 1, inspections: [], watches: [], seenEvents: { old: 'i1' }, devices: {} }));
+    await writeFile(
+      join(tmp.dir, 'state.json'),
+      JSON.stringify({ schema: 1, inspections: [], watches: [], seenEvents: { old: 'i1' }, devices: {} }),
+    );
     const store = await HubStore.open(tmp.dir, { coalesceMs: 0 });
     expect(store.state.seenEvents.toJSON()).toEqual({ old: 'i1' });
     expect(store.state.routing).toEqual({ incidents: 0, toPeople: 0, watchesCleared: 0 });
     store.state.seenEvents.set('new', 'i2');
     store.touch('seen', 'new');
     await store.commit();
-    expect((await HubStore.open(tmp.dir, { coalesceMs: 0 })).state.seenEvents.toJSON()).toEqual({ old: 'i1', new: 'i2' });
+    expect((await HubStore.open(tmp.dir, { coalesceMs: 0 })).state.seenEvents.toJSON()).toEqual({
+      old: 'i1',
+      new: 'i2',
+    });
   });
 
   it('works off a backlog of long inspections a bounded pass (PASS_EVENTS) per group commit, every one spilled in the end', async () => {
@@ -159,7 +179,12 @@ describe('HubStore on disk: corruption', () => {
     const N = Math.floor(PASS_EVENTS / perInspection) + 10;
     for (let k = 0; k < N; k += 1) {
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
-      for (let e = 0; e < perInspection; e += 1) applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: `long-${k}`, episodeId }), 1_000, { windowMs: 60_000, policy, changes: store });
+      for (let e = 0; e < perInspection; e += 1)
+        applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: `long-${k}`, episodeId }), 1_000, {
+          windowMs: 60_000,
+          policy,
+          changes: store,
+        });
     }
     const spilled = () => store.state.inspections.filter((i) => i.spilled !== undefined).length;
     const passes = vi.spyOn(InspectionArchive.prototype, 'spill');
@@ -170,7 +195,10 @@ describe('HubStore on disk: corruption', () => {
       await store.flush();
     }
     // As many whole inspections as fit in one pass's events, then the rest.
-    expect(passes.mock.calls.map(([batch]) => batch.length)).toEqual([PASS_EVENTS / perInspection, N - PASS_EVENTS / perInspection]);
+    expect(passes.mock.calls.map(([batch]) => batch.length)).toEqual([
+      PASS_EVENTS / perInspection,
+      N - PASS_EVENTS / perInspection,
+    ]);
     expect(spilled()).toBe(N);
     expect(store.state.inspections.every((i) => i.events.length <= 4)).toBe(true);
     passes.mockRestore();
@@ -200,7 +228,12 @@ describe('HubStore on disk: corruption', () => {
     };
     const store = await HubStore.over(medium, { coalesceMs: 0 });
     const policy = { inspectFrom: 'warning' as const, promoteAfterSeconds: 60, promoteAfterEvents: 3 };
-    const event = () => applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: 'a' }), 1_000, { windowMs: 60_000, policy, changes: store });
+    const event = () =>
+      applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: 'a' }), 1_000, {
+        windowMs: 60_000,
+        policy,
+        changes: store,
+      });
     event();
     await store.commit(); // the inspection, whole
     event();
@@ -224,7 +257,10 @@ describe('journal records', () => {
   it('encodes a group commit item by item into exactly the bytes of the documented format, whatever its size and text', () => {
     const values: unknown[] = [
       [],
-      [['s', 'e1', 'i1'], ['r', { incidents: 1 }]],
+      [
+        ['s', 'e1', 'i1'],
+        ['r', { incidents: 1 }],
+      ],
       [undefined, null, 'é😀 ü', { a: '\u2028', b: [1.5, -0, 1e21] }], // undefined in an array is written as null
       { not: 'an array' },
       'plain text',
@@ -268,12 +304,26 @@ describe('archive generations on disk', () => {
   it('keeps the generation in use and its index; removes the others, their indexes and an index write cut short', async () => {
     tmp = await tempDir();
     const base = join(tmp.dir, 'inspections.archive');
-    const names = ['inspections.archive', 'inspections.archive.index', 'inspections.archive.index.tmp', 'inspections.archive.2', 'inspections.archive.2.index', 'inspections.archive.2.index.tmp', 'inspections.archive.x', 'state.json'];
+    const names = [
+      'inspections.archive',
+      'inspections.archive.index',
+      'inspections.archive.index.tmp',
+      'inspections.archive.2',
+      'inspections.archive.2.index',
+      'inspections.archive.2.index.tmp',
+      'inspections.archive.x',
+      'state.json',
+    ];
     for (const name of names) await writeFile(join(tmp.dir, name), '');
     const archive = new FileArchive(base);
     archive.use(2);
     await archive.keepOnly();
-    expect(names.filter((name) => existsSync(join(tmp!.dir, name)))).toEqual(['inspections.archive.2', 'inspections.archive.2.index', 'inspections.archive.x', 'state.json']);
+    expect(names.filter((name) => existsSync(join(tmp!.dir, name)))).toEqual([
+      'inspections.archive.2',
+      'inspections.archive.2.index',
+      'inspections.archive.x',
+      'state.json',
+    ]);
     await archive.close();
   });
 });

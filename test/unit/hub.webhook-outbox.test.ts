@@ -10,8 +10,16 @@ import { isPdmError } from '../../protocol/errors.js';
 import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
 
 const tech: Actor = { name: 'tina', role: 'technician' };
-const CMMS: CmmsConfig = { url: 'http://cmms.test/work-orders', secret: 'a-very-long-shared-secret', maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 3000, timeoutMs: 1000 };
-const inspectionFor = (device: string, at = 1000): Inspection => openInspection(anomalyEvent('plant-1', device, { severity: 'warning' }), at);
+const CMMS: CmmsConfig = {
+  url: 'http://cmms.test/work-orders',
+  secret: 'a-very-long-shared-secret',
+  maxAttempts: 4,
+  baseDelayMs: 1000,
+  maxDelayMs: 3000,
+  timeoutMs: 1000,
+};
+const inspectionFor = (device: string, at = 1000): Inspection =>
+  openInspection(anomalyEvent('plant-1', device, { severity: 'warning' }), at);
 
 /** A clock that only moves when told; `advance` fires due timers in order, letting deliveries settle between them. */
 function fakeClock(start = 1_000_000) {
@@ -55,7 +63,12 @@ function fakeCmms(now: () => number, answer: (call: Call, n: number) => number) 
   const calls: Call[] = [];
   const fetchFn = (async (_url: string | URL | Request, init?: RequestInit) => {
     const headers = init!.headers as Record<string, string>;
-    const call = { key: headers['idempotency-key']!, body: String(init!.body), signature: headers['x-pdm-signature']!, at: now() };
+    const call = {
+      key: headers['idempotency-key']!,
+      body: String(init!.body),
+      signature: headers['x-pdm-signature']!,
+      at: now(),
+    };
     calls.push(call);
     const status = answer(call, calls.length);
     if (status === 0) throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
@@ -69,12 +82,24 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
   afterEach(async () => {
     for (const c of cleanups.splice(0)) await c();
   });
-  async function setup(answer: (call: Call, n: number) => number, inspections: Inspection[] = [], cmms: CmmsConfig = CMMS) {
+  async function setup(
+    answer: (call: Call, n: number) => number,
+    inspections: Inspection[] = [],
+    cmms: CmmsConfig = CMMS,
+  ) {
     const { dir, cleanup } = await tempDir('pdm-webhooks-');
     const fake = fakeClock();
     const cmmsServer = fakeCmms(fake.now, answer);
     const open = (list: Inspection[] = inspections) =>
-      WebhookOutbox.open({ dataDir: dir, cmms, inspections: list, logger: silent, fetch: cmmsServer.fetchFn, random: () => 1, clock: fake.clock });
+      WebhookOutbox.open({
+        dataDir: dir,
+        cmms,
+        inspections: list,
+        logger: silent,
+        fetch: cmmsServer.fetchFn,
+        random: () => 1,
+        clock: fake.clock,
+      });
     const outbox = await open();
     cleanups.push(async () => {
       await outbox.close();
@@ -95,7 +120,12 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     await t.outbox.settled();
     expect(t.calls.map((c) => c.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`]);
     for (const c of t.calls) expect(c.signature).toBe(signBody(CMMS.secret, c.body));
-    expect(JSON.parse(t.calls[1]!.body)).toMatchObject({ type: 'inspection.acknowledge', idempotencyKey: `${a.id}:1:acknowledge`, sequence: 1, transition: { from: 'open', to: 'acknowledged' } });
+    expect(JSON.parse(t.calls[1]!.body)).toMatchObject({
+      type: 'inspection.acknowledge',
+      idempotencyKey: `${a.id}:1:acknowledge`,
+      sequence: 1,
+      transition: { from: 'open', to: 'acknowledged' },
+    });
     expect(t.outbox.pending()).toEqual([]);
     expect(t.outbox.stats).toEqual({ delivered: 2, failedAttempts: 0, deadLettered: 0 });
     const onDisk = JSON.parse(await readFile(join(t.dir, WEBHOOK_FILE), 'utf8'));
@@ -115,7 +145,9 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     expect(new Set(t.calls.map((c) => c.key)).size).toBe(1);
     expect(new Set(t.calls.map((c) => c.body)).size).toBe(1);
     expect(t.outbox.pending()).toEqual([]);
-    expect(t.outbox.dead()).toMatchObject([{ key: `${a.id}:0:open`, attempts: 4, lastError: 'HTTP 503', deadAt: start + 6000 }]);
+    expect(t.outbox.dead()).toMatchObject([
+      { key: `${a.id}:0:open`, attempts: 4, lastError: 'HTTP 503', deadAt: start + 6000 },
+    ]);
     expect(t.outbox.stats).toEqual({ delivered: 0, failedAttempts: 4, deadLettered: 1 });
   });
 
@@ -131,7 +163,9 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     expect(t.calls.map((c) => c.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`]);
     expect(t.outbox.dead().map((d) => [d.key, d.attempts, d.lastError])).toEqual([[`${a.id}:0:open`, 1, 'HTTP 422']]);
 
-    await expect(t.outbox.retryDead(['nope', `${a.id}:0:open`])).rejects.toSatisfy((e) => isPdmError(e, 'PDM_ERR_NOT_FOUND') && /nope/.test((e as Error).message));
+    await expect(t.outbox.retryDead(['nope', `${a.id}:0:open`])).rejects.toSatisfy(
+      (e) => isPdmError(e, 'PDM_ERR_NOT_FOUND') && /nope/.test((e as Error).message),
+    );
     expect(t.outbox.dead()).toHaveLength(1); // a bad request moves nothing
 
     refuse = false;
@@ -212,8 +246,15 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     await t.outbox.close();
     const path = join(t.dir, WEBHOOK_FILE);
     await writeFile(path, JSON.stringify({ schema: 1, nextSeq: 0, notified: {}, pending: [{ key: 'x' }], dead: [] }));
-    await expect(t.open()).rejects.toSatisfy((e) => isPdmError(e, 'PDM_ERR_STORE_CORRUPT') && (e as Error).message.includes(path) && /pending\.0/.test((e as Error).message));
+    await expect(t.open()).rejects.toSatisfy(
+      (e) =>
+        isPdmError(e, 'PDM_ERR_STORE_CORRUPT') &&
+        (e as Error).message.includes(path) &&
+        /pending\.0/.test((e as Error).message),
+    );
     await writeFile(path, '{"schema": 1, "pend');
-    await expect(t.open()).rejects.toSatisfy((e) => isPdmError(e, 'PDM_ERR_STORE_CORRUPT') && (e as Error).message.includes(path));
+    await expect(t.open()).rejects.toSatisfy(
+      (e) => isPdmError(e, 'PDM_ERR_STORE_CORRUPT') && (e as Error).message.includes(path),
+    );
   });
 });

@@ -10,14 +10,22 @@ import { Workflow } from '../../hub/workflow/service.js';
 import { isPdmError } from '../../protocol/errors.js';
 import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
 
-const routing = { correlationWindowSeconds: 60, default: { inspectFrom: 'warning' as const, promoteAfterSeconds: 30, promoteAfterEvents: 3 }, sites: {} };
+const routing = {
+  correlationWindowSeconds: 60,
+  default: { inspectFrom: 'warning' as const, promoteAfterSeconds: 30, promoteAfterEvents: 3 },
+  sites: {},
+};
 const tech: Actor = { name: 'tina', role: 'technician' };
 const boss: Actor = { name: 'sam', role: 'supervisor' };
 const viewer: Actor = { name: 'vic', role: 'viewer' };
 
 function fresh(severity: 'warning' | 'critical' = 'warning', now = 0): { state: HubState; inspection: Inspection } {
   const state = emptyState();
-  applyEvent(state, anomalyEvent('plant-1', 'pump-001', { severity }), now, { windowMs: 60_000, policy: routing.default, changes: UNTRACKED });
+  applyEvent(state, anomalyEvent('plant-1', 'pump-001', { severity }), now, {
+    windowMs: 60_000,
+    policy: routing.default,
+    changes: UNTRACKED,
+  });
   return { state, inspection: state.inspections[0]! };
 }
 
@@ -29,9 +37,20 @@ describe('inspection state machine (pure)', () => {
     inspection = decide(inspection, { action: 'assign', assignee: 'tina' }, boss, 20).next;
     inspection = decide(inspection, { action: 'start' }, tech, 30).next;
     const before = inspection;
-    inspection = decide(inspection, { action: 'resolve', outcome: 'bearing-wear', note: 'replaced bearing' }, tech, 40).next;
+    inspection = decide(
+      inspection,
+      { action: 'resolve', outcome: 'bearing-wear', note: 'replaced bearing' },
+      tech,
+      40,
+    ).next;
     expect(before.status).toBe('in_progress'); // decide never mutates its input
-    expect(inspection).toMatchObject({ status: 'resolved', assignee: 'tina', acknowledgedAt: 10, closedAt: 40, outcome: { label: 'bearing-wear' } });
+    expect(inspection).toMatchObject({
+      status: 'resolved',
+      assignee: 'tina',
+      acknowledgedAt: 10,
+      closedAt: 40,
+      outcome: { label: 'bearing-wear' },
+    });
     expect(inspection.audit.map((a) => [a.by, a.action, a.from, a.to, a.at])).toEqual([
       ['hub', 'open', null, 'open', 0],
       ['tina', 'acknowledge', 'open', 'acknowledged', 10],
@@ -53,19 +72,34 @@ describe('inspection state machine (pure)', () => {
         expect((error as Error).message).toMatch(text);
       }
     };
-    fail(() => decide(inspection, { action: 'start' }, tech, 1), 'PDM_ERR_TRANSITION', /cannot start an inspection that is open; possible: acknowledge, false_alarm/);
-    fail(() => decide(inspection, { action: 'acknowledge' }, viewer, 1), 'PDM_ERR_FORBIDDEN', /viewer vic may not acknowledge/);
+    fail(
+      () => decide(inspection, { action: 'start' }, tech, 1),
+      'PDM_ERR_TRANSITION',
+      /cannot start an inspection that is open; possible: acknowledge, false_alarm/,
+    );
+    fail(
+      () => decide(inspection, { action: 'acknowledge' }, viewer, 1),
+      'PDM_ERR_FORBIDDEN',
+      /viewer vic may not acknowledge/,
+    );
     fail(() => decide(inspection, { action: 'escalate' }, tech, 1), 'PDM_ERR_FORBIDDEN', /needs hub or supervisor/);
     const acked = decide(inspection, { action: 'acknowledge' }, tech, 1).next;
     fail(() => decide(acked, { action: 'assign', assignee: 'x' }, tech, 2), 'PDM_ERR_FORBIDDEN', /may not assign/);
     fail(() => decide(acked, { action: 'assign' }, boss, 2), 'PDM_ERR_BAD_REQUEST', /needs an assignee/);
-    const started = decide(decide(acked, { action: 'assign', assignee: 'tina' }, boss, 2).next, { action: 'start' }, tech, 3).next;
+    const started = decide(
+      decide(acked, { action: 'assign', assignee: 'tina' }, boss, 2).next,
+      { action: 'start' },
+      tech,
+      3,
+    ).next;
     fail(() => decide(started, { action: 'resolve' }, tech, 4), 'PDM_ERR_BAD_REQUEST', /needs an outcome label/);
     const dismissed = decide(started, { action: 'false_alarm', note: 'sensor loose' }, tech, 4).next;
     expect(dismissed.outcome).toEqual({ label: 'false_alarm', note: 'sensor loose' });
     expect(allowedActions(dismissed.status, 'supervisor')).toEqual([]);
     fail(() => addComment(dismissed, viewer, 'hi', 5), 'PDM_ERR_FORBIDDEN', /may not comment/);
-    expect(addComment(dismissed, tech, ' checked again ', 5).comments).toMatchObject([{ by: 'tina', text: 'checked again', at: 5 }]);
+    expect(addComment(dismissed, tech, ' checked again ', 5).comments).toMatchObject([
+      { by: 'tina', text: 'checked again', at: 5 },
+    ]);
   });
 });
 
@@ -102,8 +136,16 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
     };
 
     let hub = await boot();
-    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }), Date.now(), { windowMs: 60_000, policy: routing.default, changes: hub.store });
-    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-002', { severity: 'warning' }), Date.now(), { windowMs: 60_000, policy: routing.default, changes: hub.store });
+    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }), Date.now(), {
+      windowMs: 60_000,
+      policy: routing.default,
+      changes: hub.store,
+    });
+    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-002', { severity: 'warning' }), Date.now(), {
+      windowMs: 60_000,
+      policy: routing.default,
+      changes: hub.store,
+    });
     const committed = hub.store.commit(); // its coalescing timer is fake too
     await vi.advanceTimersByTimeAsync(10);
     await committed;
@@ -114,7 +156,12 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
     expect(hub.workflow.get(p1).status).toBe('open');
     await vi.advanceTimersByTimeAsync(12_000);
     expect(hub.workflow.get(p1).status).toBe('escalated');
-    expect(hub.workflow.get(p1).audit.at(-1)).toMatchObject({ by: 'hub', action: 'escalate', from: 'open', to: 'escalated' });
+    expect(hub.workflow.get(p1).audit.at(-1)).toMatchObject({
+      by: 'hub',
+      action: 'escalate',
+      from: 'open',
+      to: 'escalated',
+    });
     expect(hub.workflow.get(p2).status).toBe('open');
     expect(hub.activities.calls).toEqual([`${p1}:escalate`]);
 
@@ -144,13 +191,20 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
     cleanup = tmp.cleanup;
     const identities = await IdentityStore.open(tmp.dir);
     const doc = memoryMedium();
-    const config = { sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' }, technicians: { 'plant-1': ['ann', 'ben', 'cid'] } };
+    const config = {
+      sla: { ackMinutes: { P1: 60, P2: 60, P3: 60 }, checkCron: '0 0 * * * *' },
+      technicians: { 'plant-1': ['ann', 'ben', 'cid'] },
+    };
     const picks: string[] = [];
     for (let boot = 0; boot < 2; boot += 1) {
       const store = await HubStore.over(doc, { coalesceMs: 0 });
       const workflow = new Workflow({ store, identities, activities: noActivities(), config, routing, logger: silent });
       for (let n = 0; n < 2; n += 1) {
-        applyEvent(store.state, anomalyEvent('plant-1', `pump-${boot}${n}`), 0, { windowMs: 0, policy: routing.default, changes: store });
+        applyEvent(store.state, anomalyEvent('plant-1', `pump-${boot}${n}`), 0, {
+          windowMs: 0,
+          policy: routing.default,
+          changes: store,
+        });
         const id = store.state.inspections.at(-1)!.id;
         await workflow.transition(id, { action: 'acknowledge' }, tech);
         picks.push((await workflow.transition(id, { action: 'assign' }, boss)).assignee!);

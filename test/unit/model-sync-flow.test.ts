@@ -26,10 +26,17 @@ const shipped = readModel(fileURLToPath(new URL('../../models/default/pump-vibra
 class Scripted implements ModelRuntime {
   batches = 0;
   closed = false;
-  constructor(readonly card: ModelCard, private readonly fn: (batch: number) => number) {}
+  constructor(
+    readonly card: ModelCard,
+    private readonly fn: (batch: number) => number,
+  ) {}
   async score(batch: ReadonlyArray<ReadonlyArray<number>>): Promise<ModelScore[]> {
     const n = this.batches++;
-    return batch.map((row) => ({ score: this.fn(n), threshold: this.card.threshold.value, contributions: row.map(() => 0) }));
+    return batch.map((row) => ({
+      score: this.fn(n),
+      threshold: this.card.threshold.value,
+      contributions: row.map(() => 0),
+    }));
   }
   async close(): Promise<void> {
     this.closed = true;
@@ -43,7 +50,12 @@ describe('ModelSync probation', () => {
     const store = new RegistryStore(join(dir, 'hub', 'models'), key.privateKey);
     const v2 = sealCard({ ...shipped.card, version: '2.0.0' });
     const entry = store.add({ card: v2, onnx: shipped.onnx });
-    const config = ModelSyncConfigSchema.parse({ publicKeyPem: key.publicKeyPem, httpBase: 'http://hub.test', dir: join(dir, 'agent'), shadow: { probationWindows: 3 } });
+    const config = ModelSyncConfigSchema.parse({
+      publicKeyPem: key.publicKeyPem,
+      httpBase: 'http://hub.test',
+      dir: join(dir, 'agent'),
+      shadow: { probationWindows: 3 },
+    });
     const old = new Scripted(shipped.card, () => 0.1);
     const model = new SwappableModel(old);
     const fresh = new Scripted(v2, (batch) => (batch === 0 ? 0.1 : NaN)); // passes shadow scoring (batch 0), then goes bad
@@ -51,20 +63,36 @@ describe('ModelSync probation', () => {
     const outcomes: SyncOutcome[] = [];
     let deliver!: (payload: Buffer) => void;
     const sync = new ModelSync({
-      site: 's', device: 'd', config, model, logger,
+      site: 's',
+      device: 'd',
+      config,
+      model,
+      logger,
       envelopes: createEnvelopeFactory({ site: 's', device: 'd' }),
       subscribe: async (_topic, onMessage) => void (deliver = onMessage),
       publish: async (_t, payload) => void published.push(payload),
       fetch: async (url) => {
         expect(url).toBe('http://hub.test/models/pump-vibration-pca/2.0.0/bundle');
         const bytes = readFileSync(store.bundlePath(entry.modelId, entry.version)!);
-        return { ok: true, status: 200, arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer };
+        return {
+          ok: true,
+          status: 200,
+          arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer,
+        };
       },
       createRuntime: async () => fresh,
       onOutcome: (o) => outcomes.push(o),
     });
     await sync.start();
-    const manifest = encode('model', { ...createEnvelopeFactory({ site: 's', device: 'd' }).next(), modelId: entry.modelId, version: entry.version, sha256: entry.sha256, size: entry.size, signature: entry.signature, url: '/models/pump-vibration-pca/2.0.0/bundle' });
+    const manifest = encode('model', {
+      ...createEnvelopeFactory({ site: 's', device: 'd' }).next(),
+      modelId: entry.modelId,
+      version: entry.version,
+      sha256: entry.sha256,
+      size: entry.size,
+      signature: entry.signature,
+      url: '/models/pump-vibration-pca/2.0.0/bundle',
+    });
     await sync.receive(manifest.payload);
     expect(outcomes).toEqual([{ modelId: 'pump-vibration-pca', version: '2.0.0', result: 'applied' }]);
     expect(model.card.version).toBe('2.0.0');

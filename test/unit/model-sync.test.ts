@@ -12,8 +12,19 @@ import { decode } from '../../protocol/codec.js';
 import { isPdmError } from '../../protocol/errors.js';
 
 const shipped = readModel(fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url)));
-const opts = { attempts: 3, retryMinMs: 1, retryMaxMs: 2, timeoutMs: 1000, maxBytes: 1000, sleep: async () => undefined };
-const body = (status: number, text = '') => ({ ok: status < 300, status, arrayBuffer: async () => new TextEncoder().encode(text).buffer as ArrayBuffer });
+const opts = {
+  attempts: 3,
+  retryMinMs: 1,
+  retryMaxMs: 2,
+  timeoutMs: 1000,
+  maxBytes: 1000,
+  sleep: async () => undefined,
+};
+const body = (status: number, text = '') => ({
+  ok: status < 300,
+  status,
+  arrayBuffer: async () => new TextEncoder().encode(text).buffer as ArrayBuffer,
+});
 
 describe('execution providers', () => {
   it('keeps only listed providers whose library is installed, always ending with cpu, and says why it dropped one', () => {
@@ -25,7 +36,10 @@ describe('execution providers', () => {
         { provider: 'tensorrt', why: 'this onnxruntime-node build does not list tensorrt' },
       ],
     });
-    expect(chooseProviders(['cuda'], { listed: ['cpu', 'cuda'], libraryPresent: () => true }).providers).toEqual(['cuda', 'cpu']);
+    expect(chooseProviders(['cuda'], { listed: ['cpu', 'cuda'], libraryPresent: () => true }).providers).toEqual([
+      'cuda',
+      'cpu',
+    ]);
   });
 
   it('a session asked for cuda on this CPU-only machine runs on cpu and warns', async () => {
@@ -42,7 +56,11 @@ describe('execution providers', () => {
 
 describe('artifact download', () => {
   it('retries network errors and 5xx, then succeeds', async () => {
-    const answers = [() => Promise.reject(new Error('ECONNRESET')), () => Promise.resolve(body(503)), () => Promise.resolve(body(200, 'ok'))];
+    const answers = [
+      () => Promise.reject(new Error('ECONNRESET')),
+      () => Promise.resolve(body(503)),
+      () => Promise.resolve(body(200, 'ok')),
+    ];
     const fetch: FetchLike = () => answers.shift()!();
     const retries: number[] = [];
     expect((await download('http://h/x', { ...opts, fetch, onRetry: (n) => retries.push(n) })).toString()).toBe('ok');
@@ -52,13 +70,17 @@ describe('artifact download', () => {
   it('gives up after the configured attempts with the last reason, and at once on a 404', async () => {
     let calls = 0;
     const failing: FetchLike = async () => (calls++, body(500));
-    await expect(download('http://h/x', { ...opts, fetch: failing })).rejects.toThrow(/gave up after 3 attempts: GET http:\/\/h\/x answered 500/);
+    await expect(download('http://h/x', { ...opts, fetch: failing })).rejects.toThrow(
+      /gave up after 3 attempts: GET http:\/\/h\/x answered 500/,
+    );
     expect(calls).toBe(3);
     calls = 0;
     const missing: FetchLike = async () => (calls++, body(404));
     await expect(download('http://h/x', { ...opts, fetch: missing })).rejects.toThrow(/answered 404/);
     expect(calls).toBe(1);
-    await expect(download('http://h/x', { ...opts, fetch: async () => body(200, 'x'.repeat(2000)) })).rejects.toThrow(/2000 bytes, limit 1000/);
+    await expect(download('http://h/x', { ...opts, fetch: async () => body(200, 'x'.repeat(2000)) })).rejects.toThrow(
+      /2000 bytes, limit 1000/,
+    );
   });
 });
 
@@ -72,7 +94,11 @@ class Scripted implements ModelRuntime {
   ) {}
   async score(batch: ReadonlyArray<ReadonlyArray<number>>): Promise<ModelScore[]> {
     await this.gate;
-    return batch.map((row) => ({ score: this.fn(row), threshold: this.card.threshold.value, contributions: row.map(() => 0) }));
+    return batch.map((row) => ({
+      score: this.fn(row),
+      threshold: this.card.threshold.value,
+      contributions: row.map(() => 0),
+    }));
   }
   async close(): Promise<void> {
     this.closed = true;
@@ -86,13 +112,23 @@ describe('shadow scoring', () => {
 
   it('accepts sane scores and names what is wrong otherwise', async () => {
     expect(await shadowProblem(new Scripted(card, () => 0.1), card, rows, limits)).toBeUndefined();
-    expect(await shadowProblem(new Scripted(card, () => NaN), card, rows, limits)).toMatch(/the training mean scored NaN/);
-    expect(await shadowProblem(new Scripted(card, () => card.threshold.value * 2000), card, rows, limits)).toMatch(/sane: finite/);
+    expect(await shadowProblem(new Scripted(card, () => NaN), card, rows, limits)).toMatch(
+      /the training mean scored NaN/,
+    );
+    expect(await shadowProblem(new Scripted(card, () => card.threshold.value * 2000), card, rows, limits)).toMatch(
+      /sane: finite/,
+    );
     let n = 0;
-    expect(await shadowProblem(new Scripted(card, () => (n++ === 0 ? 0 : card.threshold.value * 2)), card, rows, limits)).toMatch(/10 of 10 recent windows would alarm/);
-    expect(await shadowProblem(new Scripted(card, () => card.threshold.value), card, [], limits)).toMatch(/training mean scores .* at or over the threshold/);
+    expect(
+      await shadowProblem(new Scripted(card, () => (n++ === 0 ? 0 : card.threshold.value * 2)), card, rows, limits),
+    ).toMatch(/10 of 10 recent windows would alarm/);
+    expect(await shadowProblem(new Scripted(card, () => card.threshold.value), card, [], limits)).toMatch(
+      /training mean scores .* at or over the threshold/,
+    );
     const other = sealCard({ ...card, features: { ...card.features, names: card.features.names.slice(0, 4) } });
-    expect(await shadowProblem(new Scripted(card, () => 0), other, rows, limits)).toMatch(/inputs differ from the running model/);
+    expect(await shadowProblem(new Scripted(card, () => 0), other, rows, limits)).toMatch(
+      /inputs differ from the running model/,
+    );
   });
 });
 
@@ -118,10 +154,18 @@ describe('SwappableModel', () => {
     const model = new SwappableModel(new Scripted(shipped.card, () => 1));
     const bad: number[] = [];
     let passed = 0;
-    await model.swap(new Scripted(shipped.card, () => NaN), { windows: 2, onBadScore: (s) => bad.push(s), onPassed: () => passed++ });
+    await model.swap(new Scripted(shipped.card, () => NaN), {
+      windows: 2,
+      onBadScore: (s) => bad.push(s),
+      onPassed: () => passed++,
+    });
     await model.score([[1]]);
     expect(bad).toEqual([NaN]);
-    await model.swap(new Scripted(shipped.card, () => 1), { windows: 2, onBadScore: (s) => bad.push(s), onPassed: () => passed++ });
+    await model.swap(new Scripted(shipped.card, () => 1), {
+      windows: 2,
+      onBadScore: (s) => bad.push(s),
+      onPassed: () => passed++,
+    });
     await model.score([[1]]);
     expect(passed).toBe(0);
     await model.score([[1]]);
@@ -131,7 +175,21 @@ describe('SwappableModel', () => {
 
 describe('manifest validation', () => {
   const topic = 'pdm/v1/s/d/model';
-  const good = { v: 1, id: '01939a3b-8a3c-7cc1-8e2a-3f2a1b4c5d6e', ts: 1, site: 's', device: 'd', bootId: '01939a3b-8a3c-7cc1-8e2a-3f2a1b4c5d6e', seq: 0, modelId: 'pump', version: '2', sha256: 'a'.repeat(64), size: 10, signature: 'AAAA', url: '/models/pump/2/bundle' };
+  const good = {
+    v: 1,
+    id: '01939a3b-8a3c-7cc1-8e2a-3f2a1b4c5d6e',
+    ts: 1,
+    site: 's',
+    device: 'd',
+    bootId: '01939a3b-8a3c-7cc1-8e2a-3f2a1b4c5d6e',
+    seq: 0,
+    modelId: 'pump',
+    version: '2',
+    sha256: 'a'.repeat(64),
+    size: 10,
+    signature: 'AAAA',
+    url: '/models/pump/2/bundle',
+  };
   it('accepts a well-formed manifest and names the field of a bad one', () => {
     expect(decode(topic, JSON.stringify(good)).ok).toBe(true);
     const cases: Array<[object, RegExp]> = [

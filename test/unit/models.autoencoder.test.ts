@@ -1,13 +1,19 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_AE_OPTIONS, scoreAutoencoder, slidingWindows, trainAutoencoder, type AutoencoderModel } from '../../models/detectors/autoencoder.js';
+import {
+  DEFAULT_AE_OPTIONS,
+  scoreAutoencoder,
+  slidingWindows,
+  trainAutoencoder,
+  type AutoencoderModel,
+} from '../../models/detectors/autoencoder.js';
 import { autoencoderGraph, exportAutoencoderOnnx } from '../../models/onnx/export-autoencoder.js';
 import { SUPPORTED_OPERATORS } from '../../models/onnx/onnx-model.js';
 import { loadTf } from '../../models/tf.js';
 
 function rows(n: number, seed: number): number[][] {
   let s = seed;
-  const rand = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const rand = (): number => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
   return Array.from({ length: n }, (_, i) => {
     const a = Math.sin(i / 5) + rand() * 0.2;
     return [a, 3 * a + rand() * 0.1, 10 + rand()].map(Math.fround);
@@ -46,9 +52,14 @@ describe('dense autoencoder', () => {
     const epochs: number[] = [];
     const model = await trainAutoencoder(rows(120, 1), options, (e) => epochs.push(e));
     expect(epochs).toEqual([1, 2, 3]);
-    const test = slidingWindows(rows(60, 9).map((r, i) => (i > 40 ? r.map((x) => x * 2) : r)), options.window);
+    const test = slidingWindows(
+      rows(60, 9).map((r, i) => (i > 40 ? r.map((x) => x * 2) : r)),
+      options.window,
+    );
     const session = await ort.InferenceSession.create(exportAutoencoderOnnx(model));
-    const out = await session.run({ features: new ort.Tensor('float32', Float32Array.from(test.flat()), [test.length, 12]) });
+    const out = await session.run({
+      features: new ort.Tensor('float32', Float32Array.from(test.flat()), [test.length, 12]),
+    });
     await session.release();
     const onnxScores = Array.from(out.score!.data as Float32Array);
     const reference = await tfScores(model, test);

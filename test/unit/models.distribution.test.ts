@@ -16,7 +16,13 @@ describe('reference distributions (models/distribution.ts)', () => {
     const d = binValues([10, 9, 8, 7, 6, 5, 4, 3, 2, 1], 5);
     expect(d.edges).toEqual([2.8, 4.6, 6.4, 8.2]);
     expect(d.proportions).toEqual([0.2, 0.2, 0.2, 0.2, 0.2]);
-    expect([binIndex(d.edges, -100), binIndex(d.edges, 2.8), binIndex(d.edges, 2.81), binIndex(d.edges, 8.2), binIndex(d.edges, 1e9)]).toEqual([0, 0, 1, 3, 4]);
+    expect([
+      binIndex(d.edges, -100),
+      binIndex(d.edges, 2.8),
+      binIndex(d.edges, 2.81),
+      binIndex(d.edges, 8.2),
+      binIndex(d.edges, 1e9),
+    ]).toEqual([0, 0, 1, 3, 4]);
   });
 
   it('merges equal quantiles: a constant feature has one bin holding everything, a lumpy one fewer bins', () => {
@@ -31,7 +37,9 @@ describe('reference distributions (models/distribution.ts)', () => {
   it('refuses what it cannot bin, naming it', () => {
     expect(() => binValues([], 10, 'feature x')).toThrow(/feature x: no training values/);
     expect(() => binValues([1, Number.NaN], 10, 'score')).toThrow(/score: value 1 is NaN/);
-    expect(() => referenceDistribution(['a', 'b'], [[1, 2], [3]], [0.1, 0.2])).toThrow(/row 1 has 1 values for 2 feature names/);
+    expect(() => referenceDistribution(['a', 'b'], [[1, 2], [3]], [0.1, 0.2])).toThrow(
+      /row 1 has 1 values for 2 feature names/,
+    );
   });
 
   it('the card schema checks the distribution: shares sum to 1, one more share than edges, features the model has', () => {
@@ -40,7 +48,16 @@ describe('reference distributions (models/distribution.ts)', () => {
     expect(BinnedDistribution.safeParse({ edges: [1], proportions: [0.3, 0.3] }).success).toBe(false);
     const shipped = readModel(join(MODELS, 'pump-vibration-pca.card.json')).card;
     const { contentHash: _h, ...rest } = shipped;
-    const stray = { ...rest, training: { ...rest.training, distribution: { ...rest.training.distribution!, features: { ...rest.training.distribution!.features, 'temperature.mean': { edges: [], proportions: [1] } } } } };
+    const stray = {
+      ...rest,
+      training: {
+        ...rest.training,
+        distribution: {
+          ...rest.training.distribution!,
+          features: { ...rest.training.distribution!.features, 'temperature.mean': { edges: [], proportions: [1] } },
+        },
+      },
+    };
     const parsed = ModelCard.safeParse(sealCard(stray));
     expect(parsed.success).toBe(false);
     expect(parsed.error!.issues[0]!.message).toMatch(/"temperature.mean", which is not one of features.names/);

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { addCounts, emptyCounts, pointwiseScores } from '../../models/eval/pointwise.js';
-import { CP_PROFILES, changepointWindows, normaliseCp, scoreChangepoints, tanhReward, transitions } from '../../models/eval/changepoint.js';
+import {
+  CP_PROFILES,
+  changepointWindows,
+  normaliseCp,
+  scoreChangepoints,
+  tanhReward,
+  transitions,
+} from '../../models/eval/changepoint.js';
 import { scoreSkabLabels } from '../../models/eval/skab.js';
 import type { SkabFile } from '../../models/skab-data.js';
 
@@ -34,9 +41,15 @@ describe('SKAB changepoint score', () => {
   it('opens [cp, cp + 60 s] windows by time and cuts a window where the next one starts', () => {
     const t = [0, 20, 40, 60, 80, 100, 120, 140].map((s) => s * 1000);
     // cp at rows 1 and 5: window 1 = times 20..80 s → rows 1..4; window 2 = 100..160 s → rows 5..7.
-    expect(changepointWindows(t, [0, 1, 0, 0, 0, 1, 0, 0], 60_000)).toEqual([[1, 4], [5, 7]]);
+    expect(changepointWindows(t, [0, 1, 0, 0, 0, 1, 0, 0], 60_000)).toEqual([
+      [1, 4],
+      [5, 7],
+    ]);
     // cp at rows 1 and 3: window 1 would reach row 4 but stops before row 3.
-    expect(changepointWindows(t, [0, 1, 0, 1, 0, 0, 0, 0], 60_000)).toEqual([[1, 2], [3, 6]]);
+    expect(changepointWindows(t, [0, 1, 0, 1, 0, 0, 0, 0], 60_000)).toEqual([
+      [1, 2],
+      [3, 6],
+    ]);
   });
 
   it('rewards A_tp at the start of a window, (A_tp + A_fp)/2 in the middle and A_fp at the end', () => {
@@ -51,13 +64,27 @@ describe('SKAB changepoint score', () => {
     const p = CP_PROFILES.standard;
     // windows rows 2..4 and 8..9; detections at 3 (middle of window 1 → 0.445), 4 (ignored: second in window), 6 (FP).
     const predicted = [0, 0, 0, 1, 1, 0, 1, 0, 0, 0];
-    const s = scoreChangepoints([[2, 4], [8, 9]], predicted, p);
+    const s = scoreChangepoints(
+      [
+        [2, 4],
+        [8, 9],
+      ],
+      predicted,
+      p,
+    );
     expect(s.windows).toBe(2);
     expect(s.score).toBeCloseTo(0.445 - 0.11 - 1, 12);
     // normalised: 100·(S − (−2)) / (2 − (−2)).
     expect(normaliseCp([s], p)).toBeCloseTo((100 * (0.445 - 0.11 - 1 + 2)) / 4, 10);
     // LowFN doubles the miss: S = 0.445 − 0.11 − 2; S_null = −4, S_perfect = 2.
-    const lowFN = scoreChangepoints([[2, 4], [8, 9]], predicted, CP_PROFILES.lowFN);
+    const lowFN = scoreChangepoints(
+      [
+        [2, 4],
+        [8, 9],
+      ],
+      predicted,
+      CP_PROFILES.lowFN,
+    );
     expect(normaliseCp([lowFN], CP_PROFILES.lowFN)).toBeCloseTo((100 * (0.445 - 0.11 - 2 + 4)) / 6, 10);
   });
 

@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { NAB_PROFILES, optimiseNabThreshold, probationLength, rowWeights, scaledSigmoid, scoreNab, type NabFile } from '../../models/eval/nab.js';
+import {
+  NAB_PROFILES,
+  optimiseNabThreshold,
+  probationLength,
+  rowWeights,
+  scaledSigmoid,
+  scoreNab,
+  type NabFile,
+} from '../../models/eval/nab.js';
 import { parseNabTime, windowsToRows } from '../../models/eval/nab-io.js';
 import { evaluateNab } from '../../models/eval/nab-run.js';
 
@@ -34,7 +42,10 @@ describe('NAB scoring rules', () => {
     expect(weight[10]).toBeCloseTo(0.85979215, 6); // σ(−2/4)/σ(−1) = 0.84828363 / 0.98661429
     expect(weight[11]).toBeCloseTo(sigma(-0.25) / sigma(-1), 12);
     expect(weight[14]).toBeCloseTo(-0.98661429, 7); // σ(|11 − 14| / (4 − 1)) = σ(1)
-    const between = rowWeights(20, [[5, 6], [12, 14]]);
+    const between = rowWeights(20, [
+      [5, 6],
+      [12, 14],
+    ]);
     expect(between.weight[9]).toBeCloseTo(sigma(3), 12); // |6 − 9| / (2 − 1) = 3: not yet past 3
     expect(between.weight[10]).toBe(-1); // 4 > 3
     expect(between.window[13]).toBe(1);
@@ -82,8 +93,14 @@ describe('NAB scoring rules', () => {
     const rand = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const files: NabFile[] = [0, 1, 2].map((k) => ({
       name: `${k}.csv`,
-      windows: [[30 + k * 5, 40 + k * 5], [70, 74]],
-      scores: Array.from({ length: 100 }, (_, i) => Math.round((rand() * 0.6 + (i >= 30 + k * 5 && i <= 36 + k * 5 ? 0.4 : 0)) * 50) / 50),
+      windows: [
+        [30 + k * 5, 40 + k * 5],
+        [70, 74],
+      ],
+      scores: Array.from(
+        { length: 100 },
+        (_, i) => Math.round((rand() * 0.6 + (i >= 30 + k * 5 && i <= 36 + k * 5 ? 0.4 : 0)) * 50) / 50,
+      ),
     }));
     for (const p of Object.values(NAB_PROFILES)) {
       const best = optimiseNabThreshold(files, p);
@@ -95,8 +112,13 @@ describe('NAB scoring rules', () => {
 
 describe('NAB files', () => {
   it('maps window timestamps to row ranges', () => {
-    const times = ['2015-01-01 00:00:00', '2015-01-01 00:05:00', '2015-01-01 00:10:00', '2015-01-01 00:15:00'].map((t) => parseNabTime(t, 't'));
-    const w: [number, number] = [parseNabTime('2015-01-01 00:04:00.000000', 'w'), parseNabTime('2015-01-01 00:10:00.000000', 'w')];
+    const times = ['2015-01-01 00:00:00', '2015-01-01 00:05:00', '2015-01-01 00:10:00', '2015-01-01 00:15:00'].map(
+      (t) => parseNabTime(t, 't'),
+    );
+    const w: [number, number] = [
+      parseNabTime('2015-01-01 00:04:00.000000', 'w'),
+      parseNabTime('2015-01-01 00:10:00.000000', 'w'),
+    ];
     expect(windowsToRows(times, [w])).toEqual([[1, 2]]);
     expect(() => parseNabTime('01/01/2015', 'x.csv line 2')).toThrow(/x\.csv line 2: bad timestamp "01\/01\/2015"/);
   });
@@ -107,21 +129,51 @@ describe('NAB files', () => {
     mkdirSync(join(root, 'data', 'cat'), { recursive: true });
     mkdirSync(join(root, 'results', 'cat'), { recursive: true });
     const rows = Array.from({ length: 20 }, (_, i) => i);
-    writeFileSync(join(root, 'data', 'cat', 'a.csv'), `timestamp,value\n${rows.map((i) => `${stamp(i)},${i}`).join('\n')}\n`);
+    writeFileSync(
+      join(root, 'data', 'cat', 'a.csv'),
+      `timestamp,value\n${rows.map((i) => `${stamp(i)},${i}`).join('\n')}\n`,
+    );
     const det = [1, 5, 10, 11, 14];
-    writeFileSync(join(root, 'results', 'cat', 'mydet_a.csv'), `timestamp,value,anomaly_score,label\n${rows.map((i) => `${stamp(i)},${i},${det.includes(i) ? 1 : 0},0`).join('\n')}\n`);
-    writeFileSync(join(root, 'windows.json'), JSON.stringify({ 'cat/a.csv': [[`${stamp(8)}.000000`, `${stamp(11)}.000000`]] }));
-    const lines = await evaluateNab({ data: join(root, 'data'), windows: join(root, 'windows.json'), results: join(root, 'results'), threshold: 0.5 });
+    writeFileSync(
+      join(root, 'results', 'cat', 'mydet_a.csv'),
+      `timestamp,value,anomaly_score,label\n${rows.map((i) => `${stamp(i)},${i},${det.includes(i) ? 1 : 0},0`).join('\n')}\n`,
+    );
+    writeFileSync(
+      join(root, 'windows.json'),
+      JSON.stringify({ 'cat/a.csv': [[`${stamp(8)}.000000`, `${stamp(11)}.000000`]] }),
+    );
+    const lines = await evaluateNab({
+      data: join(root, 'data'),
+      windows: join(root, 'windows.json'),
+      results: join(root, 'results'),
+      threshold: 0.5,
+    });
     expect(lines.map((l) => l.profile)).toEqual(['standard', 'reward_low_FP_rate', 'reward_low_FN_rate']);
     expect(lines[0]).toMatchObject({ detector: 'mydet', threshold: 0.5 });
     expect(lines[0]!.score).toBeCloseTo(82.06, 2);
     // Our own streaming detector runs on the same files without error and yields one line per profile.
     expect(await evaluateNab({ data: join(root, 'data'), windows: join(root, 'windows.json') })).toHaveLength(3);
-    await expect(evaluateNab({ data: join(root, 'data'), windows: join(root, 'windows.json'), results: join(root, 'nope') })).rejects.toThrow(/no results for cat\/a\.csv/);
+    await expect(
+      evaluateNab({ data: join(root, 'data'), windows: join(root, 'windows.json'), results: join(root, 'nope') }),
+    ).rejects.toThrow(/no results for cat\/a\.csv/);
     // The CLI prints one JSON line per detector and profile.
     const cli = fileURLToPath(new URL('../../dist/cli/pdm.js', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'eval', 'nab', '--data', join(root, 'data'), '--windows', join(root, 'windows.json'), '--results', join(root, 'results'), '--json']);
-    const json = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      cli,
+      'eval',
+      'nab',
+      '--data',
+      join(root, 'data'),
+      '--windows',
+      join(root, 'windows.json'),
+      '--results',
+      join(root, 'results'),
+      '--json',
+    ]);
+    const json = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(json).toHaveLength(3);
     for (const line of json) expect(Object.keys(line).sort()).toEqual(['detector', 'profile', 'score', 'threshold']);
     expect(json[0].score).toBeGreaterThanOrEqual(82.06); // the optimised threshold can only do better than 0.5

@@ -11,7 +11,7 @@ import { isPdmError } from '../../protocol/errors.js';
 /** Deterministic correlated data: 4 sensors driven by 2 latent signals plus small noise. */
 function data(n: number, seed = 7): number[][] {
   let s = seed;
-  const rand = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const rand = (): number => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
   return Array.from({ length: n }, (_, i) => {
     const a = Math.sin(i / 9) + rand() * 0.2;
     const b = Math.cos(i / 23) + rand() * 0.2;
@@ -35,7 +35,9 @@ describe('PCA ONNX export', () => {
   it('matches the JS reference within 1e-5 (relative to max(1, |value|)) through onnxruntime-node', async () => {
     const test = data(200, 99).map((row, i) => (i % 10 === 0 ? row.map((x) => Math.fround(x * 1.5)) : row));
     const session = await ort.InferenceSession.create(exportPcaOnnx(model));
-    const out = await session.run({ features: new ort.Tensor('float32', Float32Array.from(test.flat()), [test.length, 4]) });
+    const out = await session.run({
+      features: new ort.Tensor('float32', Float32Array.from(test.flat()), [test.length, 4]),
+    });
     let worst = 0;
     test.forEach((row, i) => {
       const ref = scorePca(model, row);
@@ -43,7 +45,10 @@ describe('PCA ONNX export', () => {
         [ref.score, (out.score!.data as Float32Array)[i]!],
         [ref.t2, (out.t2!.data as Float32Array)[i]!],
         [ref.q, (out.q!.data as Float32Array)[i]!],
-        ...ref.contributions.map((c, j): [number, number] => [c, (out.contributions!.data as Float32Array)[i * 4 + j]!]),
+        ...ref.contributions.map((c, j): [number, number] => [
+          c,
+          (out.contributions!.data as Float32Array)[i * 4 + j]!,
+        ]),
       ];
       for (const [a, b] of pairs) worst = Math.max(worst, Math.abs(a - b) / Math.max(1, Math.abs(a)));
     });
@@ -77,7 +82,10 @@ describe('PCA ONNX export', () => {
     expect(() => encodeOnnxModel(broken)).toThrow(/uses "centred" before it is produced/);
     const unknown = { ...g, nodes: [{ op: 'Conv' as never, inputs: ['features'], outputs: ['x'] }, ...g.nodes] };
     expect(() => encodeOnnxModel(unknown)).toThrow(/operator Conv is not supported/);
-    const nan = { ...g, initializers: g.initializers.map((t) => (t.name === 'mean' ? { ...t, values: [NaN, 0, 0, 0] } : t)) };
+    const nan = {
+      ...g,
+      initializers: g.initializers.map((t) => (t.name === 'mean' ? { ...t, values: [NaN, 0, 0, 0] } : t)),
+    };
     try {
       encodeOnnxModel(nan);
       expect.unreachable();

@@ -11,7 +11,9 @@ import { isPdmError } from '../../protocol/errors.js';
 
 /** The SKAB model's card states the whole decision rule it was scored with, optional parts included. */
 function build() {
-  const rows = Array.from({ length: 120 }, (_, i) => SKAB_PCA.sensors.map((_, j) => Math.sin(i / (j + 2)) + (i % (j + 3)) / 10));
+  const rows = Array.from({ length: 120 }, (_, i) =>
+    SKAB_PCA.sensors.map((_, j) => Math.sin(i / (j + 2)) + (i % (j + 3)) / 10),
+  );
   return buildPcaArtifact({
     id: 'skab-card',
     version: '1',
@@ -29,7 +31,15 @@ describe('SKAB model card decision', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pdm-skab-card-'));
     const { cardPath } = writeModel(dir, build());
     const { card } = readModel(cardPath);
-    expect(card.decision).toEqual({ openAfter: 3, openWindow: 5, clearAfter: 5, clearRatio: 0.85, peakClearRatio: 0.03, rearmHalfLife: 300, holdOff: 30 });
+    expect(card.decision).toEqual({
+      openAfter: 3,
+      openWindow: 5,
+      clearAfter: 5,
+      clearRatio: 0.85,
+      peakClearRatio: 0.03,
+      rearmHalfLife: 300,
+      holdOff: 30,
+    });
   });
 
   it('refuses a card whose peakClearRatio is not a fraction, naming the field', () => {

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { loadSkab, parseSkabCsv, skabFileNames } from '../../models/skab-data.js';
 import { isPdmError } from '../../protocol/errors.js';
 
-const HEADER = 'datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;Voltage;Volume Flow RateRMS;anomaly;changepoint';
+const HEADER =
+  'datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;Voltage;Volume Flow RateRMS;anomaly;changepoint';
 
 describe('SKAB reader', () => {
   it('lists the 34 labelled files of the protocol', () => {
@@ -16,7 +17,10 @@ describe('SKAB reader', () => {
   });
 
   it('parses rows, labels and times', () => {
-    const f = parseSkabCsv('x.csv', `${HEADER}\n2020-03-09 10:14:33;1;2;3;4;5;6;7;8;0.0;0.0\n2020-03-09 10:14:35;1;2;3;4;5;6;7;9;1.0;1.0\n`);
+    const f = parseSkabCsv(
+      'x.csv',
+      `${HEADER}\n2020-03-09 10:14:33;1;2;3;4;5;6;7;8;0.0;0.0\n2020-03-09 10:14:35;1;2;3;4;5;6;7;9;1.0;1.0\n`,
+    );
     expect(f.rows[1]).toEqual([1, 2, 3, 4, 5, 6, 7, 9]);
     expect(f.anomaly).toEqual([0, 1]);
     expect(f.changepoint).toEqual([0, 1]);

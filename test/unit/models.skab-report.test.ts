@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { SKAB_SELECTION_NOTE, formatSkabReport, skabJsonLine } from '../../models/eval/skab-report.js';
 import type { SkabResult } from '../../models/eval/skab.js';
 
-const ours: SkabResult = { detector: 'pca-t2q (ours)', f1: 0.86, far: 8.37, mar: 19.27, cpStandard: 41.41, cpLowFP: 37.33, cpLowFN: 45.98, fitMsPerFile: 30, scoreMsPerRow: 0.008 };
+const ours: SkabResult = {
+  detector: 'pca-t2q (ours)',
+  f1: 0.86,
+  far: 8.37,
+  mar: 19.27,
+  cpStandard: 41.41,
+  cpLowFP: 37.33,
+  cpLowFN: 45.98,
+  fitMsPerFile: 30,
+  scoreMsPerRow: 0.008,
+};
 
 describe('SKAB report', () => {
   it('ranks ours inside the published tables, marked, and says how our settings were chosen', () => {
@@ -18,6 +28,16 @@ describe('SKAB report', () => {
   });
 
   it('keeps the --json line to the fields the issue names, plus costs', () => {
-    expect(Object.keys(JSON.parse(skabJsonLine(ours)))).toEqual(['detector', 'f1', 'far', 'mar', 'cpStandard', 'cpLowFP', 'cpLowFN', 'fitMsPerFile', 'scoreMsPerRow']);
+    expect(Object.keys(JSON.parse(skabJsonLine(ours)))).toEqual([
+      'detector',
+      'f1',
+      'far',
+      'mar',
+      'cpStandard',
+      'cpLowFP',
+      'cpLowFN',
+      'fitMsPerFile',
+      'scoreMsPerRow',
+    ]);
   });
 });

@@ -7,7 +7,9 @@ import { meetsSkabTargets, skabSensitivityVariants } from '../../models/eval/ska
 function differences(a: unknown, b: unknown, path = ''): string[] {
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b as object)]);
-    return [...keys].flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k));
+    return [...keys].flatMap((k) =>
+      differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k),
+    );
   }
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
 }
@@ -29,7 +31,8 @@ describe('SKAB sensitivity variants', () => {
 
   it('leaves the chosen settings untouched and builds only decisions the agent accepts', () => {
     expect(SKAB_PCA.decision.peakClearRatio).toBe(0.03);
-    for (const { config } of variants) expect(() => new EpisodeDecider({ threshold: 1, criticalRatio: 2, ...config.decision })).not.toThrow();
+    for (const { config } of variants)
+      expect(() => new EpisodeDecider({ threshold: 1, criticalRatio: 2, ...config.decision })).not.toThrow();
   });
 
   it('judges the four targets together, each at its bound', () => {

@@ -77,7 +77,8 @@ describe('uuidv7 and the envelope', () => {
     // The first 48 bits are the millisecond each id was made at, as 12 hex digits.
     ids.forEach((id, i) => {
       const ms = 1_700_000_001_000 + Math.floor(i / 700);
-      if (id.slice(0, 13) !== `${ms.toString(16).padStart(12, '0').slice(0, 8)}-${ms.toString(16).slice(-4)}`) expect(id).toBe(ms);
+      if (id.slice(0, 13) !== `${ms.toString(16).padStart(12, '0').slice(0, 8)}-${ms.toString(16).slice(-4)}`)
+        expect(id).toBe(ms);
     });
     expect(uuidv7Time(ids[699]!)).toBe(1_700_000_001_000);
     expect(uuidv7Time(ids[700]!)).toBe(1_700_000_001_001);
@@ -200,56 +201,94 @@ describe('decode', () => {
 describe('decode: the event fast path agrees with EventSchema', () => {
   // Built inside the tests: making ids at collection time would move the uuidv7 clock the tests above rely on.
   const variantsOf = (): Array<[string, Record<string, unknown>]> => {
-  const base = (): Record<string, unknown> => ({ ...event(), contributions: [{ feature: 'vibration.rms', value: 2.5, share: 0.75 }, { feature: 't', value: -1, share: 0.25 }] });
-  const badValues: unknown[] = [undefined, null, '', 'x'.repeat(257), 'Bad Id!', -1, 1.5, 2 ** 60, 0, 1, 2, true, [], {}, 'anomaly', 'warning', uuidv7(), '0195b0b0-0000-4000-8000-000000000000', '2'];
-  const variants: Array<[string, Record<string, unknown>]> = [['valid', base()]];
-  for (const key of Object.keys(base())) {
-    for (const value of badValues) {
-      const v = base();
-      if (value === undefined) delete v[key];
-      else v[key] = value;
-      variants.push([`${key}=${JSON.stringify(value)}`, v]);
+    const base = (): Record<string, unknown> => ({
+      ...event(),
+      contributions: [
+        { feature: 'vibration.rms', value: 2.5, share: 0.75 },
+        { feature: 't', value: -1, share: 0.25 },
+      ],
+    });
+    const badValues: unknown[] = [
+      undefined,
+      null,
+      '',
+      'x'.repeat(257),
+      'Bad Id!',
+      -1,
+      1.5,
+      2 ** 60,
+      0,
+      1,
+      2,
+      true,
+      [],
+      {},
+      'anomaly',
+      'warning',
+      uuidv7(),
+      '0195b0b0-0000-4000-8000-000000000000',
+      '2',
+    ];
+    const variants: Array<[string, Record<string, unknown>]> = [['valid', base()]];
+    for (const key of Object.keys(base())) {
+      for (const value of badValues) {
+        const v = base();
+        if (value === undefined) delete v[key];
+        else v[key] = value;
+        variants.push([`${key}=${JSON.stringify(value)}`, v]);
+      }
     }
-  }
-  const extra = base();
-  extra.extra = 1;
-  variants.push(['extra key', extra]);
-  variants.push(['__proto__ key', JSON.parse(JSON.stringify(base()).replace('{', '{"__proto__":{},')) as Record<string, unknown>]);
-  const nested: Array<[string, (v: Record<string, unknown>) => void]> = [
-    ['model extra key', (v) => ((v.model as Record<string, unknown>).extra = 'x')],
-    ['model id long', (v) => ((v.model as Record<string, unknown>).id = 'x'.repeat(257))],
-    ['model id 256', (v) => ((v.model as Record<string, unknown>).id = 'x'.repeat(256))],
-    ['model version number', (v) => ((v.model as Record<string, unknown>).version = 1)],
-    ['model missing version', (v) => delete (v.model as Record<string, unknown>).version],
-    ['model array', (v) => (v.model = ['a', 'b'])],
-    ['17 contributions', (v) => (v.contributions = Array.from({ length: 17 }, () => ({ feature: 'f', value: 1, share: 0 })))],
-    ['16 contributions', (v) => (v.contributions = Array.from({ length: 16 }, () => ({ feature: 'f', value: 1, share: 1 })))],
-    ['no contributions', (v) => (v.contributions = [])],
-    ['share above 1', (v) => ((v.contributions as Array<Record<string, unknown>>)[0]!.share = 1.01)],
-    ['share below 0', (v) => ((v.contributions as Array<Record<string, unknown>>)[1]!.share = -0.01)],
-    ['share string', (v) => ((v.contributions as Array<Record<string, unknown>>)[1]!.share = '0.5')],
-    ['contribution extra key', (v) => ((v.contributions as Array<Record<string, unknown>>)[1]!.extra = 1)],
-    ['contribution missing value', (v) => delete (v.contributions as Array<Record<string, unknown>>)[0]!.value],
-    ['contribution null', (v) => ((v.contributions as unknown[])[0] = null)],
-    ['contribution feature long', (v) => ((v.contributions as Array<Record<string, unknown>>)[0]!.feature = 'f'.repeat(257))],
-    ['contributions object', (v) => (v.contributions = { 0: { feature: 'f', value: 1, share: 0 } })],
-    ['clear kind', (v) => (v.kind = 'clear')],
-    ['critical', (v) => (v.severity = 'critical')],
-    ['info', (v) => (v.severity = 'info')],
-    ['v 2', (v) => (v.v = 2)],
-    ['uppercase id', (v) => (v.id = (v.id as string).toUpperCase())],
-    ['bootId v7', (v) => (v.bootId = uuidv7())],
-    ['episodeId v4', (v) => (v.episodeId = '0195b0b0-0000-4000-8000-000000000000')],
-    ['huge score', (v) => (v.score = 1e308)],
-    ['ts unsafe integer', (v) => (v.ts = 2 ** 53)],
-    ['ts max safe', (v) => (v.ts = 2 ** 53 - 1)],
-  ];
-  for (const [name, change] of nested) {
-    const v = base();
-    change(v);
-    variants.push([name, v]);
-  }
-  return variants;
+    const extra = base();
+    extra.extra = 1;
+    variants.push(['extra key', extra]);
+    variants.push([
+      '__proto__ key',
+      JSON.parse(JSON.stringify(base()).replace('{', '{"__proto__":{},')) as Record<string, unknown>,
+    ]);
+    const nested: Array<[string, (v: Record<string, unknown>) => void]> = [
+      ['model extra key', (v) => ((v.model as Record<string, unknown>).extra = 'x')],
+      ['model id long', (v) => ((v.model as Record<string, unknown>).id = 'x'.repeat(257))],
+      ['model id 256', (v) => ((v.model as Record<string, unknown>).id = 'x'.repeat(256))],
+      ['model version number', (v) => ((v.model as Record<string, unknown>).version = 1)],
+      ['model missing version', (v) => delete (v.model as Record<string, unknown>).version],
+      ['model array', (v) => (v.model = ['a', 'b'])],
+      [
+        '17 contributions',
+        (v) => (v.contributions = Array.from({ length: 17 }, () => ({ feature: 'f', value: 1, share: 0 }))),
+      ],
+      [
+        '16 contributions',
+        (v) => (v.contributions = Array.from({ length: 16 }, () => ({ feature: 'f', value: 1, share: 1 }))),
+      ],
+      ['no contributions', (v) => (v.contributions = [])],
+      ['share above 1', (v) => ((v.contributions as Array<Record<string, unknown>>)[0]!.share = 1.01)],
+      ['share below 0', (v) => ((v.contributions as Array<Record<string, unknown>>)[1]!.share = -0.01)],
+      ['share string', (v) => ((v.contributions as Array<Record<string, unknown>>)[1]!.share = '0.5')],
+      ['contribution extra key', (v) => ((v.contributions as Array<Record<string, unknown>>)[1]!.extra = 1)],
+      ['contribution missing value', (v) => delete (v.contributions as Array<Record<string, unknown>>)[0]!.value],
+      ['contribution null', (v) => ((v.contributions as unknown[])[0] = null)],
+      [
+        'contribution feature long',
+        (v) => ((v.contributions as Array<Record<string, unknown>>)[0]!.feature = 'f'.repeat(257)),
+      ],
+      ['contributions object', (v) => (v.contributions = { 0: { feature: 'f', value: 1, share: 0 } })],
+      ['clear kind', (v) => (v.kind = 'clear')],
+      ['critical', (v) => (v.severity = 'critical')],
+      ['info', (v) => (v.severity = 'info')],
+      ['v 2', (v) => (v.v = 2)],
+      ['uppercase id', (v) => (v.id = (v.id as string).toUpperCase())],
+      ['bootId v7', (v) => (v.bootId = uuidv7())],
+      ['episodeId v4', (v) => (v.episodeId = '0195b0b0-0000-4000-8000-000000000000')],
+      ['huge score', (v) => (v.score = 1e308)],
+      ['ts unsafe integer', (v) => (v.ts = 2 ** 53)],
+      ['ts max safe', (v) => (v.ts = 2 ** 53 - 1)],
+    ];
+    for (const [name, change] of nested) {
+      const v = base();
+      change(v);
+      variants.push([name, v]);
+    }
+    return variants;
   };
   const base = (): Record<string, unknown> => ({ ...event() });
   const { EventSchema } = schemas;
@@ -304,14 +343,39 @@ describe('decode: the event fast path agrees with EventSchema', () => {
 describe('decode: the telemetry fast path agrees with TelemetrySchema', () => {
   const telemetry = (): TelemetryMessage => {
     const e = envelopes.next();
-    return { ...e, windowStart: e.ts - 1000, windowEnd: e.ts, features: { 'vibration.rms': 0.42, 'temp.mean': 61.5, 'current.crest': 1.4 }, score: 0.8, threshold: 1.5 };
+    return {
+      ...e,
+      windowStart: e.ts - 1000,
+      windowEnd: e.ts,
+      features: { 'vibration.rms': 0.42, 'temp.mean': 61.5, 'current.crest': 1.4 },
+      score: 0.8,
+      threshold: 1.5,
+    };
   };
   const topic = 'pdm/v1/plant-1/pump-001/telemetry';
   const featureCount = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i / 7]));
   // Built inside the tests, like the event variants.
   const variantsOf = (): Array<[string, string]> => {
     const base = (): Record<string, unknown> => ({ ...telemetry() });
-    const badValues: unknown[] = [undefined, null, '', 'x'.repeat(257), 'Bad Id!', -1, 1.5, 2 ** 53, 0, 1, true, [], {}, { a: 1 }, uuidv7(), '0195b0b0-0000-4000-8000-000000000000', '2'];
+    const badValues: unknown[] = [
+      undefined,
+      null,
+      '',
+      'x'.repeat(257),
+      'Bad Id!',
+      -1,
+      1.5,
+      2 ** 53,
+      0,
+      1,
+      true,
+      [],
+      {},
+      { a: 1 },
+      uuidv7(),
+      '0195b0b0-0000-4000-8000-000000000000',
+      '2',
+    ];
     const variants: Array<[string, string]> = [['valid', JSON.stringify(base())]];
     for (const key of Object.keys(base())) {
       for (const value of badValues) {
@@ -343,7 +407,10 @@ describe('decode: the telemetry fast path agrees with TelemetrySchema', () => {
       ['features null', withFeatures(null)],
       // The schema drops a "__proto__" feature and accepts the rest; the fast path leaves that to the schema.
       ['__proto__ feature', withFeatures({ a: 1 }).replace('"features":{', '"features":{"__proto__":5,')],
-      ['__proto__ feature, 256 others', withFeatures(featureCount(256)).replace('"features":{', '"features":{"__proto__":"x",')],
+      [
+        '__proto__ feature, 256 others',
+        withFeatures(featureCount(256)).replace('"features":{', '"features":{"__proto__":"x",'),
+      ],
       ['score beyond double', JSON.stringify(base()).replace('"score":0.8', '"score":-1e999')],
       ['v 2', JSON.stringify({ ...base(), v: 2 })],
       ['uppercase id', JSON.stringify({ ...base(), id: (base().id as string).toUpperCase() })],

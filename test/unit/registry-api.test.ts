@@ -17,7 +17,12 @@ const shipped = readModel(fileURLToPath(new URL('../../models/default/pump-vibra
 function setup(now = () => 1_000) {
   const dir = mkdtempSync(join(tmpdir(), 'pdm-registry-api-'));
   const sent: Array<{ topic: string; payload: Buffer; retain: boolean }> = [];
-  const registry = new ModelRegistry({ dir, logger, now, publish: async (topic, payload, o) => void sent.push({ topic, payload, retain: o.retain }) });
+  const registry = new ModelRegistry({
+    dir,
+    logger,
+    now,
+    publish: async (topic, payload, o) => void sent.push({ topic, payload, retain: o.retain }),
+  });
   return { dir, sent, registry, api: registryActions(registry) };
 }
 
@@ -26,7 +31,13 @@ describe('registry API actions', () => {
     const { sent, registry, api } = setup();
     const entry = api.upload(JSON.parse(encodeBundle(shipped).toString()));
     expect(entry.version).toBe('1.0.0');
-    const state = await api.rollout({ modelId: entry.modelId, version: '1.0.0', canaries: ['plant/pump-1'], rest: ['plant/pump-2'], policy: { soakMs: 0 } });
+    const state = await api.rollout({
+      modelId: entry.modelId,
+      version: '1.0.0',
+      canaries: ['plant/pump-1'],
+      rest: ['plant/pump-2'],
+      policy: { soakMs: 0 },
+    });
     expect(state.policy).toEqual({ alarmFactor: 3, minAlarms: 3, soakMs: 0 });
     expect(sent).toHaveLength(1);
     expect(sent[0]!.topic).toBe('pdm/v1/plant/pump-1/model');
@@ -34,9 +45,16 @@ describe('registry API actions', () => {
     const d = decode(sent[0]!.topic, sent[0]!.payload);
     expect(d.ok).toBe(true);
     const manifest = d.ok && d.value.channel === 'model' ? d.value.message : undefined;
-    expect(manifest).toMatchObject({ modelId: 'pump-vibration-pca', version: '1.0.0', url: '/models/pump-vibration-pca/1.0.0/bundle', size: entry.size });
+    expect(manifest).toMatchObject({
+      modelId: 'pump-vibration-pca',
+      version: '1.0.0',
+      url: '/models/pump-vibration-pca/1.0.0/bundle',
+      size: entry.size,
+    });
     expect(verifyManifest(manifest!, manifest!.signature, registry.publicKeyPem)).toBe(true);
-    await expect(api.rollout({ modelId: entry.modelId, version: '1.0.0', canaries: ['plant/pump-3'] })).rejects.toThrow(/is still canary; finish or abort it first/);
+    await expect(api.rollout({ modelId: entry.modelId, version: '1.0.0', canaries: ['plant/pump-3'] })).rejects.toThrow(
+      /is still canary; finish or abort it first/,
+    );
     const aborted = await api.abort(state.id, { reason: 'wrong site' });
     expect(aborted.stage).toBe('rolled_back');
     expect(sent.at(-1)).toMatchObject({ topic: 'pdm/v1/plant/pump-1/model', retain: true });
@@ -46,10 +64,18 @@ describe('registry API actions', () => {
   it('names what is wrong in a bad request', async () => {
     const { api } = setup();
     api.upload(JSON.parse(encodeBundle(shipped).toString()));
-    await expect(api.rollout({ modelId: 'pump-vibration-pca', version: '1.0.0', canaries: [] })).rejects.toThrow(/canaries: at least one canary device/);
-    await expect(api.rollout({ modelId: 'pump-vibration-pca', version: '1.0.0', canaries: ['pump-1'] })).rejects.toThrow(/canaries.0: expected "site\/device"/);
-    await expect(api.rollout({ modelId: 'pump-vibration-pca', version: '9', canaries: ['a/b'] })).rejects.toThrow(/no model pump-vibration-pca version 9/);
-    await expect(api.rollout({ modelId: 'pump-vibration-pca', version: '1.0.0', canaries: ['a/b'], policy: { alarmFactor: 0.5 } })).rejects.toThrow(/policy.alarmFactor/);
+    await expect(api.rollout({ modelId: 'pump-vibration-pca', version: '1.0.0', canaries: [] })).rejects.toThrow(
+      /canaries: at least one canary device/,
+    );
+    await expect(
+      api.rollout({ modelId: 'pump-vibration-pca', version: '1.0.0', canaries: ['pump-1'] }),
+    ).rejects.toThrow(/canaries.0: expected "site\/device"/);
+    await expect(api.rollout({ modelId: 'pump-vibration-pca', version: '9', canaries: ['a/b'] })).rejects.toThrow(
+      /no model pump-vibration-pca version 9/,
+    );
+    await expect(
+      api.rollout({ modelId: 'pump-vibration-pca', version: '1.0.0', canaries: ['a/b'], policy: { alarmFactor: 0.5 } }),
+    ).rejects.toThrow(/policy.alarmFactor/);
     await expect(api.abort('0190f0f0-0000-7000-8000-000000000000', {})).rejects.toThrow(/no rollout/);
     expect(() => api.upload({ schema: 'nope' })).toThrow(/bundle schema is nope/);
   });
@@ -62,7 +88,9 @@ describe('registry API actions', () => {
     expect(again.rollout(started.id)?.steps.map((s) => s.step)).toEqual(['started', 'canaries-sent']);
     expect(readFileSync(join(dir, 'rollouts.json'), 'utf8')).toContain(started.id);
     writeFileSync(join(dir, 'rollouts.json'), '{"rollouts": [');
-    expect(() => new ModelRegistry({ dir, logger, publish: async () => undefined })).toThrow(/state file is corrupt: .*rollouts\.json/);
+    expect(() => new ModelRegistry({ dir, logger, publish: async () => undefined })).toThrow(
+      /state file is corrupt: .*rollouts\.json/,
+    );
   });
 
   it('offers routes where reading needs a viewer and every change a supervisor', async () => {

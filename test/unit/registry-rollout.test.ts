@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { abortRollout, onAck, onTick, planProblem, startRollout, type RolloutPlan, type RolloutState } from '../../hub/registry/rollout.js';
+import {
+  abortRollout,
+  onAck,
+  onTick,
+  planProblem,
+  startRollout,
+  type RolloutPlan,
+  type RolloutState,
+} from '../../hub/registry/rollout.js';
 
 const v2 = { modelId: 'pump', version: '2' };
 const v1 = { modelId: 'pump', version: '1' };
@@ -7,12 +15,21 @@ const plan = (over: Partial<RolloutPlan> = {}): RolloutPlan => ({
   id: 'r1',
   model: v2,
   canaries: [{ site: 's', device: 'c1' }],
-  rest: [{ site: 's', device: 'f1' }, { site: 's', device: 'f2' }],
+  rest: [
+    { site: 's', device: 'f1' },
+    { site: 's', device: 'f2' },
+  ],
   policy: { alarmFactor: 3, minAlarms: 3, soakMs: 1000 },
   previous: { 's/c1': v1, 's/f1': v1 },
   ...over,
 });
-const ack = (device: string, result: 'applied' | 'rejected' | 'rolled_back', version = '2', reason?: string) => ({ site: 's', device, version, result, ...(reason ? { reason } : {}) });
+const ack = (device: string, result: 'applied' | 'rejected' | 'rolled_back', version = '2', reason?: string) => ({
+  site: 's',
+  device,
+  version,
+  result,
+  ...(reason ? { reason } : {}),
+});
 const status = (s: RolloutState) => Object.fromEntries(s.devices.map((d) => [d.device, d.status]));
 
 describe('rollout state machine', () => {
@@ -39,7 +56,16 @@ describe('rollout state machine', () => {
     expect(t.state.stage).toBe('fleet');
     t = onAck(t.state, ack('f2', 'rejected', '2', 'PDM_ERR_MODEL_HASH: x'), 1300);
     expect(t.state.stage).toBe('completed');
-    expect(t.state.steps.map((s) => s.step)).toEqual(['started', 'canaries-sent', 'ack-applied', 'canaries-healthy', 'fleet-sent', 'ack-applied', 'ack-rejected', 'completed']);
+    expect(t.state.steps.map((s) => s.step)).toEqual([
+      'started',
+      'canaries-sent',
+      'ack-applied',
+      'canaries-healthy',
+      'fleet-sent',
+      'ack-applied',
+      'ack-rejected',
+      'completed',
+    ]);
     expect(t.state.steps.at(-1)!.detail).toMatch(/1 fleet device\(s\) kept their old model/);
   });
 

@@ -4,11 +4,19 @@ import { machineSource } from '../../simulator/scenario.js';
 
 /** A one-machine scenario (`m` at site `s`) with the given machine fields. */
 export function oneMachine(machine: Record<string, unknown>, extra: Record<string, unknown> = {}): Scenario {
-  return validate(ScenarioSchema, { seed: 7, startEpochMs: 0, ...extra, machines: [{ id: 'm', site: 's', ...machine }] }, 'test');
+  return validate(
+    ScenarioSchema,
+    { seed: 7, startEpochMs: 0, ...extra, machines: [{ id: 'm', site: 's', ...machine }] },
+    'test',
+  );
 }
 
 /** Runs machine `id` as fast as possible for `seconds` and joins each channel's samples. */
-export function record(scenario: Scenario, seconds: number, id = 'm'): { channels: Record<string, Float64Array>; rates: Record<string, number>; blocks: SampleBlock[] } {
+export function record(
+  scenario: Scenario,
+  seconds: number,
+  id = 'm',
+): { channels: Record<string, Float64Array>; rates: Record<string, number>; blocks: SampleBlock[] } {
   const source = machineSource(scenario, id, { startEpochMs: 0 });
   const blocks: SampleBlock[] = [];
   while (source.model.elapsedSeconds < seconds - 1e-9) blocks.push(...source.nextBlocks());

@@ -8,9 +8,16 @@ import type { SimClock } from '../../simulator/machine-source.js';
 import { mean, oneMachine, record, rms } from './sim-helpers.js';
 
 const bytesOf = (blocks: SampleBlock[]): Buffer =>
-  Buffer.concat(blocks.flatMap((b) => Object.values(b.channels).map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+  Buffer.concat(
+    blocks.flatMap((b) => Object.values(b.channels).map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))),
+  );
 
-const FAULTY = { faults: [{ type: 'bearing-inner', atSeconds: 0.5, failAfterSeconds: 10 }, { type: 'sensor-spikes', atSeconds: 1, channel: 'current', growth: 'step' }] };
+const FAULTY = {
+  faults: [
+    { type: 'bearing-inner', atSeconds: 0.5, failAfterSeconds: 10 },
+    { type: 'sensor-spikes', atSeconds: 1, channel: 'current', growth: 'step' },
+  ],
+};
 
 describe('simulated machines', () => {
   it('the same scenario and seed give the same bytes; a different seed differs', () => {
@@ -21,7 +28,18 @@ describe('simulated machines', () => {
     expect(a.equals(b)).toBe(true);
     expect(a.equals(c)).toBe(false);
     // Seeds follow machine ids, so adding a machine in front changes nobody else's signal.
-    const crowded = validate(ScenarioSchema, { seed: 7, startEpochMs: 0, machines: [{ id: 'x', site: 's' }, { id: 'm', site: 's', ...FAULTY }] }, 't');
+    const crowded = validate(
+      ScenarioSchema,
+      {
+        seed: 7,
+        startEpochMs: 0,
+        machines: [
+          { id: 'x', site: 's' },
+          { id: 'm', site: 's', ...FAULTY },
+        ],
+      },
+      't',
+    );
     expect(bytesOf(record(crowded, 3, 'm').blocks).equals(a)).toBe(true);
   });
 
@@ -33,13 +51,19 @@ describe('simulated machines', () => {
       expect(channels[name]!.length).toBe(20);
       expect(rates[name]).toBe(10);
     }
-    for (const block of blocks) if (!block.channels.vibration) expect(Object.keys(block.channels)).not.toContain('vibration');
+    for (const block of blocks)
+      if (!block.channels.vibration) expect(Object.keys(block.channels)).not.toContain('vibration');
     const motor = record(oneMachine({ kind: 'motor' }), 1).channels;
     expect(Object.keys(motor).sort()).toEqual(['current', 'temperature', 'vibration']);
   });
 
   it('load changes move process values and vibration without any fault in the ground truth', () => {
-    const scenario = oneMachine({ regimes: [{ atSeconds: 0, load: 0.4 }, { atSeconds: 10, load: 1, rampSeconds: 2 }] });
+    const scenario = oneMachine({
+      regimes: [
+        { atSeconds: 0, load: 0.4 },
+        { atSeconds: 10, load: 1, rampSeconds: 2 },
+      ],
+    });
     const { channels } = record(scenario, 20);
     const current = channels.current!;
     const flow = channels.flow!;
@@ -58,7 +82,11 @@ describe('simulated machines', () => {
 
   it('start-up and shutdown are normal: quiet when stopped, inrush current while starting, label 0 throughout', () => {
     const scenario = oneMachine({
-      regimes: [{ atSeconds: 0, speed: 0 }, { atSeconds: 2, speed: 1, rampSeconds: 4 }, { atSeconds: 14, speed: 0, rampSeconds: 2 }],
+      regimes: [
+        { atSeconds: 0, speed: 0 },
+        { atSeconds: 2, speed: 1, rampSeconds: 4 },
+        { atSeconds: 14, speed: 0, rampSeconds: 2 },
+      ],
     });
     const { channels } = record(scenario, 20);
     const v = channels.vibration!;
@@ -75,12 +103,19 @@ describe('simulated machines', () => {
   });
 
   it('ground truth carries fault type, onset, growth and remaining useful life at every moment', () => {
-    const scenario = oneMachine({ faults: [{ type: 'bearing-outer', atSeconds: 100, failAfterSeconds: 1000 }] }, { startEpochMs: 1_000_000 });
+    const scenario = oneMachine(
+      { faults: [{ type: 'bearing-outer', atSeconds: 100, failAfterSeconds: 1000 }] },
+      { startEpochMs: 1_000_000 },
+    );
     const source = machineSource(scenario, 'm');
     expect(source.truthAt(99)).toMatchObject({ t: 1_099_000, label: 0, rulSeconds: null, faults: [] });
     const early = source.truthAt(200);
     const late = source.truthAt(1000);
-    expect(early).toMatchObject({ label: 1, rulSeconds: 900, faults: [{ type: 'bearing-outer', category: 'machine', onset: 1_100_000 }] });
+    expect(early).toMatchObject({
+      label: 1,
+      rulSeconds: 900,
+      faults: [{ type: 'bearing-outer', category: 'machine', onset: 1_100_000 }],
+    });
     expect(late.rulSeconds).toBe(100);
     expect(late.faults[0]!.severity).toBeGreaterThan(early.faults[0]!.severity);
     expect(source.truthAt(2000)).toMatchObject({ rulSeconds: 0, faults: [{ severity: 1 }] });
@@ -91,7 +126,12 @@ describe('simulated machines', () => {
   it('sensor faults corrupt one channel and are labelled as sensor faults, not machine faults', () => {
     const fault = (type: string, channel: string) => ({ type, channel, atSeconds: 1, growth: 'step' });
     const scenario = oneMachine({
-      faults: [fault('sensor-stuck', 'temperature'), fault('sensor-dropout', 'vibration'), fault('sensor-drift', 'pressure'), fault('sensor-spikes', 'current')],
+      faults: [
+        fault('sensor-stuck', 'temperature'),
+        fault('sensor-dropout', 'vibration'),
+        fault('sensor-drift', 'pressure'),
+        fault('sensor-spikes', 'current'),
+      ],
     });
     const { channels } = record(scenario, 6);
     const temperature = channels.temperature!.subarray(10);
@@ -114,7 +154,8 @@ describe('simulated machines', () => {
     expect(sd(cav.pressure!)).toBeGreaterThan(10 * sd(base.pressure!));
     expect(mean(cav.flow!)).toBeLessThan(0.85 * mean(base.flow!));
     expect(rms(cav.vibration!)).toBeGreaterThan(1.5 * rms(base.vibration!));
-    const hot = record(oneMachine({ faults: [{ type: 'overheating', atSeconds: 0, growth: 'step' }] }), 300).channels.temperature!;
+    const hot = record(oneMachine({ faults: [{ type: 'overheating', atSeconds: 0, growth: 'step' }] }), 300).channels
+      .temperature!;
     expect(mean(hot, 2900, 3000) - mean(hot, 0, 100)).toBeGreaterThan(20);
   });
 
@@ -160,7 +201,20 @@ describe('scenarios', () => {
   it('expands fleets with seeded random faults and load changes', () => {
     const scenario = validate(
       ScenarioSchema,
-      { seed: 3, durationSeconds: 36_000, fleets: [{ prefix: 'fan', count: 20, site: 's', kind: 'fan', randomFaults: { perMachinePerHour: 0.2 }, loadChangeEverySeconds: 3600 }] },
+      {
+        seed: 3,
+        durationSeconds: 36_000,
+        fleets: [
+          {
+            prefix: 'fan',
+            count: 20,
+            site: 's',
+            kind: 'fan',
+            randomFaults: { perMachinePerHour: 0.2 },
+            loadChangeEverySeconds: 3600,
+          },
+        ],
+      },
       'test',
     );
     const machines = expandScenario(scenario);
@@ -177,8 +231,12 @@ describe('scenarios', () => {
 
   it('rejects faults that do not fit the machine, naming machine and fault', () => {
     const bad = (machine: Record<string, unknown>) => () => expandScenario(oneMachine(machine));
-    expect(bad({ kind: 'fan', faults: [{ type: 'cavitation', atSeconds: 1 }] })).toThrow(/machine "m" faults.0 \(cavitation\): cavitation happens in pumps only/);
-    expect(bad({ kind: 'motor', faults: [{ type: 'sensor-stuck', atSeconds: 1, channel: 'flow' }] })).toThrow(/channel "flow" is not one of this machine's/);
+    expect(bad({ kind: 'fan', faults: [{ type: 'cavitation', atSeconds: 1 }] })).toThrow(
+      /machine "m" faults.0 \(cavitation\): cavitation happens in pumps only/,
+    );
+    expect(bad({ kind: 'motor', faults: [{ type: 'sensor-stuck', atSeconds: 1, channel: 'flow' }] })).toThrow(
+      /channel "flow" is not one of this machine's/,
+    );
     expect(bad({ faults: [{ type: 'vibration-step', atSeconds: 1 }] })).toThrow(/needs "factor"/);
     expect(() => oneMachine({ faults: [{ type: 'rust', atSeconds: 1 }] })).toThrow(/key "machines.0.faults.0.type"/);
     try {

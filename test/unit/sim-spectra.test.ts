@@ -14,7 +14,8 @@ const BEARING = { balls: 9, ballDiameterMm: 7.94, pitchDiameterMm: 39.04, contac
 const freqs = bearingFrequencies(BEARING, SHAFT_HZ);
 
 function vibration(faults: unknown[], extra: Record<string, unknown> = {}): Float64Array {
-  return record(oneMachine({ sampleRateHz: RATE, rpm: RPM, bearing: BEARING, faults, ...extra }), 1.3).channels.vibration!;
+  return record(oneMachine({ sampleRateHz: RATE, rpm: RPM, bearing: BEARING, faults, ...extra }), 1.3).channels
+    .vibration!;
 }
 
 /** Envelope spectrum around the 3 kHz resonance, where bearing impacts ring. */
@@ -78,6 +79,7 @@ describe('simulated spectra', () => {
     expect(at(radial, 2 * SHAFT_HZ)).toBeGreaterThan(5 * at(base, 2 * SHAFT_HZ));
     expect(at(axial, 2 * SHAFT_HZ)).toBeGreaterThan(at(radial, 2 * SHAFT_HZ));
     const loose = amplitudeSpectrum(vibration([{ type: 'looseness', atSeconds: 0, growth: 'step' }]), RATE);
-    for (const order of [0.5, 1.5, 2.5]) expect(at(loose, order * SHAFT_HZ)).toBeGreaterThan(10 * at(base, order * SHAFT_HZ));
+    for (const order of [0.5, 1.5, 2.5])
+      expect(at(loose, order * SHAFT_HZ)).toBeGreaterThan(10 * at(base, order * SHAFT_HZ));
   });
 });

@@ -38,7 +38,12 @@ export interface TrainingJob {
   target: { scope: 'device' | 'kind'; name: string; devices: string[] };
   createdAt: number;
   finishedAt?: number;
-  result?: { modelId: string; version: string; summary: Record<string, number | string>; metrics: Record<string, number> };
+  result?: {
+    modelId: string;
+    version: string;
+    summary: Record<string, number | string>;
+    metrics: Record<string, number>;
+  };
   error?: { code: string; message: string };
 }
 
@@ -119,7 +124,14 @@ export interface Rollout {
   startedAt: number;
   endedAt?: number;
   reason?: string;
-  devices: Array<{ site: string; device: string; group: 'canary' | 'fleet'; status: string; previous?: ModelRef; reason?: string }>;
+  devices: Array<{
+    site: string;
+    device: string;
+    group: 'canary' | 'fleet';
+    status: string;
+    previous?: ModelRef;
+    reason?: string;
+  }>;
   steps: Array<{ at: number; step: string; detail?: string }>;
 }
 
@@ -138,11 +150,19 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
-  const res = await fetch(path, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
   const text = await res.text();
   const data = text ? (JSON.parse(text) as unknown) : undefined;
   if (!res.ok) {
-    const message = (data as { message?: string; error?: string } | undefined)?.message ?? (data as { error?: string })?.error ?? res.statusText;
+    const message =
+      (data as { message?: string; error?: string } | undefined)?.message ??
+      (data as { error?: string })?.error ??
+      res.statusText;
     throw new ApiError(res.status, message);
   }
   return data as T;
@@ -172,14 +192,20 @@ export const api = {
   inspection: (id: string) => call<Inspection>('GET', `/api/inspections/${encodeURIComponent(id)}`),
   transition: (id: string, action: string, extra: Record<string, string> = {}) =>
     call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/transitions`, { action, ...extra }),
-  comment: (id: string, text: string) => call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/comments`, { text }),
+  comment: (id: string, text: string) =>
+    call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/comments`, { text }),
   scores: (site: string, device: string, points = 600) =>
-    call<ScoreSeries>('GET', `/api/devices/${encodeURIComponent(site)}/${encodeURIComponent(device)}/scores?points=${points}`),
+    call<ScoreSeries>(
+      'GET',
+      `/api/devices/${encodeURIComponent(site)}/${encodeURIComponent(device)}/scores?points=${points}`,
+    ),
   kpis: () => call<Record<string, unknown>>('GET', '/api/kpis'),
   models: () => call<{ models: ModelEntry[]; deployed: Record<string, ModelRef> }>('GET', '/api/models'),
   rollouts: () => call<Rollout[]>('GET', '/api/rollouts'),
-  startRollout: (model: ModelRef, canaries: string[], rest: string[]) => call<Rollout>('POST', '/api/rollouts', { modelId: model.modelId, version: model.version, canaries, rest }),
-  abortRollout: (id: string, reason: string) => call<Rollout>('POST', `/api/rollouts/${encodeURIComponent(id)}/abort`, { reason }),
+  startRollout: (model: ModelRef, canaries: string[], rest: string[]) =>
+    call<Rollout>('POST', '/api/rollouts', { modelId: model.modelId, version: model.version, canaries, rest }),
+  abortRollout: (id: string, reason: string) =>
+    call<Rollout>('POST', `/api/rollouts/${encodeURIComponent(id)}/abort`, { reason }),
   users: () => call<Array<{ username: string; role: Role }>>('GET', '/api/users'),
   webhooks: () => call<Webhooks>('GET', '/api/webhooks'),
   retryWebhooks: (keys?: string[]) => call<{ retried: string[] }>('POST', '/api/webhooks/retry', keys ? { keys } : {}),

@@ -24,9 +24,23 @@ function header(current: string): HTMLElement {
     'header',
     {},
     h('strong', { class: 'brand' }, 'edge-pdm'),
-    h('nav', { 'aria-label': 'Main' }, ...NAV.map(([href, label]) => h('a', { href, 'aria-current': current.startsWith(href) ? 'page' : undefined }, label))),
+    h(
+      'nav',
+      { 'aria-label': 'Main' },
+      ...NAV.map(([href, label]) =>
+        h('a', { href, 'aria-current': current.startsWith(href) ? 'page' : undefined }, label),
+      ),
+    ),
     h('span', { class: 'who' }, `${user?.username} (${user?.role})`),
-    h('button', { type: 'button', class: 'link', onclick: () => void api.logout().finally(() => ((user = undefined), source?.close(), render())) }, 'Sign out'),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'link',
+        onclick: () => void api.logout().finally(() => ((user = undefined), source?.close(), render())),
+      },
+      'Sign out',
+    ),
   );
 }
 
@@ -58,7 +72,8 @@ function typing(): boolean {
 // itself after they submit. Controls whose value the page keeps across redraws (the filters) are marked data-kept.
 for (const type of ['input', 'change']) {
   app.addEventListener(type, (event) => {
-    if (event.target instanceof Element && !event.target.closest('[data-kept]')) event.target.setAttribute('data-edited', '');
+    if (event.target instanceof Element && !event.target.closest('[data-kept]'))
+      event.target.setAttribute('data-edited', '');
   });
 }
 
@@ -71,7 +86,13 @@ function holding(): boolean {
 function showHeld(): void {
   const main = app.querySelector('main');
   if (!main || main.querySelector('.held')) return;
-  main.prepend(h('p', { class: 'held', role: 'status' }, 'Newer data arrived. It shows once you submit or leave what you are editing here.'));
+  main.prepend(
+    h(
+      'p',
+      { class: 'held', role: 'status' },
+      'Newer data arrived. It shows once you submit or leave what you are editing here.',
+    ),
+  );
 }
 
 let rendering = 0;
@@ -79,7 +100,11 @@ let rendering = 0;
 async function render(opts: { live?: boolean } = {}): Promise<void> {
   const ticket = ++rendering;
   if (!user) user = await api.me();
-  if (!user) return replace(app, loginPage(() => void render()));
+  if (!user)
+    return replace(
+      app,
+      loginPage(() => void render()),
+    );
   live();
   const hash = location.hash || '#/fleet';
   try {

@@ -28,10 +28,23 @@ function select(label: string, name: string, values: string[]): HTMLSelectElemen
 /** The technicians' queue: filter by site, priority and state; sort by age, priority or SLA. */
 export async function inspectionsPage(): Promise<HTMLElement> {
   const all = await api.inspections();
-  const unique = (f: (i: Inspection) => string | undefined) => ['', ...new Set(all.map(f).filter((v): v is string => !!v))].sort();
-  const site = select('Site', 'site', unique((i) => i.site));
-  const priority = select('Priority', 'priority', unique((i) => i.priority));
-  const state = select('State', 'state', unique((i) => i.status));
+  const unique = (f: (i: Inspection) => string | undefined) =>
+    ['', ...new Set(all.map(f).filter((v): v is string => !!v))].sort();
+  const site = select(
+    'Site',
+    'site',
+    unique((i) => i.site),
+  );
+  const priority = select(
+    'Priority',
+    'priority',
+    unique((i) => i.priority),
+  );
+  const state = select(
+    'State',
+    'state',
+    unique((i) => i.status),
+  );
   const sort = select('Sort by', 'sort', Object.keys(SORTS));
   const body = h('tbody');
   const render = () => {
@@ -51,7 +64,11 @@ export async function inspectionsPage(): Promise<HTMLElement> {
     h(
       'table',
       { class: 'list', 'aria-label': 'Inspections' },
-      h('thead', {}, h('tr', {}, ...['Machine', 'Priority', 'State', 'Why', 'Assignee', 'Age', 'SLA'].map((t) => h('th', {}, t)))),
+      h(
+        'thead',
+        {},
+        h('tr', {}, ...['Machine', 'Priority', 'State', 'Why', 'Assignee', 'Age', 'SLA'].map((t) => h('th', {}, t))),
+      ),
       body,
     ),
   );
@@ -68,6 +85,10 @@ function row(i: Inspection): HTMLElement {
     h('td', {}, why ? `${why.feature} ${why.value.toFixed(2)} (threshold ${i.threshold})` : '–'),
     h('td', {}, i.assignee ?? '–'),
     h('td', {}, ago(i.createdAt)),
-    h('td', { class: i.ackDueAt && i.ackDueAt < Date.now() ? 'over' : '' }, i.ackDueAt ? new Date(i.ackDueAt).toLocaleTimeString() : '–'),
+    h(
+      'td',
+      { class: i.ackDueAt && i.ackDueAt < Date.now() ? 'over' : '' },
+      i.ackDueAt ? new Date(i.ackDueAt).toLocaleTimeString() : '–',
+    ),
   );
 }

@@ -35,12 +35,33 @@ export async function kpisPage(): Promise<HTMLElement> {
     'main',
     {},
     h('h1', {}, 'KPIs'),
-    h('div', { class: 'kpis' }, card('All sites', kpis), ...Object.entries(kpis.sites ?? {}).map(([site, values]) => card(`Site ${site}`, values))),
+    h(
+      'div',
+      { class: 'kpis' },
+      card('All sites', kpis),
+      ...Object.entries(kpis.sites ?? {}).map(([site, values]) => card(`Site ${site}`, values)),
+    ),
     h(
       'table',
       { class: 'list', 'aria-label': 'Inspections per week' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Week starting'), h('th', {}, 'Inspections'), h('th', {}, 'False alarms'))),
-      h('tbody', {}, ...(kpis.weekly ?? []).map((w) => h('tr', {}, h('td', {}, new Date(w.weekStart).toLocaleDateString()), h('td', {}, w.inspections), h('td', {}, w.falseAlarms)))),
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', {}, 'Week starting'), h('th', {}, 'Inspections'), h('th', {}, 'False alarms')),
+      ),
+      h(
+        'tbody',
+        {},
+        ...(kpis.weekly ?? []).map((w) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, new Date(w.weekStart).toLocaleDateString()),
+            h('td', {}, w.inspections),
+            h('td', {}, w.falseAlarms),
+          ),
+        ),
+      ),
     ),
     cmmsSection(webhooks, me?.role === 'supervisor'),
   );
@@ -70,10 +91,30 @@ function cmmsSection(initial: Webhooks, supervisor: boolean): HTMLElement {
         : h(
             'table',
             { class: 'list', 'aria-label': 'Dead letters' },
-            h('thead', {}, h('tr', {}, ...['Inspection', 'Change', 'Attempts', 'Last error', 'Given up'].map((t) => h('th', {}, t)))),
-            h('tbody', {}, ...w.dead.map((d) => h('tr', { 'data-webhook': d.key }, h('td', {}, d.inspectionId), h('td', {}, d.type), h('td', {}, d.attempts), h('td', {}, d.lastError ?? ''), h('td', {}, d.deadAt ? ago(d.deadAt) : '')))),
+            h(
+              'thead',
+              {},
+              h('tr', {}, ...['Inspection', 'Change', 'Attempts', 'Last error', 'Given up'].map((t) => h('th', {}, t))),
+            ),
+            h(
+              'tbody',
+              {},
+              ...w.dead.map((d) =>
+                h(
+                  'tr',
+                  { 'data-webhook': d.key },
+                  h('td', {}, d.inspectionId),
+                  h('td', {}, d.type),
+                  h('td', {}, d.attempts),
+                  h('td', {}, d.lastError ?? ''),
+                  h('td', {}, d.deadAt ? ago(d.deadAt) : ''),
+                ),
+              ),
+            ),
           ),
-      supervisor && w.dead.length > 0 ? h('button', { type: 'button', onclick: retry }, 'Send dead letters again') : null,
+      supervisor && w.dead.length > 0
+        ? h('button', { type: 'button', onclick: retry }, 'Send dead letters again')
+        : null,
     );
   };
   draw(initial);

@@ -4,7 +4,13 @@ import { h } from '../dom.js';
 export function loginPage(onLogin: () => void): HTMLElement {
   const error = h('p', { class: 'error', role: 'alert' });
   const username = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true });
-  const password = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const password = h('input', {
+    id: 'password',
+    name: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+  });
   const form = h(
     'form',
     {

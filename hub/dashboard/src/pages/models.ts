@@ -11,7 +11,13 @@ const isActive = (r: Rollout): boolean => r.stage === 'canary' || r.stage === 'f
 export async function modelsPage(): Promise<HTMLElement> {
   const root = h('main', {});
   const draw = async (notice?: string): Promise<void> => {
-    const [me, devices, registry, rollouts, jobs] = await Promise.all([api.me(), api.devices(), api.models(), api.rollouts(), api.trainingJobs()]);
+    const [me, devices, registry, rollouts, jobs] = await Promise.all([
+      api.me(),
+      api.devices(),
+      api.models(),
+      api.rollouts(),
+      api.trainingJobs(),
+    ]);
     const supervisor = me?.role === 'supervisor';
     const act = (work: () => Promise<unknown>, done: string) => () =>
       void work().then(
@@ -29,11 +35,28 @@ export async function modelsPage(): Promise<HTMLElement> {
         { 'aria-label': 'Rollouts' },
         h('h2', {}, 'Rollouts'),
         rollouts.length === 0 ? h('p', {}, 'No rollouts yet.') : null,
-        ...[...rollouts].reverse().map((r) => rolloutView(r, supervisor, (id) => act(() => api.abortRollout(id, 'aborted from the dashboard'), 'Rollout aborted; its devices go back to their previous model.'))),
+        ...[...rollouts]
+          .reverse()
+          .map((r) =>
+            rolloutView(r, supervisor, (id) =>
+              act(
+                () => api.abortRollout(id, 'aborted from the dashboard'),
+                'Rollout aborted; its devices go back to their previous model.',
+              ),
+            ),
+          ),
       ),
       trainingView(jobs),
-      supervisor ? trainForm(devices, (device) => act(() => api.train({ device }), `Training for ${device} queued; reload to see its result.`)()) : null,
-      supervisor && registry.models.length > 0 ? rolloutForm(registry.models, devices, (model, canaries, rest) => act(() => api.startRollout(model, canaries, rest), `Rollout of ${ref(model)} started.`)()) : null,
+      supervisor
+        ? trainForm(devices, (device) =>
+            act(() => api.train({ device }), `Training for ${device} queued; reload to see its result.`)(),
+          )
+        : null,
+      supervisor && registry.models.length > 0
+        ? rolloutForm(registry.models, devices, (model, canaries, rest) =>
+            act(() => api.startRollout(model, canaries, rest), `Rollout of ${ref(model)} started.`)(),
+          )
+        : null,
     );
   };
   await draw();
@@ -44,14 +67,21 @@ function fleetTable(devices: Device[], deployed: Record<string, ModelRef>): HTML
   const byVersion = new Map<string, string[]>();
   for (const d of devices) {
     const key = `${d.site}/${d.device}`;
-    const version = deployed[key] && deployed[key].version === d.modelVersion ? ref(deployed[key]) : (d.modelVersion ?? 'unknown');
+    const version =
+      deployed[key] && deployed[key].version === d.modelVersion ? ref(deployed[key]) : (d.modelVersion ?? 'unknown');
     byVersion.set(version, [...(byVersion.get(version) ?? []), key]);
   }
   return h(
     'table',
     { class: 'list', 'aria-label': 'Model versions in the fleet' },
     h('thead', {}, h('tr', {}, h('th', {}, 'Model version'), h('th', {}, 'Devices'), h('th', {}, 'Count'))),
-    h('tbody', {}, ...[...byVersion].map(([version, list]) => h('tr', {}, h('td', {}, version), h('td', {}, list.join(', ')), h('td', {}, list.length)))),
+    h(
+      'tbody',
+      {},
+      ...[...byVersion].map(([version, list]) =>
+        h('tr', {}, h('td', {}, version), h('td', {}, list.join(', ')), h('td', {}, list.length)),
+      ),
+    ),
   );
 }
 
@@ -59,12 +89,31 @@ function versionsTable(models: ModelEntry[]): HTMLElement {
   return h(
     'table',
     { class: 'list', 'aria-label': 'Registered model versions' },
-    h('thead', {}, h('tr', {}, ...['Model', 'Version', 'Kind', 'Features', 'Threshold', 'Size', 'SHA-256', 'Added'].map((t) => h('th', {}, t)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ...['Model', 'Version', 'Kind', 'Features', 'Threshold', 'Size', 'SHA-256', 'Added'].map((t) => h('th', {}, t)),
+      ),
+    ),
     h(
       'tbody',
       {},
       ...models.map((m) =>
-        h('tr', {}, h('td', {}, m.modelId), h('td', {}, m.version), h('td', {}, m.kind), h('td', {}, m.features.length), h('td', {}, m.threshold), h('td', {}, `${m.size} B`), h('td', { title: m.sha256 }, `${m.sha256.slice(0, 12)}…`), h('td', {}, ago(m.addedAt))),
+        h(
+          'tr',
+          {},
+          h('td', {}, m.modelId),
+          h('td', {}, m.version),
+          h('td', {}, m.kind),
+          h('td', {}, m.features.length),
+          h('td', {}, m.threshold),
+          h('td', {}, `${m.size} B`),
+          h('td', { title: m.sha256 }, `${m.sha256.slice(0, 12)}…`),
+          h('td', {}, ago(m.addedAt)),
+        ),
       ),
     ),
   );
@@ -75,24 +124,63 @@ function rolloutView(r: Rollout, supervisor: boolean, abort: (id: string) => () 
   return h(
     'article',
     { class: 'rollout', 'aria-label': `Rollout of ${ref(r.model)}` },
-    h('h3', {}, `${ref(r.model)}: ${r.stage.replace('_', ' ')}`, ` (${applied} of ${r.devices.length} applied, started ${ago(r.startedAt)})`),
+    h(
+      'h3',
+      {},
+      `${ref(r.model)}: ${r.stage.replace('_', ' ')}`,
+      ` (${applied} of ${r.devices.length} applied, started ${ago(r.startedAt)})`,
+    ),
     r.reason ? h('p', {}, `Reason: ${r.reason}`) : null,
     h(
       'table',
       { class: 'list', 'aria-label': 'Devices in this rollout' },
       h('thead', {}, h('tr', {}, ...['Device', 'Group', 'Status', 'Previous', 'Reason'].map((t) => h('th', {}, t)))),
-      h('tbody', {}, ...r.devices.map((d) => h('tr', {}, h('td', {}, `${d.site}/${d.device}`), h('td', {}, d.group), h('td', {}, d.status), h('td', {}, ref(d.previous)), h('td', {}, d.reason ?? '')))),
+      h(
+        'tbody',
+        {},
+        ...r.devices.map((d) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, `${d.site}/${d.device}`),
+            h('td', {}, d.group),
+            h('td', {}, d.status),
+            h('td', {}, ref(d.previous)),
+            h('td', {}, d.reason ?? ''),
+          ),
+        ),
+      ),
     ),
-    h('ol', { 'aria-label': 'Rollout steps' }, ...r.steps.map((s) => h('li', {}, `${new Date(s.at).toLocaleTimeString()} ${s.step}${s.detail ? `: ${s.detail}` : ''}`))),
+    h(
+      'ol',
+      { 'aria-label': 'Rollout steps' },
+      ...r.steps.map((s) =>
+        h('li', {}, `${new Date(s.at).toLocaleTimeString()} ${s.step}${s.detail ? `: ${s.detail}` : ''}`),
+      ),
+    ),
     supervisor && isActive(r) ? h('button', { type: 'button', onclick: abort(r.id) }, 'Abort and roll back') : null,
   );
 }
 
-function rolloutForm(models: ModelEntry[], devices: Device[], start: (model: ModelRef, canaries: string[], rest: string[]) => void): HTMLElement {
-  const select = h('select', { 'aria-label': 'Model version to roll out' }, ...models.map((m, i) => h('option', { value: String(i) }, `${m.modelId} ${m.version}`)));
+function rolloutForm(
+  models: ModelEntry[],
+  devices: Device[],
+  start: (model: ModelRef, canaries: string[], rest: string[]) => void,
+): HTMLElement {
+  const select = h(
+    'select',
+    { 'aria-label': 'Model version to roll out' },
+    ...models.map((m, i) => h('option', { value: String(i) }, `${m.modelId} ${m.version}`)),
+  );
   const rows = devices.map((d) => {
     const key = `${d.site}/${d.device}`;
-    const group = h('select', { 'aria-label': `Role of ${key} in the rollout` }, h('option', { value: 'skip' }, 'not included'), h('option', { value: 'canary' }, 'canary'), h('option', { value: 'rest' }, 'after canaries'));
+    const group = h(
+      'select',
+      { 'aria-label': `Role of ${key} in the rollout` },
+      h('option', { value: 'skip' }, 'not included'),
+      h('option', { value: 'canary' }, 'canary'),
+      h('option', { value: 'rest' }, 'after canaries'),
+    );
     return { key, group };
   });
   const submit = (event: Event) => {
@@ -104,7 +192,11 @@ function rolloutForm(models: ModelEntry[], devices: Device[], start: (model: Mod
     'form',
     { 'aria-label': 'Start a rollout', onsubmit: submit },
     h('h2', {}, 'Roll out a version'),
-    h('p', {}, 'Canaries get it first; the rest only after every canary applied it and stayed healthy. Rolling out an older version is how to go back after a completed rollout.'),
+    h(
+      'p',
+      {},
+      'Canaries get it first; the rest only after every canary applied it and stayed healthy. Rolling out an older version is how to go back after a completed rollout.',
+    ),
     h('label', {}, 'Version ', select),
     h('ul', {}, ...rows.map((r) => h('li', {}, h('label', {}, `${r.key} `, r.group)))),
     h('button', { type: 'submit' }, 'Start rollout'),
@@ -130,13 +222,33 @@ function trainingView(jobs: TrainingJob[]): HTMLElement {
           'table',
           { class: 'list', 'aria-label': 'Training jobs' },
           h('thead', {}, h('tr', {}, ...['Target', 'Status', 'By', 'Requested', 'Outcome'].map((t) => h('th', {}, t)))),
-          h('tbody', {}, ...[...jobs].sort((a, b) => b.createdAt - a.createdAt).map((j) => h('tr', {}, h('td', {}, `${j.target.scope} ${j.target.name}`), h('td', {}, j.status), h('td', {}, j.requestedBy), h('td', {}, ago(j.createdAt)), h('td', {}, outcome(j))))),
+          h(
+            'tbody',
+            {},
+            ...[...jobs]
+              .sort((a, b) => b.createdAt - a.createdAt)
+              .map((j) =>
+                h(
+                  'tr',
+                  {},
+                  h('td', {}, `${j.target.scope} ${j.target.name}`),
+                  h('td', {}, j.status),
+                  h('td', {}, j.requestedBy),
+                  h('td', {}, ago(j.createdAt)),
+                  h('td', {}, outcome(j)),
+                ),
+              ),
+          ),
         ),
   );
 }
 
 function trainForm(devices: Device[], train: (device: string) => void): HTMLElement {
-  const select = h('select', { 'aria-label': 'Machine to train a model for' }, ...devices.map((d) => h('option', { value: `${d.site}/${d.device}` }, `${d.site}/${d.device}`)));
+  const select = h(
+    'select',
+    { 'aria-label': 'Machine to train a model for' },
+    ...devices.map((d) => h('option', { value: `${d.site}/${d.device}` }, `${d.site}/${d.device}`)),
+  );
   const submit = (event: Event) => {
     event.preventDefault();
     train(select.value);
@@ -144,7 +256,11 @@ function trainForm(devices: Device[], train: (device: string) => void): HTMLElem
   return h(
     'form',
     { 'aria-label': 'Train a model', onsubmit: submit },
-    h('p', {}, 'Trains a model for one machine from its logged telemetry: rows outside every inspection and watch, and rows of inspections resolved as false alarms, count as normal; rows of inspections resolved with a fault are kept out and measure detection. The new version is signed and registered, ready to roll out.'),
+    h(
+      'p',
+      {},
+      'Trains a model for one machine from its logged telemetry: rows outside every inspection and watch, and rows of inspections resolved as false alarms, count as normal; rows of inspections resolved with a fault are kept out and measure detection. The new version is signed and registered, ready to roll out.',
+    ),
     h('label', {}, 'Machine ', select),
     h('button', { type: 'submit' }, 'Train'),
   );
