@@ -6,7 +6,9 @@ import type { EventMessage } from '../protocol/messages.js';
 import type { SampleSource } from '../protocol/samples.js';
 import { PdmError } from '../protocol/errors.js';
 import { uuidv7 } from '../protocol/uuid.js';
-import { BaselineDetector, type BaselineState } from './baseline.js';
+import { CommissionedDetector, type CommissionedState } from '../models/commissioning/detector.js';
+import type { DetectorProfile } from '../models/commissioning/profile.js';
+import { RMS_THRESHOLD_RECIPE, profileRecipe, resolveRecipe, type Recipe, type RecipeOverride } from './recipe.js';
 import { RmsThresholdDetector, type Detector } from './detector.js';
 import { HealthReporter } from './health.js';
 import type { ModelRuntime } from '../models/runtime.js';
@@ -14,7 +16,7 @@ import { OnnxDetector, type AsyncDetector } from './onnx-detector.js';
 import type { DeviceLink } from './link.js';
 import type { Outbox } from './outbox/outbox.js';
 import type { Priority } from './outbox/types.js';
-import { Pipeline, type Scored } from './pipeline.js';
+import { Pipeline, type PipelineConfig, type Scored } from './pipeline.js';
 import type { SensorState } from './sensor-health.js';
 import type { SampleFaults } from './windowing.js';
 
@@ -27,8 +29,10 @@ export interface AgentDeps {
   outbox: Outbox;
   envelopes: EnvelopeFactory;
   logger: Logger;
-  /** Where the baseline detector keeps what it learnt during commissioning. */
-  baseline?: { load(): BaselineState | undefined; save(state: BaselineState): void };
+  /** Where the baseline detector keeps the model it learnt during commissioning. */
+  baseline?: { load(): CommissionedState | undefined; save(state: CommissionedState): void };
+  /** detector.kind baseline: the detector profile (the composition root loads detector.profile). */
+  profile?: DetectorProfile;
   /** Running speed when the config does not say (the simulator knows its machine's). */
   rpm?: number;
   /** detector.kind onnx: the model to score with (model sync's hot-swappable one, or a fixed session). */
@@ -48,16 +52,20 @@ export function statusMessage(envelopes: EnvelopeFactory, state: 'online' | 'off
   return encode('status', { ...envelopes.next(), state, agentVersion: AGENT_VERSION, modelVersion });
 }
 
-export function pipelineConfig(cfg: AgentConfig, rpm?: number) {
-  const hop = cfg.window.hopSeconds ?? cfg.window.seconds;
+/** Missing samples a slow channel bridges (a 1 Hz PLC poll that skips a beat) before its window starts afresh. */
+export const SLOW_CHANNEL_BRIDGE_SAMPLES = 5;
+
+export function pipelineConfig(cfg: AgentConfig, recipe: Recipe, rpm?: number): PipelineConfig {
   const speed = cfg.machine.rpm ?? rpm;
   return {
     channels: cfg.channels.map((c) => ({
       channel: c.name,
-      windowSeconds: c.windowSeconds ?? cfg.window.seconds,
-      hopSeconds: c.hopSeconds ?? c.windowSeconds ?? hop,
+      windowSeconds: c.windowSeconds ?? recipe.windowSeconds,
+      hopSeconds: c.hopSeconds ?? c.windowSeconds ?? recipe.hopSeconds,
       ...(c.min !== undefined ? { min: c.min } : {}),
       ...(c.max !== undefined ? { max: c.max } : {}),
+      // A slow channel (no spectrum) loses nothing when a few samples go missing; a spectrum would be distorted.
+      bridgeGapSamples: c.spectrum ? 0 : SLOW_CHANNEL_BRIDGE_SAMPLES,
       spectrum: c.spectrum,
       bands: c.bands.map((b) => ({ ...b })),
     })),
@@ -66,9 +74,61 @@ export function pipelineConfig(cfg: AgentConfig, rpm?: number) {
     ...(cfg.machine.bearing ? { bearing: { ...cfg.machine.bearing } } : {}),
     bearingBandWidth: cfg.machine.bearingBandWidth,
     sensorHealth: { ...cfg.sensorHealth },
-    decision: { ...cfg.decision, threshold: cfg.detector.threshold, criticalRatio: cfg.detector.criticalRatio },
+    decision: { ...recipe.decision, threshold: recipe.threshold ?? 1, criticalRatio: recipe.criticalRatio },
     queueLimit: cfg.detector.queueLimit,
   };
+}
+
+/** The detector a config asks for, and the recipe it runs (its card's or profile's, with the config's overrides). */
+export function buildDetector(
+  cfg: AgentConfig,
+  deps: Pick<AgentDeps, 'model' | 'profile' | 'baseline' | 'logger'>,
+): { detector: Detector | AsyncDetector; recipe: Recipe; overrides: RecipeOverride[] } {
+  const d = cfg.detector;
+  if (d.kind === 'onnx') {
+    if (!deps.model)
+      throw new PdmError(
+        'PDM_ERR_CONFIG_INVALID',
+        'detector.kind onnx needs a model; the composition root loads detector.card',
+      );
+    const { card } = deps.model;
+    const { recipe, overrides } = resolveRecipe(cfg, {
+      source: `card ${card.id}@${card.version}`,
+      windowSeconds: 1,
+      decision: { ...card.decision },
+      criticalRatio: 2,
+      threshold: card.threshold.value,
+    });
+    return { detector: new OnnxDetector(deps.model, d.channel, d.topContributions), recipe, overrides };
+  }
+  if (d.kind === 'baseline') {
+    if (!deps.profile)
+      throw new PdmError(
+        'PDM_ERR_CONFIG_INVALID',
+        'detector.kind baseline needs a detector profile; the composition root loads detector.profile',
+      );
+    const profile = deps.profile;
+    const { recipe, overrides } = resolveRecipe(cfg, profileRecipe(profile));
+    const detector = new CommissionedDetector(
+      {
+        profile,
+        windowSeconds: recipe.windowSeconds,
+        hopSeconds: recipe.hopSeconds,
+        topContributions: d.topContributions,
+        ...(recipe.commissioningWindows !== undefined ? { windows: recipe.commissioningWindows } : {}),
+        ...(recipe.alarmsPerWeek !== undefined ? { alarmsPerWeek: recipe.alarmsPerWeek } : {}),
+        ...(recipe.threshold !== undefined ? { threshold: recipe.threshold } : {}),
+      },
+      (state) => {
+        deps.baseline?.save(state);
+        deps.logger.info({ ...state.report }, 'commissioning done; model learnt and saved');
+      },
+      deps.baseline?.load(),
+    );
+    return { detector, recipe, overrides };
+  }
+  const { recipe, overrides } = resolveRecipe(cfg, RMS_THRESHOLD_RECIPE);
+  return { detector: new RmsThresholdDetector(d.channel, recipe.threshold ?? 1.5), recipe, overrides };
 }
 
 /**
@@ -86,11 +146,12 @@ export class Agent {
 
   private constructor(
     private readonly cfg: AgentConfig,
+    recipe: Recipe,
     private readonly detector: Detector | AsyncDetector,
     private readonly deps: AgentDeps,
   ) {
     this.asset = cfg.asset ?? cfg.device;
-    this.pipeline = new Pipeline(pipelineConfig(cfg, deps.rpm), detector, {
+    this.pipeline = new Pipeline(pipelineConfig(cfg, recipe, deps.rpm), detector, {
       onScored: (result) => this.onScored(result),
       onSensorChange: (channel, state, faults) => this.onSensorChange(channel, state, faults),
       onScoreError: (error, windows) =>
@@ -106,37 +167,14 @@ export class Agent {
     });
   }
 
-  /** Builds the detector (restoring a commissioned baseline) before returning, so a started agent can score at once. */
+  /** Builds the detector (restoring a commissioned model) before returning, so a started agent can score at once. */
   static async create(cfg: AgentConfig, deps: AgentDeps): Promise<Agent> {
-    const d = cfg.detector;
-    if (d.kind === 'onnx') {
-      if (!deps.model)
-        throw new PdmError(
-          'PDM_ERR_CONFIG_INVALID',
-          'detector.kind onnx needs a model; the composition root loads detector.card',
-        );
-      return new Agent(cfg, new OnnxDetector(deps.model, d.channel, d.topContributions), deps);
-    }
-    const detector: Detector =
-      d.kind === 'baseline'
-        ? new BaselineDetector(
-            {
-              commissioningWindows: d.commissioningWindows,
-              threshold: d.threshold,
-              stdFloorRatio: d.stdFloorRatio,
-              topContributions: d.topContributions,
-            },
-            (state) => {
-              deps.baseline?.save(state);
-              deps.logger.info(
-                { windows: state.count, features: state.names.length },
-                'commissioning done; baseline saved',
-              );
-            },
-            deps.baseline?.load(),
-          )
-        : new RmsThresholdDetector(d.channel, d.threshold);
-    return new Agent(cfg, detector, deps);
+    const { detector, recipe, overrides } = buildDetector(cfg, deps);
+    deps.logger.info(
+      { recipe: recipe.source, detector: detector.modelId, overrides },
+      overrides.length ? 'detection recipe, with overrides from the config' : 'detection recipe',
+    );
+    return new Agent(cfg, recipe, detector, deps);
   }
 
   get stats(): AgentStats & { pipeline: Pipeline['stats'] } {

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadDetectorProfile } from '../models/commissioning/profile.js';
+import { SHIPPED_CARD, SHIPPED_PROFILES, resolveProfilePath, shippedModelFile } from '../models/shipped.js';
 import { loadAgentConfig } from '../config/agent-config.js';
 import { createLogger } from '../config/logger.js';
 import { onShutdown } from '../config/lifecycle.js';
@@ -18,13 +18,6 @@ import { OutboxPublisher } from './outbox/publisher.js';
 import { FileQuarantine } from './outbox/quarantine.js';
 import type { ModelRuntime } from '../models/runtime.js';
 import type { ModelSync } from './model-sync/model-sync.js';
-
-/** The shipped default model, found from the source tree (tests) or from dist/agent/ (the built CLI). */
-function shippedCard(): string {
-  const file = 'models/default/pump-vibration-pca.card.json';
-  const candidates = ['../', '../../'].map((up) => fileURLToPath(new URL(up + file, import.meta.url)));
-  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
-}
 
 /** Composition root of the agent process: config → logger → outbox → link → publisher → source → agent. */
 export async function runAgent(configFile: string): Promise<void> {
@@ -76,7 +69,7 @@ export async function runAgent(configFile: string): Promise<void> {
   let sync: ModelSync | undefined;
   let agent: Agent | undefined;
   if (cfg.detector.kind === 'onnx') {
-    const card = resolve(cfg.detector.card ?? shippedCard());
+    const card = resolve(cfg.detector.card ?? shippedModelFile(SHIPPED_CARD));
     // Loaded only for the ONNX detector: an agent on the streaming baseline does not carry onnxruntime in memory.
     if (cfg.modelSync) {
       const { createModelSync } = await import('./model-sync/wire.js');
@@ -100,6 +93,10 @@ export async function runAgent(configFile: string): Promise<void> {
     }
     logger.info({ modelId: model.card.id, version: model.card.version, sync: !!sync }, 'onnx model loaded');
   }
+  const profile =
+    cfg.detector.kind === 'baseline'
+      ? loadDetectorProfile(resolveProfilePath(cfg.detector.profile ?? SHIPPED_PROFILES.vibration))
+      : undefined;
   const afterWindow = heapTrimmer(HEAP_TRIM_EVERY_WINDOWS);
   agent = await Agent.create(cfg, {
     source,
@@ -110,6 +107,7 @@ export async function runAgent(configFile: string): Promise<void> {
     baseline: baselineFile(join(outboxDir, '..', `${cfg.device}.baseline.json`), pipelineLog),
     ...(rpm ? { rpm } : {}),
     ...(model ? { model } : {}),
+    ...(profile ? { profile } : {}),
     ...(afterWindow ? { afterWindow } : {}),
   });
   await agent.start();

@@ -40,6 +40,8 @@ export interface Scored {
 export interface PipelineListener {
   onScored(result: Scored): void;
   onSensorChange(channel: string, state: SensorState, faults: SampleFaults): void;
+  /** A primary window the detector learnt from instead of scoring (commissioning). */
+  onCommissioning?(window: Window): void;
   /** An asynchronous model failed on these windows; they get no score (the decision keeps its state). */
   onScoreError?(error: Error, windows: number): void;
 }
@@ -56,6 +58,13 @@ export interface PipelineStats {
 }
 
 const EMPTY = new Float64Array(0);
+
+/** Rows [from, from + count) of a block, as views of its arrays. */
+function sliceBlock(block: SampleBlock, from: number, count: number, period: number): SampleBlock {
+  const channels: Record<string, Float64Array> = {};
+  for (const [name, data] of Object.entries(block.channels)) channels[name] = data.subarray(from, from + count);
+  return { ...block, t0: block.t0 + from * period, channels };
+}
 
 /** Default band edges as shares of the Nyquist frequency: low, mid-low, mid-high, high. */
 const DEFAULT_BAND_EDGES = [0.01, 0.05, 0.2, 0.5, 1];
@@ -97,6 +106,7 @@ export class Pipeline {
   private names: string[] = [];
   private values = new Float64Array(0);
   private readonly queue: ScoreQueue | undefined;
+  private readonly primaryChannel: ChannelState | undefined;
 
   constructor(
     private readonly cfg: PipelineConfig,
@@ -114,7 +124,9 @@ export class Pipeline {
     this.channels = cfg.channels.map((c) => {
       const state: ChannelState = {
         cfg: c,
-        health: new SensorHealth(cfg.sensorHealth),
+        // A slow process value (a quantised PLC reading) may hold one value for minutes; only a fast channel that
+        // stops moving is a stuck sensor.
+        health: new SensorHealth(c.spectrum ? cfg.sensorHealth : { ...cfg.sensorHealth, stuckStd: -Infinity }),
         offset: -1,
         verdict: 'ok',
         windower: undefined!,
@@ -122,6 +134,7 @@ export class Pipeline {
       state.windower = new ChannelWindower(c, (w) => this.onWindow(state, w));
       return state;
     });
+    this.primaryChannel = this.channels.find((c) => c.cfg.channel === cfg.primary);
     this.decider = new EpisodeDecider(cfg.decision);
   }
 
@@ -141,7 +154,22 @@ export class Pipeline {
   }
 
   push(block: SampleBlock): void {
-    for (const channel of this.channels) channel.windower.push(block);
+    const primary = this.primaryChannel;
+    const n = primary ? block.channels[primary.cfg.channel]?.length : undefined;
+    if (!primary || n === undefined || this.channels.length === 1) {
+      for (const channel of this.channels) channel.windower.push(block);
+      return;
+    }
+    // Channels sampled together are cut where the primary channel's windows end, and the primary goes last, so each
+    // scored window sees the other channels up to the same sample and none after it.
+    const period = 1000 / block.rateHz;
+    for (let from = 0; from < n;) {
+      const take = Math.min(n - from, primary.windower.samplesToNextWindow);
+      const part = from === 0 && take === n ? block : sliceBlock(block, from, take, period);
+      for (const channel of this.channels) if (channel !== primary) channel.windower.push(part);
+      primary.windower.push(part);
+      from += take;
+    }
   }
 
   private onWindow(ch: ChannelState, window: Window): void {
@@ -162,6 +190,7 @@ export class Pipeline {
     const score = this.detector.score(this.names, this.values);
     if (!score) {
       this.stats.commissioning += 1;
+      this.listener.onCommissioning?.(window);
       return;
     }
     this.stats.scored += 1;

@@ -8,6 +8,8 @@ export interface WindowSpec {
   /** Plausible range of a sample; anything outside counts as bad. */
   min?: number;
   max?: number;
+  /** Missing samples bridged without starting a fresh window (counted as a gap all the same); default 0. */
+  bridgeGapSamples?: number;
 }
 
 export interface Window {
@@ -57,6 +59,7 @@ export class ChannelWindower {
   private last = 0;
   private readonly min: number;
   private readonly max: number;
+  private readonly bridge: number;
 
   constructor(
     private readonly spec: WindowSpec,
@@ -64,6 +67,7 @@ export class ChannelWindower {
   ) {
     this.min = spec.min ?? -Infinity;
     this.max = spec.max ?? Infinity;
+    this.bridge = spec.bridgeGapSamples ?? 0;
   }
 
   push(block: SampleBlock): void {
@@ -73,8 +77,10 @@ export class ChannelWindower {
     const period = 1000 / block.rateHz;
     if (this.nextT !== undefined) {
       const drift = block.t0 - this.nextT;
-      if (drift > 1.5 * period) this.restart('gap');
-      else if (drift < -0.5 * period) this.restart('back');
+      if (drift > 1.5 * period) {
+        if (drift <= (this.bridge + 0.5) * period) this.faults.gaps += 1;
+        else this.restart('gap');
+      } else if (drift < -0.5 * period) this.restart('back');
     }
     this.nextT = block.t0 + data.length * period;
     for (let i = 0; i < data.length; i++) {
@@ -138,6 +144,12 @@ export class ChannelWindower {
     this.filled = 0;
     this.sinceEmit = 0;
     this.badInRing = 0;
+  }
+
+  /** Samples this channel still needs before it emits its next window (Infinity before the first block). */
+  get samplesToNextWindow(): number {
+    if (this.size === 0) return Infinity;
+    return Math.max(1, this.size - this.filled, this.hop - this.sinceEmit);
   }
 
   /** Window length in samples at the current rate (0 before the first block). */

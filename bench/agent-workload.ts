@@ -1,5 +1,7 @@
-import { pipelineConfig } from '../agent/agent.js';
-import { BaselineDetector } from '../agent/baseline.js';
+import { buildDetector, pipelineConfig } from '../agent/agent.js';
+import { createLogger } from '../config/logger.js';
+import { loadDetectorProfile } from '../models/commissioning/profile.js';
+import { SHIPPED_PROFILES, resolveProfilePath } from '../models/shipped.js';
 import type { AsyncDetector } from '../agent/onnx-detector.js';
 import { Pipeline } from '../agent/pipeline.js';
 import { AgentConfigSchema, validate } from '../config/index.js';
@@ -29,7 +31,7 @@ export function syntheticBlocks(): SampleBlock[] {
   return out;
 }
 
-/** The agent's scoring path: 1 s windows, 0.5 s hops, time + FFT features, a detector (default: the streaming baseline), decision. */
+/** The agent's scoring path: the shipped vibration profile's windows and features, a detector (default: its commissioned model), decision. */
 export function benchPipeline(detector?: AsyncDetector): Pipeline {
   const cfg = validate(
     AgentConfigSchema,
@@ -37,20 +39,16 @@ export function benchPipeline(detector?: AsyncDetector): Pipeline {
       site: 's',
       device: 'd',
       source: { kind: 'simulator', scenario: 'unused' },
-      window: { seconds: 1, hopSeconds: 0.5 },
-      detector: { kind: 'baseline', threshold: 6, commissioningWindows: 10 },
+      detector: { kind: 'baseline', commissioningWindows: 10 },
     },
     'bench',
   );
-  return new Pipeline(
-    pipelineConfig(cfg, 1480),
-    detector ??
-      new BaselineDetector({ commissioningWindows: 10, threshold: 6, stdFloorRatio: 0.05, topContributions: 5 }),
-    {
-      onScored: () => undefined,
-      onSensorChange: () => undefined,
-    },
-  );
+  const profile = loadDetectorProfile(resolveProfilePath(SHIPPED_PROFILES.vibration));
+  const built = buildDetector(cfg, { profile, logger: createLogger({ name: 'bench', level: 'silent' }) });
+  return new Pipeline(pipelineConfig(cfg, built.recipe, 1480), detector ?? built.detector, {
+    onScored: () => undefined,
+    onSensorChange: () => undefined,
+  });
 }
 
 /** Feeds `rounds` passes over `data` with continuous timestamps; returns the simulated seconds fed. */

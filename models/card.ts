@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { DecisionRuleSchema } from './decision.js';
 import { ReferenceDistribution } from './distribution.js';
 
 /**
@@ -43,16 +44,8 @@ export const ModelCard = z
       rule: z.string(),
       parameters: z.record(z.string(), z.number()),
     }),
-    decision: z.strictObject({
-      openAfter: z.number().int().positive(),
-      clearAfter: z.number().int().positive(),
-      clearRatio: z.number().positive(),
-      // The optional parts of models/decision.ts's DecisionPolicy, so a card can state the whole rule it was scored with.
-      openWindow: z.number().int().positive().optional(),
-      peakClearRatio: z.number().gt(0).lt(1).optional(),
-      rearmHalfLife: z.number().positive().optional(),
-      holdOff: z.number().int().nonnegative().optional(),
-    }),
+    /** The whole decision rule the card was evaluated with; the agent runs it unless its config overrides a key. */
+    decision: DecisionRuleSchema,
     training: z.strictObject({
       source: z.string(),
       rows: z.number().int().positive(),

@@ -1,4 +1,22 @@
+import { z } from 'zod';
 import type { Severity } from '../protocol/messages.js';
+
+/** The decision rule as a card or a detector profile states it (threshold and severity come from the model). */
+export const DecisionRuleSchema = z
+  .strictObject({
+    openAfter: z.number().int().positive(),
+    openWindow: z.number().int().positive().optional(),
+    clearAfter: z.number().int().positive(),
+    clearRatio: z.number().positive(),
+    peakClearRatio: z.number().gt(0).lt(1).optional(),
+    rearmHalfLife: z.number().positive().optional(),
+    holdOff: z.number().int().nonnegative().optional(),
+  })
+  .refine((d) => d.openWindow === undefined || d.openWindow >= d.openAfter, {
+    message: 'openWindow (M) must be at least openAfter (N)',
+    path: ['openWindow'],
+  });
+export type DecisionRule = z.output<typeof DecisionRuleSchema>;
 
 /**
  * The one decision rule, shared by the agent (live) and the evaluation harness (offline), so a benchmark scores what

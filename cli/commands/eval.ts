@@ -2,14 +2,9 @@ import type { Command } from 'commander';
 import { PdmError } from '../../protocol/errors.js';
 import { loadSkab } from '../../models/skab-data.js';
 import { evaluateSkab } from '../../models/eval/skab.js';
-import {
-  SKAB_PCA,
-  SKAB_PCA_FIXED_CLEAR,
-  SKAB_PCA_PLAIN,
-  pcaOnnxDetector,
-  zScoreBaseline,
-} from '../../models/eval/skab-detectors.js';
-import { formatSkabReport, skabJsonLine } from '../../models/eval/skab-report.js';
+import { SKAB_PCA, pcaOnnxDetector } from '../../models/eval/skab-detectors.js';
+import { formatSkabReport, type SkabReportRow } from '../../models/eval/skab-report.js';
+import { evaluateSkabAgent } from './eval-skab.js';
 import { SKAB_AE, aeOnnxDetector } from '../../models/eval/skab-ae.js';
 import { meetsSkabTargets, skabSensitivityVariants } from '../../models/eval/skab-sensitivity.js';
 import { evaluateNab } from '../../models/eval/nab-run.js';
@@ -26,7 +21,7 @@ interface SkabOptions {
 async function runSensitivity(files: ReturnType<typeof loadSkab>, json: boolean): Promise<void> {
   for (const { config } of [{ config: SKAB_PCA }, ...skabSensitivityVariants()]) {
     const r = await evaluateSkab(files, pcaOnnxDetector(config));
-    if (json) process.stdout.write(`${skabJsonLine(r)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ ...r, protocol: 'insample' })}\n`);
     else
       process.stdout.write(
         `${r.detector.padEnd(44)} F1 ${r.f1.toFixed(2)}  FAR ${r.far.toFixed(2).padStart(5)}  MAR ${r.mar.toFixed(2).padStart(5)}  cp ${r.cpStandard.toFixed(2).padStart(6)}  ${meetsSkabTargets(r) ? 'all targets' : ''}\n`,
@@ -39,22 +34,22 @@ async function runSkab(opts: SkabOptions): Promise<void> {
   if (!dir) throw new PdmError('PDM_ERR_DATASET', 'no SKAB folder: pass --data DIR or set SKAB_DIR');
   const files = loadSkab(dir);
   if (opts.sensitivity) return runSensitivity(files, opts.json === true);
-  const detectors = [
-    pcaOnnxDetector(SKAB_PCA),
-    pcaOnnxDetector(SKAB_PCA_FIXED_CLEAR),
-    pcaOnnxDetector(SKAB_PCA_PLAIN),
-    zScoreBaseline(),
-  ];
+  const progress = (what: string): void => {
+    if (!opts.json) process.stderr.write(`${what}\n`);
+  };
+  progress(`evaluating the agent on ${files.length} files (shipped, then the settings grid)...`);
+  const rows: SkabReportRow[] = await evaluateSkabAgent(dir, files);
+  // The issue #5 model through its ONNX export, with settings chosen on all of SKAB: kept for comparison only.
+  const legacy = [pcaOnnxDetector(SKAB_PCA)];
   // The autoencoder trains 34 TensorFlow.js models (pure JS here): minutes, so only on request.
-  if (opts.ae) detectors.push(aeOnnxDetector(SKAB_AE));
-  const results = [];
-  for (const detector of detectors) {
-    if (!opts.json) process.stderr.write(`evaluating ${detector.name} on ${files.length} files...\n`);
-    const result = await evaluateSkab(files, detector);
-    results.push(result);
-    if (opts.json) process.stdout.write(`${skabJsonLine(result)}\n`);
+  if (opts.ae) legacy.push(aeOnnxDetector(SKAB_AE));
+  for (const detector of legacy) {
+    progress(`evaluating ${detector.name}...`);
+    const { fitMsPerFile, scoreMsPerRow, ...scores } = await evaluateSkab(files, detector);
+    rows.push({ ...scores, protocol: 'insample', fitMsPerFile, scoreMsPerRow } as SkabReportRow);
   }
-  if (!opts.json) process.stdout.write(`${formatSkabReport(results)}\n`);
+  if (opts.json) for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
+  else process.stdout.write(`${formatSkabReport(rows)}\n`);
 }
 
 interface NabCliOptions {

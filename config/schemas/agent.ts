@@ -69,8 +69,9 @@ export const AgentConfigSchema = z.strictObject({
   /** Default window and hop of every channel; a channel may set its own. */
   window: z
     .strictObject({
-      seconds: positive.max(3600).default(1),
-      /** Seconds between window starts; less than `seconds` for overlapping windows. Defaults to `seconds`. */
+      /** Default: the recipe's (1 s without one). */
+      seconds: positive.max(3600).optional(),
+      /** Seconds between window starts; less than `seconds` for overlapping windows. Default: the recipe's, else `seconds`. */
       hopSeconds: positive.max(3600).optional(),
     })
     .prefault({}),
@@ -119,31 +120,38 @@ export const AgentConfigSchema = z.strictObject({
       kind: z.enum(['rms-threshold', 'baseline', 'onnx']).default('rms-threshold'),
       /** onnx: the model card (<id>.card.json beside its .onnx); defaults to the shipped pump-vibration-pca model. */
       card: z.string().min(1).optional(),
+      /** baseline: the detector profile (models/default/*.profile.json); defaults to the shipped vibration profile. */
+      profile: z.string().min(1).optional(),
       /** onnx: windows waiting for the model at most; beyond it the agent scores them in batches to catch up. */
       queueLimit: z.number().int().min(1).max(100_000).default(1024),
       /** The channel whose windows are scored (the others add their latest features). */
       channel: z.string().default('vibration'),
-      /** rms-threshold: the RMS level; baseline: the standardised distance (RMS of z-scores); onnx: ignored, the card's threshold applies. */
-      threshold: positive.default(1.5),
-      /** Scores at or above threshold × criticalRatio are critical, else warning. */
-      criticalRatio: z.number().min(1).default(2),
-      /** baseline: windows learnt before scoring (3600 one-second windows = the first hour). */
-      commissioningWindows: z.number().int().min(2).default(3600),
-      stdFloorRatio: z.number().min(0).max(1).default(0.05),
+      /**
+       * Overrides the recipe's threshold. rms-threshold: the RMS level (default 1.5); baseline: multiples of the limit
+       * calibrated at commissioning (default 1); onnx: the card's value.
+       */
+      threshold: positive.optional(),
+      /** Scores at or above threshold × criticalRatio are critical, else warning. Default: the recipe's. */
+      criticalRatio: z.number().min(1).optional(),
+      /** baseline: windows learnt before scoring; default the profile's. */
+      commissioningWindows: z.number().int().min(10).max(20_000).optional(),
+      /** baseline: chance alarms per machine-week the calibrated threshold allows; default the profile's. */
+      alarmsPerWeek: z.number().positive().max(10_000).optional(),
       topContributions: z.number().int().min(1).max(16).default(5),
     })
     .prefault({}),
   health: z.strictObject({ intervalSeconds: positive.max(3600).default(10) }).prefault({}),
+  /** Overrides of the recipe's decision rule (the card's or the profile's); each one is logged at start. */
   decision: z
     .strictObject({
       /** An episode ends when the score falls below threshold × clearRatio (hysteresis). */
-      clearRatio: z.number().min(0).max(1).default(0.8),
+      clearRatio: z.number().min(0).max(1).optional(),
       /** Windows over the threshold before an episode opens (debounce): N of the last `openWindow`, or N in a row. */
-      openAfter: z.number().int().min(1).max(100).default(2),
+      openAfter: z.number().int().min(1).max(100).optional(),
       /** M of "N of M"; absent: N windows in a row. */
       openWindow: z.number().int().min(1).max(1000).optional(),
       /** Windows in a row under the clear level before it closes. */
-      clearAfter: z.number().int().min(1).max(1000).default(3),
+      clearAfter: z.number().int().min(1).max(1000).optional(),
       /** Optional relative clear: also close under this fraction of the episode's peak; re-open only over it (models/decision.ts). */
       peakClearRatio: z.number().gt(0).lt(1).optional(),
       /** Windows for that re-arm bar to halve (default 300). */
@@ -151,7 +159,7 @@ export const AgentConfigSchema = z.strictObject({
       /** Windows after a clear during which no episode opens (anti-flap). */
       holdOff: z.number().int().min(0).max(100_000).optional(),
     })
-    .refine((d) => d.openWindow === undefined || d.openWindow >= d.openAfter, {
+    .refine((d) => d.openWindow === undefined || d.openAfter === undefined || d.openWindow >= d.openAfter, {
       message: 'openWindow (M) must be at least openAfter (N)',
       path: ['openWindow'],
     })

@@ -6,7 +6,6 @@ import { buildPcaArtifact } from '../detectors/pca-artifact.js';
 import type { ModelArtifact } from '../artifacts.js';
 import { OnnxModelRuntime } from '../runtime.js';
 import { SKAB_SENSORS, type SkabFile } from '../skab-data.js';
-import { quantile } from '../linalg.js';
 import type { SkabDetector } from './skab.js';
 
 export interface PcaDetectorConfig {
@@ -43,27 +42,6 @@ export const SKAB_PCA: PcaDetectorConfig = {
     rearmHalfLife: 300,
     holdOff: 30,
   },
-};
-
-/**
- * The previous default, kept for comparison: a 10-row mean, limits at 3 × the 0.99 quantile, and only the fixed clear
- * rule (30 rows under the limit), so the alarm overruns the end of each fault.
- */
-export const SKAB_PCA_FIXED_CLEAR: PcaDetectorConfig = {
-  name: 'pca-t2q fixed clear',
-  sensors: SKAB_PCA.sensors,
-  features: { smooth: 10 },
-  pca: { varianceKept: 0.99, limitQuantile: 0.99, limitFactor: 3 },
-  decision: { openAfter: 5, clearAfter: 30, clearRatio: 1 },
-};
-
-/** The textbook setting (all 8 sensors, raw rows, every row decided alone): our version of the published T²+Q entry. */
-export const SKAB_PCA_PLAIN: PcaDetectorConfig = {
-  name: 'pca-t2q plain',
-  sensors: [...SKAB_SENSORS],
-  features: { smooth: 1 },
-  pca: { varianceKept: 0.9, limitQuantile: 0.99, limitFactor: 1 },
-  decision: { openAfter: 1, clearAfter: 1, clearRatio: 1 },
 };
 
 export function selectColumns(rows: readonly number[][], sensors: readonly string[]): number[][] {
@@ -128,32 +106,5 @@ export function pcaOnnxDetector(config: PcaDetectorConfig): SkabDetector {
           buildPcaArtifact({ id: 'skab-pca', version: file.name, model: fitPca(train, config.pca), ...common }),
         (features) => features.slice(trainRows),
       ),
-  };
-}
-
-/**
- * Detector (c), the agent's streaming statistical baseline: per-sensor z-scores against the training mean/std,
- * score = max |z| over sensors / limit, limit = 0.99 quantile of the training scores × 1.5 (the same rule as our PCA),
- * with the same smoothing and decision as our PCA, so the two differ only in the model.
- */
-export function zScoreBaseline(): SkabDetector {
-  const sensors = SKAB_PCA.sensors;
-  return {
-    name: 'streaming z-score',
-    async run(file: SkabFile, trainRows: number) {
-      const t0 = performance.now();
-      const features = computeFeatures(selectColumns(file.rows, sensors), SKAB_PCA.features);
-      const train = features.slice(0, trainRows);
-      const mean = sensors.map((_, j) => train.reduce((s, r) => s + r[j]!, 0) / train.length);
-      const std = sensors.map(
-        (_, j) => Math.sqrt(train.reduce((s, r) => s + (r[j]! - mean[j]!) ** 2, 0) / train.length) || 1,
-      );
-      const raw = (row: number[]): number => Math.max(...row.map((x, j) => Math.abs(x - mean[j]!) / std[j]!));
-      const limit = quantile(train.map(raw), 0.99) * 1.5;
-      const t1 = performance.now();
-      const scores = features.slice(trainRows).map((row) => raw(row) / limit);
-      const t2 = performance.now();
-      return { labels: labelScores(scores, { threshold: 1, ...SKAB_PCA.decision }), fitMs: t1 - t0, scoreMs: t2 - t1 };
-    },
   };
 }

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../config/index.js';
+import { RMS_THRESHOLD_RECIPE, profileRecipe, resolveRecipe } from '../../agent/recipe.js';
+import { loadDetectorProfile } from '../../models/commissioning/profile.js';
 import { EpisodeDecider } from '../../models/decision.js';
+import { resolveProfilePath } from '../../models/shipped.js';
 import { isPdmError } from '../../protocol/errors.js';
 
 const file = (text: string): string => {
@@ -24,10 +27,14 @@ const bad = (text: string): Error => {
 };
 
 describe('agent config', () => {
-  it('the shipped agent.yaml is valid and uses the baseline detector with overlapping windows', () => {
+  it("the shipped agent.yaml is valid and uses the baseline detector with its profile's overlapping windows", () => {
     const cfg = loadAgentConfig('config/agent.yaml', {});
     expect(cfg.detector.kind).toBe('baseline');
-    expect(cfg.window.hopSeconds).toBeLessThan(cfg.window.seconds);
+    const profile = loadDetectorProfile(resolveProfilePath(cfg.detector.profile!));
+    const { recipe, overrides } = resolveRecipe(cfg, profileRecipe(profile));
+    expect(recipe.hopSeconds).toBeLessThan(recipe.windowSeconds);
+    // The demo learns its pumps in a few seconds: that is its only departure from the profile.
+    expect(overrides.map((o) => o.key)).toEqual(['detector.commissioningWindows']);
     expect(cfg.outbox.maxBytes).toBeGreaterThan(0);
   });
 
@@ -69,8 +76,9 @@ describe('agent decision config: the optional relative clear, re-arm half-life a
       },
     );
     expect(cfg.decision).toMatchObject({ peakClearRatio: 0.05, holdOff: 2 });
-    // The agent builds its decider from the config the same way (agent/agent.ts).
-    const decider = new EpisodeDecider({ ...cfg.decision, threshold: 1, criticalRatio: 2 });
+    // The agent builds its decider from the recipe with the config's overrides the same way (agent/agent.ts).
+    const { recipe } = resolveRecipe(cfg, RMS_THRESHOLD_RECIPE);
+    const decider = new EpisodeDecider({ ...recipe.decision, threshold: 1, criticalRatio: 2 });
     const kinds = [50, 2, 2, 2, 2, 2].map((s) => decider.next(s)?.kind ?? '-');
     // 2 is over the threshold but under 5 % of the peak 50: the episode ends, and the re-arm bar (2.5) keeps it closed.
     expect(kinds).toEqual(['anomaly', '-', 'clear', '-', '-', '-']);

@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { pipelineConfig } from '../../agent/agent.js';
+import { buildDetector, pipelineConfig } from '../../agent/agent.js';
+import { RMS_THRESHOLD_RECIPE, resolveRecipe } from '../../agent/recipe.js';
+import { createLogger } from '../../config/logger.js';
 import type { Score } from '../../agent/detector.js';
 import { SwappableModel } from '../../agent/model-sync/swappable.js';
 import { featureIndex, OnnxDetector, type AsyncDetector } from '../../agent/onnx-detector.js';
@@ -37,6 +39,9 @@ const cfg = validate(
   },
   'test',
 );
+
+/** The gated detectors' tests need windows, not the card's rule. */
+const { recipe } = resolveRecipe(cfg, RMS_THRESHOLD_RECIPE);
 
 /** Feeds `seconds` of a simulated machine into the pipeline synchronously, as fast as a source could. */
 function feed(pipeline: Pipeline, machine: string, seconds: number, from = 0): void {
@@ -75,7 +80,7 @@ describe('ONNX detector in the pipeline (asynchronous scoring)', () => {
   it('scores every window exactly once and in order while the model is slow, catching up in batches', async () => {
     const detector = new GatedDetector();
     const ends: number[] = [];
-    const pipeline = new Pipeline(pipelineConfig(cfg), detector, {
+    const pipeline = new Pipeline(pipelineConfig(cfg, recipe), detector, {
       onScored: ({ window }) => ends.push(window.end),
       onSensorChange: () => undefined,
     });
@@ -96,7 +101,7 @@ describe('ONNX detector in the pipeline (asynchronous scoring)', () => {
 
   it('beyond the queue limit drops the oldest waiting windows and counts them', async () => {
     const detector = new GatedDetector();
-    const small = { ...pipelineConfig(cfg), queueLimit: 5 };
+    const small = { ...pipelineConfig(cfg, recipe), queueLimit: 5 };
     const ends: number[] = [];
     const pipeline = new Pipeline(small, detector, {
       onScored: ({ window }) => ends.push(window.end),
@@ -117,8 +122,10 @@ describe('ONNX detector in the pipeline (asynchronous scoring)', () => {
   it('with the shipped PCA model: quiet on a healthy pump, one episode after the fault, explained by feature names, none lost across a hot swap', async () => {
     const model = new SwappableModel(await OnnxModelRuntime.load(CARD), 16);
     const detector = new OnnxDetector(model, 'vibration', 3);
+    // The card's own recipe (threshold and decision rule), as the agent runs it.
+    const { recipe } = buildDetector(cfg, { model, logger: createLogger({ name: 't', level: 'silent' }) });
     const scored: Array<Pick<Scored, 'decision'> & { end: number; top: string }> = [];
-    const pipeline = new Pipeline(pipelineConfig(cfg), detector, {
+    const pipeline = new Pipeline(pipelineConfig(cfg, recipe), detector, {
       onScored: ({ window, decision, score }) =>
         scored.push({ end: window.end, decision, top: score.contributions[0]!.feature }),
       onSensorChange: () => undefined,
@@ -137,7 +144,7 @@ describe('ONNX detector in the pipeline (asynchronous scoring)', () => {
     expect(decisions[0]!.top).toMatch(/^vibration\.(rms|peak|crest|kurtosis|band\d)$/);
 
     const healthy: Scored['decision'][] = [];
-    const quiet = new Pipeline(pipelineConfig(cfg), detector, {
+    const quiet = new Pipeline(pipelineConfig(cfg, recipe), detector, {
       onScored: ({ decision }) => healthy.push(decision),
       onSensorChange: () => undefined,
     });

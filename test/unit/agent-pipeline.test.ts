@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { pipelineConfig } from '../../agent/agent.js';
-import { BaselineDetector } from '../../agent/baseline.js';
+import { buildDetector, pipelineConfig } from '../../agent/agent.js';
 import { Pipeline } from '../../agent/pipeline.js';
 import type { SensorState } from '../../agent/sensor-health.js';
 import { AgentConfigSchema, ScenarioSchema, validate } from '../../config/index.js';
 import type { SampleBlock } from '../../protocol/samples.js';
+import { createLogger } from '../../config/logger.js';
+import { loadDetectorProfile } from '../../models/commissioning/profile.js';
+import { SHIPPED_PROFILES, resolveProfilePath } from '../../models/shipped.js';
 import { machineSource } from '../../simulator/scenario.js';
 
 const scenario = validate(
@@ -23,24 +25,20 @@ const cfg = validate(
     site: 'plant-1',
     device: 'pump-001',
     source: { kind: 'simulator', scenario: 'unused' },
-    window: { seconds: 1, hopSeconds: 0.5 },
     channels: [{ name: 'vibration', min: -50, max: 50 }],
-    detector: { kind: 'baseline', threshold: 6, commissioningWindows: 12 },
+    detector: { kind: 'baseline', commissioningWindows: 12 },
   },
   'test',
 );
 
 function run(mutate: (block: SampleBlock, second: number) => void = () => undefined, seconds = 30) {
   const source = machineSource(scenario, 'pump-001', { startEpochMs: 0 });
-  const detector = new BaselineDetector({
-    commissioningWindows: 12,
-    threshold: 6,
-    stdFloorRatio: 0.05,
-    topContributions: 3,
-  });
+  // The shipped vibration profile, with its threshold calibrated from the 12 commissioning windows.
+  const profile = loadDetectorProfile(resolveProfilePath(SHIPPED_PROFILES.vibration));
+  const { detector, recipe } = buildDetector(cfg, { profile, logger: createLogger({ name: 't', level: 'silent' }) });
   const decisions: Array<{ kind: string; at: number; why: string }> = [];
   const sensor: Array<{ channel: string; state: SensorState }> = [];
-  const pipeline = new Pipeline(pipelineConfig(cfg, 1480), detector, {
+  const pipeline = new Pipeline(pipelineConfig(cfg, recipe, 1480), detector, {
     onScored: ({ decision, window, score }) => {
       if (decision)
         decisions.push({ kind: decision.kind, at: window.end / 1000, why: score.contributions[0]!.feature });

@@ -44,7 +44,9 @@ describe('shipped configs', () => {
 
     const agent = loadAgentConfig('config/agent.yaml', {});
     expect(agent.device).toBe('pump-001');
-    expect(agent.decision.openAfter).toBe(2);
+    // The decision rule is the detector profile's: the shipped config overrides none of it.
+    expect(agent.decision).toEqual({});
+    expect(Object.isFrozen(agent.detector)).toBe(true);
 
     const scenario = loadScenario('config/scenarios/demo.yaml', {});
     expect(scenario.machines.map((m) => m.id)).toEqual(['pump-001', 'pump-002', 'pump-003']);
