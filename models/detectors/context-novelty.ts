@@ -57,19 +57,21 @@ class Quantiser {
       this.hi = Math.max(this.hi, x);
       return { up, down };
     }
+    // Near ±1.8e308 a doubling overflows: the range stops at the largest double instead.
     while (x > this.hi) {
-      this.hi = this.lo + 2 * (this.hi - this.lo);
+      this.hi = Math.min(Number.MAX_VALUE, this.lo + 2 * (this.hi - this.lo));
       up++;
     }
     while (x < this.lo) {
-      this.lo = this.hi - 2 * (this.hi - this.lo);
+      this.lo = Math.max(-Number.MAX_VALUE, this.hi - 2 * (this.hi - this.lo));
       down++;
     }
     return { up, down };
   }
 
   level(x: number): number {
-    return this.hi > this.lo ? (x - this.lo) / (this.hi - this.lo) : 0.5;
+    const u = (x - this.lo) / (this.hi - this.lo);
+    return Number.isFinite(u) ? u : 0.5;
   }
 }
 

@@ -125,6 +125,6 @@ export class ContextScale {
 
   private symbol(u: number): number {
     const s = Math.floor(u * this.bins);
-    return s < 0 ? 0 : s >= this.bins ? this.bins - 1 : s;
+    return !(s >= 0) ? 0 : s >= this.bins ? this.bins - 1 : s;
   }
 }
