@@ -102,6 +102,16 @@ describe('context-novelty behaviour', () => {
     expect(at).toBeLessThan(3050);
   });
 
+  it('stays in [0, 1] at the limits of a double (the range stops at the largest double)', () => {
+    for (const context of [{ probation: 3 }, { min: -1, max: 1, probation: 3 }]) {
+      const detector = new ContextNovelty(context);
+      for (const v of [1.7e308, -1.7e308, 0, 1.7e308, 5, -1.79e308, 1.79e308, 2, 3]) {
+        const s = detector.next(v);
+        expect(s >= 0 && s <= 1).toBe(true);
+      }
+    }
+  });
+
   it('refuses settings outside their meaning with PDM_ERR_CONFIG_INVALID', () => {
     for (const bad of [
       { bins: 1 },
