@@ -67,11 +67,7 @@ export function streamingDetectorContract(name: string, make: StreamingDetectorF
     });
 
     it('copes with a constant stream, a single row and extreme magnitudes', () => {
-      for (const stream of [
-        new Array(500).fill(3),
-        [42],
-        [1e-300, 1e300, -1e300, 0, 5e299, 3],
-      ]) {
+      for (const stream of [new Array(500).fill(3), [42], [1e-300, 1e300, -1e300, 0, 5e299, 3]]) {
         for (const context of [{ probation: 75 }, { min: -1, max: 1, probation: 0 }]) {
           for (const s of run(make, context, stream)) expect(s >= 0 && s <= 1).toBe(true);
         }
