@@ -8,6 +8,7 @@ import { evaluateSkabAgent } from './eval-skab.js';
 import { SKAB_AE, aeOnnxDetector } from '../../models/eval/skab-ae.js';
 import { meetsSkabTargets, skabSensitivityVariants } from '../../models/eval/skab-sensitivity.js';
 import { evaluateNab } from '../../models/eval/nab-run.js';
+import { DEFAULT_STREAMING_DETECTOR, STREAMING_DETECTORS } from '../../models/detectors/streaming-registry.js';
 import { fail } from '../errors.js';
 
 interface SkabOptions {
@@ -58,13 +59,16 @@ interface NabCliOptions {
   results?: string;
   threshold?: number;
   json?: boolean;
+  detector?: string;
+  /** Commander's `--no-range`: false when given. */
+  range?: boolean;
 }
 
 async function runNab(opts: NabCliOptions): Promise<void> {
   if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1)) {
     throw new PdmError('PDM_ERR_DATASET', `--threshold must be a number in [0, 1], got ${opts.threshold}`);
   }
-  const lines = await evaluateNab(opts);
+  const lines = await evaluateNab({ ...opts, noRange: opts.range === false });
   if (opts.json) {
     for (const line of lines) process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
@@ -107,6 +111,12 @@ export function registerEval(program: Command): void {
       "fixed detection threshold; default: the one that maximises each profile's score",
       Number,
     )
+    .option(
+      '--detector <name>',
+      `streaming detector to run: ${Object.keys(STREAMING_DETECTORS).join(', ')} or all`,
+      DEFAULT_STREAMING_DETECTOR,
+    )
+    .option('--no-range', "do not give detectors the file's min/max (as an agent channel without a configured range)")
     .option('--json', 'one JSON line per detector and profile')
     .action((opts: NabCliOptions) => runNab(opts).catch((error) => fail('eval nab', error)));
 }

@@ -1,11 +1,35 @@
+import { PdmError } from '../../protocol/errors.js';
+
 /**
- * Online detectors for univariate streams (NAB): each sees one value at a time and returns an anomaly score in [0, 1]
- * computed only from the past. Learning during NAB's probationary period is allowed and simply happens here.
+ * Online detectors for univariate streams (NAB, the agent's scalar channels): each sees one value at a time and
+ * returns an anomaly score in [0, 1] computed only from the past. Learning during the probationary (commissioning)
+ * period is allowed and simply happens here.
  */
 export interface StreamingDetector {
   readonly name: string;
-  /** Score for this value, then learn from it. */
-  next(value: number): number;
+  /** Score for this value, then learn from it. `t` (epoch ms) is optional and may be ignored. */
+  next(value: number, t?: number): number;
+}
+
+/**
+ * What a detector may know before the first row. NAB passes the file's inputMin/inputMax and its probationary length;
+ * the agent passes a channel's configured plausible range (possibly absent, or far wider than the data) and its
+ * commissioning length.
+ */
+export interface StreamingContext {
+  min?: number;
+  max?: number;
+  /** Rows at the start that only train (not scored by NAB; commissioning on the agent). */
+  probation: number;
+}
+
+/** Makes one fresh detector per series. */
+export type StreamingDetectorFactory = (context: StreamingContext) => StreamingDetector;
+
+/** Refuses NaN and ±Infinity: one of them would poison every statistic after it. */
+export function checkSample(detector: string, value: number): void {
+  if (!Number.isFinite(value))
+    throw new PdmError('PDM_ERR_BAD_SAMPLE', `${detector}: value ${value} is not a finite number`);
 }
 
 /** erf by Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), enough for a score. */
@@ -34,6 +58,7 @@ export class EwmaZScore implements StreamingDetector {
   }
 
   next(value: number): number {
+    checkSample(this.name, value);
     let score = 0;
     if (this.seen >= 2 && this.variance > 0)
       score = erf(Math.abs(value - this.mean) / Math.sqrt(this.variance) / Math.SQRT2);

@@ -18,6 +18,21 @@ export function parseNabTime(text: string, where: string): number {
   return ms;
 }
 
+/** A numeric cell; empty cells are refused (Number('') would read them as 0). */
+function numberCell(cell: string | undefined, where: string): number {
+  const text = (cell ?? '').trim();
+  if (text === '') throw new PdmError('PDM_ERR_DATASET', `${where} is empty`);
+  const x = Number(text);
+  if (!Number.isFinite(x)) throw new PdmError('PDM_ERR_DATASET', `${where} "${text}" is not a number`);
+  return x;
+}
+
+/** Epoch ms back to NAB's "YYYY-MM-DD HH:MM:SS" (fractions kept when present), for messages. */
+export function formatNabTime(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, iso.endsWith('.000Z') ? 19 : 23)}`;
+}
+
 function parseCsv(path: string, text: string, needed: string[]): { header: string[]; rows: string[][] } {
   const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
   const header = (lines[0] ?? '').split(',').map((h) => h.trim());
@@ -36,9 +51,7 @@ export function readNabSeries(dir: string, name: string): NabSeries {
   const v = header.indexOf('value');
   const series: NabSeries = { name, times: [], values: [] };
   rows.forEach((cells, i) => {
-    const value = Number(cells[v]);
-    if (!Number.isFinite(value))
-      throw new PdmError('PDM_ERR_DATASET', `${path} line ${i + 2}: value "${cells[v]}" is not a number`);
+    const value = numberCell(cells[v], `${path} line ${i + 2}: value`);
     series.times.push(parseNabTime(cells[t] ?? '', `${path} line ${i + 2}`));
     series.values.push(value);
   });
@@ -76,22 +89,46 @@ export function readNabWindows(path: string): Map<string, Array<[number, number]
   return out;
 }
 
-/** Window timestamps → inclusive row ranges (first row at or after start, last row at or before end). */
+/**
+ * The line of each window of `file` in the windows JSON text (where its start timestamp is written), for messages;
+ * undefined where the text cannot be followed.
+ */
+export function nabWindowLines(text: string, file: string, windows: number): Array<number | undefined> {
+  const lines: Array<number | undefined> = [];
+  const key = text.indexOf(`${JSON.stringify(file)}`);
+  let at = key < 0 ? -1 : text.indexOf('[', key);
+  for (let k = 0; k < windows; k++) {
+    at = at < 0 ? -1 : text.indexOf('[', at + 1);
+    lines.push(at < 0 ? undefined : text.slice(0, at).split('\n').length);
+    if (at >= 0) at = text.indexOf(']', at);
+  }
+  return lines;
+}
+
+/**
+ * Window timestamps → inclusive row ranges. Both ends must be timestamps of data rows (NAB's scorer stops at a window
+ * that does not line up with the data); `where(k)` names window k in the error.
+ */
 export function windowsToRows(
   times: readonly number[],
   windows: ReadonlyArray<[number, number]>,
+  where: (k: number) => string = (k) => `window ${k}`,
 ): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const [start, end] of windows) {
-    const left = times.findIndex((t) => t >= start);
-    let right = -1;
-    for (let i = times.length - 1; i >= 0; i--)
-      if (times[i]! <= end) {
-        right = i;
-        break;
-      }
-    if (left >= 0 && right >= left) out.push([left, right]);
-  }
+  const row = new Map<number, number>();
+  times.forEach((t, i) => {
+    if (!row.has(t)) row.set(t, i);
+  });
+  const out = windows.map(([start, end], k): [number, number] => {
+    const left = row.get(start);
+    const right = row.get(end);
+    for (const [name, t, i] of [
+      ['starts', start, left],
+      ['ends', end, right],
+    ] as const)
+      if (i === undefined)
+        throw new PdmError('PDM_ERR_DATASET', `${where(k)} ${name} at ${formatNabTime(t)}, which is not a data row`);
+    return [left!, right!];
+  });
   return out.sort((a, b) => a[0] - b[0]);
 }
 
@@ -102,8 +139,9 @@ export function windowsToRows(
 export function readNabResults(
   resultsDir: string,
   name: string,
-  rows: number,
+  times: readonly number[],
 ): { detector: string | undefined; scores: number[] } {
+  const rows = times.length;
   const folder = join(resultsDir, dirname(name));
   const file = basename(name);
   const match = existsSync(folder) ? readdirSync(folder).find((f) => f === file || f.endsWith(`_${file}`)) : undefined;
@@ -117,11 +155,18 @@ export function readNabResults(
   if (cells.length !== rows)
     throw new PdmError('PDM_ERR_DATASET', `${path}: ${cells.length} rows, the data file has ${rows}`);
   const s = header.indexOf('anomaly_score');
+  const t = header.indexOf('timestamp');
+  const v = header.indexOf('value');
   const scores = cells.map((c, i) => {
-    const x = Number(c[s]);
-    if (!Number.isFinite(x))
-      throw new PdmError('PDM_ERR_DATASET', `${path} line ${i + 2}: anomaly_score "${c[s]}" is not a number`);
-    return x;
+    const where = `${path} line ${i + 2}`;
+    const stamp = parseNabTime(c[t] ?? '', where);
+    if (stamp !== times[i])
+      throw new PdmError(
+        'PDM_ERR_DATASET',
+        `${where}: timestamp ${formatNabTime(stamp)} but row ${i + 2} of the data file is ${formatNabTime(times[i]!)}`,
+      );
+    if (v >= 0) numberCell(c[v], `${where}: value`);
+    return numberCell(c[s], `${where}: anomaly_score`);
   });
   return { detector: match === file ? undefined : match.slice(0, -file.length - 1), scores };
 }

@@ -116,10 +116,15 @@ describe('NAB files', () => {
       (t) => parseNabTime(t, 't'),
     );
     const w: [number, number] = [
-      parseNabTime('2015-01-01 00:04:00.000000', 'w'),
+      parseNabTime('2015-01-01 00:05:00.000000', 'w'),
       parseNabTime('2015-01-01 00:10:00.000000', 'w'),
     ];
     expect(windowsToRows(times, [w])).toEqual([[1, 2]]);
+    // NAB's scorer stops at a window whose ends are not data rows; so do we, naming the window.
+    const off: [number, number] = [parseNabTime('2015-01-01 00:04:00', 'w'), w[1]];
+    expect(() => windowsToRows(times, [w, off], (k) => `w.json: "a.csv" window ${k}`)).toThrow(
+      /w\.json: "a\.csv" window 1 starts at 2015-01-01 00:04:00, which is not a data row/,
+    );
     expect(() => parseNabTime('01/01/2015', 'x.csv line 2')).toThrow(/x\.csv line 2: bad timestamp "01\/01\/2015"/);
   });
 
@@ -177,5 +182,103 @@ describe('NAB files', () => {
     expect(json).toHaveLength(3);
     for (const line of json) expect(Object.keys(line).sort()).toEqual(['detector', 'profile', 'score', 'threshold']);
     expect(json[0].score).toBeGreaterThanOrEqual(82.06); // the optimised threshold can only do better than 0.5
+  });
+});
+
+describe('NAB input checks', () => {
+  const stamp = (i: number): string => `2015-01-01 00:${String(i).padStart(2, '0')}:00`;
+  const rows = Array.from({ length: 20 }, (_, i) => i);
+  /** A one-file corpus; `results` lines are written as given (header included). */
+  function corpus(opts: { data?: string; results?: string; windows?: string } = {}): {
+    data: string;
+    windows: string;
+    results: string;
+  } {
+    const root = mkdtempSync(join(tmpdir(), 'nab-check-'));
+    mkdirSync(join(root, 'data', 'cat'), { recursive: true });
+    mkdirSync(join(root, 'results', 'cat'), { recursive: true });
+    writeFileSync(
+      join(root, 'data', 'cat', 'a.csv'),
+      opts.data ?? `timestamp,value\n${rows.map((i) => `${stamp(i)},${i}`).join('\n')}\n`,
+    );
+    writeFileSync(
+      join(root, 'results', 'cat', 'det_a.csv'),
+      opts.results ??
+        `timestamp,value,anomaly_score\n${rows.map((i) => `${stamp(i)},${i},${i === 9 ? 1 : 0}`).join('\n')}\n`,
+    );
+    writeFileSync(
+      join(root, 'windows.json'),
+      opts.windows ?? JSON.stringify({ 'cat/a.csv': [[`${stamp(8)}.000000`, `${stamp(11)}.000000`]] }, null, 4),
+    );
+    return { data: join(root, 'data'), windows: join(root, 'windows.json'), results: join(root, 'results') };
+  }
+  const resultsWith = (edit: (cells: string[], i: number) => string[]): string =>
+    `timestamp,value,anomaly_score\n${rows.map((i) => edit([stamp(i), String(i), '0'], i).join(',')).join('\n')}\n`;
+
+  it('accepts a well-formed corpus', async () => {
+    const c = corpus();
+    const lines = await evaluateNab({ ...c, threshold: 0.5 });
+    expect(lines[0]).toMatchObject({ detector: 'det', profile: 'standard' });
+  });
+
+  it('refuses results whose timestamps do not match the data row by row, naming file and line', async () => {
+    const c = corpus({ results: resultsWith((cells, i) => (i === 6 ? [stamp(7), cells[1]!, cells[2]!] : cells)) });
+    await expect(evaluateNab(c)).rejects.toThrow(
+      /det_a\.csv line 8: timestamp 2015-01-01 00:07:00 but row 8 of the data file is 2015-01-01 00:06:00/,
+    );
+  });
+
+  it('refuses an empty anomaly_score or value cell in the results, naming file and line', async () => {
+    const score = corpus({ results: resultsWith((cells, i) => (i === 3 ? [cells[0]!, cells[1]!, ''] : cells)) });
+    await expect(evaluateNab(score)).rejects.toThrow(/det_a\.csv line 5: anomaly_score is empty/);
+    const value = corpus({ results: resultsWith((cells, i) => (i === 4 ? [cells[0]!, ' ', cells[2]!] : cells)) });
+    await expect(evaluateNab(value)).rejects.toThrow(/det_a\.csv line 6: value is empty/);
+  });
+
+  it('refuses an empty value cell in a data file, naming file and line', async () => {
+    const c = corpus({ data: `timestamp,value\n${rows.map((i) => `${stamp(i)},${i === 2 ? '' : i}`).join('\n')}\n` });
+    await expect(evaluateNab({ data: c.data, windows: c.windows })).rejects.toThrow(/a\.csv line 4: value is empty/);
+  });
+
+  it('refuses a window whose end is not a data row, naming the windows file, its line and the data file', async () => {
+    const c = corpus({
+      windows: JSON.stringify(
+        {
+          'cat/a.csv': [
+            [`${stamp(2)}.000000`, `${stamp(3)}.000000`],
+            [`${stamp(8)}.000000`, '2015-01-01 00:11:30.000000'],
+          ],
+        },
+        null,
+        4,
+      ),
+    });
+    await expect(evaluateNab({ ...c, threshold: 0.5 })).rejects.toThrow(
+      /windows\.json line 7: "cat\/a\.csv" window 1 \(data .*a\.csv\) ends at 2015-01-01 00:11:30, which is not a data row/,
+    );
+  });
+
+  it('runs a named detector, every registered one for all, and refuses an unknown name', async () => {
+    const c = corpus();
+    const one = await evaluateNab({ data: c.data, windows: c.windows, detector: 'ewma-z' });
+    expect(one.map((l) => l.detector)).toEqual(['ewma-z(h=200)', 'ewma-z(h=200)', 'ewma-z(h=200)']);
+    const all = await evaluateNab({ data: c.data, windows: c.windows, detector: 'all', noRange: true });
+    expect(new Set(all.map((l) => l.detector))).toEqual(new Set(['context-novelty', 'ewma-z(h=200)']));
+    const cli = fileURLToPath(new URL('../../dist/cli/pdm.js', import.meta.url));
+    const failed = await promisify(execFile)(process.execPath, [
+      cli,
+      'eval',
+      'nab',
+      '--data',
+      c.data,
+      '--windows',
+      c.windows,
+      '--detector',
+      'nope',
+    ]).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toMatch(
+      /no streaming detector "nope"; registered: context-novelty, ewma-z/,
+    );
   });
 });
