@@ -8,6 +8,8 @@ import { PdmError } from '../protocol/errors.js';
 import { uuidv7 } from '../protocol/uuid.js';
 import { CommissionedDetector, type CommissionedState } from '../models/commissioning/detector.js';
 import type { DetectorProfile } from '../models/commissioning/profile.js';
+import { streamingDetectorsNamed } from '../models/detectors/streaming-registry.js';
+import { StreamingChannelsDetector } from './streaming-channels.js';
 import { RMS_THRESHOLD_RECIPE, profileRecipe, resolveRecipe, type Recipe, type RecipeOverride } from './recipe.js';
 import { RmsThresholdDetector, type Detector } from './detector.js';
 import { HealthReporter } from './health.js';
@@ -125,6 +127,30 @@ export function buildDetector(
       },
       deps.baseline?.load(),
     );
+    return { detector, recipe, overrides };
+  }
+  if (d.kind === 'streaming') {
+    const profile = deps.profile;
+    if (profile?.model.kind !== 'streaming')
+      throw new PdmError(
+        'PDM_ERR_CONFIG_INVALID',
+        `detector.kind streaming needs a profile whose model is streaming${profile ? `; ${profile.id} has ${profile.model.kind}` : ''}`,
+      );
+    const { recipe, overrides } = resolveRecipe(cfg, { ...profileRecipe(profile), threshold: profile.model.threshold });
+    const [{ make }] = streamingDetectorsNamed(profile.model.detector);
+    const detector = new StreamingChannelsDetector({
+      profile,
+      make: make!,
+      probation: recipe.commissioningWindows ?? profile.commissioning.windows,
+      threshold: recipe.threshold ?? profile.model.threshold,
+      ranges: Object.fromEntries(
+        cfg.channels.map((c) => [
+          c.name,
+          { ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) },
+        ]),
+      ),
+      topContributions: d.topContributions,
+    });
     return { detector, recipe, overrides };
   }
   const { recipe, overrides } = resolveRecipe(cfg, RMS_THRESHOLD_RECIPE);

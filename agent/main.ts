@@ -93,9 +93,11 @@ export async function runAgent(configFile: string): Promise<void> {
     }
     logger.info({ modelId: model.card.id, version: model.card.version, sync: !!sync }, 'onnx model loaded');
   }
+  const defaultProfile = { baseline: SHIPPED_PROFILES.vibration, streaming: SHIPPED_PROFILES.scalar } as const;
+  const kind = cfg.detector.kind;
   const profile =
-    cfg.detector.kind === 'baseline'
-      ? loadDetectorProfile(resolveProfilePath(cfg.detector.profile ?? SHIPPED_PROFILES.vibration))
+    kind === 'baseline' || kind === 'streaming'
+      ? loadDetectorProfile(resolveProfilePath(cfg.detector.profile ?? defaultProfile[kind]))
       : undefined;
   const afterWindow = heapTrimmer(HEAP_TRIM_EVERY_WINDOWS);
   agent = await Agent.create(cfg, {

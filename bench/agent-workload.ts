@@ -65,3 +65,49 @@ export function feeder(pipeline: Pipeline, data: SampleBlock[]): (rounds: number
     return (rounds * data.length * BLOCK) / RATE;
   };
 }
+
+/** The slow process channels of the simulated pump, at their 10 Hz. */
+const SCALAR_CHANNELS = ['temperature', 'current', 'pressure', 'flow'];
+const SCALAR_RATE = 10;
+
+/** The streaming detector kind's path: four slow channels, the shipped scalar profile (2 s means every second). */
+export function scalarPipeline(probation: number): Pipeline {
+  const cfg = validate(
+    AgentConfigSchema,
+    {
+      site: 's',
+      device: 'd',
+      source: { kind: 'simulator', scenario: 'unused' },
+      channels: SCALAR_CHANNELS.map((name) => ({ name, spectrum: false })),
+      detector: { kind: 'streaming', channel: 'flow', commissioningWindows: probation },
+    },
+    'bench',
+  );
+  const profile = loadDetectorProfile(resolveProfilePath(SHIPPED_PROFILES.scalar));
+  const built = buildDetector(cfg, { profile, logger: createLogger({ name: 'bench', level: 'silent' }) });
+  return new Pipeline(pipelineConfig(cfg, built.recipe), built.detector, {
+    onScored: () => undefined,
+    onSensorChange: () => undefined,
+  });
+}
+
+/** Feeds one second of the four slow channels per call (a slow cycle plus LCG noise), with continuous timestamps. */
+export function scalarFeeder(pipeline: Pipeline): () => void {
+  let second = 0;
+  let seed = 7;
+  const noise = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32 - 0.5;
+  };
+  return () => {
+    const channels: Record<string, Float64Array> = {};
+    SCALAR_CHANNELS.forEach((name, c) => {
+      const v = new Float64Array(SCALAR_RATE);
+      for (let i = 0; i < SCALAR_RATE; i++)
+        v[i] = 10 * (c + 1) + Math.sin((2 * Math.PI * (second + i / SCALAR_RATE)) / 600) + 0.1 * noise();
+      channels[name] = v;
+    });
+    pipeline.push({ t0: second * 1000, rateHz: SCALAR_RATE, channels });
+    second += 1;
+  };
+}

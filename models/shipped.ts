@@ -14,6 +14,7 @@ export const SHIPPED_CARD = 'pump-vibration-pca.card.json';
 export const SHIPPED_PROFILES = {
   vibration: 'vibration-baseline',
   process: 'process-pca',
+  scalar: 'scalar-streaming',
 } as const;
 
 /** `detector.profile`: a shipped profile's id (`process-pca`) or a path to a profile file. */

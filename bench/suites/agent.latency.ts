@@ -2,7 +2,15 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { OnnxDetector } from '../../agent/onnx-detector.js';
 import { OnnxModelRuntime } from '../../models/runtime.js';
-import { benchPipeline, BLOCK, feeder, RATE, syntheticBlocks } from '../agent-workload.js';
+import {
+  benchPipeline,
+  BLOCK,
+  feeder,
+  RATE,
+  scalarFeeder,
+  scalarPipeline,
+  syntheticBlocks,
+} from '../agent-workload.js';
 import type { Report } from '../result.js';
 
 /** Ten simulated minutes of 0.5 s hops. */
@@ -153,4 +161,37 @@ export async function run(report: Report): Promise<void> {
   } finally {
     await model.close();
   }
+
+  // Scalar channels with the streaming detector kind: 20 probation windows, then ten minutes of one-second hops.
+  const scalar = scalarPipeline(20);
+  const feedScalar = scalarFeeder(scalar);
+  const scalarCpu: number[] = [];
+  for (let hop = 0; hop < 600 + 20; hop++) scalarCpu.push(cpuMs(feedScalar));
+  const s = scalar.latency.percentiles()!;
+  const sc = percentiles(scalarCpu.slice(20));
+  for (const [metric, value, base] of [
+    ['scoring_latency_p50_streaming', s.p50, rms.p50],
+    ['scoring_latency_p99_streaming', s.p99, rms.p99],
+  ] as const)
+    report({
+      bench: 'agent.latency',
+      metric,
+      value,
+      unit: 'ms per window',
+      baseline: base,
+      ratio: Number((value / base).toFixed(2)),
+      baselineIs: 'bare RMS of a 25.6 kHz window',
+      detector: 'streaming',
+      channels: 4,
+      ...(metric.includes('p99') ? { target: 2 } : {}),
+      loadAvg1m: Number(loadavg()[0]!.toFixed(2)),
+    });
+  report({
+    bench: 'agent.latency',
+    metric: 'scoring_cpu_per_window_streaming',
+    value: sc.p99,
+    unit: 'CPU ms per window, p99',
+    p50: sc.p50,
+    detector: 'streaming',
+  });
 }

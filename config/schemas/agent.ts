@@ -117,10 +117,13 @@ export const AgentConfigSchema = z.strictObject({
     .prefault({}),
   detector: z
     .strictObject({
-      kind: z.enum(['rms-threshold', 'baseline', 'onnx']).default('rms-threshold'),
+      kind: z.enum(['rms-threshold', 'baseline', 'streaming', 'onnx']).default('rms-threshold'),
       /** onnx: the model card (<id>.card.json beside its .onnx); defaults to the shipped pump-vibration-pca model. */
       card: z.string().min(1).optional(),
-      /** baseline: the detector profile (models/default/*.profile.json); defaults to the shipped vibration profile. */
+      /**
+       * baseline and streaming: the detector profile, a shipped one's id (models/default/<id>.profile.json) or a path;
+       * defaults: vibration-baseline, scalar-streaming.
+       */
       profile: z.string().min(1).optional(),
       /** onnx: windows waiting for the model at most; beyond it the agent scores them in batches to catch up. */
       queueLimit: z.number().int().min(1).max(100_000).default(1024),

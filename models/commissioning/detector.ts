@@ -1,3 +1,4 @@
+import { PdmError } from '../../protocol/errors.js';
 import type { Contribution } from '../../protocol/messages.js';
 import { autocorrelationTime, driftRatio, exceedanceProbability, tailLevel, type AlarmBudget } from './calibration.js';
 import { fitModel, restoreModel, type FittedModel, type FittedModelState } from './models.js';
@@ -202,6 +203,11 @@ export function learnModel(
   // Every column drifted: keep the steadiest rather than watch nothing.
   if (used.length === 0) used = [ratios.indexOf(Math.min(...ratios))];
   const train = rows.map((r) => used.map((j) => r[j]!));
+  if (profile.model.kind === 'streaming')
+    throw new PdmError(
+      'PDM_ERR_MODEL_INVALID',
+      `profile ${profile.id}: a streaming model is not fitted at commissioning`,
+    );
   const model = fitModel(profile.model, train);
   return {
     model,

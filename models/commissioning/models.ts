@@ -71,7 +71,10 @@ class PcaStatModel implements FittedModel {
   }
 }
 
-export function fitModel(spec: DetectorProfile['model'], rows: readonly number[][]): FittedModel {
+export function fitModel(
+  spec: Exclude<DetectorProfile['model'], { kind: 'streaming' }>,
+  rows: readonly number[][],
+): FittedModel {
   if (spec.kind === 'pca') {
     const m: PcaModel = fitPca(rows, { varianceKept: spec.varianceKept, limitQuantile: 1, limitFactor: 1 });
     return new PcaStatModel({

@@ -27,19 +27,32 @@ export const DetectorProfileSchema = z.strictObject({
     z.strictObject({ kind: z.literal('diagonal'), stdFloorRatio: z.number().min(0).max(1).default(0.05) }),
     /** PCA with Hotelling's T² inside the kept subspace and Q (SPE) outside it: catches broken correlations too. */
     z.strictObject({ kind: z.literal('pca'), varianceKept: z.number().gt(0).max(1).default(0.9) }),
+    /**
+     * One streaming detector per feature (models/detectors/streaming-registry.ts), learning all the time; its score is
+     * already relative to the stream's own history, so the threshold is fixed rather than calibrated.
+     */
+    z.strictObject({
+      kind: z.literal('streaming'),
+      detector: z.string().min(1),
+      threshold: z.number().gt(0).lt(1),
+      /** Pass each channel's configured min/max to the detector; a loose plausibility range is better left out. */
+      channelRange: z.boolean().default(false),
+    }),
   ]),
   commissioning: z.strictObject({
-    /** Windows learnt before scoring starts. */
+    /** Windows learnt before scoring starts (a streaming detector's probation). */
     windows: z.number().int().min(10).max(20_000),
     /** Features whose level drifted more than this many times their short-term wander are left out of the model. */
     maxDriftRatio: z.number().gt(1).optional(),
   }),
-  calibration: z.strictObject({
-    /** Chance alarms per machine-week the threshold is set for. */
-    alarmsPerWeek: z.number().positive().max(10_000),
-    /** Quantile of the commissioning scores where the fitted exponential tail starts. */
-    tailFrom: z.number().gt(0.5).lt(1).default(0.9),
-  }),
+  calibration: z
+    .strictObject({
+      /** Chance alarms per machine-week the threshold is set for. */
+      alarmsPerWeek: z.number().positive().max(10_000).default(1),
+      /** Quantile of the commissioning scores where the fitted exponential tail starts. */
+      tailFrom: z.number().gt(0.5).lt(1).default(0.9),
+    })
+    .prefault({}),
   decision: DecisionRuleSchema,
   /** Scores at or over threshold × this are critical. */
   criticalRatio: z.number().min(1).default(3),
