@@ -140,7 +140,7 @@ describe('streaming detector registry', () => {
         caught = error;
       }
       expect(isPdmError(caught, 'PDM_ERR_CONFIG_INVALID')).toBe(true);
-      expect((caught as Error).message).toMatch(/registered: context-novelty, ewma-z/);
+      expect((caught as Error).message).toMatch(/registered: octave-novelty, context-novelty, ewma-z/);
     }
   });
 });

@@ -263,7 +263,9 @@ describe('NAB input checks', () => {
     const one = await evaluateNab({ data: c.data, windows: c.windows, detector: 'ewma-z' });
     expect(one.map((l) => l.detector)).toEqual(['ewma-z(h=200)', 'ewma-z(h=200)', 'ewma-z(h=200)']);
     const all = await evaluateNab({ data: c.data, windows: c.windows, detector: 'all', noRange: true });
-    expect(new Set(all.map((l) => l.detector))).toEqual(new Set(['context-novelty', 'ewma-z(h=200)']));
+    expect(new Set(all.map((l) => l.detector))).toEqual(
+      new Set(['octave-novelty', 'context-novelty', 'ewma-z(h=200)']),
+    );
     const cli = fileURLToPath(new URL('../../dist/cli/pdm.js', import.meta.url));
     const failed = await promisify(execFile)(process.execPath, [
       cli,
@@ -278,7 +280,7 @@ describe('NAB input checks', () => {
     ]).catch((error: { code: number; stderr: string }) => error);
     expect(failed).toMatchObject({ code: 2 });
     expect((failed as { stderr: string }).stderr).toMatch(
-      /no streaming detector "nope"; registered: context-novelty, ewma-z/,
+      /no streaming detector "nope"; registered: octave-novelty, context-novelty, ewma-z/,
     );
   });
 });
