@@ -137,7 +137,7 @@ export const AgentConfigSchema = z.strictObject({
       /** Scores at or above threshold × criticalRatio are critical, else warning. Default: the recipe's. */
       criticalRatio: z.number().min(1).optional(),
       /** baseline: windows learnt before scoring; default the profile's. */
-      commissioningWindows: z.number().int().min(10).max(20_000).optional(),
+      commissioningWindows: z.number().int().min(2).max(20_000).optional(),
       /** baseline: chance alarms per machine-week the calibrated threshold allows; default the profile's. */
       alarmsPerWeek: z.number().positive().max(10_000).optional(),
       topContributions: z.number().int().min(1).max(16).default(5),

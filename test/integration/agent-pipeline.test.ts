@@ -13,6 +13,8 @@ import { AgentConfigSchema, ScenarioSchema, validate } from '../../config/index.
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { machineSource } from '../../simulator/scenario.js';
 import { TestBroker, waitFor } from './fixtures/test-broker.js';
+import { loadDetectorProfile } from '../../models/commissioning/profile.js';
+import { SHIPPED_PROFILES, resolveProfilePath } from '../../models/shipped.js';
 
 const logger = pino({ level: 'silent' });
 const cleanups: Array<() => Promise<void>> = [];
@@ -72,6 +74,7 @@ describe('agent with the simulator, a file outbox and a real broker', () => {
       envelopes,
       logger,
       rpm: 1480,
+      profile: loadDetectorProfile(resolveProfilePath(SHIPPED_PROFILES.vibration)),
     });
     cleanups.push(async () => {
       publisher.stop();
@@ -94,8 +97,9 @@ describe('agent with the simulator, a file outbox and a real broker', () => {
     expect(event).toMatchObject({
       kind: 'anomaly',
       asset: 'pump-001',
+      // The config's threshold overrides the profile's calibrated 1: six times the limit learnt at commissioning.
       threshold: 6,
-      model: { id: 'streaming-baseline' },
+      model: { id: 'commissioned-diagonal' },
     });
     expect((event!.windowEnd as number) - (broker.received[0]!.message.ts as number)).toBeGreaterThanOrEqual(12_000);
     const contributions = event!.contributions as Array<{ feature: string; share: number }>;
