@@ -73,8 +73,9 @@ describe('what the agent itself imports', () => {
     expect(agentFiles).toContain(join('agent', 'main.ts'));
     const reached = new Set<string>();
     for (const file of agentFiles) for (const f of agentGraph(file, true).files) reached.add(f);
-    // Sanity: the walk does leave agent/ (protocol, config and models are the agent's to use).
+    // Sanity: the walk does leave agent/ (protocol, config, models and storage are the agent's to use).
     expect([...reached].some((f) => inside(f, 'protocol'))).toBe(true);
+    expect([...reached].some((f) => inside(f, 'storage'))).toBe(true);
     expect([...reached].filter((f) => inside(f, 'simulator') || inside(f, 'sources'))).toEqual([]);
   });
 });
