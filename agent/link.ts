@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import mqtt, { MqttClient, type IClientOptions, type StreamBuilder } from 'mqtt';
 import type { Logger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
+import { backoffDelay } from '../protocol/backoff.js';
 
 /** How the agent reaches the hub. Injected, so the pipeline never opens a socket itself (DESIGN convention 1). */
 export interface DeviceLink {
@@ -31,17 +32,6 @@ export interface MqttLinkOptions {
   username?: string;
   password?: string;
   logger: Logger;
-}
-
-/** Exponential backoff with full jitter: a fleet that lost its broker together does not return in lockstep. */
-export function backoffDelay(
-  attempt: number,
-  minMs: number,
-  maxMs: number,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 20));
-  return Math.round(minMs + random() * (ceiling - minMs));
 }
 
 /** MQTT.js's own stream builders for plain TCP and TLS, by URL scheme (its `connect()` uses the same ones). */

@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { loadDetectorProfile } from '../models/commissioning/profile.js';
 import { SHIPPED_CARD, SHIPPED_PROFILES, resolveProfilePath, shippedModelFile } from '../models/shipped.js';
-import { loadAgentConfig } from '../config/agent-config.js';
-import { createLogger } from '../config/logger.js';
+import type { AgentConfig } from '../config/schemas.js';
+import type { Logger } from '../config/logger.js';
 import { onShutdown } from '../config/lifecycle.js';
 import { createEnvelopeFactory } from '../protocol/envelope.js';
 import { deviceClientId, topicFor } from '../protocol/topics.js';
@@ -11,19 +11,24 @@ import { baselineFile } from './baseline-file.js';
 import { heapTrimmer } from './heap-trim.js';
 import { HEAP_TRIM_EVERY_WINDOWS } from './runtime-settings.js';
 import { connectMqttLink } from './link.js';
-import { openSource } from './sources.js';
 import { FileOutboxStore } from './outbox/file-store.js';
 import { Outbox } from './outbox/outbox.js';
 import { OutboxPublisher } from './outbox/publisher.js';
 import { FileQuarantine } from './outbox/quarantine.js';
 import type { ModelRuntime } from '../models/runtime.js';
+import type { SampleSource } from '../protocol/samples.js';
 import type { ModelSync } from './model-sync/model-sync.js';
 
-/** Composition root of the agent process: config → logger → outbox → link → publisher → source → agent. */
-export async function runAgent(configFile: string): Promise<void> {
-  const cfg = loadAgentConfig(configFile);
-  const logger = createLogger({ name: `agent:${cfg.device}`, level: cfg.log.level, file: cfg.log.file });
-  const { source, rpm } = await openSource(cfg, logger.child({ component: 'source' }));
+/** What the CLI hands the agent process: its logger and a source it opened, of whichever kind the config names. */
+export interface AgentProcessDeps {
+  logger: Logger;
+  source: SampleSource;
+  /** Running speed when the source knows it (the simulator does). */
+  rpm?: number;
+}
+
+/** Wires the agent process from its config and the parts the CLI made: outbox → link → publisher → agent. */
+export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentProcessDeps): Promise<void> {
   const envelopes = createEnvelopeFactory({ site: cfg.site, device: cfg.device });
 
   const outboxDir = resolve(cfg.outbox.dir, cfg.site, cfg.device);

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../protocol/errors.js';
+import { writeFileAtomicSync } from '../storage/atomic-file.js';
 import { ModelCard, cardContentHash, sha256 } from './card.js';
 
 /** A model on disk: `<id>.onnx` beside `<id>.card.json`. */
@@ -9,12 +10,12 @@ export interface ModelArtifact {
   onnx: Uint8Array;
 }
 
+/** Each file is replaced atomically, the card last: a card on disk never names a graph that is only half written. */
 export function writeModel(dir: string, artifact: ModelArtifact): { onnxPath: string; cardPath: string } {
-  mkdirSync(dir, { recursive: true });
   const onnxPath = join(dir, artifact.card.onnx.file);
   const cardPath = join(dir, `${artifact.card.id}.card.json`);
-  writeFileSync(onnxPath, artifact.onnx);
-  writeFileSync(cardPath, `${JSON.stringify(artifact.card, null, 2)}\n`);
+  writeFileAtomicSync(onnxPath, artifact.onnx);
+  writeFileAtomicSync(cardPath, `${JSON.stringify(artifact.card, null, 2)}\n`);
   return { onnxPath, cardPath };
 }
 

@@ -1,5 +1,5 @@
 import { PdmError } from '../../protocol/errors.js';
-import { backoffDelay } from '../link.js';
+import { backoffDelay } from '../../protocol/backoff.js';
 
 export type FetchLike = (
   url: string,

@@ -1,43 +1,108 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeBundle } from '../../models/bundle.js';
+import { LowSync } from 'lowdb';
+import { z } from 'zod';
 import type { ModelArtifact } from '../../models/artifacts.js';
+import { decodeBundle } from '../../models/bundle.js';
+import { sha256 } from '../../models/card.js';
+import { writeFileAtomicSync } from '../../storage/atomic-file.js';
+import { DurableJsonAdapter } from '../../storage/json-adapter.js';
+
+export const POINTER_FILE = 'lkg.json';
+/** Where agents before the pointer document kept the two bundles; such a directory is adopted as it is. */
+const LEGACY = { current: 'current.bundle.json', previous: 'previous.bundle.json' } as const;
+/** Files this store owns: bundles (its own names and the legacy ones, incoming-* were legacy temps) and their temps. */
+const OWNED =
+  /^(bundle-[0-9a-f]{16}|current|previous|incoming-\d+)\.bundle\.json$|^\.bundle-[0-9a-f]{16}\.bundle\.json\.\d+\.tmp$/;
+
+const bundleFile = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]+\.bundle\.json$/, 'expected a bundle file name in the same directory')
+  .nullable();
+const PointerSchema = z.strictObject({ schema: z.literal(1), current: bundleFile, previous: bundleFile });
+type Pointer = z.output<typeof PointerSchema>;
+const EMPTY: Pointer = { schema: 1, current: null, previous: null };
+
+const PRIVATE = { mode: 0o600, dirMode: 0o700 };
 
 /**
- * The last known good model on disk: `current.bundle.json` (what the agent boots from) and `previous.bundle.json`
- * (what a rollback returns to). Each is replaced by rename, so a crash never leaves a half-written model to boot.
+ * The last known good model on disk: a small pointer document (`lkg.json`, through lowdb) names the bundle the agent
+ * boots from (`current`) and the one a rollback returns to (`previous`). A bundle is written whole and synced under
+ * its own name before the pointer moves, so a crash at any moment leaves a pointer to whole, verified bundles.
  */
 export class LastKnownGood {
   private lastPromoteReplaced = false;
+  private readonly db: LowSync<Pointer>;
+  private loaded = false;
 
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: PRIVATE.dirMode });
+    const adapter = new DurableJsonAdapter<Pointer>(join(dir, POINTER_FILE), {
+      ...PRIVATE,
+      parse: (value) => PointerSchema.parse(value),
+    });
+    this.db = new LowSync<Pointer>(adapter, { ...EMPTY });
   }
 
-  private path(which: 'current' | 'previous'): string {
-    return join(this.dir, `${which}.bundle.json`);
-  }
-
-  /** The verified current bundle, or undefined (none yet, or it no longer verifies: then boot from the shipped one). */
+  /** The verified bundle, or undefined (none yet, or it no longer verifies: then boot from the shipped one). */
   load(which: 'current' | 'previous' = 'current'): ModelArtifact | undefined {
-    const file = this.path(which);
-    if (!existsSync(file)) return undefined;
+    const name = this.pointer()[which];
+    const file = name === null ? undefined : join(this.dir, name);
+    if (!file || !existsSync(file)) return undefined;
     return decodeBundle(readFileSync(file), file);
   }
 
   promote(bundle: Uint8Array): void {
-    const tmp = join(this.dir, `incoming-${process.pid}.bundle.json`);
-    writeFileSync(tmp, bundle);
-    this.lastPromoteReplaced = existsSync(this.path('current'));
-    if (this.lastPromoteReplaced) renameSync(this.path('current'), this.path('previous'));
-    else rmSync(this.path('previous'), { force: true });
-    renameSync(tmp, this.path('current'));
+    const before = this.pointerForUpdate();
+    const name = `bundle-${sha256(bundle).slice(0, 16)}.bundle.json`;
+    writeFileAtomicSync(join(this.dir, name), bundle, PRIVATE);
+    this.lastPromoteReplaced = this.exists(before.current);
+    this.save({ schema: 1, current: name, previous: this.lastPromoteReplaced ? before.current : null });
   }
 
   /** Undo the last promote: previous becomes current again, or, if the agent ran its shipped model, none is. */
   demote(): void {
-    if (this.lastPromoteReplaced && existsSync(this.path('previous')))
-      renameSync(this.path('previous'), this.path('current'));
-    else rmSync(this.path('current'), { force: true });
+    const before = this.pointerForUpdate();
+    if (this.lastPromoteReplaced && this.exists(before.previous))
+      this.save({ schema: 1, current: before.previous, previous: null });
+    else this.save({ ...before, current: null });
+  }
+
+  private exists(name: string | null): name is string {
+    return name !== null && existsSync(join(this.dir, name));
+  }
+
+  /** Read once. A directory an older agent wrote (bundles under fixed names, no pointer) is migrated here. */
+  private pointer(): Pointer {
+    if (this.loaded) return this.db.data;
+    this.db.read();
+    this.loaded = true;
+    if (!existsSync(join(this.dir, POINTER_FILE))) {
+      const legacy = (which: keyof typeof LEGACY) => (existsSync(join(this.dir, LEGACY[which])) ? LEGACY[which] : null);
+      const adopted: Pointer = { schema: 1, current: legacy('current'), previous: legacy('previous') };
+      if (adopted.current !== null || adopted.previous !== null) this.save(adopted);
+    }
+    return this.db.data;
+  }
+
+  /** A pointer that cannot be read is replaced: what is written next names only bundles written and synced since. */
+  private pointerForUpdate(): Pointer {
+    try {
+      return this.pointer();
+    } catch {
+      this.loaded = true;
+      this.db.data = { ...EMPTY };
+      return this.db.data;
+    }
+  }
+
+  /** Moves the pointer, then removes the bundles it no longer names (and temps of writes cut short). */
+  private save(pointer: Pointer): void {
+    this.db.data = pointer;
+    this.db.write();
+    const keep = new Set([pointer.current, pointer.previous]);
+    for (const name of readdirSync(this.dir)) {
+      if (OWNED.test(name) && !keep.has(name)) rmSync(join(this.dir, name), { force: true });
+    }
   }
 }

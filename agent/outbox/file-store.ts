@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
-import { nodeFileOps, type FileOps, type SegmentFile } from './fs-ops.js';
+import { nodeFileOps, type FileOps, type SegmentFile } from '../../storage/file-ops.js';
+import { segmentName } from '../../storage/segment-files.js';
 import { OutboxIndex } from './index-state.js';
 import { encodeAppend, encodeRemove } from './record-codec.js';
-import { loadSegments, segmentName, type Segment } from './segments.js';
+import { loadSegments, type Segment } from './segments.js';
 import type { OutboxMessage, OutboxRecord, OutboxStats, OutboxStore, RemovalReason } from './types.js';
 
 export interface FileOutboxOptions {

@@ -1,6 +1,7 @@
 import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
-import { backoffDelay, type DeviceLink } from '../link.js';
+import { backoffDelay } from '../../protocol/backoff.js';
+import type { DeviceLink } from '../link.js';
 import type { QuarantineSink } from './quarantine.js';
 import type { OutboxRecord, OutboxStore } from './types.js';
 

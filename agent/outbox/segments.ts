@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
-import type { FileOps } from './fs-ops.js';
+import type { FileOps } from '../../storage/file-ops.js';
+import { listSegmentFiles } from '../../storage/segment-files.js';
 import { encodeAppend, scanSegment } from './record-codec.js';
 import type { OutboxRecord } from './types.js';
 
@@ -11,9 +11,6 @@ export interface Segment {
   /** Live records whose current copy is in this segment. */
   live: number;
 }
-
-const NAME = /^seg-(\d{10})\.log$/;
-export const segmentName = (no: number): string => `seg-${String(no).padStart(10, '0')}.log`;
 
 export interface LoadedSegments {
   segments: Segment[];
@@ -33,16 +30,12 @@ export async function loadSegments(
   dir: string,
   onDamage: (error: PdmError) => void,
 ): Promise<LoadedSegments> {
-  await fs.mkdirp(dir);
-  const names = (await fs.list(dir)).filter((n) => NAME.test(n)).sort();
   const live = new Map<number, { record: OutboxRecord; segment: Segment }>();
   const segments: Segment[] = [];
   let diskBytes = 0;
   let nextSeq = 0;
   let nextSegment = 1;
-  for (const name of names) {
-    const no = Number(NAME.exec(name)![1]);
-    const path = join(dir, name);
+  for (const { no, path } of await listSegmentFiles(fs, dir)) {
     const buf = await fs.read(path);
     const scan = scanSegment(buf);
     const segment: Segment = { no, path, bytes: buf.length, live: 0 };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { id, positive } from './common.js';
 
-/** Where an agent's samples come from. One kind per source; the composition root (agent/sources.ts) opens it. */
+/** Where an agent's samples come from. One kind per source; the composition root (cli/commands/agent.ts, through sources/) opens it. */
 export const SimulatorSourceSchema = z.strictObject({
   kind: z.literal('simulator'),
   scenario: z.string(),

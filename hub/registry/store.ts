@@ -1,22 +1,12 @@
-import {
-  closeSync,
-  constants,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { PdmError } from '../../protocol/errors.js';
 import { ID_PATTERN } from '../../protocol/topics.js';
 import type { ModelArtifact } from '../../models/artifacts.js';
 import { encodeBundle, signManifest } from '../../models/bundle.js';
 import { sha256 } from '../../models/card.js';
+import { writeFileAtomicSync } from '../../storage/atomic-file.js';
 
 /** One registered model version: what the manifest carries, plus what an operator wants to see in a list. */
 export interface RegistryEntry {
@@ -33,27 +23,12 @@ export interface RegistryEntry {
   trainingJob?: string;
 }
 
-function fsyncPath(path: string, flags: number): void {
-  const fd = openSync(path, flags);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * Writes via a temp file, fsync and rename, then syncs the directory: after a crash or a power cut the path holds
  * either the old file or the whole new one, never half of one (nor an empty file the rename got ahead of).
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  fsyncPath(tmp, constants.O_RDONLY);
-  renameSync(tmp, path);
-  fsyncPath(dir, constants.O_RDONLY);
+  writeFileAtomicSync(path, data);
 }
 
 const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;

@@ -1,9 +1,10 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 import { DurableAppender, writeError } from './append-file.js';
 import { fsyncDirNow } from './durable-file.js';
+import { writeFileAtomic } from '../../storage/atomic-file.js';
 
 /**
  * An append-only file of whole records (closed inspections), read back by position. Appends are durable when they
@@ -206,19 +207,8 @@ export class FileArchive implements ArchiveFile {
 
   async writeIndex(data: Buffer): Promise<void> {
     const path = `${this.path}${INDEX}`;
-    try {
-      const handle = await open(`${path}.tmp`, 'w');
-      try {
-        await handle.write(data);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      renameSync(`${path}.tmp`, path);
-      fsyncDirNow(dirname(path));
-    } catch (error) {
-      throw writeError(path, error);
-    }
+    // This temp name is the one the start-up scan knows as an index write cut short.
+    await writeFileAtomic(path, data, { tempPath: `${path}.tmp` });
   }
 
   readAt(offset: number, length: number): Buffer {

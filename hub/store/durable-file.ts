@@ -1,21 +1,6 @@
-import {
-  closeSync,
-  constants,
-  type Dirent,
-  fdatasyncSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
+import { removeStaleTemps, syncDirSync, writeFileAtomicSync } from '../../storage/atomic-file.js';
 
 /** A whole-document store (the hub's snapshot, the identity file): read it (null when none yet), write it whole. */
 export interface DocumentAdapter<T> {
@@ -29,14 +14,7 @@ export interface DocumentAdapter<T> {
 const SYNC_EVERY = 2 * 1024 * 1024;
 
 /** Makes a rename or a new file in `dir` durable (the directory entry itself is synced). */
-export function fsyncDirNow(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+export const fsyncDirNow = (dir: string): void => syncDirSync(dir);
 
 /**
  * A JSON document that survives SIGKILL and power loss at any moment: write a temp file, fsync it, rename it over
@@ -44,14 +22,12 @@ export function fsyncDirNow(dir: string): void {
  * The previous good document is kept beside it as `.prev` so a corrupt file never leaves nothing behind.
  */
 export class DurableJsonFile<T> implements DocumentAdapter<T> {
-  private readonly dir: string;
   private readonly prev: string;
   readonly path: string;
   lastWrittenBytes: number | undefined;
 
   constructor(private readonly file: string) {
     this.path = file;
-    this.dir = dirname(file);
     this.prev = `${file}.prev`;
   }
 
@@ -82,19 +58,7 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
    * one as big as the state). Call it only where no other process writes this document.
    */
   removeStaleTemps(): void {
-    const prefix = `.${basename(this.file)}.`;
-    const own = `${prefix}${process.pid}.tmp`;
-    let names: Dirent[];
-    try {
-      names = readdirSync(this.dir, { withFileTypes: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    for (const name of names) {
-      if (name.isFile() && name.name.startsWith(prefix) && name.name.endsWith('.tmp') && name.name !== own)
-        rmSync(join(this.dir, name.name), { force: true });
-    }
+    removeStaleTemps(this.file);
   }
 
   /** Tells an operator what they can fall back on; the hub never overwrites either file while it refuses to start. */
@@ -114,50 +78,15 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
    * event loop writes are small.
    */
   async write(data: T): Promise<void> {
-    const tmp = join(this.dir, `.${basename(this.file)}.${process.pid}.tmp`);
+    let text: Buffer;
     try {
-      mkdirSync(this.dir, { recursive: true });
-      const text = Buffer.from(JSON.stringify(data));
-      const fd = openSync(tmp, 'w');
-      try {
-        // Synced as it goes: one flush of a whole big document (the hub's snapshot) would hold up every fsync of the
-        // journal on the same file system meanwhile (ext4 commits them together), so a commit waits for a piece.
-        for (let written = 0, synced = 0; written < text.length;) {
-          written += writeSync(fd, text, written, Math.min(SYNC_EVERY, text.length - written));
-          if (written - synced >= SYNC_EVERY && written < text.length) {
-            fdatasyncSync(fd);
-            synced = written;
-          }
-        }
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      this.lastWrittenBytes = text.length;
-    } catch (error) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // never made, or already gone
-      }
-      throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
-    }
-    try {
-      // Keep the last good document: a hard link costs no copy and survives the rename below.
-      try {
-        unlinkSync(this.prev);
-      } catch {
-        // no previous copy yet
-      }
-      try {
-        linkSync(this.file, this.prev);
-      } catch {
-        // no current document yet
-      }
-      renameSync(tmp, this.file);
-      fsyncDirNow(this.dir);
+      text = Buffer.from(JSON.stringify(data));
     } catch (error) {
       throw new PdmError('PDM_ERR_STORE_WRITE', `${this.file}: ${(error as Error).message}`, { cause: error });
     }
+    // Synced as it goes: one flush of a whole big document (the hub's snapshot) would hold up every fsync of the
+    // journal on the same file system meanwhile (ext4 commits them together), so a commit waits for a piece.
+    writeFileAtomicSync(this.file, text, { syncEvery: SYNC_EVERY, keepPrevious: this.prev });
+    this.lastWrittenBytes = text.length;
   }
 }

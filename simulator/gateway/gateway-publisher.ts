@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { PdmError } from '../../protocol/errors.js';
 import type { SampleBlock } from '../../protocol/samples.js';
-import { encodeFrame, gatewayTopic } from './frame.js';
+import { encodeFrame, gatewayTopic } from '../../protocol/gateway-frame.js';
 
 /** Frames in flight before producers are paused, and the backlog at which they resume. */
 const HIGH_WATER = 256;

@@ -1,10 +1,10 @@
 import modbusSerial from 'modbus-serial';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModbusSource } from '../../agent/modbus-source.js';
+import { ModbusSource } from '../../sources/modbus.js';
 import { ModbusSourceSchema } from '../../config/schemas/source.js';
 import type { SampleBlock } from '../../protocol/samples.js';
-import { sampleSourceContract, until } from '../contracts/sim-sample-source.contract.js';
+import { sampleSourceContract, until } from '../contracts/sample-source.contract.js';
 import { freePort } from '../support/processes.js';
 
 /**

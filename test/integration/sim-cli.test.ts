@@ -7,9 +7,9 @@ import { Aedes } from 'aedes';
 import { describe, expect, it } from 'vitest';
 import { loadScenario } from '../../config/index.js';
 import type { SampleBlock } from '../../protocol/samples.js';
-import { GatewaySource } from '../../simulator/gateway/gateway-source.js';
+import { GatewaySource } from '../../sources/gateway.js';
 import { machineSource } from '../../simulator/scenario.js';
-import { until } from '../contracts/sim-sample-source.contract.js';
+import { until } from '../contracts/sample-source.contract.js';
 
 /** `pdm sim` as a real process (the built CLI), with a real aedes broker on port 0 for the gateway mode. */
 const CLI = join(process.cwd(), 'dist', 'cli', 'pdm.js');

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
  * following relative ones (a `.js` specifier names its `.ts` source), recording packages. Type-only imports are
  * erased by tsc and not followed.
  */
-function agentGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+function agentGraph(entry: string, followTypes = false): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
   const pending = [resolve(entry)];
@@ -17,7 +17,7 @@ function agentGraph(entry: string): { files: Set<string>; packages: Set<string> 
     if (files.has(file)) continue;
     files.add(file);
     for (const m of readFileSync(file, 'utf8').matchAll(specifiers)) {
-      if (m[2]) continue; // import type / export type
+      if (m[2] && !followTypes) continue; // import type / export type
       const spec = m[3] ?? m[4]!;
       if (!spec.startsWith('.')) {
         packages.add(
@@ -38,7 +38,8 @@ function agentGraph(entry: string): { files: Set<string>; packages: Set<string> 
 }
 
 describe('what an agent process loads', () => {
-  const graph = agentGraph('agent/main.ts');
+  // The process starts at the CLI's composition root, which opens the source and hands it to agent/main.ts.
+  const graph = agentGraph('cli/commands/agent.ts');
   const files = [...graph.files].map((f) => relative(process.cwd(), f));
 
   it('follows the graph (sanity: the pipeline, the link, the ONNX runtime and the simulator source are in it)', () => {
@@ -59,5 +60,22 @@ describe('what an agent process loads', () => {
     expect(files.filter((f) => f.startsWith(`hub/`))).toEqual([]);
     expect([...graph.packages]).not.toContain('node-cron');
     expect([...graph.packages]).not.toContain('aedes');
+  });
+});
+
+describe('what the agent itself imports', () => {
+  const inside = (file: string, folder: string): boolean => relative(process.cwd(), file).startsWith(`${folder}${sep}`);
+
+  it('nothing under simulator/ or sources/, from any file of agent/, type-only imports included', () => {
+    const agentFiles = readdirSync('agent', { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join('agent', f));
+    expect(agentFiles).toContain(join('agent', 'main.ts'));
+    const reached = new Set<string>();
+    for (const file of agentFiles) for (const f of agentGraph(file, true).files) reached.add(f);
+    // Sanity: the walk does leave agent/ (protocol, config, models and storage are the agent's to use).
+    expect([...reached].some((f) => inside(f, 'protocol'))).toBe(true);
+    expect([...reached].some((f) => inside(f, 'storage'))).toBe(true);
+    expect([...reached].filter((f) => inside(f, 'simulator') || inside(f, 'sources'))).toEqual([]);
   });
 });

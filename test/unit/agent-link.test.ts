@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../agent/link.js';
+import { backoffDelay } from '../../protocol/backoff.js';
 
 describe('reconnect backoff', () => {
   it('grows exponentially from the minimum and never exceeds the maximum', () => {

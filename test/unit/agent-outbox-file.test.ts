@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileOutboxStore, type FileOutboxOptions } from '../../agent/outbox/file-store.js';
-import { nodeFileOps, type FileOps } from '../../agent/outbox/fs-ops.js';
+import { nodeFileOps, type FileOps } from '../../storage/file-ops.js';
 import { isPdmError, type PdmError } from '../../protocol/errors.js';
 import { message } from '../contracts/outbox-store.suite.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isPdmError } from '../../protocol/errors.js';
-import { decodeFrame, encodeFrame, gatewayTopic } from '../../simulator/gateway/frame.js';
+import { decodeFrame, encodeFrame, gatewayTopic } from '../../protocol/gateway-frame.js';
 
 const block = {
   t0: 1_700_000_000_123.5,

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 
-/** The few file operations the segment store needs; injected so tests can make the disk fail at any step. */
+/** The few file operations a segment log needs; injected so tests can make the disk fail at any step. */
 export interface SegmentFile {
   /** Writes all of `buf` at `position`; may throw after writing part of it (ENOSPC). */
   write(buf: Buffer, position: number): Promise<void>;

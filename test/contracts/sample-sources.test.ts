@@ -3,12 +3,19 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
+import { pino } from 'pino';
+import { expect } from 'vitest';
 import { ScenarioSchema, validate } from '../../config/index.js';
 import { GatewayPublisher } from '../../simulator/gateway/gateway-publisher.js';
-import { GatewaySource } from '../../simulator/gateway/gateway-source.js';
+import { GatewaySource } from '../../sources/gateway.js';
 import { replaySource } from '../../simulator/replay/index.js';
 import { machineSource } from '../../simulator/scenario.js';
-import { sampleSourceContract } from './sim-sample-source.contract.js';
+import { openSource } from '../../sources/index.js';
+import { sampleSourceContract } from './sample-source.contract.js';
+
+// Every SampleSource runs this one suite: the simulator's machines and replay directly and as the CLI opens them
+// (sources/index.ts), the sensor gateway here, the Modbus poller in test/integration/agent-modbus.test.ts (beside its
+// Modbus TCP server).
 
 const scenario = validate(
   ScenarioSchema,
@@ -28,6 +35,29 @@ writeFileSync(
   csv,
   `timestamp,value\n${Array.from({ length: 40 }, (_, i) => `2020-01-01 00:00:${String(i).padStart(2, '0')},${i}`).join('\n')}\n`,
 );
+const scenarioFile = join(dir, 'scenario.yaml');
+writeFileSync(scenarioFile, 'seed: 1\nspeed: max\nmachines:\n  - { id: m, site: s, sampleRateHz: 2000, rpm: 1500 }\n');
+const silent = pino({ level: 'silent' });
+
+sampleSourceContract('simulated machine opened from an agent config (sources/index.ts)', async () => {
+  const opened = await openSource(
+    { site: 's', device: 'm', source: { kind: 'simulator', scenario: scenarioFile } },
+    silent,
+  );
+  expect(opened.rpm).toBe(1500);
+  return { source: opened.source };
+});
+
+// Long enough for several of the replay's default blocks of 256 rows.
+const longCsv = join(dir, 'nab-long.csv');
+writeFileSync(
+  longCsv,
+  `timestamp,value\n${Array.from({ length: 2000 }, (_, i) => `${new Date(Date.UTC(2020, 0, 1) + i * 1000).toISOString().slice(0, 19).replace('T', ' ')},${i % 7}`).join('\n')}\n`,
+);
+sampleSourceContract('NAB replay opened from an agent config (sources/index.ts)', async () => {
+  const replay = { kind: 'replay', format: 'nab', file: longCsv, speed: 'max' } as const;
+  return { source: (await openSource({ site: 's', device: 'n', source: replay }, silent)).source };
+});
 sampleSourceContract('NAB replay (max blocks of 4 rows)', async () => ({
   source: replaySource({ format: 'nab', file: csv }, { machine: 'n', maxBlockRows: 4 }),
 }));

@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import { PdmError } from '../../protocol/errors.js';
-import type { SampleBlock, SampleSource } from '../../protocol/samples.js';
-import { decodeFrame, gatewayTopic } from './frame.js';
+import { PdmError } from '../protocol/errors.js';
+import type { SampleBlock, SampleSource } from '../protocol/samples.js';
+import { decodeFrame, gatewayTopic } from '../protocol/gateway-frame.js';
 
 export interface GatewaySourceOptions {
   url: string;

@@ -9,7 +9,7 @@ export interface SourceUnderTest {
 }
 
 /**
- * The SampleSource contract, shared by every implementation (simulator, replay, sensor gateway): blocks are well
+ * The SampleSource contract, shared by every implementation (simulator, replay, sensor gateway, Modbus): blocks are well
  * formed, each rate group's time moves forward, and nothing is delivered once stop() has resolved.
  */
 export function sampleSourceContract(name: string, make: () => Promise<SourceUnderTest>): void {

@@ -1,6 +1,6 @@
 import { endianness } from 'node:os';
-import { PdmError } from '../../protocol/errors.js';
-import type { SampleBlock } from '../../protocol/samples.js';
+import { PdmError } from './errors.js';
+import type { SampleBlock } from './samples.js';
 
 /**
  * The sensor-gateway wire frame: how a data-acquisition box beside the machine ships raw samples over MQTT. Binary,

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { Logger } from '../config/logger.js';
 import type { ModbusSourceSchema } from '../config/schemas/source.js';
 import type { SampleBlock, SampleSource } from '../protocol/samples.js';
-import { backoffDelay } from './link.js';
+import { backoffDelay } from '../protocol/backoff.js';
 
 export type ModbusSourceConfig = z.output<typeof ModbusSourceSchema>;
 type Register = ModbusSourceConfig['registers'][number];
