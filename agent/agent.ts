@@ -2,7 +2,7 @@ import type { AgentConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
 import { encode } from '../protocol/codec.js';
 import type { EnvelopeFactory } from '../protocol/envelope.js';
-import type { EventMessage } from '../protocol/messages.js';
+import type { EventMessage, OnnxRuntimeHealth } from '../protocol/messages.js';
 import type { SampleSource } from '../protocol/samples.js';
 import { PdmError } from '../protocol/errors.js';
 import { uuidv7 } from '../protocol/uuid.js';
@@ -21,8 +21,9 @@ import type { Priority } from './outbox/types.js';
 import { Pipeline, type PipelineConfig, type Scored } from './pipeline.js';
 import type { SensorState } from './sensor-health.js';
 import type { SampleFaults } from './windowing.js';
+import { AGENT_VERSION } from './version.js';
 
-export const AGENT_VERSION = '0.2.0';
+export { AGENT_VERSION };
 
 export interface AgentDeps {
   source: SampleSource;
@@ -41,6 +42,8 @@ export interface AgentDeps {
   model?: ModelRuntime;
   /** Called after each scored window has been handed on (the composition root's heap trimming, agent/heap-trim.ts). */
   afterWindow?: () => void;
+  /** detector.kind onnx: the onnxruntime binding and providers scoring, for health (agent/onnxruntime-info.ts). */
+  onnxruntime?: () => OnnxRuntimeHealth;
 }
 
 export interface AgentStats {
@@ -187,6 +190,8 @@ export class Agent {
         ),
     });
     this.health = new HealthReporter({
+      agentVersion: AGENT_VERSION,
+      ...(deps.onnxruntime ? { onnxruntime: deps.onnxruntime } : {}),
       latency: this.pipeline.latency,
       outboxDepth: () => deps.outbox.depth,
       sensors: () => this.pipeline.faults(),

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import type { HealthMessage } from '../protocol/messages.js';
-import type { Envelope } from '../protocol/messages.js';
+import type { Envelope, HealthMessage, OnnxRuntimeHealth } from '../protocol/messages.js';
 import type { LatencyRecorder } from './latency.js';
 import type { SampleFaults } from './windowing.js';
 import type { SensorState } from './sensor-health.js';
@@ -19,14 +18,17 @@ export function readTemperatureC(path = THERMAL_ZONE): number | undefined {
 }
 
 export interface HealthInputs {
+  agentVersion: string;
   latency: LatencyRecorder;
   outboxDepth: () => number;
   sensors: () => Record<string, SampleFaults & { state: SensorState }>;
   temperature?: () => number | undefined;
+  /** detector.kind onnx: which onnxruntime binding and providers score. */
+  onnxruntime?: () => OnnxRuntimeHealth;
 }
 
 /**
- * Builds `health` messages: this process's CPU share since the previous report (of one core: 100 = one core busy),
+ * Builds `health` messages: the agent's version and, when it scores with ONNX, onnxruntime's binding and providers; this process's CPU share since the previous report (of one core: 100 = one core busy),
  * resident memory, SoC temperature where the OS exposes it, scoring latency percentiles, outbox depth and the
  * state of every sensor channel.
  */
@@ -47,6 +49,8 @@ export class HealthReporter {
     const inferenceMs = this.inputs.latency.percentiles();
     return {
       ...envelope,
+      agentVersion: this.inputs.agentVersion,
+      ...(this.inputs.onnxruntime ? { onnxruntime: this.inputs.onnxruntime() } : {}),
       cpuPercent: wallUs > 0 ? Number((((cpu.user + cpu.system) / wallUs) * 100).toFixed(2)) : 0,
       rssBytes: process.memoryUsage.rss(),
       ...(temperatureC !== undefined ? { temperatureC } : {}),

@@ -17,6 +17,7 @@ import { OutboxPublisher } from './outbox/publisher.js';
 import { FileQuarantine } from './outbox/quarantine.js';
 import type { ModelRuntime } from '../models/runtime.js';
 import type { SampleSource } from '../protocol/samples.js';
+import type { OnnxRuntimeHealth } from '../protocol/messages.js';
 import type { ModelSync } from './model-sync/model-sync.js';
 
 /** What the CLI hands the agent process: its logger and a source it opened, of whichever kind the config names. */
@@ -73,6 +74,7 @@ export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentP
   let model: ModelRuntime | undefined;
   let sync: ModelSync | undefined;
   let agent: Agent | undefined;
+  let onnxruntime: (() => OnnxRuntimeHealth) | undefined;
   if (cfg.detector.kind === 'onnx') {
     const card = resolve(cfg.detector.card ?? shippedModelFile(SHIPPED_CARD));
     // Loaded only for the ONNX detector: an agent on the streaming baseline does not carry onnxruntime in memory.
@@ -96,7 +98,19 @@ export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentP
       const { OnnxModelRuntime } = await import('../models/runtime.js');
       model = await OnnxModelRuntime.load(card);
     }
-    logger.info({ modelId: model.card.id, version: model.card.version, sync: !!sync }, 'onnx model loaded');
+    const { onnxRuntimeHealth } = await import('./onnxruntime-info.js');
+    const runtime = onnxRuntimeHealth(model);
+    onnxruntime = runtime?.health;
+    logger.info(
+      {
+        modelId: model.card.id,
+        version: model.card.version,
+        sync: !!sync,
+        onnxruntime: onnxruntime?.(),
+        bindingFile: runtime?.file,
+      },
+      'onnx model loaded',
+    );
   }
   const defaultProfile = { baseline: SHIPPED_PROFILES.vibration, streaming: SHIPPED_PROFILES.scalar } as const;
   const kind = cfg.detector.kind;
@@ -116,6 +130,7 @@ export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentP
     ...(model ? { model } : {}),
     ...(profile ? { profile } : {}),
     ...(afterWindow ? { afterWindow } : {}),
+    ...(onnxruntime ? { onnxruntime } : {}),
   });
   await agent.start();
   const running = agent;

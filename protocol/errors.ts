@@ -18,6 +18,7 @@ export const ERROR_CATALOG = {
   PDM_ERR_LISTEN: { message: 'could not listen on the configured address', retryable: false },
   PDM_ERR_SOURCE: { message: 'sensor source failed', retryable: true },
   PDM_ERR_BENCH_UNKNOWN: { message: 'no such benchmark', retryable: false },
+  PDM_ERR_PACKAGE: { message: 'the device package could not be built', retryable: false },
   PDM_ERR_REPLAY_FILE: { message: 'recorded data file cannot be read', retryable: false },
   PDM_ERR_REPLAY_FORMAT: { message: 'recorded data file is malformed', retryable: false },
   PDM_ERR_SIM_OUTPUT: { message: 'simulator output failed', retryable: true },

@@ -71,8 +71,18 @@ export const TelemetrySchema = z.strictObject({
   threshold: finite,
 });
 
+/** detector.kind onnx: onnxruntime's version, the platform of the native binding loaded, the session's providers. */
+export const OnnxRuntimeHealthSchema = z.strictObject({
+  version: shortText,
+  binding: shortText,
+  providers: z.array(shortText).min(1).max(8),
+});
+export type OnnxRuntimeHealth = z.infer<typeof OnnxRuntimeHealthSchema>;
+
 export const HealthSchema = z.strictObject({
   ...envelopeShape,
+  agentVersion: shortText.optional(),
+  onnxruntime: OnnxRuntimeHealthSchema.optional(),
   cpuPercent: z.number().min(0),
   rssBytes: z.number().int().nonnegative(),
   temperatureC: finite.optional(),

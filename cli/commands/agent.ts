@@ -7,7 +7,7 @@ import { fail } from '../errors.js';
 import { shipped } from '../paths.js';
 
 /** Composition root of the agent process: config → logger → source, handed to the agent, which wires the rest. */
-async function startAgent(configFile: string): Promise<void> {
+export async function startAgent(configFile: string): Promise<void> {
   const cfg = loadAgentConfig(configFile);
   const logger = createLogger({ name: `agent:${cfg.device}`, level: cfg.log.level, file: cfg.log.file });
   const { source, rpm } = await openSource(cfg, logger.child({ component: 'source' }));

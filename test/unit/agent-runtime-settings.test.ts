@@ -10,8 +10,8 @@ describe('agent runtime settings', () => {
     expect(unitEnvironment(unit)).toEqual(AGENT_RUNTIME_ENV);
   });
 
-  it('the unit runs `pdm agent` with a config file and the node flags the soak benchmark uses, and restarts it', () => {
-    const exec = /^ExecStart=\S*node ((?:--\S+ )*)\S+\/dist\/cli\/pdm\.js agent --config \S+$/m.exec(unit);
+  it("the unit runs the device package's pdm-agent with a config file and the soak benchmark's node flags, and restarts it", () => {
+    const exec = /^ExecStart=\S*node ((?:--\S+ )*)\S+\/dist\/cli\/pdm-agent\.js --config \S+$/m.exec(unit);
     expect(exec).not.toBeNull();
     expect(exec![1]!.trim().split(' ').filter(Boolean)).toEqual([...AGENT_NODE_FLAGS]);
     expect(unit).toMatch(/^Restart=always$/m);
