@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PdmError } from '../protocol/errors.js';
+import { IN_PACKAGE_SUITES, runInPackage } from './packaged.js';
 import type { BenchResult, BenchSuite } from './result.js';
 
 const SUITES = fileURLToPath(new URL('./suites/', import.meta.url));
@@ -21,9 +22,15 @@ async function main(): Promise<void> {
       throw new PdmError('PDM_ERR_BENCH_UNKNOWN', `"${name}"; available: ${known.join(', ')}`);
     }
   }
+  const report = (result: BenchResult) => process.stdout.write(`${JSON.stringify(result)}\n`);
+  // PDM_BENCH_AGENT=package: the in-process agent suites run inside the installed device package (bench/packaged.ts).
+  const target = process.env.PDM_BENCH_AGENT;
+  const packaged = target?.startsWith('package') ? IN_PACKAGE_SUITES.filter((n) => wanted.includes(n)) : [];
+  if (packaged.length) await runInPackage(packaged, target!, report);
   for (const name of wanted.length ? wanted : known) {
+    if (packaged.includes(name)) continue;
     const suite = (await import(`./suites/${name}.js`)) as BenchSuite;
-    await suite.run((result: BenchResult) => process.stdout.write(`${JSON.stringify(result)}\n`));
+    await suite.run(report);
   }
 }
 

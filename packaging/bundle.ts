@@ -1,11 +1,12 @@
-import { join, relative, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { PACKAGE_ROOT } from '../cli/paths.js';
 import { PdmError } from '../protocol/errors.js';
 
 /** The repository (from packaging/ in tests, dist/packaging/ when built). */
 export const REPO_ROOT = PACKAGE_ROOT;
-/** Relative to the package root; models/shipped.ts and cli/paths.ts find models/ and package.json from here. */
+/** Where the bundle goes, relative to the package root (where `pdm`'s own CLI is in the repository). */
 export const BUNDLE_DIR = join('dist', 'cli');
 export const ENTRY_FILE = 'pdm-agent.js';
 
@@ -53,6 +54,28 @@ const requireShim: esbuild.Plugin = {
   },
 };
 
+/**
+ * Modules find files relative to themselves (models/shipped.ts the shipped models, cli/paths.ts the package root, the
+ * benchmarks the model card), as `dist/<path>.js` does. In a bundle every module shares one file's `import.meta.url`,
+ * so each of our modules gets the URL it would have at `<package root>/dist/<path>.js` instead.
+ */
+function distLocations(root: string, outdir: string): esbuild.Plugin {
+  return {
+    name: 'pdm-dist-locations',
+    setup(build) {
+      build.onLoad({ filter: /\.ts$/ }, async (args) => {
+        const rel = relative(REPO_ROOT, args.path);
+        if (rel.startsWith('..') || rel.includes('node_modules')) return undefined;
+        const contents = await readFile(args.path, 'utf8');
+        if (!contents.includes('import.meta.url')) return undefined;
+        const asInDist = relative(outdir, join(root, 'dist', rel.replace(/\.ts$/, '.js')));
+        const url = `new URL(${JSON.stringify(asInDist)}, import.meta.url).href`;
+        return { contents: contents.replaceAll('import.meta.url', url), loader: 'ts', resolveDir: dirname(args.path) };
+      });
+    },
+  };
+}
+
 export interface BundleResult {
   /** Output files relative to the package root, with their sizes. */
   files: Array<{ path: string; bytes: number }>;
@@ -60,24 +83,19 @@ export interface BundleResult {
   packages: string[];
 }
 
-/**
- * Bundles the agent's command (packaging/pdm-agent.ts) from the TypeScript sources into `<root>/dist/cli/`: one entry
- * file plus a chunk per dynamic import, so each source kind and onnxruntime load only when the config asks for them,
- * as they do from `dist/`. Fails when a forbidden package got in or the entry itself would load onnxruntime.
- */
-export async function bundleAgent(root: string): Promise<BundleResult> {
-  const outdir = join(root, BUNDLE_DIR);
+/** esbuild with the package's settings: ES modules for Node 20, one chunk per dynamic import, the externals above. */
+async function bundle(root: string, outdir: string, input: Pick<esbuild.BuildOptions, 'entryPoints' | 'stdin'>) {
   const result = await esbuild.build({
+    ...input,
     absWorkingDir: REPO_ROOT,
-    entryPoints: { 'pdm-agent': 'packaging/pdm-agent.ts' },
     bundle: true,
     splitting: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    outdir,
+    outdir: join(root, outdir),
     external: EXTERNAL,
-    plugins: [requireShim],
+    plugins: [requireShim, distLocations(root, join(root, outdir))],
     metafile: true,
     logLevel: 'silent',
     legalComments: 'none',
@@ -97,6 +115,18 @@ export async function bundleAgent(root: string): Promise<BundleResult> {
     bytes: out.bytes,
     out,
   }));
+  return { inputs, outputs };
+}
+
+/**
+ * Bundles the agent's command (packaging/pdm-agent.ts) from the TypeScript sources into `<root>/dist/cli/`: one entry
+ * file plus a chunk per dynamic import, so each source kind and onnxruntime load only when the config asks for them,
+ * as they do from `dist/`. Fails when a forbidden package got in or the entry itself would load onnxruntime.
+ */
+export async function bundleAgent(root: string): Promise<BundleResult> {
+  const { inputs, outputs } = await bundle(root, BUNDLE_DIR, {
+    entryPoints: { 'pdm-agent': 'packaging/pdm-agent.ts' },
+  });
   const entry = outputs.find((o) => o.path === join(BUNDLE_DIR, ENTRY_FILE));
   if (!entry) throw new PdmError('PDM_ERR_PACKAGE', `esbuild wrote no ${ENTRY_FILE}`);
   if (entry.out.imports.some((i) => i.path === 'onnxruntime-node'))
@@ -107,4 +137,13 @@ export async function bundleAgent(root: string): Promise<BundleResult> {
     if (m) packages.add(m[1]!);
   }
   return { files: outputs.map(({ path, bytes }) => ({ path, bytes })), packages: [...packages].sort() };
+}
+
+/**
+ * Bundles a script (TypeScript source, imports relative to the repository) the way the agent is bundled, into
+ * `<root>/<dir>/script.js`: benchmarks run the agent's code from an installed package with it. Returns the file.
+ */
+export async function bundleScript(root: string, dir: string, contents: string): Promise<string> {
+  await bundle(root, dir, { stdin: { contents, resolveDir: REPO_ROOT, sourcefile: 'script.ts', loader: 'ts' } });
+  return join(root, dir, 'stdin.js');
 }

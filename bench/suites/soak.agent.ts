@@ -1,7 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
+import { PACKAGE_ROOT } from '../../cli/paths.js';
+import { buildAndUnpack, runInstall } from '../../test/support/device-package.js';
 import { exited, startPdm } from '../../test/support/processes.js';
 import type { Report } from '../result.js';
 import { rssOf, startLoadHub } from './load.fleet.js';
@@ -31,6 +35,50 @@ function runtimeEnv(): { env: Record<string, string>; nodeFlags: readonly string
   };
 }
 
+/** How the soaked agent is started: `pdm agent` from dist/ (default), or the x64 device package as installed. */
+interface AgentLauncher {
+  label: string;
+  start(
+    config: string | undefined,
+    env: Record<string, string>,
+    nodeFlags: readonly string[],
+  ): Promise<{ child: ChildProcess }>;
+}
+
+const fromDist: AgentLauncher = {
+  label: 'dist/cli/pdm.js agent',
+  start: (config, env, nodeFlags) => startPdm(['agent', ...(config ? ['--config', config] : [])], env, nodeFlags),
+};
+
+/**
+ * `PDM_BENCH_AGENT=package`: builds the x64 device package from this checkout, installs it with its install.sh into a
+ * temporary root, and forks its pdm-agent.js (the unit's command) with the same runtime settings as `pdm agent`.
+ */
+async function fromPackage(): Promise<AgentLauncher & { dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pdm-soak-package-'));
+  const { unpacked } = await buildAndUnpack('x64', join(dir, 'build'));
+  const root = join(dir, 'root');
+  const install = runInstall(unpacked, root, process.execPath);
+  if (install.code !== 0) throw new Error(`install.sh failed: ${install.stderr}`);
+  const cli = join(root, 'opt', 'pdm-agent', 'dist', 'cli', 'pdm-agent.js');
+  return {
+    dir,
+    label: 'device package (x64, installed by install.sh)',
+    async start(config, env, nodeFlags) {
+      const child = fork(cli, ['--config', config ?? join(PACKAGE_ROOT, 'config', 'agent.yaml')], {
+        env: { ...process.env, ...env },
+        execArgv: [...nodeFlags],
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.once('message', () => resolve());
+        child.once('exit', (code) => reject(new Error(`the packaged agent exited with ${code} before ready`)));
+      });
+      return { child };
+    },
+  };
+}
+
 /** Messages the hub accepted, by channel, from its unauthenticated /metrics. */
 async function accepted(httpUrl: string): Promise<{ telemetry: number; event: number }> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
@@ -57,13 +105,24 @@ function residentSplit(pid: number): { anonMb: number; fileMb: number } {
  * (the ONNX model a Pi runs with a trained model, then the streaming baseline). RSS is read every simulated minute;
  * one JSON line per five simulated minutes (memory over time, windows the hub acknowledged per second, events), then
  * the issue's figures: RSS at minute 60 (target under 100 MB) and its growth from minute 10 (target under 5 %).
+ * `PDM_BENCH_AGENT=package` soaks the x64 device package (built and installed by its install.sh) instead of dist/.
  */
 export async function run(report: Report): Promise<void> {
   const runtime = runtimeEnv();
-  for (const detector of DETECTORS) await soak(detector, runtime, report);
+  const packaged = process.env.PDM_BENCH_AGENT === 'package' ? await fromPackage() : undefined;
+  try {
+    for (const detector of DETECTORS) await soak(detector, runtime, packaged ?? fromDist, report);
+  } finally {
+    if (packaged) await rm(packaged.dir, { recursive: true, force: true });
+  }
 }
 
-async function soak(detector: string, runtime: ReturnType<typeof runtimeEnv>, report: Report): Promise<void> {
+async function soak(
+  detector: string,
+  runtime: ReturnType<typeof runtimeEnv>,
+  launcher: AgentLauncher,
+  report: Report,
+): Promise<void> {
   const hub = await startLoadHub(1);
   const dir = hub.dataDir;
   const scenario = join(dir, 'soak-scenario.yaml');
@@ -86,9 +145,9 @@ async function soak(detector: string, runtime: ReturnType<typeof runtimeEnv>, re
     ].join('\n'),
   );
   // The streaming kind watches the pump's slow process channels, which only a config file can list.
-  const args = ['agent'];
+  let config: string | undefined;
   if (detector === 'streaming') {
-    const config = join(dir, 'streaming-agent.yaml');
+    config = join(dir, 'streaming-agent.yaml');
     writeFileSync(
       config,
       [
@@ -100,10 +159,9 @@ async function soak(detector: string, runtime: ReturnType<typeof runtimeEnv>, re
         '',
       ].join('\n'),
     );
-    args.push('--config', config);
   }
-  const { child: agent } = await startPdm(
-    args,
+  const { child: agent } = await launcher.start(
+    config,
     {
       ...runtime.env,
       PDM_AGENT_SITE: 'load',
@@ -167,6 +225,7 @@ async function soak(detector: string, runtime: ReturnType<typeof runtimeEnv>, re
       maxMb: mb(Math.max(...rss)),
       speed: SPEED,
       runtime: runtime.label,
+      agent: launcher.label,
     });
     report({
       bench: 'soak.agent',

