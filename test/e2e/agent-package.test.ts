@@ -14,6 +14,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_VERSION } from '../../agent/version.js';
+import { loadAgentConfig } from '../../config/agent-config.js';
 import { TestBroker, waitFor } from '../integration/fixtures/test-broker.js';
 import { exited } from '../support/processes.js';
 import { buildAndUnpack, installedUnit, runInstall, startInstalledAgent } from '../support/device-package.js';
@@ -104,6 +105,9 @@ describe('the x64 device package and its install.sh', () => {
     const notices = readFileSync(join(prefix, 'THIRD_PARTY_NOTICES.txt'), 'utf8');
     expect(notices).toMatch(/^mqtt@/m);
     expect(notices).not.toMatch(/tensorflow|typescript|aedes/);
+    // The example is a valid config the operator completes (the agent's own loader, PDM_AGENT_* variables ignored).
+    const example = loadAgentConfig(join(unpacked, 'config', 'agent.example.yaml'), {});
+    expect(example).toMatchObject({ source: { kind: 'gateway' }, outbox: { dir: '/var/lib/pdm/outbox' } });
     expect(readFileSync(join(etc, 'agent.yaml'), 'utf8')).toBe(
       readFileSync(join(unpacked, 'config', 'agent.example.yaml'), 'utf8'),
     );
