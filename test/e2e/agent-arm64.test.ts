@@ -164,7 +164,7 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
         const d = await deviceRecord();
         return d?.state === 'online' && Number.isFinite(d.lastScore) ? d : undefined;
       },
-      60_000,
+      150_000,
     );
     expect(online).toMatchObject({ agentVersion: AGENT_VERSION, modelVersion: '1.0.0', credentials: 'active' });
     const [loaded] = logLines<{ onnxruntime: unknown; bindingFile: string }>(agentLog, 'onnx model loaded');
@@ -184,10 +184,10 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
     process.stderr.write(
       `agent-arm64: RSS under qemu-user ${rssMb(agent.pid!).toFixed(1)} MB after ${((Date.now() - startedAt) / 1000).toFixed(0)} s (an indication only: the emulator's translated code is in it)\n`,
     );
-  }, 90_000);
+  }, 200_000);
 
   it('keeps its outbox across a SIGKILL while the hub is down and delivers it on restart: the event opens an inspection', async () => {
-    expect(logLines(agentLog, 'event')).toEqual([]); // the fault is still ahead
+    expect(logLines(agentLog, 'event'), 'the fault came before the hub went down: raise FAULT_AT_SECONDS').toEqual([]);
     const { mqttPort, httpPort } = ready;
     hub.kill('SIGKILL');
     await exited(hub);
@@ -197,7 +197,7 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
         const pending = pendingMessages(outbox);
         return pending.some((m) => m.channel === 'event') ? pending : undefined;
       },
-      60_000,
+      120_000,
     );
     expect((await stopAgent('SIGKILL'))?.signal).toBe('SIGKILL');
     const promised = pendingMessages(outbox);
@@ -213,7 +213,7 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
         const left = new Set(pendingMessages(outbox).map((m) => m.id));
         return promised.every((m) => !left.has(m.id)) ? true : undefined;
       },
-      60_000,
+      150_000,
     );
     const reopened = logLines<{ pending: number }>(agentLog, 'outbox opened').at(-1);
     expect(reopened?.pending).toBeGreaterThanOrEqual(promised.length);
@@ -221,7 +221,7 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
     const opened = inspections.find((i) => i.events.some((e) => eventIds.includes(e.id)));
     expect(opened).toMatchObject({ site: SITE, device: DEVICE, status: 'open' });
     expect(opened!.events.map((e) => e.id)).toEqual(expect.arrayContaining(eventIds));
-  }, 150_000);
+  }, 300_000);
 
   it('applies a signed model update rolled out by the hub', async () => {
     const card = variant(shippedCopy(dir), dir, '1.1.0');
@@ -240,7 +240,7 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
         const r = (await api<RolloutState>('GET', `/api/rollouts/${started.body.id}`)).body;
         return r.stage === 'completed' ? r : undefined;
       },
-      90_000,
+      150_000,
     );
     expect(done.steps.map((s) => s.step)).toContain('ack-applied');
     await waitFor('the agent to report 1.1.0', async () =>
@@ -248,7 +248,7 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
     );
     // The last known good model on disk, as the agent's own store reads it at boot.
     expect(new LastKnownGood(lkgDir).load()?.card.version).toBe('1.1.0');
-  }, 120_000);
+  }, 200_000);
 
   it('upgrades in place keeping config, outbox and last good model, and boots from the model the hub sent', async () => {
     expect((await stopAgent('SIGTERM'))?.code).toBe(0);
@@ -272,12 +272,12 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
         const d = await deviceRecord();
         return d?.state === 'online' && d.modelVersion === '1.1.0' && Number(d.lastSeen) > booted ? true : undefined;
       },
-      60_000,
+      150_000,
     );
     expect(logLines<{ version: string }>(agentLog, 'onnx model loaded').at(-1)?.version).toBe('1.1.0');
     process.stderr.write(
       `agent-arm64: RSS under qemu-user ${rssMb(agent.pid!).toFixed(1)} MB; whole run ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`,
     );
     expect((await stopAgent('SIGTERM'))?.code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 });
