@@ -7,7 +7,7 @@ import { fail } from '../cli/errors.js';
  * `pdm-agent`, the device package's command (packaging/package-agent.ts bundles this file): the agent's composition
  * root with a device's default config path and `--version`, nothing of the hub, the simulator CLI or the trainers.
  */
-export const DEVICE_CONFIG = '/etc/pdm/agent.yaml';
+const DEVICE_CONFIG = '/etc/pdm/agent.yaml';
 
 const program = new Command()
   .name('pdm-agent')
