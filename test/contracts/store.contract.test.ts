@@ -32,7 +32,7 @@ import { Workflow } from '../../hub/workflow/service.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
+import { anomalyEvent, silent, tempDir } from '../integration/hub-helpers.js';
 
 /**
  * The contract every hub document adapter keeps (DESIGN convention 2). `open` returns a fresh adapter over the

@@ -17,7 +17,7 @@ import {
   variant,
   type AgentSide,
   type HubSide,
-} from './model-sync.support.js';
+} from './model-sync-support.js';
 
 /**
  * Issue #8's model target, as a seeded fuzzer: "100 % of forged or corrupted models rejected, with the previous model

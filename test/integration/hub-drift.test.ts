@@ -10,7 +10,7 @@ import { OnnxModelRuntime } from '../../models/runtime.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { exited, getJson, login, waitFor } from '../support/processes.js';
-import { connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
+import { connectDevice, forkHub, tempDir, type HubProcess } from './hub-helpers.js';
 
 const CARD = join(
   resolve(fileURLToPath(new URL('../../models/default', import.meta.url))),

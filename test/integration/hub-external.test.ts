@@ -5,7 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, startTestHub, tempDir } from './hub.helpers.js';
+import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
 import { exited, freePort, MOSQUITTO } from '../support/processes.js';
 
 async function until(what: string, check: () => boolean, tries = 200): Promise<void> {

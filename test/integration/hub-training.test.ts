@@ -13,7 +13,7 @@ import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { topicFor } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { runPdm, waitFor } from '../support/processes.js';
-import { anomalyEvent, connectDevice, hubConfig, silent, tempDir } from './hub.helpers.js';
+import { anomalyEvent, connectDevice, hubConfig, silent, tempDir } from './hub-helpers.js';
 
 /**
  * The learning loop on a real hub: an authenticated device sends telemetry over MQTT; one inspection is dismissed as a

@@ -7,7 +7,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { readStoredState } from '../../hub/store/restore.js';
 import type { HubState } from '../../hub/store/state.js';
 import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
+import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub-helpers.js';
 import { exited } from '../support/processes.js';
 
 const DEVICES = 4;

@@ -10,7 +10,7 @@ import { WorkerFolder } from '../../hub/store/fold.js';
 import { decodeLine, encodeRecord, FileJournal } from '../../hub/store/journal.js';
 import { fileMedium, HubStore, memoryMedium, PASS_EVENTS } from '../../hub/store/store.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { anomalyEvent, tempDir } from '../integration/hub.helpers.js';
+import { anomalyEvent, tempDir } from '../integration/hub-helpers.js';
 
 describe('HubStore on disk: corruption', () => {
   let cleanup: (() => Promise<void>) | undefined;
