@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
-import { exited, startPdm } from '../../test/support/processes.js';
+import { exited, startPdm } from '../../testkit/processes.js';
 import type { Report } from '../result.js';
 import { rssOf, startLoadHub } from './load.fleet.js';
 

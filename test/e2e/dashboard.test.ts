@@ -14,7 +14,7 @@ import type { RolloutState } from '../../hub/registry/rollout.js';
 import { deviceKey, emptyState, type Inspection } from '../../hub/store/state.js';
 import type { TrainingJob } from '../../hub/training/jobs.js';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
-import { exited, getJson, login, startPdm, hubEnv, type HubReady } from '../support/processes.js';
+import { exited, getJson, login, startPdm, hubEnv, type HubReady } from '../../testkit/processes.js';
 
 /**
  * The dashboard in Debian's Chromium against a real hub process and a real agent on a simulated pump that develops a

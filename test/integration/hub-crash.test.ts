@@ -8,7 +8,7 @@ import { readStoredState } from '../../hub/store/restore.js';
 import type { HubState } from '../../hub/store/state.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub-helpers.js';
-import { exited } from '../support/processes.js';
+import { exited } from '../../testkit/processes.js';
 
 const DEVICES = 4;
 const EVENTS_PER_DEVICE = 250;

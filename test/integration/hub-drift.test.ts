@@ -9,7 +9,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { OnnxModelRuntime } from '../../models/runtime.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { exited, getJson, login, waitFor } from '../support/processes.js';
+import { exited, getJson, login, waitFor } from '../../testkit/processes.js';
 import { connectDevice, forkHub, tempDir, type HubProcess } from './hub-helpers.js';
 
 const CARD = join(

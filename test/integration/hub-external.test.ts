@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
-import { exited, freePort, MOSQUITTO } from '../support/processes.js';
+import { exited, freePort, MOSQUITTO } from '../../testkit/processes.js';
 
 async function until(what: string, check: () => boolean, tries = 200): Promise<void> {
   for (let i = 0; i < tries; i += 1) {

@@ -12,7 +12,7 @@ import { decode, encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { topicFor } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
-import { runPdm, waitFor } from '../support/processes.js';
+import { runPdm, waitFor } from '../../testkit/processes.js';
 import { anomalyEvent, connectDevice, hubConfig, silent, tempDir } from './hub-helpers.js';
 
 /**

@@ -13,7 +13,7 @@ import { sha256 } from '../../models/card.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { encode } from '../../protocol/codec.js';
 import type { ModelAckMessage } from '../../protocol/messages.js';
-import { exited, login, startPdm, waitFor } from '../support/processes.js';
+import { exited, login, startPdm, waitFor } from '../../testkit/processes.js';
 import { startTestHub } from './hub-helpers.js';
 import { shippedCopy, variant } from './model-sync-support.js';
 

@@ -8,7 +8,7 @@ import { TelemetryLog, type TelemetryLogOptions } from '../../hub/telemetry/log.
 import { readTelemetry, type ReadStats } from '../../hub/telemetry/reader.js';
 import { activeName, listSegments, sealedName } from '../../hub/telemetry/segments.js';
 import { openTelemetryLog } from '../../hub/telemetry/wire.js';
-import { waitFor } from '../support/processes.js';
+import { waitFor } from '../../testkit/processes.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 
