@@ -6,7 +6,13 @@ import { uuidv7 } from '../protocol/uuid.js';
 export function anomalyEvent(
   site: string,
   device: string,
-  opts: { severity?: Severity; asset?: string; episodeId?: string; kind?: 'anomaly' | 'clear'; ts?: number } = {},
+  opts: {
+    severity?: Severity;
+    asset?: string;
+    episodeId?: string | undefined;
+    kind?: 'anomaly' | 'clear';
+    ts?: number;
+  } = {},
 ): EventMessage {
   const env = createEnvelopeFactory({ site, device, now: () => opts.ts ?? Date.now() }).next();
   return {

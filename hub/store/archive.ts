@@ -97,7 +97,7 @@ export interface InspectionSummary {
   closedAt?: number;
   clearedAt?: number;
   assignee?: string;
-  outcome?: Inspection['outcome'];
+  outcome?: NonNullable<Inspection['outcome']>;
   /** Device time of its first and last event (its creation time when it has none), and how many it took. */
   firstEventAt: number;
   lastEventAt: number;

@@ -12,10 +12,10 @@ export type Actor = { name: string; role: Role } | { name: 'hub'; role: 'hub' };
 export interface Command {
   action: Action;
   /** For `assign`: who gets it (round-robin picks are resolved before this pure step). */
-  assignee?: string;
+  assignee?: string | undefined;
   /** For `resolve`: the fault found; becomes the training label. */
-  outcome?: string;
-  note?: string;
+  outcome?: string | undefined;
+  note?: string | undefined;
 }
 
 const ACTIVE: InspectionStatus[] = ['open', 'acknowledged', 'assigned', 'in_progress', 'escalated'];

@@ -1104,7 +1104,7 @@ function hubStoreContract(
       // the whole file is read, to the same result.
       const index = first.medium.archive.readIndex()!;
       const damaged = Buffer.from(index);
-      damaged[Math.floor(damaged.length / 2)] ^= 0x01;
+      damaged[Math.floor(damaged.length / 2)]! ^= 0x01;
       const foreign = encodeRecord({ covers: first.medium.archive.bytes + 1000, tail: 0, count: 0 });
       const header = decodeLine(index.subarray(0, index.indexOf(0x0a)));
       const misshapen = Buffer.concat([
