@@ -62,7 +62,8 @@ export function decide(
   if (!rule.from.includes(current.status)) {
     throw new PdmError(
       'PDM_ERR_TRANSITION',
-      `cannot ${command.action} an inspection that is ${current.status}; possible: ${allowedActions(current.status, actor.role).join(', ') || 'nothing'}`,
+      `cannot ${command.action} an inspection that is ${current.status}; possible: ` +
+        `${allowedActions(current.status, actor.role).join(', ') || 'nothing'}`,
     );
   }
   const next: Inspection = { ...current, status: rule.to, updatedAt: now, audit: [...current.audit] };

@@ -35,7 +35,10 @@ let ready: HubReady;
 let browser: Browser;
 let apiCookie: string;
 let deviceSecret = '';
-/** A real HTTP server as the CMMS: it refuses every notification (400, so each becomes a dead letter at once) until a test lets it accept. */
+/**
+ * A real HTTP server as the CMMS: it refuses every notification (400, so each becomes a dead letter at once) until a test lets it
+ * accept.
+ */
 let cmms: Server;
 let cmmsStatus = 400;
 let cmmsAccepted = 0;

@@ -41,7 +41,8 @@ function agentConfig(file: string, source: string): string {
 
 const replayConfig = agentConfig(
   'replay.yaml',
-  `source: { kind: replay, format: csv, file: ${JSON.stringify(csv)}, speed: max, mapping: { delimiter: ";", time: time, timeFormat: epoch-ms, channels: { vibration: acc } } }`,
+  `source: { kind: replay, format: csv, file: ${JSON.stringify(csv)}, speed: max, mapping: { delimiter: ";", time: ` +
+    `time, timeFormat: epoch-ms, channels: { vibration: acc } } }`,
 );
 
 let hub: ChildProcess;
@@ -103,7 +104,8 @@ describe('agent sources', () => {
     writeFileSync(bad, 'time;acc\n1700000000000;0.1\n1700000000010;zero point two\n');
     const config = agentConfig(
       'bad-replay.yaml',
-      `source: { kind: replay, format: csv, file: ${JSON.stringify(bad)}, mapping: { delimiter: ";", time: time, timeFormat: epoch-ms, channels: { vibration: acc } } }`,
+      `source: { kind: replay, format: csv, file: ${JSON.stringify(bad)}, mapping: { delimiter: ";", time: time, ` +
+        `timeFormat: epoch-ms, channels: { vibration: acc } } }`,
     );
     const { code, stderr } = await runPdm(['agent', '--config', config]);
     expect(code).toBe(2);

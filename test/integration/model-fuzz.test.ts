@@ -128,7 +128,7 @@ function corrupt(kind: Kind, n: number): { version: string; manifest: Buffer } {
 }
 
 describe('seeded fuzzing of model artifacts and manifests against a real agent', () => {
-  it(`rejects every one of ${KINDS.length * PER_KIND} forged or corrupted models with a coded reason; the original model keeps scoring`, async () => {
+  it(`rejects all ${KINDS.length * PER_KIND} forged or corrupted models with a coded reason; the original keeps scoring`, async () => {
     const seen: Record<string, number> = {};
     let cases = 0;
     for (let n = 0; n < PER_KIND; n++) {

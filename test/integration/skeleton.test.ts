@@ -8,7 +8,15 @@ import { createEnvelopeFactory, encode, uuidv7, type EventMessage } from '../../
 import type { Inspection } from '../../hub/store/state.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { anomalyEvent } from '../../testkit/events.js';
-import { exited, getJson as getJsonAs, hubEnv, login, startPdm, waitFor, type HubReady } from '../../testkit/processes.js';
+import {
+  exited,
+  getJson as getJsonAs,
+  hubEnv,
+  login,
+  startPdm,
+  waitFor,
+  type HubReady,
+} from '../../testkit/processes.js';
 
 /**
  * The walking skeleton end to end with real processes: a hub (`pdm hub`) on port 0 and an agent (`pdm agent`) on a
