@@ -14,6 +14,7 @@ import type { RolloutState } from '../../hub/registry/rollout.js';
 import { deviceKey, emptyState, type Inspection } from '../../hub/store/state.js';
 import type { TrainingJob } from '../../hub/training/jobs.js';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
+import { externalPresent, programs } from '../support/externals.js';
 import { exited, getJson, login, startPdm, hubEnv, type HubReady } from '../../testkit/processes.js';
 
 /**
@@ -115,7 +116,9 @@ afterAll(async () => {
   }
 });
 
-describe('dashboard in a real browser', () => {
+const withChromium = externalPresent('the dashboard browser suite (test/e2e/dashboard.test.ts)', programs.chromium);
+
+describe.skipIf(!withChromium)('dashboard in a real browser', () => {
   let id = '';
 
   it('shows a simulated fault arriving live, and a supervisor works it to resolution', async () => {
