@@ -95,7 +95,8 @@ async function soak(detector: string, runtime: ReturnType<typeof runtimeEnv>, re
         'site: load',
         'device: dev-0',
         'source: { kind: simulator, scenario: unused }',
-        'channels: [{ name: temperature, spectrum: false }, { name: current, spectrum: false }, { name: pressure, spectrum: false }, { name: flow, spectrum: false }]',
+        'channels: [{ name: temperature, spectrum: false }, { name: current, spectrum: false }, { name: pressure, ' +
+          'spectrum: false }, { name: flow, spectrum: false }]',
         'detector: { kind: streaming, channel: flow }',
         '',
       ].join('\n'),
