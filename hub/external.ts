@@ -8,8 +8,8 @@ import type { Ingest } from './ingest.js';
 export interface ExternalBrokerOptions {
   url: string;
   clientId: string;
-  username?: string;
-  password?: string;
+  username?: string | undefined;
+  password?: string | undefined;
   connectTimeoutMs: number;
 }
 

@@ -75,7 +75,8 @@ export async function createHub(
       storeLog.error(
         { err: error.message, code: isPdmError(error) ? error.code : undefined },
         part === 'snapshot'
-          ? 'snapshot fold failed; the journal keeps everything, the fold is tried again in 30 s, and a clean stop writes the snapshot from memory'
+          ? 'snapshot fold failed; the journal keeps everything, the fold is tried again in 30 s, and a clean stop ' +
+              'writes the snapshot from memory'
           : 'archive pass failed; the records stay in memory and it is tried again',
       ),
   });

@@ -169,7 +169,9 @@ export function createMetrics(deps: {
   }
   new Counter({
     name: 'pdm_hub_event_loop_busy_seconds_total',
-    help: "Time the event loop (broker, ingest, API) spent running rather than waiting for I/O; its rate is the loop's utilisation, 1 when it is saturated and messages queue in the sockets",
+    help:
+      "Time the event loop (broker, ingest, API) spent running rather than waiting for I/O; its rate is the loop's " +
+      'utilisation, 1 when it is saturated and messages queue in the sockets',
     registers: [registry],
     collect() {
       fromSnapshot(this, [[{}, performance.eventLoopUtilization().active / 1000]]);

@@ -14,7 +14,7 @@ export interface RoutingPolicy {
 export interface RoutingConfig {
   correlationWindowSeconds: number;
   default: RoutingPolicy;
-  sites: Record<string, Partial<RoutingPolicy>>;
+  sites: Record<string, { [K in keyof RoutingPolicy]?: RoutingPolicy[K] | undefined }>;
 }
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
@@ -23,7 +23,12 @@ export const severityAtLeast = (severity: Severity, floor: Severity): boolean =>
 export const maxSeverity = (a: Severity, b: Severity): Severity => (RANK[a] >= RANK[b] ? a : b);
 
 export function policyFor(config: RoutingConfig, site: string): RoutingPolicy {
-  return { ...config.default, ...config.sites[site] };
+  const own = config.sites[site] ?? {};
+  return {
+    inspectFrom: own.inspectFrom ?? config.default.inspectFrom,
+    promoteAfterSeconds: own.promoteAfterSeconds ?? config.default.promoteAfterSeconds,
+    promoteAfterEvents: own.promoteAfterEvents ?? config.default.promoteAfterEvents,
+  };
 }
 
 /** The share of incidents that reached a person (0..1; 0 before the first incident). */

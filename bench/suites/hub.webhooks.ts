@@ -8,7 +8,7 @@ import type { Inspection } from '../../hub/store/state.js';
 import { buildNotification, postNotification, type CmmsConfig } from '../../hub/workflow/activities.js';
 import { openInspection } from '../../hub/workflow/inspection.js';
 import { WebhookOutbox } from '../../hub/workflow/webhook-outbox.js';
-import { anomalyEvent } from '../../test/integration/hub.helpers.js';
+import { anomalyEvent } from '../../testkit/hub-events.js';
 import type { Report } from '../result.js';
 
 const NOTIFICATIONS = 1000;

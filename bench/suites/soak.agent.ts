@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
-import { exited, startPdm } from '../../test/support/processes.js';
+import { exited, startPdm } from '../../testkit/processes.js';
 import type { Report } from '../result.js';
 import { rssOf, startLoadHub } from './load.fleet.js';
 
@@ -95,7 +95,8 @@ async function soak(detector: string, runtime: ReturnType<typeof runtimeEnv>, re
         'site: load',
         'device: dev-0',
         'source: { kind: simulator, scenario: unused }',
-        'channels: [{ name: temperature, spectrum: false }, { name: current, spectrum: false }, { name: pressure, spectrum: false }, { name: flow, spectrum: false }]',
+        'channels: [{ name: temperature, spectrum: false }, { name: current, spectrum: false }, { name: pressure, ' +
+          'spectrum: false }, { name: flow, spectrum: false }]',
         'detector: { kind: streaming, channel: flow }',
         '',
       ].join('\n'),

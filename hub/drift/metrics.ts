@@ -12,7 +12,9 @@ const STATUSES: DriftStatus[] = ['none', 'warn', 'alarm', 'pending', 'unknown'];
 export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, topFeatures: number): void {
   new Gauge({
     name: 'pdm_drift_psi',
-    help: `PSI of recent telemetry against the model card's training distribution, per device: the score and the top ${topFeatures} features`,
+    help:
+      `PSI of recent telemetry against the model card's training distribution, per device: the score and the top ` +
+      `${topFeatures} features`,
     labelNames: ['device', 'feature'],
     registers: [registry],
     collect() {

@@ -297,7 +297,8 @@ export const openapi = {
       get: {
         summary:
           "Drift of one device: PSI of its recent telemetry (features and score) against its model card's training distribution, " +
-          'the flag (none < drift.warnPsi <= warn < drift.alarmPsi <= alarm; pending below drift.minSamples; unknown without a reference) and the model compared with',
+          'the flag (none < drift.warnPsi <= warn < drift.alarmPsi <= alarm; pending below drift.minSamples; unknown ' +
+          'without a reference) and the model compared with',
         security: viewer,
         parameters: ['site', 'device'].map((name) => ({
           name,
@@ -344,9 +345,11 @@ export const openapi = {
       post: {
         summary:
           'Train a PCA T2/Q model from the telemetry log for one device or a machine kind (training.kinds): normal = rows outside every ' +
-          'inspection and watch, plus rows inside inspections resolved false_alarm; rows inside inspections resolved with a fault label are ' +
+          'inspection and watch, plus rows inside inspections resolved false_alarm; rows inside inspections resolved ' +
+          'with a fault label are ' +
           'not trained on but give the card its detection figures. The model is signed and registered as the next patch version of ' +
-          'pca-<site>-<device> or pca-kind-<kind>; roll it out with POST /api/rollouts. Runs as a job: poll GET /api/models/train/{id} (supervisor)',
+          'pca-<site>-<device> or pca-kind-<kind>; roll it out with POST /api/rollouts. Runs as a job: poll GET ' +
+          '/api/models/train/{id} (supervisor)',
         security: csrf,
         requestBody: json({
           type: 'object',
@@ -363,7 +366,8 @@ export const openapi = {
     '/api/models/train/{id}': {
       get: {
         summary:
-          'One training job: queued, running, succeeded (result: modelId, version, sha256, signature, summary, metrics, timings) or failed (error: PDM_ERR_TRAINING_DATA when too little normal data or features differ)',
+          'One training job: queued, running, succeeded (result: modelId, version, sha256, signature, summary, ' +
+          'metrics, timings) or failed (error: PDM_ERR_TRAINING_DATA when too little normal data or features differ)',
         security: viewer,
         parameters: idParam,
         responses: { '200': ok('The job'), '404': { description: 'No such job' } },

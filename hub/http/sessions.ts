@@ -133,7 +133,10 @@ export class SessionStore {
   }
 
   cookie(token: string, secure: boolean): string {
-    return `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.round(this.opts.ttlMs / 1000)}${secure ? '; Secure' : ''}`;
+    return (
+      `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; ` +
+      `Max-Age=${Math.round(this.opts.ttlMs / 1000)}${secure ? '; Secure' : ''}`
+    );
   }
 
   /** Writes what is pending (the hub calls this when it stops). */

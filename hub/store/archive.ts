@@ -97,7 +97,7 @@ export interface InspectionSummary {
   closedAt?: number;
   clearedAt?: number;
   assignee?: string;
-  outcome?: Inspection['outcome'];
+  outcome?: NonNullable<Inspection['outcome']>;
   /** Device time of its first and last event (its creation time when it has none), and how many it took. */
   firstEventAt: number;
   lastEventAt: number;
@@ -518,7 +518,8 @@ export class InspectionArchive {
       if (!decoded.ok || !isSpill(decoded.value) || decoded.value.spill !== record.id) {
         throw new PdmError(
           'PDM_ERR_STORE_CORRUPT',
-          `${this.file.path}: the spilled events of inspection ${record.id} at byte ${ref.at} ${decoded.ok ? 'belong to another record' : `are damaged: ${decoded.why}`}`,
+          `${this.file.path}: the spilled events of inspection ${record.id} at byte ${ref.at} ` +
+            `${decoded.ok ? 'belong to another record' : `are damaged: ${decoded.why}`}`,
         );
       }
       chunks.push(decoded.value.events);

@@ -197,7 +197,7 @@ export class JournaledEvents {
   /** The same for an inspection's episode ids and devices: how many the journal holds, and the last of each. */
   private readonly lists = new Map<
     string,
-    { episodes: number; lastEpisode?: string; devices: number; lastDevice?: string }
+    { episodes: number; lastEpisode: string | undefined; devices: number; lastDevice: string | undefined }
   >();
 
   /** Events spilled from the record since the journal last held it, not yet journaled (`sp`). */

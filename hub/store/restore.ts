@@ -69,7 +69,8 @@ export function replay(
   if (unsettled) {
     throw new PdmError(
       'PDM_ERR_STORE_CORRUPT',
-      `${unsettled.where} changes ${unsettled.what} ${unsettled.id}, which neither the snapshot nor the journal before it holds, and which was never archived`,
+      `${unsettled.where} changes ${unsettled.what} ${unsettled.id}, which neither the snapshot nor the journal before ` +
+        `it holds, and which was never archived`,
     );
   }
   return last;

@@ -210,7 +210,9 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   static async over(medium: StoreMedium, opts: HubStoreOptions): Promise<HubStore> {
     const { snapshot, journal } = medium;
     // Whichever snapshot copy is used, every journal generation replays over it: the .prev copy loses nothing.
-    const replayed = `; the journals ${journal.path}.older (while a fold runs), ${journal.path}.prev and ${journal.path} are replayed over whichever copy is used`;
+    const replayed =
+      `; the journals ${journal.path}.older (while a fold runs), ${journal.path}.prev and ` +
+      `${journal.path} are replayed over whichever copy is used`;
     const data = await snapshot.read().catch((error: unknown) => {
       if (!isPdmError(error, 'PDM_ERR_STORE_CORRUPT') || !(snapshot instanceof DurableJsonFile)) throw error;
       throw new PdmError('PDM_ERR_STORE_CORRUPT', `${error.detail ?? error.message}${replayed}`, {
@@ -469,7 +471,8 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
         await this.archive.keepOnlyInUse(); // ...is durable: the old one can go
         await this.archive.saveIndex(); // and a start reads none of the new one but what is appended after this
       } else {
-        if (passes.some((p) => p.changed > 0)) void this.commit().catch(() => undefined); // journal it; a failure shows on the next caller's commit
+        // Journal it; a failure shows on the next caller's commit.
+        if (passes.some((p) => p.changed > 0)) void this.commit().catch(() => undefined);
         // A start after a crash reads the archive past its last saved summaries: never more than about this much.
         if (this.archive.indexDue(this.archiveIndexBytes)) await this.archive.saveIndex();
       }

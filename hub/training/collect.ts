@@ -86,7 +86,9 @@ export async function collectTrainingSet(opts: CollectOptions): Promise<Training
       if (!sameSet) {
         throw new PdmError(
           'PDM_ERR_TRAINING_DATA',
-          `features differ between rows: ${row.site}/${row.device} at ${new Date(row.t).toISOString()} has [${row.names.length} features] where earlier rows had [${names.length}] (${describeDifference(names, row.names)}); train one feature set at a time (narrow from/to, or train devices separately)`,
+          `features differ between rows: ${row.site}/${row.device} at ${new Date(row.t).toISOString()} has ` +
+            `[${row.names.length} features] where earlier rows had [${names.length}] ` +
+            `(${describeDifference(names, row.names)}); train one feature set at a time (narrow from/to, or train devices separately)`,
         );
       }
       order = names.map((n) => row.names.indexOf(n));

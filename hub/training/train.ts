@@ -90,10 +90,15 @@ export function detectionMetrics(
 }
 
 function tooLittle(set: TrainingSet, target: TrainTarget, minimum: number): string {
-  const where = `${target.scope} ${target.name}${target.from !== undefined || target.to !== undefined ? ` between ${target.from ?? '-'} and ${target.to ?? '-'}` : ''}`;
+  const between =
+    target.from !== undefined || target.to !== undefined
+      ? ` between ${target.from ?? '-'} and ${target.to ?? '-'}`
+      : '';
+  const where = `${target.scope} ${target.name}${between}`;
   return (
     `${set.normalRows} normal rows (${set.confirmedNormalRows} confirmed by false alarms) for ${where}; at least ${minimum} are needed ` +
-    `(training.minNormalRows, and ${MIN_ROWS_PER_FEATURE} per feature); ${set.excludedRows} rows were excluded (unresolved inspections, watches) ` +
+    `(training.minNormalRows, and ${MIN_ROWS_PER_FEATURE} per feature); ${set.excludedRows} rows were excluded ` +
+    `(unresolved inspections, watches) ` +
     `and ${set.faultRowCount} are labelled faults`
   );
 }
@@ -143,7 +148,8 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
     falseAlarmInspections: set.falseAlarmInspections,
     faultLabels: faultLabels || 'none',
     labelRule:
-      'normal = outside every inspection and watch, or inside one resolved false_alarm; faults = inside one resolved with a fault label (not trained on)',
+      'normal = outside every inspection and watch, or inside one resolved false_alarm; faults = inside one resolved ' +
+      'with a fault label (not trained on)',
     marginSeconds: deps.config.marginSeconds,
     tornTails: set.read.tornTails,
     damagedLines: set.read.damagedLines,

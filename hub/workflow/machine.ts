@@ -12,10 +12,10 @@ export type Actor = { name: string; role: Role } | { name: 'hub'; role: 'hub' };
 export interface Command {
   action: Action;
   /** For `assign`: who gets it (round-robin picks are resolved before this pure step). */
-  assignee?: string;
+  assignee?: string | undefined;
   /** For `resolve`: the fault found; becomes the training label. */
-  outcome?: string;
-  note?: string;
+  outcome?: string | undefined;
+  note?: string | undefined;
 }
 
 const ACTIVE: InspectionStatus[] = ['open', 'acknowledged', 'assigned', 'in_progress', 'escalated'];
@@ -62,7 +62,8 @@ export function decide(
   if (!rule.from.includes(current.status)) {
     throw new PdmError(
       'PDM_ERR_TRANSITION',
-      `cannot ${command.action} an inspection that is ${current.status}; possible: ${allowedActions(current.status, actor.role).join(', ') || 'nothing'}`,
+      `cannot ${command.action} an inspection that is ${current.status}; possible: ` +
+        `${allowedActions(current.status, actor.role).join(', ') || 'nothing'}`,
     );
   }
   const next: Inspection = { ...current, status: rule.to, updatedAt: now, audit: [...current.audit] };

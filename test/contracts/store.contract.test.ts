@@ -32,7 +32,7 @@ import { Workflow } from '../../hub/workflow/service.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
+import { anomalyEvent, silent, tempDir } from '../integration/hub-helpers.js';
 
 /**
  * The contract every hub document adapter keeps (DESIGN convention 2). `open` returns a fresh adapter over the
@@ -449,7 +449,7 @@ function hubStoreContract(
       expect((await reopen()).state).toEqual(store.state);
     });
 
-    it('takes the next snapshot only once the journal outgrows the last snapshot SNAPSHOT_GROWTH times, so a big state is not rewritten often', async () => {
+    it('snapshots only once the journal outgrows the last snapshot SNAPSHOT_GROWTH times: a big state is rarely rewritten', async () => {
       env = await setup();
       const big = await reopen({ snapshotJournalBytes: 1_000 });
       for (let i = 0; i < 2_000; i += 1) {
@@ -817,7 +817,7 @@ function hubStoreContract(
       identities.close();
     });
 
-    it('an inspection that keeps taking events keeps a bounded list in memory; every event still reads back, also after a reopen', async () => {
+    it('an inspection that keeps taking events keeps a bounded list in memory; every event reads back, also after a reopen', async () => {
       env = await setup();
       const { store, identities, workflow, send, settle } = await archiving({ eventsInMemory: 8 });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
@@ -908,7 +908,7 @@ function hubStoreContract(
       expect(reopened.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(ids);
     });
 
-    it('an inspection commented on while its archive write is held stays in the state with the comment, and is archived with it later', async () => {
+    it('an inspection commented on while its archive write is held stays in the state, then is archived with the comment', async () => {
       env = await setup();
       const medium = env.open();
       const { store, identities, workflow, send, settle } = await archiving({}, medium);
@@ -1002,7 +1002,7 @@ function hubStoreContract(
       };
     };
 
-    it('compacts the archive once as many of its bytes are dead as live: everything reads back the same, also after a reopen, and the old generation goes', async () => {
+    it('compacts the archive once half its bytes are dead: all reads back the same, also reopened; the old generation goes', async () => {
       env = await setup();
       const { opts, before } = await deadArchive();
       const medium = env.open();
@@ -1066,7 +1066,7 @@ function hubStoreContract(
       return header && header.ok ? (header.value as { covers: number }).covers : 0;
     };
 
-    it('a start after a clean stop reads none of the archive file but what was appended after its saved summaries; a damaged or foreign index is not used', async () => {
+    it('a start after a clean stop reads only the archive past its saved summaries; a damaged or foreign index is not used', async () => {
       env = await setup();
       const { opts, before } = await deadArchive(); // closed cleanly: the summaries were saved
       const first = counted();
@@ -1104,7 +1104,7 @@ function hubStoreContract(
       // the whole file is read, to the same result.
       const index = first.medium.archive.readIndex()!;
       const damaged = Buffer.from(index);
-      damaged[Math.floor(damaged.length / 2)] ^= 0x01;
+      damaged[Math.floor(damaged.length / 2)]! ^= 0x01;
       const foreign = encodeRecord({ covers: first.medium.archive.bytes + 1000, tail: 0, count: 0 });
       const header = decodeLine(index.subarray(0, index.indexOf(0x0a)));
       const misshapen = Buffer.concat([
@@ -1122,7 +1122,7 @@ function hubStoreContract(
       identities.close();
     });
 
-    it('an archive pass saves the summaries again once archiveIndexBytes were appended, so a start after a crash reads only what came after them', async () => {
+    it('an archive pass saves the summaries every archiveIndexBytes, so a start after a crash reads only what came after', async () => {
       env = await setup();
       const { opts } = await deadArchive(); // closed cleanly: the summaries cover the whole file
       const medium = env.open();
@@ -1152,7 +1152,7 @@ function hubStoreContract(
       identities.close();
     });
 
-    it('a crash after the compacted archive is written but before the state naming it is durable reopens the old generation and removes the new one', async () => {
+    it('a crash after compaction, before the state naming the new archive is durable, reopens the old one, removes the new', async () => {
       env = await setup();
       const { opts, before } = await deadArchive();
       const medium = env.open();

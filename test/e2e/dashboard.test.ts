@@ -14,7 +14,8 @@ import type { RolloutState } from '../../hub/registry/rollout.js';
 import { deviceKey, emptyState, type Inspection } from '../../hub/store/state.js';
 import type { TrainingJob } from '../../hub/training/jobs.js';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
-import { exited, getJson, login, startPdm, hubEnv, type HubReady } from '../support/processes.js';
+import { externalPresent, programs } from '../support/externals.js';
+import { exited, getJson, login, startPdm, hubEnv, type HubReady } from '../../testkit/processes.js';
 
 /**
  * The dashboard in Debian's Chromium against a real hub process and a real agent on a simulated pump that develops a
@@ -35,7 +36,10 @@ let ready: HubReady;
 let browser: Browser;
 let apiCookie: string;
 let deviceSecret = '';
-/** A real HTTP server as the CMMS: it refuses every notification (400, so each becomes a dead letter at once) until a test lets it accept. */
+/**
+ * A real HTTP server as the CMMS: it refuses every notification (400, so each becomes a dead letter at once) until a test lets it
+ * accept.
+ */
 let cmms: Server;
 let cmmsStatus = 400;
 let cmmsAccepted = 0;
@@ -112,7 +116,9 @@ afterAll(async () => {
   }
 });
 
-describe('dashboard in a real browser', () => {
+const withChromium = externalPresent('the dashboard browser suite (test/e2e/dashboard.test.ts)', programs.chromium);
+
+describe.skipIf(!withChromium)('dashboard in a real browser', () => {
   let id = '';
 
   it('shows a simulated fault arriving live, and a supervisor works it to resolution', async () => {

@@ -8,8 +8,8 @@ import { encode } from '../../protocol/codec.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import { foreignFilters, foreignTopics, HOSTILE, MessageFuzzer } from '../support/fuzz.js';
 import { HttpFuzzer, type FuzzSessions } from '../support/http-fuzz.js';
-import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
-import { exited } from '../support/processes.js';
+import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub-helpers.js';
+import { exited } from '../../testkit/processes.js';
 
 /**
  * The bad-input suite against a real hub process: thousands of malformed MQTT messages and HTTP requests (seeded,

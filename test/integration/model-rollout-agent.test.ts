@@ -13,9 +13,9 @@ import { sha256 } from '../../models/card.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { encode } from '../../protocol/codec.js';
 import type { ModelAckMessage } from '../../protocol/messages.js';
-import { exited, login, startPdm, waitFor } from '../support/processes.js';
-import { startTestHub } from './hub.helpers.js';
-import { shippedCopy, variant } from './model-sync.support.js';
+import { exited, login, startPdm, waitFor } from '../../testkit/processes.js';
+import { startTestHub } from './hub-helpers.js';
+import { shippedCopy, variant } from './model-sync-support.js';
 
 /**
  * The model registry wired into the real hub (createHub: aedes, ingest, HTTP API with sessions) and model sync wired

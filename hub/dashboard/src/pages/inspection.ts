@@ -59,7 +59,8 @@ export async function inspectionPage(id: string, user: User, refresh: () => void
           h(
             'li',
             {},
-            `${new Date(a.at).toLocaleString()} ${a.by}: ${a.action}${a.from ? ` (${a.from} → ${a.to})` : ''}${a.note ? ` — ${a.note}` : ''}`,
+            `${new Date(a.at).toLocaleString()} ${a.by}: ` +
+              `${a.action}${a.from ? ` (${a.from} → ${a.to})` : ''}${a.note ? ` — ${a.note}` : ''}`,
           ),
         ),
       ),

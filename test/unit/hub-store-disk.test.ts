@@ -10,7 +10,7 @@ import { WorkerFolder } from '../../hub/store/fold.js';
 import { decodeLine, encodeRecord, FileJournal } from '../../hub/store/journal.js';
 import { fileMedium, HubStore, memoryMedium, PASS_EVENTS } from '../../hub/store/store.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { anomalyEvent, tempDir } from '../integration/hub.helpers.js';
+import { anomalyEvent, tempDir } from '../integration/hub-helpers.js';
 
 describe('HubStore on disk: corruption', () => {
   let cleanup: (() => Promise<void>) | undefined;
@@ -48,7 +48,8 @@ describe('HubStore on disk: corruption', () => {
     expect((error as Error).message).toContain(`${file} is not valid JSON`);
     expect((error as Error).message).toContain(`the previous good copy is ${prev}`);
     expect((error as Error).message).toContain(
-      `the journals ${join(dir, 'state.journal.older')} (while a fold runs), ${join(dir, 'state.journal.prev')} and ${join(dir, 'state.journal')} are replayed`,
+      `the journals ${join(dir, 'state.journal.older')} (while a fold runs), ${join(dir, 'state.journal.prev')} and ` +
+        `${join(dir, 'state.journal')} are replayed`,
     );
     expect(await readFile(prev, 'utf8')).toBe(prevBefore);
     // Following the advice brings the hub back with everything: the previous journal replays over the old copy.
@@ -59,7 +60,7 @@ describe('HubStore on disk: corruption', () => {
     });
   });
 
-  it('folds the previous journal generation into the snapshot in a worker thread; a corrupt snapshot is refused there by name', async () => {
+  it('folds the previous journal generation into the snapshot in a worker thread, which refuses a corrupt snapshot by name', async () => {
     const { dir, file } = await twoRuns();
     const journal = new FileJournal(join(dir, 'state.journal'));
     await journal.read();

@@ -3,7 +3,7 @@ import { applyEvent, promoteOverdueWatches } from '../../hub/incidents.js';
 import { policyFor, shareToPeople, type RoutingConfig } from '../../hub/routing.js';
 import { UNTRACKED } from '../../hub/store/changes.js';
 import { emptyState } from '../../hub/store/state.js';
-import { anomalyEvent } from '../integration/hub.helpers.js';
+import { anomalyEvent } from '../integration/hub-helpers.js';
 
 const routing: RoutingConfig = {
   correlationWindowSeconds: 60,

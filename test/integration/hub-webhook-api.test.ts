@@ -5,8 +5,8 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RunningHub } from '../../hub/hub.js';
 import type { WebhookView } from '../../hub/workflow/webhook-outbox.js';
 import { encode } from '../../protocol/codec.js';
-import { waitFor } from '../support/processes.js';
-import { anomalyEvent, startTestHub, tempDir } from './hub.helpers.js';
+import { waitFor } from '../../testkit/processes.js';
+import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
 
 const PASSWORD = 'correct horse battery';
 

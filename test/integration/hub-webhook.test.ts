@@ -9,8 +9,8 @@ import { openInspection } from '../../hub/workflow/inspection.js';
 import { buildNotification, postNotification, signBody, type CmmsConfig } from '../../hub/workflow/activities.js';
 import { WEBHOOK_FILE, WebhookOutbox, type WebhookView } from '../../hub/workflow/webhook-outbox.js';
 import { encode } from '../../protocol/codec.js';
-import { exited, freePort, getJson, login, waitFor } from '../support/processes.js';
-import { anomalyEvent, connectDevice, forkHub, silent, tempDir, type HubProcess } from './hub.helpers.js';
+import { exited, freePort, getJson, login, waitFor } from '../../testkit/processes.js';
+import { anomalyEvent, connectDevice, forkHub, silent, tempDir, type HubProcess } from './hub-helpers.js';
 
 interface Received {
   at: number;

@@ -5,8 +5,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, startTestHub, tempDir } from './hub.helpers.js';
-import { exited, freePort, MOSQUITTO } from '../support/processes.js';
+import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
+import { exited, freePort, MOSQUITTO } from '../../testkit/processes.js';
+import { externalPresent, programs } from '../support/externals.js';
 
 async function until(what: string, check: () => boolean, tries = 200): Promise<void> {
   for (let i = 0; i < tries; i += 1) {
@@ -16,8 +17,10 @@ async function until(what: string, check: () => boolean, tries = 200): Promise<v
   throw new Error(`gave up waiting for ${what}`);
 }
 
-/** Interoperability with a real Mosquitto process (Debian's `mosquitto` package); skipped where it is not installed. */
-describe.skipIf(!MOSQUITTO)('hub in external-broker mode against a real mosquitto', () => {
+/** Interoperability with a real Mosquitto process (Debian's `mosquitto` package). */
+describe.skipIf(
+  !externalPresent('the external-broker suite (test/integration/hub-external.test.ts)', programs.mosquitto),
+)('hub in external-broker mode against a real mosquitto', () => {
   let broker: ChildProcess | undefined;
   let hub: RunningHub | undefined;
   let device: MqttClient | undefined;

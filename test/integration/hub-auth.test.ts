@@ -5,7 +5,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { createHub, type RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
 import { topicFor } from '../../protocol/topics.js';
-import { anomalyEvent, connectDevice, hubConfig, startTestHub, tempDir } from './hub.helpers.js';
+import { anomalyEvent, connectDevice, hubConfig, startTestHub, tempDir } from './hub-helpers.js';
 
 describe('hub broker: device identity and ACL (real aedes on port 0)', () => {
   let hub: RunningHub | undefined;

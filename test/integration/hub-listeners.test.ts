@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, startTestHub, tempDir } from './hub.helpers.js';
+import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
 
 const OPENSSL = existsSync('/usr/bin/openssl');
 

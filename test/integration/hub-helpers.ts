@@ -7,11 +7,10 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { HubConfigSchema, validate, type HubConfig } from '../../config/index.js';
 import { createHub, type RunningHub } from '../../hub/hub.js';
-import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import type { EventMessage, Severity } from '../../protocol/messages.js';
 import { deviceClientId } from '../../protocol/topics.js';
-import { uuidv7 } from '../../protocol/uuid.js';
-import { hubEnv, startPdm, type HubReady } from '../support/processes.js';
+import { hubEnv, startPdm, type HubReady } from '../../testkit/processes.js';
+
+export { anomalyEvent } from '../../testkit/hub-events.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -53,28 +52,6 @@ export async function connectDevice(
     connectTimeout: 5000,
     ...(password !== undefined ? { username, password } : {}),
   });
-}
-
-/** A valid anomaly (or clear) event as an agent would send it. */
-export function anomalyEvent(
-  site: string,
-  device: string,
-  opts: { severity?: Severity; asset?: string; episodeId?: string; kind?: 'anomaly' | 'clear'; ts?: number } = {},
-): EventMessage {
-  const env = createEnvelopeFactory({ site, device, now: () => opts.ts ?? Date.now() }).next();
-  return {
-    ...env,
-    kind: opts.kind ?? 'anomaly',
-    episodeId: opts.episodeId ?? uuidv7(),
-    asset: opts.asset ?? device,
-    score: 2,
-    threshold: 1.5,
-    severity: opts.severity ?? 'warning',
-    model: { id: 'rms', version: '1' },
-    contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
-    windowStart: env.ts - 1000,
-    windowEnd: env.ts,
-  };
 }
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));

@@ -110,5 +110,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Debian's mosquitto binary, where installed. */
-export const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
+/** Debian's mosquitto binary, where installed (MOSQUITTO_PATH names another; one that does not exist hides it). */
+export const MOSQUITTO = (
+  process.env.MOSQUITTO_PATH ? [process.env.MOSQUITTO_PATH] : ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']
+).find((p) => existsSync(p));

@@ -8,7 +8,7 @@ import type { Activities } from '../../hub/workflow/activities.js';
 import { addComment, allowedActions, decide, type Actor } from '../../hub/workflow/machine.js';
 import { Workflow } from '../../hub/workflow/service.js';
 import { isPdmError } from '../../protocol/errors.js';
-import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
+import { anomalyEvent, silent, tempDir } from '../integration/hub-helpers.js';
 
 const routing = {
   correlationWindowSeconds: 60,

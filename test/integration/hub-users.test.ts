@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exited, hubEnv, login, runPdm, startPdm, waitFor, type HubReady } from '../support/processes.js';
+import { exited, hubEnv, login, runPdm, startPdm, waitFor, type HubReady } from '../../testkit/processes.js';
 
 /**
  * Users managed with the CLI while a real hub process runs: the hub re-reads the identities file, so a session always

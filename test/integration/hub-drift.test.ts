@@ -9,8 +9,8 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { OnnxModelRuntime } from '../../models/runtime.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { exited, getJson, login, waitFor } from '../support/processes.js';
-import { connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
+import { exited, getJson, login, waitFor } from '../../testkit/processes.js';
+import { connectDevice, forkHub, tempDir, type HubProcess } from './hub-helpers.js';
 
 const CARD = join(
   resolve(fileURLToPath(new URL('../../models/default', import.meta.url))),
@@ -114,7 +114,8 @@ describe('drift: a real hub process compares a device telemetry with its model c
       bins: 10,
     });
     console.log(
-      `stable: ${report.samples} samples, max PSI ${report.maxPsi!.toFixed(4)} (${report.features[0]!.name}), score PSI ${report.score!.psi!.toFixed(4)}`,
+      `stable: ${report.samples} samples, max PSI ${report.maxPsi!.toFixed(4)} (${report.features[0]!.name}), score ` +
+        `PSI ${report.score!.psi!.toFixed(4)}`,
     );
     const devices = await getJson<Array<{ device: string; drift?: { level: string; maxPsi: number } }>>(
       `${hub.httpUrl}/api/devices`,
@@ -123,7 +124,7 @@ describe('drift: a real hub process compares a device telemetry with its model c
     expect(devices.find((d) => d.device === DEVICE)!.drift).toEqual({ level: 'none', maxPsi: report.maxPsi });
   }, 120_000);
 
-  it('raises the flag on a vibration step (the check run faulty windows), visible in the API, /metrics and one log line per change', async () => {
+  it('raises the flag on a vibration step (the check run faulty windows): in the API, /metrics and one log line per change', async () => {
     // The card's check run after its 2x vibration step (seed 42 + 100), and three more of the same.
     const faulty = [42, 43, 44, 45].flatMap((seed) => defaultTrainingData(seed, 60).check.rows.slice(60));
     const before = (await drift()).samples;
@@ -134,10 +135,11 @@ describe('drift: a real hub process compares a device telemetry with its model c
     expect(report.score!.psi!).toBeGreaterThan(0.25);
     expect(report.features[0]!.name).toMatch(/^vibration\./);
     console.log(
-      `shifted: ${report.samples} samples, max PSI ${report.maxPsi!.toFixed(4)}, score PSI ${report.score!.psi!.toFixed(4)}, top ${report.features
-        .slice(0, 3)
-        .map((f) => `${f.name} ${f.psi!.toFixed(3)}`)
-        .join(', ')}`,
+      `shifted: ${report.samples} samples, max PSI ${report.maxPsi!.toFixed(4)}, score PSI ` +
+        `${report.score!.psi!.toFixed(4)}, top ${report.features
+          .slice(0, 3)
+          .map((f) => `${f.name} ${f.psi!.toFixed(3)}`)
+          .join(', ')}`,
     );
 
     const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();

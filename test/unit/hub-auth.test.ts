@@ -3,7 +3,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { FailedLoginLimiter } from '../../hub/auth/rate-limit.js';
 import { hashSecret, newSecret, verifySecret } from '../../hub/auth/secrets.js';
 import { isPdmError } from '../../protocol/errors.js';
-import { tempDir } from '../integration/hub.helpers.js';
+import { tempDir } from '../integration/hub-helpers.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 

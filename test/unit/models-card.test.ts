@@ -55,7 +55,7 @@ describe('model card', () => {
     const original = readFileSync(cardPath, 'utf8');
 
     const onnx = readFileSync(onnxPath);
-    onnx[onnx.length - 1] ^= 1;
+    onnx[onnx.length - 1]! ^= 1;
     writeFileSync(onnxPath, onnx);
     expectModelError(() => readModel(cardPath), /sha256\/size differ/);
 

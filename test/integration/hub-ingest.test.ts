@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Ingest } from '../../hub/ingest.js';
 import { HubStore, memoryMedium } from '../../hub/store/store.js';
 import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, silent, tempDir } from './hub.helpers.js';
+import { anomalyEvent, silent, tempDir } from './hub-helpers.js';
 
 const routing = {
   correlationWindowSeconds: 300,

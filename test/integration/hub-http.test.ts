@@ -3,7 +3,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RunningHub } from '../../hub/hub.js';
 import type { Inspection } from '../../hub/store/state.js';
 import { decode, encode } from '../../protocol/codec.js';
-import { anomalyEvent, connectDevice, startTestHub, tempDir } from './hub.helpers.js';
+import { anomalyEvent, connectDevice, startTestHub, tempDir } from './hub-helpers.js';
 
 const PASSWORD = 'correct horse battery';
 

@@ -7,8 +7,8 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { readStoredState } from '../../hub/store/restore.js';
 import type { HubState } from '../../hub/store/state.js';
 import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
-import { exited } from '../support/processes.js';
+import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub-helpers.js';
+import { exited } from '../../testkit/processes.js';
 
 const DEVICES = 4;
 const EVENTS_PER_DEVICE = 250;
@@ -181,7 +181,10 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     await writeFile(join(tmp.dir, 'state.json'), '{"schema":1,"inspec');
 
     await expect(forkHub(tmp.dir)).rejects.toThrow(
-      /pdm hub: state file is corrupt: .*state\.json is not valid JSON .*previous good copy is .*state\.json\.prev.*journals .* are replayed.*\[PDM_ERR_STORE_CORRUPT\]/,
+      new RegExp(
+        /pdm hub: state file is corrupt: .*state\.json is not valid JSON .*previous good copy is .*state\.json\.prev/
+          .source + /.*journals .* are replayed.*\[PDM_ERR_STORE_CORRUPT\]/.source,
+      ),
     );
     expect(await readFile(join(tmp.dir, 'state.json.prev'), 'utf8')).toBe(prev);
     expect((JSON.parse(prev) as HubState).inspections).toHaveLength(3);

@@ -12,8 +12,8 @@ import { decode, encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { topicFor } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
-import { runPdm, waitFor } from '../support/processes.js';
-import { anomalyEvent, connectDevice, hubConfig, silent, tempDir } from './hub.helpers.js';
+import { runPdm, waitFor } from '../../testkit/processes.js';
+import { anomalyEvent, connectDevice, hubConfig, silent, tempDir } from './hub-helpers.js';
 
 /**
  * The learning loop on a real hub: an authenticated device sends telemetry over MQTT; one inspection is dismissed as a

@@ -4,7 +4,7 @@ import type { RunningHub } from '../../hub/hub.js';
 import type { Kpis } from '../../hub/kpis.js';
 import type { Inspection } from '../../hub/store/state.js';
 import { encode } from '../../protocol/codec.js';
-import { anomalyEvent, startTestHub, tempDir } from './hub.helpers.js';
+import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
 
 const PASSWORD = 'correct horse battery';
 const CLOSED = 60;

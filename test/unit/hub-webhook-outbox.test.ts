@@ -7,7 +7,7 @@ import { openInspection } from '../../hub/workflow/inspection.js';
 import { decide, type Actor } from '../../hub/workflow/machine.js';
 import { WEBHOOK_FILE, WebhookOutbox, type WebhookClock } from '../../hub/workflow/webhook-outbox.js';
 import { isPdmError } from '../../protocol/errors.js';
-import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
+import { anomalyEvent, silent, tempDir } from '../integration/hub-helpers.js';
 
 const tech: Actor = { name: 'tina', role: 'technician' };
 const CMMS: CmmsConfig = {
