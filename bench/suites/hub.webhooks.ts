@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Inspection } from '../../hub/store/state.js';
 import { buildNotification, postNotification, type CmmsConfig } from '../../hub/workflow/activities.js';
-import { openInspection } from '../../hub/workflow/inspection.js';
+import { openInspection } from '../../hub/inspections/opening.js';
 import { WebhookOutbox } from '../../hub/workflow/webhook-outbox.js';
 import { anomalyEvent } from '../../test/integration/hub.helpers.js';
 import type { Report } from '../result.js';

@@ -1,6 +1,6 @@
 import { ROLES } from '../auth/identities.js';
 import { INSPECTION_STATUSES } from '../store/state.js';
-import { ACTIONS } from '../workflow/machine.js';
+import { ACTIONS } from '../inspections/workflow.js';
 
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });

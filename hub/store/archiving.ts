@@ -1,4 +1,4 @@
-import { forgetCorrelationIndex } from '../correlation-index.js';
+import { forgetCorrelationIndex } from '../inspections/correlation.js';
 import type { InspectionArchive } from './archive.js';
 import type { ChangeKind, DirtySet, JournaledEvents, ListIndex } from './changes.js';
 import { isClosed, type HubState, type Inspection, type InspectionEventRef, type WatchItem } from './state.js';
@@ -138,14 +138,12 @@ export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, m
   let take = 0;
   for (let events = 0; take < due.length && (take === 0 || events + due[take]!.events.length <= maxEvents); take += 1)
     events += due[take]!.events.length;
-  const batch = due
-    .slice(0, take)
-    .map((i) => ({
-      record: i,
-      id: i.id,
-      previous: i.spilled,
-      events: i.events.slice(1, i.events.length - (keep - 1)),
-    }));
+  const batch = due.slice(0, take).map((i) => ({
+    record: i,
+    id: i.id,
+    previous: i.spilled,
+    events: i.events.slice(1, i.events.length - (keep - 1)),
+  }));
   const spilled = await deps.archive.spill(batch);
   let changed = 0;
   batch.forEach(({ record, events }, n) => {

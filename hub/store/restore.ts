@@ -4,7 +4,7 @@ import { PdmError } from '../../protocol/errors.js';
 import { applyChanges, LeftRecords, ListIndex, type Change } from './changes.js';
 import { generationPath } from './archive-file.js';
 import { decodeLine, parseJournal } from './journal.js';
-import { SeenEvents } from './seen-events.js';
+import { SeenEvents } from '../inspections/seen-events.js';
 import { emptyState, type ChunkRef, type HubState } from './state.js';
 
 export const SNAPSHOT_FILE = 'state.json';

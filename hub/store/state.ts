@@ -1,5 +1,5 @@
 import type { Contribution, EventMessage, Severity } from '../../protocol/messages.js';
-import { SeenEvents } from './seen-events.js';
+import { SeenEvents } from '../inspections/seen-events.js';
 
 export const INSPECTION_STATUSES = [
   'open',

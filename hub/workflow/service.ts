@@ -2,12 +2,20 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
 import type { IdentityStore } from '../auth/identities.js';
-import { promoteOverdueWatches, type IncidentOutcome } from '../incidents.js';
-import { policyFor, type RoutingConfig } from '../routing.js';
+import { promoteOverdueWatches, type IncidentOutcome } from '../inspections/incidents.js';
+import { policyFor, type RoutingConfig } from '../inspections/routing.js';
 import type { AuditEntry, Inspection } from '../store/state.js';
 import type { HubStore } from '../store/store.js';
 import type { Activities } from './activities.js';
-import { ackDeadline, addComment, decide, isOverdue, type Actor, type Command, type SlaMinutes } from './machine.js';
+import {
+  ackDeadline,
+  addComment,
+  decide,
+  isOverdue,
+  type Actor,
+  type Command,
+  type SlaMinutes,
+} from '../inspections/workflow.js';
 
 export interface WorkflowConfig {
   sla: { ackMinutes: SlaMinutes; checkCron: string };

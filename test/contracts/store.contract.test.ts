@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import { Ingest } from '../../hub/ingest.js';
+import { Ingest } from '../../hub/mqtt/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
 import {
   decodeLine,
@@ -12,13 +12,13 @@ import {
   type Journal,
 } from '../../hub/store/journal.js';
 import { MemoryDocument } from '../../hub/store/memory-document.js';
-import { computeKpis } from '../../hub/kpis.js';
+import { computeKpis } from '../../hub/inspections/kpis.js';
 import { countAlarmsIn } from '../../hub/registry/wire.js';
 import type { HubState } from '../../hub/store/state.js';
 import type { Folder } from '../../hub/store/fold.js';
 import type { ArchiveFile } from '../../hub/store/archive-file.js';
 import type { SnapshotDocument } from '../../hub/store/restore.js';
-import { SeenEvents } from '../../hub/store/seen-events.js';
+import { SeenEvents } from '../../hub/inspections/seen-events.js';
 import {
   fileMedium,
   HubStore,

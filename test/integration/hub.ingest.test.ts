@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Ingest } from '../../hub/ingest.js';
+import { Ingest } from '../../hub/mqtt/ingest.js';
 import { HubStore, memoryMedium } from '../../hub/store/store.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent, silent, tempDir } from './hub.helpers.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { Inspection } from '../../hub/store/state.js';
-import { openInspection } from '../../hub/workflow/inspection.js';
+import { openInspection } from '../../hub/inspections/opening.js';
 import { buildNotification, postNotification, signBody, type CmmsConfig } from '../../hub/workflow/activities.js';
 import { WEBHOOK_FILE, WebhookOutbox, type WebhookView } from '../../hub/workflow/webhook-outbox.js';
 import { encode } from '../../protocol/codec.js';

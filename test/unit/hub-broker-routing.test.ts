@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { connectAsync } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { endDeviceMessagesAtTheHub } from '../../hub/broker.js';
+import { endDeviceMessagesAtTheHub } from '../../hub/mqtt/broker.js';
 
 describe('embedded broker: a device message ends at the hub (broker.ts)', () => {
   const closers: Array<() => Promise<void>> = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeKpis } from '../../hub/kpis.js';
+import { computeKpis } from '../../hub/inspections/kpis.js';
 import { emptyState, type HubState, type Inspection, type WatchItem } from '../../hub/store/state.js';
 
 const H = 3_600_000;

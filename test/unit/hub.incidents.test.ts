@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, promoteOverdueWatches } from '../../hub/incidents.js';
-import { policyFor, shareToPeople, type RoutingConfig } from '../../hub/routing.js';
+import { applyEvent, promoteOverdueWatches } from '../../hub/inspections/incidents.js';
+import { policyFor, shareToPeople, type RoutingConfig } from '../../hub/inspections/routing.js';
 import { UNTRACKED } from '../../hub/store/changes.js';
 import { emptyState } from '../../hub/store/state.js';
 import { anomalyEvent } from '../integration/hub.helpers.js';

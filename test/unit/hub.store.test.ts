@@ -3,7 +3,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { applyEvent } from '../../hub/incidents.js';
+import { applyEvent } from '../../hub/inspections/incidents.js';
 import { InspectionArchive } from '../../hub/store/archive.js';
 import { FileArchive } from '../../hub/store/archive-file.js';
 import { WorkerFolder } from '../../hub/store/fold.js';

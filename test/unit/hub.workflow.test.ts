@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import { applyEvent } from '../../hub/incidents.js';
+import { applyEvent } from '../../hub/inspections/incidents.js';
 import { emptyState, type HubState, type Inspection } from '../../hub/store/state.js';
 import { UNTRACKED } from '../../hub/store/changes.js';
 import { HubStore, memoryMedium } from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
-import { addComment, allowedActions, decide, type Actor } from '../../hub/workflow/machine.js';
+import { addComment, allowedActions, decide, type Actor } from '../../hub/inspections/workflow.js';
 import { Workflow } from '../../hub/workflow/service.js';
 import { isPdmError } from '../../protocol/errors.js';
 import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';

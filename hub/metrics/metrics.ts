@@ -1,10 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ChannelHistogram } from './channel-histogram.js';
-import type { Ingest } from './ingest.js';
-import { shareToPeople } from './routing.js';
-import { INSPECTION_STATUSES, type HubState } from './store/state.js';
-import type { Workflow } from './workflow/service.js';
-import type { WebhookOutbox } from './workflow/webhook-outbox.js';
+import type { Ingest } from '../mqtt/ingest.js';
+import { shareToPeople } from '../inspections/routing.js';
+import { INSPECTION_STATUSES, type HubState } from '../store/state.js';
+import type { Workflow } from '../workflow/service.js';
+import type { WebhookOutbox } from '../workflow/webhook-outbox.js';
 
 export interface HubMetrics {
   registry: Registry;

@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Logger } from '../config/logger.js';
-import { PdmError } from '../protocol/errors.js';
-import { TOPIC_ROOT } from '../protocol/topics.js';
+import type { Logger } from '../../config/logger.js';
+import { PdmError } from '../../protocol/errors.js';
+import { TOPIC_ROOT } from '../../protocol/topics.js';
 import type { RunningBroker } from './broker.js';
 import type { Ingest } from './ingest.js';
 

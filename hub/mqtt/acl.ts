@@ -1,4 +1,4 @@
-import { DEVICE_CHANNELS, isDeviceChannel, parseDeviceClientId, parseTopic, topicFor } from '../protocol/topics.js';
+import { DEVICE_CHANNELS, isDeviceChannel, parseDeviceClientId, parseTopic, topicFor } from '../../protocol/topics.js';
 
 /**
  * Topic authorisation, deny by default: a device publishes only device channels under its own prefix and subscribes

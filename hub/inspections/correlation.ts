@@ -1,4 +1,4 @@
-import type { HubState } from './store/state.js';
+import type { HubState } from '../store/state.js';
 
 interface Correlated {
   site: string;

@@ -1,4 +1,4 @@
-import type { HubState, Inspection, WatchItem } from './store/state.js';
+import type { HubState, Inspection, WatchItem } from '../store/state.js';
 
 /** What the KPIs read of an inspection: a whole one, or the summary the store keeps of an archived one. */
 export type KpiInspection = Pick<

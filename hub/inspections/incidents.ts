@@ -1,10 +1,10 @@
-import type { EventMessage } from '../protocol/messages.js';
-import { uuidv7 } from '../protocol/uuid.js';
-import { correlationIndex } from './correlation-index.js';
+import type { EventMessage } from '../../protocol/messages.js';
+import { uuidv7 } from '../../protocol/uuid.js';
+import { correlationIndex } from './correlation.js';
 import { maxSeverity, severityAtLeast, type RoutingPolicy } from './routing.js';
-import { holderOfWatch, madeBefore, type ChangeTracker } from './store/changes.js';
-import { isClosed, type HubState, type Inspection, type WatchItem } from './store/state.js';
-import { eventRef, openInspection, priorityFor, promoteWatch } from './workflow/inspection.js';
+import { holderOfWatch, madeBefore, type ChangeTracker } from '../store/changes.js';
+import { isClosed, type HubState, type Inspection, type WatchItem } from '../store/state.js';
+import { eventRef, openInspection, priorityFor, promoteWatch } from './opening.js';
 
 export type IncidentOutcome =
   | { kind: 'duplicate'; id: string }

@@ -1,5 +1,5 @@
-import type { Severity } from '../protocol/messages.js';
-import type { RoutingCounters } from './store/state.js';
+import type { Severity } from '../../protocol/messages.js';
+import type { RoutingCounters } from '../store/state.js';
 
 /** How an anomaly reaches people. Tighten per site by raising `inspectFrom` or the promotion limits. */
 export interface RoutingPolicy {

@@ -1,12 +1,12 @@
-import type { Logger } from '../config/logger.js';
-import { decodeOrThrow, type Decoded } from '../protocol/codec.js';
-import { PdmError, type ErrorCode } from '../protocol/errors.js';
-import type { EventMessage, ModelAckMessage, StatusMessage, TelemetryMessage } from '../protocol/messages.js';
-import type { Channel } from '../protocol/topics.js';
-import { applyEvent, type ApplyOptions, type IncidentOutcome } from './incidents.js';
-import { policyFor, type RoutingConfig } from './routing.js';
-import { deviceKey, type DeviceRecord } from './store/state.js';
-import type { HubStore } from './store/store.js';
+import type { Logger } from '../../config/logger.js';
+import { decodeOrThrow, type Decoded } from '../../protocol/codec.js';
+import { PdmError, type ErrorCode } from '../../protocol/errors.js';
+import type { EventMessage, ModelAckMessage, StatusMessage, TelemetryMessage } from '../../protocol/messages.js';
+import type { Channel } from '../../protocol/topics.js';
+import { applyEvent, type ApplyOptions, type IncidentOutcome } from '../inspections/incidents.js';
+import { policyFor, type RoutingConfig } from '../inspections/routing.js';
+import { deviceKey, type DeviceRecord } from '../store/state.js';
+import type { HubStore } from '../store/store.js';
 
 export interface IngestStats {
   accepted: Partial<Record<Channel, number>>;

@@ -1,8 +1,8 @@
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
-import type { Logger } from '../config/logger.js';
-import { PdmError } from '../protocol/errors.js';
+import type { Logger } from '../../config/logger.js';
+import { PdmError } from '../../protocol/errors.js';
 import { maySubscribe, PublishGrants } from './acl.js';
-import type { LoginVerdict } from './auth/device-auth.js';
+import type { LoginVerdict } from '../auth/device-auth.js';
 import type { Ingest } from './ingest.js';
 import { startListeners, type ListenerConfig, type Listeners } from './listeners.js';
 
