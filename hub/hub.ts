@@ -1,3 +1,4 @@
+import { deviceKey } from '../protocol/device.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,6 @@ import { createStaticHandler } from './http/static.js';
 import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
 import { listDevices } from './telemetry/segments.js';
 import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from './training/jobs.js';
-import { deviceKey } from './store/state.js';
 import { createMetrics } from './metrics/metrics.js';
 import { DurableJsonFile } from './store/durable-file.js';
 import { HubStore } from './store/store.js';
@@ -168,7 +168,7 @@ export async function createHub(
   let observeDrift: (msg: TelemetryMessage) => void = () => undefined;
   // Every accepted telemetry message, from before the broker starts (an external one delivers queued messages at once).
   ingest.onTelemetry = (msg) => {
-    scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);
+    scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
     telemetry?.log.append(msg);
     observeDrift(msg);
   };
@@ -238,7 +238,7 @@ export async function createHub(
       drift.observe(msg);
     } catch (error) {
       driftLog.error(
-        { device: deviceKey(msg.site, msg.device), err: (error as Error).message },
+        { device: deviceKey(msg), err: (error as Error).message },
         'drift monitor failed on a telemetry message',
       );
     }
@@ -333,7 +333,7 @@ function createDrift(
   });
   const monitor = new DriftMonitor(cfg.drift, resolve, now, (report, previous) => {
     const fields = {
-      device: `${report.site}/${report.device}`,
+      device: deviceKey(report),
       level: report.level,
       previous,
       maxPsi: report.maxPsi,

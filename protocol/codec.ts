@@ -1,3 +1,4 @@
+import { deviceKey } from './device.js';
 import type { z } from 'zod';
 import { PdmError } from './errors.js';
 import { MAX_PAYLOAD_BYTES, SCHEMAS, type EventMessage, type MessageFor, type TelemetryMessage } from './messages.js';
@@ -74,7 +75,7 @@ function withAddress(address: Readonly<TopicAddress>, message: unknown): Decoded
   if (site !== address.site || device !== address.device) {
     throw new PdmError(
       'PDM_ERR_DEVICE_MISMATCH',
-      `topic names ${address.site}/${address.device}, payload names ${site}/${device}`,
+      `topic names ${deviceKey(address)}, payload names ${deviceKey({ site, device })}`,
     );
   }
   return { site: address.site, device: address.device, channel: address.channel, message } as Decoded;

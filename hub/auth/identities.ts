@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
-import { deviceClientId, ID_PATTERN } from '../../protocol/topics.js';
+import { deviceClientId, deviceKey, ID_PATTERN } from '../../protocol/device.js';
 import { DurableJsonFile } from '../store/durable-file.js';
 import { hashSecret, newSecret, verifySecret } from './secrets.js';
 
@@ -124,9 +124,7 @@ export class IdentityStore {
   }
 
   listDevices(): DeviceCredential[] {
-    return Object.values(this.doc.devices).sort((a, b) =>
-      `${a.site}/${a.device}`.localeCompare(`${b.site}/${b.device}`),
-    );
+    return Object.values(this.doc.devices).sort((a, b) => deviceKey(a).localeCompare(deviceKey(b)));
   }
 
   /** Whether this client id belongs to a provisioned, unrevoked device. */

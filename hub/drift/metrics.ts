@@ -1,3 +1,4 @@
+import { deviceKey } from '../../protocol/device.js';
 import { Gauge, type Registry } from 'prom-client';
 import type { DriftMonitor, DriftStatus } from './monitor.js';
 
@@ -19,7 +20,7 @@ export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, 
       this.reset();
       for (const r of monitor.reports()) {
         if (r.maxPsi === null) continue;
-        const device = `${r.site}/${r.device}`;
+        const device = deviceKey(r);
         if (r.score?.psi != null) this.set({ device, feature: 'score' }, r.score.psi);
         for (const f of r.features.slice(0, topFeatures))
           if (f.psi !== null) this.set({ device, feature: f.name }, f.psi);
@@ -33,7 +34,7 @@ export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, 
     registers: [registry],
     collect() {
       this.reset();
-      for (const r of monitor.reports()) if (r.maxPsi !== null) this.set({ device: `${r.site}/${r.device}` }, r.maxPsi);
+      for (const r of monitor.reports()) if (r.maxPsi !== null) this.set({ device: deviceKey(r) }, r.maxPsi);
     },
   });
   new Gauge({
@@ -45,7 +46,7 @@ export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, 
       this.reset();
       for (const r of monitor.reports()) {
         const value = LEVEL_VALUE[r.level];
-        if (value !== undefined) this.set({ device: `${r.site}/${r.device}` }, value);
+        if (value !== undefined) this.set({ device: deviceKey(r) }, value);
       }
     },
   });

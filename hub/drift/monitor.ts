@@ -1,6 +1,6 @@
+import { deviceKey } from '../../protocol/device.js';
 import type { ReferenceDistribution } from '../../models/distribution.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import { deviceKey } from '../store/state.js';
 import { PSI_EPSILON, levelOf, psi, settleLevel, type DriftLevel } from './psi.js';
 import { BinnedWindow, type WindowTotals } from './window.js';
 
@@ -93,7 +93,7 @@ export class DriftMonitor {
   ) {}
 
   observe(msg: TelemetryMessage): void {
-    const key = deviceKey(msg.site, msg.device);
+    const key = deviceKey(msg);
     const reference = this.resolve(msg.site, msg.device);
     let state = this.devices.get(key);
     if (!state || !sameModel(state.reference, reference)) {
@@ -114,7 +114,7 @@ export class DriftMonitor {
   }
 
   report(site: string, device: string): DriftReport | undefined {
-    const state = this.devices.get(deviceKey(site, device));
+    const state = this.devices.get(deviceKey({ site, device }));
     return state ? this.build(state) : undefined;
   }
 

@@ -1,3 +1,4 @@
+import { deviceKey } from '../../protocol/device.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModel } from '../../models/artifacts.js';
@@ -5,7 +6,6 @@ import { decodeBundle } from '../../models/bundle.js';
 import type { ModelCard } from '../../models/card.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { DeviceRecord } from '../store/state.js';
-import { deviceKey } from '../store/state.js';
 import type { DriftModelRef, DriftReference } from './monitor.js';
 
 export interface ReferenceSources {
@@ -95,7 +95,7 @@ export function createReferenceResolver(sources: ReferenceSources): (site: strin
   };
 
   return (site, device) => {
-    const key = deviceKey(site, device);
+    const key = deviceKey({ site, device });
     const version = sources.devices()[key]?.modelVersion;
     const deployed = sources.registry.deployed()[key];
     const basis = `${version ?? ''}|${deployed ? `${deployed.modelId}@${deployed.version}` : ''}`;

@@ -1,13 +1,13 @@
+import { deviceClientId, deviceKey, ID_PATTERN } from '../../protocol/device.js';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { PdmError } from '../../protocol/errors.js';
-import { ID_PATTERN } from '../../protocol/topics.js';
 import type { IdentityStore, Role } from '../auth/identities.js';
 import type { DriftMonitor } from '../drift/monitor.js';
 import type { FailedLoginLimiter } from '../auth/rate-limit.js';
 import type { Ingest } from '../mqtt/ingest.js';
 import { shareToPeople } from '../inspections/routing.js';
-import { deviceKey, INSPECTION_STATUSES, type Inspection } from '../store/state.js';
+import { INSPECTION_STATUSES, type Inspection } from '../store/state.js';
 import type { HubStore } from '../store/store.js';
 import { ACTIONS, allowedActions } from '../inspections/workflow.js';
 import type { Activities } from '../workflow/activities.js';
@@ -254,8 +254,8 @@ export const routes: Route[] = [
         const drift = deps.drift.report(d.site, d.device);
         return {
           ...d,
-          ...deps.ingest.live.get(deviceKey(d.site, d.device)),
-          credentials: deps.identities.isActiveDevice(`${d.site}:${d.device}`) ? 'active' : 'none or revoked',
+          ...deps.ingest.live.get(deviceKey(d)),
+          credentials: deps.identities.isActiveDevice(deviceClientId(d)) ? 'active' : 'none or revoked',
           ...(drift ? { drift: { level: drift.level, maxPsi: drift.maxPsi } } : {}),
         };
       }),
@@ -299,7 +299,7 @@ export const routes: Route[] = [
     role: 'viewer',
     handle: ({ params, url, deps }) => {
       const q = parseBody(ScoresQuery, Object.fromEntries(url.searchParams));
-      return { body: deps.scores.read(deviceKey(params[0]!, params[1]!), q.points, q.from, q.to) };
+      return { body: deps.scores.read(deviceKey({ site: params[0]!, device: params[1]! }), q.points, q.from, q.to) };
     },
   },
   {

@@ -1,4 +1,5 @@
-import { DEVICE_CHANNELS, isDeviceChannel, parseDeviceClientId, parseTopic, topicFor } from '../../protocol/topics.js';
+import { deviceKey, parseDeviceClientId } from '../../protocol/device.js';
+import { DEVICE_CHANNELS, isDeviceChannel, parseTopic, topicFor } from '../../protocol/topics.js';
 
 /**
  * Topic authorisation, deny by default: a device publishes only device channels under its own prefix and subscribes
@@ -14,7 +15,7 @@ export function mayPublish(clientId: string, topic: string): string | undefined 
     return (error as Error).message;
   }
   if (address.site !== identity.site || address.device !== identity.device) {
-    return `${clientId} may not publish for ${address.site}/${address.device}`;
+    return `${clientId} may not publish for ${deviceKey(address)}`;
   }
   if (!isDeviceChannel(address.channel)) return `devices may not publish on ${address.channel}`;
   return undefined;

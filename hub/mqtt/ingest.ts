@@ -1,3 +1,4 @@
+import { deviceKey } from '../../protocol/device.js';
 import type { Logger } from '../../config/logger.js';
 import { decodeOrThrow, type Decoded } from '../../protocol/codec.js';
 import { PdmError, type ErrorCode } from '../../protocol/errors.js';
@@ -5,7 +6,7 @@ import type { EventMessage, ModelAckMessage, StatusMessage, TelemetryMessage } f
 import type { Channel } from '../../protocol/topics.js';
 import { applyEvent, type ApplyOptions, type IncidentOutcome } from '../inspections/incidents.js';
 import { policyFor, type RoutingConfig } from '../inspections/routing.js';
-import { deviceKey, type DeviceRecord } from '../store/state.js';
+import type { DeviceRecord } from '../store/state.js';
 import type { HubStore } from '../store/store.js';
 
 export interface IngestStats {
@@ -144,7 +145,7 @@ export class Ingest {
   }
 
   private liveView(site: string, device: string): LiveDeviceView {
-    const key = deviceKey(site, device);
+    const key = deviceKey({ site, device });
     let view = this.live.get(key);
     if (!view) this.live.set(key, (view = {}));
     return view;
@@ -241,7 +242,7 @@ export class Ingest {
   }
 
   private async onStatus(status: StatusMessage): Promise<void> {
-    const key = deviceKey(status.site, status.device);
+    const key = deviceKey(status);
     const previous = this.store.state.devices[key];
     // An old boot's Will must not mark a device offline that has since come back with a new boot.
     if (previous && previous.bootId !== status.bootId && status.state === 'offline' && previous.lastSeen > status.ts) {

@@ -1,6 +1,6 @@
+import { DEVICE_KEY_PATTERN, parseDeviceKey } from '../../protocol/device.js';
 import { z } from 'zod';
 import { PdmError } from '../../protocol/errors.js';
-import { ID_PATTERN } from '../../protocol/topics.js';
 import { decodeBundle } from '../../models/bundle.js';
 import type { ModelRegistry } from './registry.js';
 import type { RolloutState } from './rollout.js';
@@ -8,8 +8,8 @@ import type { RegistryEntry } from './store.js';
 
 const deviceRef = z
   .string()
-  .refine((s) => s.split('/').length === 2 && s.split('/').every((p) => ID_PATTERN.test(p)), 'expected "site/device"')
-  .transform((s) => ({ site: s.split('/')[0]!, device: s.split('/')[1]! }));
+  .regex(DEVICE_KEY_PATTERN, 'expected "site/device"')
+  .transform((s) => parseDeviceKey(s)!);
 
 export const RolloutRequestSchema = z.strictObject({
   modelId: z.string().min(1),

@@ -160,7 +160,6 @@ export function emptyState(): HubState {
   };
 }
 
-export const deviceKey = (site: string, device: string): string => `${site}/${device}`;
 
 export const isClosed = (status: InspectionStatus): boolean => status === 'resolved' || status === 'false_alarm';
 

@@ -1,9 +1,9 @@
+import { deviceKey } from '../../protocol/device.js';
 import { mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../config/logger.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import { deviceKey } from '../store/state.js';
 import { readSegment } from './reader.js';
 import { applyRetention, type RetentionResult } from './retention.js';
 import { bufferRow, namesLine, rowLine, sameNames, type BufferedRow } from './rows.js';
@@ -98,7 +98,7 @@ export class TelemetryLog {
   /** Buffers one accepted telemetry message; synchronous and cheap. */
   append(msg: TelemetryMessage): void {
     if (this.closed) return;
-    const key = deviceKey(msg.site, msg.device);
+    const key = deviceKey(msg);
     let seg = this.active.get(key);
     if (!seg) {
       const openedAt = this.now();
@@ -246,12 +246,12 @@ export class TelemetryLog {
       maxT: -Infinity,
       names: undefined,
     };
-    this.active.set(deviceKey(seg.site, seg.device), next);
+    this.active.set(deviceKey(seg), next);
     return next;
   }
 
   private seal(seg: Active): void {
-    this.active.delete(deviceKey(seg.site, seg.device));
+    this.active.delete(deviceKey(seg));
     if (seg.bytes === 0) return;
     const sealed = join(
       deviceDir(this.opts.root, seg.site, seg.device),

@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ID_PATTERN } from '../../protocol/topics.js';
+import { ID_PATTERN } from '../../protocol/device.js';
 
 /**
  * Segment files of the telemetry log, one folder per device: `<root>/<site>/<device>/`.

@@ -1,13 +1,9 @@
+import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import { PdmError } from '../../protocol/errors.js';
 import { readTelemetry, type ReadStats } from '../telemetry/reader.js';
 import type { TelemetryRow } from '../telemetry/rows.js';
 import { labelRow, spansFor, type LabelledInspection, type LabelledWatch } from './labels.js';
 import { EvenSample } from './thin.js';
-
-export interface DeviceRef {
-  site: string;
-  device: string;
-}
 
 export interface CollectOptions {
   root: string;
@@ -86,7 +82,7 @@ export async function collectTrainingSet(opts: CollectOptions): Promise<Training
       if (!sameSet) {
         throw new PdmError(
           'PDM_ERR_TRAINING_DATA',
-          `features differ between rows: ${row.site}/${row.device} at ${new Date(row.t).toISOString()} has [${row.names.length} features] where earlier rows had [${names.length}] (${describeDifference(names, row.names)}); train one feature set at a time (narrow from/to, or train devices separately)`,
+          `features differ between rows: ${deviceKey(row)} at ${new Date(row.t).toISOString()} has [${row.names.length} features] where earlier rows had [${names.length}] (${describeDifference(names, row.names)}); train one feature set at a time (narrow from/to, or train devices separately)`,
         );
       }
       order = names.map((n) => row.names.indexOf(n));
@@ -123,7 +119,7 @@ export async function collectTrainingSet(opts: CollectOptions): Promise<Training
       }
       normal.push(values);
     }
-    if (used) set.devices.push(`${ref.site}/${ref.device}`);
+    if (used) set.devices.push(deviceKey(ref));
   }
   set.names = [...(names ?? [])];
   set.falseAlarmInspections = sources.falseAlarm.size;

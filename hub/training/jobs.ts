@@ -1,14 +1,13 @@
+import { DEVICE_KEY_PATTERN, deviceKey, type DeviceRef, ID_PATTERN, parseDeviceKey } from '../../protocol/device.js';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
 import { decodeBundle } from '../../models/bundle.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { ID_PATTERN } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { CoalescedWriter } from '../store/coalesced-writer.js';
 import type { DocumentAdapter } from '../store/durable-file.js';
-import type { DeviceRef } from './collect.js';
 import { trainFromTelemetry, type TrainDeps, type TrainResult, type TrainTarget } from './train.js';
 
 const idText = z.string().regex(ID_PATTERN, 'expected an id of 1-64 characters [A-Za-z0-9._-]');
@@ -16,10 +15,7 @@ const epochMs = z.number().int().nonnegative();
 
 export const TrainRequestSchema = z
   .strictObject({
-    device: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected "site/device"')
-      .optional(),
+    device: z.string().regex(DEVICE_KEY_PATTERN, 'expected "site/device"').optional(),
     kind: idText.optional(),
     /** Device time (epoch ms) of the rows to use, inclusive. */
     from: epochMs.optional(),
@@ -116,7 +112,7 @@ export class TrainingJobs {
       target: {
         scope: target.scope,
         name: target.name,
-        devices: target.devices.map((d) => `${d.site}/${d.device}`),
+        devices: target.devices.map(deviceKey),
         ...(req.from !== undefined ? { from: req.from } : {}),
         ...(req.to !== undefined ? { to: req.to } : {}),
       },
@@ -178,10 +174,7 @@ export class TrainingJobs {
       job.status = 'queued';
     }
     const { target } = job;
-    const devices = target.devices.map((d) => {
-      const [site, device] = d.split('/') as [string, string];
-      return { site, device };
-    });
+    const devices = target.devices.map((d) => parseDeviceKey(d)!);
     this.deps.logger.info(
       { job: job.id, target: target.name, restarts: job.restarts ?? 0 },
       'training job resumed after a restart',
@@ -211,8 +204,7 @@ export class TrainingJobs {
       ...(req.to !== undefined ? { to: req.to } : {}),
     };
     if (req.device) {
-      const [site, device] = req.device.split('/') as [string, string];
-      return { scope: 'device', name: req.device, devices: [{ site, device }], ...range };
+      return { scope: 'device', name: req.device, devices: [parseDeviceKey(req.device)!], ...range };
     }
     const patterns = this.deps.kinds[req.kind!];
     if (!patterns) {
@@ -224,9 +216,9 @@ export class TrainingJobs {
     }
     const devices = new Map<string, DeviceRef>();
     for (const pattern of patterns) {
-      const [site, device] = pattern.split('/') as [string, string];
-      if (device !== '*') devices.set(pattern, { site, device });
-      else for (const d of this.deps.knownDevices()) if (d.site === site) devices.set(`${d.site}/${d.device}`, d);
+      const site = pattern.endsWith('/*') ? pattern.slice(0, -2) : undefined;
+      if (site === undefined) devices.set(pattern, parseDeviceKey(pattern)!);
+      else for (const d of this.deps.knownDevices()) if (d.site === site) devices.set(deviceKey(d), d);
     }
     if (devices.size === 0)
       throw new PdmError(
@@ -236,7 +228,7 @@ export class TrainingJobs {
     return {
       scope: 'kind',
       name: req.kind!,
-      devices: [...devices.values()].sort((a, b) => `${a.site}/${a.device}`.localeCompare(`${b.site}/${b.device}`)),
+      devices: [...devices.values()].sort((a, b) => deviceKey(a).localeCompare(deviceKey(b))),
       ...range,
     };
   }
