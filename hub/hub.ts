@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import type { HubConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
-import type { TelemetryMessage } from '../protocol/messages.js';
+import type { ModelAckMessage, TelemetryMessage } from '../protocol/messages.js';
 import { isPdmError } from '../protocol/errors.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
@@ -83,7 +83,7 @@ export async function createHub(
   logger.info(
     {
       dataDir,
-      inspections: store.state.inspections.length,
+      inspections: store.hotInspections().length,
       devices: identities.listDevices().length,
       journalReplayedBytes: store.replayedBytes,
     },
@@ -96,7 +96,7 @@ export async function createHub(
       ? await WebhookOutbox.open({
           dataDir,
           cmms: cfg.workflow.cmms,
-          inspections: store.state.inspections,
+          inspections: store.hotInspections(),
           archived: store,
           logger: logger.child({ component: 'webhooks' }),
         })
@@ -123,19 +123,31 @@ export async function createHub(
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   const now = overrides.now ?? Date.now;
-  const ingest = new Ingest(
+  // Until the registry exists (it needs the broker), acks are not taken anywhere.
+  let handleAck: (ack: ModelAckMessage) => Promise<void> | void = () => undefined;
+  const ingest = new Ingest({
     store,
-    logger.child({ component: 'ingest' }),
-    cfg.mqtt.maxPayloadBytes,
-    cfg.routing,
+    logger: logger.child({ component: 'ingest' }),
+    maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
+    routing: cfg.routing,
     now,
-    (outcome) => {
+    onIncident: (outcome) => {
       if (outcome.kind === 'opened' || outcome.kind === 'promoted') {
         metrics.eventToInspectionSeconds.observe(Math.max(0, now() - outcome.inspection.events.at(-1)!.at) / 1000);
       }
       workflow.onIncident(outcome);
     },
-  );
+    onHandled: (channel, seconds) => {
+      metrics.ingestSeconds.observe(channel, seconds);
+      live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
+    },
+    onTelemetry: (msg) => {
+      scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
+      telemetry?.log.append(msg);
+      observeDrift(msg);
+    },
+    onModelAck: (ack) => handleAck(ack),
+  });
   const limits = {
     maxFailures: cfg.auth.maxFailures,
     windowMs: cfg.auth.windowSeconds * 1000,
@@ -146,32 +158,19 @@ export async function createHub(
   // Before the broker: an external broker delivers queued messages the moment the hub connects.
   let connected = (): number => 0;
   const metrics = createMetrics({
-    state: () => store.state,
-    archived: () => store.archivedSummaries(),
-    archivedWatches: () => store.archivedWatches(),
-    ingest,
+    store,
+    ingest: ingest.stats,
     workflow,
     webhooks: activities.webhooks,
     connectedClients: () => connected(),
-    store,
   });
   const live = new LiveFeed();
   const scores = new ScoreHistory();
-  ingest.onHandled = (channel, seconds) => {
-    metrics.ingestSeconds.observe(channel, seconds);
-    live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
-  };
   const telemetry = cfg.telemetry.enabled
     ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)
     : undefined;
   // The drift monitor needs the registry, which needs the broker: it is plugged in below.
   let observeDrift: (msg: TelemetryMessage) => void = () => undefined;
-  // Every accepted telemetry message, from before the broker starts (an external one delivers queued messages at once).
-  ingest.onTelemetry = (msg) => {
-    scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
-    telemetry?.log.append(msg);
-    observeDrift(msg);
-  };
   const broker =
     cfg.mqtt.mode === 'external'
       ? await connectExternalBroker({
@@ -194,35 +193,17 @@ export async function createHub(
     logger: logger.child({ component: 'registry' }),
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,
   });
-  ingest.onModelAck = (ack) => models.handleAck(ack);
+  handleAck = (ack) => models.handleAck(ack);
   const training = telemetry
     ? await TrainingJobs.open({
         log: telemetry.log,
         store: models.registry.store,
-        // Archived inspections label rows too (their summary keeps the device-time range of their events), and so
-        // do spilled events (the record keeps their range).
-        state: () => ({
-          inspections: [
-            ...store.state.inspections.map((i) =>
-              i.spilled ? { ...i, events: [...i.events, { at: i.spilled.first }, { at: i.spilled.last }] } : i,
-            ),
-            ...Array.from(store.archivedSummaries(), (a) => ({
-              ...a,
-              events: a.eventCount ? [{ at: a.firstEventAt }, { at: a.lastEventAt }] : [],
-            })),
-          ],
-          watches: [
-            ...store.state.watches,
-            ...Array.from(store.archivedWatches(), (w) => ({
-              ...w,
-              events: w.eventCount ? [{ at: w.firstEventAt }, { at: w.lastEventTs }] : [],
-            })),
-          ],
-        }),
+        // Archived and spilled ones label rows too: the store keeps the device-time range of their events.
+        state: () => store.labelSources(),
         config: cfg.training,
         kinds: cfg.training.kinds,
         knownDevices: () => [
-          ...Object.values(store.state.devices).map(({ site, device }) => ({ site, device })),
+          ...store.devices().map(({ site, device }) => ({ site, device })),
           ...listDevices(telemetry.log.root),
         ],
         now,
@@ -326,7 +307,7 @@ function createDrift(
     log.warn({ file, err: error.message }, 'shipped model card skipped for drift'),
   );
   const resolve = createReferenceResolver({
-    devices: () => store.state.devices,
+    device: (ref) => store.device(ref),
     registry: models.registry,
     defaults,
     defaultModel: cfg.drift.defaultModel,

@@ -60,13 +60,18 @@ async function ingestOverhead(dir: string, report: Report): Promise<void> {
   const log = await openLog(join(dir, 'ingest-log'), 1000);
   const scores = new ScoreHistory();
   const time = async (withLog: boolean): Promise<number> => {
-    const ingest = new Ingest(store, silent, 65_536, routing);
-    ingest.onTelemetry = withLog
-      ? (msg) => {
-          scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
-          log.append(msg);
-        }
-      : (msg) => scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
+    const ingest = new Ingest({
+      store,
+      logger: silent,
+      maxPayloadBytes: 65_536,
+      routing,
+      onTelemetry: withLog
+        ? (msg) => {
+            scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
+            log.append(msg);
+          }
+        : (msg) => scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold),
+    });
     const start = performance.now();
     for (const p of payloads) await ingest.handle(p.topic, p.payload);
     return performance.now() - start;

@@ -1,16 +1,16 @@
-import { deviceKey } from '../../protocol/device.js';
+import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModel } from '../../models/artifacts.js';
 import { decodeBundle } from '../../models/bundle.js';
 import type { ModelCard } from '../../models/card.js';
 import type { ModelRegistry } from '../registry/registry.js';
-import type { DeviceRecord } from '../store/state.js';
+import type { DeviceRecord } from '../inspections/records.js';
 import type { DriftModelRef, DriftReference } from './monitor.js';
 
 export interface ReferenceSources {
   /** The device records (status messages carry the model version a device runs). */
-  devices: () => Readonly<Record<string, DeviceRecord>>;
+  device: (ref: DeviceRef) => DeviceRecord | undefined;
   /** The registry: what each device last applied (model id and version) and the cards of registered versions. */
   registry: Pick<ModelRegistry, 'deployed'> & { store: Pick<ModelRegistry['store'], 'bundlePath'> };
   /** Cards shipped with the hub (models/default), for devices that run a default model. */
@@ -96,7 +96,7 @@ export function createReferenceResolver(sources: ReferenceSources): (site: strin
 
   return (site, device) => {
     const key = deviceKey({ site, device });
-    const version = sources.devices()[key]?.modelVersion;
+    const version = sources.device({ site, device })?.modelVersion;
     const deployed = sources.registry.deployed()[key];
     const basis = `${version ?? ''}|${deployed ? `${deployed.modelId}@${deployed.version}` : ''}`;
     const cached = answers.get(key);

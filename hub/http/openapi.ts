@@ -1,5 +1,5 @@
 import { ROLES } from '../auth/identities.js';
-import { INSPECTION_STATUSES } from '../store/state.js';
+import { INSPECTION_STATUSES } from '../inspections/records.js';
 import { ACTIONS } from '../inspections/workflow.js';
 
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });

@@ -7,12 +7,11 @@ import type { DriftMonitor } from '../drift/monitor.js';
 import type { FailedLoginLimiter } from '../auth/rate-limit.js';
 import type { Ingest } from '../mqtt/ingest.js';
 import { shareToPeople } from '../inspections/routing.js';
-import { INSPECTION_STATUSES, type Inspection } from '../store/state.js';
+import { INSPECTION_STATUSES, type Inspection } from '../inspections/records.js';
 import type { HubStore } from '../store/store.js';
 import { ACTIONS, allowedActions } from '../inspections/workflow.js';
 import type { Activities } from '../workflow/activities.js';
 import type { Workflow } from '../workflow/service.js';
-import { computeKpis } from '../inspections/kpis.js';
 import type { LiveFeed } from './live.js';
 import { registryApiRoutes } from '../registry/http.js';
 import type { HubRegistry } from '../registry/wire.js';
@@ -189,14 +188,9 @@ export const routes: Route[] = [
         (!q.status || i.status === q.status) &&
         (!q.priority || i.priority === q.priority) &&
         (!q.assignee || i.assignee === q.assignee);
-      const list = deps.store.state.inspections.filter(matches).map((i) => deps.store.whole(i));
-      // Archived (closed) inspections: filtered on their in-memory summary, read whole only when they match.
-      for (const summary of deps.store.archivedSummaries()) {
-        if (!matches(summary)) continue;
-        const record = deps.store.wholeInspection(summary.id);
-        if (record) list.push(record);
-      }
-      const withDeadline = list.map((i) => ({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }));
+      const withDeadline = deps.store
+        .findInspections(matches)
+        .map((i) => ({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }));
       return { body: withDeadline.sort((a, b) => b.createdAt - a.createdAt) };
     },
   },
@@ -234,14 +228,7 @@ export const routes: Route[] = [
     path: /^\/api\/watches$/,
     role: 'viewer',
     handle: ({ url, deps }) => {
-      const status = url.searchParams.get('status');
-      const list = deps.store.state.watches.filter((w) => !status || w.status === status);
-      // Archived (closed) watch items: filtered on their in-memory summary, read whole only when they match.
-      for (const summary of deps.store.archivedWatches()) {
-        if (status && summary.status !== status) continue;
-        const record = deps.store.watch(summary.id);
-        if (record) list.push(record);
-      }
+      const list = deps.store.findWatches(url.searchParams.get('status') ?? undefined);
       return { body: list.sort((a, b) => b.openedAt - a.openedAt) };
     },
   },
@@ -250,7 +237,7 @@ export const routes: Route[] = [
     path: /^\/api\/devices$/,
     role: 'viewer',
     handle: ({ deps }) => ({
-      body: Object.values(deps.store.state.devices).map((d) => {
+      body: deps.store.devices().map((d) => {
         const drift = deps.drift.report(d.site, d.device);
         return {
           ...d,
@@ -286,8 +273,8 @@ export const routes: Route[] = [
     handle: ({ deps }) => ({
       body: {
         ...deps.ingest.stats,
-        inspections: deps.store.state.inspections.length + deps.store.archivedCount,
-        routing: { ...deps.store.state.routing, shareToPeople: shareToPeople(deps.store.state.routing) },
+        inspections: deps.store.inspectionCount,
+        routing: { ...deps.store.routing, shareToPeople: shareToPeople(deps.store.routing) },
         workflow: deps.workflow.stats,
         storeWrites: deps.store.writes,
       },
@@ -318,7 +305,7 @@ export const routes: Route[] = [
     path: /^\/api\/kpis$/,
     role: 'viewer',
     handle: ({ deps }) => ({
-      body: computeKpis(deps.store.state, Date.now(), deps.store.archivedSummaries(), deps.store.archivedWatches()),
+      body: deps.store.kpis(Date.now()),
     }),
   },
   {

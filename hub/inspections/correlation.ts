@@ -1,4 +1,10 @@
-import type { HubState } from '../store/state.js';
+import type { Inspection, WatchItem } from './records.js';
+
+/** The lists correlation looks in (an IncidentState). */
+interface Lists {
+  inspections: Inspection[];
+  watches: WatchItem[];
+}
 
 interface Correlated {
   site: string;
@@ -63,14 +69,14 @@ export class ListCorrelation<T extends Correlated> {
 }
 
 export interface CorrelationIndex {
-  inspections: ListCorrelation<HubState['inspections'][number]>;
-  watches: ListCorrelation<HubState['watches'][number]>;
+  inspections: ListCorrelation<Inspection>;
+  watches: ListCorrelation<WatchItem>;
 }
 
-const indexes = new WeakMap<HubState, CorrelationIndex>();
+const indexes = new WeakMap<Lists, CorrelationIndex>();
 
 /** The index of one state object, built on first use (a reopened store has a new state object and a new index). */
-export function correlationIndex(state: HubState): CorrelationIndex {
+export function correlationIndex(state: Lists): CorrelationIndex {
   let index = indexes.get(state);
   if (!index) {
     index = {
@@ -83,6 +89,6 @@ export function correlationIndex(state: HubState): CorrelationIndex {
 }
 
 /** Records left the state's lists (archived): the positions are stale, so the next use rebuilds the index. */
-export function forgetCorrelationIndex(state: HubState): void {
+export function forgetCorrelationIndex(state: Lists): void {
   indexes.delete(state);
 }

@@ -1,120 +1,118 @@
-import type { EventMessage } from '../../protocol/messages.js';
+import type { EventMessage, Severity } from '../../protocol/messages.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { correlationIndex } from './correlation.js';
+import {
+  holderOfWatch,
+  isClosed,
+  type Inspection,
+  type InspectionEventRef,
+  type Priority,
+  type RoutingCounters,
+  type WatchItem,
+} from './records.js';
 import { maxSeverity, severityAtLeast, type RoutingPolicy } from './routing.js';
-import { holderOfWatch, madeBefore, type ChangeTracker } from '../store/changes.js';
-import { isClosed, type HubState, type Inspection, type WatchItem } from '../store/state.js';
-import { eventRef, openInspection, priorityFor, promoteWatch } from './opening.js';
+import { madeBefore, type SeenEvents } from './seen-events.js';
 
+/** The records correlation decides over: what the store keeps in memory of the incidents. */
+export interface IncidentState {
+  inspections: Inspection[];
+  watches: WatchItem[];
+  /** Event id → the inspection or watch that took it: redelivered and replayed events create nothing new. */
+  seenEvents: SeenEvents;
+  routing: RoutingCounters;
+}
+
+/** What one event did: the records it changed are named here, so whoever keeps them knows what to write. */
 export type IncidentOutcome =
   | { kind: 'duplicate'; id: string }
-  | { kind: 'opened' | 'joined' | 'promoted'; inspection: Inspection }
+  | { kind: 'opened' | 'joined'; inspection: Inspection }
+  | { kind: 'promoted'; inspection: Inspection; watch: WatchItem }
   | { kind: 'watch-opened' | 'watch-joined' | 'watch-cleared'; watch: WatchItem }
-  | { kind: 'ignored' };
+  | { kind: 'ignored'; eventId: string };
+
+/** The closed inspections that left the state (the store's archive): correlation may still need one. */
+export interface ArchivedIncidents {
+  episodeHolder(episodeId: string): string | undefined;
+  /** A scan of the archive: only for replays older than the dedup horizon. */
+  eventHolder(eventId: string): string | undefined;
+  /** Brings an archived inspection back into the state, to take a late clear. */
+  revive(id: string): Inspection | undefined;
+}
 
 export interface ApplyOptions {
   windowMs: number;
   policy: RoutingPolicy;
-  /** Told about every record this changes, so the store journals it. */
-  changes: ChangeTracker;
+  archived?: ArchivedIncidents;
   /** Dedup entries of events made before this may have been pruned (the store's retention horizon). */
   dedupSince?: number;
 }
 
+const PRIORITY: Record<Severity, Priority> = { critical: 'P1', warning: 'P2', info: 'P3' };
+
+export const priorityFor = (severity: Severity): Priority => PRIORITY[severity];
+
 /**
- * Correlation and routing: decides what one event does to the state. Synchronous on purpose: the ingest calls it
- * and only then awaits the store, so two events for the same asset arriving a few ms apart can never both see
- * "no open inspection" and open two.
+ * Correlation and routing: what one event does to the incidents. Synchronous, so two events for one asset a few ms
+ * apart can never both see "no open inspection" and open two.
  */
-export function applyEvent(state: HubState, event: EventMessage, now: number, opts: ApplyOptions): IncidentOutcome {
+export function applyEvent(
+  state: IncidentState,
+  event: EventMessage,
+  now: number,
+  opts: ApplyOptions,
+): IncidentOutcome {
   const seen = state.seenEvents.get(event.id);
   if (seen !== undefined) return { kind: 'duplicate', id: seen };
   if (opts.dedupSince !== undefined && madeBefore(event.id, opts.dedupSince)) {
-    // Older than the dedup horizon: its entry may be gone, so look for the event in the records themselves.
-    const holder = holderOf(state, event.id) ?? opts.changes.archived?.eventHolder(event.id);
+    // Its dedup entry may be gone: look for the event in the records themselves.
+    const holder = holderOf(state, event.id) ?? opts.archived?.eventHolder(event.id);
     if (holder !== undefined) return { kind: 'duplicate', id: holder };
   }
-  return event.kind === 'clear' ? applyClear(state, event, now, opts.changes) : applyAnomaly(state, event, now, opts);
+  return event.kind === 'clear' ? applyClear(state, event, now, opts.archived) : applyAnomaly(state, event, now, opts);
 }
 
-/** The inspection or watch that holds an event: a scan, only for replays older than the dedup horizon. */
-function holderOf(state: HubState, eventId: string): string | undefined {
-  const held = (x: { events: Array<{ id: string }> }) => x.events.some((e) => e.id === eventId);
-  const inspection = state.inspections.find(held);
-  if (inspection) return inspection.id;
-  const watch = state.watches.find(held);
-  return watch && holderOfWatch(watch);
-}
-
-/**
- * Records which inspection or watch took an event (the dedup entry). Not touched on its own: the event is in that
- * record's event list, which is touched, and the journal's replay makes the entry again from it.
- */
-function markSeen(state: HubState, eventId: string, target: string): void {
-  state.seenEvents.set(eventId, target);
-}
-
-function withinWindow(
-  x: { site: string; asset: string; lastEventAt: number },
-  event: EventMessage,
-  now: number,
-  windowMs: number,
-): boolean {
-  return x.site === event.site && x.asset === event.asset && now - x.lastEventAt <= windowMs;
-}
-
-function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: ApplyOptions): IncidentOutcome {
-  const changes = opts.changes;
-
+function applyAnomaly(state: IncidentState, event: EventMessage, now: number, opts: ApplyOptions): IncidentOutcome {
   const index = correlationIndex(state);
   const latest = index.inspections.latestFor(event.site, event.asset);
-  const inspection =
-    latest && !isClosed(latest.record.status) && withinWindow(latest.record, event, now, opts.windowMs)
-      ? latest.record
-      : undefined;
-  if (inspection) {
+  if (latest && !isClosed(latest.record.status) && withinWindow(latest.record, event, now, opts.windowMs)) {
+    const inspection = latest.record;
     joinInspection(inspection, event, now);
-    index.inspections.noteEpisode(latest!.at, event.episodeId);
-    changes.touch('joined', inspection.id);
-    markSeen(state, event.id, inspection.id);
+    index.inspections.noteEpisode(latest.at, event.episodeId);
+    state.seenEvents.set(event.id, inspection.id);
     return { kind: 'joined', inspection };
   }
 
   const latestWatch = index.watches.latestFor(event.site, event.asset);
-  const watch =
+  if (
     latestWatch &&
     latestWatch.record.status === 'watching' &&
     withinWindow(latestWatch.record, event, now, opts.windowMs)
-      ? latestWatch.record
-      : undefined;
-  if (watch) {
+  ) {
+    const watch = latestWatch.record;
     watch.events.push(eventRef(event));
     if (!watch.episodeIds.includes(event.episodeId)) watch.episodeIds.push(event.episodeId);
-    index.watches.noteEpisode(latestWatch!.at, event.episodeId);
+    index.watches.noteEpisode(latestWatch.at, event.episodeId);
     watch.severity = maxSeverity(watch.severity, event.severity);
     watch.lastEventAt = now;
-    changes.touch('watch', watch.id);
     const anomalies = watch.events.filter((e) => e.kind === 'anomaly').length;
     if (severityAtLeast(watch.severity, opts.policy.inspectFrom) || anomalies >= opts.policy.promoteAfterEvents) {
-      const promoted = promote(state, watch, now, `watch reached ${watch.severity} / ${anomalies} anomalies`, changes);
-      markSeen(state, event.id, promoted.id);
-      return { kind: 'promoted', inspection: promoted };
+      const inspection = promote(state, watch, now, `watch reached ${watch.severity} / ${anomalies} anomalies`);
+      state.seenEvents.set(event.id, inspection.id);
+      return { kind: 'promoted', inspection, watch };
     }
-    markSeen(state, event.id, watch.id);
+    state.seenEvents.set(event.id, watch.id);
     return { kind: 'watch-joined', watch };
   }
 
   state.routing.incidents += 1;
-  changes.touch('routing', '');
   if (severityAtLeast(event.severity, opts.policy.inspectFrom)) {
-    const opened = openInspection(event, now);
-    state.inspections.push(opened);
-    changes.touch('inspection', opened.id);
+    const inspection = openInspection(event, now);
+    state.inspections.push(inspection);
     state.routing.toPeople += 1;
-    markSeen(state, event.id, opened.id);
-    return { kind: 'opened', inspection: opened };
+    state.seenEvents.set(event.id, inspection.id);
+    return { kind: 'opened', inspection };
   }
-  const opened: WatchItem = {
+  const watch: WatchItem = {
     id: uuidv7(now),
     site: event.site,
     asset: event.asset,
@@ -128,54 +126,64 @@ function applyAnomaly(state: HubState, event: EventMessage, now: number, opts: A
     openedAt: now,
     lastEventAt: now,
   };
-  state.watches.push(opened);
-  changes.touch('watch', opened.id);
-  markSeen(state, event.id, opened.id);
-  return { kind: 'watch-opened', watch: opened };
+  state.watches.push(watch);
+  state.seenEvents.set(event.id, watch.id);
+  return { kind: 'watch-opened', watch };
 }
 
-function applyClear(state: HubState, event: EventMessage, now: number, changes: ChangeTracker): IncidentOutcome {
-  // A clear belongs to its episode wherever that went, however long ago.
+/** A clear belongs to its episode wherever that went, however long ago. */
+function applyClear(
+  state: IncidentState,
+  event: EventMessage,
+  now: number,
+  archived: ArchivedIncidents | undefined,
+): IncidentOutcome {
   const index = correlationIndex(state);
-  const inspection = firstWithEpisode(state, event.episodeId, changes);
+  // Inspection ids are UUIDv7 made at opening, so the smaller id is the one opened first.
+  const hot = index.inspections.firstWith(event.episodeId);
+  const cold = archived?.episodeHolder(event.episodeId);
+  const inspection = cold === undefined || (hot && hot.id < cold) ? hot : (archived!.revive(cold) ?? hot);
   if (inspection) {
     inspection.events.push(eventRef(event));
     inspection.clearedAt = event.ts;
     inspection.updatedAt = now;
-    changes.touch('joined', inspection.id);
-    markSeen(state, event.id, inspection.id);
+    state.seenEvents.set(event.id, inspection.id);
     return { kind: 'joined', inspection };
   }
   const watch = index.watches.firstWith(event.episodeId);
   if (watch) {
     watch.events.push(eventRef(event));
     if (!watch.clearedEpisodes.includes(event.episodeId)) watch.clearedEpisodes.push(event.episodeId);
-    changes.touch('watch', watch.id);
-    markSeen(state, event.id, watch.id);
+    state.seenEvents.set(event.id, watch.id);
     if (watch.status === 'watching' && watch.clearedEpisodes.length === watch.episodeIds.length) {
       watch.status = 'cleared';
       watch.closedAt = now;
       state.routing.watchesCleared += 1;
-      changes.touch('routing', '');
       return { kind: 'watch-cleared', watch };
     }
     return { kind: 'watch-joined', watch };
   }
-  // A clear for an episode we never saw open: no record holds it, so its dedup entry is journaled on its own.
+  // An episode never seen open: no record holds the event, so its dedup entry stands on its own.
   state.seenEvents.set(event.id, '');
-  changes.touch('seen', event.id);
-  return { kind: 'ignored' };
+  return { kind: 'ignored', eventId: event.id };
 }
 
-/**
- * The first inspection that holds an episode, in the state or archived (then brought back to take the clear).
- * Inspection ids are UUIDv7 made at opening, so the smaller id is the one opened first.
- */
-function firstWithEpisode(state: HubState, episodeId: string, changes: ChangeTracker): Inspection | undefined {
-  const hot = correlationIndex(state).inspections.firstWith(episodeId);
-  const archived = changes.archived?.episodeHolder(episodeId);
-  if (archived === undefined || (hot && hot.id < archived)) return hot;
-  return changes.archived!.revive(archived) ?? hot;
+/** The inspection or watch that holds an event: a scan, only for replays older than the dedup horizon. */
+function holderOf(state: IncidentState, eventId: string): string | undefined {
+  const held = (x: { events: Array<{ id: string }> }) => x.events.some((e) => e.id === eventId);
+  const inspection = state.inspections.find(held);
+  if (inspection) return inspection.id;
+  const watch = state.watches.find(held);
+  return watch && holderOfWatch(watch);
+}
+
+function withinWindow(
+  x: { site: string; asset: string; lastEventAt: number },
+  event: EventMessage,
+  now: number,
+  windowMs: number,
+): boolean {
+  return x.site === event.site && x.asset === event.asset && now - x.lastEventAt <= windowMs;
 }
 
 function joinInspection(inspection: Inspection, event: EventMessage, now: number): void {
@@ -192,35 +200,83 @@ function joinInspection(inspection: Inspection, event: EventMessage, now: number
   inspection.updatedAt = now;
 }
 
-function promote(state: HubState, watch: WatchItem, now: number, reason: string, changes: ChangeTracker): Inspection {
-  const inspection = promoteWatch(watch, now, reason);
+/** A watch item becomes an inspection that keeps its events and episodes. */
+function promote(state: IncidentState, watch: WatchItem, now: number, reason: string): Inspection {
+  const inspection = openInspection(watch.firstEvent, now, 'watch');
+  inspection.events = [...watch.events];
+  inspection.episodeIds = [...watch.episodeIds];
+  inspection.devices = [...new Set(watch.events.map((e) => e.device))];
+  inspection.severity = watch.severity;
+  inspection.priority = priorityFor(watch.severity);
+  inspection.audit[0]!.note = reason;
   state.inspections.push(inspection);
-  changes.touch('inspection', inspection.id);
   watch.status = 'promoted';
   watch.closedAt = now;
   watch.inspectionId = inspection.id;
-  changes.touch('watch', watch.id);
-  for (const ref of watch.events) markSeen(state, ref.id, inspection.id);
+  for (const ref of watch.events) state.seenEvents.set(ref.id, inspection.id);
   state.routing.toPeople += 1;
-  changes.touch('routing', '');
   return inspection;
 }
 
-/** Persistence: watches still uncleared after the policy's time become inspections. Run by the scheduler. */
-export function promoteOverdueWatches(
-  state: HubState,
+/** Watches still uncleared after their policy's time: persistence makes them inspections. */
+export function overdueWatches(
+  state: IncidentState,
   now: number,
   policyFor: (site: string) => RoutingPolicy,
-  changes: ChangeTracker,
+): WatchItem[] {
+  return state.watches.filter(
+    (w) => w.status === 'watching' && now - w.openedAt >= policyFor(w.site).promoteAfterSeconds * 1000,
+  );
+}
+
+/** Promotes one overdue watch (see `overdueWatches`). */
+export function promoteOverdue(state: IncidentState, watch: WatchItem, now: number): Inspection {
+  return promote(state, watch, now, `watch persisted ${Math.round((now - watch.openedAt) / 1000)} s`);
+}
+
+/** Every overdue watch promoted; what the SLA check runs. */
+export function promoteOverdueWatches(
+  state: IncidentState,
+  now: number,
+  policyFor: (site: string) => RoutingPolicy,
 ): Inspection[] {
-  const promoted: Inspection[] = [];
-  for (const watch of state.watches) {
-    if (watch.status !== 'watching') continue;
-    const limitMs = policyFor(watch.site).promoteAfterSeconds * 1000;
-    if (now - watch.openedAt >= limitMs)
-      promoted.push(
-        promote(state, watch, now, `watch persisted ${Math.round((now - watch.openedAt) / 1000)} s`, changes),
-      );
-  }
-  return promoted;
+  return overdueWatches(state, now, policyFor).map((watch) => promoteOverdue(state, watch, now));
+}
+
+export function eventRef(event: EventMessage): InspectionEventRef {
+  return {
+    id: event.id,
+    device: event.device,
+    episodeId: event.episodeId,
+    kind: event.kind,
+    severity: event.severity,
+    at: event.ts,
+    score: event.score,
+  };
+}
+
+/** A new open inspection for the anomaly that starts an incident; the caller keeps it. */
+export function openInspection(event: EventMessage, now: number, origin: Inspection['origin'] = 'event'): Inspection {
+  return {
+    id: uuidv7(now),
+    site: event.site,
+    asset: event.asset,
+    device: event.device,
+    devices: [event.device],
+    status: 'open',
+    priority: priorityFor(event.severity),
+    severity: event.severity,
+    score: event.score,
+    threshold: event.threshold,
+    contributions: event.contributions,
+    model: event.model,
+    origin,
+    episodeIds: [event.episodeId],
+    events: [eventRef(event)],
+    lastEventAt: now,
+    createdAt: now,
+    updatedAt: now,
+    comments: [],
+    audit: [{ at: now, by: 'hub', action: origin === 'watch' ? 'promote' : 'open', from: null, to: 'open' }],
+  };
 }

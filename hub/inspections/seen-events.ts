@@ -1,3 +1,5 @@
+import { uuidv7Time } from '../../protocol/uuid.js';
+
 /** Tables the index is split into: one per value of an id's last two hex digits. */
 const SHARDS = 256;
 
@@ -70,4 +72,12 @@ export class SeenEvents {
     for (const shard of this.shards) for (const [id, holder] of shard) stored[id] = holder;
     return stored;
   }
+}
+
+/**
+ * Whether a dedup entry may have been pruned: only UUIDv7 ids (what agents send) made before `since`. Other ids
+ * carry no time and are kept for good.
+ */
+export function madeBefore(id: string, since: number): boolean {
+  return id.length === 36 && id[14] === '7' && uuidv7Time(id) < since;
 }

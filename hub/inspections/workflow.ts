@@ -1,7 +1,7 @@
 import { PdmError } from '../../protocol/errors.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import type { Role } from '../auth/identities.js';
-import type { AuditEntry, Inspection, InspectionStatus, Priority } from '../store/state.js';
+import type { AuditEntry, Inspection, InspectionStatus, Priority } from './records.js';
 
 export const ACTIONS = ['acknowledge', 'assign', 'start', 'resolve', 'false_alarm', 'escalate'] as const;
 export type Action = (typeof ACTIONS)[number];

@@ -1,16 +1,17 @@
 import { PdmError } from '../../protocol/errors.js';
 import type { ArchiveFile } from './archive-file.js';
-import { holderOfWatch, madeBefore } from './changes.js';
+import { madeBefore } from '../inspections/seen-events.js';
 import { crc32 } from 'node:zlib';
 import { decodeLine, encodeRecord } from './journal.js';
 import {
   eventRange,
+  holderOfWatch,
   type ChunkRef,
   type Inspection,
   type InspectionEventRef,
   type SpilledEvents,
   type WatchItem,
-} from './state.js';
+} from '../inspections/records.js';
 
 /** A chunk of an open inspection's events that left memory; `prev` is the chunk spilled before it. */
 interface SpillChunk {

@@ -1,7 +1,8 @@
 import { forgetCorrelationIndex } from '../inspections/correlation.js';
 import type { InspectionArchive } from './archive.js';
 import type { ChangeKind, DirtySet, JournaledEvents, ListIndex } from './changes.js';
-import { isClosed, type HubState, type Inspection, type InspectionEventRef, type WatchItem } from './state.js';
+import type { HubState } from './state.js';
+import { isClosed, type Inspection, type InspectionEventRef, type WatchItem } from '../inspections/records.js';
 
 /** What the two passes below need of the store: its state, archive, indexes and change tracking. */
 export interface ArchivingDeps {

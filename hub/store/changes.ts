@@ -1,13 +1,14 @@
-import { uuidv7Time } from '../../protocol/uuid.js';
+import { holderOfWatch } from '../inspections/records.js';
+import { madeBefore } from '../inspections/seen-events.js';
+import type { HubState } from './state.js';
 import type {
   DeviceRecord,
-  HubState,
   Inspection,
   InspectionEventRef,
   RoutingCounters,
   SpilledEvents,
   WatchItem,
-} from './state.js';
+} from '../inspections/records.js';
 
 /**
  * What can change in the hub state; each kind is journaled as whole records keyed like this, except `joined`: an
@@ -47,28 +48,10 @@ function joinedScalars(record: Inspection): JoinedScalars {
     : { severity, priority, lastEventAt, updatedAt, clearedAt };
 }
 
-/**
- * Whoever changes `store.state` says what it changed, by kind and key (inspection id, watch id, device key,
- * event id, site; `routing` has one record, key ''). Only what is touched reaches the journal.
- */
+/** Marks changed records by kind and key (inspection id, watch id, device key, event id, site; `routing`: ''). */
 export interface ChangeTracker {
   touch(kind: ChangeKind, key: string): void;
-  /** Closed inspections that left the state (the store's archive), when the state has any. */
-  readonly archived?: ArchivedInspections;
 }
-
-/** What correlation may ask of the inspections that left the state. */
-export interface ArchivedInspections {
-  /** The id of the archived inspection that holds this episode, if any. */
-  episodeHolder(episodeId: string): string | undefined;
-  /** The id of the archived inspection that holds this event (a scan: only for replays past the dedup horizon). */
-  eventHolder(eventId: string): string | undefined;
-  /** Brings an archived inspection back into the state, to change it; undefined if it is not archived. */
-  revive(id: string): Inspection | undefined;
-}
-
-/** For code that works on a bare state nobody stores (pure tests, what-if computations). */
-export const UNTRACKED: ChangeTracker = { touch: () => undefined };
 
 /**
  * One journaled change: the whole current record (an upsert), so replaying a journal over a state that already
@@ -475,11 +458,6 @@ export class LeftRecords {
   }
 }
 
-/** Where a watch's events are deduplicated to: the inspection it became, once promoted (incidents.ts `promote`). */
-export function holderOfWatch(watch: Pick<WatchItem, 'id' | 'status' | 'inspectionId'>): string {
-  return watch.status === 'promoted' && watch.inspectionId ? watch.inspectionId : watch.id;
-}
-
 function seenIn(state: HubState, events: InspectionEventRef[], holder: string): void {
   for (const event of events) state.seenEvents.set(event.id, holder);
 }
@@ -499,14 +477,6 @@ function extendEvents(
   const events = existing.events.length === held ? existing.events : existing.events.slice(0, held);
   events.push(...added);
   return events;
-}
-
-/**
- * Whether a dedup entry may have been pruned: only UUIDv7 ids (what agents send) made before `since`. Other ids
- * carry no time and are kept for good.
- */
-export function madeBefore(id: string, since: number): boolean {
-  return id.length === 36 && id[14] === '7' && uuidv7Time(id) < since;
 }
 
 /**

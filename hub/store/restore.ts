@@ -5,7 +5,8 @@ import { applyChanges, LeftRecords, ListIndex, type Change } from './changes.js'
 import { generationPath } from './archive-file.js';
 import { decodeLine, parseJournal } from './journal.js';
 import { SeenEvents } from '../inspections/seen-events.js';
-import { emptyState, type ChunkRef, type HubState } from './state.js';
+import { emptyState, type HubState } from './state.js';
+import type { ChunkRef } from '../inspections/records.js';
 
 export const SNAPSHOT_FILE = 'state.json';
 export const JOURNAL_FILE = 'state.journal';

@@ -1,5 +1,5 @@
-import type { Inspection, WatchItem } from '../store/state.js';
-import { eventRange, isClosed } from '../store/state.js';
+import type { Inspection, WatchItem } from '../inspections/records.js';
+import { eventRange, isClosed } from '../inspections/records.js';
 
 /**
  * The labelling rule: which telemetry rows may train a model as normal, and which are labelled faults.

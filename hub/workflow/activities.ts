@@ -5,7 +5,7 @@ import { PdmError } from '../../protocol/errors.js';
 import type { CommandMessage } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
-import type { AuditEntry, Inspection } from '../store/state.js';
+import type { AuditEntry, Inspection } from '../inspections/records.js';
 import type { WebhookOutbox } from './webhook-outbox.js';
 
 export interface CmmsConfig {

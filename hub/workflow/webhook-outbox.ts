@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
-import type { Inspection } from '../store/state.js';
+import type { Inspection } from '../inspections/records.js';
 import { buildNotification, postNotification, retryDelayMs, type CmmsConfig } from './activities.js';
 import { CoalescedWriter } from '../store/coalesced-writer.js';
 import { emptyWebhookDocument, WebhookFile, type WebhookDocument, type WebhookRecord } from './webhook-file.js';
