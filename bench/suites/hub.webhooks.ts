@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Inspection } from '../../hub/inspections/records.js';
-import { buildNotification, postNotification, type CmmsConfig } from '../../hub/workflow/activities.js';
+import { buildNotification, postNotification, type CmmsConfig } from '../../hub/workflow/cmms.js';
 import { openInspection } from '../../hub/inspections/incidents.js';
 import { WebhookOutbox } from '../../hub/workflow/webhook-outbox.js';
 import { anomalyEvent } from '../../test/integration/hub.helpers.js';

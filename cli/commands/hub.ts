@@ -1,7 +1,8 @@
 import { deviceClientId } from '../../protocol/device.js';
 import type { Command } from 'commander';
 import { loadHubConfig } from '../../config/index.js';
-import { IdentityStore, ROLES, type Role } from '../../hub/auth/identities.js';
+import { IdentityStore } from '../../hub/auth/identities.js';
+import { ROLES, type Role } from '../../hub/inspections/roles.js';
 import { runHub } from '../../hub/main.js';
 import { resolve } from 'node:path';
 import { fail, failing } from '../errors.js';

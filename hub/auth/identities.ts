@@ -5,10 +5,8 @@ import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 import { deviceClientId, deviceKey, ID_PATTERN } from '../../protocol/device.js';
 import { DurableJsonFile } from '../store/durable-file.js';
+import { ROLES, type Role } from '../inspections/roles.js';
 import { hashSecret, newSecret, verifySecret } from './secrets.js';
-
-export const ROLES = ['viewer', 'technician', 'supervisor'] as const;
-export type Role = (typeof ROLES)[number];
 
 export interface DeviceCredential {
   site: string;

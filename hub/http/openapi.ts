@@ -1,4 +1,4 @@
-import { ROLES } from '../auth/identities.js';
+import { ROLES } from '../inspections/roles.js';
 import { INSPECTION_STATUSES } from '../inspections/records.js';
 import { ACTIONS } from '../inspections/workflow.js';
 

@@ -2,7 +2,8 @@ import { deviceClientId, deviceKey, ID_PATTERN } from '../../protocol/device.js'
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { PdmError } from '../../protocol/errors.js';
-import type { IdentityStore, Role } from '../auth/identities.js';
+import type { IdentityStore } from '../auth/identities.js';
+import type { Role } from '../inspections/roles.js';
 import type { DriftMonitor } from '../drift/monitor.js';
 import type { FailedLoginLimiter } from '../auth/rate-limit.js';
 import type { Ingest } from '../mqtt/ingest.js';

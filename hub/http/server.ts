@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../config/logger.js';
 import { PdmError, type ErrorCode } from '../../protocol/errors.js';
-import { ROLES, type Role } from '../auth/identities.js';
+import { ROLES, type Role } from '../inspections/roles.js';
 import { routes, type ApiDeps, type RouteResult } from './routes.js';
 import { sameToken, SESSION_COOKIE } from './sessions.js';
 

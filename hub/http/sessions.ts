@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { PdmError } from '../../protocol/errors.js';
-import type { Role } from '../auth/identities.js';
+import type { Role } from '../inspections/roles.js';
 import { CoalescedWriter } from '../store/coalesced-writer.js';
 import type { DocumentAdapter } from '../store/durable-file.js';
 

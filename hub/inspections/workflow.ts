@@ -1,6 +1,6 @@
 import { PdmError } from '../../protocol/errors.js';
 import { uuidv7 } from '../../protocol/uuid.js';
-import type { Role } from '../auth/identities.js';
+import type { Role } from './roles.js';
 import type { AuditEntry, Inspection, InspectionStatus, Priority } from './records.js';
 
 export const ACTIONS = ['acknowledge', 'assign', 'start', 'resolve', 'false_alarm', 'escalate'] as const;

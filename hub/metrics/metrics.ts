@@ -18,11 +18,25 @@ export interface HubMetrics {
   eventToInspectionSeconds: Histogram;
 }
 
-/**
- * Prometheus metrics, one registry per hub (tests run several hubs in one process). Counters the hub already keeps
- * are read at scrape time instead of being counted twice.
- */
-export function createMetrics(deps: {
+/** Prometheus metrics, one registry per hub (tests run several hubs in one process), and the two histograms fed per message. */
+export function createMetrics(): HubMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pdm_hub_' });
+  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    registry,
+    ingestSeconds: new ChannelHistogram('pdm_ingest_seconds', 'Message arrival to durable commit', buckets, registry),
+    eventToInspectionSeconds: new Histogram({
+      name: 'pdm_event_to_inspection_seconds',
+      help: 'Anomaly timestamp on the device to its inspection being stored',
+      buckets,
+      registers: [registry],
+    }),
+  };
+}
+
+/** What the hub's counters and gauges are read from at scrape time. */
+export interface MetricSources {
   /** The state store: its records by status, its group commits (journal appends) and snapshots so far. */
   store: {
     inspectionStatuses(): Iterable<InspectionStatus>;
@@ -38,9 +52,10 @@ export function createMetrics(deps: {
   /** The CMMS webhook outbox, when a CMMS is configured. */
   webhooks?: WebhookOutbox | undefined;
   connectedClients: () => number;
-}): HubMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pdm_hub_' });
+}
+
+/** Counters the hub already keeps, read at scrape time instead of being counted twice. */
+export function registerHubMetrics(registry: Registry, deps: MetricSources): void {
   const fromSnapshot = <L extends string>(counter: Counter<L>, values: Array<[Partial<Record<L, string>>, number]>) => {
     counter.reset();
     for (const [labels, value] of values) counter.inc(labels, value);
@@ -183,15 +198,4 @@ export function createMetrics(deps: {
       this.set(deps.connectedClients());
     },
   });
-  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-  return {
-    registry,
-    ingestSeconds: new ChannelHistogram('pdm_ingest_seconds', 'Message arrival to durable commit', buckets, registry),
-    eventToInspectionSeconds: new Histogram({
-      name: 'pdm_event_to_inspection_seconds',
-      help: 'Anomaly timestamp on the device to its inspection being stored',
-      buckets,
-      registers: [registry],
-    }),
-  };
 }

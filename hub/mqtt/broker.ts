@@ -1,12 +1,24 @@
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
+import mqemitter from 'mqemitter';
 import type { Logger } from '../../config/logger.js';
-import { PdmError } from '../../protocol/errors.js';
-import { maySubscribe, PublishGrants } from './acl.js';
+import { PdmError, type ErrorCode } from '../../protocol/errors.js';
 import type { LoginVerdict } from '../auth/device-auth.js';
-import type { Ingest } from './ingest.js';
+import { maySubscribe, PublishGrants } from './acl.js';
 import { startListeners, type ListenerConfig, type Listeners } from './listeners.js';
 
-export interface RunningBroker {
+/** Where the broker hands device traffic: the ingest. */
+export interface DeviceMessageSink {
+  handleThen(topic: string, payload: Buffer, clientId: string | undefined, done: (error: Error | null) => void): void;
+  reject(code: ErrorCode, detail: Record<string, unknown>): void;
+}
+
+/**
+ * The hub's MQTT side, embedded or external. It exists before it starts, so the components that publish through it
+ * can be built first; device messages reach the ingest only once `start()` listens or connects.
+ */
+export interface HubBroker {
+  start(): Promise<void>;
+  /** The MQTT port, once started. */
   readonly port: number;
   /** Extra doors when configured: MQTT over TLS and over WebSocket. */
   readonly ports?: Listeners['ports'];
@@ -17,6 +29,13 @@ export interface RunningBroker {
   disconnectWhere(keep: (clientId: string) => boolean): string[];
   close(): Promise<void>;
 }
+
+export type Authenticate = (
+  clientId: string,
+  username: string | undefined,
+  password: Buffer | undefined,
+  remote: string,
+) => Promise<LoginVerdict>;
 
 // aedes' AuthErrorCode is a const enum in its typings; these are the MQTT 3.1.1 CONNACK codes it stands for.
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -35,49 +54,63 @@ function remoteOf(client: Client): string {
   return (client.conn as { remoteAddress?: string }).remoteAddress ?? client.req?.socket.remoteAddress ?? 'unknown';
 }
 
-type Route = (packet: Parameters<Aedes['publish']>[0], client: Client | null, done?: (error?: Error) => void) => void;
+type AuthorizePublish = NonNullable<AedesOptions['authorizePublish']>;
 
 /**
- * A device's message ends at the hub: ingest took it in `authorizePublish`, before its PUBACK, and no client may
- * subscribe to a device's topics (acl.ts `maySubscribe`: a device only to its own `cmd` and `model`). Routing it on
- * would only look for subscribers, offline queues and a place to keep a retained copy, none of which anyone can ever
- * read: about a tenth of the broker's CPU at 20,000 messages/s, and every device's retained status held for the
- * broker's life. So aedes' publish step is skipped for messages from devices (a Will included: it is authorised and
- * ingested like the rest); what the hub publishes (commands, model manifests) is routed as before.
+ * aedes options under which a device's message ends at the hub: ingest takes it in `authorizePublish`, and no client
+ * may subscribe to a device's topics, so routing it on could only fill a retained copy and match subscriptions nobody
+ * can have. Its retained flag is cleared there (aedes lets that hook change the packet), and the message emitter aedes
+ * routes through (its `mq` option) passes on only what the hub and non-device clients publish.
  */
-export function endDeviceMessagesAtTheHub(broker: Aedes, fromDevice: (client: Client) => boolean): void {
-  const route = (broker.publish as unknown as Route).bind(broker);
-  const publish: Route = (packet, client, done) => {
-    if (typeof client === 'function') return route(packet, client);
-    if (client && fromDevice(client)) return done?.();
-    route(packet, client, done);
+export function endDeviceMessagesAtTheHub(opts: {
+  fromDevice: (clientId: string) => boolean;
+  authorizePublish: AuthorizePublish;
+}): Pick<AedesOptions, 'mq' | 'authorizePublish'> {
+  const routed = mqemitter({ concurrency: 100, matchEmptyLevels: true });
+  const mq: mqemitter.MQEmitter = {
+    get current() {
+      return routed.current;
+    },
+    get concurrent() {
+      return routed.concurrent;
+    },
+    on(topic, listener, callback) {
+      routed.on(topic, listener, callback);
+      return this;
+    },
+    removeListener: (topic, listener, callback) => routed.removeListener(topic, listener, callback),
+    close: (callback) => routed.close(callback),
+    emit(message, callback) {
+      const clientId = (message as { clientId?: string }).clientId;
+      if (clientId !== undefined && opts.fromDevice(clientId)) return callback?.();
+      routed.emit(message, callback);
+    },
   };
-  broker.publish = publish as unknown as Aedes['publish'];
+  return {
+    mq,
+    authorizePublish(client, packet, callback) {
+      opts.authorizePublish(client, packet, (error) => {
+        if (!error && client && opts.fromDevice(client.id)) packet.retain = false;
+        callback(error);
+      });
+    },
+  };
 }
 
 /**
  * The embedded aedes broker. Devices log in (`authenticate`); the identity they proved is what the ACL checks, and a
  * client without one may do nothing (deny by default). Device messages are ingested inside `authorizePublish`, which
- * runs before aedes sends the PUBACK: an event is acknowledged to the agent only once the hub has it on disk. If the
- * store cannot be written, the publish is refused (no PUBACK; the client sends it again later).
+ * runs before aedes sends the PUBACK, so an event is acknowledged only once the hub has it on disk; if the store
+ * cannot be written the publish is refused (no PUBACK: the client sends it again later).
  */
-export async function startBroker(
-  opts: ListenerConfig & {
-    ingest: Ingest;
-    authenticate: (
-      clientId: string,
-      username: string | undefined,
-      password: Buffer | undefined,
-      remote: string,
-    ) => Promise<LoginVerdict>;
-    logger: Logger;
-  },
-): Promise<RunningBroker> {
+export async function createBroker(
+  opts: ListenerConfig & { ingest: DeviceMessageSink; authenticate: Authenticate; logger: Logger },
+): Promise<HubBroker> {
   const { ingest, logger } = opts;
-  // The identity each connection proved (with its publish grants); a client missing here never authenticated and is
-  // denied everything.
+  // The identity each connection proved (with its publish grants); a client missing here is denied everything.
   const proven = new WeakMap<Client, PublishGrants>();
-  const broker = await Aedes.createBroker({
+  const connected = new Map<string, Client>();
+  const broker = new Aedes({
     maxTopicLevels: 8,
     authenticate(client, username, password, done) {
       opts.authenticate(client.id, username, password, remoteOf(client)).then(
@@ -95,21 +128,25 @@ export async function startBroker(
         },
       );
     },
-    authorizePublish(client, packet, callback) {
-      // No client: the hub itself publishing through the broker.
-      if (!client) return callback(null);
-      const grants = proven.get(client);
-      const denied = grants ? grants.check(packet.topic) : 'client never authenticated';
-      if (denied) {
-        ingest.reject('PDM_ERR_NOT_AUTHORIZED', { clientId: client.id, topic: packet.topic, reason: denied });
-        return callback(new PdmError('PDM_ERR_NOT_AUTHORIZED', denied));
-      }
-      ingest.handleThen(packet.topic, packet.payload as Buffer, client.id, (error) => {
-        if (error)
-          logger.error({ err: error.message, topic: packet.topic }, 'could not store message; withholding PUBACK');
-        callback(error);
-      });
-    },
+    ...endDeviceMessagesAtTheHub({
+      // Only devices log in, and a client that has not may not publish: every client's message is a device's.
+      fromDevice: () => true,
+      authorizePublish(client, packet, callback) {
+        // No client: the hub itself publishing through the broker.
+        if (!client) return callback(null);
+        const grants = proven.get(client);
+        const denied = grants ? grants.check(packet.topic) : 'client never authenticated';
+        if (denied) {
+          ingest.reject('PDM_ERR_NOT_AUTHORIZED', { clientId: client.id, topic: packet.topic, reason: denied });
+          return callback(new PdmError('PDM_ERR_NOT_AUTHORIZED', denied));
+        }
+        ingest.handleThen(packet.topic, packet.payload as Buffer, client.id, (error) => {
+          if (error)
+            logger.error({ err: error.message, topic: packet.topic }, 'could not store message; withholding PUBACK');
+          callback(error);
+        });
+      },
+    }),
     authorizeSubscribe(client, subscription, callback) {
       const grants = proven.get(client);
       const denied = grants ? maySubscribe(grants.clientId, subscription.topic) : 'client never authenticated';
@@ -121,25 +158,32 @@ export async function startBroker(
       callback(null, subscription);
     },
   });
+  broker.on('client', (client) => connected.set(client.id, client));
+  broker.on('clientDisconnect', (client) => {
+    if (connected.get(client.id) === client) connected.delete(client.id);
+  });
   broker.on('clientError', (client, error) =>
     logger.debug({ clientId: client.id, err: error.message }, 'client error'),
   );
-  endDeviceMessagesAtTheHub(broker, (client) => proven.has(client));
+  await broker.listen();
 
-  let listeners: Listeners;
-  try {
-    listeners = await startListeners(opts, (stream, req) => broker.handle(stream, req));
-  } catch (error) {
-    await new Promise<void>((resolve) => broker.close(() => resolve()));
-    throw error;
-  }
-  const port = listeners.ports.mqtt;
-  logger.info({ host: opts.host, ...listeners.ports }, 'mqtt broker listening');
-
-  const clients = (broker as unknown as { clients: Record<string, Client> }).clients;
+  let listeners: Listeners | undefined;
   return {
-    port,
-    ports: listeners.ports,
+    async start() {
+      try {
+        listeners = await startListeners(opts, (stream, req) => broker.handle(stream, req));
+      } catch (error) {
+        await new Promise<void>((resolve) => broker.close(() => resolve()));
+        throw error;
+      }
+      logger.info({ host: opts.host, ...listeners.ports }, 'mqtt broker listening');
+    },
+    get port() {
+      return listeners?.ports.mqtt ?? 0;
+    },
+    get ports() {
+      return listeners?.ports;
+    },
     get connectedClients() {
       return broker.connectedClients;
     },
@@ -152,7 +196,7 @@ export async function startBroker(
     },
     disconnectWhere(keep) {
       const dropped: string[] = [];
-      for (const [clientId, client] of Object.entries(clients)) {
+      for (const [clientId, client] of connected) {
         if (keep(clientId)) continue;
         proven.delete(client);
         client.close();
@@ -163,7 +207,7 @@ export async function startBroker(
     },
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await listeners.close();
+      await listeners?.close();
     },
   };
 }

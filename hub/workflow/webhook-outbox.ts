@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
 import type { Inspection } from '../inspections/records.js';
-import { buildNotification, postNotification, retryDelayMs, type CmmsConfig } from './activities.js';
+import { buildNotification, postNotification, retryDelayMs, type CmmsConfig } from './cmms.js';
 import { CoalescedWriter } from '../store/coalesced-writer.js';
 import { emptyWebhookDocument, WebhookFile, type WebhookDocument, type WebhookRecord } from './webhook-file.js';
 

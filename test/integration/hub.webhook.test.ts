@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { Inspection } from '../../hub/inspections/records.js';
 import { openInspection } from '../../hub/inspections/incidents.js';
-import { buildNotification, postNotification, signBody, type CmmsConfig } from '../../hub/workflow/activities.js';
+import { buildNotification, postNotification, signBody, type CmmsConfig } from '../../hub/workflow/cmms.js';
 import { WEBHOOK_FILE, WebhookOutbox, type WebhookView } from '../../hub/workflow/webhook-outbox.js';
 import { encode } from '../../protocol/codec.js';
 import { exited, freePort, getJson, login, waitFor } from '../support/processes.js';

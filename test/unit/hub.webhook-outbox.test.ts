@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Inspection } from '../../hub/inspections/records.js';
-import { signBody, type CmmsConfig } from '../../hub/workflow/activities.js';
+import { signBody, type CmmsConfig } from '../../hub/workflow/cmms.js';
 import { openInspection } from '../../hub/inspections/incidents.js';
 import { decide, type Actor } from '../../hub/inspections/workflow.js';
 import { WEBHOOK_FILE, WebhookOutbox, type WebhookClock } from '../../hub/workflow/webhook-outbox.js';
