@@ -1,4 +1,4 @@
-import { DEVICE_KEY_PATTERN, deviceKey, type DeviceRef, ID_PATTERN, parseDeviceKey } from '../../protocol/device.js';
+import { deviceKey, type DeviceRef, parseDeviceKey } from '../../protocol/device.js';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
@@ -8,26 +8,8 @@ import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { CoalescedWriter } from '../store/coalesced-writer.js';
 import type { DocumentAdapter } from '../store/durable-file.js';
+import { TrainRequestSchema } from './schemas.js';
 import { trainFromTelemetry, type TrainDeps, type TrainResult, type TrainTarget } from './train.js';
-
-const idText = z.string().regex(ID_PATTERN, 'expected an id of 1-64 characters [A-Za-z0-9._-]');
-const epochMs = z.number().int().nonnegative();
-
-export const TrainRequestSchema = z
-  .strictObject({
-    device: z.string().regex(DEVICE_KEY_PATTERN, 'expected "site/device"').optional(),
-    kind: idText.optional(),
-    /** Device time (epoch ms) of the rows to use, inclusive. */
-    from: epochMs.optional(),
-    to: epochMs.optional(),
-  })
-  .refine((b) => (b.device === undefined) !== (b.kind === undefined), {
-    message: 'give exactly one of device ("site/device") or kind',
-  })
-  .refine((b) => b.from === undefined || b.to === undefined || b.from <= b.to, {
-    message: 'from must not be after to',
-    path: ['from'],
-  });
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
