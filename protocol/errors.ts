@@ -1,7 +1,6 @@
 /**
- * The one error catalog: every error a user or an operator can see has a stable `PDM_ERR_*` code, a message, the HTTP
- * status the hub's API answers it with, and whether retrying can succeed. docs/errors.md is rendered from it.
- * A status of 500 means the API answers `internal` and logs it: the cause is on the hub, or the code is not an API one.
+ * The one error catalog: each `PDM_ERR_*` code's message, the HTTP status the API answers it with (5xx: answered as
+ * `internal` and logged), and whether retrying can succeed. docs/errors.md is rendered from it.
  */
 export const ERROR_CATALOG = {
   PDM_ERR_BAD_TOPIC: { message: 'topic is not part of the pdm/v1 topic tree', status: 400, retryable: false },

@@ -47,8 +47,8 @@ export class IdentityStore {
   private doc: IdentityDocument = { schema: 1, devices: {}, users: {} };
   private watcher: FSWatcher | undefined;
   /**
-   * Stored hash → SHA-256 of the secret that matched it. A fleet reconnecting after a network blip would otherwise
-   * cost one scrypt (~50-100 ms of CPU) per device; a new secret or a revocation changes or bypasses the entry.
+   * Stored hash → SHA-256 of the secret that matched it: a fleet reconnecting at once would otherwise cost one
+   * scrypt per device. A new secret or a revocation changes or bypasses the entry.
    */
   private readonly verified = new Map<string, Buffer>();
   /** Checks running now, so a burst of logins with one secret costs one scrypt, not one each. */

@@ -6,9 +6,8 @@ const LEVEL_VALUE: Partial<Record<DriftStatus, number>> = { none: 0, warn: 1, al
 const STATUSES: DriftStatus[] = ['none', 'warn', 'alarm', 'pending', 'unknown'];
 
 /**
- * Drift gauges, read from the monitor at scrape time. Label cardinality is bounded per device: the score, at most
- * `topFeatures` features (the largest PSI first) and the max; devices still pending or without a reference export
- * only their count in pdm_drift_devices.
+ * Drift gauges, read at scrape time. Labels stay bounded per device (the score, the top `topFeatures` features,
+ * the max); pending or unreferenced devices only count in pdm_drift_devices.
  */
 export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, topFeatures: number): void {
   new Gauge({

@@ -78,9 +78,8 @@ const sameModel = (a: DriftReference, b: DriftReference): boolean =>
     : !a.model && !b.model;
 
 /**
- * Per device, recent telemetry as counts in the reference bins of the model it runs, and the PSI of every feature
- * and of the score against the training shares. A device that switches model starts a new window (its old counts
- * were binned for another model). Told of every level change once, as it happens.
+ * Per device: recent telemetry binned like the reference of the model it runs, and each series' PSI against it.
+ * A device that switches model starts a new window, since its counts were binned for the other one.
  */
 export class DriftMonitor {
   private readonly devices = new Map<string, DeviceDrift>();

@@ -36,10 +36,8 @@ export function loadDefaultCards(dir: string | undefined, warn: (file: string, e
 }
 
 /**
- * Which card a device's telemetry is compared with. The status message names only a version, so: the registry
- * version the device last acknowledged as applied, when the versions agree; otherwise a shipped default card of
- * that version (the configured default model first). Answers are cached per (version, deployment), registry cards
- * per model version (versions are immutable).
+ * The card a device's telemetry is compared with: the registry version it applied if the status agrees, else a
+ * shipped default of that version. Cached per version and deployment (versions are immutable).
  */
 export function createReferenceResolver(sources: ReferenceSources): (site: string, device: string) => DriftReference {
   const registryCards = new Map<string, ModelCard | Error>();

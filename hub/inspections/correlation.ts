@@ -14,9 +14,8 @@ interface Correlated {
 }
 
 /**
- * Finds, without scanning every record a hub ever held, the two things correlation asks of a list of incidents:
- * the record of an asset that took an event last, and the first record of an episode. Records are only ever
- * appended (or replaced in place by one with the same asset and episodes), so the index catches up on the tail.
+ * Answers correlation's two questions (an asset's latest record, an episode's first) without a scan: records are
+ * only appended or replaced in place with the same asset and episodes, so it catches up on the list's tail.
  */
 export class ListCorrelation<T extends Correlated> {
   /** Site, then asset: no joined key string to build and hash on every lookup. */

@@ -29,9 +29,8 @@ export function maySubscribe(clientId: string, filter: string): string | undefin
 }
 
 /**
- * One connection's publish decisions. A device publishes on the same few topics all the time, so each topic is
- * checked once per connection; only grants are remembered (at most one per device channel, since a device may
- * publish only under its own prefix), and a denied topic is checked, and so reported, every time.
+ * One connection's publish decisions: a device uses a few topics all the time, so a grant is checked once and
+ * remembered (bounded by the device channels); a denial is checked, and reported, every time.
  */
 export class PublishGrants {
   private readonly granted = new Set<string>();

@@ -57,10 +57,8 @@ function remoteOf(client: Client): string {
 type AuthorizePublish = NonNullable<AedesOptions['authorizePublish']>;
 
 /**
- * aedes options under which a device's message ends at the hub: ingest takes it in `authorizePublish`, and no client
- * may subscribe to a device's topics, so routing it on could only fill a retained copy and match subscriptions nobody
- * can have. Its retained flag is cleared there (aedes lets that hook change the packet), and the message emitter aedes
- * routes through (its `mq` option) passes on only what the hub and non-device clients publish.
+ * aedes options under which a device's message ends at the hub: nobody may subscribe to device topics, so routing it
+ * would only keep a retained copy. authorizePublish clears its retain flag; the `mq` emitter does not pass it on.
  */
 export function endDeviceMessagesAtTheHub(opts: {
   fromDevice: (clientId: string) => boolean;
@@ -98,10 +96,8 @@ export function endDeviceMessagesAtTheHub(opts: {
 }
 
 /**
- * The embedded aedes broker. Devices log in (`authenticate`); the identity they proved is what the ACL checks, and a
- * client without one may do nothing (deny by default). Device messages are ingested inside `authorizePublish`, which
- * runs before aedes sends the PUBACK, so an event is acknowledged only once the hub has it on disk; if the store
- * cannot be written the publish is refused (no PUBACK: the client sends it again later).
+ * The embedded aedes broker, deny by default. Device messages are ingested in `authorizePublish`, before the PUBACK,
+ * so an event is acknowledged once it is on disk; a store that cannot be written withholds the PUBACK.
  */
 export async function createBroker(
   opts: ListenerConfig & { ingest: DeviceMessageSink; authenticate: Authenticate; logger: Logger },

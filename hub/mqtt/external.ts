@@ -13,10 +13,8 @@ export interface ExternalBrokerOptions {
 }
 
 /**
- * External mode: the hub is a client of a plant's existing MQTT 3.1.1 broker (Mosquitto, EMQX, ...), which
- * authenticates devices and enforces topic ACLs; the hub still validates every message. A persistent session (clean:
- * false, QoS 1) keeps messages while the hub is down, and the hub's PUBACK follows the durable write. mqtt.js hands
- * over one message at a time here, so this mode's ingest rate is bounded by one store commit per message.
+ * External mode: the hub is a client of the plant's broker, which authenticates devices; a persistent session keeps
+ * messages while the hub is down, and the hub acknowledges each only once it is durable.
  */
 export function createExternalBroker(
   opts: ExternalBrokerOptions & { ingest: Pick<DeviceMessageSink, 'handleThen'>; logger: Logger },

@@ -57,9 +57,8 @@ type Handler<C extends Channel> = (msg: Extract<Decoded, { channel: C }>['messag
 const ignore = (): void => undefined;
 
 /**
- * Validates every device message and applies it, one handler per channel. A message may be acknowledged once what
- * it changed is durable; bad input is counted by error code and dropped, and only a store that cannot be written
- * withholds the acknowledgement.
+ * Validates every device message and applies it, one handler per channel. Bad input is counted and dropped; only a
+ * store that cannot be written withholds an acknowledgement.
  */
 export class Ingest {
   readonly stats: IngestStats = { accepted: {}, rejected: {}, duplicates: 0 };

@@ -1,9 +1,6 @@
 /**
- * Staged rollout as a pure state machine: every function takes a state and an input and returns the next state plus
- * the effects to carry out (publish a retained manifest, or clear it). No clock, no I/O, so every transition has a
- * unit test with a fake time. Canaries get the model first; only when all of them applied it and stayed healthy for
- * `soakMs` does the rest of the fleet get it. A canary that rejects the model, rolls it back, or whose alarm rate
- * rises beyond `alarmFactor` stops the rollout and every device that was sent the model goes back to its previous one.
+ * Staged rollout as a pure state machine (state and input in, next state and effects out; no clock, no I/O), so every
+ * transition is unit-tested. A canary that rejects, rolls back or alarms more takes the whole rollout back.
  */
 
 import { deviceKey, type DeviceRef } from '../../protocol/device.js';

@@ -11,10 +11,8 @@ import type {
 } from '../inspections/records.js';
 
 /**
- * What can change in the hub state; each kind is journaled as whole records keyed like this, except `joined`: an
- * inspection that only took events, journaled as just what that changed (its new events, the fields they changed,
- * the episode ids and devices it took), and `spilled`: an inspection whose older events moved to the archive file,
- * journaled as how many and where.
+ * What can change, journaled as whole records by key, except `joined` (an inspection that only took events: just
+ * those and the fields they changed) and `spilled` (events moved to the archive: how many and where).
  */
 export type ChangeKind =
   | 'inspection'
@@ -64,9 +62,8 @@ export type Change =
   | ['i+', Omit<Inspection, 'events'>, number, InspectionEventRef[]]
   | ['w+', Omit<WatchItem, 'events'>, number, InspectionEventRef[]]
   /**
-   * An inspection that only took events: its id, how many events the journal holds, the new ones, the fields they
-   * changed, and the episode ids and devices it took. Records written before the lists were journaled as they grow
-   * have no sixth element and the whole lists in the fields.
+   * An inspection that only took events: id, events the journal holds, the new ones, the fields they changed, and the
+   * episodes and devices it took (older records have no sixth element and whole lists in the fields).
    */
   | ['ij', string, number, InspectionEventRef[], JoinedFields | JoinedScalars, JoinedLists?]
   /** An inspection's events after its first, as many as the number, moved to the archive file; its `spilled` now. */
@@ -171,9 +168,8 @@ export class ListIndex<T extends { id: string }> {
 }
 
 /**
- * How many events of each inspection and watch the journal holds (and the last one's id, to notice a list that
- * was rewritten rather than appended to). Event lists only grow, so a commit journals just the new events: its
- * cost does not grow with an incident's history.
+ * How many events of each record the journal holds (and the last id, to notice a rewritten list): lists only grow,
+ * so a commit journals just the new events and costs the same however long an incident runs.
  */
 export class JournaledEvents {
   private readonly held = new Map<string, { count: number; lastId: string }>();
@@ -201,8 +197,7 @@ export class JournaledEvents {
   }
 
   /**
-   * `removed` events after the record's first left its list for the archive. Those the journal holds shift down
-   * (a spill takes only events it holds: the record was not touched when the pass chose it); if it holds too few,
+   * `removed` events after the record's first left for the archive: the held ones shift down; if it held too few,
    * the record's next change goes whole.
    */
   spilled(key: string, removed: number): void {
@@ -425,11 +420,8 @@ export function applyChanges(
 }
 
 /**
- * Replaying over a snapshot newer than the journal's start, a change to an inspection or watch item that was
- * archived before the snapshot was taken finds no record: the snapshot no longer has it. Such changes are skipped
- * and remembered here; the journal's `x` (`xw`) for it (later in the replay: it is journaled after the pass that
- * archived it) or a whole record of it settles each. Whatever is still here at the end was never archived: the
- * journal does not fit.
+ * Changes to records the snapshot no longer has (archived before it was taken), skipped in a replay until their `x`
+ * (`xw`) or a whole record settles each; one still here at the end means the journal does not fit.
  */
 export class LeftRecords {
   private readonly skipped = new Map<string, { where: string; what: 'inspection' | 'watch' }>();

@@ -71,9 +71,8 @@ export interface HubStoreOptions {
    */
   snapshotJournalBytes?: number;
   /**
-   * Closed (resolved, false alarm) inspections and closed watch items leave memory this long after closing: their
-   * whole record goes to the archive file, a summary stays for lists, filters and KPIs. Default one day (recent ones
-   * stay at hand for the dashboard); 0 archives them at the next check.
+   * Closed inspections and watch items leave memory this long after closing (the record to the archive file, a summary
+   * stays). Default one day, so recent ones stay at hand; 0 archives them at the next check.
    */
   archiveClosedAfterMinutes?: number;
   /**
@@ -132,10 +131,8 @@ const FOLD_RETRY_MS = 30_000;
 const ARCHIVE_CHECK_MS = 60_000;
 
 /**
- * The hub's records: kept in memory, made durable as a write-ahead journal of changed records plus periodic
- * snapshots. Every change goes through a method here that marks what it changed; `commit()` resolves once a journal
- * append that holds the change is on disk (commits within `coalesceMs`, or while an append runs, share one append
- * and one fsync), so the hub acknowledges nothing before that. A commit costs what it changed, not what it holds.
+ * The hub's records in memory, durable as a journal of changed records plus snapshots; every change goes through a
+ * method that marks it. `commit()` resolves once it is on disk (nearby commits share one fsync), so a commit costs what it changed.
  */
 export class HubStore implements ArchivedIncidents {
   private scheduled: PendingGroup | undefined;
@@ -143,9 +140,8 @@ export class HubStore implements ArchivedIncidents {
   /** The fold of the journal's previous generation into the snapshot, while one runs. */
   private folding: Promise<void> | undefined;
   /**
-   * The archive pass, while one runs. Group commits do not wait for it: its archive write and fsync would hold every
-   * PUBACK (a fleet's inspections all reach `eventsInMemory` within seconds of each other, and their spills took
-   * passes back to back). Only what it changed waits, for the group commit after it.
+   * The archive pass, while one runs. Commits do not wait for it (its fsync would hold every PUBACK); only what it
+   * changed waits, for the group commit after it.
    */
   private archiving: Promise<void> | undefined;
   private foldFailedAt = -Infinity;
@@ -564,10 +560,8 @@ export class HubStore implements ArchivedIncidents {
   }
 
   /**
-   * A snapshot is due once the journal passes the configured size, or SNAPSHOT_GROWTH times the last snapshot's
-   * size if that is bigger: rewriting the whole state then costs at most a quarter of the journal's own bytes. The
-   * price is start-up: the journal replayed over the snapshot can be four times its size. A fold that was cut short
-   * (a crash, a failure) is due at once, a failed one again after FOLD_RETRY_MS.
+   * A snapshot is due once the journal passes the configured size and SNAPSHOT_GROWTH times the last snapshot, so a
+   * rewrite costs at most a quarter of the journal; a fold cut short is due at once, a failed one after FOLD_RETRY_MS.
    */
   private snapshotDue(): boolean {
     if (this.folding || this.now() - this.foldFailedAt < FOLD_RETRY_MS) return false;
@@ -578,10 +572,8 @@ export class HubStore implements ArchivedIncidents {
   }
 
   /**
-   * Starts a new journal generation and folds the one it closed into the snapshot, off this thread where the
-   * medium can (WorkerFolder): ingest goes on meanwhile. The generation before it is kept until the new snapshot is
-   * durable, so at any crash the snapshot, old or new, or its `.prev` copy, plus every generation kept, replays to
-   * the same state: whole records, the last one wins. Runs between two group commits, never during one.
+   * Starts a journal generation and folds the closed one into the snapshot off this thread; the one before is kept
+   * until the snapshot is durable, so any crash replays whole records to the same state.
    */
   private startFold(): void {
     const failed = (error: unknown) => {
@@ -650,11 +642,8 @@ export class HubStore implements ArchivedIncidents {
   }
 
   /**
-   * Synchronously captures what was touched, then appends it to the journal as one record (one fsync). `inline`
-   * writes and syncs it on this thread before returning: a big group means a busy hub, where the event loop only
-   * notices an fsync's completion after it has handled every socket with data (a fleet's burst), so the group's
-   * PUBACKs and every later group would wait that long, with all of their messages held in memory. A small group
-   * (a quiet hub) syncs off the thread, leaving the loop free meanwhile.
+   * Captures what was touched and appends it as one record. A big group syncs on this thread: a busy loop would see an
+   * async fsync complete only after every waiting socket, holding all those PUBACKs and messages meanwhile.
    */
   private appendGroup(inline = false): Promise<void> {
     if (this.now() - this.lastPrune >= HOUR_MS) this.prune();
@@ -682,8 +671,7 @@ export class HubStore implements ArchivedIncidents {
   }
 
   /**
-   * On close: the whole state from memory as the snapshot, then the journal starts afresh. With no older generation
-   * kept, the snapshot this one replaces (now its `.prev` copy) held the previous generation, so that copy plus the
+   * On close: the whole state as the snapshot, and a fresh journal; the replaced snapshot (now `.prev`) plus the
    * generation closed here still give the whole state.
    */
   private async writeSnapshot(): Promise<void> {

@@ -54,11 +54,8 @@ export interface TelemetryLogStats {
 const EAGER_FLUSH_ROWS = 2000;
 
 /**
- * The hub's append-only telemetry log. `append` only buffers (it never waits for the disk, so ingest is not slowed);
- * a timer appends each device's buffer to its active segment every `flushMs`. Telemetry is not fsynced before the
- * broker's PUBACK: it is not an alarm (events go to the durable store), so a crash may lose the last `flushMs` of it,
- * and a torn last line, which readers skip. A segment is sealed (renamed with its time range) when it reaches
- * `segmentBytes` or gets older than `segmentMs`; segments left open by a crash are sealed when the log opens.
+ * The append-only telemetry log. `append` only buffers and a timer writes every `flushMs`: telemetry is no alarm, so
+ * it is not fsynced before the PUBACK (a crash may lose the last `flushMs`). Segments seal by size or age.
  */
 export class TelemetryLog {
   readonly stats: TelemetryLogStats = {

@@ -51,9 +51,8 @@ function describeDifference(expected: readonly string[], got: readonly string[])
 }
 
 /**
- * Reads the devices' logged telemetry in [from, to], labels every row with the rule in labels.ts, and checks that every
- * row used has the same features. Rows in another order are reordered; rows with other features are an error
- * (PDM_ERR_TRAINING_DATA) naming the device, the time and the difference, since one model cannot take both.
+ * Reads the devices' telemetry in [from, to] and labels each row (labels.ts). Rows must share one feature set (reordered
+ * if needed); another set is PDM_ERR_TRAINING_DATA naming device, time and difference: one model cannot take both.
  */
 export async function collectTrainingSet(opts: CollectOptions): Promise<TrainingSet> {
   const normal = new EvenSample<number[]>(opts.maxRows);

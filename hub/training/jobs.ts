@@ -55,11 +55,8 @@ const KEEP_JOBS = 100;
 export const TRAINING_JOBS_FILE = 'training-jobs.json';
 
 /**
- * Training runs off the request path: `submit` checks the request, writes the queued job and answers with it; jobs
- * run one at a time (so two never pick the same next version). Reading a month of a device's telemetry takes seconds,
- * which a request should not wait for. The last 100 jobs are kept in `file`: after a restart a queued job runs, and
- * a job that was running either is found in the registry (its version carries the job id, so it is never registered
- * twice) or runs again.
+ * Training runs off the request path (reading a month of telemetry takes seconds), one job at a time so two never take
+ * the same version; jobs survive restarts, and one found registered under its id is never registered twice.
  */
 export class TrainingJobs {
   private readonly jobs: TrainingJob[] = [];

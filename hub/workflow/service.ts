@@ -26,9 +26,8 @@ export interface WorkflowConfig {
 const HUB: Actor = { name: 'hub', role: 'hub' };
 
 /**
- * Runs the inspection workflow: the pure machine decides, this applies the result to the store, makes it durable,
- * and only then runs activities. SLA deadlines are derived from stored times and checked by a node-cron task, so
- * after a restart the first check escalates whatever fell due while the hub was down.
+ * Runs the inspection workflow: the pure machine decides, the store makes it durable, and only then do activities
+ * run. SLA deadlines derive from stored times, so the first check after a restart escalates what fell due meanwhile.
  */
 export class Workflow {
   private task: ScheduledTask | undefined;
