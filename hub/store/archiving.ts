@@ -1,4 +1,4 @@
-import { forgetCorrelationIndex } from '../inspections/correlation.js';
+import { forgetCorrelationIndex } from '../inspections/incidents.js';
 import type { InspectionArchive } from './archive.js';
 import type { ChangeKind, DirtySet, JournaledEvents, ListIndex } from './changes.js';
 import type { HubState } from './state.js';
