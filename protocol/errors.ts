@@ -16,6 +16,7 @@ export const ERROR_CATALOG = {
   PDM_ERR_STORE_WRITE: { message: 'state could not be written', retryable: true },
   PDM_ERR_BROKER_UNREACHABLE: { message: 'MQTT broker unreachable', retryable: true },
   PDM_ERR_LISTEN: { message: 'could not listen on the configured address', retryable: false },
+  PDM_ERR_NODE_UNSUPPORTED: { message: 'this Node.js version is not supported', retryable: false },
   PDM_ERR_SOURCE: { message: 'sensor source failed', retryable: true },
   PDM_ERR_BENCH_UNKNOWN: { message: 'no such benchmark', retryable: false },
   PDM_ERR_REPLAY_FILE: { message: 'recorded data file cannot be read', retryable: false },
