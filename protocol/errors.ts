@@ -21,6 +21,7 @@ export const ERROR_CATALOG = {
   PDM_ERR_REPLAY_FILE: { message: 'recorded data file cannot be read', status: 500, retryable: false },
   PDM_ERR_REPLAY_FORMAT: { message: 'recorded data file is malformed', status: 500, retryable: false },
   PDM_ERR_SIM_OUTPUT: { message: 'simulator output failed', status: 500, retryable: true },
+  PDM_ERR_NODE_UNSUPPORTED: { message: 'this Node.js version is not supported', status: 500, retryable: false },
   PDM_ERR_DATASET: { message: 'dataset is missing or malformed', status: 500, retryable: false },
   PDM_ERR_MODEL_INVALID: { message: 'model or model card is invalid', status: 400, retryable: false },
   PDM_ERR_MODEL_INPUT: { message: 'input does not match the model card', status: 500, retryable: false },
