@@ -140,7 +140,7 @@ export function buildDetector(
         `detector.kind streaming needs a profile whose model is streaming${profile ? `; ${profile.id} has ${profile.model.kind}` : ''}`,
       );
     const { recipe, overrides } = resolveRecipe(cfg, { ...profileRecipe(profile), threshold: profile.model.threshold });
-    const [{ make }] = streamingDetectorsNamed(profile.model.detector);
+    const make = streamingDetectorsNamed(profile.model.detector)[0]?.make;
     const detector = new StreamingChannelsDetector({
       profile,
       make: make!,

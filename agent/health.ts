@@ -28,9 +28,9 @@ export interface HealthInputs {
 }
 
 /**
- * Builds `health` messages: the agent's version and, when it scores with ONNX, onnxruntime's binding and providers; this process's CPU share since the previous report (of one core: 100 = one core busy),
- * resident memory, SoC temperature where the OS exposes it, scoring latency percentiles, outbox depth and the
- * state of every sensor channel.
+ * Builds `health` messages: the agent's version and, when it scores with ONNX, onnxruntime's binding and providers;
+ * this process's CPU share since the previous report (of one core: 100 = one core busy), resident memory, SoC
+ * temperature where the OS exposes it, scoring latency percentiles, outbox depth and the state of every sensor channel.
  */
 export class HealthReporter {
   private lastCpu = process.cpuUsage();

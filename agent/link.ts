@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import mqtt, { MqttClient, type IClientOptions, type StreamBuilder } from 'mqtt';
+import mqtt, { MqttClient, type IClientOptions, type MqttProtocol, type StreamBuilder } from 'mqtt';
 import type { Logger } from '../config/logger.js';
 import { PdmError } from '../protocol/errors.js';
 import { backoffDelay } from '../protocol/backoff.js';
@@ -65,7 +65,7 @@ function createClient(url: string, options: IClientOptions): MqttClient {
     ...auth,
     ...(socksProxy ? { socksProxy } : {}),
     ...options,
-    protocol: parsed.protocol.slice(0, -1) as IClientOptions['protocol'],
+    protocol: parsed.protocol.slice(0, -1) as MqttProtocol,
     // WHATWG URL keeps an IPv6 literal's brackets, which a socket's host must not have.
     host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
     ...(parsed.port ? { port: Number(parsed.port) } : {}),

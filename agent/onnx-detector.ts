@@ -15,7 +15,10 @@ export interface AsyncDetector {
   readonly modelVersion: string;
   /** The model's feature names, in the order of the rows `features` returns. */
   readonly names: readonly string[];
-  /** A fresh row of the model's features for this window; throws PDM_ERR_MODEL_INPUT when the card asks for features of another channel or unknown ones. */
+  /**
+   * A fresh row of the model's features for this window; throws PDM_ERR_MODEL_INPUT when the card asks for features of another
+   * channel or unknown ones.
+   */
   features(window: Window): number[];
   score(rows: number[][]): Promise<Score[]>;
 }
@@ -25,7 +28,8 @@ export function featureIndex(card: ModelCard, channel: string): number[] {
   if (card.features.pipeline.window !== 1 || card.features.pipeline.smooth !== 1) {
     throw new PdmError(
       'PDM_ERR_MODEL_INPUT',
-      `model ${card.id} ${card.version} wants ${card.features.pipeline.window}-row windows smoothed over ${card.features.pipeline.smooth}; the agent feeds one unsmoothed row per window`,
+      `model ${card.id} ${card.version} wants ${card.features.pipeline.window}-row windows smoothed over ` +
+        `${card.features.pipeline.smooth}; the agent feeds one unsmoothed row per window`,
     );
   }
   return card.features.names.map((name) => {
@@ -33,7 +37,8 @@ export function featureIndex(card: ModelCard, channel: string): number[] {
     if (!name.startsWith(`${channel}.`) || i < 0) {
       throw new PdmError(
         'PDM_ERR_MODEL_INPUT',
-        `model ${card.id} ${card.version} wants feature "${name}"; the agent computes ${VIBRATION_FEATURES.map((f) => `${channel}.${f}`).join(', ')}`,
+        `model ${card.id} ${card.version} wants feature "${name}"; the agent computes ` +
+          `${VIBRATION_FEATURES.map((f) => `${channel}.${f}`).join(', ')}`,
       );
     }
     return i;

@@ -68,7 +68,8 @@ export function resolveRecipe(cfg: AgentConfig, base: RecipeBase): { recipe: Rec
   if ((decision.openWindow ?? decision.openAfter) < decision.openAfter)
     throw new PdmError(
       'PDM_ERR_CONFIG_INVALID',
-      `decision.openWindow ${decision.openWindow} is smaller than decision.openAfter ${decision.openAfter} (${base.source} with the config's overrides)`,
+      `decision.openWindow ${decision.openWindow} is smaller than decision.openAfter ${decision.openAfter} ` +
+        `(${base.source} with the config's overrides)`,
     );
   const d = cfg.detector;
   const recipe: Recipe = {

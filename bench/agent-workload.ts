@@ -31,7 +31,10 @@ export function syntheticBlocks(): SampleBlock[] {
   return out;
 }
 
-/** The agent's scoring path: the shipped vibration profile's windows and features, a detector (default: its commissioned model), decision. */
+/**
+ * The agent's scoring path: the shipped vibration profile's windows and features, a detector (default: its commissioned model),
+ * decision.
+ */
 export function benchPipeline(detector?: AsyncDetector): Pipeline {
   const cfg = validate(
     AgentConfigSchema,

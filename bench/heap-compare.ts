@@ -102,7 +102,13 @@ function main(): void {
   const a = totals(after);
   const sum = (m: Map<string, { bytes: number }>) => [...m.values()].reduce((s, t) => s + t.bytes, 0);
   process.stdout.write(
-    `${JSON.stringify({ heap: 'total', beforeMb: +(sum(b) / 1e6).toFixed(2), afterMb: +(sum(a) / 1e6).toFixed(2), nodesBefore: before.group.length, nodesAfter: after.group.length })}\n`,
+    JSON.stringify({
+      heap: 'total',
+      beforeMb: +(sum(b) / 1e6).toFixed(2),
+      afterMb: +(sum(a) / 1e6).toFixed(2),
+      nodesBefore: before.group.length,
+      nodesAfter: after.group.length,
+    }) + '\n',
   );
   const rows = [...new Set([...a.keys(), ...b.keys()])].map((g) => {
     const x = b.get(g) ?? { bytes: 0, count: 0 };

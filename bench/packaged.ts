@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Arch } from '../packaging/layout.js';
 import { bundleScript } from '../packaging/bundle.js';
-import { buildAndUnpack, runInstall, writeArm64Node } from '../test/support/device-package.js';
+import { buildAndUnpack, runInstall, writeArm64Node } from '../testkit/device-package.js';
 import type { BenchResult, Report } from './result.js';
 
 /** Suites that measure the agent's code inside the benchmark's process; PDM_BENCH_AGENT=package runs them packaged. */
@@ -13,7 +13,7 @@ export const IN_PACKAGE_SUITES = ['agent.pipeline', 'agent.latency'];
 
 /**
  * `PDM_BENCH_AGENT=package` (x64, this node) or `package-arm64` (the arm64 package under qemu-user, see
- * test/support/device-package.ts; an indication only): builds the device package from this checkout, installs it with
+ * testkit/device-package.ts; an indication only): builds the device package from this checkout, installs it with
  * its install.sh into a temporary root, bundles the suites as the agent is bundled into the installed package (so they
  * run on its onnxruntime, its models and esbuild's output of the agent's sources), and runs them with that node.
  */

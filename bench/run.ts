@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PdmError } from '../protocol/errors.js';
 import { IN_PACKAGE_SUITES, runInPackage } from './packaged.js';
-import type { BenchResult, BenchSuite } from './result.js';
+import { resultLine, type BenchResult, type BenchSuite } from './result.js';
 
 const SUITES = fileURLToPath(new URL('./suites/', import.meta.url));
 
@@ -13,7 +13,10 @@ async function available(): Promise<string[]> {
     .sort();
 }
 
-/** `npm run bench -- [NAME...]`: runs the named suites (all when none), one JSON line per result on stdout. */
+/**
+ * `npm run bench -- [NAME...]`: runs the named suites (all when none), one JSON line per result on stdout, each naming
+ * the Node.js version it ran on.
+ */
 async function main(): Promise<void> {
   const known = await available();
   const wanted = process.argv.slice(2);
@@ -22,7 +25,7 @@ async function main(): Promise<void> {
       throw new PdmError('PDM_ERR_BENCH_UNKNOWN', `"${name}"; available: ${known.join(', ')}`);
     }
   }
-  const report = (result: BenchResult) => process.stdout.write(`${JSON.stringify(result)}\n`);
+  const report = (result: BenchResult) => process.stdout.write(`${resultLine(result)}\n`);
   // PDM_BENCH_AGENT=package: the in-process agent suites run inside the installed device package (bench/packaged.ts).
   const target = process.env.PDM_BENCH_AGENT;
   const packaged = target?.startsWith('package') ? IN_PACKAGE_SUITES.filter((n) => wanted.includes(n)) : [];

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exited, startPdm } from '../test/support/processes.js';
+import { exited, startPdm } from '../testkit/processes.js';
 
 export const SITE = 'plant-chaos';
 

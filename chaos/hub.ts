@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readStoredState } from '../hub/store/restore.js';
 import type { HubState } from '../hub/store/state.js';
-import { exited, startPdm, type HubReady } from '../test/support/processes.js';
+import { exited, startPdm, type HubReady } from '../testkit/processes.js';
 
 /** The real `pdm hub` process, restarted on the same ports so agents (through the proxy) find it again. */
 export class ChaosHub {

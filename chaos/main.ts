@@ -28,6 +28,10 @@ const result = await runChaos({ ...opts, log: (line) => process.stderr.write(`${
 const { lostIds, recoveries, ...summary } = result;
 process.stderr.write(`${JSON.stringify({ phase: 'lost', lostIds: lostIds.slice(0, 20) })}\n`);
 process.stdout.write(
-  `${JSON.stringify({ ...summary, wallSeconds: Math.round((Date.now() - started) / 1000), recoverMs: Object.fromEntries(recoveries.map((r) => [`${r.fault.replace(/\(.*\)/, '')}#${r.round}`, r.recoverMs])) })}\n`,
+  JSON.stringify({
+    ...summary,
+    wallSeconds: Math.round((Date.now() - started) / 1000),
+    recoverMs: Object.fromEntries(recoveries.map((r) => [`${r.fault.replace(/\(.*\)/, '')}#${r.round}`, r.recoverMs])),
+  }) + '\n',
 );
 process.exitCode = result.lost === 0 && result.duplicates === 0 && result.agentErrors === 0 ? 0 : 1;

@@ -133,7 +133,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   say(`pdm demo: hub ready. MQTT broker mqtt://127.0.0.1:${ready.mqttPort}, API ${ready.httpUrl}`);
   say(`  dashboard:   ${ready.httpUrl}/  (user demo, password ${demoUser.password})`);
   say(
-    `  log in: curl -c jar -H 'content-type: application/json' -d '{"username":"demo","password":"${demoUser.password}"}' ${ready.httpUrl}/api/login`,
+    `  log in: curl -c jar -H 'content-type: application/json' -d ` +
+      `'{"username":"demo","password":"${demoUser.password}"}' ${ready.httpUrl}/api/login`,
   );
   say(`  inspections: curl -b jar ${ready.httpUrl}/api/inspections`);
   say(`  devices:     ${ready.httpUrl}/api/devices`);

@@ -64,7 +64,9 @@ export const ModelCard = z
     if (card.normalisation.mean.length !== n || card.normalisation.scale.length !== n) {
       ctx.addIssue({
         code: 'custom',
-        message: `normalisation has ${card.normalisation.mean.length} means and ${card.normalisation.scale.length} scales for ${n} features`,
+        message:
+          `normalisation has ${card.normalisation.mean.length} means and ${card.normalisation.scale.length} ` +
+          `scales for ${n} features`,
         path: ['normalisation'],
       });
     }

@@ -29,7 +29,7 @@ export interface DecisionPolicy {
   /** N: windows over the threshold, among the last `openWindow` (M), that open an episode (debounce). */
   openAfter: number;
   /** M; when absent, M = N: N windows in a row. */
-  openWindow?: number;
+  openWindow?: number | undefined;
   clearAfter: number;
   /**
    * Relative clear, off when absent: an episode also ends after `clearAfter` windows in a row under this fraction of
@@ -38,11 +38,11 @@ export interface DecisionPolicy {
    * for as long as that new point lasts. The next episode then needs a score over the same fraction of the old peak
    * (the re-arm bar), a bar that halves every `rearmHalfLife` windows, so a lasting offset is raised again later.
    */
-  peakClearRatio?: number;
+  peakClearRatio?: number | undefined;
   /** Windows for the re-arm bar to halve; default 300 (five minutes of one-second windows). */
-  rearmHalfLife?: number;
+  rearmHalfLife?: number | undefined;
   /** Windows after a clear during which no episode opens (anti-flap); default 0. */
-  holdOff?: number;
+  holdOff?: number | undefined;
 }
 
 export type Decision =

@@ -102,7 +102,8 @@ export class OnnxModelRuntime implements ModelRuntime {
       await session.release();
       throw new PdmError(
         'PDM_ERR_MODEL_INVALID',
-        `${card.id}: graph has inputs [${session.inputNames}] and outputs [${session.outputNames}], card expects input ${card.onnx.input} and outputs ${card.onnx.outputs.score}, ${card.onnx.outputs.contributions}`,
+        `${card.id}: graph has inputs [${session.inputNames}] and outputs [${session.outputNames}], card expects input ` +
+          `${card.onnx.input} and outputs ${card.onnx.outputs.score}, ${card.onnx.outputs.contributions}`,
       );
     }
     return new OnnxModelRuntime(card, session, ort);

@@ -30,7 +30,8 @@ export async function exportCsv(
     const spec = source.model.spec;
     for (const f of spec.faults) {
       await faults.write(
-        `${spec.id},${spec.site},${f.type},${f.type.startsWith('sensor-') ? f.channel : ''},${f.atSeconds},${f.growth},${f.failAfterSeconds},${f.factor ?? f.severity}\n`,
+        `${spec.id},${spec.site},${f.type},${f.type.startsWith('sensor-') ? f.channel : ''},` +
+          `${f.atSeconds},${f.growth},${f.failAfterSeconds},${f.factor ?? f.severity}\n`,
       );
     }
     const vibration = new TextFile(join(out, `${spec.id}.csv`));

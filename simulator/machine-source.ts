@@ -32,7 +32,7 @@ export interface MachineSourceOptions {
   /** Simulated seconds between ground-truth records (default 1). */
   truthEverySeconds?: number;
   /** As-fast-as-possible runs ask this between batches; a promise pauses production until the consumer catches up. */
-  backpressure?: () => Promise<void> | undefined;
+  backpressure?: (() => Promise<void> | undefined) | undefined;
 }
 
 /**

@@ -216,7 +216,8 @@ async function runLive(
   if (publisher) {
     await publisher.close();
     say(
-      `pdm sim: published ${publisher.framesSent} frames (${(publisher.bytesSent / 1e6).toFixed(1)} MB) for ${units.length} machine(s) to ${opts.mqtt}`,
+      `pdm sim: published ${publisher.framesSent} frames (${(publisher.bytesSent / 1e6).toFixed(1)} MB) for ` +
+        `${units.length} machine(s) to ${opts.mqtt}`,
     );
   }
   if (failure)

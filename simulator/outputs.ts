@@ -56,7 +56,10 @@ export const TRUTH_CSV_HEADER = 't_ms,machine,site,running,speed,load,label,rul_
 /** One ground-truth record as a CSV row; active faults as `type:severity` joined by `|` (sensor faults as `type@channel`). */
 export function truthCsv(truth: GroundTruth): string {
   const faults = truth.faults.map((f) => `${f.type}${f.channel ? `@${f.channel}` : ''}:${f.severity}`).join('|');
-  return `${truth.t},${truth.machine},${truth.site},${truth.running ? 1 : 0},${truth.speed},${truth.load},${truth.label},${truth.rulSeconds ?? ''},${faults}\n`;
+  return (
+    `${truth.t},${truth.machine},${truth.site},${truth.running ? 1 : 0},${truth.speed},${truth.load},` +
+    `${truth.label},${truth.rulSeconds ?? ''},${faults}\n`
+  );
 }
 
 /** Ground truth as JSON lines, for the label stream of a live run (simulated or replayed). */

@@ -43,6 +43,9 @@ export class Progress {
     const wall = (now - this.started) / 1000;
     const rate = wall > 0 ? done / wall : 0;
     const eta = rate > 0 && share < 1 ? ` eta ${Math.ceil((this.total - done) / rate)} s` : '';
-    return `${this.label}: ${done.toFixed(1)}/${this.total} ${this.unit} (${Math.floor(share * 100)} %), ${rate.toFixed(1)} ${this.unit} per second${eta}`;
+    return (
+      `${this.label}: ${done.toFixed(1)}/${this.total} ${this.unit} (${Math.floor(share * 100)} %), ` +
+      `${rate.toFixed(1)} ${this.unit} per second${eta}`
+    );
   }
 }

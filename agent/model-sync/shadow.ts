@@ -23,7 +23,11 @@ export async function shadowProblem(
 ): Promise<string | undefined> {
   const card = candidate.card;
   if (running && !sameInputs(running, card)) {
-    return `inputs differ from the running model (${card.features.names.length} features x ${card.features.pipeline.window} vs ${running.features.names.length} x ${running.features.pipeline.window}); the pipeline cannot feed it`;
+    return (
+      `inputs differ from the running model (${card.features.names.length} features x ` +
+      `${card.features.pipeline.window} vs ${running.features.names.length} x ${running.features.pipeline.window}); ` +
+      `the pipeline cannot feed it`
+    );
   }
   const meanRow = Array.from({ length: card.features.pipeline.window }, () => card.normalisation.mean).flat();
   let scores;
@@ -41,7 +45,10 @@ export async function shadowProblem(
       s.contributions.some((c) => !Number.isFinite(c)),
   );
   if (insane >= 0)
-    return `${insane === 0 ? 'the training mean' : `recent window ${insane}`} scored ${scores[insane]!.score} (sane: finite, 0..${threshold * limits.maxScoreRatio})`;
+    return (
+      `${insane === 0 ? 'the training mean' : `recent window ${insane}`} scored ${scores[insane]!.score} (sane: ` +
+      `finite, 0..${threshold * limits.maxScoreRatio})`
+    );
   if (scores[0]!.score >= threshold)
     return `the training mean scores ${scores[0]!.score}, at or over the threshold ${threshold}`;
   const recentScores = scores.slice(1);

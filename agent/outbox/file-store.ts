@@ -103,7 +103,8 @@ export class FileOutboxStore implements OutboxStore {
       return Promise.reject(error as Error);
     }
     this.nextSeq += 1;
-    for (const victim of victims) this.removeNow(victim, 'dropped');
+    // A failed removal write is reported through onWarning with its batch; nobody waits on an eviction's promise.
+    for (const victim of victims) this.removeNow(victim, 'dropped').catch(() => undefined);
     this.index.reserve(buf.length);
     return new Promise<OutboxRecord>((resolve, reject) => {
       this.enqueue({

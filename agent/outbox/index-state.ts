@@ -134,7 +134,8 @@ export class OutboxIndex {
     if (need > 0) {
       throw new PdmError(
         'PDM_ERR_OUTBOX_FULL',
-        `${this.stats.depth} messages (${this.stats.liveBytes} bytes) wait for the broker; a ${priority} of ${bytes} bytes does not fit in ${this.maxBytes}`,
+        `${this.stats.depth} messages (${this.stats.liveBytes} bytes) wait for the broker; a ${priority} of ${bytes} ` +
+          `bytes does not fit in ${this.maxBytes}`,
       );
     }
     return victims;

@@ -156,7 +156,9 @@ export async function run(report: Report): Promise<void> {
       unit: 'CPU ms per window, p99',
       p50: c.p50,
       detector: 'onnx',
-      note: 'CPU of every thread of the process during the hop (onnxruntime and V8 GC helpers included): not a latency, but free of time spent preempted',
+      note:
+        'CPU of every thread of the process during the hop (onnxruntime and V8 GC helpers included): not a ' +
+        'latency, but free of time spent preempted',
     });
   } finally {
     await model.close();

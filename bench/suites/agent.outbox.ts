@@ -11,10 +11,10 @@ import { OutboxPublisher } from '../../agent/outbox/publisher.js';
 import { MemoryQuarantine } from '../../agent/outbox/quarantine.js';
 import type { OutboxMessage, OutboxStore } from '../../agent/outbox/types.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { numberedEvent } from '../../test/integration/fixtures/event-factory.js';
-import { TestBroker } from '../../test/integration/fixtures/test-broker.js';
+import { numberedEvent } from '../../testkit/events.js';
+import { TestBroker } from '../../testkit/test-broker.js';
 import type { Report } from '../result.js';
-import { freePort } from '../../test/support/processes.js';
+import { freePort } from '../../testkit/processes.js';
 
 const EVENTS = 2000;
 const logger = pino({ level: 'silent' });

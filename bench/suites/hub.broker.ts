@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Report } from '../result.js';
 import { drive, startBareAedes } from './hub.ingest.js';
-import { freePort, MOSQUITTO } from '../../test/support/processes.js';
+import { freePort, MOSQUITTO } from '../../testkit/processes.js';
 
 /**
  * The broker the hub embeds (aedes, bare: no login, ACL or ingest) against Debian's Mosquitto, same fleet and

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { Inspection } from '../../hub/store/state.js';
-import { buildNotification, postNotification, type CmmsConfig } from '../../hub/workflow/activities.js';
-import { openInspection } from '../../hub/workflow/inspection.js';
+import type { Inspection } from '../../hub/inspections/records.js';
+import { buildNotification, postNotification, type CmmsConfig } from '../../hub/workflow/cmms.js';
+import { openInspection } from '../../hub/inspections/incidents.js';
 import { WebhookOutbox } from '../../hub/workflow/webhook-outbox.js';
-import { anomalyEvent } from '../../test/integration/hub.helpers.js';
+import { anomalyEvent } from '../../testkit/hub-events.js';
 import type { Report } from '../result.js';
 
 const NOTIFICATIONS = 1000;

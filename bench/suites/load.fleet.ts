@@ -12,7 +12,7 @@ import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory, type EnvelopeFactory } from '../../protocol/envelope.js';
 import { deviceClientId } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
-import { startPdm, type HubReady } from '../../test/support/processes.js';
+import { startPdm, type HubReady } from '../../testkit/processes.js';
 import type { Report } from '../result.js';
 
 const SITE = 'load';

@@ -1,6 +1,6 @@
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { decode, encode } from '../../protocol/codec.js';
-import { anomalyEvent } from '../../test/support/events.js';
+import { anomalyEvent } from '../../testkit/events.js';
 import { opsPerSecond, type Report } from '../result.js';
 
 /**

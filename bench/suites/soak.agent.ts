@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
 import { PACKAGE_ROOT } from '../../cli/paths.js';
-import { buildAndUnpack, runInstall } from '../../test/support/device-package.js';
-import { exited, startPdm } from '../../test/support/processes.js';
+import { buildAndUnpack, runInstall } from '../../testkit/device-package.js';
+import { exited, startPdm } from '../../testkit/processes.js';
 import type { Report } from '../result.js';
 import { rssOf, startLoadHub } from './load.fleet.js';
 
@@ -154,7 +154,8 @@ async function soak(
         'site: load',
         'device: dev-0',
         'source: { kind: simulator, scenario: unused }',
-        'channels: [{ name: temperature, spectrum: false }, { name: current, spectrum: false }, { name: pressure, spectrum: false }, { name: flow, spectrum: false }]',
+        'channels: [{ name: temperature, spectrum: false }, { name: current, spectrum: false }, { name: pressure, ' +
+          'spectrum: false }, { name: flow, spectrum: false }]',
         'detector: { kind: streaming, channel: flow }',
         '',
       ].join('\n'),

@@ -25,7 +25,8 @@ async function runSensitivity(files: ReturnType<typeof loadSkab>, json: boolean)
     if (json) process.stdout.write(`${JSON.stringify({ ...r, protocol: 'insample' })}\n`);
     else
       process.stdout.write(
-        `${r.detector.padEnd(44)} F1 ${r.f1.toFixed(2)}  FAR ${r.far.toFixed(2).padStart(5)}  MAR ${r.mar.toFixed(2).padStart(5)}  cp ${r.cpStandard.toFixed(2).padStart(6)}  ${meetsSkabTargets(r) ? 'all targets' : ''}\n`,
+        `${r.detector.padEnd(44)} F1 ${r.f1.toFixed(2)}  FAR ${r.far.toFixed(2).padStart(5)}  MAR ` +
+          `${r.mar.toFixed(2).padStart(5)}  cp ${r.cpStandard.toFixed(2).padStart(6)}  ${meetsSkabTargets(r) ? 'all targets' : ''}\n`,
       );
   }
 }

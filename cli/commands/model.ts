@@ -40,7 +40,8 @@ export function registerModel(program: Command): void {
           `registered ${e.modelId} ${e.version} (${e.kind}, ${e.features.length} features, threshold ${e.threshold})\n`,
         );
         process.stdout.write(
-          `  bundle ${e.size} bytes, sha256 ${e.sha256}\n  signed with ${registry.key.keyFile}; agents verify with ${registry.key.publicKeyFile}\n`,
+          `  bundle ${e.size} bytes, sha256 ${e.sha256}\n  signed with ${registry.key.keyFile}; agents verify with ` +
+            `${registry.key.publicKeyFile}\n`,
         );
       }),
     );

@@ -68,7 +68,9 @@ export function defaultTrainingData(seed: number, seconds: number): DefaultTrain
   // A check run the models never train on: healthy for 60 s, then the 1x vibration steps up 2x.
   const check = simulate({ rpm: 1480, vibrationRms: 0.5, faults: [{ atSeconds: 60, factor: 2 }] }, seed + 100, 120);
   return {
-    source: `simulator pump (steady regime), healthy ${HEALTHY.map((s) => `${s.rpm}rpm/${s.vibrationRms}g`).join(', ')}, ${seconds} s each, 1 s windows`,
+    source:
+      `simulator pump (steady regime), healthy ` +
+      `${HEALTHY.map((s) => `${s.rpm}rpm/${s.vibrationRms}g`).join(', ')}, ${seconds} s each, 1 s windows`,
     healthy,
     check: { rows: check, faulty: check.map((_, i) => i >= 60) },
     seed,
@@ -91,7 +93,9 @@ async function runTrain(opts: TrainOptions): Promise<void> {
     const { onnxPath, cardPath } = writeModel(opts.out, artifact);
     const m = artifact.card.metrics;
     process.stdout.write(
-      `${artifact.card.id}: ${onnxPath} (${artifact.onnx.length} bytes, sha256 ${artifact.card.onnx.sha256.slice(0, 12)}…), ${cardPath}; check run: detection ${m.detectionRate}, false alarms ${m.falseAlarmRate}\n`,
+      `${artifact.card.id}: ${onnxPath} (${artifact.onnx.length} bytes, sha256 ` +
+        `${artifact.card.onnx.sha256.slice(0, 12)}…), ${cardPath}; check run: detection ${m.detectionRate}, false ` +
+        `alarms ${m.falseAlarmRate}\n`,
     );
   }
 }

@@ -153,7 +153,10 @@ export const HubConfigSchema = z.strictObject({
   store: z
     .strictObject({
       coalesceMs: z.number().int().min(0).max(10_000).default(2),
-      /** Dedup entries of events made longer ago are dropped; a replay older than that is checked against the stored inspections and watches. */
+      /**
+       * Dedup entries of events made longer ago are dropped; a replay older than that is checked against the stored inspections and
+       * watches.
+       */
       dedupRetentionHours: z
         .number()
         .int()

@@ -42,7 +42,10 @@ export class BinnedWindow {
     this.seriesSamples = edges.map(() => 0);
   }
 
-  /** One message: a value per series (undefined or non-finite: that series has none this time). Values older than the window are dropped. */
+  /**
+   * One message: a value per series (undefined or non-finite: that series has none this time). Values older than the window are
+   * dropped.
+   */
   add(values: ReadonlyArray<number | undefined>, at: number): void {
     const index = Math.floor(at / this.bucketMs);
     this.expire(Math.max(index, this.newestSeen));

@@ -7,7 +7,7 @@ export interface DocumentAdapter<T> {
   read(): Promise<T | null>;
   write(data: T): Promise<void>;
   /** Bytes of the last document written (or read back), when known. */
-  readonly lastWrittenBytes?: number;
+  readonly lastWrittenBytes?: number | undefined;
 }
 
 /** A big document is written and synced in pieces of this many bytes (see `DurableJsonFile.write`). */

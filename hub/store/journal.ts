@@ -149,16 +149,15 @@ export function parseJournal(data: Buffer, name: string): ParsedJournal {
   while (offset < data.length) {
     const end = data.indexOf(0x0a, offset);
     line += 1;
-    if (end < 0) {
-      bad ??= { at: offset, line, why: 'record has no end' };
-      break;
-    }
+    // A last record with no end was cut short by a crash: its bytes count as torn.
+    if (end < 0) break;
     const decoded = decodeLine(data.subarray(offset, end));
     if (decoded.ok) {
       if (bad) {
         throw new PdmError(
           'PDM_ERR_STORE_CORRUPT',
-          `${name} is damaged at byte ${bad.at} (record ${bad.line}: ${bad.why}) and has good records after it, so it was not cut short by a crash; keep the file for inspection`,
+          `${name} is damaged at byte ${bad.at} (record ${bad.line}: ${bad.why}) and has good records after it, so it ` +
+            `was not cut short by a crash; keep the file for inspection`,
         );
       }
       records.push(decoded.value);

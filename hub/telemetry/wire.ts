@@ -13,7 +13,10 @@ export interface RunningTelemetryLog {
 
 const DAY_MS = 86_400_000;
 
-/** What the hub's composition root calls: the log under `<dataDir>/telemetry` (its flush timer is unref'd) and its node-cron retention task. */
+/**
+ * What the hub's composition root calls: the log under `<dataDir>/telemetry` (its flush timer is unref'd) and its node-cron
+ * retention task.
+ */
 export async function openTelemetryLog(
   dataDir: string,
   cfg: HubConfig['telemetry'],

@@ -1,3 +1,4 @@
+import type { DeviceRef } from '../../protocol/device.js';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { PdmError } from '../../protocol/errors.js';
@@ -8,7 +9,7 @@ import { DEFAULT_DECISION } from '../../models/train-default.js';
 import type { RegistryEntry, RegistryStore } from '../registry/store.js';
 import type { LabelledInspection, LabelledWatch } from './labels.js';
 import type { TelemetryLog } from '../telemetry/log.js';
-import { collectTrainingSet, type DeviceRef, type TrainingSet } from './collect.js';
+import { collectTrainingSet, type TrainingSet } from './collect.js';
 
 /** The same fit and calibration as the shipped PCA model (models/train-default.ts). */
 export const HUB_PCA_OPTIONS = { varianceKept: 0.95, limitQuantile: 0.999, limitFactor: 1.5 };
@@ -90,10 +91,15 @@ export function detectionMetrics(
 }
 
 function tooLittle(set: TrainingSet, target: TrainTarget, minimum: number): string {
-  const where = `${target.scope} ${target.name}${target.from !== undefined || target.to !== undefined ? ` between ${target.from ?? '-'} and ${target.to ?? '-'}` : ''}`;
+  const between =
+    target.from !== undefined || target.to !== undefined
+      ? ` between ${target.from ?? '-'} and ${target.to ?? '-'}`
+      : '';
+  const where = `${target.scope} ${target.name}${between}`;
   return (
     `${set.normalRows} normal rows (${set.confirmedNormalRows} confirmed by false alarms) for ${where}; at least ${minimum} are needed ` +
-    `(training.minNormalRows, and ${MIN_ROWS_PER_FEATURE} per feature); ${set.excludedRows} rows were excluded (unresolved inspections, watches) ` +
+    `(training.minNormalRows, and ${MIN_ROWS_PER_FEATURE} per feature); ${set.excludedRows} rows were excluded ` +
+    `(unresolved inspections, watches) ` +
     `and ${set.faultRowCount} are labelled faults`
   );
 }
@@ -143,7 +149,8 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
     falseAlarmInspections: set.falseAlarmInspections,
     faultLabels: faultLabels || 'none',
     labelRule:
-      'normal = outside every inspection and watch, or inside one resolved false_alarm; faults = inside one resolved with a fault label (not trained on)',
+      'normal = outside every inspection and watch, or inside one resolved false_alarm; faults = inside one resolved ' +
+      'with a fault label (not trained on)',
     marginSeconds: deps.config.marginSeconds,
     tornTails: set.read.tornTails,
     damagedLines: set.read.damagedLines,

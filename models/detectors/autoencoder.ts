@@ -90,7 +90,7 @@ export async function trainAutoencoder(
     model.add(
       tf.layers.dense({
         units,
-        inputShape: i === 0 ? [width] : undefined,
+        ...(i === 0 ? { inputShape: [width] } : {}),
         activation: last ? 'linear' : 'relu',
         kernelInitializer: tf.initializers.glorotUniform({ seed: options.seed + i }),
         biasInitializer: 'zeros',

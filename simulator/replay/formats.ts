@@ -122,12 +122,12 @@ function nabWindows(windowsFile: string, dataFile: string, key?: string): Array<
 
 /** A generic CSV: which column is time (and how it is written), which columns become which channels, and the label. */
 export interface CsvMapping {
-  delimiter?: string;
+  delimiter?: string | undefined;
   time: string;
-  timeFormat?: TimeFormat;
+  timeFormat?: TimeFormat | undefined;
   /** channel name → column name. */
   channels: Record<string, string>;
-  label?: string;
+  label?: string | undefined;
 }
 
 export function readCsv(file: string, mapping: CsvMapping): RecordedTable {

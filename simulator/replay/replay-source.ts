@@ -21,7 +21,7 @@ export interface ReplayOptions {
   maxBlockRows?: number;
   onTruth?: (label: LabelRecord) => void;
   /** As-fast-as-possible replays ask this between batches; a promise pauses them until the consumer catches up. */
-  backpressure?: () => Promise<void> | undefined;
+  backpressure?: (() => Promise<void> | undefined) | undefined;
 }
 
 /** Rows a block may span: evenly spaced at the recording's usual interval; gaps and jitter start a new block. */

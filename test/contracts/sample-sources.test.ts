@@ -50,9 +50,11 @@ sampleSourceContract('simulated machine opened from an agent config (sources/ind
 
 // Long enough for several of the replay's default blocks of 256 rows.
 const longCsv = join(dir, 'nab-long.csv');
+const stamp = (i: number): string =>
+  new Date(Date.UTC(2020, 0, 1) + i * 1000).toISOString().slice(0, 19).replace('T', ' ');
 writeFileSync(
   longCsv,
-  `timestamp,value\n${Array.from({ length: 2000 }, (_, i) => `${new Date(Date.UTC(2020, 0, 1) + i * 1000).toISOString().slice(0, 19).replace('T', ' ')},${i % 7}`).join('\n')}\n`,
+  `timestamp,value\n${Array.from({ length: 2000 }, (_, i) => `${stamp(i)},${i % 7}`).join('\n')}\n`,
 );
 sampleSourceContract('NAB replay opened from an agent config (sources/index.ts)', async () => {
   const replay = { kind: 'replay', format: 'nab', file: longCsv, speed: 'max' } as const;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import { Ingest } from '../../hub/ingest.js';
+import { Ingest } from '../../hub/mqtt/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
 import {
   decodeLine,
@@ -12,13 +12,13 @@ import {
   type Journal,
 } from '../../hub/store/journal.js';
 import { MemoryDocument } from '../../hub/store/memory-document.js';
-import { computeKpis } from '../../hub/kpis.js';
+import { computeKpis } from '../../hub/inspections/kpis.js';
 import { countAlarmsIn } from '../../hub/registry/wire.js';
 import type { HubState } from '../../hub/store/state.js';
 import type { Folder } from '../../hub/store/fold.js';
 import type { ArchiveFile } from '../../hub/store/archive-file.js';
 import type { SnapshotDocument } from '../../hub/store/restore.js';
-import { SeenEvents } from '../../hub/store/seen-events.js';
+import { SeenEvents } from '../../hub/inspections/seen-events.js';
 import {
   fileMedium,
   HubStore,
@@ -32,7 +32,7 @@ import { Workflow } from '../../hub/workflow/service.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { anomalyEvent, silent, tempDir } from '../integration/hub.helpers.js';
+import { anomalyEvent, silent, tempDir } from '../integration/hub-helpers.js';
 
 /**
  * The contract every hub document adapter keeps (DESIGN convention 2). `open` returns a fresh adapter over the
@@ -235,7 +235,7 @@ function hubStoreContract(
       round = 0,
       check: () => Promise<void> = async () => undefined,
     ): Promise<void> {
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const identities = await IdentityStore.open(env.identitiesDir);
       if (!identities.listUsers().some((u) => u.name === 'ann'))
         await identities.addUser('ann', 'technician', 'secret-ann-123456');
@@ -449,7 +449,7 @@ function hubStoreContract(
       expect((await reopen()).state).toEqual(store.state);
     });
 
-    it('takes the next snapshot only once the journal outgrows the last snapshot SNAPSHOT_GROWTH times, so a big state is not rewritten often', async () => {
+    it('snapshots only once the journal outgrows the last snapshot SNAPSHOT_GROWTH times: a big state is rarely rewritten', async () => {
       env = await setup();
       const big = await reopen({ snapshotJournalBytes: 1_000 });
       for (let i = 0; i < 2_000; i += 1) {
@@ -522,7 +522,7 @@ function hubStoreContract(
      */
     async function archiving(opts: Partial<HubStoreOptions> = {}, medium = env.open()) {
       const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0, ...opts });
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const identities = await IdentityStore.open(env.identitiesDir);
       const workflow = new Workflow({
         store,
@@ -744,7 +744,7 @@ function hubStoreContract(
       const later = () => Date.now() + 8 * 24 * 3_600_000;
       const aged = await reopen({ archiveClosedAfterMinutes: 0, dedupRetentionHours: 168, now: later });
       expect(aged.state.seenEvents.toJSON()).toEqual({});
-      const late = new Ingest(aged, silent, 65536, routing, later);
+      const late = new Ingest({ store: aged, logger: silent, maxPayloadBytes: 65536, routing, now: later });
       await late.handle(first.topic, first.payload);
       expect(late.stats.duplicates).toBe(1);
       expect(aged.state.inspections).toEqual([]);
@@ -817,7 +817,7 @@ function hubStoreContract(
       identities.close();
     });
 
-    it('an inspection that keeps taking events keeps a bounded list in memory; every event still reads back, also after a reopen', async () => {
+    it('an inspection that keeps taking events keeps a bounded list in memory; every event reads back, also after a reopen', async () => {
       env = await setup();
       const { store, identities, workflow, send, settle } = await archiving({ eventsInMemory: 8 });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
@@ -847,7 +847,7 @@ function hubStoreContract(
         dedupRetentionHours: 168,
         now: later,
       });
-      const late = new Ingest(aged, silent, 65536, routing, later);
+      const late = new Ingest({ store: aged, logger: silent, maxPayloadBytes: 65536, routing, now: later });
       await late.handle(sent[20]!.topic, sent[20]!.payload);
       expect(late.stats.duplicates).toBe(1);
       expect(aged.wholeInspection(live.id)!.events).toHaveLength(50);
@@ -865,7 +865,7 @@ function hubStoreContract(
       env = await setup();
       const medium = env.open();
       const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 });
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       const sent = Array.from({ length: 10 }, () =>
         encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'hot', severity: 'critical', episodeId })),
@@ -908,7 +908,7 @@ function hubStoreContract(
       expect(reopened.wholeInspection(live.id)!.events.map((e) => e.id)).toEqual(ids);
     });
 
-    it('an inspection commented on while its archive write is held stays in the state with the comment, and is archived with it later', async () => {
+    it('an inspection commented on while its archive write is held stays in the state, then is archived with the comment', async () => {
       env = await setup();
       const medium = env.open();
       const { store, identities, workflow, send, settle } = await archiving({}, medium);
@@ -1002,7 +1002,7 @@ function hubStoreContract(
       };
     };
 
-    it('compacts the archive once as many of its bytes are dead as live: everything reads back the same, also after a reopen, and the old generation goes', async () => {
+    it('compacts the archive once half its bytes are dead: all reads back the same, also reopened; the old generation goes', async () => {
       env = await setup();
       const { opts, before } = await deadArchive();
       const medium = env.open();
@@ -1025,7 +1025,7 @@ function hubStoreContract(
       expect(store.state.archiveGeneration).toBe(1);
 
       // The new generation takes appends as before: more spills of the open inspection.
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const hot = store.state.inspections[0]!;
       for (let k = 0; k < 10; k += 1) {
         const m = encode(
@@ -1066,7 +1066,7 @@ function hubStoreContract(
       return header && header.ok ? (header.value as { covers: number }).covers : 0;
     };
 
-    it('a start after a clean stop reads none of the archive file but what was appended after its saved summaries; a damaged or foreign index is not used', async () => {
+    it('a start after a clean stop reads only the archive past its saved summaries; a damaged or foreign index is not used', async () => {
       env = await setup();
       const { opts, before } = await deadArchive(); // closed cleanly: the summaries were saved
       const first = counted();
@@ -1104,7 +1104,7 @@ function hubStoreContract(
       // the whole file is read, to the same result.
       const index = first.medium.archive.readIndex()!;
       const damaged = Buffer.from(index);
-      damaged[Math.floor(damaged.length / 2)] ^= 0x01;
+      damaged[Math.floor(damaged.length / 2)]! ^= 0x01;
       const foreign = encodeRecord({ covers: first.medium.archive.bytes + 1000, tail: 0, count: 0 });
       const header = decodeLine(index.subarray(0, index.indexOf(0x0a)));
       const misshapen = Buffer.concat([
@@ -1122,7 +1122,7 @@ function hubStoreContract(
       identities.close();
     });
 
-    it('an archive pass saves the summaries again once archiveIndexBytes were appended, so a start after a crash reads only what came after them', async () => {
+    it('an archive pass saves the summaries every archiveIndexBytes, so a start after a crash reads only what came after', async () => {
       env = await setup();
       const { opts } = await deadArchive(); // closed cleanly: the summaries cover the whole file
       const medium = env.open();
@@ -1152,7 +1152,7 @@ function hubStoreContract(
       identities.close();
     });
 
-    it('a crash after the compacted archive is written but before the state naming it is durable reopens the old generation and removes the new one', async () => {
+    it('a crash after compaction, before the state naming the new archive is durable, reopens the old one, removes the new', async () => {
       env = await setup();
       const { opts, before } = await deadArchive();
       const medium = env.open();
@@ -1183,7 +1183,7 @@ function hubStoreContract(
       const medium = env.open();
       const opts = { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 };
       const store = await HubStore.over(medium, opts);
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       const send = () => {
         const m = encode(
@@ -1221,7 +1221,7 @@ function hubStoreContract(
         },
         opts,
       );
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       // A chronic inspection, opened before the first fold: in the generation the second fold takes, its events
       // spill (`sp`) and it keeps taking events (`ij`).
@@ -1253,7 +1253,7 @@ function hubStoreContract(
       env = await setup();
       const medium = env.open();
       const store = await HubStore.over(medium, { coalesceMs: 5 });
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const send = (device: string, episodeId: string) => {
         const m = encode(
           'event',
@@ -1284,7 +1284,7 @@ function hubStoreContract(
     it('prunes dedup entries older than the retention horizon, and an old replay still creates nothing', async () => {
       env = await setup();
       const store = await reopen();
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const event = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'old' }));
       const clear = encode('event', anomalyEvent('plant-1', 'pump-2', { kind: 'clear' })); // ignored: no record holds it
       await ingest.handle(event.topic, event.payload);
@@ -1296,7 +1296,13 @@ function hubStoreContract(
       const later = await reopen({ dedupRetentionHours: 168, now: () => Date.now() + 8 * 24 * 3_600_000 });
       expect(later.pruned).toBe(2);
       expect(later.state.seenEvents.toJSON()).toEqual({});
-      const late = new Ingest(later, silent, 65536, routing, () => Date.now() + 8 * 24 * 3_600_000);
+      const late = new Ingest({
+        store: later,
+        logger: silent,
+        maxPayloadBytes: 65536,
+        routing,
+        now: () => Date.now() + 8 * 24 * 3_600_000,
+      });
       await late.handle(event.topic, event.payload);
       await late.handle(clear.topic, clear.payload);
       expect(late.stats.duplicates).toBe(1); // the inspection holds the event

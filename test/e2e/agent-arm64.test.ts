@@ -7,7 +7,7 @@ import { AGENT_VERSION } from '../../agent/agent.js';
 import { LastKnownGood } from '../../agent/model-sync/lkg-store.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RolloutState } from '../../hub/registry/rollout.js';
-import type { Inspection } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import { readModel } from '../../models/artifacts.js';
 import { encodeBundle } from '../../models/bundle.js';
 import { treeSize } from '../../packaging/archive.js';
@@ -20,9 +20,9 @@ import {
   runInstall,
   startInstalledAgent,
   writeArm64Node,
-} from '../support/device-package.js';
-import { exited, hubEnv, login, runPdm, startPdm, waitFor, type HubReady } from '../support/processes.js';
-import { shippedCopy, variant } from '../integration/model-sync.support.js';
+} from '../../testkit/device-package.js';
+import { exited, hubEnv, login, runPdm, startPdm, waitFor, type HubReady } from '../../testkit/processes.js';
+import { shippedCopy, variant } from '../integration/model-sync-support.js';
 
 /**
  * The arm64 device package on an emulated arm64 machine: Debian's qemu-user-static runs the arm64 Node.js (npm's
@@ -103,7 +103,8 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
     const scenario = join(dir, 'scenario.yaml');
     writeFileSync(
       scenario,
-      `seed: 9\nmachines:\n  - { id: ${DEVICE}, site: ${SITE}, rpm: 1480, vibrationRms: 0.5, faults: [{ type: vibration-step, atSeconds: ${FAULT_AT_SECONDS}, factor: 4 }] }\n`,
+      `seed: 9\nmachines:\n  - { id: ${DEVICE}, site: ${SITE}, rpm: 1480, vibrationRms: 0.5, ` +
+        `faults: [{ type: vibration-step, atSeconds: ${FAULT_AT_SECONDS}, factor: 4 }] }\n`,
     );
     // JSON is YAML: the PEM's newlines survive as \n escapes.
     writeFileSync(
@@ -182,7 +183,8 @@ describe.skipIf(!emulationPresent())('the arm64 device package under emulation',
     });
     expect(existsSync(join(home, '.cache', 'Microsoft'))).toBe(false);
     process.stderr.write(
-      `agent-arm64: RSS under qemu-user ${rssMb(agent.pid!).toFixed(1)} MB after ${((Date.now() - startedAt) / 1000).toFixed(0)} s (an indication only: the emulator's translated code is in it)\n`,
+      `agent-arm64: RSS under qemu-user ${rssMb(agent.pid!).toFixed(1)} MB after ` +
+        `${((Date.now() - startedAt) / 1000).toFixed(0)} s (an indication only: the emulator's translated code is in it)\n`,
     );
   }, 200_000);
 

@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_VERSION } from '../../agent/version.js';
 import { loadAgentConfig } from '../../config/agent-config.js';
-import { TestBroker, waitFor } from '../integration/fixtures/test-broker.js';
-import { exited } from '../support/processes.js';
-import { buildAndUnpack, installedUnit, runInstall, startInstalledAgent } from '../support/device-package.js';
+import { TestBroker, waitFor } from '../../testkit/test-broker.js';
+import { exited } from '../../testkit/processes.js';
+import { buildAndUnpack, installedUnit, runInstall, startInstalledAgent } from '../../testkit/device-package.js';
 
 /**
  * The x64 device package as an operator meets it: built from this checkout, installed by its install.sh into a

@@ -40,7 +40,9 @@ function linkInChild(url: string, env: Record<string, string> = {}): Promise<{ c
   const script = [
     "const { connectMqttLink } = await import('./dist/agent/link.js');",
     "const { pino } = await import('pino');",
-    `const link = await connectMqttLink({ url: ${JSON.stringify(url)}, clientId: 'plant-t:pump-t', will: { topic: 'pdm/v1/plant-t/pump-t/status', payload: Buffer.from('{}') }, reconnectMinMs: 100, reconnectMaxMs: 500, connectTimeoutMs: 3000, logger: pino({ level: 'silent' }) });`,
+    `const link = await connectMqttLink({ url: ${JSON.stringify(url)}, clientId: 'plant-t:pump-t', will: { topic: ` +
+      `'pdm/v1/plant-t/pump-t/status', payload: Buffer.from('{}') }, reconnectMinMs: 100, reconnectMaxMs: 500, ` +
+      `connectTimeoutMs: 3000, logger: pino({ level: 'silent' }) });`,
     // Without a connection within the timeout the link starts anyway; a publish would then wait for one.
     'const connected = link.connected;',
     `if (connected) await link.publish(${JSON.stringify(TOPIC)}, Buffer.from('hello'), { qos: 1 });`,

@@ -5,7 +5,7 @@ import { ModbusSource } from '../../sources/modbus.js';
 import { ModbusSourceSchema } from '../../config/schemas/source.js';
 import type { SampleBlock } from '../../protocol/samples.js';
 import { sampleSourceContract, until } from '../contracts/sample-source.contract.js';
-import { freePort } from '../support/processes.js';
+import { freePort } from '../../testkit/processes.js';
 
 /**
  * The agent's Modbus TCP source against a real Modbus TCP server (modbus-serial's ServerTCP) on this machine: the

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TestBroker, waitFor } from './fixtures/test-broker.js';
+import { TestBroker, waitFor } from '../../testkit/test-broker.js';
 
 // Built by `npm test` (tsc) before vitest runs.
 const CHILD = resolve('dist/test/integration/fixtures/outbox-child.js');

@@ -11,8 +11,8 @@ import { OutboxPublisher } from '../../agent/outbox/publisher.js';
 import { MemoryQuarantine } from '../../agent/outbox/quarantine.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { deviceClientId } from '../../protocol/topics.js';
-import { numberedEvent } from './fixtures/event-factory.js';
-import { TestBroker, waitFor } from './fixtures/test-broker.js';
+import { numberedEvent } from '../../testkit/events.js';
+import { TestBroker, waitFor } from '../../testkit/test-broker.js';
 
 const logger = pino({ level: 'silent' });
 const cleanups: Array<() => Promise<void>> = [];

@@ -12,7 +12,7 @@ import { MemoryQuarantine } from '../../agent/outbox/quarantine.js';
 import { AgentConfigSchema, ScenarioSchema, validate } from '../../config/index.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { machineSource } from '../../simulator/scenario.js';
-import { TestBroker, waitFor } from './fixtures/test-broker.js';
+import { TestBroker, waitFor } from '../../testkit/test-broker.js';
 import { loadDetectorProfile } from '../../models/commissioning/profile.js';
 import { SHIPPED_PROFILES, resolveProfilePath } from '../../models/shipped.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scanSegment } from '../../agent/outbox/record-codec.js';
-import { TestBroker, waitFor } from './fixtures/test-broker.js';
+import { TestBroker, waitFor } from '../../testkit/test-broker.js';
 
 // Built by `npm test` (tsc) before vitest runs.
 const CLI = resolve('dist/cli/pdm.js');

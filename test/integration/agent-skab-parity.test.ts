@@ -11,8 +11,8 @@ import { shipped } from '../../cli/paths.js';
 import { trainingWindows } from '../../models/eval/skab-agent.js';
 import { loadSkab } from '../../models/skab-data.js';
 import { ReplaySource, readRecording } from '../../simulator/replay/index.js';
-import { exited, startPdm } from '../support/processes.js';
-import { TestBroker, waitFor } from './fixtures/test-broker.js';
+import { exited, startPdm } from '../../testkit/processes.js';
+import { TestBroker, waitFor } from '../../testkit/test-broker.js';
 
 const dir = process.env.SKAB_DIR ?? resolve(process.cwd(), '..', 'shared', 'datasets', 'skab');
 const FILE = 'valve1/3.csv';

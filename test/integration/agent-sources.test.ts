@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../config/index.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import type { Inspection } from '../../hub/store/state.js';
-import { exited, getJson, login, runPdm, startPdm, waitFor, hubEnv, type HubReady } from '../support/processes.js';
+import type { Inspection } from '../../hub/inspections/records.js';
+import { exited, getJson, login, runPdm, startPdm, waitFor, hubEnv, type HubReady } from '../../testkit/processes.js';
 
 /** The agent on recorded data: a generic CSV replayed as fast as it keeps up, through a real hub. */
 const dir = mkdtempSync(join(tmpdir(), 'pdm-agent-sources-'));
@@ -41,7 +41,8 @@ function agentConfig(file: string, source: string): string {
 
 const replayConfig = agentConfig(
   'replay.yaml',
-  `source: { kind: replay, format: csv, file: ${JSON.stringify(csv)}, speed: max, mapping: { delimiter: ";", time: time, timeFormat: epoch-ms, channels: { vibration: acc } } }`,
+  `source: { kind: replay, format: csv, file: ${JSON.stringify(csv)}, speed: max, mapping: { delimiter: ";", time: ` +
+    `time, timeFormat: epoch-ms, channels: { vibration: acc } } }`,
 );
 
 let hub: ChildProcess;
@@ -103,7 +104,8 @@ describe('agent sources', () => {
     writeFileSync(bad, 'time;acc\n1700000000000;0.1\n1700000000010;zero point two\n');
     const config = agentConfig(
       'bad-replay.yaml',
-      `source: { kind: replay, format: csv, file: ${JSON.stringify(bad)}, mapping: { delimiter: ";", time: time, timeFormat: epoch-ms, channels: { vibration: acc } } }`,
+      `source: { kind: replay, format: csv, file: ${JSON.stringify(bad)}, mapping: { delimiter: ";", time: time, ` +
+        `timeFormat: epoch-ms, channels: { vibration: acc } } }`,
     );
     const { code, stderr } = await runPdm(['agent', '--config', config]);
     expect(code).toBe(2);

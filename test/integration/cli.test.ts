@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runPdm } from '../support/processes.js';
+import { runPdm } from '../../testkit/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pdm-cli-'));
 const file = (name: string, text: string) => {

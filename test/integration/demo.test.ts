@@ -4,8 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Inspection } from '../../hub/store/state.js';
-import { CLI, exited, getJson, login, waitFor } from '../support/processes.js';
+import type { Inspection } from '../../hub/inspections/records.js';
+import { CLI, exited, getJson, login, waitFor } from '../../testkit/processes.js';
 
 function descendants(pid: number): number[] {
   const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' });

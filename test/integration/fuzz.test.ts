@@ -3,13 +3,13 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { readStoredState } from '../../hub/store/restore.js';
-import type { Inspection } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import { encode } from '../../protocol/codec.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import { foreignFilters, foreignTopics, HOSTILE, MessageFuzzer } from '../support/fuzz.js';
 import { HttpFuzzer, type FuzzSessions } from '../support/http-fuzz.js';
-import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub.helpers.js';
-import { exited } from '../support/processes.js';
+import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub-helpers.js';
+import { exited } from '../../testkit/processes.js';
 
 /**
  * The bad-input suite against a real hub process: thousands of malformed MQTT messages and HTTP requests (seeded,

@@ -17,7 +17,7 @@ import {
   variant,
   type AgentSide,
   type HubSide,
-} from './model-sync.support.js';
+} from './model-sync-support.js';
 
 /**
  * Issue #8's model target, as a seeded fuzzer: "100 % of forged or corrupted models rejected, with the previous model
@@ -128,7 +128,7 @@ function corrupt(kind: Kind, n: number): { version: string; manifest: Buffer } {
 }
 
 describe('seeded fuzzing of model artifacts and manifests against a real agent', () => {
-  it(`rejects every one of ${KINDS.length * PER_KIND} forged or corrupted models with a coded reason; the original model keeps scoring`, async () => {
+  it(`rejects all ${KINDS.length * PER_KIND} forged or corrupted models with a coded reason; the original keeps scoring`, async () => {
     const seen: Record<string, number> = {};
     let cases = 0;
     for (let n = 0; n < PER_KIND; n++) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyManifest } from '../../models/bundle.js';
-import { runPdm } from '../support/processes.js';
+import { runPdm } from '../../testkit/processes.js';
 
 describe('pdm model (registry CLI, real process)', () => {
   const data = mkdtempSync(join(tmpdir(), 'pdm-model-cli-'));

@@ -17,7 +17,7 @@ import {
   variant,
   type AgentSide,
   type HubSide,
-} from './model-sync.support.js';
+} from './model-sync-support.js';
 
 /**
  * Model sync end to end: a real aedes broker and HTTP server with the registry, an agent-side ModelSync on a real MQTT

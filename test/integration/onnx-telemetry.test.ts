@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-/** Variables onnxruntime reads to keep its telemetry quiet on CI machines (`CI` found by experiment, the rest listed in its binary); cleared so the control case is real. */
+/**
+ * Variables onnxruntime reads to keep its telemetry quiet on CI machines (`CI` found by experiment, the rest listed in its binary);
+ * cleared so the control case is real.
+ */
 const CI_SWITCHES = [
   'CI',
   'TF_BUILD',

@@ -13,7 +13,7 @@ import {
   variant,
   type AgentSide,
   type HubSide,
-} from './model-sync.support.js';
+} from './model-sync-support.js';
 
 /**
  * Staged rollout with a real broker, real HTTP and two agent-side model syncs with real onnxruntime sessions:

@@ -38,7 +38,8 @@ writeFileSync(
     'seed: 11',
     'startEpochMs: 1700000000000',
     'machines:',
-    '  - { id: p1, site: plant-t, sampleRateHz: 2000, axial: true, faults: [{ type: bearing-outer, atSeconds: 1, failAfterSeconds: 100 }] }',
+    '  - { id: p1, site: plant-t, sampleRateHz: 2000, axial: true, faults: [{ type: bearing-outer, atSeconds: 1, ' +
+      'failAfterSeconds: 100 }] }',
     '  - { id: m1, site: plant-t, kind: motor, sampleRateHz: 1000, faults: [{ type: sensor-stuck, channel: temperature, atSeconds: 1 }] }',
     'fleets:',
     '  - { prefix: fan, count: 2, site: plant-t, kind: fan, sampleRateHz: 1000 }',

@@ -5,10 +5,18 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnvelopeFactory, encode, uuidv7, type EventMessage } from '../../protocol/index.js';
-import type { Inspection } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import { anomalyEvent } from '../support/events.js';
-import { exited, getJson as getJsonAs, hubEnv, login, startPdm, waitFor, type HubReady } from '../support/processes.js';
+import { anomalyEvent } from '../../testkit/events.js';
+import {
+  exited,
+  getJson as getJsonAs,
+  hubEnv,
+  login,
+  startPdm,
+  waitFor,
+  type HubReady,
+} from '../../testkit/processes.js';
 
 /**
  * The walking skeleton end to end with real processes: a hub (`pdm hub`) on port 0 and an agent (`pdm agent`) on a

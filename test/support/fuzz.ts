@@ -3,7 +3,7 @@ import type { ErrorCode } from '../../protocol/errors.js';
 import { MAX_PAYLOAD_BYTES } from '../../protocol/messages.js';
 import { topicFor } from '../../protocol/topics.js';
 import { SeededRandom } from '../../simulator/random.js';
-import { anomalyEvent } from '../integration/hub.helpers.js';
+import { anomalyEvent } from '../integration/hub-helpers.js';
 
 /** Strings a hostile or careless client puts in names and texts: markup, script, control and odd Unicode. */
 export const HOSTILE = [

@@ -119,7 +119,7 @@ describe('ONNX detector in the pipeline (asynchronous scoring)', () => {
     expect(ends).toEqual([...ends].sort((a, b) => a - b));
   });
 
-  it('with the shipped PCA model: quiet on a healthy pump, one episode after the fault, explained by feature names, none lost across a hot swap', async () => {
+  it('shipped PCA model: quiet on a healthy pump, one episode after the fault, named features, none lost in a hot swap', async () => {
     const model = new SwappableModel(await OnnxModelRuntime.load(CARD), 16);
     const detector = new OnnxDetector(model, 'vibration', 3);
     // The card's own recipe (threshold and decision rule), as the agent runs it.

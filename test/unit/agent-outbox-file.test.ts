@@ -71,7 +71,7 @@ describe('FileOutboxStore on disk', () => {
     expect(files.length).toBeGreaterThan(3);
     const victim = join(dir, files[1]!);
     const bytes = readFileSync(victim);
-    bytes[bytes.length - 20] ^= 0xff;
+    bytes[bytes.length - 20]! ^= 0xff;
     writeFileSync(victim, bytes);
     const second = await open({ dir });
     const kept = numbers(second);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../../agent/runtime-settings.js';
-import { unitEnvironment } from '../support/systemd.js';
+import { unitEnvironment } from '../../testkit/systemd.js';
 
 describe('agent runtime settings', () => {
   const unit = readFileSync('deploy/systemd/pdm-agent.service', 'utf8');

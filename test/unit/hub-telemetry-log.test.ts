@@ -8,7 +8,7 @@ import { TelemetryLog, type TelemetryLogOptions } from '../../hub/telemetry/log.
 import { readTelemetry, type ReadStats } from '../../hub/telemetry/reader.js';
 import { activeName, listSegments, sealedName } from '../../hub/telemetry/segments.js';
 import { openTelemetryLog } from '../../hub/telemetry/wire.js';
-import { waitFor } from '../support/processes.js';
+import { waitFor } from '../../testkit/processes.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 
@@ -118,7 +118,7 @@ describe('telemetry log: append, flush, read', () => {
     expect(stats.segments).toBeLessThanOrEqual(2);
   });
 
-  it('rotates by time: a segment older than segmentMs is sealed before the next write, and by retention when the device went quiet', async () => {
+  it('rotates by time: a segment older than segmentMs is sealed at the next write, or by retention once the device is quiet', async () => {
     const log = await openLog({ segmentMs: 60_000 });
     log.append(telemetry('pump-1', 1));
     log.append(telemetry('pump-2', 1));
@@ -143,7 +143,8 @@ describe('telemetry log: crashes', () => {
     const file = join(dir, activeName(clock - 5000));
     writeFileSync(
       file,
-      '{"names":["a"]}\n{"t":5,"ws":4,"rx":1,"score":0.1,"thr":1,"v":[1]}\n{"t":6,"ws":5,"rx":1,"score":0.1,"thr":1,"v":[2]}\n{"t":7,"ws":6,"rx":1,"sc',
+      '{"names":["a"]}\n{"t":5,"ws":4,"rx":1,"score":0.1,"thr":1,"v":[1]}\n' +
+        '{"t":6,"ws":5,"rx":1,"score":0.1,"thr":1,"v":[2]}\n{"t":7,"ws":6,"rx":1,"sc',
     );
     const stats: ReadStats = { segments: 0, tornTails: 0, damagedLines: 0 };
     expect(await rowsOf('pump-1', {}, stats)).toEqual([5, 6]);
@@ -267,7 +268,9 @@ describe('telemetry log: reading damaged segments', () => {
     // Parsed together, the comma line is two valid rows: the count check must catch it.
     writeFileSync(
       join(dir, sealedName(1, 2, 1, 9)),
-      '{"names":["a"]}\n{"t":1,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":2,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]},{"t":3,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n{"t":9,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n',
+      '{"names":["a"]}\n{"t":1,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n' +
+        '{"t":2,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]},{"t":3,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n' +
+        '{"t":9,"ws":0,"rx":1,"score":0,"thr":1,"v":[1]}\n',
     );
     // Two halves of a row on two lines would parse together as one.
     writeFileSync(

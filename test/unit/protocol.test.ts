@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { anomalyEvent } from '../support/events.js';
+import { anomalyEvent } from '../../testkit/events.js';
 import { EVENT_FAST_PATH, TELEMETRY_FAST_PATH } from '../../protocol/codec.js';
 import * as schemas from '../../protocol/messages.js';
 import {

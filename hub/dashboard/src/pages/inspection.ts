@@ -59,7 +59,8 @@ export async function inspectionPage(id: string, user: User, refresh: () => void
           h(
             'li',
             {},
-            `${new Date(a.at).toLocaleString()} ${a.by}: ${a.action}${a.from ? ` (${a.from} → ${a.to})` : ''}${a.note ? ` — ${a.note}` : ''}`,
+            `${new Date(a.at).toLocaleString()} ${a.by}: ` +
+              `${a.action}${a.from ? ` (${a.from} → ${a.to})` : ''}${a.note ? ` — ${a.note}` : ''}`,
           ),
         ),
       ),
@@ -92,7 +93,7 @@ function why(i: Inspection): HTMLElement {
 }
 
 function actions(i: Inspection, act: (p: Promise<unknown>) => void): HTMLElement {
-  const allowed = new Set(i.actions ?? []);
+  const allowed = new Set<string>(i.actions ?? []);
   const assignee = h('input', {
     name: 'assignee',
     'aria-label': 'Assignee',

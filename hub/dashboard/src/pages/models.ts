@@ -195,7 +195,8 @@ function rolloutForm(
     h(
       'p',
       {},
-      'Canaries get it first; the rest only after every canary applied it and stayed healthy. Rolling out an older version is how to go back after a completed rollout.',
+      'Canaries get it first; the rest only after every canary applied it and stayed healthy. Rolling out an older ' +
+        'version is how to go back after a completed rollout.',
     ),
     h('label', {}, 'Version ', select),
     h('ul', {}, ...rows.map((r) => h('li', {}, h('label', {}, `${r.key} `, r.group)))),
@@ -209,7 +210,10 @@ function trainingView(jobs: TrainingJob[]): HTMLElement {
     if (j.error) return `${j.error.code}: ${j.error.message}`;
     if (!j.result) return '';
     const s = j.result.summary;
-    return `${j.result.modelId} ${j.result.version} from ${s.normalRows} normal rows (${s.confirmedNormalRows} confirmed by false alarms), ${s.faultRows} fault rows`;
+    return (
+      `${j.result.modelId} ${j.result.version} from ${s.normalRows} normal rows (${s.confirmedNormalRows} ` +
+      `confirmed by false alarms), ${s.faultRows} fault rows`
+    );
   };
   return h(
     'section',
@@ -259,7 +263,9 @@ function trainForm(devices: Device[], train: (device: string) => void): HTMLElem
     h(
       'p',
       {},
-      'Trains a model for one machine from its logged telemetry: rows outside every inspection and watch, and rows of inspections resolved as false alarms, count as normal; rows of inspections resolved with a fault are kept out and measure detection. The new version is signed and registered, ready to roll out.',
+      'Trains a model for one machine from its logged telemetry: rows outside every inspection and watch, and rows of ' +
+        'inspections resolved as false alarms, count as normal; rows of inspections resolved with a fault are kept out ' +
+        'and measure detection. The new version is signed and registered, ready to roll out.',
     ),
     h('label', {}, 'Machine ', select),
     h('button', { type: 'submit' }, 'Train'),

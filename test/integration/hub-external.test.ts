@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningHub } from '../../hub/hub.js';
+import { encode } from '../../protocol/codec.js';
+import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
+import { exited, freePort, MOSQUITTO } from '../../testkit/processes.js';
+import { externalPresent, programs } from '../support/externals.js';
+
+async function until(what: string, check: () => boolean, tries = 200): Promise<void> {
+  for (let i = 0; i < tries; i += 1) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** Interoperability with a real Mosquitto process (Debian's `mosquitto` package). */
+describe.skipIf(
+  !externalPresent('the external-broker suite (test/integration/hub-external.test.ts)', programs.mosquitto),
+)('hub in external-broker mode against a real mosquitto', () => {
+  let broker: ChildProcess | undefined;
+  let hub: RunningHub | undefined;
+  let device: MqttClient | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await device?.endAsync(true);
+    await hub?.close();
+    broker?.kill('SIGTERM');
+    if (broker) await exited(broker);
+    await cleanup?.();
+  });
+
+  it('ingests through mosquitto, dedups, and gets what was published while the hub was down', async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    const port = await freePort();
+    const conf = join(tmp.dir, 'mosquitto.conf');
+    await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+    broker = spawn(MOSQUITTO!, ['-c', conf], { stdio: 'ignore' });
+    const url = `mqtt://127.0.0.1:${port}`;
+    for (let i = 0; ; i += 1) {
+      try {
+        device = await mqtt.connectAsync(url, { clientId: 'plant-1:pump-001', protocolVersion: 4, reconnectPeriod: 0 });
+        break;
+      } catch (error) {
+        if (i > 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    const external = {
+      mqtt: { mode: 'external', external: { url, clientId: 'pdm-hub-test', connectTimeoutMs: 5000 } },
+    };
+    hub = await startTestHub(tmp.dir, external);
+    const first = encode('event', anomalyEvent('plant-1', 'pump-001', { asset: 'a1' }));
+    await device.publishAsync(first.topic, first.payload, { qos: 1 });
+    await device.publishAsync(first.topic, first.payload, { qos: 1 }); // a redelivery
+    const other = encode('event', anomalyEvent('plant-1', 'pump-001', { asset: 'a2' }));
+    await device.publishAsync(other.topic, other.payload, { qos: 1 });
+    const live = hub;
+    await until(
+      'two inspections',
+      () => live.store.state.inspections.length === 2 && live.ingest.stats.duplicates === 1,
+    );
+
+    await hub.close();
+    hub = undefined;
+    for (const asset of ['a3', 'a4', 'a5']) {
+      const m = encode('event', anomalyEvent('plant-1', 'pump-001', { asset }));
+      await device.publishAsync(m.topic, m.payload, { qos: 1 }); // mosquitto queues these for the hub's session
+    }
+    hub = await startTestHub(tmp.dir, external);
+    const restarted = hub;
+    await until('the queued events', () => restarted.store.state.inspections.length === 5);
+    expect(restarted.store.state.inspections.map((i) => i.asset).sort()).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+  });
+
+  it('fails fast with a clear error when the external broker is not there', async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    const port = await freePort();
+    await expect(
+      startTestHub(tmp.dir, {
+        mqtt: { mode: 'external', external: { url: `mqtt://127.0.0.1:${port}`, connectTimeoutMs: 500 } },
+      }),
+    ).rejects.toThrow(/MQTT broker unreachable: mqtt:\/\/127\.0\.0\.1:\d+ did not accept the hub within 500 ms/);
+  });
+});

@@ -1,0 +1,31 @@
+import { createEnvelopeFactory } from '../protocol/envelope.js';
+import type { EventMessage, Severity } from '../protocol/messages.js';
+import { uuidv7 } from '../protocol/uuid.js';
+
+/** A valid anomaly (or clear) event as an agent would send it. */
+export function anomalyEvent(
+  site: string,
+  device: string,
+  opts: {
+    severity?: Severity;
+    asset?: string;
+    episodeId?: string | undefined;
+    kind?: 'anomaly' | 'clear';
+    ts?: number;
+  } = {},
+): EventMessage {
+  const env = createEnvelopeFactory({ site, device, now: () => opts.ts ?? Date.now() }).next();
+  return {
+    ...env,
+    kind: opts.kind ?? 'anomaly',
+    episodeId: opts.episodeId ?? uuidv7(),
+    asset: opts.asset ?? device,
+    score: 2,
+    threshold: 1.5,
+    severity: opts.severity ?? 'warning',
+    model: { id: 'rms', version: '1' },
+    contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
+    windowStart: env.ts - 1000,
+    windowEnd: env.ts,
+  };
+}
