@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Ingest } from '../../hub/mqtt/ingest.js';
 import { HubStore, memoryMedium } from '../../hub/store/store.js';
 import { encode } from '../../protocol/codec.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import type { HealthMessage } from '../../protocol/messages.js';
 import { anomalyEvent, silent, tempDir } from './hub-helpers.js';
 
 const routing = {
@@ -101,5 +103,37 @@ describe('ingest with a real store on disk', () => {
     expect(reopened.state.inspections.flatMap((x) => x.events.map((e) => e.id)).sort()).toEqual(
       messages.map((m) => JSON.parse(m.payload.toString()).id).sort(),
     );
+  });
+
+  it("accepts a device package's health (agentVersion, onnxruntime) and an older agent's without them", async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    const store = await HubStore.open(tmp.dir, { coalesceMs: 1 });
+    const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
+    const envelopes = createEnvelopeFactory({ site: 'plant-1', device: 'pump-001' });
+    const health = (extra: Record<string, unknown>) =>
+      encode('health', {
+        ...envelopes.next(),
+        cpuPercent: 2.1,
+        rssBytes: 70e6,
+        outboxDepth: 0,
+        ...extra,
+      } as HealthMessage);
+    const onnxruntime = { version: '1.30.0', binding: 'linux-arm64', providers: ['cpu'] };
+    for (const m of [health({ agentVersion: '0.2.0', onnxruntime }), health({ agentVersion: '0.2.0' }), health({})]) {
+      await ingest.handle(m.topic, m.payload);
+    }
+    expect(ingest.stats.accepted).toEqual({ health: 3 });
+    expect(ingest.stats.rejected).toEqual({});
+    // Still a strict schema: what it does not know is refused (sent raw: encode would refuse to send it).
+    const { topic, payload } = health({ agentVersion: '0.2.0', onnxruntime });
+    const sent = JSON.parse(payload.toString()) as HealthMessage & { onnxruntime: Record<string, unknown> };
+    for (const bad of [
+      { ...onnxruntime, gpu: 'orin' },
+      { ...onnxruntime, providers: [] },
+    ]) {
+      await ingest.handle(topic, Buffer.from(JSON.stringify({ ...sent, onnxruntime: bad })));
+    }
+    expect(ingest.stats.rejected).toEqual({ PDM_ERR_SCHEMA: 2 });
   });
 });
