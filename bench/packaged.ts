@@ -32,7 +32,9 @@ export async function runInPackage(names: readonly string[], target: string, rep
       join('dist', 'bench', 'package'),
       [
         ...names.map((name, i) => `import * as s${i} from './bench/suites/${name}.js';`),
-        `const report = (r) => process.stdout.write(JSON.stringify({ ...r, agent: ${JSON.stringify(label)} }) + '\\n');`,
+        // The packaged node's version goes with each result (resultLine keeps it): under qemu it is the arm64 node's.
+        `const report = (r) => process.stdout.write(JSON.stringify({ ...r, node: process.version, ` +
+          `agent: ${JSON.stringify(label)} }) + '\\n');`,
         `for (const suite of [${names.map((_, i) => `s${i}`).join(', ')}]) await suite.run(report);`,
       ].join('\n'),
     );
