@@ -2,7 +2,7 @@ import type { AgentConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
 import { encode } from '../protocol/codec.js';
 import type { EnvelopeFactory } from '../protocol/envelope.js';
-import type { EventMessage } from '../protocol/messages.js';
+import type { EventMessage, HealthMessage } from '../protocol/messages.js';
 import type { SampleSource } from '../protocol/samples.js';
 import { PdmError } from '../protocol/errors.js';
 import { uuidv7 } from '../protocol/uuid.js';
@@ -24,6 +24,16 @@ import type { SampleFaults } from './windowing.js';
 
 export const AGENT_VERSION = '0.2.0';
 
+/**
+ * Told what the agent decided and how it is, for outputs beside the hub (Sparkplug B). Never on the durable path:
+ * events reach the hub through the outbox whatever an observer does, and an observer that throws is logged and ignored.
+ */
+export interface AgentObserver {
+  event(event: EventMessage): void;
+  /** Every health interval, whether or not the hub is reachable. */
+  health(health: HealthMessage, stats: AgentStats): void;
+}
+
 export interface AgentDeps {
   source: SampleSource;
   link: DeviceLink;
@@ -41,6 +51,7 @@ export interface AgentDeps {
   model?: ModelRuntime;
   /** Called after each scored window has been handed on (the composition root's heap trimming, agent/heap-trim.ts). */
   afterWindow?: () => void;
+  observer?: AgentObserver;
 }
 
 export interface AgentStats {
@@ -256,9 +267,21 @@ export class Agent {
 
   /** Health is a snapshot, so it is not queued on disk: sent now if connected, otherwise skipped. */
   publishHealth(): void {
-    if (!this.deps.link.connected) return;
-    const msg = encode('health', this.health.build(this.deps.envelopes.next()));
-    this.deps.link.publish(msg.topic, msg.payload, { qos: 0 }).catch(() => undefined);
+    const { link, observer } = this.deps;
+    if (!link.connected && !observer) return;
+    const health = this.health.build(this.deps.envelopes.next());
+    if (observer) this.observe(() => observer.health(health, this.stats));
+    if (!link.connected) return;
+    const msg = encode('health', health);
+    link.publish(msg.topic, msg.payload, { qos: 0 }).catch(() => undefined);
+  }
+
+  private observe(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.deps.logger.warn({ err: (error as Error).message }, 'agent observer failed; ignored');
+    }
   }
 
   private sendStatus(state: 'online' | 'offline'): void {
@@ -304,7 +327,7 @@ export class Agent {
     window: Scored['window'],
   ): void {
     const envelope = this.deps.envelopes.next();
-    const msg = encode('event', {
+    const event: EventMessage = {
       ...envelope,
       kind,
       episodeId: this.episodeId!,
@@ -316,13 +339,16 @@ export class Agent {
       contributions: scored.contributions,
       windowStart: Math.max(0, Math.floor(window.start)),
       windowEnd: Math.max(0, Math.floor(window.end)),
-    });
+    };
+    const msg = encode('event', event);
     this.events += 1;
     this.deps.logger.info(
       { kind, severity, score: scored.score, eventId: envelope.id, why: scored.contributions[0]?.feature },
       'event',
     );
     this.send(msg, 'event', false);
+    const observer = this.deps.observer;
+    if (observer) this.observe(() => observer.event(event));
   }
 
   private send(msg: { topic: string; payload: Buffer }, priority: Priority, retain: boolean): void {
