@@ -166,7 +166,8 @@ export function opcUaConnector(cfg: OpcUaSourceConfig, logger: Logger): { connec
               TimestampsToReturn.Neither,
             );
             item.on('changed', (dv: DataValue) => {
-              const good = dv.statusCode.isGood();
+              // Severity Good is the top two bits 00 (info bits such as Overflow may be set); Uncertain and Bad are not.
+              const good = dv.statusCode.value < 0x40000000;
               handlers.value(index, good ? numericValue(dv.value.value) * node.scale + node.offset : NaN, good);
               resolve();
             });

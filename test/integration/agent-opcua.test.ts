@@ -6,9 +6,11 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OpcUaSourceSchema } from '../../config/schemas/source.js';
 import type { SampleBlock } from '../../protocol/samples.js';
+import { openSource } from '../../sources/index.js';
 import { OpcUaSource } from '../../sources/opcua.js';
 import { sampleSourceContract, until } from '../contracts/sample-source.contract.js';
-import { exited, freePort, runPdm } from '../support/processes.js';
+import { exited, freePort, runPdm, startPdm } from '../support/processes.js';
+import { TestBroker, waitFor } from './fixtures/test-broker.js';
 
 /**
  * The agent's OPC UA source against a real node-opcua server in a child process (fixtures/opcua-server.ts, built by
@@ -113,10 +115,12 @@ describe('OPC UA source', () => {
     for (const b of run) expect(Math.abs(b.channels.temperature![0]!)).toBeLessThanOrEqual(10 + 1e-9);
   });
 
-  it('counts a node whose status is not Good as bad samples (NaN), never its value', async () => {
+  it('counts a node whose status is Uncertain or Bad as bad samples (NaN), never its value', async () => {
     const nodes = [
       { channel: 'fast', nodeId: 'ns=1;s=Fast', samplingIntervalMs: 50 },
       { channel: 'broken', nodeId: 'ns=1;s=Broken', samplingIntervalMs: 50 },
+      { channel: 'uncertain', nodeId: 'ns=1;s=Uncertain', samplingIntervalMs: 50 },
+      { channel: 'clamped', nodeId: 'ns=1;s=Clamped', samplingIntervalMs: 50 },
       { channel: 'missing', nodeId: 'ns=1;s=NoSuchNode' },
     ];
     const { source, blocks, ready } = open(config({ nodes }));
@@ -126,8 +130,11 @@ describe('OPC UA source', () => {
     // The server keeps changing Broken's value but marks it BadSensorFailure: none of those values gets through.
     expect(connected.every((b) => Number.isFinite(b.channels.fast![0]))).toBe(true);
     expect(connected.every((b) => Number.isNaN(b.channels.broken![0]))).toBe(true);
+    expect(connected.every((b) => Number.isNaN(b.channels.uncertain![0]))).toBe(true);
     expect(connected.every((b) => Number.isNaN(b.channels.missing![0]))).toBe(true);
-    expect(source.stats.badQualitySamples).toBeGreaterThanOrEqual(20);
+    // Severity Good with information bits is a usable value.
+    expect(connected.every((b) => Number.isFinite(b.channels.clamped![0]))).toBe(true);
+    expect(source.stats.badQualitySamples).toBeGreaterThanOrEqual(30);
     expect(source.stats.disconnectedBlocks).toBe(0);
   });
 
@@ -200,6 +207,58 @@ describe('OPC UA source', () => {
   });
 });
 
+describe('the agent process on an OPC UA source', () => {
+  it('counts the bad node as a sensor fault beside the good one, and keeps node-opcua off its JSON log', async () => {
+    const hub = new TestBroker();
+    await hub.start();
+    const file = join(dir, 'agent-process.yaml');
+    writeFileSync(
+      file,
+      [
+        'site: plant-1',
+        'device: pump-9',
+        `hub: { url: "${hub.url}", connectTimeoutMs: 300, reconnectMinMs: 50, reconnectMaxMs: 200 }`,
+        'source:',
+        '  kind: opcua',
+        `  endpoint: opc.tcp://127.0.0.1:${port}`,
+        '  rateHz: 20',
+        `  security: { pkiDir: "${join(dir, 'process-pki')}" }`,
+        '  nodes:',
+        '    - { channel: fast, nodeId: "ns=1;s=Fast", samplingIntervalMs: 50 }',
+        '    - { channel: broken, nodeId: "ns=1;s=Broken", samplingIntervalMs: 50 }',
+        'channels: [{ name: fast, spectrum: false }, { name: broken, spectrum: false }]',
+        'window: { seconds: 0.5 }',
+        'detector: { kind: rms-threshold, channel: fast, threshold: 1000000 }',
+        'health: { intervalSeconds: 0.5 }',
+        `outbox: { dir: "${join(dir, 'process-outbox')}" }`,
+        'log: { level: debug, file: stdout }',
+      ].join('\n'),
+    );
+    const { child } = await startPdm(['agent', '--config', file], {});
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    try {
+      type Sensors = Record<string, { state: string; nonFinite: number }>;
+      const sensors = () =>
+        hub.received.filter((r) => r.channel === 'health').map((r) => r.message.sensors as Sensors | undefined);
+      await waitFor(() => sensors().some((s) => (s?.broken?.nonFinite ?? 0) >= 20), 'health counting bad samples');
+      const last = sensors().at(-1)!;
+      expect(last.broken!.state).toBe('nan-storm');
+      expect(last.fast!.state).toBe('ok');
+      expect(last.fast!.nonFinite).toBe(0);
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+      await hub.stop();
+    }
+    const lines = stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(3);
+    // node-opcua writes its diagnostics with console.log; the source routes them into the log, so stdout stays JSON.
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(stdout).toContain('"lib":"node-opcua"');
+  });
+});
+
 describe('OPC UA source config', () => {
   const agentConfig = (source: string) => {
     const file = join(dir, `agent-${Math.random().toString(36).slice(2)}.yaml`);
@@ -244,3 +303,9 @@ describe('OPC UA source config', () => {
 sampleSourceContract('OPC UA subscription (real node-opcua server)', async () => ({
   source: new OpcUaSource(config(), logger),
 }));
+
+sampleSourceContract('OPC UA source opened from an agent config (sources/index.ts)', async () => {
+  const opened = await openSource({ site: 's', device: 'd', source: { ...config(), rpm: 1480 } }, logger);
+  expect(opened.rpm).toBe(1480);
+  return { source: opened.source };
+});
