@@ -11,6 +11,12 @@ export interface BenchResult {
 
 export type Report = (result: BenchResult) => void;
 
+/** A result's JSON line, with the Node.js version that measured it beside the figure (V8 differs between lines). */
+export function resultLine(result: BenchResult, nodeVersion: string = process.version): string {
+  const { bench, metric, value, unit, ...rest } = result;
+  return JSON.stringify({ bench, metric, value, unit, node: nodeVersion, ...rest });
+}
+
 /** A benchmark suite: `bench/suites/<name>.ts`, run by `npm run bench -- <name>`. */
 export interface BenchSuite {
   run(report: Report): Promise<void>;

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PdmError } from '../protocol/errors.js';
-import type { BenchResult, BenchSuite } from './result.js';
+import { resultLine, type BenchResult, type BenchSuite } from './result.js';
 
 const SUITES = fileURLToPath(new URL('./suites/', import.meta.url));
 
@@ -12,7 +12,10 @@ async function available(): Promise<string[]> {
     .sort();
 }
 
-/** `npm run bench -- [NAME...]`: runs the named suites (all when none), one JSON line per result on stdout. */
+/**
+ * `npm run bench -- [NAME...]`: runs the named suites (all when none), one JSON line per result on stdout, each naming
+ * the Node.js version it ran on.
+ */
 async function main(): Promise<void> {
   const known = await available();
   const wanted = process.argv.slice(2);
@@ -23,7 +26,7 @@ async function main(): Promise<void> {
   }
   for (const name of wanted.length ? wanted : known) {
     const suite = (await import(`./suites/${name}.js`)) as BenchSuite;
-    await suite.run((result: BenchResult) => process.stdout.write(`${JSON.stringify(result)}\n`));
+    await suite.run((result: BenchResult) => process.stdout.write(`${resultLine(result)}\n`));
   }
 }
 

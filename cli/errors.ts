@@ -1,10 +1,15 @@
 import { PdmError } from '../protocol/errors.js';
 
-/** Errors the user fixes in what they gave us (config, arguments, input files): exit code 2. Anything else: 1. */
+/**
+ * Errors the user fixes in what they gave us (config, arguments, input files): exit code 2. A Node.js that pdm does
+ * not run on: 3 (a service manager can stop restarting on it). Anything else: 1.
+ */
 const USER_INPUT = /^PDM_ERR_(CONFIG|REPLAY)_/;
 
 export function exitCodeFor(error: unknown): number {
-  return error instanceof PdmError && USER_INPUT.test(error.code) ? 2 : 1;
+  if (!(error instanceof PdmError)) return 1;
+  if (error.code === 'PDM_ERR_NODE_UNSUPPORTED') return 3;
+  return USER_INPUT.test(error.code) ? 2 : 1;
 }
 
 /** Prints one clear line (no stack trace unless PDM_DEBUG is set) and exits. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './node-guard.js';
 import { Command } from 'commander';
 
 type Register = (program: Command) => void;

@@ -2,39 +2,39 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
-import type { HubConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
-import type { TelemetryMessage } from '../protocol/messages.js';
+import type { HubConfig } from '../config/schemas.js';
+import { deviceKey } from '../protocol/device.js';
 import { isPdmError } from '../protocol/errors.js';
+import type { TelemetryMessage } from '../protocol/messages.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
 import { FailedLoginLimiter } from './auth/rate-limit.js';
-import { startBroker, type RunningBroker } from './broker.js';
 import { registerDriftMetrics } from './drift/metrics.js';
 import { DriftMonitor } from './drift/monitor.js';
 import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
-import { connectExternalBroker } from './external.js';
+import { LiveFeed } from './http/live.js';
+import { ScoreHistory } from './http/score-history.js';
 import { startHttp } from './http/server.js';
 import { SESSION_FILE, SessionStore, type SessionDocument } from './http/sessions.js';
-import { Ingest } from './ingest.js';
-import { LiveFeed } from './live.js';
+import { createStaticHandler } from './http/static.js';
+import { createMetrics, registerHubMetrics } from './metrics/metrics.js';
+import { createBroker, type DeviceMessageSink, type HubBroker } from './mqtt/broker.js';
+import { createExternalBroker } from './mqtt/external.js';
+import { Ingest } from './mqtt/ingest.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
-import { ScoreHistory } from './score-history.js';
-import { createStaticHandler } from './static.js';
-import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
-import { listDevices } from './telemetry/segments.js';
-import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from './training/jobs.js';
-import { deviceKey } from './store/state.js';
-import { createMetrics } from './metrics.js';
 import { DurableJsonFile } from './store/durable-file.js';
 import { HubStore } from './store/store.js';
-import { createActivities, type Activities, type Publisher } from './workflow/activities.js';
+import { listDevices } from './telemetry/segments.js';
+import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
+import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from './training/jobs.js';
+import { createActivities, type Activities } from './workflow/activities.js';
 import { Workflow } from './workflow/service.js';
 import { hasWebhookOutbox, WEBHOOK_FILE, WebhookOutbox } from './workflow/webhook-outbox.js';
 
 /** The dashboard built by `npm run build` (vite), beside the compiled hub in dist/. */
 const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard', import.meta.url));
-/** The shipped default models (cards beside their ONNX files): the repository's models/default, seen from hub/ or dist/hub/. */
+/** The shipped default models (cards beside their ONNX files), seen from hub/ or dist/hub/. */
 const DEFAULT_MODELS_DIR = ['../models/default', '../../models/default']
   .map((p) => fileURLToPath(new URL(p, import.meta.url)))
   .find((dir) => existsSync(join(dir, 'pump-vibration-pca.card.json')));
@@ -47,7 +47,7 @@ export interface RunningHub {
   store: HubStore;
   ingest: Ingest;
   identities: IdentityStore;
-  broker: RunningBroker;
+  broker: HubBroker;
   workflow: Workflow;
   /** The model registry and its rollouts. */
   models: HubRegistry;
@@ -61,59 +61,45 @@ export interface RunningHub {
   close(): Promise<void>;
 }
 
-/** Opens the store (failing fast on a corrupt one), then starts the broker and the HTTP API. */
+/**
+ * The hub's composition root: opens the store (failing fast on a corrupt one), builds every component with its
+ * collaborators, then starts the broker and the HTTP API.
+ */
 export async function createHub(
   cfg: HubConfig,
   logger: Logger,
   overrides: { activities?: Activities; now?: () => number } = {},
 ): Promise<RunningHub> {
   const dataDir = resolve(cfg.dataDir);
-  const storeLog = logger.child({ component: 'store' });
-  const store = await HubStore.open(dataDir, {
-    ...cfg.store,
-    onError: (part, error) =>
-      storeLog.error(
-        { err: error.message, code: isPdmError(error) ? error.code : undefined },
-        part === 'snapshot'
-          ? 'snapshot fold failed; the journal keeps everything, the fold is tried again in 30 s, and a clean stop ' +
-              'writes the snapshot from memory'
-          : 'archive pass failed; the records stay in memory and it is tried again',
-      ),
-  });
+  const now = overrides.now ?? Date.now;
+  const store = await openStore(cfg, dataDir, logger);
   const identities = await IdentityStore.open(dataDir);
   logger.info(
     {
       dataDir,
-      inspections: store.state.inspections.length,
+      inspections: store.hotInspections().length,
       devices: identities.listDevices().length,
       journalReplayedBytes: store.replayedBytes,
     },
     'state loaded',
   );
+  const limits = {
+    maxFailures: cfg.auth.maxFailures,
+    windowMs: cfg.auth.windowSeconds * 1000,
+    lockoutMs: cfg.auth.lockoutSeconds * 1000,
+  };
+  const authLog = logger.child({ component: 'auth' });
+  // The broker reaches the ingest built below; it takes no message before start().
+  const deviceMessages: DeviceMessageSink = {
+    handleThen: (topic, payload, clientId, done) => ingest.handleThen(topic, payload, clientId, done),
+    reject: (code, detail) => ingest.reject(code, detail),
+  };
+  const broker = await createMqtt(cfg, { identities, limits, ingest: deviceMessages, logger, authLog });
+  const publish = broker.publish.bind(broker);
   const workflowLog = logger.child({ component: 'workflow' });
-  let publish: Publisher = () => Promise.reject(new Error('broker not started yet'));
-  const webhooks =
-    cfg.workflow.cmms && !overrides.activities
-      ? await WebhookOutbox.open({
-          dataDir,
-          cmms: cfg.workflow.cmms,
-          inspections: store.state.inspections,
-          archived: store,
-          logger: logger.child({ component: 'webhooks' }),
-        })
-      : undefined;
-  if (!webhooks && hasWebhookOutbox(dataDir))
-    workflowLog.warn(
-      { file: WEBHOOK_FILE },
-      'no CMMS configured (workflow.cmms): whatever the webhook outbox still holds is not sent',
-    );
   const activities =
     overrides.activities ??
-    createActivities({
-      ...(webhooks ? { webhooks } : {}),
-      publish: (...args) => publish(...args),
-      logger: workflowLog,
-    });
+    createActivities({ webhooks: await openWebhooks(cfg, dataDir, store, logger), publish, logger: workflowLog });
   const workflow = new Workflow({
     store,
     identities,
@@ -121,129 +107,58 @@ export async function createHub(
     config: cfg.workflow,
     routing: cfg.routing,
     logger: workflowLog,
-    ...(overrides.now ? { now: overrides.now } : {}),
-  });
-  const now = overrides.now ?? Date.now;
-  const ingest = new Ingest(
-    store,
-    logger.child({ component: 'ingest' }),
-    cfg.mqtt.maxPayloadBytes,
-    cfg.routing,
     now,
-    (outcome) => {
+  });
+  const models = createHubRegistry({
+    dataDir,
+    publish,
+    inspections: (site, device, from, to) => store.inspectionsOf(site, device, from, to),
+    logger: logger.child({ component: 'registry' }),
+    tickMs: cfg.registry.rolloutCheckSeconds * 1000,
+  });
+  const telemetry = cfg.telemetry.enabled
+    ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)
+    : undefined;
+  const training = telemetry && (await openTraining(cfg, dataDir, { telemetry, models, store, now, logger }));
+  const metrics = createMetrics();
+  const drift = createDrift(cfg, logger.child({ component: 'drift' }), {
+    now,
+    store,
+    models,
+    metrics: metrics.registry,
+  });
+  const live = new LiveFeed();
+  const scores = new ScoreHistory();
+  const ingest = new Ingest({
+    store,
+    routing: cfg.routing,
+    maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
+    logger: logger.child({ component: 'ingest' }),
+    now,
+    onIncident: (outcome) => {
       if (outcome.kind === 'opened' || outcome.kind === 'promoted') {
         metrics.eventToInspectionSeconds.observe(Math.max(0, now() - outcome.inspection.events.at(-1)!.at) / 1000);
       }
       workflow.onIncident(outcome);
     },
-  );
-  const limits = {
-    maxFailures: cfg.auth.maxFailures,
-    windowMs: cfg.auth.windowSeconds * 1000,
-    lockoutMs: cfg.auth.lockoutSeconds * 1000,
-  };
-  const limiter = new FailedLoginLimiter(limits);
-  const authLog = logger.child({ component: 'auth' });
-  // Before the broker: an external broker delivers queued messages the moment the hub connects.
-  let connected = (): number => 0;
-  const metrics = createMetrics({
-    state: () => store.state,
-    archived: () => store.archivedSummaries(),
-    archivedWatches: () => store.archivedWatches(),
-    ingest,
+    onHandled: (channel, seconds) => {
+      metrics.ingestSeconds.observe(channel, seconds);
+      live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
+    },
+    onTelemetry: (msg) => {
+      scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
+      telemetry?.log.append(msg);
+      drift.observe(msg);
+    },
+    onModelAck: (ack) => models.handleAck(ack),
+  });
+  registerHubMetrics(metrics.registry, {
+    store,
+    ingest: ingest.stats,
     workflow,
     webhooks: activities.webhooks,
-    connectedClients: () => connected(),
-    store,
+    connectedClients: () => broker.connectedClients,
   });
-  const live = new LiveFeed();
-  const scores = new ScoreHistory();
-  ingest.onHandled = (channel, seconds) => {
-    metrics.ingestSeconds.observe(channel, seconds);
-    live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
-  };
-  const telemetry = cfg.telemetry.enabled
-    ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)
-    : undefined;
-  // The drift monitor needs the registry, which needs the broker: it is plugged in below.
-  let observeDrift: (msg: TelemetryMessage) => void = () => undefined;
-  // Every accepted telemetry message, from before the broker starts (an external one delivers queued messages at once).
-  ingest.onTelemetry = (msg) => {
-    scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);
-    telemetry?.log.append(msg);
-    observeDrift(msg);
-  };
-  const broker =
-    cfg.mqtt.mode === 'external'
-      ? await connectExternalBroker({
-          ...cfg.mqtt.external,
-          ingest,
-          logger: logger.child({ component: 'external-broker' }),
-        })
-      : await startBroker({
-          ...cfg.mqtt,
-          ingest,
-          authenticate: createDeviceAuthenticator({ identities, limiter, logger: authLog }),
-          logger: logger.child({ component: 'broker' }),
-        });
-  connected = () => broker.connectedClients;
-  publish = (topic, payload, opts) => broker.publish(topic, payload, opts);
-  const models = createHubRegistry({
-    dataDir,
-    publish: (topic, payload, opts) => broker.publish(topic, payload, opts),
-    inspections: (site, device, from, to) => store.inspectionsOf(site, device, from, to),
-    logger: logger.child({ component: 'registry' }),
-    tickMs: cfg.registry.rolloutCheckSeconds * 1000,
-  });
-  ingest.onModelAck = (ack) => models.handleAck(ack);
-  const training = telemetry
-    ? await TrainingJobs.open({
-        log: telemetry.log,
-        store: models.registry.store,
-        // Archived inspections label rows too (their summary keeps the device-time range of their events), and so
-        // do spilled events (the record keeps their range).
-        state: () => ({
-          inspections: [
-            ...store.state.inspections.map((i) =>
-              i.spilled ? { ...i, events: [...i.events, { at: i.spilled.first }, { at: i.spilled.last }] } : i,
-            ),
-            ...Array.from(store.archivedSummaries(), (a) => ({
-              ...a,
-              events: a.eventCount ? [{ at: a.firstEventAt }, { at: a.lastEventAt }] : [],
-            })),
-          ],
-          watches: [
-            ...store.state.watches,
-            ...Array.from(store.archivedWatches(), (w) => ({
-              ...w,
-              events: w.eventCount ? [{ at: w.firstEventAt }, { at: w.lastEventTs }] : [],
-            })),
-          ],
-        }),
-        config: cfg.training,
-        kinds: cfg.training.kinds,
-        knownDevices: () => [
-          ...Object.values(store.state.devices).map(({ site, device }) => ({ site, device })),
-          ...listDevices(telemetry.log.root),
-        ],
-        now,
-        logger: logger.child({ component: 'training' }),
-        file: new DurableJsonFile<TrainingJobsDocument>(join(dataDir, TRAINING_JOBS_FILE)),
-      })
-    : undefined;
-  const driftLog = logger.child({ component: 'drift' });
-  const drift = createDrift(cfg, driftLog, now, store, models, metrics.registry);
-  observeDrift = (msg) => {
-    // Drift is an observer: a fault in it must not fail the message, which ingest has already accepted.
-    try {
-      drift.observe(msg);
-    } catch (error) {
-      driftLog.error(
-        { device: deviceKey(msg.site, msg.device), err: (error as Error).message },
-        'drift monitor failed on a telemetry message',
-      );
-    }
-  };
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {
@@ -255,6 +170,7 @@ export async function createHub(
     file: new DurableJsonFile<SessionDocument>(join(dataDir, SESSION_FILE)),
     userOf: (user) => identities.sessionUser(user),
   });
+  await broker.start();
   const http = await startHttp({
     host: cfg.http.host,
     port: cfg.http.port,
@@ -275,7 +191,7 @@ export async function createHub(
       live,
       models,
       training,
-      drift,
+      drift: drift.monitor,
     },
     logger: logger.child({ component: 'http' }),
     dashboard: createStaticHandler(DASHBOARD_DIR),
@@ -297,7 +213,7 @@ export async function createHub(
     models,
     telemetry,
     training,
-    drift,
+    drift: drift.monitor,
     refreshIdentities,
     async close() {
       models.close();
@@ -314,27 +230,68 @@ export async function createHub(
   };
 }
 
-/** The drift monitor: references from the registry or the shipped cards, gauges on the hub's registry, a log line per level change. */
+async function openStore(cfg: HubConfig, dataDir: string, logger: Logger): Promise<HubStore> {
+  const log = logger.child({ component: 'store' });
+  return HubStore.open(dataDir, {
+    ...cfg.store,
+    onError: (part, error) =>
+      log.error(
+        { err: error.message, code: isPdmError(error) ? error.code : undefined },
+        part === 'snapshot'
+          ? 'snapshot fold failed; the journal keeps everything, the fold is tried again in 30 s, and a clean stop ' +
+              'writes the snapshot from memory'
+          : 'archive pass failed; the records stay in memory and it is tried again',
+      ),
+  });
+}
+
+/** The CMMS webhook outbox when a CMMS is configured; without one, a warning if an old outbox still holds records. */
+async function openWebhooks(
+  cfg: HubConfig,
+  dataDir: string,
+  store: HubStore,
+  logger: Logger,
+): Promise<WebhookOutbox | undefined> {
+  if (!cfg.workflow.cmms) {
+    if (hasWebhookOutbox(dataDir))
+      logger
+        .child({ component: 'workflow' })
+        .warn(
+          { file: WEBHOOK_FILE },
+          'no CMMS configured (workflow.cmms): whatever the webhook outbox still holds is not sent',
+        );
+    return undefined;
+  }
+  return WebhookOutbox.open({
+    dataDir,
+    cmms: cfg.workflow.cmms,
+    inspections: store.hotInspections(),
+    archived: store,
+    logger: logger.child({ component: 'webhooks' }),
+  });
+}
+
+/**
+ * The drift monitor: references from the registry or the shipped cards, gauges on the hub's registry, a log line per
+ * level change. `observe` is an observer's: a fault in it is logged, never failing a message ingest has accepted.
+ */
 function createDrift(
   cfg: HubConfig,
   log: Logger,
-  now: () => number,
-  store: HubStore,
-  models: HubRegistry,
-  metricsRegistry: Registry,
-): DriftMonitor {
+  deps: { now: () => number; store: HubStore; models: HubRegistry; metrics: Registry },
+): { monitor: DriftMonitor; observe(msg: TelemetryMessage): void } {
   const defaults = loadDefaultCards(DEFAULT_MODELS_DIR, (file, error) =>
     log.warn({ file, err: error.message }, 'shipped model card skipped for drift'),
   );
-  const resolve = createReferenceResolver({
-    devices: () => store.state.devices,
-    registry: models.registry,
+  const resolveReference = createReferenceResolver({
+    device: (ref) => deps.store.device(ref),
+    registry: deps.models.registry,
     defaults,
     defaultModel: cfg.drift.defaultModel,
   });
-  const monitor = new DriftMonitor(cfg.drift, resolve, now, (report, previous) => {
+  const monitor = new DriftMonitor(cfg.drift, resolveReference, deps.now, (report, previous) => {
     const fields = {
-      device: `${report.site}/${report.device}`,
+      device: deviceKey(report),
       level: report.level,
       previous,
       maxPsi: report.maxPsi,
@@ -345,6 +302,70 @@ function createDrift(
     if (report.level === 'warn' || report.level === 'alarm') log.warn(fields, 'drift level changed');
     else log.info(report.reason ? { ...fields, reason: report.reason } : fields, 'drift level changed');
   });
-  registerDriftMetrics(metricsRegistry, monitor, cfg.drift.metricFeatures);
-  return monitor;
+  registerDriftMetrics(deps.metrics, monitor, cfg.drift.metricFeatures);
+  return {
+    monitor,
+    observe(msg) {
+      try {
+        monitor.observe(msg);
+      } catch (error) {
+        log.error(
+          { device: deviceKey(msg), err: (error as Error).message },
+          'drift monitor failed on a telemetry message',
+        );
+      }
+    },
+  };
+}
+
+/** The embedded broker, or the client of an external one (which authenticates devices itself). */
+async function createMqtt(
+  cfg: HubConfig,
+  deps: {
+    identities: IdentityStore;
+    limits: ConstructorParameters<typeof FailedLoginLimiter>[0];
+    ingest: DeviceMessageSink;
+    logger: Logger;
+    authLog: Logger;
+  },
+): Promise<HubBroker> {
+  if (cfg.mqtt.mode === 'external')
+    return createExternalBroker({
+      ...cfg.mqtt.external,
+      ingest: deps.ingest,
+      logger: deps.logger.child({ component: 'external-broker' }),
+    });
+  return createBroker({
+    ...cfg.mqtt,
+    ingest: deps.ingest,
+    authenticate: createDeviceAuthenticator({
+      identities: deps.identities,
+      limiter: new FailedLoginLimiter(deps.limits),
+      logger: deps.authLog,
+    }),
+    logger: deps.logger.child({ component: 'broker' }),
+  });
+}
+
+/** Training from the telemetry log; archived and spilled incidents label rows too (the store keeps their time ranges). */
+function openTraining(
+  cfg: HubConfig,
+  dataDir: string,
+  deps: { telemetry: RunningTelemetryLog; models: HubRegistry; store: HubStore; now: () => number; logger: Logger },
+): Promise<TrainingJobs> {
+  const { telemetry, store } = deps;
+  return TrainingJobs.open({
+    log: telemetry.log,
+    store: deps.models.registry.store,
+    state: () => store.labelSources(),
+    config: cfg.training,
+    kinds: cfg.training.kinds,
+    knownDevices: () => [
+      ...store.devices().map(({ site, device }) => ({ site, device })),
+      ...listDevices(telemetry.log.root),
+    ],
+    now: deps.now,
+    logger: deps.logger.child({ component: 'training' }),
+    file: new DurableJsonFile<TrainingJobsDocument>(join(dataDir, TRAINING_JOBS_FILE)),
+  });
 }

@@ -1,3 +1,4 @@
+import { deviceKey } from './device.js';
 import type { z } from 'zod';
 import { PdmError } from './errors.js';
 import { MAX_PAYLOAD_BYTES, SCHEMAS, type EventMessage, type MessageFor, type TelemetryMessage } from './messages.js';
@@ -30,9 +31,8 @@ export function decode(topic: string, payload: Uint8Array | string, maxBytes = M
 }
 
 /**
- * Topics already parsed: devices publish on the same few topics all the time. Only valid topics are kept (a bad one
- * throws every time), the entries are frozen so no caller can change what the next one gets, and the memo starts
- * afresh once it holds TOPIC_MEMO_SIZE topics.
+ * Topics already parsed (devices use the same few): valid ones only, frozen so no caller can change the next one's,
+ * and the memo starts afresh at TOPIC_MEMO_SIZE.
  */
 const TOPIC_MEMO_SIZE = 16_384;
 const parsedTopics = new Map<string, Readonly<TopicAddress>>();
@@ -74,16 +74,14 @@ function withAddress(address: Readonly<TopicAddress>, message: unknown): Decoded
   if (site !== address.site || device !== address.device) {
     throw new PdmError(
       'PDM_ERR_DEVICE_MISMATCH',
-      `topic names ${address.site}/${address.device}, payload names ${site}/${device}`,
+      `topic names ${deviceKey(address)}, payload names ${deviceKey({ site, device })}`,
     );
   }
   return { site: address.site, device: address.device, channel: address.channel, message } as Decoded;
 }
 
-// Fast paths for the messages a fleet floods the hub with (events, telemetry): the same rules as their schemas
-// (messages.ts), checked on the parsed JSON in place, without the schema's copy of every object. They may be stricter
-// than the schema, never looser (test/unit/protocol.test.ts compares the verdicts on many variants); whatever they
-// do not accept goes through the schema.
+// Fast paths for what a fleet floods the hub with (events, telemetry): their schemas' rules checked in place, never
+// looser (a unit test compares verdicts); whatever they do not accept goes through the schema.
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isId = (x: unknown): boolean => typeof x === 'string' && ID_PATTERN.test(x);
 const isCount = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
@@ -93,9 +91,8 @@ const isUuidString = (x: unknown): boolean => typeof x === 'string' && isUuid(x)
 const isUuidv7String = (x: unknown): boolean => typeof x === 'string' && isUuidv7(x);
 
 /**
- * How many keys `for...in` sees, counted without making the array `Object.keys` would. It also sees inherited
- * enumerable keys (none, unless Object.prototype was tampered with), which can only make a count too high, so a
- * check built on it can only be stricter.
+ * How many keys `for...in` sees, without the array `Object.keys` makes; inherited keys could only make it too high,
+ * so a check built on it can only be stricter.
  */
 function keyCount(x: object): number {
   let n = 0;

@@ -1,4 +1,7 @@
+import { ID_PATTERN, type DeviceRef } from './device.js';
 import { PdmError } from './errors.js';
+
+export { deviceClientId, ID_PATTERN, parseDeviceClientId } from './device.js';
 
 export const PROTOCOL_VERSION = 1 as const;
 export const TOPIC_ROOT = 'pdm/v1';
@@ -11,9 +14,6 @@ export const CHANNELS = [...DEVICE_CHANNELS, ...HUB_CHANNELS] as const;
 export type DeviceChannel = (typeof DEVICE_CHANNELS)[number];
 export type HubChannel = (typeof HUB_CHANNELS)[number];
 export type Channel = (typeof CHANNELS)[number];
-
-/** Site and device ids: one topic level each, safe in file names and URLs. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface TopicAddress {
   site: string;
@@ -36,15 +36,15 @@ function checkId(kind: 'site' | 'device', value: string, topic: string): void {
 }
 
 export function topicFor(site: string, device: string, channel: Channel): string {
-  const topic = `${TOPIC_ROOT}/${site}/${device}/${channel}`;
+  const topic = `${devicePrefix({ site, device })}${channel}`;
   checkId('site', site, topic);
   checkId('device', device, topic);
   return topic;
 }
 
-/** The prefix under which one device may publish. */
-export function devicePrefix(site: string, device: string): string {
-  return `${TOPIC_ROOT}/${site}/${device}/`;
+/** The prefix of every topic of one device: the topic tree's one encoding of a device. */
+export function devicePrefix(ref: DeviceRef): string {
+  return `${TOPIC_ROOT}/${ref.site}/${ref.device}/`;
 }
 
 /** A subscription filter for one channel of every device (or of one site). */
@@ -67,15 +67,4 @@ export function parseTopic(topic: string): TopicAddress {
     throw new PdmError('PDM_ERR_BAD_TOPIC', `"${channel}" in "${topic}" is not one of ${CHANNELS.join(', ')}`);
   }
   return { site, device, channel };
-}
-
-/** The MQTT client id a device connects with; `:` cannot occur in an id, so it splits unambiguously. */
-export function deviceClientId(site: string, device: string): string {
-  return `${site}:${device}`;
-}
-
-export function parseDeviceClientId(clientId: string): { site: string; device: string } | undefined {
-  const parts = clientId.split(':');
-  if (parts.length !== 2 || !ID_PATTERN.test(parts[0]!) || !ID_PATTERN.test(parts[1]!)) return undefined;
-  return { site: parts[0]!, device: parts[1]! };
 }

@@ -1,4 +1,4 @@
-import { SeenEvents } from '../../hub/store/seen-events.js';
+import { SeenEvents } from '../../hub/inspections/seen-events.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { median, type Report } from '../result.js';
 

@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SNAPSHOT_FILE, type SnapshotDocument } from '../../hub/store/restore.js';
-import type { Inspection } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import { HubStore } from '../../hub/store/store.js';
 import { median, type Report } from '../result.js';
 

@@ -1,13 +1,13 @@
+import { deviceKey } from '../../protocol/device.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { Ingest } from '../../hub/ingest.js';
+import { Ingest } from '../../hub/mqtt/ingest.js';
 import { RegistryStore } from '../../hub/registry/store.js';
-import { ScoreHistory } from '../../hub/score-history.js';
-import { deviceKey } from '../../hub/store/state.js';
+import { ScoreHistory } from '../../hub/http/score-history.js';
 import { HubStore } from '../../hub/store/store.js';
 import { TelemetryLog } from '../../hub/telemetry/log.js';
 import { readTelemetry } from '../../hub/telemetry/reader.js';
@@ -60,13 +60,18 @@ async function ingestOverhead(dir: string, report: Report): Promise<void> {
   const log = await openLog(join(dir, 'ingest-log'), 1000);
   const scores = new ScoreHistory();
   const time = async (withLog: boolean): Promise<number> => {
-    const ingest = new Ingest(store, silent, 65_536, routing);
-    ingest.onTelemetry = withLog
-      ? (msg) => {
-          scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);
-          log.append(msg);
-        }
-      : (msg) => scores.add(deviceKey(msg.site, msg.device), msg.windowEnd, msg.score, msg.threshold);
+    const ingest = new Ingest({
+      store,
+      logger: silent,
+      maxPayloadBytes: 65_536,
+      routing,
+      onTelemetry: withLog
+        ? (msg) => {
+            scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
+            log.append(msg);
+          }
+        : (msg) => scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold),
+    });
     const start = performance.now();
     for (const p of payloads) await ingest.handle(p.topic, p.payload);
     return performance.now() - start;

@@ -1,6 +1,8 @@
+import { deviceClientId } from '../../protocol/device.js';
 import type { Command } from 'commander';
 import { loadHubConfig } from '../../config/index.js';
-import { IdentityStore, ROLES, type Role } from '../../hub/auth/identities.js';
+import { IdentityStore } from '../../hub/auth/identities.js';
+import { ROLES, type Role } from '../../hub/inspections/roles.js';
 import { runHub } from '../../hub/main.js';
 import { resolve } from 'node:path';
 import { fail, failing } from '../errors.js';
@@ -55,7 +57,7 @@ export function registerHub(program: Command): void {
         if (devices.length === 0) say('no devices provisioned; add one with `pdm hub device add SITE DEVICE`');
         for (const d of devices) {
           say(
-            `${d.site}:${d.device}\t${d.revokedAt ? `revoked ${iso(d.revokedAt)}` : 'active'}\tadded ${iso(d.createdAt)}`,
+            `${deviceClientId(d)}\t${d.revokedAt ? `revoked ${iso(d.revokedAt)}` : 'active'}\tadded ${iso(d.createdAt)}`,
           );
         }
       }),
@@ -67,7 +69,7 @@ export function registerHub(program: Command): void {
     .action(
       failing('hub device revoke', async (site: string, name: string, opts: { config: string }) => {
         await (await identitiesFor(opts.config)).revokeDevice(site, name);
-        say(`device ${site}:${name} revoked; a running hub disconnects it now and refuses its logins.`);
+        say(`device ${deviceClientId(site, name)} revoked; a running hub disconnects it now and refuses its logins.`);
       }),
     );
 

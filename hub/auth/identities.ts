@@ -3,12 +3,10 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
-import { deviceClientId, ID_PATTERN } from '../../protocol/topics.js';
+import { deviceClientId, deviceKey, ID_PATTERN } from '../../protocol/device.js';
 import { DurableJsonFile } from '../store/durable-file.js';
+import { ROLES, type Role } from '../inspections/roles.js';
 import { hashSecret, newSecret, verifySecret } from './secrets.js';
-
-export const ROLES = ['viewer', 'technician', 'supervisor'] as const;
-export type Role = (typeof ROLES)[number];
 
 export interface DeviceCredential {
   site: string;
@@ -49,8 +47,8 @@ export class IdentityStore {
   private doc: IdentityDocument = { schema: 1, devices: {}, users: {} };
   private watcher: FSWatcher | undefined;
   /**
-   * Stored hash → SHA-256 of the secret that matched it. A fleet reconnecting after a network blip would otherwise
-   * cost one scrypt (~50-100 ms of CPU) per device; a new secret or a revocation changes or bypasses the entry.
+   * Stored hash → SHA-256 of the secret that matched it: a fleet reconnecting at once would otherwise cost one
+   * scrypt per device. A new secret or a revocation changes or bypasses the entry.
    */
   private readonly verified = new Map<string, Buffer>();
   /** Checks running now, so a burst of logins with one secret costs one scrypt, not one each. */
@@ -124,9 +122,7 @@ export class IdentityStore {
   }
 
   listDevices(): DeviceCredential[] {
-    return Object.values(this.doc.devices).sort((a, b) =>
-      `${a.site}/${a.device}`.localeCompare(`${b.site}/${b.device}`),
-    );
+    return Object.values(this.doc.devices).sort((a, b) => deviceKey(a).localeCompare(deviceKey(b)));
   }
 
   /** Whether this client id belongs to a provisioned, unrevoked device. */

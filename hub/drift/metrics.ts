@@ -1,3 +1,4 @@
+import { deviceKey } from '../../protocol/device.js';
 import { Gauge, type Registry } from 'prom-client';
 import type { DriftMonitor, DriftStatus } from './monitor.js';
 
@@ -5,9 +6,8 @@ const LEVEL_VALUE: Partial<Record<DriftStatus, number>> = { none: 0, warn: 1, al
 const STATUSES: DriftStatus[] = ['none', 'warn', 'alarm', 'pending', 'unknown'];
 
 /**
- * Drift gauges, read from the monitor at scrape time. Label cardinality is bounded per device: the score, at most
- * `topFeatures` features (the largest PSI first) and the max; devices still pending or without a reference export
- * only their count in pdm_drift_devices.
+ * Drift gauges, read at scrape time. Labels stay bounded per device (the score, the top `topFeatures` features,
+ * the max); pending or unreferenced devices only count in pdm_drift_devices.
  */
 export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, topFeatures: number): void {
   new Gauge({
@@ -21,7 +21,7 @@ export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, 
       this.reset();
       for (const r of monitor.reports()) {
         if (r.maxPsi === null) continue;
-        const device = `${r.site}/${r.device}`;
+        const device = deviceKey(r);
         if (r.score?.psi != null) this.set({ device, feature: 'score' }, r.score.psi);
         for (const f of r.features.slice(0, topFeatures))
           if (f.psi !== null) this.set({ device, feature: f.name }, f.psi);
@@ -35,7 +35,7 @@ export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, 
     registers: [registry],
     collect() {
       this.reset();
-      for (const r of monitor.reports()) if (r.maxPsi !== null) this.set({ device: `${r.site}/${r.device}` }, r.maxPsi);
+      for (const r of monitor.reports()) if (r.maxPsi !== null) this.set({ device: deviceKey(r) }, r.maxPsi);
     },
   });
   new Gauge({
@@ -47,7 +47,7 @@ export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor, 
       this.reset();
       for (const r of monitor.reports()) {
         const value = LEVEL_VALUE[r.level];
-        if (value !== undefined) this.set({ device: `${r.site}/${r.device}` }, value);
+        if (value !== undefined) this.set({ device: deviceKey(r) }, value);
       }
     },
   });

@@ -1,6 +1,6 @@
+import { deviceKey } from '../../protocol/device.js';
 import type { ReferenceDistribution } from '../../models/distribution.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import { deviceKey } from '../store/state.js';
 import { PSI_EPSILON, levelOf, psi, settleLevel, type DriftLevel } from './psi.js';
 import { BinnedWindow, type WindowTotals } from './window.js';
 
@@ -78,9 +78,8 @@ const sameModel = (a: DriftReference, b: DriftReference): boolean =>
     : !a.model && !b.model;
 
 /**
- * Per device, recent telemetry as counts in the reference bins of the model it runs, and the PSI of every feature
- * and of the score against the training shares. A device that switches model starts a new window (its old counts
- * were binned for another model). Told of every level change once, as it happens.
+ * Per device: recent telemetry binned like the reference of the model it runs, and each series' PSI against it.
+ * A device that switches model starts a new window, since its counts were binned for the other one.
  */
 export class DriftMonitor {
   private readonly devices = new Map<string, DeviceDrift>();
@@ -93,7 +92,7 @@ export class DriftMonitor {
   ) {}
 
   observe(msg: TelemetryMessage): void {
-    const key = deviceKey(msg.site, msg.device);
+    const key = deviceKey(msg);
     const reference = this.resolve(msg.site, msg.device);
     let state = this.devices.get(key);
     if (!state || !sameModel(state.reference, reference)) {
@@ -114,7 +113,7 @@ export class DriftMonitor {
   }
 
   report(site: string, device: string): DriftReport | undefined {
-    const state = this.devices.get(deviceKey(site, device));
+    const state = this.devices.get(deviceKey({ site, device }));
     return state ? this.build(state) : undefined;
   }
 

@@ -1,16 +1,16 @@
+import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModel } from '../../models/artifacts.js';
 import { decodeBundle } from '../../models/bundle.js';
 import type { ModelCard } from '../../models/card.js';
 import type { ModelRegistry } from '../registry/registry.js';
-import type { DeviceRecord } from '../store/state.js';
-import { deviceKey } from '../store/state.js';
+import type { DeviceRecord } from '../inspections/records.js';
 import type { DriftModelRef, DriftReference } from './monitor.js';
 
 export interface ReferenceSources {
   /** The device records (status messages carry the model version a device runs). */
-  devices: () => Readonly<Record<string, DeviceRecord>>;
+  device: (ref: DeviceRef) => DeviceRecord | undefined;
   /** The registry: what each device last applied (model id and version) and the cards of registered versions. */
   registry: Pick<ModelRegistry, 'deployed'> & { store: Pick<ModelRegistry['store'], 'bundlePath'> };
   /** Cards shipped with the hub (models/default), for devices that run a default model. */
@@ -36,10 +36,8 @@ export function loadDefaultCards(dir: string | undefined, warn: (file: string, e
 }
 
 /**
- * Which card a device's telemetry is compared with. The status message names only a version, so: the registry
- * version the device last acknowledged as applied, when the versions agree; otherwise a shipped default card of
- * that version (the configured default model first). Answers are cached per (version, deployment), registry cards
- * per model version (versions are immutable).
+ * The card a device's telemetry is compared with: the registry version it applied if the status agrees, else a
+ * shipped default of that version. Cached per version and deployment (versions are immutable).
  */
 export function createReferenceResolver(sources: ReferenceSources): (site: string, device: string) => DriftReference {
   const registryCards = new Map<string, ModelCard | Error>();
@@ -95,8 +93,8 @@ export function createReferenceResolver(sources: ReferenceSources): (site: strin
   };
 
   return (site, device) => {
-    const key = deviceKey(site, device);
-    const version = sources.devices()[key]?.modelVersion;
+    const key = deviceKey({ site, device });
+    const version = sources.device({ site, device })?.modelVersion;
     const deployed = sources.registry.deployed()[key];
     const basis = `${version ?? ''}|${deployed ? `${deployed.modelId}@${deployed.version}` : ''}`;
     const cached = answers.get(key);

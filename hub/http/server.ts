@@ -1,29 +1,16 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../config/logger.js';
-import { PdmError, type ErrorCode } from '../../protocol/errors.js';
-import { ROLES, type Role } from '../auth/identities.js';
+import { ERROR_CATALOG, PdmError, type ErrorCode } from '../../protocol/errors.js';
+import { ROLES, type Role } from '../inspections/roles.js';
+import type { z } from 'zod';
+import { api, type Operation } from './contract.js';
 import { routes, type ApiDeps, type RouteResult } from './routes.js';
 import { sameToken, SESSION_COOKIE } from './sessions.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 /** Model uploads carry the ONNX graph (base64) in the body. */
 const MAX_MODEL_BODY_BYTES = 16 * 1024 * 1024;
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  PDM_ERR_BAD_REQUEST: 400,
-  PDM_ERR_REGISTRY: 400,
-  PDM_ERR_ROLLOUT: 400,
-  PDM_ERR_MODEL_INVALID: 400,
-  PDM_ERR_AUTH_FAILED: 401,
-  PDM_ERR_FORBIDDEN: 403,
-  PDM_ERR_CSRF: 403,
-  PDM_ERR_NOT_FOUND: 404,
-  PDM_ERR_IDENTITY_UNKNOWN: 404,
-  PDM_ERR_TRANSITION: 409,
-  PDM_ERR_IDENTITY_EXISTS: 409,
-  PDM_ERR_AUTH_LOCKED: 429,
-};
 
 const rank = (role: Role): number => ROLES.indexOf(role);
 
@@ -69,6 +56,17 @@ async function readJson(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promis
   } catch (error) {
     throw new PdmError('PDM_ERR_BAD_REQUEST', `body is not JSON: ${(error as Error).message}`);
   }
+}
+
+/** A body or query checked against its operation's schema; what is wrong is named, up to three problems. */
+function parseInput(schema: z.ZodType, input: unknown, code: ErrorCode = 'PDM_ERR_BAD_REQUEST'): unknown {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const what = parsed.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+    .join('; ');
+  throw new PdmError(code, what);
 }
 
 /**
@@ -121,14 +119,18 @@ export async function startHttp(opts: {
         throw new PdmError('PDM_ERR_CSRF', 'send the csrfToken from POST /api/login in the x-csrf-token header');
       }
     }
-    const body =
+    const raw =
       route.method === 'GET'
         ? undefined
         : await readJson(req, url.pathname === '/api/models' ? MAX_MODEL_BODY_BYTES : MAX_BODY_BYTES);
+    const operation: Operation = api[route.name];
+    const values = route.path.exec(url.pathname)!.slice(1);
     const result: RouteResult = await route.handle({
       url,
-      params: route.path.exec(url.pathname)!.slice(1),
-      body,
+      params: Object.fromEntries(route.params.map((name, i) => [name, values[i]!])),
+      query: operation.query && parseInput(operation.query, Object.fromEntries(url.searchParams), operation.invalid),
+      body: operation.body && parseInput(operation.body, raw, operation.invalid),
+      raw,
       session: found?.session,
       remote: req.socket.remoteAddress ?? 'unknown',
       deps,
@@ -152,11 +154,13 @@ export async function startHttp(opts: {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      if (error instanceof PdmError && STATUS[error.code]) {
+      // A 5xx code is the hub's own failure (or not an API one): logged, and answered as internal.
+      const status = error instanceof PdmError ? ERROR_CATALOG[error.code].status : 500;
+      if (error instanceof PdmError && status < 500) {
         if (error.code === 'PDM_ERR_AUTH_FAILED' || error.code === 'PDM_ERR_AUTH_LOCKED') {
           logger.warn({ path: req.url, remote: req.socket.remoteAddress, code: error.code }, 'login refused');
         }
-        return send(res, STATUS[error.code]!, { error: error.code, message: error.message });
+        return send(res, status, { error: error.code, message: error.message });
       }
       logger.error({ err: (error as Error).message, path: req.url }, 'request failed');
       send(res, 500, { error: 'internal', message: 'internal error; see the hub log' });

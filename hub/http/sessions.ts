@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { PdmError } from '../../protocol/errors.js';
-import type { Role } from '../auth/identities.js';
+import type { Role } from '../inspections/roles.js';
 import { CoalescedWriter } from '../store/coalesced-writer.js';
 import type { DocumentAdapter } from '../store/durable-file.js';
 
@@ -60,10 +60,8 @@ export interface SessionStoreOptions {
 }
 
 /**
- * Login sessions. The cookie carries a random 256-bit token; the hub keeps only its SHA-256, in memory and in
- * `sessions.json`, so a restart (or a SIGKILL) does not log technicians out and a copy of the file logs nobody in.
- * Login and logout are written before they are answered (a logged-out token never comes back after a crash); the
- * sliding expiry is written lazily, at most a tenth of the lifetime late, so a crash can only shorten a session.
+ * Login sessions: the cookie holds a random token, the hub only its SHA-256 (so a copied file logs nobody in), kept
+ * on disk so restarts log nobody out. Logins and logouts are durable before they are answered.
  */
 export class SessionStore {
   private readonly sessions = new Map<string, StoredSession>();

@@ -1,30 +1,10 @@
 import { z } from 'zod';
 import { PdmError } from '../../protocol/errors.js';
-import { ID_PATTERN } from '../../protocol/topics.js';
 import { decodeBundle } from '../../models/bundle.js';
 import type { ModelRegistry } from './registry.js';
 import type { RolloutState } from './rollout.js';
+import { AbortRequestSchema, RolloutRequestSchema } from './schemas.js';
 import type { RegistryEntry } from './store.js';
-
-const deviceRef = z
-  .string()
-  .refine((s) => s.split('/').length === 2 && s.split('/').every((p) => ID_PATTERN.test(p)), 'expected "site/device"')
-  .transform((s) => ({ site: s.split('/')[0]!, device: s.split('/')[1]! }));
-
-export const RolloutRequestSchema = z.strictObject({
-  modelId: z.string().min(1),
-  version: z.string().min(1),
-  canaries: z.array(deviceRef).min(1, 'at least one canary device'),
-  rest: z.array(deviceRef).default([]),
-  policy: z
-    .strictObject({
-      alarmFactor: z.number().min(1),
-      minAlarms: z.number().int().min(1),
-      soakMs: z.number().int().min(0),
-    })
-    .partial()
-    .optional(),
-});
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, code: 'PDM_ERR_ROLLOUT' | 'PDM_ERR_REGISTRY'): T {
   const r = schema.safeParse(body);
@@ -56,11 +36,7 @@ export function registryActions(registry: ModelRegistry) {
     },
     /** POST /api/rollouts/{id}/abort */
     async abort(id: string, body: unknown): Promise<RolloutState> {
-      const { reason } = parse(
-        z.strictObject({ reason: z.string().max(200).optional() }),
-        body ?? {},
-        'PDM_ERR_ROLLOUT',
-      );
+      const { reason } = parse(AbortRequestSchema, body ?? {}, 'PDM_ERR_ROLLOUT');
       return registry.abort(id, reason ?? 'aborted by operator');
     },
   };

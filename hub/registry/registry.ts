@@ -1,3 +1,4 @@
+import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../config/logger.js';
@@ -11,13 +12,11 @@ import { readModel } from '../../models/artifacts.js';
 import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
 import {
   abortRollout,
-  keyOf,
   onAck,
   onTick,
   planProblem,
   startRollout,
   type AlarmCounts,
-  type DeviceRef,
   type Effect,
   type ModelRef,
   type RolloutPolicy,
@@ -132,7 +131,7 @@ export class ModelRegistry {
       rest: req.rest ?? [],
       policy: { ...DEFAULT_POLICY, ...req.policy },
       previous: Object.fromEntries(
-        [...req.canaries, ...(req.rest ?? [])].map((d) => [keyOf(d), this.state.deployed[keyOf(d)]]),
+        [...req.canaries, ...(req.rest ?? [])].map((d) => [deviceKey(d), this.state.deployed[deviceKey(d)]]),
       ),
     };
     const problem = planProblem(plan);
@@ -149,7 +148,7 @@ export class ModelRegistry {
       // The version names the model only together with the rollout that sent it (its model, or a rollback target).
       const r = this.active() ?? this.state.rollouts.at(-1);
       const ref = [r?.model, ...(r?.devices.map((d) => d.previous) ?? [])].find((m) => m?.version === ack.version);
-      if (ref) this.state.deployed[keyOf(ack)] = ref;
+      if (ref) this.state.deployed[deviceKey(ack)] = ref;
     }
     const current = this.active();
     if (!current) return this.persist();
@@ -178,7 +177,7 @@ export class ModelRegistry {
       for (const d of current.devices) {
         if (d.group !== 'canary' || d.status !== 'applied' || d.at === undefined) continue;
         const span = Math.max(now - d.at, 1);
-        alarms[keyOf(d)] = {
+        alarms[deviceKey(d)] = {
           after: this.deps.countAlarms(d.site, d.device, d.at, now),
           before: this.deps.countAlarms(d.site, d.device, current.startedAt - span, current.startedAt - 1),
         };

@@ -1,19 +1,13 @@
 /**
- * Staged rollout as a pure state machine: every function takes a state and an input and returns the next state plus
- * the effects to carry out (publish a retained manifest, or clear it). No clock, no I/O, so every transition has a
- * unit test with a fake time. Canaries get the model first; only when all of them applied it and stayed healthy for
- * `soakMs` does the rest of the fleet get it. A canary that rejects the model, rolls it back, or whose alarm rate
- * rises beyond `alarmFactor` stops the rollout and every device that was sent the model goes back to its previous one.
+ * Staged rollout as a pure state machine (state and input in, next state and effects out; no clock, no I/O), so every
+ * transition is unit-tested. A canary that rejects, rolls back or alarms more takes the whole rollout back.
  */
+
+import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 
 export interface ModelRef {
   modelId: string;
   version: string;
-}
-
-export interface DeviceRef {
-  site: string;
-  device: string;
 }
 
 export type Group = 'canary' | 'fleet';
@@ -76,15 +70,13 @@ export interface RolloutPlan {
   previous: Record<string, ModelRef | undefined>;
 }
 
-export const keyOf = (d: DeviceRef): string => `${d.site}/${d.device}`;
-
 /** Throws a plain message for a plan that cannot be run; the caller wraps it in PDM_ERR_ROLLOUT. */
 export function planProblem(plan: RolloutPlan): string | undefined {
   if (plan.canaries.length === 0) return 'a rollout needs at least one canary device';
   const seen = new Set<string>();
   for (const d of [...plan.canaries, ...plan.rest]) {
-    if (seen.has(keyOf(d))) return `device ${keyOf(d)} is listed twice`;
-    seen.add(keyOf(d));
+    if (seen.has(deviceKey(d))) return `device ${deviceKey(d)} is listed twice`;
+    seen.add(deviceKey(d));
   }
   if (!(plan.policy.alarmFactor >= 1)) return `alarmFactor must be >= 1, got ${plan.policy.alarmFactor}`;
   if (!(plan.policy.soakMs >= 0)) return `soakMs must be >= 0, got ${plan.policy.soakMs}`;
@@ -124,7 +116,7 @@ export function startRollout(plan: RolloutPlan, now: number): Transition {
     ...plan.canaries.map((d) => ({ ...d, group: 'canary' as const })),
     ...plan.rest.map((d) => ({ ...d, group: 'fleet' as const })),
   ].map((d) => {
-    const previous = plan.previous[keyOf(d)];
+    const previous = plan.previous[deviceKey(d)];
     return {
       site: d.site,
       device: d.device,
@@ -188,13 +180,13 @@ export function onAck(current: RolloutState, ack: AckInput, now: number): Transi
   state.steps.push({
     at: now,
     step: `ack-${ack.result}`,
-    detail: `${keyOf(d)} (${d.group})${ack.reason ? `: ${ack.reason}` : ''}`,
+    detail: `${deviceKey(d)} (${d.group})${ack.reason ? `: ${ack.reason}` : ''}`,
   });
   if (ack.result !== 'applied') {
     if (d.group === 'canary')
       return rollBack(
         state,
-        `canary ${keyOf(d)} ${ack.result === 'rejected' ? 'rejected' : 'rolled back'} the model${ack.reason ? `: ${ack.reason}` : ''}`,
+        `canary ${deviceKey(d)} ${ack.result === 'rejected' ? 'rejected' : 'rolled back'} the model${ack.reason ? `: ${ack.reason}` : ''}`,
         now,
       );
     return { state, effects: finish(state, now) }; // a fleet device that refuses keeps its old model; reported, not fatal
@@ -244,15 +236,15 @@ export function onTick(current: RolloutState, alarms: Record<string, AlarmCounts
   const { alarmFactor, minAlarms } = current.policy;
   for (const d of current.devices) {
     if (d.group !== 'canary' || d.status !== 'applied') continue;
-    const counts = alarms[keyOf(d)];
+    const counts = alarms[deviceKey(d)];
     if (counts && counts.after >= minAlarms && counts.after > alarmFactor * Math.max(counts.before, 1)) {
       const state = clone(current);
       state.steps.push({
         at: now,
         step: 'alarm-rate',
-        detail: `${keyOf(d)}: ${counts.after} alarms after vs ${counts.before} before (factor ${alarmFactor})`,
+        detail: `${deviceKey(d)}: ${counts.after} alarms after vs ${counts.before} before (factor ${alarmFactor})`,
       });
-      return rollBack(state, `canary ${keyOf(d)} alarm rate rose ${counts.after} vs ${counts.before} before`, now);
+      return rollBack(state, `canary ${deviceKey(d)} alarm rate rose ${counts.after} vs ${counts.before} before`, now);
     }
   }
   if (current.canariesAppliedAt === undefined) return { state: current, effects: [] };

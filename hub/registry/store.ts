@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { PdmError } from '../../protocol/errors.js';
-import { ID_PATTERN } from '../../protocol/topics.js';
+import { ID_PATTERN } from '../../protocol/device.js';
 import type { ModelArtifact } from '../../models/artifacts.js';
 import { encodeBundle, signManifest } from '../../models/bundle.js';
 import { sha256 } from '../../models/card.js';

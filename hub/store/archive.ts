@@ -1,16 +1,17 @@
 import { PdmError } from '../../protocol/errors.js';
 import type { ArchiveFile } from './archive-file.js';
-import { holderOfWatch, madeBefore } from './changes.js';
+import { madeBefore } from '../inspections/seen-events.js';
 import { crc32 } from 'node:zlib';
 import { decodeLine, encodeRecord } from './journal.js';
 import {
   eventRange,
+  holderOfWatch,
   type ChunkRef,
   type Inspection,
   type InspectionEventRef,
   type SpilledEvents,
   type WatchItem,
-} from './state.js';
+} from '../inspections/records.js';
 
 /** A chunk of an open inspection's events that left memory; `prev` is the chunk spilled before it. */
 interface SpillChunk {
@@ -76,10 +77,8 @@ function forEachLine(file: ArchiveFile, line: (data: Buffer, at: number) => bool
 }
 
 /**
- * What the hub keeps in memory of a closed inspection once it left the state: what the API filters and sorts on,
- * what the KPIs and training labels need (status, outcome, times, the events' device-time range) and where the
- * whole record sits in the archive file. A few hundred bytes, against kilobytes for the record with its events,
- * audit trail and comments, and it does not grow with the events an inspection took.
+ * What memory keeps of an archived inspection: what lists, filters, KPIs and training labels read, and where the
+ * whole record sits; it does not grow with the events the inspection took.
  */
 export interface InspectionSummary {
   id: string;
@@ -191,9 +190,8 @@ function summarizeWatch(w: WatchItem, at: number, bytes: number, intern: Interne
 }
 
 /**
- * Closed inspections and watch items that left the hub's memory: whole records in an append-only file (the last
- * record of an id wins), a summary of each in memory, and which archived inspection holds each episode (for a late `clear`),
- * kept for as long as dedup entries are (episode ids are UUIDv7, so they age the same way).
+ * Closed inspections and watch items out of memory: whole records in an append-only file (the last of an id wins),
+ * summaries in memory, and which archived inspection holds each episode, kept as long as dedup entries.
  */
 export class InspectionArchive {
   private readonly byId = new Map<string, InspectionSummary>();
@@ -246,10 +244,8 @@ export class InspectionArchive {
   }
 
   /**
-   * Saves the summaries as of the file's current length beside it (`ArchiveFile.writeIndex`), for the next start:
-   * the file only ever grows at its end, so they stay true of its first bytes whatever is appended later. A clean
-   * stop, a compaction and an archive pass after which `indexDue` save it; a start after a crash reads what was
-   * appended since.
+   * Saves the summaries as of the file's length for the next start: the file only grows at its end, so they stay true
+   * of its first bytes, and a start after a crash reads only what was appended since.
    */
   async saveIndex(): Promise<void> {
     const covers = this.file.bytes;
@@ -273,9 +269,8 @@ export class InspectionArchive {
   }
 
   /**
-   * Whether at least `everyBytes` were appended since the summaries were last saved, and at least as many as the
-   * saved index holds: so a start after a crash reads about that much of the file at most, and saving the summaries
-   * again costs no more bytes than the archive grew by.
+   * Whether `everyBytes` (and as many as the saved index holds) were appended since the last save: bounds what a start
+   * after a crash reads, and what saving again costs.
    */
   indexDue(everyBytes: number): boolean {
     const appended = this.file.bytes - this.indexed.covers;
@@ -450,9 +445,8 @@ export class InspectionArchive {
   }
 
   /**
-   * The inspection (archived, or in the state with spilled events) that holds an event: a scan of the file, for
-   * replays older than the dedup horizon only (their dedup entry is gone), which an agent sends after a week
-   * offline at most once per event.
+   * The inspection that holds an event: a scan of the file, only for a replay older than the dedup horizon (its entry
+   * is gone), which is rare.
    */
   eventHolder(eventId: string): string | undefined {
     const needle = Buffer.from(`"id":"${eventId}"`);
@@ -544,11 +538,8 @@ export class InspectionArchive {
   }
 
   /**
-   * Writes the next generation of the archive file with only what is live: the record each summary points to, and
-   * the spilled events of each of `hot` (the state's inspections that spilled) as one chunk. Once that is durable
-   * it returns their new `spilled` and `use`, which moves reads, appends and summaries to the new generation. Call
-   * `use` and store the new `spilled` together (synchronously), then journal both; the old generation goes once
-   * that is durable (`keepOnlyInUse`). Spill and archive passes must not run meanwhile: they change what it copies.
+   * Writes the next generation with only what is live; once durable, the caller calls `use` and stores the new `spilled`
+   * together, then journals them, and the old generation goes. No spill or archive pass may run meanwhile.
    */
   async compact(hot: readonly Inspection[], generation: number): Promise<{ spilled: SpilledEvents[]; use(): void }> {
     const summaries = [...this.byId.values(), ...this.watchesById.values()];

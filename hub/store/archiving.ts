@@ -1,7 +1,8 @@
-import { forgetCorrelationIndex } from '../correlation-index.js';
+import { forgetCorrelationIndex } from '../inspections/incidents.js';
 import type { InspectionArchive } from './archive.js';
 import type { ChangeKind, DirtySet, JournaledEvents, ListIndex } from './changes.js';
-import { isClosed, type HubState, type Inspection, type InspectionEventRef, type WatchItem } from './state.js';
+import type { HubState } from './state.js';
+import { isClosed, type Inspection, type InspectionEventRef, type WatchItem } from '../inspections/records.js';
 
 /** What the two passes below need of the store: its state, archive, indexes and change tracking. */
 export interface ArchivingDeps {
@@ -21,9 +22,8 @@ export interface Pass {
 }
 
 /**
- * Whether the record is still the state's and still holds these events right after its first one. Events are only
- * ever appended (correlation) and only a spill takes them out, so a record that took events while the spill was
- * being written still holds them there.
+ * Whether the record is still the state's and still holds these events after its first: events are only appended,
+ * and only a spill takes them out.
  */
 const stillHolds = (deps: ArchivingDeps, record: Inspection, events: InspectionEventRef[]): boolean =>
   deps.index.find(record.id) === record &&
@@ -42,10 +42,8 @@ interface Archivable<T extends { id: string; events: unknown[] }> {
 }
 
 /**
- * Moves records to the archive: their whole record is appended (durable) first, then they leave the state and are
- * touched as gone (journaled as `x` or `xw`). A crash in between leaves them in both; the state's copy wins on open
- * and they are archived again. One that changed meanwhile stays, even if a group commit already journaled that
- * change (commits go on while the pass writes). Throws (leaving the state as it was) if the append fails.
+ * Moves records to the archive: appended durably first, then out of the state and journaled as gone, so a crash in
+ * between keeps them in the state; one that changed meanwhile stays. Throws, changing nothing, if the append fails.
  */
 async function moveToArchive<T extends { id: string; events: unknown[] }>(
   deps: ArchivingDeps,
@@ -122,11 +120,8 @@ export function archiveClosedWatches(deps: ArchivingDeps, cutoff: number, limit 
 }
 
 /**
- * Inspections with more than `eventsInMemory` events: all but the first and the latest half go to the archive
- * file as a chunk (durable first), then the record keeps a pointer, journaled as such (`sp`). A crash in between
- * leaves the record as it was and the chunk unused. A record that took events while the chunk was written is
- * spilled all the same (a hot inspection takes events all the time: skipping it would write its chunk again on every
- * pass and never bound its list); one that left the state meanwhile is left.
+ * Long event lists: all but the first and latest half go to the archive file (durable first), the record keeps a
+ * pointer (`sp`). A record that took events meanwhile is spilled all the same, or a busy one would never be bounded.
  */
 export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, maxEvents = Infinity): Promise<Pass> {
   const keep = Math.floor(eventsInMemory / 2);
@@ -158,12 +153,8 @@ export async function spillEvents(deps: ArchivingDeps, eventsInMemory: number, m
 }
 
 /**
- * Rewrites the archive file as its next generation when at least as many of its bytes are dead (records archived
- * again, spilled chunks of inspections since archived whole) as live, and at least `minDeadBytes`: so the file is at
- * most about twice what it holds, and a compaction copies at most as much as was written since the last one. The
- * state's spilled inspections are pointed into the new generation and touched, with the generation, so the next
- * group commit journals them together. Returns whether it did; the caller removes the old generation once that
- * commit is durable (a crash before then reopens the old one, and the new one is removed).
+ * Rewrites the archive as its next generation once as many of its bytes are dead as live (and `minDeadBytes`), so it
+ * stays under twice what it holds; the old generation goes once the commit naming the new one is durable.
  */
 export async function compactArchive(deps: ArchivingDeps, minDeadBytes: number): Promise<boolean> {
   const hot = deps.state.inspections.filter((i) => i.spilled !== undefined);

@@ -1,19 +1,18 @@
-import { uuidv7Time } from '../../protocol/uuid.js';
+import { holderOfWatch } from '../inspections/records.js';
+import { madeBefore } from '../inspections/seen-events.js';
+import type { HubState } from './state.js';
 import type {
   DeviceRecord,
-  HubState,
   Inspection,
   InspectionEventRef,
   RoutingCounters,
   SpilledEvents,
   WatchItem,
-} from './state.js';
+} from '../inspections/records.js';
 
 /**
- * What can change in the hub state; each kind is journaled as whole records keyed like this, except `joined`: an
- * inspection that only took events, journaled as just what that changed (its new events, the fields they changed,
- * the episode ids and devices it took), and `spilled`: an inspection whose older events moved to the archive file,
- * journaled as how many and where.
+ * What can change, journaled as whole records by key, except `joined` (an inspection that only took events: just
+ * those and the fields they changed) and `spilled` (events moved to the archive: how many and where).
  */
 export type ChangeKind =
   | 'inspection'
@@ -47,28 +46,10 @@ function joinedScalars(record: Inspection): JoinedScalars {
     : { severity, priority, lastEventAt, updatedAt, clearedAt };
 }
 
-/**
- * Whoever changes `store.state` says what it changed, by kind and key (inspection id, watch id, device key,
- * event id, site; `routing` has one record, key ''). Only what is touched reaches the journal.
- */
+/** Marks changed records by kind and key (inspection id, watch id, device key, event id, site; `routing`: ''). */
 export interface ChangeTracker {
   touch(kind: ChangeKind, key: string): void;
-  /** Closed inspections that left the state (the store's archive), when the state has any. */
-  readonly archived?: ArchivedInspections;
 }
-
-/** What correlation may ask of the inspections that left the state. */
-export interface ArchivedInspections {
-  /** The id of the archived inspection that holds this episode, if any. */
-  episodeHolder(episodeId: string): string | undefined;
-  /** The id of the archived inspection that holds this event (a scan: only for replays past the dedup horizon). */
-  eventHolder(eventId: string): string | undefined;
-  /** Brings an archived inspection back into the state, to change it; undefined if it is not archived. */
-  revive(id: string): Inspection | undefined;
-}
-
-/** For code that works on a bare state nobody stores (pure tests, what-if computations). */
-export const UNTRACKED: ChangeTracker = { touch: () => undefined };
 
 /**
  * One journaled change: the whole current record (an upsert), so replaying a journal over a state that already
@@ -81,9 +62,8 @@ export type Change =
   | ['i+', Omit<Inspection, 'events'>, number, InspectionEventRef[]]
   | ['w+', Omit<WatchItem, 'events'>, number, InspectionEventRef[]]
   /**
-   * An inspection that only took events: its id, how many events the journal holds, the new ones, the fields they
-   * changed, and the episode ids and devices it took. Records written before the lists were journaled as they grow
-   * have no sixth element and the whole lists in the fields.
+   * An inspection that only took events: id, events the journal holds, the new ones, the fields they changed, and the
+   * episodes and devices it took (older records have no sixth element and whole lists in the fields).
    */
   | ['ij', string, number, InspectionEventRef[], JoinedFields | JoinedScalars, JoinedLists?]
   /** An inspection's events after its first, as many as the number, moved to the archive file; its `spilled` now. */
@@ -188,9 +168,8 @@ export class ListIndex<T extends { id: string }> {
 }
 
 /**
- * How many events of each inspection and watch the journal holds (and the last one's id, to notice a list that
- * was rewritten rather than appended to). Event lists only grow, so a commit journals just the new events: its
- * cost does not grow with an incident's history.
+ * How many events of each record the journal holds (and the last id, to notice a rewritten list): lists only grow,
+ * so a commit journals just the new events and costs the same however long an incident runs.
  */
 export class JournaledEvents {
   private readonly held = new Map<string, { count: number; lastId: string }>();
@@ -218,8 +197,7 @@ export class JournaledEvents {
   }
 
   /**
-   * `removed` events after the record's first left its list for the archive. Those the journal holds shift down
-   * (a spill takes only events it holds: the record was not touched when the pass chose it); if it holds too few,
+   * `removed` events after the record's first left for the archive: the held ones shift down; if it held too few,
    * the record's next change goes whole.
    */
   spilled(key: string, removed: number): void {
@@ -442,11 +420,8 @@ export function applyChanges(
 }
 
 /**
- * Replaying over a snapshot newer than the journal's start, a change to an inspection or watch item that was
- * archived before the snapshot was taken finds no record: the snapshot no longer has it. Such changes are skipped
- * and remembered here; the journal's `x` (`xw`) for it (later in the replay: it is journaled after the pass that
- * archived it) or a whole record of it settles each. Whatever is still here at the end was never archived: the
- * journal does not fit.
+ * Changes to records the snapshot no longer has (archived before it was taken), skipped in a replay until their `x`
+ * (`xw`) or a whole record settles each; one still here at the end means the journal does not fit.
  */
 export class LeftRecords {
   private readonly skipped = new Map<string, { where: string; what: 'inspection' | 'watch' }>();
@@ -475,11 +450,6 @@ export class LeftRecords {
   }
 }
 
-/** Where a watch's events are deduplicated to: the inspection it became, once promoted (incidents.ts `promote`). */
-export function holderOfWatch(watch: Pick<WatchItem, 'id' | 'status' | 'inspectionId'>): string {
-  return watch.status === 'promoted' && watch.inspectionId ? watch.inspectionId : watch.id;
-}
-
 function seenIn(state: HubState, events: InspectionEventRef[], holder: string): void {
   for (const event of events) state.seenEvents.set(event.id, holder);
 }
@@ -499,14 +469,6 @@ function extendEvents(
   const events = existing.events.length === held ? existing.events : existing.events.slice(0, held);
   events.push(...added);
   return events;
-}
-
-/**
- * Whether a dedup entry may have been pruned: only UUIDv7 ids (what agents send) made before `since`. Other ids
- * carry no time and are kept for good.
- */
-export function madeBefore(id: string, since: number): boolean {
-  return id.length === 36 && id[14] === '7' && uuidv7Time(id) < since;
 }
 
 /**

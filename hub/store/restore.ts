@@ -4,8 +4,9 @@ import { PdmError } from '../../protocol/errors.js';
 import { applyChanges, LeftRecords, ListIndex, type Change } from './changes.js';
 import { generationPath } from './archive-file.js';
 import { decodeLine, parseJournal } from './journal.js';
-import { SeenEvents } from './seen-events.js';
-import { emptyState, type ChunkRef, type HubState } from './state.js';
+import { SeenEvents } from '../inspections/seen-events.js';
+import { emptyState, type HubState } from './state.js';
+import type { ChunkRef } from '../inspections/records.js';
 
 export const SNAPSHOT_FILE = 'state.json';
 export const JOURNAL_FILE = 'state.journal';
@@ -34,9 +35,8 @@ function asChanges(record: unknown, name: string, n: number): Change[] {
 }
 
 /**
- * Replays journal generations, oldest first, over a snapshot (or over nothing, for a hub that never took one).
- * Works on any snapshot at least as old as the journals' start: every change is a whole record, the last wins.
- * Returns how many bytes of torn tail the last generation has (the caller cuts them off before appending).
+ * Replays journal generations, oldest first, over a snapshot at least as old as their start (whole records, the last
+ * wins). Returns how much torn tail the last one has, for the caller to cut before appending.
  */
 export function replay(
   state: HubState,
@@ -77,9 +77,8 @@ export function replay(
 }
 
 /**
- * The snapshot as stored: the state, and the number of the last journal generation it holds. A generation numbered
- * that or lower need not be replayed over it; one without a number (from before numbering) always is. Written from
- * a HubState, whose dedup index is stored as one object, and read back as plain JSON.
+ * The snapshot as stored: the state and the last journal generation it holds, so generations up to that one are not
+ * replayed over it (an unnumbered one always is).
  */
 export type SnapshotDocument = Omit<HubState, 'seenEvents'> & {
   seenEvents?: HubState['seenEvents'] | Record<string, string>;
@@ -97,9 +96,8 @@ export function fromSnapshot(data: SnapshotDocument | null): HubState {
 }
 
 /**
- * What a hub's data directory holds, read without opening a store (tests, benchmarks, chaos checks that look at
- * a hub from outside, also while it runs or after it was killed): the snapshot plus every journal generation,
- * with the archived inspections and watch items (the last whole record of each) after the state's own.
+ * What a hub's data directory holds, read without opening a store, also while the hub runs or after a kill: the
+ * state replayed, then the archived records (the last of each).
  */
 export function readStoredState(dataDir: string): HubState {
   const read = (file: string): Buffer | null => {

@@ -3,16 +3,7 @@ import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { InspectionArchive, type InspectionSummary, type WatchSummary } from './archive.js';
 import { archiveClosed, archiveClosedWatches, compactArchive, spillEvents } from './archiving.js';
 import { FileArchive, MemoryArchive, type ArchiveFile } from './archive-file.js';
-import {
-  collectChanges,
-  DirtySet,
-  JournaledEvents,
-  ListIndex,
-  pruneSeen,
-  type ArchivedInspections,
-  type ChangeKind,
-  type ChangeTracker,
-} from './changes.js';
+import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ChangeKind } from './changes.js';
 import { DurableJsonFile, type DocumentAdapter } from './durable-file.js';
 import { InlineFolder, WorkerFolder, type Folder } from './fold.js';
 import { encodeRecord, FileJournal, generationOf, MemoryJournal, type Journal } from './journal.js';
@@ -26,7 +17,19 @@ import {
   SNAPSHOT_FILE,
   type SnapshotDocument,
 } from './restore.js';
-import type { HubState, Inspection, WatchItem } from './state.js';
+import type { HubState } from './state.js';
+import { deviceKey, type DeviceRef } from '../../protocol/device.js';
+import type { EventMessage } from '../../protocol/messages.js';
+import {
+  applyEvent,
+  overdueWatches,
+  promoteOverdue,
+  type ArchivedIncidents,
+  type IncidentOutcome,
+} from '../inspections/incidents.js';
+import { computeKpis, type Kpis } from '../inspections/kpis.js';
+import type { DeviceRecord, Inspection, InspectionStatus, RoutingCounters, WatchItem } from '../inspections/records.js';
+import type { RoutingPolicy } from '../inspections/routing.js';
 
 /** Where a store keeps its snapshot and its journal, and what folds the one into the other. */
 export interface StoreMedium {
@@ -68,9 +71,8 @@ export interface HubStoreOptions {
    */
   snapshotJournalBytes?: number;
   /**
-   * Closed (resolved, false alarm) inspections and closed watch items leave memory this long after closing: their
-   * whole record goes to the archive file, a summary stays for lists, filters and KPIs. Default one day (recent ones
-   * stay at hand for the dashboard); 0 archives them at the next check.
+   * Closed inspections and watch items leave memory this long after closing (the record to the archive file, a summary
+   * stays). Default one day, so recent ones stay at hand; 0 archives them at the next check.
    */
   archiveClosedAfterMinutes?: number;
   /**
@@ -129,20 +131,17 @@ const FOLD_RETRY_MS = 30_000;
 const ARCHIVE_CHECK_MS = 60_000;
 
 /**
- * The hub's state: kept in memory, made durable as a write-ahead journal of changed records plus periodic
- * snapshots. Callers change `state` and `touch` what they changed; `commit()` resolves once a journal append that
- * holds the change is on disk (commits within `coalesceMs`, or while an append runs, share one append and one
- * fsync), so the hub acknowledges nothing before that. A commit costs what it changed, not what the hub holds.
+ * The hub's records in memory, durable as a journal of changed records plus snapshots; every change goes through a
+ * method that marks it. `commit()` resolves once it is on disk (nearby commits share one fsync), so a commit costs what it changed.
  */
-export class HubStore implements ChangeTracker, ArchivedInspections {
+export class HubStore implements ArchivedIncidents {
   private scheduled: PendingGroup | undefined;
   private writing: Promise<void> = Promise.resolve();
   /** The fold of the journal's previous generation into the snapshot, while one runs. */
   private folding: Promise<void> | undefined;
   /**
-   * The archive pass, while one runs. Group commits do not wait for it: its archive write and fsync would hold every
-   * PUBACK (a fleet's inspections all reach `eventsInMemory` within seconds of each other, and their spills took
-   * passes back to back). Only what it changed waits, for the group commit after it.
+   * The archive pass, while one runs. Commits do not wait for it (its fsync would hold every PUBACK); only what it
+   * changed waits, for the group commit after it.
    */
   private archiving: Promise<void> | undefined;
   private foldFailedAt = -Infinity;
@@ -250,12 +249,178 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
     });
   }
 
+  /** Marks a record the state holds as changed: the store's own methods call it; its contract suite does too. */
   touch(kind: ChangeKind, key: string): void {
     this.dirty.touch(kind, key);
   }
 
-  get archived(): ArchivedInspections {
-    return this;
+  /** Correlates one event into the incidents (hub/inspections/incidents.ts) and marks what that changed. */
+  recordEvent(event: EventMessage, now: number, rules: { windowMs: number; policy: RoutingPolicy }): IncidentOutcome {
+    const outcome = applyEvent(this.state, event, now, {
+      windowMs: rules.windowMs,
+      policy: rules.policy,
+      archived: this,
+      dedupSince: this.dedupSince(),
+    });
+    switch (outcome.kind) {
+      case 'joined':
+        this.touch('joined', outcome.inspection.id); // took events only: journaled as just those
+        break;
+      case 'opened':
+        this.touch('routing', '');
+        this.touch('inspection', outcome.inspection.id);
+        break;
+      case 'promoted':
+        this.touch('watch', outcome.watch.id);
+        this.touch('inspection', outcome.inspection.id);
+        this.touch('routing', '');
+        break;
+      case 'watch-opened':
+      case 'watch-cleared':
+        this.touch('routing', '');
+        this.touch('watch', outcome.watch.id);
+        break;
+      case 'watch-joined':
+        this.touch('watch', outcome.watch.id);
+        break;
+      case 'ignored':
+        this.touch('seen', outcome.eventId);
+        break;
+      case 'duplicate':
+        break;
+    }
+    return outcome;
+  }
+
+  /** Promotes the watches that persisted past their site's policy, each marked with its new inspection. */
+  promoteOverdueWatches(now: number, policyFor: (site: string) => RoutingPolicy): Inspection[] {
+    return overdueWatches(this.state, now, policyFor).map((watch) => {
+      const inspection = promoteOverdue(this.state, watch, now);
+      this.touch('inspection', inspection.id);
+      this.touch('watch', watch.id);
+      this.touch('routing', '');
+      return inspection;
+    });
+  }
+
+  /** Stores an inspection's next version (a workflow step); an archived one comes back into the state for it. */
+  saveInspection(next: Inspection): void {
+    this.revive(next.id);
+    this.index.inspections.upsert(next);
+    this.touch('inspection', next.id);
+  }
+
+  /** Counts a round-robin assignment at `site`, so the next pick, after a restart too, is the one after it. */
+  countAssignment(site: string): void {
+    this.state.roundRobin[site] = this.assignments(site) + 1;
+    this.touch('roundRobin', site);
+  }
+
+  assignments(site: string): number {
+    return this.state.roundRobin[site] ?? 0;
+  }
+
+  putDevice(record: DeviceRecord): void {
+    const key = deviceKey(record);
+    this.state.devices[key] = record;
+    this.touch('device', key);
+  }
+
+  device(ref: DeviceRef): DeviceRecord | undefined {
+    return this.state.devices[deviceKey(ref)];
+  }
+
+  devices(): DeviceRecord[] {
+    return Object.values(this.state.devices);
+  }
+
+  /** The inspections in memory: every open one, and closed ones until they are archived. */
+  hotInspections(): readonly Inspection[] {
+    return this.state.inspections;
+  }
+
+  get routing(): Readonly<RoutingCounters> {
+    return this.state.routing;
+  }
+
+  /** Every inspection the hub has, in memory or archived. */
+  get inspectionCount(): number {
+    return this.state.inspections.length + this.archive.size;
+  }
+
+  /** The matching inspections, whole: archived ones are filtered on their summary and read only when they match. */
+  findInspections(
+    matches: (i: Pick<Inspection, 'site' | 'devices' | 'asset' | 'status' | 'priority' | 'assignee'>) => boolean,
+  ): Inspection[] {
+    const found = this.state.inspections.filter(matches).map((i) => this.whole(i));
+    for (const summary of this.archive.summaries()) {
+      const record = matches(summary) ? this.wholeInspection(summary.id) : undefined;
+      if (record) found.push(record);
+    }
+    return found;
+  }
+
+  /** The watch items with this status (all without one), archived ones included. */
+  findWatches(status?: string): WatchItem[] {
+    const found = this.state.watches.filter((w) => !status || w.status === status);
+    for (const summary of this.archive.watchSummaries()) {
+      const record = !status || summary.status === status ? this.watch(summary.id) : undefined;
+      if (record) found.push(record);
+    }
+    return found;
+  }
+
+  *inspectionStatuses(): Generator<InspectionStatus> {
+    for (const i of this.state.inspections) yield i.status;
+    for (const a of this.archive.summaries()) yield a.status;
+  }
+
+  *watchStatuses(): Generator<WatchItem['status']> {
+    for (const w of this.state.watches) yield w.status;
+    for (const a of this.archive.watchSummaries()) yield a.status;
+  }
+
+  kpis(now: number): Kpis {
+    return computeKpis(this.state, now, this.archive.summaries(), this.archive.watchSummaries());
+  }
+
+  /**
+   * Every inspection and watch item as the time range of its events, archived and spilled ones included: what
+   * training labels telemetry rows with.
+   */
+  labelSources(): {
+    inspections: Array<
+      Pick<
+        Inspection,
+        'id' | 'site' | 'device' | 'devices' | 'status' | 'createdAt' | 'clearedAt' | 'closedAt' | 'outcome'
+      > & {
+        events: ReadonlyArray<{ at: number }>;
+      }
+    >;
+    watches: Array<
+      Pick<WatchItem, 'id' | 'site' | 'device' | 'status' | 'openedAt' | 'closedAt'> & {
+        events: ReadonlyArray<{ at: number }>;
+      }
+    >;
+  } {
+    return {
+      inspections: [
+        ...this.state.inspections.map((i) =>
+          i.spilled ? { ...i, events: [...i.events, { at: i.spilled.first }, { at: i.spilled.last }] } : i,
+        ),
+        ...Array.from(this.archive.summaries(), (a) => ({
+          ...a,
+          events: a.eventCount ? [{ at: a.firstEventAt }, { at: a.lastEventAt }] : [],
+        })),
+      ],
+      watches: [
+        ...this.state.watches,
+        ...Array.from(this.archive.watchSummaries(), (w) => ({
+          ...w,
+          events: w.eventCount ? [{ at: w.firstEventAt }, { at: w.lastEventTs }] : [],
+        })),
+      ],
+    };
   }
 
   /**
@@ -397,10 +562,8 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   }
 
   /**
-   * A snapshot is due once the journal passes the configured size, or SNAPSHOT_GROWTH times the last snapshot's
-   * size if that is bigger: rewriting the whole state then costs at most a quarter of the journal's own bytes. The
-   * price is start-up: the journal replayed over the snapshot can be four times its size. A fold that was cut short
-   * (a crash, a failure) is due at once, a failed one again after FOLD_RETRY_MS.
+   * A snapshot is due once the journal passes the configured size and SNAPSHOT_GROWTH times the last snapshot, so a
+   * rewrite costs at most a quarter of the journal; a fold cut short is due at once, a failed one after FOLD_RETRY_MS.
    */
   private snapshotDue(): boolean {
     if (this.folding || this.now() - this.foldFailedAt < FOLD_RETRY_MS) return false;
@@ -411,10 +574,8 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   }
 
   /**
-   * Starts a new journal generation and folds the one it closed into the snapshot, off this thread where the
-   * medium can (WorkerFolder): ingest goes on meanwhile. The generation before it is kept until the new snapshot is
-   * durable, so at any crash the snapshot, old or new, or its `.prev` copy, plus every generation kept, replays to
-   * the same state: whole records, the last one wins. Runs between two group commits, never during one.
+   * Starts a journal generation and folds the closed one into the snapshot off this thread; the one before is kept
+   * until the snapshot is durable, so any crash replays whole records to the same state.
    */
   private startFold(): void {
     const failed = (error: unknown) => {
@@ -484,11 +645,8 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   }
 
   /**
-   * Synchronously captures what was touched, then appends it to the journal as one record (one fsync). `inline`
-   * writes and syncs it on this thread before returning: a big group means a busy hub, where the event loop only
-   * notices an fsync's completion after it has handled every socket with data (a fleet's burst), so the group's
-   * PUBACKs and every later group would wait that long, with all of their messages held in memory. A small group
-   * (a quiet hub) syncs off the thread, leaving the loop free meanwhile.
+   * Captures what was touched and appends it as one record. A big group syncs on this thread: a busy loop would see an
+   * async fsync complete only after every waiting socket, holding all those PUBACKs and messages meanwhile.
    */
   private appendGroup(inline = false): Promise<void> {
     if (this.now() - this.lastPrune >= HOUR_MS) this.prune();
@@ -516,8 +674,7 @@ export class HubStore implements ChangeTracker, ArchivedInspections {
   }
 
   /**
-   * On close: the whole state from memory as the snapshot, then the journal starts afresh. With no older generation
-   * kept, the snapshot this one replaces (now its `.prev` copy) held the previous generation, so that copy plus the
+   * On close: the whole state as the snapshot, and a fresh journal; the replaced snapshot (now `.prev`) plus the
    * generation closed here still give the whole state.
    */
   private async writeSnapshot(): Promise<void> {

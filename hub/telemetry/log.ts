@@ -1,9 +1,9 @@
+import { deviceKey } from '../../protocol/device.js';
 import { mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../config/logger.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import { deviceKey } from '../store/state.js';
 import { readSegment } from './reader.js';
 import { applyRetention, type RetentionResult } from './retention.js';
 import { bufferRow, namesLine, rowLine, sameNames, type BufferedRow } from './rows.js';
@@ -54,11 +54,8 @@ export interface TelemetryLogStats {
 const EAGER_FLUSH_ROWS = 2000;
 
 /**
- * The hub's append-only telemetry log. `append` only buffers (it never waits for the disk, so ingest is not slowed);
- * a timer appends each device's buffer to its active segment every `flushMs`. Telemetry is not fsynced before the
- * broker's PUBACK: it is not an alarm (events go to the durable store), so a crash may lose the last `flushMs` of it,
- * and a torn last line, which readers skip. A segment is sealed (renamed with its time range) when it reaches
- * `segmentBytes` or gets older than `segmentMs`; segments left open by a crash are sealed when the log opens.
+ * The append-only telemetry log. `append` only buffers and a timer writes every `flushMs`: telemetry is no alarm, so
+ * it is not fsynced before the PUBACK (a crash may lose the last `flushMs`). Segments seal by size or age.
  */
 export class TelemetryLog {
   readonly stats: TelemetryLogStats = {
@@ -98,7 +95,7 @@ export class TelemetryLog {
   /** Buffers one accepted telemetry message; synchronous and cheap. */
   append(msg: TelemetryMessage): void {
     if (this.closed) return;
-    const key = deviceKey(msg.site, msg.device);
+    const key = deviceKey(msg);
     let seg = this.active.get(key);
     if (!seg) {
       const openedAt = this.now();
@@ -246,12 +243,12 @@ export class TelemetryLog {
       maxT: -Infinity,
       names: undefined,
     };
-    this.active.set(deviceKey(seg.site, seg.device), next);
+    this.active.set(deviceKey(seg), next);
     return next;
   }
 
   private seal(seg: Active): void {
-    this.active.delete(deviceKey(seg.site, seg.device));
+    this.active.delete(deviceKey(seg));
     if (seg.bytes === 0) return;
     const sealed = join(
       deviceDir(this.opts.root, seg.site, seg.device),

@@ -1,13 +1,10 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ID_PATTERN } from '../../protocol/topics.js';
+import { ID_PATTERN } from '../../protocol/device.js';
 
 /**
- * Segment files of the telemetry log, one folder per device: `<root>/<site>/<device>/`.
- * - active: `<openedAt>.open.ndjson`, appended to by the running hub;
- * - sealed: `<openedAt>-<closedAt>-<minT>-<maxT>.ndjson`, never written again.
- * openedAt/closedAt are hub clock (retention ages by them); minT/maxT are the rows' device windowEnd range, so a reader
- * skips segments outside the time range it wants without opening them. Times are zero-padded so names sort by age.
+ * Segment files per device (`<root>/<site>/<device>/`): `<openedAt>.open.ndjson` while written, then sealed as
+ * `<openedAt>-<closedAt>-<minT>-<maxT>.ndjson`, so readers skip segments outside their time range unopened.
  */
 export interface SegmentInfo {
   file: string;

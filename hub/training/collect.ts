@@ -1,13 +1,9 @@
+import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import { PdmError } from '../../protocol/errors.js';
 import { readTelemetry, type ReadStats } from '../telemetry/reader.js';
 import type { TelemetryRow } from '../telemetry/rows.js';
 import { labelRow, spansFor, type LabelledInspection, type LabelledWatch } from './labels.js';
 import { EvenSample } from './thin.js';
-
-export interface DeviceRef {
-  site: string;
-  device: string;
-}
 
 export interface CollectOptions {
   root: string;
@@ -55,9 +51,8 @@ function describeDifference(expected: readonly string[], got: readonly string[])
 }
 
 /**
- * Reads the devices' logged telemetry in [from, to], labels every row with the rule in labels.ts, and checks that every
- * row used has the same features. Rows in another order are reordered; rows with other features are an error
- * (PDM_ERR_TRAINING_DATA) naming the device, the time and the difference, since one model cannot take both.
+ * Reads the devices' telemetry in [from, to] and labels each row (labels.ts). Rows must share one feature set (reordered
+ * if needed); another set is PDM_ERR_TRAINING_DATA naming device, time and difference: one model cannot take both.
  */
 export async function collectTrainingSet(opts: CollectOptions): Promise<TrainingSet> {
   const normal = new EvenSample<number[]>(opts.maxRows);
@@ -86,7 +81,7 @@ export async function collectTrainingSet(opts: CollectOptions): Promise<Training
       if (!sameSet) {
         throw new PdmError(
           'PDM_ERR_TRAINING_DATA',
-          `features differ between rows: ${row.site}/${row.device} at ${new Date(row.t).toISOString()} has ` +
+          `features differ between rows: ${deviceKey(row)} at ${new Date(row.t).toISOString()} has ` +
             `[${row.names.length} features] where earlier rows had [${names.length}] ` +
             `(${describeDifference(names, row.names)}); train one feature set at a time (narrow from/to, or train devices separately)`,
         );
@@ -125,7 +120,7 @@ export async function collectTrainingSet(opts: CollectOptions): Promise<Training
       }
       normal.push(values);
     }
-    if (used) set.devices.push(`${ref.site}/${ref.device}`);
+    if (used) set.devices.push(deviceKey(ref));
   }
   set.names = [...(names ?? [])];
   set.falseAlarmInspections = sources.falseAlarm.size;

@@ -1,37 +1,15 @@
+import { deviceKey, type DeviceRef, parseDeviceKey } from '../../protocol/device.js';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
 import { decodeBundle } from '../../models/bundle.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
-import { ID_PATTERN } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { CoalescedWriter } from '../store/coalesced-writer.js';
 import type { DocumentAdapter } from '../store/durable-file.js';
-import type { DeviceRef } from './collect.js';
+import { TrainRequestSchema } from './schemas.js';
 import { trainFromTelemetry, type TrainDeps, type TrainResult, type TrainTarget } from './train.js';
-
-const idText = z.string().regex(ID_PATTERN, 'expected an id of 1-64 characters [A-Za-z0-9._-]');
-const epochMs = z.number().int().nonnegative();
-
-export const TrainRequestSchema = z
-  .strictObject({
-    device: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected "site/device"')
-      .optional(),
-    kind: idText.optional(),
-    /** Device time (epoch ms) of the rows to use, inclusive. */
-    from: epochMs.optional(),
-    to: epochMs.optional(),
-  })
-  .refine((b) => (b.device === undefined) !== (b.kind === undefined), {
-    message: 'give exactly one of device ("site/device") or kind',
-  })
-  .refine((b) => b.from === undefined || b.to === undefined || b.from <= b.to, {
-    message: 'from must not be after to',
-    path: ['from'],
-  });
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -77,11 +55,8 @@ const KEEP_JOBS = 100;
 export const TRAINING_JOBS_FILE = 'training-jobs.json';
 
 /**
- * Training runs off the request path: `submit` checks the request, writes the queued job and answers with it; jobs
- * run one at a time (so two never pick the same next version). Reading a month of a device's telemetry takes seconds,
- * which a request should not wait for. The last 100 jobs are kept in `file`: after a restart a queued job runs, and
- * a job that was running either is found in the registry (its version carries the job id, so it is never registered
- * twice) or runs again.
+ * Training runs off the request path (reading a month of telemetry takes seconds), one job at a time so two never take
+ * the same version; jobs survive restarts, and one found registered under its id is never registered twice.
  */
 export class TrainingJobs {
   private readonly jobs: TrainingJob[] = [];
@@ -116,7 +91,7 @@ export class TrainingJobs {
       target: {
         scope: target.scope,
         name: target.name,
-        devices: target.devices.map((d) => `${d.site}/${d.device}`),
+        devices: target.devices.map(deviceKey),
         ...(req.from !== undefined ? { from: req.from } : {}),
         ...(req.to !== undefined ? { to: req.to } : {}),
       },
@@ -178,10 +153,7 @@ export class TrainingJobs {
       job.status = 'queued';
     }
     const { target } = job;
-    const devices = target.devices.map((d) => {
-      const [site, device] = d.split('/') as [string, string];
-      return { site, device };
-    });
+    const devices = target.devices.map((d) => parseDeviceKey(d)!);
     this.deps.logger.info(
       { job: job.id, target: target.name, restarts: job.restarts ?? 0 },
       'training job resumed after a restart',
@@ -211,8 +183,7 @@ export class TrainingJobs {
       ...(req.to !== undefined ? { to: req.to } : {}),
     };
     if (req.device) {
-      const [site, device] = req.device.split('/') as [string, string];
-      return { scope: 'device', name: req.device, devices: [{ site, device }], ...range };
+      return { scope: 'device', name: req.device, devices: [parseDeviceKey(req.device)!], ...range };
     }
     const patterns = this.deps.kinds[req.kind!];
     if (!patterns) {
@@ -224,9 +195,9 @@ export class TrainingJobs {
     }
     const devices = new Map<string, DeviceRef>();
     for (const pattern of patterns) {
-      const [site, device] = pattern.split('/') as [string, string];
-      if (device !== '*') devices.set(pattern, { site, device });
-      else for (const d of this.deps.knownDevices()) if (d.site === site) devices.set(`${d.site}/${d.device}`, d);
+      const site = pattern.endsWith('/*') ? pattern.slice(0, -2) : undefined;
+      if (site === undefined) devices.set(pattern, parseDeviceKey(pattern)!);
+      else for (const d of this.deps.knownDevices()) if (d.site === site) devices.set(deviceKey(d), d);
     }
     if (devices.size === 0)
       throw new PdmError(
@@ -236,7 +207,7 @@ export class TrainingJobs {
     return {
       scope: 'kind',
       name: req.kind!,
-      devices: [...devices.values()].sort((a, b) => `${a.site}/${a.device}`.localeCompare(`${b.site}/${b.device}`)),
+      devices: [...devices.values()].sort((a, b) => deviceKey(a).localeCompare(deviceKey(b))),
       ...range,
     };
   }

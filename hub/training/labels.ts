@@ -1,15 +1,9 @@
-import type { Inspection, WatchItem } from '../store/state.js';
-import { eventRange, isClosed } from '../store/state.js';
+import type { Inspection, WatchItem } from '../inspections/records.js';
+import { eventRange, isClosed } from '../inspections/records.js';
 
 /**
- * The labelling rule: which telemetry rows may train a model as normal, and which are labelled faults.
- * - `fault`: inside an inspection resolved with a fault label (padded by the margin: decisions are debounced, so the
- *   fault starts before its first event). Never trained on; used for the card's detection figures.
- * - `excluded`: inside an inspection nobody has resolved yet, or a watch item (padded likewise): unknown, so unused.
- * - `confirmed-normal`: inside an inspection resolved as `false_alarm` (people looked and found nothing): normal.
- * - `normal`: inside no span at all.
- * Where spans overlap the strongest wins, in that order. Spans are in hub time (when events arrived); rows are in device
- * time (their windowEnd); the margin also absorbs the usual clock and delivery differences between the two.
+ * Which telemetry rows train as normal: rows in a fault-resolved inspection are faults (for the card's figures), in an
+ * unresolved one or a watch excluded, in a false alarm confirmed normal, elsewhere normal; padded by the margin.
  */
 export type SpanKind = 'fault' | 'unresolved' | 'watch' | 'false_alarm';
 

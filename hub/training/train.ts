@@ -1,3 +1,4 @@
+import type { DeviceRef } from '../../protocol/device.js';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { PdmError } from '../../protocol/errors.js';
@@ -8,7 +9,7 @@ import { DEFAULT_DECISION } from '../../models/train-default.js';
 import type { RegistryEntry, RegistryStore } from '../registry/store.js';
 import type { LabelledInspection, LabelledWatch } from './labels.js';
 import type { TelemetryLog } from '../telemetry/log.js';
-import { collectTrainingSet, type DeviceRef, type TrainingSet } from './collect.js';
+import { collectTrainingSet, type TrainingSet } from './collect.js';
 
 /** The same fit and calibration as the shipped PCA model (models/train-default.ts). */
 export const HUB_PCA_OPTIONS = { varianceKept: 0.95, limitQuantile: 0.999, limitFactor: 1.5 };

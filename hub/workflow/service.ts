@@ -2,12 +2,20 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
 import type { IdentityStore } from '../auth/identities.js';
-import { promoteOverdueWatches, type IncidentOutcome } from '../incidents.js';
-import { policyFor, type RoutingConfig } from '../routing.js';
-import type { AuditEntry, Inspection } from '../store/state.js';
+import type { IncidentOutcome } from '../inspections/incidents.js';
+import { RoutingPolicies, type RoutingConfig } from '../inspections/routing.js';
+import type { AuditEntry, Inspection } from '../inspections/records.js';
 import type { HubStore } from '../store/store.js';
 import type { Activities } from './activities.js';
-import { ackDeadline, addComment, decide, isOverdue, type Actor, type Command, type SlaMinutes } from './machine.js';
+import {
+  ackDeadline,
+  addComment,
+  decide,
+  isOverdue,
+  type Actor,
+  type Command,
+  type SlaMinutes,
+} from '../inspections/workflow.js';
 
 export interface WorkflowConfig {
   sla: { ackMinutes: SlaMinutes; checkCron: string };
@@ -18,9 +26,8 @@ export interface WorkflowConfig {
 const HUB: Actor = { name: 'hub', role: 'hub' };
 
 /**
- * Runs the inspection workflow: the pure machine decides, this applies the result to the store, makes it durable,
- * and only then runs activities. SLA deadlines are derived from stored times and checked by a node-cron task, so
- * after a restart the first check escalates whatever fell due while the hub was down.
+ * Runs the inspection workflow: the pure machine decides, the store makes it durable, and only then do activities
+ * run. SLA deadlines derive from stored times, so the first check after a restart escalates what fell due meanwhile.
  */
 export class Workflow {
   private task: ScheduledTask | undefined;
@@ -36,7 +43,11 @@ export class Workflow {
       logger: Logger;
       now?: () => number;
     },
-  ) {}
+  ) {
+    this.policies = new RoutingPolicies(deps.routing);
+  }
+
+  private readonly policies: RoutingPolicies;
 
   private now(): number {
     return (this.deps.now ?? Date.now)();
@@ -71,25 +82,13 @@ export class Workflow {
     return found;
   }
 
-  private replace(next: Inspection): void {
-    // An archived one comes back into the state to take the change (and leaves again once quiet).
-    this.deps.store.revive(next.id);
-    const list = this.deps.store.state.inspections;
-    list[list.findIndex((i) => i.id === next.id)] = next;
-    this.deps.store.touch('inspection', next.id);
-  }
-
   async transition(id: string, command: Command, actor: Actor): Promise<Inspection> {
     const current = this.get(id);
     const assignee =
       command.action === 'assign' && !command.assignee ? this.nextTechnician(current.site) : command.assignee;
     const { next, entry } = decide(current, { ...command, ...(assignee ? { assignee } : {}) }, actor, this.now());
-    this.replace(next);
-    if (command.action === 'assign' && !command.assignee) {
-      const rr = this.deps.store.state.roundRobin;
-      rr[current.site] = (rr[current.site] ?? 0) + 1;
-      this.deps.store.touch('roundRobin', current.site);
-    }
+    this.deps.store.saveInspection(next);
+    if (command.action === 'assign' && !command.assignee) this.deps.store.countAssignment(current.site);
     await this.deps.store.commit();
     this.deps.logger.info(
       { inspection: id, by: actor.name, action: entry.action, from: entry.from, to: entry.to },
@@ -101,7 +100,7 @@ export class Workflow {
 
   async comment(id: string, actor: Actor, text: string): Promise<Inspection> {
     const next = addComment(this.get(id), actor, text, this.now());
-    this.replace(next);
+    this.deps.store.saveInspection(next);
     await this.deps.store.commit();
     return next;
   }
@@ -109,9 +108,8 @@ export class Workflow {
   /** Escalates overdue inspections and promotes persisting watches. Returns what changed. */
   async sweep(): Promise<{ escalated: string[]; promoted: string[] }> {
     const now = this.now();
-    const state = this.deps.store.state;
     const escalated: Array<{ next: Inspection; entry: AuditEntry }> = [];
-    for (const inspection of state.inspections) {
+    for (const inspection of this.deps.store.hotInspections()) {
       if (!isOverdue(inspection, this.deps.config.sla.ackMinutes, now)) continue;
       escalated.push(
         decide(
@@ -125,8 +123,8 @@ export class Workflow {
         ),
       );
     }
-    for (const { next } of escalated) this.replace(next);
-    const promoted = promoteOverdueWatches(state, now, (site) => policyFor(this.deps.routing, site), this.deps.store);
+    for (const { next } of escalated) this.deps.store.saveInspection(next);
+    const promoted = this.deps.store.promoteOverdueWatches(now, (site) => this.policies.for(site));
     if (escalated.length === 0 && promoted.length === 0) return { escalated: [], promoted: [] };
     await this.deps.store.commit();
     this.stats.escalations += escalated.length;
@@ -158,7 +156,7 @@ export class Workflow {
           .sort();
     if (pool.length === 0)
       throw new PdmError('PDM_ERR_BAD_REQUEST', `no technicians for site ${site}; name an assignee or add technicians`);
-    return pool[(this.deps.store.state.roundRobin[site] ?? 0) % pool.length]!;
+    return pool[this.deps.store.assignments(site) % pool.length]!;
   }
 
   /**

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
-import type { Inspection } from '../store/state.js';
-import { buildNotification, postNotification, retryDelayMs, type CmmsConfig } from './activities.js';
+import type { Inspection } from '../inspections/records.js';
+import { buildNotification, postNotification, retryDelayMs, type CmmsConfig } from './cmms.js';
 import { CoalescedWriter } from '../store/coalesced-writer.js';
 import { emptyWebhookDocument, WebhookFile, type WebhookDocument, type WebhookRecord } from './webhook-file.js';
 
@@ -40,23 +40,16 @@ export interface WebhookOutboxOptions {
   concurrency?: number;
 }
 
-/**
- * The durable CMMS webhook outbox. Every audit entry of every inspection becomes one notification, recorded on disk
- * and delivered in audit order per inspection with exponential backoff; it leaves the outbox after a 2xx, or moves
- * to the dead-letter list after `maxAttempts` (or a 4xx that retrying cannot fix), from where a supervisor can
- * send it again.
- *
- * Nothing is lost to a crash between the workflow committing a change and recording it here: `notified` counts per
- * inspection how much of its audit trail has been recorded, and opening the outbox records whatever the committed
- * state holds beyond that. The idempotency key names the inspection and the audit position, so it is the same
- * however often (and across however many restarts) a notification is sent.
- */
 /** Closed inspections that left the hub's state (its store's archive): their audit lengths, and whole records on demand. */
 export interface ArchivedAudits {
   archivedSummaries(): Iterable<{ id: string; auditLength: number }>;
   inspection(id: string): Inspection | undefined;
 }
 
+/**
+ * The durable CMMS webhook outbox: one notification per audit entry, delivered in order per inspection with backoff,
+ * then dead-lettered; opening it records what the committed state holds beyond it, so a crash loses nothing.
+ */
 export class WebhookOutbox {
   readonly stats = { delivered: 0, failedAttempts: 0, deadLettered: 0 };
   private readonly file: WebhookFile;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import { Ingest } from '../../hub/ingest.js';
+import { Ingest } from '../../hub/mqtt/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
 import {
   decodeLine,
@@ -12,13 +12,13 @@ import {
   type Journal,
 } from '../../hub/store/journal.js';
 import { MemoryDocument } from '../../hub/store/memory-document.js';
-import { computeKpis } from '../../hub/kpis.js';
+import { computeKpis } from '../../hub/inspections/kpis.js';
 import { countAlarmsIn } from '../../hub/registry/wire.js';
 import type { HubState } from '../../hub/store/state.js';
 import type { Folder } from '../../hub/store/fold.js';
 import type { ArchiveFile } from '../../hub/store/archive-file.js';
 import type { SnapshotDocument } from '../../hub/store/restore.js';
-import { SeenEvents } from '../../hub/store/seen-events.js';
+import { SeenEvents } from '../../hub/inspections/seen-events.js';
 import {
   fileMedium,
   HubStore,
@@ -235,7 +235,7 @@ function hubStoreContract(
       round = 0,
       check: () => Promise<void> = async () => undefined,
     ): Promise<void> {
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const identities = await IdentityStore.open(env.identitiesDir);
       if (!identities.listUsers().some((u) => u.name === 'ann'))
         await identities.addUser('ann', 'technician', 'secret-ann-123456');
@@ -522,7 +522,7 @@ function hubStoreContract(
      */
     async function archiving(opts: Partial<HubStoreOptions> = {}, medium = env.open()) {
       const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0, ...opts });
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const identities = await IdentityStore.open(env.identitiesDir);
       const workflow = new Workflow({
         store,
@@ -744,7 +744,7 @@ function hubStoreContract(
       const later = () => Date.now() + 8 * 24 * 3_600_000;
       const aged = await reopen({ archiveClosedAfterMinutes: 0, dedupRetentionHours: 168, now: later });
       expect(aged.state.seenEvents.toJSON()).toEqual({});
-      const late = new Ingest(aged, silent, 65536, routing, later);
+      const late = new Ingest({ store: aged, logger: silent, maxPayloadBytes: 65536, routing, now: later });
       await late.handle(first.topic, first.payload);
       expect(late.stats.duplicates).toBe(1);
       expect(aged.state.inspections).toEqual([]);
@@ -847,7 +847,7 @@ function hubStoreContract(
         dedupRetentionHours: 168,
         now: later,
       });
-      const late = new Ingest(aged, silent, 65536, routing, later);
+      const late = new Ingest({ store: aged, logger: silent, maxPayloadBytes: 65536, routing, now: later });
       await late.handle(sent[20]!.topic, sent[20]!.payload);
       expect(late.stats.duplicates).toBe(1);
       expect(aged.wholeInspection(live.id)!.events).toHaveLength(50);
@@ -865,7 +865,7 @@ function hubStoreContract(
       env = await setup();
       const medium = env.open();
       const store = await HubStore.over(medium, { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 });
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       const sent = Array.from({ length: 10 }, () =>
         encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'hot', severity: 'critical', episodeId })),
@@ -1025,7 +1025,7 @@ function hubStoreContract(
       expect(store.state.archiveGeneration).toBe(1);
 
       // The new generation takes appends as before: more spills of the open inspection.
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const hot = store.state.inspections[0]!;
       for (let k = 0; k < 10; k += 1) {
         const m = encode(
@@ -1183,7 +1183,7 @@ function hubStoreContract(
       const medium = env.open();
       const opts = { coalesceMs: 5, archiveClosedAfterMinutes: 0, eventsInMemory: 8 };
       const store = await HubStore.over(medium, opts);
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       const send = () => {
         const m = encode(
@@ -1221,7 +1221,7 @@ function hubStoreContract(
         },
         opts,
       );
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       // A chronic inspection, opened before the first fold: in the generation the second fold takes, its events
       // spill (`sp`) and it keeps taking events (`ij`).
@@ -1253,7 +1253,7 @@ function hubStoreContract(
       env = await setup();
       const medium = env.open();
       const store = await HubStore.over(medium, { coalesceMs: 5 });
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const send = (device: string, episodeId: string) => {
         const m = encode(
           'event',
@@ -1284,7 +1284,7 @@ function hubStoreContract(
     it('prunes dedup entries older than the retention horizon, and an old replay still creates nothing', async () => {
       env = await setup();
       const store = await reopen();
-      const ingest = new Ingest(store, silent, 65536, routing);
+      const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
       const event = encode('event', anomalyEvent('plant-1', 'pump-1', { asset: 'old' }));
       const clear = encode('event', anomalyEvent('plant-1', 'pump-2', { kind: 'clear' })); // ignored: no record holds it
       await ingest.handle(event.topic, event.payload);
@@ -1296,7 +1296,13 @@ function hubStoreContract(
       const later = await reopen({ dedupRetentionHours: 168, now: () => Date.now() + 8 * 24 * 3_600_000 });
       expect(later.pruned).toBe(2);
       expect(later.state.seenEvents.toJSON()).toEqual({});
-      const late = new Ingest(later, silent, 65536, routing, () => Date.now() + 8 * 24 * 3_600_000);
+      const late = new Ingest({
+        store: later,
+        logger: silent,
+        maxPayloadBytes: 65536,
+        routing,
+        now: () => Date.now() + 8 * 24 * 3_600_000,
+      });
       await late.handle(event.topic, event.payload);
       await late.handle(clear.topic, clear.payload);
       expect(late.stats.duplicates).toBe(1); // the inspection holds the event

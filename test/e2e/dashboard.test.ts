@@ -1,3 +1,4 @@
+import { deviceKey } from '../../protocol/device.js';
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,8 @@ import { pino } from 'pino';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { ModelRegistry } from '../../hub/registry/registry.js';
 import type { RolloutState } from '../../hub/registry/rollout.js';
-import { deviceKey, emptyState, type Inspection } from '../../hub/store/state.js';
+import { emptyState } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import type { TrainingJob } from '../../hub/training/jobs.js';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
 import { externalPresent, programs } from '../support/externals.js';
@@ -61,7 +63,7 @@ function knownFleet(size: number): void {
   const state = emptyState();
   for (let i = 0; i < size; i++) {
     const device = `fan-${String(i).padStart(4, '0')}`;
-    state.devices[deviceKey('plant-big', device)] = {
+    state.devices[deviceKey({ site: 'plant-big', device })] = {
       site: 'plant-big',
       device,
       state: i % 10 === 0 ? 'offline' : 'online',

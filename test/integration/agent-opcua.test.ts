@@ -9,8 +9,8 @@ import type { SampleBlock } from '../../protocol/samples.js';
 import { openSource } from '../../sources/index.js';
 import { OpcUaSource } from '../../sources/opcua.js';
 import { sampleSourceContract, until } from '../contracts/sample-source.contract.js';
-import { exited, freePort, runPdm, startPdm } from '../support/processes.js';
-import { TestBroker, waitFor } from './fixtures/test-broker.js';
+import { exited, freePort, runPdm, startPdm } from '../../testkit/processes.js';
+import { TestBroker, waitFor } from '../../testkit/test-broker.js';
 
 /**
  * The agent's OPC UA source against a real node-opcua server in a child process (fixtures/opcua-server.ts, built by

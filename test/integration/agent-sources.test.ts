@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../config/index.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import type { Inspection } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import { exited, getJson, login, runPdm, startPdm, waitFor, hubEnv, type HubReady } from '../../testkit/processes.js';
 
 /** The agent on recorded data: a generic CSV replayed as fast as it keeps up, through a real hub. */

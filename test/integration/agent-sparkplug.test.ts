@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exited, freePort, startPdm } from '../support/processes.js';
+import { exited, freePort, startPdm } from '../../testkit/processes.js';
 import { metric, SparkplugBroker, SparkplugSubscriber, type SparkplugMessage } from '../support/sparkplug.js';
-import { TestBroker, waitFor } from './fixtures/test-broker.js';
+import { TestBroker, waitFor } from '../../testkit/test-broker.js';
 
 /**
  * The real agent process with `sparkplug` on: the hub's broker (TestBroker: decodes every pdm/v1 message) and a separate

@@ -3,7 +3,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { readStoredState } from '../../hub/store/restore.js';
-import type { Inspection } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import { encode } from '../../protocol/codec.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import { foreignFilters, foreignTopics, HOSTILE, MessageFuzzer } from '../support/fuzz.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RunningHub } from '../../hub/hub.js';
-import type { Kpis } from '../../hub/kpis.js';
-import type { Inspection } from '../../hub/store/state.js';
+import type { Kpis } from '../../hub/inspections/kpis.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
 

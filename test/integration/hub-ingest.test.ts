@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Ingest } from '../../hub/ingest.js';
+import { Ingest } from '../../hub/mqtt/ingest.js';
 import { HubStore, memoryMedium } from '../../hub/store/store.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent, silent, tempDir } from './hub-helpers.js';
@@ -24,7 +24,7 @@ describe('ingest with a real store on disk', () => {
       ),
     );
     const store = await HubStore.open(tmp.dir, { coalesceMs: 1 });
-    const ingest = new Ingest(store, silent, 65536, routing);
+    const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
     // All at once, and each twice (a redelivery racing the first copy).
     await Promise.all([...messages, ...messages].map((m) => ingest.handle(m.topic, m.payload)));
     expect(store.state.inspections).toHaveLength(1);
@@ -33,7 +33,7 @@ describe('ingest with a real store on disk', () => {
 
     const reopened = await HubStore.open(tmp.dir, { coalesceMs: 1 });
     expect(reopened.state.inspections).toHaveLength(1);
-    const again = new Ingest(reopened, silent, 65536, routing);
+    const again = new Ingest({ store: reopened, logger: silent, maxPayloadBytes: 65536, routing });
     await Promise.all(messages.map((m) => again.handle(m.topic, m.payload)));
     expect(again.stats.duplicates).toBe(25);
     expect(reopened.state.inspections).toHaveLength(1);
@@ -44,7 +44,7 @@ describe('ingest with a real store on disk', () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     const store = await HubStore.open(tmp.dir, { coalesceMs: 1 });
-    const ingest = new Ingest(store, silent, 65536, routing);
+    const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
     await ingest.handle('pdm/v1/plant-1/pump-001/event', Buffer.from('{not json'));
     await ingest.handle('pdm/v1/plant-1/pump-001/event', Buffer.from('{"v":1}'));
     expect(ingest.stats.rejected).toEqual({ PDM_ERR_BAD_JSON: 1, PDM_ERR_SCHEMA: 1 });
@@ -62,7 +62,7 @@ describe('ingest with a real store on disk', () => {
       return append(record);
     };
     const store = await HubStore.over(medium, { coalesceMs: 5 });
-    const ingest = new Ingest(store, silent, 65536, routing);
+    const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing });
     const messages = Array.from({ length: 12 }, (_, i) =>
       encode('event', anomalyEvent('plant-1', `dev-${i % 3}`, { asset: `pump-${i % 4}` })),
     );

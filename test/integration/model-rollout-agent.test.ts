@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RunningHub } from '../../hub/hub.js';
 import type { RolloutState } from '../../hub/registry/rollout.js';
@@ -49,11 +49,11 @@ beforeAll(async () => {
   await identities.addUser('boss', 'supervisor', 'boss-password-123');
   hub = await startTestHub(join(dir, 'hub'));
   // Every valid ack reaches the registry through ingest; the test listens in on the way.
-  const toRegistry = hub.ingest.onModelAck;
-  hub.ingest.onModelAck = (ack) => {
+  const toRegistry = hub.models.handleAck;
+  vi.spyOn(hub.models, 'handleAck').mockImplementation((ack) => {
     acks.push(ack);
     return toRegistry(ack);
-  };
+  });
   cookie = await login(hub.httpUrl, 'boss', 'boss-password-123');
   csrf = (await api<{ csrfToken: string }>('GET', '/api/me')).body.csrfToken;
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnvelopeFactory, encode, uuidv7, type EventMessage } from '../../protocol/index.js';
-import type { Inspection } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { anomalyEvent } from '../../testkit/events.js';
 import {

@@ -17,7 +17,8 @@ import {
   type DriftStatus,
 } from '../../hub/drift/monitor.js';
 import { createReferenceResolver } from '../../hub/drift/reference.js';
-import type { DeviceRecord } from '../../hub/store/state.js';
+import { deviceKey } from '../../protocol/device.js';
+import type { DeviceRecord } from '../../hub/inspections/records.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 import { SeededRandom } from '../../simulator/random.js';
 
@@ -214,7 +215,7 @@ describe('drift reference resolver (hub/drift/reference.ts)', () => {
   const devices: Record<string, DeviceRecord> = {};
   const deployed: Record<string, { modelId: string; version: string }> = {};
   const resolve = createReferenceResolver({
-    devices: () => devices,
+    device: (ref) => devices[deviceKey(ref)],
     registry: { deployed: () => deployed, store: { bundlePath: () => undefined } },
     defaults: [
       card('pump-vibration-ae', '1.0.0', dist),
@@ -280,7 +281,7 @@ describe('drift reference resolver (hub/drift/reference.ts)', () => {
     );
     const records: Record<string, DeviceRecord> = { 'p/r': { ...record('1.0.0'), device: 'r' } };
     const viaRegistry = createReferenceResolver({
-      devices: () => records,
+      device: (ref) => records[deviceKey(ref)],
       registry,
       defaults: shippedCards,
       defaultModel: 'pump-vibration-pca',

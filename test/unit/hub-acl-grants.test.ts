@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayPublish, maySubscribe, PublishGrants } from '../../hub/acl.js';
+import { mayPublish, maySubscribe, PublishGrants } from '../../hub/mqtt/acl.js';
 
 describe('hub ACL (deny by default)', () => {
   const me = 'plant-1:pump-001';

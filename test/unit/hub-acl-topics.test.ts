@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayPublish, maySubscribe } from '../../hub/acl.js';
+import { mayPublish, maySubscribe } from '../../hub/mqtt/acl.js';
 
 describe('topic authorisation (deny by default)', () => {
   it('lets a device publish its own device channels', () => {

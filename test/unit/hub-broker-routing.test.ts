@@ -1,10 +1,10 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { Aedes, type Client } from 'aedes';
+import { Aedes } from 'aedes';
 import { connectAsync } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { endDeviceMessagesAtTheHub } from '../../hub/broker.js';
+import { endDeviceMessagesAtTheHub } from '../../hub/mqtt/broker.js';
 
-describe('embedded broker: a device message ends at the hub (broker.ts)', () => {
+describe('embedded broker: a device message ends at the hub (mqtt/broker.ts)', () => {
   const closers: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const close of closers.splice(0).reverse()) await close();
@@ -12,13 +12,16 @@ describe('embedded broker: a device message ends at the hub (broker.ts)', () => 
 
   /** Real aedes over TCP; clients whose id starts with "dev-" count as devices. Every message routed is recorded. */
   async function broker() {
-    const aedes = await Aedes.createBroker();
     const authorized: string[] = [];
-    aedes.authorizePublish = (client, packet, callback) => {
-      if (client) authorized.push(packet.topic);
-      callback(null);
-    };
-    endDeviceMessagesAtTheHub(aedes, (client: Client) => client.id.startsWith('dev-'));
+    const aedes = await Aedes.createBroker(
+      endDeviceMessagesAtTheHub({
+        fromDevice: (clientId) => clientId.startsWith('dev-'),
+        authorizePublish: (client, packet, callback) => {
+          if (client) authorized.push(packet.topic);
+          callback(null);
+        },
+      }),
+    );
     const routed: string[] = [];
     await new Promise<void>((resolve) =>
       aedes.subscribe('#', (packet, done) => (routed.push(packet.topic), done()), resolve),

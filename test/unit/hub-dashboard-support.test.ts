@@ -3,8 +3,8 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ScoreHistory } from '../../hub/score-history.js';
-import { createStaticHandler } from '../../hub/static.js';
+import { ScoreHistory } from '../../hub/http/score-history.js';
+import { createStaticHandler } from '../../hub/http/static.js';
 
 describe('score history', () => {
   it('downsamples to the requested points and keeps every spike', () => {

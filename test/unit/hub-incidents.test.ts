@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, promoteOverdueWatches } from '../../hub/incidents.js';
-import { policyFor, shareToPeople, type RoutingConfig } from '../../hub/routing.js';
-import { UNTRACKED } from '../../hub/store/changes.js';
+import { applyEvent, promoteOverdueWatches } from '../../hub/inspections/incidents.js';
+import { policyFor, shareToPeople, type RoutingConfig } from '../../hub/inspections/routing.js';
 import { emptyState } from '../../hub/store/state.js';
 import { anomalyEvent } from '../integration/hub-helpers.js';
 
@@ -13,7 +12,6 @@ const routing: RoutingConfig = {
 const opts = (site = 'plant-1') => ({
   windowMs: routing.correlationWindowSeconds * 1000,
   policy: policyFor(routing, site),
-  changes: UNTRACKED,
 });
 
 describe('incident correlation', () => {
@@ -119,8 +117,8 @@ describe('routing policy', () => {
   it('promotes a watch that persists, or collects enough events, or turns severe', () => {
     const state = emptyState();
     applyEvent(state, anomalyEvent('plant-1', 'a1', { severity: 'info' }), 0, opts());
-    expect(promoteOverdueWatches(state, 29_999, (s) => policyFor(routing, s), UNTRACKED)).toHaveLength(0);
-    const [promoted] = promoteOverdueWatches(state, 30_000, (s) => policyFor(routing, s), UNTRACKED);
+    expect(promoteOverdueWatches(state, 29_999, (s) => policyFor(routing, s))).toHaveLength(0);
+    const [promoted] = promoteOverdueWatches(state, 30_000, (s) => policyFor(routing, s));
     expect(promoted).toMatchObject({ origin: 'watch', status: 'open', asset: 'a1' });
     expect(state.watches[0]).toMatchObject({ status: 'promoted', inspectionId: promoted!.id });
 

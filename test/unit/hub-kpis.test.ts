@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { computeKpis } from '../../hub/kpis.js';
-import { emptyState, type HubState, type Inspection, type WatchItem } from '../../hub/store/state.js';
+import { computeKpis } from '../../hub/inspections/kpis.js';
+import { emptyState, type HubState } from '../../hub/store/state.js';
+import type { Inspection, WatchItem } from '../../hub/inspections/records.js';
 
 const H = 3_600_000;
 const NOW = 1_800_000_000_000;

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IdentityStore, type Role } from '../../hub/auth/identities.js';
+import { IdentityStore } from '../../hub/auth/identities.js';
+import type { Role } from '../../hub/inspections/roles.js';
 import { SESSION_COOKIE, SESSION_FILE, SessionStore, type SessionDocument } from '../../hub/http/sessions.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 

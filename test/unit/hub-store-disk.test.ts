@@ -3,7 +3,6 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { applyEvent } from '../../hub/incidents.js';
 import { InspectionArchive } from '../../hub/store/archive.js';
 import { FileArchive } from '../../hub/store/archive-file.js';
 import { WorkerFolder } from '../../hub/store/fold.js';
@@ -181,10 +180,9 @@ describe('HubStore on disk: corruption', () => {
     for (let k = 0; k < N; k += 1) {
       const episodeId = anomalyEvent('plant-1', 'p').episodeId;
       for (let e = 0; e < perInspection; e += 1)
-        applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: `long-${k}`, episodeId }), 1_000, {
+        store.recordEvent(anomalyEvent('plant-1', 'pump-1', { asset: `long-${k}`, episodeId }), 1_000, {
           windowMs: 60_000,
           policy,
-          changes: store,
         });
     }
     const spilled = () => store.state.inspections.filter((i) => i.spilled !== undefined).length;
@@ -230,10 +228,9 @@ describe('HubStore on disk: corruption', () => {
     const store = await HubStore.over(medium, { coalesceMs: 0 });
     const policy = { inspectFrom: 'warning' as const, promoteAfterSeconds: 60, promoteAfterEvents: 3 };
     const event = () =>
-      applyEvent(store.state, anomalyEvent('plant-1', 'pump-1', { asset: 'a' }), 1_000, {
+      store.recordEvent(anomalyEvent('plant-1', 'pump-1', { asset: 'a' }), 1_000, {
         windowMs: 60_000,
         policy,
-        changes: store,
       });
     event();
     await store.commit(); // the inspection, whole

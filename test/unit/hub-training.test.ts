@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryStore } from '../../hub/registry/store.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
-import type { Inspection, WatchItem } from '../../hub/store/state.js';
+import type { Inspection, WatchItem } from '../../hub/inspections/records.js';
 import { TelemetryLog } from '../../hub/telemetry/log.js';
 import { labelRow, spansFor } from '../../hub/training/labels.js';
 import { EvenSample } from '../../hub/training/thin.js';

@@ -1,10 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Inspection } from '../../hub/store/state.js';
-import { signBody, type CmmsConfig } from '../../hub/workflow/activities.js';
-import { openInspection } from '../../hub/workflow/inspection.js';
-import { decide, type Actor } from '../../hub/workflow/machine.js';
+import type { Inspection } from '../../hub/inspections/records.js';
+import { signBody, type CmmsConfig } from '../../hub/workflow/cmms.js';
+import { openInspection } from '../../hub/inspections/incidents.js';
+import { decide, type Actor } from '../../hub/inspections/workflow.js';
 import { WEBHOOK_FILE, WebhookOutbox, type WebhookClock } from '../../hub/workflow/webhook-outbox.js';
 import { isPdmError } from '../../protocol/errors.js';
 import { anomalyEvent, silent, tempDir } from '../integration/hub-helpers.js';

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import { applyEvent } from '../../hub/incidents.js';
-import { emptyState, type HubState, type Inspection } from '../../hub/store/state.js';
-import { UNTRACKED } from '../../hub/store/changes.js';
+import { applyEvent } from '../../hub/inspections/incidents.js';
+import { emptyState, type HubState } from '../../hub/store/state.js';
+import type { Inspection } from '../../hub/inspections/records.js';
 import { HubStore, memoryMedium } from '../../hub/store/store.js';
 import type { Activities } from '../../hub/workflow/activities.js';
-import { addComment, allowedActions, decide, type Actor } from '../../hub/workflow/machine.js';
+import { addComment, allowedActions, decide, type Actor } from '../../hub/inspections/workflow.js';
 import { Workflow } from '../../hub/workflow/service.js';
 import { isPdmError } from '../../protocol/errors.js';
 import { anomalyEvent, silent, tempDir } from '../integration/hub-helpers.js';
@@ -24,7 +24,6 @@ function fresh(severity: 'warning' | 'critical' = 'warning', now = 0): { state: 
   applyEvent(state, anomalyEvent('plant-1', 'pump-001', { severity }), now, {
     windowMs: 60_000,
     policy: routing.default,
-    changes: UNTRACKED,
   });
   return { state, inspection: state.inspections[0]! };
 }
@@ -136,15 +135,13 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
     };
 
     let hub = await boot();
-    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }), Date.now(), {
+    hub.store.recordEvent(anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }), Date.now(), {
       windowMs: 60_000,
       policy: routing.default,
-      changes: hub.store,
     });
-    applyEvent(hub.store.state, anomalyEvent('plant-1', 'pump-002', { severity: 'warning' }), Date.now(), {
+    hub.store.recordEvent(anomalyEvent('plant-1', 'pump-002', { severity: 'warning' }), Date.now(), {
       windowMs: 60_000,
       policy: routing.default,
-      changes: hub.store,
     });
     const committed = hub.store.commit(); // its coalescing timer is fake too
     await vi.advanceTimersByTimeAsync(10);
@@ -200,10 +197,9 @@ describe('Workflow service: SLA escalation with node-cron and fake timers', () =
       const store = await HubStore.over(doc, { coalesceMs: 0 });
       const workflow = new Workflow({ store, identities, activities: noActivities(), config, routing, logger: silent });
       for (let n = 0; n < 2; n += 1) {
-        applyEvent(store.state, anomalyEvent('plant-1', `pump-${boot}${n}`), 0, {
+        store.recordEvent(anomalyEvent('plant-1', `pump-${boot}${n}`), 0, {
           windowMs: 0,
           policy: routing.default,
-          changes: store,
         });
         const id = store.state.inspections.at(-1)!.id;
         await workflow.transition(id, { action: 'acknowledge' }, tech);

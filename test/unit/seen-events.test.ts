@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SeenEvents } from '../../hub/store/seen-events.js';
+import { SeenEvents } from '../../hub/inspections/seen-events.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 
 describe('the dedup index (SeenEvents)', () => {

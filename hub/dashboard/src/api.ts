@@ -1,139 +1,27 @@
 /** Everything the dashboard asks of the hub goes through here: one place that knows the routes, the session and CSRF. */
-export type Role = 'viewer' | 'technician' | 'supervisor';
+import type { RequestOf, ResponseOf } from '../../http/contract.js';
+
+// The hub's answers as its API contract describes them (hub/http/contract.ts): one description for both sides.
+export type Role = ResponseOf<'me'>['role'];
 
 export interface User {
   username: string;
   role: Role;
 }
 
-export interface Contribution {
-  feature: string;
-  value: number;
-  share: number;
-}
-
-/** One CMMS notification in the hub's durable webhook outbox (its body stays on the hub). */
-export interface Webhook {
-  key: string;
-  inspectionId: string;
-  type: string;
-  recordedAt: number;
-  attempts: number;
-  lastError?: string;
-  deadAt?: number;
-}
-
-export interface Webhooks {
-  configured: boolean;
-  pending: Webhook[];
-  dead: Webhook[];
-  stats: { delivered: number; failedAttempts: number; deadLettered: number };
-}
-
-/** A training job on the hub (POST /api/models/train): PCA T²/Q from the telemetry log and inspection outcomes. */
-export interface TrainingJob {
-  id: string;
-  status: 'queued' | 'running' | 'succeeded' | 'failed';
-  requestedBy: string;
-  target: { scope: 'device' | 'kind'; name: string; devices: string[] };
-  createdAt: number;
-  finishedAt?: number;
-  result?: {
-    modelId: string;
-    version: string;
-    summary: Record<string, number | string>;
-    metrics: Record<string, number>;
-  };
-  error?: { code: string; message: string };
-}
-
-export interface Device {
-  site: string;
-  device: string;
-  state: 'online' | 'offline';
-  agentVersion: string;
-  modelVersion?: string;
-  lastSeen: number;
-  lastScore?: number;
-  lastThreshold?: number;
-  /** The hub's drift monitor: recent telemetry against the model card's training distribution (PSI). */
-  drift?: { level: 'none' | 'warn' | 'alarm' | 'pending' | 'unknown'; maxPsi: number | null };
-}
-
-export interface AuditEntry {
-  at: number;
-  by: string;
-  from: string | null;
-  to: string;
-  action: string;
-  note?: string;
-}
-
-export interface Inspection {
-  id: string;
-  site: string;
-  device: string;
-  asset: string;
-  status: string;
-  severity: string;
-  priority: string;
-  devices: string[];
-  score: number;
-  threshold: number;
-  contributions: Contribution[];
-  model: { id: string; version: string };
-  assignee?: string;
-  outcome?: { label: string; note?: string };
-  comments: Array<{ id: string; at: number; by: string; text: string }>;
-  audit: AuditEntry[];
-  events: Array<{ id: string; kind: string; at: number; score: number }>;
-  acknowledgedAt?: number;
-  closedAt?: number;
-  /** What the logged-in user may do next (single-inspection responses only). */
-  actions?: string[];
-  /** Open inspections: when it escalates unless acknowledged (list responses only). */
-  ackDueAt?: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface ScoreSeries {
-  t: number[];
-  score: number[];
-  threshold: number[];
-}
-
-export interface ModelRef {
-  modelId: string;
-  version: string;
-}
-
-export interface ModelEntry extends ModelRef {
-  kind: string;
-  threshold: number;
-  features: string[];
-  size: number;
-  sha256: string;
-  addedAt: number;
-}
-
-export interface Rollout {
-  id: string;
-  model: ModelRef;
-  stage: 'canary' | 'fleet' | 'completed' | 'rolled_back';
-  startedAt: number;
-  endedAt?: number;
-  reason?: string;
-  devices: Array<{
-    site: string;
-    device: string;
-    group: 'canary' | 'fleet';
-    status: string;
-    previous?: ModelRef;
-    reason?: string;
-  }>;
-  steps: Array<{ at: number; step: string; detail?: string }>;
-}
+export type Webhooks = ResponseOf<'webhooks'>;
+export type Webhook = Webhooks['pending'][number];
+export type TrainingJob = ResponseOf<'trainingJob'>;
+export type Device = ResponseOf<'devices'>[number];
+/** A list item (with ackDueAt) or a single inspection (with the caller's next actions). */
+export type Inspection = ResponseOf<'inspections'>[number] & Partial<Pick<ResponseOf<'inspection'>, 'actions'>>;
+export type AuditEntry = Inspection['audit'][number];
+export type ScoreSeries = ResponseOf<'scores'>;
+export type ModelList = ResponseOf<'models'>;
+export type ModelEntry = ModelList['models'][number];
+export type ModelRef = ModelList['deployed'][string];
+export type Rollout = ResponseOf<'rollout'>;
+export type Kpis = ResponseOf<'kpis'>;
 
 export class ApiError extends Error {
   constructor(
@@ -168,7 +56,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return data as T;
 }
 
-type SessionBody = { user: string; role: Role; csrfToken: string };
+type SessionBody = ResponseOf<'me'>;
 
 function startSession(body: SessionBody): User {
   csrfToken = body.csrfToken;
@@ -199,16 +87,20 @@ export const api = {
       'GET',
       `/api/devices/${encodeURIComponent(site)}/${encodeURIComponent(device)}/scores?points=${points}`,
     ),
-  kpis: () => call<Record<string, unknown>>('GET', '/api/kpis'),
-  models: () => call<{ models: ModelEntry[]; deployed: Record<string, ModelRef> }>('GET', '/api/models'),
+  kpis: () => call<Kpis>('GET', '/api/kpis'),
+  models: () => call<ModelList>('GET', '/api/models'),
   rollouts: () => call<Rollout[]>('GET', '/api/rollouts'),
   startRollout: (model: ModelRef, canaries: string[], rest: string[]) =>
     call<Rollout>('POST', '/api/rollouts', { modelId: model.modelId, version: model.version, canaries, rest }),
   abortRollout: (id: string, reason: string) =>
     call<Rollout>('POST', `/api/rollouts/${encodeURIComponent(id)}/abort`, { reason }),
-  users: () => call<Array<{ username: string; role: Role }>>('GET', '/api/users'),
   webhooks: () => call<Webhooks>('GET', '/api/webhooks'),
-  retryWebhooks: (keys?: string[]) => call<{ retried: string[] }>('POST', '/api/webhooks/retry', keys ? { keys } : {}),
+  retryWebhooks: (keys?: string[]) =>
+    call<ResponseOf<'retryWebhooks'>>(
+      'POST',
+      '/api/webhooks/retry',
+      (keys ? { keys } : {}) satisfies RequestOf<'retryWebhooks'>,
+    ),
   trainingJobs: () => call<TrainingJob[]>('GET', '/api/models/train'),
-  train: (target: { device: string } | { kind: string }) => call<TrainingJob>('POST', '/api/models/train', target),
+  train: (target: RequestOf<'train'>) => call<TrainingJob>('POST', '/api/models/train', target),
 };

@@ -93,7 +93,7 @@ function why(i: Inspection): HTMLElement {
 }
 
 function actions(i: Inspection, act: (p: Promise<unknown>) => void): HTMLElement {
-  const allowed = new Set(i.actions ?? []);
+  const allowed = new Set<string>(i.actions ?? []);
   const assignee = h('input', {
     name: 'assignee',
     'aria-label': 'Assignee',

@@ -12,12 +12,8 @@ const LABELS: Record<string, [string, (v: number) => string]> = {
 
 /** The numbers reliability engineers are judged by, per site. */
 export async function kpisPage(): Promise<HTMLElement> {
-  const [raw, me, webhooks] = await Promise.all([api.kpis(), api.me(), api.webhooks()]);
-  const kpis = raw as {
-    sites?: Record<string, Record<string, number | null>>;
-    weekly?: Array<{ weekStart: number; inspections: number; falseAlarms: number }>;
-  } & Record<string, number | null>;
-  const card = (title: string, values: Record<string, number | null | unknown>) =>
+  const [kpis, me, webhooks] = await Promise.all([api.kpis(), api.me(), api.webhooks()]);
+  const card = (title: string, values: Partial<Record<string, unknown>>) =>
     h(
       'section',
       { class: 'card', 'aria-label': title },
@@ -39,7 +35,7 @@ export async function kpisPage(): Promise<HTMLElement> {
       'div',
       { class: 'kpis' },
       card('All sites', kpis),
-      ...Object.entries(kpis.sites ?? {}).map(([site, values]) => card(`Site ${site}`, values)),
+      ...Object.entries(kpis.sites).map(([site, values]) => card(`Site ${site}`, values)),
     ),
     h(
       'table',
@@ -52,7 +48,7 @@ export async function kpisPage(): Promise<HTMLElement> {
       h(
         'tbody',
         {},
-        ...(kpis.weekly ?? []).map((w) =>
+        ...kpis.weekly.map((w) =>
           h(
             'tr',
             {},

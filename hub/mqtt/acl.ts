@@ -1,4 +1,5 @@
-import { DEVICE_CHANNELS, isDeviceChannel, parseDeviceClientId, parseTopic, topicFor } from '../protocol/topics.js';
+import { deviceKey, parseDeviceClientId } from '../../protocol/device.js';
+import { DEVICE_CHANNELS, isDeviceChannel, parseTopic, topicFor } from '../../protocol/topics.js';
 
 /**
  * Topic authorisation, deny by default: a device publishes only device channels under its own prefix and subscribes
@@ -14,7 +15,7 @@ export function mayPublish(clientId: string, topic: string): string | undefined 
     return (error as Error).message;
   }
   if (address.site !== identity.site || address.device !== identity.device) {
-    return `${clientId} may not publish for ${address.site}/${address.device}`;
+    return `${clientId} may not publish for ${deviceKey(address)}`;
   }
   if (!isDeviceChannel(address.channel)) return `devices may not publish on ${address.channel}`;
   return undefined;
@@ -28,9 +29,8 @@ export function maySubscribe(clientId: string, filter: string): string | undefin
 }
 
 /**
- * One connection's publish decisions. A device publishes on the same few topics all the time, so each topic is
- * checked once per connection; only grants are remembered (at most one per device channel, since a device may
- * publish only under its own prefix), and a denied topic is checked, and so reported, every time.
+ * One connection's publish decisions: a device uses a few topics all the time, so a grant is checked once and
+ * remembered (bounded by the device channels); a denial is checked, and reported, every time.
  */
 export class PublishGrants {
   private readonly granted = new Set<string>();

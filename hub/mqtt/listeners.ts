@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import { PdmError } from '../protocol/errors.js';
+import { PdmError } from '../../protocol/errors.js';
 
 export interface ListenerConfig {
   host: string;

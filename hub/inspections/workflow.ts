@@ -1,10 +1,8 @@
 import { PdmError } from '../../protocol/errors.js';
 import { uuidv7 } from '../../protocol/uuid.js';
-import type { Role } from '../auth/identities.js';
-import type { AuditEntry, Inspection, InspectionStatus, Priority } from '../store/state.js';
-
-export const ACTIONS = ['acknowledge', 'assign', 'start', 'resolve', 'false_alarm', 'escalate'] as const;
-export type Action = (typeof ACTIONS)[number];
+import { ACTIONS, type Action } from './actions.js';
+import type { Role } from './roles.js';
+import type { AuditEntry, Inspection, InspectionStatus, Priority } from './records.js';
 
 /** Who asks: a logged-in user with a role, or the hub itself (SLA escalation). */
 export type Actor = { name: string; role: Role } | { name: 'hub'; role: 'hub' };

@@ -53,9 +53,8 @@ export interface ScoreHistoryOptions {
 }
 
 /**
- * Score history per device for the dashboard's charts, in two tiers so days of data cost about 100 KB per device:
- * raw scores for the last minutes and per-minute maxima for days. Reads are downsampled on the server to at most
- * `points` points; every bucket keeps its maximum score, so an alarm spike survives any zoom level.
+ * Score history per device in two tiers (raw for minutes, per-minute maxima for days), so days cost little memory;
+ * reads keep each bucket's maximum, so an alarm spike survives any zoom.
  */
 export class ScoreHistory {
   private readonly devices = new Map<string, DeviceHistory>();

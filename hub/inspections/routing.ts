@@ -1,5 +1,5 @@
-import type { Severity } from '../protocol/messages.js';
-import type { RoutingCounters } from './store/state.js';
+import type { Severity } from '../../protocol/messages.js';
+import type { RoutingCounters } from './records.js';
 
 /** How an anomaly reaches people. Tighten per site by raising `inspectFrom` or the promotion limits. */
 export interface RoutingPolicy {
@@ -29,6 +29,25 @@ export function policyFor(config: RoutingConfig, site: string): RoutingPolicy {
     promoteAfterSeconds: own.promoteAfterSeconds ?? config.default.promoteAfterSeconds,
     promoteAfterEvents: own.promoteAfterEvents ?? config.default.promoteAfterEvents,
   };
+}
+
+/** The policies of a fixed config, each site's merged once: correlation asks for one per event. */
+export class RoutingPolicies {
+  readonly windowMs: number;
+  private readonly bySite = new Map<string, RoutingPolicy>();
+
+  constructor(private readonly config: RoutingConfig) {
+    this.windowMs = config.correlationWindowSeconds * 1000;
+  }
+
+  for(site: string): RoutingPolicy {
+    let policy = this.bySite.get(site);
+    if (!policy) {
+      if (this.bySite.size >= 1024) this.bySite.clear(); // a hub serves a few sites; the memo stays bounded anyway
+      this.bySite.set(site, (policy = policyFor(this.config, site)));
+    }
+    return policy;
+  }
 }
 
 /** The share of incidents that reached a person (0..1; 0 before the first incident). */

@@ -1,3 +1,5 @@
+import { uuidv7Time } from '../../protocol/uuid.js';
+
 /** Tables the index is split into: one per value of an id's last two hex digits. */
 const SHARDS = 256;
 
@@ -5,12 +7,8 @@ const SHARDS = 256;
 const nibble = (c: number): number => (c <= 57 ? c - 48 : c - 87) & 15;
 
 /**
- * The dedup index: event id → the inspection or watch that took the event ('' for a clear that none held). It grows
- * by every event the hub takes and holds them for days (`store.dedupRetentionHours`), so it is split into SHARDS
- * Maps chosen by the id's last two hex digits (random in a UUIDv7): a table that outgrows its capacity is rehashed
- * whole on the event loop, and one object of 700,000 ids held one event for 218–394 ms as it grew
- * (`npm run bench -- hub.dedup`; one Map does the same at each doubling). Here a rehash moves a 256th of the ids.
- * Stored as one JSON object (`toJSON`, `from`), as before.
+ * The dedup index (event id → the record that took it, '' for a lone clear), held for days: split into SHARDS
+ * Maps by the id's last hex digits so that growing rehashes a 256th of it at a time, not all of it on the event loop.
  */
 export class SeenEvents {
   private readonly shards: Array<Map<string, string>> = Array.from({ length: SHARDS }, () => new Map());
@@ -70,4 +68,12 @@ export class SeenEvents {
     for (const shard of this.shards) for (const [id, holder] of shard) stored[id] = holder;
     return stored;
   }
+}
+
+/**
+ * Whether a dedup entry may have been pruned: only UUIDv7 ids (what agents send) made before `since`. Other ids
+ * carry no time and are kept for good.
+ */
+export function madeBefore(id: string, since: number): boolean {
+  return id.length === 36 && id[14] === '7' && uuidv7Time(id) < since;
 }

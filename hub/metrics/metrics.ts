@@ -1,10 +1,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ChannelHistogram } from './channel-histogram.js';
-import type { Ingest } from './ingest.js';
-import { shareToPeople } from './routing.js';
-import { INSPECTION_STATUSES, type HubState } from './store/state.js';
-import type { Workflow } from './workflow/service.js';
-import type { WebhookOutbox } from './workflow/webhook-outbox.js';
+import {
+  INSPECTION_STATUSES,
+  type InspectionStatus,
+  type RoutingCounters,
+  type WatchItem,
+} from '../inspections/records.js';
+import { shareToPeople } from '../inspections/routing.js';
+import type { IngestStats } from '../mqtt/ingest.js';
+import type { WebhookOutbox } from '../workflow/webhook-outbox.js';
 
 export interface HubMetrics {
   registry: Registry;
@@ -14,31 +18,44 @@ export interface HubMetrics {
   eventToInspectionSeconds: Histogram;
 }
 
-/**
- * Prometheus metrics, one registry per hub (tests run several hubs in one process). Counters the hub already keeps
- * are read at scrape time instead of being counted twice.
- */
-export function createMetrics(deps: {
-  state: () => HubState;
-  /** Closed inspections archived out of the state (their summaries), counted with the rest. */
-  archived: () => Iterable<{ status: HubState['inspections'][number]['status'] }>;
-  /** Closed watch items archived out of the state (their summaries), counted with the rest. */
-  archivedWatches: () => Iterable<{ status: HubState['watches'][number]['status'] }>;
-  ingest: Ingest;
-  workflow: Workflow;
-  /** The CMMS webhook outbox, when a CMMS is configured. */
-  webhooks?: WebhookOutbox | undefined;
-  connectedClients: () => number;
-  /** The state store's group commits (journal appends) and snapshots so far. */
+/** Prometheus metrics, one registry per hub (tests run several hubs in one process), and the two histograms fed per message. */
+export function createMetrics(): HubMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pdm_hub_' });
+  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    registry,
+    ingestSeconds: new ChannelHistogram('pdm_ingest_seconds', 'Message arrival to durable commit', buckets, registry),
+    eventToInspectionSeconds: new Histogram({
+      name: 'pdm_event_to_inspection_seconds',
+      help: 'Anomaly timestamp on the device to its inspection being stored',
+      buckets,
+      registers: [registry],
+    }),
+  };
+}
+
+/** What the hub's counters and gauges are read from at scrape time. */
+export interface MetricSources {
+  /** The state store: its records by status, its group commits (journal appends) and snapshots so far. */
   store: {
+    inspectionStatuses(): Iterable<InspectionStatus>;
+    watchStatuses(): Iterable<WatchItem['status']>;
+    readonly routing: RoutingCounters;
     readonly writes: number;
     readonly snapshots: number;
     readonly snapshotError: Error | undefined;
     readonly archiveError: Error | undefined;
   };
-}): HubMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pdm_hub_' });
+  ingest: IngestStats;
+  workflow: { readonly stats: { escalations: number } };
+  /** The CMMS webhook outbox, when a CMMS is configured. */
+  webhooks?: WebhookOutbox | undefined;
+  connectedClients: () => number;
+}
+
+/** Counters the hub already keeps, read at scrape time instead of being counted twice. */
+export function registerHubMetrics(registry: Registry, deps: MetricSources): void {
   const fromSnapshot = <L extends string>(counter: Counter<L>, values: Array<[Partial<Record<L, string>>, number]>) => {
     counter.reset();
     for (const [labels, value] of values) counter.inc(labels, value);
@@ -51,7 +68,7 @@ export function createMetrics(deps: {
     collect() {
       fromSnapshot(
         this,
-        Object.entries(deps.ingest.stats.accepted).map(([channel, n]) => [{ channel }, n ?? 0]),
+        Object.entries(deps.ingest.accepted).map(([channel, n]) => [{ channel }, n ?? 0]),
       );
     },
   });
@@ -63,7 +80,7 @@ export function createMetrics(deps: {
     collect() {
       fromSnapshot(
         this,
-        Object.entries(deps.ingest.stats.rejected).map(([reason, n]) => [{ reason }, n ?? 0]),
+        Object.entries(deps.ingest.rejected).map(([reason, n]) => [{ reason }, n ?? 0]),
       );
     },
   });
@@ -98,7 +115,7 @@ export function createMetrics(deps: {
     help: 'Redelivered or replayed events recognised by id and ignored',
     registers: [registry],
     collect() {
-      fromSnapshot(this, [[{}, deps.ingest.stats.duplicates]]);
+      fromSnapshot(this, [[{}, deps.ingest.duplicates]]);
     },
   });
   new Gauge({
@@ -108,8 +125,7 @@ export function createMetrics(deps: {
     registers: [registry],
     collect() {
       const counts = Object.fromEntries(INSPECTION_STATUSES.map((s) => [s, 0])) as Record<string, number>;
-      for (const i of deps.state().inspections) counts[i.status] = (counts[i.status] ?? 0) + 1;
-      for (const i of deps.archived()) counts[i.status] = (counts[i.status] ?? 0) + 1;
+      for (const status of deps.store.inspectionStatuses()) counts[status] = (counts[status] ?? 0) + 1;
       for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
     },
   });
@@ -120,8 +136,7 @@ export function createMetrics(deps: {
     registers: [registry],
     collect() {
       const counts: Record<string, number> = { watching: 0, cleared: 0, promoted: 0 };
-      for (const w of deps.state().watches) counts[w.status] = (counts[w.status] ?? 0) + 1;
-      for (const w of deps.archivedWatches()) counts[w.status] = (counts[w.status] ?? 0) + 1;
+      for (const status of deps.store.watchStatuses()) counts[status] = (counts[status] ?? 0) + 1;
       for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
     },
   });
@@ -130,7 +145,7 @@ export function createMetrics(deps: {
     help: 'Share of incidents that became inspections (the routing policy at work)',
     registers: [registry],
     collect() {
-      this.set(shareToPeople(deps.state().routing));
+      this.set(shareToPeople(deps.store.routing));
     },
   });
   new Counter({
@@ -185,15 +200,4 @@ export function createMetrics(deps: {
       this.set(deps.connectedClients());
     },
   });
-  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-  return {
-    registry,
-    ingestSeconds: new ChannelHistogram('pdm_ingest_seconds', 'Message arrival to durable commit', buckets, registry),
-    eventToInspectionSeconds: new Histogram({
-      name: 'pdm_event_to_inspection_seconds',
-      help: 'Anomaly timestamp on the device to its inspection being stored',
-      buckets,
-      registers: [registry],
-    }),
-  };
 }

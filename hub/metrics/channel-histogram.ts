@@ -8,10 +8,8 @@ interface Series {
 }
 
 /**
- * A Prometheus histogram with one label (`channel`), cheap enough to observe for every device message: no label
- * object, hashing or validation per observation (prom-client's `observe` does all three), only a bucket search
- * and three additions. It is exposed through the registry like prom-client's own histogram, with the same lines
- * (`_bucket{le=...,channel=...}`, `_sum`, `_count`).
+ * A Prometheus histogram by `channel`, cheap enough for every device message: no label object, hashing or
+ * validation per observation, only a bucket search; it prints the same lines as prom-client's.
  */
 export class ChannelHistogram {
   readonly type = 'histogram';

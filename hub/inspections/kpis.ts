@@ -1,4 +1,4 @@
-import type { HubState, Inspection, WatchItem } from './store/state.js';
+import type { DeviceRecord, Inspection, WatchItem } from './records.js';
 
 /** What the KPIs read of an inspection: a whole one, or the summary the store keeps of an archived one. */
 export type KpiInspection = Pick<
@@ -62,7 +62,7 @@ function kpiSet(
  * `archived`, `archivedWatches`: the inspections and watch items that left the state (the store's summaries).
  */
 export function computeKpis(
-  state: HubState,
+  state: { devices: Record<string, DeviceRecord>; inspections: readonly KpiInspection[]; watches: readonly KpiWatch[] },
   now: number,
   archived: Iterable<KpiInspection> = [],
   archivedWatches: Iterable<KpiWatch> = [],
