@@ -82,6 +82,18 @@ describe("the hub's layout", () => {
     }
   });
 
+  it('walks an event down one way: mqtt/ingest -> store -> inspections, and none of them imports one before it', () => {
+    const order = ['mqtt', 'store', 'inspections'].map((d) => join('hub', d));
+    const folderOf = (f: string): number => order.findIndex((d) => f.startsWith(d + '/'));
+    const ingest = importsOf(join('hub', 'mqtt', 'ingest.ts')).files;
+    expect(ingest).toContain(join('hub', 'store', 'store.ts'));
+    expect(importsOf(join('hub', 'store', 'store.ts')).files).toContain(join('hub', 'inspections', 'incidents.ts'));
+    for (const file of hub.filter((f) => folderOf(f) > 0)) {
+      const back = importsOf(file).files.filter((t) => folderOf(t) >= 0 && folderOf(t) < folderOf(file));
+      expect(back, file).toEqual([]);
+    }
+  });
+
   it('keeps hub/ itself to its composition: the rest lives in folders', () => {
     expect(hub.filter((f) => dirname(f) === 'hub').sort()).toEqual(
       ['hub.ts', 'main.ts', 'runtime-settings.ts'].map((f) => join('hub', f)),
