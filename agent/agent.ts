@@ -2,7 +2,7 @@ import type { AgentConfig } from '../config/schemas.js';
 import type { Logger } from '../config/logger.js';
 import { encode } from '../protocol/codec.js';
 import type { EnvelopeFactory } from '../protocol/envelope.js';
-import type { EventMessage, OnnxRuntimeHealth } from '../protocol/messages.js';
+import type { EventMessage, HealthMessage, OnnxRuntimeHealth } from '../protocol/messages.js';
 import type { SampleSource } from '../protocol/samples.js';
 import { PdmError } from '../protocol/errors.js';
 import { uuidv7 } from '../protocol/uuid.js';
@@ -25,6 +25,16 @@ import { AGENT_VERSION } from './version.js';
 
 export { AGENT_VERSION };
 
+/**
+ * Told what the agent decided and how it is, for outputs beside the hub (Sparkplug B). Never on the durable path:
+ * events reach the hub through the outbox whatever an observer does, and an observer that throws is logged and ignored.
+ */
+export interface AgentObserver {
+  event(event: EventMessage): void;
+  /** Every health interval, whether or not the hub is reachable. */
+  health(health: HealthMessage, stats: AgentStats): void;
+}
+
 export interface AgentDeps {
   source: SampleSource;
   link: DeviceLink;
@@ -44,6 +54,7 @@ export interface AgentDeps {
   afterWindow?: () => void;
   /** detector.kind onnx: the onnxruntime binding and providers scoring, for health (agent/onnxruntime-info.ts). */
   onnxruntime?: () => OnnxRuntimeHealth;
+  observer?: AgentObserver;
 }
 
 export interface AgentStats {
@@ -261,9 +272,21 @@ export class Agent {
 
   /** Health is a snapshot, so it is not queued on disk: sent now if connected, otherwise skipped. */
   publishHealth(): void {
-    if (!this.deps.link.connected) return;
-    const msg = encode('health', this.health.build(this.deps.envelopes.next()));
-    this.deps.link.publish(msg.topic, msg.payload, { qos: 0 }).catch(() => undefined);
+    const { link, observer } = this.deps;
+    if (!link.connected && !observer) return;
+    const health = this.health.build(this.deps.envelopes.next());
+    if (observer) this.observe(() => observer.health(health, this.stats));
+    if (!link.connected) return;
+    const msg = encode('health', health);
+    link.publish(msg.topic, msg.payload, { qos: 0 }).catch(() => undefined);
+  }
+
+  private observe(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.deps.logger.warn({ err: (error as Error).message }, 'agent observer failed; ignored');
+    }
   }
 
   private sendStatus(state: 'online' | 'offline'): void {
@@ -309,7 +332,7 @@ export class Agent {
     window: Scored['window'],
   ): void {
     const envelope = this.deps.envelopes.next();
-    const msg = encode('event', {
+    const event: EventMessage = {
       ...envelope,
       kind,
       episodeId: this.episodeId!,
@@ -321,13 +344,16 @@ export class Agent {
       contributions: scored.contributions,
       windowStart: Math.max(0, Math.floor(window.start)),
       windowEnd: Math.max(0, Math.floor(window.end)),
-    });
+    };
+    const msg = encode('event', event);
     this.events += 1;
     this.deps.logger.info(
       { kind, severity, score: scored.score, eventId: envelope.id, why: scored.contributions[0]?.feature },
       'event',
     );
     this.send(msg, 'event', false);
+    const observer = this.deps.observer;
+    if (observer) this.observe(() => observer.event(event));
   }
 
   private send(msg: { topic: string; payload: Buffer }, priority: Priority, retain: boolean): void {

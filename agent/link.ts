@@ -49,7 +49,7 @@ const STREAM_BUILDERS: Record<string, string> = {
  * against 58.9-59.2 MB through its TCP builder alone). So for mqtt:// and mqtts:// the link loads just that builder
  * and gives it the host and port of the URL, as `connect()` would; ws:// and wss:// go through `connect()`.
  */
-function createClient(url: string, options: IClientOptions): MqttClient {
+export function createClient(url: string, options: IClientOptions): MqttClient {
   const parsed = new URL(url);
   const module = STREAM_BUILDERS[parsed.protocol];
   if (!module) return mqtt.connect(url, options);

@@ -119,6 +119,13 @@ export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentP
       ? loadDetectorProfile(resolveProfilePath(cfg.detector.profile ?? defaultProfile[kind]))
       : undefined;
   const afterWindow = heapTrimmer(HEAP_TRIM_EVERY_WINDOWS);
+  // Sparkplug B beside the hub link, on a connection of its own; protobufjs is loaded only when it is on.
+  const sparkplug = cfg.sparkplug?.enabled
+    ? (await import('./sparkplug/wire.js')).startSparkplug(
+        { ...cfg, sparkplug: cfg.sparkplug },
+        { bdSeqPath: join(outboxDir, 'sparkplug-bdseq'), logger: logger.child({ component: 'sparkplug' }) },
+      )
+    : undefined;
   agent = await Agent.create(cfg, {
     source,
     link,
@@ -131,12 +138,14 @@ export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentP
     ...(profile ? { profile } : {}),
     ...(afterWindow ? { afterWindow } : {}),
     ...(onnxruntime ? { onnxruntime } : {}),
+    ...(sparkplug ? { observer: sparkplug.observer } : {}),
   });
   await agent.start();
   const running = agent;
   process.send?.({ type: 'ready', device: cfg.device, topic: topicFor(cfg.site, cfg.device, 'status') });
   onShutdown(logger, async () => {
     await running.stop();
+    await sparkplug?.close();
     await sync?.close();
     await model?.close();
     // Give the offline status a moment to reach the hub; whatever is left waits on disk for the next start.

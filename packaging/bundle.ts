@@ -19,6 +19,8 @@ const EXTERNAL = [
   // ws loads these optional native accelerators inside try/catch.
   'bufferutil',
   'utf-8-validate',
+  // node-opcua's certificate lock (@ster5/global-mutex) imports this optional peer only when asked to use it.
+  'proper-lockfile',
 ];
 
 /** Packages that must never reach the device: the agent loads none of them on its runtime path. */

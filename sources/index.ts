@@ -15,7 +15,7 @@ export type SourceSettings = Pick<AgentConfig, 'source' | 'site' | 'device' | 'a
  * Opens the configured sample source for the composition root, which hands it to the agent as a `SampleSource`. The
  * simulator and replay never hand over their ground truth; labels stay on the simulator's truth stream. Only the
  * configured kind's module is loaded: an agent polling a PLC does not carry the simulator or the dataset parsers in
- * memory, nor one on the simulator modbus-serial.
+ * memory, nor one on the simulator modbus-serial or node-opcua.
  */
 export async function openSource(cfg: SourceSettings, logger: Logger): Promise<OpenedSource> {
   const spec = cfg.source;
@@ -43,6 +43,10 @@ export async function openSource(cfg: SourceSettings, logger: Logger): Promise<O
     case 'modbus': {
       const { ModbusSource } = await import('./modbus.js');
       return { source: new ModbusSource(spec, logger), ...(spec.rpm ? { rpm: spec.rpm } : {}) };
+    }
+    case 'opcua': {
+      const { OpcUaSource } = await import('./opcua.js');
+      return { source: new OpcUaSource(spec, logger), ...(spec.rpm ? { rpm: spec.rpm } : {}) };
     }
   }
 }

@@ -46,6 +46,34 @@ export const ModelSyncConfigSchema = z.strictObject({
 });
 export type ModelSyncConfig = z.output<typeof ModelSyncConfigSchema>;
 
+/** Sparkplug B group and edge node ids: topic levels, so no `/`, `+` or `#`. */
+const sparkplugId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[^/+#]+$/, 'expected a Sparkplug id (no "/", "+" or "#")');
+
+/**
+ * Sparkplug B out: the agent also publishes its decisions and health as an edge node's metrics for SCADA hosts
+ * (Ignition and others). Live state beside the hub link, never instead of it: events still go through the outbox.
+ */
+export const SparkplugConfigSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** The SCADA side's MQTT broker. Not the hub's: it takes only pdm/v1 topics from a device. */
+  url: z.string().regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL'),
+  groupId: sparkplugId,
+  /** Default: the device id. */
+  edgeNodeId: sparkplugId.optional(),
+  /** Default: `pdm-sparkplug:{site}:{device}`, so it never takes over the hub link's session. */
+  clientId: z.string().min(1).max(256).optional(),
+  username: z.string().min(1).max(256).optional(),
+  password: z.string().min(1).max(256).optional(),
+  reconnectMinMs: z.number().int().min(10).default(1000),
+  reconnectMaxMs: z.number().int().min(10).default(30_000),
+  connectTimeoutMs: z.number().int().min(100).default(10_000),
+});
+export type SparkplugConfig = z.output<typeof SparkplugConfigSchema>;
+
 export const AgentConfigSchema = z.strictObject({
   site: id,
   device: id,
@@ -194,6 +222,7 @@ export const AgentConfigSchema = z.strictObject({
     .prefault({}),
   /** Absent: the agent keeps the model it was shipped with (only used with detector.kind onnx). */
   modelSync: ModelSyncConfigSchema.optional(),
+  sparkplug: SparkplugConfigSchema.optional(),
   log: LogSchema.prefault({}),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;

@@ -15,7 +15,7 @@ import { sampleSourceContract } from './sample-source.contract.js';
 
 // Every SampleSource runs this one suite: the simulator's machines and replay directly and as the CLI opens them
 // (sources/index.ts), the sensor gateway here, the Modbus poller in test/integration/agent-modbus.test.ts (beside its
-// Modbus TCP server).
+// Modbus TCP server) and the OPC UA subscription in test/integration/agent-opcua.test.ts (beside its OPC UA server).
 
 const scenario = validate(
   ScenarioSchema,

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -11,12 +11,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_VERSION } from '../../agent/version.js';
 import { loadAgentConfig } from '../../config/agent-config.js';
 import { TestBroker, waitFor } from '../../testkit/test-broker.js';
-import { exited } from '../../testkit/processes.js';
+import { exited, freePort } from '../../testkit/processes.js';
 import { buildAndUnpack, installedUnit, runInstall, startInstalledAgent } from '../../testkit/device-package.js';
 
 /**
@@ -190,4 +190,73 @@ describe('the x64 device package and its install.sh', () => {
     }
     expect(agent.stderrText()).toBe('');
   }, 60_000);
+
+  it('reads a real OPC UA server with the node-opcua bundled into it: a bad node is a sensor fault, not a crash', async () => {
+    // The OPC UA source's fixture server (built to dist/ by `npm run build`), as in test/integration/agent-opcua.
+    const port = await freePort();
+    const server = spawn(
+      process.execPath,
+      [resolve('dist/test/integration/fixtures/opcua-server.js'), `${port}`, join(dir, 'server-pki')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const agentLog = join(dir, 'agent-opcua.log');
+    try {
+      await new Promise<void>((ready, fail) => {
+        server.stdout.on('data', (chunk: Buffer) => chunk.toString().startsWith('ready') && ready());
+        server.once('exit', (code) => fail(new Error(`OPC UA server exited with ${code}`)));
+      });
+      writeFileSync(
+        join(etc, 'agent.yaml'),
+        JSON.stringify({
+          site: 'plant-x',
+          device: 'pump-opc',
+          hub: { url: broker.url, reconnectMinMs: 100, reconnectMaxMs: 500 },
+          source: {
+            kind: 'opcua',
+            endpoint: `opc.tcp://127.0.0.1:${port}`,
+            rateHz: 20,
+            security: { pkiDir: join(state, 'opcua-pki') },
+            nodes: [
+              { channel: 'fast', nodeId: 'ns=1;s=Fast', samplingIntervalMs: 50 },
+              { channel: 'broken', nodeId: 'ns=1;s=Broken', samplingIntervalMs: 50 },
+            ],
+          },
+          channels: [
+            { name: 'fast', spectrum: false },
+            { name: 'broken', spectrum: false },
+          ],
+          window: { seconds: 0.5 },
+          detector: { kind: 'rms-threshold', channel: 'fast', threshold: 1000000 },
+          health: { intervalSeconds: 0.5 },
+          outbox: { dir: join(state, 'outbox-opcua') },
+          log: { level: 'info', file: agentLog },
+        }),
+      );
+      const agent = startInstalledAgent(root, join(dir, 'home'));
+      try {
+        type Sensors = Record<string, { state: string; nonFinite: number }>;
+        const sensors = () =>
+          broker.received
+            .filter((r) => r.channel === 'health' && r.message.device === 'pump-opc')
+            .map((r) => r.message.sensors as Sensors | undefined);
+        await waitFor(
+          () => sensors().some((x) => (x?.broken?.nonFinite ?? 0) >= 20),
+          'health counting bad samples',
+          45_000,
+        );
+        const last = sensors().at(-1)!;
+        expect(last.broken!.state).toBe('nan-storm');
+        expect(last.fast).toMatchObject({ state: 'ok', nonFinite: 0 });
+      } finally {
+        agent.kill('SIGTERM');
+        expect((await exited(agent)).code).toBe(0);
+      }
+      expect(agent.stderrText()).toBe('');
+    } finally {
+      server.kill('SIGKILL');
+      await exited(server);
+    }
+  }, 90_000);
 });
