@@ -335,8 +335,13 @@ async function createMqtt(
       ingest: deps.ingest,
       logger: deps.logger.child({ component: 'external-broker' }),
     });
+  const { limits } = cfg.mqtt;
   return createBroker({
     ...cfg.mqtt,
+    limits: {
+      ...limits,
+      connectTimeoutMs: Math.round(limits.connectTimeoutSeconds * 1000),
+    },
     ingest: deps.ingest,
     authenticate: createDeviceAuthenticator({
       identities: deps.identities,

@@ -27,6 +27,28 @@ export const HubConfigSchema = z.strictObject({
       websocket: z
         .strictObject({ port: port.default(8083), path: z.string().startsWith('/').default('/mqtt') })
         .optional(),
+      /** What one client may cost the embedded broker, before and after it logs in (every listener). */
+      limits: z
+        .strictObject({
+          /** Largest packet a client may send, judged from its fixed header before the body is read. */
+          maxPacketBytes: z
+            .number()
+            .int()
+            .min(1024)
+            .max(16 * 1024 * 1024)
+            .default(128 * 1024),
+          /** CONNECT must arrive (and a TLS handshake finish) within this long of the connection. */
+          connectTimeoutSeconds: z.number().min(0.1).max(300).default(10),
+          /** Inbound QoS 2 messages a client may leave awaiting PUBREL; one more ends its connection. */
+          maxInflightQos2: z.number().int().min(1).max(65_535).default(16),
+          /** Packets a client may send after CONNECT, before its CONNACK, held until it is logged in. */
+          maxQueuedBeforeLogin: z.number().int().min(1).max(1000).default(16),
+          /** Connections not yet logged in from one source address; more are closed at once. */
+          maxPendingPerAddress: z.number().int().min(1).max(100_000).default(32),
+          /** Connections not yet logged in, from all addresses together. */
+          maxPendingTotal: z.number().int().min(1).max(1_000_000).default(1024),
+        })
+        .prefault({}),
       /** `embedded`: the hub runs aedes. `external`: it subscribes to another broker (which then does device auth/ACL). */
       mode: z.enum(['embedded', 'external']).default('embedded'),
       external: z
@@ -42,6 +64,10 @@ export const HubConfigSchema = z.strictObject({
           connectTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
         })
         .prefault({}),
+    })
+    .refine((m) => m.limits.maxPacketBytes >= m.maxPayloadBytes + 1024, {
+      message: 'limits.maxPacketBytes must exceed maxPayloadBytes by at least 1024 (topic and header)',
+      path: ['limits', 'maxPacketBytes'],
     })
     .prefault({}),
   http: z
