@@ -9,7 +9,7 @@ import { isPdmError } from '../protocol/errors.js';
 import type { TelemetryMessage } from '../protocol/messages.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
-import { FailedLoginLimiter } from './auth/rate-limit.js';
+import { LoginThrottle, type LoginThrottleOptions } from './auth/rate-limit.js';
 import { registerDriftMetrics } from './drift/metrics.js';
 import { DriftMonitor } from './drift/monitor.js';
 import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
@@ -83,8 +83,9 @@ export async function createHub(
     },
     'state loaded',
   );
-  const limits = {
+  const limits: LoginThrottleOptions = {
     maxFailures: cfg.auth.maxFailures,
+    maxFailuresPerAddress: cfg.auth.maxFailuresPerAddress,
     windowMs: cfg.auth.windowSeconds * 1000,
     lockoutMs: cfg.auth.lockoutSeconds * 1000,
   };
@@ -181,7 +182,7 @@ export async function createHub(
       workflow,
       identities,
       sessions,
-      loginLimiter: new FailedLoginLimiter(limits),
+      loginThrottle: new LoginThrottle(limits),
       refreshIdentities,
       activities,
       metrics: metrics.registry,
@@ -323,7 +324,7 @@ async function createMqtt(
   cfg: HubConfig,
   deps: {
     identities: IdentityStore;
-    limits: ConstructorParameters<typeof FailedLoginLimiter>[0];
+    limits: LoginThrottleOptions;
     ingest: DeviceMessageSink;
     logger: Logger;
     authLog: Logger;
@@ -345,7 +346,7 @@ async function createMqtt(
     ingest: deps.ingest,
     authenticate: createDeviceAuthenticator({
       identities: deps.identities,
-      limiter: new FailedLoginLimiter(deps.limits),
+      throttle: new LoginThrottle(deps.limits),
       logger: deps.authLog,
     }),
     logger: deps.logger.child({ component: 'broker' }),

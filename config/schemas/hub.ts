@@ -87,10 +87,16 @@ export const HubConfigSchema = z.strictObject({
     .prefault({}),
   /** Where the hub keeps its state; relative paths are taken from the working directory. */
   dataDir: z.string().default('.pdm-data/hub'),
-  /** Failed device and user logins: after `maxFailures` within `windowSeconds`, refuse that client/address for `lockoutSeconds`. */
+  /**
+   * Failed device and user logins: after `maxFailures` of one account from one address (or `maxFailuresPerAddress` from
+   * one address) within `windowSeconds`, refuse that pair (or address) for `lockoutSeconds`.
+   */
   auth: z
     .strictObject({
+      /** Failures of one account from one address (never of the account alone, which a guesser could use). */
       maxFailures: z.number().int().min(1).max(1000).default(5),
+      /** Failures from one address, whatever the accounts. */
+      maxFailuresPerAddress: z.number().int().min(1).max(100_000).default(20),
       windowSeconds: z.number().int().min(1).max(86_400).default(60),
       lockoutSeconds: z.number().int().min(1).max(86_400).default(60),
     })

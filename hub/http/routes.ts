@@ -2,7 +2,8 @@ import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { deviceClientId, deviceKey } from '../../protocol/device.js';
 import { PdmError } from '../../protocol/errors.js';
-import type { FailedLoginLimiter } from '../auth/rate-limit.js';
+import { printable } from '../auth/log-safe.js';
+import type { LoginThrottle } from '../auth/rate-limit.js';
 import type { IdentityStore } from '../auth/identities.js';
 import type { DriftMonitor } from '../drift/monitor.js';
 import type { Role } from '../inspections/roles.js';
@@ -28,7 +29,7 @@ export interface ApiDeps {
   workflow: Workflow;
   identities: IdentityStore;
   sessions: SessionStore;
-  loginLimiter: FailedLoginLimiter;
+  loginThrottle: LoginThrottle;
   /** Re-reads identities and drops revoked devices from the broker. */
   refreshIdentities(): Promise<string[]>;
   metrics: Registry;
@@ -144,15 +145,15 @@ export const routes: Route[] = [
   route('openapi', () => ({ body: openapi })),
   route('login', async ({ body, remote, deps }) => {
     const { username, password } = body;
-    const keys = [`user:${username}`, `addr:${remote}`];
-    if (keys.some((k) => deps.loginLimiter.lockedFor(k) > 0))
-      throw new PdmError('PDM_ERR_AUTH_LOCKED', `user ${username}`);
+    // Keyed by (user, address) and by address: a guesser elsewhere cannot lock the real user out.
+    if (deps.loginThrottle.lockedFor(username, remote) > 0)
+      throw new PdmError('PDM_ERR_AUTH_LOCKED', `user ${printable(username)} from this address`);
     const user = await deps.identities.verifyUser(username, password);
     if (!user) {
-      for (const k of keys) deps.loginLimiter.fail(k);
+      deps.loginThrottle.fail(username, remote);
       throw new PdmError('PDM_ERR_AUTH_FAILED');
     }
-    for (const k of keys) deps.loginLimiter.succeed(k);
+    deps.loginThrottle.succeed(username, remote);
     const { token, session } = await deps.sessions.create(user.name);
     return { body: { user: user.name, role: user.role, csrfToken: session.csrf }, session: { set: token } };
   }),

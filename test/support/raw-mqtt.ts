@@ -51,8 +51,8 @@ export interface RawClient {
   isClosed(): boolean;
 }
 
-export async function rawClient(port: number, host = '127.0.0.1'): Promise<RawClient> {
-  const socket = connect(port, host);
+export async function rawClient(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
+  const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const received: number[] = [];
   const connacks: number[] = [];
@@ -76,4 +76,23 @@ export async function rawClient(port: number, host = '127.0.0.1'): Promise<RawCl
     }),
   );
   return { socket, received, connacks, closed, isClosed: () => closedAt !== undefined };
+}
+
+/** Logs in with a raw CONNECT (from `localAddress` when given) and resolves with the CONNACK's return code. */
+export async function connackFor(
+  port: number,
+  creds: { clientId: string; username?: string; password?: string },
+  localAddress?: string,
+): Promise<number> {
+  const client = await rawClient(port, '127.0.0.1', localAddress);
+  client.socket.write(connectPacket(creds.clientId, creds.username, creds.password));
+  await Promise.race([
+    client.closed,
+    new Promise<void>((resolve) => {
+      const check = setInterval(() => client.connacks.length && (clearInterval(check), resolve()), 5);
+    }),
+  ]);
+  client.socket.destroy();
+  if (!client.connacks.length) throw new Error('closed without a CONNACK');
+  return client.connacks[0]!;
 }
