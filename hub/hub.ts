@@ -128,7 +128,7 @@ export async function createHub(
     models,
     metrics: metrics.registry,
   });
-  const live = new LiveFeed();
+  const live = new LiveFeed(200, { maxPerUser: cfg.http.maxStreamsPerUser });
   const scores = new ScoreHistory();
   const ingest = new Ingest({
     store,
@@ -183,6 +183,7 @@ export async function createHub(
       identities,
       sessions,
       loginThrottle: new LoginThrottle(limits),
+      metricsAccess: cfg.http.metrics,
       refreshIdentities,
       activities,
       metrics: metrics.registry,

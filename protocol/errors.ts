@@ -55,7 +55,8 @@ export const ERROR_CATALOG = {
   },
   PDM_ERR_TOO_MANY_STREAMS: { message: 'too many live streams open', status: 429, retryable: true },
   PDM_ERR_WEBHOOK_TARGET: {
-    message: 'CMMS webhook target refused: a redirect, or http:// without allowInsecureHttp',
+    message:
+      'CMMS webhook answered with a redirect, which is not followed (the signed body stays with the configured URL)',
     status: 502,
     retryable: false,
   },

@@ -83,6 +83,18 @@ export const HubConfigSchema = z.strictObject({
         .default(480),
       /** Mark the session cookie Secure (set when a TLS proxy fronts the hub). */
       secureCookies: z.boolean().default(false),
+      /** Live dashboard streams (GET /api/stream) one user may hold open at once. */
+      maxStreamsPerUser: z.number().int().min(1).max(200).default(4),
+      /**
+       * /metrics names devices, features and drift state: it answers the loopback address, and other addresses only
+       * with `Authorization: Bearer <token>`, or everyone when `public`.
+       */
+      metrics: z
+        .strictObject({
+          public: z.boolean().default(false),
+          token: z.string().min(16, 'expected at least 16 characters').optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Where the hub keeps its state; relative paths are taken from the working directory. */
@@ -134,7 +146,9 @@ export const HubConfigSchema = z.strictObject({
       /** Optional CMMS webhook: every inspection change is POSTed, HMAC-signed, with an idempotency key. */
       cmms: z
         .strictObject({
-          url: z.string().regex(/^https?:\/\//, 'expected an http:// or https:// URL'),
+          url: z.string().regex(/^https?:\/\//, 'expected an https:// URL (http:// only with allowInsecureHttp)'),
+          /** Accept an http:// URL (tests, a CMMS on the same host): the signed body then travels in the clear. */
+          allowInsecureHttp: z.boolean().default(false),
           secret: z.string().min(16, 'expected at least 16 characters'),
           /** Attempts per notification before it moves to the dead-letter list (a supervisor can retry it from there). */
           maxAttempts: z.number().int().min(1).max(1000).default(10),
@@ -142,6 +156,10 @@ export const HubConfigSchema = z.strictObject({
           baseDelayMs: z.number().int().min(1).max(60_000).default(500),
           maxDelayMs: z.number().int().min(1).max(3_600_000).default(300_000),
           timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+        })
+        .refine((c) => c.allowInsecureHttp || c.url.startsWith('https://'), {
+          message: 'expected an https:// URL; set allowInsecureHttp: true to send the signed body over http://',
+          path: ['url'],
         })
         .refine((c) => c.maxDelayMs >= c.baseDelayMs, {
           message: 'maxDelayMs must be at least baseDelayMs',

@@ -133,11 +133,12 @@ export async function startHttp(opts: {
       raw,
       session: found?.session,
       remote: req.socket.remoteAddress ?? 'unknown',
+      headers: req.headers,
       deps,
     });
     if (result.stream) {
-      if (!deps.live.attach(res))
-        send(res, 503, { error: 'busy', message: 'too many live dashboards; try again later' });
+      const refused = deps.live.attach(res, found!.session.user);
+      if (refused) send(res, 429, { error: 'PDM_ERR_TOO_MANY_STREAMS', message: refused });
       return;
     }
     // Transitions, comments, revocations: open dashboards redraw what they show.
@@ -155,6 +156,9 @@ export async function startHttp(opts: {
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       // A 5xx code is the hub's own failure (or not an API one): logged, and answered as internal.
+      // A malformed % escape anywhere in the path (decodeURIComponent's URIError) is the client's mistake.
+      if (error instanceof URIError)
+        return send(res, 400, { error: 'PDM_ERR_BAD_REQUEST', message: `malformed % escape: ${error.message}` });
       const status = error instanceof PdmError ? ERROR_CATALOG[error.code].status : 500;
       if (error instanceof PdmError && status < 500) {
         if (error.code === 'PDM_ERR_AUTH_FAILED' || error.code === 'PDM_ERR_AUTH_LOCKED') {

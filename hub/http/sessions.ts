@@ -30,11 +30,20 @@ export interface SessionDocument {
 export const SESSION_COOKIE = 'pdm_session';
 export const SESSION_FILE = 'sessions.json';
 
-export function parseCookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * The request's cookies by name. A value with a malformed % escape (another application's cookie on the same host,
+ * or a hostile one) is skipped, never an error: it must not take /healthz or the login down with it.
+ */
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq <= 0) continue;
+    try {
+      out.set(part.slice(0, eq).trim(), decodeURIComponent(part.slice(eq + 1).trim()));
+    } catch {
+      // URIError: not a cookie of ours.
+    }
   }
   return out;
 }
@@ -110,7 +119,7 @@ export class SessionStore {
   }
 
   fromRequest(req: IncomingMessage): { token: string; session: Session } | undefined {
-    const token = parseCookies(req.headers.cookie)[SESSION_COOKIE];
+    const token = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
     if (!token) return undefined;
     const key = hashToken(token);
     const stored = this.sessions.get(key);
