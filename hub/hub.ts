@@ -168,6 +168,7 @@ export async function createHub(
   };
   const sessions = await SessionStore.open({
     ttlMs: cfg.http.sessionMinutes * 60_000,
+    maxAgeMs: cfg.http.sessionMaxHours * 3_600_000,
     file: new DurableJsonFile<SessionDocument>(join(dataDir, SESSION_FILE)),
     userOf: (user) => identities.sessionUser(user),
   });

@@ -81,6 +81,12 @@ export const HubConfigSchema = z.strictObject({
         .min(1)
         .max(7 * 24 * 60)
         .default(480),
+      /** ...and after this long from login, however much it is used. */
+      sessionMaxHours: z
+        .number()
+        .min(0.01)
+        .max(90 * 24)
+        .default(24),
       /** Mark the session cookie Secure (set when a TLS proxy fronts the hub). */
       secureCookies: z.boolean().default(false),
       /** Live dashboard streams (GET /api/stream) one user may hold open at once. */

@@ -60,7 +60,10 @@ const hashToken = (token: string): string => createHash('sha256').update(token).
 const csrfOf = (token: string): string => createHmac('sha256', token).update('pdm-csrf-v1').digest('base64url');
 
 export interface SessionStoreOptions {
+  /** A session ends after this long without a request. */
   ttlMs: number;
+  /** ...and this long after login however much it is used (a stolen cookie does not live for ever). */
+  maxAgeMs?: number;
   /** Where sessions outlive a hub restart (`<dataDir>/sessions.json`); in memory only without it. */
   file?: DocumentAdapter<SessionDocument>;
   /** The user's current role and since when their sessions count, or undefined once the user is gone. */
@@ -111,7 +114,7 @@ export class SessionStore {
       tokenHash: hashToken(token),
       user,
       createdAt: this.now(),
-      expiresAt: this.now() + this.opts.ttlMs,
+      expiresAt: this.slidingExpiry(this.now()),
     };
     this.sessions.set(stored.tokenHash, stored);
     await this.persist();
@@ -130,9 +133,15 @@ export class SessionStore {
       this.schedule();
       return undefined;
     }
-    stored.expiresAt = this.now() + this.opts.ttlMs;
+    stored.expiresAt = this.slidingExpiry(stored.createdAt);
     if (stored.expiresAt - (this.written.get(key) ?? 0) > this.opts.ttlMs / 10) this.schedule();
     return { token, session: { user: stored.user, role: user.role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };
+  }
+
+  /** The idle deadline from now, never past the session's absolute end. */
+  private slidingExpiry(createdAt: number): number {
+    const idle = this.now() + this.opts.ttlMs;
+    return this.opts.maxAgeMs === undefined ? idle : Math.min(idle, createdAt + this.opts.maxAgeMs);
   }
 
   async destroy(token: string): Promise<void> {
