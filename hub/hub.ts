@@ -20,6 +20,7 @@ import { SESSION_FILE, SessionStore, type SessionDocument } from './http/session
 import { createStaticHandler } from './http/static.js';
 import { createMetrics, registerHubMetrics } from './metrics/metrics.js';
 import { createBroker, type DeviceMessageSink, type HubBroker } from './mqtt/broker.js';
+import { readPem } from './mqtt/listeners.js';
 import { createExternalBroker } from './mqtt/external.js';
 import { Ingest } from './mqtt/ingest.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
@@ -177,6 +178,10 @@ export async function createHub(
     host: cfg.http.host,
     port: cfg.http.port,
     secureCookies: cfg.http.secureCookies,
+    tls: cfg.http.tls && {
+      cert: readPem(cfg.http.tls.certFile, 'http.tls.certFile'),
+      key: readPem(cfg.http.tls.keyFile, 'http.tls.keyFile'),
+    },
     deps: {
       store,
       ingest,
@@ -207,7 +212,7 @@ export async function createHub(
     dataDir,
     mqttPort: broker.port,
     httpPort: http.port,
-    httpUrl: `http://${host}:${http.port}`,
+    httpUrl: `${cfg.http.tls ? 'https' : 'http'}://${host}:${http.port}`,
     store,
     ingest,
     identities,

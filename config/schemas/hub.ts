@@ -89,6 +89,8 @@ export const HubConfigSchema = z.strictObject({
         .default(24),
       /** Mark the session cookie Secure (set when a TLS proxy fronts the hub). */
       secureCookies: z.boolean().default(false),
+      /** Serve the API and dashboard over HTTPS (the session cookie is then Secure). */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
       /** Live dashboard streams (GET /api/stream) one user may hold open at once. */
       maxStreamsPerUser: z.number().int().min(1).max(200).default(4),
       /**

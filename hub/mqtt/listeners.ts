@@ -40,11 +40,12 @@ async function listen(server: Server, host: string, port: number, what: string):
   return (server.address() as AddressInfo).port;
 }
 
-function readPem(file: string, what: string): Buffer {
+/** A PEM file named by the config key `what`; a clear error naming the key and the file when it cannot be read. */
+export function readPem(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new PdmError('PDM_ERR_CONFIG_INVALID', `mqtt.tls.${what} ${file}: ${(error as Error).message}`);
+    throw new PdmError('PDM_ERR_CONFIG_INVALID', `${what} ${file}: ${(error as Error).message}`);
   }
 }
 
@@ -57,8 +58,8 @@ export async function startListeners(cfg: ListenerConfig, limits: ListenerLimits
   if (cfg.tls) {
     const tls = createTlsServer(
       {
-        cert: readPem(cfg.tls.certFile, 'certFile'),
-        key: readPem(cfg.tls.keyFile, 'keyFile'),
+        cert: readPem(cfg.tls.certFile, 'mqtt.tls.certFile'),
+        key: readPem(cfg.tls.keyFile, 'mqtt.tls.keyFile'),
         handshakeTimeout: limits.handshakeTimeoutMs,
       },
       (socket) => handle(socket, addressOf(socket)),
