@@ -95,6 +95,16 @@ export class GuardedConnection extends Duplex {
     else this.inner.once('drain', () => callback());
   }
 
+  /** mqtt-packet corks the stream around each packet's pieces: they reach the socket as one write, as without the guard. */
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.inner.cork();
+    let more = true;
+    for (const { chunk } of chunks) more = this.inner.write(chunk);
+    this.inner.uncork();
+    if (more) callback();
+    else this.inner.once('drain', () => callback());
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
     this.inner.end(() => callback());
   }
