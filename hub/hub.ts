@@ -9,7 +9,7 @@ import { isPdmError } from '../protocol/errors.js';
 import type { TelemetryMessage } from '../protocol/messages.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
-import { FailedLoginLimiter } from './auth/rate-limit.js';
+import { LoginThrottle, type LoginThrottleOptions } from './auth/rate-limit.js';
 import { registerDriftMetrics } from './drift/metrics.js';
 import { DriftMonitor } from './drift/monitor.js';
 import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
@@ -20,6 +20,7 @@ import { SESSION_FILE, SessionStore, type SessionDocument } from './http/session
 import { createStaticHandler } from './http/static.js';
 import { createMetrics, registerHubMetrics } from './metrics/metrics.js';
 import { createBroker, type DeviceMessageSink, type HubBroker } from './mqtt/broker.js';
+import { readPem } from './mqtt/listeners.js';
 import { createExternalBroker } from './mqtt/external.js';
 import { Ingest } from './mqtt/ingest.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
@@ -83,8 +84,9 @@ export async function createHub(
     },
     'state loaded',
   );
-  const limits = {
+  const limits: LoginThrottleOptions = {
     maxFailures: cfg.auth.maxFailures,
+    maxFailuresPerAddress: cfg.auth.maxFailuresPerAddress,
     windowMs: cfg.auth.windowSeconds * 1000,
     lockoutMs: cfg.auth.lockoutSeconds * 1000,
   };
@@ -127,7 +129,7 @@ export async function createHub(
     models,
     metrics: metrics.registry,
   });
-  const live = new LiveFeed();
+  const live = new LiveFeed(200, { maxPerUser: cfg.http.maxStreamsPerUser });
   const scores = new ScoreHistory();
   const ingest = new Ingest({
     store,
@@ -167,6 +169,7 @@ export async function createHub(
   };
   const sessions = await SessionStore.open({
     ttlMs: cfg.http.sessionMinutes * 60_000,
+    maxAgeMs: cfg.http.sessionMaxHours * 3_600_000,
     file: new DurableJsonFile<SessionDocument>(join(dataDir, SESSION_FILE)),
     userOf: (user) => identities.sessionUser(user),
   });
@@ -175,13 +178,18 @@ export async function createHub(
     host: cfg.http.host,
     port: cfg.http.port,
     secureCookies: cfg.http.secureCookies,
+    tls: cfg.http.tls && {
+      cert: readPem(cfg.http.tls.certFile, 'http.tls.certFile'),
+      key: readPem(cfg.http.tls.keyFile, 'http.tls.keyFile'),
+    },
     deps: {
       store,
       ingest,
       workflow,
       identities,
       sessions,
-      loginLimiter: new FailedLoginLimiter(limits),
+      loginThrottle: new LoginThrottle(limits),
+      metricsAccess: cfg.http.metrics,
       refreshIdentities,
       activities,
       metrics: metrics.registry,
@@ -204,7 +212,7 @@ export async function createHub(
     dataDir,
     mqttPort: broker.port,
     httpPort: http.port,
-    httpUrl: `http://${host}:${http.port}`,
+    httpUrl: `${cfg.http.tls ? 'https' : 'http'}://${host}:${http.port}`,
     store,
     ingest,
     identities,
@@ -323,7 +331,7 @@ async function createMqtt(
   cfg: HubConfig,
   deps: {
     identities: IdentityStore;
-    limits: ConstructorParameters<typeof FailedLoginLimiter>[0];
+    limits: LoginThrottleOptions;
     ingest: DeviceMessageSink;
     logger: Logger;
     authLog: Logger;
@@ -335,12 +343,17 @@ async function createMqtt(
       ingest: deps.ingest,
       logger: deps.logger.child({ component: 'external-broker' }),
     });
+  const { limits } = cfg.mqtt;
   return createBroker({
     ...cfg.mqtt,
+    limits: {
+      ...limits,
+      connectTimeoutMs: Math.round(limits.connectTimeoutSeconds * 1000),
+    },
     ingest: deps.ingest,
     authenticate: createDeviceAuthenticator({
       identities: deps.identities,
-      limiter: new FailedLoginLimiter(deps.limits),
+      throttle: new LoginThrottle(deps.limits),
       logger: deps.authLog,
     }),
     logger: deps.logger.child({ component: 'broker' }),

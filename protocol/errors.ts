@@ -44,6 +44,23 @@ export const ERROR_CATALOG = {
   PDM_ERR_BAD_SAMPLE: { message: 'sensor sample rejected', status: 500, retryable: false },
   PDM_ERR_AUTH_FAILED: { message: 'bad user name or password', status: 401, retryable: false },
   PDM_ERR_AUTH_LOCKED: { message: 'too many failed logins; locked out for a while', status: 429, retryable: true },
+  PDM_ERR_PACKET_TOO_LARGE: {
+    message: 'MQTT packet announces more than the maximum packet size; the connection was closed',
+    status: 413,
+    retryable: false,
+  },
+  PDM_ERR_TOO_MANY_CONNECTIONS: {
+    message: 'too many connections from this address have not logged in yet',
+    status: 429,
+    retryable: true,
+  },
+  PDM_ERR_TOO_MANY_STREAMS: { message: 'too many live streams open', status: 429, retryable: true },
+  PDM_ERR_WEBHOOK_TARGET: {
+    message:
+      'CMMS webhook answered with a redirect, which is not followed (the signed body stays with the configured URL)',
+    status: 502,
+    retryable: false,
+  },
   PDM_ERR_IDENTITY_EXISTS: { message: 'identity already exists', status: 409, retryable: false },
   PDM_ERR_IDENTITY_UNKNOWN: { message: 'no such identity', status: 404, retryable: false },
   PDM_ERR_FORBIDDEN: { message: 'your role may not do this', status: 403, retryable: false },

@@ -27,6 +27,28 @@ export const HubConfigSchema = z.strictObject({
       websocket: z
         .strictObject({ port: port.default(8083), path: z.string().startsWith('/').default('/mqtt') })
         .optional(),
+      /** What one client may cost the embedded broker, before and after it logs in (every listener). */
+      limits: z
+        .strictObject({
+          /** Largest packet a client may send, judged from its fixed header before the body is read. */
+          maxPacketBytes: z
+            .number()
+            .int()
+            .min(1024)
+            .max(16 * 1024 * 1024)
+            .default(128 * 1024),
+          /** CONNECT must arrive (and a TLS handshake finish) within this long of the connection. */
+          connectTimeoutSeconds: z.number().min(0.1).max(300).default(10),
+          /** Inbound QoS 2 messages a client may leave awaiting PUBREL; one more ends its connection. */
+          maxInflightQos2: z.number().int().min(1).max(65_535).default(16),
+          /** Packets a client may send after CONNECT, before its CONNACK, held until it is logged in. */
+          maxQueuedBeforeLogin: z.number().int().min(1).max(1000).default(16),
+          /** Connections not yet logged in from one source address; more are closed at once. */
+          maxPendingPerAddress: z.number().int().min(1).max(100_000).default(32),
+          /** Connections not yet logged in, from all addresses together. */
+          maxPendingTotal: z.number().int().min(1).max(1_000_000).default(1024),
+        })
+        .prefault({}),
       /** `embedded`: the hub runs aedes. `external`: it subscribes to another broker (which then does device auth/ACL). */
       mode: z.enum(['embedded', 'external']).default('embedded'),
       external: z
@@ -43,6 +65,10 @@ export const HubConfigSchema = z.strictObject({
         })
         .prefault({}),
     })
+    .refine((m) => m.limits.maxPacketBytes >= m.maxPayloadBytes + 1024, {
+      message: 'limits.maxPacketBytes must exceed maxPayloadBytes by at least 1024 (topic and header)',
+      path: ['limits', 'maxPacketBytes'],
+    })
     .prefault({}),
   http: z
     .strictObject({
@@ -55,16 +81,42 @@ export const HubConfigSchema = z.strictObject({
         .min(1)
         .max(7 * 24 * 60)
         .default(480),
+      /** ...and after this long from login, however much it is used. */
+      sessionMaxHours: z
+        .number()
+        .min(0.01)
+        .max(90 * 24)
+        .default(24),
       /** Mark the session cookie Secure (set when a TLS proxy fronts the hub). */
       secureCookies: z.boolean().default(false),
+      /** Serve the API and dashboard over HTTPS (the session cookie is then Secure). */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      /** Live dashboard streams (GET /api/stream) one user may hold open at once. */
+      maxStreamsPerUser: z.number().int().min(1).max(200).default(4),
+      /**
+       * /metrics names devices, features and drift state: it answers the loopback address, and other addresses only
+       * with `Authorization: Bearer <token>`, or everyone when `public`.
+       */
+      metrics: z
+        .strictObject({
+          public: z.boolean().default(false),
+          token: z.string().min(16, 'expected at least 16 characters').optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Where the hub keeps its state; relative paths are taken from the working directory. */
   dataDir: z.string().default('.pdm-data/hub'),
-  /** Failed device and user logins: after `maxFailures` within `windowSeconds`, refuse that client/address for `lockoutSeconds`. */
+  /**
+   * Failed device and user logins: after `maxFailures` of one account from one address (or `maxFailuresPerAddress` from
+   * one address) within `windowSeconds`, refuse that pair (or address) for `lockoutSeconds`.
+   */
   auth: z
     .strictObject({
+      /** Failures of one account from one address (never of the account alone, which a guesser could use). */
       maxFailures: z.number().int().min(1).max(1000).default(5),
+      /** Failures from one address, whatever the accounts. */
+      maxFailuresPerAddress: z.number().int().min(1).max(100_000).default(20),
       windowSeconds: z.number().int().min(1).max(86_400).default(60),
       lockoutSeconds: z.number().int().min(1).max(86_400).default(60),
     })
@@ -102,7 +154,9 @@ export const HubConfigSchema = z.strictObject({
       /** Optional CMMS webhook: every inspection change is POSTed, HMAC-signed, with an idempotency key. */
       cmms: z
         .strictObject({
-          url: z.string().regex(/^https?:\/\//, 'expected an http:// or https:// URL'),
+          url: z.string().regex(/^https?:\/\//, 'expected an https:// URL (http:// only with allowInsecureHttp)'),
+          /** Accept an http:// URL (tests, a CMMS on the same host): the signed body then travels in the clear. */
+          allowInsecureHttp: z.boolean().default(false),
           secret: z.string().min(16, 'expected at least 16 characters'),
           /** Attempts per notification before it moves to the dead-letter list (a supervisor can retry it from there). */
           maxAttempts: z.number().int().min(1).max(1000).default(10),
@@ -110,6 +164,10 @@ export const HubConfigSchema = z.strictObject({
           baseDelayMs: z.number().int().min(1).max(60_000).default(500),
           maxDelayMs: z.number().int().min(1).max(3_600_000).default(300_000),
           timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+        })
+        .refine((c) => c.allowInsecureHttp || c.url.startsWith('https://'), {
+          message: 'expected an https:// URL; set allowInsecureHttp: true to send the signed body over http://',
+          path: ['url'],
         })
         .refine((c) => c.maxDelayMs >= c.baseDelayMs, {
           message: 'maxDelayMs must be at least baseDelayMs',

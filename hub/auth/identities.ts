@@ -34,6 +34,11 @@ interface IdentityDocument {
 
 export const IDENTITY_FILE = 'identities.json';
 
+/** A record's own entry only: names from the wire such as `constructor` or `__proto__` find nothing inherited. */
+function own<T>(records: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(records, key) ? records[key] : undefined;
+}
+
 function checkPassword(password: string | undefined): void {
   if (password !== undefined && password.length < 12)
     throw new PdmError('PDM_ERR_BAD_REQUEST', 'a password must have at least 12 characters');
@@ -53,6 +58,8 @@ export class IdentityStore {
   private readonly verified = new Map<string, Buffer>();
   /** Checks running now, so a burst of logins with one secret costs one scrypt, not one each. */
   private readonly checking = new Map<string, Promise<boolean>>();
+  /** A hash of a random secret, checked against when the account does not exist. */
+  private dummyHash: Promise<string> | undefined;
 
   private constructor(
     private readonly dataDir: string,
@@ -98,7 +105,7 @@ export class IdentityStore {
     }
     await this.reload();
     const username = deviceClientId(site, device);
-    const existing = this.doc.devices[username];
+    const existing = own(this.doc.devices, username);
     if (existing && !existing.revokedAt) {
       throw new PdmError(
         'PDM_ERR_IDENTITY_EXISTS',
@@ -114,7 +121,7 @@ export class IdentityStore {
   async revokeDevice(site: string, device: string): Promise<DeviceCredential> {
     await this.reload();
     const username = deviceClientId(site, device);
-    const found = this.doc.devices[username];
+    const found = own(this.doc.devices, username);
     if (!found) throw new PdmError('PDM_ERR_IDENTITY_UNKNOWN', `device ${username} was never provisioned`);
     found.revokedAt ??= this.now();
     await this.file.write(this.doc);
@@ -127,15 +134,15 @@ export class IdentityStore {
 
   /** Whether this client id belongs to a provisioned, unrevoked device. */
   isActiveDevice(clientId: string): boolean {
-    const found = this.doc.devices[clientId];
+    const found = own(this.doc.devices, clientId);
     return !!found && !found.revokedAt;
   }
 
   async verifyDevice(username: string, secret: string): Promise<DeviceCredential | undefined> {
     // A device provisioned a moment ago may beat the file watcher here; one re-read settles it (failures are rate-limited).
-    if (!this.doc.devices[username]) await this.reload();
-    const found = this.doc.devices[username];
-    if (!found || found.revokedAt) return undefined;
+    if (!own(this.doc.devices, username)) await this.reload();
+    const found = own(this.doc.devices, username);
+    if (!found || found.revokedAt) return this.missed(secret);
     const digest = createHash('sha256').update(secret).digest();
     const known = this.verified.get(found.hash);
     if (known && timingSafeEqual(known, digest)) return found;
@@ -157,7 +164,7 @@ export class IdentityStore {
       throw new PdmError('PDM_ERR_BAD_REQUEST', `role "${role}" must be one of ${ROLES.join(', ')}`);
     checkPassword(password);
     await this.reload();
-    if (this.doc.users[name]) throw new PdmError('PDM_ERR_IDENTITY_EXISTS', `user ${name} exists`);
+    if (own(this.doc.users, name)) throw new PdmError('PDM_ERR_IDENTITY_EXISTS', `user ${name} exists`);
     const secret = password ?? newSecret();
     this.doc.users[name] = { name, role, hash: await hashSecret(secret), createdAt: this.now() };
     await this.file.write(this.doc);
@@ -208,8 +215,15 @@ export class IdentityStore {
   }
 
   async verifyUser(name: string, password: string): Promise<UserRecord | undefined> {
-    const found = this.doc.users[name];
-    if (!found) return undefined;
+    const found = own(this.doc.users, name);
+    if (!found) return this.missed(password);
     return (await verifySecret(password, found.hash)) ? found : undefined;
+  }
+
+  /** No such account: the answer still costs one scrypt, so its timing does not tell whether the account exists. */
+  private async missed(secret: string): Promise<undefined> {
+    this.dummyHash ??= hashSecret(newSecret());
+    await verifySecret(secret, await this.dummyHash);
+    return undefined;
   }
 }

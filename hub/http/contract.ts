@@ -84,8 +84,10 @@ export const api = {
     method: 'GET',
     path: '/metrics',
     role: null,
-    summary: 'Prometheus metrics; public like most exporters: counts and latencies only, nothing about who or what',
+    summary:
+      'Prometheus metrics (device and feature names, drift state): loopback only, or a bearer token (http.metrics)',
     responses: { 200: { contentType: 'text/plain', description: 'Prometheus text format' } },
+    errors: ['PDM_ERR_FORBIDDEN'],
   }),
   openapi: op({
     method: 'GET',
@@ -235,8 +237,9 @@ export const api = {
     method: 'GET',
     path: '/api/stream',
     role: 'viewer',
-    summary: 'Server-sent events: one line whenever devices, inspections or scores change',
+    summary: 'Server-sent events: one line whenever devices, inspections or scores change (a few per user)',
     responses: { 200: { contentType: 'text/event-stream', description: 'data: {"topic", "at"} lines' } },
+    errors: ['PDM_ERR_TOO_MANY_STREAMS'],
   }),
   train: op({
     method: 'POST',

@@ -13,11 +13,16 @@ export class LiveFeed {
   private readonly pending = new Map<LiveTopic, NodeJS.Timeout>();
   private readonly minIntervalMs: number;
 
+  /** Open streams per user: one viewer's tabs may not take every stream. */
+  private readonly perUser = new Map<string, number>();
+  private readonly maxPerUser: number;
+
   constructor(
     private readonly maxClients = 200,
-    opts: { minIntervalMs?: number } = {},
+    opts: { minIntervalMs?: number; maxPerUser?: number } = {},
   ) {
     this.minIntervalMs = opts.minIntervalMs ?? 1000;
+    this.maxPerUser = opts.maxPerUser ?? 4;
     this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), 15_000);
     this.heartbeat.unref();
   }
@@ -26,13 +31,23 @@ export class LiveFeed {
     return this.clients.size;
   }
 
-  attach(res: ServerResponse): boolean {
-    if (this.clients.size >= this.maxClients) return false;
+  /** Starts a stream for `user`; returns why not when the user's or the hub's streams are all taken. */
+  attach(res: ServerResponse, user: string): string | undefined {
+    const mine = this.perUser.get(user) ?? 0;
+    if (mine >= this.maxPerUser)
+      return `you have ${mine} live streams open already (http.maxStreamsPerUser); close a dashboard tab`;
+    if (this.clients.size >= this.maxClients) return 'too many live dashboards; try again later';
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 3000\n\n');
     this.clients.add(res);
-    res.on('close', () => this.clients.delete(res));
-    return true;
+    this.perUser.set(user, mine + 1);
+    res.once('close', () => {
+      this.clients.delete(res);
+      const left = (this.perUser.get(user) ?? 1) - 1;
+      if (left > 0) this.perUser.set(user, left);
+      else this.perUser.delete(user);
+    });
+    return undefined;
   }
 
   /** Announces that something of `topic` changed; bursts (telemetry from a whole fleet) coalesce into one line. */

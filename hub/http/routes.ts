@@ -1,8 +1,10 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { deviceClientId, deviceKey } from '../../protocol/device.js';
 import { PdmError } from '../../protocol/errors.js';
-import type { FailedLoginLimiter } from '../auth/rate-limit.js';
+import { printable } from '../auth/log-safe.js';
+import type { LoginThrottle } from '../auth/rate-limit.js';
 import type { IdentityStore } from '../auth/identities.js';
 import type { DriftMonitor } from '../drift/monitor.js';
 import type { Role } from '../inspections/roles.js';
@@ -20,7 +22,7 @@ import { api, PATH_PARAMS, type Api, type OperationName, type ResponseOf } from 
 import type { LiveFeed } from './live.js';
 import { openapi } from './openapi.js';
 import type { ScoreHistory } from './score-history.js';
-import type { Session, SessionStore } from './sessions.js';
+import { sameToken, type Session, type SessionStore } from './sessions.js';
 
 export interface ApiDeps {
   store: HubStore;
@@ -28,7 +30,7 @@ export interface ApiDeps {
   workflow: Workflow;
   identities: IdentityStore;
   sessions: SessionStore;
-  loginLimiter: FailedLoginLimiter;
+  loginThrottle: LoginThrottle;
   /** Re-reads identities and drops revoked devices from the broker. */
   refreshIdentities(): Promise<string[]>;
   metrics: Registry;
@@ -42,8 +44,31 @@ export interface ApiDeps {
   models: HubRegistry;
   /** Per device: recent telemetry against its model card's training distribution. */
   drift: DriftMonitor;
+  /** Who may read /metrics besides loopback: anyone (`public`), or whoever sends `Authorization: Bearer <token>`. */
+  metricsAccess: MetricsAccess;
   /** Training from the telemetry log; undefined when the log is disabled. */
   training?: TrainingJobs | undefined;
+}
+
+export interface MetricsAccess {
+  public: boolean;
+  token?: string | undefined;
+}
+
+const isLoopback = (address: string): boolean =>
+  address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+
+/** Why a /metrics request is refused, or undefined when it may read them. */
+export function metricsRefusal(
+  access: MetricsAccess,
+  remote: string,
+  authorization: string | undefined,
+): string | undefined {
+  if (access.public || isLoopback(remote)) return undefined;
+  if (access.token !== undefined && sameToken(authorization, `Bearer ${access.token}`)) return undefined;
+  return access.token === undefined
+    ? '/metrics answers the loopback address only (http.metrics.token or http.metrics.public to open it)'
+    : '/metrics needs Authorization: Bearer <http.metrics.token> from other addresses';
 }
 
 type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -58,6 +83,7 @@ export interface RouteContext<N extends OperationName = OperationName> {
   raw: unknown;
   session: Session | undefined;
   remote: string;
+  headers: IncomingHttpHeaders;
   deps: ApiDeps;
 }
 
@@ -140,19 +166,24 @@ export const routes: Route[] = [
       mqtt: { port: deps.mqtt.port, connectedClients: deps.mqtt.connectedClients },
     },
   })),
-  route('metrics', async ({ deps }) => ({ body: await deps.metrics.metrics(), contentType: deps.metrics.contentType })),
+  route('metrics', async ({ remote, headers, deps }) => {
+    // Device and feature names, drift state: loopback (a local scraper) or the configured bearer token only.
+    const refused = metricsRefusal(deps.metricsAccess, remote, headers.authorization);
+    if (refused) throw new PdmError('PDM_ERR_FORBIDDEN', refused);
+    return { body: await deps.metrics.metrics(), contentType: deps.metrics.contentType };
+  }),
   route('openapi', () => ({ body: openapi })),
   route('login', async ({ body, remote, deps }) => {
     const { username, password } = body;
-    const keys = [`user:${username}`, `addr:${remote}`];
-    if (keys.some((k) => deps.loginLimiter.lockedFor(k) > 0))
-      throw new PdmError('PDM_ERR_AUTH_LOCKED', `user ${username}`);
+    // Keyed by (user, address) and by address: a guesser elsewhere cannot lock the real user out.
+    if (deps.loginThrottle.lockedFor(username, remote) > 0)
+      throw new PdmError('PDM_ERR_AUTH_LOCKED', `user ${printable(username)} from this address`);
     const user = await deps.identities.verifyUser(username, password);
     if (!user) {
-      for (const k of keys) deps.loginLimiter.fail(k);
+      deps.loginThrottle.fail(username, remote);
       throw new PdmError('PDM_ERR_AUTH_FAILED');
     }
-    for (const k of keys) deps.loginLimiter.succeed(k);
+    deps.loginThrottle.succeed(username, remote);
     const { token, session } = await deps.sessions.create(user.name);
     return { body: { user: user.name, role: user.role, csrfToken: session.csrf }, session: { set: token } };
   }),

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../config/logger.js';
 import { ERROR_CATALOG, PdmError, type ErrorCode } from '../../protocol/errors.js';
@@ -77,6 +78,8 @@ export async function startHttp(opts: {
   host: string;
   port: number;
   secureCookies?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP; the session cookie is then Secure. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
   deps: ApiDeps;
   logger: Logger;
   /** Serves the dashboard's static files for GET paths outside /api; answers false when it has no such file. */
@@ -133,18 +136,19 @@ export async function startHttp(opts: {
       raw,
       session: found?.session,
       remote: req.socket.remoteAddress ?? 'unknown',
+      headers: req.headers,
       deps,
     });
     if (result.stream) {
-      if (!deps.live.attach(res))
-        send(res, 503, { error: 'busy', message: 'too many live dashboards; try again later' });
+      const refused = deps.live.attach(res, found!.session.user);
+      if (refused) send(res, 429, { error: 'PDM_ERR_TOO_MANY_STREAMS', message: refused });
       return;
     }
     // Transitions, comments, revocations: open dashboards redraw what they show.
     if (route.method !== 'GET' && route.role) deps.live.publish('inspection');
     const headers: Record<string, string> = {};
     if (result.session && 'set' in result.session)
-      headers['set-cookie'] = deps.sessions.cookie(result.session.set, !!opts.secureCookies);
+      headers['set-cookie'] = deps.sessions.cookie(result.session.set, !!opts.secureCookies || !!opts.tls);
     if (result.session && 'clear' in result.session) {
       if (found) await deps.sessions.destroy(found.token);
       headers['set-cookie'] = `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
@@ -152,9 +156,12 @@ export async function startHttp(opts: {
     send(res, result.status ?? 200, result.body, headers, result.contentType);
   };
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       // A 5xx code is the hub's own failure (or not an API one): logged, and answered as internal.
+      // A malformed % escape anywhere in the path (decodeURIComponent's URIError) is the client's mistake.
+      if (error instanceof URIError)
+        return send(res, 400, { error: 'PDM_ERR_BAD_REQUEST', message: `malformed % escape: ${error.message}` });
       const status = error instanceof PdmError ? ERROR_CATALOG[error.code].status : 500;
       if (error instanceof PdmError && status < 500) {
         if (error.code === 'PDM_ERR_AUTH_FAILED' || error.code === 'PDM_ERR_AUTH_LOCKED') {
@@ -165,7 +172,8 @@ export async function startHttp(opts: {
       logger.error({ err: (error as Error).message, path: req.url }, 'request failed');
       send(res, 500, { error: 'internal', message: 'internal error; see the hub log' });
     });
-  });
+  };
+  const server = opts.tls ? createHttpsServer(opts.tls, onRequest) : createServer(onRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
       reject(new PdmError('PDM_ERR_LISTEN', `http ${opts.host}:${opts.port}: ${error.message}`)),
@@ -173,7 +181,7 @@ export async function startHttp(opts: {
     server.listen(opts.port, opts.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  logger.info({ url: `http://${opts.host}:${port}` }, 'http api listening');
+  logger.info({ url: `${opts.tls ? 'https' : 'http'}://${opts.host}:${port}` }, 'http api listening');
   return {
     port,
     async close() {

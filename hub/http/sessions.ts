@@ -30,11 +30,20 @@ export interface SessionDocument {
 export const SESSION_COOKIE = 'pdm_session';
 export const SESSION_FILE = 'sessions.json';
 
-export function parseCookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * The request's cookies by name. A value with a malformed % escape (another application's cookie on the same host,
+ * or a hostile one) is skipped, never an error: it must not take /healthz or the login down with it.
+ */
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq <= 0) continue;
+    try {
+      out.set(part.slice(0, eq).trim(), decodeURIComponent(part.slice(eq + 1).trim()));
+    } catch {
+      // URIError: not a cookie of ours.
+    }
   }
   return out;
 }
@@ -51,7 +60,10 @@ const hashToken = (token: string): string => createHash('sha256').update(token).
 const csrfOf = (token: string): string => createHmac('sha256', token).update('pdm-csrf-v1').digest('base64url');
 
 export interface SessionStoreOptions {
+  /** A session ends after this long without a request. */
   ttlMs: number;
+  /** ...and this long after login however much it is used (a stolen cookie does not live for ever). */
+  maxAgeMs?: number;
   /** Where sessions outlive a hub restart (`<dataDir>/sessions.json`); in memory only without it. */
   file?: DocumentAdapter<SessionDocument>;
   /** The user's current role and since when their sessions count, or undefined once the user is gone. */
@@ -102,7 +114,7 @@ export class SessionStore {
       tokenHash: hashToken(token),
       user,
       createdAt: this.now(),
-      expiresAt: this.now() + this.opts.ttlMs,
+      expiresAt: this.slidingExpiry(this.now()),
     };
     this.sessions.set(stored.tokenHash, stored);
     await this.persist();
@@ -110,7 +122,7 @@ export class SessionStore {
   }
 
   fromRequest(req: IncomingMessage): { token: string; session: Session } | undefined {
-    const token = parseCookies(req.headers.cookie)[SESSION_COOKIE];
+    const token = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
     if (!token) return undefined;
     const key = hashToken(token);
     const stored = this.sessions.get(key);
@@ -121,9 +133,15 @@ export class SessionStore {
       this.schedule();
       return undefined;
     }
-    stored.expiresAt = this.now() + this.opts.ttlMs;
+    stored.expiresAt = this.slidingExpiry(stored.createdAt);
     if (stored.expiresAt - (this.written.get(key) ?? 0) > this.opts.ttlMs / 10) this.schedule();
     return { token, session: { user: stored.user, role: user.role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };
+  }
+
+  /** The idle deadline from now, never past the session's absolute end. */
+  private slidingExpiry(createdAt: number): number {
+    const idle = this.now() + this.opts.ttlMs;
+    return this.opts.maxAgeMs === undefined ? idle : Math.min(idle, createdAt + this.opts.maxAgeMs);
   }
 
   async destroy(token: string): Promise<void> {

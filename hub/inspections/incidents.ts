@@ -141,7 +141,9 @@ function applyClear(
   // Inspection ids are UUIDv7 made at opening, so the smaller id is the one opened first.
   const hot = index.inspections.firstWith(event.episodeId);
   const cold = archived?.episodeHolder(event.episodeId);
-  const inspection = cold === undefined || (hot && hot.id < cold) ? hot : (archived!.revive(cold) ?? hot);
+  const found = cold === undefined || (hot && hot.id < cold) ? hot : (archived!.revive(cold) ?? hot);
+  // A clear closes only what its own device took part in: another device that learnt the episode id cannot.
+  const inspection = found?.devices.includes(event.device) ? found : undefined;
   if (inspection) {
     inspection.events.push(eventRef(event));
     inspection.clearedAt = event.ts;
@@ -149,7 +151,10 @@ function applyClear(
     state.seenEvents.set(event.id, inspection.id);
     return { kind: 'joined', inspection };
   }
-  const watch = index.watches.firstWith(event.episodeId);
+  const candidate = index.watches.firstWith(event.episodeId);
+  const watch = candidate?.events.some((e) => e.device === event.device && e.episodeId === event.episodeId)
+    ? candidate
+    : undefined;
   if (watch) {
     watch.events.push(eventRef(event));
     if (!watch.clearedEpisodes.includes(event.episodeId)) watch.clearedEpisodes.push(event.episodeId);
@@ -162,7 +167,7 @@ function applyClear(
     }
     return { kind: 'watch-joined', watch };
   }
-  // An episode never seen open: no record holds the event, so its dedup entry stands on its own.
+  // An episode never seen open (or another device's): no record holds the event, so its dedup entry stands alone.
   state.seenEvents.set(event.id, '');
   return { kind: 'ignored', eventId: event.id };
 }

@@ -1,10 +1,15 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import mqemitter from 'mqemitter';
 import type { Logger } from '../../config/logger.js';
 import { PdmError, type ErrorCode } from '../../protocol/errors.js';
 import type { LoginVerdict } from '../auth/device-auth.js';
+import { printable } from '../auth/log-safe.js';
 import { maySubscribe, PublishGrants } from './acl.js';
+import { LoginAdmission, type PendingLogin } from './admission.js';
 import { startListeners, type ListenerConfig, type Listeners } from './listeners.js';
+import { GuardedConnection } from './packet-guard.js';
 
 /** Where the broker hands device traffic: the ingest. */
 export interface DeviceMessageSink {
@@ -50,8 +55,23 @@ function authError(verdict: Extract<LoginVerdict, { ok: false }>): AuthenticateE
 }
 
 function remoteOf(client: Client): string {
-  // WebSocket clients have no socket address of their own; their HTTP upgrade request has it.
-  return (client.conn as { remoteAddress?: string }).remoteAddress ?? client.req?.socket.remoteAddress ?? 'unknown';
+  // Every connection reaches aedes as a GuardedConnection, which carries the address it came from.
+  return (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
+}
+
+/** What any client may cost before and after it logs in (Mosquitto's max_packet_size, max_inflight_messages). */
+export interface BrokerLimits {
+  /** Largest packet a client may send, judged from its fixed header before its body is read. */
+  maxPacketBytes: number;
+  /** CONNECT must arrive (and a TLS handshake finish) within this long. */
+  connectTimeoutMs: number;
+  /** Inbound QoS 2 messages a client may leave awaiting PUBREL; one more ends the connection. */
+  maxInflightQos2: number;
+  /** Packets a client may send after CONNECT before its CONNACK. */
+  maxQueuedBeforeLogin: number;
+  /** Connections not yet logged in, per source address and in all. */
+  maxPendingPerAddress: number;
+  maxPendingTotal: number;
 }
 
 type AuthorizePublish = NonNullable<AedesOptions['authorizePublish']>;
@@ -100,14 +120,24 @@ export function endDeviceMessagesAtTheHub(opts: {
  * so an event is acknowledged once it is on disk; a store that cannot be written withholds the PUBACK.
  */
 export async function createBroker(
-  opts: ListenerConfig & { ingest: DeviceMessageSink; authenticate: Authenticate; logger: Logger },
+  opts: ListenerConfig & {
+    limits: BrokerLimits;
+    ingest: DeviceMessageSink;
+    authenticate: Authenticate;
+    logger: Logger;
+  },
 ): Promise<HubBroker> {
-  const { ingest, logger } = opts;
+  const { ingest, logger, limits } = opts;
+  const admission = new LoginAdmission({ perAddress: limits.maxPendingPerAddress, total: limits.maxPendingTotal });
+  const pendingLogins = new WeakMap<object, PendingLogin>();
   // The identity each connection proved (with its publish grants); a client missing here is denied everything.
   const proven = new WeakMap<Client, PublishGrants>();
   const connected = new Map<string, Client>();
   const broker = new Aedes({
     maxTopicLevels: 8,
+    connectTimeout: limits.connectTimeoutMs,
+    maxInflightInbound: limits.maxInflightQos2,
+    queueLimit: limits.maxQueuedBeforeLogin,
     authenticate(client, username, password, done) {
       opts.authenticate(client.id, username, password, remoteOf(client)).then(
         (verdict) => {
@@ -116,10 +146,11 @@ export async function createBroker(
             return done(authError(verdict), false);
           }
           proven.set(client, new PublishGrants(client.id));
+          pendingLogins.get(client.conn)?.loggedIn();
           done(null, true);
         },
         (error: Error) => {
-          logger.error({ clientId: client.id, err: error.message }, 'authentication failed unexpectedly');
+          logger.error({ clientId: printable(client.id), err: error.message }, 'authentication failed unexpectedly');
           done(authError({ ok: false, code: 'PDM_ERR_AUTH_FAILED', reason: 'internal error' }), false);
         },
       );
@@ -159,15 +190,37 @@ export async function createBroker(
     if (connected.get(client.id) === client) connected.delete(client.id);
   });
   broker.on('clientError', (client, error) =>
-    logger.debug({ clientId: client.id, err: error.message }, 'client error'),
+    logger.debug({ clientId: printable(client.id), err: error.message }, 'client error'),
   );
   await broker.listen();
+
+  /** Every listener's new connection: admitted while few from its address are still logging in, then guarded. */
+  const accept = (stream: Duplex, remote: string, req?: IncomingMessage): void => {
+    const pending = admission.admit(remote);
+    if (typeof pending === 'string') {
+      ingest.reject('PDM_ERR_TOO_MANY_CONNECTIONS', { remote, reason: pending });
+      stream.destroy();
+      return;
+    }
+    const conn = new GuardedConnection(stream, {
+      maxPacketBytes: limits.maxPacketBytes,
+      remoteAddress: remote,
+      onViolation: (reason) => ingest.reject('PDM_ERR_PACKET_TOO_LARGE', { remote, reason }),
+    });
+    conn.once('close', () => pending.closed());
+    pendingLogins.set(conn, pending);
+    broker.handle(conn, req);
+  };
 
   let listeners: Listeners | undefined;
   return {
     async start() {
       try {
-        listeners = await startListeners(opts, (stream, req) => broker.handle(stream, req));
+        listeners = await startListeners(
+          opts,
+          { maxPacketBytes: limits.maxPacketBytes, handshakeTimeoutMs: limits.connectTimeoutMs },
+          accept,
+        );
       } catch (error) {
         await new Promise<void>((resolve) => broker.close(() => resolve()));
         throw error;

@@ -4,6 +4,7 @@ import { deviceKey } from '../../protocol/device.js';
 import { PdmError, type ErrorCode } from '../../protocol/errors.js';
 import type { EventMessage, ModelAckMessage, StatusMessage, TelemetryMessage } from '../../protocol/messages.js';
 import type { Channel } from '../../protocol/topics.js';
+import { printableDetail } from '../auth/log-safe.js';
 import { deviceAfterStatus } from '../inspections/devices.js';
 import type { IncidentOutcome } from '../inspections/incidents.js';
 import { RoutingPolicies, type RoutingConfig } from '../inspections/routing.js';
@@ -96,7 +97,8 @@ export class Ingest {
 
   reject(code: ErrorCode, detail: Record<string, unknown>): void {
     this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1;
-    this.opts.logger.warn({ code, ...detail }, 'message rejected');
+    // Topics, client ids and reasons come from the wire: printable and short in the log, whatever was sent.
+    this.opts.logger.warn({ code, ...printableDetail(detail) }, 'message rejected');
   }
 
   /** `handleThen` as a promise: resolves once the message may be acknowledged. */

@@ -13,12 +13,22 @@ export interface ListenerConfig {
   websocket?: { port: number; path: string } | undefined;
 }
 
+export interface ListenerLimits {
+  /** Largest MQTT packet a client may send; a WebSocket message may not be larger either. */
+  maxPacketBytes: number;
+  /** A TLS handshake must finish within this long. */
+  handshakeTimeoutMs: number;
+}
+
 export interface Listeners {
   ports: { mqtt: number; mqtts?: number; ws?: number };
   close(): Promise<void>;
 }
 
-type Handle = (stream: Duplex, req?: IncomingMessage) => void;
+/** A new connection, with the address it comes from (a WebSocket's is its upgrade request's). */
+type Handle = (stream: Duplex, remote: string, req?: IncomingMessage) => void;
+
+const addressOf = (socket: { remoteAddress?: string | undefined }): string => socket.remoteAddress ?? 'unknown';
 
 async function listen(server: Server, host: string, port: number, what: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
@@ -30,24 +40,29 @@ async function listen(server: Server, host: string, port: number, what: string):
   return (server.address() as AddressInfo).port;
 }
 
-function readPem(file: string, what: string): Buffer {
+/** A PEM file named by the config key `what`; a clear error naming the key and the file when it cannot be read. */
+export function readPem(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new PdmError('PDM_ERR_CONFIG_INVALID', `mqtt.tls.${what} ${file}: ${(error as Error).message}`);
+    throw new PdmError('PDM_ERR_CONFIG_INVALID', `${what} ${file}: ${(error as Error).message}`);
   }
 }
 
 /** The broker's doors: plain TCP always; TLS and WebSocket (for browsers) when configured. All feed one aedes. */
-export async function startListeners(cfg: ListenerConfig, handle: Handle): Promise<Listeners> {
+export async function startListeners(cfg: ListenerConfig, limits: ListenerLimits, handle: Handle): Promise<Listeners> {
   const servers: Server[] = [];
-  const tcp = createServer((socket) => handle(socket));
+  const tcp = createServer((socket) => handle(socket, addressOf(socket)));
   servers.push(tcp);
   const ports: Listeners['ports'] = { mqtt: await listen(tcp, cfg.host, cfg.port, 'mqtt') };
   if (cfg.tls) {
     const tls = createTlsServer(
-      { cert: readPem(cfg.tls.certFile, 'certFile'), key: readPem(cfg.tls.keyFile, 'keyFile') },
-      (socket) => handle(socket),
+      {
+        cert: readPem(cfg.tls.certFile, 'mqtt.tls.certFile'),
+        key: readPem(cfg.tls.keyFile, 'mqtt.tls.keyFile'),
+        handshakeTimeout: limits.handshakeTimeoutMs,
+      },
+      (socket) => handle(socket, addressOf(socket)),
     );
     servers.push(tls);
     ports.mqtts = await listen(tls, cfg.host, cfg.tls.port, 'mqtts');
@@ -57,8 +72,9 @@ export async function startListeners(cfg: ListenerConfig, handle: Handle): Promi
     const http = createHttpServer((_req, res) =>
       res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'),
     );
-    wss = new WebSocketServer({ server: http, path: cfg.websocket.path });
-    wss.on('connection', (socket, req) => handle(createWebSocketStream(socket), req));
+    // ws buffers a whole message before handing it on: no message may exceed one packet (plus framing slack).
+    wss = new WebSocketServer({ server: http, path: cfg.websocket.path, maxPayload: limits.maxPacketBytes + 16 });
+    wss.on('connection', (socket, req) => handle(createWebSocketStream(socket), addressOf(req.socket), req));
     servers.push(http);
     ports.ws = await listen(http, cfg.host, cfg.websocket.port, 'mqtt websocket');
   }

@@ -185,7 +185,7 @@ export class TrainingJobs {
     if (req.device) {
       return { scope: 'device', name: req.device, devices: [parseDeviceKey(req.device)!], ...range };
     }
-    const patterns = this.deps.kinds[req.kind!];
+    const patterns = Object.hasOwn(this.deps.kinds, req.kind!) ? this.deps.kinds[req.kind!] : undefined;
     if (!patterns) {
       const known = Object.keys(this.deps.kinds);
       throw new PdmError(

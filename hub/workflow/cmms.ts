@@ -75,9 +75,17 @@ export async function postNotification(
       headers,
       body: notification.body,
       signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+      // A redirect would re-send the signed body to wherever the answer points: refused, and not retried.
+      redirect: 'manual',
     });
     await res.arrayBuffer().catch(() => undefined);
     if (res.ok) return { ok: true };
+    if (res.status >= 300 && res.status < 400)
+      return {
+        ok: false,
+        retryable: false,
+        error: `PDM_ERR_WEBHOOK_TARGET: HTTP ${res.status} to ${res.headers.get('location') ?? '?'} not followed; configure the final URL`,
+      };
     // A 4xx other than 408/429 will not get better by asking again.
     return {
       ok: false,

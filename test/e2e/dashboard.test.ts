@@ -102,6 +102,7 @@ beforeAll(async () => {
     ...hubEnv(join(dir, 'hub')),
     PDM_HUB_WORKFLOW_CMMS_URL: `http://127.0.0.1:${(cmms.address() as AddressInfo).port}/work-orders`,
     PDM_HUB_WORKFLOW_CMMS_SECRET: 'e2e-cmms-shared-secret-0123456789',
+    PDM_HUB_WORKFLOW_CMMS_ALLOW_INSECURE_HTTP: 'true',
   }));
   apiCookie = await login(ready.httpUrl, 'vic', PASSWORDS.vic);
   browser = await launchChromium();

@@ -222,7 +222,7 @@ describe('bad input against a real hub', () => {
     expect(one.body.comments.map((c) => c.text)).toEqual([HOSTILE[1]]);
   });
 
-  it('refuses and counts bad device logins, then locks the address out', async () => {
+  it('refuses and counts bad device logins, then locks that client id out from this address', async () => {
     const attempts: Array<[string, string | undefined, string?]> = [
       ['intruder', 'wrong-secret'],
       ['nobody', 'whatever'],
@@ -244,7 +244,7 @@ describe('bad input against a real hub', () => {
     expect(codes).not.toContain('connected');
     const stats = (await api<{ rejected: Record<string, number> }>('/api/stats')).body.rejected;
     expect((stats.PDM_ERR_AUTH_FAILED ?? 0) + (stats.PDM_ERR_AUTH_LOCKED ?? 0)).toBe(attempts.length);
-    expect(stats.PDM_ERR_AUTH_LOCKED).toBeGreaterThanOrEqual(1); // the default is 5 failures per address
+    expect(stats.PDM_ERR_AUTH_LOCKED).toBeGreaterThanOrEqual(1); // the default is 5 failures of one client id from one address
     expected.PDM_ERR_AUTH_FAILED = stats.PDM_ERR_AUTH_FAILED ?? 0;
     expected.PDM_ERR_AUTH_LOCKED = stats.PDM_ERR_AUTH_LOCKED ?? 0;
   });

@@ -107,7 +107,7 @@ describe('the HTTP API answers as its contract says (http/contract.ts, the sourc
     await new Promise<void>((resolve) => cmms.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(cmms.address() as AddressInfo).port}/hook`;
     hub = await startTestHub(tmp.dir, {
-      workflow: { cmms: { url, secret: 'a-long-enough-shared-secret', maxAttempts: 2 } },
+      workflow: { cmms: { url, allowInsecureHttp: true, secret: 'a-long-enough-shared-secret', maxAttempts: 2 } },
     });
     device = await connectDevice(hub.mqttPort, SITE, DEVICE, secret);
     const envelopes = createEnvelopeFactory({ site: SITE, device: DEVICE });

@@ -37,7 +37,9 @@ describe('webhook outbox API: dead letters listed, retried by a supervisor (in-p
     ] as const)
       await ids.addUser(name, role, PASSWORD);
     hub = await startTestHub(tmp.dir, {
-      workflow: { cmms: { url, secret: 'a-very-long-shared-secret', maxAttempts: 3, baseDelayMs: 10 } },
+      workflow: {
+        cmms: { url, allowInsecureHttp: true, secret: 'a-very-long-shared-secret', maxAttempts: 3, baseDelayMs: 10 },
+      },
     });
     const other = await tempDir();
     await (await IdentityStore.open(other.dir)).addUser('sam', 'supervisor', PASSWORD);

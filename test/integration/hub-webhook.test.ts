@@ -135,6 +135,7 @@ describe('durable webhook outbox across a SIGKILL (real hub process, real CMMS s
     const env = {
       PDM_HUB_WORKFLOW_CMMS_URL: `http://127.0.0.1:${cmmsPort}/work-orders`,
       PDM_HUB_WORKFLOW_CMMS_SECRET: SECRET,
+      PDM_HUB_WORKFLOW_CMMS_ALLOW_INSECURE_HTTP: 'true',
       PDM_HUB_WORKFLOW_CMMS_MAX_ATTEMPTS: '1000',
       PDM_HUB_WORKFLOW_CMMS_BASE_DELAY_MS: '100',
       PDM_HUB_WORKFLOW_CMMS_MAX_DELAY_MS: '400',

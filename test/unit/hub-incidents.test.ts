@@ -94,11 +94,20 @@ describe('incident correlation', () => {
     expect(
       applyEvent(
         state,
-        anomalyEvent('plant-1', 'x', { kind: 'clear', episodeId: 'pushed-episode' }),
+        // From a device the record holds: another device's clear would be ignored (V8).
+        anomalyEvent('plant-1', 'pump-001', { kind: 'clear', episodeId: 'pushed-episode' }),
         300_030_000,
         opts(),
       ),
     ).toMatchObject({ kind: 'joined', inspection: { id: 'pushed' } });
+    expect(
+      applyEvent(
+        state,
+        anomalyEvent('plant-1', 'x', { kind: 'clear', episodeId: 'pushed-episode' }),
+        300_040_000,
+        opts(),
+      ).kind,
+    ).toBe('ignored');
     expect(state.inspections).toHaveLength(2_002);
   });
 });

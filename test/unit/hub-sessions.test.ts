@@ -108,3 +108,25 @@ describe('login sessions on disk', () => {
     await expect((await open()).create('nobody')).rejects.toThrow(/nobody/);
   });
 });
+
+describe('login sessions: absolute lifetime', () => {
+  it('ends a session maxAgeMs after login even while it is used every few minutes', async () => {
+    let clock = 1_900_000_000_000;
+    const store = await SessionStore.open({
+      ttlMs: 30 * 60_000,
+      maxAgeMs: 2 * 60 * 60_000,
+      userOf: () => ({ role: 'viewer', sessionsValidFrom: 0 }),
+      now: () => clock,
+    });
+    const { token } = await store.create('vera');
+    const start = clock;
+    let lastSeen = clock;
+    while (store.fromRequest(request(token))) {
+      lastSeen = clock;
+      clock += 10 * 60_000;
+    }
+    // Used every 10 minutes, idle timeout 30 minutes: only the 2 h absolute lifetime ended it.
+    expect(lastSeen - start).toBe(110 * 60_000);
+    expect(clock - start).toBe(120 * 60_000);
+  });
+});
