@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTrainingData } from '../../cli/commands/train.js';
 import type { RegistryEntry } from '../../hub/registry/store.js';
-import { signManifest } from '../../models/bundle.js';
+import { manifestFields, signManifest } from '../../models/bundle.js';
 import { topicFor } from '../../protocol/topics.js';
 import { SeededRandom } from '../../simulator/random.js';
 import {
@@ -103,16 +103,19 @@ function corrupt(kind: Kind, n: number): { version: string; manifest: Buffer } {
     }
     case 'forged-key': {
       const key = generateKeyPairSync('ed25519').privateKey;
-      return { version, manifest: forged((m) => void (m.signature = signManifest(entry, key))) };
+      return { version, manifest: forged((m) => void (m.signature = signManifest(manifestFields(m as never)!, key))) };
     }
     case 'tampered-field': {
-      const field = (['sha256', 'size', 'modelId'] as const)[n % 3]!;
+      const field = (['sha256', 'size', 'modelId', 'sequence', 'scope', 'rollback'] as const)[n % 6]!;
       return {
         version,
         manifest: forged((m) => {
           if (field === 'sha256') m.sha256 = Array.from({ length: 64 }, () => '0123456789abcdef'[int(16)]).join('');
           if (field === 'size') m.size = entry.size + 1 + int(100);
           if (field === 'modelId') m.modelId = `pump-vibration-pca-${n}`;
+          if (field === 'sequence') m.sequence = (m.sequence as number) + 1 + int(100);
+          if (field === 'scope') m.scope = `device:${SITE}/pump-${2 + int(9)}`;
+          if (field === 'rollback') m.rollback = !m.rollback;
         }),
       };
     }

@@ -8,7 +8,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RunningHub } from '../../hub/hub.js';
 import type { RolloutState } from '../../hub/registry/rollout.js';
 import { readModel } from '../../models/artifacts.js';
-import { encodeBundle, signManifest } from '../../models/bundle.js';
+import { deviceScope, encodeBundle, signManifest } from '../../models/bundle.js';
 import { sha256 } from '../../models/card.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { encode } from '../../protocol/codec.js';
@@ -149,7 +149,17 @@ describe('model rollout through the running hub to a real agent', () => {
   it('refuses a manifest not signed by the hub key and keeps scoring with the model it runs', async () => {
     const forger = generateKeyPairSync('ed25519').privateKey;
     const bundle = readFileSync(hub.models.registry.store.bundlePath('pump-vibration-pca', '1.1.0')!);
-    const fields = { modelId: 'pump-vibration-pca', version: '6.6.6', sha256: sha256(bundle), size: bundle.length };
+    const fields = {
+      modelId: 'pump-vibration-pca',
+      version: '6.6.6',
+      sha256: sha256(bundle),
+      size: bundle.length,
+      release: 99,
+      sequence: Date.now() + 1_000_000,
+      scope: deviceScope(SITE, DEVICE),
+      expiresAt: Date.now() + 60_000,
+      rollback: false,
+    };
     const envelope = { ...createEnvelopeFactory({ site: SITE, device: DEVICE }).next() };
     const forged = encode('model', {
       ...envelope,
@@ -169,5 +179,45 @@ describe('model rollout through the running hub to a real agent', () => {
     expect(device()?.modelVersion).toBe('1.1.0');
     expect(Number.isFinite(hub.ingest.live.get(KEY)?.lastScore)).toBe(true);
     expect(readFileSync(join(dir, 'agent.log'), 'utf8')).toMatch(/model rejected; the running model keeps scoring/);
+  });
+
+  it('refuses a replayed older signed manifest, a downgrade and a manifest for another device; a signed rollback applies', async () => {
+    const registry = hub.models.registry;
+    const v110 = { modelId: 'pump-vibration-pca', version: '1.1.0' };
+    // What an attacker on the network could have recorded while 1.1.0 was current: a genuine, hub-signed manifest.
+    const recorded = registry.manifest(SITE, DEVICE, v110);
+    const card = variant(shippedCopy(dir), dir, '1.2.0');
+    await api('POST', '/api/models', JSON.parse(encodeBundle(readModel(card)).toString('utf8')));
+    const started = await api<RolloutState>('POST', '/api/rollouts', {
+      ...{ modelId: 'pump-vibration-pca', version: '1.2.0' },
+      canaries: [KEY],
+      policy: { soakMs: 0 },
+    });
+    expect(started.status).toBe(201);
+    await waitFor('1.2.0 applied', async () => (device()?.modelVersion === '1.2.0' ? true : undefined));
+
+    const outcome = async (payload: Buffer, what: string): Promise<ModelAckMessage> => {
+      const before = acks.length;
+      await hub.broker.publish(`pdm/v1/${SITE}/${DEVICE}/model`, payload, { qos: 1, retain: true });
+      return waitFor(what, async () => acks.slice(before).find((a) => a.version === '1.1.0'));
+    };
+    const replay = await outcome(recorded, 'the replay refused');
+    expect(replay.result).toBe('rejected');
+    expect(replay.reason).toMatch(
+      /^PDM_ERR_MODEL_REPLAY: manifest for pump-vibration-pca 1\.1\.0 has sequence \d+, not above \d+/,
+    );
+    const downgrade = await outcome(registry.manifest(SITE, DEVICE, v110), 'the downgrade refused');
+    expect(downgrade.reason).toMatch(/^PDM_ERR_MODEL_DOWNGRADE: .*release 1, older than the running release 2/);
+    // Another device's genuine manifest, its (unsigned) envelope rewritten to pass this device's topic check.
+    const theirs = JSON.parse(registry.manifest(SITE, 'pump-other', v110, { rollback: true }).toString());
+    const elsewhere = await outcome(Buffer.from(JSON.stringify({ ...theirs, device: DEVICE })), 'scope refused');
+    expect(elsewhere.reason).toMatch(/^PDM_ERR_MODEL_SCOPE: .*is for device:plant-r\/pump-other, not plant-r\/pump-r/);
+    expect(device()?.modelVersion).toBe('1.2.0');
+    const log = readFileSync(join(dir, 'agent.log'), 'utf8');
+    expect(log).toMatch(/PDM_ERR_MODEL_REPLAY/);
+
+    const rollback = await outcome(registry.manifest(SITE, DEVICE, v110, { rollback: true }), 'the rollback');
+    expect(rollback.result).toBe('applied');
+    await waitFor('the agent back on 1.1.0', async () => (device()?.modelVersion === '1.1.0' ? true : undefined));
   });
 });

@@ -8,7 +8,7 @@ import { registryActions } from '../../hub/registry/api.js';
 import { artifactHandler, registryApiRoutes } from '../../hub/registry/http.js';
 import { ModelRegistry } from '../../hub/registry/registry.js';
 import { readModel } from '../../models/artifacts.js';
-import { encodeBundle, verifyManifest } from '../../models/bundle.js';
+import { encodeBundle, manifestFields, verifyManifest } from '../../models/bundle.js';
 import { decode } from '../../protocol/codec.js';
 
 const logger = pino({ level: 'silent' });
@@ -51,7 +51,8 @@ describe('registry API actions', () => {
       url: '/models/pump-vibration-pca/1.0.0/bundle',
       size: entry.size,
     });
-    expect(verifyManifest(manifest!, manifest!.signature, registry.publicKeyPem)).toBe(true);
+    expect(verifyManifest(manifestFields(manifest!)!, manifest!.signature, registry.publicKeyPem)).toBe(true);
+    expect(manifest).toMatchObject({ scope: 'device:plant/pump-1', rollback: false, release: 1 });
     await expect(api.rollout({ modelId: entry.modelId, version: '1.0.0', canaries: ['plant/pump-3'] })).rejects.toThrow(
       /is still canary; finish or abort it first/,
     );
