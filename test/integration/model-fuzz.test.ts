@@ -42,7 +42,7 @@ type Kind = (typeof KINDS)[number];
 const EXPECTED: Record<Kind, RegExp> = {
   flip: /^PDM_ERR_MODEL_HASH: /,
   truncate: /^PDM_ERR_MODEL_HASH: .*\(truncated\)/,
-  extend: /^PDM_ERR_MODEL_HASH: /,
+  extend: /^PDM_ERR_MODEL_TOO_LARGE: .* announces \d+ bytes, limit \d+; not downloaded/,
   'other-artifact': /^PDM_ERR_MODEL_HASH: /,
   'forged-key': /^PDM_ERR_MODEL_SIGNATURE: /,
   'tampered-field': /^PDM_ERR_MODEL_SIGNATURE: /,
