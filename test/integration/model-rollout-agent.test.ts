@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -219,5 +221,47 @@ describe('model rollout through the running hub to a real agent', () => {
     const rollback = await outcome(registry.manifest(SITE, DEVICE, v110, { rollback: true }), 'the rollback');
     expect(rollback.result).toBe('applied');
     await waitFor('the agent back on 1.1.0', async () => (device()?.modelVersion === '1.1.0' ? true : undefined));
+  });
+
+  it('stops reading an artifact at its signed size: 300 MB from a hostile server leave the agent peak RSS flat', async () => {
+    const entry = hub.models.registry.addFromCard(variant(shippedCopy(dir), dir, '1.3.0'));
+    let sent = 0;
+    const hostile = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }); // chunked: no length announced
+      const chunk = Buffer.alloc(64 * 1024, 0x7b);
+      const pump = (): void => {
+        while (sent < 300 * 1024 * 1024 && !res.destroyed) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    await new Promise<void>((r) => hostile.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}/models/pump-vibration-pca/1.3.0/bundle`;
+    const peakKb = (): number =>
+      Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))![1]);
+    const before = peakKb();
+    // The URL is not signed (the hash and size are): a manifest redirected to the hostile server still verifies.
+    const manifest = JSON.parse(hub.models.registry.manifest(SITE, DEVICE, entry).toString());
+    const started = acks.length;
+    await hub.broker.publish(`pdm/v1/${SITE}/${DEVICE}/model`, Buffer.from(JSON.stringify({ ...manifest, url })), {
+      qos: 1,
+      retain: true,
+    });
+    const ack = await waitFor('the refusal', async () => acks.slice(started).find((a) => a.version === '1.3.0'));
+    const grewMb = (peakKb() - before) / 1024;
+    hostile.closeAllConnections();
+    hostile.close();
+    console.log(
+      `V5: hostile server sent ${(sent / 2 ** 20).toFixed(1)} MB before the agent hung up; agent peak RSS ` +
+        `${(before / 1024).toFixed(0)} -> ${(peakKb() / 1024).toFixed(0)} MB (+${grewMb.toFixed(1)} MB)`,
+    );
+    expect(ack.result).toBe('rejected');
+    expect(ack.reason).toMatch(new RegExp(`^PDM_ERR_MODEL_TOO_LARGE: .* sent more than ${entry.size} bytes`));
+    expect(grewMb).toBeLessThan(40);
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+    expect(device()?.modelVersion).toBe('1.1.0');
   });
 });
