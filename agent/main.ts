@@ -7,6 +7,7 @@ import { onShutdown } from '../config/lifecycle.js';
 import { createEnvelopeFactory } from '../protocol/envelope.js';
 import { deviceClientId, topicFor } from '../protocol/topics.js';
 import { Agent, statusMessage } from './agent.js';
+import { keepPrivate } from '../storage/private-dir.js';
 import { baselineFile } from './baseline-file.js';
 import { heapTrimmer } from './heap-trim.js';
 import { HEAP_TRIM_EVERY_WINDOWS } from './runtime-settings.js';
@@ -33,6 +34,9 @@ export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentP
   const envelopes = createEnvelopeFactory({ site: cfg.site, device: cfg.device });
 
   const outboxDir = resolve(cfg.outbox.dir, cfg.site, cfg.device);
+  // The folders this agent owns; what it writes anywhere is private from here on (umask 077).
+  const own = [outboxDir, ...(cfg.modelSync ? [resolve(cfg.modelSync.dir)] : [])];
+  for (const dir of keepPrivate(own)) logger.warn({ dir }, 'agent directory was readable by others; now 0700');
   const outboxLog = logger.child({ component: 'outbox' });
   const store = await FileOutboxStore.open({
     dir: outboxDir,

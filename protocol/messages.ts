@@ -124,6 +124,12 @@ export const ModelManifestSchema = z.strictObject({
   size: z.number().int().positive(),
   signature: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64'),
   url: z.string().max(1024),
+  // Signed with the fields above since manifest v2; optional here so an agent can name an older hub's manifest.
+  release: z.number().int().nonnegative().optional(),
+  sequence: z.number().int().positive().optional(),
+  scope: shortText.optional(),
+  expiresAt: z.number().int().positive().optional(),
+  rollback: z.boolean().optional(),
 });
 
 export const SCHEMAS = {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { ModelArtifact } from '../../models/artifacts.js';
 import { decodeBundle } from '../../models/bundle.js';
 import { sha256 } from '../../models/card.js';
-import { writeFileAtomicSync } from '../../storage/atomic-file.js';
+import { writeFileAtomicSync, type AtomicFs } from '../../storage/atomic-file.js';
 import { DurableJsonAdapter } from '../../storage/json-adapter.js';
 
 export const POINTER_FILE = 'lkg.json';
@@ -19,9 +19,31 @@ const bundleFile = z
   .string()
   .regex(/^[A-Za-z0-9_-]+\.bundle\.json$/, 'expected a bundle file name in the same directory')
   .nullable();
-const PointerSchema = z.strictObject({ schema: z.literal(1), current: bundleFile, previous: bundleFile });
+const release = z.number().int().nonnegative();
+const PointerSchema = z.union([
+  z.strictObject({
+    schema: z.literal(2),
+    current: bundleFile,
+    previous: bundleFile,
+    /** Registry releases of the two bundles (0: from a hub before releases, or none). */
+    currentRelease: release,
+    previousRelease: release,
+    /** Highest manifest sequence ever applied: a manifest at or below it is a replay. */
+    sequence: z.number().int().nonnegative(),
+  }),
+  // Written by agents before manifest v2: upgraded as it is read.
+  z
+    .strictObject({ schema: z.literal(1), current: bundleFile, previous: bundleFile })
+    .transform((p) => ({ ...p, schema: 2 as const, currentRelease: 0, previousRelease: 0, sequence: 0 })),
+]);
 type Pointer = z.output<typeof PointerSchema>;
-const EMPTY: Pointer = { schema: 1, current: null, previous: null };
+const EMPTY: Pointer = { schema: 2, current: null, previous: null, currentRelease: 0, previousRelease: 0, sequence: 0 };
+
+/** Where a promoted bundle stands in the hub's orders (see models/bundle.ts ManifestFields). */
+export interface PromotionOrder {
+  release: number;
+  sequence: number;
+}
 
 const PRIVATE = { mode: 0o600, dirMode: 0o700 };
 
@@ -35,11 +57,19 @@ export class LastKnownGood {
   private readonly db: LowSync<Pointer>;
   private loaded = false;
 
-  constructor(readonly dir: string) {
+  private readonly fs: AtomicFs | undefined;
+
+  /** `fs` replaces the file calls of writes (tests stop a promotion at a chosen call). */
+  constructor(
+    readonly dir: string,
+    opts: { fs?: AtomicFs } = {},
+  ) {
+    this.fs = opts.fs;
     mkdirSync(dir, { recursive: true, mode: PRIVATE.dirMode });
     const adapter = new DurableJsonAdapter<Pointer>(join(dir, POINTER_FILE), {
       ...PRIVATE,
       parse: (value) => PointerSchema.parse(value),
+      ...(opts.fs ? { fs: opts.fs } : {}),
     });
     this.db = new LowSync<Pointer>(adapter, { ...EMPTY });
   }
@@ -52,20 +82,34 @@ export class LastKnownGood {
     return decodeBundle(readFileSync(file), file);
   }
 
-  promote(bundle: Uint8Array): void {
+  /** The highest manifest sequence applied so far (0: none), and the release of the bundle `load()` returns. */
+  order(): { sequence: number; currentRelease: number } {
+    const p = this.pointerForUpdate();
+    return { sequence: p.sequence, currentRelease: p.currentRelease };
+  }
+
+  /** Writes and syncs the bundle under its own name, then moves the pointer (one atomic write) to it. */
+  promote(bundle: Uint8Array, order: PromotionOrder = { release: 0, sequence: 0 }): void {
     const before = this.pointerForUpdate();
     const name = `bundle-${sha256(bundle).slice(0, 16)}.bundle.json`;
-    writeFileAtomicSync(join(this.dir, name), bundle, PRIVATE);
+    writeFileAtomicSync(join(this.dir, name), bundle, { ...PRIVATE, ...(this.fs ? { fs: this.fs } : {}) });
     this.lastPromoteReplaced = this.exists(before.current);
-    this.save({ schema: 1, current: name, previous: this.lastPromoteReplaced ? before.current : null });
+    this.save({
+      schema: 2,
+      current: name,
+      previous: this.lastPromoteReplaced ? before.current : null,
+      currentRelease: order.release,
+      previousRelease: this.lastPromoteReplaced ? before.currentRelease : 0,
+      sequence: Math.max(before.sequence, order.sequence),
+    });
   }
 
   /** Undo the last promote: previous becomes current again, or, if the agent ran its shipped model, none is. */
   demote(): void {
     const before = this.pointerForUpdate();
     if (this.lastPromoteReplaced && this.exists(before.previous))
-      this.save({ schema: 1, current: before.previous, previous: null });
-    else this.save({ ...before, current: null });
+      this.save({ ...before, current: before.previous, previous: null, currentRelease: before.previousRelease });
+    else this.save({ ...before, current: null, currentRelease: 0 });
   }
 
   private exists(name: string | null): name is string {
@@ -79,7 +123,7 @@ export class LastKnownGood {
     this.loaded = true;
     if (!existsSync(join(this.dir, POINTER_FILE))) {
       const legacy = (which: keyof typeof LEGACY) => (existsSync(join(this.dir, LEGACY[which])) ? LEGACY[which] : null);
-      const adopted: Pointer = { schema: 1, current: legacy('current'), previous: legacy('previous') };
+      const adopted: Pointer = { ...EMPTY, current: legacy('current'), previous: legacy('previous') };
       if (adopted.current !== null || adopted.previous !== null) this.save(adopted);
     }
     return this.db.data;

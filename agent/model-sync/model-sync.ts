@@ -5,7 +5,7 @@ import { PdmError } from '../../protocol/errors.js';
 import type { ModelManifestMessage } from '../../protocol/messages.js';
 import { topicFor } from '../../protocol/topics.js';
 import type { ModelArtifact } from '../../models/artifacts.js';
-import { decodeBundle, verifyManifest } from '../../models/bundle.js';
+import { decodeBundle, manifestFields, scopeCovers, verifyManifest, type ManifestFields } from '../../models/bundle.js';
 import { sha256 } from '../../models/card.js';
 import type { ModelRuntime } from '../../models/runtime.js';
 import type { ModelSyncConfig } from './config.js';
@@ -39,9 +39,25 @@ export interface ModelSyncDeps {
   createRuntime?: (artifact: ModelArtifact) => Promise<ModelRuntime>;
   /** Told about every outcome (tests, health reporting). */
   onOutcome?: (outcome: SyncOutcome) => void;
+  /** The clock manifests' expiry is checked against. */
+  now?: () => number;
 }
 
-const INHERENT = new Set(['PDM_ERR_MODEL_SIGNATURE', 'PDM_ERR_MODEL_INVALID', 'PDM_ERR_MODEL_SHADOW']);
+const INHERENT = new Set([
+  'PDM_ERR_MODEL_SIGNATURE',
+  'PDM_ERR_MODEL_INVALID',
+  'PDM_ERR_MODEL_SHADOW',
+  'PDM_ERR_MODEL_FORMAT',
+  'PDM_ERR_MODEL_SCOPE',
+  'PDM_ERR_MODEL_EXPIRED',
+  'PDM_ERR_MODEL_REPLAY',
+  'PDM_ERR_MODEL_DOWNGRADE',
+  'PDM_ERR_MODEL_TOO_LARGE',
+]);
+/** Refusals that the model's bytes earn, whichever manifest names them. */
+const BAD_CONTENT = new Set(['PDM_ERR_MODEL_INVALID', 'PDM_ERR_MODEL_SHADOW']);
+/** Refusals remembered so a re-delivered manifest is not fetched again; oldest forgotten beyond this many. */
+const MAX_REFUSED = 256;
 
 /** Failure of one step, already carrying the code and words for the ack's reason. */
 const fail = (code: ConstructorParameters<typeof PdmError>[0], detail: string): never => {
@@ -144,7 +160,7 @@ export class ModelSync {
     if (running.id === manifest.modelId && running.version === manifest.version) {
       return this.ack(manifest, 'applied', 'already running');
     }
-    const known = this.refused.get(`${manifest.sha256}:${manifest.signature}`);
+    const known = this.refused.get(`bytes:${manifest.sha256}`) ?? this.refused.get(`sig:${manifest.signature}`);
     if (known) return this.ack(manifest, 'rejected', known);
     let candidate: ModelRuntime | undefined;
     try {
@@ -155,7 +171,7 @@ export class ModelSync {
       candidate = await create(artifact);
       const problem = await shadowProblem(candidate, running, this.deps.model.recent(), this.deps.config.shadow);
       if (problem) fail('PDM_ERR_MODEL_SHADOW', problem);
-      this.lkg.promote(bundle);
+      this.lkg.promote(bundle, { release: manifest.release ?? 0, sequence: manifest.sequence ?? 0 });
       await this.swapIn(candidate, manifest);
       candidate = undefined;
     } catch (error) {
@@ -165,7 +181,7 @@ export class ModelSync {
           ? `${error.code}: ${error.detail ?? error.message}`
           : `unexpected: ${(error as Error).message}`;
       if (error instanceof PdmError && INHERENT.has(error.code))
-        this.refused.set(`${manifest.sha256}:${manifest.signature}`, reason);
+        this.remember(manifest, reason, BAD_CONTENT.has(error.code));
       this.deps.logger.warn(
         { modelId: manifest.modelId, version: manifest.version, reason },
         'model rejected; the running model keeps scoring',
@@ -175,19 +191,83 @@ export class ModelSync {
     return this.ack(manifest, 'applied');
   }
 
-  private async fetchVerified(m: ModelManifestMessage): Promise<{ bundle: Buffer; artifact: ModelArtifact }> {
-    // The signature covers id, version, size and hash: checked first, so an unsigned manifest costs no download.
-    if (!verifyManifest(m, m.signature, this.deps.config.publicKeyPem)) {
+  /** A bad model is remembered by its bytes (the hub re-signs manifests), a bad manifest by its signature. */
+  private remember(m: ModelManifestMessage, reason: string, badContent: boolean): void {
+    if (this.refused.size >= MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);
+    this.refused.set(badContent ? `bytes:${m.sha256}` : `sig:${m.signature}`, reason);
+  }
+
+  /**
+   * Everything the signed manifest alone decides, before a byte is downloaded: its format, the hub's signature, that
+   * it names this device, that it has not expired, that it is newer than every manifest applied so far, and that it
+   * does not send an older release than the running one unless the hub signed it as a rollback.
+   */
+  private checkManifest(m: ModelManifestMessage): ManifestFields {
+    const fields = manifestFields(m);
+    if (!fields)
+      throw new PdmError(
+        'PDM_ERR_MODEL_FORMAT',
+        `manifest for ${m.modelId} ${m.version} is in the old format (its signature covers no device scope, ` +
+          `sequence or expiry, so it could be replayed); upgrade the hub`,
+      );
+    if (!verifyManifest(fields, m.signature, this.deps.config.publicKeyPem))
       fail('PDM_ERR_MODEL_SIGNATURE', `manifest for ${m.modelId} ${m.version} is not signed by the configured hub key`);
-    }
+    const { site, device } = this.deps;
+    if (!scopeCovers(fields.scope, site, device))
+      fail(
+        'PDM_ERR_MODEL_SCOPE',
+        `manifest for ${m.modelId} ${m.version} is for ${fields.scope}, not ${site}/${device}`,
+      );
+    const now = (this.deps.now ?? Date.now)();
+    if (now > fields.expiresAt)
+      fail(
+        'PDM_ERR_MODEL_EXPIRED',
+        `manifest for ${m.modelId} ${m.version} expired at ${new Date(fields.expiresAt).toISOString()} ` +
+          `(device clock ${new Date(now).toISOString()})`,
+      );
+    const applied = this.lkg.order();
+    if (fields.sequence <= applied.sequence)
+      fail(
+        'PDM_ERR_MODEL_REPLAY',
+        `manifest for ${m.modelId} ${m.version} has sequence ${fields.sequence}, not above ${applied.sequence} ` +
+          `already applied`,
+      );
+    const running = this.runningRelease();
+    if (fields.release < running && !fields.rollback)
+      fail(
+        'PDM_ERR_MODEL_DOWNGRADE',
+        `${m.modelId} ${m.version} is release ${fields.release}, older than the running release ${running}, ` +
+          `and the manifest is not a signed rollback`,
+      );
+    return fields;
+  }
+
+  /** The registry release of the model scoring now: the last known good one's, or 0 for the shipped model. */
+  private runningRelease(): number {
+    const lkg = this.lkg.load();
+    const running = this.deps.model.card;
+    return lkg && lkg.card.id === running.id && lkg.card.version === running.version
+      ? this.lkg.order().currentRelease
+      : 0;
+  }
+
+  private async fetchVerified(m: ModelManifestMessage): Promise<{ bundle: Buffer; artifact: ModelArtifact }> {
+    this.checkManifest(m);
+    const limit = this.deps.config.download.maxBytes;
+    if (m.size > limit)
+      fail(
+        'PDM_ERR_MODEL_TOO_LARGE',
+        `${m.modelId} ${m.version} is ${m.size} bytes, over modelSync.download.maxBytes ${limit}`,
+      );
     const url = new URL(m.url, this.deps.config.httpBase ?? 'http://hub.invalid').toString();
-    const { attempts, retryMinMs, retryMaxMs, timeoutMs, maxBytes } = this.deps.config.download;
+    const { attempts, retryMinMs, retryMaxMs, timeoutMs } = this.deps.config.download;
+    // The signed size is the limit: reading stops at the first byte past it.
     const bundle = await download(url, {
       attempts,
       retryMinMs,
       retryMaxMs,
       timeoutMs,
-      maxBytes,
+      maxBytes: m.size,
       ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
       ...(this.deps.sleep ? { sleep: this.deps.sleep } : {}),
       onRetry: (attempt, error) =>
@@ -246,7 +326,7 @@ export class ModelSync {
     this.lkg.demote();
     const reason = `PDM_ERR_MODEL_SHADOW: scored ${score} in its first windows; back to ${standby.card.id} ${standby.card.version}`;
     // Until the hub replaces the retained manifest, a reconnect re-delivers it: do not apply it again.
-    this.refused.set(`${manifest.sha256}:${manifest.signature}`, reason);
+    this.remember(manifest, reason, true);
     this.deps.logger.warn({ modelId: manifest.modelId, version: manifest.version, reason }, 'model rolled back');
     await this.ack(manifest, 'rolled_back', reason);
   }

@@ -11,6 +11,7 @@ import { SwappableModel } from '../../agent/model-sync/swappable.js';
 import { loadOrCreateSigningKey } from '../../hub/registry/keys.js';
 import { RegistryStore } from '../../hub/registry/store.js';
 import { readModel } from '../../models/artifacts.js';
+import { deviceScope, signManifest } from '../../models/bundle.js';
 import { sealCard } from '../../models/card.js';
 import { OnnxModelRuntime } from '../../models/runtime.js';
 import { defaultTrainingData } from '../../cli/commands/train.js';
@@ -66,33 +67,35 @@ export async function run(report: Report): Promise<void> {
     envelopes: createEnvelopeFactory({ site: 's', device: 'd' }),
     subscribe: async () => undefined,
     publish: async () => undefined,
-    fetch: async (url) => {
-      const bytes = bundles.get(url.split('/').at(-2)!)!;
-      return {
-        ok: true,
-        status: 200,
-        arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer,
-      };
-    },
+    fetch: async (url) => new Response(bundles.get(url.split('/').at(-2)!)!),
     onOutcome: (o) => void (o.result === 'applied' ? applied++ : refused.push(o.reason ?? o.result)),
   });
-  const manifests = entries.map(
-    (e) =>
-      encode('model', {
-        ...createEnvelopeFactory({ site: 's', device: 'd' }).next(),
-        modelId: e.modelId,
-        version: e.version,
-        sha256: e.sha256,
-        size: e.size,
-        signature: e.signature,
-        url: `/models/${e.modelId}/${e.version}/bundle`,
-      }).payload,
-  );
+  // A fresh manifest each time (replays are refused); every one a signed rollback, as the two versions alternate.
+  let sequence = 0;
+  const manifest = (e: (typeof entries)[number]): Buffer => {
+    const fields = {
+      modelId: e.modelId,
+      version: e.version,
+      sha256: e.sha256,
+      size: e.size,
+      release: e.release ?? 0,
+      sequence: ++sequence,
+      scope: deviceScope('s', 'd'),
+      expiresAt: Date.now() + 3_600_000,
+      rollback: true,
+    };
+    return encode('model', {
+      ...createEnvelopeFactory({ site: 's', device: 'd' }).next(),
+      ...fields,
+      signature: signManifest(fields, key.privateKey),
+      url: `/models/${e.modelId}/${e.version}/bundle`,
+    }).payload;
+  };
   let turn = 0;
   let apply = Infinity;
   let load = Infinity;
   for (let round = 0; round < 4; round++) {
-    apply = Math.min(apply, await meanMs(() => sync.receive(manifests[turn++ % 2]!), 15));
+    apply = Math.min(apply, await meanMs(() => sync.receive(manifest(entries[turn++ % 2]!)), 15));
     load = Math.min(load, await meanMs(async () => (await OnnxModelRuntime.fromArtifact(shipped)).close(), 15));
   }
   if (refused.length > 0 || applied !== turn)

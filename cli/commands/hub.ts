@@ -4,6 +4,7 @@ import { loadHubConfig } from '../../config/index.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { ROLES, type Role } from '../../hub/inspections/roles.js';
 import { runHub } from '../../hub/main.js';
+import { keepPrivate } from '../../storage/private-dir.js';
 import { resolve } from 'node:path';
 import { fail, failing } from '../errors.js';
 import { registerHubTrain } from './hub-train.js';
@@ -17,7 +18,9 @@ const configOption = [
 ] as const;
 
 async function identitiesFor(configFile: string): Promise<IdentityStore> {
-  return IdentityStore.open(resolve(loadHubConfig(configFile).dataDir));
+  const dataDir = resolve(loadHubConfig(configFile).dataDir);
+  keepPrivate([dataDir]); // the identity file holds password hashes
+  return IdentityStore.open(dataDir);
 }
 
 const iso = (ms: number | undefined): string => (ms === undefined ? '-' : new Date(ms).toISOString());

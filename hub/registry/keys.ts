@@ -50,5 +50,6 @@ export function loadOrCreateSigningKey(dir: string): HubSigningKey {
   }
   const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
   writeFileSync(publicKeyFile, publicKeyPem, { mode: 0o644 });
+  chmodSync(publicKeyFile, 0o644); // the one file meant to be shared (agents are configured with it), whatever the umask
   return { privateKey, publicKeyPem, keyFile, publicKeyFile };
 }

@@ -9,6 +9,7 @@ import type { ModelAckMessage } from '../../protocol/messages.js';
 import { topicFor } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { readModel } from '../../models/artifacts.js';
+import { deviceScope, signManifest } from '../../models/bundle.js';
 import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
 import {
   abortRollout,
@@ -36,8 +37,12 @@ export interface RegistryDeps {
   /** Prefix for artifact URLs in manifests, e.g. `http://hub:8080`; empty = a path the agent resolves itself. */
   baseUrl?: string;
   now?: () => number;
+  /** How long a manifest stays valid; the tick re-signs retained manifests in the second half of their life. */
+  manifestTtlMs?: number;
   logger: Logger;
 }
+
+export const DEFAULT_MANIFEST_TTL_MS = 30 * 24 * 3_600_000;
 
 export const DEFAULT_POLICY: RolloutPolicy = { alarmFactor: 3, minAlarms: 3, soakMs: 10 * 60_000 };
 
@@ -48,6 +53,10 @@ interface Persisted {
   rollouts: RolloutState[];
   /** What each device last applied from the registry: the target of a rollback. */
   deployed: Record<string, ModelRef>;
+  /** The last manifest sequence issued; every manifest gets a higher one. */
+  sequence?: number;
+  /** Per device key, the manifest retained for it now (re-signed before it expires). */
+  retained?: Record<string, { model: ModelRef; rollback: boolean; expiresAt: number }>;
 }
 
 function readState(file: string): Persisted {
@@ -169,6 +178,7 @@ export class ModelRegistry {
 
   /** Periodic: alarm-rate check and soak timer. */
   async tick(): Promise<void> {
+    await this.refreshRetained();
     const current = this.active();
     if (!current) return;
     const now = this.now();
@@ -216,27 +226,61 @@ export class ModelRegistry {
 
   private async carryOut(effect: Effect): Promise<void> {
     const topic = topicFor(effect.site, effect.device, 'model');
+    const retained = (this.state.retained ??= {});
     if (effect.kind === 'clear') {
       // An empty retained message deletes the retained manifest; the device keeps its last known good model.
+      delete retained[deviceKey(effect)];
+      this.persist();
       await this.deps.publish(topic, Buffer.alloc(0), { qos: 1, retain: true });
       return;
     }
-    await this.deps.publish(topic, this.manifest(effect.site, effect.device, effect.model), { qos: 1, retain: true });
+    const rollback = effect.rollback ?? false;
+    const { payload, expiresAt } = this.signed(effect.site, effect.device, effect.model, rollback);
+    retained[deviceKey(effect)] = { model: effect.model, rollback, expiresAt };
+    this.persist();
+    await this.deps.publish(topic, payload, { qos: 1, retain: true });
   }
 
-  manifest(site: string, device: string, model: ModelRef): Buffer {
+  /**
+   * A manifest for one device, signed now: scoped to that device, with the next sequence number and an expiry. The
+   * sequence is at least the clock in ms, so a hub restored from an old backup still issues numbers devices accept.
+   */
+  manifest(site: string, device: string, model: ModelRef, opts: { rollback?: boolean } = {}): Buffer {
+    return this.signed(site, device, model, opts.rollback ?? false).payload;
+  }
+
+  private signed(site: string, device: string, model: ModelRef, rollback: boolean) {
     const entry = this.store.get(model.modelId, model.version);
     const envelope = { ...this.envelopes.next(), site, device };
     const url = `${this.deps.baseUrl ?? ''}${artifactPath(model)}`;
-    return encode('model', {
-      ...envelope,
+    const now = this.now();
+    const sequence = Math.max((this.state.sequence ?? 0) + 1, now);
+    this.state.sequence = sequence;
+    const expiresAt = now + (this.deps.manifestTtlMs ?? DEFAULT_MANIFEST_TTL_MS);
+    const fields = {
       modelId: entry.modelId,
       version: entry.version,
       sha256: entry.sha256,
       size: entry.size,
-      signature: entry.signature,
-      url,
-    }).payload;
+      release: entry.release ?? 0,
+      sequence,
+      scope: deviceScope(site, device),
+      expiresAt,
+      rollback,
+    };
+    const signature = signManifest(fields, this.key.privateKey);
+    return { payload: encode('model', { ...envelope, ...fields, signature, url }).payload, expiresAt };
+  }
+
+  /** Re-signs retained manifests in the second half of their life, so a device that was away still gets a valid one. */
+  private async refreshRetained(): Promise<void> {
+    const ttl = this.deps.manifestTtlMs ?? DEFAULT_MANIFEST_TTL_MS;
+    const now = this.now();
+    for (const [key, r] of Object.entries(this.state.retained ?? {})) {
+      if (r.expiresAt - now > ttl / 2) continue;
+      const [site, device] = key.split('/') as [string, string];
+      await this.carryOut({ kind: 'publish', site, device, model: r.model, rollback: r.rollback });
+    }
   }
 
   private persist(): void {

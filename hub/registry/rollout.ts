@@ -52,8 +52,10 @@ export interface RolloutState {
   steps: RolloutStep[];
 }
 
+/** `rollback` marks a manifest that sends a device back to an older release (agents refuse those otherwise). */
 export type Effect =
-  { kind: 'publish'; site: string; device: string; model: ModelRef } | { kind: 'clear'; site: string; device: string };
+  | { kind: 'publish'; site: string; device: string; model: ModelRef; rollback?: boolean }
+  | { kind: 'clear'; site: string; device: string };
 
 export interface Transition {
   state: RolloutState;
@@ -88,11 +90,12 @@ const clone = (s: RolloutState): RolloutState => ({
   devices: s.devices.map((d) => ({ ...d })),
   steps: [...s.steps],
 });
-const publishTo = (d: RolloutDevice, model: ModelRef): Effect => ({
+const publishTo = (d: RolloutDevice, model: ModelRef, rollback = false): Effect => ({
   kind: 'publish',
   site: d.site,
   device: d.device,
   model,
+  ...(rollback ? { rollback } : {}),
 });
 
 function send(state: RolloutState, group: Group, now: number): Effect[] {
@@ -148,7 +151,7 @@ function rollBack(state: RolloutState, reason: string, now: number): Transition 
   const effects: Effect[] = [];
   for (const d of state.devices) {
     if (d.status === 'waiting') continue;
-    effects.push(d.previous ? publishTo(d, d.previous) : { kind: 'clear', site: d.site, device: d.device });
+    effects.push(d.previous ? publishTo(d, d.previous, true) : { kind: 'clear', site: d.site, device: d.device });
     if (d.status === 'sent' || d.status === 'applied') d.status = 'reverted';
   }
   state.stage = 'rolled_back';

@@ -40,6 +40,7 @@ export const RegistryEntrySchema = z.strictObject({
   sha256: z.string(),
   size: z.number().int(),
   signature: z.string(),
+  release: z.number().int().optional(),
   kind: z.string(),
   threshold: z.number(),
   features: z.array(z.string()),

@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { PdmError } from '../../protocol/errors.js';
 import { ID_PATTERN } from '../../protocol/device.js';
 import type { ModelArtifact } from '../../models/artifacts.js';
-import { encodeBundle, signManifest } from '../../models/bundle.js';
+import { encodeBundle, signEntry } from '../../models/bundle.js';
 import { sha256 } from '../../models/card.js';
 import { writeFileAtomicSync } from '../../storage/atomic-file.js';
 
@@ -14,7 +14,11 @@ export interface RegistryEntry {
   version: string;
   sha256: string;
   size: number;
+  /** The registry's signature of the four fields above (see signEntry); devices get per-device manifests instead. */
   signature: string;
+  /** Order of registration, signed into every manifest: an agent refuses a lower one unless it is a rollback.
+   * Versions registered before releases existed count as 0. */
+  release?: number;
   kind: string;
   threshold: number;
   features: string[];
@@ -28,7 +32,7 @@ export interface RegistryEntry {
  * either the old file or the whole new one, never half of one (nor an empty file the rename got ahead of).
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  writeFileAtomicSync(path, data);
+  writeFileAtomicSync(path, data, { mode: 0o600, dirMode: 0o700 });
 }
 
 const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
@@ -40,7 +44,7 @@ export class RegistryStore {
     private readonly signingKey: KeyObject,
     private readonly now: () => number = Date.now,
   ) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
   add(artifact: ModelArtifact, origin: { trainingJob?: string } = {}): RegistryEntry {
@@ -62,7 +66,8 @@ export class RegistryStore {
     const fields = { modelId: card.id, version: card.version, sha256: digest, size: bundle.length };
     const entry: RegistryEntry = {
       ...fields,
-      signature: signManifest(fields, this.signingKey),
+      signature: signEntry(fields, this.signingKey),
+      release: Math.max(0, ...this.list().map((e) => e.release ?? 0)) + 1,
       kind: card.kind,
       threshold: card.threshold.value,
       features: card.features.names,

@@ -13,7 +13,7 @@ import {
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { PdmError } from '../../protocol/errors.js';
-import { fsyncDirNow } from './durable-file.js';
+import { fsyncDirNow, PRIVATE_FILES } from './durable-file.js';
 
 export const writeError = (file: string, error: unknown) =>
   new PdmError('PDM_ERR_STORE_WRITE', `${file}: ${(error as Error).message}`, { cause: error });
@@ -101,8 +101,8 @@ export class DurableAppender {
 
   private openNow(): number {
     if (this.fd !== undefined) return this.fd;
-    mkdirSync(dirname(this.path), { recursive: true });
-    const fd = openSync(this.path, 'a');
+    mkdirSync(dirname(this.path), { recursive: true, mode: PRIVATE_FILES.dirMode });
+    const fd = openSync(this.path, 'a', PRIVATE_FILES.mode);
     try {
       fsyncDirNow(dirname(this.path));
     } catch (error) {

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 import { DurableAppender, writeError } from './append-file.js';
-import { fsyncDirNow } from './durable-file.js';
+import { fsyncDirNow, PRIVATE_FILES } from './durable-file.js';
 import { writeFileAtomic } from '../../storage/atomic-file.js';
 
 /**
@@ -97,7 +97,7 @@ export class FileArchive implements ArchiveFile {
     const path = generationPath(this.base, generation);
     try {
       rmSync(`${path}${INDEX}`, { force: true }); // one left by an earlier try at this generation describes other bytes
-      const handle = await open(path, 'w');
+      const handle = await open(path, 'w', PRIVATE_FILES.mode);
       try {
         // A megabyte or so per write: the pieces are records, mostly far smaller.
         let batch: Buffer[] = [];
@@ -208,7 +208,7 @@ export class FileArchive implements ArchiveFile {
   async writeIndex(data: Buffer): Promise<void> {
     const path = `${this.path}${INDEX}`;
     // This temp name is the one the start-up scan knows as an index write cut short.
-    await writeFileAtomic(path, data, { tempPath: `${path}.tmp` });
+    await writeFileAtomic(path, data, { tempPath: `${path}.tmp`, ...PRIVATE_FILES });
   }
 
   readAt(offset: number, length: number): Buffer {

@@ -10,6 +10,9 @@ export interface DocumentAdapter<T> {
   readonly lastWrittenBytes?: number | undefined;
 }
 
+/** Hub state (password hashes, sessions, what devices reported) is for the hub's user only. */
+export const PRIVATE_FILES = { mode: 0o600, dirMode: 0o700 } as const;
+
 /** A big document is written and synced in pieces of this many bytes (see `DurableJsonFile.write`). */
 const SYNC_EVERY = 2 * 1024 * 1024;
 
@@ -86,7 +89,7 @@ export class DurableJsonFile<T> implements DocumentAdapter<T> {
     }
     // Synced as it goes: one flush of a whole big document (the hub's snapshot) would hold up every fsync of the
     // journal on the same file system meanwhile (ext4 commits them together), so a commit waits for a piece.
-    writeFileAtomicSync(this.file, text, { syncEvery: SYNC_EVERY, keepPrevious: this.prev });
+    writeFileAtomicSync(this.file, text, { syncEvery: SYNC_EVERY, keepPrevious: this.prev, ...PRIVATE_FILES });
     this.lastWrittenBytes = text.length;
   }
 }

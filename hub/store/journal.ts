@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PdmError } from '../../protocol/errors.js';
 import { DurableAppender, writeError } from './append-file.js';
-import { fsyncDirNow } from './durable-file.js';
+import { fsyncDirNow, PRIVATE_FILES } from './durable-file.js';
 
 /**
  * An append-only log of group commits, in generations: `current` (appended to), `previous` (the generation the
@@ -243,7 +243,8 @@ export class FileJournal implements Journal {
     try {
       this.file.closeNow();
       // An older generation marks a fold under way, so it exists even when empty: a reopen must finish that fold.
-      if (!renameIfThere(`${this.path}.prev`, `${this.path}.older`)) writeFileSync(`${this.path}.older`, '');
+      if (!renameIfThere(`${this.path}.prev`, `${this.path}.older`))
+        writeFileSync(`${this.path}.older`, '', { mode: PRIVATE_FILES.mode });
       this.hasOlder = true;
       renameIfThere(this.path, `${this.path}.prev`);
       fsyncDirNow(dirname(this.path));

@@ -7,7 +7,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { createHub, type RunningHub } from '../../hub/hub.js';
 import type { RegistryEntry } from '../../hub/registry/store.js';
 import type { TrainingJob } from '../../hub/training/jobs.js';
-import { decodeBundle, verifyManifest } from '../../models/bundle.js';
+import { decodeBundle, verifyEntry } from '../../models/bundle.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { topicFor } from '../../protocol/topics.js';
@@ -201,8 +201,8 @@ describe('hub training from telemetry and outcomes', () => {
       features: ['vibration.rms', 'vibration.peak', 'temperature.mean'],
     });
     const { publicKeyPem } = await get<{ publicKeyPem: string }>('/api/models/public-key', sam);
-    expect(verifyManifest(entry, entry.signature, publicKeyPem)).toBe(true);
-    expect(verifyManifest({ ...entry, version: '1.0.1' }, entry.signature, publicKeyPem)).toBe(false);
+    expect(verifyEntry(entry, entry.signature, publicKeyPem)).toBe(true);
+    expect(verifyEntry({ ...entry, version: '1.0.1' }, entry.signature, publicKeyPem)).toBe(false);
 
     const bundle = Buffer.from(await (await api('/models/pca-plant-1-pump-7/1.0.0/bundle')).arrayBuffer());
     expect(bundle.length).toBe(entry.size);

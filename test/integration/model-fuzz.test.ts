@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTrainingData } from '../../cli/commands/train.js';
 import type { RegistryEntry } from '../../hub/registry/store.js';
-import { signManifest } from '../../models/bundle.js';
+import { manifestFields, signManifest } from '../../models/bundle.js';
 import { topicFor } from '../../protocol/topics.js';
 import { SeededRandom } from '../../simulator/random.js';
 import {
@@ -42,7 +42,7 @@ type Kind = (typeof KINDS)[number];
 const EXPECTED: Record<Kind, RegExp> = {
   flip: /^PDM_ERR_MODEL_HASH: /,
   truncate: /^PDM_ERR_MODEL_HASH: .*\(truncated\)/,
-  extend: /^PDM_ERR_MODEL_HASH: /,
+  extend: /^PDM_ERR_MODEL_TOO_LARGE: .* announces \d+ bytes, limit \d+; not downloaded/,
   'other-artifact': /^PDM_ERR_MODEL_HASH: /,
   'forged-key': /^PDM_ERR_MODEL_SIGNATURE: /,
   'tampered-field': /^PDM_ERR_MODEL_SIGNATURE: /,
@@ -103,16 +103,19 @@ function corrupt(kind: Kind, n: number): { version: string; manifest: Buffer } {
     }
     case 'forged-key': {
       const key = generateKeyPairSync('ed25519').privateKey;
-      return { version, manifest: forged((m) => void (m.signature = signManifest(entry, key))) };
+      return { version, manifest: forged((m) => void (m.signature = signManifest(manifestFields(m as never)!, key))) };
     }
     case 'tampered-field': {
-      const field = (['sha256', 'size', 'modelId'] as const)[n % 3]!;
+      const field = (['sha256', 'size', 'modelId', 'sequence', 'scope', 'rollback'] as const)[n % 6]!;
       return {
         version,
         manifest: forged((m) => {
           if (field === 'sha256') m.sha256 = Array.from({ length: 64 }, () => '0123456789abcdef'[int(16)]).join('');
           if (field === 'size') m.size = entry.size + 1 + int(100);
           if (field === 'modelId') m.modelId = `pump-vibration-pca-${n}`;
+          if (field === 'sequence') m.sequence = (m.sequence as number) + 1 + int(100);
+          if (field === 'scope') m.scope = `device:${SITE}/pump-${2 + int(9)}`;
+          if (field === 'rollback') m.rollback = !m.rollback;
         }),
       };
     }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { verifyManifest } from '../../models/bundle.js';
+import { verifyEntry } from '../../models/bundle.js';
 import { runPdm } from '../../testkit/processes.js';
 
 describe('pdm model (registry CLI, real process)', () => {
@@ -22,7 +22,7 @@ describe('pdm model (registry CLI, real process)', () => {
     const entry = JSON.parse(
       readFileSync(join(data, 'registry', 'models', 'pump-vibration-pca', '1.0.0', 'entry.json'), 'utf8'),
     );
-    expect(verifyManifest(entry, entry.signature, key.stdout)).toBe(true);
+    expect(verifyEntry(entry, entry.signature, key.stdout)).toBe(true);
   });
 
   it('names a bad card and exits non-zero without a stack trace', async () => {

@@ -7,7 +7,7 @@ import { defaultTrainingData } from '../../cli/commands/train.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { topicFor } from '../../protocol/topics.js';
-import { signManifest } from '../../models/bundle.js';
+import { manifestFields, signManifest } from '../../models/bundle.js';
 import {
   SITE,
   shippedCopy,
@@ -63,7 +63,7 @@ describe('model sync against a real broker and HTTP', () => {
     const entry = hub.registry.addFromCard(variant(shipped, dir, '1.1.0'));
     const forger = generateKeyPairSync('ed25519').privateKey;
     const manifest = JSON.parse(hub.registry.manifest(SITE, 'pump-1', entry).toString());
-    manifest.signature = signManifest(entry, forger);
+    manifest.signature = signManifest(manifestFields(manifest)!, forger);
     await hub.publish(topicFor(SITE, 'pump-1', 'model'), Buffer.from(JSON.stringify(manifest)));
     expect(await rejectedAndOldModelScores('1.1.0')).toMatch(
       /^PDM_ERR_MODEL_SIGNATURE: .*not signed by the configured hub key/,

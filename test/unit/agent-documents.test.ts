@@ -85,9 +85,12 @@ describe('the last known good model pointer', () => {
     expect(lkg.load()?.card.version).toBe('2.0.0');
     expect(lkg.load('previous')?.card.version).toBe('1.5.0');
     expect(JSON.parse(readFileSync(join(dir, POINTER_FILE), 'utf8'))).toEqual({
-      schema: 1,
+      schema: 2,
       current: 'current.bundle.json',
       previous: 'previous.bundle.json',
+      currentRelease: 0,
+      previousRelease: 0,
+      sequence: 0,
     });
     // The next promote keeps the adopted current as previous and drops the bundle nothing names any more.
     lkg.promote(bundle('3.0.0'));
@@ -96,6 +99,23 @@ describe('the last known good model pointer', () => {
     expect(existsSync(join(dir, 'previous.bundle.json'))).toBe(false);
     lkg.demote();
     expect(new LastKnownGood(dir).load()?.card.version).toBe('2.0.0');
+  });
+
+  it('reads a pointer an agent before manifest v2 wrote as release 0 and sequence 0, and upgrades it on the next write', () => {
+    const dir = join(fresh(), 'lkg');
+    new LastKnownGood(dir).promote(bundle('2.0.0'));
+    const pointer = JSON.parse(readFileSync(join(dir, POINTER_FILE), 'utf8'));
+    writeFileSync(join(dir, POINTER_FILE), JSON.stringify({ schema: 1, current: pointer.current, previous: null }));
+    const lkg = new LastKnownGood(dir);
+    expect(lkg.load()?.card.version).toBe('2.0.0');
+    expect(lkg.order()).toEqual({ sequence: 0, currentRelease: 0 });
+    lkg.promote(bundle('3.0.0'), { release: 4, sequence: 40 });
+    expect(JSON.parse(readFileSync(join(dir, POINTER_FILE), 'utf8'))).toMatchObject({
+      schema: 2,
+      currentRelease: 4,
+      previousRelease: 0,
+      sequence: 40,
+    });
   });
 
   it('keeps at most two bundles, private, and a demote after a first promote goes back to the shipped model', () => {

@@ -20,11 +20,7 @@ const opts = {
   maxBytes: 1000,
   sleep: async () => undefined,
 };
-const body = (status: number, text = '') => ({
-  ok: status < 300,
-  status,
-  arrayBuffer: async () => new TextEncoder().encode(text).buffer as ArrayBuffer,
-});
+const body = (status: number, text = '') => new Response(status === 204 ? null : text, { status });
 
 describe('execution providers', () => {
   it('keeps only listed providers whose library is installed, always ending with cpu, and says why it dropped one', () => {
@@ -78,8 +74,25 @@ describe('artifact download', () => {
     const missing: FetchLike = async () => (calls++, body(404));
     await expect(download('http://h/x', { ...opts, fetch: missing })).rejects.toThrow(/answered 404/);
     expect(calls).toBe(1);
-    await expect(download('http://h/x', { ...opts, fetch: async () => body(200, 'x'.repeat(2000)) })).rejects.toThrow(
-      /2000 bytes, limit 1000/,
+  });
+
+  it('refuses a larger announced length before reading, and stops reading a body that runs over the limit', async () => {
+    let pulled = 0;
+    const endless = (): Response =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull: (c) => void (pulled++, c.enqueue(new Uint8Array(100))),
+        }),
+      );
+    let calls = 0;
+    const over = download('http://h/x', { ...opts, fetch: async () => (calls++, endless()) });
+    await expect(over).rejects.toThrow(/sent more than 1000 bytes; stopped reading there/);
+    await expect(over).rejects.toMatchObject({ code: 'PDM_ERR_MODEL_TOO_LARGE' });
+    expect(calls).toBe(1); // final: not retried
+    expect(pulled).toBeLessThan(20);
+    const announced = new Response('x'.repeat(2000), { headers: { 'content-length': '2000' } });
+    await expect(download('http://h/x', { ...opts, fetch: async () => announced })).rejects.toThrow(
+      /announces 2000 bytes, limit 1000; not downloaded/,
     );
   });
 });

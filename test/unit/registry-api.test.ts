@@ -8,7 +8,7 @@ import { registryActions } from '../../hub/registry/api.js';
 import { artifactHandler, registryApiRoutes } from '../../hub/registry/http.js';
 import { ModelRegistry } from '../../hub/registry/registry.js';
 import { readModel } from '../../models/artifacts.js';
-import { encodeBundle, verifyManifest } from '../../models/bundle.js';
+import { encodeBundle, manifestFields, verifyManifest } from '../../models/bundle.js';
 import { decode } from '../../protocol/codec.js';
 
 const logger = pino({ level: 'silent' });
@@ -51,7 +51,8 @@ describe('registry API actions', () => {
       url: '/models/pump-vibration-pca/1.0.0/bundle',
       size: entry.size,
     });
-    expect(verifyManifest(manifest!, manifest!.signature, registry.publicKeyPem)).toBe(true);
+    expect(verifyManifest(manifestFields(manifest!)!, manifest!.signature, registry.publicKeyPem)).toBe(true);
+    expect(manifest).toMatchObject({ scope: 'device:plant/pump-1', rollback: false, release: 1 });
     await expect(api.rollout({ modelId: entry.modelId, version: '1.0.0', canaries: ['plant/pump-3'] })).rejects.toThrow(
       /is still canary; finish or abort it first/,
     );
@@ -109,5 +110,44 @@ describe('registry API actions', () => {
     const req = (method: string, url: string) => ({ method, url }) as never;
     expect(handler(req('GET', '/api/models'), {} as never)).toBe(false);
     expect(handler(req('POST', '/models/pump-vibration-pca/1.0.0/bundle'), {} as never)).toBe(false);
+  });
+});
+
+describe('manifest signing in the registry', () => {
+  it('signs each manifest for one device with a rising sequence, and re-signs retained ones before they expire', async () => {
+    let now = 1_000;
+    const dir = mkdtempSync(join(tmpdir(), 'pdm-registry-ttl-'));
+    const sent: Array<{ topic: string; payload: Buffer }> = [];
+    const registry = new ModelRegistry({
+      dir,
+      logger,
+      now: () => now,
+      manifestTtlMs: 10_000,
+      publish: async (topic, payload) => void sent.push({ topic, payload }),
+    });
+    const entry = registry.store.add(shipped);
+    await registry.start({ model: entry, canaries: [{ site: 'plant', device: 'pump-1' }] });
+    const read = (i: number) => {
+      const d = decode(sent[i]!.topic, sent[i]!.payload);
+      if (!d.ok || d.value.channel !== 'model') throw new Error('not a manifest');
+      return d.value.message;
+    };
+    const first = read(0);
+    expect(first).toMatchObject({ scope: 'device:plant/pump-1', expiresAt: 11_000, rollback: false, release: 1 });
+    now = 5_000; // less than half the lifetime gone: nothing to do
+    await registry.tick();
+    expect(sent).toHaveLength(1);
+    now = 7_000;
+    await registry.tick();
+    expect(sent).toHaveLength(2);
+    const second = read(1);
+    expect(second).toMatchObject({ version: first.version, scope: first.scope, expiresAt: 17_000 });
+    expect(second.sequence!).toBeGreaterThan(first.sequence!);
+    expect(verifyManifest(manifestFields(second)!, second.signature, registry.publicKeyPem)).toBe(true);
+    // The hub restarted from its state file: the sequence still rises, however the clock stands.
+    now = 2_000;
+    const again = new ModelRegistry({ dir, logger, now: () => now, publish: async () => undefined });
+    const third = JSON.parse(again.manifest('plant', 'pump-1', entry).toString());
+    expect(third.sequence).toBeGreaterThan(second.sequence!);
   });
 });

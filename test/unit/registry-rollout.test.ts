@@ -74,7 +74,7 @@ describe('rollout state machine', () => {
     const t = onAck(started.state, ack('c1', 'rejected', '2', 'PDM_ERR_MODEL_SIGNATURE: bad'), 50);
     expect(t.state.stage).toBe('rolled_back');
     expect(t.state.reason).toMatch(/canary s\/c1 rejected the model: PDM_ERR_MODEL_SIGNATURE/);
-    expect(t.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1 }]);
+    expect(t.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1, rollback: true }]);
     expect(status(t.state)).toEqual({ c1: 'rejected', f1: 'waiting', f2: 'waiting' });
     expect(started.state.stage).toBe('canary'); // pure: the input state is untouched
     // Later acks (the previous model re-applied) change nothing.
@@ -95,7 +95,7 @@ describe('rollout state machine', () => {
     const r = onTick(t.state, { 's/c1': { after: 7, before: 2 } }, 500);
     expect(r.state.stage).toBe('rolled_back');
     expect(r.state.steps.map((s) => s.step).slice(-2)).toEqual(['alarm-rate', 'rolled-back']);
-    expect(r.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1 }]);
+    expect(r.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1, rollback: true }]);
   });
 
   it('can be aborted by hand, reverting every device that was sent the model', () => {
@@ -105,8 +105,8 @@ describe('rollout state machine', () => {
     const a = abortRollout(t.state, 'operator said so', 20);
     expect(a.state.stage).toBe('rolled_back');
     expect(a.effects).toEqual([
-      { kind: 'publish', site: 's', device: 'c1', model: v1 },
-      { kind: 'publish', site: 's', device: 'f1', model: v1 },
+      { kind: 'publish', site: 's', device: 'c1', model: v1, rollback: true },
+      { kind: 'publish', site: 's', device: 'f1', model: v1, rollback: true },
       { kind: 'clear', site: 's', device: 'f2' },
     ]);
     expect(abortRollout(a.state, 'again', 30).effects).toEqual([]);

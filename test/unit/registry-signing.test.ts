@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readModel } from '../../models/artifacts.js';
-import { decodeBundle, encodeBundle, signManifest, verifyManifest } from '../../models/bundle.js';
+import {
+  decodeBundle,
+  deviceScope,
+  encodeBundle,
+  scopeCovers,
+  signManifest,
+  verifyEntry,
+  verifyManifest,
+} from '../../models/bundle.js';
 import { sealCard, sha256 } from '../../models/card.js';
 import { KEY_FILE, loadOrCreateSigningKey } from '../../hub/registry/keys.js';
 import { RegistryStore } from '../../hub/registry/store.js';
@@ -13,7 +21,17 @@ import { isPdmError } from '../../protocol/errors.js';
 
 const shippedCard = fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url));
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'pdm-registry-'));
-const fields = { modelId: 'pump', version: '2.0.0', sha256: 'a'.repeat(64), size: 1234 };
+const fields = {
+  modelId: 'pump',
+  version: '2.0.0',
+  sha256: 'a'.repeat(64),
+  size: 1234,
+  release: 7,
+  sequence: 1_700_000_000_000,
+  scope: deviceScope('plant', 'pump-1'),
+  expiresAt: 1_800_000_000_000,
+  rollback: false,
+};
 
 describe('hub signing key', () => {
   it('is generated once with mode 0600, read back unchanged, and its public key exported', () => {
@@ -40,7 +58,18 @@ describe('manifest signatures', () => {
   it('verify for exactly the signed fields and key', () => {
     const sig = signManifest(fields, privateKey);
     expect(verifyManifest(fields, sig, publicKeyPem)).toBe(true);
-    for (const changed of [{ version: '2.0.1' }, { sha256: 'b'.repeat(64) }, { size: 1235 }, { modelId: 'fan' }]) {
+    const changes = [
+      { version: '2.0.1' },
+      { sha256: 'b'.repeat(64) },
+      { size: 1235 },
+      { modelId: 'fan' },
+      { release: 8 },
+      { sequence: 1_700_000_000_001 },
+      { scope: deviceScope('plant', 'pump-2') },
+      { expiresAt: 1_900_000_000_000 },
+      { rollback: true },
+    ];
+    for (const changed of changes) {
       expect(verifyManifest({ ...fields, ...changed }, sig, publicKeyPem)).toBe(false);
     }
   });
@@ -51,6 +80,14 @@ describe('manifest signatures', () => {
     expect(verifyManifest(fields, sig, other)).toBe(false);
     expect(verifyManifest(fields, sig, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey)).toBe(false);
     expect(verifyManifest(fields, 'AAAA', publicKeyPem)).toBe(false);
+  });
+
+  it('scope a manifest to one device or to one site', () => {
+    expect(scopeCovers('device:plant/pump-1', 'plant', 'pump-1')).toBe(true);
+    expect(scopeCovers('device:plant/pump-1', 'plant', 'pump-2')).toBe(false);
+    expect(scopeCovers('device:plant/pump-1', 'plant-2', 'pump-1')).toBe(false);
+    expect(scopeCovers('site:plant', 'plant', 'pump-9')).toBe(true);
+    expect(scopeCovers('site:plant', 'other', 'pump-9')).toBe(false);
   });
 });
 
@@ -77,7 +114,8 @@ describe('model bundles and the registry store', () => {
     const bytes = readFileSync(store.bundlePath(entry.modelId, entry.version)!);
     expect(entry.size).toBe(bytes.length);
     expect(entry.sha256).toBe(sha256(bytes));
-    expect(verifyManifest(entry, entry.signature, key.publicKeyPem)).toBe(true);
+    expect(verifyEntry(entry, entry.signature, key.publicKeyPem)).toBe(true);
+    expect(entry.release).toBe(1);
     expect(store.add(artifact)).toEqual(entry); // same content again: a no-op
     const changed = sealCard({ ...artifact.card, threshold: { ...artifact.card.threshold, value: 99 } });
     try {
