@@ -13,6 +13,8 @@ import { LoginThrottle, type LoginThrottleOptions } from './auth/rate-limit.js';
 import { registerDriftMetrics } from './drift/metrics.js';
 import { DriftMonitor } from './drift/monitor.js';
 import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
+import { registerHealthMetrics } from './health/metrics.js';
+import { HealthTracker, type IsoChannel } from './health/tracker.js';
 import { LiveFeed } from './http/live.js';
 import { ScoreHistory } from './http/score-history.js';
 import { startHttp } from './http/server.js';
@@ -23,6 +25,10 @@ import { createBroker, type DeviceMessageSink, type HubBroker } from './mqtt/bro
 import { readPem } from './mqtt/listeners.js';
 import { createExternalBroker } from './mqtt/external.js';
 import { Ingest } from './mqtt/ingest.js';
+import { createNotifier } from './notify/wire.js';
+import type { Inspection } from './inspections/records.js';
+import { FeatureCatalog } from './reasons/catalog.js';
+import { anomalyReason } from './reasons/reason.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { DurableJsonFile } from './store/durable-file.js';
 import { HubStore } from './store/store.js';
@@ -57,6 +63,8 @@ export interface RunningHub {
   training: TrainingJobs | undefined;
   /** Per device: recent telemetry against its model card's training distribution. */
   drift: DriftMonitor;
+  /** Per device: healthy, watch, alarm or offline. */
+  health: HealthTracker;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
@@ -73,6 +81,7 @@ export async function createHub(
 ): Promise<RunningHub> {
   const dataDir = resolve(cfg.dataDir);
   const now = overrides.now ?? Date.now;
+  const catalog = new FeatureCatalog(cfg.features.channels);
   const store = await openStore(cfg, dataDir, logger);
   const identities = await IdentityStore.open(dataDir);
   logger.info(
@@ -101,7 +110,15 @@ export async function createHub(
   const workflowLog = logger.child({ component: 'workflow' });
   const activities =
     overrides.activities ??
-    createActivities({ webhooks: await openWebhooks(cfg, dataDir, store, logger), publish, logger: workflowLog });
+    createActivities({
+      webhooks: await openWebhooks(cfg, dataDir, store, logger, (i) => anomalyReason(i, catalog)),
+      publish,
+      logger: workflowLog,
+    });
+  const live = new LiveFeed(200, { maxPerUser: cfg.http.maxStreamsPerUser });
+  const health = createHealth(cfg, { now, catalog, live, logger: logger.child({ component: 'health' }) });
+  for (const record of store.devices()) health.tracker.seed(record);
+  const notifications = createNotifier(cfg.notifications, catalog, logger.child({ component: 'notifications' }));
   const workflow = new Workflow({
     store,
     identities,
@@ -110,6 +127,8 @@ export async function createHub(
     routing: cfg.routing,
     logger: workflowLog,
     now,
+    notifier: notifications.notifier,
+    health: (site, device) => health.tracker.get(site, device),
   });
   const models = createHubRegistry({
     dataDir,
@@ -129,7 +148,6 @@ export async function createHub(
     models,
     metrics: metrics.registry,
   });
-  const live = new LiveFeed(200, { maxPerUser: cfg.http.maxStreamsPerUser });
   const scores = new ScoreHistory();
   const ingest = new Ingest({
     store,
@@ -147,7 +165,10 @@ export async function createHub(
       metrics.ingestSeconds.observe(channel, seconds);
       live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
     },
+    onStatus: (msg) => health.tracker.status(msg),
+    onEvent: (msg) => health.tracker.event(msg),
     onTelemetry: (msg) => {
+      health.tracker.telemetry(msg);
       scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
       telemetry?.log.append(msg);
       drift.observe(msg);
@@ -161,6 +182,7 @@ export async function createHub(
     webhooks: activities.webhooks,
     connectedClients: () => broker.connectedClients,
   });
+  registerHealthMetrics(metrics.registry, health.tracker);
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {
@@ -200,6 +222,8 @@ export async function createHub(
       models,
       training,
       drift: drift.monitor,
+      health: health.tracker,
+      catalog,
     },
     logger: logger.child({ component: 'http' }),
     dashboard: createStaticHandler(DASHBOARD_DIR),
@@ -222,12 +246,15 @@ export async function createHub(
     telemetry,
     training,
     drift: drift.monitor,
+    health: health.tracker,
     refreshIdentities,
     async close() {
+      health.stop();
       models.close();
       identities.close();
       await workflow.stop();
       await activities.webhooks?.close();
+      await notifications.close();
       await http.close();
       await sessions.close();
       await broker.close();
@@ -259,6 +286,7 @@ async function openWebhooks(
   dataDir: string,
   store: HubStore,
   logger: Logger,
+  reason: (inspection: Inspection) => string,
 ): Promise<WebhookOutbox | undefined> {
   if (!cfg.workflow.cmms) {
     if (hasWebhookOutbox(dataDir))
@@ -275,6 +303,7 @@ async function openWebhooks(
     cmms: cfg.workflow.cmms,
     inspections: store.hotInspections(),
     archived: store,
+    reason,
     logger: logger.child({ component: 'webhooks' }),
   });
 }
@@ -324,6 +353,37 @@ function createDrift(
       }
     },
   };
+}
+
+/** The health tracker: a state change goes to the live stream and the log; silence is checked every checkSeconds. */
+function createHealth(
+  cfg: HubConfig,
+  deps: { now: () => number; catalog: FeatureCatalog; live: LiveFeed; logger: Logger },
+): { tracker: HealthTracker; stop(): void } {
+  const iso20816: Record<string, IsoChannel> = {};
+  for (const [channel, info] of Object.entries(cfg.features.channels))
+    if (info.iso20816) iso20816[channel] = info.iso20816;
+  const tracker = new HealthTracker({
+    settings: { ...cfg.health, offlineAfterMs: cfg.health.offlineAfterSeconds * 1000 },
+    catalog: deps.catalog,
+    iso20816,
+    now: deps.now,
+    onChange: (change) => {
+      deps.live.publishHealth(change);
+      const fields = {
+        device: deviceKey(change),
+        state: change.health.state,
+        previous: change.previous,
+        reason: change.health.reason,
+      };
+      if (change.health.state === 'alarm' || change.health.state === 'offline')
+        deps.logger.warn(fields, 'health changed');
+      else deps.logger.info(fields, 'health changed');
+    },
+  });
+  const timer = setInterval(() => tracker.tick(), cfg.health.checkSeconds * 1000);
+  timer.unref();
+  return { tracker, stop: () => clearInterval(timer) };
 }
 
 /** The embedded broker, or the client of an external one (which authenticates devices itself). */

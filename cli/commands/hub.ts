@@ -7,6 +7,7 @@ import { runHub } from '../../hub/main.js';
 import { keepPrivate } from '../../storage/private-dir.js';
 import { resolve } from 'node:path';
 import { fail, failing } from '../errors.js';
+import { registerHubRollout } from './hub-rollout.js';
 import { registerHubTrain } from './hub-train.js';
 import { shipped } from '../paths.js';
 
@@ -76,6 +77,7 @@ export function registerHub(program: Command): void {
       }),
     );
 
+  registerHubRollout(hub);
   registerHubTrain(hub);
 
   const user = hub.command('user').description('Users of the HTTP API (roles: viewer, technician, supervisor).');

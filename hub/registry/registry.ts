@@ -13,6 +13,7 @@ import { deviceScope, signManifest } from '../../models/bundle.js';
 import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
 import {
   abortRollout,
+  DEFAULT_APPLY_TIMEOUT_MS,
   onAck,
   onTick,
   planProblem,
@@ -44,7 +45,12 @@ export interface RegistryDeps {
 
 export const DEFAULT_MANIFEST_TTL_MS = 30 * 24 * 3_600_000;
 
-export const DEFAULT_POLICY: RolloutPolicy = { alarmFactor: 3, minAlarms: 3, soakMs: 10 * 60_000 };
+export const DEFAULT_POLICY: RolloutPolicy = {
+  alarmFactor: 3,
+  minAlarms: 3,
+  soakMs: 10 * 60_000,
+  applyTimeoutMs: DEFAULT_APPLY_TIMEOUT_MS,
+};
 
 export const artifactPath = (m: ModelRef): string =>
   `/models/${encodeURIComponent(m.modelId)}/${encodeURIComponent(m.version)}/bundle`;
@@ -176,7 +182,7 @@ export class ModelRegistry {
     );
   }
 
-  /** Periodic: alarm-rate check and soak timer. */
+  /** Periodic: answers past the time limit, alarm-rate check and soak timer. */
   async tick(): Promise<void> {
     await this.refreshRetained();
     const current = this.active();
@@ -217,10 +223,9 @@ export class ModelRegistry {
     for (const effect of t.effects) await this.carryOut(effect);
     if (changed) {
       const last = t.state.steps.at(-1);
-      this.deps.logger.info(
-        { rollout: t.state.id, stage: t.state.stage, step: last?.step, detail: last?.detail },
-        'rollout step',
-      );
+      const fields = { rollout: t.state.id, stage: t.state.stage, step: last?.step, detail: last?.detail };
+      if (t.state.stage === 'failed' || last?.step === 'ack-timeout') this.deps.logger.warn(fields, 'rollout step');
+      else this.deps.logger.info(fields, 'rollout step');
     }
   }
 
