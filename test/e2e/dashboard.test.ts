@@ -172,7 +172,7 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     expect((await inspection(id)).status).toBe('acknowledged');
 
     await page.getByLabel('Assignee').fill('tina');
-    await page.getByRole('button', { name: 'Assign' }).click();
+    await page.getByRole('button', { name: 'Assign', exact: true }).click();
     await expect.poll(() => state.textContent()).toBe('assigned');
     expect(await inspection(id)).toMatchObject({ status: 'assigned', assignee: 'tina' });
 
@@ -185,7 +185,7 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     ).toBe(0);
 
     await page.getByRole('button', { name: 'Start work' }).click();
-    await expect.poll(() => state.textContent()).toBe('in_progress');
+    await expect.poll(() => state.textContent()).toBe('in progress');
     await page.getByLabel('Outcome').selectOption('bearing');
     await page.getByRole('button', { name: 'Resolve' }).click();
     await expect.poll(() => state.textContent()).toBe('resolved');
@@ -231,10 +231,11 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
   it('shows a fleet of 1,000 machines at a glance, with a filter that narrows it', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, 'tina');
-    const started = Date.now();
     await page.goto(`${ready.httpUrl}/#/fleet`);
+    // A fresh load, timed by the page itself from navigation to the first complete page (pdm:first-render).
+    await page.reload();
     await page.locator('tr[data-device="fan-0999"]').waitFor();
-    const renderMs = Date.now() - started;
+    const renderMs = await page.evaluate(() => performance.getEntriesByName('pdm:first-render')[0]?.startTime ?? NaN);
     expect(await page.locator('tr[data-device]').count()).toBe(1001);
     const tiles = await page.getByRole('region', { name: 'Fleet summary' }).textContent();
     expect(tiles).toContain('1001Machines');
@@ -248,7 +249,8 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     await page.goto(`${ready.httpUrl}/#/fleet`);
     await expect.poll(() => page.getByLabel('Filter machines').inputValue(), { timeout: 15_000 }).toBe('fan-0042');
     await expect.poll(() => page.locator('tr[data-device]').count(), { timeout: 15_000 }).toBe(1);
-    console.log(`fleet page with 1,001 machines rendered in ${renderMs} ms (informational, not asserted)`);
+    console.log(`fleet page with 1,001 machines: first render ${Math.round(renderMs)} ms after navigation`);
+    expect(renderMs).toBeLessThan(1000);
     await page.close();
   });
 
@@ -274,6 +276,8 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     await page.getByLabel('State', { exact: true }).selectOption('resolved');
     await page.getByLabel('Sort by').selectOption('priority');
     await page.getByRole('heading', { name: 'Inspections', exact: true }).click();
+    const updates = async () => Number((await page.locator('main').getAttribute('data-updates')) ?? 0);
+    const before = await updates();
     await table.evaluate((element) => element.setAttribute('data-before-update', ''));
     // A comment through the API is a live update: the open queue redraws with the new data.
     const cookie = await login(ready.httpUrl, 'tina', PASSWORDS.tina);
@@ -284,7 +288,9 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
       body: JSON.stringify({ text: 'checked the coupling' }),
     });
     expect(res.status).toBe(201);
-    await page.locator('table[aria-label="Inspections"]:not([data-before-update])').waitFor({ timeout: 15_000 });
+    await expect.poll(updates, { timeout: 15_000 }).toBeGreaterThan(before);
+    // Updated in place: the same table, not a new one drawn over the user's choices.
+    expect(await table.getAttribute('data-before-update')).toBe('');
     expect(await page.getByLabel('State', { exact: true }).inputValue()).toBe('resolved');
     expect(await page.getByLabel('Sort by').inputValue()).toBe('priority');
     expect(await page.locator('tr[data-inspection]').count()).toBe(1);
