@@ -107,7 +107,7 @@ describe.skipIf(!withChromium)('dashboard flows in a real browser', () => {
     await card.getByRole('link').click();
     const state = page.getByTestId('state');
     await expect.poll(() => state.textContent()).toBe('open');
-    expect(await page.title()).toBe('pump-9 · Inspection');
+    expect(await page.title()).toBe('pump-9 · Inspection · edge-pdm');
     await page.getByRole('button', { name: 'Acknowledge' }).click();
     await expect.poll(() => state.textContent()).toBe('acknowledged');
     await page.getByRole('button', { name: 'Assign to me' }).click();
@@ -166,9 +166,13 @@ describe.skipIf(!withChromium)('dashboard flows in a real browser', () => {
     await signIn(page, 'sam');
     const chart = page.locator('.chart[aria-label="Anomaly score"]');
     await chart.locator('canvas').waitFor();
-    expect(await page.title()).toBe('pump-9 · Machine');
+    expect(await page.title()).toBe('pump-9 · Machine · edge-pdm');
     expect(await page.getByRole('list', { name: 'Chart markers' }).textContent()).toContain('inspection opened');
 
+    // Enough points that a zoomed part of the chart holds several.
+    await expect
+      .poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 30_000 })
+      .toBeGreaterThan(30);
     // Zoom by dragging across the middle of the plot.
     const over = await chart.locator('.u-over').boundingBox();
     const y = over!.y + over!.height / 2;
@@ -207,11 +211,19 @@ describe.skipIf(!withChromium)('dashboard flows in a real browser', () => {
 
     // Log axis, and a wider range read from the hub.
     await page.getByLabel('Score axis').selectOption('log');
-    await expect.poll(() => chart.textContent()).toContain('score (log)');
+    await expect.poll(() => chart.getAttribute('data-scale')).toBe('log');
+    await chart.locator('canvas').waitFor();
+    // The zoom outlives the change of axis (the chart is drawn anew on a log scale).
+    expect(await span()).toEqual(zoomed);
     const asked = page.waitForRequest((r) => r.url().includes('/scores?'));
     await page.getByLabel('Time range').selectOption('day');
     const from = Number(new URL((await asked).url()).searchParams.get('from'));
     expect(Math.abs(Date.now() - 86_400_000 - from)).toBeLessThan(60_000);
+    // A new range is a new view: the zoom gives way to it.
+    await expect.poll(() => chart.getAttribute('data-zoomed')).toBe('false');
+    await chart.locator('canvas').waitFor();
+    expect(await page.getByRole('alert').filter({ hasText: /\S/ }).allTextContents()).toEqual([]);
+    expect(await page.locator('input[aria-label="From"]').isVisible()).toBe(false);
     await shot(page, 'machine-day-log');
     await page.close();
   });

@@ -14,7 +14,7 @@ export const MARKERS: Record<Marker['kind'], { color: string; label: string }> =
   closed: { color: '#1a7f37', label: 'inspection closed' },
 };
 
-/** Short numbers for the score axis, so labels stay narrow and never run into each other. */
+/** Short numbers for the score axis, so labels stay narrow and never run into each other (a log axis leaves some unnamed). */
 const tick = (v: number): string =>
   Math.abs(v) >= 10_000 || (v !== 0 && Math.abs(v) < 0.01) ? v.toExponential(0) : String(+v.toPrecision(3));
 
@@ -52,6 +52,12 @@ export class ScoreChart {
       if (this.zoom) this.plot!.setScale('x', this.zoom);
     });
     this.ours = false;
+    this.mirror();
+  }
+
+  /** Back to following the data (a new time range was chosen): the next points set the span. */
+  unzoom(): void {
+    this.zoom = undefined;
     this.mirror();
   }
 
@@ -120,7 +126,12 @@ export class ScoreChart {
       ],
       axes: [
         { space: 90 },
-        { label: this.log ? 'score (log)' : 'score', size: 60, space: 30, values: (_u, vs) => vs.map(tick) },
+        {
+          label: this.log ? 'score (log)' : 'score',
+          size: 60,
+          space: 30,
+          values: (_u, vs) => vs.map((v) => (v === null ? '' : tick(v))),
+        },
       ],
       hooks: {
         draw: [(u) => this.drawMarkers(u)],
@@ -149,6 +160,8 @@ export class ScoreChart {
     this.element.dataset.xMin = String(x?.min ?? '');
     this.element.dataset.xMax = String(x?.max ?? '');
     this.element.dataset.zoomed = String(!!this.zoom);
+    this.element.dataset.scale = this.log ? 'log' : 'linear';
+    this.element.dataset.points = String(this.series.t.length);
     this.element.dataset.last = String(this.series.t[this.series.t.length - 1] ?? '');
   }
 

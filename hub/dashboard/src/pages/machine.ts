@@ -73,7 +73,8 @@ export async function machinePage(site: string, device: string): Promise<View> {
     trend.from = a;
     if (Number.isFinite(b)) trend.to = b;
     else delete trend.to;
-    void refresh();
+    chart.unzoom();
+    reload();
   };
   range.addEventListener('change', () => {
     trend.range = range.value;
@@ -83,7 +84,8 @@ export async function machinePage(site: string, device: string): Promise<View> {
       to.value ||= trend.to ? local(trend.to) : '';
       return;
     }
-    void refresh();
+    chart.unzoom();
+    reload();
   });
   axis.addEventListener('change', () => {
     trend.log = axis.value === 'log';
@@ -95,6 +97,9 @@ export async function machinePage(site: string, device: string): Promise<View> {
     download(`${site}-${device}-scores-${stamp(shown.t[0])}.csv`, scoresCsv(shown));
   });
 
+  /** A re-read the user asked for (a new range): a failure is said beside the controls. */
+  const reload = () =>
+    void refresh().catch((e: Error) => (error.textContent = `Could not read the scores: ${e.message}`));
   const refresh = async () => {
     const [devices, inspections, series] = await Promise.all([
       api.devices(),
