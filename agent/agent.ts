@@ -284,6 +284,7 @@ export class Agent {
           features,
           score: score.score,
           threshold: score.threshold,
+          model: { id: this.detector.modelId, version: this.detector.modelVersion },
         }),
         'telemetry',
         false,

@@ -13,6 +13,8 @@ import { FailedLoginLimiter } from './auth/rate-limit.js';
 import { registerDriftMetrics } from './drift/metrics.js';
 import { DriftMonitor } from './drift/monitor.js';
 import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
+import { registerHealthMetrics } from './health/metrics.js';
+import { HealthTracker, type IsoChannel } from './health/tracker.js';
 import { LiveFeed } from './http/live.js';
 import { ScoreHistory } from './http/score-history.js';
 import { startHttp } from './http/server.js';
@@ -22,6 +24,7 @@ import { createMetrics, registerHubMetrics } from './metrics/metrics.js';
 import { createBroker, type DeviceMessageSink, type HubBroker } from './mqtt/broker.js';
 import { createExternalBroker } from './mqtt/external.js';
 import { Ingest } from './mqtt/ingest.js';
+import { FeatureCatalog } from './reasons/catalog.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { DurableJsonFile } from './store/durable-file.js';
 import { HubStore } from './store/store.js';
@@ -56,6 +59,8 @@ export interface RunningHub {
   training: TrainingJobs | undefined;
   /** Per device: recent telemetry against its model card's training distribution. */
   drift: DriftMonitor;
+  /** Per device: healthy, watch, alarm or offline. */
+  health: HealthTracker;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
@@ -129,6 +134,9 @@ export async function createHub(
   });
   const live = new LiveFeed();
   const scores = new ScoreHistory();
+  const catalog = new FeatureCatalog(cfg.features.channels);
+  const health = createHealth(cfg, { now, catalog, live, logger: logger.child({ component: 'health' }) });
+  for (const record of store.devices()) health.tracker.seed(record);
   const ingest = new Ingest({
     store,
     routing: cfg.routing,
@@ -145,7 +153,10 @@ export async function createHub(
       metrics.ingestSeconds.observe(channel, seconds);
       live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
     },
+    onStatus: (msg) => health.tracker.status(msg),
+    onEvent: (msg) => health.tracker.event(msg),
     onTelemetry: (msg) => {
+      health.tracker.telemetry(msg);
       scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
       telemetry?.log.append(msg);
       drift.observe(msg);
@@ -159,6 +170,7 @@ export async function createHub(
     webhooks: activities.webhooks,
     connectedClients: () => broker.connectedClients,
   });
+  registerHealthMetrics(metrics.registry, health.tracker);
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
   identities.watch(dropRevoked, (error) => authLog.error({ err: error.message }, 'could not re-read identities'));
   const refreshIdentities = async (): Promise<string[]> => {
@@ -192,6 +204,8 @@ export async function createHub(
       models,
       training,
       drift: drift.monitor,
+      health: health.tracker,
+      catalog,
     },
     logger: logger.child({ component: 'http' }),
     dashboard: createStaticHandler(DASHBOARD_DIR),
@@ -214,8 +228,10 @@ export async function createHub(
     telemetry,
     training,
     drift: drift.monitor,
+    health: health.tracker,
     refreshIdentities,
     async close() {
+      health.stop();
       models.close();
       identities.close();
       await workflow.stop();
@@ -316,6 +332,37 @@ function createDrift(
       }
     },
   };
+}
+
+/** The health tracker: a state change goes to the live stream and the log; silence is checked every checkSeconds. */
+function createHealth(
+  cfg: HubConfig,
+  deps: { now: () => number; catalog: FeatureCatalog; live: LiveFeed; logger: Logger },
+): { tracker: HealthTracker; stop(): void } {
+  const iso20816: Record<string, IsoChannel> = {};
+  for (const [channel, info] of Object.entries(cfg.features.channels))
+    if (info.iso20816) iso20816[channel] = info.iso20816;
+  const tracker = new HealthTracker({
+    settings: { ...cfg.health, offlineAfterMs: cfg.health.offlineAfterSeconds * 1000 },
+    catalog: deps.catalog,
+    iso20816,
+    now: deps.now,
+    onChange: (change) => {
+      deps.live.publishHealth(change);
+      const fields = {
+        device: deviceKey(change),
+        state: change.health.state,
+        previous: change.previous,
+        reason: change.health.reason,
+      };
+      if (change.health.state === 'alarm' || change.health.state === 'offline')
+        deps.logger.warn(fields, 'health changed');
+      else deps.logger.info(fields, 'health changed');
+    },
+  });
+  const timer = setInterval(() => tracker.tick(), cfg.health.checkSeconds * 1000);
+  timer.unref();
+  return { tracker, stop: () => clearInterval(timer) };
 }
 
 /** The embedded broker, or the client of an external one (which authenticates devices itself). */

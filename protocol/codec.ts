@@ -103,7 +103,8 @@ function keyCount(x: object): number {
 function isContribution(c: unknown): boolean {
   return (
     isRecord(c) &&
-    keyCount(c) === 3 &&
+    keyCount(c) === (c.normal === undefined ? 3 : 4) &&
+    (c.normal === undefined || isFiniteNumber(c.normal)) &&
     isShortText(c.feature) &&
     isFiniteNumber(c.value) &&
     typeof c.share === 'number' &&
@@ -146,7 +147,7 @@ export const EVENT_FAST_PATH: { readonly [K in keyof EventMessage]-?: (x: unknow
   score: isFiniteNumber,
   threshold: isFiniteNumber,
   severity: (x) => x === 'info' || x === 'warning' || x === 'critical',
-  model: (x) => isRecord(x) && keyCount(x) === 2 && isShortText(x.id) && isShortText(x.version),
+  model: isModelRef,
   contributions: (x) => Array.isArray(x) && x.length <= 16 && x.every(isContribution),
   windowStart: isCount,
   windowEnd: isCount,
@@ -160,17 +161,28 @@ export const TELEMETRY_FAST_PATH: { readonly [K in keyof TelemetryMessage]-?: (x
   features: isFeatures,
   score: isFiniteNumber,
   threshold: isFiniteNumber,
+  // Optional: a check that passes undefined is an optional field's.
+  model: (x) => x === undefined || isModelRef(x),
 };
 
-/** A check that the value is an object with exactly these fields, each valid. */
+function isModelRef(x: unknown): boolean {
+  return isRecord(x) && keyCount(x) === 2 && isShortText(x.id) && isShortText(x.version);
+}
+
+/** A check that the value is an object with exactly these fields (optional ones may be absent), each valid. */
 function exactly(checks: Readonly<Record<string, (x: unknown) => boolean>>): (x: unknown) => boolean {
   const fields = Object.keys(checks);
   const tests = fields.map((field) => checks[field]!);
   return (x) => {
-    // Exactly as many keys as the schema has fields, each present and valid: so there is no other key.
-    if (!isRecord(x) || keyCount(x) !== fields.length) return false;
-    for (let i = 0; i < fields.length; i++) if (!tests[i]!(x[fields[i]!])) return false;
-    return true;
+    if (!isRecord(x)) return false;
+    // As many keys as fields present, each valid (a missing required one fails its check): so there is no other key.
+    let present = 0;
+    for (let i = 0; i < fields.length; i++) {
+      const value = x[fields[i]!];
+      if (!tests[i]!(value)) return false;
+      if (value !== undefined) present += 1;
+    }
+    return keyCount(x) === present;
   };
 }
 

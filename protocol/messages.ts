@@ -37,6 +37,8 @@ export const ContributionSchema = z.strictObject({
   value: finite,
   /** Share of the score this feature explains, 0..1. */
   share: z.number().min(0).max(1),
+  /** The feature's normal value: its mean over the commissioning baseline (optional; older agents leave it out). */
+  normal: finite.optional(),
 });
 
 export const StatusSchema = z.strictObject({
@@ -69,6 +71,8 @@ export const TelemetrySchema = z.strictObject({
   features: z.record(shortText, finite).refine((f) => Object.keys(f).length <= 256, 'at most 256 features'),
   score: finite,
   threshold: finite,
+  /** The model that scored the window (optional; older agents leave it out). */
+  model: z.strictObject({ id: shortText, version: shortText }).optional(),
 });
 
 export const HealthSchema = z.strictObject({

@@ -119,6 +119,53 @@ export const HubConfigSchema = z.strictObject({
     })
     .prefault({}),
   /**
+   * Health per machine (healthy, watch, alarm, offline) from the agent's scores, anomaly events and link; the rule is
+   * in hub/health/rule.ts and docs/hub.md.
+   */
+  health: z
+    .strictObject({
+      /** Nothing heard from an agent for this long: offline. */
+      offlineAfterSeconds: z.number().positive().max(86_400).default(60),
+      /** The latest scores the rule looks at, and how many of them over the threshold make an alarm. */
+      windows: z.number().int().min(1).max(100).default(5),
+      alarmWindows: z.number().int().min(1).max(100).default(3),
+      /** The latest score at or over this share of the threshold: watch. */
+      watchFraction: z.number().positive().max(1).default(0.8),
+      /** How often silence is checked for. */
+      checkSeconds: z.number().positive().max(3600).default(5),
+    })
+    .refine((h) => h.alarmWindows <= h.windows, {
+      message: 'alarmWindows must be at most windows',
+      path: ['alarmWindows'],
+    })
+    .prefault({}),
+  /** Sensor channels as people know them: the unit and name each feature's plain-language text uses. */
+  features: z
+    .strictObject({
+      channels: z
+        .record(
+          z.string().min(1).max(64),
+          z
+            .strictObject({
+              unit: z.string().max(16).default(''),
+              label: z.string().min(1).max(64).optional(),
+              /** Velocity RMS in mm/s: also judged by ISO 20816-3's zones for this machine group and foundation. */
+              iso20816: z
+                .strictObject({
+                  group: z.union([z.literal(1), z.literal(2)]),
+                  foundation: z.enum(['rigid', 'flexible']),
+                })
+                .optional(),
+            })
+            .refine((c) => !c.iso20816 || c.unit === 'mm/s', {
+              message: 'an ISO 20816-3 channel must be velocity RMS with unit mm/s',
+              path: ['unit'],
+            }),
+        )
+        .default({}),
+    })
+    .prefault({}),
+  /**
    * Drift: each device's recent telemetry against its model card's training distribution, as a PSI per feature and
    * for the score (below warnPsi stable, from warnPsi a moderate shift, from alarmPsi a significant one).
    */

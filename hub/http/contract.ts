@@ -24,6 +24,7 @@ import {
   InspectionSchema,
   InspectionViewSchema,
   KpisSchema,
+  LiveMessageSchema,
   LoginRequestSchema,
   OkSchema,
   RevokeResultSchema,
@@ -39,9 +40,10 @@ import {
   WebhooksSchema,
 } from './schemas.js';
 
-/** The path parameters the API uses, one meaning each: `{id}` a UUID, `{site}` and `{device}` ids. */
+/** The path parameters the API uses, one meaning each: `{id}` a record's id (a UUID), `{site}` and `{device}` ids. */
 export const PATH_PARAMS = {
-  id: /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/,
+  // Any id-like text reaches its handler, so a wrong one is answered "no inspection <id>", not "no route".
+  id: /[A-Za-z0-9._-]{1,64}/,
   site: new RegExp(ID_PATTERN.source.slice(1, -1)),
   device: new RegExp(ID_PATTERN.source.slice(1, -1)),
 } as const;
@@ -68,6 +70,8 @@ export interface Operation {
   responses: Partial<Record<200 | 201 | 202, Answer>>;
   /** Errors the operation itself may answer with, beside the router's (login, role, CSRF, bad input). */
   errors?: ErrorCode[];
+  /** A server-sent event stream: the JSON each `data:` line holds. */
+  events?: z.ZodType;
 }
 
 const op = <const O extends Operation>(o: O): O => o;
@@ -137,7 +141,9 @@ export const api = {
     method: 'POST',
     path: '/api/inspections/{id}/transitions',
     role: 'technician',
-    summary: 'Move an inspection through its workflow (technician; assign and escalate: supervisor)',
+    summary:
+      'Move an inspection through its workflow (technician; assign and escalate: supervisor; take assigns it to ' +
+      'the caller)',
     body: TransitionRequestSchema,
     responses: { 200: InspectionSchema },
     errors: ['PDM_ERR_NOT_FOUND', 'PDM_ERR_TRANSITION'],
@@ -196,6 +202,7 @@ export const api = {
     summary: 'Recent anomaly scores and thresholds of one device, downsampled on the server (bucket maxima)',
     query: ScoresQuerySchema,
     responses: { 200: ScoreSeriesSchema },
+    errors: ['PDM_ERR_NOT_FOUND'],
   }),
   drift: op({
     method: 'GET',
@@ -235,8 +242,11 @@ export const api = {
     method: 'GET',
     path: '/api/stream',
     role: 'viewer',
-    summary: 'Server-sent events: one line whenever devices, inspections or scores change',
-    responses: { 200: { contentType: 'text/event-stream', description: 'data: {"topic", "at"} lines' } },
+    summary:
+      'Server-sent events: a {"topic", "at"} line whenever devices, inspections or scores change (at most one per ' +
+      'topic a second), and a device.health line with the new health at once whenever a device changes state',
+    responses: { 200: { contentType: 'text/event-stream', description: 'data: lines, each a LiveMessage' } },
+    events: LiveMessageSchema,
   }),
   train: op({
     method: 'POST',
@@ -328,6 +338,9 @@ export const api = {
 } as const satisfies Record<string, Operation>;
 
 export type Api = typeof api;
+
+/** One message of the live stream (GET /api/stream). */
+export type LiveMessage = z.output<typeof LiveMessageSchema>;
 export type OperationName = keyof Api;
 
 /** The body an operation answers with on success (its JSON schemas' output). */

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import type { HealthChange } from '../health/tracker.js';
+import type { LiveMessage } from './contract.js';
 
 export type LiveTopic = 'device' | 'inspection' | 'stats';
 
@@ -40,10 +42,25 @@ export class LiveFeed {
     if (this.pending.has(topic) || this.clients.size === 0) return;
     const timer = setTimeout(() => {
       this.pending.delete(topic);
-      this.write(`data: ${JSON.stringify({ topic, at: Date.now() })}\n\n`);
+      const message: LiveMessage = { topic, at: Date.now() };
+      this.write(`data: ${JSON.stringify(message)}\n\n`);
     }, this.minIntervalMs);
     timer.unref();
     this.pending.set(topic, timer);
+  }
+
+  /** A device's health state changed: told at once, with the new health, not coalesced (each one matters). */
+  publishHealth(change: HealthChange): void {
+    if (this.clients.size === 0) return;
+    const message: LiveMessage = {
+      topic: 'device.health',
+      at: Date.now(),
+      site: change.site,
+      device: change.device,
+      previous: change.previous ?? null,
+      health: { ...change.health, since: new Date(change.health.since).toISOString() },
+    };
+    this.write(`data: ${JSON.stringify(message)}\n\n`);
   }
 
   private write(text: string): void {

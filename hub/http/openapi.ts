@@ -12,6 +12,7 @@ import {
   InspectionSchema,
   InspectionViewSchema,
   KpisSchema,
+  LiveMessageSchema,
   SessionSchema,
   WatchSchema,
   WebhooksSchema,
@@ -28,6 +29,7 @@ const SHARED: Record<string, z.ZodType> = {
   Device: DeviceViewSchema,
   DriftReport: DriftReportSchema,
   Kpis: KpisSchema,
+  LiveMessage: LiveMessageSchema,
   Webhooks: WebhooksSchema,
   TrainingJob: TrainingJobSchema,
   RegistryEntry: RegistryEntrySchema,
@@ -121,6 +123,8 @@ function build() {
       ...(parameters.length ? { parameters } : {}),
       ...(o.body ? { requestBody: { required: true, content: json(ref(idOf.get(o.body)!)) } } : {}),
       responses: { ...answers, ...errorsOf(o) },
+      // An event stream's messages: OpenAPI 3.1 has no field for them.
+      ...(o.events ? { 'x-events': ref(idOf.get(o.events)!) } : {}),
     };
   }
   return {

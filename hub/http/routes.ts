@@ -5,6 +5,9 @@ import { PdmError } from '../../protocol/errors.js';
 import type { FailedLoginLimiter } from '../auth/rate-limit.js';
 import type { IdentityStore } from '../auth/identities.js';
 import type { DriftMonitor } from '../drift/monitor.js';
+import type { HealthTracker } from '../health/tracker.js';
+import type { FeatureCatalog } from '../reasons/catalog.js';
+import { anomalyReason, describeContributions } from '../reasons/reason.js';
 import type { Role } from '../inspections/roles.js';
 import type { Inspection } from '../inspections/records.js';
 import { shareToPeople } from '../inspections/routing.js';
@@ -44,6 +47,18 @@ export interface ApiDeps {
   drift: DriftMonitor;
   /** Training from the telemetry log; undefined when the log is disabled. */
   training?: TrainingJobs | undefined;
+  /** Each device's health state, and the names and units that turn features into plain words. */
+  health: HealthTracker;
+  catalog: FeatureCatalog;
+}
+
+/** An inspection as the API shows it: each feature with its name, unit and normal, and the reason in plain words. */
+export function presentInspection<I extends Inspection>(inspection: I, catalog: FeatureCatalog) {
+  return {
+    ...inspection,
+    contributions: describeContributions(inspection.contributions, catalog),
+    reason: anomalyReason(inspection, catalog),
+  };
 }
 
 type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -166,20 +181,33 @@ export const routes: Route[] = [
       (!q.status || i.status === q.status) &&
       (!q.priority || i.priority === q.priority) &&
       (!q.assignee || i.assignee === q.assignee);
-    const list = deps.store.findInspections(matches).map((i) => ({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }));
+    const list = deps.store
+      .findInspections(matches)
+      .map((i) => presentInspection({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }, deps.catalog));
     return { body: list.sort((a, b) => b.createdAt - a.createdAt) };
   }),
   route('inspection', ({ params, session, deps }) => {
     // With every event it took: spilled and archived ones are read back from the store's archive file.
     const inspection = deps.store.whole(deps.workflow.get(params.id!));
-    return { body: { ...inspection, actions: allowedActions(inspection.status, session!.role) } };
+    return {
+      body: {
+        ...presentInspection(inspection, deps.catalog),
+        actions: allowedActions(inspection.status, session!.role),
+      },
+    };
   }),
   route('transition', async ({ params, body, session, deps }) => ({
-    body: deps.store.whole(await deps.workflow.transition(params.id!, body, actorOf(session))),
+    body: presentInspection(
+      deps.store.whole(await deps.workflow.transition(params.id!, body, actorOf(session))),
+      deps.catalog,
+    ),
   })),
   route('comment', async ({ params, body, session, deps }) => ({
     status: 201,
-    body: deps.store.whole(await deps.workflow.comment(params.id!, actorOf(session), body.text)),
+    body: presentInspection(
+      deps.store.whole(await deps.workflow.comment(params.id!, actorOf(session), body.text)),
+      deps.catalog,
+    ),
   })),
   route('watches', ({ query, deps }) => ({
     body: deps.store.findWatches(query.status).sort((a, b) => b.openedAt - a.openedAt),
@@ -187,9 +215,16 @@ export const routes: Route[] = [
   route('devices', ({ deps }) => ({
     body: deps.store.devices().map((d) => {
       const drift = deps.drift.report(d.site, d.device);
+      const { lastSeen: heard, model, ...live } = deps.ingest.live.get(deviceKey(d)) ?? {};
+      deps.health.seed(d);
+      const health = deps.health.get(d.site, d.device)!;
       return {
         ...d,
-        ...deps.ingest.live.get(deviceKey(d)),
+        ...live,
+        // Telemetry and events keep these current; a status message comes only at boot and on a change.
+        lastSeen: Math.max(d.lastSeen, heard ?? 0),
+        ...(model ? { model, modelVersion: model.version } : {}),
+        health: { ...health, since: new Date(health.since).toISOString() },
         credentials: deps.identities.isActiveDevice(deviceClientId(d))
           ? ('active' as const)
           : ('none or revoked' as const),
@@ -216,14 +251,12 @@ export const routes: Route[] = [
       storeWrites: deps.store.writes,
     },
   })),
-  route('scores', ({ params, query, deps }) => ({
-    body: deps.scores.read(
-      deviceKey({ site: params.site!, device: params.device! }),
-      query.points,
-      query.from,
-      query.to,
-    ),
-  })),
+  route('scores', ({ params, query, deps }) => {
+    const ref = { site: params.site!, device: params.device! };
+    if (!deps.store.device(ref) && !deps.scores.has(deviceKey(ref)))
+      throw new PdmError('PDM_ERR_NOT_FOUND', `no device ${params.site}/${params.device}`);
+    return { body: deps.scores.read(deviceKey(ref), query.points, query.from, query.to) };
+  }),
   route('drift', ({ params, deps }) => {
     const report = deps.drift.report(params.site!, params.device!);
     if (!report)

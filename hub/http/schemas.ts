@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../../protocol/device.js';
 import { ContributionSchema, EventSchema, SEVERITIES } from '../../protocol/messages.js';
+import { HEALTH_STATES } from '../health/rule.js';
 import { ACTIONS } from '../inspections/actions.js';
 import { INSPECTION_STATUSES } from '../inspections/records.js';
 import { ROLES } from '../inspections/roles.js';
@@ -79,6 +80,16 @@ const AuditEntrySchema = z.strictObject({
   note: z.string().optional(),
 });
 
+/** A feature's share of a score, as people read it: a name, a unit and its normal value where known. */
+export const FeatureContributionSchema = ContributionSchema.extend({
+  label: z.string().describe('human name, e.g. "5–25 Hz vibration energy"'),
+  unit: z.string().describe("the value's unit; empty for a ratio or a shape statistic"),
+  normal: z
+    .number()
+    .optional()
+    .describe("the feature's normal value (its commissioning-baseline mean), when the agent sent it"),
+});
+
 export const InspectionSchema = z.strictObject({
   id: z.string(),
   site: z.string(),
@@ -90,7 +101,10 @@ export const InspectionSchema = z.strictObject({
   severity,
   score: z.number(),
   threshold: z.number(),
-  contributions: z.array(ContributionSchema),
+  contributions: z.array(FeatureContributionSchema),
+  reason: z
+    .string()
+    .describe('why, in plain words with units and a normal: "5–25 Hz vibration energy 6.7× normal (3.37 vs 0.5 g²)"'),
   model: z.strictObject({ id: z.string(), version: z.string() }),
   origin: z.enum(['event', 'watch']),
   episodeIds: z.array(z.string()),
@@ -148,14 +162,34 @@ export const WatchSchema = z.strictObject({
 
 const driftLevel = z.enum(['none', 'warn', 'alarm', 'pending', 'unknown']);
 
+export const IsoZoneSchema = z.strictObject({
+  zone: z.enum(['A', 'B', 'C', 'D']),
+  channel: z.string(),
+  velocityMmS: z.number().describe('the latest velocity RMS of the channel, mm/s'),
+  group: z.union([z.literal(1), z.literal(2)]).describe('ISO 20816-3 machine group: 1 large, 2 medium'),
+  foundation: z.enum(['rigid', 'flexible']),
+  meaning: z.string(),
+});
+
+export const DeviceHealthSchema = z.strictObject({
+  state: z.enum(HEALTH_STATES),
+  since: z.string().describe('ISO 8601 time the state began (hub clock)'),
+  reason: z.string().describe('why, in plain words'),
+  iso20816: IsoZoneSchema.optional().describe(
+    "ISO 20816-3's zone as a second opinion, where a channel is configured as velocity RMS in mm/s",
+  ),
+});
+
 export const DeviceViewSchema = z.strictObject({
   site: z.string(),
   device: z.string(),
-  state: z.enum(['online', 'offline']),
+  state: z.enum(['online', 'offline']).describe("the link, from the agent's status messages"),
+  health: DeviceHealthSchema,
   agentVersion: z.string(),
-  modelVersion: z.string().optional(),
+  modelVersion: z.string().optional().describe('the model of the latest telemetry or event, else of the last status'),
+  model: z.strictObject({ id: z.string(), version: z.string() }).optional(),
   bootId: z.string(),
-  lastSeen: epochMs,
+  lastSeen: epochMs.describe('the latest status or telemetry message (device time)'),
   lastScore: z.number().optional(),
   lastThreshold: z.number().optional(),
   lastTelemetryAt: epochMs.optional(),
@@ -295,3 +329,16 @@ export const WebhookRetryRequestSchema = z
   .default({});
 
 export const WebhookRetryResultSchema = z.strictObject({ retried: z.array(z.string()) });
+
+/** One line of the live stream (GET /api/stream): something of `topic` changed, or a device's health state did. */
+export const LiveMessageSchema = z.discriminatedUnion('topic', [
+  z.strictObject({ topic: z.enum(['device', 'inspection', 'stats']), at: epochMs }),
+  z.strictObject({
+    topic: z.literal('device.health'),
+    at: epochMs,
+    site: z.string(),
+    device: z.string(),
+    previous: z.enum(HEALTH_STATES).nullable(),
+    health: DeviceHealthSchema,
+  }),
+]);

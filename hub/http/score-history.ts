@@ -68,6 +68,10 @@ export class ScoreHistory {
     this.coarseCapacity = opts.coarseCapacity ?? 4320;
   }
 
+  has(key: string): boolean {
+    return this.devices.has(key);
+  }
+
   add(key: string, t: number, score: number, threshold: number): void {
     let history = this.devices.get(key);
     if (!history) {

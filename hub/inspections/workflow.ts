@@ -22,6 +22,8 @@ const ACTIVE: InspectionStatus[] = ['open', 'acknowledged', 'assigned', 'in_prog
 const RULES: Record<Action, { from: InspectionStatus[]; to: InspectionStatus; roles: Array<Role | 'hub'> }> = {
   acknowledge: { from: ['open', 'escalated'], to: 'acknowledged', roles: ['technician', 'supervisor'] },
   assign: { from: ['acknowledged', 'assigned', 'escalated', 'in_progress'], to: 'assigned', roles: ['supervisor'] },
+  // Assign to me: a technician who finds an alarm takes it on without waiting for a supervisor.
+  take: { from: ['open', 'acknowledged', 'escalated'], to: 'assigned', roles: ['technician', 'supervisor'] },
   start: { from: ['assigned'], to: 'in_progress', roles: ['technician', 'supervisor'] },
   resolve: { from: ['in_progress'], to: 'resolved', roles: ['technician', 'supervisor'] },
   false_alarm: { from: ACTIVE, to: 'false_alarm', roles: ['technician', 'supervisor'] },
@@ -73,6 +75,15 @@ export function decide(
       if (!command.assignee) throw new PdmError('PDM_ERR_BAD_REQUEST', 'assign needs an assignee');
       next.assignee = command.assignee;
       break;
+    case 'take':
+      if (command.assignee && command.assignee !== actor.name)
+        throw new PdmError(
+          'PDM_ERR_BAD_REQUEST',
+          `take assigns to yourself (${actor.name}); use assign for ${command.assignee}`,
+        );
+      next.assignee = actor.name;
+      next.acknowledgedAt ??= now;
+      break;
     case 'resolve':
       if (!command.outcome || command.outcome === 'false_alarm') {
         throw new PdmError(
@@ -99,7 +110,11 @@ export function decide(
     action: command.action,
     from: current.status,
     to: rule.to,
-    ...(command.note ? { note: command.note } : command.assignee ? { note: `assignee ${command.assignee}` } : {}),
+    ...(command.note
+      ? { note: command.note }
+      : command.assignee || command.action === 'take'
+        ? { note: `assignee ${next.assignee}` }
+        : {}),
   };
   next.audit.push(entry);
   return { next, entry };

@@ -19,6 +19,9 @@ export interface LiveDeviceView {
   lastScore?: number;
   lastThreshold?: number;
   lastTelemetryAt?: number;
+  /** The latest telemetry or event (device time), and the model that scored it. */
+  lastSeen?: number;
+  model?: { id: string; version: string };
 }
 
 /** Told once per message given to `handleThen`: null once it may be acknowledged, or why it must not be. */
@@ -36,6 +39,10 @@ export interface IngestOptions {
   onHandled?: (channel: Channel, seconds: number) => void;
   /** Every accepted telemetry message. */
   onTelemetry?: (msg: TelemetryMessage) => void;
+  /** Every valid event (a redelivered one too), as it is applied. */
+  onEvent?: (msg: EventMessage) => void;
+  /** Every status message that changed a device's record. */
+  onStatus?: (msg: StatusMessage) => void;
   /** Every valid model ack; awaited, so a rollout step is stored before the PUBACK. */
   onModelAck?: (msg: ModelAckMessage) => Promise<void> | void;
 }
@@ -87,6 +94,8 @@ export class Ingest {
         view.lastScore = msg.score;
         view.lastThreshold = msg.threshold;
         view.lastTelemetryAt = msg.ts;
+        view.lastSeen = Math.max(view.lastSeen ?? 0, msg.ts);
+        if (msg.model) view.model = msg.model;
         onTelemetry(msg);
       },
       health: ignore,
@@ -163,6 +172,12 @@ export class Ingest {
 
   /** Applies the event now (synchronously, so two events cannot both open an inspection); settles it after the commit. */
   private onEvent(event: EventMessage, started: number, done: IngestDone): void {
+    const view = this.liveView(deviceKey(event));
+    if (event.ts >= (view.lastSeen ?? 0)) {
+      view.lastSeen = event.ts;
+      view.model = event.model;
+    }
+    this.opts.onEvent?.(event);
     const outcome = this.opts.store.recordEvent(event, this.now(), {
       windowMs: this.policies.windowMs,
       policy: this.policies.for(event.site),
@@ -240,6 +255,7 @@ export class Ingest {
     const record = deviceAfterStatus(previous, status);
     if (!record) return;
     store.putDevice(record);
+    this.opts.onStatus?.(status);
     if (previous?.state !== status.state)
       this.opts.logger.info({ device: deviceKey(status), state: status.state }, 'device status');
     await store.commit();

@@ -122,8 +122,15 @@ export class CommissionedDetector {
     const parts = model.contributions(x, limits);
     const total = parts.reduce((s, p) => s + Math.max(0, p), 0);
     const usedNames = this.fitted!.used.map((i) => this.names[this.picked[i]!]!);
+    // The commissioning rows' mean: the feature's normal, for a reason people can compare against.
+    const { mean } = model.toJSON();
     return parts
-      .map((p, i) => ({ feature: usedNames[i]!, value: x[i]!, share: total > 0 ? Math.max(0, p) / total : 0 }))
+      .map((p, i) => ({
+        feature: usedNames[i]!,
+        value: x[i]!,
+        share: total > 0 ? Math.max(0, p) / total : 0,
+        ...(Number.isFinite(mean[i]) ? { normal: mean[i]! } : {}),
+      }))
       .sort((a, b) => b.share - a.share)
       .slice(0, this.opts.topContributions);
   }

@@ -74,7 +74,7 @@ describe('inspection state machine (pure)', () => {
     fail(
       () => decide(inspection, { action: 'start' }, tech, 1),
       'PDM_ERR_TRANSITION',
-      /cannot start an inspection that is open; possible: acknowledge, false_alarm/,
+      /cannot start an inspection that is open; possible: acknowledge, take, false_alarm/,
     );
     fail(
       () => decide(inspection, { action: 'acknowledge' }, viewer, 1),
@@ -99,6 +99,41 @@ describe('inspection state machine (pure)', () => {
     expect(addComment(dismissed, tech, ' checked again ', 5).comments).toMatchObject([
       { by: 'tina', text: 'checked again', at: 5 },
     ]);
+  });
+});
+
+describe('take (assign to me)', () => {
+  it('lets a technician take an open, acknowledged or escalated inspection and work it alone to resolution', () => {
+    for (const before of ['open', 'acknowledged', 'escalated'] as const) {
+      let { inspection } = fresh('critical');
+      if (before === 'acknowledged') inspection = decide(inspection, { action: 'acknowledge' }, tech, 5).next;
+      if (before === 'escalated') inspection = decide(inspection, { action: 'escalate' }, boss, 5).next;
+      expect(allowedActions(inspection.status, 'technician'), before).toContain('take');
+      const { next, entry } = decide(inspection, { action: 'take' }, tech, 10);
+      expect(next, before).toMatchObject({ status: 'assigned', assignee: 'tina' });
+      expect(next.acknowledgedAt, before).toBe(before === 'acknowledged' ? 5 : 10);
+      expect(entry).toEqual({
+        at: 10,
+        by: 'tina',
+        action: 'take',
+        from: before,
+        to: 'assigned',
+        note: 'assignee tina',
+      });
+      const started = decide(next, { action: 'start' }, tech, 20).next;
+      expect(decide(started, { action: 'resolve', outcome: 'imbalance' }, tech, 30).next.status).toBe('resolved');
+    }
+  });
+
+  it('takes for the caller only, never for someone else, and not once assigned or closed; viewers may not', () => {
+    const { inspection } = fresh();
+    expect(decide(inspection, { action: 'take' }, boss, 1).next.assignee).toBe('sam');
+    expect(() => decide(inspection, { action: 'take', assignee: 'tina' }, boss, 1)).toThrow(/take assigns to yourself/);
+    expect(() => decide(inspection, { action: 'take' }, viewer, 1)).toThrow(/viewer vic may not take/);
+    const assigned = decide(inspection, { action: 'take' }, tech, 1).next;
+    expect(() => decide(assigned, { action: 'take' }, tech, 2)).toThrow(/cannot take an inspection that is assigned/);
+    expect(allowedActions('resolved', 'technician')).not.toContain('take');
+    expect(allowedActions('open', 'viewer')).toEqual([]);
   });
 });
 

@@ -463,4 +463,29 @@ describe('decode: the telemetry fast path agrees with TelemetrySchema', () => {
   it('still names a device mismatch after the fast path', () => {
     expect(errorCode(topic, JSON.stringify({ ...telemetry(), device: 'pump-002' }))).toBe('PDM_ERR_DEVICE_MISMATCH');
   });
+
+  it('takes the fast path with the optional fields (telemetry model, contribution normal) and refuses them malformed', () => {
+    const normal = event({ contributions: [{ feature: 'vibration.rms', value: 2, share: 1, normal: 0.5 }] });
+    const { topic: eventTopic, payload } = encode('event', normal);
+    const telemetrySchema = vi.spyOn(schemas.TelemetrySchema, 'safeParse');
+    const eventSchema = vi.spyOn(schemas.EventSchema, 'safeParse');
+    try {
+      const model = { id: 'commissioned-diagonal', version: 'vibration-baseline@1.0.0/10w' };
+      expect(decode(topic, JSON.stringify({ ...telemetry(), model })).ok).toBe(true);
+      const decoded = decode(eventTopic, payload);
+      expect(decoded.ok && decoded.value.message).toMatchObject({ contributions: [{ normal: 0.5 }] });
+      expect(telemetrySchema).not.toHaveBeenCalled();
+      expect(eventSchema).not.toHaveBeenCalled();
+      expect(errorCode(topic, JSON.stringify({ ...telemetry(), model: { id: 'x' } }))).toBe('PDM_ERR_SCHEMA');
+      expect(errorCode(topic, JSON.stringify({ ...telemetry(), model: null }))).toBe('PDM_ERR_SCHEMA');
+      const bad = JSON.parse(payload.toString()) as { contributions: Array<Record<string, unknown>> };
+      bad.contributions[0]!.normal = 'low';
+      expect(errorCode(eventTopic, JSON.stringify(bad))).toBe('PDM_ERR_SCHEMA');
+      expect(telemetrySchema).toHaveBeenCalledTimes(2);
+      expect(eventSchema).toHaveBeenCalledTimes(1);
+    } finally {
+      telemetrySchema.mockRestore();
+      eventSchema.mockRestore();
+    }
+  });
 });
