@@ -100,10 +100,13 @@ describe.skipIf(!withChromium)('dashboard flows in a real browser', () => {
     id = (await card.getAttribute('data-inspection'))!;
     // A card names its values on a phone: every cell carries its column's name, shown before the value.
     const labels = await card.locator('td').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-label')));
-    expect(labels).toEqual(['Machine', 'Priority', 'State', 'Why', 'Assignee', 'Opened', 'SLA']);
+    expect(labels).toEqual(['Machine', 'Health', 'Priority', 'State', 'Why', 'Assignee', 'Opened', 'SLA']);
     expect(await card.textContent()).toMatch(/due in \d+|overdue \d+/);
     await shot(page, 'phone-queue');
 
+    await expect.poll(() => card.locator('[data-health]').textContent(), { timeout: 15_000 }).toBe('alarm');
+    // The queue says why in plain words (a feature's human name), not a raw feature key against the score threshold.
+    expect(await card.locator('td[data-label="Why"]').textContent()).not.toMatch(/^vibration\./);
     await card.getByRole('link').click();
     const state = page.getByTestId('state');
     await expect.poll(() => state.textContent()).toBe('open');
@@ -168,6 +171,7 @@ describe.skipIf(!withChromium)('dashboard flows in a real browser', () => {
     await chart.locator('canvas').waitFor();
     expect(await page.title()).toBe('pump-9 · Machine · edge-pdm');
     expect(await page.getByRole('list', { name: 'Chart markers' }).textContent()).toContain('inspection opened');
+    await expect.poll(() => page.getByLabel('Health').locator('[data-health]').textContent()).toBe('alarm');
 
     // Enough points that a zoomed part of the chart holds several.
     await expect

@@ -153,8 +153,14 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     await page.locator('tr[data-device="pump-7"]').waitFor();
     // Its drift cell: the agent scores with the commissioned baseline, which has no training distribution to compare with.
     await expect
-      .poll(() => page.locator('tr[data-device="pump-7"] td').nth(4).textContent(), { timeout: 15_000 })
+      .poll(() => page.locator('tr[data-device="pump-7"] td[data-label="Drift (PSI)"]').textContent(), {
+        timeout: 15_000,
+      })
       .toBe('unknown');
+    // The fault keeps the pump over its threshold: its health is alarm, in words, with the reason on hover.
+    const health = page.locator('tr[data-device="pump-7"] [data-health]');
+    await expect.poll(() => health.textContent(), { timeout: 15_000 }).toBe('alarm');
+    expect(await health.getAttribute('title')).toBeTruthy();
     await shot(page, 'fleet');
     await page.getByRole('link', { name: 'plant-e / pump-7' }).click();
     await page.getByRole('heading', { name: 'Anomaly score' }).waitFor();
@@ -239,7 +245,12 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     expect(await page.locator('tr[data-device]').count()).toBe(1001);
     const tiles = await page.getByRole('region', { name: 'Fleet summary' }).textContent();
     expect(tiles).toContain('1001Machines');
-    expect(tiles).toContain('100Offline');
+    // Every machine is in exactly one health state.
+    const counts = await page
+      .locator('.tile[class*="health-"] .value')
+      .evaluateAll((values) => values.map((v) => Number(v.textContent)));
+    expect(counts).toHaveLength(4);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(1001);
     await page.getByLabel('Filter machines').fill('fan-0042');
     await expect.poll(() => page.locator('tr[data-device]').count(), { timeout: 15_000 }).toBe(1);
     await shot(page, 'fleet-1000');

@@ -1,5 +1,6 @@
 import { api, type Device, type Inspection } from '../api.js';
 import { ago, cell, h } from '../dom.js';
+import { HEALTH_LABEL, HEALTH_ORDER, healthPill, healthRank } from '../health.js';
 import { patch } from '../patch.js';
 import type { View } from '../view.js';
 
@@ -30,19 +31,19 @@ export async function fleetPage(): Promise<View> {
       .filter((d) => !q || key(d).toLowerCase().includes(q))
       .sort(
         (a, b) =>
+          healthRank(a) - healthRank(b) ||
           (openBy.get(key(b)) ?? 0) - (openBy.get(key(a)) ?? 0) ||
-          a.state.localeCompare(b.state) ||
           key(a).localeCompare(key(b)),
       );
-    const online = devices.filter((d) => d.state === 'online').length;
     patch(
       tiles,
       h(
         'section',
         { class: 'tiles', 'aria-label': 'Fleet summary' },
         tile('Machines', devices.length),
-        tile('Online', online),
-        tile('Offline', devices.length - online),
+        ...HEALTH_ORDER.map((state) =>
+          tile(HEALTH_LABEL[state], devices.filter((d) => d.health.state === state).length, state),
+        ),
         tile('Open inspections', inspections.filter((i) => OPEN.has(i.status)).length),
       ),
     );
@@ -76,15 +77,20 @@ export async function fleetPage(): Promise<View> {
   return { title: 'Fleet', root, refresh };
 }
 
-const COLUMNS = ['Machine', 'State', 'Score / threshold', 'Model', 'Drift (PSI)', 'Open', 'Last seen'];
+const COLUMNS = ['Machine', 'Health', 'Link', 'Score / threshold', 'Model', 'Drift (PSI)', 'Open', 'Last seen'];
 
-function tile(label: string, value: number): HTMLElement {
-  return h('div', { class: 'tile' }, h('div', { class: 'value' }, value), h('div', { class: 'label' }, label));
+function tile(label: string, value: number, health?: string): HTMLElement {
+  return h(
+    'div',
+    { class: health ? `tile health-${health}` : 'tile' },
+    h('div', { class: 'value' }, value),
+    h('div', { class: 'label' }, label),
+  );
 }
 
 function row(d: Device, open: number, now: number): HTMLElement {
   const over = d.lastScore !== undefined && d.lastThreshold !== undefined && d.lastScore >= d.lastThreshold;
-  const [machine, state, score, model, drift, opened, seen] = COLUMNS as [string, ...string[]];
+  const [machine, health, state, score, model, drift, opened, seen] = COLUMNS as [string, ...string[]];
   return h(
     'tr',
     { 'data-device': d.device, 'data-key': key(d) },
@@ -96,6 +102,7 @@ function row(d: Device, open: number, now: number): HTMLElement {
         `${d.site} / ${d.device}`,
       ),
     ),
+    cell(health!, healthPill(d.health)),
     cell(state!, h('span', { class: `pill ${d.state}` }, d.state)),
     h(
       'td',

@@ -1,6 +1,7 @@
 import { api, type Inspection, type User } from '../api.js';
 import { ScoreChart, markerLegend } from '../chart.js';
 import { ago, h, words } from '../dom.js';
+import { featureValue, healthLine, type Health } from '../health.js';
 import { patch } from '../patch.js';
 import type { View } from '../view.js';
 
@@ -38,10 +39,12 @@ export async function inspectionPage(id: string, user: User): Promise<View> {
     );
 
   const load = async (acted = false): Promise<void> => {
-    inspection = await api.inspection(id);
+    const [one, devices] = await Promise.all([api.inspection(id), api.devices()]);
+    inspection = one;
     const i = inspection;
+    const machine = devices.find((d) => d.site === i.site && d.device === i.device);
     title.textContent = `${i.site} / ${i.device}`;
-    patch(summary, summaryOf(i));
+    patch(summary, summaryOf(i, machine?.health));
     patch(reason, reasonOf(i));
     patch(comments, commentsOf(i));
     patch(audit, auditOf(i));
@@ -89,7 +92,7 @@ export async function inspectionPage(id: string, user: User): Promise<View> {
 const editing = (section: Element): boolean =>
   section.querySelector('[data-edited]') !== null || section.contains(document.activeElement);
 
-function summaryOf(i: Inspection): HTMLElement {
+function summaryOf(i: Inspection, health: Health | undefined): HTMLElement {
   const machine = `#/machine/${encodeURIComponent(i.site)}/${encodeURIComponent(i.device)}`;
   return h(
     'div',
@@ -104,6 +107,7 @@ function summaryOf(i: Inspection): HTMLElement {
       i.assignee ? ` · assigned to ${i.assignee}` : ' · nobody assigned yet',
       i.outcome ? ` · outcome: ${words(i.outcome.label)}` : '',
     ),
+    health ? healthLine(health) : null,
     h('p', {}, h('a', { href: machine }, `Machine ${i.site} / ${i.device}: trends and history →`)),
   );
 }
@@ -112,11 +116,11 @@ function reasonOf(i: Inspection): HTMLElement {
   return h(
     'div',
     {},
+    h('p', { class: 'reason' }, i.reason),
     h(
       'p',
-      {},
-      `Anomaly score ${i.score.toFixed(2)}, ${(i.score / i.threshold).toFixed(1)}× the alarm threshold of ${i.threshold} ` +
-        `(model ${i.model.id} ${i.model.version}).`,
+      { class: 'muted' },
+      `Anomaly score ${i.score.toFixed(2)} against a limit of ${i.threshold} (model ${i.model.id} ${i.model.version}).`,
     ),
     h(
       'ul',
@@ -126,7 +130,7 @@ function reasonOf(i: Inspection): HTMLElement {
           'li',
           {},
           h('span', { class: 'bar', style: `width:${Math.round(c.share * 100)}%` }),
-          ` ${c.feature} = ${c.value.toFixed(3)} (${Math.round(c.share * 100)}% of the score)`,
+          ` ${c.label}: ${featureValue(c)}, ${Math.round(c.share * 100)}% of the score`,
         ),
       ),
     ),
@@ -175,7 +179,7 @@ function actionsOf(i: Inspection, user: User, act: (p: Promise<unknown>) => void
   if (allowed.size === 0) out.push(h('p', { class: 'muted' }, 'Nothing to do here for your role in this state.'));
   const first = [
     button('acknowledge', 'Acknowledge', () => run('acknowledge')),
-    button('take', 'Assign to me', () => run('take' as Transition)),
+    button('take', 'Assign to me', () => run('take')),
     button('start', 'Start work', () => run('start')),
   ];
   if (first.some(Boolean)) out.push(h('div', { class: 'row' }, ...first));

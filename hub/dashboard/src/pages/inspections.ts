@@ -1,5 +1,6 @@
-import { api, type Inspection } from '../api.js';
+import { api, type Device, type Inspection } from '../api.js';
 import { ago, cell, due, h, words } from '../dom.js';
+import { healthPill } from '../health.js';
 import { patch } from '../patch.js';
 import type { View } from '../view.js';
 import { OPEN } from './fleet.js';
@@ -55,6 +56,7 @@ function select(
 /** The technicians' queue: active items by priority and due time; filters for site, priority and state. */
 export async function inspectionsPage(): Promise<View> {
   let all: Inspection[] = [];
+  let health = new Map<string, Device['health']>();
   const site = select('Site', 'site', [['', 'any site']]);
   const priority = select('Priority', 'priority', [['', 'any priority']]);
   const state = select('State', 'state', [
@@ -85,14 +87,16 @@ export async function inspectionsPage(): Promise<View> {
       h(
         'tbody',
         {},
-        ...rows.map((i) => row(i, now)),
+        ...rows.map((i) => row(i, health.get(`${i.site}/${i.device}`), now)),
         rows.length ? null : h('tr', {}, h('td', { colspan: COLUMNS.length, class: 'muted' }, 'Nothing here.')),
       ),
     );
   };
   for (const { control } of [site, priority, state, sort]) control.addEventListener('change', draw);
   const refresh = async () => {
-    all = await api.inspections();
+    const [inspections, devices] = await Promise.all([api.inspections(), api.devices()]);
+    all = inspections;
+    health = new Map(devices.map((d) => [`${d.site}/${d.device}`, d.health]));
     draw();
   };
   await refresh();
@@ -111,24 +115,19 @@ export async function inspectionsPage(): Promise<View> {
   return { title: 'Inspections', root, refresh };
 }
 
-const COLUMNS = ['Machine', 'Priority', 'State', 'Why', 'Assignee', 'Opened', 'SLA'];
+const COLUMNS = ['Machine', 'Health', 'Priority', 'State', 'Why', 'Assignee', 'Opened', 'SLA'];
 
-/** Why, in words: the top feature and its value (the full reason is on the inspection's page). */
-export function whyText(i: Inspection): string {
-  const top = i.contributions[0];
-  return top ? `${top.feature} ${top.value.toFixed(2)}` : '–';
-}
-
-function row(i: Inspection, now: number): HTMLElement {
-  const [machine, priority, state, why, assignee, opened, sla] = COLUMNS as [string, ...string[]];
+function row(i: Inspection, health: Device['health'] | undefined, now: number): HTMLElement {
+  const [machine, healthLabel, priority, state, why, assignee, opened, sla] = COLUMNS as [string, ...string[]];
   const overdue = i.ackDueAt !== undefined && i.ackDueAt < now;
   return h(
     'tr',
     { 'data-inspection': i.id, 'data-key': i.id },
     cell(machine, h('a', { href: `#/inspection/${i.id}` }, `${i.site} / ${i.device}`)),
+    cell(healthLabel!, healthPill(health)),
     cell(priority!, h('span', { class: `pill ${i.priority}` }, i.priority)),
     cell(state!, h('span', { class: 'state' }, words(i.status))),
-    cell(why!, whyText(i)),
+    cell(why!, i.reason),
     cell(assignee!, i.assignee ?? 'nobody yet'),
     cell(opened!, ago(i.createdAt, now)),
     h('td', { 'data-label': sla, class: overdue ? 'over' : '' }, i.ackDueAt !== undefined ? due(i.ackDueAt, now) : '–'),

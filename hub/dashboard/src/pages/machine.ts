@@ -1,7 +1,8 @@
-import { api, type Inspection } from '../api.js';
+import { api, ApiError, type Inspection, type ScoreSeries } from '../api.js';
 import { markerLegend, ScoreChart, type Marker } from '../chart.js';
 import { download, scoresCsv } from '../csv.js';
 import { ago, h, words } from '../dom.js';
+import { featureValue, healthLine } from '../health.js';
 import { patch } from '../patch.js';
 import type { View } from '../view.js';
 import { OPEN } from './fleet.js';
@@ -104,7 +105,7 @@ export async function machinePage(site: string, device: string): Promise<View> {
     const [devices, inspections, series] = await Promise.all([
       api.devices(),
       api.inspections(),
-      api.scores(site, device, { points: trend.range === 'hour' ? 600 : 1000, ...span() }),
+      api.scores(site, device, { points: trend.range === 'hour' ? 600 : 1000, ...span() }).catch(noScores),
     ]);
     const d = devices.find((x) => x.site === site && x.device === device);
     const history = inspections
@@ -117,12 +118,16 @@ export async function machinePage(site: string, device: string): Promise<View> {
         'div',
         { 'aria-label': 'Machine status' },
         d
-          ? h(
-              'p',
-              {},
-              h('span', { class: `pill ${d.state}` }, d.state),
-              ` agent ${d.agentVersion} · model ${d.modelVersion ?? '–'} · seen ${ago(d.lastSeen)}`,
-            )
+          ? [
+              healthLine(d.health),
+              h(
+                'p',
+                {},
+                h('span', { class: `pill ${d.state}` }, d.state),
+                ` agent ${d.agentVersion} · model ${d.model ? `${d.model.id} ${d.model.version}` : (d.modelVersion ?? '–')}` +
+                  ` · seen ${ago(d.lastSeen)}`,
+              ),
+            ]
           : h('p', { class: 'muted' }, 'This machine has not reported yet.'),
         active
           ? h(
@@ -164,6 +169,12 @@ export async function machinePage(site: string, device: string): Promise<View> {
   return { title: `${device} · Machine`, root, refresh, dispose: () => chart.destroy() };
 }
 
+/** A machine the hub has no scores for (404) shows an empty chart, not an error. */
+function noScores(error: unknown): ScoreSeries {
+  if (error instanceof ApiError && error.status === 404) return { t: [], score: [], threshold: [] };
+  throw error;
+}
+
 function driversOf(latest: Inspection | undefined): HTMLElement {
   return h(
     'section',
@@ -171,11 +182,16 @@ function driversOf(latest: Inspection | undefined): HTMLElement {
     latest
       ? [
           h('h2', {}, 'What drove the latest alarm'),
+          h('p', {}, latest.reason),
           h(
             'ul',
-            {},
+            { 'aria-label': 'Top features' },
             ...latest.contributions.map((c) =>
-              h('li', {}, `${c.feature} = ${c.value.toFixed(3)} (${Math.round(c.share * 100)}% of the score)`),
+              h(
+                'li',
+                { title: c.feature },
+                `${c.label}: ${featureValue(c)}, ${Math.round(c.share * 100)}% of the score`,
+              ),
             ),
           ),
         ]
