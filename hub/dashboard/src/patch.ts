@@ -6,6 +6,12 @@ import morphdom from 'morphdom';
  * Children with a data-key are matched by it, so a row that moved is moved, not rebuilt.
  */
 export function patch(current: Element, next: Element): void {
+  // Nothing drawn yet (a page's first render): take the new children as they are, with no diffing to do.
+  if (!current.firstChild) {
+    for (const { name, value } of next.attributes) current.setAttribute(name, value);
+    current.replaceChildren(...next.childNodes);
+    return;
+  }
   morphdom(current, next, {
     getNodeKey: (node) => (node instanceof HTMLElement ? (node.dataset.key ?? null) : null),
     onBeforeElUpdated: (from) => {

@@ -2,6 +2,7 @@ import { api, type Device, type Inspection } from '../api.js';
 import { ago, cell, h } from '../dom.js';
 import { HEALTH_LABEL, HEALTH_ORDER, healthPill, healthRank } from '../health.js';
 import { patch } from '../patch.js';
+import { KeyedRows } from '../rows.js';
 import type { View } from '../view.js';
 
 export const OPEN = new Set(['open', 'acknowledged', 'assigned', 'in_progress', 'escalated']);
@@ -25,6 +26,12 @@ export async function fleetPage(): Promise<View> {
   filter.value = fleetFilter;
   const tiles = h('section', { class: 'tiles', 'aria-label': 'Fleet summary' });
   const body = h('tbody');
+  let now = Date.now();
+  const rows = new KeyedRows<Device>(body, {
+    key,
+    sig: (d) => `${JSON.stringify(d)} ${openBy.get(key(d)) ?? 0} ${ago(d.lastSeen, now)}`,
+    build: (d) => row(d, openBy.get(key(d)) ?? 0, now),
+  });
   const draw = () => {
     const q = filter.value.trim().toLowerCase();
     const sorted = devices
@@ -47,8 +54,8 @@ export async function fleetPage(): Promise<View> {
         tile('Open inspections', inspections.filter((i) => OPEN.has(i.status)).length),
       ),
     );
-    const now = Date.now();
-    patch(body, h('tbody', {}, ...sorted.map((d) => row(d, openBy.get(key(d)) ?? 0, now))));
+    now = Date.now();
+    rows.show(sorted);
   };
   filter.addEventListener('input', () => {
     fleetFilter = filter.value;

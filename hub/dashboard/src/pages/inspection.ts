@@ -4,6 +4,7 @@ import { ago, h, words } from '../dom.js';
 import { featureValue, healthLine, type Health } from '../health.js';
 import { patch } from '../patch.js';
 import type { View } from '../view.js';
+import { openedAt } from './machine.js';
 
 export const OUTCOMES = [
   'bearing',
@@ -64,7 +65,7 @@ export async function inspectionPage(id: string, user: User): Promise<View> {
     }
     api.scores(i.site, i.device, { from: i.createdAt - 15 * 60_000 }).then(
       (series) =>
-        series.t.length ? chart.show(series, [{ at: i.createdAt, kind: 'opened' }]) : chart.empty('No scores yet.'),
+        series.t.length ? chart.show(series, [{ at: openedAt(i), kind: 'opened' }]) : chart.empty('No scores yet.'),
       () => chart.empty('No score history available.'),
     );
   };
@@ -229,6 +230,7 @@ function resolveForm(run: (action: Transition, extra?: Record<string, string>) =
   );
   const note = h('textarea', { name: 'note', id: 'note', rows: 2, maxlength: 2000 });
   const problem = h('p', { class: 'error', role: 'alert' });
+  outcome.addEventListener('change', () => (problem.textContent = ''));
   return h(
     'form',
     {

@@ -21,10 +21,13 @@ const trend: { range: string; log: boolean; from?: number; to?: number } = { ran
 /** A datetime-local field's value for an epoch ms, in local time. */
 const local = (ms: number) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 
+/** When the event that opened it happened, on the device's clock like the scores (the hub's createdAt may differ). */
+export const openedAt = (i: Inspection): number => i.events[0]?.at ?? i.createdAt;
+
 /** Markers for each inspection of the machine: when it was opened and, if so, closed. */
 function markersOf(history: Inspection[]): Marker[] {
   return history.flatMap((i) => [
-    { at: i.createdAt, kind: 'opened' as const },
+    { at: openedAt(i), kind: 'opened' as const },
     ...(i.closedAt !== undefined ? [{ at: i.closedAt, kind: 'closed' as const }] : []),
   ]);
 }
