@@ -80,7 +80,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     children.push(child);
     child.once('exit', (code, signal) => {
       if (stopping) return;
-      process.stderr.write(`pdm demo: ${name} exited unexpectedly (${signal ?? `code ${code}`}); logs in ${logs}\n`);
+      const how = signal ?? `code ${code}`;
+      // One agent stopping (someone stopped it, or it failed) is what a fleet does: the hub marks it offline and the
+      // rest goes on. Without the hub there is no demo.
+      if (name !== 'hub') {
+        say(`pdm demo: ${name} stopped (${how}); the hub shows it offline, the rest goes on. Logs in ${logs}`);
+        return;
+      }
+      process.stderr.write(`pdm demo: ${name} exited unexpectedly (${how}); logs in ${logs}\n`);
       void stopAll(1);
     });
     return child;
@@ -92,8 +99,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   for (const machine of scenario.machines) {
     secrets.set(machine.id, (await identities.addDevice(machine.site, machine.id)).secret);
   }
-  // And a supervisor for the HTTP API, so a person can log in and work the inspections.
+  // A supervisor and a technician for the HTTP API, so people can log in and work the inspections.
   const demoUser = await identities.addUser('demo', 'supervisor');
+  const technician = await identities.addUser('tech', 'technician');
 
   const hub = spawn(
     ['hub', '--config', opts.hubConfig],
@@ -132,6 +140,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     .map((m) => `${m.id} at ${m.faults[0]!.atSeconds} s`);
   say(`pdm demo: hub ready. MQTT broker mqtt://127.0.0.1:${ready.mqttPort}, API ${ready.httpUrl}`);
   say(`  dashboard:   ${ready.httpUrl}/  (user demo, password ${demoUser.password})`);
+  say(`  technician:  user tech, password ${technician.password}`);
   say(
     `  log in: curl -c jar -H 'content-type: application/json' -d ` +
       `'{"username":"demo","password":"${demoUser.password}"}' ${ready.httpUrl}/api/login`,

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import './node-guard.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
+import { PACKAGE_ROOT } from './paths.js';
 
 type Register = (program: Command) => void;
 
@@ -22,6 +25,11 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
 const program = new Command()
   .name('pdm')
   .description('Predictive maintenance at the edge: hub, agents and simulator.')
+  .version(
+    (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    '-V, --version',
+    'print the version of pdm',
+  )
   // A command's options after its subcommand belong to the subcommand (see `pdm hub`).
   .enablePositionalOptions()
   .showHelpAfterError();

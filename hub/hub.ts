@@ -24,6 +24,7 @@ import { createMetrics, registerHubMetrics } from './metrics/metrics.js';
 import { createBroker, type DeviceMessageSink, type HubBroker } from './mqtt/broker.js';
 import { createExternalBroker } from './mqtt/external.js';
 import { Ingest } from './mqtt/ingest.js';
+import { createNotifier } from './notify/wire.js';
 import { FeatureCatalog } from './reasons/catalog.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { DurableJsonFile } from './store/durable-file.js';
@@ -105,6 +106,11 @@ export async function createHub(
   const activities =
     overrides.activities ??
     createActivities({ webhooks: await openWebhooks(cfg, dataDir, store, logger), publish, logger: workflowLog });
+  const live = new LiveFeed();
+  const catalog = new FeatureCatalog(cfg.features.channels);
+  const health = createHealth(cfg, { now, catalog, live, logger: logger.child({ component: 'health' }) });
+  for (const record of store.devices()) health.tracker.seed(record);
+  const notifications = createNotifier(cfg.notifications, catalog, logger.child({ component: 'notifications' }));
   const workflow = new Workflow({
     store,
     identities,
@@ -113,6 +119,8 @@ export async function createHub(
     routing: cfg.routing,
     logger: workflowLog,
     now,
+    notifier: notifications.notifier,
+    health: (site, device) => health.tracker.get(site, device),
   });
   const models = createHubRegistry({
     dataDir,
@@ -132,11 +140,7 @@ export async function createHub(
     models,
     metrics: metrics.registry,
   });
-  const live = new LiveFeed();
   const scores = new ScoreHistory();
-  const catalog = new FeatureCatalog(cfg.features.channels);
-  const health = createHealth(cfg, { now, catalog, live, logger: logger.child({ component: 'health' }) });
-  for (const record of store.devices()) health.tracker.seed(record);
   const ingest = new Ingest({
     store,
     routing: cfg.routing,
@@ -236,6 +240,7 @@ export async function createHub(
       identities.close();
       await workflow.stop();
       await activities.webhooks?.close();
+      await notifications.close();
       await http.close();
       await sessions.close();
       await broker.close();

@@ -6,7 +6,7 @@ const say = (line: string): boolean => process.stdout.write(`${line}\n`);
 
 interface TrainOpts {
   url: string;
-  user: string;
+  user?: string;
   device?: string;
   kind?: string;
   from?: string;
@@ -49,6 +49,11 @@ async function call(url: string, init: RequestInit): Promise<unknown> {
 /** `pdm hub train`: asks a running hub to train (POST /api/models/train as a supervisor) and waits for the job. */
 async function train(opts: TrainOpts): Promise<void> {
   // From the environment only: a password on the command line ends up in shell history and `ps`.
+  if (!opts.user)
+    throw new PdmError(
+      'PDM_ERR_BAD_REQUEST',
+      'name a supervisor of the hub with --user or PDM_HUB_USER (pdm demo prints its supervisor, demo)',
+    );
   const password = process.env.PDM_HUB_PASSWORD;
   if (!password)
     throw new PdmError('PDM_ERR_BAD_REQUEST', 'set PDM_HUB_PASSWORD to the password of --user (a supervisor)');
@@ -110,14 +115,16 @@ export function registerHubTrain(hub: Command): void {
   hub
     .command('train')
     .description(
-      'Train a model on a running hub from its telemetry log and inspection outcomes (supervisor; password in PDM_HUB_PASSWORD).',
+      'On a running hub: train a model from its telemetry log and inspection outcomes and register it (supervisor ' +
+        'named by --user or PDM_HUB_USER, password in PDM_HUB_PASSWORD). Not `pdm train`, which builds the shipped ' +
+        'default models offline.',
     )
     .option('--device <site/device>', "one device's own model")
     .option('--kind <kind>', 'one model for a machine kind (hub config training.kinds)')
     .option('--from <time>', 'first row (device time, ISO or epoch ms)')
     .option('--to <time>', 'last row (device time, ISO or epoch ms)')
     .option('--url <url>', "the hub's HTTP address", 'http://127.0.0.1:8080')
-    .option('-u, --user <name>', 'a supervisor', process.env.PDM_HUB_USER ?? 'admin')
+    .option('-u, --user <name>', 'a supervisor of the hub (default: PDM_HUB_USER)', process.env.PDM_HUB_USER)
     .option('--timeout <seconds>', 'how long to wait for the job', '600')
     .action((opts: TrainOpts) => train(opts).catch((error) => fail('hub train', error)));
 }

@@ -104,7 +104,8 @@ export function registerTrain(program: Command): void {
   program
     .command('train')
     .description(
-      'Train the shipped default models (PCA T²/Q and a dense autoencoder) on simulated healthy pumps; writes .onnx + card.',
+      'Offline, on this machine: train the shipped default models (PCA T²/Q and a dense autoencoder) on simulated ' +
+        "healthy pumps; writes .onnx + card. (A model from a running hub's telemetry: pdm hub train.)",
     )
     .option('-o, --out <dir>', 'output folder', join(PACKAGE_ROOT, 'models', 'default'))
     .option('--seed <n>', 'random seed (simulation and training)', Number, 42)

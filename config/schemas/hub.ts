@@ -13,6 +13,9 @@ const RoutingPolicySchema = z.strictObject({
   promoteAfterEvents: z.number().int().min(1).max(1000).default(3),
 });
 
+/** What people can subscribe to. `overdue`: the hub escalated it because nobody acknowledged it in time. */
+export const NOTIFICATION_KINDS = ['opened', 'escalated', 'overdue', 'follow_up'] as const;
+
 export const HubConfigSchema = z.strictObject({
   mqtt: z
     .strictObject({
@@ -97,6 +100,11 @@ export const HubConfigSchema = z.strictObject({
             .default('*/10 * * * * *'),
         })
         .prefault({}),
+      /**
+       * A machine still in alarm this long after its inspection was resolved gets a follow-up inspection (and a
+       * follow_up notification); 0 turns follow-ups off.
+       */
+      followUpAfterMinutes: z.number().min(0).max(10_080).default(30),
       /** Round-robin pools per site; a site not listed uses every user with the technician role. */
       technicians: z.record(id, z.array(id).min(1)).default({}),
       /** Optional CMMS webhook: every inspection change is POSTed, HMAC-signed, with an idempotency key. */
@@ -163,6 +171,75 @@ export const HubConfigSchema = z.strictObject({
             }),
         )
         .default({}),
+    })
+    .prefault({}),
+  /** E-mail and chat notifications of inspections (opened, escalated, overdue, follow-up), subscribed per site. */
+  notifications: z
+    .strictObject({
+      /** The dashboard's address as people reach it, for a link in each message. */
+      dashboardUrl: z
+        .string()
+        .regex(/^https?:\/\//, 'expected an http:// or https:// URL')
+        .optional(),
+      email: z
+        .strictObject({
+          host: z.string().min(1),
+          port: port.default(587),
+          secure: z.boolean().default(false),
+          user: z.string().optional(),
+          /** Or PDM_HUB_NOTIFICATIONS_EMAIL_PASS. */
+          pass: z.string().optional(),
+          from: z.string().min(3),
+        })
+        .optional(),
+      /** Incoming webhooks by name: Slack-style `{ text }` or a Teams MessageCard. */
+      chat: z
+        .record(
+          id,
+          z.strictObject({
+            url: z.string().regex(/^https?:\/\//, 'expected an http:// or https:// URL'),
+            format: z.enum(['slack', 'teams']).default('slack'),
+          }),
+        )
+        .default({}),
+      subscriptions: z
+        .array(
+          z.strictObject({
+            /** Site ids, or `*` for every site. */
+            sites: z
+              .array(z.union([id, z.literal('*')]))
+              .min(1)
+              .default(['*']),
+            events: z
+              .array(z.enum(NOTIFICATION_KINDS))
+              .min(1)
+              .default([...NOTIFICATION_KINDS]),
+            email: z.array(z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an e-mail address')).default([]),
+            /** Names from `chat`. */
+            chat: z.array(id).default([]),
+          }),
+        )
+        .default([]),
+      attempts: z.number().int().min(1).max(20).default(3),
+      retryDelayMs: z.number().int().min(1).max(600_000).default(2000),
+      timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    })
+    .superRefine((n, ctx) => {
+      n.subscriptions.forEach((s, i) => {
+        for (const name of s.chat)
+          if (!n.chat[name])
+            ctx.addIssue({
+              code: 'custom',
+              message: `no chat webhook named ${name}`,
+              path: ['subscriptions', i, 'chat'],
+            });
+        if (s.email.length > 0 && !n.email)
+          ctx.addIssue({
+            code: 'custom',
+            message: 'e-mail recipients need notifications.email (the SMTP server)',
+            path: ['subscriptions', i, 'email'],
+          });
+      });
     })
     .prefault({}),
   /**

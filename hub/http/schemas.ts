@@ -106,7 +106,9 @@ export const InspectionSchema = z.strictObject({
     .string()
     .describe('why, in plain words with units and a normal: "5–25 Hz vibration energy 6.7× normal (3.37 vs 0.5 g²)"'),
   model: z.strictObject({ id: z.string(), version: z.string() }),
-  origin: z.enum(['event', 'watch']),
+  origin: z
+    .enum(['event', 'watch', 'follow_up'])
+    .describe('follow_up: the machine stayed in alarm after the inspection before it was resolved'),
   episodeIds: z.array(z.string()),
   events: z.array(EventRefSchema).describe('every event it took, oldest first'),
   spilled: z

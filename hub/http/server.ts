@@ -4,6 +4,7 @@ import type { Logger } from '../../config/logger.js';
 import { ERROR_CATALOG, PdmError, type ErrorCode } from '../../protocol/errors.js';
 import { ROLES, type Role } from '../inspections/roles.js';
 import type { z } from 'zod';
+import { endWith } from './compress.js';
 import { api, type Operation } from './contract.js';
 import { routes, type ApiDeps, type RouteResult } from './routes.js';
 import { sameToken, SESSION_COOKIE } from './sessions.js';
@@ -21,7 +22,7 @@ function send(
   headers: Record<string, string> = {},
   contentType?: string,
 ): void {
-  res.writeHead(status, {
+  const all = {
     'content-type': contentType ?? 'application/json; charset=utf-8',
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
@@ -29,12 +30,8 @@ function send(
     // the next request on a kept-alive connection and hang it, so this connection ends with the answer.
     ...(res.req && !res.req.complete ? { connection: 'close' } : {}),
     ...headers,
-  });
-  res.end(isHead(res) ? undefined : contentType ? String(body) : JSON.stringify(body));
-}
-
-function isHead(res: ServerResponse): boolean {
-  return res.req?.method === 'HEAD';
+  };
+  endWith(res, status, all, contentType ? String(body) : JSON.stringify(body)).catch(() => res.destroy());
 }
 
 async function readJson(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import { endWith } from './compress.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -44,8 +45,7 @@ export function createStaticHandler(root: string) {
     }
     const type = TYPES[extname(file)] ?? 'application/octet-stream';
     const cache = file.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache';
-    res.writeHead(200, { 'content-type': type, 'cache-control': cache, ...DASHBOARD_HEADERS });
-    res.end(body);
+    await endWith(res, 200, { 'content-type': type, 'cache-control': cache, ...DASHBOARD_HEADERS }, body);
     return true;
   };
 }

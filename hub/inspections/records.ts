@@ -69,8 +69,11 @@ export interface Inspection {
   threshold: number;
   contributions: Contribution[];
   model: { id: string; version: string };
-  /** `event`: opened straight from an anomaly; `watch`: a watch item that persisted and was promoted. */
-  origin: 'event' | 'watch';
+  /**
+   * `event`: opened straight from an anomaly; `watch`: a watch item that persisted and was promoted; `follow_up`: the
+   * machine stayed in alarm after the inspection before it was resolved.
+   */
+  origin: 'event' | 'watch' | 'follow_up';
   episodeIds: string[];
   /**
    * The events correlated into it, in arrival order: all of them, or, once it took more than the store keeps in

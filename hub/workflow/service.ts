@@ -2,6 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
 import type { IdentityStore } from '../auth/identities.js';
+import { followUpsDue, openFollowUp, type HealthView } from '../inspections/follow-up.js';
 import type { IncidentOutcome } from '../inspections/incidents.js';
 import { RoutingPolicies, type RoutingConfig } from '../inspections/routing.js';
 import type { AuditEntry, Inspection } from '../inspections/records.js';
@@ -21,6 +22,8 @@ export interface WorkflowConfig {
   sla: { ackMinutes: SlaMinutes; checkCron: string };
   /** Technicians per site for round-robin assignment; a site not listed uses every user with the technician role. */
   technicians: Record<string, string[]>;
+  /** A machine still in alarm this long after its inspection was resolved gets a follow-up; 0: never. */
+  followUpAfterMinutes?: number;
 }
 
 const HUB: Actor = { name: 'hub', role: 'hub' };
@@ -31,7 +34,7 @@ const HUB: Actor = { name: 'hub', role: 'hub' };
  */
 export class Workflow {
   private task: ScheduledTask | undefined;
-  readonly stats = { escalations: 0 };
+  readonly stats = { escalations: 0, followUps: 0 };
 
   constructor(
     private readonly deps: {
@@ -42,6 +45,10 @@ export class Workflow {
       routing: RoutingConfig;
       logger: Logger;
       now?: () => number;
+      /** E-mail and chat: told every committed change (it picks what is worth a message). */
+      notifier?: { inspectionChanged(inspection: Inspection, entry: AuditEntry): unknown };
+      /** Each device's health, for follow-ups of resolved machines that stay in alarm. */
+      health?: (site: string, device: string) => HealthView | undefined;
     },
   ) {
     this.policies = new RoutingPolicies(deps.routing);
@@ -105,8 +112,8 @@ export class Workflow {
     return next;
   }
 
-  /** Escalates overdue inspections and promotes persisting watches. Returns what changed. */
-  async sweep(): Promise<{ escalated: string[]; promoted: string[] }> {
+  /** Escalates overdue inspections, promotes persisting watches, follows up resolved machines still in alarm. */
+  async sweep(): Promise<{ escalated: string[]; promoted: string[]; followUps: string[] }> {
     const now = this.now();
     const escalated: Array<{ next: Inspection; entry: AuditEntry }> = [];
     for (const inspection of this.deps.store.hotInspections()) {
@@ -125,9 +132,13 @@ export class Workflow {
     }
     for (const { next } of escalated) this.deps.store.saveInspection(next);
     const promoted = this.deps.store.promoteOverdueWatches(now, (site) => this.policies.for(site));
-    if (escalated.length === 0 && promoted.length === 0) return { escalated: [], promoted: [] };
+    const followUps = this.followUps(now);
+    for (const inspection of followUps) this.deps.store.saveInspection(inspection);
+    if (escalated.length === 0 && promoted.length === 0 && followUps.length === 0)
+      return { escalated: [], promoted: [], followUps: [] };
     await this.deps.store.commit();
     this.stats.escalations += escalated.length;
+    this.stats.followUps += followUps.length;
     for (const { next, entry } of escalated) {
       this.deps.logger.warn({ inspection: next.id, priority: next.priority }, 'inspection escalated: SLA missed');
       this.notify(next, entry);
@@ -136,7 +147,27 @@ export class Workflow {
       this.deps.logger.info({ inspection: inspection.id, asset: inspection.asset }, 'watch promoted to inspection');
       this.notify(inspection, inspection.audit[0]!);
     }
-    return { escalated: escalated.map((e) => e.next.id), promoted: promoted.map((i) => i.id) };
+    for (const inspection of followUps) {
+      this.deps.logger.warn(
+        { inspection: inspection.id, device: inspection.device, note: inspection.audit[0]!.note },
+        'follow-up opened: resolved machine still in alarm',
+      );
+      this.notify(inspection, inspection.audit[0]!);
+    }
+    return {
+      escalated: escalated.map((e) => e.next.id),
+      promoted: promoted.map((i) => i.id),
+      followUps: followUps.map((i) => i.id),
+    };
+  }
+
+  private followUps(now: number): Inspection[] {
+    const minutes = this.deps.config.followUpAfterMinutes ?? 0;
+    const { health } = this.deps;
+    if (minutes <= 0 || !health) return [];
+    return followUpsDue(this.deps.store.hotInspections(), health, minutes * 60_000, now).map(
+      ({ previous, health: h }) => openFollowUp(previous, h, now, minutes),
+    );
   }
 
   /** Called by the ingest once an incident change is durable. */
@@ -164,6 +195,11 @@ export class Workflow {
    * before it is recorded loses nothing: the outbox records on start what the committed audit trail holds beyond it.
    */
   private notify(inspection: Inspection, entry: AuditEntry): void {
+    try {
+      this.deps.notifier?.inspectionChanged(inspection, entry);
+    } catch (error) {
+      this.deps.logger.error({ inspection: inspection.id, err: (error as Error).message }, 'notification failed');
+    }
     this.deps.activities.notifyCmms(inspection, entry).catch((error: Error) => {
       this.deps.logger.error(
         { inspection: inspection.id, action: entry.action, err: error.message },

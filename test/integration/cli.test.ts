@@ -17,6 +17,23 @@ describe('pdm CLI', () => {
     expect(stdout).toContain(`Usage: pdm ${command}`);
   });
 
+  it('prints its version, the one in package.json', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const { code, stdout } = await runPdm([flag]);
+      expect(code).toBe(0);
+      expect(stdout.trim()).toBe(version);
+    }
+  });
+
+  it('tells pdm train (offline, shipped models) from pdm hub train (a running hub), which needs a named user', async () => {
+    expect((await runPdm(['train', '--help'])).stdout).toContain('Offline, on this machine');
+    expect((await runPdm(['hub', 'train', '--help'])).stdout).toContain('On a running hub');
+    const { code, stderr } = await runPdm(['hub', 'train', '--device', 'plant-1/pump-001'], { PDM_HUB_USER: '' });
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('name a supervisor of the hub with --user or PDM_HUB_USER');
+  });
+
   it('exits 2 naming a missing config file', async () => {
     const { code, stderr } = await runPdm(['hub', '--config', join(dir, 'missing.yaml')]);
     expect(code).toBe(2);

@@ -1,3 +1,5 @@
+import { get } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
@@ -152,6 +154,30 @@ describe('health states, plain-language reasons and take over the HTTP API', () 
     expect(await taken.json()).toMatchObject({ status: 'assigned', assignee: 'tina' });
     const started = await call(`/api/inspections/${inspection.id}/transitions`, 'tina', { action: 'start' });
     expect(await started.json()).toMatchObject({ status: 'in_progress' });
+  });
+
+  it('gzips answers for clients that accept it, and only for them', async () => {
+    const raw = (encoding?: string) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        get(
+          `${hub.httpUrl}/api/openapi.json`,
+          { headers: { cookie: who.sam!.cookie, ...(encoding ? { 'accept-encoding': encoding } : {}) } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+          },
+        ).on('error', reject);
+      });
+    const zipped = await raw('gzip, deflate');
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    const document = JSON.parse(gunzipSync(zipped.body).toString('utf8')) as { openapi: string };
+    expect(document.openapi).toBe('3.1.0');
+    const plain = await raw();
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(zipped.body.length).toBeLessThan(plain.body.length / 3);
+    expect(JSON.parse(plain.body.toString('utf8'))).toEqual(document);
+    expect((await raw('gzip;q=0')).headers['content-encoding']).toBeUndefined();
   });
 
   it('answers a wrong inspection id and an unknown device with 404 and what was not found', async () => {
