@@ -108,6 +108,9 @@ function summaryOf(i: Inspection, health: Health | undefined): HTMLElement {
       i.assignee ? ` · assigned to ${i.assignee}` : ' · nobody assigned yet',
       i.outcome ? ` · outcome: ${words(i.outcome.label)}` : '',
     ),
+    i.origin === 'follow_up'
+      ? h('p', { class: 'callout' }, 'Follow-up: the machine stayed in alarm after an earlier inspection was resolved.')
+      : null,
     health ? healthLine(health) : null,
     h('p', {}, h('a', { href: machine }, `Machine ${i.site} / ${i.device}: trends and history →`)),
   );
