@@ -98,7 +98,11 @@ function showLogin(hash: string): void {
 
 /** A failure while reading the hub: a lost connection is retried, a 401 goes to sign in, anything else is said. */
 function failed(error: unknown): void {
-  if (error instanceof Unreachable) return connection.lost();
+  if (error instanceof Unreachable) {
+    // Nothing on screen yet (the hub was down when the page loaded): the notice alone, until the hub answers.
+    if (!app.contains(connection.banner)) replace(app, connection.banner, h('main', {}, h('h1', {}, 'edge-pdm')));
+    return connection.lost();
+  }
   if (error instanceof ApiError && error.status === 401) return toLogin();
   const message = h('p', { class: 'error', role: 'alert' }, (error as Error).message);
   if (view) view.root.prepend(message);
