@@ -25,7 +25,9 @@ import { createBroker, type DeviceMessageSink, type HubBroker } from './mqtt/bro
 import { createExternalBroker } from './mqtt/external.js';
 import { Ingest } from './mqtt/ingest.js';
 import { createNotifier } from './notify/wire.js';
+import type { Inspection } from './inspections/records.js';
 import { FeatureCatalog } from './reasons/catalog.js';
+import { anomalyReason } from './reasons/reason.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { DurableJsonFile } from './store/durable-file.js';
 import { HubStore } from './store/store.js';
@@ -78,6 +80,7 @@ export async function createHub(
 ): Promise<RunningHub> {
   const dataDir = resolve(cfg.dataDir);
   const now = overrides.now ?? Date.now;
+  const catalog = new FeatureCatalog(cfg.features.channels);
   const store = await openStore(cfg, dataDir, logger);
   const identities = await IdentityStore.open(dataDir);
   logger.info(
@@ -105,9 +108,12 @@ export async function createHub(
   const workflowLog = logger.child({ component: 'workflow' });
   const activities =
     overrides.activities ??
-    createActivities({ webhooks: await openWebhooks(cfg, dataDir, store, logger), publish, logger: workflowLog });
+    createActivities({
+      webhooks: await openWebhooks(cfg, dataDir, store, logger, (i) => anomalyReason(i, catalog)),
+      publish,
+      logger: workflowLog,
+    });
   const live = new LiveFeed();
-  const catalog = new FeatureCatalog(cfg.features.channels);
   const health = createHealth(cfg, { now, catalog, live, logger: logger.child({ component: 'health' }) });
   for (const record of store.devices()) health.tracker.seed(record);
   const notifications = createNotifier(cfg.notifications, catalog, logger.child({ component: 'notifications' }));
@@ -272,6 +278,7 @@ async function openWebhooks(
   dataDir: string,
   store: HubStore,
   logger: Logger,
+  reason: (inspection: Inspection) => string,
 ): Promise<WebhookOutbox | undefined> {
   if (!cfg.workflow.cmms) {
     if (hasWebhookOutbox(dataDir))
@@ -288,6 +295,7 @@ async function openWebhooks(
     cmms: cfg.workflow.cmms,
     inspections: store.hotInspections(),
     archived: store,
+    reason,
     logger: logger.child({ component: 'webhooks' }),
   });
 }

@@ -6,6 +6,7 @@ import { ROLES, type Role } from '../../hub/inspections/roles.js';
 import { runHub } from '../../hub/main.js';
 import { resolve } from 'node:path';
 import { fail, failing } from '../errors.js';
+import { registerHubRollout } from './hub-rollout.js';
 import { registerHubTrain } from './hub-train.js';
 import { shipped } from '../paths.js';
 
@@ -73,6 +74,7 @@ export function registerHub(program: Command): void {
       }),
     );
 
+  registerHubRollout(hub);
   registerHubTrain(hub);
 
   const user = hub.command('user').description('Users of the HTTP API (roles: viewer, technician, supervisor).');

@@ -232,7 +232,10 @@ export const StatsSchema = z.strictObject({
     watchesCleared: z.number().int(),
     shareToPeople: z.number(),
   }),
-  workflow: z.strictObject({ escalations: z.number().int() }),
+  workflow: z.strictObject({
+    escalations: z.number().int(),
+    followUps: z.number().int().describe('follow-ups opened for resolved machines still in alarm'),
+  }),
   storeWrites: z.number().int(),
 });
 

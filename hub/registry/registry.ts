@@ -12,6 +12,7 @@ import { readModel } from '../../models/artifacts.js';
 import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
 import {
   abortRollout,
+  DEFAULT_APPLY_TIMEOUT_MS,
   onAck,
   onTick,
   planProblem,
@@ -39,7 +40,12 @@ export interface RegistryDeps {
   logger: Logger;
 }
 
-export const DEFAULT_POLICY: RolloutPolicy = { alarmFactor: 3, minAlarms: 3, soakMs: 10 * 60_000 };
+export const DEFAULT_POLICY: RolloutPolicy = {
+  alarmFactor: 3,
+  minAlarms: 3,
+  soakMs: 10 * 60_000,
+  applyTimeoutMs: DEFAULT_APPLY_TIMEOUT_MS,
+};
 
 export const artifactPath = (m: ModelRef): string =>
   `/models/${encodeURIComponent(m.modelId)}/${encodeURIComponent(m.version)}/bundle`;
@@ -167,7 +173,7 @@ export class ModelRegistry {
     );
   }
 
-  /** Periodic: alarm-rate check and soak timer. */
+  /** Periodic: answers past the time limit, alarm-rate check and soak timer. */
   async tick(): Promise<void> {
     const current = this.active();
     if (!current) return;
@@ -207,10 +213,9 @@ export class ModelRegistry {
     for (const effect of t.effects) await this.carryOut(effect);
     if (changed) {
       const last = t.state.steps.at(-1);
-      this.deps.logger.info(
-        { rollout: t.state.id, stage: t.state.stage, step: last?.step, detail: last?.detail },
-        'rollout step',
-      );
+      const fields = { rollout: t.state.id, stage: t.state.stage, step: last?.step, detail: last?.detail };
+      if (t.state.stage === 'failed' || last?.step === 'ack-timeout') this.deps.logger.warn(fields, 'rollout step');
+      else this.deps.logger.info(fields, 'rollout step');
     }
   }
 

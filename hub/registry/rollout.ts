@@ -11,8 +11,12 @@ export interface ModelRef {
 }
 
 export type Group = 'canary' | 'fleet';
-export type DeviceStatus = 'waiting' | 'sent' | 'applied' | 'rejected' | 'rolled_back' | 'reverted';
-export type Stage = 'canary' | 'fleet' | 'completed' | 'rolled_back';
+export type DeviceStatus = 'waiting' | 'sent' | 'applied' | 'rejected' | 'rolled_back' | 'reverted' | 'timed_out';
+/** `failed`: a canary did not answer within the policy's applyTimeoutMs; its devices were sent back. */
+export type Stage = 'canary' | 'fleet' | 'completed' | 'rolled_back' | 'failed';
+
+/** How long a device may take to apply the model when a rollout's policy does not say (older rollouts). */
+export const DEFAULT_APPLY_TIMEOUT_MS = 10 * 60_000;
 
 export interface RolloutDevice extends DeviceRef {
   group: Group;
@@ -36,6 +40,8 @@ export interface RolloutPolicy {
   minAlarms: number;
   /** How long canaries must run the model healthily before the fleet gets it. */
   soakMs: number;
+  /** A device sent the model that has not acknowledged it this long after: a canary fails the rollout, a fleet device times out. */
+  applyTimeoutMs?: number;
 }
 
 export interface RolloutState {
@@ -80,6 +86,8 @@ export function planProblem(plan: RolloutPlan): string | undefined {
   }
   if (!(plan.policy.alarmFactor >= 1)) return `alarmFactor must be >= 1, got ${plan.policy.alarmFactor}`;
   if (!(plan.policy.soakMs >= 0)) return `soakMs must be >= 0, got ${plan.policy.soakMs}`;
+  const limit = plan.policy.applyTimeoutMs;
+  if (limit !== undefined && !(limit >= 1000)) return `applyTimeoutMs must be >= 1000, got ${limit}`;
   return undefined;
 }
 
@@ -144,17 +152,21 @@ export function startRollout(plan: RolloutPlan, now: number): Transition {
 }
 
 /** Every device that was sent the new model goes back to what it had: its previous manifest, or none. */
-function rollBack(state: RolloutState, reason: string, now: number): Transition {
+function rollBack(state: RolloutState, reason: string, now: number, stage: Stage = 'rolled_back'): Transition {
   const effects: Effect[] = [];
   for (const d of state.devices) {
     if (d.status === 'waiting') continue;
     effects.push(d.previous ? publishTo(d, d.previous) : { kind: 'clear', site: d.site, device: d.device });
     if (d.status === 'sent' || d.status === 'applied') d.status = 'reverted';
   }
-  state.stage = 'rolled_back';
+  state.stage = stage;
   state.reason = reason;
   state.endedAt = now;
-  state.steps.push({ at: now, step: 'rolled-back', detail: `${reason}; ${effects.length} device(s) reverted` });
+  state.steps.push({
+    at: now,
+    step: stage === 'failed' ? 'failed' : 'rolled-back',
+    detail: `${reason}; ${effects.length} device(s) reverted`,
+  });
   return { state, effects };
 }
 
@@ -211,7 +223,7 @@ function advance(state: RolloutState, now: number): Transition {
 
 function finish(state: RolloutState, now: number): Effect[] {
   const fleet = state.devices.filter((d) => d.group === 'fleet');
-  if (fleet.every((d) => d.status === 'applied' || d.status === 'rejected' || d.status === 'rolled_back')) {
+  if (fleet.every((d) => d.status !== 'waiting' && d.status !== 'sent')) {
     state.stage = 'completed';
     state.endedAt = now;
     const refused = fleet.filter((d) => d.status !== 'applied').length;
@@ -230,8 +242,40 @@ export interface AlarmCounts {
   before: number;
 }
 
-/** Time passing: checks canary alarm rates (counts per device key) and the soak period. */
+/**
+ * Devices sent the model that have not answered within the time limit: a late canary fails the whole rollout (its
+ * devices go back), a late fleet device times out and keeps its old model.
+ */
+function timeouts(current: RolloutState, now: number): Transition | undefined {
+  const limit = current.policy.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS;
+  const late = current.devices.filter((d) => d.status === 'sent' && d.at !== undefined && now - d.at >= limit);
+  if (late.length === 0) return undefined;
+  const state = clone(current);
+  const within = `within ${Math.round(limit / 1000)} s`;
+  const canary = late.find((d) => d.group === 'canary');
+  if (canary)
+    return rollBack(
+      state,
+      `canary ${deviceKey(canary)} did not apply ${state.model.modelId} ${state.model.version} ${within}: no model ` +
+        'ack (is model sync configured on its agent, and is the agent online?)',
+      now,
+      'failed',
+    );
+  for (const d of state.devices) {
+    if (!late.some((l) => l.site === d.site && l.device === d.device)) continue;
+    d.status = 'timed_out';
+    d.reason = `no model ack ${within}`;
+    d.at = now;
+    state.steps.push({ at: now, step: 'ack-timeout', detail: `${deviceKey(d)} (fleet): no model ack ${within}` });
+  }
+  return { state, effects: finish(state, now) };
+}
+
+/** Time passing: answers overdue past the time limit, canary alarm rates (counts per device key), the soak period. */
 export function onTick(current: RolloutState, alarms: Record<string, AlarmCounts>, now: number): Transition {
+  if (!active(current)) return { state: current, effects: [] };
+  const late = timeouts(current, now);
+  if (late) return late;
   if (current.stage !== 'canary') return { state: current, effects: [] };
   const { alarmFactor, minAlarms } = current.policy;
   for (const d of current.devices) {

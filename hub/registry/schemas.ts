@@ -18,6 +18,7 @@ export const RolloutRequestSchema = z.strictObject({
       alarmFactor: z.number().min(1),
       minAlarms: z.number().int().min(1),
       soakMs: z.number().int().min(0),
+      applyTimeoutMs: z.number().int().min(1000).describe('a device must ack the model within this; default 10 min'),
     })
     .partial()
     .optional(),
@@ -58,8 +59,15 @@ export const PublicKeySchema = z.strictObject({ algorithm: z.literal('ed25519'),
 export const RolloutStateSchema = z.strictObject({
   id: z.string(),
   model: ModelRefSchema,
-  policy: z.strictObject({ alarmFactor: z.number(), minAlarms: z.number().int(), soakMs: z.number().int() }),
-  stage: z.enum(['canary', 'fleet', 'completed', 'rolled_back']),
+  policy: z.strictObject({
+    alarmFactor: z.number(),
+    minAlarms: z.number().int(),
+    soakMs: z.number().int(),
+    applyTimeoutMs: z.number().int().optional(),
+  }),
+  stage: z
+    .enum(['canary', 'fleet', 'completed', 'rolled_back', 'failed'])
+    .describe('failed: a canary did not apply the model within applyTimeoutMs (reason says which)'),
   startedAt: z.number().int(),
   canariesAppliedAt: z.number().int().optional(),
   endedAt: z.number().int().optional(),
@@ -69,7 +77,7 @@ export const RolloutStateSchema = z.strictObject({
       site: z.string(),
       device: z.string(),
       group: z.enum(['canary', 'fleet']),
-      status: z.enum(['waiting', 'sent', 'applied', 'rejected', 'rolled_back', 'reverted']),
+      status: z.enum(['waiting', 'sent', 'applied', 'rejected', 'rolled_back', 'reverted', 'timed_out']),
       previous: ModelRefSchema.optional(),
       reason: z.string().optional(),
       at: z.number().int().optional(),

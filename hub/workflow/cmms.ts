@@ -27,7 +27,12 @@ export interface Notification {
 }
 
 /** The notification for the `sequence`-th entry of an inspection's audit trail. */
-export function buildNotification(inspection: Inspection, sequence: number, recordedAt: number): Notification {
+export function buildNotification(
+  inspection: Inspection,
+  sequence: number,
+  recordedAt: number,
+  reason?: string,
+): Notification {
   const entry = inspection.audit[sequence];
   if (!entry) throw new PdmError('PDM_ERR_WEBHOOK', `inspection ${inspection.id} has no audit entry ${sequence}`);
   const key = `${inspection.id}:${sequence}:${entry.action}`;
@@ -48,6 +53,7 @@ export function buildNotification(inspection: Inspection, sequence: number, reco
       severity: inspection.severity,
       assignee: inspection.assignee,
       outcome: inspection.outcome,
+      ...(reason ? { reason } : {}),
     },
   });
   return { key, inspectionId: inspection.id, sequence, type, body };

@@ -38,6 +38,8 @@ export interface WebhookOutboxOptions {
   clock?: WebhookClock;
   /** Deliveries in flight at once (always to different inspections). */
   concurrency?: number;
+  /** Why the inspection was opened, in plain words (the API's reason), for the body. */
+  reason?: (inspection: Inspection) => string;
 }
 
 /** Closed inspections that left the hub's state (its store's archive): their audit lengths, and whole records on demand. */
@@ -141,7 +143,7 @@ export class WebhookOutbox {
       done = inspection.audit.length;
     }
     for (let sequence = done; sequence < inspection.audit.length; sequence += 1) {
-      const n = buildNotification(inspection, sequence, now);
+      const n = buildNotification(inspection, sequence, now, this.opts.reason?.(inspection));
       this.doc.pending.push({ seq: this.doc.nextSeq++, ...n, recordedAt: now, attempts: 0, nextAttemptAt: now });
     }
     this.doc.notified[inspection.id] = inspection.audit.length;

@@ -84,6 +84,12 @@ describe('CMMS webhook delivery (real HTTP server)', () => {
       sequence: 0,
       inspection: { priority: 'P2' },
     });
+    expect(JSON.parse(n.body).inspection.reason).toBeUndefined();
+    const explained = buildNotification(sample(), 0, 1234, 'vibration RMS level 4.4× normal (2.2 vs 0.5 g)');
+    expect(JSON.parse(explained.body).inspection).toMatchObject({
+      priority: 'P2',
+      reason: 'vibration RMS level 4.4× normal (2.2 vs 0.5 g)',
+    });
     const down = await postNotification(cmmsAt(`http://127.0.0.1:${await freePort()}/x`), fetch, n);
     expect(down).toMatchObject({ ok: false, retryable: true, error: expect.stringMatching(/ECONNREFUSED/) });
   });

@@ -38,7 +38,7 @@ describe('registry API actions', () => {
       rest: ['plant/pump-2'],
       policy: { soakMs: 0 },
     });
-    expect(state.policy).toEqual({ alarmFactor: 3, minAlarms: 3, soakMs: 0 });
+    expect(state.policy).toEqual({ alarmFactor: 3, minAlarms: 3, soakMs: 0, applyTimeoutMs: 600_000 });
     expect(sent).toHaveLength(1);
     expect(sent[0]!.topic).toBe('pdm/v1/plant/pump-1/model');
     expect(sent[0]!.retain).toBe(true);

@@ -32,6 +32,45 @@ const ack = (device: string, result: 'applied' | 'rejected' | 'rolled_back', ver
 });
 const status = (s: RolloutState) => Object.fromEntries(s.devices.map((d) => [d.device, d.status]));
 
+describe('rollout time limit (applyTimeoutMs)', () => {
+  const limited = plan({ policy: { alarmFactor: 3, minAlarms: 3, soakMs: 0, applyTimeoutMs: 60_000 } });
+
+  it('fails the rollout with a reason when a canary does not apply within the limit, and sends its devices back', () => {
+    let t = startRollout(limited, 0);
+    t = onTick(t.state, {}, 59_999);
+    expect(t.state.stage).toBe('canary');
+    t = onTick(t.state, {}, 60_000);
+    expect(t.state.stage).toBe('failed');
+    expect(t.state.reason).toBe(
+      'canary s/c1 did not apply pump 2 within 60 s: no model ack (is model sync configured on its agent, and is ' +
+        'the agent online?)',
+    );
+    expect(t.state.endedAt).toBe(60_000);
+    expect(t.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1 }]);
+    expect(status(t.state)).toEqual({ c1: 'reverted', f1: 'waiting', f2: 'waiting' });
+    expect(t.state.steps.at(-1)!.step).toBe('failed');
+    // A failed rollout is over: a late ack or tick moves nothing.
+    expect(onAck(t.state, ack('c1', 'applied'), 61_000).state).toBe(t.state);
+    expect(onTick(t.state, {}, 120_000).state).toBe(t.state);
+  });
+
+  it('times out a silent fleet device, which keeps its old model, and completes the rollout', () => {
+    let t = startRollout(limited, 0);
+    t = onAck(t.state, ack('c1', 'applied'), 1000);
+    t = onTick(t.state, {}, 2000);
+    expect(t.state.stage).toBe('fleet');
+    t = onAck(t.state, ack('f1', 'applied'), 3000);
+    t = onTick(t.state, {}, 62_000);
+    expect(t.state.stage).toBe('completed');
+    expect(status(t.state)).toEqual({ c1: 'applied', f1: 'applied', f2: 'timed_out' });
+    expect(t.state.devices.find((d) => d.device === 'f2')!.reason).toBe('no model ack within 60 s');
+    expect(t.state.steps.slice(-2).map((s) => s.step)).toEqual(['ack-timeout', 'completed']);
+    expect(planProblem(plan({ policy: { alarmFactor: 3, minAlarms: 3, soakMs: 0, applyTimeoutMs: 10 } }))).toMatch(
+      /applyTimeoutMs must be >= 1000/,
+    );
+  });
+});
+
 describe('rollout state machine', () => {
   it('refuses plans without canaries, with duplicates or a silly factor', () => {
     expect(planProblem(plan({ canaries: [] }))).toMatch(/at least one canary/);
