@@ -154,8 +154,14 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     await page.locator('tr[data-device="pump-7"]').waitFor();
     // Its drift cell: the agent scores with the commissioned baseline, which has no training distribution to compare with.
     await expect
-      .poll(() => page.locator('tr[data-device="pump-7"] td').nth(4).textContent(), { timeout: 15_000 })
+      .poll(() => page.locator('tr[data-device="pump-7"] td[data-label="Drift (PSI)"]').textContent(), {
+        timeout: 15_000,
+      })
       .toBe('unknown');
+    // The fault keeps the pump over its threshold: its health is alarm, in words, with the reason on hover.
+    const health = page.locator('tr[data-device="pump-7"] [data-health]');
+    await expect.poll(() => health.textContent(), { timeout: 15_000 }).toBe('alarm');
+    expect(await health.getAttribute('title')).toBeTruthy();
     await shot(page, 'fleet');
     await page.getByRole('link', { name: 'plant-e / pump-7' }).click();
     await page.getByRole('heading', { name: 'Anomaly score' }).waitFor();
@@ -164,7 +170,9 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
 
     await page.goto(`${ready.httpUrl}/#/inspection/${id}`);
     const why = page.getByRole('list', { name: 'Top contributing features' });
-    await expect.poll(() => why.textContent()).toMatch(/vibration\./);
+    // Features by their human names, with their share of the score (not raw keys like vibration.band.5-25Hz).
+    await expect.poll(() => why.textContent()).toMatch(/vibration .*, \d+% of the score/);
+    expect(await why.textContent()).not.toMatch(/vibration\./);
     await shot(page, 'inspection-open');
 
     const state = page.getByTestId('state');
@@ -173,7 +181,7 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     expect((await inspection(id)).status).toBe('acknowledged');
 
     await page.getByLabel('Assignee').fill('tina');
-    await page.getByRole('button', { name: 'Assign' }).click();
+    await page.getByRole('button', { name: 'Assign', exact: true }).click();
     await expect.poll(() => state.textContent()).toBe('assigned');
     expect(await inspection(id)).toMatchObject({ status: 'assigned', assignee: 'tina' });
 
@@ -186,7 +194,7 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     ).toBe(0);
 
     await page.getByRole('button', { name: 'Start work' }).click();
-    await expect.poll(() => state.textContent()).toBe('in_progress');
+    await expect.poll(() => state.textContent()).toBe('in progress');
     await page.getByLabel('Outcome').selectOption('bearing');
     await page.getByRole('button', { name: 'Resolve' }).click();
     await expect.poll(() => state.textContent()).toBe('resolved');
@@ -232,14 +240,32 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
   it('shows a fleet of 1,000 machines at a glance, with a filter that narrows it', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, 'tina');
-    const started = Date.now();
     await page.goto(`${ready.httpUrl}/#/fleet`);
+    // A fresh load, timed by the page itself from navigation to the first complete page (pdm:first-render).
+    await page.reload();
     await page.locator('tr[data-device="fan-0999"]').waitFor();
-    const renderMs = Date.now() - started;
-    expect(await page.locator('tr[data-device]').count()).toBe(1001);
+    // From navigation to the first complete page, and of that the page's own work after the hub's data arrived.
+    const { renderMs, ownMs } = await page.evaluate(() => {
+      const rendered = performance.getEntriesByName('pdm:first-render')[0]?.startTime ?? NaN;
+      const data = performance
+        .getEntriesByType('resource')
+        .filter((r) => /\/api\/(devices|inspections)$/.test(r.name))
+        .map((r) => (r as unknown as { responseEnd: number }).responseEnd)
+        .filter((end) => end <= rendered);
+      return { renderMs: rendered, ownMs: rendered - Math.max(...data) };
+    });
+    // The thousand, and pump-7 once the first test has run.
+    const known = (await getJson<unknown[]>(`${ready.httpUrl}/api/devices`, apiCookie)).length;
+    expect(known).toBeGreaterThanOrEqual(1000);
+    expect(await page.locator('tr[data-device]').count()).toBe(known);
     const tiles = await page.getByRole('region', { name: 'Fleet summary' }).textContent();
-    expect(tiles).toContain('1001Machines');
-    expect(tiles).toContain('100Offline');
+    expect(tiles).toContain(`${known}Machines`);
+    // Every machine is in exactly one health state.
+    const counts = await page
+      .locator('.tile[class*="health-"] .value')
+      .evaluateAll((values) => values.map((v) => Number(v.textContent)));
+    expect(counts).toHaveLength(4);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(known);
     await page.getByLabel('Filter machines').fill('fan-0042');
     await expect.poll(() => page.locator('tr[data-device]').count(), { timeout: 15_000 }).toBe(1);
     await shot(page, 'fleet-1000');
@@ -249,7 +275,14 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     await page.goto(`${ready.httpUrl}/#/fleet`);
     await expect.poll(() => page.getByLabel('Filter machines').inputValue(), { timeout: 15_000 }).toBe('fan-0042');
     await expect.poll(() => page.locator('tr[data-device]').count(), { timeout: 15_000 }).toBe(1);
-    console.log(`fleet page with 1,001 machines rendered in ${renderMs} ms (informational, not asserted)`);
+    console.log(
+      `fleet page with ${known} machines: first render ${Math.round(renderMs)} ms after navigation, ` +
+        `${Math.round(ownMs)} ms of it the page's own work after the hub's data arrived`,
+    );
+    // The page's own share is what the dashboard controls (a screenful first, the rest right after); the whole is
+    // printed, and bounded loosely because on a loaded machine the hub's answer alone can take most of a second.
+    expect(ownMs).toBeLessThan(500);
+    expect(renderMs).toBeLessThan(2000);
     await page.close();
   });
 
@@ -275,6 +308,8 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
     await page.getByLabel('State', { exact: true }).selectOption('resolved');
     await page.getByLabel('Sort by').selectOption('priority');
     await page.getByRole('heading', { name: 'Inspections', exact: true }).click();
+    const updates = async () => Number((await page.locator('main').getAttribute('data-updates')) ?? 0);
+    const before = await updates();
     await table.evaluate((element) => element.setAttribute('data-before-update', ''));
     // A comment through the API is a live update: the open queue redraws with the new data.
     const cookie = await login(ready.httpUrl, 'tina', PASSWORDS.tina);
@@ -285,7 +320,9 @@ describe.skipIf(!withChromium)('dashboard in a real browser', () => {
       body: JSON.stringify({ text: 'checked the coupling' }),
     });
     expect(res.status).toBe(201);
-    await page.locator('table[aria-label="Inspections"]:not([data-before-update])').waitFor({ timeout: 15_000 });
+    await expect.poll(updates, { timeout: 15_000 }).toBeGreaterThan(before);
+    // Updated in place: the same table, not a new one drawn over the user's choices.
+    expect(await table.getAttribute('data-before-update')).toBe('');
     expect(await page.getByLabel('State', { exact: true }).inputValue()).toBe('resolved');
     expect(await page.getByLabel('Sort by').inputValue()).toBe('priority');
     expect(await page.locator('tr[data-inspection]').count()).toBe(1);

@@ -32,19 +32,28 @@ export class ApiError extends Error {
   }
 }
 
+/** The hub could not be reached at all (stopped, restarting, network down): worth retrying, unlike an answer. */
+export class Unreachable extends Error {}
+
 let csrfToken = '';
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
-  const res = await fetch(path, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    text = await res.text();
+  } catch {
+    throw new Unreachable('the hub cannot be reached');
+  }
   const data = text ? (JSON.parse(text) as unknown) : undefined;
   if (!res.ok) {
     const message =
@@ -78,14 +87,17 @@ export const api = {
   devices: () => call<Device[]>('GET', '/api/devices'),
   inspections: () => call<Inspection[]>('GET', '/api/inspections'),
   inspection: (id: string) => call<Inspection>('GET', `/api/inspections/${encodeURIComponent(id)}`),
-  transition: (id: string, action: string, extra: Record<string, string> = {}) =>
+  transition: (id: string, action: RequestOf<'transition'>['action'], extra: Record<string, string> = {}) =>
     call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/transitions`, { action, ...extra }),
   comment: (id: string, text: string) =>
     call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/comments`, { text }),
-  scores: (site: string, device: string, points = 600) =>
+  scores: (site: string, device: string, range: { points?: number; from?: number; to?: number } = {}) =>
     call<ScoreSeries>(
       'GET',
-      `/api/devices/${encodeURIComponent(site)}/${encodeURIComponent(device)}/scores?points=${points}`,
+      `/api/devices/${encodeURIComponent(site)}/${encodeURIComponent(device)}/scores?` +
+        new URLSearchParams(
+          Object.entries({ points: 600, ...range }).map(([k, v]) => [k, String(Math.round(v))]),
+        ).toString(),
     ),
   kpis: () => call<Kpis>('GET', '/api/kpis'),
   models: () => call<ModelList>('GET', '/api/models'),

@@ -1,39 +1,194 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { ScoreSeries } from './api.js';
+import { h } from './dom.js';
 
-/** Anomaly score with its threshold line; `marker` (epoch ms) draws a vertical line where an event was raised. */
-export function scoreChart(target: HTMLElement, series: ScoreSeries, marker?: number): uPlot {
-  const width = Math.max(280, Math.min(target.clientWidth || 800, 1100));
-  const opts: uPlot.Options = {
-    width,
-    height: 240,
-    scales: { x: { time: true } },
-    series: [
-      {},
-      { label: 'score', stroke: '#1f6feb', width: 1.5 },
-      { label: 'threshold', stroke: '#d1242f', dash: [6, 4], width: 1 },
-    ],
-    axes: [{}, { label: 'score' }],
-    hooks: marker
-      ? {
-          draw: [
-            (u: uPlot) => {
-              const x = u.valToPos(marker / 1000, 'x', true);
-              const ctx = u.ctx;
-              ctx.save();
-              ctx.strokeStyle = '#bf8700';
-              ctx.lineWidth = 2;
-              ctx.beginPath();
-              ctx.moveTo(x, u.bbox.top);
-              ctx.lineTo(x, u.bbox.top + u.bbox.height);
-              ctx.stroke();
-              ctx.restore();
-            },
-          ],
-        }
-      : {},
-  };
-  const data: uPlot.AlignedData = [series.t.map((t) => t / 1000), series.score, series.threshold];
-  return new uPlot(opts, data, target);
+/** A vertical line on the chart: when an inspection was opened or closed. */
+export interface Marker {
+  at: number;
+  kind: 'opened' | 'closed';
+}
+
+export const MARKERS: Record<Marker['kind'], { color: string; label: string }> = {
+  opened: { color: '#bf8700', label: 'inspection opened' },
+  closed: { color: '#1a7f37', label: 'inspection closed' },
+};
+
+/** Short numbers for the score axis, so labels stay narrow and never run into each other (a log axis leaves some unnamed). */
+const tick = (v: number): string =>
+  Math.abs(v) >= 10_000 || (v !== 0 && Math.abs(v) < 0.01) ? v.toExponential(0) : String(+v.toPrecision(3));
+
+/**
+ * Anomaly score with its threshold line and event markers. New data keeps the user's zoom: a zoomed chart stays on
+ * the span they chose; an unzoomed one follows the data. The shown span is mirrored in data-x-min / data-x-max.
+ */
+export class ScoreChart {
+  readonly element: HTMLDivElement;
+  private plot: uPlot | undefined;
+  private series: ScoreSeries = { t: [], score: [], threshold: [] };
+  private markers: Marker[] = [];
+  private log: boolean;
+  /** The span the user zoomed to (seconds), or undefined while the chart follows the data. */
+  private zoom: { min: number; max: number } | undefined;
+  private ours = false;
+  private readonly resize = () => this.plot?.setSize({ width: this.width(), height: 260 });
+
+  constructor(label: string, opts: { log?: boolean } = {}) {
+    this.log = opts.log ?? false;
+    this.element = h('div', { class: 'chart', 'aria-label': label, 'data-keep': true });
+    window.addEventListener('resize', this.resize);
+  }
+
+  show(series: ScoreSeries, markers: Marker[] = []): void {
+    this.series = series;
+    this.markers = markers;
+    if (!this.plot) {
+      this.element.replaceChildren();
+      return this.create();
+    }
+    this.ours = true;
+    this.plot.batch(() => {
+      this.plot!.setData(this.data(), !this.zoom);
+      if (this.zoom) this.plot!.setScale('x', this.zoom);
+    });
+    this.ours = false;
+    this.mirror();
+  }
+
+  /** Back to following the data (a new time range was chosen): the next points set the span. */
+  unzoom(): void {
+    this.zoom = undefined;
+    this.mirror();
+  }
+
+  /** No points to draw: a sentence instead of an empty chart. */
+  empty(message: string): void {
+    this.plot?.destroy();
+    this.plot = undefined;
+    this.series = { t: [], score: [], threshold: [] };
+    this.element.replaceChildren(h('p', { class: 'muted' }, message));
+    this.mirror();
+  }
+
+  setLog(log: boolean): void {
+    if (log === this.log) return;
+    this.log = log;
+    if (!this.plot) return;
+    this.plot.destroy();
+    this.plot = undefined;
+    this.create();
+  }
+
+  /** The points inside the span on screen, for export. */
+  visible(): ScoreSeries {
+    const x = this.plot?.scales.x;
+    const from = (x?.min ?? -Infinity) * 1000;
+    const to = (x?.max ?? Infinity) * 1000;
+    const out: ScoreSeries = { t: [], score: [], threshold: [] };
+    this.series.t.forEach((t, i) => {
+      if (t < from || t > to) return;
+      out.t.push(t);
+      out.score.push(this.series.score[i]!);
+      out.threshold.push(this.series.threshold[i]!);
+    });
+    return out;
+  }
+
+  destroy(): void {
+    window.removeEventListener('resize', this.resize);
+    this.plot?.destroy();
+  }
+
+  private width(): number {
+    const room = this.element.clientWidth || document.documentElement.clientWidth - 32;
+    return Math.max(280, Math.min(room, 1100));
+  }
+
+  private data(): uPlot.AlignedData {
+    // A log axis cannot show zero: such points sit at a floor below the smallest real value.
+    const floor = this.log ? Math.min(...this.series.score.filter((v) => v > 0), 1) / 10 : -Infinity;
+    return [
+      this.series.t.map((t) => t / 1000),
+      this.series.score.map((v) => Math.max(v, floor)),
+      this.series.threshold.map((v) => Math.max(v, floor)),
+    ];
+  }
+
+  private create(): void {
+    const opts: uPlot.Options = {
+      width: this.width(),
+      height: 260,
+      scales: { x: { time: true }, y: this.log ? { distr: 3 } : {} },
+      series: [
+        {},
+        { label: 'score', stroke: '#1f6feb', width: 1.5 },
+        { label: 'threshold', stroke: '#d1242f', dash: [6, 4], width: 1 },
+      ],
+      axes: [
+        { space: 90 },
+        {
+          label: this.log ? 'score (log)' : 'score',
+          size: 60,
+          space: 30,
+          values: (_u, vs) => vs.map((v) => (v === null ? '' : tick(v))),
+        },
+      ],
+      hooks: {
+        draw: [(u) => this.drawMarkers(u)],
+        setScale: [
+          (u, key) => {
+            if (key !== 'x' || this.ours) return;
+            const [first, last] = [u.data[0][0], u.data[0][u.data[0].length - 1]];
+            const { min, max } = u.scales.x ?? {};
+            if (min === undefined || max === undefined) return;
+            const whole = first === undefined || last === undefined || (min <= first && max >= last);
+            this.zoom = whole ? undefined : { min, max };
+            this.mirror();
+          },
+        ],
+      },
+    };
+    this.ours = true;
+    this.plot = new uPlot(opts, this.data(), this.element);
+    if (this.zoom) this.plot.setScale('x', this.zoom);
+    this.ours = false;
+    this.mirror();
+  }
+
+  private mirror(): void {
+    const x = this.plot?.scales.x;
+    this.element.dataset.xMin = String(x?.min ?? '');
+    this.element.dataset.xMax = String(x?.max ?? '');
+    this.element.dataset.zoomed = String(!!this.zoom);
+    this.element.dataset.scale = this.log ? 'log' : 'linear';
+    this.element.dataset.points = String(this.series.t.length);
+    this.element.dataset.last = String(this.series.t[this.series.t.length - 1] ?? '');
+  }
+
+  private drawMarkers(u: uPlot): void {
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.lineWidth = 2;
+    for (const marker of this.markers) {
+      const x = u.valToPos(marker.at / 1000, 'x', true);
+      if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+      ctx.strokeStyle = MARKERS[marker.kind].color;
+      ctx.beginPath();
+      ctx.moveTo(x, u.bbox.top);
+      ctx.lineTo(x, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+    }
+    ctx.restore();
+  }
+}
+
+/** What the marker lines mean, beside uPlot's own legend of the score and threshold lines. */
+export function markerLegend(): HTMLElement {
+  return h(
+    'ul',
+    { class: 'legend', 'aria-label': 'Chart markers' },
+    ...Object.values(MARKERS).map(({ color, label }) =>
+      h('li', {}, h('span', { class: 'swatch', style: `background:${color}` }), label),
+    ),
+  );
 }

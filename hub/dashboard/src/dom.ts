@@ -52,3 +52,22 @@ export function duration(ms: number | null | undefined): string {
   if (s < 3600) return `${(s / 60).toFixed(1)} min`;
   return `${(s / 3600).toFixed(1)} h`;
 }
+
+/** A state or outcome as people say it: `in_progress` reads "in progress". */
+export const words = (value: string): string => value.replace(/_/g, ' ');
+
+function span(minutes: number): string {
+  if (minutes < 60) return `${minutes} min`;
+  if (minutes < 48 * 60) return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  return `${Math.round(minutes / 1440)} d`;
+}
+
+/** A deadline against now: "due in 12 min" or "overdue 5 min". */
+export function due(at: number, now = Date.now()): string {
+  const minutes = Math.round(Math.abs(at - now) / 60_000);
+  return at >= now ? `due in ${span(minutes)}` : `overdue ${span(minutes)}`;
+}
+
+/** A table cell that, on a phone where rows become cards, shows its column's name before its value. */
+export const cell = (label: string, ...content: Child[]): HTMLTableCellElement =>
+  h('td', { 'data-label': label }, ...content);

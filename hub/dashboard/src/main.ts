@@ -1,4 +1,5 @@
-import { api, ApiError, type User } from './api.js';
+import { api, ApiError, Unreachable, type User } from './api.js';
+import { Connection } from './connection.js';
 import { h, replace } from './dom.js';
 import { fleetPage } from './pages/fleet.js';
 import { inspectionPage } from './pages/inspection.js';
@@ -7,10 +8,13 @@ import { kpisPage } from './pages/kpis.js';
 import { loginPage } from './pages/login.js';
 import { machinePage } from './pages/machine.js';
 import { modelsPage } from './pages/models.js';
+import { rebuilt } from './rebuilt.js';
+import type { View } from './view.js';
 import './style.css';
 
 const app = document.getElementById('app')!;
 let user: User | undefined;
+let view: View | undefined;
 
 const NAV: Array<[string, string]> = [
   ['#/fleet', 'Fleet'],
@@ -37,39 +41,146 @@ function header(current: string): HTMLElement {
       {
         type: 'button',
         class: 'link',
-        onclick: () => void api.logout().finally(() => ((user = undefined), source?.close(), render())),
+        onclick: () =>
+          void api.logout().finally(() => {
+            user = undefined;
+            connection.close();
+            location.hash = '#/login';
+          }),
       },
       'Sign out',
     ),
   );
 }
 
-function page(hash: string): Promise<HTMLElement> {
-  const [, route = 'fleet', a, b] = hash.replace(/^#\/?/, '#/').split('/');
+function page(hash: string, me: User): Promise<View> {
+  const [, route = 'fleet', a, b] = hash.split('/');
   switch (route) {
     case 'inspections':
       return inspectionsPage();
     case 'inspection':
-      return inspectionPage(decodeURIComponent(a ?? ''), user!, render);
+      return inspectionPage(decodeURIComponent(a ?? ''), me);
     case 'machine':
       return machinePage(decodeURIComponent(a ?? ''), decodeURIComponent(b ?? ''));
     case 'kpis':
-      return kpisPage();
+      return rebuilt('KPIs', kpisPage);
     case 'models':
-      return modelsPage();
+      return rebuilt('Models', modelsPage);
     default:
       return fleetPage();
   }
 }
 
-/** True while the user types in a form field: a live redraw would throw their input away. */
-function typing(): boolean {
-  const active = document.activeElement;
-  return !!active && ['INPUT', 'TEXTAREA', 'SELECT'].includes(active.tagName);
+const current = (): string => (location.hash || '#/fleet').replace(/^#\/?/, '#/');
+
+/** To the sign-in page, remembering where the user was so that signing in brings them back there. */
+function toLogin(from = current()): void {
+  user = undefined;
+  connection.close();
+  view?.dispose?.();
+  view = undefined;
+  location.hash = from.startsWith('#/login') ? from : `#/login?next=${encodeURIComponent(from)}`;
 }
 
-// A control the user changed is marked: the page holds their unsaved input (rollout roles, a comment) until it redraws
-// itself after they submit. Controls whose value the page keeps across redraws (the filters) are marked data-kept.
+function showLogin(hash: string): void {
+  const next = new URLSearchParams(hash.split('?')[1] ?? '').get('next') ?? '#/fleet';
+  document.title = 'Sign in · edge-pdm';
+  replace(
+    app,
+    loginPage((signedIn) => {
+      user = signedIn;
+      const target = next.startsWith('#/') && !next.startsWith('#/login') ? next : '#/fleet';
+      if (current() === target) void open();
+      else location.hash = target;
+    }),
+  );
+}
+
+/** A failure while reading the hub: a lost connection is retried, a 401 goes to sign in, anything else is said. */
+function failed(error: unknown): void {
+  if (error instanceof Unreachable) {
+    // Nothing on screen yet (the hub was down when the page loaded): the notice alone, until the hub answers.
+    if (!app.contains(connection.banner)) replace(app, connection.banner, h('main', {}, h('h1', {}, 'edge-pdm')));
+    return connection.lost();
+  }
+  if (error instanceof ApiError && error.status === 401) return toLogin();
+  const message = h('p', { class: 'error', role: 'alert' }, (error as Error).message);
+  if (view) view.root.prepend(message);
+  else replace(app, header(current()), connection.banner, h('main', {}, message));
+}
+
+let opening = 0;
+/** Builds the page the address names; live updates then change it in place (View.refresh). */
+async function open(): Promise<void> {
+  const ticket = ++opening;
+  const hash = current();
+  if (hash.startsWith('#/login')) return showLogin(hash);
+  try {
+    if (!user) user = await api.me();
+    if (!user) return toLogin(hash);
+    const next = await page(hash, user);
+    if (ticket !== opening) return next.dispose?.();
+    view?.dispose?.();
+    view = next;
+    document.title = `${next.title} · edge-pdm`;
+    replace(app, header(hash), connection.banner, next.root);
+    // When the first page stood complete, for the render-time check (performance.getEntriesByName).
+    if (!performance.getEntriesByName('pdm:first-render').length) performance.mark('pdm:first-render');
+    connection.open();
+  } catch (error) {
+    if (ticket !== opening) return;
+    view?.dispose?.();
+    view = undefined;
+    failed(error);
+  }
+}
+
+/** Which live topics each page shows: a page is re-read only for changes it displays. */
+const TOPICS: Record<string, string[]> = {
+  fleet: ['device', 'device.health', 'inspection', 'stats'],
+  machine: ['device', 'device.health', 'inspection', 'stats'],
+  inspections: ['inspection', 'device.health'],
+  inspection: ['inspection', 'device.health'],
+  kpis: ['inspection'],
+  models: ['device'],
+};
+
+let pending: ReturnType<typeof setTimeout> | undefined;
+/** Re-reads the open page at most once a second, whatever the rate of changes. */
+function refreshSoon(): void {
+  if (pending !== undefined) return;
+  pending = setTimeout(() => {
+    pending = undefined;
+    const shown = view;
+    if (!shown) return;
+    shown.refresh().then(
+      // Counted on the page, so a test (or a curious user) can tell that a live update has landed.
+      () => (shown.root.dataset.updates = String(Number(shown.root.dataset.updates ?? 0) + 1)),
+      (error: unknown) => shown === view && failed(error),
+    );
+  }, 1000);
+}
+
+const connection = new Connection({
+  onTopic: (topic) => {
+    const route = current().split('/')[1] ?? 'fleet';
+    if ((TOPICS[route] ?? TOPICS.fleet!).includes(topic) && user) refreshSoon();
+  },
+  probe: async () => {
+    user = await api.me();
+    if (!user) throw new ApiError(401, 'signed out');
+  },
+  recovered: () => (view ? refreshSoon() : void open()),
+  failed,
+});
+
+// Deadlines ("due in 12 min") and ages move on without any change on the hub.
+setInterval(() => {
+  if (user && !connection.lostNow && !document.hidden) refreshSoon();
+}, 30_000);
+
+// A control the user changed is marked: the page holds their unsaved input (rollout roles, a comment) until it draws
+// itself again after they submit. Controls whose value the page keeps across updates (the filters) are marked data-kept.
 for (const type of ['input', 'change']) {
   app.addEventListener(type, (event) => {
     if (event.target instanceof Element && !event.target.closest('[data-kept]'))
@@ -77,81 +188,5 @@ for (const type of ['input', 'change']) {
   });
 }
 
-/** True while a live redraw would lose something: the user is in a field, or the page holds input not yet submitted. */
-function holding(): boolean {
-  return typing() || app.querySelector('[data-edited]') !== null;
-}
-
-/** Says on the page that newer data is held back; the notice goes with the page's next redraw of its own content. */
-function showHeld(): void {
-  const main = app.querySelector('main');
-  if (!main || main.querySelector('.held')) return;
-  main.prepend(
-    h(
-      'p',
-      { class: 'held', role: 'status' },
-      'Newer data arrived. It shows once you submit or leave what you are editing here.',
-    ),
-  );
-}
-
-let rendering = 0;
-/** Draws the current page; a redraw for a live update (`live`) is dropped if the user started typing while it loaded. */
-async function render(opts: { live?: boolean } = {}): Promise<void> {
-  const ticket = ++rendering;
-  if (!user) user = await api.me();
-  if (!user)
-    return replace(
-      app,
-      loginPage(() => void render()),
-    );
-  live();
-  const hash = location.hash || '#/fleet';
-  try {
-    const content = await page(hash);
-    if (ticket !== rendering) return;
-    if (opts.live && holding()) return showHeld();
-    replace(app, header(hash), content);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      user = undefined;
-      return render();
-    }
-    replace(app, header(hash), h('main', {}, h('p', { class: 'error', role: 'alert' }, (error as Error).message)));
-  }
-}
-
-/** Which live topics each page shows: a page is redrawn only for changes it displays. */
-const TOPICS: Record<string, string[]> = {
-  fleet: ['device', 'inspection', 'stats'],
-  machine: ['device', 'inspection', 'stats'],
-  inspections: ['inspection'],
-  inspection: ['inspection'],
-  kpis: ['inspection'],
-  models: ['device'],
-};
-
-/** Live updates: the hub pushes a line whenever devices, inspections or scores change; the open page is redrawn (at most 1/s). */
-let source: EventSource | undefined;
-let pending = false;
-function live(): void {
-  // One stream per signed-in tab; a stream refused before login (401) is closed for good, so open a new one.
-  if (source && source.readyState !== EventSource.CLOSED) return;
-  source = new EventSource('/api/stream');
-  source.onmessage = (message: MessageEvent<string>) => {
-    const route = (location.hash || '#/fleet').split('/')[1] ?? 'fleet';
-    const topic = (JSON.parse(message.data) as { topic: string }).topic;
-    if (!(TOPICS[route] ?? TOPICS.fleet!).includes(topic)) return;
-    if (pending || !user) return;
-    pending = true;
-    setTimeout(() => {
-      pending = false;
-      // Do not redraw under a user who is editing (checked again once the page's data has loaded).
-      if (holding()) showHeld();
-      else void render({ live: true });
-    }, 1000);
-  };
-}
-
-window.addEventListener('hashchange', () => void render());
-void render();
+window.addEventListener('hashchange', () => void open());
+void open();

@@ -1,7 +1,7 @@
-import { api } from '../api.js';
+import { api, type User } from '../api.js';
 import { h } from '../dom.js';
 
-export function loginPage(onLogin: () => void): HTMLElement {
+export function loginPage(onLogin: (user: User) => void): HTMLElement {
   const error = h('p', { class: 'error', role: 'alert' });
   const username = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true });
   const password = h('input', {

@@ -1,70 +1,229 @@
-import { api } from '../api.js';
-import { scoreChart } from '../chart.js';
-import { ago, h, replace } from '../dom.js';
+import { api, ApiError, type Inspection, type ScoreSeries } from '../api.js';
+import { markerLegend, ScoreChart, type Marker } from '../chart.js';
+import { download, scoresCsv } from '../csv.js';
+import { ago, h, words } from '../dom.js';
+import { featureValue, healthLine } from '../health.js';
+import { patch } from '../patch.js';
+import type { View } from '../view.js';
+import { OPEN } from './fleet.js';
 
-/** One machine: live score chart with its threshold, what drove its latest alarm, and its inspection history. */
-export async function machinePage(site: string, device: string): Promise<HTMLElement> {
-  const [devices, inspections] = await Promise.all([api.devices(), api.inspections()]);
-  const info = devices.find((d) => d.site === site && d.device === device);
-  const history = inspections
-    .filter((i) => i.site === site && i.devices.includes(device))
-    .sort((a, b) => b.createdAt - a.createdAt);
-  const chart = h('div', { class: 'chart', 'aria-label': 'Anomaly score' });
-  api.scores(site, device).then(
-    (series) =>
-      series.t.length ? scoreChart(chart, series) : replace(chart, h('p', { class: 'muted' }, 'No scores yet.')),
-    () => replace(chart, h('p', { class: 'muted' }, 'No score history available.')),
+const HOUR = 3_600_000;
+const RANGES: Record<string, [string, number]> = {
+  hour: ['Last hour', HOUR],
+  day: ['Last day', 24 * HOUR],
+  week: ['Last week', 7 * 24 * HOUR],
+  custom: ['Custom…', 0],
+};
+
+/** The trend tools' settings, kept across visits so an engineer comparing machines keeps the same view. */
+const trend: { range: string; log: boolean; from?: number; to?: number } = { range: 'hour', log: false };
+
+/** A datetime-local field's value for an epoch ms, in local time. */
+const local = (ms: number) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+
+/** When the event that opened it happened, on the device's clock like the scores (the hub's createdAt may differ). */
+export const openedAt = (i: Inspection): number => i.events[0]?.at ?? i.createdAt;
+
+/** Markers for each inspection of the machine: when it was opened and, if so, closed. */
+function markersOf(history: Inspection[]): Marker[] {
+  return history.flatMap((i) => [
+    { at: openedAt(i), kind: 'opened' as const },
+    ...(i.closedAt !== undefined ? [{ at: i.closedAt, kind: 'closed' as const }] : []),
+  ]);
+}
+
+/** One machine: the score over a chosen span with its threshold and inspections, what drove its latest alarm. */
+export async function machinePage(site: string, device: string): Promise<View> {
+  const chart = new ScoreChart('Anomaly score', { log: trend.log });
+  const info = h('div', { 'aria-label': 'Machine status' });
+  const drivers = h('section', { 'aria-label': 'Latest alarm' });
+  const list = h('section', { 'aria-label': 'Inspection history' });
+  const error = h('p', { class: 'error', role: 'alert' });
+
+  const range = h(
+    'select',
+    { 'aria-label': 'Time range', 'data-kept': true },
+    ...Object.entries(RANGES).map(([k, [label]]) => h('option', { value: k, selected: k === trend.range }, label)),
   );
-  const latest = history[0];
-  return h(
+  const from = h('input', { type: 'datetime-local', 'aria-label': 'From', 'data-kept': true });
+  const to = h('input', { type: 'datetime-local', 'aria-label': 'To', 'data-kept': true });
+  const custom = h(
+    'span',
+    { class: 'row', hidden: trend.range !== 'custom' },
+    from,
+    to,
+    h('button', { type: 'button', onclick: () => applyCustom() }, 'Apply'),
+  );
+  const axis = h(
+    'select',
+    { 'aria-label': 'Score axis', 'data-kept': true },
+    h('option', { value: 'linear', selected: !trend.log }, 'linear axis'),
+    h('option', { value: 'log', selected: trend.log }, 'log axis'),
+  );
+  const csv = h('button', { type: 'button' }, 'Download CSV');
+
+  const span = (): { from: number; to?: number } => {
+    if (trend.range === 'custom' && trend.from !== undefined)
+      return { from: trend.from, ...(trend.to ? { to: trend.to } : {}) };
+    return { from: Date.now() - (RANGES[trend.range]?.[1] ?? HOUR) };
+  };
+  const applyCustom = () => {
+    const [a, b] = [Date.parse(from.value), Date.parse(to.value)];
+    if (!Number.isFinite(a) || (Number.isFinite(b) && b <= a)) {
+      error.textContent = 'Choose a start, and an end after it (or no end for "until now").';
+      return;
+    }
+    error.textContent = '';
+    trend.from = a;
+    if (Number.isFinite(b)) trend.to = b;
+    else delete trend.to;
+    chart.unzoom();
+    reload();
+  };
+  range.addEventListener('change', () => {
+    trend.range = range.value;
+    custom.hidden = range.value !== 'custom';
+    if (range.value === 'custom') {
+      from.value ||= local(trend.from ?? Date.now() - HOUR);
+      to.value ||= trend.to ? local(trend.to) : '';
+      return;
+    }
+    chart.unzoom();
+    reload();
+  });
+  axis.addEventListener('change', () => {
+    trend.log = axis.value === 'log';
+    chart.setLog(trend.log);
+  });
+  csv.addEventListener('click', () => {
+    const shown = chart.visible();
+    const stamp = (ms: number | undefined) => (ms ? new Date(ms).toISOString().replace(/[:.]/g, '-') : 'none');
+    download(`${site}-${device}-scores-${stamp(shown.t[0])}.csv`, scoresCsv(shown));
+  });
+
+  /** A re-read the user asked for (a new range): a failure is said beside the controls. */
+  const reload = () =>
+    void refresh().catch((e: Error) => (error.textContent = `Could not read the scores: ${e.message}`));
+  const refresh = async () => {
+    const [devices, inspections, series] = await Promise.all([
+      api.devices(),
+      api.inspections(),
+      api.scores(site, device, { points: trend.range === 'hour' ? 600 : 1000, ...span() }).catch(noScores),
+    ]);
+    const d = devices.find((x) => x.site === site && x.device === device);
+    const history = inspections
+      .filter((i) => i.site === site && i.devices.includes(device))
+      .sort((a, b) => b.createdAt - a.createdAt);
+    const active = history.find((i) => OPEN.has(i.status));
+    patch(
+      info,
+      h(
+        'div',
+        { 'aria-label': 'Machine status' },
+        d
+          ? [
+              healthLine(d.health),
+              h(
+                'p',
+                {},
+                h('span', { class: `pill ${d.state}` }, d.state),
+                ` agent ${d.agentVersion} · model ${d.model ? `${d.model.id} ${d.model.version}` : (d.modelVersion ?? '–')}` +
+                  ` · seen ${ago(d.lastSeen)}`,
+              ),
+            ]
+          : h('p', { class: 'muted' }, 'This machine has not reported yet.'),
+        active
+          ? h(
+              'p',
+              { class: 'callout' },
+              h(
+                'a',
+                { href: `#/inspection/${active.id}` },
+                `Open inspection: ${words(active.status)} (${active.priority})`,
+              ),
+            )
+          : null,
+      ),
+    );
+    if (series.t.length) chart.show(series, markersOf(history));
+    else chart.empty('No scores in this span.');
+    patch(drivers, driversOf(history[0]));
+    patch(list, historyOf(history));
+  };
+  await refresh();
+  const root = h(
     'main',
     {},
     h('p', {}, h('a', { href: '#/fleet' }, '← Fleet')),
     h('h1', {}, `${site} / ${device}`),
-    info
-      ? h(
-          'p',
-          {},
-          h('span', { class: `pill ${info.state}` }, info.state),
-          ` agent ${info.agentVersion} · model ${info.modelVersion ?? '–'} · seen ${ago(info.lastSeen)}`,
-        )
-      : h('p', { class: 'muted' }, 'This machine has not reported yet.'),
-    h('section', { 'aria-label': 'Score' }, h('h2', {}, 'Anomaly score'), chart),
+    info,
+    h(
+      'section',
+      { 'aria-label': 'Score' },
+      h('h2', {}, 'Anomaly score'),
+      h('div', { class: 'filters' }, range, custom, axis, csv),
+      error,
+      chart.element,
+      markerLegend(),
+    ),
+    drivers,
+    list,
+  );
+  return { title: `${device} · Machine`, root, refresh, dispose: () => chart.destroy() };
+}
+
+/** A machine the hub has no scores for (404) shows an empty chart, not an error. */
+function noScores(error: unknown): ScoreSeries {
+  if (error instanceof ApiError && error.status === 404) return { t: [], score: [], threshold: [] };
+  throw error;
+}
+
+function driversOf(latest: Inspection | undefined): HTMLElement {
+  return h(
+    'section',
+    { 'aria-label': 'Latest alarm' },
     latest
-      ? h(
-          'section',
-          { 'aria-label': 'Latest alarm' },
+      ? [
           h('h2', {}, 'What drove the latest alarm'),
+          h('p', {}, latest.reason),
           h(
             'ul',
-            {},
+            { 'aria-label': 'Top features' },
             ...latest.contributions.map((c) =>
-              h('li', {}, `${c.feature} = ${c.value.toFixed(3)} (${Math.round(c.share * 100)}%)`),
+              h(
+                'li',
+                { title: c.feature },
+                `${c.label}: ${featureValue(c)}, ${Math.round(c.share * 100)}% of the score`,
+              ),
+            ),
+          ),
+        ]
+      : null,
+  );
+}
+
+function historyOf(history: Inspection[]): HTMLElement {
+  return h(
+    'section',
+    { 'aria-label': 'Inspection history' },
+    h('h2', {}, 'Inspections'),
+    history.length
+      ? h(
+          'ul',
+          {},
+          ...history.map((i) =>
+            h(
+              'li',
+              { 'data-key': i.id },
+              h(
+                'a',
+                { href: `#/inspection/${i.id}` },
+                `${new Date(i.createdAt).toLocaleString()} · ${i.severity} · ${words(i.status)}` +
+                  (i.outcome ? ` · ${words(i.outcome.label)}` : ''),
+              ),
             ),
           ),
         )
-      : null,
-    h(
-      'section',
-      { 'aria-label': 'Inspection history' },
-      h('h2', {}, 'Inspections'),
-      history.length
-        ? h(
-            'ul',
-            {},
-            ...history.map((i) =>
-              h(
-                'li',
-                {},
-                h(
-                  'a',
-                  { href: `#/inspection/${i.id}` },
-                  `${new Date(i.createdAt).toLocaleString()} · ${i.severity} · ${i.status}${i.outcome ? ` · ${i.outcome.label}` : ''}`,
-                ),
-              ),
-            ),
-          )
-        : h('p', { class: 'muted' }, 'None.'),
-    ),
+      : h('p', { class: 'muted' }, 'None.'),
   );
 }
