@@ -46,7 +46,7 @@ describe('rollout time limit (applyTimeoutMs)', () => {
         'the agent online?)',
     );
     expect(t.state.endedAt).toBe(60_000);
-    expect(t.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1 }]);
+    expect(t.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1, rollback: true }]);
     expect(status(t.state)).toEqual({ c1: 'reverted', f1: 'waiting', f2: 'waiting' });
     expect(t.state.steps.at(-1)!.step).toBe('failed');
     // A failed rollout is over: a late ack or tick moves nothing.
