@@ -1,4 +1,5 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { remainingLength as encodeLength, utf8Field } from '../testkit/mqtt-wire.js';
 
 /**
  * A minimal MQTT 3.1.1 device for load generation: CONNECT (clean session, optional username/password, no
@@ -106,25 +107,6 @@ function remainingLength(data: Buffer): { start: number; length: number } | unde
     if ((data[i]! & 0x80) === 0) return { start: i + 1, length };
   }
   return undefined;
-}
-
-function encodeLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
-
-function utf8Field(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  const field = Buffer.alloc(2 + bytes.length);
-  field.writeUInt16BE(bytes.length, 0);
-  bytes.copy(field, 2);
-  return field;
 }
 
 function connectPacket(opts: { clientId: string; username?: string; password?: string }): Buffer {

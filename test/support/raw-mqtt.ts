@@ -1,23 +1,8 @@
 import { connect, type Socket } from 'node:net';
+import { remainingLength, utf8Field as str } from '../../testkit/mqtt-wire.js';
 
 /** MQTT 3.1.1 packets built by hand, so a test can send what no well-behaved client library would. */
-export function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
-
-const str = (s: string | Buffer): Buffer => {
-  const b = typeof s === 'string' ? Buffer.from(s) : s;
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.length);
-  return Buffer.concat([len, b]);
-};
+export { remainingLength };
 
 const packet = (first: number, body: Buffer): Buffer =>
   Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]);
