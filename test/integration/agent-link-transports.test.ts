@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes } from 'aedes';
 import { afterEach, describe, expect, it } from 'vitest';
+import { selfSignedCert } from '../support/self-signed.js';
 
 const TOPIC = 'pdm/v1/plant-t/pump-t/telemetry';
 
@@ -70,29 +71,7 @@ async function tlsBroker(
 ): Promise<{ b: Awaited<ReturnType<typeof broker>>; certFile: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'pdm-link-tls-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const keyFile = join(dir, 'hub.key');
-  const certFile = join(dir, 'hub.crt');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=pdm-test',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { certFile, keyFile } = selfSignedCert(dir);
   const b = await broker({ key: readFileSync(keyFile), cert: readFileSync(certFile) });
   cleanups.push(() => b.close());
   return { b, certFile };

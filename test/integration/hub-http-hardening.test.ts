@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +11,7 @@ import { postNotification } from '../../hub/workflow/cmms.js';
 import { encode } from '../../protocol/codec.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { anomalyEvent, connectDevice, startTestHub, tempDir } from './hub-helpers.js';
+import { OPENSSL, selfSignedCert } from '../support/self-signed.js';
 
 const PASSWORD = 'a-long-enough-password';
 
@@ -193,52 +192,38 @@ describe('HTTP and ingest hardening (in-process hub, real sockets)', () => {
     expect(stolen).toBe(0);
   });
 
-  it.skipIf(!existsSync('/usr/bin/openssl'))(
-    'serves HTTPS when http.tls is set; the session cookie is Secure',
-    async () => {
-      const certs = await tempDir('pdm-https-');
-      try {
-        const certFile = join(certs.dir, 'hub.crt');
-        const keyFile = join(certs.dir, 'hub.key');
-        execFileSync(
-          'openssl',
-          ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1'].concat([
-            '-subj',
-            '/CN=pdm-test',
-            '-addext',
-            'subjectAltName=IP:127.0.0.1',
-          ]),
-          { stdio: 'ignore' },
-        );
-        const { hub } = await setup({ http: { host: '127.0.0.1', port: 0, tls: { certFile, keyFile } } });
-        expect(hub.httpUrl).toMatch(/^https:\/\//);
-        const ca = readFileSync(certFile);
-        const call = (path: string, method = 'GET', body?: string) =>
-          new Promise<{ status: number; cookie: string }>((resolve, reject) => {
-            const req = httpsRequest(
-              `${hub.httpUrl}${path}`,
-              { method, ca, headers: body ? { 'content-type': 'application/json' } : {} },
-              (res) => {
-                res.resume();
-                res.on('end', () =>
-                  resolve({ status: res.statusCode!, cookie: String(res.headers['set-cookie'] ?? '') }),
-                );
-              },
-            );
-            req.on('error', reject);
-            req.end(body);
-          });
-        expect((await call('/healthz')).status).toBe(200);
-        const login = await call('/api/login', 'POST', JSON.stringify({ username: 'vic', password: PASSWORD }));
-        expect(login.status).toBe(200);
-        expect(login.cookie).toMatch(/; Secure/);
-        // Plain HTTP to the HTTPS port gets no answer from the API.
-        await expect(fetch(hub.httpUrl.replace('https:', 'http:') + '/healthz')).rejects.toThrow();
-      } finally {
-        await certs.cleanup();
-      }
-    },
-  );
+  it.skipIf(!OPENSSL)('serves HTTPS when http.tls is set; the session cookie is Secure', async () => {
+    const certs = await tempDir('pdm-https-');
+    try {
+      const { certFile, keyFile } = selfSignedCert(certs.dir);
+      const { hub } = await setup({ http: { host: '127.0.0.1', port: 0, tls: { certFile, keyFile } } });
+      expect(hub.httpUrl).toMatch(/^https:\/\//);
+      const ca = readFileSync(certFile);
+      const call = (path: string, method = 'GET', body?: string) =>
+        new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+          const req = httpsRequest(
+            `${hub.httpUrl}${path}`,
+            { method, ca, headers: body ? { 'content-type': 'application/json' } : {} },
+            (res) => {
+              res.resume();
+              res.on('end', () =>
+                resolve({ status: res.statusCode!, cookie: String(res.headers['set-cookie'] ?? '') }),
+              );
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+      expect((await call('/healthz')).status).toBe(200);
+      const login = await call('/api/login', 'POST', JSON.stringify({ username: 'vic', password: PASSWORD }));
+      expect(login.status).toBe(200);
+      expect(login.cookie).toMatch(/; Secure/);
+      // Plain HTTP to the HTTPS port gets no answer from the API.
+      await expect(fetch(hub.httpUrl.replace('https:', 'http:') + '/healthz')).rejects.toThrow();
+    } finally {
+      await certs.cleanup();
+    }
+  });
 
   it('V12: a CMMS url must be https:// unless allowInsecureHttp is set', () => {
     const cfg = (cmms: Record<string, unknown>) => () =>

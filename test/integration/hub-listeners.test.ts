@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,8 +6,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
-
-const OPENSSL = existsSync('/usr/bin/openssl');
+import { OPENSSL, selfSignedCert } from '../support/self-signed.js';
 
 describe.skipIf(!OPENSSL)('embedded broker over TLS and WebSocket', () => {
   let hub: RunningHub | undefined;
@@ -21,30 +19,7 @@ describe.skipIf(!OPENSSL)('embedded broker over TLS and WebSocket', () => {
   it('accepts authenticated devices on mqtts:// and ws://, and refuses bad credentials there too', async () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
-    const certFile = join(tmp.dir, 'hub.crt');
-    const keyFile = join(tmp.dir, 'hub.key');
-    // A throwaway self-signed certificate for 127.0.0.1, made here so nothing is fetched or shipped.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=pdm-test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { certFile, keyFile } = selfSignedCert(tmp.dir);
     const cli = await IdentityStore.open(tmp.dir);
     const a = await cli.addDevice('plant-1', 'pump-001');
     const b = await cli.addDevice('plant-1', 'pump-002');

@@ -1,7 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
 import { createWebSocketStream, WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +9,7 @@ import { encode } from '../../protocol/codec.js';
 import { exited } from '../../testkit/processes.js';
 import { connectPacket, publishPacket, rawClient, remainingLength } from '../support/raw-mqtt.js';
 import { anomalyEvent, connectDevice, forkHub, startTestHub, tempDir, type HubProcess } from './hub-helpers.js';
+import { OPENSSL, selfSignedCert } from '../support/self-signed.js';
 
 /** Kernel-reported resident memory of a process, in bytes. */
 function rss(pid: number): number {
@@ -167,22 +166,9 @@ describe('MQTT limits before parsing (embedded broker, every listener)', () => {
     expect(pubrecs).toBeLessThanOrEqual(8);
   });
 
-  const OPENSSL = existsSync('/usr/bin/openssl');
-
   it.skipIf(!OPENSSL)('cuts an oversized packet on TCP, TLS and WebSocket alike, before its body arrives', async () => {
     const tmp = await tempDir('pdm-tls-');
-    const certFile = join(tmp.dir, 'hub.crt');
-    const keyFile = join(tmp.dir, 'hub.key');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1'].concat([
-        '-subj',
-        '/CN=pdm-test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ]),
-      { stdio: 'ignore' },
-    );
+    const { certFile, keyFile } = selfSignedCert(tmp.dir);
     try {
       const { hub } = await setup(
         { maxPacketBytes: 128 * 1024 },
