@@ -83,7 +83,7 @@ export async function createHub(
   const now = overrides.now ?? Date.now;
   const catalog = new FeatureCatalog(cfg.features.channels);
   const store = await openStore(cfg, dataDir, logger);
-  const identities = await IdentityStore.open(dataDir);
+  const identities = await IdentityStore.open(dataDir, { passwordScrypt: cfg.auth.passwordScrypt });
   logger.info(
     {
       dataDir,
@@ -98,6 +98,7 @@ export async function createHub(
     maxFailuresPerAddress: cfg.auth.maxFailuresPerAddress,
     windowMs: cfg.auth.windowSeconds * 1000,
     lockoutMs: cfg.auth.lockoutSeconds * 1000,
+    slowDown: cfg.auth.slowDown,
   };
   const authLog = logger.child({ component: 'auth' });
   // The broker reaches the ingest built below; it takes no message before start().

@@ -122,6 +122,30 @@ export const HubConfigSchema = z.strictObject({
       maxFailuresPerAddress: z.number().int().min(1).max(100_000).default(20),
       windowSeconds: z.number().int().min(1).max(86_400).default(60),
       lockoutSeconds: z.number().int().min(1).max(86_400).default(60),
+      /** Before the lockout: failures after `afterFailures` answer after `baseMs × 2^k`, at most `maxMs` (0 = off). */
+      slowDown: z
+        .strictObject({
+          afterFailures: z.number().int().min(0).max(1000).default(2),
+          baseMs: z.number().int().min(0).max(60_000).default(250),
+          maxMs: z.number().int().min(0).max(60_000).default(4000),
+        })
+        .prefault({}),
+      /**
+       * scrypt for people's passwords (devices keep N=2^14: docs/security.md). Unset: OWASP's N=2^17, r=8, p=1. A user
+       * whose stored hash is cheaper is rehashed at their next successful login.
+       */
+      passwordScrypt: z
+        .strictObject({
+          N: z
+            .number()
+            .int()
+            .min(1024)
+            .max(2 ** 20)
+            .refine((n) => (n & (n - 1)) === 0, 'expected a power of two'),
+          r: z.number().int().min(1).max(32).default(8),
+          p: z.number().int().min(1).max(16).default(1),
+        })
+        .optional(),
     })
     .prefault({}),
   routing: z

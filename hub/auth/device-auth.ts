@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../config/logger.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import type { IdentityStore } from './identities.js';
@@ -8,8 +9,8 @@ export type LoginVerdict = { ok: true } | { ok: false; code: ErrorCode; reason: 
 
 /**
  * Decides an MQTT CONNECT: the user name must be the device's client id (`site:device`) and the password its secret.
- * Lockouts apply per (client id, remote address) and per remote address, so a guesser elsewhere cannot lock the device
- * out. Log lines carry who and why, cut short and escaped, never the password.
+ * Slow-downs and lockouts apply per (client id, remote address) and per remote address, so a guesser elsewhere cannot
+ * slow or lock the device out. Log lines carry who and why, cut short and escaped, never the password.
  */
 export function createDeviceAuthenticator(deps: {
   identities: IdentityStore;
@@ -37,11 +38,13 @@ export function createDeviceAuthenticator(deps: {
       throttle.succeed(clientId, remote);
       return { ok: true };
     }
-    const lockedNow = throttle.fail(clientId, remote);
+    const { lockedNow, delayMs } = throttle.fail(clientId, remote);
     logger.warn(
-      { clientId: printable(clientId), username: printable(username), remote, reason, lockedNow },
+      { clientId: printable(clientId), username: printable(username), remote, reason, lockedNow, delayMs },
       'device login refused',
     );
+    // The slow-down: the CONNACK waits (the connection is already counted against its address's pending cap).
+    if (delayMs > 0) await sleep(delayMs);
     return { ok: false, code: 'PDM_ERR_AUTH_FAILED', reason };
   };
 }

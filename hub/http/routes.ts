@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { deviceClientId, deviceKey } from '../../protocol/device.js';
@@ -195,7 +196,8 @@ export const routes: Route[] = [
       throw new PdmError('PDM_ERR_AUTH_LOCKED', `user ${printable(username)} from this address`);
     const user = await deps.identities.verifyUser(username, password);
     if (!user) {
-      deps.loginThrottle.fail(username, remote);
+      const { delayMs } = deps.loginThrottle.fail(username, remote);
+      if (delayMs > 0) await sleep(delayMs); // the slow-down before the lockout
       throw new PdmError('PDM_ERR_AUTH_FAILED');
     }
     deps.loginThrottle.succeed(username, remote);

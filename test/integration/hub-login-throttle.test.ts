@@ -51,7 +51,9 @@ describe('login throttling by (account, address) and address; constant-time, pri
     const device = await cli.addDevice('plant-1', 'pump-001');
     const user = await cli.addUser('alice', 'supervisor', 'correct-horse-battery');
     const sink = new Writable({ write: (chunk: Buffer, _e, done) => (logLines?.push(chunk.toString('utf8')), done()) });
-    hub = await createHub(hubConfig(tmp.dir, { auth }), pino({ level: logLines ? 'info' : 'silent' }, sink));
+    // Lockouts only: the slow-down before them has its own tests (hub-login-slowdown.test.ts).
+    const config = hubConfig(tmp.dir, { auth: { slowDown: { baseMs: 0 }, ...auth } });
+    hub = await createHub(config, pino({ level: logLines ? 'info' : 'silent' }, sink));
     return { hub, device, user };
   }
 
