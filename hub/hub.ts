@@ -137,6 +137,7 @@ export async function createHub(
     inspections: (site, device, from, to) => store.inspectionsOf(site, device, from, to),
     logger: logger.child({ component: 'registry' }),
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,
+    allowedOperators: cfg.registry.allowedOperators && new Set(cfg.registry.allowedOperators),
   });
   const telemetry = cfg.telemetry.enabled
     ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)

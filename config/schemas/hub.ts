@@ -354,6 +354,11 @@ export const HubConfigSchema = z.strictObject({
     .strictObject({
       /** How often running rollouts are checked: canary alarm rates against the fleet, and soak periods that have ended. */
       rolloutCheckSeconds: z.number().min(1).max(3600).default(10),
+      /**
+       * ONNX operators a model version may use (`Gemm`, or `domain:Op` outside the default domain); anything else is
+       * refused at upload. Unset: the default list in models/onnx/operators.ts. Setting it replaces that list.
+       */
+      allowedOperators: z.array(z.string().regex(/^([a-z][a-z0-9_.]*:)?[A-Za-z][A-Za-z0-9_]*$/)).min(1).optional(),
     })
     .prefault({}),
   store: z

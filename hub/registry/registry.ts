@@ -10,6 +10,7 @@ import { topicFor } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { readModel } from '../../models/artifacts.js';
 import { deviceScope, signManifest } from '../../models/bundle.js';
+import type { OperatorPolicy } from '../../models/onnx/operators.js';
 import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
 import {
   abortRollout,
@@ -40,6 +41,8 @@ export interface RegistryDeps {
   now?: () => number;
   /** How long a manifest stays valid; the tick re-signs retained manifests in the second half of their life. */
   manifestTtlMs?: number;
+  /** ONNX operators a version may use; default DEFAULT_ALLOWED_OPERATORS (models/onnx/operators.ts). */
+  allowedOperators?: OperatorPolicy;
   logger: Logger;
 }
 
@@ -91,7 +94,7 @@ export class ModelRegistry {
   constructor(private readonly deps: RegistryDeps) {
     this.now = deps.now ?? Date.now;
     this.key = loadOrCreateSigningKey(deps.dir);
-    this.store = new RegistryStore(join(deps.dir, 'models'), this.key.privateKey, this.now);
+    this.store = new RegistryStore(join(deps.dir, 'models'), this.key.privateKey, this.now, deps.allowedOperators);
     this.envelopes = createEnvelopeFactory({ site: 'hub', device: 'hub', now: this.now });
     this.stateFile = join(deps.dir, 'rollouts.json');
     this.state = existsSync(this.stateFile) ? readState(this.stateFile) : { rollouts: [], deployed: {} };

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../config/logger.js';
 import type { ModelAckMessage } from '../../protocol/messages.js';
+import type { OperatorPolicy } from '../../models/onnx/operators.js';
 import { artifactHandler, registryApiRoutes, type RegistryRoute } from './http.js';
 import { ModelRegistry, type Publish } from './registry.js';
 
@@ -47,12 +48,15 @@ export function createHubRegistry(opts: {
   baseUrl?: string;
   /** How often rollouts are checked: the hub passes its `registry.rolloutCheckSeconds`. */
   tickMs: number;
+  /** The hub's `registry.allowedOperators`; unset = the default allow-list. */
+  allowedOperators?: OperatorPolicy | undefined;
 }): HubRegistry {
   const registry = new ModelRegistry({
     dir: join(opts.dataDir, 'registry'),
     publish: opts.publish,
     countAlarms: countAlarmsIn(opts.inspections),
     logger: opts.logger,
+    ...(opts.allowedOperators ? { allowedOperators: opts.allowedOperators } : {}),
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
   });
   const timer = setInterval(() => {
