@@ -174,6 +174,7 @@ export async function createHub(
       scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
       telemetry?.log.append(msg);
       drift.observe(msg);
+      models.handleTelemetry(msg);
     },
     onModelAck: (ack) => models.handleAck(ack),
   });

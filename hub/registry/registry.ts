@@ -24,6 +24,7 @@ import {
   type ModelRef,
   type RolloutPolicy,
   type RolloutState,
+  type ScoreEvidence,
   type Transition,
 } from './rollout.js';
 import { RegistryStore, writeFileAtomic, type RegistryEntry } from './store.js';
@@ -90,6 +91,11 @@ export class ModelRegistry {
   private readonly envelopes;
   private readonly stateFile: string;
   private state: Persisted;
+  /**
+   * Per canary of the running rollout, the scores the hub received under its model (kept in memory: after a restart
+   * the soak starts again, which errs on the safe side). One entry per canary, whatever the number of scores.
+   */
+  private readonly evidence = new Map<string, ScoreEvidence & { rollout: string }>();
 
   constructor(private readonly deps: RegistryDeps) {
     this.now = deps.now ?? Date.now;
@@ -185,7 +191,25 @@ export class ModelRegistry {
     );
   }
 
-  /** Periodic: answers past the time limit, alarm-rate check and soak timer. */
+  /**
+   * Every score the hub receives (ingest's telemetry), with the model the device says scored it: what promotes a
+   * canary is an unbroken run of these under the rollout's version, not the device's ack.
+   */
+  observeScore(site: string, device: string, model: { id: string; version: string } | undefined): void {
+    const r = this.active();
+    if (r?.stage !== 'canary') return;
+    if (!r.devices.some((d) => d.group === 'canary' && d.site === site && d.device === device)) return;
+    const key = deviceKey({ site, device });
+    if (model?.id !== r.model.modelId || model.version !== r.model.version) {
+      this.evidence.delete(key);
+      return;
+    }
+    const e = this.evidence.get(key);
+    if (e?.rollout === r.id) e.count += 1;
+    else this.evidence.set(key, { rollout: r.id, since: this.now(), count: 1 });
+  }
+
+  /** Periodic: answers past the time limit, alarm-rate check, and the soak on the canaries' scores. */
   async tick(): Promise<void> {
     await this.refreshRetained();
     const current = this.active();
@@ -202,7 +226,10 @@ export class ModelRegistry {
         };
       }
     }
-    await this.apply(onTick(current, alarms, now));
+    const scores: Record<string, ScoreEvidence> = {};
+    for (const [key, e] of this.evidence)
+      if (e.rollout === current.id) scores[key] = { since: e.since, count: e.count };
+    await this.apply(onTick(current, alarms, now, scores));
   }
 
   async abort(id: string, reason = 'aborted by operator'): Promise<RolloutState> {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../config/logger.js';
-import type { ModelAckMessage } from '../../protocol/messages.js';
+import type { ModelAckMessage, TelemetryMessage } from '../../protocol/messages.js';
 import type { OperatorPolicy } from '../../models/onnx/operators.js';
 import { artifactHandler, registryApiRoutes, type RegistryRoute } from './http.js';
 import { ModelRegistry, type Publish } from './registry.js';
@@ -33,6 +33,8 @@ export interface HubRegistry {
   apiRoutes: RegistryRoute[];
   /** Hand every valid `model/ack` here (from ingest). */
   handleAck: (ack: ModelAckMessage) => Promise<void>;
+  /** Hand every accepted telemetry message here (from ingest): the canaries' scores are a rollout's evidence. */
+  handleTelemetry: (msg: Pick<TelemetryMessage, 'site' | 'device' | 'model'>) => void;
   close(): void;
 }
 
@@ -68,6 +70,7 @@ export function createHubRegistry(opts: {
     artifacts: artifactHandler(registry),
     apiRoutes: registryApiRoutes(registry),
     handleAck: (ack) => registry.handleAck(ack),
+    handleTelemetry: (msg) => registry.observeScore(msg.site, msg.device, msg.model),
     close: () => clearInterval(timer),
   };
 }
