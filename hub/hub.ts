@@ -138,6 +138,7 @@ export async function createHub(
     logger: logger.child({ component: 'registry' }),
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,
     allowedOperators: cfg.registry.allowedOperators && new Set(cfg.registry.allowedOperators),
+    approvals: cfg.rollouts.approvals,
   });
   const telemetry = cfg.telemetry.enabled
     ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)

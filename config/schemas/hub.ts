@@ -358,7 +358,16 @@ export const HubConfigSchema = z.strictObject({
        * ONNX operators a model version may use (`Gemm`, or `domain:Op` outside the default domain); anything else is
        * refused at upload. Unset: the default list in models/onnx/operators.ts. Setting it replaces that list.
        */
-      allowedOperators: z.array(z.string().regex(/^([a-z][a-z0-9_.]*:)?[A-Za-z][A-Za-z0-9_]*$/)).min(1).optional(),
+      allowedOperators: z
+        .array(z.string().regex(/^([a-z][a-z0-9_.]*:)?[A-Za-z][A-Za-z0-9_]*$/))
+        .min(1)
+        .optional(),
+    })
+    .prefault({}),
+  rollouts: z
+    .strictObject({
+      /** 2: a rollout waits ("pending approval") until a supervisor other than the one who started it approves it. */
+      approvals: z.union([z.literal(1), z.literal(2)]).default(1),
     })
     .prefault({}),
   store: z

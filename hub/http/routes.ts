@@ -159,7 +159,7 @@ function trainingOf(deps: ApiDeps): TrainingJobs {
 const actorOf = (session: Session | undefined) => ({ name: session!.user, role: session!.role });
 
 /** The registry's own handlers (registry/http.ts), bound per request to the running hub's registry. */
-const registryRoutes = registryApiRoutes<{ params: string[]; body: unknown; deps: ApiDeps }>(
+const registryRoutes = registryApiRoutes<{ params: string[]; body: unknown; deps: ApiDeps; user?: string | undefined }>(
   ({ deps }) => deps.models.registry,
 );
 
@@ -169,7 +169,8 @@ function registryRoute<N extends OperationName>(name: N): Route {
   const found = registryRoutes.find((r) => r.method === api[name].method && r.path.test(sample));
   if (!found) throw new Error(`the registry has no route for ${api[name].method} ${api[name].path}`);
   return route(name, async (ctx) => {
-    const answer = await found.handle({ params: Object.values(ctx.params), body: ctx.raw, deps: ctx.deps });
+    const params = Object.values(ctx.params);
+    const answer = await found.handle({ params, body: ctx.raw, deps: ctx.deps, user: ctx.session?.user });
     return answer as RouteResult<Body<N>>;
   });
 }
@@ -328,7 +329,7 @@ export const routes: Route[] = [
     if (!job) throw new PdmError('PDM_ERR_NOT_FOUND', `no training job ${params.id}`);
     return { body: job };
   }),
-  ...(['models', 'publicKey', 'upload', 'rollouts', 'rollout', 'startRollout', 'abortRollout'] as const).map(
-    registryRoute,
-  ),
+  ...(
+    ['models', 'publicKey', 'upload', 'rollouts', 'rollout', 'startRollout', 'approveRollout', 'abortRollout'] as const
+  ).map(registryRoute),
 ];

@@ -14,6 +14,8 @@ import type { OperatorPolicy } from '../../models/onnx/operators.js';
 import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
 import {
   abortRollout,
+  approvalProblem,
+  approveRollout,
   DEFAULT_APPLY_TIMEOUT_MS,
   onAck,
   onTick,
@@ -42,6 +44,8 @@ export interface RegistryDeps {
   now?: () => number;
   /** How long a manifest stays valid; the tick re-signs retained manifests in the second half of their life. */
   manifestTtlMs?: number;
+  /** 2: a rollout waits until a supervisor other than the one who started it approves it. Default 1. */
+  approvals?: 1 | 2;
   /** ONNX operators a version may use; default DEFAULT_ALLOWED_OPERATORS (models/onnx/operators.ts). */
   allowedOperators?: OperatorPolicy;
   logger: Logger;
@@ -135,14 +139,21 @@ export class ModelRegistry {
     return this.state.deployed;
   }
 
-  async start(req: {
-    model: ModelRef;
-    canaries: DeviceRef[];
-    rest?: DeviceRef[];
-    policy?: Partial<RolloutPolicy>;
-  }): Promise<RolloutState> {
+  /** `by`: the supervisor starting it (recorded; required when rollouts need two approvals). */
+  async start(
+    req: {
+      model: ModelRef;
+      canaries: DeviceRef[];
+      rest?: DeviceRef[];
+      policy?: Partial<RolloutPolicy>;
+    },
+    by?: string,
+  ): Promise<RolloutState> {
     this.store.get(req.model.modelId, req.model.version);
-    const busy = this.state.rollouts.find((r) => r.stage === 'canary' || r.stage === 'fleet');
+    const approval = this.deps.approvals === 2;
+    if (approval && !by)
+      throw new PdmError('PDM_ERR_ROLLOUT', 'rollouts need two approvals here: start them as a named supervisor');
+    const busy = this.state.rollouts.find((r) => ['canary', 'fleet', 'pending_approval'].includes(r.stage));
     if (busy)
       throw new PdmError(
         'PDM_ERR_ROLLOUT',
@@ -160,8 +171,19 @@ export class ModelRegistry {
     };
     const problem = planProblem(plan);
     if (problem) throw new PdmError('PDM_ERR_ROLLOUT', problem);
-    const t = startRollout(plan, this.now());
+    const t = startRollout(plan, this.now(), { by, approval });
     this.state.rollouts.push(t.state);
+    await this.apply(t);
+    return t.state;
+  }
+
+  /** The second approval: a supervisor other than the one who started it; then the canaries are sent the model. */
+  async approve(id: string, by: string): Promise<RolloutState> {
+    const r = this.rollout(id);
+    if (!r) throw new PdmError('PDM_ERR_ROLLOUT', `no rollout ${id}`);
+    const problem = approvalProblem(r, by);
+    if (problem) throw new PdmError(r.stage === 'pending_approval' ? 'PDM_ERR_APPROVAL' : 'PDM_ERR_ROLLOUT', problem);
+    const t = approveRollout(r, by, this.now());
     await this.apply(t);
     return t.state;
   }

@@ -13,8 +13,11 @@ export interface ModelRef {
 
 export type Group = 'canary' | 'fleet';
 export type DeviceStatus = 'waiting' | 'sent' | 'applied' | 'rejected' | 'rolled_back' | 'reverted' | 'timed_out';
-/** `failed`: a canary did not answer within the policy's applyTimeoutMs; its devices were sent back. */
-export type Stage = 'canary' | 'fleet' | 'completed' | 'rolled_back' | 'failed';
+/**
+ * `failed`: a canary did not answer within the policy's applyTimeoutMs; its devices were sent back.
+ * `pending_approval`: proposed where two supervisors must agree; nothing is signed for a device until another approves.
+ */
+export type Stage = 'pending_approval' | 'canary' | 'fleet' | 'completed' | 'rolled_back' | 'failed';
 
 /** How long a device may take to apply the model when a rollout's policy does not say (older rollouts). */
 export const DEFAULT_APPLY_TIMEOUT_MS = 10 * 60_000;
@@ -50,7 +53,11 @@ export interface RolloutState {
   model: ModelRef;
   policy: RolloutPolicy;
   stage: Stage;
+  /** When devices were first sent the model (for a rollout that waited for approval: when it was approved). */
   startedAt: number;
+  /** The supervisor who started (or proposed) it, and the one who approved it where two must agree. */
+  createdBy?: string;
+  approvedBy?: string;
   /** When the last canary acknowledged the model (the soak is measured from each canary's scores, not from this). */
   canariesAppliedAt?: number;
   endedAt?: number;
@@ -123,7 +130,12 @@ function send(state: RolloutState, group: Group, now: number): Effect[] {
   return effects;
 }
 
-export function startRollout(plan: RolloutPlan, now: number): Transition {
+/** `by`: the supervisor starting it; with `approval`, the rollout waits (no effects) for another one's approveRollout. */
+export function startRollout(
+  plan: RolloutPlan,
+  now: number,
+  opts: { by?: string | undefined; approval?: boolean } = {},
+): Transition {
   const devices: RolloutDevice[] = [
     ...plan.canaries.map((d) => ({ ...d, group: 'canary' as const })),
     ...plan.rest.map((d) => ({ ...d, group: 'fleet' as const })),
@@ -141,17 +153,41 @@ export function startRollout(plan: RolloutPlan, now: number): Transition {
     id: plan.id,
     model: plan.model,
     policy: plan.policy,
-    stage: 'canary',
+    stage: opts.approval ? 'pending_approval' : 'canary',
     startedAt: now,
+    ...(opts.by ? { createdBy: opts.by } : {}),
     devices,
     steps: [
       {
         at: now,
         step: 'started',
-        detail: `${plan.model.modelId} ${plan.model.version}: ${plan.canaries.length} canary, ${plan.rest.length} fleet`,
+        detail:
+          `${plan.model.modelId} ${plan.model.version}: ${plan.canaries.length} canary, ${plan.rest.length} fleet` +
+          (opts.by ? `; by ${opts.by}` : ''),
       },
     ],
   };
+  if (opts.approval) {
+    state.steps.push({ at: now, step: 'awaiting-approval', detail: 'a second supervisor must approve it' });
+    return { state, effects: [] };
+  }
+  return { state, effects: send(state, 'canary', now) };
+}
+
+/** Why `by` may not approve this rollout, or undefined when they may. */
+export function approvalProblem(state: RolloutState, by: string): string | undefined {
+  if (state.stage !== 'pending_approval') return `rollout ${state.id} is ${state.stage}, not pending approval`;
+  if (by === state.createdBy) return `${by} started rollout ${state.id} and cannot approve it; another supervisor must`;
+  return undefined;
+}
+
+/** A second supervisor approves: the canaries are sent the model now. Check approvalProblem first. */
+export function approveRollout(current: RolloutState, by: string, now: number): Transition {
+  const state = clone(current);
+  state.stage = 'canary';
+  state.approvedBy = by;
+  state.startedAt = now;
+  state.steps.push({ at: now, step: 'approved', detail: `by ${by} (started by ${state.createdBy ?? 'unknown'})` });
   return { state, effects: send(state, 'canary', now) };
 }
 
@@ -358,6 +394,6 @@ export function onTick(
 
 /** An operator stops the rollout by hand. */
 export function abortRollout(current: RolloutState, reason: string, now: number): Transition {
-  if (!active(current)) return { state: current, effects: [] };
+  if (!active(current) && current.stage !== 'pending_approval') return { state: current, effects: [] };
   return rollBack(clone(current), reason, now);
 }

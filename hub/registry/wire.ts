@@ -50,6 +50,8 @@ export function createHubRegistry(opts: {
   baseUrl?: string;
   /** How often rollouts are checked: the hub passes its `registry.rolloutCheckSeconds`. */
   tickMs: number;
+  /** The hub's `rollouts.approvals`: 2 = a second supervisor approves each rollout. */
+  approvals?: 1 | 2;
   /** The hub's `registry.allowedOperators`; unset = the default allow-list. */
   allowedOperators?: OperatorPolicy | undefined;
 }): HubRegistry {
@@ -59,6 +61,7 @@ export function createHubRegistry(opts: {
     countAlarms: countAlarmsIn(opts.inspections),
     logger: opts.logger,
     ...(opts.allowedOperators ? { allowedOperators: opts.allowedOperators } : {}),
+    ...(opts.approvals ? { approvals: opts.approvals } : {}),
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
   });
   const timer = setInterval(() => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   abortRollout,
+  approvalProblem,
+  approveRollout,
   onAck,
   onTick,
   planProblem,
@@ -155,6 +157,22 @@ describe('rollout state machine', () => {
     expect(failed.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1, rollback: true }]);
     // With evidence, the same tick promotes instead.
     expect(onTick(t.state, {}, 60_010, scored(60_000, 1)).state.stage).toBe('fleet');
+  });
+
+  it('with a second approval: waits without effects, refuses its starter, then sends; abort while waiting sends nothing', () => {
+    const pending = startRollout(plan(), 0, { by: 'sam', approval: true });
+    expect(pending.effects).toEqual([]);
+    expect(pending.state).toMatchObject({ stage: 'pending_approval', createdBy: 'sam' });
+    expect(onTick(pending.state, {}, 10_000_000).state).toBe(pending.state); // no time limit runs while it waits
+    expect(approvalProblem(pending.state, 'sam')).toMatch(/sam started rollout r1 and cannot approve it/);
+    expect(approvalProblem(pending.state, 'sue')).toBeUndefined();
+    const approved = approveRollout(pending.state, 'sue', 50);
+    expect(approved.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v2 }]);
+    expect(approved.state).toMatchObject({ stage: 'canary', approvedBy: 'sue', startedAt: 50 });
+    expect(approvalProblem(approved.state, 'sue')).toMatch(/is canary, not pending approval/);
+    const aborted = abortRollout(pending.state, 'changed our minds', 60);
+    expect(aborted.effects).toEqual([]);
+    expect(aborted.state.stage).toBe('rolled_back');
   });
 
   it('can be aborted by hand, reverting every device that was sent the model', () => {
