@@ -11,7 +11,7 @@ import { keepPrivate } from '../storage/private-dir.js';
 import { baselineFile } from './baseline-file.js';
 import { heapTrimmer } from './heap-trim.js';
 import { HEAP_TRIM_EVERY_WINDOWS } from './runtime-settings.js';
-import { connectMqttLink } from './link.js';
+import { connectMqttLink, readLinkTls } from './link.js';
 import { FileOutboxStore } from './outbox/file-store.js';
 import { Outbox } from './outbox/outbox.js';
 import { OutboxPublisher } from './outbox/publisher.js';
@@ -58,7 +58,8 @@ export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentP
     connectTimeoutMs: cfg.hub.connectTimeoutMs,
     ...(cfg.hub.password
       ? { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device), password: cfg.hub.password }
-      : {}),
+      : { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device) }),
+    ...(cfg.hub.tls ? { tls: readLinkTls(cfg.hub.tls) } : {}),
     logger: logger.child({ component: 'link' }),
   });
   const publisher = new OutboxPublisher(

@@ -419,6 +419,7 @@ async function createMqtt(
       identities: deps.identities,
       throttle: new LoginThrottle(deps.limits),
       logger: deps.authLog,
+      certificateOnly: cfg.mqtt.tls?.certificateOnly ?? false,
     }),
     logger: deps.logger.child({ component: 'broker' }),
   });

@@ -22,9 +22,25 @@ export const HubConfigSchema = z.strictObject({
       host: z.string().default('0.0.0.0'),
       port: port.default(1883),
       maxPayloadBytes: z.number().int().min(256).max(MAX_PAYLOAD_BYTES).default(MAX_PAYLOAD_BYTES),
-      /** MQTT over TLS beside plain TCP (embedded mode). */
+      /**
+       * MQTT over TLS beside plain TCP (embedded mode). With `clientCaFile`, a device may present a certificate signed by
+       * that CA whose subject CN is `site/device`: it is then that device (user name and client id must match it).
+       * `requireClientCert` refuses TLS clients without one; `certificateOnly` lets such a device log in without its
+       * password (otherwise it needs both).
+       */
       tls: z
-        .strictObject({ port: port.default(8883), certFile: z.string().min(1), keyFile: z.string().min(1) })
+        .strictObject({
+          port: port.default(8883),
+          certFile: z.string().min(1),
+          keyFile: z.string().min(1),
+          clientCaFile: z.string().min(1).optional(),
+          requireClientCert: z.boolean().default(false),
+          certificateOnly: z.boolean().default(false),
+        })
+        .refine((t) => t.clientCaFile || (!t.requireClientCert && !t.certificateOnly), {
+          message: 'requireClientCert and certificateOnly need clientCaFile (the CA that signs device certificates)',
+          path: ['clientCaFile'],
+        })
         .optional(),
       /** MQTT over WebSocket, for browsers (embedded mode). */
       websocket: z

@@ -154,6 +154,12 @@ export class IdentityStore {
     return !!found && !found.revokedAt;
   }
 
+  /** Whether the device may log in at all (for a client certificate, which proves who it is but not that it is current). */
+  async activeDevice(clientId: string): Promise<boolean> {
+    if (!this.isActiveDevice(clientId)) await this.reload();
+    return this.isActiveDevice(clientId);
+  }
+
   async verifyDevice(username: string, secret: string): Promise<DeviceCredential | undefined> {
     // A device provisioned a moment ago may beat the file watcher here; one re-read settles it (failures are rate-limited).
     if (!own(this.doc.devices, username)) await this.reload();
