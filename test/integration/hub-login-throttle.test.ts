@@ -30,6 +30,7 @@ function loginFrom(port: number, localAddress: string, username: string, passwor
   });
 }
 
+const PASSWORDS = { N: 16_384, r: 8, p: 1 };
 const ATTACKER = '127.0.0.2';
 const OWNER = '127.0.0.1';
 const DEVICE = 'plant-1:pump-001';
@@ -47,12 +48,13 @@ describe('login throttling by (account, address) and address; constant-time, pri
   async function setup(auth: Record<string, unknown>, logLines?: string[]) {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
-    const cli = await IdentityStore.open(tmp.dir);
+    // Passwords at N=2^14 rather than the tests' 2^10: V6 compares refusal times, which scrypt must dominate.
+    const cli = await IdentityStore.open(tmp.dir, { passwordScrypt: PASSWORDS });
     const device = await cli.addDevice('plant-1', 'pump-001');
     const user = await cli.addUser('alice', 'supervisor', 'correct-horse-battery');
     const sink = new Writable({ write: (chunk: Buffer, _e, done) => (logLines?.push(chunk.toString('utf8')), done()) });
     // Lockouts only: the slow-down before them has its own tests (hub-login-slowdown.test.ts).
-    const config = hubConfig(tmp.dir, { auth: { slowDown: { baseMs: 0 }, ...auth } });
+    const config = hubConfig(tmp.dir, { auth: { slowDown: { baseMs: 0 }, passwordScrypt: PASSWORDS, ...auth } });
     hub = await createHub(config, pino({ level: logLines ? 'info' : 'silent' }, sink));
     return { hub, device, user };
   }
