@@ -56,9 +56,11 @@ export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentP
     reconnectMinMs: cfg.hub.reconnectMinMs,
     reconnectMaxMs: cfg.hub.reconnectMaxMs,
     connectTimeoutMs: cfg.hub.connectTimeoutMs,
-    ...(cfg.hub.password
-      ? { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device), password: cfg.hub.password }
-      : { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device) }),
+    // A client certificate may stand in for the password (mqtt.tls.certificateOnly); the user name is still sent.
+    ...(cfg.hub.password || cfg.hub.tls?.certFile
+      ? { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device) }
+      : {}),
+    ...(cfg.hub.password ? { password: cfg.hub.password } : {}),
     ...(cfg.hub.tls ? { tls: readLinkTls(cfg.hub.tls) } : {}),
     logger: logger.child({ component: 'link' }),
   });

@@ -1,8 +1,7 @@
-import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { hashParams } from '../../hub/auth/secrets.js';
-import type { RunningHub } from '../../hub/hub.js';
+import { loginFrom } from '../support/login-from.js';
 import { connackFor } from '../support/raw-mqtt.js';
 import { startTestHub, tempDir } from './hub-helpers.js';
 
@@ -13,27 +12,6 @@ const CONNACK = { accepted: 0, badCredentials: 4, notAuthorized: 5 };
 // Long enough that no scrypt on a loaded machine explains it, short enough for the test to stay quick.
 const SLOW = { afterFailures: 1, baseMs: 2500, maxMs: 5000 };
 
-function loginFrom(port: number, localAddress: string, username: string, password: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/api/login',
-        method: 'POST',
-        localAddress,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify({ username, password }));
-  });
-}
-
 /** Runs `fn`, recording when it settled in `order` under `name`; resolves to its result and how long it took. */
 async function timed<T>(order: string[], name: string, fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const t = performance.now();
@@ -43,21 +21,20 @@ async function timed<T>(order: string[], name: string, fn: () => Promise<T>): Pr
 }
 
 describe('login slow-down before the lockout, and scrypt rehash on login (issue 21)', () => {
-  let hub: RunningHub | undefined;
-  let cleanup: (() => Promise<void>) | undefined;
+  /** What each test started, stopped in reverse order after it. */
+  const started: Array<() => Promise<void>> = [];
   afterEach(async () => {
-    await hub?.close();
-    await cleanup?.();
-    hub = undefined;
+    for (const stop of started.splice(0).reverse()) await stop();
   });
 
   async function setup(auth: Record<string, unknown>) {
     const tmp = await tempDir();
-    cleanup = tmp.cleanup;
+    started.push(tmp.cleanup);
     const cli = await IdentityStore.open(tmp.dir);
     const device = await cli.addDevice('plant-1', 'pump-001');
     await cli.addUser('alice', 'supervisor', 'correct-horse-battery');
-    hub = await startTestHub(tmp.dir, { auth: { maxFailures: 5, maxFailuresPerAddress: 50, ...auth } });
+    const hub = await startTestHub(tmp.dir, { auth: { maxFailures: 5, maxFailuresPerAddress: 50, ...auth } });
+    started.push(() => hub.close());
     return { hub, device, dir: tmp.dir };
   }
 

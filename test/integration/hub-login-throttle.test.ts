@@ -1,34 +1,11 @@
-import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { createHub, type RunningHub } from '../../hub/hub.js';
+import { loginFrom } from '../support/login-from.js';
 import { connackFor, connectPacket, rawClient } from '../support/raw-mqtt.js';
 import { hubConfig, tempDir } from './hub-helpers.js';
-
-/** POST /api/login from a chosen local address (loopback has all of 127/8): the answer's status. */
-function loginFrom(port: number, localAddress: string, username: string, password: string): Promise<number> {
-  const body = JSON.stringify({ username, password });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/api/login',
-        method: 'POST',
-        localAddress,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const PASSWORDS = { N: 16_384, r: 8, p: 1 };
 const ATTACKER = '127.0.0.2';
