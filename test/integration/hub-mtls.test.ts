@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectMqttLink, readLinkTls } from '../../agent/link.js';
+import { loadAgentConfig } from '../../config/index.js';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { RunningHub } from '../../hub/hub.js';
 import { clientCert, OPENSSL, selfSignedCert, testCa } from '../support/self-signed.js';
@@ -60,6 +61,13 @@ describe.skipIf(!OPENSSL)('mutual TLS for devices (mqtt.tls.clientCaFile)', () =
     for (const hub of hubs) await hub.close();
     await cleanup?.();
   });
+
+  /** An agent config file in the test's directory. */
+  function configFile(doc: unknown): string {
+    const path = `${dir}/agent-${Math.random().toString(36).slice(2)}.yaml`;
+    writeFileSync(path, JSON.stringify(doc));
+    return path;
+  }
 
   /** A hub on the shared data directory (the one before is closed first), with mutual TLS options; its TLS port. */
   async function hub(tls: Record<string, unknown>): Promise<number> {
@@ -137,6 +145,27 @@ describe.skipIf(!OPENSSL)('mutual TLS for devices (mqtt.tls.clientCaFile)', () =
     ]);
     // Without a certificate, the secret still works on this listener (requireClientCert is off).
     expect(await attempt(port, { password: secret })).toBe('connected');
+  });
+
+  it("the agent's hub.tls: its files are read once, and a key it cannot read is named; cert and key go together", () => {
+    const cfg = (tls: Record<string, string>) =>
+      loadAgentConfig(
+        configFile({
+          site: SITE,
+          device: 'pump-001',
+          source: { kind: 'simulator', scenario: 'x.yaml' },
+          hub: { url: 'mqtts://127.0.0.1:8883', tls },
+        }),
+        {},
+      );
+    const ok = cfg({ caFile: hubCert.certFile, ...certs.good! });
+    expect(Object.keys(readLinkTls(ok.hub.tls!)).sort()).toEqual(['ca', 'cert', 'key']);
+    expect(() => cfg({ certFile: certs.good!.certFile })).toThrow(
+      /hub\.tls\.keyFile.*certFile and keyFile go together/,
+    );
+    expect(() => readLinkTls({ certFile: `${dir}/missing.crt`, keyFile: certs.good!.keyFile })).toThrow(
+      /hub\.tls\.certFile .*missing\.crt: ENOENT/,
+    );
   });
 
   it('requireClientCert without certificateOnly: a certificate and the secret, both', async () => {
