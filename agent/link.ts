@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import mqtt, { MqttClient, type IClientOptions, type MqttProtocol, type StreamBuilder } from 'mqtt';
 import type { Logger } from '../config/logger.js';
@@ -31,6 +32,8 @@ export interface MqttLinkOptions {
   connectTimeoutMs: number;
   username?: string;
   password?: string;
+  /** For mqtts://: the CA to trust for the hub, and this device's client certificate and key (PEM). */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   logger: Logger;
 }
 
@@ -74,6 +77,26 @@ export function createClient(url: string, options: IClientOptions): MqttClient {
   return new MqttClient((client) => builder(client, clientOptions), clientOptions);
 }
 
+/** The agent's `hub.tls` files, read once at start; a file that cannot be read is named with its config key. */
+export function readLinkTls(files: {
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+}): NonNullable<MqttLinkOptions['tls']> {
+  const read = (file: string, key: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new PdmError('PDM_ERR_CONFIG_INVALID', `hub.tls.${key} ${file}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    ...(files.caFile ? { ca: read(files.caFile, 'caFile') } : {}),
+    ...(files.certFile ? { cert: read(files.certFile, 'certFile') } : {}),
+    ...(files.keyFile ? { key: read(files.keyFile, 'keyFile') } : {}),
+  };
+}
+
 /** Connects with MQTT.js, QoS 1 publishes resolve on PUBACK, and reconnects back off exponentially with jitter. */
 export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink> {
   const log = opts.logger;
@@ -91,6 +114,7 @@ export async function connectMqttLink(opts: MqttLinkOptions): Promise<DeviceLink
     writeCache: false,
     ...(opts.username ? { username: opts.username } : {}),
     ...(opts.password ? { password: opts.password } : {}),
+    ...opts.tls,
   });
   let attempt = 0;
   let wasConnected = false;

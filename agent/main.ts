@@ -11,7 +11,7 @@ import { keepPrivate } from '../storage/private-dir.js';
 import { baselineFile } from './baseline-file.js';
 import { heapTrimmer } from './heap-trim.js';
 import { HEAP_TRIM_EVERY_WINDOWS } from './runtime-settings.js';
-import { connectMqttLink } from './link.js';
+import { connectMqttLink, readLinkTls } from './link.js';
 import { FileOutboxStore } from './outbox/file-store.js';
 import { Outbox } from './outbox/outbox.js';
 import { OutboxPublisher } from './outbox/publisher.js';
@@ -56,9 +56,12 @@ export async function runAgent(cfg: AgentConfig, { logger, source, rpm }: AgentP
     reconnectMinMs: cfg.hub.reconnectMinMs,
     reconnectMaxMs: cfg.hub.reconnectMaxMs,
     connectTimeoutMs: cfg.hub.connectTimeoutMs,
-    ...(cfg.hub.password
-      ? { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device), password: cfg.hub.password }
+    // A client certificate may stand in for the password (mqtt.tls.certificateOnly); the user name is still sent.
+    ...(cfg.hub.password || cfg.hub.tls?.certFile
+      ? { username: cfg.hub.username ?? deviceClientId(cfg.site, cfg.device) }
       : {}),
+    ...(cfg.hub.password ? { password: cfg.hub.password } : {}),
+    ...(cfg.hub.tls ? { tls: readLinkTls(cfg.hub.tls) } : {}),
     logger: logger.child({ component: 'link' }),
   });
   const publisher = new OutboxPublisher(

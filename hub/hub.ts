@@ -83,7 +83,7 @@ export async function createHub(
   const now = overrides.now ?? Date.now;
   const catalog = new FeatureCatalog(cfg.features.channels);
   const store = await openStore(cfg, dataDir, logger);
-  const identities = await IdentityStore.open(dataDir);
+  const identities = await IdentityStore.open(dataDir, { passwordScrypt: cfg.auth.passwordScrypt });
   logger.info(
     {
       dataDir,
@@ -98,6 +98,7 @@ export async function createHub(
     maxFailuresPerAddress: cfg.auth.maxFailuresPerAddress,
     windowMs: cfg.auth.windowSeconds * 1000,
     lockoutMs: cfg.auth.lockoutSeconds * 1000,
+    slowDown: cfg.auth.slowDown,
   };
   const authLog = logger.child({ component: 'auth' });
   // The broker reaches the ingest built below; it takes no message before start().
@@ -136,6 +137,8 @@ export async function createHub(
     inspections: (site, device, from, to) => store.inspectionsOf(site, device, from, to),
     logger: logger.child({ component: 'registry' }),
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,
+    allowedOperators: cfg.registry.allowedOperators && new Set(cfg.registry.allowedOperators),
+    approvals: cfg.rollouts.approvals,
   });
   const telemetry = cfg.telemetry.enabled
     ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)
@@ -172,6 +175,7 @@ export async function createHub(
       scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
       telemetry?.log.append(msg);
       drift.observe(msg);
+      models.handleTelemetry(msg);
     },
     onModelAck: (ack) => models.handleAck(ack),
   });
@@ -415,6 +419,7 @@ async function createMqtt(
       identities: deps.identities,
       throttle: new LoginThrottle(deps.limits),
       logger: deps.authLog,
+      certificateOnly: cfg.mqtt.tls?.certificateOnly ?? false,
     }),
     logger: deps.logger.child({ component: 'broker' }),
   });

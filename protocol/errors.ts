@@ -98,8 +98,18 @@ export const ERROR_CATALOG = {
   },
   PDM_ERR_MODEL_EXPIRED: { message: 'model manifest has expired', status: 400, retryable: false },
   PDM_ERR_MODEL_SCOPE: { message: 'model manifest is scoped to other devices', status: 403, retryable: false },
+  PDM_ERR_MODEL_OPERATOR: {
+    message: 'model uses an ONNX operator outside the registry allow-list',
+    status: 400,
+    retryable: false,
+  },
   PDM_ERR_MODEL_TOO_LARGE: { message: 'model artifact is larger than allowed', status: 413, retryable: false },
   PDM_ERR_REGISTRY: { message: 'model registry request is invalid', status: 400, retryable: false },
+  PDM_ERR_APPROVAL: {
+    message: 'a rollout needs the approval of a supervisor other than the one who started it',
+    status: 403,
+    retryable: false,
+  },
   PDM_ERR_ROLLOUT: { message: 'rollout request is invalid', status: 400, retryable: false },
   PDM_ERR_METHOD_NOT_ALLOWED: { message: 'this route does not take that HTTP method', status: 405, retryable: false },
   PDM_ERR_TELEMETRY_LOG: { message: 'telemetry log could not be written or read', status: 500, retryable: true },

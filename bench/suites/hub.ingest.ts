@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashSecret, newSecret } from '../../hub/auth/secrets.js';
+import { DEVICE_SCRYPT, hashSecret, newSecret } from '../../hub/auth/secrets.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
@@ -402,7 +402,7 @@ export async function run(report: Report): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pdm-bench-hub-'));
   try {
     const secret = newSecret();
-    const hash = await hashSecret(secret);
+    const hash = await hashSecret(secret, DEVICE_SCRYPT);
     const devices = Object.fromEntries(
       Array.from({ length: DEVICES }, (_, d) => [
         deviceClientId('bench', `dev-${d}`),

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { hashSecret, newSecret } from '../../hub/auth/secrets.js';
+import { DEVICE_SCRYPT, hashSecret, newSecret } from '../../hub/auth/secrets.js';
 import { HUB_NODE_FLAGS, HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
 import { readStoredState } from '../../hub/store/restore.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
@@ -44,7 +44,7 @@ export async function startLoadHub(
 ): Promise<{ child: ChildProcess; ready: HubReady; dataDir: string; secret: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pdm-load-'));
   const secret = newSecret();
-  const hash = await hashSecret(secret);
+  const hash = await hashSecret(secret, DEVICE_SCRYPT);
   const records = Object.fromEntries(
     Array.from({ length: devices }, (_, d) => [
       deviceClientId(SITE, `dev-${d}`),

@@ -27,12 +27,12 @@ interface HubOpts {
   user?: string;
 }
 
-/** `pdm hub rollout …`: staged model rollouts on a running hub, through its API (supervisor for start and abort). */
+/** `pdm hub rollout …`: staged model rollouts on a running hub, through its API (supervisor to change one). */
 export function registerHubRollout(hub: Command): void {
   const rollout = hub
     .command('rollout')
     .description(
-      'Model rollouts on a running hub: start, list, show, abort (user from --user or PDM_HUB_USER, password in ' +
+      'Model rollouts on a running hub: start, list, show, approve, abort (user from --user or PDM_HUB_USER, password in ' +
         'PDM_HUB_PASSWORD).',
     );
   const common = (c: Command) =>
@@ -82,6 +82,15 @@ export function registerHubRollout(hub: Command): void {
   common(rollout.command('show <id>').description('One rollout with its devices and steps.')).action(
     failing('hub rollout show', async (id: string, opts: HubOpts) => {
       showSteps(await (await connectHub(opts.url, opts.user)).get<Rollout>(`/api/rollouts/${id}`));
+    }),
+  );
+  common(
+    rollout
+      .command('approve <id>')
+      .description('Approve a rollout pending approval (rollouts.approvals: 2); not the supervisor who started it.'),
+  ).action(
+    failing('hub rollout approve', async (id: string, opts: HubOpts) => {
+      showSteps(await (await connectHub(opts.url, opts.user)).post<Rollout>(`/api/rollouts/${id}/approve`, {}));
     }),
   );
   common(

@@ -19,9 +19,10 @@ const configOption = [
 ] as const;
 
 async function identitiesFor(configFile: string): Promise<IdentityStore> {
-  const dataDir = resolve(loadHubConfig(configFile).dataDir);
+  const cfg = loadHubConfig(configFile);
+  const dataDir = resolve(cfg.dataDir);
   keepPrivate([dataDir]); // the identity file holds password hashes
-  return IdentityStore.open(dataDir);
+  return IdentityStore.open(dataDir, { passwordScrypt: cfg.auth.passwordScrypt });
 }
 
 const iso = (ms: number | undefined): string => (ms === undefined ? '-' : new Date(ms).toISOString());

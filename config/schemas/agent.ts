@@ -91,6 +91,18 @@ export const AgentConfigSchema = z.strictObject({
       /** Credentials from `pdm hub device add`; the user name defaults to the client id `site:device`. */
       username: z.string().min(1).max(256).optional(),
       password: z.string().min(1).max(256).optional(),
+      /**
+       * For mqtts:// (PEM files): `caFile` the CA the hub's certificate is checked against (default: the system's);
+       * `certFile` and `keyFile` this device's client certificate (subject CN `site/device`) for a hub with mutual TLS.
+       */
+      tls: z
+        .strictObject({
+          caFile: z.string().min(1).optional(),
+          certFile: z.string().min(1).optional(),
+          keyFile: z.string().min(1).optional(),
+        })
+        .refine((t) => !t.certFile === !t.keyFile, { message: 'certFile and keyFile go together', path: ['keyFile'] })
+        .optional(),
     })
     .prefault({}),
   source: SourceSchema,

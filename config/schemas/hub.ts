@@ -22,9 +22,25 @@ export const HubConfigSchema = z.strictObject({
       host: z.string().default('0.0.0.0'),
       port: port.default(1883),
       maxPayloadBytes: z.number().int().min(256).max(MAX_PAYLOAD_BYTES).default(MAX_PAYLOAD_BYTES),
-      /** MQTT over TLS beside plain TCP (embedded mode). */
+      /**
+       * MQTT over TLS beside plain TCP (embedded mode). With `clientCaFile`, a device may present a certificate signed by
+       * that CA whose subject CN is `site/device`: it is then that device (user name and client id must match it).
+       * `requireClientCert` refuses TLS clients without one; `certificateOnly` lets such a device log in without its
+       * password (otherwise it needs both).
+       */
       tls: z
-        .strictObject({ port: port.default(8883), certFile: z.string().min(1), keyFile: z.string().min(1) })
+        .strictObject({
+          port: port.default(8883),
+          certFile: z.string().min(1),
+          keyFile: z.string().min(1),
+          clientCaFile: z.string().min(1).optional(),
+          requireClientCert: z.boolean().default(false),
+          certificateOnly: z.boolean().default(false),
+        })
+        .refine((t) => t.clientCaFile || (!t.requireClientCert && !t.certificateOnly), {
+          message: 'requireClientCert and certificateOnly need clientCaFile (the CA that signs device certificates)',
+          path: ['clientCaFile'],
+        })
         .optional(),
       /** MQTT over WebSocket, for browsers (embedded mode). */
       websocket: z
@@ -122,6 +138,30 @@ export const HubConfigSchema = z.strictObject({
       maxFailuresPerAddress: z.number().int().min(1).max(100_000).default(20),
       windowSeconds: z.number().int().min(1).max(86_400).default(60),
       lockoutSeconds: z.number().int().min(1).max(86_400).default(60),
+      /** Before the lockout: failures after `afterFailures` answer after `baseMs × 2^k`, at most `maxMs` (0 = off). */
+      slowDown: z
+        .strictObject({
+          afterFailures: z.number().int().min(0).max(1000).default(2),
+          baseMs: z.number().int().min(0).max(60_000).default(250),
+          maxMs: z.number().int().min(0).max(60_000).default(4000),
+        })
+        .prefault({}),
+      /**
+       * scrypt for people's passwords (devices keep N=2^14: docs/security.md). Unset: OWASP's N=2^17, r=8, p=1. A user
+       * whose stored hash is cheaper is rehashed at their next successful login.
+       */
+      passwordScrypt: z
+        .strictObject({
+          N: z
+            .number()
+            .int()
+            .min(1024)
+            .max(2 ** 20)
+            .refine((n) => (n & (n - 1)) === 0, 'expected a power of two'),
+          r: z.number().int().min(1).max(32).default(8),
+          p: z.number().int().min(1).max(16).default(1),
+        })
+        .optional(),
     })
     .prefault({}),
   routing: z
@@ -330,6 +370,20 @@ export const HubConfigSchema = z.strictObject({
     .strictObject({
       /** How often running rollouts are checked: canary alarm rates against the fleet, and soak periods that have ended. */
       rolloutCheckSeconds: z.number().min(1).max(3600).default(10),
+      /**
+       * ONNX operators a model version may use (`Gemm`, or `domain:Op` outside the default domain); anything else is
+       * refused at upload. Unset: the default list in models/onnx/operators.ts. Setting it replaces that list.
+       */
+      allowedOperators: z
+        .array(z.string().regex(/^([a-z][a-z0-9_.]*:)?[A-Za-z][A-Za-z0-9_]*$/))
+        .min(1)
+        .optional(),
+    })
+    .prefault({}),
+  rollouts: z
+    .strictObject({
+      /** 2: a rollout waits ("pending approval") until a supervisor other than the one who started it approves it. */
+      approvals: z.union([z.literal(1), z.literal(2)]).default(1),
     })
     .prefault({}),
   store: z

@@ -6,7 +6,16 @@ import { PdmError } from '../../protocol/errors.js';
 import { deviceClientId, deviceKey, ID_PATTERN } from '../../protocol/device.js';
 import { DurableJsonFile } from '../store/durable-file.js';
 import { ROLES, type Role } from '../inspections/roles.js';
-import { hashSecret, newSecret, verifySecret } from './secrets.js';
+import {
+  defaultPasswordScrypt,
+  DEVICE_SCRYPT,
+  hashParams,
+  hashSecret,
+  newSecret,
+  verifySecret,
+  weakerThan,
+  type ScryptParams,
+} from './secrets.js';
 
 export interface DeviceCredential {
   site: string;
@@ -58,18 +67,25 @@ export class IdentityStore {
   private readonly verified = new Map<string, Buffer>();
   /** Checks running now, so a burst of logins with one secret costs one scrypt, not one each. */
   private readonly checking = new Map<string, Promise<boolean>>();
-  /** A hash of a random secret, checked against when the account does not exist. */
-  private dummyHash: Promise<string> | undefined;
+  /** Hashes of a random secret (a device's, a person's), checked against when the account does not exist. */
+  private readonly dummyHashes = new Map<ScryptParams, Promise<string>>();
 
   private constructor(
     private readonly dataDir: string,
     private readonly file: DurableJsonFile<IdentityDocument>,
     private readonly now: () => number,
+    private readonly passwordScrypt: ScryptParams,
   ) {}
 
-  static async open(dataDir: string, now: () => number = Date.now): Promise<IdentityStore> {
+  /** `passwordScrypt`: the cost of people's password hashes (OWASP's advice unless given). */
+  static async open(
+    dataDir: string,
+    opts: { now?: () => number; passwordScrypt?: ScryptParams | undefined } = {},
+  ): Promise<IdentityStore> {
     await mkdir(dataDir, { recursive: true });
-    const store = new IdentityStore(dataDir, new DurableJsonFile(join(dataDir, IDENTITY_FILE)), now);
+    const file = new DurableJsonFile<IdentityDocument>(join(dataDir, IDENTITY_FILE));
+    const params = opts.passwordScrypt ?? defaultPasswordScrypt();
+    const store = new IdentityStore(dataDir, file, opts.now ?? Date.now, params);
     await store.reload();
     return store;
   }
@@ -113,7 +129,7 @@ export class IdentityStore {
       );
     }
     const secret = newSecret();
-    this.doc.devices[username] = { site, device, hash: await hashSecret(secret), createdAt: this.now() };
+    this.doc.devices[username] = { site, device, hash: await hashSecret(secret, DEVICE_SCRYPT), createdAt: this.now() };
     await this.file.write(this.doc);
     return { username, secret };
   }
@@ -138,11 +154,17 @@ export class IdentityStore {
     return !!found && !found.revokedAt;
   }
 
+  /** Whether the device may log in at all (for a client certificate, which proves who it is but not that it is current). */
+  async activeDevice(clientId: string): Promise<boolean> {
+    if (!this.isActiveDevice(clientId)) await this.reload();
+    return this.isActiveDevice(clientId);
+  }
+
   async verifyDevice(username: string, secret: string): Promise<DeviceCredential | undefined> {
     // A device provisioned a moment ago may beat the file watcher here; one re-read settles it (failures are rate-limited).
     if (!own(this.doc.devices, username)) await this.reload();
     const found = own(this.doc.devices, username);
-    if (!found || found.revokedAt) return this.missed(secret);
+    if (!found || found.revokedAt) return this.missed(secret, DEVICE_SCRYPT);
     const digest = createHash('sha256').update(secret).digest();
     const known = this.verified.get(found.hash);
     if (known && timingSafeEqual(known, digest)) return found;
@@ -166,7 +188,7 @@ export class IdentityStore {
     await this.reload();
     if (own(this.doc.users, name)) throw new PdmError('PDM_ERR_IDENTITY_EXISTS', `user ${name} exists`);
     const secret = password ?? newSecret();
-    this.doc.users[name] = { name, role, hash: await hashSecret(secret), createdAt: this.now() };
+    this.doc.users[name] = { name, role, hash: await hashSecret(secret, this.passwordScrypt), createdAt: this.now() };
     await this.file.write(this.doc);
     return { name, password: secret };
   }
@@ -199,7 +221,7 @@ export class IdentityStore {
     await this.reload();
     const user = this.user(name);
     const secret = password ?? newSecret();
-    user.hash = await hashSecret(secret);
+    user.hash = await hashSecret(secret, this.passwordScrypt);
     user.sessionsValidFrom = this.now();
     await this.file.write(this.doc);
     return { name, password: secret };
@@ -214,16 +236,31 @@ export class IdentityStore {
     return Object.values(this.doc.users).map(({ name, role, createdAt }) => ({ name, role, createdAt }));
   }
 
+  /** A correct password whose hash is cheaper than the configured cost is hashed anew and stored before the answer. */
   async verifyUser(name: string, password: string): Promise<UserRecord | undefined> {
     const found = own(this.doc.users, name);
-    if (!found) return this.missed(password);
-    return (await verifySecret(password, found.hash)) ? found : undefined;
+    if (!found) return this.missed(password, this.passwordScrypt);
+    if (!(await verifySecret(password, found.hash))) return undefined;
+    const params = hashParams(found.hash);
+    return params && weakerThan(params, this.passwordScrypt) ? this.rehash(found, password) : found;
+  }
+
+  private async rehash(found: UserRecord, password: string): Promise<UserRecord> {
+    const hash = await hashSecret(password, this.passwordScrypt);
+    await this.reload();
+    const user = own(this.doc.users, found.name);
+    // Another process changed the password (or removed the user) meanwhile: theirs stands.
+    if (!user || user.hash !== found.hash) return found;
+    user.hash = hash;
+    await this.file.write(this.doc);
+    return user;
   }
 
   /** No such account: the answer still costs one scrypt, so its timing does not tell whether the account exists. */
-  private async missed(secret: string): Promise<undefined> {
-    this.dummyHash ??= hashSecret(newSecret());
-    await verifySecret(secret, await this.dummyHash);
+  private async missed(secret: string, params: ScryptParams): Promise<undefined> {
+    let dummy = this.dummyHashes.get(params);
+    if (!dummy) this.dummyHashes.set(params, (dummy = hashSecret(newSecret(), params)));
+    await verifySecret(secret, await dummy);
     return undefined;
   }
 }

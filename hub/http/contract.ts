@@ -328,6 +328,15 @@ export const api = {
     responses: { 201: RolloutStateSchema },
     errors: ['PDM_ERR_ROLLOUT'],
   }),
+  approveRollout: op({
+    method: 'POST',
+    path: '/api/rollouts/{id}/approve',
+    role: 'supervisor',
+    summary:
+      'Approve a rollout pending approval (rollouts.approvals: 2), as a supervisor other than its starter; the canaries get it then',
+    responses: { 200: RolloutStateSchema },
+    errors: ['PDM_ERR_ROLLOUT', 'PDM_ERR_APPROVAL'],
+  }),
   abortRollout: op({
     method: 'POST',
     path: '/api/rollouts/{id}/abort',

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { deviceClientId, deviceKey } from '../../protocol/device.js';
@@ -158,7 +159,7 @@ function trainingOf(deps: ApiDeps): TrainingJobs {
 const actorOf = (session: Session | undefined) => ({ name: session!.user, role: session!.role });
 
 /** The registry's own handlers (registry/http.ts), bound per request to the running hub's registry. */
-const registryRoutes = registryApiRoutes<{ params: string[]; body: unknown; deps: ApiDeps }>(
+const registryRoutes = registryApiRoutes<{ params: string[]; body: unknown; deps: ApiDeps; user?: string | undefined }>(
   ({ deps }) => deps.models.registry,
 );
 
@@ -168,7 +169,8 @@ function registryRoute<N extends OperationName>(name: N): Route {
   const found = registryRoutes.find((r) => r.method === api[name].method && r.path.test(sample));
   if (!found) throw new Error(`the registry has no route for ${api[name].method} ${api[name].path}`);
   return route(name, async (ctx) => {
-    const answer = await found.handle({ params: Object.values(ctx.params), body: ctx.raw, deps: ctx.deps });
+    const params = Object.values(ctx.params);
+    const answer = await found.handle({ params, body: ctx.raw, deps: ctx.deps, user: ctx.session?.user });
     return answer as RouteResult<Body<N>>;
   });
 }
@@ -195,7 +197,8 @@ export const routes: Route[] = [
       throw new PdmError('PDM_ERR_AUTH_LOCKED', `user ${printable(username)} from this address`);
     const user = await deps.identities.verifyUser(username, password);
     if (!user) {
-      deps.loginThrottle.fail(username, remote);
+      const { delayMs } = deps.loginThrottle.fail(username, remote);
+      if (delayMs > 0) await sleep(delayMs); // the slow-down before the lockout
       throw new PdmError('PDM_ERR_AUTH_FAILED');
     }
     deps.loginThrottle.succeed(username, remote);
@@ -326,7 +329,7 @@ export const routes: Route[] = [
     if (!job) throw new PdmError('PDM_ERR_NOT_FOUND', `no training job ${params.id}`);
     return { body: job };
   }),
-  ...(['models', 'publicKey', 'upload', 'rollouts', 'rollout', 'startRollout', 'abortRollout'] as const).map(
-    registryRoute,
-  ),
+  ...(
+    ['models', 'publicKey', 'upload', 'rollouts', 'rollout', 'startRollout', 'approveRollout', 'abortRollout'] as const
+  ).map(registryRoute),
 ];

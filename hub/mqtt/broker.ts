@@ -8,7 +8,7 @@ import type { LoginVerdict } from '../auth/device-auth.js';
 import { printable } from '../auth/log-safe.js';
 import { maySubscribe, PublishGrants } from './acl.js';
 import { LoginAdmission, type PendingLogin } from './admission.js';
-import { startListeners, type ListenerConfig, type Listeners } from './listeners.js';
+import { startListeners, type ClientCertificate, type ListenerConfig, type Listeners } from './listeners.js';
 import { GuardedConnection } from './packet-guard.js';
 
 /** Where the broker hands device traffic: the ingest. */
@@ -40,6 +40,7 @@ export type Authenticate = (
   username: string | undefined,
   password: Buffer | undefined,
   remote: string,
+  cert?: ClientCertificate,
 ) => Promise<LoginVerdict>;
 
 // aedes' AuthErrorCode is a const enum in its typings; these are the MQTT 3.1.1 CONNACK codes it stands for.
@@ -130,6 +131,8 @@ export async function createBroker(
   const { ingest, logger, limits } = opts;
   const admission = new LoginAdmission({ perAddress: limits.maxPendingPerAddress, total: limits.maxPendingTotal });
   const pendingLogins = new WeakMap<object, PendingLogin>();
+  // What each TLS connection's client certificate proved (or why it was refused), decided on at its CONNECT.
+  const certificates = new WeakMap<object, ClientCertificate>();
   // The identity each connection proved (with its publish grants); a client missing here is denied everything.
   const proven = new WeakMap<Client, PublishGrants>();
   const connected = new Map<string, Client>();
@@ -139,7 +142,7 @@ export async function createBroker(
     maxInflightInbound: limits.maxInflightQos2,
     queueLimit: limits.maxQueuedBeforeLogin,
     authenticate(client, username, password, done) {
-      opts.authenticate(client.id, username, password, remoteOf(client)).then(
+      opts.authenticate(client.id, username, password, remoteOf(client), certificates.get(client.conn)).then(
         (verdict) => {
           if (!verdict.ok) {
             ingest.reject(verdict.code, { clientId: client.id, remote: remoteOf(client), reason: verdict.reason });
@@ -195,7 +198,7 @@ export async function createBroker(
   await broker.listen();
 
   /** Every listener's new connection: admitted while few from its address are still logging in, then guarded. */
-  const accept = (stream: Duplex, remote: string, req?: IncomingMessage): void => {
+  const accept = (stream: Duplex, remote: string, req?: IncomingMessage, cert?: ClientCertificate): void => {
     const pending = admission.admit(remote);
     if (typeof pending === 'string') {
       ingest.reject('PDM_ERR_TOO_MANY_CONNECTIONS', { remote, reason: pending });
@@ -209,6 +212,7 @@ export async function createBroker(
     });
     conn.once('close', () => pending.closed());
     pendingLogins.set(conn, pending);
+    if (cert) certificates.set(conn, cert);
     broker.handle(conn, req);
   };
 

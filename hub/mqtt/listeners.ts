@@ -2,14 +2,23 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { DEVICE_KEY_PATTERN, deviceClientId, parseDeviceKey } from '../../protocol/device.js';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { PdmError } from '../../protocol/errors.js';
 
 export interface ListenerConfig {
   host: string;
   port: number;
-  tls?: { port: number; certFile: string; keyFile: string } | undefined;
+  tls?:
+    | {
+        port: number;
+        certFile: string;
+        keyFile: string;
+        clientCaFile?: string | undefined;
+        requireClientCert?: boolean | undefined;
+      }
+    | undefined;
   websocket?: { port: number; path: string } | undefined;
 }
 
@@ -25,8 +34,25 @@ export interface Listeners {
   close(): Promise<void>;
 }
 
+/**
+ * What a TLS client's certificate says: the device (its client id) when it verifies against the client CA, or why it
+ * was refused (another CA, expired, a subject that names no device). Undefined: no certificate was presented.
+ */
+export type ClientCertificate = { device: string } | { refused: string };
+
 /** A new connection, with the address it comes from (a WebSocket's is its upgrade request's). */
-type Handle = (stream: Duplex, remote: string, req?: IncomingMessage) => void;
+type Handle = (stream: Duplex, remote: string, req?: IncomingMessage, cert?: ClientCertificate) => void;
+
+/** The device a verified client certificate names by its subject CN, `site/device`. */
+export function clientCertificate(socket: TLSSocket): ClientCertificate | undefined {
+  const peer = socket.getPeerCertificate();
+  if (!peer || Object.keys(peer).length === 0) return undefined;
+  if (!socket.authorized) return { refused: String(socket.authorizationError ?? 'not verified') };
+  const cn = peer.subject?.CN;
+  const key = typeof cn === 'string' && DEVICE_KEY_PATTERN.test(cn) ? parseDeviceKey(cn) : undefined;
+  if (!key) return { refused: `subject CN ${JSON.stringify(cn)} is not site/device` };
+  return { device: deviceClientId(key.site, key.device) };
+}
 
 const addressOf = (socket: { remoteAddress?: string | undefined }): string => socket.remoteAddress ?? 'unknown';
 
@@ -61,8 +87,21 @@ export async function startListeners(cfg: ListenerConfig, limits: ListenerLimits
         cert: readPem(cfg.tls.certFile, 'mqtt.tls.certFile'),
         key: readPem(cfg.tls.keyFile, 'mqtt.tls.keyFile'),
         handshakeTimeout: limits.handshakeTimeoutMs,
+        // Verified here, decided at CONNECT: a refused certificate then gets a CONNACK that says so, and is counted.
+        ...(cfg.tls.clientCaFile
+          ? {
+              ca: readPem(cfg.tls.clientCaFile, 'mqtt.tls.clientCaFile'),
+              requestCert: true,
+              rejectUnauthorized: false,
+            }
+          : {}),
       },
-      (socket) => handle(socket, addressOf(socket)),
+      (socket) => {
+        let cert = cfg.tls?.clientCaFile ? clientCertificate(socket) : undefined;
+        if (!cert && cfg.tls?.requireClientCert)
+          cert = { refused: 'no client certificate (mqtt.tls.requireClientCert)' };
+        handle(socket, addressOf(socket), undefined, cert);
+      },
     );
     servers.push(tls);
     ports.mqtts = await listen(tls, cfg.host, cfg.tls.port, 'mqtts');

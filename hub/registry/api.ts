@@ -24,15 +24,23 @@ export function registryActions(registry: ModelRegistry) {
       const artifact = decodeBundle(Buffer.from(JSON.stringify(body)), 'upload');
       return registry.store.add(artifact);
     },
-    /** POST /api/rollouts */
-    async rollout(body: unknown): Promise<RolloutState> {
+    /** POST /api/rollouts, by the logged-in supervisor `by` (recorded; the one who may not approve it). */
+    async rollout(body: unknown, by?: string): Promise<RolloutState> {
       const req = parse(RolloutRequestSchema, body, 'PDM_ERR_ROLLOUT');
-      return registry.start({
-        model: { modelId: req.modelId, version: req.version },
-        canaries: req.canaries,
-        rest: req.rest,
-        ...(req.policy ? { policy: stripUndefined(req.policy) } : {}),
-      });
+      return registry.start(
+        {
+          model: { modelId: req.modelId, version: req.version },
+          canaries: req.canaries,
+          rest: req.rest,
+          ...(req.policy ? { policy: stripUndefined(req.policy) } : {}),
+        },
+        by,
+      );
+    },
+    /** POST /api/rollouts/{id}/approve, by a supervisor other than the one who started it. */
+    async approve(id: string, by: string | undefined): Promise<RolloutState> {
+      if (!by) throw new PdmError('PDM_ERR_APPROVAL', 'an approval needs a logged-in supervisor');
+      return registry.approve(id, by);
     },
     /** POST /api/rollouts/{id}/abort */
     async abort(id: string, body: unknown): Promise<RolloutState> {

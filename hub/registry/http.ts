@@ -36,6 +36,8 @@ export function artifactHandler(registry: ModelRegistry): (req: IncomingMessage,
 export interface RegistryContext {
   params: string[];
   body: unknown;
+  /** The logged-in user (the hub's router has checked the session and role). */
+  user?: string | undefined;
 }
 
 /** Shaped like the hub's route table entries: its router checks the session, the role and CSRF before `handle`. */
@@ -92,7 +94,13 @@ export function registryApiRoutes<C extends RegistryContext = RegistryContext>(
       method: 'POST',
       path: /^\/api\/rollouts$/,
       role: 'supervisor',
-      handle: async (ctx) => ({ status: 201, body: await actions(ctx).rollout(ctx.body) }),
+      handle: async (ctx) => ({ status: 201, body: await actions(ctx).rollout(ctx.body, ctx.user) }),
+    },
+    {
+      method: 'POST',
+      path: new RegExp(`^/api/rollouts/${UUID}/approve$`),
+      role: 'supervisor',
+      handle: async (ctx) => ({ body: await actions(ctx).approve(ctx.params[0]!, ctx.user) }),
     },
     {
       method: 'POST',

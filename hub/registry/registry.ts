@@ -10,9 +10,12 @@ import { topicFor } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { readModel } from '../../models/artifacts.js';
 import { deviceScope, signManifest } from '../../models/bundle.js';
+import type { OperatorPolicy } from '../../models/onnx/operators.js';
 import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
 import {
   abortRollout,
+  approvalProblem,
+  approveRollout,
   DEFAULT_APPLY_TIMEOUT_MS,
   onAck,
   onTick,
@@ -23,6 +26,7 @@ import {
   type ModelRef,
   type RolloutPolicy,
   type RolloutState,
+  type ScoreEvidence,
   type Transition,
 } from './rollout.js';
 import { RegistryStore, writeFileAtomic, type RegistryEntry } from './store.js';
@@ -40,6 +44,10 @@ export interface RegistryDeps {
   now?: () => number;
   /** How long a manifest stays valid; the tick re-signs retained manifests in the second half of their life. */
   manifestTtlMs?: number;
+  /** 2: a rollout waits until a supervisor other than the one who started it approves it. Default 1. */
+  approvals?: 1 | 2;
+  /** ONNX operators a version may use; default DEFAULT_ALLOWED_OPERATORS (models/onnx/operators.ts). */
+  allowedOperators?: OperatorPolicy;
   logger: Logger;
 }
 
@@ -87,11 +95,16 @@ export class ModelRegistry {
   private readonly envelopes;
   private readonly stateFile: string;
   private state: Persisted;
+  /**
+   * Per canary of the running rollout, the scores the hub received under its model (kept in memory: after a restart
+   * the soak starts again, which errs on the safe side). One entry per canary, whatever the number of scores.
+   */
+  private readonly evidence = new Map<string, ScoreEvidence & { rollout: string }>();
 
   constructor(private readonly deps: RegistryDeps) {
     this.now = deps.now ?? Date.now;
     this.key = loadOrCreateSigningKey(deps.dir);
-    this.store = new RegistryStore(join(deps.dir, 'models'), this.key.privateKey, this.now);
+    this.store = new RegistryStore(join(deps.dir, 'models'), this.key.privateKey, this.now, deps.allowedOperators);
     this.envelopes = createEnvelopeFactory({ site: 'hub', device: 'hub', now: this.now });
     this.stateFile = join(deps.dir, 'rollouts.json');
     this.state = existsSync(this.stateFile) ? readState(this.stateFile) : { rollouts: [], deployed: {} };
@@ -126,14 +139,21 @@ export class ModelRegistry {
     return this.state.deployed;
   }
 
-  async start(req: {
-    model: ModelRef;
-    canaries: DeviceRef[];
-    rest?: DeviceRef[];
-    policy?: Partial<RolloutPolicy>;
-  }): Promise<RolloutState> {
+  /** `by`: the supervisor starting it (recorded; required when rollouts need two approvals). */
+  async start(
+    req: {
+      model: ModelRef;
+      canaries: DeviceRef[];
+      rest?: DeviceRef[];
+      policy?: Partial<RolloutPolicy>;
+    },
+    by?: string,
+  ): Promise<RolloutState> {
     this.store.get(req.model.modelId, req.model.version);
-    const busy = this.state.rollouts.find((r) => r.stage === 'canary' || r.stage === 'fleet');
+    const approval = this.deps.approvals === 2;
+    if (approval && !by)
+      throw new PdmError('PDM_ERR_ROLLOUT', 'rollouts need two approvals here: start them as a named supervisor');
+    const busy = this.state.rollouts.find((r) => ['canary', 'fleet', 'pending_approval'].includes(r.stage));
     if (busy)
       throw new PdmError(
         'PDM_ERR_ROLLOUT',
@@ -151,8 +171,19 @@ export class ModelRegistry {
     };
     const problem = planProblem(plan);
     if (problem) throw new PdmError('PDM_ERR_ROLLOUT', problem);
-    const t = startRollout(plan, this.now());
+    const t = startRollout(plan, this.now(), { by, approval });
     this.state.rollouts.push(t.state);
+    await this.apply(t);
+    return t.state;
+  }
+
+  /** The second approval: a supervisor other than the one who started it; then the canaries are sent the model. */
+  async approve(id: string, by: string): Promise<RolloutState> {
+    const r = this.rollout(id);
+    if (!r) throw new PdmError('PDM_ERR_ROLLOUT', `no rollout ${id}`);
+    const problem = approvalProblem(r, by);
+    if (problem) throw new PdmError(r.stage === 'pending_approval' ? 'PDM_ERR_APPROVAL' : 'PDM_ERR_ROLLOUT', problem);
+    const t = approveRollout(r, by, this.now());
     await this.apply(t);
     return t.state;
   }
@@ -182,7 +213,25 @@ export class ModelRegistry {
     );
   }
 
-  /** Periodic: answers past the time limit, alarm-rate check and soak timer. */
+  /**
+   * Every score the hub receives (ingest's telemetry), with the model the device says scored it: what promotes a
+   * canary is an unbroken run of these under the rollout's version, not the device's ack.
+   */
+  observeScore(site: string, device: string, model: { id: string; version: string } | undefined): void {
+    const r = this.active();
+    if (r?.stage !== 'canary') return;
+    if (!r.devices.some((d) => d.group === 'canary' && d.site === site && d.device === device)) return;
+    const key = deviceKey({ site, device });
+    if (model?.id !== r.model.modelId || model.version !== r.model.version) {
+      this.evidence.delete(key);
+      return;
+    }
+    const e = this.evidence.get(key);
+    if (e?.rollout === r.id) e.count += 1;
+    else this.evidence.set(key, { rollout: r.id, since: this.now(), count: 1 });
+  }
+
+  /** Periodic: answers past the time limit, alarm-rate check, and the soak on the canaries' scores. */
   async tick(): Promise<void> {
     await this.refreshRetained();
     const current = this.active();
@@ -199,7 +248,10 @@ export class ModelRegistry {
         };
       }
     }
-    await this.apply(onTick(current, alarms, now));
+    const scores: Record<string, ScoreEvidence> = {};
+    for (const [key, e] of this.evidence)
+      if (e.rollout === current.id) scores[key] = { since: e.since, count: e.count };
+    await this.apply(onTick(current, alarms, now, scores));
   }
 
   async abort(id: string, reason = 'aborted by operator'): Promise<RolloutState> {

@@ -1,6 +1,7 @@
 /**
  * Staged rollout as a pure state machine (state and input in, next state and effects out; no clock, no I/O), so every
- * transition is unit-tested. A canary that rejects, rolls back or alarms more takes the whole rollout back.
+ * transition is unit-tested. A canary that rejects, rolls back or alarms more takes the whole rollout back. Canaries
+ * are promoted on the hub's own evidence (their scores under the new version for the soak time), never on acks alone.
  */
 
 import { deviceKey, type DeviceRef } from '../../protocol/device.js';
@@ -12,8 +13,11 @@ export interface ModelRef {
 
 export type Group = 'canary' | 'fleet';
 export type DeviceStatus = 'waiting' | 'sent' | 'applied' | 'rejected' | 'rolled_back' | 'reverted' | 'timed_out';
-/** `failed`: a canary did not answer within the policy's applyTimeoutMs; its devices were sent back. */
-export type Stage = 'canary' | 'fleet' | 'completed' | 'rolled_back' | 'failed';
+/**
+ * `failed`: a canary did not answer within the policy's applyTimeoutMs; its devices were sent back.
+ * `pending_approval`: proposed where two supervisors must agree; nothing is signed for a device until another approves.
+ */
+export type Stage = 'pending_approval' | 'canary' | 'fleet' | 'completed' | 'rolled_back' | 'failed';
 
 /** How long a device may take to apply the model when a rollout's policy does not say (older rollouts). */
 export const DEFAULT_APPLY_TIMEOUT_MS = 10 * 60_000;
@@ -49,8 +53,12 @@ export interface RolloutState {
   model: ModelRef;
   policy: RolloutPolicy;
   stage: Stage;
+  /** When devices were first sent the model (for a rollout that waited for approval: when it was approved). */
   startedAt: number;
-  /** When the last canary applied the model; the soak period starts here. */
+  /** The supervisor who started (or proposed) it, and the one who approved it where two must agree. */
+  createdBy?: string;
+  approvedBy?: string;
+  /** When the last canary acknowledged the model (the soak is measured from each canary's scores, not from this). */
   canariesAppliedAt?: number;
   endedAt?: number;
   reason?: string;
@@ -122,7 +130,12 @@ function send(state: RolloutState, group: Group, now: number): Effect[] {
   return effects;
 }
 
-export function startRollout(plan: RolloutPlan, now: number): Transition {
+/** `by`: the supervisor starting it; with `approval`, the rollout waits (no effects) for another one's approveRollout. */
+export function startRollout(
+  plan: RolloutPlan,
+  now: number,
+  opts: { by?: string | undefined; approval?: boolean } = {},
+): Transition {
   const devices: RolloutDevice[] = [
     ...plan.canaries.map((d) => ({ ...d, group: 'canary' as const })),
     ...plan.rest.map((d) => ({ ...d, group: 'fleet' as const })),
@@ -140,17 +153,41 @@ export function startRollout(plan: RolloutPlan, now: number): Transition {
     id: plan.id,
     model: plan.model,
     policy: plan.policy,
-    stage: 'canary',
+    stage: opts.approval ? 'pending_approval' : 'canary',
     startedAt: now,
+    ...(opts.by ? { createdBy: opts.by } : {}),
     devices,
     steps: [
       {
         at: now,
         step: 'started',
-        detail: `${plan.model.modelId} ${plan.model.version}: ${plan.canaries.length} canary, ${plan.rest.length} fleet`,
+        detail:
+          `${plan.model.modelId} ${plan.model.version}: ${plan.canaries.length} canary, ${plan.rest.length} fleet` +
+          (opts.by ? `; by ${opts.by}` : ''),
       },
     ],
   };
+  if (opts.approval) {
+    state.steps.push({ at: now, step: 'awaiting-approval', detail: 'a second supervisor must approve it' });
+    return { state, effects: [] };
+  }
+  return { state, effects: send(state, 'canary', now) };
+}
+
+/** Why `by` may not approve this rollout, or undefined when they may. */
+export function approvalProblem(state: RolloutState, by: string): string | undefined {
+  if (state.stage !== 'pending_approval') return `rollout ${state.id} is ${state.stage}, not pending approval`;
+  if (by === state.createdBy) return `${by} started rollout ${state.id} and cannot approve it; another supervisor must`;
+  return undefined;
+}
+
+/** A second supervisor approves: the canaries are sent the model now. Check approvalProblem first. */
+export function approveRollout(current: RolloutState, by: string, now: number): Transition {
+  const state = clone(current);
+  state.stage = 'canary';
+  state.approvedBy = by;
+  state.startedAt = now;
+  state.steps.push({ at: now, step: 'approved', detail: `by ${by} (started by ${state.createdBy ?? 'unknown'})` });
   return { state, effects: send(state, 'canary', now) };
 }
 
@@ -181,6 +218,15 @@ export interface AckInput extends DeviceRef {
   reason?: string;
 }
 
+/**
+ * What the hub itself saw of a canary: since when (hub clock) every score it received from the device named the
+ * rollout's model and version, and how many. A score under another model ends the run.
+ */
+export interface ScoreEvidence {
+  since: number;
+  count: number;
+}
+
 export function onAck(current: RolloutState, ack: AckInput, now: number): Transition {
   const device = current.devices.find((d) => d.site === ack.site && d.device === ack.device);
   // Acks for other versions (e.g. the previous model re-applied after a rollback) do not move this rollout.
@@ -206,17 +252,30 @@ export function onAck(current: RolloutState, ack: AckInput, now: number): Transi
       );
     return { state, effects: finish(state, now) }; // a fleet device that refuses keeps its old model; reported, not fatal
   }
-  return advance(state, now);
+  return advance(state, now, undefined);
 }
 
-/** Moves on when the current stage is done: canaries applied and soaked → fleet; fleet all answered → completed. */
-function advance(state: RolloutState, now: number): Transition {
+/**
+ * Moves on when the current stage is done: canaries applied and each scored by the hub under the new version for the
+ * soak time → fleet; fleet all answered → completed. Without evidence (an ack) the canary stage only records the ack.
+ */
+function advance(state: RolloutState, now: number, scores: Record<string, ScoreEvidence> | undefined): Transition {
   const canaries = state.devices.filter((d) => d.group === 'canary');
   if (state.stage === 'canary' && canaries.every((d) => d.status === 'applied')) {
     state.canariesAppliedAt ??= now;
-    if (now - state.canariesAppliedAt < state.policy.soakMs) return { state, effects: [] };
+    const soaked = (d: RolloutDevice) => {
+      const e = scores?.[deviceKey(d)];
+      return e !== undefined && e.count > 0 && now - e.since >= state.policy.soakMs;
+    };
+    if (!canaries.every(soaked)) return { state, effects: [] };
     state.stage = 'fleet';
-    state.steps.push({ at: now, step: 'canaries-healthy', detail: `soaked ${now - state.canariesAppliedAt} ms` });
+    const shortest = Math.min(...canaries.map((d) => now - scores![deviceKey(d)]!.since));
+    const seen = canaries.reduce((n, d) => n + scores![deviceKey(d)]!.count, 0);
+    state.steps.push({
+      at: now,
+      step: 'canaries-healthy',
+      detail: `${seen} score(s) under ${state.model.version} received, for at least ${shortest} ms`,
+    });
     const effects = send(state, 'fleet', now);
     return { state, effects: [...effects, ...finish(state, now)] };
   }
@@ -274,10 +333,44 @@ function timeouts(current: RolloutState, now: number): Transition | undefined {
   return { state, effects: finish(state, now) };
 }
 
-/** Time passing: answers overdue past the time limit, canary alarm rates (counts per device key), the soak period. */
-export function onTick(current: RolloutState, alarms: Record<string, AlarmCounts>, now: number): Transition {
+/**
+ * A canary that acknowledged the model but from which the hub has received no score under it within the time limit
+ * (it still reports another version, or none) fails the rollout: its ack is not borne out.
+ */
+function unproven(current: RolloutState, scores: Record<string, ScoreEvidence>, now: number): Transition | undefined {
+  if (current.stage !== 'canary') return undefined;
+  const limit = current.policy.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS;
+  const liar = current.devices.find(
+    (d) =>
+      d.group === 'canary' &&
+      d.status === 'applied' &&
+      d.at !== undefined &&
+      now - d.at >= limit &&
+      !scores[deviceKey(d)]?.count,
+  );
+  if (!liar) return undefined;
+  const { modelId, version } = current.model;
+  return rollBack(
+    clone(current),
+    `canary ${deviceKey(liar)} acknowledged ${modelId} ${version} but the hub received no score under it within ` +
+      `${Math.round(limit / 1000)} s (its telemetry names another model or version, or none)`,
+    now,
+    'failed',
+  );
+}
+
+/**
+ * Time passing: answers overdue past the time limit, canary alarm rates (counts per device key), and the canaries'
+ * scores as the hub received them (per device key), which alone can end the soak.
+ */
+export function onTick(
+  current: RolloutState,
+  alarms: Record<string, AlarmCounts>,
+  now: number,
+  scores: Record<string, ScoreEvidence> = {},
+): Transition {
   if (!active(current)) return { state: current, effects: [] };
-  const late = timeouts(current, now);
+  const late = timeouts(current, now) ?? unproven(current, scores, now);
   if (late) return late;
   if (current.stage !== 'canary') return { state: current, effects: [] };
   const { alarmFactor, minAlarms } = current.policy;
@@ -295,11 +388,12 @@ export function onTick(current: RolloutState, alarms: Record<string, AlarmCounts
     }
   }
   if (current.canariesAppliedAt === undefined) return { state: current, effects: [] };
-  return advance(clone(current), now);
+  const t = advance(clone(current), now, scores);
+  return t.state.stage === current.stage ? { state: current, effects: [] } : t;
 }
 
 /** An operator stops the rollout by hand. */
 export function abortRollout(current: RolloutState, reason: string, now: number): Transition {
-  if (!active(current)) return { state: current, effects: [] };
+  if (!active(current) && current.stage !== 'pending_approval') return { state: current, effects: [] };
   return rollBack(clone(current), reason, now);
 }

@@ -67,9 +67,14 @@ export const RolloutStateSchema = z.strictObject({
     applyTimeoutMs: z.number().int().optional(),
   }),
   stage: z
-    .enum(['canary', 'fleet', 'completed', 'rolled_back', 'failed'])
-    .describe('failed: a canary did not apply the model within applyTimeoutMs (reason says which)'),
+    .enum(['pending_approval', 'canary', 'fleet', 'completed', 'rolled_back', 'failed'])
+    .describe(
+      'failed: a canary did not apply the model within applyTimeoutMs (reason says which); pending_approval: ' +
+        'waits for a second supervisor (rollouts.approvals: 2)',
+    ),
   startedAt: z.number().int(),
+  createdBy: z.string().optional(),
+  approvedBy: z.string().optional(),
   canariesAppliedAt: z.number().int().optional(),
   endedAt: z.number().int().optional(),
   reason: z.string().optional(),

@@ -6,6 +6,7 @@ import { ID_PATTERN } from '../../protocol/device.js';
 import type { ModelArtifact } from '../../models/artifacts.js';
 import { encodeBundle, signEntry } from '../../models/bundle.js';
 import { sha256 } from '../../models/card.js';
+import { checkOperators, DEFAULT_ALLOWED_OPERATORS, type OperatorPolicy } from '../../models/onnx/operators.js';
 import { writeFileAtomicSync } from '../../storage/atomic-file.js';
 
 /** One registered model version: what the manifest carries, plus what an operator wants to see in a list. */
@@ -43,6 +44,8 @@ export class RegistryStore {
     readonly dir: string,
     private readonly signingKey: KeyObject,
     private readonly now: () => number = Date.now,
+    /** The ONNX operators a version may use (default: DEFAULT_ALLOWED_OPERATORS); nothing else is signed. */
+    private readonly operators: OperatorPolicy = new Set(DEFAULT_ALLOWED_OPERATORS),
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
@@ -53,6 +56,7 @@ export class RegistryStore {
       throw new PdmError('PDM_ERR_REGISTRY', `model id "${card.id}" must match ${ID_PATTERN}`);
     if (!VERSION_PATTERN.test(card.version))
       throw new PdmError('PDM_ERR_REGISTRY', `version "${card.version}" must match ${VERSION_PATTERN}`);
+    checkOperators(artifact.onnx, this.operators, `${card.id} ${card.version}`);
     const bundle = encodeBundle(artifact);
     const digest = sha256(bundle);
     const existing = this.find(card.id, card.version);

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../config/logger.js';
-import type { ModelAckMessage } from '../../protocol/messages.js';
+import type { ModelAckMessage, TelemetryMessage } from '../../protocol/messages.js';
+import type { OperatorPolicy } from '../../models/onnx/operators.js';
 import { artifactHandler, registryApiRoutes, type RegistryRoute } from './http.js';
 import { ModelRegistry, type Publish } from './registry.js';
 
@@ -32,6 +33,8 @@ export interface HubRegistry {
   apiRoutes: RegistryRoute[];
   /** Hand every valid `model/ack` here (from ingest). */
   handleAck: (ack: ModelAckMessage) => Promise<void>;
+  /** Hand every accepted telemetry message here (from ingest): the canaries' scores are a rollout's evidence. */
+  handleTelemetry: (msg: Pick<TelemetryMessage, 'site' | 'device' | 'model'>) => void;
   close(): void;
 }
 
@@ -47,12 +50,18 @@ export function createHubRegistry(opts: {
   baseUrl?: string;
   /** How often rollouts are checked: the hub passes its `registry.rolloutCheckSeconds`. */
   tickMs: number;
+  /** The hub's `rollouts.approvals`: 2 = a second supervisor approves each rollout. */
+  approvals?: 1 | 2;
+  /** The hub's `registry.allowedOperators`; unset = the default allow-list. */
+  allowedOperators?: OperatorPolicy | undefined;
 }): HubRegistry {
   const registry = new ModelRegistry({
     dir: join(opts.dataDir, 'registry'),
     publish: opts.publish,
     countAlarms: countAlarmsIn(opts.inspections),
     logger: opts.logger,
+    ...(opts.allowedOperators ? { allowedOperators: opts.allowedOperators } : {}),
+    ...(opts.approvals ? { approvals: opts.approvals } : {}),
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
   });
   const timer = setInterval(() => {
@@ -64,6 +73,7 @@ export function createHubRegistry(opts: {
     artifacts: artifactHandler(registry),
     apiRoutes: registryApiRoutes(registry),
     handleAck: (ack) => registry.handleAck(ack),
+    handleTelemetry: (msg) => registry.observeScore(msg.site, msg.device, msg.model),
     close: () => clearInterval(timer),
   };
 }

@@ -35,6 +35,7 @@ describe('the HTTP API answers as its contract says (http/contract.ts, the sourc
   let device: MqttClient;
   let cmms: Server;
   let sam: Who;
+  let sue: Who;
   const ids: Record<string, string> = {};
   const cleanups: Array<() => Promise<void>> = [];
 
@@ -89,6 +90,8 @@ describe('the HTTP API answers as its contract says (http/contract.ts, the sourc
       post('/api/rollouts', { modelId: 'pump-vibration-pca', version: '1.0.0', canaries: [`${SITE}/${DEVICE}`] }),
     rollouts: () => get('/api/rollouts'),
     rollout: () => get(`/api/rollouts/${ids.rollout}`),
+    // The hub asks for two approvals: sam started the rollout, sue approves it.
+    approveRollout: () => post(`/api/rollouts/${ids.rollout}/approve`, {}, sue),
     abortRollout: () => post(`/api/rollouts/${ids.rollout}/abort`, { reason: 'contract test' }),
   };
 
@@ -99,6 +102,7 @@ describe('the HTTP API answers as its contract says (http/contract.ts, the sourc
     for (const [name, role] of [
       ['vic', 'viewer'],
       ['sam', 'supervisor'],
+      ['sue', 'supervisor'],
     ] as const)
       await identities.addUser(name, role, PASSWORD);
     const { secret } = await identities.addDevice(SITE, DEVICE);
@@ -108,6 +112,7 @@ describe('the HTTP API answers as its contract says (http/contract.ts, the sourc
     const url = `http://127.0.0.1:${(cmms.address() as AddressInfo).port}/hook`;
     hub = await startTestHub(tmp.dir, {
       workflow: { cmms: { url, allowInsecureHttp: true, secret: 'a-long-enough-shared-secret', maxAttempts: 2 } },
+      rollouts: { approvals: 2 },
     });
     device = await connectDevice(hub.mqttPort, SITE, DEVICE, secret);
     const envelopes = createEnvelopeFactory({ site: SITE, device: DEVICE });
@@ -132,6 +137,7 @@ describe('the HTTP API answers as its contract says (http/contract.ts, the sourc
     await publish(encode('event', anomalyEvent(SITE, DEVICE, { asset: 'line-c' })));
     await publish(encode('event', anomalyEvent(SITE, DEVICE, { asset: 'line-d', severity: 'info' })));
     sam = await login('sam');
+    sue = await login('sue');
     ids.inspection = hub.store.hotInspections()[0]!.id;
   });
 

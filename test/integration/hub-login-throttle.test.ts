@@ -1,35 +1,13 @@
-import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { createHub, type RunningHub } from '../../hub/hub.js';
+import { loginFrom } from '../support/login-from.js';
 import { connackFor, connectPacket, rawClient } from '../support/raw-mqtt.js';
 import { hubConfig, tempDir } from './hub-helpers.js';
 
-/** POST /api/login from a chosen local address (loopback has all of 127/8): the answer's status. */
-function loginFrom(port: number, localAddress: string, username: string, password: string): Promise<number> {
-  const body = JSON.stringify({ username, password });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/api/login',
-        method: 'POST',
-        localAddress,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
+const PASSWORDS = { N: 16_384, r: 8, p: 1 };
 const ATTACKER = '127.0.0.2';
 const OWNER = '127.0.0.1';
 const DEVICE = 'plant-1:pump-001';
@@ -47,11 +25,14 @@ describe('login throttling by (account, address) and address; constant-time, pri
   async function setup(auth: Record<string, unknown>, logLines?: string[]) {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
-    const cli = await IdentityStore.open(tmp.dir);
+    // Passwords at N=2^14 rather than the tests' 2^10: V6 compares refusal times, which scrypt must dominate.
+    const cli = await IdentityStore.open(tmp.dir, { passwordScrypt: PASSWORDS });
     const device = await cli.addDevice('plant-1', 'pump-001');
     const user = await cli.addUser('alice', 'supervisor', 'correct-horse-battery');
     const sink = new Writable({ write: (chunk: Buffer, _e, done) => (logLines?.push(chunk.toString('utf8')), done()) });
-    hub = await createHub(hubConfig(tmp.dir, { auth }), pino({ level: logLines ? 'info' : 'silent' }, sink));
+    // Lockouts only: the slow-down before them has its own tests (hub-login-slowdown.test.ts).
+    const config = hubConfig(tmp.dir, { auth: { slowDown: { baseMs: 0 }, passwordScrypt: PASSWORDS, ...auth } });
+    hub = await createHub(config, pino({ level: logLines ? 'info' : 'silent' }, sink));
     return { hub, device, user };
   }
 

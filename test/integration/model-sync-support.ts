@@ -17,9 +17,9 @@ import type { ModelRegistry } from '../../hub/registry/registry.js';
 import { createHubRegistry, type AlarmSource } from '../../hub/registry/wire.js';
 import { readModel, writeModel } from '../../models/artifacts.js';
 import { sealCard, sha256 } from '../../models/card.js';
-import { decode } from '../../protocol/codec.js';
+import { decode, encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import type { ModelAckMessage } from '../../protocol/messages.js';
+import type { ModelAckMessage, TelemetryMessage } from '../../protocol/messages.js';
 import { deviceClientId } from '../../protocol/topics.js';
 
 export const logger = pino({ level: 'silent' });
@@ -81,6 +81,8 @@ export async function startHubSide(
     inspections: (site, device) => (opts.inspections ?? []).filter((i) => i.site === site && i.device === device),
     logger,
     tickMs: 3_600_000,
+    // These tests hand agents broken graphs, which the registry's operator check would refuse before any agent saw them.
+    allowedOperators: 'any',
   });
   const { registry } = wired;
   const downloads: string[] = [];
@@ -99,6 +101,18 @@ export async function startHubSide(
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const httpBase = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const acks: ModelAckMessage[] = [];
+  // Scores, as the hub's ingest hands them over: a rollout's canaries are promoted on these.
+  await new Promise<void>((r) =>
+    broker.subscribe(
+      'pdm/v1/+/+/telemetry',
+      (packet, cb) => {
+        const d = decode(packet.topic, packet.payload as Buffer);
+        if (d.ok && d.value.channel === 'telemetry') wired.handleTelemetry(d.value.message as TelemetryMessage);
+        cb();
+      },
+      r,
+    ),
+  );
   // What hub ingest will do for `model/ack`: validate, then hand it to the registry.
   await new Promise<void>((r) =>
     broker.subscribe(
@@ -139,13 +153,17 @@ export interface AgentSide {
   close(): Promise<void>;
 }
 
-/** The agent's model-sync part on a real MQTT connection and real onnxruntime sessions, booted from `shippedCard`. */
+/**
+ * The agent's model-sync part on a real MQTT connection and real onnxruntime sessions, booted from `shippedCard`. Like
+ * an agent it reports a score every 100 ms naming the model it runs, unless `claims` makes it name another version.
+ */
 export async function startAgentSide(
   hub: HubSide,
   device: string,
   shippedCard: string,
   publicKeyPem: string,
   dir = mkdtempSync(join(tmpdir(), 'pdm-agent-')),
+  opts: { claims?: string } = {},
 ): Promise<AgentSide> {
   const config = ModelSyncConfigSchema.parse({
     publicKeyPem,
@@ -171,12 +189,28 @@ export async function startAgentSide(
     logger,
     onOutcome: (o) => outcomes.push(o),
   });
+  const envelopes = createEnvelopeFactory({ site: SITE, device });
+  const reporter = setInterval(() => {
+    const { id, version } = model.card;
+    const envelope = envelopes.next();
+    const { topic, payload } = encode('telemetry', {
+      ...envelope,
+      windowStart: envelope.ts - 1000,
+      windowEnd: envelope.ts,
+      features: {},
+      score: 0,
+      threshold: model.card.threshold.value,
+      model: { id, version: opts.claims ?? version },
+    });
+    client.publishAsync(topic, payload, { qos: 0 }).catch(() => undefined);
+  }, 100);
   return {
     sync,
     model,
     client,
     outcomes,
     async close() {
+      clearInterval(reporter);
       await sync.close();
       await client.endAsync();
       await model.close();

@@ -122,7 +122,11 @@ describe('model sync against a real broker and HTTP', () => {
     const scores = await agent.model.score(normal.slice(0, 5));
     expect(scores.every((s) => Number.isFinite(s.score))).toBe(true);
     expect(agent.sync.lkg.load()?.card.version).toBe('2.0.0');
-    await until(() => hub.registry.rollouts().at(-1)?.stage === 'completed', 'the rollout to complete');
+    // What completes it is the canary's scores under 2.0.0 reaching the hub, seen at the registry's next tick.
+    const ticks = setInterval(() => void hub.registry.tick(), 50);
+    await until(() => hub.registry.rollouts().at(-1)?.stage === 'completed', 'the rollout to complete').finally(() =>
+      clearInterval(ticks),
+    );
     expect(hub.registry.deployed()[`${SITE}/pump-1`]).toEqual({ modelId: 'pump-vibration-pca', version: '2.0.0' });
   });
 

@@ -36,6 +36,11 @@ const devices = { canaries: [{ site: SITE, device: 'pump-c' }], rest: [{ site: S
 const versionsSeen = (a: AgentSide): string[] => a.outcomes.map((o) => `${o.version}:${o.result}`);
 const getRollout = async (id: string): Promise<RolloutState> =>
   (await fetch(`${hub.httpBase}/api/rollouts/${id}`)).json() as Promise<RolloutState>;
+/** The hub's rollout timer, every 50 ms (the test hub's own is slow so other tests tick by hand); returns its stop. */
+const ticking = (): (() => void) => {
+  const timer = setInterval(() => void hub.registry.tick(), 50);
+  return () => clearInterval(timer);
+};
 
 beforeAll(async () => {
   shipped = shippedCopy(dir);
@@ -54,8 +59,9 @@ afterAll(async () => {
 describe('staged rollout', () => {
   it('a healthy model reaches the canary first and the fleet only after the canary applied it', async () => {
     const entry = hub.registry.addFromCard(variant(shipped, dir, '2.0.0'));
+    const stop = ticking();
     const r = await hub.registry.start({ model: entry, ...devices, policy: { soakMs: 0 } });
-    await until(() => hub.registry.rollout(r.id)?.stage === 'completed', 'the rollout to complete');
+    await until(() => hub.registry.rollout(r.id)?.stage === 'completed', 'the rollout to complete').finally(stop);
     expect([canary.model.card.version, fleet.model.card.version]).toEqual(['2.0.0', '2.0.0']);
     const steps = (await getRollout(r.id)).steps.map((s) => s.step);
     expect(steps).toEqual([
@@ -130,5 +136,42 @@ describe('staged rollout', () => {
       () => hub.registry.deployed()[`${SITE}/pump-c`]?.version === '2.0.0',
       'the hub to record pump-c on 2.0.0',
     );
+  });
+
+  it('a canary that acks the model but keeps scoring under the old version is not promoted, and fails the rollout', async () => {
+    // pump-l applies what it is sent (its ack is true), but its telemetry keeps naming 2.0.0: no evidence of 5.0.0.
+    const liar = await startAgentSide(hub, 'pump-l', shipped, hub.registry.publicKeyPem, undefined, {
+      claims: '2.0.0',
+    });
+    const entry = hub.registry.addFromCard(variant(shipped, dir, '5.0.0'));
+    const stop = ticking();
+    try {
+      const r = await hub.registry.start({
+        model: entry,
+        canaries: [{ site: SITE, device: 'pump-l' }],
+        rest: [{ site: SITE, device: 'pump-f' }],
+        policy: { soakMs: 0, applyTimeoutMs: 3000 },
+      });
+      await until(() => hub.registry.rollout(r.id)?.devices[0]?.status === 'applied', 'the liar to ack 5.0.0');
+      expect(liar.model.card.version).toBe('5.0.0');
+      // Ticks run every 50 ms with a soak of 0: an ack alone would have promoted it by now.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(hub.registry.rollout(r.id)?.stage).toBe('canary');
+      const failed = await until(() => {
+        const state = hub.registry.rollout(r.id);
+        return state?.stage !== 'canary' && state;
+      }, 'the rollout to end');
+      console.log(`lying canary: ${failed.stage}: ${failed.reason}`);
+      expect(failed.stage).toBe('failed');
+      expect(failed.reason).toBe(
+        `canary ${SITE}/pump-l acknowledged pump-vibration-pca 5.0.0 but the hub received no score under it within ` +
+          '3 s (its telemetry names another model or version, or none)',
+      );
+      expect(failed.steps.map((step) => step.step)).not.toContain('canaries-healthy');
+      expect(fleet.outcomes.some((o) => o.version === '5.0.0')).toBe(false);
+    } finally {
+      stop();
+      await liar.close();
+    }
   });
 });

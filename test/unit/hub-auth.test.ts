@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { FailedLoginLimiter } from '../../hub/auth/rate-limit.js';
-import { hashSecret, newSecret, verifySecret } from '../../hub/auth/secrets.js';
+import { DEVICE_SCRYPT, hashSecret, newSecret, PASSWORD_SCRYPT, verifySecret } from '../../hub/auth/secrets.js';
 import { isPdmError } from '../../protocol/errors.js';
 import { tempDir } from '../integration/hub-helpers.js';
 import { readFile } from 'node:fs/promises';
@@ -10,13 +10,21 @@ import { join } from 'node:path';
 describe('secrets', () => {
   it('verifies the right secret and refuses a wrong one; hashes are salted', async () => {
     const secret = newSecret();
-    const hash = await hashSecret(secret);
+    const hash = await hashSecret(secret, DEVICE_SCRYPT);
     expect(hash).toMatch(/^scrypt\$16384\$8\$1\$/);
     expect(hash).not.toContain(secret);
     expect(await verifySecret(secret, hash)).toBe(true);
     expect(await verifySecret(`${secret}x`, hash)).toBe(false);
-    expect(await hashSecret(secret)).not.toBe(hash);
+    expect(await hashSecret(secret, DEVICE_SCRYPT)).not.toBe(hash);
     expect(await verifySecret(secret, 'plain-text')).toBe(false);
+  });
+
+  it("people's passwords at the default cost: OWASP's N=2^17, r=8, p=1 (128 MiB, over Node's 32 MiB maxmem default)", async () => {
+    expect(PASSWORD_SCRYPT).toEqual({ N: 131_072, r: 8, p: 1 });
+    const hash = await hashSecret('correct-horse-battery', PASSWORD_SCRYPT);
+    expect(hash).toMatch(/^scrypt\$131072\$8\$1\$/);
+    expect(await verifySecret('correct-horse-battery', hash)).toBe(true);
+    expect(await verifySecret('correct-horse-batterY', hash)).toBe(false);
   });
 });
 

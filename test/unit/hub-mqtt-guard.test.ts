@@ -57,12 +57,42 @@ describe('LoginThrottle (auth/rate-limit.ts)', () => {
       () => 0,
     );
     throttle.fail('dev', '10.0.0.9');
-    expect(throttle.fail('dev', '10.0.0.9')).toBe(true);
+    expect(throttle.fail('dev', '10.0.0.9').lockedNow).toBe(true);
     expect(throttle.lockedFor('dev', '10.0.0.9')).toBe(5000);
     expect(throttle.lockedFor('dev', '10.0.0.1')).toBe(0);
     expect(throttle.lockedFor('other', '10.0.0.9')).toBe(0);
-    expect(throttle.fail('other', '10.0.0.9')).toBe(true); // the address's third failure
+    expect(throttle.fail('other', '10.0.0.9').lockedNow).toBe(true); // the address's third failure
     expect(throttle.lockedFor('third', '10.0.0.9')).toBe(5000);
+  });
+
+  it('slows failures down before the lockout: 250 ms × 2^k, capped; parallel tries refused; other addresses untouched', () => {
+    let now = 0;
+    const throttle = new LoginThrottle(
+      {
+        maxFailures: 8,
+        maxFailuresPerAddress: 100,
+        windowMs: 600_000,
+        lockoutMs: 60_000,
+        slowDown: { afterFailures: 2, baseMs: 250, maxMs: 1000 },
+      },
+      () => now,
+    );
+    const delays: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const { delayMs, lockedNow } = throttle.fail('dev', '10.0.0.9');
+      expect(lockedNow).toBe(false);
+      delays.push(delayMs);
+      // Before the answer is due, the pair may not try; the same account from another address may.
+      if (delayMs > 0) expect(throttle.lockedFor('dev', '10.0.0.9')).toBe(delayMs);
+      expect(throttle.lockedFor('dev', '10.0.0.1')).toBe(0);
+      now += delayMs;
+      expect(throttle.lockedFor('dev', '10.0.0.9')).toBe(0);
+    }
+    expect(delays).toEqual([0, 0, 250, 500, 1000, 1000, 1000]);
+    expect(throttle.fail('dev', '10.0.0.9')).toEqual({ lockedNow: true, delayMs: 0 });
+    expect(throttle.lockedFor('dev', '10.0.0.9')).toBe(60_000);
+    // Two keys (the pair and the address) whatever the number of tries: nothing is kept per attempt.
+    expect(throttle.size).toBe(2);
   });
 
   it('keeps its tables bounded under a scan of distinct accounts and addresses', () => {

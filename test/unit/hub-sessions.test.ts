@@ -58,7 +58,7 @@ describe('login sessions on disk', () => {
   });
 
   it('follows the user in the identities file: role changes apply at once, a password reset or removal logs out', async () => {
-    const identities = await IdentityStore.open(join(dir, 'hub'), () => clock);
+    const identities = await IdentityStore.open(join(dir, 'hub'), { now: () => clock });
     await identities.addUser('vera', 'viewer', 'vera-password-1');
     await identities.addUser('sam', 'technician', 'sam-password-12');
     const store = await SessionStore.open({ ttlMs: TTL, userOf: (u) => identities.sessionUser(u), now: () => clock });

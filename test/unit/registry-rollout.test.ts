@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   abortRollout,
+  approvalProblem,
+  approveRollout,
   onAck,
   onTick,
   planProblem,
@@ -30,6 +32,8 @@ const ack = (device: string, result: 'applied' | 'rejected' | 'rolled_back', ver
   result,
   ...(reason ? { reason } : {}),
 });
+/** The hub received scores from c1 under the new version since `since`. */
+const scored = (since: number, count = 3) => ({ 's/c1': { since, count } });
 const status = (s: RolloutState) => Object.fromEntries(s.devices.map((d) => [d.device, d.status]));
 
 describe('rollout time limit (applyTimeoutMs)', () => {
@@ -57,7 +61,7 @@ describe('rollout time limit (applyTimeoutMs)', () => {
   it('times out a silent fleet device, which keeps its old model, and completes the rollout', () => {
     let t = startRollout(limited, 0);
     t = onAck(t.state, ack('c1', 'applied'), 1000);
-    t = onTick(t.state, {}, 2000);
+    t = onTick(t.state, {}, 2000, scored(1500));
     expect(t.state.stage).toBe('fleet');
     t = onAck(t.state, ack('f1', 'applied'), 3000);
     t = onTick(t.state, {}, 62_000);
@@ -86,9 +90,12 @@ describe('rollout state machine', () => {
     t = onAck(t.state, ack('c1', 'applied'), 100);
     expect(t.effects).toEqual([]);
     expect(t.state.stage).toBe('canary');
-    t = onTick(t.state, {}, 900); // soak not over
+    t = onTick(t.state, {}, 1100); // the ack alone, however long ago: nothing moves
     expect(t.effects).toEqual([]);
-    t = onTick(t.state, { 's/c1': { after: 1, before: 1 } }, 1100);
+    expect(t.state.stage).toBe('canary');
+    t = onTick(t.state, {}, 1100, scored(200)); // scores for 900 ms: soak not over
+    expect(t.effects).toEqual([]);
+    t = onTick(t.state, { 's/c1': { after: 1, before: 1 } }, 1200, scored(200));
     expect(t.state.stage).toBe('fleet');
     expect(t.effects.map((e) => e.device)).toEqual(['f1', 'f2']);
     t = onAck(t.state, ack('f1', 'applied'), 1200);
@@ -137,9 +144,41 @@ describe('rollout state machine', () => {
     expect(r.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1, rollback: true }]);
   });
 
+  it('never promotes on acks alone; a canary whose scores never name the new version fails the rollout', () => {
+    let t = startRollout(plan({ policy: { alarmFactor: 3, minAlarms: 3, soakMs: 0, applyTimeoutMs: 60_000 } }), 0);
+    t = onAck(t.state, ack('c1', 'applied'), 10);
+    expect(t.state.stage).toBe('canary');
+    expect(onTick(t.state, {}, 59_999).state.stage).toBe('canary');
+    const failed = onTick(t.state, {}, 60_010);
+    expect(failed.state.stage).toBe('failed');
+    expect(failed.state.reason).toMatch(
+      /^canary s\/c1 acknowledged pump 2 but the hub received no score under it within 60 s/,
+    );
+    expect(failed.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v1, rollback: true }]);
+    // With evidence, the same tick promotes instead.
+    expect(onTick(t.state, {}, 60_010, scored(60_000, 1)).state.stage).toBe('fleet');
+  });
+
+  it('with a second approval: waits without effects, refuses its starter, then sends; abort while waiting sends nothing', () => {
+    const pending = startRollout(plan(), 0, { by: 'sam', approval: true });
+    expect(pending.effects).toEqual([]);
+    expect(pending.state).toMatchObject({ stage: 'pending_approval', createdBy: 'sam' });
+    expect(onTick(pending.state, {}, 10_000_000).state).toBe(pending.state); // no time limit runs while it waits
+    expect(approvalProblem(pending.state, 'sam')).toMatch(/sam started rollout r1 and cannot approve it/);
+    expect(approvalProblem(pending.state, 'sue')).toBeUndefined();
+    const approved = approveRollout(pending.state, 'sue', 50);
+    expect(approved.effects).toEqual([{ kind: 'publish', site: 's', device: 'c1', model: v2 }]);
+    expect(approved.state).toMatchObject({ stage: 'canary', approvedBy: 'sue', startedAt: 50 });
+    expect(approvalProblem(approved.state, 'sue')).toMatch(/is canary, not pending approval/);
+    const aborted = abortRollout(pending.state, 'changed our minds', 60);
+    expect(aborted.effects).toEqual([]);
+    expect(aborted.state.stage).toBe('rolled_back');
+  });
+
   it('can be aborted by hand, reverting every device that was sent the model', () => {
     let t = startRollout(plan({ policy: { alarmFactor: 3, minAlarms: 3, soakMs: 0 } }), 0);
     t = onAck(t.state, ack('c1', 'applied'), 10);
+    t = onTick(t.state, {}, 15, scored(12, 1));
     expect(t.state.stage).toBe('fleet');
     const a = abortRollout(t.state, 'operator said so', 20);
     expect(a.state.stage).toBe('rolled_back');
