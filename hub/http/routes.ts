@@ -61,9 +61,11 @@ export interface ApiDeps {
 
 /** An inspection as the API shows it: each feature with its name, unit and normal, and the reason in plain words. */
 export function presentInspection<I extends Inspection>(inspection: I, catalog: FeatureCatalog) {
+  const { spectrum } = inspection;
   return {
     ...inspection,
     contributions: describeContributions(inspection.contributions, catalog),
+    ...(spectrum ? { spectrum: { ...spectrum, unit: catalog.channel(spectrum.channel).unit } } : {}),
     reason: anomalyReason(inspection, catalog),
   };
 }

@@ -102,9 +102,9 @@ export const InspectionSchema = z.strictObject({
   score: z.number(),
   threshold: z.number(),
   contributions: z.array(FeatureContributionSchema),
-  spectrum: SpectrumSchema.optional().describe(
-    'the spectrum at the event that opened it (GET /api/inspections/{id} only; agents that send one)',
-  ),
+  spectrum: SpectrumSchema.extend({ unit: z.string().describe("the channel's unit: amplitudes are RMS in it") })
+    .optional()
+    .describe('the spectrum at the event that opened it (GET /api/inspections/{id} only; agents that send one)'),
   reason: z
     .string()
     .describe('why, in plain words with units and a normal: "5–25 Hz vibration energy 6.7× normal (3.37 vs 0.5 g²)"'),
