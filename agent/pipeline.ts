@@ -3,7 +3,13 @@ import type { SampleBlock } from '../protocol/samples.js';
 import { EpisodeDecider, type Decision, type DecisionPolicy } from '../models/decision.js';
 import type { Detector, Score } from './detector.js';
 import { ChannelFeatures } from './features/extractor.js';
-import { defectFrequencies, foldSpectrum, PowerSpectrum, type Band, type BearingGeometry } from './features/spectrum.js';
+import {
+  defectFrequencies,
+  foldSpectrum,
+  PowerSpectrum,
+  type Band,
+  type BearingGeometry,
+} from './features/spectrum.js';
 import { LatencyRecorder } from './latency.js';
 import type { AsyncDetector } from './onnx-detector.js';
 import { ScoreQueue, type PendingWindow } from './score-queue.js';

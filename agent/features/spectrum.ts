@@ -103,7 +103,12 @@ export class PowerSpectrum {
 export function defectFrequencies(rpm: number, g: BearingGeometry): Record<'ftf' | 'bpfo' | 'bpfi' | 'bsf', number> {
   const shaftHz = rpm / 60;
   const orders = bearingOrders(g);
-  return { ftf: orders.ftf * shaftHz, bpfo: orders.bpfo * shaftHz, bpfi: orders.bpfi * shaftHz, bsf: orders.bsf * shaftHz };
+  return {
+    ftf: orders.ftf * shaftHz,
+    bpfo: orders.bpfo * shaftHz,
+    bpfi: orders.bpfi * shaftHz,
+    bsf: orders.bsf * shaftHz,
+  };
 }
 
 /** Four significant digits: a snapshot of 128 bins stays near 1 kB of JSON. */

@@ -133,7 +133,10 @@ export class Ingest {
     }
     const { channel, message } = decoded;
     if (decoded.dropped)
-      this.opts.logger.warn(printableDetail({ topic, clientId, reason: decoded.dropped }), 'part of a message left out');
+      this.opts.logger.warn(
+        printableDetail({ topic, clientId, reason: decoded.dropped }),
+        'part of a message left out',
+      );
     if (channel === 'event') {
       try {
         this.onEvent(message, started, done);

@@ -100,7 +100,8 @@ export const api = {
     call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/transitions`, { action, ...extra }),
   comment: (id: string, text: string) =>
     call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/comments`, { text }),
-  scores: (site: string, device: string, range: Range = {}) => call<ScoreSeries>('GET', series(site, device, 'scores', range)),
+  scores: (site: string, device: string, range: Range = {}) =>
+    call<ScoreSeries>('GET', series(site, device, 'scores', range)),
   features: (site: string, device: string, range: Range = {}) =>
     call<FeatureSeries>('GET', series(site, device, 'features', range)),
   kpis: () => call<Kpis>('GET', '/api/kpis'),

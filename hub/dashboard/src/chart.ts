@@ -32,7 +32,7 @@ export interface Shown {
 export const OVERLAY_COLOR = '#8250df';
 
 /** Short numbers for the score axis, so labels stay narrow and never run into each other (a log axis leaves some unnamed). */
-const tick = (v: number): string =>
+export const tick = (v: number): string =>
   Math.abs(v) >= 10_000 || (v !== 0 && Math.abs(v) < 0.01) ? v.toExponential(0) : String(+v.toPrecision(3));
 
 /**

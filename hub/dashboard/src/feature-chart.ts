@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
 import type { FeatureSeries } from './api.js';
+import { tick } from './chart.js';
 import { h } from './dom.js';
 
 type Feature = FeatureSeries['features'][number];
@@ -60,7 +61,11 @@ export class FeatureCharts {
 
   private add(f: Feature, data: uPlot.AlignedData): void {
     const title = f.unit ? `${f.label} (${f.unit})` : f.label;
-    const box = h('figure', { class: 'feature', 'data-feature': f.feature }, h('figcaption', { title: f.feature }, title));
+    const box = h(
+      'figure',
+      { class: 'feature', 'data-feature': f.feature },
+      h('figcaption', { title: f.feature }, title),
+    );
     const plot = new uPlot(
       {
         width: cellWidth(),
@@ -68,7 +73,15 @@ export class FeatureCharts {
         legend: { show: false },
         scales: { x: { time: true } },
         series: [{}, { label: f.label, stroke: '#0a7d6f', width: 1.25, spanGaps: true }],
-        axes: [{ space: 80 }, { size: 56, ...(f.unit ? { label: f.unit } : {}) }],
+        axes: [
+          { space: 80 },
+          {
+            size: 56,
+            space: 24,
+            values: (_u, vs) => vs.map((v) => (v === null ? '' : tick(v))),
+            ...(f.unit ? { label: f.unit } : {}),
+          },
+        ],
       },
       data,
       box,

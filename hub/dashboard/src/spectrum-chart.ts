@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
 import type { Spectrum } from './api.js';
+import { tick } from './chart.js';
 import { h } from './dom.js';
 
 /** Bearing-defect and running-speed lines: what each means to a vibration analyst. */
@@ -54,7 +55,11 @@ export function spectrumChart(s: Spectrum, unit: string): { element: HTMLElement
       ],
       axes: [
         { label: 'Hz', space: 60 },
-        { label: unit ? `RMS (${unit})` : 'RMS', size: 60 },
+        {
+          label: unit ? `RMS (${unit})` : 'RMS',
+          size: 60,
+          values: (_u, vs) => vs.map((v) => (v === null ? '' : tick(v))),
+        },
       ],
       hooks: {
         draw: [
@@ -64,14 +69,15 @@ export function spectrumChart(s: Spectrum, unit: string): { element: HTMLElement
             ctx.setLineDash([5, 4]);
             ctx.lineWidth = 1.5;
             ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-            for (const m of markers) {
+            // Neighbouring lines (cage and shaft) sit close: labels alternate between two rows.
+            for (const [i, m] of markers.entries()) {
               const px = u.valToPos(m.hz, 'x', true);
               ctx.strokeStyle = ctx.fillStyle = m.color;
               ctx.beginPath();
               ctx.moveTo(px, u.bbox.top);
               ctx.lineTo(px, u.bbox.top + u.bbox.height);
               ctx.stroke();
-              ctx.fillText(m.name.toUpperCase(), px + 3, u.bbox.top + 12 * devicePixelRatio);
+              ctx.fillText(m.name.toUpperCase(), px + 3, u.bbox.top + (12 + (i % 2) * 13) * devicePixelRatio);
             }
             ctx.restore();
           },
@@ -100,7 +106,11 @@ export function spectrumChart(s: Spectrum, unit: string): { element: HTMLElement
               ),
             ),
           )
-        : h('p', { class: 'muted' }, 'No bearing markers: the machine config gives no shaft speed and bearing geometry.'),
+        : h(
+            'p',
+            { class: 'muted' },
+            'No bearing markers: the machine config gives no shaft speed and bearing geometry.',
+          ),
     ),
   );
   return { element, destroy: () => plot.destroy() };

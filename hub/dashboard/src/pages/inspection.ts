@@ -82,7 +82,12 @@ export async function inspectionPage(id: string, user: User): Promise<View> {
     summary,
     h('section', { 'aria-label': 'Why it was raised' }, h('h2', {}, 'Why'), reason, chart.element, markerLegend()),
     spectrum
-      ? h('section', { 'aria-label': 'Spectrum', 'data-keep': true }, h('h2', {}, 'Spectrum at the event'), spectrum.element)
+      ? h(
+          'section',
+          { 'aria-label': 'Spectrum', 'data-keep': true },
+          h('h2', {}, 'Spectrum at the event'),
+          spectrum.element,
+        )
       : null,
     actions,
     status,

@@ -186,9 +186,7 @@ export async function machinePage(site: string, device: string): Promise<View> {
         h(
           'p',
           { class: 'muted' },
-          latest
-            ? 'This alarm came without a spectrum (an older agent, or a slow primary channel).'
-            : 'No alarm yet.',
+          latest ? 'This alarm came without a spectrum (an older agent, or a slow primary channel).' : 'No alarm yet.',
         ),
     );
     spectrumShown = { id: latest?.id ?? '', destroy: () => drawn?.destroy() };
