@@ -231,7 +231,7 @@ describe.skipIf(!withChromium)('trend tools in a real browser', () => {
     await signIn(page);
     await page.getByRole('heading', { name: 'Training on the hub' }).waitFor();
     // A mark on the window: a reload would lose it.
-    await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+    await page.evaluate(() => ((globalThis as unknown as { stayed: boolean }).stayed = true));
     await page.getByLabel('Machine to train a model for').selectOption(`${SITE}/pump-a`);
     await page.getByRole('button', { name: 'Train' }).click();
     const row = page.getByRole('table', { name: 'Training jobs' }).locator('tbody tr').first();
@@ -251,7 +251,7 @@ describe.skipIf(!withChromium)('trend tools in a real browser', () => {
     const stage = page.locator('article.rollout h3[data-stage]').first();
     await expect.poll(() => stage.getAttribute('data-stage'), { timeout: 30_000 }).toBe('failed');
     expect(await stage.textContent()).toContain('failed: not applied within 2 s');
-    expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { stayed?: boolean }).stayed)).toBe(true);
     await shot(page, 'models-live');
     await page.close();
   });

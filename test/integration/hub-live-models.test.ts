@@ -92,8 +92,8 @@ describe('the live stream carries training jobs and rollouts (topic models)', ()
     let finishedAt = 0;
     await waitFor(() => {
       void call(`/api/models/train/${id}`)
-        .then((r) => r.json())
-        .then((job: { status: string; finishedAt?: number }) => (finishedAt = job.finishedAt ?? 0));
+        .then((r) => r.json() as Promise<{ status: string; finishedAt?: number }>)
+        .then((job) => (finishedAt = job.finishedAt ?? 0));
       return finishedAt > 0;
     }, 'the job to end');
     await waitFor(() => modelLines().some((m) => m.at >= finishedAt), 'a models line after the job ended', 5000);
@@ -111,8 +111,8 @@ describe('the live stream carries training jobs and rollouts (topic models)', ()
     let failedAt = 0;
     await waitFor(() => {
       void call(`/api/rollouts/${id}`)
-        .then((r) => r.json())
-        .then((r: { stage: string; steps: Array<{ at: number; step: string }> }) => {
+        .then((r) => r.json() as Promise<{ stage: string; steps: Array<{ at: number; step: string }> }>)
+        .then((r) => {
           if (r.stage === 'failed') failedAt = r.steps.find((s) => s.step === 'failed')?.at ?? 1;
         });
       return failedAt > 0;
