@@ -258,7 +258,8 @@ export const api = {
     role: 'viewer',
     summary:
       'Server-sent events: a {"topic", "at"} line whenever devices, inspections, scores, training jobs or rollouts ' +
-      '(models) change (at most one per topic a second), and a device.health line with the new health at once whenever a device changes state',
+      '(models) change (at most one per topic a second), and a device.health line with the new health at once ' +
+      'whenever a device changes state',
     responses: { 200: { contentType: 'text/event-stream', description: 'data: lines, each a LiveMessage' } },
     events: LiveMessageSchema,
     errors: ['PDM_ERR_TOO_MANY_STREAMS'],
