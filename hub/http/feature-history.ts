@@ -1,4 +1,5 @@
 import type { Contribution, TelemetryMessage } from '../../protocol/messages.js';
+import { tieredRows } from './score-history.js';
 
 /** Rows of a few feature columns in fixed-size typed arrays, oldest overwritten: bounded however long the hub runs. */
 class Columns {
@@ -157,18 +158,7 @@ export class FeatureHistory {
     const device = this.devices.get(key);
     if (!device) return { t: [], features: [] };
     const columns = device.slots.map((feature, slot) => ({ feature, slot })).filter((c) => c.feature);
-    const fineStart = device.fine.size ? device.fine.t[device.fine.at(0)]! : Infinity;
-    const rows: Array<[Columns, number]> = [];
-    for (let i = 0; i < device.coarse.size; i++) {
-      const row = device.coarse.at(i);
-      const t = device.coarse.t[row]!;
-      if (t + this.bucketMs <= fineStart && t >= from && t <= to) rows.push([device.coarse, row]);
-    }
-    for (let i = 0; i < device.fine.size; i++) {
-      const row = device.fine.at(i);
-      const t = device.fine.t[row]!;
-      if (t >= from && t <= to) rows.push([device.fine, row]);
-    }
+    const rows = tieredRows(device.coarse, device.fine, this.bucketMs, from, to);
     const out: FeatureSeries = { t: [], features: columns.map(({ feature }) => ({ feature, values: [] })) };
     const step = Math.max(1, Math.ceil(rows.length / Math.max(1, points)));
     for (let start = 0; start < rows.length; start += step) {

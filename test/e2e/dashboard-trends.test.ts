@@ -10,7 +10,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import { ModelRegistry } from '../../hub/registry/registry.js';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
 import { externalPresent, programs } from '../support/externals.js';
-import { exited, hubEnv, startPdm, type HubReady } from '../../testkit/processes.js';
+import { apiCall, exited, hubEnv, loginSession, startPdm, type HubReady } from '../../testkit/processes.js';
 
 /**
  * The engineer's trend tools in Debian's Chromium against a real hub and two real agents on simulated pumps of one
@@ -39,17 +39,7 @@ async function signIn(page: Page): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
 }
 
-async function api(path: string, body?: unknown): Promise<Response> {
-  return fetch(`${ready.httpUrl}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: {
-      cookie: session.cookie,
-      'x-csrf-token': session.csrf,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-}
+const api = (path: string, body?: unknown) => apiCall(ready.httpUrl, session, path, body);
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -67,15 +57,7 @@ beforeAll(async () => {
     ...hubEnv(join(dir, 'hub')),
     PDM_HUB_REGISTRY_ROLLOUT_CHECK_SECONDS: '1',
   }));
-  const res = await fetch(`${ready.httpUrl}/api/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'sam', password: PASSWORD }),
-  });
-  session = {
-    cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!,
-    csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
-  };
+  session = await loginSession(ready.httpUrl, 'sam', PASSWORD);
   const scenario = join(dir, 'scenario.yaml');
   writeFileSync(
     scenario,

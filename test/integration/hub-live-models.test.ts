@@ -9,6 +9,7 @@ import { LiveMessageSchema } from '../../hub/http/schemas.js';
 import { ModelRegistry } from '../../hub/registry/registry.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import { apiCall, loginSession } from '../../testkit/processes.js';
 import { waitFor } from '../../testkit/test-broker.js';
 import { connectDevice, silent, startTestHub, tempDir } from './hub-helpers.js';
 
@@ -26,16 +27,7 @@ describe('the live stream carries training jobs and rollouts (topic models)', ()
   let cleanup: () => Promise<void>;
   let who: { cookie: string; csrf: string };
   const messages: LiveMessage[] = [];
-  const call = (path: string, body?: unknown) =>
-    fetch(`${hub.httpUrl}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: {
-        cookie: who.cookie,
-        'x-csrf-token': who.csrf,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+  const call = (path: string, body?: unknown) => apiCall(hub.httpUrl, who, path, body);
   const modelLines = () => messages.filter((m) => m.topic === 'models');
 
   beforeAll(async () => {
@@ -48,15 +40,7 @@ describe('the live stream carries training jobs and rollouts (topic models)', ()
       fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url)),
     );
     hub = await startTestHub(tmp.dir, { registry: { rolloutCheckSeconds: 1 } });
-    const res = await fetch(`${hub.httpUrl}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'sam', password: PASSWORD }),
-    });
-    who = {
-      cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!,
-      csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
-    };
+    who = await loginSession(hub.httpUrl, 'sam', PASSWORD);
     device = await connectDevice(hub.mqttPort, SITE, DEVICE, secret);
     const envelopes = createEnvelopeFactory({ site: SITE, device: DEVICE });
     const status = encode('status', { ...envelopes.next(), state: 'online', agentVersion: '1.0.0' });

@@ -7,9 +7,8 @@ import { createLogger } from '../../config/logger.js';
 import { loadDetectorProfile } from '../../models/commissioning/profile.js';
 import { resolveProfilePath, SHIPPED_PROFILES } from '../../models/shipped.js';
 import { decode, encode } from '../../protocol/codec.js';
-import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { SPECTRUM_MAX_BINS, type EventMessage, type Spectrum } from '../../protocol/messages.js';
-import { uuidv7 } from '../../protocol/uuid.js';
+import { SPECTRUM_MAX_BINS, type Spectrum } from '../../protocol/messages.js';
+import { anomalyEvent } from '../../testkit/hub-events.js';
 
 const SKF_6205 = { balls: 9, ballDiameterMm: 7.94, pitchDiameterMm: 39.04, contactAngleDeg: 0 };
 
@@ -82,22 +81,7 @@ describe('spectrum snapshot', () => {
   });
 });
 
-const envelopes = createEnvelopeFactory({ site: 'plant-1', device: 'pump-001' });
-function anomaly(): EventMessage {
-  return {
-    ...envelopes.next(),
-    kind: 'anomaly',
-    episodeId: uuidv7(),
-    asset: 'pump-001',
-    score: 9,
-    threshold: 3,
-    severity: 'warning',
-    model: { id: 'm', version: '1' },
-    contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
-    windowStart: 0,
-    windowEnd: 1000,
-  };
-}
+const anomaly = () => anomalyEvent('plant-1', 'pump-001');
 const SPECTRUM: Spectrum = {
   format: 'bins-v1',
   channel: 'vibration',
