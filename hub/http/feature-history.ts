@@ -20,7 +20,7 @@ class Columns {
   push(t: number): number {
     const row = this.next;
     this.t[row] = t;
-    this.values.fill(NaN, row * this.width, (row + 1) * this.width);
+    for (let i = row * this.width; i < (row + 1) * this.width; i++) this.values[i] = NaN;
     this.next = (this.next + 1) % this.capacity;
     this.size = Math.min(this.size + 1, this.capacity);
     return row;
@@ -43,6 +43,8 @@ class Columns {
 interface DeviceFeatures {
   /** The feature each column holds ('' for a free one). */
   slots: string[];
+  /** Messages since free columns were last offered the message's features (a device with few features keeps some). */
+  sinceFill: number;
   fine: Columns;
   coarse: Columns;
 }
@@ -61,6 +63,8 @@ export interface FeatureHistoryOptions {
   bucketMs?: number;
   coarseCapacity?: number;
 }
+
+const FILL_EVERY = 100;
 
 /** Kinds of feature people read first, before an alarm names any: levels, then band energies, then the rest. */
 const RANK = [/\.rms$/, /\.band\./, /\.amp\./, /\.bearing\./, /\.peak$/, /\.kurtosis$/, /\.crest$/, /\.mean$/];
@@ -102,25 +106,31 @@ export class FeatureHistory {
     if (!device) {
       device = {
         slots: Array<string>(this.maxFeatures).fill(''),
+        sinceFill: Infinity,
         fine: new Columns(this.fineCapacity, this.maxFeatures),
         coarse: new Columns(this.coarseCapacity, this.maxFeatures),
       };
       this.devices.set(key, device);
     }
-    if (device.slots.some((s) => s === '')) this.fill(device, Object.keys(msg.features));
+    // Free columns look at the names again now and then, not on every message of a fleet's flood.
+    if (device.sinceFill++ >= FILL_EVERY && device.slots.includes('')) {
+      device.sinceFill = 0;
+      this.fill(device, Object.keys(msg.features));
+    }
     const t = msg.windowEnd;
     const fine = device.fine.push(t);
     const bucket = Math.floor(t / this.bucketMs) * this.bucketMs;
     const last = device.coarse.last();
     const coarse = last !== undefined && device.coarse.t[last] === bucket ? last : device.coarse.push(bucket);
-    device.slots.forEach((name, slot) => {
-      const value = name ? msg.features[name] : undefined;
-      if (value === undefined) return;
-      device.fine.values[fine * this.maxFeatures + slot] = value;
+    const { slots } = device;
+    const [fineValues, coarseValues] = [device.fine.values, device.coarse.values];
+    for (let slot = 0; slot < slots.length; slot++) {
+      const value = msg.features[slots[slot]!];
+      if (value === undefined) continue;
+      fineValues[fine * this.maxFeatures + slot] = value;
       const at = coarse * this.maxFeatures + slot;
-      const held = device.coarse.values[at]!;
-      if (!(held >= value)) device.coarse.values[at] = value; // NaN (nothing yet) loses to any value
-    });
+      if (!(coarseValues[at]! >= value)) coarseValues[at] = value; // NaN (nothing yet) loses to any value
+    }
   }
 
   /** An anomaly named these features: they get a column (most explaining first), taking those it did not name. */
