@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDetector, pipelineConfig } from '../../agent/agent.js';
 import { defectFrequencies, foldSpectrum, PowerSpectrum } from '../../agent/features/spectrum.js';
+import type { AsyncDetector } from '../../agent/onnx-detector.js';
 import { Pipeline } from '../../agent/pipeline.js';
 import { AgentConfigSchema, validate } from '../../config/index.js';
 import { createLogger } from '../../config/logger.js';
@@ -78,6 +79,38 @@ describe('spectrum snapshot', () => {
     // An event with it stays small: about a kilobyte on the wire.
     const event = encode('event', { ...anomaly(), spectrum: snapshot });
     expect(event.payload.byteLength).toBeLessThan(3000);
+  });
+});
+
+describe('spectrum snapshot with a model that scores asynchronously (ONNX)', () => {
+  it('is of the latest primary window, though the queued windows keep no samples', async () => {
+    const detector: AsyncDetector = {
+      async: true,
+      modelId: 'fake',
+      modelVersion: '1',
+      names: ['vibration.rms'],
+      features: (w) => [Math.sqrt(w.samples.reduce((a, x) => a + x * x, 0) / w.samples.length)],
+      score: async (rows) => rows.map(() => ({ score: 0, threshold: 1, contributions: [] })),
+    };
+    const pipeline = new Pipeline(
+      {
+        channels: [{ channel: 'vibration', windowSeconds: 0.1, hopSeconds: 0.1, spectrum: true, bands: [] }],
+        primary: 'vibration',
+        rpm: 1800,
+        sensorHealth: { stuckStd: -1, maxRepairedShare: 1, afterWindows: 1 },
+        decision: { threshold: 1, criticalRatio: 2, clearRatio: 0.8, openAfter: 1, clearAfter: 1 },
+      },
+      detector,
+      { onScored: () => undefined, onSensorChange: () => undefined },
+    );
+    for (let b = 0; b < 5; b++)
+      pipeline.push({ t0: b * 100, rateHz: 5000, channels: { vibration: sine(500, 5000, 1, 250) } });
+    await pipeline.idle();
+    const snapshot = pipeline.spectrumSnapshot()!;
+    expect(snapshot.defects).toBeUndefined(); // shaft speed without bearing geometry
+    expect(snapshot.shaftHz).toBe(30);
+    const peak = snapshot.amplitudes.indexOf(Math.max(...snapshot.amplitudes));
+    expect(Math.abs((peak + 0.5) * snapshot.binHz - 250)).toBeLessThanOrEqual(snapshot.binHz);
   });
 });
 
