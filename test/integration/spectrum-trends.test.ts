@@ -13,6 +13,7 @@ import { startTestHub, tempDir } from './hub-helpers.js';
 const SITE = 'plant-s';
 const DEVICE = 'pump-s1';
 const PASSWORD = 'spectrum-password-1';
+const FEATURES = { features: { channels: { vibration: { unit: 'g' } } } };
 const BEARING = { balls: 9, ballDiameterMm: 7.94, pitchDiameterMm: 39.04, contactAngleDeg: 0 };
 
 /**
@@ -25,6 +26,7 @@ describe('spectrum at an event and feature trends, agent to hub to API', () => {
   let agent: ChildProcess | undefined;
   let cookie: string;
   let cleanup: () => Promise<void>;
+  let hubDir: string;
   const get = (path: string) => fetch(`${hub.httpUrl}${path}`, { headers: { cookie } });
 
   beforeAll(async () => {
@@ -33,7 +35,8 @@ describe('spectrum at an event and feature trends, agent to hub to API', () => {
     const identities = await IdentityStore.open(join(tmp.dir, 'hub'));
     const { secret } = await identities.addDevice(SITE, DEVICE);
     await identities.addUser('sam', 'supervisor', PASSWORD);
-    hub = await startTestHub(join(tmp.dir, 'hub'), { features: { channels: { vibration: { unit: 'g' } } } });
+    hubDir = join(tmp.dir, 'hub');
+    hub = await startTestHub(hubDir, FEATURES);
     cookie = await login(hub.httpUrl, 'sam', PASSWORD);
     const scenario = join(tmp.dir, 'scenario.yaml');
     writeFileSync(
@@ -111,5 +114,17 @@ describe('spectrum at an event and feature trends, agent to hub to API', () => {
     const bad = await get(`/api/devices/${SITE}/${DEVICE}/features?points=1`);
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('points');
+  });
+
+  it('still has the spectrum after the hub restarts', async () => {
+    const id = hub.store.hotInspections().find((i) => i.device === DEVICE)!.id;
+    const before = (await (await get(`/api/inspections/${id}`)).json()) as { spectrum: unknown };
+    agent!.kill('SIGKILL');
+    await exited(agent!);
+    await hub.close();
+    hub = await startTestHub(hubDir, FEATURES);
+    cookie = await login(hub.httpUrl, 'sam', PASSWORD);
+    const after = (await (await get(`/api/inspections/${id}`)).json()) as { spectrum: unknown };
+    expect(after.spectrum).toEqual(before.spectrum);
   });
 });
