@@ -346,6 +346,8 @@ export class Agent {
       windowStart: Math.max(0, Math.floor(window.start)),
       windowEnd: Math.max(0, Math.floor(window.end)),
     };
+    const spectrum = kind === 'anomaly' ? this.pipeline.spectrumSnapshot() : undefined;
+    if (spectrum) event.spectrum = spectrum;
     const msg = encode('event', event);
     this.events += 1;
     this.deps.logger.info(

@@ -1,8 +1,15 @@
+import { SPECTRUM_MAX_BINS, type Spectrum } from '../protocol/messages.js';
 import type { SampleBlock } from '../protocol/samples.js';
 import { EpisodeDecider, type Decision, type DecisionPolicy } from '../models/decision.js';
 import type { Detector, Score } from './detector.js';
 import { ChannelFeatures } from './features/extractor.js';
-import type { Band, BearingGeometry } from './features/spectrum.js';
+import {
+  defectFrequencies,
+  foldSpectrum,
+  PowerSpectrum,
+  type Band,
+  type BearingGeometry,
+} from './features/spectrum.js';
 import { LatencyRecorder } from './latency.js';
 import type { AsyncDetector } from './onnx-detector.js';
 import { ScoreQueue, type PendingWindow } from './score-queue.js';
@@ -107,6 +114,9 @@ export class Pipeline {
   private values = new Float64Array(0);
   private readonly queue: ScoreQueue | undefined;
   private readonly primaryChannel: ChannelState | undefined;
+  /** The primary channel's latest window, copied (its buffer is reused), for the spectrum an event carries. */
+  private lastPrimary: { start: number; end: number; rateHz: number; samples: Float64Array } | undefined;
+  private snapshotSpectrum: PowerSpectrum | undefined;
 
   constructor(
     private readonly cfg: PipelineConfig,
@@ -182,6 +192,7 @@ export class Pipeline {
     if (changed) this.listener.onSensorChange(ch.cfg.channel, changed, { ...ch.windower.faults });
     if (ch.offset >= 0) this.values.set(values, ch.offset);
     if (ch.cfg.channel !== this.cfg.primary || this.names.length === 0) return;
+    if (ch.cfg.spectrum) this.keepPrimary(window);
     if (this.channels.some((c) => !c.health.usable(c.verdict))) {
       this.stats.skippedForSensor += 1;
       return;
@@ -197,6 +208,43 @@ export class Pipeline {
     const decision = this.decider.next(score.score);
     this.latency.record(Number(process.hrtime.bigint() - started) / 1e6);
     this.listener.onScored({ window, names: this.names, values: this.values, score, decision });
+  }
+
+  /**
+   * The spectrum of the primary channel's latest window, folded to at most 128 bins, with the bearing-defect
+   * frequencies when the config gives shaft speed and geometry. Undefined for a slow primary (no spectrum).
+   * Computed on demand (events are rare), so scoring pays only for a copy of each window.
+   */
+  spectrumSnapshot(): Spectrum | undefined {
+    const last = this.lastPrimary;
+    if (!last || last.samples.length < 4) return undefined;
+    if (this.snapshotSpectrum?.taperLength !== last.samples.length)
+      this.snapshotSpectrum = new PowerSpectrum(last.samples.length);
+    const spectrum = this.snapshotSpectrum;
+    let mean = 0;
+    for (const x of last.samples) mean += x;
+    spectrum.compute(last.samples, mean / last.samples.length);
+    const { binHz, amplitudes } = foldSpectrum(spectrum.power, spectrum.size, last.rateHz, SPECTRUM_MAX_BINS);
+    const { rpm, bearing } = this.cfg;
+    return {
+      format: 'bins-v1',
+      channel: this.cfg.primary,
+      windowStart: Math.max(0, Math.floor(last.start)),
+      windowEnd: Math.max(0, Math.floor(last.end)),
+      binHz,
+      amplitudes,
+      ...(rpm ? { shaftHz: rpm / 60 } : {}),
+      ...(rpm && bearing ? { defects: defectFrequencies(rpm, bearing) } : {}),
+    };
+  }
+
+  private keepPrimary(window: Window): void {
+    if (this.lastPrimary?.samples.length !== window.samples.length)
+      this.lastPrimary = { ...window, samples: new Float64Array(window.samples.length) };
+    this.lastPrimary.samples.set(window.samples);
+    this.lastPrimary.start = window.start;
+    this.lastPrimary.end = window.end;
+    this.lastPrimary.rateHz = window.rateHz;
   }
 
   private enqueue(detector: AsyncDetector, window: Window, started: bigint): void {

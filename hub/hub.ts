@@ -16,6 +16,7 @@ import { createReferenceResolver, loadDefaultCards } from './drift/reference.js'
 import { registerHealthMetrics } from './health/metrics.js';
 import { HealthTracker, type IsoChannel } from './health/tracker.js';
 import { LiveFeed } from './http/live.js';
+import { FeatureHistory } from './http/feature-history.js';
 import { ScoreHistory } from './http/score-history.js';
 import { startHttp } from './http/server.js';
 import { SESSION_FILE, SessionStore, type SessionDocument } from './http/sessions.js';
@@ -133,7 +134,11 @@ export async function createHub(
   });
   const models = createHubRegistry({
     dataDir,
-    publish,
+    // A manifest sent (a rollout's step, a rollback on its time limit or an abort) changes what the Models page shows.
+    publish: (...args) => {
+      live.publish('models');
+      return publish(...args);
+    },
     inspections: (site, device, from, to) => store.inspectionsOf(site, device, from, to),
     logger: logger.child({ component: 'registry' }),
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,
@@ -143,7 +148,16 @@ export async function createHub(
   const telemetry = cfg.telemetry.enabled
     ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)
     : undefined;
-  const training = telemetry && (await openTraining(cfg, dataDir, { telemetry, models, store, now, logger }));
+  const training =
+    telemetry &&
+    (await openTraining(cfg, dataDir, {
+      telemetry,
+      models,
+      store,
+      now,
+      logger,
+      onChange: () => live.publish('models'),
+    }));
   const metrics = createMetrics();
   const drift = createDrift(cfg, logger.child({ component: 'drift' }), {
     now,
@@ -152,6 +166,7 @@ export async function createHub(
     metrics: metrics.registry,
   });
   const scores = new ScoreHistory();
+  const features = new FeatureHistory();
   const ingest = new Ingest({
     store,
     routing: cfg.routing,
@@ -169,15 +184,22 @@ export async function createHub(
       live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
     },
     onStatus: (msg) => health.tracker.status(msg),
-    onEvent: (msg) => health.tracker.event(msg),
+    onEvent: (msg) => {
+      health.tracker.event(msg);
+      if (msg.kind === 'anomaly') features.track(deviceKey(msg), msg.contributions);
+    },
     onTelemetry: (msg) => {
       health.tracker.telemetry(msg);
       scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
+      features.add(deviceKey(msg), msg);
       telemetry?.log.append(msg);
       drift.observe(msg);
       models.handleTelemetry(msg);
     },
-    onModelAck: (ack) => models.handleAck(ack),
+    onModelAck: async (ack) => {
+      await models.handleAck(ack);
+      live.publish('models');
+    },
   });
   registerHubMetrics(metrics.registry, {
     store,
@@ -222,6 +244,7 @@ export async function createHub(
       mqtt: broker,
       startedAt: Date.now(),
       scores,
+      features,
       live,
       models,
       training,
@@ -429,7 +452,14 @@ async function createMqtt(
 function openTraining(
   cfg: HubConfig,
   dataDir: string,
-  deps: { telemetry: RunningTelemetryLog; models: HubRegistry; store: HubStore; now: () => number; logger: Logger },
+  deps: {
+    telemetry: RunningTelemetryLog;
+    models: HubRegistry;
+    store: HubStore;
+    now: () => number;
+    logger: Logger;
+    onChange: () => void;
+  },
 ): Promise<TrainingJobs> {
   const { telemetry, store } = deps;
   return TrainingJobs.open({
@@ -444,6 +474,7 @@ function openTraining(
     ],
     now: deps.now,
     logger: deps.logger.child({ component: 'training' }),
+    onChange: deps.onChange,
     file: new DurableJsonFile<TrainingJobsDocument>(join(dataDir, TRAINING_JOBS_FILE)),
   });
 }

@@ -1,11 +1,27 @@
 import { deviceKey } from './device.js';
 import type { z } from 'zod';
 import { PdmError } from './errors.js';
-import { MAX_PAYLOAD_BYTES, SCHEMAS, type EventMessage, type MessageFor, type TelemetryMessage } from './messages.js';
+import {
+  MAX_PAYLOAD_BYTES,
+  SCHEMAS,
+  SpectrumSchema,
+  type EventMessage,
+  type MessageFor,
+  type TelemetryMessage,
+} from './messages.js';
 import { ID_PATTERN, parseTopic, PROTOCOL_VERSION, topicFor, type Channel, type TopicAddress } from './topics.js';
 import { isUuid, isUuidv7 } from './uuid.js';
 
-export type Decoded = { [C in Channel]: { channel: C; site: string; device: string; message: MessageFor<C> } }[Channel];
+export type Decoded = {
+  [C in Channel]: {
+    channel: C;
+    site: string;
+    device: string;
+    message: MessageFor<C>;
+    /** A part the message could do without that was left out, and why (an event's unreadable spectrum). */
+    dropped?: string;
+  };
+}[Channel];
 export type DecodeResult = { ok: true; value: Decoded } | { ok: false; error: PdmError };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -59,17 +75,30 @@ export function decodeOrThrow(topic: string, payload: Uint8Array | string, maxBy
   } catch (cause) {
     throw new PdmError('PDM_ERR_BAD_JSON', `on ${topic}: ${(cause as Error).message}`, { cause });
   }
+  const dropped = address.channel === 'event' ? dropUnreadableSpectrum(json) : undefined;
   // The fast path says yes only to what the schema accepts too; anything else gets the schema's verdict and words.
   const fast = FAST_PATHS[address.channel];
-  if (fast !== undefined && fast(json)) return withAddress(address, json);
+  if (fast !== undefined && fast(json)) return withAddress(address, json, dropped);
   const parsed = SCHEMAS[address.channel].safeParse(json);
   if (!parsed.success) {
     throw new PdmError('PDM_ERR_SCHEMA', `${address.channel} on ${topic}: ${describeIssues(parsed.error)}`);
   }
-  return withAddress(address, parsed.data);
+  return withAddress(address, parsed.data, dropped);
 }
 
-function withAddress(address: Readonly<TopicAddress>, message: unknown): Decoded {
+/**
+ * An event's spectrum is an extra: one this hub cannot read (a newer agent's format, a damaged one) is taken out so
+ * the event itself still counts; says why, for the log.
+ */
+function dropUnreadableSpectrum(json: unknown): string | undefined {
+  if (!isRecord(json) || json.spectrum === undefined) return undefined;
+  const parsed = SpectrumSchema.safeParse(json.spectrum);
+  if (parsed.success) return undefined;
+  delete json.spectrum;
+  return `spectrum left out: ${describeIssues(parsed.error)}`;
+}
+
+function withAddress(address: Readonly<TopicAddress>, message: unknown, dropped?: string): Decoded {
   const { site, device } = message as { site: string; device: string };
   if (site !== address.site || device !== address.device) {
     throw new PdmError(
@@ -77,7 +106,9 @@ function withAddress(address: Readonly<TopicAddress>, message: unknown): Decoded
       `topic names ${deviceKey(address)}, payload names ${deviceKey({ site, device })}`,
     );
   }
-  return { site: address.site, device: address.device, channel: address.channel, message } as Decoded;
+  const decoded = { site: address.site, device: address.device, channel: address.channel, message } as Decoded;
+  if (dropped !== undefined) decoded.dropped = dropped;
+  return decoded;
 }
 
 // Fast paths for what a fleet floods the hub with (events, telemetry): their schemas' rules checked in place, never
@@ -151,6 +182,8 @@ export const EVENT_FAST_PATH: { readonly [K in keyof EventMessage]-?: (x: unknow
   contributions: (x) => Array.isArray(x) && x.length <= 16 && x.every(isContribution),
   windowStart: isCount,
   windowEnd: isCount,
+  // Rare (anomalies only) and already checked against its schema by dropUnreadableSpectrum.
+  spectrum: (x) => x === undefined || SpectrumSchema.safeParse(x).success,
 };
 
 /** One check per TelemetrySchema field, held to the schema the same way. */

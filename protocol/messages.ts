@@ -49,6 +49,29 @@ export const StatusSchema = z.strictObject({
   startedAt: epochMs.optional(),
 });
 
+/** Bins a spectrum snapshot may carry: about 1 kB of JSON, small beside the 64 kB payload limit. */
+export const SPECTRUM_MAX_BINS = 128;
+const positive = z.number().finite().positive();
+
+/**
+ * A compact spectrum of the window that raised an event: the RMS amplitude (channel units) of each of up to 128
+ * equal-width bins from 0 Hz, with the shaft speed and the bearing-defect frequencies where the config gives them.
+ */
+export const SpectrumSchema = z.strictObject({
+  /** The snapshot's own format: a hub that does not know it drops the snapshot and keeps the event. */
+  format: z.literal('bins-v1'),
+  channel: shortText,
+  windowStart: epochMs,
+  windowEnd: epochMs,
+  /** Width of each bin; bin i spans [i, i + 1) × binHz. */
+  binHz: positive,
+  amplitudes: z.array(z.number().finite().nonnegative()).min(2).max(SPECTRUM_MAX_BINS),
+  shaftHz: positive.optional(),
+  /** Bearing-defect frequencies in Hz (FTF, BPFO, BPFI, BSF) from shaft speed and bearing geometry. */
+  defects: z.strictObject({ ftf: positive, bpfo: positive, bpfi: positive, bsf: positive }).optional(),
+});
+export type Spectrum = z.infer<typeof SpectrumSchema>;
+
 export const EventSchema = z.strictObject({
   ...envelopeShape,
   /** `anomaly` opens an episode, `clear` ends it; both carry the episode's id. */
@@ -62,6 +85,8 @@ export const EventSchema = z.strictObject({
   contributions: z.array(ContributionSchema).max(16),
   windowStart: epochMs,
   windowEnd: epochMs,
+  /** The spectrum at an anomaly (optional: older agents leave it out, and the hub drops one it cannot read). */
+  spectrum: SpectrumSchema.optional(),
 });
 
 export const TelemetrySchema = z.strictObject({

@@ -86,13 +86,43 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 /** Logs in to the hub's API and returns the session cookie to send with later requests. */
 export async function login(httpUrl: string, username: string, password: string): Promise<string> {
+  return (await loginSession(httpUrl, username, password)).cookie;
+}
+
+/** A GET (no body) or a JSON POST to the hub's API in a logged-in session. */
+export function apiCall(
+  httpUrl: string,
+  who: { cookie: string; csrf: string },
+  path: string,
+  body?: unknown,
+): Promise<Response> {
+  return fetch(`${httpUrl}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: {
+      cookie: who.cookie,
+      'x-csrf-token': who.csrf,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+}
+
+/** Logs in and returns the session cookie and the CSRF token that requests other than GET must carry. */
+export async function loginSession(
+  httpUrl: string,
+  username: string,
+  password: string,
+): Promise<{ cookie: string; csrf: string }> {
   const res = await fetch(`${httpUrl}/api/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username, password }),
   });
   if (!res.ok) throw new Error(`login as ${username}: HTTP ${res.status}`);
-  return (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+  return {
+    cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!,
+    csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
+  };
 }
 
 export async function getJson<T>(url: string, cookie?: string): Promise<T> {

@@ -39,6 +39,11 @@ export class PowerSpectrum {
   readonly power: Float64Array;
   private taperEnergy = 0;
 
+  /** The window length the taper was made for. */
+  get taperLength(): number {
+    return this.taper.length;
+  }
+
   constructor(windowSamples: number) {
     let size = 2;
     while (size < windowSamples) size *= 2;
@@ -92,4 +97,39 @@ export class PowerSpectrum {
     const ms = this.power[best - 1]! + this.power[best]! + (this.power[best + 1] ?? 0);
     return Math.sqrt(2 * ms);
   }
+}
+
+/** Bearing-defect frequencies in Hz at a shaft speed: the orders above times the shaft frequency. */
+export function defectFrequencies(rpm: number, g: BearingGeometry): Record<'ftf' | 'bpfo' | 'bpfi' | 'bsf', number> {
+  const shaftHz = rpm / 60;
+  const orders = bearingOrders(g);
+  return {
+    ftf: orders.ftf * shaftHz,
+    bpfo: orders.bpfo * shaftHz,
+    bpfi: orders.bpfi * shaftHz,
+    bsf: orders.bsf * shaftHz,
+  };
+}
+
+/** Four significant digits: a snapshot of 128 bins stays near 1 kB of JSON. */
+const round4 = (x: number): number => (x === 0 ? 0 : Number(x.toPrecision(4)));
+
+/**
+ * A power spectrum folded into at most `maxBins` equal-width bins from 0 Hz: each bin's RMS amplitude (the square
+ * root of its summed power), so a tone keeps its level however many FFT bins are folded together.
+ */
+export function foldSpectrum(
+  power: Float64Array,
+  fftSize: number,
+  rateHz: number,
+  maxBins: number,
+): { binHz: number; amplitudes: number[] } {
+  const per = Math.max(1, Math.ceil(power.length / maxBins));
+  const amplitudes: number[] = [];
+  for (let start = 0; start < power.length; start += per) {
+    let sum = 0;
+    for (let k = start; k < Math.min(start + per, power.length); k++) sum += power[k]!;
+    amplitudes.push(round4(Math.sqrt(sum)));
+  }
+  return { binHz: (per * rateHz) / fftSize, amplitudes };
 }

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { Ingest } from '../../hub/mqtt/ingest.js';
 import { RegistryStore } from '../../hub/registry/store.js';
+import { FeatureHistory } from '../../hub/http/feature-history.js';
 import { ScoreHistory } from '../../hub/http/score-history.js';
 import { HubStore } from '../../hub/store/store.js';
 import { TelemetryLog } from '../../hub/telemetry/log.js';
@@ -114,6 +115,43 @@ async function ingestOverhead(dir: string, report: Report): Promise<void> {
   await store.flush();
 }
 
+/** What keeping feature trends adds to each telemetry message: the score history alone against it with the trends. */
+function featureTrendCost(report: Report): void {
+  const messages = Array.from({ length: INGEST_MESSAGES }, (_, i) =>
+    message(`dev-${i % 50}`, 1_700_000_000_000 + i * 500),
+  );
+  const time = (withTrends: boolean): number => {
+    const scores = new ScoreHistory();
+    const features = new FeatureHistory();
+    const start = performance.now();
+    for (const msg of messages) {
+      const key = deviceKey(msg);
+      scores.add(key, msg.windowEnd, msg.score, msg.threshold);
+      if (withTrends) features.add(key, msg);
+    }
+    return performance.now() - start;
+  };
+  const without: number[] = [];
+  const withTrends: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    if (round % 2) without.push(time(false));
+    withTrends.push(time(true));
+    if (round % 2 === 0) without.push(time(false));
+  }
+  const perMsg = (ms: number) => Number(((ms * 1000) / INGEST_MESSAGES).toFixed(3));
+  report({
+    bench: 'hub.telemetry',
+    metric: 'feature_trends_us_per_message',
+    value: perMsg(median(withTrends)),
+    unit: 'µs',
+    baseline: perMsg(median(without)),
+    ratio: Number((median(withTrends) / median(without)).toFixed(3)),
+    baselineIs: 'the score history alone (what every telemetry message already paid); medians of 7 alternating rounds',
+    messages: INGEST_MESSAGES,
+    features: FEATURES,
+  });
+}
+
 /** Whole training jobs (read + label + fit + ONNX export + sign + register) against the time to only read the rows. */
 async function trainingTime(dir: string, report: Report): Promise<void> {
   const store = new RegistryStore(join(dir, 'registry'), generateKeyPairSync('ed25519').privateKey);
@@ -165,6 +203,7 @@ export async function run(report: Report): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'pdm-bench-telemetry-'));
   try {
     await ingestOverhead(dir, report);
+    featureTrendCost(report);
     await trainingTime(dir, report);
   } finally {
     await rm(dir, { recursive: true, force: true });

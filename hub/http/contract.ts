@@ -18,6 +18,7 @@ import {
   CommentRequestSchema,
   DeviceViewSchema,
   DriftReportSchema,
+  FeatureSeriesSchema,
   HealthSchema,
   InspectionListItemSchema,
   InspectionQuerySchema,
@@ -206,6 +207,17 @@ export const api = {
     responses: { 200: ScoreSeriesSchema },
     errors: ['PDM_ERR_NOT_FOUND'],
   }),
+  features: op({
+    method: 'GET',
+    path: '/api/devices/{site}/{device}/features',
+    role: 'viewer',
+    summary:
+      "Trends of a device's top features (the ones its latest anomaly named, then its levels and band energies) with " +
+      'names and units, from its telemetry: raw for minutes, 5-minute maxima for a week; downsampled on the server',
+    query: ScoresQuerySchema,
+    responses: { 200: FeatureSeriesSchema },
+    errors: ['PDM_ERR_NOT_FOUND'],
+  }),
   drift: op({
     method: 'GET',
     path: '/api/devices/{site}/{device}/drift',
@@ -245,8 +257,9 @@ export const api = {
     path: '/api/stream',
     role: 'viewer',
     summary:
-      'Server-sent events: a {"topic", "at"} line whenever devices, inspections or scores change (at most one per ' +
-      'topic a second), and a device.health line with the new health at once whenever a device changes state',
+      'Server-sent events: a {"topic", "at"} line whenever devices, inspections, scores, training jobs or rollouts ' +
+      '(models) change (at most one per topic a second), and a device.health line with the new health at once ' +
+      'whenever a device changes state',
     responses: { 200: { contentType: 'text/event-stream', description: 'data: lines, each a LiveMessage' } },
     events: LiveMessageSchema,
     errors: ['PDM_ERR_TOO_MANY_STREAMS'],

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { HealthChange } from '../health/tracker.js';
 import type { LiveMessage } from './contract.js';
 
-export type LiveTopic = 'device' | 'inspection' | 'stats';
+export type LiveTopic = 'device' | 'inspection' | 'stats' | 'models';
 
 /**
  * Server-sent events to open dashboards. Each change is one small line naming what changed; browsers re-read what they

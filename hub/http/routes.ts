@@ -25,6 +25,7 @@ import type { Workflow } from '../workflow/service.js';
 import { api, PATH_PARAMS, type Api, type OperationName, type ResponseOf } from './contract.js';
 import type { LiveFeed } from './live.js';
 import { openapi } from './openapi.js';
+import type { FeatureHistory } from './feature-history.js';
 import type { ScoreHistory } from './score-history.js';
 import { sameToken, type Session, type SessionStore } from './sessions.js';
 
@@ -43,6 +44,8 @@ export interface ApiDeps {
   startedAt: number;
   /** Score history per device for the dashboard's charts, and the live feed that tells open dashboards to refresh. */
   scores: ScoreHistory;
+  /** Trends of each device's top features. */
+  features: FeatureHistory;
   live: LiveFeed;
   /** The model registry: versions, rollouts, artifacts. */
   models: HubRegistry;
@@ -59,9 +62,11 @@ export interface ApiDeps {
 
 /** An inspection as the API shows it: each feature with its name, unit and normal, and the reason in plain words. */
 export function presentInspection<I extends Inspection>(inspection: I, catalog: FeatureCatalog) {
+  const { spectrum } = inspection;
   return {
     ...inspection,
     contributions: describeContributions(inspection.contributions, catalog),
+    ...(spectrum ? { spectrum: { ...spectrum, unit: catalog.channel(spectrum.channel).unit } } : {}),
     reason: anomalyReason(inspection, catalog),
   };
 }
@@ -215,9 +220,10 @@ export const routes: Route[] = [
       (!q.status || i.status === q.status) &&
       (!q.priority || i.priority === q.priority) &&
       (!q.assignee || i.assignee === q.assignee);
+    // Without spectra: a list of many inspections stays small; one inspection's answer has its spectrum.
     const list = deps.store
       .findInspections(matches)
-      .map((i) => presentInspection({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }, deps.catalog));
+      .map(({ spectrum: _, ...i }) => presentInspection({ ...i, ackDueAt: deps.workflow.ackDueAt(i) }, deps.catalog));
     return { body: list.sort((a, b) => b.createdAt - a.createdAt) };
   }),
   route('inspection', ({ params, session, deps }) => {
@@ -290,6 +296,13 @@ export const routes: Route[] = [
     if (!deps.store.device(ref) && !deps.scores.has(deviceKey(ref)))
       throw new PdmError('PDM_ERR_NOT_FOUND', `no device ${params.site}/${params.device}`);
     return { body: deps.scores.read(deviceKey(ref), query.points, query.from, query.to) };
+  }),
+  route('features', ({ params, query, deps }) => {
+    const ref = { site: params.site!, device: params.device! };
+    if (!deps.store.device(ref) && !deps.features.has(deviceKey(ref)))
+      throw new PdmError('PDM_ERR_NOT_FOUND', `no device ${params.site}/${params.device}`);
+    const { t, features } = deps.features.read(deviceKey(ref), query.points, query.from, query.to);
+    return { body: { t, features: features.map((f) => ({ ...f, ...deps.catalog.describe(f.feature) })) } };
   }),
   route('drift', ({ params, deps }) => {
     const report = deps.drift.report(params.site!, params.device!);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../../protocol/device.js';
-import { ContributionSchema, EventSchema, SEVERITIES } from '../../protocol/messages.js';
+import { ContributionSchema, EventSchema, SEVERITIES, SpectrumSchema } from '../../protocol/messages.js';
 import { HEALTH_STATES } from '../health/rule.js';
 import { ACTIONS } from '../inspections/actions.js';
 import { INSPECTION_STATUSES } from '../inspections/records.js';
@@ -102,6 +102,9 @@ export const InspectionSchema = z.strictObject({
   score: z.number(),
   threshold: z.number(),
   contributions: z.array(FeatureContributionSchema),
+  spectrum: SpectrumSchema.extend({ unit: z.string().describe("the channel's unit: amplitudes are RMS in it") })
+    .optional()
+    .describe('the spectrum at the event that opened it (GET /api/inspections/{id} only; agents that send one)'),
   reason: z
     .string()
     .describe('why, in plain words with units and a normal: "5–25 Hz vibration energy 6.7× normal (3.37 vs 0.5 g²)"'),
@@ -251,6 +254,20 @@ export const ScoreSeriesSchema = z.strictObject({
   threshold: z.array(z.number()),
 });
 
+export const FeatureSeriesSchema = z.strictObject({
+  t: z.array(z.number()).describe('epoch ms (device time) of each point: the last window of its run'),
+  features: z.array(
+    z.strictObject({
+      feature: z.string(),
+      label: z.string().describe('human name, e.g. "5–25 Hz vibration energy"'),
+      unit: z.string().describe("the value's unit; empty for a ratio or a shape statistic"),
+      values: z
+        .array(z.number().nullable())
+        .describe('one per point: the highest value of the windows it stands for; null where the feature was not kept'),
+    }),
+  ),
+});
+
 const SeriesDriftSchema = z.strictObject({
   name: z.string().describe('a feature name, or score'),
   psi: z.number().nullable(),
@@ -337,7 +354,7 @@ export const WebhookRetryResultSchema = z.strictObject({ retried: z.array(z.stri
 
 /** One line of the live stream (GET /api/stream): something of `topic` changed, or a device's health state did. */
 export const LiveMessageSchema = z.discriminatedUnion('topic', [
-  z.strictObject({ topic: z.enum(['device', 'inspection', 'stats']), at: epochMs }),
+  z.strictObject({ topic: z.enum(['device', 'inspection', 'stats', 'models']), at: epochMs }),
   z.strictObject({
     topic: z.literal('device.health'),
     at: epochMs,

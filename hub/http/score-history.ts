@@ -31,6 +31,39 @@ class Ring {
   }
 }
 
+/** What both histories' rings have: times, and where the i-th oldest entry is. */
+export interface TimeRing {
+  readonly t: Float64Array;
+  readonly size: number;
+  at(i: number): number;
+}
+
+/**
+ * Entries with t in [from, to] of a two-tier history in time order: coarse buckets for what the fine tier no longer
+ * holds, then the fine tier itself; each as [ring, index].
+ */
+export function tieredRows<R extends TimeRing>(
+  coarse: R,
+  fine: R,
+  bucketMs: number,
+  from: number,
+  to: number,
+): Array<[R, number]> {
+  const fineStart = fine.size ? fine.t[fine.at(0)]! : Infinity;
+  const rows: Array<[R, number]> = [];
+  for (let i = 0; i < coarse.size; i++) {
+    const index = coarse.at(i);
+    const t = coarse.t[index]!;
+    if (t + bucketMs <= fineStart && t >= from && t <= to) rows.push([coarse, index]);
+  }
+  for (let i = 0; i < fine.size; i++) {
+    const index = fine.at(i);
+    const t = fine.t[index]!;
+    if (t >= from && t <= to) rows.push([fine, index]);
+  }
+  return rows;
+}
+
 export interface ScoreSeries {
   t: number[];
   score: number[];
@@ -95,19 +128,7 @@ export class ScoreHistory {
     const history = this.devices.get(key);
     const out: ScoreSeries = { t: [], score: [], threshold: [] };
     if (!history) return out;
-    // Coarse buckets for what the fine tier no longer holds, then the fine tier itself.
-    const fineStart = history.fine.size ? history.fine.t[history.fine.at(0)]! : Infinity;
-    const rows: Array<[Ring, number]> = [];
-    for (let i = 0; i < history.coarse.size; i++) {
-      const index = history.coarse.at(i);
-      const t = history.coarse.t[index]!;
-      if (t + this.bucketMs <= fineStart && t >= from && t <= to) rows.push([history.coarse, index]);
-    }
-    for (let i = 0; i < history.fine.size; i++) {
-      const index = history.fine.at(i);
-      const t = history.fine.t[index]!;
-      if (t >= from && t <= to) rows.push([history.fine, index]);
-    }
+    const rows = tieredRows(history.coarse, history.fine, this.bucketMs, from, to);
     const bucket = Math.max(1, Math.ceil(rows.length / Math.max(1, points)));
     for (let start = 0; start < rows.length; start += bucket) {
       let [ring, best] = rows[start]!;

@@ -273,6 +273,7 @@ export function openInspection(event: EventMessage, now: number, origin: Inspect
     score: event.score,
     threshold: event.threshold,
     contributions: event.contributions,
+    ...(event.spectrum ? { spectrum: event.spectrum } : {}),
     model: event.model,
     origin,
     episodeIds: [event.episodeId],

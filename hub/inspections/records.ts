@@ -1,4 +1,4 @@
-import type { Contribution, EventMessage, Severity } from '../../protocol/messages.js';
+import type { Contribution, EventMessage, Severity, Spectrum } from '../../protocol/messages.js';
 
 export const INSPECTION_STATUSES = [
   'open',
@@ -68,6 +68,8 @@ export interface Inspection {
   score: number;
   threshold: number;
   contributions: Contribution[];
+  /** The spectrum the opening event carried (agents that send one), for the inspection's chart. */
+  spectrum?: Spectrum;
   model: { id: string; version: string };
   /**
    * `event`: opened straight from an anomaly; `watch`: a watch item that persisted and was promoted; `follow_up`: the

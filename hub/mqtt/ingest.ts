@@ -132,6 +132,11 @@ export class Ingest {
       return done(null);
     }
     const { channel, message } = decoded;
+    if (decoded.dropped)
+      this.opts.logger.warn(
+        printableDetail({ topic, clientId, reason: decoded.dropped }),
+        'part of a message left out',
+      );
     if (channel === 'event') {
       try {
         this.onEvent(message, started, done);

@@ -47,6 +47,8 @@ export interface TrainingJobsDeps extends TrainDeps {
   /** Devices the hub knows (its store and the telemetry log), to expand "site/*". */
   knownDevices: () => DeviceRef[];
   logger: Logger;
+  /** Told whenever a job is queued, starts or ends (the live stream, so the Models page follows without a reload). */
+  onChange?: () => void;
   /** Where jobs outlive a hub restart (`<dataDir>/training-jobs.json`); in memory only without it. */
   file?: DocumentAdapter<TrainingJobsDocument>;
 }
@@ -170,6 +172,7 @@ export class TrainingJobs {
 
   /** Resolves once the jobs as they are now are on disk (writes are coalesced, one at a time). */
   private persist(): Promise<void> {
+    this.deps.onChange?.();
     return this.writer?.request() ?? Promise.resolve();
   }
 

@@ -75,6 +75,7 @@ describe('the HTTP API answers as its contract says (http/contract.ts, the sourc
     command: () => post(`/api/devices/${SITE}/${DEVICE}/commands`, { command: 'ping' }),
     stats: () => get('/api/stats'),
     scores: () => get(`/api/devices/${SITE}/${DEVICE}/scores?points=10`),
+    features: () => get(`/api/devices/${SITE}/${DEVICE}/features?points=10`),
     drift: () => get(`/api/devices/${SITE}/${DEVICE}/drift`),
     kpis: () => get('/api/kpis'),
     webhooks: () => get('/api/webhooks'),

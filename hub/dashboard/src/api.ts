@@ -17,6 +17,8 @@ export type Device = ResponseOf<'devices'>[number];
 export type Inspection = ResponseOf<'inspections'>[number] & Partial<Pick<ResponseOf<'inspection'>, 'actions'>>;
 export type AuditEntry = Inspection['audit'][number];
 export type ScoreSeries = ResponseOf<'scores'>;
+export type FeatureSeries = ResponseOf<'features'>;
+export type Spectrum = NonNullable<ResponseOf<'inspection'>['spectrum']>;
 export type ModelList = ResponseOf<'models'>;
 export type ModelEntry = ModelList['models'][number];
 export type ModelRef = ModelList['deployed'][string];
@@ -36,6 +38,13 @@ export class ApiError extends Error {
 export class Unreachable extends Error {}
 
 let csrfToken = '';
+
+type Range = { points?: number; from?: number; to?: number };
+
+/** A device's series over a span, downsampled on the hub to `points`. */
+const series = (site: string, device: string, what: 'scores' | 'features', range: Range): string =>
+  `/api/devices/${encodeURIComponent(site)}/${encodeURIComponent(device)}/${what}?` +
+  new URLSearchParams(Object.entries({ points: 600, ...range }).map(([k, v]) => [k, String(Math.round(v))])).toString();
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -91,14 +100,10 @@ export const api = {
     call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/transitions`, { action, ...extra }),
   comment: (id: string, text: string) =>
     call<Inspection>('POST', `/api/inspections/${encodeURIComponent(id)}/comments`, { text }),
-  scores: (site: string, device: string, range: { points?: number; from?: number; to?: number } = {}) =>
-    call<ScoreSeries>(
-      'GET',
-      `/api/devices/${encodeURIComponent(site)}/${encodeURIComponent(device)}/scores?` +
-        new URLSearchParams(
-          Object.entries({ points: 600, ...range }).map(([k, v]) => [k, String(Math.round(v))]),
-        ).toString(),
-    ),
+  scores: (site: string, device: string, range: Range = {}) =>
+    call<ScoreSeries>('GET', series(site, device, 'scores', range)),
+  features: (site: string, device: string, range: Range = {}) =>
+    call<FeatureSeries>('GET', series(site, device, 'features', range)),
   kpis: () => call<Kpis>('GET', '/api/kpis'),
   models: () => call<ModelList>('GET', '/api/models'),
   rollouts: () => call<Rollout[]>('GET', '/api/rollouts'),

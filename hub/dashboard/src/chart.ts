@@ -14,8 +14,25 @@ export const MARKERS: Record<Marker['kind'], { color: string; label: string }> =
   closed: { color: '#1a7f37', label: 'inspection closed' },
 };
 
+/** A second machine's score drawn beside this one's (same kind of machine, same model). */
+export interface Overlay {
+  label: string;
+  series: ScoreSeries;
+}
+
+/** What a chart shows within its span, for export: `compare` only while a second machine is drawn. */
+export interface Shown {
+  t: number[];
+  /** Empty (null) on a row only the second machine has. */
+  score: Array<number | null>;
+  threshold: Array<number | null>;
+  compare?: { label: string; score: Array<number | null> };
+}
+
+export const OVERLAY_COLOR = '#8250df';
+
 /** Short numbers for the score axis, so labels stay narrow and never run into each other (a log axis leaves some unnamed). */
-const tick = (v: number): string =>
+export const tick = (v: number): string =>
   Math.abs(v) >= 10_000 || (v !== 0 && Math.abs(v) < 0.01) ? v.toExponential(0) : String(+v.toPrecision(3));
 
 /**
@@ -27,6 +44,7 @@ export class ScoreChart {
   private plot: uPlot | undefined;
   private series: ScoreSeries = { t: [], score: [], threshold: [] };
   private markers: Marker[] = [];
+  private overlay: Overlay | undefined;
   private log: boolean;
   /** The span the user zoomed to (seconds), or undefined while the chart follows the data. */
   private zoom: { min: number; max: number } | undefined;
@@ -39,9 +57,16 @@ export class ScoreChart {
     window.addEventListener('resize', this.resize);
   }
 
-  show(series: ScoreSeries, markers: Marker[] = []): void {
+  show(series: ScoreSeries, markers: Marker[] = [], overlay?: Overlay): void {
     this.series = series;
     this.markers = markers;
+    const relabelled = this.overlay?.label !== overlay?.label;
+    this.overlay = overlay;
+    if (relabelled && this.plot) {
+      // A series came or went: uPlot's series are fixed at creation, so the chart is drawn anew (the zoom is kept).
+      this.plot.destroy();
+      this.plot = undefined;
+    }
     if (!this.plot) {
       this.element.replaceChildren();
       return this.create();
@@ -79,19 +104,25 @@ export class ScoreChart {
     this.create();
   }
 
-  /** The points inside the span on screen, for export. */
-  visible(): ScoreSeries {
+  /** The points inside the span on screen, for export; with the second machine's scores when one is drawn. */
+  visible(): Shown {
     const x = this.plot?.scales.x;
     const from = (x?.min ?? -Infinity) * 1000;
     const to = (x?.max ?? Infinity) * 1000;
-    const out: ScoreSeries = { t: [], score: [], threshold: [] };
+    const out: Shown = { t: [], score: [], threshold: [] };
     this.series.t.forEach((t, i) => {
       if (t < from || t > to) return;
       out.t.push(t);
       out.score.push(this.series.score[i]!);
       out.threshold.push(this.series.threshold[i]!);
     });
-    return out;
+    if (!this.overlay) return out;
+    const other = this.overlay.series;
+    const compare = new Map(other.t.map((t, i) => [t, other.score[i]!]));
+    out.compare = { label: this.overlay.label, score: out.t.map((t) => compare.get(t) ?? null) };
+    // The second machine's points at times this machine has none: rows of their own, this machine's cells empty.
+    const rows = other.t.filter((t) => t >= from && t <= to && !this.series.t.includes(t));
+    return rows.length ? mergeRows(out, rows, compare) : out;
   }
 
   destroy(): void {
@@ -106,12 +137,17 @@ export class ScoreChart {
 
   private data(): uPlot.AlignedData {
     // A log axis cannot show zero: such points sit at a floor below the smallest real value.
-    const floor = this.log ? Math.min(...this.series.score.filter((v) => v > 0), 1) / 10 : -Infinity;
-    return [
+    const all = [...this.series.score, ...(this.overlay?.series.score ?? [])];
+    const floor = this.log ? Math.min(...all.filter((v) => v > 0), 1) / 10 : -Infinity;
+    const own: uPlot.AlignedData = [
       this.series.t.map((t) => t / 1000),
       this.series.score.map((v) => Math.max(v, floor)),
       this.series.threshold.map((v) => Math.max(v, floor)),
     ];
+    if (!this.overlay) return own;
+    const other = this.overlay.series;
+    // Two machines report at different instants: uPlot.join puts both on one time axis, gaps where one has no point.
+    return uPlot.join([own, [other.t.map((t) => t / 1000), other.score.map((v) => Math.max(v, floor))]]);
   }
 
   private create(): void {
@@ -123,6 +159,9 @@ export class ScoreChart {
         {},
         { label: 'score', stroke: '#1f6feb', width: 1.5 },
         { label: 'threshold', stroke: '#d1242f', dash: [6, 4], width: 1 },
+        ...(this.overlay
+          ? [{ label: `score ${this.overlay.label}`, stroke: OVERLAY_COLOR, width: 1.5, spanGaps: true }]
+          : []),
       ],
       axes: [
         { space: 90 },
@@ -163,6 +202,8 @@ export class ScoreChart {
     this.element.dataset.scale = this.log ? 'log' : 'linear';
     this.element.dataset.points = String(this.series.t.length);
     this.element.dataset.last = String(this.series.t[this.series.t.length - 1] ?? '');
+    this.element.dataset.overlay = this.overlay?.label ?? '';
+    this.element.dataset.overlayPoints = String(this.overlay?.series.t.length ?? 0);
   }
 
   private drawMarkers(u: uPlot): void {
@@ -180,6 +221,20 @@ export class ScoreChart {
     }
     ctx.restore();
   }
+}
+
+/** `shown` with rows added at the times `extra` (the second machine's only), in time order. */
+function mergeRows(shown: Shown, extra: number[], compare: Map<number, number>): Shown {
+  const rows = [
+    ...shown.t.map((t, i) => ({ t, s: shown.score[i] ?? null, thr: shown.threshold[i] ?? null })),
+    ...extra.map((t) => ({ t, s: null, thr: null as number | null })),
+  ].sort((a, b) => a.t - b.t);
+  return {
+    t: rows.map((r) => r.t),
+    score: rows.map((r) => r.s),
+    threshold: rows.map((r) => r.thr),
+    compare: { label: shown.compare!.label, score: rows.map((r) => compare.get(r.t) ?? null) },
+  };
 }
 
 /** What the marker lines mean, beside uPlot's own legend of the score and threshold lines. */

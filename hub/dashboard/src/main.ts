@@ -142,7 +142,7 @@ const TOPICS: Record<string, string[]> = {
   inspections: ['inspection', 'device.health'],
   inspection: ['inspection', 'device.health'],
   kpis: ['inspection'],
-  models: ['device'],
+  models: ['device', 'models'],
 };
 
 let pending: ReturnType<typeof setTimeout> | undefined;

@@ -3,6 +3,7 @@ import { ScoreChart, markerLegend } from '../chart.js';
 import { ago, h, words } from '../dom.js';
 import { featureValue, healthLine, type Health } from '../health.js';
 import { patch } from '../patch.js';
+import { spectrumChart } from '../spectrum-chart.js';
 import type { View } from '../view.js';
 import { openedAt } from './machine.js';
 
@@ -70,6 +71,9 @@ export async function inspectionPage(id: string, user: User): Promise<View> {
     );
   };
   await load();
+  // The opening event's spectrum never changes: drawn once.
+  const opened = inspection!.spectrum;
+  const spectrum = opened ? spectrumChart(opened, opened.unit) : undefined;
   const root = h(
     'main',
     {},
@@ -77,6 +81,14 @@ export async function inspectionPage(id: string, user: User): Promise<View> {
     title,
     summary,
     h('section', { 'aria-label': 'Why it was raised' }, h('h2', {}, 'Why'), reason, chart.element, markerLegend()),
+    spectrum
+      ? h(
+          'section',
+          { 'aria-label': 'Spectrum', 'data-keep': true },
+          h('h2', {}, 'Spectrum at the event'),
+          spectrum.element,
+        )
+      : null,
     actions,
     status,
     comments,
@@ -86,7 +98,10 @@ export async function inspectionPage(id: string, user: User): Promise<View> {
     title: `${inspection!.device} · Inspection`,
     root,
     refresh: () => load(),
-    dispose: () => chart.destroy(),
+    dispose: () => {
+      chart.destroy();
+      spectrum?.destroy();
+    },
   };
 }
 

@@ -1,6 +1,8 @@
-import { api, ApiError, type Inspection, type ScoreSeries } from '../api.js';
-import { markerLegend, ScoreChart, type Marker } from '../chart.js';
-import { download, scoresCsv } from '../csv.js';
+import { api, ApiError, type Device, type FeatureSeries, type Inspection, type ScoreSeries } from '../api.js';
+import { markerLegend, ScoreChart, type Marker, type Overlay } from '../chart.js';
+import { download, featuresCsv, scoresCsv } from '../csv.js';
+import { FeatureCharts } from '../feature-chart.js';
+import { spectrumChart } from '../spectrum-chart.js';
 import { ago, h, words } from '../dom.js';
 import { featureValue, healthLine } from '../health.js';
 import { patch } from '../patch.js';
@@ -35,6 +37,10 @@ function markersOf(history: Inspection[]): Marker[] {
 /** One machine: the score over a chosen span with its threshold and inspections, what drove its latest alarm. */
 export async function machinePage(site: string, device: string): Promise<View> {
   const chart = new ScoreChart('Anomaly score', { log: trend.log });
+  const featureCharts = new FeatureCharts();
+  let features: FeatureSeries = { t: [], features: [] };
+  const spectrum = h('section', { 'aria-label': 'Spectrum' });
+  let spectrumShown: { id: string; destroy(): void } | undefined;
   const info = h('div', { 'aria-label': 'Machine status' });
   const drivers = h('section', { 'aria-label': 'Latest alarm' });
   const list = h('section', { 'aria-label': 'Inspection history' });
@@ -61,6 +67,16 @@ export async function machinePage(site: string, device: string): Promise<View> {
     h('option', { value: 'log', selected: trend.log }, 'log axis'),
   );
   const csv = h('button', { type: 'button' }, 'Download CSV');
+  const compare = h(
+    'select',
+    { 'aria-label': 'Compare with', 'data-kept': true },
+    h('option', { value: '' }, 'no second machine'),
+  );
+  compare.addEventListener('change', () => reload());
+  const featureCsv = h('button', { type: 'button' }, 'Download feature CSV');
+  featureCsv.addEventListener('click', () =>
+    download(`${site}-${device}-features-${stamp(features.t[0])}.csv`, featuresCsv(features)),
+  );
 
   const span = (): { from: number; to?: number } => {
     if (trend.range === 'custom' && trend.from !== undefined)
@@ -97,7 +113,6 @@ export async function machinePage(site: string, device: string): Promise<View> {
   });
   csv.addEventListener('click', () => {
     const shown = chart.visible();
-    const stamp = (ms: number | undefined) => (ms ? new Date(ms).toISOString().replace(/[:.]/g, '-') : 'none');
     download(`${site}-${device}-scores-${stamp(shown.t[0])}.csv`, scoresCsv(shown));
   });
 
@@ -105,12 +120,17 @@ export async function machinePage(site: string, device: string): Promise<View> {
   const reload = () =>
     void refresh().catch((e: Error) => (error.textContent = `Could not read the scores: ${e.message}`));
   const refresh = async () => {
-    const [devices, inspections, series] = await Promise.all([
+    const points = trend.range === 'hour' ? 600 : 1000;
+    const other = compare.value ? compare.value.split('/') : undefined;
+    const [devices, inspections, series, trends, second] = await Promise.all([
       api.devices(),
       api.inspections(),
-      api.scores(site, device, { points: trend.range === 'hour' ? 600 : 1000, ...span() }).catch(noScores),
+      api.scores(site, device, { points, ...span() }).catch(noScores),
+      api.features(site, device, { points: 300, ...span() }).catch(noFeatures),
+      other ? api.scores(other[0]!, other[1]!, { points, ...span() }).catch(noScores) : undefined,
     ]);
     const d = devices.find((x) => x.site === site && x.device === device);
+    offerPeers(compare, d, devices);
     const history = inspections
       .filter((i) => i.site === site && i.devices.includes(device))
       .sort((a, b) => b.createdAt - a.createdAt);
@@ -145,10 +165,31 @@ export async function machinePage(site: string, device: string): Promise<View> {
           : null,
       ),
     );
-    if (series.t.length) chart.show(series, markersOf(history));
+    const overlay: Overlay | undefined = other && second ? { label: compare.value, series: second } : undefined;
+    if (series.t.length) chart.show(series, markersOf(history), overlay);
     else chart.empty('No scores in this span.');
+    features = trends;
+    featureCharts.show(trends);
     patch(drivers, driversOf(history[0]));
     patch(list, historyOf(history));
+    await showSpectrum(history[0]);
+  };
+  /** The spectrum the latest alarm's event carried, read once per inspection (lists leave spectra out). */
+  const showSpectrum = async (latest: Inspection | undefined) => {
+    if (spectrumShown?.id === (latest?.id ?? '')) return;
+    spectrumShown?.destroy();
+    const full = latest ? await api.inspection(latest.id) : undefined;
+    const drawn = full?.spectrum ? spectrumChart(full.spectrum, full.spectrum.unit) : undefined;
+    spectrum.replaceChildren(
+      h('h2', {}, 'Spectrum at the latest alarm'),
+      drawn?.element ??
+        h(
+          'p',
+          { class: 'muted' },
+          latest ? 'This alarm came without a spectrum (an older agent, or a slow primary channel).' : 'No alarm yet.',
+        ),
+    );
+    spectrumShown = { id: latest?.id ?? '', destroy: () => drawn?.destroy() };
   };
   await refresh();
   const root = h(
@@ -161,15 +202,56 @@ export async function machinePage(site: string, device: string): Promise<View> {
       'section',
       { 'aria-label': 'Score' },
       h('h2', {}, 'Anomaly score'),
-      h('div', { class: 'filters' }, range, custom, axis, csv),
+      h('div', { class: 'filters' }, range, custom, axis, h('label', {}, 'Compare with ', compare), csv),
       error,
       chart.element,
       markerLegend(),
     ),
+    h(
+      'section',
+      { 'aria-label': 'Feature trends' },
+      h('h2', {}, 'Top features'),
+      h('div', { class: 'filters' }, featureCsv),
+      featureCharts.element,
+    ),
     drivers,
+    spectrum,
     list,
   );
-  return { title: `${device} · Machine`, root, refresh, dispose: () => chart.destroy() };
+  return {
+    title: `${device} · Machine`,
+    root,
+    refresh,
+    dispose: () => {
+      chart.destroy();
+      featureCharts.destroy();
+      spectrumShown?.destroy();
+    },
+  };
+}
+
+const stamp = (ms: number | undefined) => (ms ? new Date(ms).toISOString().replace(/[:.]/g, '-') : 'none');
+
+/** Machines of the same kind (scored by the same model) offered for the overlay; the choice survives updates. */
+function offerPeers(select: HTMLSelectElement, me: Device | undefined, devices: Device[]): void {
+  const model = me?.model?.id;
+  const peers = devices
+    .filter((x) => x !== me && model !== undefined && x.model?.id === model)
+    .map((x) => `${x.site}/${x.device}`)
+    .sort();
+  const offered = [...select.options].slice(1).map((o) => o.value);
+  if (offered.join() === peers.join()) return;
+  const chosen = select.value;
+  select.replaceChildren(
+    h('option', { value: '' }, 'no second machine'),
+    ...peers.map((key) => h('option', { value: key, selected: key === chosen }, key)),
+  );
+}
+
+/** A machine without feature trends yet (404 before its first telemetry) shows none, not an error. */
+function noFeatures(error: unknown): FeatureSeries {
+  if (error instanceof ApiError && error.status === 404) return { t: [], features: [] };
+  throw error;
 }
 
 /** A machine the hub has no scores for (404) shows an empty chart, not an error. */

@@ -49,7 +49,7 @@ export async function modelsPage(): Promise<HTMLElement> {
       trainingView(jobs),
       supervisor
         ? trainForm(devices, (device) =>
-            act(() => api.train({ device }), `Training for ${device} queued; reload to see its result.`)(),
+            act(() => api.train({ device }), `Training for ${device} queued; its status follows below.`)(),
           )
         : null,
       supervisor && registry.models.length > 0
@@ -126,8 +126,8 @@ function rolloutView(r: Rollout, supervisor: boolean, abort: (id: string) => () 
     { class: 'rollout', 'aria-label': `Rollout of ${ref(r.model)}` },
     h(
       'h3',
-      {},
-      `${ref(r.model)}: ${r.stage.replace('_', ' ')}`,
+      { 'data-stage': r.stage },
+      `${ref(r.model)}: ${stageWords(r)}`,
       ` (${applied} of ${r.devices.length} applied, started ${ago(r.startedAt)})`,
     ),
     r.reason ? h('p', {}, `Reason: ${r.reason}`) : null,
@@ -160,6 +160,15 @@ function rolloutView(r: Rollout, supervisor: boolean, abort: (id: string) => () 
     ),
     supervisor && isActive(r) ? h('button', { type: 'button', onclick: abort(r.id) }, 'Abort and roll back') : null,
   );
+}
+
+/** The stage in words; a rollout failed on its time limit says so: "failed: not applied within 10 min". */
+function stageWords(r: Rollout): string {
+  const stage = r.stage.replace('_', ' ');
+  if (r.stage !== 'failed' || !/did not apply/.test(r.reason ?? '')) return stage;
+  const ms = r.policy.applyTimeoutMs ?? 600_000;
+  const limit = ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${Math.round(ms / 1000)} s`;
+  return `failed: not applied within ${limit}`;
 }
 
 function rolloutForm(
