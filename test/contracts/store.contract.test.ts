@@ -27,6 +27,8 @@ import {
   type HubStoreOptions,
   type StoreMedium,
 } from '../../hub/store/store.js';
+import { prepareSqlite, SQLITE_FILE } from '../../hub/store/sql/sqlite.js';
+import { sqliteMedium } from '../../hub/store/sql/sqlite-medium.js';
 import type { Activities } from '../../hub/workflow/activities.js';
 import { Workflow } from '../../hub/workflow/service.js';
 import { encode } from '../../protocol/codec.js';
@@ -1324,4 +1326,23 @@ hubStoreContract('memory', async () => {
   const tmp = await tempDir();
   const medium = memoryMedium();
   return { open: () => medium, identitiesDir: tmp.dir, cleanup: tmp.cleanup };
+});
+
+hubStoreContract('SQLite (hub.db)', async () => {
+  const tmp = await tempDir();
+  const file = join(tmp.dir, SQLITE_FILE);
+  await prepareSqlite(file);
+  const opened: Array<{ close(): void }> = [];
+  return {
+    open: () => {
+      const medium = sqliteMedium(file);
+      opened.push(medium);
+      return medium;
+    },
+    identitiesDir: tmp.dir,
+    cleanup: async () => {
+      for (const medium of opened) medium.close();
+      await tmp.cleanup();
+    },
+  };
 });
