@@ -3,7 +3,9 @@ import type { ArchiveFile } from '../archive-file.js';
 import type { DocumentAdapter } from '../durable-file.js';
 import { WorkerFolder, foldWorkerUrl } from '../fold.js';
 import { headIfHeld, type Journal, type JournalGenerations } from '../journal.js';
-import type { SnapshotDocument } from '../restore.js';
+import Database from 'libsql';
+import { ARCHIVE_FILE, JOURNAL_FILE, readStoredFiles, SNAPSHOT_FILE, type SnapshotDocument } from '../restore.js';
+import type { HubState } from '../state.js';
 import type { StoreMedium } from '../store.js';
 import { connect, naming, transaction, type SqliteConnection } from './sqlite.js';
 
@@ -103,7 +105,7 @@ export class SqliteJournal implements Journal {
     this.hasOlder = row.has_older === 1;
   }
 
-  private slotData(slot: number): Buffer | null {
+  slotData(slot: number): Buffer | null {
     const rows = this.db.prepare('select data from journal where slot = ? order by id').all([slot]) as Array<{
       data: Buffer;
     }>;
@@ -358,6 +360,7 @@ export function sqliteMedium(file: string): StoreMedium & { close(): void } {
     journal: new SqliteJournal(db, file, shared),
     folder: new WorkerFolder(file, file, foldWorkerUrl('sql/fold-worker.js')),
     archive: new SqliteArchive(db, file, shared),
+    engine: { name: 'sqlite', location: file },
     close: () => {
       if (db.open) db.close();
     },
@@ -367,4 +370,36 @@ export function sqliteMedium(file: string): StoreMedium & { close(): void } {
 /** The journal's previous slot, for the fold thread (which has a connection of its own). */
 export function previousGeneration(db: SqliteConnection, file: string): Promise<Buffer | null> {
   return new SqliteJournal(db, file).read().then((g) => g.previous);
+}
+
+/**
+ * The database read as the file engine's files (`readStoredFiles`), on a read-only connection: what the next start
+ * would load, read without changing anything, also after a kill.
+ */
+export function readStoredSqlite(file: string): HubState {
+  const db = naming(file, () => new Database(file, { readonly: true }));
+  try {
+    const slots = db.prepare('select current, has_older from journal_state where id = 1').get([]) as {
+      current: number;
+      has_older: number;
+    };
+    const journal = new SqliteJournal(db, file);
+    const archive = new SqliteArchive(db, file);
+    return readStoredFiles((name) => {
+      if (name === SNAPSHOT_FILE) {
+        const row = db.prepare('select body from document where name = ?').get([SNAPSHOT_DOCUMENT]) as
+          { body: string } | undefined;
+        return row ? Buffer.from(row.body) : null;
+      }
+      const slot = { [`${JOURNAL_FILE}.older`]: -2, [`${JOURNAL_FILE}.prev`]: -1, [JOURNAL_FILE]: 0 }[name];
+      if (slot !== undefined) return slot === -2 && !slots.has_older ? null : journal.slotData(slots.current + slot);
+      const generation = name === ARCHIVE_FILE ? 0 : Number(name.slice(ARCHIVE_FILE.length + 1));
+      archive.use(generation);
+      const pieces: Buffer[] = [];
+      archive.scan((data) => pieces.push(Buffer.from(data)));
+      return Buffer.concat(pieces);
+    });
+  } finally {
+    db.close();
+  }
 }
