@@ -6,7 +6,9 @@ import { DurableJsonFile, PRIVATE_FILES, type DocumentAdapter } from '../durable
 import { fileMedium, type StoreMedium } from '../store.js';
 import { importFileState, type ImportReport } from './import.js';
 import { connect, naming, prepareSqlite, SQLITE_FILE, type SqliteConnection } from './sqlite.js';
-import { SqliteDocument, sqliteMedium } from './sqlite-medium.js';
+import { readStoredSqlite, SqliteDocument, sqliteMedium } from './sqlite-medium.js';
+import { readStoredState } from '../restore.js';
+import type { HubState } from '../state.js';
 
 export type EngineName = 'file' | 'sqlite' | 'postgres';
 
@@ -90,4 +92,10 @@ export function backupSqlite(dataDir: string, target: string): { bytes: number }
     copy.close();
   }
   return { bytes: statSync(target).size };
+}
+
+/** What a data directory holds, whichever engine wrote it (hub.db when there is one), read without changing it. */
+export function readStoredDir(dataDir: string): HubState {
+  const file = join(dataDir, SQLITE_FILE);
+  return existsSync(file) ? readStoredSqlite(file) : readStoredState(dataDir);
 }

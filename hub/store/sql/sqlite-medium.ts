@@ -213,9 +213,10 @@ export class SqliteArchive implements ArchiveFile {
   private *rowsFrom(from: number, before = Number.MAX_SAFE_INTEGER): Generator<{ at: number; data: Buffer }> {
     const rows = this.db
       .prepare(
-        'select at, data from archive where gen = ? and at >= coalesce((select max(at) from archive where gen = ? and at <= ?), 0) and at < ? order by at',
+        'select at, data from archive where gen = ? and at < ? and ' +
+          'at >= coalesce((select max(at) from archive where gen = ? and at <= ?), 0) order by at',
       )
-      .iterate([this.generation, this.generation, from, before]) as IterableIterator<{ at: number; data: unknown }>;
+      .iterate([this.generation, before, this.generation, from]) as IterableIterator<{ at: number; data: unknown }>;
     for (const row of rows) yield { at: row.at, data: asBuffer(row.data) };
   }
 
