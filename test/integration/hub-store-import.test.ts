@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -84,6 +84,7 @@ describe('upgrade from the file engine to SQLite', () => {
 
     const hub = await startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2, ...ARCHIVING } });
     expect(hub.store.health()).toMatchObject({ engine: 'sqlite', ok: true });
+    expect(statSync(join(tmp.dir, SQLITE_FILE)).mode & 0o777).toBe(0o600); // password hashes, sessions
     const legacy = readdirSync(tmp.dir).filter((n) => n.startsWith('legacy-'));
     expect(legacy).toHaveLength(1);
     expect(readdirSync(join(tmp.dir, legacy[0]!))).toEqual(
@@ -150,5 +151,40 @@ describe('upgrade from the file engine to SQLite', () => {
       /hub\.db already holds a hub's state and .* also holds the file engine's/,
     );
     expect(readStoredSqlite(join(tmp.dir, SQLITE_FILE)).inspections).toHaveLength(1);
+  });
+});
+
+describe('pdm hub backup', () => {
+  it('copies the database while the hub runs, checked, 0600; refuses to overwrite an existing file', async () => {
+    const tmp = await tempDir();
+    try {
+      const hub = await startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2 } });
+      const m = encode('event', anomalyEvent('plant-1', 'pump-1', { severity: 'critical' }));
+      await hub.ingest.handle(m.topic, m.payload);
+      await hub.store.flush();
+      const target = join(tmp.dir, 'copy.db');
+      const run = (file: string) => {
+        const child = spawn(process.execPath, [join('dist', 'cli', 'pdm.js'), 'hub', 'backup', file], {
+          env: { ...process.env, PDM_HUB_DATA_DIR: tmp.dir, PDM_HUB_STORE_ENGINE: 'sqlite' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        return exited(child).then(({ code }) => ({ code, out }));
+      };
+      const first = await run(target); // the hub still runs
+      expect(first.code, first.out).toBe(0);
+      expect(statSync(target).mode & 0o777).toBe(0o600);
+      expect(readStoredSqlite(target).inspections.map((i) => i.id)).toEqual(
+        hub.store.state.inspections.map((i) => i.id),
+      );
+      const again = await run(target);
+      expect(again.code).not.toBe(0);
+      expect(again.out).toMatch(/copy\.db exists; choose a new file name \[PDM_ERR_BACKUP_TARGET\]/);
+      await hub.close();
+    } finally {
+      await tmp.cleanup();
+    }
   });
 });
