@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { Ingest } from '../../hub/mqtt/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
@@ -29,7 +29,10 @@ import {
 } from '../../hub/store/store.js';
 import { prepareSqlite, SQLITE_FILE } from '../../hub/store/sql/sqlite.js';
 import { sqliteMedium } from '../../hub/store/sql/sqlite-medium.js';
+import { postgresMedium, preparePostgres } from '../../hub/store/sql/pg.js';
 import type { Activities } from '../../hub/workflow/activities.js';
+import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
+import { externalPresent, programs } from '../support/externals.js';
 import { Workflow } from '../../hub/workflow/service.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
@@ -1346,3 +1349,29 @@ hubStoreContract('SQLite (hub.db)', async () => {
     },
   };
 });
+
+// A real server: a throwaway cluster for this file, a new database for each test.
+if (externalPresent('the hub store contract on PostgreSQL', programs.postgres)) {
+  let server: TestPostgres | undefined;
+  let databases = 0;
+  afterAll(async () => server?.stop());
+  hubStoreContract('PostgreSQL', async () => {
+    const tmp = await tempDir();
+    server ??= await startPostgres();
+    const url = await server.createDatabase(`store_${(databases += 1)}`);
+    await preparePostgres(url);
+    const opened: Array<{ close(): void }> = [];
+    return {
+      open: () => {
+        const medium = postgresMedium(url);
+        opened.push(medium);
+        return medium;
+      },
+      identitiesDir: tmp.dir,
+      cleanup: async () => {
+        for (const medium of opened) medium.close();
+        await tmp.cleanup();
+      },
+    };
+  });
+}

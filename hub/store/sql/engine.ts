@@ -5,8 +5,10 @@ import { PdmError } from '../../../protocol/errors.js';
 import { DurableJsonFile, PRIVATE_FILES, type DocumentAdapter } from '../durable-file.js';
 import { fileMedium, type StoreMedium } from '../store.js';
 import { importFileState, type ImportReport } from './import.js';
-import { connect, naming, prepareSqlite, SQLITE_FILE, type SqliteConnection } from './sqlite.js';
-import { readStoredSqlite, SqliteDocument, sqliteMedium } from './sqlite-medium.js';
+import { connect, naming, prepareSqlite, SQLITE_FILE } from './sqlite.js';
+import { readStoredSqlite, sqliteMedium } from './sqlite-medium.js';
+import { SqlDocument } from './sql-medium.js';
+import { sqliteSession } from './session.js';
 import { readStoredState } from '../restore.js';
 import type { HubState } from '../state.js';
 
@@ -53,15 +55,15 @@ export async function openStoreEngine(cfg: EngineConfig, dataDir: string): Promi
   const imported = await importFileState(dataDir, file);
   const medium = sqliteMedium(file);
   // Documents are written after the store closes (sessions at shutdown): a connection of their own.
-  const documents: SqliteConnection = connect(file);
+  const documents = sqliteSession(connect(file), file);
   return {
     name: 'sqlite',
     location: file,
     medium,
-    document: <T>(name: string) => new SqliteDocument<T>(documents, file, name),
+    document: <T>(name: string) => new SqlDocument<T>(documents, name),
     imported,
     close: () => {
-      if (documents.open) documents.close();
+      documents.close();
       medium.close();
     },
   };

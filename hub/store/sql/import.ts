@@ -5,7 +5,8 @@ import { PRIVATE_FILES, fsyncDirNow } from '../durable-file.js';
 import { ARCHIVE_FILE, JOURNAL_FILE, readStoredState, SNAPSHOT_FILE } from '../restore.js';
 import { HubStore } from '../store.js';
 import { connect, transaction, type SqliteConnection } from './sqlite.js';
-import { SNAPSHOT_DOCUMENT, sqliteMedium } from './sqlite-medium.js';
+import { sqliteMedium } from './sqlite-medium.js';
+import { SNAPSHOT_DOCUMENT } from './sql-medium.js';
 
 /** What an import found and copied; `stage` says how far it got (a restart goes on from there). */
 export interface ImportReport {
