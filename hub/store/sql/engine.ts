@@ -9,6 +9,7 @@ import { connect, naming, prepareSqlite, SQLITE_FILE } from './sqlite.js';
 import { readStoredSqlite, sqliteMedium } from './sqlite-medium.js';
 import { SqlDocument } from './sql-medium.js';
 import { sqliteSession } from './session.js';
+import { pgSession, postgresMedium, preparePostgres, redact } from './pg.js';
 import { readStoredState } from '../restore.js';
 import type { HubState } from '../state.js';
 
@@ -48,7 +49,22 @@ export async function openStoreEngine(cfg: EngineConfig, dataDir: string): Promi
     };
   }
   if (cfg.engine === 'postgres') {
-    throw new PdmError('PDM_ERR_STORE_DATABASE', 'store.engine postgres is not available in this build yet');
+    const url = cfg.url;
+    if (!url) throw new PdmError('PDM_ERR_CONFIG_INVALID', 'store.url is required with store.engine postgres');
+    await preparePostgres(url);
+    const medium = postgresMedium(url);
+    const documents = pgSession(url);
+    return {
+      name: 'postgres',
+      location: redact(url),
+      medium,
+      document: <T>(name: string) => new SqlDocument<T>(documents, name),
+      imported: undefined,
+      close: () => {
+        documents.close();
+        medium.close();
+      },
+    };
   }
   const file = join(dataDir, SQLITE_FILE);
   await prepareSqlite(file);

@@ -14,6 +14,8 @@ const types = {
 runAsWorker(async (op: 'open' | 'query' | 'close', id: number, arg: string, params: unknown[] = []) => {
   if (op === 'open') {
     const client = new pg.Client({ connectionString: arg, types });
+    // A lost connection fails the session's next query (pg says why); it must not end this thread.
+    client.on('error', () => undefined);
     await client.connect();
     clients.set(id, client);
     return [];
