@@ -1331,14 +1331,17 @@ hubStoreContract('memory', async () => {
   return { open: () => medium, identitiesDir: tmp.dir, cleanup: tmp.cleanup };
 });
 
-hubStoreContract('SQLite (hub.db)', async () => {
+/**
+ * A store contract setup over an SQL medium: `prepare` makes the database (a file in the test's directory, or one on
+ * a server) and says how to open it; every medium opened is closed when the test ends.
+ */
+async function sqlSetup(prepare: (dir: string) => Promise<() => StoreMedium & { close(): void }>) {
   const tmp = await tempDir();
-  const file = join(tmp.dir, SQLITE_FILE);
-  await prepareSqlite(file);
+  const open = await prepare(tmp.dir);
   const opened: Array<{ close(): void }> = [];
   return {
     open: () => {
-      const medium = sqliteMedium(file);
+      const medium = open();
       opened.push(medium);
       return medium;
     },
@@ -1348,30 +1351,27 @@ hubStoreContract('SQLite (hub.db)', async () => {
       await tmp.cleanup();
     },
   };
-});
+}
+
+hubStoreContract('SQLite (hub.db)', () =>
+  sqlSetup(async (dir) => {
+    const file = join(dir, SQLITE_FILE);
+    await prepareSqlite(file);
+    return () => sqliteMedium(file);
+  }),
+);
 
 // A real server: a throwaway cluster for this file, a new database for each test.
 if (externalPresent('the hub store contract on PostgreSQL', programs.postgres)) {
   let server: TestPostgres | undefined;
   let databases = 0;
   afterAll(async () => server?.stop());
-  hubStoreContract('PostgreSQL', async () => {
-    const tmp = await tempDir();
-    server ??= await startPostgres();
-    const url = await server.createDatabase(`store_${(databases += 1)}`);
-    await preparePostgres(url);
-    const opened: Array<{ close(): void }> = [];
-    return {
-      open: () => {
-        const medium = postgresMedium(url);
-        opened.push(medium);
-        return medium;
-      },
-      identitiesDir: tmp.dir,
-      cleanup: async () => {
-        for (const medium of opened) medium.close();
-        await tmp.cleanup();
-      },
-    };
-  });
+  hubStoreContract('PostgreSQL', () =>
+    sqlSetup(async () => {
+      server ??= await startPostgres();
+      const url = await server.createDatabase(`store_${(databases += 1)}`);
+      await preparePostgres(url);
+      return () => postgresMedium(url);
+    }),
+  );
 }

@@ -57,9 +57,9 @@ async function fileEngineDir(dir: string): Promise<void> {
 /** Every inspection, whole, by id: what the API can show. */
 const byId = (state: HubState): Map<string, Inspection> => new Map(state.inspections.map((i) => [i.id, i]));
 
-/** `pdm hub migrate` in a process of its own, on the shipped config with `dir` as its data directory. */
-function migrate(dir: string, ...args: string[]) {
-  const child = spawn(process.execPath, [join('dist', 'cli', 'pdm.js'), 'hub', 'migrate', ...args], {
+/** `pdm hub <args>` in a process of its own, on the shipped config with `dir` as its data directory. */
+function pdmHub(dir: string, ...args: string[]) {
+  const child = spawn(process.execPath, [join('dist', 'cli', 'pdm.js'), 'hub', ...args], {
     env: { ...process.env, PDM_HUB_DATA_DIR: dir, PDM_HUB_STORE_ENGINE: 'sqlite' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -68,6 +68,8 @@ function migrate(dir: string, ...args: string[]) {
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   return { child, output: () => out };
 }
+
+const migrate = (dir: string, ...args: string[]) => pdmHub(dir, 'migrate', ...args);
 
 describe('upgrade from the file engine to SQLite', () => {
   let cleanup: (() => Promise<void>) | undefined;
@@ -163,15 +165,9 @@ describe('pdm hub backup', () => {
       await hub.ingest.handle(m.topic, m.payload);
       await hub.store.flush();
       const target = join(tmp.dir, 'copy.db');
-      const run = (file: string) => {
-        const child = spawn(process.execPath, [join('dist', 'cli', 'pdm.js'), 'hub', 'backup', file], {
-          env: { ...process.env, PDM_HUB_DATA_DIR: tmp.dir, PDM_HUB_STORE_ENGINE: 'sqlite' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-        return exited(child).then(({ code }) => ({ code, out }));
+      const run = async (file: string) => {
+        const backup = pdmHub(tmp.dir, 'backup', file);
+        return { code: (await exited(backup.child)).code, out: backup.output() };
       };
       const first = await run(target); // the hub still runs
       expect(first.code, first.out).toBe(0);
