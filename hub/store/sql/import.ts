@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { PdmError } from '../../../protocol/errors.js';
 import { PRIVATE_FILES, fsyncDirNow } from '../durable-file.js';
@@ -108,13 +108,15 @@ function copyFiles(db: SqliteConnection, file: string, dataDir: string, files: s
     for (const name of files) {
       const generation = archiveGeneration(name);
       if (generation === undefined) continue;
-      const data = read(name)!;
-      for (let at = 0; at < data.length; at += ARCHIVE_ROW)
-        db.prepare('insert into archive (gen, at, data) values (?, ?, ?)').run([
-          generation,
-          at,
-          data.subarray(at, at + ARCHIVE_ROW),
-        ]);
+      // Read a row at a time: an archive may be far bigger than memory should hold.
+      const fd = openSync(join(dataDir, name), 'r');
+      try {
+        const row = Buffer.allocUnsafe(ARCHIVE_ROW);
+        for (let at = 0, n = 0; (n = readSync(fd, row, 0, ARCHIVE_ROW, at)) > 0; at += n)
+          db.prepare('insert into archive (gen, at, data) values (?, ?, ?)').run([generation, at, row.subarray(0, n)]);
+      } finally {
+        closeSync(fd);
+      }
       const index = read(`${name}.index`);
       db.prepare('insert into archive_generation (gen, index_data) values (?, ?)').run([generation, index]);
     }

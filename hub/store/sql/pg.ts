@@ -11,6 +11,9 @@ import { SharedSession, SNAPSHOT_DOCUMENT, SqlArchive, SqlDocument, SqlJournal }
 type Call = (op: 'open' | 'query' | 'close', id: number, arg?: string, params?: unknown[]) => unknown[];
 
 let call: Call | undefined;
+
+/** A server that does not answer within this long fails the call (and the commit) instead of hanging the hub. */
+const CALL_TIMEOUT_MS = 30_000;
 let sessions = 0;
 
 /** The server as logs and errors may name it: no password. */
@@ -31,7 +34,7 @@ export function redact(url: string): string {
 export function pgSession(url: string): SqlSession {
   const where = redact(url);
   const id = (sessions += 1);
-  call ??= createSyncFn<Call>(foldWorkerUrl('sql/pg-worker.js'));
+  call ??= createSyncFn<Call>(foldWorkerUrl('sql/pg-worker.js'), { timeout: CALL_TIMEOUT_MS });
   const worker = call;
   const run = (op: 'open' | 'query' | 'close', arg?: string, params?: unknown[]) => {
     try {
