@@ -730,8 +730,15 @@ export class HubStore implements ArchivedIncidents {
     await this.folding;
   }
 
-  /** Flushes, takes a snapshot (so the next start replays nothing) and releases the journal. */
-  async close(): Promise<void> {
+  /** Flushes, takes a snapshot (so the next start replays nothing) and releases the journal; once, however often called. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private closing: Promise<void> | undefined;
+
+  private async closeOnce(): Promise<void> {
     await this.flush();
     await this.appendGroup(); // touched but never committed: journal it rather than let a replay undo it
     await this.folding; // one that commit made due: its thread ends below

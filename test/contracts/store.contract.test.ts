@@ -340,6 +340,17 @@ function hubStoreContract(
       expect((await reopen()).state).toEqual(store.state);
     });
 
+    it('closing twice is closing once (a hub closed again by a test or a signal)', async () => {
+      env = await setup();
+      const store = await reopen();
+      store.state.seenEvents.set('e', 'i');
+      store.touch('seen', 'e');
+      await store.commit();
+      await store.close();
+      await store.close();
+      expect((await reopen()).state).toEqual(store.state);
+    });
+
     it('the comparison catches a change nobody touched: it would be lost on restart', async () => {
       env = await setup();
       const store = await reopen();
