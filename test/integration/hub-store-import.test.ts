@@ -15,6 +15,7 @@ import { anomalyEvent, hubConfig, silent, startTestHub, tempDir } from './hub-he
 import type { RunningHub } from '../../hub/hub.js';
 import { Ingest } from '../../hub/mqtt/ingest.js';
 import { HubStore } from '../../hub/store/store.js';
+import { uuidv7 } from '../../protocol/uuid.js';
 
 const ARCHIVING = { archiveClosedAfterMinutes: 0, eventsInMemory: 4 };
 
@@ -22,7 +23,7 @@ const ARCHIVING = { archiveClosedAfterMinutes: 0, eventsInMemory: 4 };
  * A data directory as today's file engine leaves it: closed inspections archived whole, an open one with spilled
  * events, open ones in the snapshot, and the last changes only in the journal (the hub killed, not stopped).
  */
-async function fileEngineDir(dir: string): Promise<void> {
+async function fileEngineDir(dir: string, dedupEntries = 0): Promise<void> {
   const users = await IdentityStore.open(dir);
   await users.addUser('tina', 'technician', 'correct horse battery');
   users.close();
@@ -51,6 +52,13 @@ async function fileEngineDir(dir: string): Promise<void> {
   const store = await HubStore.open(dir, { coalesceMs: 2 });
   const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing: hubConfig(dir).routing });
   await send({ ingest, store }, 'journal-only', 2);
+  // Dedup entries of ignored events, to make the journal (and so the import) as big as a busy hub's.
+  for (let i = 0; i < dedupEntries; i += 1) {
+    const id = uuidv7();
+    store.state.seenEvents.set(id, 'ignored');
+    store.touch('seen', id);
+  }
+  await store.commit();
   await store.flush();
 }
 
@@ -116,10 +124,18 @@ describe('upgrade from the file engine to SQLite', () => {
   it('an import killed at any point starts over cleanly: the next run finishes it with nothing lost or doubled', async () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
-    await fileEngineDir(tmp.dir);
+    await fileEngineDir(tmp.dir, 200_000);
     const before = readStoredState(tmp.dir);
-    // Kills at growing delays land before, during and after the copy's transaction (the process start takes most).
-    for (const delay of [150, 300, 450, 600, 800, 1000]) {
+    // First a kill as soon as the import writes to hub.db's WAL: mid-copy (or mid-check), never before it started.
+    const wal = join(tmp.dir, `${SQLITE_FILE}-wal`);
+    const early = migrate(tmp.dir);
+    while (early.child.exitCode === null && !(existsSync(wal) && statSync(wal).size > 1_000_000))
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    early.child.kill('SIGKILL');
+    expect((await exited(early.child)).signal).toBe('SIGKILL');
+    expect(existsSync(join(tmp.dir, 'state.json'))).toBe(true); // the old files untouched
+    // Then kills at growing delays: before, during and after the copy's transaction.
+    for (const delay of [300, 600, 900, 1200]) {
       const run = migrate(tmp.dir);
       await new Promise((resolve) => setTimeout(resolve, delay));
       run.child.kill('SIGKILL');
@@ -134,6 +150,7 @@ describe('upgrade from the file engine to SQLite', () => {
     expect(last.output()).toMatch(/import done/);
     const after = readStoredSqlite(join(tmp.dir, SQLITE_FILE));
     expect(byId(after)).toEqual(byId(before));
+    expect(after.seenEvents.size).toBe(before.seenEvents.size);
     expect(existsSync(join(tmp.dir, 'state.json'))).toBe(false);
   });
 
