@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readStoredState } from '../hub/store/restore.js';
+import { readStoredDir } from '../hub/store/sql/engine.js';
 import type { HubState } from '../hub/store/state.js';
 import { exited, startPdm, type HubReady } from '../testkit/processes.js';
 
@@ -74,7 +74,7 @@ export class ChaosHub {
 
   /** What the hub holds durably: its snapshot plus its journal (a record still being appended reads as torn, not as half a change). */
   holdings(): HubHoldings {
-    return holdingsOf(readStoredState(this.dataDir));
+    return holdingsOf(readStoredDir(this.dataDir));
   }
 }
 

@@ -31,8 +31,8 @@ import type { Inspection } from './inspections/records.js';
 import { FeatureCatalog } from './reasons/catalog.js';
 import { anomalyReason } from './reasons/reason.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
-import { DurableJsonFile } from './store/durable-file.js';
 import { HubStore } from './store/store.js';
+import { openStoreEngine, type StoreEngine } from './store/sql/engine.js';
 import { listDevices } from './telemetry/segments.js';
 import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
 import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from './training/jobs.js';
@@ -83,7 +83,13 @@ export async function createHub(
   const dataDir = resolve(cfg.dataDir);
   const now = overrides.now ?? Date.now;
   const catalog = new FeatureCatalog(cfg.features.channels);
-  const store = await openStore(cfg, dataDir, logger);
+  const engine = await openStoreEngine(cfg.store, dataDir);
+  if (engine.imported?.counts)
+    logger.info(
+      { ...engine.imported.counts, legacyDir: engine.imported.legacyDir },
+      'file-engine state imported into the database; the old files are kept until `pdm hub migrate --remove-old`',
+    );
+  const store = await openStore(cfg, engine, logger);
   const identities = await IdentityStore.open(dataDir, { passwordScrypt: cfg.auth.passwordScrypt });
   logger.info(
     {
@@ -150,12 +156,13 @@ export async function createHub(
     : undefined;
   const training =
     telemetry &&
-    (await openTraining(cfg, dataDir, {
+    (await openTraining(cfg, {
       telemetry,
       models,
       store,
       now,
       logger,
+      engine,
       onChange: () => live.publish('models'),
     }));
   const metrics = createMetrics();
@@ -218,7 +225,7 @@ export async function createHub(
   const sessions = await SessionStore.open({
     ttlMs: cfg.http.sessionMinutes * 60_000,
     maxAgeMs: cfg.http.sessionMaxHours * 3_600_000,
-    file: new DurableJsonFile<SessionDocument>(join(dataDir, SESSION_FILE)),
+    file: engine.document<SessionDocument>(SESSION_FILE),
     userOf: (user) => identities.sessionUser(user),
   });
   await broker.start();
@@ -288,13 +295,14 @@ export async function createHub(
       await training?.idle();
       await telemetry?.close();
       await store.close();
+      engine.close();
     },
   };
 }
 
-async function openStore(cfg: HubConfig, dataDir: string, logger: Logger): Promise<HubStore> {
+async function openStore(cfg: HubConfig, engine: StoreEngine, logger: Logger): Promise<HubStore> {
   const log = logger.child({ component: 'store' });
-  return HubStore.open(dataDir, {
+  return HubStore.over(engine.medium, {
     ...cfg.store,
     onError: (part, error) =>
       log.error(
@@ -451,7 +459,6 @@ async function createMqtt(
 /** Training from the telemetry log; archived and spilled incidents label rows too (the store keeps their time ranges). */
 function openTraining(
   cfg: HubConfig,
-  dataDir: string,
   deps: {
     telemetry: RunningTelemetryLog;
     models: HubRegistry;
@@ -459,6 +466,7 @@ function openTraining(
     now: () => number;
     logger: Logger;
     onChange: () => void;
+    engine: StoreEngine;
   },
 ): Promise<TrainingJobs> {
   const { telemetry, store } = deps;
@@ -475,6 +483,6 @@ function openTraining(
     now: deps.now,
     logger: deps.logger.child({ component: 'training' }),
     onChange: deps.onChange,
-    file: new DurableJsonFile<TrainingJobsDocument>(join(dataDir, TRAINING_JOBS_FILE)),
+    file: deps.engine.document<TrainingJobsDocument>(TRAINING_JOBS_FILE),
   });
 }

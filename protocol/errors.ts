@@ -14,6 +14,17 @@ export const ERROR_CATALOG = {
   PDM_ERR_CONFIG_INVALID: { message: 'config is invalid', status: 500, retryable: false },
   PDM_ERR_STORE_CORRUPT: { message: 'state file is corrupt', status: 500, retryable: false },
   PDM_ERR_STORE_WRITE: { message: 'state could not be written', status: 500, retryable: true },
+  PDM_ERR_STORE_DATABASE: { message: 'the state database could not be opened or used', status: 500, retryable: true },
+  PDM_ERR_STORE_IMPORT: {
+    message: 'the file-engine state could not be imported into the database',
+    status: 500,
+    retryable: false,
+  },
+  PDM_ERR_BACKUP_TARGET: {
+    message: 'the backup target already exists or cannot be written',
+    status: 400,
+    retryable: false,
+  },
   PDM_ERR_BROKER_UNREACHABLE: { message: 'MQTT broker unreachable', status: 500, retryable: true },
   PDM_ERR_LISTEN: { message: 'could not listen on the configured address', status: 500, retryable: false },
   PDM_ERR_SOURCE: { message: 'sensor source failed', status: 500, retryable: true },

@@ -51,10 +51,27 @@ export function startBareAedes(): Promise<{ child: ChildProcess; port: number }>
   );
 }
 
+/** The bench fleet's devices in `dataDir`'s identities, sharing one secret (returned) so setup spends no minutes in scrypt. */
+export async function provisionFleet(dataDir: string): Promise<string> {
+  const secret = newSecret();
+  const hash = await hashSecret(secret, DEVICE_SCRYPT);
+  const devices = Object.fromEntries(
+    Array.from({ length: DEVICES }, (_, d) => [
+      deviceClientId('bench', `dev-${d}`),
+      { site: 'bench', device: `dev-${d}`, hash, createdAt: Date.now() },
+    ]),
+  );
+  await new DurableJsonFile(join(dataDir, 'identities.json')).write({ schema: 1, devices, users: {} });
+  return secret;
+}
+
 /** Extra node flags for the hub process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/x` to profile it under this load. */
 const EXTRA_HUB_ARGS = (process.env.PDM_BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
-async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: number; httpUrl: string }> {
+export async function startHub(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number; httpUrl: string }> {
   const child = fork(join(ROOT, 'dist', 'cli', 'pdm.js'), ['hub', '--config', join(ROOT, 'config', 'hub.yaml')], {
     execArgv: [...process.execArgv, ...HUB_NODE_FLAGS, ...EXTRA_HUB_ARGS],
     // The hub as shipped (hub/runtime-settings.ts, as the systemd unit and `pdm demo` start it).
@@ -67,6 +84,9 @@ async function startHub(dataDir: string): Promise<{ child: ChildProcess; port: n
       PDM_HUB_DATA_DIR: dataDir,
       PDM_HUB_LOG_LEVEL: 'warn',
       PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
+      // The whole fleet logs in from 127.0.0.1, 50 at a time (Fleet.connect): more than one address's default.
+      PDM_HUB_MQTT_LIMITS_MAX_PENDING_PER_ADDRESS: '256',
+      ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -401,15 +421,7 @@ export async function drive(
 export async function run(report: Report): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pdm-bench-hub-'));
   try {
-    const secret = newSecret();
-    const hash = await hashSecret(secret, DEVICE_SCRYPT);
-    const devices = Object.fromEntries(
-      Array.from({ length: DEVICES }, (_, d) => [
-        deviceClientId('bench', `dev-${d}`),
-        { site: 'bench', device: `dev-${d}`, hash, createdAt: Date.now() },
-      ]),
-    );
-    await new DurableJsonFile(join(dataDir, 'identities.json')).write({ schema: 1, devices, users: {} });
+    const secret = await provisionFleet(dataDir);
 
     const bare = await startBareAedes();
     const hub = await startHub(dataDir).catch((error: unknown) => {

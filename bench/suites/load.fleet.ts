@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { DEVICE_SCRYPT, hashSecret, newSecret } from '../../hub/auth/secrets.js';
 import { HUB_NODE_FLAGS, HUB_RUNTIME_ENV } from '../../hub/runtime-settings.js';
-import { readStoredState } from '../../hub/store/restore.js';
+import { readStoredDir } from '../../hub/store/sql/engine.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory, type EnvelopeFactory } from '../../protocol/envelope.js';
@@ -233,7 +233,7 @@ export async function run(report: Report): Promise<void> {
 
     hub.child.kill('SIGTERM');
     await new Promise((resolve) => hub.child.once('exit', resolve));
-    const state = readStoredState(hub.dataDir);
+    const state = readStoredDir(hub.dataDir);
     const acked = devices.flatMap((d) => [...d.acked]);
     const lost =
       acked.filter((id) => !state.seenEvents.has(id)).length + devices.reduce((sum, d) => sum + d.unacked.size, 0);

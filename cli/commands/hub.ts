@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { fail, failing } from '../errors.js';
 import { registerHubRollout } from './hub-rollout.js';
 import { registerHubTrain } from './hub-train.js';
+import { registerHubStore } from './hub-store.js';
 import { shipped } from '../paths.js';
 
 const say = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -79,6 +80,7 @@ export function registerHub(program: Command): void {
     );
 
   registerHubRollout(hub);
+  registerHubStore(hub, configOption);
   registerHubTrain(hub);
 
   const user = hub.command('user').description('Users of the HTTP API (roles: viewer, technician, supervisor).');

@@ -388,6 +388,13 @@ export const HubConfigSchema = z.strictObject({
     .prefault({}),
   store: z
     .strictObject({
+      /**
+       * Where the state lives: `sqlite` (hub.db in dataDir; the first start imports a file engine's directory),
+       * `file` (journal, snapshot and archive files), or `postgres` (a server at `url`).
+       */
+      engine: z.enum(['file', 'sqlite', 'postgres']).default('sqlite'),
+      /** PostgreSQL connection string, e.g. postgres://pdm@db.plant.local/pdm (engine postgres only). */
+      url: z.string().min(1).optional(),
       coalesceMs: z.number().int().min(0).max(10_000).default(2),
       /**
        * Dedup entries of events made longer ago are dropped; a replay older than that is checked against the stored inspections and
@@ -422,6 +429,10 @@ export const HubConfigSchema = z.strictObject({
         .min(1024 * 1024)
         .max(1024 * 1024 * 1024 * 1024)
         .default(64 * 1024 * 1024),
+    })
+    .refine((s) => s.engine !== 'postgres' || s.url !== undefined, {
+      message: 'store.url (a postgres:// connection string) is required with store.engine postgres',
+      path: ['url'],
     })
     .prefault({}),
   /**

@@ -186,6 +186,7 @@ export const routes: Route[] = [
       ok: true as const,
       uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
       mqtt: { port: deps.mqtt.port, connectedClients: deps.mqtt.connectedClients },
+      store: { engine: deps.store.health().engine, ok: deps.store.health().ok },
     },
   })),
   route('metrics', async ({ remote, headers, deps }) => {

@@ -29,6 +29,8 @@ export const HealthSchema = z.strictObject({
   ok: z.literal(true),
   uptimeSeconds: z.number().int(),
   mqtt: z.strictObject({ port: z.number().int(), connectedClients: z.number().int() }),
+  /** The state's engine (sqlite, file, postgres) and whether its last snapshot and archive pass worked (why not: the log). */
+  store: z.strictObject({ engine: z.string(), ok: z.boolean() }),
 });
 
 export const LoginRequestSchema = z.strictObject({

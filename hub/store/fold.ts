@@ -75,10 +75,10 @@ export type FoldAnswer = { ok: true; bytes: number } | { ok: false; code?: Error
  * The compiled worker next to this module; run from the TypeScript sources (vitest), the build's copy, which
  * `npm test` makes first.
  */
-export function foldWorkerUrl(): URL {
-  const here = new URL('./fold-worker.js', import.meta.url);
+export function foldWorkerUrl(script = 'fold-worker.js'): URL {
+  const here = new URL(`./${script}`, import.meta.url);
   if (!import.meta.url.endsWith('.ts') || existsSync(here)) return here;
-  return new URL('../../dist/hub/store/fold-worker.js', import.meta.url);
+  return new URL(`../../dist/hub/store/${script}`, import.meta.url);
 }
 
 /**

@@ -110,7 +110,7 @@ export function generationOf(data: Buffer | null): number | undefined {
 }
 
 /** The generation's first record alone (with its newline), if `held` says the snapshot holds the generation. */
-function headIfHeld(data: Buffer, held: ((generation: number) => boolean) | undefined): Buffer | undefined {
+export function headIfHeld(data: Buffer, held: ((generation: number) => boolean) | undefined): Buffer | undefined {
   const generation = held && generationOf(data);
   return generation !== undefined && held!(generation) ? data.subarray(0, data.indexOf(0x0a) + 1) : undefined;
 }

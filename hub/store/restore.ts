@@ -100,14 +100,18 @@ export function fromSnapshot(data: SnapshotDocument | null): HubState {
  * state replayed, then the archived records (the last of each).
  */
 export function readStoredState(dataDir: string): HubState {
-  const read = (file: string): Buffer | null => {
+  return readStoredFiles((file: string): Buffer | null => {
     try {
       return readFileSync(join(dataDir, file));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-  };
+  });
+}
+
+/** The same over any medium that can hand over the file engine's files by name (the SQLite engine's tables can). */
+export function readStoredFiles(read: (file: string) => Buffer | null): HubState {
   const snapshot = read(SNAPSHOT_FILE);
   const state = fromSnapshot(snapshot ? (JSON.parse(snapshot.toString('utf8')) as SnapshotDocument) : null);
   replay(state, [

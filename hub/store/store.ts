@@ -38,6 +38,16 @@ export interface StoreMedium {
   folder: Folder;
   /** Closed inspections that left memory, whole. */
   archive: ArchiveFile;
+  /** Which engine holds it and where, for health and logs. */
+  engine?: { name: string; location: string };
+}
+
+/** What /healthz says of the store: its engine, and whether its last snapshot and archive pass worked. */
+export interface StoreHealth {
+  engine: string;
+  location: string;
+  ok: boolean;
+  error?: string;
 }
 
 export function fileMedium(dataDir: string): StoreMedium {
@@ -46,6 +56,7 @@ export function fileMedium(dataDir: string): StoreMedium {
     journal: new FileJournal(join(dataDir, JOURNAL_FILE)),
     folder: new WorkerFolder(join(dataDir, SNAPSHOT_FILE), join(dataDir, JOURNAL_FILE)),
     archive: new FileArchive(join(dataDir, ARCHIVE_FILE)),
+    engine: { name: 'file', location: dataDir },
   };
 }
 
@@ -247,6 +258,12 @@ export class HubStore implements ArchivedIncidents {
       generation: generationOf(current) ?? Math.max(...numbered) + 1,
       replayedBytes: generations.reduce((sum, g) => sum + (g.data?.length ?? 0), 0),
     });
+  }
+
+  health(): StoreHealth {
+    const error = this.snapshotError ?? this.archiveError;
+    const { name, location } = this.medium.engine ?? { name: 'memory', location: this.medium.journal.path };
+    return { engine: name, location, ok: !error, ...(error ? { error: error.message } : {}) };
   }
 
   /** Marks a record the state holds as changed: the store's own methods call it; its contract suite does too. */
@@ -713,8 +730,15 @@ export class HubStore implements ArchivedIncidents {
     await this.folding;
   }
 
-  /** Flushes, takes a snapshot (so the next start replays nothing) and releases the journal. */
-  async close(): Promise<void> {
+  /** Flushes, takes a snapshot (so the next start replays nothing) and releases the journal; once, however often called. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private closing: Promise<void> | undefined;
+
+  private async closeOnce(): Promise<void> {
     await this.flush();
     await this.appendGroup(); // touched but never committed: journal it rather than let a replay undo it
     await this.folding; // one that commit made due: its thread ends below

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { Ingest } from '../../hub/mqtt/ingest.js';
 import { DurableJsonFile, type DocumentAdapter } from '../../hub/store/durable-file.js';
@@ -27,7 +27,12 @@ import {
   type HubStoreOptions,
   type StoreMedium,
 } from '../../hub/store/store.js';
+import { prepareSqlite, SQLITE_FILE } from '../../hub/store/sql/sqlite.js';
+import { sqliteMedium } from '../../hub/store/sql/sqlite-medium.js';
+import { postgresMedium, preparePostgres } from '../../hub/store/sql/pg.js';
 import type { Activities } from '../../hub/workflow/activities.js';
+import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
+import { externalPresent, programs } from '../support/externals.js';
 import { Workflow } from '../../hub/workflow/service.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
@@ -332,6 +337,17 @@ function hubStoreContract(
       expect(store.state.inspections.length).toBeGreaterThanOrEqual(2);
       expect(Object.keys(store.state.devices)).toHaveLength(1);
       expect(store.state.roundRobin).toEqual({ 'plant-1': 1 });
+      expect((await reopen()).state).toEqual(store.state);
+    });
+
+    it('closing twice is closing once (a hub closed again by a test or a signal)', async () => {
+      env = await setup();
+      const store = await reopen();
+      store.state.seenEvents.set('e', 'i');
+      store.touch('seen', 'e');
+      await store.commit();
+      await store.close();
+      await store.close();
       expect((await reopen()).state).toEqual(store.state);
     });
 
@@ -1325,3 +1341,48 @@ hubStoreContract('memory', async () => {
   const medium = memoryMedium();
   return { open: () => medium, identitiesDir: tmp.dir, cleanup: tmp.cleanup };
 });
+
+/**
+ * A store contract setup over an SQL medium: `prepare` makes the database (a file in the test's directory, or one on
+ * a server) and says how to open it; every medium opened is closed when the test ends.
+ */
+async function sqlSetup(prepare: (dir: string) => Promise<() => StoreMedium & { close(): void }>) {
+  const tmp = await tempDir();
+  const open = await prepare(tmp.dir);
+  const opened: Array<{ close(): void }> = [];
+  return {
+    open: () => {
+      const medium = open();
+      opened.push(medium);
+      return medium;
+    },
+    identitiesDir: tmp.dir,
+    cleanup: async () => {
+      for (const medium of opened) medium.close();
+      await tmp.cleanup();
+    },
+  };
+}
+
+hubStoreContract('SQLite (hub.db)', () =>
+  sqlSetup(async (dir) => {
+    const file = join(dir, SQLITE_FILE);
+    await prepareSqlite(file);
+    return () => sqliteMedium(file);
+  }),
+);
+
+// A real server: a throwaway cluster for this file, a new database for each test.
+if (externalPresent('the hub store contract on PostgreSQL', programs.postgres)) {
+  let server: TestPostgres | undefined;
+  let databases = 0;
+  afterAll(async () => server?.stop());
+  hubStoreContract('PostgreSQL', () =>
+    sqlSetup(async () => {
+      server ??= await startPostgres();
+      const url = await server.createDatabase(`store_${(databases += 1)}`);
+      await preparePostgres(url);
+      return () => postgresMedium(url);
+    }),
+  );
+}

@@ -8,6 +8,7 @@ import { IdentityStore } from '../../hub/auth/identities.js';
 import type { Inspection } from '../../hub/inspections/records.js';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
 import { externalPresent, programs } from '../support/externals.js';
+import { forgetSessions } from '../support/hub-db.js';
 import { exited, freePort, getJson, hubEnv, login, startPdm, type HubReady } from '../../testkit/processes.js';
 
 /**
@@ -257,7 +258,7 @@ describe.skipIf(!withChromium)('dashboard flows in a real browser', () => {
     await page.goto(`${ready.httpUrl}/#/machine/plant-f/pump-9`);
     await page.getByRole('heading', { name: 'plant-f / pump-9' }).waitFor();
     await stopHub();
-    rmSync(join(dir, 'hub', 'sessions.json'), { force: true });
+    forgetSessions(join(dir, 'hub', 'hub.db')); // the default engine keeps them as a row of hub.db
     await startHub();
     await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 45_000 });
     expect(page.url()).toContain('#/login?next=');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import { readStoredState } from '../../hub/store/restore.js';
+import { readStoredDir } from '../../hub/store/sql/engine.js';
 import type { Inspection } from '../../hub/inspections/records.js';
 import { encode } from '../../protocol/codec.js';
 import type { ErrorCode } from '../../protocol/errors.js';
@@ -262,7 +262,7 @@ describe('bad input against a real hub', () => {
     expect(rss(hub.child.pid!) - rssAfterWarmup).toBeLessThan(200 * 1024 * 1024);
     hub.child.kill('SIGTERM');
     expect((await exited(hub.child)).code).toBe(0);
-    const state = readStoredState(tmp.dir);
+    const state = readStoredDir(tmp.dir);
     expect([...goodAcked].filter((id) => !state.seenEvents.has(id))).toEqual([]);
     const stored = [
       ...state.inspections.flatMap((i) => i.events),

@@ -5,6 +5,8 @@ import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import { readStoredState } from '../../hub/store/restore.js';
+import { readStoredSqlite } from '../../hub/store/sql/sqlite-medium.js';
+import { SQLITE_FILE } from '../../hub/store/sql/sqlite.js';
 import type { HubState } from '../../hub/store/state.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent, connectDevice, forkHub, tempDir, type HubProcess } from './hub-helpers.js';
@@ -14,10 +16,16 @@ const DEVICES = 4;
 const EVENTS_PER_DEVICE = 250;
 const KILL_AFTER_ACKS = 150;
 
-/** What the data directory holds: the snapshot (if any) plus the journal, as the next start would load it. */
-function storedEventIds(dataDir: string): string[] {
-  return readStoredState(dataDir).inspections.flatMap((i) => i.events.map((e) => e.id));
+/** What the data directory holds (files, or hub.db), as the next start would load it. */
+const storedState = (dataDir: string, engine: string): HubState =>
+  engine === 'sqlite' ? readStoredSqlite(join(dataDir, SQLITE_FILE)) : readStoredState(dataDir);
+
+function storedEventIds(dataDir: string, engine: string): string[] {
+  return storedState(dataDir, engine).inspections.flatMap((i) => i.events.map((e) => e.id));
 }
+
+/** The file engine's own failure modes (its journal generations, state.json and its .prev copy). */
+const FILE_ENGINE = { PDM_HUB_STORE_ENGINE: 'file' };
 
 describe('hub process killed with SIGKILL during a burst (real processes, real broker, real files)', () => {
   let hub: HubProcess | undefined;
@@ -28,17 +36,20 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
   });
 
   const OLDER = 'state.journal.older';
-  it.each<{ when: string; env: Record<string, string>; killOn: 'acks' | 'fold' }>([
-    { when: 'mid-burst', env: {}, killOn: 'acks' },
+  it.each<{ when: string; engine: 'file' | 'sqlite'; env: Record<string, string>; killOn: 'acks' | 'fold' }>([
+    { when: 'mid-burst', engine: 'file', env: FILE_ENGINE, killOn: 'acks' },
     // Small journal generations: folds start all through the burst; the kill comes as soon as one is under way.
     {
       when: 'while the journal is folded into the snapshot',
-      env: { PDM_HUB_STORE_SNAPSHOT_JOURNAL_BYTES: String(64 * 1024) },
+      engine: 'file',
+      env: { ...FILE_ENGINE, PDM_HUB_STORE_SNAPSHOT_JOURNAL_BYTES: String(64 * 1024) },
       killOn: 'fold',
     },
+    // The default engine: each group commit is a transaction of hub.db, committed before the PUBACKs.
+    { when: 'mid-burst', engine: 'sqlite', env: { PDM_HUB_STORE_ENGINE: 'sqlite' }, killOn: 'acks' },
   ])(
-    'keeps every acknowledged event exactly once after a kill $when and a restart, and replays add nothing',
-    async ({ env, killOn }) => {
+    'keeps every acknowledged event exactly once after a kill $when on the $engine engine and a restart, and replays add nothing',
+    async ({ engine, env, killOn }) => {
       const tmp = await tempDir();
       cleanup = tmp.cleanup;
       const identities = await IdentityStore.open(tmp.dir);
@@ -92,7 +103,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
       if (killOn === 'fold') expect(existsSync(join(tmp.dir, OLDER))).toBe(true); // and mid-fold
 
       // What survived on disk: every acknowledged event, none twice.
-      const afterCrash = storedEventIds(tmp.dir);
+      const afterCrash = storedEventIds(tmp.dir, engine);
       expect(new Set(afterCrash).size).toBe(afterCrash.length);
       const stored = new Set(afterCrash);
       expect([...ackedBeforeKill].filter((id) => !stored.has(id))).toEqual([]);
@@ -109,10 +120,10 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
       hub.child.kill('SIGTERM');
       expect((await exited(hub.child)).code).toBe(0);
 
-      const final = storedEventIds(tmp.dir);
+      const final = storedEventIds(tmp.dir, engine);
       expect(final).toHaveLength(total);
       expect(new Set(final).size).toBe(total);
-      const state = readStoredState(tmp.dir);
+      const state = storedState(tmp.dir, engine);
       expect(state.seenEvents.size).toBe(total);
       // One inspection per asset: correlation held across the crash as well.
       expect(new Set(state.inspections.map((i) => i.asset)).size).toBe(state.inspections.length);
@@ -126,7 +137,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     cleanup = tmp.cleanup;
     const identities = await IdentityStore.open(tmp.dir);
     const { secret } = await identities.addDevice('plant-1', 'pump-0');
-    const env = { PDM_HUB_STORE_SNAPSHOT_JOURNAL_BYTES: String(64 * 1024) };
+    const env = { ...FILE_ENGINE, PDM_HUB_STORE_SNAPSHOT_JOURNAL_BYTES: String(64 * 1024) };
     hub = await forkHub(tmp.dir, env);
     hub.child.kill('SIGTERM'); // a clean stop writes the first state.json
     await exited(hub.child);
@@ -155,7 +166,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     // A clean stop writes the snapshot from memory: the next start has every event.
     hub.child.kill('SIGTERM');
     expect((await exited(hub.child)).code).toBe(0);
-    expect(storedEventIds(tmp.dir)).toHaveLength(acked + 1);
+    expect(storedEventIds(tmp.dir, 'file')).toHaveLength(acked + 1);
     hub = await forkHub(tmp.dir, env);
     expect(await metric()).toBe('0');
   });
@@ -167,7 +178,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     const { secret } = await identities.addDevice('plant-1', 'pump-0');
     // Two runs, each stopped cleanly (a snapshot at each stop): the first run's snapshot becomes the .prev copy.
     for (const assets of [['a0', 'a1', 'a2'], ['a3']]) {
-      hub = await forkHub(tmp.dir);
+      hub = await forkHub(tmp.dir, FILE_ENGINE);
       const client = await connectDevice(hub.mqttPort, 'plant-1', 'pump-0', secret);
       for (const asset of assets) {
         const m = encode('event', anomalyEvent('plant-1', 'pump-0', { asset }));
@@ -180,7 +191,7 @@ describe('hub process killed with SIGKILL during a burst (real processes, real b
     const prev = await readFile(join(tmp.dir, 'state.json.prev'), 'utf8');
     await writeFile(join(tmp.dir, 'state.json'), '{"schema":1,"inspec');
 
-    await expect(forkHub(tmp.dir)).rejects.toThrow(
+    await expect(forkHub(tmp.dir, FILE_ENGINE)).rejects.toThrow(
       new RegExp(
         /pdm hub: state file is corrupt: .*state\.json is not valid JSON .*previous good copy is .*state\.json\.prev/
           .source + /.*journals .* are replayed.*\[PDM_ERR_STORE_CORRUPT\]/.source,

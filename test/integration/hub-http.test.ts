@@ -61,7 +61,9 @@ describe('hub HTTP API: users, roles, CSRF, transitions and comments', () => {
     post(`/api/inspections/${inspectionId}/transitions`, who, body);
 
   it('needs a login for the API but not for /healthz; the session cookie is HttpOnly and SameSite=Strict', async () => {
-    expect((await api('/healthz')).status).toBe(200);
+    const health = await api('/healthz');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ store: { engine: 'sqlite', ok: true } }); // the default engine
     const anon = await api('/api/inspections');
     expect(anon.status).toBe(401);
     expect(await anon.json()).toMatchObject({ error: 'PDM_ERR_AUTH_FAILED' });

@@ -80,10 +80,9 @@ describe('state at rest: a real hub and agent leave nothing readable by other us
     await exited(hub.child);
 
     const hubFiles = walk(data).map((e) => e.path);
-    for (const expected of ['identities.json', 'sessions.json', 'registry/hub-ed25519.key', 'registry/models'])
+    for (const expected of ['identities.json', 'hub.db', 'registry/hub-ed25519.key', 'registry/models'])
       expect(hubFiles).toContain(expected);
     expect(hubFiles.some((p) => p.startsWith('telemetry/plant-s/pump-s/'))).toBe(true);
-    expect(hubFiles.some((p) => p.startsWith('state'))).toBe(true);
     const publicKey = 'registry/hub-ed25519.pub';
     expect(statSync(join(data, publicKey)).mode & 0o777).toBe(0o644);
     const agentFiles = walk(agentData).map((e) => e.path);

@@ -1,5 +1,6 @@
 import { MOSQUITTO } from '../../testkit/processes.js';
 import { CHROMIUM } from './browser.js';
+import { POSTGRES_BIN } from '../../testkit/postgres.js';
 
 interface Program {
   name: string;
@@ -17,6 +18,11 @@ export const programs = {
     name: 'Mosquitto',
     path: MOSQUITTO,
     install: "apt-get install mosquitto (Debian's package), or set MOSQUITTO_PATH",
+  },
+  postgres: {
+    name: 'PostgreSQL',
+    path: POSTGRES_BIN,
+    install: "apt-get install postgresql (Debian's package), or set POSTGRES_BIN to its bin directory",
   },
 } satisfies Record<string, Program>;
 

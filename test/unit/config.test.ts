@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { envNameFor, loadAgentConfig, loadHubConfig, loadScenario } from '../../config/index.js';
+import { validate } from '../../config/loader.js';
+import { HubConfigSchema } from '../../config/schemas/hub.js';
 import { createHubRegistry } from '../../hub/registry/wire.js';
 import { PdmError } from '../../protocol/errors.js';
 
@@ -29,6 +31,7 @@ describe('shipped configs', () => {
     const hub = loadHubConfig('config/hub.yaml', {});
     expect(hub.mqtt.port).toBe(1883);
     expect(hub.store).toEqual({
+      engine: 'sqlite',
       coalesceMs: 2,
       dedupRetentionHours: 168,
       snapshotJournalBytes: 16 * 1024 * 1024,
@@ -195,5 +198,15 @@ describe('registry.rolloutCheckSeconds', () => {
     wired.close();
     vi.advanceTimersByTime(10_000);
     expect(tick).toHaveBeenCalledTimes(4);
+  });
+});
+
+describe('store.engine', () => {
+  it('is sqlite unless set; postgres needs store.url, named in the error', () => {
+    expect(validate(HubConfigSchema, {}, 'test').store.engine).toBe('sqlite');
+    expect(() => validate(HubConfigSchema, { store: { engine: 'postgres' } }, 'test')).toThrow(/store\.url.*required/);
+    expect(() => validate(HubConfigSchema, { store: { engine: 'mysql' } }, 'test')).toThrow(/store\.engine/);
+    const pg = validate(HubConfigSchema, { store: { engine: 'postgres', url: 'postgres://h/db' } }, 'test');
+    expect(pg.store).toMatchObject({ engine: 'postgres', url: 'postgres://h/db' });
   });
 });

@@ -1,0 +1,73 @@
+import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { PdmError } from '../../../protocol/errors.js';
+
+/** The column type of whole byte strings: journal records, archive lines. */
+type Binary = 'blob' | 'bytea';
+
+/**
+ * The hub's schema, in order; a migration once released is never edited, a change is a new one. Journal records and
+ * archive lines are stored as the file engine writes them (CRC-checked lines), so both engines share the domain code.
+ */
+function migrations(binary: Binary): Record<string, Migration> {
+  const bin = sql.raw(binary);
+  return {
+    '001-store': {
+      async up(db: Kysely<unknown>) {
+        // One row per group commit; `slot` numbers the journal generations (current, previous, older).
+        await db.schema
+          .createTable('journal')
+          .addColumn('id', binary === 'blob' ? 'integer' : 'bigserial', (c) =>
+            binary === 'blob' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
+          .addColumn('slot', 'integer', (c) => c.notNull())
+          .addColumn('data', bin, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('journal_slot').on('journal').columns(['slot', 'id']).execute();
+        await db.schema
+          .createTable('journal_state')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('current', 'integer', (c) => c.notNull())
+          .addColumn('has_older', 'integer', (c) => c.notNull())
+          .execute();
+        await sql`insert into journal_state (id, current, has_older) values (1, 2, 0)`.execute(db);
+        // The archive's bytes by generation and offset, as the file engine's archive file holds them.
+        await db.schema
+          .createTable('archive')
+          .addColumn('gen', 'integer', (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('data', bin, (c) => c.notNull())
+          .addPrimaryKeyConstraint('archive_pk', ['gen', 'at'])
+          .execute();
+        await db.schema
+          .createTable('archive_generation')
+          .addColumn('gen', 'integer', (c) => c.primaryKey())
+          .addColumn('index_data', bin)
+          .execute();
+        // Whole documents: the state snapshot, sessions, training jobs, and what an import did.
+        await db.schema
+          .createTable('document')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+}
+
+class Provider implements MigrationProvider {
+  constructor(private readonly binary: Binary) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.binary);
+  }
+}
+
+/** Brings the database to the newest schema; fails naming the migration that did not apply. */
+export async function migrate(db: Kysely<unknown>, binary: Binary, where: string): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider: new Provider(binary) }).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(before any migration)';
+    throw new PdmError('PDM_ERR_STORE_DATABASE', `${where}: migration ${failed} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,203 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { IdentityStore } from '../../hub/auth/identities.js';
+import type { Inspection } from '../../hub/inspections/records.js';
+import { readStoredState } from '../../hub/store/restore.js';
+import { readStoredSqlite } from '../../hub/store/sql/sqlite-medium.js';
+import { SQLITE_FILE } from '../../hub/store/sql/sqlite.js';
+import type { HubState } from '../../hub/store/state.js';
+import { encode } from '../../protocol/codec.js';
+import { exited } from '../../testkit/processes.js';
+import { anomalyEvent, hubConfig, silent, startTestHub, tempDir } from './hub-helpers.js';
+import type { RunningHub } from '../../hub/hub.js';
+import { Ingest } from '../../hub/mqtt/ingest.js';
+import { HubStore } from '../../hub/store/store.js';
+import { uuidv7 } from '../../protocol/uuid.js';
+
+const ARCHIVING = { archiveClosedAfterMinutes: 0, eventsInMemory: 4 };
+
+/**
+ * A data directory as today's file engine leaves it: closed inspections archived whole, an open one with spilled
+ * events, open ones in the snapshot, and the last changes only in the journal (the hub killed, not stopped).
+ */
+async function fileEngineDir(dir: string, dedupEntries = 0): Promise<void> {
+  const users = await IdentityStore.open(dir);
+  await users.addUser('tina', 'technician', 'correct horse battery');
+  users.close();
+  const tina = { name: 'tina', role: 'technician' as const };
+  const send = async (hub: Pick<RunningHub, 'ingest' | 'store'>, asset: string, events: number) => {
+    const episodeId = anomalyEvent('plant-1', 'x').episodeId;
+    for (let e = 0; e < events; e += 1) {
+      const m = encode(
+        'event',
+        anomalyEvent('plant-1', `pump-${asset.length % 3}`, { asset, severity: 'critical', episodeId }),
+      );
+      await hub.ingest.handle(m.topic, m.payload);
+    }
+    return hub.store.state.inspections.find((i) => i.asset === asset)!.id;
+  };
+  const first = await startTestHub(dir, { store: { engine: 'file', coalesceMs: 2, ...ARCHIVING } });
+  for (let k = 0; k < 12; k += 1) {
+    const id = await send(first, `closed-${k}`, 3);
+    await first.workflow.transition(id, { action: 'false_alarm', note: 'checked' }, tina);
+  }
+  await send(first, 'open-long', 20); // more events than it keeps in memory: the rest spilled to the archive
+  await send(first, 'open-a', 2);
+  for (let i = 0; i < 3; i += 1) await first.store.flush();
+  await first.close(); // a snapshot
+  // Then, as after a kill: a store that journals two more events and is never closed (close() would fold them in).
+  const store = await HubStore.open(dir, { coalesceMs: 2 });
+  const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing: hubConfig(dir).routing });
+  await send({ ingest, store }, 'journal-only', 2);
+  // Dedup entries of ignored events, to make the journal (and so the import) as big as a busy hub's.
+  for (let i = 0; i < dedupEntries; i += 1) {
+    const id = uuidv7();
+    store.state.seenEvents.set(id, 'ignored');
+    store.touch('seen', id);
+  }
+  await store.commit();
+  await store.flush();
+}
+
+/** Every inspection, whole, by id: what the API can show. */
+const byId = (state: HubState): Map<string, Inspection> => new Map(state.inspections.map((i) => [i.id, i]));
+
+/** `pdm hub <args>` in a process of its own, on the shipped config with `dir` as its data directory. */
+function pdmHub(dir: string, ...args: string[]) {
+  const child = spawn(process.execPath, [join('dist', 'cli', 'pdm.js'), 'hub', ...args], {
+    env: { ...process.env, PDM_HUB_DATA_DIR: dir, PDM_HUB_STORE_ENGINE: 'sqlite' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, output: () => out };
+}
+
+const migrate = (dir: string, ...args: string[]) => pdmHub(dir, 'migrate', ...args);
+
+describe('upgrade from the file engine to SQLite', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => cleanup?.());
+
+  it('the first SQLite start imports open, closed, archived and journal-only inspections; the old files are kept aside', async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    await fileEngineDir(tmp.dir);
+    const before = readStoredState(tmp.dir);
+    expect(before.inspections.filter((i) => i.status === 'false_alarm')).toHaveLength(12);
+    expect(before.inspections.find((i) => i.asset === 'open-long')!.events).toHaveLength(20);
+    expect(existsSync(join(tmp.dir, 'inspections.archive'))).toBe(true);
+
+    const hub = await startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2, ...ARCHIVING } });
+    expect(hub.store.health()).toMatchObject({ engine: 'sqlite', ok: true });
+    expect(statSync(join(tmp.dir, SQLITE_FILE)).mode & 0o777).toBe(0o600); // password hashes, sessions
+    const legacy = readdirSync(tmp.dir).filter((n) => n.startsWith('legacy-'));
+    expect(legacy).toHaveLength(1);
+    expect(readdirSync(join(tmp.dir, legacy[0]!))).toEqual(
+      expect.arrayContaining(['state.json', 'state.journal', 'inspections.archive']),
+    );
+    expect(existsSync(join(tmp.dir, 'state.json'))).toBe(false);
+    // Every inspection reads back whole through the new store, archived and spilled ones too.
+    for (const [id, record] of byId(before)) expect(hub.store.wholeInspection(id)).toEqual(record);
+    const m = encode('event', anomalyEvent('plant-1', 'pump-9', { asset: 'after-import', severity: 'critical' }));
+    await hub.ingest.handle(m.topic, m.payload);
+    await hub.close();
+    const after = readStoredSqlite(join(tmp.dir, SQLITE_FILE));
+    expect(after.inspections).toHaveLength(before.inspections.length + 1);
+    // The legacy copy reads as it was: nothing was changed in the old files.
+    expect(readStoredState(join(tmp.dir, legacy[0]!)).inspections).toEqual(before.inspections);
+
+    // A second start imports nothing again; --remove-old deletes the kept files.
+    const again = await startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2 } });
+    expect(again.store.wholeInspection(before.inspections[0]!.id)).toEqual(before.inspections[0]);
+    await again.close();
+    const removed = migrate(tmp.dir, '--remove-old');
+    expect((await exited(removed.child)).code).toBe(0);
+    expect(removed.output()).toContain('removed');
+    expect(readdirSync(tmp.dir).filter((n) => n.startsWith('legacy-'))).toEqual([]);
+  });
+
+  it('an import killed at any point starts over cleanly: the next run finishes it with nothing lost or doubled', async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    await fileEngineDir(tmp.dir, 200_000);
+    const before = readStoredState(tmp.dir);
+    // First a kill as soon as the import writes to hub.db's WAL: mid-copy (or mid-check), never before it started.
+    const wal = join(tmp.dir, `${SQLITE_FILE}-wal`);
+    const early = migrate(tmp.dir);
+    while (early.child.exitCode === null && !(existsSync(wal) && statSync(wal).size > 1_000_000))
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    early.child.kill('SIGKILL');
+    expect((await exited(early.child)).signal).toBe('SIGKILL');
+    expect(existsSync(join(tmp.dir, 'state.json'))).toBe(true); // the old files untouched
+    // Then kills at growing delays: before, during and after the copy's transaction.
+    for (const delay of [300, 600, 900, 1200]) {
+      const run = migrate(tmp.dir);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      run.child.kill('SIGKILL');
+      const { signal, code } = await exited(run.child);
+      if (signal !== 'SIGKILL') {
+        expect(code, run.output()).toBe(0);
+        break;
+      }
+    }
+    const last = migrate(tmp.dir);
+    expect((await exited(last.child)).code, last.output()).toBe(0);
+    expect(last.output()).toMatch(/import done/);
+    const after = readStoredSqlite(join(tmp.dir, SQLITE_FILE));
+    expect(byId(after)).toEqual(byId(before));
+    expect(after.seenEvents.size).toBe(before.seenEvents.size);
+    expect(existsSync(join(tmp.dir, 'state.json'))).toBe(false);
+  });
+
+  it('refuses to import into a database that already holds a hub, naming both', async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    const fresh = await startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2 } });
+    const m = encode('event', anomalyEvent('plant-1', 'pump-1', { severity: 'critical' }));
+    await fresh.ingest.handle(m.topic, m.payload);
+    await fresh.close();
+    const old = await tempDir();
+    await fileEngineDir(old.dir);
+    for (const name of readdirSync(old.dir).filter((n) => n.startsWith('state.') || n.startsWith('inspections.')))
+      await copyFile(join(old.dir, name), join(tmp.dir, name));
+    await old.cleanup();
+    await expect(startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2 } })).rejects.toThrow(
+      /hub\.db already holds a hub's state and .* also holds the file engine's/,
+    );
+    expect(readStoredSqlite(join(tmp.dir, SQLITE_FILE)).inspections).toHaveLength(1);
+  });
+});
+
+describe('pdm hub backup', () => {
+  it('copies the database while the hub runs, checked, 0600; refuses to overwrite an existing file', async () => {
+    const tmp = await tempDir();
+    try {
+      const hub = await startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2 } });
+      const m = encode('event', anomalyEvent('plant-1', 'pump-1', { severity: 'critical' }));
+      await hub.ingest.handle(m.topic, m.payload);
+      await hub.store.flush();
+      const target = join(tmp.dir, 'copy.db');
+      const run = async (file: string) => {
+        const backup = pdmHub(tmp.dir, 'backup', file);
+        return { code: (await exited(backup.child)).code, out: backup.output() };
+      };
+      const first = await run(target); // the hub still runs
+      expect(first.code, first.out).toBe(0);
+      expect(statSync(target).mode & 0o777).toBe(0o600);
+      expect(readStoredSqlite(target).inspections.map((i) => i.id)).toEqual(
+        hub.store.state.inspections.map((i) => i.id),
+      );
+      const again = await run(target);
+      expect(again.code).not.toBe(0);
+      expect(again.out).toMatch(/copy\.db exists; choose a new file name \[PDM_ERR_BACKUP_TARGET\]/);
+      await hub.close();
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+});
