@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
-import { ModelRegistry } from '../../hub/registry/registry.js';
 import type { RolloutState } from '../../hub/registry/rollout.js';
+import { readModel } from '../../models/artifacts.js';
+import { encodeBundle } from '../../models/bundle.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { apiCall, exited, hubEnv, loginSession, startPdm, type HubReady } from '../../testkit/processes.js';
@@ -26,6 +26,7 @@ const dir = mkdtempSync(join(tmpdir(), 'pdm-e2e-approval-'));
 const SITE = 'plant-r';
 const [CANARY, REST] = [`${SITE}/pump-r1`, `${SITE}/pump-r2`];
 const MODEL = 'pump-vibration-pca 1.0.0';
+const CARD = fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url));
 const PASSWORDS = { sam: 'approval-sam-pass-1', sue: 'approval-sue-pass-1', vic: 'approval-vic-pass-1' };
 
 let hub: ChildProcess | undefined;
@@ -57,15 +58,13 @@ beforeAll(async () => {
   await identities.addUser('sam', 'supervisor', PASSWORDS.sam);
   await identities.addUser('sue', 'supervisor', PASSWORDS.sue);
   await identities.addUser('vic', 'viewer', PASSWORDS.vic);
-  new ModelRegistry({
-    dir: join(dir, 'hub', 'registry'),
-    publish: async () => undefined,
-    logger: pino({ level: 'silent' }),
-  }).addFromCard(fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url)));
   const hubYaml = join(dir, 'hub.yaml');
   writeFileSync(hubYaml, 'rollouts:\n  approvals: 2\n');
   ({ child: hub, ready } = await startPdm<HubReady>(['hub', '--config', hubYaml], hubEnv(join(dir, 'hub'))));
   samApi = await loginSession(ready.httpUrl, 'sam', PASSWORDS.sam);
+  // The version to roll out, uploaded as a supervisor would (the hub signs it).
+  const upload = await asSam('/api/models', JSON.parse(encodeBundle(readModel(CARD)).toString('utf8')));
+  expect(upload.status).toBe(201);
   // Two devices that report in (so the rollout form lists them) and then stay quiet: neither applies a model.
   for (const key of [CANARY, REST]) {
     const device = key.split('/')[1]!;
@@ -83,11 +82,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  for (const client of devices) await client.endAsync();
-  if (hub && hub.exitCode === null) {
-    hub.kill('SIGKILL');
-    await exited(hub);
-  }
+  await Promise.all(devices.map((client) => client.endAsync()));
+  hub?.kill('SIGKILL');
+  if (hub) await exited(hub);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -104,7 +101,10 @@ describe.skipIf(!withChromium)('approving a rollout on the Models page (rollouts
     await sam.getByLabel(`Role of ${CANARY} in the rollout`).selectOption('canary');
     await sam.getByLabel(`Role of ${REST} in the rollout`).selectOption('rest');
     await sam.getByRole('button', { name: 'Start rollout' }).click();
-    await sam.getByRole('status').filter({ hasText: `Rollout of ${MODEL} proposed` }).waitFor();
+    await sam
+      .getByRole('status')
+      .filter({ hasText: `Rollout of ${MODEL} proposed` })
+      .waitFor();
     expect(await stageOf(sam).getAttribute('data-stage')).toBe('pending_approval');
     expect(await stageOf(sam).textContent()).toContain(
       `${MODEL}: waiting for a second supervisor's approval, started by sam`,
@@ -115,7 +115,7 @@ describe.skipIf(!withChromium)('approving a rollout on the Models page (rollouts
     const samUpdates = Number((await sam.locator('main').getAttribute('data-updates')) ?? 0);
 
     const vic = await modelsAs('vic');
-    await expect.poll(() => stageOf(vic).textContent()).toContain('started by sam');
+    await expect.poll(() => stageOf(vic).textContent(), { timeout: 15_000 }).toContain('started by sam');
     expect(await approveButton(vic).count()).toBe(0);
     expect(await vic.getByRole('button', { name: /Abort/ }).count()).toBe(0);
     await vic.close();
@@ -132,8 +132,8 @@ describe.skipIf(!withChromium)('approving a rollout on the Models page (rollouts
     expect(await asSam('/api/rollouts').then((r) => r.json())).toMatchObject([{ stage: 'pending_approval' }]);
     await confirm.getByRole('button', { name: `Approve ${MODEL}` }).click();
 
-    await sue.getByRole('status').filter({ hasText: `Rollout of ${MODEL} approved` }).waitFor();
-    expect(await stageOf(sue).getAttribute('data-stage')).toBe('canary');
+    // What lasts, not the notice: the live redraw that follows at once may replace the page before it is read.
+    await expect.poll(() => stageOf(sue).getAttribute('data-stage'), { timeout: 30_000 }).toBe('canary');
     expect(await sue.getByText('Approved by sue (started by sam).').count()).toBe(1);
     expect(await sue.getByRole('list', { name: 'Rollout steps' }).textContent()).toContain(
       'approved: by sue (started by sam)',
