@@ -109,6 +109,7 @@ export const api = {
   rollouts: () => call<Rollout[]>('GET', '/api/rollouts'),
   startRollout: (model: ModelRef, canaries: string[], rest: string[]) =>
     call<Rollout>('POST', '/api/rollouts', { modelId: model.modelId, version: model.version, canaries, rest }),
+  approveRollout: (id: string) => call<Rollout>('POST', `/api/rollouts/${encodeURIComponent(id)}/approve`, {}),
   abortRollout: (id: string, reason: string) =>
     call<Rollout>('POST', `/api/rollouts/${encodeURIComponent(id)}/abort`, { reason }),
   webhooks: () => call<Webhooks>('GET', '/api/webhooks'),

@@ -1,12 +1,11 @@
 import { api, type Device, type ModelEntry, type ModelRef, type Rollout, type TrainingJob } from '../api.js';
 import { ago, h, replace } from '../dom.js';
-
-const ref = (m: ModelRef | undefined): string => (m ? `${m.modelId} ${m.version}` : 'shipped model');
-const isActive = (r: Rollout): boolean => r.stage === 'canary' || r.stage === 'fleet';
+import { ref, rolloutView, type RolloutActions } from './rollouts.js';
 
 /**
  * Registered versions, which device runs which, rollouts step by step; a supervisor can abort a running rollout (its
- * devices go back to their previous model) or roll any registered version out, e.g. an older one to roll back.
+ * devices go back to their previous model), approve one another supervisor started (rollouts.approvals: 2) or roll any
+ * registered version out, e.g. an older one to roll back.
  */
 export async function modelsPage(): Promise<HTMLElement> {
   const root = h('main', {});
@@ -19,11 +18,25 @@ export async function modelsPage(): Promise<HTMLElement> {
       api.trainingJobs(),
     ]);
     const supervisor = me?.role === 'supervisor';
-    const act = (work: () => Promise<unknown>, done: string) => () =>
-      void work().then(
-        () => draw(done),
-        (error: Error) => draw(`Failed: ${error.message}`),
-      );
+    const act =
+      <T>(work: () => Promise<T>, done?: string | ((result: T) => string)) =>
+      () =>
+        void work().then(
+          (result) => draw(typeof done === 'function' ? done(result) : done),
+          (error: Error) => draw(`Failed: ${error.message}`),
+        );
+    const actions: RolloutActions = {
+      abort: (r) =>
+        act(
+          () => api.abortRollout(r.id, 'aborted from the dashboard'),
+          r.stage === 'pending_approval'
+            ? `Rollout of ${ref(r.model)} aborted before any device got it.`
+            : 'Rollout aborted; its devices go back to their previous model.',
+        ),
+      approve: (r) =>
+        act(() => api.approveRollout(r.id), `Rollout of ${ref(r.model)} approved; its canaries get it now.`),
+      cancel: act(async () => undefined),
+    };
     replace(
       root,
       h('h1', {}, 'Models'),
@@ -35,16 +48,7 @@ export async function modelsPage(): Promise<HTMLElement> {
         { 'aria-label': 'Rollouts' },
         h('h2', {}, 'Rollouts'),
         rollouts.length === 0 ? h('p', {}, 'No rollouts yet.') : null,
-        ...[...rollouts]
-          .reverse()
-          .map((r) =>
-            rolloutView(r, supervisor, (id) =>
-              act(
-                () => api.abortRollout(id, 'aborted from the dashboard'),
-                'Rollout aborted; its devices go back to their previous model.',
-              ),
-            ),
-          ),
+        ...[...rollouts].reverse().map((r) => rolloutView(r, me, actions)),
       ),
       trainingView(jobs),
       supervisor
@@ -54,7 +58,13 @@ export async function modelsPage(): Promise<HTMLElement> {
         : null,
       supervisor && registry.models.length > 0
         ? rolloutForm(registry.models, devices, (model, canaries, rest) =>
-            act(() => api.startRollout(model, canaries, rest), `Rollout of ${ref(model)} started.`)(),
+            act(
+              () => api.startRollout(model, canaries, rest),
+              (r: Rollout) =>
+                r.stage === 'pending_approval'
+                  ? `Rollout of ${ref(model)} proposed: it waits until another supervisor approves it.`
+                  : `Rollout of ${ref(model)} started.`,
+            )(),
           )
         : null,
     );
@@ -117,58 +127,6 @@ function versionsTable(models: ModelEntry[]): HTMLElement {
       ),
     ),
   );
-}
-
-function rolloutView(r: Rollout, supervisor: boolean, abort: (id: string) => () => void): HTMLElement {
-  const applied = r.devices.filter((d) => d.status === 'applied').length;
-  return h(
-    'article',
-    { class: 'rollout', 'aria-label': `Rollout of ${ref(r.model)}` },
-    h(
-      'h3',
-      { 'data-stage': r.stage },
-      `${ref(r.model)}: ${stageWords(r)}`,
-      ` (${applied} of ${r.devices.length} applied, started ${ago(r.startedAt)})`,
-    ),
-    r.reason ? h('p', {}, `Reason: ${r.reason}`) : null,
-    h(
-      'table',
-      { class: 'list', 'aria-label': 'Devices in this rollout' },
-      h('thead', {}, h('tr', {}, ...['Device', 'Group', 'Status', 'Previous', 'Reason'].map((t) => h('th', {}, t)))),
-      h(
-        'tbody',
-        {},
-        ...r.devices.map((d) =>
-          h(
-            'tr',
-            {},
-            h('td', {}, `${d.site}/${d.device}`),
-            h('td', {}, d.group),
-            h('td', {}, d.status),
-            h('td', {}, ref(d.previous)),
-            h('td', {}, d.reason ?? ''),
-          ),
-        ),
-      ),
-    ),
-    h(
-      'ol',
-      { 'aria-label': 'Rollout steps' },
-      ...r.steps.map((s) =>
-        h('li', {}, `${new Date(s.at).toLocaleTimeString()} ${s.step}${s.detail ? `: ${s.detail}` : ''}`),
-      ),
-    ),
-    supervisor && isActive(r) ? h('button', { type: 'button', onclick: abort(r.id) }, 'Abort and roll back') : null,
-  );
-}
-
-/** The stage in words; a rollout failed on its time limit says so: "failed: not applied within 10 min". */
-function stageWords(r: Rollout): string {
-  const stage = r.stage.replace('_', ' ');
-  if (r.stage !== 'failed' || !/did not apply/.test(r.reason ?? '')) return stage;
-  const ms = r.policy.applyTimeoutMs ?? 600_000;
-  const limit = ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${Math.round(ms / 1000)} s`;
-  return `failed: not applied within ${limit}`;
 }
 
 function rolloutForm(
