@@ -140,11 +140,9 @@ export async function createHub(
   });
   const models = createHubRegistry({
     dataDir,
-    // A manifest sent (a rollout's step, a rollback on its time limit or an abort) changes what the Models page shows.
-    publish: (...args) => {
-      live.publish('models');
-      return publish(...args);
-    },
+    publish,
+    // A rollout proposed, approved, stepped or aborted changes what every open Models page shows.
+    onChange: () => live.publish('models'),
     inspections: (site, device, from, to) => store.inspectionsOf(site, device, from, to),
     logger: logger.child({ component: 'registry' }),
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,

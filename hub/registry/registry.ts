@@ -48,6 +48,8 @@ export interface RegistryDeps {
   approvals?: 1 | 2;
   /** ONNX operators a version may use; default DEFAULT_ALLOWED_OPERATORS (models/onnx/operators.ts). */
   allowedOperators?: OperatorPolicy;
+  /** Told after a rollout's record changed (proposed, approved, a step, aborted): the Models page redraws. */
+  onChange?: () => void;
   logger: Logger;
 }
 
@@ -172,7 +174,6 @@ export class ModelRegistry {
     const problem = planProblem(plan);
     if (problem) throw new PdmError('PDM_ERR_ROLLOUT', problem);
     const t = startRollout(plan, this.now(), { by, approval });
-    this.state.rollouts.push(t.state);
     await this.apply(t);
     return t.state;
   }
@@ -268,11 +269,13 @@ export class ModelRegistry {
 
   private async apply(t: Transition): Promise<void> {
     const i = this.state.rollouts.findIndex((r) => r.id === t.state.id);
-    const changed = this.state.rollouts[i] !== t.state;
-    this.state.rollouts[i] = t.state;
+    const changed = this.state.rollouts[i] !== t.state; // a new rollout too (i = -1)
+    if (i < 0) this.state.rollouts.push(t.state);
+    else this.state.rollouts[i] = t.state;
     // Persist before publishing: after a crash the record says at least as much as the devices were told.
     if (changed || t.effects.length) this.persist();
     for (const effect of t.effects) await this.carryOut(effect);
+    if (changed || t.effects.length) this.deps.onChange?.();
     if (changed) {
       const last = t.state.steps.at(-1);
       const fields = { rollout: t.state.id, stage: t.state.stage, step: last?.step, detail: last?.detail };

@@ -54,6 +54,7 @@ export function createHubRegistry(opts: {
   approvals?: 1 | 2;
   /** The hub's `registry.allowedOperators`; unset = the default allow-list. */
   allowedOperators?: OperatorPolicy | undefined;
+  onChange?: () => void;
 }): HubRegistry {
   const registry = new ModelRegistry({
     dir: join(opts.dataDir, 'registry'),
@@ -61,6 +62,7 @@ export function createHubRegistry(opts: {
     countAlarms: countAlarmsIn(opts.inspections),
     logger: opts.logger,
     ...(opts.allowedOperators ? { allowedOperators: opts.allowedOperators } : {}),
+    ...(opts.onChange ? { onChange: opts.onChange } : {}),
     ...(opts.approvals ? { approvals: opts.approvals } : {}),
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
   });
