@@ -68,8 +68,10 @@ const walk = (dir) => {
   }
 };
 walk("node_modules");
+// Prebuilt packages for the other C library (libsql ships -gnu and -musl; npm installs both) are skipped here.
+const other = process.report.getReport().header.glibcVersionRuntime ? /-musl[a-z]*$/ : /-gnu[a-z]*$/;
 let bad = 0;
-for (const name of [...found].sort()) {
+for (const name of [...found].sort().filter((n) => !other.test(n))) {
   try { require(name); } catch (error) {
     bad++;
     console.error(`native addon ${name} does not load on Node ${process.version}: ${error.message.split("\n")[0]}`);
