@@ -28,13 +28,16 @@ run_line() {
   "$@" 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
   local took=$(($(date +%s) - start))
-  local totals
+  local totals failures
   totals=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ +Tests +[0-9]' | tail -1 | sed -E 's/^ +Tests +//')
+  # The failed tests by name, so the summary (the part of a long log that is read) says what to look at.
+  failures=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ *FAIL +' | sed -E 's/^ *FAIL +/  failed: /' | sort -u | head -20)
   rm -f "$log"
   if [ "$status" -eq 0 ]; then
     summary+=("$label: passed in ${took} s (${totals:-no vitest totals})")
   else
     summary+=("$label: FAILED (exit $status) in ${took} s (${totals:-no vitest totals})")
+    [ -n "$failures" ] && summary+=("$failures")
     failed=1
   fi
 }

@@ -201,10 +201,8 @@ export async function createHub(
       drift.observe(msg);
       models.handleTelemetry(msg);
     },
-    onModelAck: async (ack) => {
-      await models.handleAck(ack);
-      live.publish('models');
-    },
+    // The registry tells the live stream (its onChange) when an ack changes a rollout or what a device runs.
+    onModelAck: (ack) => models.handleAck(ack),
   });
   registerHubMetrics(metrics.registry, {
     store,

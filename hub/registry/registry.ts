@@ -191,15 +191,22 @@ export class ModelRegistry {
 
   /** Called by ingest for every valid `model/ack`. */
   async handleAck(ack: ModelAckMessage): Promise<void> {
+    let deployedChanged = false;
     if (ack.result === 'applied') {
       // The version names the model only together with the rollout that sent it (its model, or a rollback target).
       const r = this.active() ?? this.state.rollouts.at(-1);
       const ref = [r?.model, ...(r?.devices.map((d) => d.previous) ?? [])].find((m) => m?.version === ack.version);
+      const before = this.state.deployed[deviceKey(ack)];
       if (ref) this.state.deployed[deviceKey(ack)] = ref;
+      deployedChanged = !!ref && (before?.modelId !== ref.modelId || before.version !== ref.version);
     }
     const current = this.active();
-    if (!current) return this.persist();
-    await this.apply(
+    if (!current) {
+      this.persist();
+      if (deployedChanged) this.deps.onChange?.();
+      return;
+    }
+    const notified = await this.apply(
       onAck(
         current,
         {
@@ -212,6 +219,8 @@ export class ModelRegistry {
         this.now(),
       ),
     );
+    // What a device runs is on the Models page too: one change told once, whichever part of the record moved.
+    if (deployedChanged && !notified) this.deps.onChange?.();
   }
 
   /**
@@ -267,7 +276,8 @@ export class ModelRegistry {
     return this.state.rollouts.find((r) => r.stage === 'canary' || r.stage === 'fleet');
   }
 
-  private async apply(t: Transition): Promise<void> {
+  /** Records a transition and carries out its effects; true when it told `onChange`. */
+  private async apply(t: Transition): Promise<boolean> {
     const i = this.state.rollouts.findIndex((r) => r.id === t.state.id);
     const changed = this.state.rollouts[i] !== t.state; // a new rollout too (i = -1)
     if (i < 0) this.state.rollouts.push(t.state);
@@ -282,6 +292,7 @@ export class ModelRegistry {
       if (t.state.stage === 'failed' || last?.step === 'ack-timeout') this.deps.logger.warn(fields, 'rollout step');
       else this.deps.logger.info(fields, 'rollout step');
     }
+    return changed || t.effects.length > 0;
   }
 
   private async carryOut(effect: Effect): Promise<void> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../hub/registry/registry.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { silent } from '../integration/hub-helpers.js';
 
 const CARD = fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url));
@@ -39,5 +40,12 @@ describe('the registry tells of every change to a rollout', () => {
     const second = await registry.start({ model: { modelId, version }, canaries }, 'sam');
     const approved = await registry.approve(second.id, 'sue');
     expect([approved.stage, published.length, changes]).toEqual(['canary', 1, 4]);
+
+    // The canary's ack changes the rollout and what c1 runs: told once. The same ack again changes nothing.
+    const envelopes = createEnvelopeFactory({ site: 's', device: 'c1' });
+    await registry.handleAck({ ...envelopes.next(), version, result: 'applied' });
+    expect([registry.deployed()['s/c1']?.version, changes]).toEqual([version, 5]);
+    await registry.handleAck({ ...envelopes.next(), version, result: 'applied' });
+    expect(changes).toBe(5);
   });
 });
