@@ -43,3 +43,23 @@ export function median(values: number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+/**
+ * Times a baseline and a candidate in `rounds` rounds, which one goes first alternating, so a shared machine's swings
+ * fall on both alike; `between` runs after each candidate (a flush the candidate owes).
+ */
+export async function alternatingRounds(
+  rounds: number,
+  baseline: () => number | Promise<number>,
+  candidate: () => number | Promise<number>,
+  between?: () => Promise<void>,
+): Promise<{ baseline: number[]; candidate: number[] }> {
+  const runs = { baseline: [] as number[], candidate: [] as number[] };
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2) runs.baseline.push(await baseline());
+    runs.candidate.push(await candidate());
+    await between?.();
+    if (round % 2 === 0) runs.baseline.push(await baseline());
+  }
+  return runs;
+}

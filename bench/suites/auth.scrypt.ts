@@ -1,5 +1,5 @@
 import { DEVICE_SCRYPT, hashSecret, newSecret, PASSWORD_SCRYPT, verifySecret } from '../../hub/auth/secrets.js';
-import { median, type Report } from '../result.js';
+import { alternatingRounds, median, type Report } from '../result.js';
 
 const ROUNDS = Number(process.env.PDM_BENCH_SCRYPT_ROUNDS ?? 5);
 
@@ -16,12 +16,11 @@ async function timedCheck(stored: string, secret: string): Promise<number> {
 export async function run(report: Report): Promise<void> {
   const secret = newSecret();
   const [person, device] = await Promise.all([hashSecret(secret, PASSWORD_SCRYPT), hashSecret(secret, DEVICE_SCRYPT)]);
-  const personRuns: number[] = [];
-  const deviceRuns: number[] = [];
-  for (let i = 0; i < ROUNDS; i += 1) {
-    personRuns.push(await timedCheck(person, secret));
-    deviceRuns.push(await timedCheck(device, secret));
-  }
+  const { baseline: deviceRuns, candidate: personRuns } = await alternatingRounds(
+    ROUNDS,
+    () => timedCheck(device, secret),
+    () => timedCheck(person, secret),
+  );
   const ms = (x: number) => Number(x.toFixed(1));
   report({
     bench: 'auth.scrypt',

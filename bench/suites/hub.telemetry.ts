@@ -16,7 +16,7 @@ import { trainFromTelemetry } from '../../hub/training/train.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import { median, type Report } from '../result.js';
+import { alternatingRounds, median, type Report } from '../result.js';
 
 const silent = pino({ level: 'silent' });
 const FEATURES = 20;
@@ -77,15 +77,13 @@ async function ingestOverhead(dir: string, report: Report): Promise<void> {
     for (const p of payloads) await ingest.handle(p.topic, p.payload);
     return performance.now() - start;
   };
-  const without: number[] = [];
-  const withLog: number[] = [];
   // Alternating rounds, the median of each: on a shared machine single rounds swing by ±30 %.
-  for (let round = 0; round < 7; round++) {
-    if (round % 2) without.push(await time(false));
-    withLog.push(await time(true));
-    await log.flush();
-    if (round % 2 === 0) without.push(await time(false));
-  }
+  const { baseline: without, candidate: withLog } = await alternatingRounds(
+    7,
+    () => time(false),
+    () => time(true),
+    () => log.flush(),
+  );
   const perMsg = (ms: number) => Number(((ms * 1000) / INGEST_MESSAGES).toFixed(2));
   report({
     bench: 'hub.telemetry',
@@ -116,7 +114,7 @@ async function ingestOverhead(dir: string, report: Report): Promise<void> {
 }
 
 /** What keeping feature trends adds to each telemetry message: the score history alone against it with the trends. */
-function featureTrendCost(report: Report): void {
+async function featureTrendCost(report: Report): Promise<void> {
   const messages = Array.from({ length: INGEST_MESSAGES }, (_, i) =>
     message(`dev-${i % 50}`, 1_700_000_000_000 + i * 500),
   );
@@ -131,13 +129,11 @@ function featureTrendCost(report: Report): void {
     }
     return performance.now() - start;
   };
-  const without: number[] = [];
-  const withTrends: number[] = [];
-  for (let round = 0; round < 7; round++) {
-    if (round % 2) without.push(time(false));
-    withTrends.push(time(true));
-    if (round % 2 === 0) without.push(time(false));
-  }
+  const { baseline: without, candidate: withTrends } = await alternatingRounds(
+    7,
+    () => time(false),
+    () => time(true),
+  );
   const perMsg = (ms: number) => Number(((ms * 1000) / INGEST_MESSAGES).toFixed(3));
   report({
     bench: 'hub.telemetry',
@@ -203,7 +199,7 @@ export async function run(report: Report): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'pdm-bench-telemetry-'));
   try {
     await ingestOverhead(dir, report);
-    featureTrendCost(report);
+    await featureTrendCost(report);
     await trainingTime(dir, report);
   } finally {
     await rm(dir, { recursive: true, force: true });
