@@ -8,12 +8,15 @@
 # line; the probe below loads each one on each line and fails, naming the addon, if that ever stops being true.
 #
 # Environment: PDM_NODE_LINES (default "22 24"), PDM_NODE_LINE_SUITES (default "test/unit test/contracts
-# test/integration"; "all" runs every vitest suite), PDM_NODE_DIR (where the binaries go; default in ~/.cache).
+# test/integration"; "all" runs every vitest suite), PDM_NODE_DIR (where the binaries go; default in ~/.cache),
+# PDM_NODE_LINE_SKIP (a test-name pattern the other lines leave to the machine's line; default the PostgreSQL cases:
+# the server is the same program and pg is plain JavaScript, and they cost two minutes a line).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 lines=(${PDM_NODE_LINES:-22 24})
 suites=(${PDM_NODE_LINE_SUITES:-test/unit test/contracts test/integration})
+skip=${PDM_NODE_LINE_SKIP-PostgreSQL|postgres}
 [ "${suites[*]}" = all ] && suites=()
 node_dir="${PDM_NODE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-pdm/node}"
 summary=()
@@ -103,11 +106,15 @@ for major in "${lines[@]}"; do
     continue
   fi
   version=$("$bin/node" --version)
-  echo "== Node $version: native addons, then vitest run ${suites[*]:-(every suite)}"
+  filter=()
+  [ -n "$skip" ] && filter=(-t "^(?!.*($skip)).*")
+  what="vitest run ${suites[*]:-(every suite)}"
+  [ -n "$skip" ] && what+=" (tests named /$skip/ on the machine's line only)"
+  echo "== Node $version: native addons, then $what"
   # The line's bin first on PATH: vitest's workers and every `node` a test starts are this Node.
-  run_line "Node $version: vitest run ${suites[*]:-(every suite)}" \
+  run_line "Node $version: $what" \
     env PATH="$bin:$PATH" bash -c 'node -e "$1" && node node_modules/vitest/vitest.mjs run "${@:2}"' _ \
-    "$native_probe" "${suites[@]}"
+    "$native_probe" "${filter[@]}" "${suites[@]}"
 done
 
 echo
