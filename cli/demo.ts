@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadScenario } from '../config/index.js';
+import { loadHubConfig, loadScenario } from '../config/index.js';
 import { IdentityStore } from '../hub/auth/identities.js';
 import { HUB_NODE_FLAGS, HUB_RUNTIME_ENV } from '../hub/runtime-settings.js';
 import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../agent/runtime-settings.js';
@@ -94,7 +94,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   };
 
   // Devices must be provisioned to connect: give each machine of the fleet its credentials before anything starts.
-  const identities = await IdentityStore.open(join(opts.dataDir, 'hub'));
+  // At the hub's configured cost, so the hub's first login of these users verifies them without a rehash.
+  const { passwordScrypt } = loadHubConfig(opts.hubConfig).auth;
+  const identities = await IdentityStore.open(join(opts.dataDir, 'hub'), { passwordScrypt });
   const secrets = new Map<string, string>();
   for (const machine of scenario.machines) {
     secrets.set(machine.id, (await identities.addDevice(machine.site, machine.id)).secret);

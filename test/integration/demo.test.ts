@@ -32,8 +32,8 @@ const alive = (pid: number) => {
 
 describe('pdm demo', () => {
   const title =
-    'prints the API URL and a technician, shows the fault as an inspection within 30 s and as health alarm ' +
-    'within 90 s, outlives one agent, stops cleanly on SIGINT';
+    'prints the API URL and a technician within 30 s, then shows the fault as an inspection within 30 s and as ' +
+    'health alarm within 90 s, outlives one agent, stops cleanly on SIGINT';
   it(
     title,
     async () => {
@@ -55,6 +55,10 @@ describe('pdm demo', () => {
           'the inspections URL',
           async () => /inspections: (?:curl -b jar )?(http:\/\/\S+)/.exec(stdout)?.[1],
         );
+        // From here the agents start: the times below are the demo's (its "[+Ns]"), not the machine's start-up of
+        // four Node processes, which a loaded CI machine stretches.
+        const ready = Date.now();
+        expect(ready - started).toBeLessThan(30_000);
         const password = /"username":"demo","password":"([^"]+)"/.exec(stdout)?.[1];
         expect(password).toBeDefined();
         const cookie = await login(new URL(url).origin, 'demo', password!);
@@ -66,7 +70,7 @@ describe('pdm demo', () => {
           },
           30_000,
         );
-        expect(Date.now() - started).toBeLessThan(30_000);
+        expect(Date.now() - ready).toBeLessThan(30_000);
         expect(inspections.find((i) => i.device === 'pump-001')).toMatchObject({ status: 'open', site: 'plant-1' });
         // pump-003 is healthy: no false alarm.
         expect(inspections.some((i) => i.device === 'pump-003')).toBe(false);
@@ -83,9 +87,9 @@ describe('pdm demo', () => {
             const state = (d: string) => devices.find((x) => x.device === d)?.health.state;
             return state('pump-001') === 'alarm' && state('pump-003') === 'healthy' ? devices : undefined;
           },
-          Math.max(1000, 90_000 - (Date.now() - started)),
+          Math.max(1000, 90_000 - (Date.now() - ready)),
         );
-        expect(Date.now() - started).toBeLessThan(90_000);
+        expect(Date.now() - ready).toBeLessThan(90_000);
         expect(health.find((d) => d.device === 'pump-001')!.health.reason).toMatch(/vibration energy [\d.]+× normal/);
 
         // The technician the demo created can log in and take the alarm on.
