@@ -4,6 +4,7 @@ import { hashParams } from '../../hub/auth/secrets.js';
 import { loginFrom } from '../support/login-from.js';
 import { connackFor } from '../support/raw-mqtt.js';
 import { startTestHub, tempDir } from './hub-helpers.js';
+import { waitFor } from '../../testkit/processes.js';
 
 const ATTACKER = '127.0.0.2';
 const OWNER = '127.0.0.1';
@@ -19,6 +20,24 @@ async function timed<T>(order: string[], name: string, fn: () => Promise<T>): Pr
   order.push(name);
   return { value, ms: performance.now() - t };
 }
+
+/** Counts the hub's finished checks of `method` (the failure is recorded right after one), calling through. */
+function countChecks(identities: IdentityStore, method: 'verifyDevice' | 'verifyUser'): () => number {
+  let done = 0;
+  const check = identities[method].bind(identities) as (...args: unknown[]) => Promise<unknown>;
+  Object.assign(identities, {
+    [method]: async (...args: unknown[]) => {
+      const result = await check(...args);
+      done += 1;
+      return result;
+    },
+  });
+  return () => done;
+}
+
+/** Until the hub has checked `n` tries: a fixed pause is too short on a loaded machine, where scrypt is slow. */
+const checked = (count: () => number, n: number) =>
+  waitFor(`the hub to have checked ${n} tries`, async () => (count() >= n ? true : undefined));
 
 describe('login slow-down before the lockout, and scrypt rehash on login (issue 21)', () => {
   /** What each test started, stopped in reverse order after it. */
@@ -42,11 +61,12 @@ describe('login slow-down before the lockout, and scrypt rehash on login (issue 
     const { hub, device } = await setup({ slowDown: SLOW });
     const guess = (password: string, from = ATTACKER) =>
       connackFor(hub.mqttPort, { clientId: DEVICE, username: DEVICE, password }, from);
+    const checks = countChecks(hub.identities, 'verifyDevice');
     expect(await guess('guess-1')).toBe(CONNACK.badCredentials);
     const order: string[] = [];
     // The second failure answers after 2.5 s; meanwhile the attacker tries again, and the device logs in from home.
     const slowed = timed(order, 'slowed', () => guess('guess-2'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await checked(checks, 2);
     const parallel = await timed(order, 'parallel', () => guess(device.secret));
     const owner = await timed(order, 'owner', () => guess(device.secret, OWNER));
     const second = await slowed;
@@ -66,10 +86,11 @@ describe('login slow-down before the lockout, and scrypt rehash on login (issue 
 
   it('HTTP: past the first failures the 401 waits; a parallel try gets 429; the user elsewhere is not slowed', async () => {
     const { hub } = await setup({ slowDown: SLOW });
+    const checks = countChecks(hub.identities, 'verifyUser');
     expect(await loginFrom(hub.httpPort, ATTACKER, 'alice', 'wrong-password-1')).toBe(401);
     const order: string[] = [];
     const slowed = timed(order, 'slowed', () => loginFrom(hub.httpPort, ATTACKER, 'alice', 'wrong-password-2'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await checked(checks, 2);
     const parallel = await timed(order, 'parallel', () =>
       loginFrom(hub.httpPort, ATTACKER, 'alice', 'correct-horse-battery'),
     );
