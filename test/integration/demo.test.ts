@@ -54,6 +54,7 @@ describe('pdm demo', () => {
         const url = await waitFor(
           'the inspections URL',
           async () => /inspections: (?:curl -b jar )?(http:\/\/\S+)/.exec(stdout)?.[1],
+          30_000,
         );
         // From here the agents start: the times below are the demo's (its "[+Ns]"), not the machine's start-up of
         // four Node processes, which a loaded CI machine stretches.
