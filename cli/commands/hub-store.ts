@@ -48,12 +48,18 @@ async function migrationOf(
       `pdm hub migrate --from-sqlite copies into PostgreSQL, not store.engine ${cfg.store.engine}: ` +
         'set store.engine: postgres and store.url first',
     );
-  const { file } = sqliteOf(configFile, 'pdm hub migrate');
+  if (cfg.store.engine === 'file')
+    throw new PdmError(
+      'PDM_ERR_CONFIG_INVALID',
+      'pdm hub migrate imports into a database, and store.engine is file: set store.engine: sqlite, or postgres ' +
+        'with store.url',
+    );
+  const file = join(dataDir, SQLITE_FILE);
   await prepareSqlite(file);
   return { dataDir, target: sqliteTarget(file), fromSqlite: undefined };
 }
 
-/** `pdm hub backup` and `pdm hub migrate`: the SQLite engine's operations (docs/operations.md). */
+/** `pdm hub backup` (SQLite) and `pdm hub migrate` (into SQLite or PostgreSQL): docs/operations.md. */
 export function registerHubStore(hub: Command, configOption: readonly [string, string, string]): void {
   hub
     .command('backup <file>')
