@@ -20,6 +20,11 @@ export const ERROR_CATALOG = {
     status: 500,
     retryable: false,
   },
+  PDM_ERR_STORE_NOT_EMPTY: {
+    message: 'the database to import into already holds a hub state',
+    status: 409,
+    retryable: false,
+  },
   PDM_ERR_BACKUP_TARGET: {
     message: 'the backup target already exists or cannot be written',
     status: 400,

@@ -1,83 +1,18 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IdentityStore } from '../../hub/auth/identities.js';
-import type { Inspection } from '../../hub/inspections/records.js';
 import { readStoredState } from '../../hub/store/restore.js';
 import { readStoredSqlite } from '../../hub/store/sql/sqlite-medium.js';
 import { SQLITE_FILE } from '../../hub/store/sql/sqlite.js';
-import type { HubState } from '../../hub/store/state.js';
 import { encode } from '../../protocol/codec.js';
 import { exited } from '../../testkit/processes.js';
-import { anomalyEvent, hubConfig, silent, startTestHub, tempDir } from './hub-helpers.js';
-import type { RunningHub } from '../../hub/hub.js';
-import { Ingest } from '../../hub/mqtt/ingest.js';
-import { HubStore } from '../../hub/store/store.js';
-import { uuidv7 } from '../../protocol/uuid.js';
+import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
+import { ARCHIVING, byId, fileEngineDir, killAfter, pdmHub } from './store-import-support.js';
 
-const ARCHIVING = { archiveClosedAfterMinutes: 0, eventsInMemory: 4 };
-
-/**
- * A data directory as today's file engine leaves it: closed inspections archived whole, an open one with spilled
- * events, open ones in the snapshot, and the last changes only in the journal (the hub killed, not stopped).
- */
-async function fileEngineDir(dir: string, dedupEntries = 0): Promise<void> {
-  const users = await IdentityStore.open(dir);
-  await users.addUser('tina', 'technician', 'correct horse battery');
-  users.close();
-  const tina = { name: 'tina', role: 'technician' as const };
-  const send = async (hub: Pick<RunningHub, 'ingest' | 'store'>, asset: string, events: number) => {
-    const episodeId = anomalyEvent('plant-1', 'x').episodeId;
-    for (let e = 0; e < events; e += 1) {
-      const m = encode(
-        'event',
-        anomalyEvent('plant-1', `pump-${asset.length % 3}`, { asset, severity: 'critical', episodeId }),
-      );
-      await hub.ingest.handle(m.topic, m.payload);
-    }
-    return hub.store.state.inspections.find((i) => i.asset === asset)!.id;
-  };
-  const first = await startTestHub(dir, { store: { engine: 'file', coalesceMs: 2, ...ARCHIVING } });
-  for (let k = 0; k < 12; k += 1) {
-    const id = await send(first, `closed-${k}`, 3);
-    await first.workflow.transition(id, { action: 'false_alarm', note: 'checked' }, tina);
-  }
-  await send(first, 'open-long', 20); // more events than it keeps in memory: the rest spilled to the archive
-  await send(first, 'open-a', 2);
-  for (let i = 0; i < 3; i += 1) await first.store.flush();
-  await first.close(); // a snapshot
-  // Then, as after a kill: a store that journals two more events and is never closed (close() would fold them in).
-  const store = await HubStore.open(dir, { coalesceMs: 2 });
-  const ingest = new Ingest({ store, logger: silent, maxPayloadBytes: 65536, routing: hubConfig(dir).routing });
-  await send({ ingest, store }, 'journal-only', 2);
-  // Dedup entries of ignored events, to make the journal (and so the import) as big as a busy hub's.
-  for (let i = 0; i < dedupEntries; i += 1) {
-    const id = uuidv7();
-    store.state.seenEvents.set(id, 'ignored');
-    store.touch('seen', id);
-  }
-  await store.commit();
-  await store.flush();
-}
-
-/** Every inspection, whole, by id: what the API can show. */
-const byId = (state: HubState): Map<string, Inspection> => new Map(state.inspections.map((i) => [i.id, i]));
-
-/** `pdm hub <args>` in a process of its own, on the shipped config with `dir` as its data directory. */
-function pdmHub(dir: string, ...args: string[]) {
-  const child = spawn(process.execPath, [join('dist', 'cli', 'pdm.js'), 'hub', ...args], {
-    env: { ...process.env, PDM_HUB_DATA_DIR: dir, PDM_HUB_STORE_ENGINE: 'sqlite' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  return { child, output: () => out };
-}
-
-const migrate = (dir: string, ...args: string[]) => pdmHub(dir, 'migrate', ...args);
+const SQLITE = { PDM_HUB_STORE_ENGINE: 'sqlite' };
+const pdmSqlite = (dir: string, ...args: string[]) => pdmHub(dir, SQLITE, ...args);
+const migrate = (dir: string, ...args: string[]) => pdmSqlite(dir, 'migrate', ...args);
 
 describe('upgrade from the file engine to SQLite', () => {
   let cleanup: (() => Promise<void>) | undefined;
@@ -88,7 +23,7 @@ describe('upgrade from the file engine to SQLite', () => {
     cleanup = tmp.cleanup;
     await fileEngineDir(tmp.dir);
     const before = readStoredState(tmp.dir);
-    expect(before.inspections.filter((i) => i.status === 'false_alarm')).toHaveLength(12);
+    expect(before.inspections.filter((i) => i.status === 'false_alarm')).toHaveLength(13);
     expect(before.inspections.find((i) => i.asset === 'open-long')!.events).toHaveLength(20);
     expect(existsSync(join(tmp.dir, 'inspections.archive'))).toBe(true);
 
@@ -135,16 +70,7 @@ describe('upgrade from the file engine to SQLite', () => {
     expect((await exited(early.child)).signal).toBe('SIGKILL');
     expect(existsSync(join(tmp.dir, 'state.json'))).toBe(true); // the old files untouched
     // Then kills at growing delays: before, during and after the copy's transaction.
-    for (const delay of [300, 600, 900, 1200]) {
-      const run = migrate(tmp.dir);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      run.child.kill('SIGKILL');
-      const { signal, code } = await exited(run.child);
-      if (signal !== 'SIGKILL') {
-        expect(code, run.output()).toBe(0);
-        break;
-      }
-    }
+    await killAfter([300, 600, 900, 1200], () => migrate(tmp.dir));
     const last = migrate(tmp.dir);
     expect((await exited(last.child)).code, last.output()).toBe(0);
     expect(last.output()).toMatch(/import done/);
@@ -166,9 +92,10 @@ describe('upgrade from the file engine to SQLite', () => {
     for (const name of readdirSync(old.dir).filter((n) => n.startsWith('state.') || n.startsWith('inspections.')))
       await copyFile(join(old.dir, name), join(tmp.dir, name));
     await old.cleanup();
-    await expect(startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2 } })).rejects.toThrow(
-      /hub\.db already holds a hub's state and .* also holds the file engine's/,
-    );
+    await expect(startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2 } })).rejects.toMatchObject({
+      code: 'PDM_ERR_STORE_NOT_EMPTY',
+      message: expect.stringMatching(/hub\.db already holds a hub's state; .* is imported only into an empty database/),
+    });
     expect(readStoredSqlite(join(tmp.dir, SQLITE_FILE)).inspections).toHaveLength(1);
   });
 });
@@ -183,7 +110,7 @@ describe('pdm hub backup', () => {
       await hub.store.flush();
       const target = join(tmp.dir, 'copy.db');
       const run = async (file: string) => {
-        const backup = pdmHub(tmp.dir, 'backup', file);
+        const backup = pdmSqlite(tmp.dir, 'backup', file);
         return { code: (await exited(backup.child)).code, out: backup.output() };
       };
       const first = await run(target); // the hub still runs

@@ -5,6 +5,7 @@ import { PdmError } from '../../../protocol/errors.js';
 import { DurableJsonFile, PRIVATE_FILES, type DocumentAdapter } from '../durable-file.js';
 import { fileMedium, type StoreMedium } from '../store.js';
 import { importFileState, type ImportReport } from './import.js';
+import { postgresTarget, sqliteTarget } from './import-target.js';
 import { connect, naming, prepareSqlite, SQLITE_FILE } from './sqlite.js';
 import { readStoredSqlite, sqliteMedium } from './sqlite-medium.js';
 import { SqlDocument } from './sql-medium.js';
@@ -52,6 +53,7 @@ export async function openStoreEngine(cfg: EngineConfig, dataDir: string): Promi
     const url = cfg.url;
     if (!url) throw new PdmError('PDM_ERR_CONFIG_INVALID', 'store.url is required with store.engine postgres');
     await preparePostgres(url);
+    const imported = await importFileState(dataDir, postgresTarget(url));
     const medium = postgresMedium(url);
     const documents = pgSession(url);
     return {
@@ -59,7 +61,7 @@ export async function openStoreEngine(cfg: EngineConfig, dataDir: string): Promi
       location: redact(url),
       medium,
       document: <T>(name: string) => new SqlDocument<T>(documents, name),
-      imported: undefined,
+      imported,
       close: () => {
         documents.close();
         medium.close();
@@ -68,7 +70,7 @@ export async function openStoreEngine(cfg: EngineConfig, dataDir: string): Promi
   }
   const file = join(dataDir, SQLITE_FILE);
   await prepareSqlite(file);
-  const imported = await importFileState(dataDir, file);
+  const imported = await importFileState(dataDir, sqliteTarget(file));
   const medium = sqliteMedium(file);
   // Documents are written after the store closes (sessions at shutdown): a connection of their own.
   const documents = sqliteSession(connect(file), file);

@@ -332,23 +332,27 @@ export class SqlArchive implements ArchiveFile {
 }
 
 /**
- * The database read as the file engine's files (`readStoredFiles`): what the next start would load, read without
- * changing anything, also after a kill.
+ * The database's rows by the names of the file engine's files (snapshot, journal and archive generations, and the
+ * documents kept beside them), read without changing anything, also after a kill.
  */
-export function readStoredSql(db: SqlSession): HubState {
+export function sqlFiles(db: SqlSession): (name: string) => Buffer | null {
   const journal = new SqlJournal(db);
   const slots = journal.slots();
   const archive = new SqlArchive(db);
-  return readStoredFiles((name) => {
-    if (name === SNAPSHOT_FILE) {
-      const row = db.get<{ body: string }>('select body from document where name = ?', [SNAPSHOT_DOCUMENT]);
-      return row ? Buffer.from(row.body) : null;
-    }
+  return (name) => {
+    if (name === SNAPSHOT_FILE) name = SNAPSHOT_DOCUMENT;
     const slot = { [`${JOURNAL_FILE}.older`]: -2, [`${JOURNAL_FILE}.prev`]: -1, [JOURNAL_FILE]: 0 }[name];
     if (slot !== undefined) return slot === -2 && !slots.hasOlder ? null : journal.slotData(slots.current + slot);
-    archive.use(name === ARCHIVE_FILE ? 0 : Number(name.slice(ARCHIVE_FILE.length + 1)));
-    const pieces: Buffer[] = [];
-    archive.scan((data) => pieces.push(Buffer.from(data)));
-    return Buffer.concat(pieces);
-  });
+    if (name === ARCHIVE_FILE || name.startsWith(`${ARCHIVE_FILE}.`)) {
+      archive.use(name === ARCHIVE_FILE ? 0 : Number(name.slice(ARCHIVE_FILE.length + 1)));
+      const pieces: Buffer[] = [];
+      archive.scan((data) => pieces.push(Buffer.from(data)));
+      return Buffer.concat(pieces);
+    }
+    const row = db.get<{ body: string }>('select body from document where name = ?', [name]);
+    return row ? Buffer.from(row.body) : null;
+  };
 }
+
+/** The database read as the file engine's files (`readStoredFiles`): what the next start would load. */
+export const readStoredSql = (db: SqlSession): HubState => readStoredFiles(sqlFiles(db));
