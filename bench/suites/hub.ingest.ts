@@ -102,7 +102,7 @@ export async function startHub(
 }
 
 /** The hub's /metrics, read once: a lookup of one series by its name and labels as printed (NaN if absent). */
-async function hubMetrics(httpUrl: string): Promise<(series: string) => number> {
+export async function hubMetrics(httpUrl: string): Promise<(series: string) => number> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
@@ -140,7 +140,7 @@ async function hubIngestMeanMs(httpUrl: string): Promise<number> {
  * `thread: 'main'` counts only its main thread (the event loop that reads sockets, ingests and acknowledges), whose
  * thread id is the process id.
  */
-function cpuSecondsOf(pid: number | undefined, thread: 'all' | 'main' = 'all'): number | undefined {
+export function cpuSecondsOf(pid: number | undefined, thread: 'all' | 'main' = 'all'): number | undefined {
   if (pid === undefined) return undefined;
   try {
     // Fields after the command name (which may hold spaces) start at ") "; utime and stime are fields 14 and 15.
@@ -153,7 +153,7 @@ function cpuSecondsOf(pid: number | undefined, thread: 'all' | 'main' = 'all'): 
 }
 
 /** CPU seconds all cores of the machine have spent busy so far (not idle, not waiting for I/O), from /proc/stat. */
-function machineBusySeconds(): number | undefined {
+export function machineBusySeconds(): number | undefined {
   try {
     // "cpu  user nice system idle iowait irq softirq steal ...", in USER_HZ (100 on Linux).
     const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
@@ -169,7 +169,7 @@ function machineBusySeconds(): number | undefined {
 }
 
 /** Payloads packed into 16 MiB buffers outside the JS heap, read back as views by their order of adding. */
-class MessageArena {
+export class MessageArena {
   private readonly chunks: Buffer[] = [];
   private readonly chunkOf: Uint16Array;
   private readonly starts: Uint32Array;
@@ -210,7 +210,7 @@ export interface Burst {
   cpuMicrosPerEvent?: number;
 }
 
-function percentile(values: Iterable<number>, q: number): number {
+export function percentile(values: Iterable<number>, q: number): number {
   const sorted = Array.from(values).sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }

@@ -1,0 +1,158 @@
+import { encode } from '../../protocol/codec.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import { uuidv7 } from '../../protocol/uuid.js';
+import { LeanMqttClient } from '../lean-mqtt.js';
+import { MessageArena } from '../suites/hub.ingest.js';
+
+export const SITE = 'bench';
+
+/** Milliseconds on the machine's monotonic clock (CLOCK_MONOTONIC), the same in every process: send and receive times. */
+export function monoMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export interface SteadyOptions {
+  rate: number;
+  seconds: number;
+  /** The floor: each payload's first 8 bytes carry its send time (monoMs, float64 LE), for the consumers. */
+  stamp?: boolean;
+  /** Every `every`-th message is an event for a new asset `probe-<n>` (it opens an inspection); `sent` gets its time. */
+  probes?: { every: number; sent: (n: number, at: number) => void };
+  /** How long after the last send to wait for the broker's PUBACKs before the phase ends without the rest. */
+  ackWaitMs: number;
+}
+
+export interface SteadyResult {
+  sent: number;
+  /** monoMs of the first send. */
+  startedAt: number;
+  /** Messages per second the sending reached (the offered rate unless the load process lagged). */
+  sendRate: number;
+  /** PUBACKs the broker sent within `ackWaitMs` of the last send. */
+  acked: number;
+  /** First send to the last PUBACK (or to the end of the wait for it). */
+  seconds: number;
+  /** CPU seconds (user + system) this load process spent over the phase. */
+  loadCpuSeconds: number;
+}
+
+/**
+ * `devices` device connections (bench/lean-mqtt.ts: cheap for the load process) to one broker, anonymous as the bench's
+ * mosquitto allows, each with its own envelope sequence and one open anomaly episode on its own asset.
+ */
+export class ScaleFleet {
+  private readonly envelopes: Array<ReturnType<typeof createEnvelopeFactory>>;
+  private readonly episodes: string[];
+  private probesMade = 0;
+
+  private constructor(private readonly clients: LeanMqttClient[]) {
+    this.envelopes = clients.map((_, d) => createEnvelopeFactory({ site: SITE, device: `dev-${d}` }));
+    this.episodes = clients.map(() => uuidv7());
+  }
+
+  static async connect(port: number, devices: number): Promise<ScaleFleet> {
+    const clients: LeanMqttClient[] = [];
+    for (let batch = 0; batch < devices; batch += 50) {
+      const ids = Array.from({ length: Math.min(50, devices - batch) }, (_, i) => `${SITE}:dev-${batch + i}`);
+      clients.push(...(await Promise.all(ids.map((clientId) => LeanMqttClient.connect(port, { clientId })))));
+    }
+    return new ScaleFleet(clients);
+  }
+
+  get size(): number {
+    return this.clients.length;
+  }
+
+  /** An anomaly event from device `d`: its own asset and episode, or a probe's new ones. */
+  event(d: number, probe?: number): { topic: string; payload: Buffer } {
+    const e = this.envelopes[d]!.next();
+    return encode('event', {
+      ...e,
+      kind: 'anomaly',
+      episodeId: probe === undefined ? this.episodes[d]! : uuidv7(),
+      asset: probe === undefined ? `asset-${d}` : `probe-${probe}`,
+      score: 2,
+      threshold: 1.5,
+      severity: 'warning',
+      model: { id: 'rms', version: '1' },
+      contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
+      windowStart: e.ts - 1000,
+      windowEnd: e.ts,
+    });
+  }
+
+  /** One event from every device; resolves on the last PUBACK. */
+  async once(): Promise<void> {
+    await Promise.all(
+      this.clients.map((c, d) => {
+        const { topic, payload } = this.event(d);
+        return c.publish(topic, payload);
+      }),
+    );
+  }
+
+  /**
+   * A steady rate, round-robin over the devices: every 5 ms, as many messages as the rate says should have gone by
+   * then. Messages are built beforehand into buffers outside the JS heap (hub.ingest's MessageArena) so neither
+   * building them nor the load process's garbage collection shows up as the broker's latency.
+   */
+  async steady(opts: SteadyOptions): Promise<SteadyResult> {
+    let total = Math.max(1, Math.round(opts.rate * opts.seconds));
+    const arena = new MessageArena(total);
+    const topics: string[] = [];
+    const probeOf = new Int32Array(total).fill(-1);
+    for (let i = 0; i < total; i += 1) {
+      const d = i % this.clients.length;
+      const probe = opts.probes && i % opts.probes.every === 0 ? (probeOf[i] = this.probesMade++) : undefined;
+      const { topic, payload } = this.event(d, probe);
+      topics[d] = topic;
+      arena.add(payload);
+    }
+    let sent = 0;
+    let acked = 0;
+    let sendEnd = 0;
+    const cpuBefore = process.cpuUsage();
+    const start = monoMs();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const elapsed = monoMs() - start;
+        // A load process starved of CPU stops at 1.5 times the phase rather than stretch it: `sent` says how far it got.
+        if (elapsed > opts.seconds * 1500) total = sent;
+        const due = Math.min(total, Math.round((elapsed / 1000) * opts.rate));
+        for (; sent < due; sent += 1) {
+          const i = sent;
+          const payload = arena.get(i);
+          const at = monoMs();
+          if (opts.stamp) payload.writeDoubleLE(at, 0);
+          if (probeOf[i]! >= 0) opts.probes!.sent(probeOf[i]!, at);
+          const refused = this.clients[i % this.clients.length]!.send(topics[i % this.clients.length]!, payload, () => {
+            if (++acked === total) resolve();
+          });
+          if (refused) {
+            clearInterval(timer);
+            return reject(refused);
+          }
+        }
+        if (sent === total) {
+          clearInterval(timer);
+          sendEnd = monoMs();
+          setTimeout(resolve, opts.ackWaitMs).unref();
+        }
+      }, 5);
+    });
+    const seconds = (monoMs() - start) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    return {
+      sent: total,
+      acked,
+      startedAt: start,
+      sendRate: total / (Math.max(1, sendEnd - start) / 1000),
+      seconds,
+      loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    };
+  }
+
+  async end(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.end()));
+  }
+}
