@@ -24,6 +24,8 @@ export interface FloorResult {
   brokerCores?: number | undefined;
   loadCores: number;
   consumerCores: number;
+  /** CPU microseconds per message received, of each part over the phase. */
+  usPerMessage: { broker?: number | undefined; load: number; consumers: number };
   seconds: number;
 }
 
@@ -77,6 +79,9 @@ export async function runFloor(opts: {
     const received = reports.reduce((a, r) => a + r.received, 0);
     const lastAt = Math.max(...reports.map((r) => r.lastAt));
     const window = Math.max(0.001, (lastAt - load.startedAt) / 1000);
+    const brokerCpu = brokerBefore !== undefined && brokerAfter !== undefined ? brokerAfter - brokerBefore : undefined;
+    const consumerCpu = reports.reduce((a, r) => a + r.cpuSeconds, 0);
+    const per = (cpu: number) => (received ? (cpu * 1e6) / received : NaN);
     return {
       offered: opts.rate,
       sent: load.sent,
@@ -87,10 +92,14 @@ export async function runFloor(opts: {
       // Each consumer's percentile, the worse one: both halves of the stream must meet a target.
       p50: Math.max(...reports.map((r) => r.p50)),
       p99: Math.max(...reports.map((r) => r.p99)),
-      brokerCores:
-        brokerBefore !== undefined && brokerAfter !== undefined ? (brokerAfter - brokerBefore) / window : undefined,
+      brokerCores: brokerCpu !== undefined ? brokerCpu / window : undefined,
       loadCores: load.loadCpuSeconds / load.seconds,
-      consumerCores: reports.reduce((a, r) => a + r.cpuSeconds, 0) / window,
+      consumerCores: consumerCpu / window,
+      usPerMessage: {
+        broker: brokerCpu !== undefined ? per(brokerCpu) : undefined,
+        load: per(load.loadCpuSeconds),
+        consumers: per(consumerCpu),
+      },
       seconds: window,
     };
   } finally {

@@ -16,8 +16,20 @@ export interface HubStageOptions {
   drainMs: number;
   probesPerSecond: number;
   pollMs: number;
-  /** A new empty PostgreSQL database for this stage, as a connection string. */
-  database: () => Promise<string>;
+  /** Numbers the stage's probes apart from earlier stages' (bench/scale/probes.ts). */
+  stage: number;
+  home: HubHome;
+}
+
+/**
+ * The data folder and database every stage's hub opens in turn: the fleet's inspections, opened once by the first
+ * stage's warm-up, stay open for the later ones, which need no warm-up of their own.
+ */
+export interface HubHome {
+  dataDir: string;
+  databaseUrl: string;
+  warmedUp: boolean;
+  remove(): Promise<void>;
 }
 
 export interface HubStageResult {
@@ -53,6 +65,19 @@ async function ingested(httpUrl: string): Promise<{ count: number; seconds: numb
   return Number.isNaN(count) ? { count: 0, seconds: 0 } : { count, seconds };
 }
 
+/** A data folder with one viewer (for the probes' API reads) over `databaseUrl`. */
+export async function prepareHubHome(databaseUrl: string): Promise<HubHome> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pdm-bench-scale-hub-'));
+  const remove = () => rm(dataDir, { recursive: true, force: true });
+  const env = { PDM_HUB_STORE_ENGINE: 'postgres', PDM_HUB_STORE_URL: databaseUrl, PDM_HUB_DATA_DIR: dataDir };
+  const added = await runPdm(['hub', 'user', 'add', USER, '--role', 'viewer'], { ...env, PDM_USER_PASSWORD: PASSWORD });
+  if (added.code !== 0) {
+    await remove();
+    throw new Error(`pdm hub user add: ${added.stderr}`);
+  }
+  return { dataDir, databaseUrl, warmedUp: false, remove };
+}
+
 /** Polls `done` every 100 ms until it holds or `ms` have passed; whether it held. */
 async function within(ms: number, done: () => Promise<boolean>): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -82,26 +107,21 @@ async function stopHub(child: ChildProcess): Promise<void> {
 }
 
 /**
- * One hub process (`store.engine: postgres`, `mqtt.mode: external`) behind a fresh mosquitto, `devices` publishing
- * at `rate` for `seconds`. Mosquitto authenticates nobody here (the hub trusts the broker's login in external mode),
- * so no device is provisioned; one viewer is, for the API the probes read. Every process is ended on return.
+ * One hub process (`store.engine: postgres`, `mqtt.mode: external`) over `home`, behind a fresh mosquitto (so no
+ * backlog of an earlier stage reaches it), `devices` publishing at `rate` for `seconds`. Mosquitto authenticates
+ * nobody here (the hub trusts the broker's login in external mode), so no device is provisioned. Every process is
+ * ended on return.
  */
 export async function runHubStage(opts: HubStageOptions): Promise<HubStageResult> {
   const total = Math.round(opts.rate * opts.seconds);
-  const dataDir = await mkdtemp(join(tmpdir(), 'pdm-bench-scale-hub-'));
+  const { home } = opts;
   const broker = await startMosquitto(total + opts.devices);
   let hub: ChildProcess | undefined;
   let fleet: ScaleFleet | undefined;
   let watcher: ProbeWatcher | undefined;
   try {
-    const store = { PDM_HUB_STORE_ENGINE: 'postgres', PDM_HUB_STORE_URL: await opts.database() };
-    const env = { ...store, PDM_HUB_DATA_DIR: dataDir };
-    const added = await runPdm(['hub', 'user', 'add', USER, '--role', 'viewer'], {
-      ...env,
-      PDM_USER_PASSWORD: PASSWORD,
-    });
-    if (added.code !== 0) throw new Error(`pdm hub user add: ${added.stderr}`);
-    const started = await startHub(dataDir, {
+    const store = { PDM_HUB_STORE_ENGINE: 'postgres', PDM_HUB_STORE_URL: home.databaseUrl };
+    const started = await startHub(home.dataDir, {
       ...store,
       PDM_HUB_MQTT_MODE: 'external',
       PDM_HUB_MQTT_EXTERNAL_URL: `mqtt://127.0.0.1:${broker.port}`,
@@ -109,13 +129,15 @@ export async function runHubStage(opts: HubStageOptions): Promise<HubStageResult
     });
     hub = started.child;
     const { httpUrl } = started;
-    watcher = new ProbeWatcher(httpUrl, await loginSession(httpUrl, USER, PASSWORD), opts.pollMs);
+    watcher = new ProbeWatcher(opts.stage, httpUrl, await loginSession(httpUrl, USER, PASSWORD), opts.pollMs);
     fleet = await ScaleFleet.connect(broker.port, opts.devices);
-    // Every device's first event opens its asset's inspection; the phase then measures events that join them.
-    await fleet.once();
-    if (!(await within(60_000, async () => (await ingested(httpUrl)).count >= opts.devices)))
-      throw new Error(`the hub did not store the fleet's first ${opts.devices} events within 60 s`);
-
+    if (!home.warmedUp) {
+      // Every device's first event opens its asset's inspection; the phases then measure events that join them.
+      await fleet.once();
+      if (!(await within(60_000, async () => (await ingested(httpUrl)).count >= opts.devices)))
+        throw new Error(`the hub did not store the fleet's first ${opts.devices} events within 60 s`);
+      home.warmedUp = true;
+    }
     const probes = watcher;
     const hubCpuPerPoll = await cpuPerPoll(hub.pid, probes);
     const before = await ingested(httpUrl);
@@ -128,7 +150,7 @@ export async function runHubStage(opts: HubStageOptions): Promise<HubStageResult
     const load = await fleet.steady({
       rate: opts.rate,
       seconds: opts.seconds,
-      probes: { every, sent: (n, at) => probes.sent(n, at) },
+      probes: { every, asset: (n) => probes.asset(n), sent: (n, at) => probes.sent(n, at) },
       ackWaitMs: opts.drainMs,
     });
     let processed = 0;
@@ -173,6 +195,5 @@ export async function runHubStage(opts: HubStageOptions): Promise<HubStageResult
     await fleet?.end().catch(() => undefined);
     if (hub) await stopHub(hub);
     await broker.stop();
-    await rm(dataDir, { recursive: true, force: true });
   }
 }

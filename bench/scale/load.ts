@@ -1,6 +1,7 @@
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { uuidv7 } from '../../protocol/uuid.js';
+import { anomalyAfter } from '../../testkit/hub-events.js';
 import { LeanMqttClient } from '../lean-mqtt.js';
 import { MessageArena } from '../suites/hub.ingest.js';
 
@@ -16,8 +17,8 @@ export interface SteadyOptions {
   seconds: number;
   /** The floor: each payload's first 8 bytes carry its send time (monoMs, float64 LE), for the consumers. */
   stamp?: boolean;
-  /** Every `every`-th message is an event for a new asset `probe-<n>` (it opens an inspection); `sent` gets its time. */
-  probes?: { every: number; sent: (n: number, at: number) => void };
+  /** Every `every`-th message is an event for a new asset `asset(n)` (it opens an inspection); `sent` gets its time. */
+  probes?: { every: number; asset: (n: number) => string; sent: (n: number, at: number) => void };
   /** How long after the last send to wait for the broker's PUBACKs before the phase ends without the rest. */
   ackWaitMs: number;
 }
@@ -63,22 +64,16 @@ export class ScaleFleet {
     return this.clients.length;
   }
 
-  /** An anomaly event from device `d`: its own asset and episode, or a probe's new ones. */
-  event(d: number, probe?: number): { topic: string; payload: Buffer } {
-    const e = this.envelopes[d]!.next();
-    return encode('event', {
-      ...e,
-      kind: 'anomaly',
-      episodeId: probe === undefined ? this.episodes[d]! : uuidv7(),
-      asset: probe === undefined ? `asset-${d}` : `probe-${probe}`,
-      score: 2,
-      threshold: 1.5,
-      severity: 'warning',
-      model: { id: 'rms', version: '1' },
-      contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
-      windowStart: e.ts - 1000,
-      windowEnd: e.ts,
-    });
+  /** An anomaly event from device `d`: its own asset and episode, or a probe's new asset and a new episode. */
+  event(d: number, probeAsset?: string): { topic: string; payload: Buffer } {
+    const fresh = probeAsset !== undefined;
+    return encode(
+      'event',
+      anomalyAfter(this.envelopes[d]!.next(), {
+        asset: probeAsset ?? `asset-${d}`,
+        episodeId: fresh ? undefined : this.episodes[d]!,
+      }),
+    );
   }
 
   /** One event from every device; resolves on the last PUBACK. */
@@ -104,7 +99,7 @@ export class ScaleFleet {
     for (let i = 0; i < total; i += 1) {
       const d = i % this.clients.length;
       const probe = opts.probes && i % opts.probes.every === 0 ? (probeOf[i] = this.probesMade++) : undefined;
-      const { topic, payload } = this.event(d, probe);
+      const { topic, payload } = this.event(d, probe === undefined ? undefined : opts.probes!.asset(probe));
       topics[d] = topic;
       arena.add(payload);
     }

@@ -3,8 +3,8 @@ import { percentile } from '../suites/hub.ingest.js';
 import { monoMs, SITE } from './load.js';
 
 /**
- * Event-to-inspection, observed from outside the hub: each probe event names a new asset `probe-<n>`, so it opens an
- * inspection; this asks the hub's API (`GET /api/inspections?site=bench&asset=probe-<n>`) for the oldest probe not
+ * Event-to-inspection, observed from outside the hub: each probe event names a new asset `probe-<stage>-<n>`, so it
+ * opens an inspection; this asks the hub's API (`GET /api/inspections?site=bench&asset=…`) for the oldest probe not
  * yet seen, every `pollMs` until it is listed, and its latency is the time from the device's send to that answer.
  * Probes go out in order and one hub process takes them in order, so asking for the oldest first misses none; the
  * resolution is the poll gap plus one request. One request in flight at a time: the polling itself stays light.
@@ -18,10 +18,17 @@ export class ProbeWatcher {
   private loop: Promise<void> | undefined;
 
   constructor(
+    /** Names this stage's probes apart from earlier stages' on the same database. */
+    private readonly stage: number,
     private readonly httpUrl: string,
     private readonly session: { cookie: string; csrf: string },
     private readonly pollMs: number,
   ) {}
+
+  /** Probe `n`'s asset. */
+  asset(n: number): string {
+    return `probe-${this.stage}-${n}`;
+  }
 
   /** The load generator tells each probe's send time (monoMs). */
   sent(n: number, at: number): void {
@@ -57,7 +64,7 @@ export class ProbeWatcher {
 
   private async listed(n: number): Promise<boolean> {
     this.polls += 1;
-    const res = await apiCall(this.httpUrl, this.session, `/api/inspections?site=${SITE}&asset=probe-${n}`);
+    const res = await apiCall(this.httpUrl, this.session, `/api/inspections?site=${SITE}&asset=${this.asset(n)}`);
     if (!res.ok) throw new Error(`GET /api/inspections: HTTP ${res.status}`);
     return ((await res.json()) as unknown[]).length > 0;
   }

@@ -3,7 +3,7 @@ import { startPostgres, POSTGRES_BIN, type TestPostgres } from '../../testkit/po
 import { MOSQUITTO } from '../../testkit/processes.js';
 import type { BenchResult, Report } from '../result.js';
 import { runFloor, type FloorResult } from '../scale/floor.js';
-import { runHubStage, type HubStageResult } from '../scale/hub-stage.js';
+import { prepareHubHome, runHubStage, type HubHome, type HubStageResult } from '../scale/hub-stage.js';
 
 /** Issue #24's target: event-to-inspection p99 at a steady 20,000 events/s from 1,000 devices. */
 const TARGET_P99_MS = 50;
@@ -40,6 +40,7 @@ export function settingsFromEnv(): ScaleSettings {
 }
 
 const ms = (x: number) => Number(x.toFixed(1));
+const us = (x: number | undefined) => (x === undefined ? undefined : Number(x.toFixed(1)));
 const cores = (x: number | undefined) => (x === undefined ? undefined : Number(x.toFixed(2)));
 /** `baseline` and `ratio` against the floor at the same rate, where there is one. */
 const against = (value: number, baseline: number | undefined, round: (x: number) => number) =>
@@ -60,6 +61,10 @@ function floorLines(f: FloorResult, s: ScaleSettings): BenchResult[] {
       brokerCores: cores(f.brokerCores),
       loadCores: cores(f.loadCores),
       consumerCores: cores(f.consumerCores),
+      // What one message cost each part: times a rate, the cores that rate needs (if they ran alone).
+      brokerUsPerMessage: us(f.usPerMessage.broker),
+      loadUsPerMessage: us(f.usPerMessage.load),
+      consumerUsPerMessage: us(f.usPerMessage.consumers),
       note: 'no hub: mosquitto and 2 MQTT.js consumers on one $share subscription',
       ...common,
     },
@@ -136,17 +141,19 @@ function hubLines(h: HubStageResult, s: ScaleSettings, floor: FloorResult | unde
  *    on one shared subscription `$share/pdm-floor/pdm/v1/+/+/event`. Received msg/s, publish-to-receive p50/p99
  *    (the worse consumer's), and the cores used by the broker, the load process and the consumers: the best any hub
  *    behind this broker could do here.
- * 2. One hub process, `store.engine: postgres` (a throwaway cluster, testkit/postgres.ts, a fresh database per rate)
- *    and `mqtt.mode: external` behind a fresh mosquitto, the same load. `events_per_second`: events the hub stored
- *    (its pdm_ingest_seconds_count) from the first send until it caught up, or until `drainMs` after the last send
- *    if it did not (then `fellBehind: true` and the figure is the rate it sustained). `cpu_per_event`: the hub
- *    process's CPU over that time per stored event, less what the probes' API polls cost it (300 polls timed on
- *    the idle hub before the phase; `withApiPolls` keeps the gross figure). `event_to_inspection_p99`:
- *    `probesPerSecond` of the events (at most 1 in 10) each open a new inspection (asset `probe-<n>`); the time
- *    from the device's send to the moment `GET /api/inspections?site=bench&asset=probe-<n>` lists it
- *    (bench/scale/probes.ts; the API shows what the hub has applied, which its group commit makes durable within
- *    `store.coalesceMs`). Printed only for a rate the hub kept up with. If it kept up with none of the rates asked
- *    for, one more stage runs at half the best rate it sustained, so the latency where it does keep up is measured.
+ * 2. One hub process, `store.engine: postgres` (a throwaway cluster, testkit/postgres.ts; one database and data
+ *    folder, a new hub process and mosquitto for each rate) and `mqtt.mode: external`, the same load. The first
+ *    stage first has every device send one event (opening its inspection) and waits for them all.
+ *    `events_per_second`: events the hub stored (its pdm_ingest_seconds_count) from the first send until it caught
+ *    up, or until `drainMs` after the last send if it did not (then `fellBehind: true` and the figure is the rate it
+ *    sustained; `hubIngestMeanMs` is its mean arrival-to-commit). `cpu_per_event`: the hub process's CPU over that
+ *    time per stored event, less what the probes' API polls cost it (300 polls timed on the idle hub before the
+ *    phase; `withApiPolls` keeps the gross figure). `event_to_inspection_p99`: `probesPerSecond` of the events (at
+ *    most 1 in 10) each open a new inspection (asset `probe-<stage>-<n>`); the time from the device's send to the
+ *    moment `GET /api/inspections?site=bench&asset=…` lists it (bench/scale/probes.ts; the API shows what the hub
+ *    has applied, which its group commit makes durable within `store.coalesceMs`). Printed only for a rate the hub
+ *    kept up with. If it kept up with none of the rates asked for, one more stage runs at half the best rate it
+ *    sustained, so the latency where it does keep up is measured.
  * 3. Two hub processes: not supported yet (the hub keeps correlation state in one process's memory; docs/operations.md
  *    "Several hub processes (not yet)"), so nothing is printed for them: a figure would be made up.
  *
@@ -172,12 +179,12 @@ export async function run(report: Report, settings: ScaleSettings = settingsFrom
     floorLines(floor, settings).forEach(say);
   }
   let postgres: TestPostgres | undefined;
+  let home: HubHome | undefined;
   try {
     postgres = await startPostgres();
-    const pg = postgres;
-    let databases = 0;
-    const stage = (rate: number) =>
-      runHubStage({ ...settings, rate, database: () => pg.createDatabase(`scale_${(databases += 1)}`) });
+    const shared = (home = await prepareHubHome(await postgres.createDatabase('scale')));
+    let stages = 0;
+    const stage = (rate: number) => runHubStage({ ...settings, rate, stage: (stages += 1), home: shared });
     const results: HubStageResult[] = [];
     for (const rate of settings.rates) {
       const result = await stage(rate);
@@ -190,6 +197,7 @@ export async function run(report: Report, settings: ScaleSettings = settingsFrom
       hubLines(await stage(rate), settings, undefined).forEach(say);
     }
   } finally {
+    await home?.remove();
     await postgres?.stop();
   }
 }
