@@ -3,6 +3,7 @@ import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { anomalyAfter } from '../../testkit/hub-events.js';
 import { LeanMqttClient } from '../lean-mqtt.js';
+import { pace } from '../pace.js';
 import { MessageArena } from '../suites/hub.ingest.js';
 
 export const SITE = 'bench';
@@ -92,7 +93,7 @@ export class ScaleFleet {
    * building them nor the load process's garbage collection shows up as the broker's latency.
    */
   async steady(opts: SteadyOptions): Promise<SteadyResult> {
-    let total = Math.max(1, Math.round(opts.rate * opts.seconds));
+    const total = Math.max(1, Math.round(opts.rate * opts.seconds));
     const arena = new MessageArena(total);
     const topics: string[] = [];
     const probeOf = new Int32Array(total).fill(-1);
@@ -103,46 +104,31 @@ export class ScaleFleet {
       topics[d] = topic;
       arena.add(payload);
     }
-    let sent = 0;
-    let acked = 0;
-    let sendEnd = 0;
     const cpuBefore = process.cpuUsage();
-    const start = monoMs();
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const elapsed = monoMs() - start;
-        // A load process starved of CPU stops at 1.5 times the phase rather than stretch it: `sent` says how far it got.
-        if (elapsed > opts.seconds * 1500) total = sent;
-        const due = Math.min(total, Math.round((elapsed / 1000) * opts.rate));
-        for (; sent < due; sent += 1) {
-          const i = sent;
-          const payload = arena.get(i);
-          const at = monoMs();
-          if (opts.stamp) payload.writeDoubleLE(at, 0);
-          if (probeOf[i]! >= 0) opts.probes!.sent(probeOf[i]!, at);
-          const refused = this.clients[i % this.clients.length]!.send(topics[i % this.clients.length]!, payload, () => {
-            if (++acked === total) resolve();
-          });
-          if (refused) {
-            clearInterval(timer);
-            return reject(refused);
-          }
-        }
-        if (sent === total) {
-          clearInterval(timer);
-          sendEnd = monoMs();
-          setTimeout(resolve, opts.ackWaitMs).unref();
-        }
-      }, 5);
+    const clients = this.clients;
+    const run = await pace({
+      rate: opts.rate,
+      total,
+      tickMs: 5,
+      now: monoMs,
+      // A load process starved of CPU stops at 1.5 times the phase rather than stretch it: `sent` says how far it got.
+      stopAfterMs: opts.seconds * 1500,
+      ackWaitMs: opts.ackWaitMs,
+      send: (i, acked) => {
+        const payload = arena.get(i);
+        const at = monoMs();
+        if (opts.stamp) payload.writeDoubleLE(at, 0);
+        if (probeOf[i]! >= 0) opts.probes!.sent(probeOf[i]!, at);
+        return clients[i % clients.length]!.send(topics[i % clients.length]!, payload, acked);
+      },
     });
-    const seconds = (monoMs() - start) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     return {
-      sent: total,
-      acked,
-      startedAt: start,
-      sendRate: total / (Math.max(1, sendEnd - start) / 1000),
-      seconds,
+      sent: run.sent,
+      acked: run.acked,
+      startedAt: run.start,
+      sendRate: run.sent / (Math.max(1, run.sendEnd - run.start) / 1000),
+      seconds: (monoMs() - run.start) / 1000,
       loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
     };
   }

@@ -12,6 +12,7 @@ import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { deviceClientId } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { LeanMqttClient } from '../lean-mqtt.js';
+import { pace } from '../pace.js';
 import { median, type Report } from '../result.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -339,38 +340,29 @@ export class Fleet {
     }
     const latencies = new Float64Array(total);
     const sentAt = new Float64Array(TIMELINE ? total : 0);
-    let sent = 0;
-    let acked = 0;
     await atStart?.();
     const cpuBefore = cpuSecondsOf(this.brokerPid);
     const mainBefore = cpuSecondsOf(this.brokerPid, 'main');
     const machineBefore = machineBusySeconds();
     const loadBefore = process.cpuUsage();
-    const start = performance.now();
-    let sending = 0;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const due = Math.min(total, Math.round(((performance.now() - start) / 1000) * rate));
-        for (; sent < due; sent += 1) {
-          const i = sent;
-          const d = i % this.clients.length;
-          const at = performance.now();
-          if (TIMELINE) sentAt[i] = at - start;
-          const refused = this.clients[d]!.send(topics[d]!, arena.get(i), () => {
-            latencies[i] = performance.now() - at;
-            if (++acked === total) resolve();
-          });
-          if (refused) {
-            clearInterval(timer);
-            return reject(refused);
-          }
-        }
-        if (sent === total) {
-          clearInterval(timer);
-          sending = (performance.now() - start) / 1000;
-        }
-      }, 10);
+    const clients = this.clients;
+    const { start, sendEnd } = await pace({
+      rate,
+      total,
+      tickMs: 10,
+      now: () => performance.now(),
+      send: (i, acked) => {
+        const d = i % clients.length;
+        const at = performance.now();
+        if (TIMELINE) sentAt[i] = at; // made relative to the start below
+        return clients[d]!.send(topics[d]!, arena.get(i), () => {
+          latencies[i] = performance.now() - at;
+          acked();
+        });
+      },
     });
+    for (let i = 0; i < sentAt.length; i++) sentAt[i]! -= start;
+    const sending = (sendEnd - start) / 1000;
     const elapsed = (performance.now() - start) / 1000;
     const share = (before: number | undefined, after: number | undefined) =>
       before !== undefined && after !== undefined ? (after - before) / elapsed : undefined;
