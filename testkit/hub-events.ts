@@ -1,5 +1,5 @@
 import { createEnvelopeFactory } from '../protocol/envelope.js';
-import type { EventMessage, Severity } from '../protocol/messages.js';
+import type { Envelope, EventMessage, Severity } from '../protocol/messages.js';
 import { uuidv7 } from '../protocol/uuid.js';
 
 /** A valid anomaly (or clear) event as an agent would send it. */
@@ -15,11 +15,19 @@ export function anomalyEvent(
   } = {},
 ): EventMessage {
   const env = createEnvelopeFactory({ site, device, now: () => opts.ts ?? Date.now() }).next();
+  return anomalyAfter(env, { ...opts, asset: opts.asset ?? device });
+}
+
+/** The same event on an envelope already made (a device's own sequence, as a load generator keeps per device). */
+export function anomalyAfter(
+  env: Envelope,
+  opts: { severity?: Severity; asset: string; episodeId?: string | undefined; kind?: 'anomaly' | 'clear' },
+): EventMessage {
   return {
     ...env,
     kind: opts.kind ?? 'anomaly',
     episodeId: opts.episodeId ?? uuidv7(),
-    asset: opts.asset ?? device,
+    asset: opts.asset,
     score: 2,
     threshold: 1.5,
     severity: opts.severity ?? 'warning',

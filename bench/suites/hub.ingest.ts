@@ -12,6 +12,7 @@ import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import { deviceClientId } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { LeanMqttClient } from '../lean-mqtt.js';
+import { pace } from '../pace.js';
 import { median, type Report } from '../result.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -102,7 +103,7 @@ export async function startHub(
 }
 
 /** The hub's /metrics, read once: a lookup of one series by its name and labels as printed (NaN if absent). */
-async function hubMetrics(httpUrl: string): Promise<(series: string) => number> {
+export async function hubMetrics(httpUrl: string): Promise<(series: string) => number> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
@@ -140,7 +141,7 @@ async function hubIngestMeanMs(httpUrl: string): Promise<number> {
  * `thread: 'main'` counts only its main thread (the event loop that reads sockets, ingests and acknowledges), whose
  * thread id is the process id.
  */
-function cpuSecondsOf(pid: number | undefined, thread: 'all' | 'main' = 'all'): number | undefined {
+export function cpuSecondsOf(pid: number | undefined, thread: 'all' | 'main' = 'all'): number | undefined {
   if (pid === undefined) return undefined;
   try {
     // Fields after the command name (which may hold spaces) start at ") "; utime and stime are fields 14 and 15.
@@ -153,7 +154,7 @@ function cpuSecondsOf(pid: number | undefined, thread: 'all' | 'main' = 'all'): 
 }
 
 /** CPU seconds all cores of the machine have spent busy so far (not idle, not waiting for I/O), from /proc/stat. */
-function machineBusySeconds(): number | undefined {
+export function machineBusySeconds(): number | undefined {
   try {
     // "cpu  user nice system idle iowait irq softirq steal ...", in USER_HZ (100 on Linux).
     const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
@@ -169,7 +170,7 @@ function machineBusySeconds(): number | undefined {
 }
 
 /** Payloads packed into 16 MiB buffers outside the JS heap, read back as views by their order of adding. */
-class MessageArena {
+export class MessageArena {
   private readonly chunks: Buffer[] = [];
   private readonly chunkOf: Uint16Array;
   private readonly starts: Uint32Array;
@@ -210,7 +211,7 @@ export interface Burst {
   cpuMicrosPerEvent?: number;
 }
 
-function percentile(values: Iterable<number>, q: number): number {
+export function percentile(values: Iterable<number>, q: number): number {
   const sorted = Array.from(values).sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -339,38 +340,29 @@ export class Fleet {
     }
     const latencies = new Float64Array(total);
     const sentAt = new Float64Array(TIMELINE ? total : 0);
-    let sent = 0;
-    let acked = 0;
     await atStart?.();
     const cpuBefore = cpuSecondsOf(this.brokerPid);
     const mainBefore = cpuSecondsOf(this.brokerPid, 'main');
     const machineBefore = machineBusySeconds();
     const loadBefore = process.cpuUsage();
-    const start = performance.now();
-    let sending = 0;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const due = Math.min(total, Math.round(((performance.now() - start) / 1000) * rate));
-        for (; sent < due; sent += 1) {
-          const i = sent;
-          const d = i % this.clients.length;
-          const at = performance.now();
-          if (TIMELINE) sentAt[i] = at - start;
-          const refused = this.clients[d]!.send(topics[d]!, arena.get(i), () => {
-            latencies[i] = performance.now() - at;
-            if (++acked === total) resolve();
-          });
-          if (refused) {
-            clearInterval(timer);
-            return reject(refused);
-          }
-        }
-        if (sent === total) {
-          clearInterval(timer);
-          sending = (performance.now() - start) / 1000;
-        }
-      }, 10);
+    const clients = this.clients;
+    const { start, sendEnd } = await pace({
+      rate,
+      total,
+      tickMs: 10,
+      now: () => performance.now(),
+      send: (i, acked) => {
+        const d = i % clients.length;
+        const at = performance.now();
+        if (TIMELINE) sentAt[i] = at; // made relative to the start below
+        return clients[d]!.send(topics[d]!, arena.get(i), () => {
+          latencies[i] = performance.now() - at;
+          acked();
+        });
+      },
     });
+    for (let i = 0; i < sentAt.length; i++) sentAt[i]! -= start;
+    const sending = (sendEnd - start) / 1000;
     const elapsed = (performance.now() - start) / 1000;
     const share = (before: number | undefined, after: number | undefined) =>
       before !== undefined && after !== undefined ? (after - before) / elapsed : undefined;
