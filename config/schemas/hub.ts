@@ -81,6 +81,11 @@ export const HubConfigSchema = z.strictObject({
           username: z.string().min(1).optional(),
           password: z.string().min(1).optional(),
           connectTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+          /**
+           * Connections that share the events (`$share/<clientId>/…/event`): a connection takes its next message only
+           * once the last is durable, so events commit together only across connections.
+           */
+          eventConnections: z.number().int().min(1).max(256).default(16),
         })
         .prefault({}),
     })

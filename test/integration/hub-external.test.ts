@@ -33,7 +33,8 @@ describe.skipIf(
     await cleanup?.();
   });
 
-  it('ingests through mosquitto, dedups, and gets what was published while the hub was down', async () => {
+  /** A mosquitto on a free port and a device connected to it; the hub's external-mode settings for it. */
+  async function mosquittoAndDevice(eventConnections?: number) {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     const port = await freePort();
@@ -50,15 +51,18 @@ describe.skipIf(
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
-    const external = {
-      mqtt: { mode: 'external', external: { url, clientId: 'pdm-hub-test', connectTimeoutMs: 5000 } },
-    };
-    hub = await startTestHub(tmp.dir, external);
+    const external = { url, clientId: 'pdm-hub-test', connectTimeoutMs: 5000, eventConnections };
+    return { dir: tmp.dir, device, config: { mqtt: { mode: 'external', external } } };
+  }
+
+  it('ingests through mosquitto, dedups, and gets what was published while the hub was down', async () => {
+    const { dir, device: sender, config: external } = await mosquittoAndDevice();
+    hub = await startTestHub(dir, external);
     const first = encode('event', anomalyEvent('plant-1', 'pump-001', { asset: 'a1' }));
-    await device.publishAsync(first.topic, first.payload, { qos: 1 });
-    await device.publishAsync(first.topic, first.payload, { qos: 1 }); // a redelivery
+    await sender.publishAsync(first.topic, first.payload, { qos: 1 });
+    await sender.publishAsync(first.topic, first.payload, { qos: 1 }); // a redelivery
     const other = encode('event', anomalyEvent('plant-1', 'pump-001', { asset: 'a2' }));
-    await device.publishAsync(other.topic, other.payload, { qos: 1 });
+    await sender.publishAsync(other.topic, other.payload, { qos: 1 });
     const live = hub;
     await until(
       'two inspections',
@@ -69,13 +73,35 @@ describe.skipIf(
     hub = undefined;
     for (const asset of ['a3', 'a4', 'a5']) {
       const m = encode('event', anomalyEvent('plant-1', 'pump-001', { asset }));
-      await device.publishAsync(m.topic, m.payload, { qos: 1 }); // mosquitto queues these for the hub's session
+      await sender.publishAsync(m.topic, m.payload, { qos: 1 }); // mosquitto queues these for the hub's session
     }
-    hub = await startTestHub(tmp.dir, external);
+    hub = await startTestHub(dir, external);
     const restarted = hub;
     await until('the queued events', () => restarted.store.state.inspections.length === 5);
     expect(restarted.store.state.inspections.map((i) => i.asset).sort()).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
   });
+
+  it.each([1, 8])(
+    'commits events that arrive together in groups across its %i event session(s), each stored once',
+    async (eventConnections) => {
+      const { dir, device: sender, config } = await mosquittoAndDevice(eventConnections);
+      hub = await startTestHub(dir, config);
+      const EVENTS = 400;
+      const messages = Array.from({ length: EVENTS }, (_, i) =>
+        encode('event', anomalyEvent('plant-1', `pump-${i % 40}`, { asset: `a${i % 40}` })),
+      );
+      const writesBefore = hub.store.writes;
+      await Promise.all(messages.map((m) => sender.publishAsync(m.topic, m.payload, { qos: 1 })));
+      const live = hub;
+      await until('every event stored', () => live.store.state.seenEvents.size === EVENTS, 600);
+      const writes = hub.store.writes - writesBefore;
+      console.log(`external mode, ${eventConnections} event session(s): ${EVENTS} events in ${writes} group commits`);
+      // One session takes its next message only once the last is durable: a commit each. Several share the commits.
+      if (eventConnections === 1) expect(writes).toBeGreaterThanOrEqual(EVENTS * 0.9);
+      else expect(writes).toBeLessThan(EVENTS / 2);
+      expect(live.store.state.inspections).toHaveLength(40);
+    },
+  );
 
   it('fails fast with a clear error when the external broker is not there', async () => {
     const tmp = await tempDir();
