@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mayPublish, maySubscribe } from '../../hub/mqtt/acl.js';
 import { DEVICE_CHANNELS, HUB_CHANNELS, topicFor } from '../../protocol/topics.js';
 import { exited, freePort, MOSQUITTO } from '../../testkit/processes.js';
+import { subscribers } from '../../hub/mqtt/external.js';
 import { externalPresent, programs } from '../support/externals.js';
 
 /**
@@ -99,10 +100,14 @@ describe.skipIf(
   });
 
   it('gives a device the embedded broker verdict on every publish, and the hub sees only what was allowed', async () => {
-    const hub = await connect('pdm-hub', 'hub-secret', 'pdm-hub');
+    // The hub's own sessions and filters (hub/mqtt/external.ts): the ordered channels, and the shared events.
     const received: string[] = [];
-    hub.on('message', (topic) => received.push(topic));
-    await hub.subscribeAsync('pdm/v1/+/+/#', { qos: 1 });
+    for (const session of subscribers('pdm-hub', 1)) {
+      const hub = await connect('pdm-hub', 'hub-secret', session.clientId);
+      hub.on('message', (topic) => received.push(topic));
+      const granted = await hub.subscribeAsync(session.topics, { qos: 1 });
+      expect(granted.map((g) => [g.topic, g.qos])).toEqual(session.topics.map((t) => [t, 1]));
+    }
     const device = await connect('plant-1/pump-001', 'secret-1', 'plant-1:pump-001');
     const self = 'plant-1:pump-001';
     const verdicts: string[] = [];
