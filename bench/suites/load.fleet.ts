@@ -61,6 +61,8 @@ export async function startLoadHub(
       PDM_HUB_DATA_DIR: dataDir,
       PDM_HUB_LOG_LEVEL: 'warn',
       PDM_HUB_LOG_FILE: join(dataDir, 'hub.log'),
+      // The whole fleet logs in from 127.0.0.1, 100 at a time (connectAll): more than one address's default.
+      PDM_HUB_MQTT_LIMITS_MAX_PENDING_PER_ADDRESS: '256',
       ...HUB_RUNTIME_ENV,
       ...env,
     },
