@@ -5,12 +5,11 @@ import { PdmError } from '../../../protocol/errors.js';
 import { DurableJsonFile, PRIVATE_FILES, type DocumentAdapter } from '../durable-file.js';
 import { fileMedium, type StoreMedium } from '../store.js';
 import { importFileState, type ImportReport } from './import.js';
-import { postgresTarget, sqliteTarget } from './import-target.js';
+import { postgresTarget, sqliteTarget, type ImportTarget } from './import-target.js';
 import { connect, naming, prepareSqlite, SQLITE_FILE } from './sqlite.js';
-import { readStoredSqlite, sqliteMedium } from './sqlite-medium.js';
+import { readStoredSqlite } from './sqlite-medium.js';
 import { SqlDocument } from './sql-medium.js';
-import { sqliteSession } from './session.js';
-import { pgSession, postgresMedium, preparePostgres, redact } from './pg.js';
+import { preparePostgres } from './pg.js';
 import { readStoredState } from '../restore.js';
 import type { HubState } from '../state.js';
 
@@ -49,34 +48,24 @@ export async function openStoreEngine(cfg: EngineConfig, dataDir: string): Promi
       close: () => undefined,
     };
   }
+  let target: ImportTarget;
   if (cfg.engine === 'postgres') {
     const url = cfg.url;
     if (!url) throw new PdmError('PDM_ERR_CONFIG_INVALID', 'store.url is required with store.engine postgres');
     await preparePostgres(url);
-    const imported = await importFileState(dataDir, postgresTarget(url));
-    const medium = postgresMedium(url);
-    const documents = pgSession(url);
-    return {
-      name: 'postgres',
-      location: redact(url),
-      medium,
-      document: <T>(name: string) => new SqlDocument<T>(documents, name),
-      imported,
-      close: () => {
-        documents.close();
-        medium.close();
-      },
-    };
+    target = postgresTarget(url);
+  } else {
+    const file = join(dataDir, SQLITE_FILE);
+    await prepareSqlite(file);
+    target = sqliteTarget(file);
   }
-  const file = join(dataDir, SQLITE_FILE);
-  await prepareSqlite(file);
-  const imported = await importFileState(dataDir, sqliteTarget(file));
-  const medium = sqliteMedium(file);
-  // Documents are written after the store closes (sessions at shutdown): a connection of their own.
-  const documents = sqliteSession(connect(file), file);
+  const imported = await importFileState(dataDir, target);
+  const medium = target.medium();
+  // Documents are written after the store closes (sessions at shutdown): a session of their own.
+  const documents = target.session();
   return {
-    name: 'sqlite',
-    location: file,
+    name: cfg.engine,
+    location: target.where,
     medium,
     document: <T>(name: string) => new SqlDocument<T>(documents, name),
     imported,
