@@ -162,6 +162,13 @@ describe.skipIf(!withChromium)('trend tools in a real browser', () => {
 
     // A second machine of the same kind, drawn beside; the CSV then has its column.
     const chart = page.locator('.chart[aria-label="Anomaly score"]');
+    // The overlay is read once when chosen: first let pump-b's agent (slow to start on a loaded machine) send enough.
+    await expect
+      .poll(
+        async () => ((await (await api(`/api/devices/${SITE}/pump-b/scores`)).json()) as { t: number[] }).t.length,
+        { timeout: 30_000 },
+      )
+      .toBeGreaterThan(5);
     await page.getByLabel('Compare with').selectOption(`${SITE}/pump-b`);
     await expect.poll(() => chart.getAttribute('data-overlay')).toBe(`${SITE}/pump-b`);
     await expect.poll(async () => Number(await chart.getAttribute('data-overlay-points'))).toBeGreaterThan(5);
