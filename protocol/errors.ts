@@ -82,6 +82,11 @@ export const ERROR_CATALOG = {
   PDM_ERR_FORBIDDEN: { message: 'your role may not do this', status: 403, retryable: false },
   PDM_ERR_CSRF: { message: 'missing or wrong CSRF token', status: 403, retryable: false },
   PDM_ERR_TRANSITION: { message: 'transition not allowed from this state', status: 409, retryable: false },
+  PDM_ERR_CHANGED_ELSEWHERE: {
+    message: 'the record was changed by another hub process meanwhile: read it again',
+    status: 409,
+    retryable: true,
+  },
   PDM_ERR_NOT_FOUND: { message: 'not found', status: 404, retryable: false },
   PDM_ERR_BAD_REQUEST: { message: 'request is invalid', status: 400, retryable: false },
   PDM_ERR_WEBHOOK: { message: 'CMMS webhook delivery failed', status: 500, retryable: true },

@@ -44,6 +44,10 @@ export class SeenEvents {
     this.shard(id).set(id, holder);
   }
 
+  delete(id: string): void {
+    this.shard(id).delete(id);
+  }
+
   /** Drops the ids `drop` says to, one table at a time; returns how many went. */
   deleteWhere(drop: (id: string) => boolean): number {
     let dropped = 0;

@@ -30,6 +30,8 @@ import {
 import { computeKpis, type Kpis } from '../inspections/kpis.js';
 import type { DeviceRecord, Inspection, InspectionStatus, RoutingCounters, WatchItem } from '../inspections/records.js';
 import type { RoutingPolicy } from '../inspections/routing.js';
+import { SharedRows, type ChangeNotice } from './shared/rows.js';
+import type { SqlSession } from './sql/session.js';
 
 /** Where a store keeps its snapshot and its journal, and what folds the one into the other. */
 export interface StoreMedium {
@@ -191,6 +193,8 @@ export class HubStore implements ArchivedIncidents {
     opts: HubStoreOptions,
     private readonly archive: InspectionArchive,
     loaded: { generation: number; replayedBytes: number },
+    /** With several hub processes on one database: rows are the truth, this state a cache of them (shared/rows.ts). */
+    private readonly sharing?: SharedRows,
   ) {
     this.generation = loaded.generation;
     this.replayedBytes = loaded.replayedBytes;
@@ -260,6 +264,48 @@ export class HubStore implements ArchivedIncidents {
     });
   }
 
+  /**
+   * Over the rows several hub processes share (cluster.mode shared): the state is read from them and every change is
+   * written through under its asset's row lock, so `commit()` has nothing left to wait for. Nothing is archived or
+   * spilled (each process would keep its own archive index): closed records stay rows.
+   */
+  static async shared(db: SqlSession, origin: string, opts: HubStoreOptions): Promise<HubStore> {
+    const medium = { ...memoryMedium(), engine: { name: 'postgres', location: db.where } };
+    let store: HubStore | undefined;
+    const rows = new SharedRows(db, origin, () => ({
+      state: store!.state,
+      index: store!.index,
+      takeTouched: () => store!.dirty.take(),
+    }));
+    const retentionMs = (opts.dedupRetentionHours ?? 168) * HOUR_MS;
+    const state = rows.load((opts.now ?? Date.now)() - retentionMs);
+    const archive = await InspectionArchive.load(medium.archive, () => false);
+    const forever = {
+      archiveClosedAfterMinutes: Number.MAX_SAFE_INTEGER / 60_000,
+      eventsInMemory: Number.MAX_SAFE_INTEGER,
+    };
+    store = new HubStore(
+      state,
+      medium,
+      opts.coalesceMs,
+      { ...opts, ...forever },
+      archive,
+      { generation: 1, replayedBytes: 0 },
+      rows,
+    );
+    return store;
+  }
+
+  /** Another hub process committed: its records into this cache. What changed, for the live feed. */
+  applyNotice(notice: ChangeNotice): { inspections: boolean; devices: boolean } {
+    return this.sharing?.applyNotice(notice) ?? { inspections: false, devices: false };
+  }
+
+  /** Notices may have been missed: the cache compared with every row. */
+  resyncShared(): { inspections: boolean; devices: boolean } {
+    return this.sharing?.resync() ?? { inspections: false, devices: false };
+  }
+
   health(): StoreHealth {
     const error = this.snapshotError ?? this.archiveError;
     const { name, location } = this.medium.engine ?? { name: 'memory', location: this.medium.journal.path };
@@ -273,6 +319,23 @@ export class HubStore implements ArchivedIncidents {
 
   /** Correlates one event into the incidents (hub/inspections/incidents.ts) and marks what that changed. */
   recordEvent(event: EventMessage, now: number, rules: { windowMs: number; policy: RoutingPolicy }): IncidentOutcome {
+    if (this.sharing) {
+      return this.sharing.underAsset(
+        event.site,
+        event.asset,
+        event.id,
+        (seenBy) => (seenBy === undefined ? this.decideEvent(event, now, rules) : { kind: 'duplicate', id: seenBy }),
+        (outcome) => outcome.kind !== 'duplicate',
+      );
+    }
+    return this.decideEvent(event, now, rules);
+  }
+
+  private decideEvent(
+    event: EventMessage,
+    now: number,
+    rules: { windowMs: number; policy: RoutingPolicy },
+  ): IncidentOutcome {
     const outcome = applyEvent(this.state, event, now, {
       windowMs: rules.windowMs,
       policy: rules.policy,
@@ -311,17 +374,40 @@ export class HubStore implements ArchivedIncidents {
 
   /** Promotes the watches that persisted past their site's policy, each marked with its new inspection. */
   promoteOverdueWatches(now: number, policyFor: (site: string) => RoutingPolicy): Inspection[] {
-    return overdueWatches(this.state, now, policyFor).map((watch) => {
-      const inspection = promoteOverdue(this.state, watch, now);
-      this.touch('inspection', inspection.id);
-      this.touch('watch', watch.id);
-      this.touch('routing', '');
-      return inspection;
-    });
+    const sharing = this.sharing;
+    if (sharing) {
+      // Each under its asset's lock, over the watch as the database holds it (another process may have promoted it).
+      return overdueWatches(this.state, now, policyFor).flatMap(({ id, site, asset }) =>
+        sharing.underAsset(site, asset, undefined, () => {
+          const watch = this.index.watches.find(id);
+          if (!watch || !overdueWatches({ ...this.state, watches: [watch] }, now, policyFor).length) return [];
+          return [this.promoteOne(watch, now)];
+        }),
+      );
+    }
+    return overdueWatches(this.state, now, policyFor).map((watch) => this.promoteOne(watch, now));
+  }
+
+  private promoteOne(watch: WatchItem, now: number): Inspection {
+    const inspection = promoteOverdue(this.state, watch, now);
+    this.touch('inspection', inspection.id);
+    this.touch('watch', watch.id);
+    this.touch('routing', '');
+    return inspection;
   }
 
   /** Stores an inspection's next version (a workflow step); an archived one comes back into the state for it. */
   saveInspection(next: Inspection): void {
+    const sharing = this.sharing;
+    if (sharing) {
+      // Refused when another process changed it since this cache's copy, on which `next` was based.
+      const based = sharing.inspectionVersion(next.id);
+      return sharing.underAsset(next.site, next.asset, undefined, () => {
+        if (sharing.inspectionVersion(next.id) !== based) throw SharedRows.changedElsewhere(next.id);
+        this.index.inspections.upsert(next);
+        this.touch('inspection', next.id);
+      });
+    }
     this.revive(next.id);
     this.index.inspections.upsert(next);
     this.touch('inspection', next.id);
@@ -331,6 +417,7 @@ export class HubStore implements ArchivedIncidents {
   countAssignment(site: string): void {
     this.state.roundRobin[site] = this.assignments(site) + 1;
     this.touch('roundRobin', site);
+    this.sharing?.writeLoose();
   }
 
   assignments(site: string): number {
@@ -341,6 +428,7 @@ export class HubStore implements ArchivedIncidents {
     const key = deviceKey(record);
     this.state.devices[key] = record;
     this.touch('device', key);
+    this.sharing?.writeLoose();
   }
 
   device(ref: DeviceRef): DeviceRecord | undefined {
@@ -531,6 +619,16 @@ export class HubStore implements ArchivedIncidents {
   }
 
   commit(): Promise<void> {
+    if (this.sharing) {
+      // Written through already; whatever was marked without a store method (a touch) goes now.
+      try {
+        if (this.now() - this.lastPrune >= HOUR_MS) this.prune();
+        if (this.dirty.size > 0) this.sharing.writeLoose();
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    }
     let group = this.scheduled;
     if (!group) {
       let settle!: Pick<PendingGroup, 'resolve' | 'reject'>;
@@ -715,6 +813,7 @@ export class HubStore implements ArchivedIncidents {
     this.lastPrune = this.now();
     this.pruned += pruneSeen(this.state, this.dedupSince());
     this.archive.prune(this.dedupSince());
+    this.sharing?.prune(this.dedupSince());
   }
 
   /** Waits for every commit made so far, and for an archive pass (and the commit of what it changed) and a fold under way. */
@@ -739,6 +838,10 @@ export class HubStore implements ArchivedIncidents {
   private closing: Promise<void> | undefined;
 
   private async closeOnce(): Promise<void> {
+    if (this.sharing) {
+      if (this.dirty.size > 0) this.sharing.writeLoose();
+      return;
+    }
     await this.flush();
     await this.appendGroup(); // touched but never committed: journal it rather than let a replay undo it
     await this.folding; // one that commit made due: its thread ends below

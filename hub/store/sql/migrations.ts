@@ -51,6 +51,46 @@ function migrations(binary: Binary): Record<string, Migration> {
           .execute();
       },
     },
+    // Several hub processes on one database (cluster.mode shared, hub/store/shared.ts): rows are the state.
+    '002-shared': {
+      async up(db: Kysely<unknown>) {
+        // Inspections ('i') and watch items ('w') whole, as JSON, numbered by version for the caches of other processes.
+        await db.schema
+          .createTable('shared_record')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('site', 'text', (c) => c.notNull())
+          .addColumn('asset', 'text', (c) => c.notNull())
+          .addColumn('version', 'bigint', (c) => c.notNull())
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('shared_record_pk', ['kind', 'id'])
+          .execute();
+        await db.schema.createIndex('shared_record_asset').on('shared_record').columns(['site', 'asset']).execute();
+        // An event id is taken once, whichever process tries: the primary key decides.
+        await db.schema
+          .createTable('shared_seen')
+          .addColumn('event_id', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .execute();
+        // One row per asset, locked while an event or a change of that asset's records is decided.
+        await db.schema
+          .createTable('shared_asset')
+          .addColumn('site', 'text', (c) => c.notNull())
+          .addColumn('asset', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('shared_asset_pk', ['site', 'asset'])
+          .execute();
+        await db.schema
+          .createTable('shared_counter')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('n', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('shared_device')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

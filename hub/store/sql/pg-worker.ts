@@ -11,7 +11,11 @@ const types = {
     oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-runAsWorker(async (op: 'open' | 'query' | 'close', id: number, arg: string, params: unknown[] = []) => {
+// Bytes arrive as Uint8Array (structured clone); pg sends a Buffer as bytea.
+const values = (params: unknown[]) =>
+  params.map((p) => (p instanceof Uint8Array ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p));
+
+runAsWorker(async (op: 'open' | 'query' | 'batch' | 'close', id: number, arg: string, params: unknown[] = []) => {
   if (op === 'open') {
     const client = new pg.Client({ connectionString: arg, types });
     // A lost connection fails the session's next query (pg says why); it must not end this thread.
@@ -27,7 +31,11 @@ runAsWorker(async (op: 'open' | 'query' | 'close', id: number, arg: string, para
     return [];
   }
   if (!client) throw new Error('the session is closed');
-  // Bytes arrive as Uint8Array (structured clone); pg sends a Buffer as bytea.
-  const values = params.map((p) => (p instanceof Uint8Array ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p));
-  return (await client.query(arg, values)).rows as unknown[];
+  if (op === 'batch') {
+    // Several statements for one wait of the calling thread; the first that fails ends the batch.
+    const results: unknown[][] = [];
+    for (const [sql, ps] of params as Array<[string, unknown[]]>) results.push((await client.query(sql, values(ps))).rows);
+    return results;
+  }
+  return (await client.query(arg, values(params))).rows as unknown[];
 });

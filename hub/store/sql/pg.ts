@@ -8,7 +8,7 @@ import { migrate } from './migrations.js';
 import { databaseError, type SqlSession } from './session.js';
 import { SharedSession, SNAPSHOT_DOCUMENT, SqlArchive, SqlDocument, SqlJournal } from './sql-medium.js';
 
-type Call = (op: 'open' | 'query' | 'close', id: number, arg?: string, params?: unknown[]) => unknown[];
+type Call = (op: 'open' | 'query' | 'batch' | 'close', id: number, arg?: string, params?: unknown[]) => unknown[];
 
 let call: Call | undefined;
 
@@ -36,7 +36,7 @@ export function pgSession(url: string): SqlSession {
   const id = (sessions += 1);
   call ??= createSyncFn<Call>(foldWorkerUrl('sql/pg-worker.js'), { timeout: CALL_TIMEOUT_MS });
   const worker = call;
-  const run = (op: 'open' | 'query' | 'close', arg?: string, params?: unknown[]) => {
+  const run = (op: 'open' | 'query' | 'batch' | 'close', arg?: string, params?: unknown[]) => {
     try {
       return worker(op, id, arg, params);
     } catch (error) {
@@ -56,6 +56,12 @@ export function pgSession(url: string): SqlSession {
     all: <R>(sql: string, params: unknown[] = []) => run('query', numbered(sql), params) as R[],
     get: <R>(sql: string, params: unknown[] = []) => (run('query', numbered(sql), params) as R[])[0],
     run: (sql, params = []) => void run('query', numbered(sql), params),
+    batch: (statements) =>
+      run(
+        'batch',
+        '',
+        statements.map(([sql, params = []]) => [numbered(sql), params]),
+      ) as unknown[][],
     transaction: <T>(fn: () => T): T => {
       if (depth > 0) return fn();
       run('query', 'begin');

@@ -12,6 +12,8 @@ export interface SqlSession {
   all<R>(sql: string, params?: unknown[]): R[];
   get<R>(sql: string, params?: unknown[]): R | undefined;
   run(sql: string, params?: unknown[]): void;
+  /** Several statements in order, their rows each: one wait for PostgreSQL's thread instead of one per statement. */
+  batch(statements: Array<[sql: string, params?: unknown[]]>): unknown[][];
   /** Runs `fn` in one transaction (one commit, one fsync); a throw rolls it all back. */
   transaction<T>(fn: () => T): T;
   readonly open: boolean;
@@ -51,6 +53,13 @@ export function sqliteSession(db: SqliteConnection, file: string): SqlSession {
     all: <R>(sql: string, params: unknown[] = []) => naming(() => prepared(sql).all(params) as R[]),
     get: <R>(sql: string, params: unknown[] = []) => naming(() => prepared(sql).get(params) as R | undefined),
     run: (sql, params = []) => void naming(() => prepared(sql).run(params)),
+    batch: (statements) =>
+      naming(() =>
+        statements.map(([sql, params = []]) => {
+          const statement = prepared(sql);
+          return statement.reader ? (statement.all(params) as unknown[]) : (statement.run(params), []);
+        }),
+      ),
     transaction: <T>(fn: () => T) => naming(() => db.transaction(fn)()),
     get open() {
       return db.open;

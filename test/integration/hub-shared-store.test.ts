@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPdmError } from '../../protocol/errors.js';
+import { HubStore } from '../../hub/store/store.js';
+import { pgSession, preparePostgres } from '../../hub/store/sql/pg.js';
+import type { SqlSession } from '../../hub/store/sql/session.js';
+import { NoticeListener } from '../../hub/store/shared/listener.js';
+import type { ChangeNotice } from '../../hub/store/shared/rows.js';
+import { anomalyEvent } from '../../testkit/hub-events.js';
+import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
+import { externalPresent, programs } from '../support/externals.js';
+
+const rules = {
+  windowMs: 600_000,
+  policy: { inspectFrom: 'critical' as const, promoteAfterSeconds: 60, promoteAfterEvents: 99 },
+};
+
+/** Two stores over one database, as two hub processes in cluster.mode shared hold them: rows decide, caches follow. */
+describe.runIf(externalPresent('the shared store on PostgreSQL', programs.postgres))(
+  'shared store (PostgreSQL)',
+  () => {
+    let server: TestPostgres;
+    let url: string;
+    const sessions: SqlSession[] = [];
+    const open = async (origin: string, now?: () => number) => {
+      const db = pgSession(url);
+      sessions.push(db);
+      return HubStore.shared(db, origin, { coalesceMs: 2, ...(now ? { now } : {}) });
+    };
+
+    beforeAll(async () => {
+      server = await startPostgres();
+      url = await server.createDatabase('shared');
+      await preparePostgres(url);
+    }, 60_000);
+    afterAll(async () => {
+      for (const db of sessions) db.close();
+      await server?.stop();
+    });
+
+    it('takes an event once, whichever store is offered it, and correlates over what the other committed', async () => {
+      const a = await open('a');
+      const b = await open('b');
+      const first = anomalyEvent('plant-1', 'pump-1', { severity: 'critical', asset: 'press' });
+      expect(a.recordEvent(first, Date.now(), rules).kind).toBe('opened');
+      // The redelivery reaches the other process: the database's dedup row says it is taken.
+      const again = b.recordEvent(first, Date.now(), rules);
+      expect(again).toMatchObject({ kind: 'duplicate', id: a.state.inspections[0]!.id });
+      // A second device of the same asset, at the other process: it joins the inspection the first one opened.
+      const second = anomalyEvent('plant-1', 'pump-2', { severity: 'critical', asset: 'press' });
+      expect(b.recordEvent(second, Date.now(), rules)).toMatchObject({ kind: 'joined' });
+      expect(b.state.inspections).toHaveLength(1);
+      expect(b.state.inspections[0]!.devices).toEqual(['pump-1', 'pump-2']);
+      // A third store opening now reads exactly that; one incident counted, though two processes saw its events.
+      const c = await open('c');
+      expect(c.routing).toMatchObject({ incidents: 1, toPeople: 1 });
+      expect(c.state.inspections.map((i) => [i.id, i.events.length])).toEqual([[a.state.inspections[0]!.id, 2]]);
+      expect(c.state.seenEvents.has(first.id) && c.state.seenEvents.has(second.id)).toBe(true);
+    });
+
+    it("brings another process's commits into the cache from its notices, and refuses a save over a newer copy", async () => {
+      const a = await open('a2');
+      const b = await open('b2');
+      const notices: ChangeNotice[] = [];
+      const listener = new NoticeListener({
+        url,
+        onNotice: (notice) => {
+          notices.push(notice);
+          a.applyNotice(notice);
+        },
+        onResync: () => a.resyncShared(),
+        onError: () => undefined,
+      });
+      await listener.start();
+      try {
+        const opened = b.recordEvent(
+          anomalyEvent('plant-1', 'pump-3', { severity: 'critical', asset: 'mill' }),
+          Date.now(),
+          rules,
+        );
+        expect(opened.kind).toBe('opened');
+        const id = (opened as { inspection: { id: string } }).inspection.id;
+        await expect.poll(() => a.inspection(id)?.events.length, { timeout: 10_000 }).toBe(1);
+        expect(notices.some((n) => n.origin === 'b2' && n.keys.includes(`i/${id}`))).toBe(true);
+        // Both read the same copy; b saves first; a's save, based on the older copy, is refused, not silently lost.
+        const base = a.inspection(id)!;
+        b.saveInspection({ ...b.inspection(id)!, status: 'acknowledged', updatedAt: Date.now() });
+        let refused: unknown;
+        try {
+          a.saveInspection({ ...base, comments: [{ id: 'c1', at: Date.now(), by: 'ana', text: 'on my way' }] });
+        } catch (error) {
+          refused = error;
+        }
+        expect(isPdmError(refused, 'PDM_ERR_CHANGED_ELSEWHERE')).toBe(true);
+        // The refusal brought a's copy up to date: a save based on it goes through.
+        expect(a.inspection(id)!.status).toBe('acknowledged');
+        a.saveInspection({
+          ...a.inspection(id)!,
+          comments: [{ id: 'c1', at: Date.now(), by: 'ana', text: 'on my way' }],
+        });
+        const fresh = await open('d2');
+        expect(fresh.inspection(id)).toMatchObject({ status: 'acknowledged', comments: [{ text: 'on my way' }] });
+      } finally {
+        await listener.close();
+      }
+    });
+
+    it('promotes an overdue watch once, though every process runs the sweep', async () => {
+      let now = Date.now();
+      const a = await open('a3', () => now);
+      const watch = a.recordEvent(anomalyEvent('plant-2', 'pump-4', { severity: 'warning', asset: 'fan' }), now, rules);
+      expect(watch.kind).toBe('watch-opened');
+      // b loads the watch as 'watching' and hears nothing after: only its read under the asset's lock can tell.
+      const b = await open('b3', () => now);
+      now += 120_000;
+      const policy = () => rules.policy;
+      expect(a.promoteOverdueWatches(now, policy)).toHaveLength(1);
+      expect(b.state.watches.find((w) => w.site === 'plant-2')?.status).toBe('watching');
+      expect(b.promoteOverdueWatches(now, policy)).toEqual([]);
+      expect(b.state.watches.find((w) => w.site === 'plant-2')?.status).toBe('promoted');
+      const fresh = await open('c3');
+      expect(fresh.state.inspections.filter((i) => i.site === 'plant-2')).toHaveLength(1);
+    });
+
+    it('keeps devices and round-robin counts as rows, the counts summed over processes', async () => {
+      const a = await open('a4');
+      const b = await open('b4');
+      a.countAssignment('plant-9');
+      b.countAssignment('plant-9');
+      a.countAssignment('plant-9');
+      expect(a.assignments('plant-9')).toBe(3);
+      a.putDevice({ site: 'plant-9', device: 'pump-9', state: 'online', lastSeen: 1 } as never);
+      const fresh = await open('c4');
+      expect(fresh.assignments('plant-9')).toBe(3);
+      expect(fresh.device({ site: 'plant-9', device: 'pump-9' })).toMatchObject({ state: 'online' });
+    });
+  },
+);
