@@ -12,6 +12,8 @@ export class ChaosHub {
   constructor(
     readonly dataDir: string,
     private readonly logFile: string,
+    /** More settings: those of a hub process in a cluster (chaos/cluster.ts). */
+    private readonly settings: Record<string, string> = {},
   ) {}
 
   get mqttPort(): number {
@@ -26,6 +28,7 @@ export class ChaosHub {
       PDM_HUB_HTTP_PORT: String(this.ready?.httpPort ?? 0),
       PDM_HUB_DATA_DIR: this.dataDir,
       PDM_HUB_LOG_FILE: this.logFile,
+      ...this.settings,
     };
     // Right after a SIGKILL the port can take a moment to be free again: retry a few times.
     for (let attempt = 1; ; attempt += 1) {

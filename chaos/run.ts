@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IdentityStore } from '../hub/auth/identities.js';
 import { ChaosAgent, SITE, writeScenario, type Generated } from './fleet.js';
+import { ChaosCluster } from './cluster.js';
 import { ChaosHub } from './hub.js';
 import { ChaosProxy } from './proxy.js';
 import { SeededRandom } from '../simulator/random.js';
@@ -18,6 +19,8 @@ export interface ChaosOptions {
   /** Simulation speed of the machines (more events per second of wall time). */
   speed: number;
   seed: number;
+  /** Hub processes: 1 is today's single hub; more share PostgreSQL and a mosquitto (chaos/cluster.ts). */
+  hubs?: number;
   /** Give up waiting for one recovery after this long (the final count then shows what is missing). */
   recoverTimeoutMs: number;
   log: (line: Record<string, unknown>) => void;
@@ -57,25 +60,35 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const rng = new SeededRandom(opts.seed);
   const random = () => rng.next();
   const dir = mkdtempSync(join(tmpdir(), 'pdm-chaos-'));
-  const hub = new ChaosHub(join(dir, 'hub'), join(dir, 'hub.log'));
+  const count = opts.hubs ?? 1;
+  const cluster = count > 1 ? await ChaosCluster.start(dir) : undefined;
+  const hubs = Array.from(
+    { length: count },
+    (_, i) => new ChaosHub(join(dir, `hub-${i + 1}`), join(dir, `hub-${i + 1}.log`), cluster?.hubEnv(`h${i + 1}`)),
+  );
+  const hub = hubs[0]!;
+  /** The hub process a round's hub faults hit: each in turn. */
+  const target = (round: number, n = 0) => hubs[(round + n) % hubs.length]!;
   const identities = await IdentityStore.open(hub.dataDir);
   const devices = Array.from({ length: opts.agents }, (_, i) => `pump-${String(i).padStart(3, '0')}`);
   const scenario = writeScenario(dir, devices, opts.speed);
-  await hub.start();
-  const proxy = await ChaosProxy.start(() => hub.mqttPort);
-  const quotaProxy = await ChaosProxy.start(() => hub.mqttPort);
+  for (const h of hubs) await h.start();
+  const mqttPort = () => cluster?.mqttPort ?? hub.mqttPort;
+  const holdings = () => cluster?.holdings() ?? hub.holdings();
+  const proxy = await ChaosProxy.start(mqttPort);
+  const quotaProxy = await ChaosProxy.start(mqttPort);
   const agents: ChaosAgent[] = [];
   for (const [i, device] of devices.entries()) {
     const { secret } = await identities.addDevice(SITE, device);
     const quota = i === 0;
     agents.push(new ChaosAgent({ device, secret, port: (quota ? quotaProxy : proxy).port, quota }, dir, scenario));
   }
-  opts.log({ phase: 'start', dir, agents: opts.agents, hubMqttPort: hub.mqttPort });
+  opts.log({ phase: 'start', dir, agents: opts.agents, hubs: count, mqttPort: mqttPort() });
 
   const firstSeen = new Map<string, number>();
   const observe = (): { generated: Generated[]; missing: number } => {
     const generated = agents.flatMap((a) => a.generated());
-    const { seen } = hub.holdings();
+    const { seen } = holdings();
     const now = Date.now();
     let missing = 0;
     for (const g of generated) {
@@ -88,7 +101,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const recovered = async (): Promise<number | null> => {
     const started = Date.now();
     while (Date.now() - started < opts.recoverTimeoutMs) {
-      const clients = await hub.connectedClients();
+      // Behind mosquitto the hubs do not see the agents' connections: what they stored is the measure.
+      const clients = cluster ? opts.agents : await hub.connectedClients();
       if (clients >= opts.agents && observe().missing === 0) return Date.now() - started;
       await sleep(100);
     }
@@ -103,7 +117,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const recoverMs = await recovered();
     const record = { fault: name, round, outageMs: opts.outageMs, recoverMs };
     recoveries.push(record);
-    opts.log({ phase: 'fault', ...record, hubRssMb: Math.round((hub.rssBytes() ?? 0) / 1e6) });
+    opts.log({ phase: 'fault', ...record, hubRssMb: hubs.map((h) => Math.round((h.rssBytes() ?? 0) / 1e6)) });
     await sleep(opts.calmMs);
   };
 
@@ -128,14 +142,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       await fault(
         'hub-restart',
         round,
-        () => hub.stop('SIGTERM'),
-        () => hub.start(),
+        () => target(round).stop('SIGTERM'),
+        () => target(round).start(),
       );
       await fault(
         'hub-sigkill',
         round,
-        () => hub.stop('SIGKILL'),
-        () => hub.start(),
+        () => target(round, 1).stop('SIGKILL'),
+        () => target(round, 1).start(),
       );
       const victims = agents.filter(() => random() < 0.5);
       if (victims.length === 0) victims.push(agents[Math.floor(random() * agents.length)]!);
@@ -177,10 +191,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         round,
         async () => {
           proxy.pause();
-          await hub.stop('SIGKILL');
+          await target(round).stop('SIGKILL');
         },
         async () => {
-          await hub.start();
+          await target(round).start();
           proxy.heal();
         },
       );
@@ -190,7 +204,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await sleep(500);
     clearInterval(watcher);
     const { generated } = observe();
-    const { seen, duplicates } = hub.holdings();
+    const { seen, duplicates } = holdings();
     const lostIds = generated.filter((g) => !seen.has(g.id)).map((g) => g.id);
     const delays = generated
       .filter((g) => firstSeen.has(g.id))
@@ -214,8 +228,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   } finally {
     clearInterval(watcher);
     for (const agent of agents) await agent.kill('SIGKILL');
-    await hub.stop('SIGTERM');
+    for (const h of hubs) await h.stop('SIGTERM');
     await proxy.close();
     await quotaProxy.close();
+    await cluster?.stop();
   }
 }
