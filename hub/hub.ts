@@ -10,6 +10,8 @@ import type { TelemetryMessage } from '../protocol/messages.js';
 import { createDeviceAuthenticator } from './auth/device-auth.js';
 import { IdentityStore } from './auth/identities.js';
 import { LoginThrottle, type LoginThrottleOptions } from './auth/rate-limit.js';
+import { createCluster, type ClusterView } from './cluster/wire.js';
+import type { Duty } from './cluster/duties.js';
 import { registerDriftMetrics } from './drift/metrics.js';
 import { DriftMonitor } from './drift/monitor.js';
 import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
@@ -24,7 +26,7 @@ import { createStaticHandler } from './http/static.js';
 import { createMetrics, registerHubMetrics } from './metrics/metrics.js';
 import { createBroker, type DeviceMessageSink, type HubBroker } from './mqtt/broker.js';
 import { readPem } from './mqtt/listeners.js';
-import { createExternalBroker } from './mqtt/external.js';
+import { createExternalBroker, type ExternalBroker } from './mqtt/external.js';
 import { Ingest } from './mqtt/ingest.js';
 import { createNotifier } from './notify/wire.js';
 import type { Inspection } from './inspections/records.js';
@@ -66,6 +68,8 @@ export interface RunningHub {
   drift: DriftMonitor;
   /** Per device: healthy, watch, alarm or offline. */
   health: HealthTracker;
+  /** Whether this process leads the fleet's hubs (and so runs the SLA sweep, rollout checks, webhook delivery). */
+  cluster: ClusterView;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
   close(): Promise<void>;
@@ -210,6 +214,7 @@ export async function createHub(
     workflow,
     webhooks: activities.webhooks,
     connectedClients: () => broker.connectedClients,
+    leader: () => cluster.leader,
   });
   registerHealthMetrics(metrics.registry, health.tracker);
   const dropRevoked = (): string[] => broker.disconnectWhere((clientId) => identities.isActiveDevice(clientId));
@@ -223,6 +228,11 @@ export async function createHub(
     maxAgeMs: cfg.http.sessionMaxHours * 3_600_000,
     file: engine.document<SessionDocument>(SESSION_FILE),
     userOf: (user) => identities.sessionUser(user),
+  });
+  // What must run once among the fleet's hubs runs on the lease holder only (in single mode: this process).
+  const cluster = createCluster(cfg, {
+    duties: leaderDuties({ broker, workflow, models, webhooks: activities.webhooks }),
+    logger: logger.child({ component: 'cluster' }),
   });
   await broker.start();
   const http = await startHttp({
@@ -254,13 +264,13 @@ export async function createHub(
       drift: drift.monitor,
       health: health.tracker,
       catalog,
+      cluster,
     },
     logger: logger.child({ component: 'http' }),
     dashboard: createStaticHandler(DASHBOARD_DIR),
   });
-  workflow.start();
+  await cluster.start();
   telemetry?.start();
-  activities.webhooks?.start();
   const host = cfg.http.host === '0.0.0.0' ? '127.0.0.1' : cfg.http.host;
   return {
     dataDir,
@@ -277,12 +287,13 @@ export async function createHub(
     training,
     drift: drift.monitor,
     health: health.tracker,
+    cluster,
     refreshIdentities,
     async close() {
+      await cluster.close();
       health.stop();
       models.close();
       identities.close();
-      await workflow.stop();
       await activities.webhooks?.close();
       await notifications.close();
       await http.close();
@@ -417,6 +428,28 @@ function createHealth(
   return { tracker, stop: () => clearInterval(timer) };
 }
 
+/**
+ * The leader's duties. The health tracker's tick is not one: it creates no records, only this process's view of
+ * what it hears (its live stream and log lines), so every process keeps its own.
+ */
+function leaderDuties(parts: {
+  broker: ExternalBroker;
+  workflow: Workflow;
+  models: HubRegistry;
+  webhooks: WebhookOutbox | undefined;
+}): Duty[] {
+  const { broker, workflow, models, webhooks } = parts;
+  const duties: Duty[] = [];
+  // Shared mode: status, telemetry, health and acks in each device's order, through one session the leader holds.
+  if (broker.ordered) duties.push({ name: 'mqtt-ordered-session', ...broker.ordered });
+  duties.push(
+    { name: 'sla-sweep', start: () => workflow.start(), stop: () => workflow.stop() },
+    { name: 'rollout-checks', start: () => models.startChecks(), stop: () => models.stopChecks() },
+  );
+  if (webhooks) duties.push({ name: 'cmms-webhooks', start: () => webhooks.start(), stop: () => webhooks.stop() });
+  return duties;
+}
+
 /** The embedded broker, or the client of an external one (which authenticates devices itself). */
 async function createMqtt(
   cfg: HubConfig,
@@ -427,10 +460,11 @@ async function createMqtt(
     logger: Logger;
     authLog: Logger;
   },
-): Promise<HubBroker> {
+): Promise<ExternalBroker> {
   if (cfg.mqtt.mode === 'external')
     return createExternalBroker({
       ...cfg.mqtt.external,
+      instance: cfg.cluster.mode === 'shared' ? cfg.cluster.instance : undefined,
       ingest: deps.ingest,
       logger: deps.logger.child({ component: 'external-broker' }),
     });

@@ -16,7 +16,8 @@ const RoutingPolicySchema = z.strictObject({
 /** What people can subscribe to. `overdue`: the hub escalated it because nobody acknowledged it in time. */
 export const NOTIFICATION_KINDS = ['opened', 'escalated', 'overdue', 'follow_up'] as const;
 
-export const HubConfigSchema = z.strictObject({
+/** Every section of the hub's config; HubConfigSchema adds the rules that span sections. */
+const HubSections = z.strictObject({
   mqtt: z
     .strictObject({
       host: z.string().default('0.0.0.0'),
@@ -502,6 +503,42 @@ export const HubConfigSchema = z.strictObject({
         .default({}),
     })
     .prefault({}),
+  /**
+   * `single`: this process is the fleet's only hub. `shared`: several hub processes serve one fleet on one PostgreSQL
+   * database behind one external broker; the one holding the leader lease runs what must run once (docs/hub.md).
+   */
+  cluster: z
+    .strictObject({
+      mode: z.enum(['single', 'shared']).default('single'),
+      /** Shared mode: this process's name, unique among the fleet's hubs and kept across its restarts. */
+      instance: id.optional(),
+    })
+    .prefault({}),
   log: LogSchema.prefault({}),
+});
+
+// Each issue sits on the key to change and names the other one.
+export const HubConfigSchema = HubSections.superRefine((c, ctx) => {
+  if (c.cluster.mode !== 'shared') return;
+  if (c.store.engine !== 'postgres')
+    ctx.addIssue({
+      code: 'custom',
+      message: `shared needs store.engine postgres (one database for every hub process), not ${c.store.engine}`,
+      path: ['cluster', 'mode'],
+    });
+  if (c.mqtt.mode !== 'external')
+    ctx.addIssue({
+      code: 'custom',
+      message: `shared needs mqtt.mode external (one broker's shared subscriptions), not ${c.mqtt.mode}`,
+      path: ['cluster', 'mode'],
+    });
+  if (c.cluster.instance === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        "required with cluster.mode shared: a name for this hub process, unique among the fleet's hubs and kept " +
+        'across restarts (its event sessions on the external broker are <clientId>-<instance>-e<n>)',
+      path: ['cluster', 'instance'],
+    });
 });
 export type HubConfig = z.output<typeof HubConfigSchema>;

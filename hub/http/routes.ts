@@ -22,6 +22,7 @@ import type { HubStore } from '../store/store.js';
 import type { TrainingJobs } from '../training/jobs.js';
 import type { Activities } from '../workflow/activities.js';
 import type { Workflow } from '../workflow/service.js';
+import type { ClusterView } from '../cluster/wire.js';
 import { api, PATH_PARAMS, type Api, type OperationName, type ResponseOf } from './contract.js';
 import type { LiveFeed } from './live.js';
 import { openapi } from './openapi.js';
@@ -58,6 +59,8 @@ export interface ApiDeps {
   /** Each device's health state, and the names and units that turn features into plain words. */
   health: HealthTracker;
   catalog: FeatureCatalog;
+  /** The cluster mode and whether this process leads. */
+  cluster: ClusterView;
 }
 
 /** An inspection as the API shows it: each feature with its name, unit and normal, and the reason in plain words. */
@@ -187,6 +190,7 @@ export const routes: Route[] = [
       uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
       mqtt: { port: deps.mqtt.port, connectedClients: deps.mqtt.connectedClients },
       store: { engine: deps.store.health().engine, ok: deps.store.health().ok },
+      cluster: { mode: deps.cluster.mode, leader: deps.cluster.leader },
     },
   })),
   route('metrics', async ({ remote, headers, deps }) => {

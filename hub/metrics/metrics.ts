@@ -52,6 +52,8 @@ export interface MetricSources {
   /** The CMMS webhook outbox, when a CMMS is configured. */
   webhooks?: WebhookOutbox | undefined;
   connectedClients: () => number;
+  /** Whether this process holds the leader lease. */
+  leader: () => boolean;
 }
 
 /** Counters the hub already keeps, read at scrape time instead of being counted twice. */
@@ -198,6 +200,14 @@ export function registerHubMetrics(registry: Registry, deps: MetricSources): voi
     registers: [registry],
     collect() {
       this.set(deps.connectedClients());
+    },
+  });
+  new Gauge({
+    name: 'pdm_hub_leader',
+    help: '1 while this process holds the leader lease and runs the SLA sweep, rollout checks and webhook delivery',
+    registers: [registry],
+    collect() {
+      this.set(deps.leader() ? 1 : 0);
     },
   });
 }

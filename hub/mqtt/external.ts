@@ -12,6 +12,17 @@ export interface ExternalBrokerOptions {
   connectTimeoutMs: number;
   /** Connections sharing the event topics (at least 1). */
   eventConnections: number;
+  /**
+   * Several hub processes (`cluster.mode: shared`): this process's name. Its event sessions are then
+   * `<clientId>-<instance>-e<n>` in the one share group, and the ordered session (`<clientId>`, one for all processes)
+   * connects only through `ordered.start()`, the leader's duty, so a new leader resumes what the last one left queued.
+   */
+  instance?: string | undefined;
+}
+
+/** The external broker's client, and in shared mode the ordered session the leader connects and disconnects. */
+export interface ExternalBroker extends HubBroker {
+  ordered?: { start(): Promise<void>; stop(): Promise<void> } | undefined;
 }
 
 /** What one connection subscribes to; `drop`: filters an older version of the hub left in its persistent session. */
@@ -25,13 +36,14 @@ interface Subscriber {
  * The hub's sessions: one for every channel but events, in the order each device sent them (status, telemetry, acks),
  * and `eventConnections` that share the events, so their commits group as a fleet's do on the embedded broker.
  */
-export function subscribers(clientId: string, eventConnections: number): Subscriber[] {
+export function subscribers(clientId: string, eventConnections: number, instance?: string): Subscriber[] {
   const ordered = DEVICE_CHANNELS.filter((c) => c !== 'event').map((c) => `${TOPIC_ROOT}/+/+/${c}`);
   const events = `$share/${clientId}/${TOPIC_ROOT}/+/+/event`;
+  const eventPrefix = instance === undefined ? clientId : `${clientId}-${instance}`;
   return [
     { clientId, topics: ordered, drop: [`${TOPIC_ROOT}/+/+/#`] },
     ...Array.from({ length: eventConnections }, (_, i) => ({
-      clientId: `${clientId}-e${i}`,
+      clientId: `${eventPrefix}-e${i}`,
       topics: [events],
       drop: [],
     })),
@@ -44,8 +56,9 @@ export function subscribers(clientId: string, eventConnections: number): Subscri
  */
 export function createExternalBroker(
   opts: ExternalBrokerOptions & { ingest: Pick<DeviceMessageSink, 'handleThen'>; logger: Logger },
-): HubBroker {
+): ExternalBroker {
   const { ingest, logger } = opts;
+  const shared = opts.instance !== undefined;
   const connect = (clientId: string): MqttClient => {
     // Not connected until start(); what the hub publishes before that waits in mqtt.js' offline queue.
     const client = mqtt.connect(opts.url, {
@@ -71,13 +84,15 @@ export function createExternalBroker(
     client.on('offline', () => logger.warn({ url: opts.url, clientId }, 'external broker unreachable; retrying'));
     return client;
   };
-  const sessions = subscribers(opts.clientId, opts.eventConnections).map((s) => ({
-    ...s,
-    client: connect(s.clientId),
-  }));
-  const main = sessions[0]!.client;
+  const [orderedSubscriber, ...eventSubscribers] = subscribers(opts.clientId, opts.eventConnections, opts.instance);
+  const events = eventSubscribers.map((s) => ({ ...s, client: connect(s.clientId) }));
+  // Shared mode: a client per leadership term, made when this process starts leading.
+  let ordered = shared ? undefined : { ...orderedSubscriber!, client: connect(orderedSubscriber!.clientId) };
+  const sessions = () => (ordered ? [ordered, ...events] : events);
+  // The hub publishes through a session every process holds: in shared mode, the first event session.
+  const main = (shared ? events[0]! : ordered!).client;
 
-  const start = (session: (typeof sessions)[number]) =>
+  const start = (session: (typeof events)[number]) =>
     new Promise<void>((resolve, reject) => {
       const { client } = session;
       const timer = setTimeout(() => {
@@ -113,18 +128,35 @@ export function createExternalBroker(
 
   return {
     start: async () => {
-      await Promise.all(sessions.map(start));
+      await Promise.all(sessions().map(start));
     },
+    ordered: shared
+      ? {
+          start: async () => {
+            const session = (ordered ??= { ...orderedSubscriber!, client: connect(orderedSubscriber!.clientId) });
+            // A session that could not connect was ended: the next try makes a new one.
+            await start(session).catch((error: unknown) => {
+              if (ordered === session) ordered = undefined;
+              throw error;
+            });
+          },
+          stop: async () => {
+            const leaving = ordered;
+            ordered = undefined;
+            await leaving?.client.endAsync();
+          },
+        }
+      : undefined,
     port: Number(new URL(opts.url).port || 1883),
     get connectedClients() {
-      return sessions.filter((s) => s.client.connected).length;
+      return sessions().filter((s) => s.client.connected).length;
     },
     async publish(topic, payload, { qos, retain = false }) {
       await main.publishAsync(topic, payload, { qos, retain });
     },
     disconnectWhere: () => [],
     async close() {
-      await Promise.all(sessions.map((s) => s.client.endAsync()));
+      await Promise.all(sessions().map((s) => s.client.endAsync()));
     },
   };
 }

@@ -35,12 +35,15 @@ export interface HubRegistry {
   handleAck: (ack: ModelAckMessage) => Promise<void>;
   /** Hand every accepted telemetry message here (from ingest): the canaries' scores are a rollout's evidence. */
   handleTelemetry: (msg: Pick<TelemetryMessage, 'site' | 'device' | 'model'>) => void;
+  /** Starts checking rollouts every `tickMs` (the leader's duty: one process steps them); stopChecks ends it. */
+  startChecks(): void;
+  stopChecks(): void;
   close(): void;
 }
 
 /**
  * What the hub's composition root calls: the registry under `<dataDir>/registry`, its HTTP parts, and a timer
- * that checks canary alarm rates and soak periods.
+ * (from startChecks) that checks canary alarm rates and soak periods.
  */
 export function createHubRegistry(opts: {
   dataDir: string;
@@ -66,16 +69,25 @@ export function createHubRegistry(opts: {
     ...(opts.approvals ? { approvals: opts.approvals } : {}),
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
   });
-  const timer = setInterval(() => {
-    registry.tick().catch((error: Error) => opts.logger.error({ err: error.message }, 'rollout tick failed'));
-  }, opts.tickMs);
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
+  const stopChecks = () => {
+    clearInterval(timer);
+    timer = undefined;
+  };
   return {
     registry,
     artifacts: artifactHandler(registry),
     apiRoutes: registryApiRoutes(registry),
     handleAck: (ack) => registry.handleAck(ack),
     handleTelemetry: (msg) => registry.observeScore(msg.site, msg.device, msg.model),
-    close: () => clearInterval(timer),
+    startChecks: () => {
+      if (timer) return;
+      timer = setInterval(() => {
+        registry.tick().catch((error: Error) => opts.logger.error({ err: error.message }, 'rollout tick failed'));
+      }, opts.tickMs);
+      timer.unref();
+    },
+    stopChecks,
+    close: stopChecks,
   };
 }

@@ -73,8 +73,11 @@ export class Workflow {
     void this.sweep().catch((error: Error) => this.deps.logger.error({ err: error.message }, 'SLA check failed'));
   }
 
+  /** Stops the checks (a check under way finishes); start() may run them again, as a new leader does. */
   async stop(): Promise<void> {
-    await this.task?.destroy();
+    const task = this.task;
+    this.task = undefined;
+    await task?.destroy();
   }
 
   /** When an open inspection escalates unless acknowledged; nothing for the others. */

@@ -160,10 +160,17 @@ export class WebhookOutbox {
     await this.writer.request();
   }
 
-  /** Starts delivering (and keeps delivering until close). */
+  /** Starts delivering (and keeps delivering until stop or close). */
   start(): void {
     this.started = true;
     this.pump();
+  }
+
+  /** Stops starting deliveries (one in flight finishes); changes are still recorded, for when start() runs again. */
+  stop(): void {
+    this.started = false;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
   }
 
   pending(): WebhookView[] {

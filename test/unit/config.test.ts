@@ -189,6 +189,9 @@ describe('registry.rolloutCheckSeconds', () => {
       tickMs: 2_000,
     });
     const tick = vi.spyOn(wired.registry, 'tick').mockResolvedValue(undefined);
+    vi.advanceTimersByTime(5_000);
+    expect(tick).toHaveBeenCalledTimes(0); // checks run only once started (by the leader)
+    wired.startChecks();
     vi.advanceTimersByTime(1_999);
     expect(tick).toHaveBeenCalledTimes(0);
     vi.advanceTimersByTime(1);
@@ -198,6 +201,25 @@ describe('registry.rolloutCheckSeconds', () => {
     wired.close();
     vi.advanceTimersByTime(10_000);
     expect(tick).toHaveBeenCalledTimes(4);
+  });
+});
+
+describe('cluster.mode', () => {
+  const shared = {
+    cluster: { mode: 'shared', instance: 'hub-a' },
+    store: { engine: 'postgres', url: 'postgres://h/db' },
+    mqtt: { mode: 'external' },
+  };
+  it('is single unless set; shared needs postgres, an external broker and an instance, each named', () => {
+    expect(validate(HubConfigSchema, {}, 'test').cluster).toEqual({ mode: 'single' });
+    expect(validate(HubConfigSchema, shared, 'test').cluster).toEqual({ mode: 'shared', instance: 'hub-a' });
+    const fails = (extra: Record<string, unknown>) => () =>
+      validate(HubConfigSchema, { ...shared, ...extra }, 'hub.yaml');
+    expect(fails({ store: { engine: 'sqlite' } })).toThrow(/cluster\.mode.*store\.engine postgres.*not sqlite/);
+    expect(fails({ mqtt: { mode: 'embedded' } })).toThrow(/cluster\.mode.*mqtt\.mode external.*not embedded/);
+    expect(fails({ cluster: { mode: 'shared' } })).toThrow(/cluster\.instance.*required with cluster\.mode shared/);
+    expect(fails({ cluster: { mode: 'shared', instance: 'a b' } })).toThrow(/cluster\.instance/);
+    expect(fails({ cluster: { mode: 'several' } })).toThrow(/cluster\.mode/);
   });
 });
 
