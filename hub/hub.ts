@@ -17,7 +17,7 @@ import { DriftMonitor } from './drift/monitor.js';
 import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
 import { registerHealthMetrics } from './health/metrics.js';
 import { HealthTracker, type IsoChannel } from './health/tracker.js';
-import { LiveFeed } from './http/live.js';
+import { LiveFeed, type LiveTopic } from './http/live.js';
 import { FeatureHistory } from './http/feature-history.js';
 import { ScoreHistory } from './http/score-history.js';
 import { startHttp } from './http/server.js';
@@ -35,6 +35,7 @@ import { anomalyReason } from './reasons/reason.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { HubStore } from './store/store.js';
 import { openStoreEngine, type StoreEngine } from './store/sql/engine.js';
+import { openSharedStore } from './store/shared/open.js';
 import { listDevices } from './telemetry/segments.js';
 import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
 import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from './training/jobs.js';
@@ -87,13 +88,25 @@ export async function createHub(
   const dataDir = resolve(cfg.dataDir);
   const now = overrides.now ?? Date.now;
   const catalog = new FeatureCatalog(cfg.features.channels);
-  const engine = await openStoreEngine(cfg.store, dataDir);
+  // Another hub process's commit: the dashboards this process serves hear of it (the feed exists once started).
+  const remote = { publish: (_topic: LiveTopic) => undefined as void };
+  const shared =
+    cfg.cluster.mode === 'shared'
+      ? await openSharedStore(cfg.store.url!, cfg.cluster.instance!, cfg.store, {
+          logger: logger.child({ component: 'store' }),
+          onRemote: (changed) => {
+            if (changed.inspections) remote.publish('inspection');
+            if (changed.devices) remote.publish('device');
+          },
+        })
+      : undefined;
+  const engine = shared?.engine ?? (await openStoreEngine(cfg.store, dataDir));
   if (engine.imported?.counts)
     logger.info(
       { ...engine.imported.counts, legacyDir: engine.imported.legacyDir },
       'file-engine state imported into the database; the old files are kept until `pdm hub migrate --remove-old`',
     );
-  const store = await openStore(cfg, engine, logger);
+  const store = shared?.store ?? (await openStore(cfg, engine, logger));
   const identities = await IdentityStore.open(dataDir, { passwordScrypt: cfg.auth.passwordScrypt });
   logger.info(
     {
@@ -128,6 +141,7 @@ export async function createHub(
       logger: workflowLog,
     });
   const live = new LiveFeed(200, { maxPerUser: cfg.http.maxStreamsPerUser });
+  remote.publish = (topic) => live.publish(topic);
   const health = createHealth(cfg, { now, catalog, live, logger: logger.child({ component: 'health' }) });
   for (const record of store.devices()) health.tracker.seed(record);
   const notifications = createNotifier(cfg.notifications, catalog, logger.child({ component: 'notifications' }));
@@ -301,6 +315,7 @@ export async function createHub(
       await broker.close();
       await training?.idle();
       await telemetry?.close();
+      await shared?.listener.close();
       await store.close();
       engine.close();
     },
