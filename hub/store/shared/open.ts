@@ -30,7 +30,8 @@ export async function openSharedStore(
     url,
     onNotice: (notice) => hooks.onRemote(store.applyNotice(notice)),
     onResync: () => hooks.onRemote(store.resyncShared()),
-    onError: (error) => hooks.logger.warn({ err: error.message }, 'shared store: change notices interrupted, resyncing'),
+    onError: (error) =>
+      hooks.logger.warn({ err: error.message }, 'shared store: change notices interrupted, resyncing'),
   });
   await listener.start();
   const engine: StoreEngine = {

@@ -34,7 +34,8 @@ runAsWorker(async (op: 'open' | 'query' | 'batch' | 'close', id: number, arg: st
   if (op === 'batch') {
     // Several statements for one wait of the calling thread; the first that fails ends the batch.
     const results: unknown[][] = [];
-    for (const [sql, ps] of params as Array<[string, unknown[]]>) results.push((await client.query(sql, values(ps))).rows);
+    for (const [sql, ps] of params as Array<[string, unknown[]]>)
+      results.push((await client.query(sql, values(ps))).rows);
     return results;
   }
   return (await client.query(arg, values(params))).rows as unknown[];
