@@ -4,6 +4,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { pgSession, preparePostgres } from '../hub/store/sql/pg.js';
 import type { SqlSession } from '../hub/store/sql/session.js';
+import type { Inspection } from '../hub/inspections/records.js';
 import { SharedRows } from '../hub/store/shared/rows.js';
 import { exited, freePort, MOSQUITTO } from '../testkit/processes.js';
 import { startPostgres, type TestPostgres } from '../testkit/postgres.js';
@@ -59,6 +60,14 @@ export class ChaosCluster {
   holdings(): HubHoldings {
     this.reader ??= pgSession(this.url);
     return holdingsOf(new SharedRows(this.reader, 'chaos-reader', () => undefined as never).load(0));
+  }
+
+  /** The inspections the database holds for one asset. */
+  inspectionsOf(site: string, asset: string): Inspection[] {
+    this.reader ??= pgSession(this.url);
+    return this.reader
+      .all<{ doc: string }>("select doc from shared_record where kind = 'i' and site = ? and asset = ?", [site, asset])
+      .map((row) => JSON.parse(row.doc) as Inspection);
   }
 
   async stop(): Promise<void> {
