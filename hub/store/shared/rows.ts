@@ -114,10 +114,10 @@ export class SharedRows {
     const local = Object.fromEntries(
       [...(this.byAsset.get(assetKey(site, asset)) ?? [])].map((k) => [k, this.versions.get(k)]),
     );
-    this.db.run('begin');
     let result: T;
     try {
-      const [, , rows, seen] = this.db.batch([
+      const [, , , rows, seen] = this.db.batch([
+        ['begin'],
         ['insert into shared_asset (site, asset) values (?, ?) on conflict do nothing', [site, asset]],
         ['select 1 from shared_asset where site = ? and asset = ? for update', [site, asset]],
         [
@@ -127,17 +127,10 @@ export class SharedRows {
           [JSON.stringify(local), site, asset],
         ],
         ['select holder from shared_seen where event_id = ?', [eventId ?? '']],
-      ]) as [unknown, unknown, RecordRow[], Array<{ holder: string }>];
+      ]) as [unknown, unknown, unknown, RecordRow[], Array<{ holder: string }>];
       this.refresh(site, asset, rows);
       result = decide(seen[0]?.holder);
-      const keys = this.write(cache, routing, took(result) ? eventId : undefined);
-      this.db.batch([
-        [
-          'select pg_notify(?, ?)',
-          [CHANGES_CHANNEL, JSON.stringify({ origin: this.origin, keys } satisfies ChangeNotice)],
-        ],
-        ['commit'],
-      ]);
+      this.commit(cache, routing, took(result) ? eventId : undefined);
     } catch (error) {
       this.failed(cache, site, asset, eventId, routing);
       throw error;
@@ -149,17 +142,9 @@ export class SharedRows {
   writeLoose(): void {
     const cache = this.cache();
     const routing = { ...cache.state.routing };
-    this.db.run('begin');
     try {
-      const keys = this.write(cache, routing, undefined);
-      if (keys.length === 0) return void this.db.run('rollback');
-      this.db.batch([
-        [
-          'select pg_notify(?, ?)',
-          [CHANGES_CHANNEL, JSON.stringify({ origin: this.origin, keys } satisfies ChangeNotice)],
-        ],
-        ['commit'],
-      ]);
+      this.db.run('begin');
+      this.commit(cache, routing, undefined);
     } catch (error) {
       this.rollback();
       throw error;
@@ -210,8 +195,11 @@ export class SharedRows {
     for (const set of this.byAsset.values()) for (const key of keys) set.delete(key);
   }
 
-  /** Upserts every touched record whole, the event's dedup id, devices and counter increments; returns their keys. */
-  private write(cache: SharedCache, routingBefore: RoutingCounters, eventId: string | undefined): string[] {
+  /**
+   * Upserts every touched record whole, the event's dedup id, devices and counter increments, tells the other
+   * processes what it wrote, and commits: one wait for the server.
+   */
+  private commit(cache: SharedCache, routingBefore: RoutingCounters, eventId: string | undefined): void {
     const { state, index } = cache;
     const touched = cache.takeTouched();
     const keys: string[] = [];
@@ -236,6 +224,7 @@ export class SharedRows {
     }
     const seen = new Set(ids('seen'));
     if (eventId !== undefined && state.seenEvents.has(eventId)) seen.add(eventId);
+    // No "on conflict": a second taker of one event id fails here and rolls back whatever it decided.
     for (const id of seen)
       statements.push([
         'insert into shared_seen (event_id, holder) values (?, ?)',
@@ -253,6 +242,7 @@ export class SharedRows {
     const counters: Array<[string, number]> = ROUTING.map((name) => [name, state.routing[name] - routingBefore[name]]);
     for (const site of ids('roundRobin')) counters.push([`rr/${site}`, 1]);
     const bumped = counters.filter(([, delta]) => delta !== 0);
+    const countersAt = statements.length;
     for (const [name, delta] of bumped)
       statements.push([
         `insert into shared_counter (name, n) values (?, ?)
@@ -260,18 +250,22 @@ export class SharedRows {
         [name, delta],
       ]);
     if (bumped.length > 0) keys.push('c');
-    if (statements.length === 0) return keys;
+    if (keys.length > 0)
+      statements.push([
+        'select pg_notify(?, ?)',
+        [CHANGES_CHANNEL, JSON.stringify({ origin: this.origin, keys } satisfies ChangeNotice)],
+      ]);
+    statements.push(['commit', []]);
     const results = this.db.batch(statements);
     records.forEach(({ kind, record }, i) =>
       this.held(kind, record, Number((results[i]![0] as { version: number }).version)),
     );
     // Counters as the database now holds them: other processes' increments included.
-    for (const rows of results.slice(results.length - bumped.length)) {
+    for (const rows of results.slice(countersAt, countersAt + bumped.length)) {
       const { name, n } = rows[0] as { name: string; n: number };
       if (name.startsWith('rr/')) state.roundRobin[name.slice(3)] = Number(n);
       else state.routing[name as keyof RoutingCounters] = Number(n);
     }
-    return keys;
   }
 
   private rollback(): void {
