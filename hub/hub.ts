@@ -35,7 +35,7 @@ import { anomalyReason } from './reasons/reason.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { HubStore } from './store/store.js';
 import { openStoreEngine, type StoreEngine } from './store/sql/engine.js';
-import { openSharedStore } from './store/shared/open.js';
+import { openIdentities, openSharedStore } from './store/shared/open.js';
 import { listDevices } from './telemetry/segments.js';
 import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
 import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from './training/jobs.js';
@@ -107,7 +107,7 @@ export async function createHub(
       'file-engine state imported into the database; the old files are kept until `pdm hub migrate --remove-old`',
     );
   const store = shared?.store ?? (await openStore(cfg, engine, logger));
-  const identities = await IdentityStore.open(dataDir, { passwordScrypt: cfg.auth.passwordScrypt });
+  const identities = await openIdentities(cfg);
   logger.info(
     {
       dataDir,

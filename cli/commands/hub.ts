@@ -1,7 +1,8 @@
 import { deviceClientId } from '../../protocol/device.js';
 import type { Command } from 'commander';
 import { loadHubConfig } from '../../config/index.js';
-import { IdentityStore } from '../../hub/auth/identities.js';
+import type { IdentityStore } from '../../hub/auth/identities.js';
+import { openIdentities } from '../../hub/store/shared/open.js';
 import { ROLES, type Role } from '../../hub/inspections/roles.js';
 import { runHub } from '../../hub/main.js';
 import { keepPrivate } from '../../storage/private-dir.js';
@@ -23,7 +24,7 @@ async function identitiesFor(configFile: string): Promise<IdentityStore> {
   const cfg = loadHubConfig(configFile);
   const dataDir = resolve(cfg.dataDir);
   keepPrivate([dataDir]); // the identity file holds password hashes
-  return IdentityStore.open(dataDir, { passwordScrypt: cfg.auth.passwordScrypt });
+  return openIdentities(cfg); // with cluster.mode shared: the database's
 }
 
 const iso = (ms: number | undefined): string => (ms === undefined ? '-' : new Date(ms).toISOString());

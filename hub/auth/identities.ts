@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 import { deviceClientId, deviceKey, ID_PATTERN } from '../../protocol/device.js';
-import { DurableJsonFile } from '../store/durable-file.js';
+import { DurableJsonFile, type DocumentAdapter } from '../store/durable-file.js';
 import { ROLES, type Role } from '../inspections/roles.js';
 import {
   defaultPasswordScrypt,
@@ -35,7 +35,7 @@ export interface UserRecord {
   sessionsValidFrom?: number;
 }
 
-interface IdentityDocument {
+export interface IdentityDocument {
   schema: 1;
   devices: Record<string, DeviceCredential>;
   users: Record<string, UserRecord>;
@@ -70,9 +70,12 @@ export class IdentityStore {
   /** Hashes of a random secret (a device's, a person's), checked against when the account does not exist. */
   private readonly dummyHashes = new Map<ScryptParams, Promise<string>>();
 
+  private poller: NodeJS.Timeout | undefined;
+
   private constructor(
-    private readonly dataDir: string,
-    private readonly file: DurableJsonFile<IdentityDocument>,
+    /** The folder to watch for a replaced file; undefined for a database document (see `poll`). */
+    private readonly dataDir: string | undefined,
+    private readonly file: DocumentAdapter<IdentityDocument>,
     private readonly now: () => number,
     private readonly passwordScrypt: ScryptParams,
   ) {}
@@ -90,6 +93,19 @@ export class IdentityStore {
     return store;
   }
 
+  /**
+   * Over a document several hub processes share (cluster.mode shared: a row of their database), so a user or device
+   * added through any of them logs in at every one (each re-reads it: `poll`).
+   */
+  static async over(
+    doc: DocumentAdapter<IdentityDocument>,
+    opts: { now?: () => number; passwordScrypt?: ScryptParams | undefined } = {},
+  ): Promise<IdentityStore> {
+    const store = new IdentityStore(undefined, doc, opts.now ?? Date.now, opts.passwordScrypt ?? defaultPasswordScrypt());
+    await store.reload();
+    return store;
+  }
+
   async reload(): Promise<void> {
     const doc = await this.file.read();
     this.doc = { schema: 1, devices: {}, users: {}, ...doc };
@@ -97,6 +113,7 @@ export class IdentityStore {
 
   /** Calls `onChange` after the file was replaced by another process (or this one) and re-read. */
   watch(onChange: () => void, onError: (error: Error) => void): void {
+    if (this.dataDir === undefined) return this.poll(2000, onChange, onError);
     let timer: NodeJS.Timeout | undefined;
     this.watcher = watch(this.dataDir, (_event, name) => {
       if (name !== IDENTITY_FILE) return;
@@ -107,8 +124,23 @@ export class IdentityStore {
     this.watcher.unref();
   }
 
+  /** A database document has no file to watch: re-read every `ms`, and tell `onChange` when it changed. */
+  private poll(ms: number, onChange: () => void, onError: (error: Error) => void): void {
+    let last = JSON.stringify(this.doc);
+    this.poller = setInterval(() => {
+      this.reload().then(() => {
+        const now = JSON.stringify(this.doc);
+        if (now === last) return;
+        last = now;
+        onChange();
+      }, onError);
+    }, ms);
+    this.poller.unref();
+  }
+
   close(): void {
     this.watcher?.close();
+    clearInterval(this.poller);
   }
 
   async addDevice(site: string, device: string): Promise<{ username: string; secret: string }> {

@@ -149,7 +149,7 @@ export const api = {
       'the caller)',
     body: TransitionRequestSchema,
     responses: { 200: InspectionSchema },
-    errors: ['PDM_ERR_NOT_FOUND', 'PDM_ERR_TRANSITION'],
+    errors: ['PDM_ERR_NOT_FOUND', 'PDM_ERR_TRANSITION', 'PDM_ERR_CHANGED_ELSEWHERE'],
   }),
   comment: op({
     method: 'POST',
@@ -158,7 +158,7 @@ export const api = {
     summary: 'Comment on an inspection',
     body: CommentRequestSchema,
     responses: { 201: InspectionSchema },
-    errors: ['PDM_ERR_NOT_FOUND'],
+    errors: ['PDM_ERR_NOT_FOUND', 'PDM_ERR_CHANGED_ELSEWHERE'],
   }),
   watches: op({
     method: 'GET',

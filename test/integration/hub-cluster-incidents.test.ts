@@ -4,9 +4,22 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChaosCluster } from '../../chaos/cluster.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent } from '../../testkit/hub-events.js';
-import { exited, hubEnv, startPdm, type HubReady } from '../../testkit/processes.js';
+import { apiCall, exited, hubEnv, loginSession, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
 import { externalPresent, programs } from '../support/externals.js';
 import { tempDir } from './hub-helpers.js';
+
+/** `attempt` until it resolves (a hub re-reads shared identities every 2 s), at most `ms`. */
+async function until<T>(attempt: () => Promise<T>, ms: number): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() - started > ms) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
 
 const present =
   externalPresent('the two-process incident suite', programs.postgres) &&
@@ -81,5 +94,33 @@ describe.runIf(present)('two hub processes on PostgreSQL, one asset', () => {
       `events per process: ${taken.join(', ')}`,
     ).toBe(true);
     expect(taken[0]! + taken[1]!).toBeGreaterThanOrEqual(sent.size);
+
+    // The same API at both: a user added through the CLI (into the database) logs in at each process, and a step taken
+    // at one shows at the other.
+    const cli = await runPdm(['hub', 'user', 'add', 'tess', '--role', 'technician'], {
+      ...hubEnv(`${tmp.dir}/h1`),
+      ...c.hubEnv('h1'),
+      PDM_USER_PASSWORD: 'tess-password-1',
+    });
+    expect(cli.code, cli.stderr).toBe(0);
+    const sessions = await Promise.all(
+      ready.map((r) => until(() => loginSession(r.httpUrl, 'tess', 'tess-password-1'), 15_000)),
+    );
+    const id = state[0]!.id;
+    const acked = await apiCall(ready[1]!.httpUrl, sessions[1]!, `/api/inspections/${id}/transitions`, {
+      action: 'acknowledge',
+    });
+    expect(acked.status).toBe(200);
+    await expect
+      .poll(
+        async () =>
+          (
+            (await (await apiCall(ready[0]!.httpUrl, sessions[0]!, `/api/inspections/${id}`)).json()) as {
+              status: string;
+            }
+          ).status,
+        { timeout: 10_000 },
+      )
+      .toBe('acknowledged');
   }, 120_000);
 });

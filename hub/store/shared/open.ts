@@ -1,4 +1,7 @@
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { HubConfig } from '../../../config/schemas/hub.js';
+import { IdentityStore, type IdentityDocument } from '../../auth/identities.js';
 import { HubStore, memoryMedium, type HubStoreOptions } from '../store.js';
 import { pgSession, preparePostgres } from '../sql/pg.js';
 import { SqlDocument } from '../sql/sql-medium.js';
@@ -46,4 +49,15 @@ export async function openSharedStore(
     },
   };
   return { engine, store, listener };
+}
+
+/**
+ * The hub's identities: the file in its data directory, or with several hub processes one row of their database
+ * (re-read every 2 s by each), so a user or device provisioned through any process logs in at all of them.
+ */
+export async function openIdentities(cfg: HubConfig): Promise<IdentityStore> {
+  const opts = { passwordScrypt: cfg.auth.passwordScrypt };
+  if (cfg.cluster.mode !== 'shared') return IdentityStore.open(resolve(cfg.dataDir), opts);
+  await preparePostgres(cfg.store.url!);
+  return IdentityStore.over(new SqlDocument<IdentityDocument>(pgSession(cfg.store.url!), 'identities'), opts);
 }
