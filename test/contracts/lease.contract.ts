@@ -12,7 +12,14 @@ export interface LeaseHarness {
   /** A new lease on the shared resource (the same database for every call of one suite). */
   create(hooks: LeaseHooks): Lease;
   /** Leases other processes contend for: a holder in another process, and the bound on a takeover. */
-  contended?: { spawnHolder(): LeaseHolder; takeoverMs: number; renewMs: number };
+  contended?: {
+    spawnHolder(): LeaseHolder;
+    renewMs: number;
+    /** After the holder is SIGKILLed. */
+    takeoverMs: number;
+    /** After the holder is frozen (SIGSTOP): its socket stays open, it stops renewing. */
+    frozenTakeoverMs: number;
+  };
 }
 
 async function until(what: string, check: () => boolean, withinMs: number): Promise<number> {
@@ -99,6 +106,19 @@ export function leaseContract(name: string, harness: LeaseHarness): void {
       await holder.kill();
       await until('held after the kill', () => local.lease.held, contended.takeoverMs);
       expect(Date.now() - killedAt).toBeLessThanOrEqual(contended.takeoverMs);
+      expect(local.calls).toEqual(['acquired']);
+    });
+
+    it('a frozen holder process (SIGSTOP: socket open, silent) is replaced within the bound', async () => {
+      const holder = contended.spawnHolder();
+      holders.push(holder);
+      await holder.held;
+      const local = make();
+      await local.lease.start();
+      const frozenAt = Date.now();
+      holder.freeze();
+      await until('held after the freeze', () => local.lease.held, contended.frozenTakeoverMs);
+      expect(Date.now() - frozenAt).toBeLessThanOrEqual(contended.frozenTakeoverMs);
       expect(local.calls).toEqual(['acquired']);
     });
   });
