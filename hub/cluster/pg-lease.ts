@@ -9,6 +9,9 @@ import type { Lease, LeaseHooks } from './lease.js';
  */
 export const LEADER_LOCK_KEY = '8099566640186778673';
 
+/** Rounds without a query after which the server ends a lease's session (its idle_session_timeout). */
+export const IDLE_ROUNDS = 5;
+
 export interface PgLeaseOptions {
   hooks: LeaseHooks;
   /** The store's connection string; this lease opens its own connection on it. */
@@ -20,8 +23,9 @@ export interface PgLeaseOptions {
 
 /**
  * `cluster.mode: shared`: leadership is a session-level advisory lock on a connection of its own. PostgreSQL drops the
- * lock with the session, so a holder that dies (SIGKILL closes its socket) is replaced within about `renewMs`; a holder
- * whose connection fails gives up leadership at once and contends again once it reconnects.
+ * lock with the session, so a holder that dies (SIGKILL closes its socket) is replaced within about `renewMs`, one that
+ * goes silent within about `IDLE_ROUNDS` rounds; a holder whose connection fails gives up leadership at once and
+ * contends again once it reconnects.
  */
 export class PgLease implements Lease {
   private readonly renewMs: number;
@@ -107,6 +111,11 @@ export class PgLease implements Lease {
       await client.end().catch(() => undefined);
       throw error;
     }
+    // A holder that stops asking (host powered off, network cut, process frozen) keeps its socket open for the server's
+    // TCP keepalive (hours by default); this ends its session, and so the lock, after 5 silent rounds. PostgreSQL 14+.
+    await client
+      .query("select set_config('idle_session_timeout', $1, false)", [String(this.renewMs * IDLE_ROUNDS)])
+      .catch(() => undefined);
     this.client = client;
     return client;
   }

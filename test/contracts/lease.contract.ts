@@ -12,7 +12,14 @@ export interface LeaseHarness {
   /** A new lease on the shared resource (the same database for every call of one suite). */
   create(hooks: LeaseHooks): Lease;
   /** Leases other processes contend for: a holder in another process, and the bound on a takeover. */
-  contended?: { spawnHolder(): LeaseHolder; takeoverMs: number; renewMs: number };
+  contended?: {
+    spawnHolder(): LeaseHolder;
+    renewMs: number;
+    /** After the holder is SIGKILLed. */
+    takeoverMs: number;
+    /** After the holder is frozen (SIGSTOP): its socket stays open, it stops renewing. */
+    frozenTakeoverMs: number;
+  };
 }
 
 async function until(what: string, check: () => boolean, withinMs: number): Promise<number> {
@@ -87,7 +94,8 @@ export function leaseContract(name: string, harness: LeaseHarness): void {
       expect(second.calls).toEqual(['acquired']);
     });
 
-    it('a SIGKILLed holder process is replaced within the bound', async () => {
+    /** A holder in another process, then a lease here that waits behind it, until `end` is done to the holder. */
+    const replaced = async (end: 'kill' | 'freeze', boundMs: number): Promise<void> => {
       const holder = contended.spawnHolder();
       holders.push(holder);
       await holder.held;
@@ -95,11 +103,17 @@ export function leaseContract(name: string, harness: LeaseHarness): void {
       await local.lease.start();
       await pause(contended.renewMs * 3);
       expect(local.lease.held).toBe(false);
-      const killedAt = Date.now();
-      await holder.kill();
-      await until('held after the kill', () => local.lease.held, contended.takeoverMs);
-      expect(Date.now() - killedAt).toBeLessThanOrEqual(contended.takeoverMs);
+      const endedAt = Date.now();
+      if (end === 'kill') await holder.kill();
+      else holder.freeze();
+      await until(`held after the ${end}`, () => local.lease.held, boundMs);
+      expect(Date.now() - endedAt).toBeLessThanOrEqual(boundMs);
       expect(local.calls).toEqual(['acquired']);
-    });
+    };
+
+    it('a SIGKILLed holder process is replaced within the bound', () => replaced('kill', contended.takeoverMs));
+
+    it('a frozen holder process (SIGSTOP: socket open, silent) is replaced within the bound', () =>
+      replaced('freeze', contended.frozenTakeoverMs));
   });
 }

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalLease } from '../../hub/cluster/lease.js';
-import { PgLease } from '../../hub/cluster/pg-lease.js';
+import { IDLE_ROUNDS, PgLease } from '../../hub/cluster/pg-lease.js';
 import { freePort } from '../../testkit/processes.js';
 import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
 import { externalPresent, programs } from '../support/externals.js';
@@ -33,6 +33,8 @@ describe.runIf(withPostgres)('PgLease on a real PostgreSQL', () => {
       renewMs: RENEW_MS,
       // A try every renewMs, after the server has noticed the socket close: well within 3 tries and a second.
       takeoverMs: RENEW_MS * 3 + 1000,
+      // The server ends a session silent for IDLE_ROUNDS rounds; then as after a kill.
+      frozenTakeoverMs: RENEW_MS * (IDLE_ROUNDS + 3) + 1000,
     },
   });
 

@@ -11,6 +11,8 @@ export interface LeaseHolder {
   /** Whether it has printed `held` (and not `lost` since). */
   readonly holding: boolean;
   kill(): Promise<void>;
+  /** SIGSTOP: the process and its socket stay, it stops answering (a frozen or cut-off host). */
+  freeze(): void;
 }
 
 /** A separate process contending for the leader lease on `url` (test/integration/fixtures/lease-holder.ts). */
@@ -37,6 +39,9 @@ export function spawnLeaseHolder(url: string, renewMs: number): LeaseHolder {
     held,
     get holding() {
       return holding;
+    },
+    freeze() {
+      child.kill('SIGSTOP');
     },
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -132,6 +132,26 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     expect(onDisk).toMatchObject({ pending: [], dead: [], notified: { [a.id]: 2 } });
   });
 
+  it('stop() (a hub that lost the leader lease) keeps recording but sends nothing more, and no retry, until start()', async () => {
+    const t = await setup((_call, n) => (n === 1 ? 503 : 200));
+    let a = inspectionFor('pump-001');
+    await t.outbox.record(a);
+    t.outbox.start();
+    await t.outbox.settled();
+    expect(t.calls).toHaveLength(1); // failed; a retry is due in 1 s
+    t.outbox.stop();
+    a = decide(a, { action: 'acknowledge' }, tech, 2000).next;
+    await t.outbox.record(a);
+    await t.fake.advance(60_000, () => t.outbox.settled());
+    expect(t.calls).toHaveLength(1);
+    expect(t.outbox.pending().map((p) => p.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`]);
+    t.outbox.start();
+    await t.outbox.settled();
+    await t.fake.advance(1_000, () => t.outbox.settled());
+    expect(t.calls.map((c) => c.key)).toEqual([`${a.id}:0:open`, `${a.id}:0:open`, `${a.id}:1:acknowledge`]);
+    expect(t.outbox.pending()).toEqual([]);
+  });
+
   it('retries with capped exponential backoff, then moves the notification to the dead-letter list', async () => {
     const t = await setup(() => 503);
     const a = inspectionFor('pump-001');
