@@ -245,7 +245,7 @@ export async function createHub(
   });
   // What must run once among the fleet's hubs runs on the lease holder only (in single mode: this process).
   const cluster = createCluster(cfg, {
-    duties: leaderDuties({ broker, workflow, models, webhooks: activities.webhooks }),
+    duties: leaderDuties({ broker, workflow, models }),
     logger: logger.child({ component: 'cluster' }),
   });
   await broker.start();
@@ -284,6 +284,8 @@ export async function createHub(
     dashboard: createStaticHandler(DASHBOARD_DIR),
   });
   await cluster.start();
+  // Every process delivers its own outbox (a file of its own): what it enqueued goes out whether or not it leads.
+  activities.webhooks?.start();
   telemetry?.start();
   const host = cfg.http.host === '0.0.0.0' ? '127.0.0.1' : cfg.http.host;
   return {
@@ -445,15 +447,11 @@ function createHealth(
 
 /**
  * The leader's duties. The health tracker's tick is not one: it creates no records, only this process's view of
- * what it hears (its live stream and log lines), so every process keeps its own.
+ * what it hears (its live stream and log lines), so every process keeps its own. Nor is CMMS webhook delivery: each
+ * process's outbox holds only what that process enqueued.
  */
-function leaderDuties(parts: {
-  broker: ExternalBroker;
-  workflow: Workflow;
-  models: HubRegistry;
-  webhooks: WebhookOutbox | undefined;
-}): Duty[] {
-  const { broker, workflow, models, webhooks } = parts;
+function leaderDuties(parts: { broker: ExternalBroker; workflow: Workflow; models: HubRegistry }): Duty[] {
+  const { broker, workflow, models } = parts;
   const duties: Duty[] = [];
   // Shared mode: status, telemetry, health and acks in each device's order, through one session the leader holds.
   if (broker.ordered) duties.push({ name: 'mqtt-ordered-session', ...broker.ordered });
@@ -461,7 +459,6 @@ function leaderDuties(parts: {
     { name: 'sla-sweep', start: () => workflow.start(), stop: () => workflow.stop() },
     { name: 'rollout-checks', start: () => models.startChecks(), stop: () => models.stopChecks() },
   );
-  if (webhooks) duties.push({ name: 'cmms-webhooks', start: () => webhooks.start(), stop: () => webhooks.stop() });
   return duties;
 }
 
