@@ -1,52 +1,13 @@
 import type { Contribution, TelemetryMessage } from '../../protocol/messages.js';
-import { tieredRows } from './score-history.js';
-
-/** Rows of a few feature columns in fixed-size typed arrays, oldest overwritten: bounded however long the hub runs. */
-class Columns {
-  readonly t: Float64Array;
-  readonly values: Float32Array;
-  private next = 0;
-  size = 0;
-
-  constructor(
-    readonly capacity: number,
-    readonly width: number,
-  ) {
-    this.t = new Float64Array(capacity);
-    this.values = new Float32Array(capacity * width).fill(NaN);
-  }
-
-  /** Appends a row of NaN at time t and returns its index. */
-  push(t: number): number {
-    const row = this.next;
-    this.t[row] = t;
-    for (let i = row * this.width; i < (row + 1) * this.width; i++) this.values[i] = NaN;
-    this.next = (this.next + 1) % this.capacity;
-    this.size = Math.min(this.size + 1, this.capacity);
-    return row;
-  }
-
-  at(i: number): number {
-    return (this.next - this.size + i + this.capacity) % this.capacity;
-  }
-
-  last(): number | undefined {
-    return this.size ? this.at(this.size - 1) : undefined;
-  }
-
-  /** Forgets one column (a feature that gave its slot to another). */
-  clear(slot: number): void {
-    for (let row = 0; row < this.capacity; row++) this.values[row * this.width + slot] = NaN;
-  }
-}
+import { tieredRows, TimeRows } from './time-rows.js';
 
 interface DeviceFeatures {
   /** The feature each column holds ('' for a free one). */
   slots: string[];
   /** Messages since free columns were last offered the message's features (a device with few features keeps some). */
   sinceFill: number;
-  fine: Columns;
-  coarse: Columns;
+  fine: TimeRows;
+  coarse: TimeRows;
 }
 
 export interface FeatureSeries {
@@ -96,6 +57,12 @@ export class FeatureHistory {
     return this.devices.has(key);
   }
 
+  /** Bytes a device's trends hold now (0 for one never heard). */
+  bytes(key: string): number {
+    const device = this.devices.get(key);
+    return device ? device.fine.bytes + device.coarse.bytes : 0;
+  }
+
   /** The features kept for a device, in column order. */
   tracked(key: string): string[] {
     return this.devices.get(key)?.slots.filter(Boolean) ?? [];
@@ -107,8 +74,8 @@ export class FeatureHistory {
       device = {
         slots: Array<string>(this.maxFeatures).fill(''),
         sinceFill: Infinity,
-        fine: new Columns(this.fineCapacity, this.maxFeatures),
-        coarse: new Columns(this.coarseCapacity, this.maxFeatures),
+        fine: new TimeRows(this.fineCapacity, this.maxFeatures),
+        coarse: new TimeRows(this.coarseCapacity, this.maxFeatures),
       };
       this.devices.set(key, device);
     }
@@ -121,15 +88,14 @@ export class FeatureHistory {
     const fine = device.fine.push(t);
     const bucket = Math.floor(t / this.bucketMs) * this.bucketMs;
     const last = device.coarse.last();
-    const coarse = last !== undefined && device.coarse.t[last] === bucket ? last : device.coarse.push(bucket);
+    const coarse = last !== undefined && device.coarse.time(last) === bucket ? last : device.coarse.push(bucket);
     const { slots } = device;
-    const [fineValues, coarseValues] = [device.fine.values, device.coarse.values];
     for (let slot = 0; slot < slots.length; slot++) {
       const value = msg.features[slots[slot]!];
       if (value === undefined) continue;
-      fineValues[fine * this.maxFeatures + slot] = value;
-      const at = coarse * this.maxFeatures + slot;
-      if (!(coarseValues[at]! >= value)) coarseValues[at] = value; // NaN (nothing yet) loses to any value
+      device.fine.set(fine, slot, value);
+      // NaN (nothing yet) loses to any value.
+      if (!(device.coarse.value(coarse, slot) >= value)) device.coarse.set(coarse, slot, value);
     }
   }
 
@@ -173,11 +139,12 @@ export class FeatureHistory {
     const step = Math.max(1, Math.ceil(rows.length / Math.max(1, points)));
     for (let start = 0; start < rows.length; start += step) {
       const group = rows.slice(start, start + step);
-      out.t.push(group[group.length - 1]![0].t[group[group.length - 1]![1]]!);
+      const [newest, newestRow] = group[group.length - 1]!;
+      out.t.push(newest.time(newestRow));
       columns.forEach(({ slot }, c) => {
         let best = NaN;
         for (const [cols, row] of group) {
-          const v = cols.values[row * this.maxFeatures + slot]!;
+          const v = cols.value(row, slot);
           if (!(best >= v)) best = Number.isNaN(v) ? best : v;
         }
         out.features[c]!.values.push(Number.isNaN(best) ? null : best);

@@ -1,68 +1,9 @@
-/** Fixed-size typed arrays, oldest entries overwritten: memory is bounded however long the hub runs. */
-class Ring {
-  readonly t: Float64Array;
-  readonly score: Float32Array;
-  readonly threshold: Float32Array;
-  private next = 0;
-  size = 0;
+import { tieredRows, TimeRows } from './time-rows.js';
 
-  constructor(readonly capacity: number) {
-    this.t = new Float64Array(capacity);
-    this.score = new Float32Array(capacity);
-    this.threshold = new Float32Array(capacity);
-  }
-
-  push(t: number, score: number, threshold: number): void {
-    this.t[this.next] = t;
-    this.score[this.next] = score;
-    this.threshold[this.next] = threshold;
-    this.next = (this.next + 1) % this.capacity;
-    this.size = Math.min(this.size + 1, this.capacity);
-  }
-
-  /** Index of the i-th oldest entry. */
-  at(i: number): number {
-    return (this.next - this.size + i + this.capacity) % this.capacity;
-  }
-
-  /** The newest entry's index, if any. */
-  last(): number | undefined {
-    return this.size ? this.at(this.size - 1) : undefined;
-  }
-}
-
-/** What both histories' rings have: times, and where the i-th oldest entry is. */
-export interface TimeRing {
-  readonly t: Float64Array;
-  readonly size: number;
-  at(i: number): number;
-}
-
-/**
- * Entries with t in [from, to] of a two-tier history in time order: coarse buckets for what the fine tier no longer
- * holds, then the fine tier itself; each as [ring, index].
- */
-export function tieredRows<R extends TimeRing>(
-  coarse: R,
-  fine: R,
-  bucketMs: number,
-  from: number,
-  to: number,
-): Array<[R, number]> {
-  const fineStart = fine.size ? fine.t[fine.at(0)]! : Infinity;
-  const rows: Array<[R, number]> = [];
-  for (let i = 0; i < coarse.size; i++) {
-    const index = coarse.at(i);
-    const t = coarse.t[index]!;
-    if (t + bucketMs <= fineStart && t >= from && t <= to) rows.push([coarse, index]);
-  }
-  for (let i = 0; i < fine.size; i++) {
-    const index = fine.at(i);
-    const t = fine.t[index]!;
-    if (t >= from && t <= to) rows.push([fine, index]);
-  }
-  return rows;
-}
+/** A score history's row: the score, and the threshold it was scored against. */
+const SCORE = 0;
+const THRESHOLD = 1;
+const WIDTH = 2;
 
 export interface ScoreSeries {
   t: number[];
@@ -72,9 +13,9 @@ export interface ScoreSeries {
 
 interface DeviceHistory {
   /** Every score, for the recent past (the chart around an event). */
-  fine: Ring;
+  fine: TimeRows;
   /** One point per bucket (its highest score), for days. */
-  coarse: Ring;
+  coarse: TimeRows;
 }
 
 export interface ScoreHistoryOptions {
@@ -105,23 +46,24 @@ export class ScoreHistory {
     return this.devices.has(key);
   }
 
+  /** Bytes a device's history holds now (0 for one never heard). */
+  bytes(key: string): number {
+    const history = this.devices.get(key);
+    return history ? history.fine.bytes + history.coarse.bytes : 0;
+  }
+
   add(key: string, t: number, score: number, threshold: number): void {
     let history = this.devices.get(key);
     if (!history) {
-      history = { fine: new Ring(this.fineCapacity), coarse: new Ring(this.coarseCapacity) };
+      history = { fine: new TimeRows(this.fineCapacity, WIDTH), coarse: new TimeRows(this.coarseCapacity, WIDTH) };
       this.devices.set(key, history);
     }
-    history.fine.push(t, score, threshold);
+    set(history.fine, history.fine.push(t), score, threshold);
     const bucket = Math.floor(t / this.bucketMs) * this.bucketMs;
-    const last = history.coarse.last();
-    if (last !== undefined && history.coarse.t[last] === bucket) {
-      if (score > history.coarse.score[last]!) {
-        history.coarse.score[last] = score;
-        history.coarse.threshold[last] = threshold;
-      }
-    } else {
-      history.coarse.push(bucket, score, threshold);
-    }
+    const { coarse } = history;
+    const last = coarse.last();
+    if (last === undefined || coarse.time(last) !== bucket) set(coarse, coarse.push(bucket), score, threshold);
+    else if (score > coarse.value(last, SCORE)) set(coarse, last, score, threshold);
   }
 
   read(key: string, points: number, from = -Infinity, to = Infinity): ScoreSeries {
@@ -130,16 +72,21 @@ export class ScoreHistory {
     if (!history) return out;
     const rows = tieredRows(history.coarse, history.fine, this.bucketMs, from, to);
     const bucket = Math.max(1, Math.ceil(rows.length / Math.max(1, points)));
+    const score = ([ring, index]: [TimeRows, number]) => ring.value(index, SCORE);
     for (let start = 0; start < rows.length; start += bucket) {
-      let [ring, best] = rows[start]!;
-      for (let i = start + 1; i < Math.min(start + bucket, rows.length); i++) {
-        const [r, index] = rows[i]!;
-        if (r.score[index]! > ring.score[best]!) [ring, best] = [r, index];
-      }
-      out.t.push(ring.t[best]!);
-      out.score.push(ring.score[best]!);
-      out.threshold.push(ring.threshold[best]!);
+      let best = rows[start]!;
+      for (let i = start + 1; i < Math.min(start + bucket, rows.length); i++)
+        if (score(rows[i]!) > score(best)) best = rows[i]!;
+      const [ring, index] = best;
+      out.t.push(ring.time(index));
+      out.score.push(score(best));
+      out.threshold.push(ring.value(index, THRESHOLD));
     }
     return out;
   }
+}
+
+function set(rows: TimeRows, row: number, score: number, threshold: number): void {
+  rows.set(row, SCORE, score);
+  rows.set(row, THRESHOLD, threshold);
 }

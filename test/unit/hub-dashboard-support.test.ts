@@ -34,6 +34,20 @@ describe('score history', () => {
     expect(history.read('k', 100, 10, 12).t).toEqual([10, 11, 12]);
     expect(history.read('nobody', 10)).toEqual({ t: [], score: [], threshold: [] });
   });
+
+  it('holds a small buffer for a device heard a few times, and at most its retention for one heard for days', () => {
+    const history = new ScoreHistory();
+    for (let i = 0; i < 3; i++) history.add('few', i * 500, 1, 2);
+    // Two tiers of 8 rows (a float64 time, a float32 score and threshold), not 1,800 + 4,320 preallocated rows.
+    expect(history.bytes('few')).toBe(2 * 8 * 16);
+    // A new minute bucket on every sample fills both tiers: 1,800 raw rows and 4,320 per-minute maxima, then no more.
+    for (let i = 0; i < 6000; i++) history.add('busy', i * 60_000, 1, 2);
+    const full = (1800 + 4320) * 16;
+    expect(history.bytes('busy')).toBe(full);
+    for (let i = 6000; i < 7000; i++) history.add('busy', i * 60_000, 1, 2);
+    expect(history.bytes('busy')).toBe(full);
+    expect(history.bytes('nobody')).toBe(0);
+  });
 });
 
 describe('static dashboard files', () => {

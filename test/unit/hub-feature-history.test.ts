@@ -63,4 +63,17 @@ describe('feature history', () => {
     expect(history.has('nobody')).toBe(false);
     expect(history.read('nobody', 10)).toEqual({ t: [], features: [] });
   });
+
+  it('holds a small buffer for a device heard a few times, and at most a week of buckets for one heard for weeks', () => {
+    const history = new FeatureHistory();
+    for (let t = 0; t < 3; t++) history.add('few', row(t * 500, FEATURES));
+    // Two tiers of 8 rows (a float64 time and 6 float32 features), not 600 + 2,016 preallocated rows.
+    expect(history.bytes('few')).toBe(2 * 8 * 32);
+    // A new 5-minute bucket on every message fills both tiers: 600 raw rows and 2,016 bucket maxima, then no more.
+    for (let i = 0; i < 3000; i++) history.add('busy', row(i * 300_000, FEATURES));
+    const full = (600 + 2016) * 32;
+    expect(history.bytes('busy')).toBe(full);
+    for (let i = 3000; i < 3500; i++) history.add('busy', row(i * 300_000, FEATURES));
+    expect(history.bytes('busy')).toBe(full);
+  });
 });
