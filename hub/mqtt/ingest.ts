@@ -29,7 +29,7 @@ export interface LiveDeviceView {
 export type IngestDone = (error: Error | null) => void;
 
 export interface IngestOptions {
-  store: Pick<HubStore, 'recordEvent' | 'commit' | 'device' | 'putDevice'>;
+  store: Pick<HubStore, 'recordEvent' | 'recordLater' | 'decidesInBatches' | 'commit' | 'device' | 'putDevice'>;
   routing: RoutingConfig;
   maxPayloadBytes: number;
   logger: Logger;
@@ -53,7 +53,7 @@ export interface IngestOptions {
  * callback on the commit settles them all (no promise or closure per event).
  */
 interface CommitWaiters {
-  readonly commit: Promise<void>;
+  readonly commit: Promise<unknown>;
   readonly outcomes: IncidentOutcome[];
   readonly eventIds: string[];
   readonly started: number[];
@@ -185,10 +185,24 @@ export class Ingest {
       view.model = event.model;
     }
     this.opts.onEvent?.(event);
-    const outcome = this.opts.store.recordEvent(event, this.now(), {
-      windowMs: this.policies.windowMs,
-      policy: this.policies.for(event.site),
-    });
+    const rules = { windowMs: this.policies.windowMs, policy: this.policies.for(event.site) };
+    if (this.opts.store.decidesInBatches) {
+      // Several hub processes: decided with the other events of this turn, in one transaction under row locks.
+      const one = (outcome: IncidentOutcome) => ({
+        commit,
+        outcomes: [outcome],
+        eventIds: [event.id],
+        started: [started],
+        done: [done],
+      });
+      const commit = this.opts.store.recordLater(event, this.now(), rules);
+      commit.then(
+        (outcome) => this.settle(one(outcome), null),
+        (error: Error) => done(error),
+      );
+      return;
+    }
+    const outcome = this.opts.store.recordEvent(event, this.now(), rules);
     // Even a duplicate waits for the write: a redelivery may overtake the first copy's commit.
     const commit = this.opts.store.commit();
     let waiters = this.waiting;

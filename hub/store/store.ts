@@ -127,6 +127,17 @@ interface PendingGroup {
   started: boolean;
 }
 
+/** Events decided in one shared-store transaction at most (the rest wait for the next). */
+const BATCH_EVENTS = 512;
+
+interface QueuedEvent {
+  event: EventMessage;
+  now: number;
+  rules: { windowMs: number; policy: RoutingPolicy };
+  resolve: (outcome: IncidentOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
 /** How many times the last snapshot's size the journal may grow to before the next snapshot (see `snapshotDue`). */
 export const SNAPSHOT_GROWTH = 4;
 
@@ -329,6 +340,55 @@ export class HubStore implements ArchivedIncidents {
       );
     }
     return this.decideEvent(event, now, rules);
+  }
+
+  /**
+   * With several hub processes: events are decided in batches, one transaction each (every event read off the
+   * sockets in one turn of the event loop), so a batch costs two waits for the database instead of each event.
+   * Resolves once its batch is committed.
+   */
+  recordLater(
+    event: EventMessage,
+    now: number,
+    rules: { windowMs: number; policy: RoutingPolicy },
+  ): Promise<IncidentOutcome> {
+    if (!this.sharing) return this.commit().then(() => this.recordEvent(event, now, rules));
+    return new Promise((resolve, reject) => {
+      if (this.queued.push({ event, now, rules, resolve, reject }) === 1) setImmediate(() => this.decideQueued());
+    });
+  }
+
+  /** Whether events go through `recordLater` (several hub processes) rather than `recordEvent` and `commit`. */
+  get decidesInBatches(): boolean {
+    return this.sharing !== undefined;
+  }
+
+  private queued: QueuedEvent[] = [];
+
+  private decideQueued(): void {
+    const sharing = this.sharing!;
+    while (this.queued.length > 0) {
+      const batch = this.queued.splice(0, BATCH_EVENTS);
+      const assets = new Map<string, [string, string]>();
+      for (const { event } of batch) assets.set(`${event.site}\u0000${event.asset}`, [event.site, event.asset]);
+      let outcomes: IncidentOutcome[];
+      try {
+        outcomes = sharing.underAssets(
+          [...assets.values()],
+          batch.map((q) => q.event.id),
+          (seen) =>
+            batch.map(({ event, now, rules }) => {
+              const holder = seen.get(event.id);
+              return holder === undefined ? this.decideEvent(event, now, rules) : { kind: 'duplicate', id: holder };
+            }),
+          (decided) => batch.filter((_, i) => decided[i]!.kind !== 'duplicate').map((q) => q.event.id),
+        );
+      } catch (error) {
+        for (const q of batch) q.reject(error);
+        continue;
+      }
+      batch.forEach((q, i) => q.resolve(outcomes[i]!));
+    }
   }
 
   private decideEvent(

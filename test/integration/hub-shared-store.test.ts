@@ -121,6 +121,27 @@ describe.runIf(externalPresent('the shared store on PostgreSQL', programs.postgr
       expect(fresh.state.inspections.filter((i) => i.site === 'plant-2')).toHaveLength(1);
     });
 
+    it("decides a turn's events in one transaction: one inspection per asset, each event once, a copy a duplicate", async () => {
+      const a = await open('a5');
+      const b = await open('b5');
+      const events = Array.from({ length: 30 }, (_, i) =>
+        anomalyEvent('plant-5', `pump-${i % 3}`, { severity: 'critical', asset: i % 2 ? 'kiln' : 'dryer' }),
+      );
+      const now = Date.now();
+      // Both stores take events in the same turns, and one copy of each event reaches the other store too.
+      const outcomes = await Promise.all(
+        events.flatMap((e, i) => [
+          (i % 2 ? a : b).recordLater(e, now, rules),
+          (i % 2 ? b : a).recordLater(e, now, rules),
+        ]),
+      );
+      expect(outcomes.filter((o) => o.kind === 'duplicate')).toHaveLength(events.length);
+      const fresh = await open('c5');
+      const held = fresh.state.inspections.filter((i) => i.site === 'plant-5');
+      expect(held.map((i) => i.asset).sort()).toEqual(['dryer', 'kiln']);
+      expect(held.flatMap((i) => i.events.map((e) => e.id)).sort()).toEqual(events.map((e) => e.id).sort());
+    });
+
     it('keeps devices and round-robin counts as rows, the counts summed over processes', async () => {
       const a = await open('a4');
       const b = await open('b4');

@@ -109,30 +109,68 @@ export class SharedRows {
     decide: (seenBy?: string) => T,
     took: (result: T) => boolean = () => false,
   ): T {
+    const ids = eventId === undefined ? [] : [eventId];
+    return this.underAssets(
+      [[site, asset]],
+      ids,
+      (seen) => decide(eventId === undefined ? undefined : seen.get(eventId)),
+      (result) => (took(result) ? ids : []),
+    );
+  }
+
+  /**
+   * The same for several assets at once (a batch of events): their rows locked in one order (site, then asset), so
+   * two processes locking overlapping sets wait for each other instead of deadlocking. `decide` gets the holders the
+   * database has for `eventIds`; `took` says which of them the decision recorded.
+   */
+  underAssets<T>(
+    assets: Array<[site: string, asset: string]>,
+    eventIds: string[],
+    decide: (seen: Map<string, string>) => T,
+    took: (result: T) => string[],
+  ): T {
     const cache = this.cache();
     const routing = { ...cache.state.routing };
-    const local = Object.fromEntries(
-      [...(this.byAsset.get(assetKey(site, asset)) ?? [])].map((k) => [k, this.versions.get(k)]),
-    );
+    const sites = assets.map(([site]) => site);
+    const names = assets.map(([, asset]) => asset);
+    const local: Record<string, number> = {};
+    for (const [site, asset] of assets)
+      for (const key of this.byAsset.get(assetKey(site, asset)) ?? []) local[key] = this.versions.get(key) ?? -1;
     let result: T;
     try {
+      const pairs = 'select * from unnest(?::text[], ?::text[]) as p(site, asset)';
       const [, , , rows, seen] = this.db.batch([
         ['begin'],
-        ['insert into shared_asset (site, asset) values (?, ?) on conflict do nothing', [site, asset]],
-        ['select 1 from shared_asset where site = ? and asset = ? for update', [site, asset]],
+        [`insert into shared_asset (site, asset) ${pairs} on conflict do nothing`, [sites, names]],
         [
-          `select r.kind, r.id, r.version, case when r.version > coalesce(l.value::bigint, -1) then r.doc end as doc
-             from shared_record r left join json_each_text(?::json) l on l.key = r.kind || '/' || r.id
-            where r.site = ? and r.asset = ?`,
-          [JSON.stringify(local), site, asset],
+          `select 1 from shared_asset where (site, asset) in (${pairs}) order by site, asset for update`,
+          [sites, names],
         ],
-        ['select holder from shared_seen where event_id = ?', [eventId ?? '']],
-      ]) as [unknown, unknown, unknown, RecordRow[], Array<{ holder: string }>];
-      this.refresh(site, asset, rows);
-      result = decide(seen[0]?.holder);
-      this.commit(cache, routing, took(result) ? eventId : undefined);
+        [
+          `select r.kind, r.id, r.site, r.asset, r.version,
+                  case when r.version > coalesce(l.value::bigint, -1) then r.doc end as doc
+             from shared_record r left join json_each_text(?::json) l on l.key = r.kind || '/' || r.id
+            where (r.site, r.asset) in (${pairs})`,
+          [JSON.stringify(local), sites, names],
+        ],
+        ['select event_id, holder from shared_seen where event_id = any(?::text[])', [eventIds]],
+      ]) as [
+        unknown,
+        unknown,
+        unknown,
+        Array<RecordRow & { site: string; asset: string }>,
+        Array<{ event_id: string; holder: string }>,
+      ];
+      for (const [site, asset] of assets)
+        this.refresh(
+          site,
+          asset,
+          rows.filter((r) => r.site === site && r.asset === asset),
+        );
+      result = decide(new Map(seen.map((r) => [r.event_id, r.holder])));
+      this.commit(cache, routing, took(result));
     } catch (error) {
-      this.failed(cache, site, asset, eventId, routing);
+      this.failed(cache, assets, eventIds, routing);
       throw error;
     }
     return result;
@@ -144,7 +182,7 @@ export class SharedRows {
     const routing = { ...cache.state.routing };
     try {
       this.db.run('begin');
-      this.commit(cache, routing, undefined);
+      this.commit(cache, routing, []);
     } catch (error) {
       this.rollback();
       throw error;
@@ -199,7 +237,7 @@ export class SharedRows {
    * Upserts every touched record whole, the event's dedup id, devices and counter increments, tells the other
    * processes what it wrote, and commits: one wait for the server.
    */
-  private commit(cache: SharedCache, routingBefore: RoutingCounters, eventId: string | undefined): void {
+  private commit(cache: SharedCache, routingBefore: RoutingCounters, eventIds: string[]): void {
     const { state, index } = cache;
     const touched = cache.takeTouched();
     const keys: string[] = [];
@@ -214,42 +252,51 @@ export class SharedRows {
       const record = index.watches.find(id);
       if (record) records.push({ kind: 'w', record });
     }
-    for (const { kind, record } of records) {
+    // One statement per table, whatever the batch's size: the arrays are its rows.
+    if (records.length > 0) {
+      const column = (f: (r: (typeof records)[number]) => string) => records.map(f);
       statements.push([
-        `insert into shared_record (kind, id, site, asset, version, doc) values (?, ?, ?, ?, 1, ?)
-         on conflict (kind, id) do update set version = shared_record.version + 1, doc = excluded.doc returning version`,
-        [kind, record.id, record.site, record.asset, JSON.stringify(record)],
+        `insert into shared_record (kind, id, site, asset, version, doc)
+         select k, i, s, a, 1, d from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) as t(k, i, s, a, d)
+         on conflict (kind, id) do update set version = shared_record.version + 1, doc = excluded.doc
+         returning kind, id, version`,
+        [
+          column((r) => r.kind),
+          column((r) => r.record.id),
+          column((r) => r.record.site),
+          column((r) => r.record.asset),
+          column((r) => JSON.stringify(r.record)),
+        ],
       ]);
-      keys.push(`${kind}/${record.id}`);
+      for (const { kind, record } of records) keys.push(`${kind}/${record.id}`);
     }
-    const seen = new Set(ids('seen'));
-    if (eventId !== undefined && state.seenEvents.has(eventId)) seen.add(eventId);
+    const seen = [...new Set([...ids('seen'), ...eventIds.filter((id) => state.seenEvents.has(id))])];
     // No "on conflict": a second taker of one event id fails here and rolls back whatever it decided.
-    for (const id of seen)
+    if (seen.length > 0)
       statements.push([
-        'insert into shared_seen (event_id, holder) values (?, ?)',
-        [id, state.seenEvents.get(id) ?? ''],
+        'insert into shared_seen (event_id, holder) select * from unnest(?::text[], ?::text[])',
+        [seen, seen.map((id) => state.seenEvents.get(id) ?? '')],
       ]);
-    for (const key of ids('device')) {
-      const device = state.devices[key];
-      if (!device) continue;
+    const devices = [...ids('device')].filter((key) => state.devices[key]);
+    if (devices.length > 0) {
       statements.push([
-        'insert into shared_device (key, doc) values (?, ?) on conflict (key) do update set doc = excluded.doc',
-        [key, JSON.stringify(device)],
+        `insert into shared_device (key, doc) select * from unnest(?::text[], ?::text[])
+         on conflict (key) do update set doc = excluded.doc`,
+        [devices, devices.map((key) => JSON.stringify(state.devices[key]))],
       ]);
-      keys.push(`d/${key}`);
+      for (const key of devices) keys.push(`d/${key}`);
     }
     const counters: Array<[string, number]> = ROUTING.map((name) => [name, state.routing[name] - routingBefore[name]]);
     for (const site of ids('roundRobin')) counters.push([`rr/${site}`, 1]);
     const bumped = counters.filter(([, delta]) => delta !== 0);
-    const countersAt = statements.length;
-    for (const [name, delta] of bumped)
+    if (bumped.length > 0) {
       statements.push([
-        `insert into shared_counter (name, n) values (?, ?)
+        `insert into shared_counter (name, n) select * from unnest(?::text[], ?::bigint[])
          on conflict (name) do update set n = shared_counter.n + excluded.n returning name, n`,
-        [name, delta],
+        [bumped.map(([name]) => name), bumped.map(([, delta]) => delta)],
       ]);
-    if (bumped.length > 0) keys.push('c');
+      keys.push('c');
+    }
     if (keys.length > 0)
       statements.push([
         'select pg_notify(?, ?)',
@@ -257,14 +304,19 @@ export class SharedRows {
       ]);
     statements.push(['commit', []]);
     const results = this.db.batch(statements);
-    records.forEach(({ kind, record }, i) =>
-      this.held(kind, record, Number((results[i]![0] as { version: number }).version)),
-    );
+    if (records.length > 0) {
+      for (const row of results[0] as Array<{ kind: RecordKind; id: string; version: number }>) {
+        const record = row.kind === 'i' ? index.inspections.find(row.id) : index.watches.find(row.id);
+        if (record) this.held(row.kind, record, Number(row.version));
+      }
+    }
     // Counters as the database now holds them: other processes' increments included.
-    for (const rows of results.slice(countersAt, countersAt + bumped.length)) {
-      const { name, n } = rows[0] as { name: string; n: number };
-      if (name.startsWith('rr/')) state.roundRobin[name.slice(3)] = Number(n);
-      else state.routing[name as keyof RoutingCounters] = Number(n);
+    if (bumped.length > 0) {
+      const at = statements.findIndex(([sql]) => sql.includes('shared_counter'));
+      for (const { name, n } of results[at] as Array<{ name: string; n: number }>) {
+        if (name.startsWith('rr/')) state.roundRobin[name.slice(3)] = Number(n);
+        else state.routing[name as keyof RoutingCounters] = Number(n);
+      }
     }
   }
 
@@ -279,27 +331,28 @@ export class SharedRows {
   /** Nothing of the failed decision stays in the cache: the asset's rows are read again, counters put back. */
   private failed(
     cache: SharedCache,
-    site: string,
-    asset: string,
-    eventId: string | undefined,
+    assets: Array<[site: string, asset: string]>,
+    eventIds: string[],
     routing: RoutingCounters,
   ): void {
     this.rollback();
     cache.takeTouched();
     Object.assign(cache.state.routing, routing);
-    if (eventId !== undefined) cache.state.seenEvents.delete(eventId);
-    for (const key of this.byAsset.get(assetKey(site, asset)) ?? []) this.versions.set(key, -1);
-    try {
-      this.refresh(
-        site,
-        asset,
-        this.db.all<RecordRow>('select kind, id, version, doc from shared_record where site = ? and asset = ?', [
+    for (const id of eventIds) cache.state.seenEvents.delete(id);
+    for (const [site, asset] of assets) {
+      for (const key of this.byAsset.get(assetKey(site, asset)) ?? []) this.versions.set(key, -1);
+      try {
+        this.refresh(
           site,
           asset,
-        ]),
-      );
-    } catch {
-      // still unreachable: the next decision on this asset reads every record again (versions are -1)
+          this.db.all<RecordRow>('select kind, id, version, doc from shared_record where site = ? and asset = ?', [
+            site,
+            asset,
+          ]),
+        );
+      } catch {
+        // still unreachable: the next decision on this asset reads every record again (versions are -1)
+      }
     }
   }
 
