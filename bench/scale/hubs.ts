@@ -12,9 +12,27 @@ export type ClusterMode = 'single' | 'shared';
 /** The client id every stage's hubs share: in shared mode their event sessions join one share group under it. */
 const CLIENT_ID = 'pdm-hub-scale';
 
+/**
+ * `request` again once if it failed at the socket: a hub whose event loop is held up by its synchronous database calls
+ * may close a kept-alive connection just as it is reused (fetch's "fetch failed"). The second failure names its cause.
+ */
+export async function onceMore<T>(what: string, request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      return await request();
+    } catch (error) {
+      const cause = (error as Error & { cause?: Error }).cause;
+      throw new Error(`${what}: ${(error as Error).message}${cause ? ` (${cause.message})` : ''}`, { cause: error });
+    }
+  }
+}
+
 /** Events a hub has stored so far, and the seconds they took in all from arrival to durable commit (its /metrics). */
 async function ingestedBy(httpUrl: string): Promise<{ count: number; seconds: number }> {
-  const value = await hubMetrics(httpUrl);
+  const value = await onceMore(`GET ${httpUrl}/metrics`, () => hubMetrics(httpUrl));
   const count = value('pdm_ingest_seconds_count{channel="event"}');
   const seconds = value('pdm_ingest_seconds_sum{channel="event"}');
   return Number.isNaN(count) ? { count: 0, seconds: 0 } : { count, seconds };

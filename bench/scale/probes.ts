@@ -1,5 +1,6 @@
 import { apiCall } from '../../testkit/processes.js';
 import { percentile } from '../suites/hub.ingest.js';
+import { onceMore } from './hubs.js';
 import { monoMs, SITE } from './load.js';
 
 /**
@@ -64,9 +65,13 @@ export class ProbeWatcher {
 
   private async listed(n: number): Promise<boolean> {
     this.polls += 1;
-    const res = await apiCall(this.httpUrl, this.session, `/api/inspections?site=${SITE}&asset=${this.asset(n)}`);
-    if (!res.ok) throw new Error(`GET /api/inspections: HTTP ${res.status}`);
-    return ((await res.json()) as unknown[]).length > 0;
+    const path = `/api/inspections?site=${SITE}&asset=${this.asset(n)}`;
+    const list = await onceMore(`GET ${path}`, async () => {
+      const res = await apiCall(this.httpUrl, this.session, path);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return (await res.json()) as unknown[];
+    });
+    return list.length > 0;
   }
 
   /** Stops polling; how many probes were sent and seen, and the seen ones' latency percentiles (ms). */
