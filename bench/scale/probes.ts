@@ -7,8 +7,9 @@ import { monoMs, SITE } from './load.js';
  * Event-to-inspection, observed from outside the hub: each probe event names a new asset `probe-<stage>-<n>`, so it
  * opens an inspection; this asks the hub's API (`GET /api/inspections?site=bench&asset=…`) for the oldest probe not
  * yet seen, every `pollMs` until it is listed, and its latency is the time from the device's send to that answer.
- * Probes go out in order and one hub process takes them in order, so asking for the oldest first misses none; the
- * resolution is the poll gap plus one request. One request in flight at a time: the polling itself stays light.
+ * Probes go out in order; asking for the oldest first misses none, and one listed before an older one (another event
+ * session or hub process took it) counts late, never early. The resolution is the poll gap plus one request. One
+ * request in flight at a time: the polling itself stays light.
  */
 export class ProbeWatcher {
   private readonly sentAt: number[] = [];
