@@ -1,9 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exited, loginSession, runPdm } from '../../testkit/processes.js';
-import { cpuSecondsOf, hubMetrics, startHub } from '../suites/hub.ingest.js';
+import { runPdm, loginSession } from '../../testkit/processes.js';
+import { cpuSecondsOf } from '../suites/hub.ingest.js';
+import { HubSet, type ClusterMode } from './hubs.js';
 import { monoMs, ScaleFleet } from './load.js';
 import { startMosquitto } from './mosquitto.js';
 import { ProbeWatcher } from './probes.js';
@@ -19,11 +19,14 @@ export interface HubStageOptions {
   /** Numbers the stage's probes apart from earlier stages' (bench/scale/probes.ts). */
   stage: number;
   home: HubHome;
+  mode: ClusterMode;
+  /** Hub processes on the one database and broker (1 in single mode). */
+  processes: number;
 }
 
 /**
- * The data folder and database every stage's hub opens in turn: the fleet's inspections, opened once by the first
- * stage's warm-up, stay open for the later ones, which need no warm-up of their own.
+ * The data folder and database a stage's hubs open. Single mode keeps one for all its stages: the fleet's inspections,
+ * opened once by the first stage's warm-up, stay open for the later ones. Shared mode makes one per stage.
  */
 export interface HubHome {
   dataDir: string;
@@ -33,16 +36,20 @@ export interface HubHome {
 }
 
 export interface HubStageResult {
+  mode: ClusterMode;
+  processes: number;
   offered: number;
   sent: number;
   sendRate: number;
-  /** Events the hub stored (its pdm_ingest_seconds_count) from the first send to the end of the drain. */
+  /** Events the hubs stored (their pdm_ingest_seconds_count, summed) from the first send to the end of the drain. */
   processed: number;
+  /** Of those, how many each process stored. */
+  processedBy: number[];
   perSecond: number;
   /** Mean arrival-to-durable-commit inside the hub over the phase: 1000 / this is its rate if it takes one at a time. */
   ingestMeanMs: number | undefined;
   fellBehind: boolean;
-  /** The hub process's CPU over the phase per stored event, the probes' API polls included. */
+  /** The hub processes' CPU (summed) over the phase per stored event, the probes' API polls included. */
   hubCpuMicrosPerEvent: number | undefined;
   /** The probes' requests, and their share of that CPU per event (their count × one poll's CPU, `cpuPerPoll`). */
   apiPolls: number;
@@ -57,23 +64,23 @@ export interface HubStageResult {
 const USER = 'bench';
 const PASSWORD = 'bench-scale-password';
 
-/** Events the hub has stored so far, and the seconds they took in all from arrival to durable commit (its /metrics). */
-async function ingested(httpUrl: string): Promise<{ count: number; seconds: number }> {
-  const value = await hubMetrics(httpUrl);
-  const count = value('pdm_ingest_seconds_count{channel="event"}');
-  const seconds = value('pdm_ingest_seconds_sum{channel="event"}');
-  return Number.isNaN(count) ? { count: 0, seconds: 0 } : { count, seconds };
-}
-
 /** A data folder with one viewer (for the probes' API reads) over `databaseUrl`. */
 export async function prepareHubHome(databaseUrl: string): Promise<HubHome> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pdm-bench-scale-hub-'));
   const remove = () => rm(dataDir, { recursive: true, force: true });
   const env = { PDM_HUB_STORE_ENGINE: 'postgres', PDM_HUB_STORE_URL: databaseUrl, PDM_HUB_DATA_DIR: dataDir };
-  const added = await runPdm(['hub', 'user', 'add', USER, '--role', 'viewer'], { ...env, PDM_USER_PASSWORD: PASSWORD });
-  if (added.code !== 0) {
-    await remove();
-    throw new Error(`pdm hub user add: ${added.stderr}`);
+  // Into the data folder's identities (single mode) and the database's (shared mode: cluster.mode shared reads those).
+  const shared = { PDM_HUB_CLUSTER_MODE: 'shared', PDM_HUB_CLUSTER_INSTANCE: 'bench', PDM_HUB_MQTT_MODE: 'external' };
+  for (const where of [{}, shared]) {
+    const added = await runPdm(['hub', 'user', 'add', USER, '--role', 'viewer'], {
+      ...env,
+      ...where,
+      PDM_USER_PASSWORD: PASSWORD,
+    });
+    if (added.code !== 0) {
+      await remove();
+      throw new Error(`pdm hub user add: ${added.stderr}`);
+    }
   }
   return { dataDir, databaseUrl, warmedUp: false, remove };
 }
@@ -97,51 +104,36 @@ async function cpuPerPoll(pid: number | undefined, watcher: ProbeWatcher): Promi
   return before !== undefined && after !== undefined ? (after - before) / count : undefined;
 }
 
-async function stopHub(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  // A hub with a backlog at the broker may take long to close cleanly; its figures are taken already.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited(child);
-  clearTimeout(timer);
-}
-
 /**
- * One hub process (`store.engine: postgres`, `mqtt.mode: external`) over `home`, behind a fresh mosquitto (so no
- * backlog of an earlier stage reaches it), `devices` publishing at `rate` for `seconds`. Mosquitto authenticates
- * nobody here (the hub trusts the broker's login in external mode), so no device is provisioned. Every process is
- * ended on return.
+ * `processes` hub processes (`store.engine: postgres`, `mqtt.mode: external`, `cluster.mode` as `mode` says) over
+ * `home`, behind a fresh mosquitto (so no backlog of an earlier stage reaches them), `devices` publishing at `rate`
+ * for `seconds`. Mosquitto authenticates nobody here (the hub trusts the broker's login in external mode), so no
+ * device is provisioned. Every process is ended on return.
  */
 export async function runHubStage(opts: HubStageOptions): Promise<HubStageResult> {
   const total = Math.round(opts.rate * opts.seconds);
   const { home } = opts;
   const broker = await startMosquitto(total + opts.devices);
-  let hub: ChildProcess | undefined;
+  let hubs: HubSet | undefined;
   let fleet: ScaleFleet | undefined;
   let watcher: ProbeWatcher | undefined;
   try {
-    const store = { PDM_HUB_STORE_ENGINE: 'postgres', PDM_HUB_STORE_URL: home.databaseUrl };
-    const started = await startHub(home.dataDir, {
-      ...store,
-      PDM_HUB_MQTT_MODE: 'external',
-      PDM_HUB_MQTT_EXTERNAL_URL: `mqtt://127.0.0.1:${broker.port}`,
-      PDM_HUB_MQTT_EXTERNAL_CLIENT_ID: 'pdm-hub-scale',
-    });
-    hub = started.child;
-    const { httpUrl } = started;
+    hubs = await HubSet.start({ ...opts, ...home, brokerPort: broker.port });
+    const { httpUrl } = hubs;
+    const ingested = () => hubs!.ingested();
     watcher = new ProbeWatcher(opts.stage, httpUrl, await loginSession(httpUrl, USER, PASSWORD), opts.pollMs);
     fleet = await ScaleFleet.connect(broker.port, opts.devices);
     if (!home.warmedUp) {
       // Every device's first event opens its asset's inspection; the phases then measure events that join them.
       await fleet.once();
-      if (!(await within(60_000, async () => (await ingested(httpUrl)).count >= opts.devices)))
-        throw new Error(`the hub did not store the fleet's first ${opts.devices} events within 60 s`);
+      if (!(await within(60_000, async () => (await ingested()).count >= opts.devices)))
+        throw new Error(`the hubs did not store the fleet's first ${opts.devices} events within 60 s`);
       home.warmedUp = true;
     }
     const probes = watcher;
-    const hubCpuPerPoll = await cpuPerPoll(hub.pid, probes);
-    const before = await ingested(httpUrl);
-    const hubBefore = cpuSecondsOf(hub.pid);
+    const hubCpuPerPoll = await cpuPerPoll(hubs.firstPid, probes);
+    const before = await ingested();
+    const hubBefore = hubs.cpuSeconds();
     const brokerBefore = cpuSecondsOf(broker.pid);
     const pollsBefore = probes.polls;
     probes.start();
@@ -154,17 +146,19 @@ export async function runHubStage(opts: HubStageOptions): Promise<HubStageResult
       ackWaitMs: opts.drainMs,
     });
     let processed = 0;
+    let processedBy: number[] = [];
     let ingestSeconds = 0;
     let endAt = 0;
     const caughtUp = await within(opts.drainMs, async () => {
-      const now = await ingested(httpUrl);
+      const now = await ingested();
       processed = now.count - before.count;
+      processedBy = now.each.map((n, i) => n - before.each[i]!);
       ingestSeconds = now.seconds - before.seconds;
       endAt = monoMs();
       const { sent, seen } = probes.progress;
       return processed >= load.sent && seen >= sent;
     });
-    const hubAfter = cpuSecondsOf(hub.pid);
+    const hubAfter = hubs.cpuSeconds();
     const brokerAfter = cpuSecondsOf(broker.pid);
     const seconds = (endAt - load.startedAt) / 1000;
     const delta = (a: number | undefined, b: number | undefined) =>
@@ -174,10 +168,13 @@ export async function runHubStage(opts: HubStageOptions): Promise<HubStageResult
     const pollCpu = hubCpuPerPoll !== undefined ? polls * hubCpuPerPoll : undefined;
     const brokerCpu = delta(brokerBefore, brokerAfter);
     return {
+      mode: opts.mode,
+      processes: opts.processes,
       offered: opts.rate,
       sent: load.sent,
       sendRate: load.sendRate,
       processed,
+      processedBy,
       perSecond: processed / seconds,
       ingestMeanMs: processed > 0 ? (ingestSeconds * 1000) / processed : undefined,
       fellBehind: !caughtUp,
@@ -193,7 +190,7 @@ export async function runHubStage(opts: HubStageOptions): Promise<HubStageResult
   } finally {
     await watcher?.stop().catch(() => undefined);
     await fleet?.end().catch(() => undefined);
-    if (hub) await stopHub(hub);
+    await hubs?.stop();
     await broker.stop();
   }
 }

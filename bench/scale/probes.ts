@@ -1,13 +1,15 @@
 import { apiCall } from '../../testkit/processes.js';
 import { percentile } from '../suites/hub.ingest.js';
+import { onceMore } from './hubs.js';
 import { monoMs, SITE } from './load.js';
 
 /**
  * Event-to-inspection, observed from outside the hub: each probe event names a new asset `probe-<stage>-<n>`, so it
  * opens an inspection; this asks the hub's API (`GET /api/inspections?site=bench&asset=…`) for the oldest probe not
  * yet seen, every `pollMs` until it is listed, and its latency is the time from the device's send to that answer.
- * Probes go out in order and one hub process takes them in order, so asking for the oldest first misses none; the
- * resolution is the poll gap plus one request. One request in flight at a time: the polling itself stays light.
+ * Probes go out in order; asking for the oldest first misses none, and one listed before an older one (another event
+ * session or hub process took it) counts late, never early. The resolution is the poll gap plus one request. One
+ * request in flight at a time: the polling itself stays light.
  */
 export class ProbeWatcher {
   private readonly sentAt: number[] = [];
@@ -64,9 +66,13 @@ export class ProbeWatcher {
 
   private async listed(n: number): Promise<boolean> {
     this.polls += 1;
-    const res = await apiCall(this.httpUrl, this.session, `/api/inspections?site=${SITE}&asset=${this.asset(n)}`);
-    if (!res.ok) throw new Error(`GET /api/inspections: HTTP ${res.status}`);
-    return ((await res.json()) as unknown[]).length > 0;
+    const path = `/api/inspections?site=${SITE}&asset=${this.asset(n)}`;
+    const list = await onceMore(`GET ${path}`, async () => {
+      const res = await apiCall(this.httpUrl, this.session, path);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return (await res.json()) as unknown[];
+    });
+    return list.length > 0;
   }
 
   /** Stops polling; how many probes were sent and seen, and the seen ones' latency percentiles (ms). */

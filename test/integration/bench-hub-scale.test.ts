@@ -35,7 +35,7 @@ function bench(env: Record<string, string>): Promise<{ code: number | null; stdo
 describe.skipIf(!externalPresent(SUITE, programs.mosquitto) || !externalPresent(SUITE, programs.postgres))(
   'npm run bench -- hub.scale at a tiny rate',
   () => {
-    it('prints the floor and one hub process on PostgreSQL behind mosquitto, and leaves nothing running', async () => {
+    it('prints the floor, one hub process, and 1 and 2 in cluster.mode shared, and leaves nothing running', async () => {
       const mark = `PDM_TEST_SCALE_MARK=${randomUUID()}`;
       const run = await bench({
         PDM_BENCH_SCALE_DEVICES: '10',
@@ -50,7 +50,10 @@ describe.skipIf(!externalPresent(SUITE, programs.mosquitto) || !externalPresent(
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>);
-      const line = (metric: string) => lines.find((l) => l.metric === metric)!;
+      const line = (metric: string, mode = 'single', processes = 1) =>
+        lines.find(
+          (l) => l.metric === metric && (l.mode ?? mode) === mode && (l.processes ?? processes) === processes,
+        )!;
       expect(lines.every((l) => l.bench === 'hub.scale')).toBe(true);
 
       // 50 msg/s for 1 s from 10 devices, each received once by one of the two consumers.
@@ -62,18 +65,40 @@ describe.skipIf(!externalPresent(SUITE, programs.mosquitto) || !externalPresent(
       expect(floorP99.value).toBeGreaterThanOrEqual(floorP99.p50 as number);
 
       const rate = line('events_per_second');
-      expect(rate).toMatchObject({ hubs: 1, store: 'postgres', sent: 50, processed: 50, fellBehind: false });
+      expect(rate).toMatchObject({
+        store: 'postgres',
+        sent: 50,
+        processed: 50,
+        fellBehind: false,
+        baselineOf: 'floor',
+      });
       expect(rate.value).toBeGreaterThan(0);
       expect(line('cpu_per_event').value).toBeGreaterThan(0);
       // Every 10th event of the 50 is a probe opening its own inspection, each seen through the API.
       const latency = line('event_to_inspection_p99');
-      expect(latency).toMatchObject({ probes: 5, target: 50, hubs: 1 });
+      expect(latency).toMatchObject({ probes: 5, target: 50 });
       expect(latency.value).toBeGreaterThanOrEqual(latency.p50 as number);
       expect(latency.p50).toBeGreaterThan(0);
-      // Two hub processes are not supported yet: no figure for them.
-      expect(lines.filter((l) => l.hubs === 2)).toEqual([]);
+
+      // Shared mode on a fresh database per stage: 1 process against single mode, 2 against 1, each event once.
+      const one = line('events_per_second', 'shared', 1);
+      expect(one).toMatchObject({ sent: 50, processed: 50, fellBehind: false });
+      expect(one.baselineOf).toBe('cluster.mode single, 1 process');
+      expect(one.baseline).toBe(rate.value);
+      const two = line('events_per_second', 'shared', 2);
+      expect(two).toMatchObject({ sent: 50, processed: 50, fellBehind: false });
+      expect(two.baseline).toBe(one.value);
+      expect(two.ratio).toBeCloseTo((two.value as number) / (one.value as number), 1);
+      // Both processes took events from the one share group.
+      const by = two.processedBy as number[];
+      expect(by).toHaveLength(2);
+      expect(by[0]! + by[1]!).toBe(50);
+      expect(Math.min(...by)).toBeGreaterThan(0);
+      expect(line('cpu_per_event', 'shared', 2).value).toBeGreaterThan(0);
+      expect(line('event_to_inspection_p99', 'shared', 2)).toMatchObject({ probes: 5 });
+      expect(lines.filter((l) => (l.processes as number) > 2)).toEqual([]);
 
       expect(processesMarked(mark)).toEqual([]);
-    }, 180_000);
+    }, 240_000);
   },
 );
