@@ -101,7 +101,12 @@ export class IdentityStore {
     doc: DocumentAdapter<IdentityDocument>,
     opts: { now?: () => number; passwordScrypt?: ScryptParams | undefined } = {},
   ): Promise<IdentityStore> {
-    const store = new IdentityStore(undefined, doc, opts.now ?? Date.now, opts.passwordScrypt ?? defaultPasswordScrypt());
+    const store = new IdentityStore(
+      undefined,
+      doc,
+      opts.now ?? Date.now,
+      opts.passwordScrypt ?? defaultPasswordScrypt(),
+    );
     await store.reload();
     return store;
   }
