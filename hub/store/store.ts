@@ -352,7 +352,10 @@ export class HubStore implements ArchivedIncidents {
     now: number,
     rules: { windowMs: number; policy: RoutingPolicy },
   ): Promise<IncidentOutcome> {
-    if (!this.sharing) return this.commit().then(() => this.recordEvent(event, now, rules));
+    if (!this.sharing) {
+      const outcome = this.recordEvent(event, now, rules);
+      return this.commit().then(() => outcome);
+    }
     return new Promise((resolve, reject) => {
       if (this.queued.push({ event, now, rules, resolve, reject }) === 1) setImmediate(() => this.decideQueued());
     });
