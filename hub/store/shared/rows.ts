@@ -365,9 +365,11 @@ export class SharedRows {
     if (notice.origin === this.origin) return changed;
     const records = notice.keys.filter((k) => k[0] === 'i' || k[0] === 'w');
     if (records.length > 0) {
+      // By primary key (kind, id), not a computed key the index cannot serve.
       const rows = this.db.all<RecordRow & { site: string; asset: string }>(
-        `select kind, id, site, asset, version, doc from shared_record where kind || '/' || id = any(?::text[])`,
-        [records],
+        `select kind, id, site, asset, version, doc from shared_record
+          where (kind, id) in (select * from unnest(?::text[], ?::text[]))`,
+        [records.map((k) => k[0]), records.map((k) => k.slice(2))],
       );
       let reindex = false;
       for (const row of rows) {
