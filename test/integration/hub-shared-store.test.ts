@@ -104,6 +104,39 @@ describe.runIf(externalPresent('the shared store on PostgreSQL', programs.postgr
       }
     });
 
+    it('catches up on what it missed while its listening connection was down', async () => {
+      const a = await open('a6');
+      const b = await open('b6');
+      let resyncs = 0;
+      const listener = new NoticeListener({
+        url,
+        onNotice: (notice) => a.applyNotice(notice),
+        onResync: () => {
+          resyncs += 1;
+          a.resyncShared();
+        },
+        onError: () => undefined,
+        retryMs: 300,
+      });
+      await listener.start();
+      try {
+        // The server ends the listening session; b commits before a listens again.
+        const admin = pgSession(url);
+        sessions.push(admin);
+        admin.run("select pg_terminate_backend(pid) from pg_stat_activity where query = 'listen pdm_changes'");
+        const opened = b.recordEvent(
+          anomalyEvent('plant-6', 'pump-6', { severity: 'critical', asset: 'oven' }),
+          Date.now(),
+          rules,
+        );
+        const id = (opened as { inspection: { id: string } }).inspection.id;
+        await expect.poll(() => a.inspection(id)?.id, { timeout: 10_000 }).toBe(id);
+        expect(resyncs).toBeGreaterThan(0);
+      } finally {
+        await listener.close();
+      }
+    });
+
     it('promotes an overdue watch once, though every process runs the sweep', async () => {
       let now = Date.now();
       const a = await open('a3', () => now);
