@@ -21,6 +21,7 @@ import { LiveFeed, type LiveTopic } from './http/live.js';
 import { FeatureHistory } from './http/feature-history.js';
 import { ScoreHistory } from './http/score-history.js';
 import { startHttp } from './http/server.js';
+import { SessionDocuments } from './http/session-keepers.js';
 import { SESSION_FILE, SessionStore, type SessionDocument } from './http/sessions.js';
 import { createStaticHandler } from './http/static.js';
 import { createMetrics, registerHubMetrics } from './metrics/metrics.js';
@@ -237,10 +238,18 @@ export async function createHub(
     await identities.reload();
     return dropRevoked();
   };
+  const ttlMs = cfg.http.sessionMinutes * 60_000;
+  // Sessions follow the wall clock. Sliding deadlines are written lazily: to a tenth of the idle timeout in this
+  // process's document, to a minute on shared rows (read by every process on every request).
   const sessions = await SessionStore.open({
-    ttlMs: cfg.http.sessionMinutes * 60_000,
+    ttlMs,
     maxAgeMs: cfg.http.sessionMaxHours * 3_600_000,
-    file: engine.document<SessionDocument>(SESSION_FILE),
+    keeper:
+      shared?.sessions({ now: Date.now, lazyMs: Math.min(60_000, ttlMs / 10) }) ??
+      (await SessionDocuments.open(engine.document<SessionDocument>(SESSION_FILE), {
+        now: Date.now,
+        lazyMs: ttlMs / 10,
+      })),
     userOf: (user) => identities.sessionUser(user),
   });
   // What must run once among the fleet's hubs runs on the lease holder only (in single mode: this process).

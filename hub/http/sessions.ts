@@ -2,8 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage } from 'node:http';
 import { PdmError } from '../../protocol/errors.js';
 import type { Role } from '../inspections/roles.js';
-import { CoalescedWriter } from '../store/coalesced-writer.js';
-import type { DocumentAdapter } from '../store/durable-file.js';
+import { SessionDocuments, type SessionKeeper } from './session-keepers.js';
 
 export interface Session {
   user: string;
@@ -14,21 +13,9 @@ export interface Session {
   expiresAt: number;
 }
 
-/** What is kept on disk per session: a hash of the cookie token, never the token (nor anything derived from it). */
-export interface StoredSession {
-  tokenHash: string;
-  user: string;
-  createdAt: number;
-  expiresAt: number;
-}
-
-export interface SessionDocument {
-  schema: 1;
-  sessions: StoredSession[];
-}
-
 export const SESSION_COOKIE = 'pdm_session';
 export const SESSION_FILE = 'sessions.json';
+export type { SessionDocument, StoredSession } from './session-keepers.js';
 
 /**
  * The request's cookies by name. A value with a malformed % escape (another application's cookie on the same host,
@@ -64,45 +51,34 @@ export interface SessionStoreOptions {
   ttlMs: number;
   /** ...and this long after login however much it is used (a stolen cookie does not live for ever). */
   maxAgeMs?: number;
-  /** Where sessions outlive a hub restart (`<dataDir>/sessions.json`); in memory only without it. */
-  file?: DocumentAdapter<SessionDocument>;
+  /** Where sessions are kept (this process's document, or rows all hub processes share); in memory without it. */
+  keeper?: SessionKeeper;
   /** The user's current role and since when their sessions count, or undefined once the user is gone. */
   userOf: (user: string) => { role: Role; sessionsValidFrom: number } | undefined;
   now?: () => number;
 }
 
 /**
- * Login sessions: the cookie holds a random token, the hub only its SHA-256 (so a copied file logs nobody in), kept
- * on disk so restarts log nobody out. Logins and logouts are durable before they are answered.
+ * Login sessions: the cookie holds a random token, the keeper only its SHA-256 (so a copied file or row logs nobody
+ * in). Logins and logouts are kept before they are answered, so restarts log nobody out and nobody back in.
  */
 export class SessionStore {
-  private readonly sessions = new Map<string, StoredSession>();
   private readonly now: () => number;
-  /** Expiry as last written, per token hash, to write sliding expiries only when they moved far enough. */
-  private readonly written = new Map<string, number>();
-  private flushTimer: NodeJS.Timeout | undefined;
-  private readonly writer: CoalescedWriter | undefined;
 
-  private constructor(private readonly opts: SessionStoreOptions) {
+  private constructor(
+    private readonly opts: SessionStoreOptions,
+    private readonly keeper: SessionKeeper,
+  ) {
     this.now = opts.now ?? Date.now;
-    const file = opts.file;
-    if (file) this.writer = new CoalescedWriter(() => this.write(file));
   }
 
   static async open(opts: SessionStoreOptions): Promise<SessionStore> {
-    const store = new SessionStore(opts);
-    const doc = await opts.file?.read();
-    const now = store.now();
-    for (const s of doc?.sessions ?? []) {
-      if (s.expiresAt <= now) continue;
-      store.sessions.set(s.tokenHash, { ...s });
-      store.written.set(s.tokenHash, s.expiresAt);
-    }
-    return store;
+    const now = opts.now ?? Date.now;
+    return new SessionStore(opts, opts.keeper ?? (await SessionDocuments.open(undefined, { now, lazyMs: 0 })));
   }
 
   get size(): number {
-    return this.sessions.size;
+    return this.keeper.count();
   }
 
   async create(user: string): Promise<{ token: string; session: Session }> {
@@ -116,8 +92,7 @@ export class SessionStore {
       createdAt: this.now(),
       expiresAt: this.slidingExpiry(this.now()),
     };
-    this.sessions.set(stored.tokenHash, stored);
-    await this.persist();
+    await this.keeper.add(stored);
     return { token, session: { user, role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };
   }
 
@@ -125,17 +100,17 @@ export class SessionStore {
     const token = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
     if (!token) return undefined;
     const key = hashToken(token);
-    const stored = this.sessions.get(key);
+    const stored = this.keeper.find(key);
     if (!stored) return undefined;
     const user = this.opts.userOf(stored.user);
     if (stored.expiresAt <= this.now() || !user || stored.createdAt < user.sessionsValidFrom) {
-      this.sessions.delete(key);
-      this.schedule();
+      // Lazily: the session is refused now whether or not its removal is kept.
+      this.keeper.remove(key).catch(() => undefined);
       return undefined;
     }
-    stored.expiresAt = this.slidingExpiry(stored.createdAt);
-    if (stored.expiresAt - (this.written.get(key) ?? 0) > this.opts.ttlMs / 10) this.schedule();
-    return { token, session: { user: stored.user, role: user.role, csrf: csrfOf(token), expiresAt: stored.expiresAt } };
+    const expiresAt = this.slidingExpiry(stored.createdAt);
+    this.keeper.slide(stored, expiresAt);
+    return { token, session: { user: stored.user, role: user.role, csrf: csrfOf(token), expiresAt } };
   }
 
   /** The idle deadline from now, never past the session's absolute end. */
@@ -144,8 +119,8 @@ export class SessionStore {
     return this.opts.maxAgeMs === undefined ? idle : Math.min(idle, createdAt + this.opts.maxAgeMs);
   }
 
-  async destroy(token: string): Promise<void> {
-    if (this.sessions.delete(hashToken(token))) await this.persist();
+  destroy(token: string): Promise<void> {
+    return this.keeper.remove(hashToken(token));
   }
 
   cookie(token: string, secure: boolean): string {
@@ -156,36 +131,7 @@ export class SessionStore {
   }
 
   /** Writes what is pending (the hub calls this when it stops). */
-  async close(): Promise<void> {
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-      await this.persist();
-    }
-    await this.writer?.idle();
-  }
-
-  private schedule(): void {
-    if (!this.opts.file || this.flushTimer) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      // A failed lazy write only risks a session ending early after a crash; the next write retries it.
-      this.persist().catch(() => undefined);
-    }, 1000);
-    this.flushTimer.unref();
-  }
-
-  /** Resolves once the live sessions as they are now are on disk (writes are coalesced, one at a time). */
-  private persist(): Promise<void> {
-    return this.writer?.request() ?? Promise.resolve();
-  }
-
-  private async write(file: DocumentAdapter<SessionDocument>): Promise<void> {
-    const now = this.now();
-    for (const [key, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(key);
-    const sessions = [...this.sessions.values()].map((s) => ({ ...s }));
-    await file.write({ schema: 1, sessions });
-    this.written.clear();
-    for (const s of sessions) this.written.set(s.tokenHash, s.expiresAt);
+  close(): Promise<void> {
+    return this.keeper.close();
   }
 }

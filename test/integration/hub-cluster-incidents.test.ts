@@ -107,7 +107,8 @@ describe.runIf(present)('two hub processes on PostgreSQL, one asset', () => {
     expect(cli.code, cli.stderr).toBe(0);
     const sessions = await Promise.all(ready.map((r) => loginWhenKnown(r.httpUrl, 'tess', 'tess-password-1')));
     const id = state[0]!.id;
-    const acked = await apiCall(ready[1]!.httpUrl, sessions[1]!, `/api/inspections/${id}/transitions`, {
+    // A session made through one process is valid at the other: the login sessions are rows of the database.
+    const acked = await apiCall(ready[1]!.httpUrl, sessions[0]!, `/api/inspections/${id}/transitions`, {
       action: 'acknowledge',
     });
     expect(acked.status).toBe(200);
@@ -115,12 +116,16 @@ describe.runIf(present)('two hub processes on PostgreSQL, one asset', () => {
       .poll(
         async () =>
           (
-            (await (await apiCall(ready[0]!.httpUrl, sessions[0]!, `/api/inspections/${id}`)).json()) as {
+            (await (await apiCall(ready[0]!.httpUrl, sessions[1]!, `/api/inspections/${id}`)).json()) as {
               status: string;
             }
           ).status,
         { timeout: 10_000 },
       )
       .toBe('acknowledged');
+    // A logout through one process ends that session at every process at once; the user's other session lives on.
+    expect((await apiCall(ready[1]!.httpUrl, sessions[0]!, '/api/logout', {})).status).toBe(200);
+    expect((await apiCall(ready[0]!.httpUrl, sessions[0]!, `/api/inspections/${id}`)).status).toBe(401);
+    expect((await apiCall(ready[0]!.httpUrl, sessions[1]!, `/api/inspections/${id}`)).status).toBe(200);
   }, 120_000);
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
 import type { Role } from '../../hub/inspections/roles.js';
+import { SessionDocuments } from '../../hub/http/session-keepers.js';
 import { SESSION_COOKIE, SESSION_FILE, SessionStore, type SessionDocument } from '../../hub/http/sessions.js';
 import { DurableJsonFile } from '../../hub/store/durable-file.js';
 
@@ -17,10 +18,13 @@ describe('login sessions on disk', () => {
   let dir: string;
   let clock: number;
   let roles: Record<string, Role>;
-  const open = () =>
+  const open = async () =>
     SessionStore.open({
       ttlMs: TTL,
-      file: new DurableJsonFile<SessionDocument>(join(dir, SESSION_FILE)),
+      keeper: await SessionDocuments.open(new DurableJsonFile<SessionDocument>(join(dir, SESSION_FILE)), {
+        now: () => clock,
+        lazyMs: TTL / 10,
+      }),
       userOf: (u) => (roles[u] ? { role: roles[u]!, sessionsValidFrom: 0 } : undefined),
       now: () => clock,
     });

@@ -6,18 +6,22 @@ import { HubStore, memoryMedium, type HubStoreOptions } from '../store.js';
 import { pgSession, preparePostgres } from '../sql/pg.js';
 import { SqlDocument } from '../sql/sql-medium.js';
 import type { StoreEngine } from '../sql/engine.js';
+import type { KeeperOptions, SessionKeeper } from '../../http/session-keepers.js';
 import { NoticeListener } from './listener.js';
+import { SqlSessions } from './sessions.js';
 
 export interface SharedStore {
   engine: StoreEngine;
   store: HubStore;
   listener: NoticeListener;
+  /** Login sessions as rows: a cookie from any process is valid at every process. */
+  sessions(opts: KeeperOptions): SessionKeeper;
 }
 
 /**
  * The store of one hub process among several on one PostgreSQL database (cluster.mode shared): rows for the incident
- * records (shared/rows.ts), and a listener that brings the others' commits into this process's cache. Sessions and
- * training jobs stay this process's own documents (named by `instance`).
+ * records (shared/rows.ts), a listener that brings the others' commits into this process's cache, and the login
+ * sessions' rows. Training jobs stay this process's own document (named by `instance`).
  */
 export async function openSharedStore(
   url: string,
@@ -48,7 +52,7 @@ export async function openSharedStore(
       db.close();
     },
   };
-  return { engine, store, listener };
+  return { engine, store, listener, sessions: (keeperOpts) => new SqlSessions(documents, keeperOpts) };
 }
 
 /**

@@ -91,6 +91,18 @@ function migrations(binary: Binary): Record<string, Migration> {
           .execute();
       },
     },
+    '006-shared-sessions': {
+      async up(db: Kysely<unknown>) {
+        // Login sessions every hub process reads: a hash of the cookie's token, never the token.
+        await db.schema
+          .createTable('shared_session')
+          .addColumn('token_hash', 'text', (c) => c.primaryKey())
+          .addColumn('user_name', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 
