@@ -108,7 +108,7 @@ export async function createHub(
       'file-engine state imported into the database; the old files are kept until `pdm hub migrate --remove-old`',
     );
   const store = shared?.store ?? (await openStore(cfg, engine, logger));
-  const identities = await openIdentities(cfg);
+  const identities = await openIdentities(cfg, shared);
   logger.info(
     {
       dataDir,

@@ -330,16 +330,7 @@ export class HubStore implements ArchivedIncidents {
 
   /** Correlates one event into the incidents (hub/inspections/incidents.ts) and marks what that changed. */
   recordEvent(event: EventMessage, now: number, rules: { windowMs: number; policy: RoutingPolicy }): IncidentOutcome {
-    if (this.sharing) {
-      return this.sharing.underAsset(
-        event.site,
-        event.asset,
-        event.id,
-        (seenBy) => (seenBy === undefined ? this.decideEvent(event, now, rules) : { kind: 'duplicate', id: seenBy }),
-        (outcome) => outcome.kind !== 'duplicate',
-      );
-    }
-    return this.decideEvent(event, now, rules);
+    return this.sharing ? this.decideShared([{ event, now, rules }])[0]! : this.decideEvent(event, now, rules);
   }
 
   /**
@@ -369,29 +360,33 @@ export class HubStore implements ArchivedIncidents {
   private queued: QueuedEvent[] = [];
 
   private decideQueued(): void {
-    const sharing = this.sharing!;
     while (this.queued.length > 0) {
       const batch = this.queued.splice(0, BATCH_EVENTS);
-      const assets = new Map<string, [string, string]>();
-      for (const { event } of batch) assets.set(`${event.site}\u0000${event.asset}`, [event.site, event.asset]);
       let outcomes: IncidentOutcome[];
       try {
-        outcomes = sharing.underAssets(
-          [...assets.values()],
-          batch.map((q) => q.event.id),
-          (seen) =>
-            batch.map(({ event, now, rules }) => {
-              const holder = seen.get(event.id);
-              return holder === undefined ? this.decideEvent(event, now, rules) : { kind: 'duplicate', id: holder };
-            }),
-          (decided) => batch.filter((_, i) => decided[i]!.kind !== 'duplicate').map((q) => q.event.id),
-        );
+        outcomes = this.decideShared(batch);
       } catch (error) {
         for (const q of batch) q.reject(error);
         continue;
       }
       batch.forEach((q, i) => q.resolve(outcomes[i]!));
     }
+  }
+
+  /** Events decided in one transaction under their assets' row locks; an id another process took is a duplicate. */
+  private decideShared(batch: Array<Omit<QueuedEvent, 'resolve' | 'reject'>>): IncidentOutcome[] {
+    const assets = new Map<string, [string, string]>();
+    for (const { event } of batch) assets.set(`${event.site}\u0000${event.asset}`, [event.site, event.asset]);
+    return this.sharing!.underAssets(
+      [...assets.values()],
+      batch.map((q) => q.event.id),
+      (seen) =>
+        batch.map(({ event, now, rules }) => {
+          const holder = seen.get(event.id);
+          return holder === undefined ? this.decideEvent(event, now, rules) : { kind: 'duplicate', id: holder };
+        }),
+      (decided) => batch.filter((_, i) => decided[i]!.kind !== 'duplicate').map((q) => q.event.id),
+    );
   }
 
   private decideEvent(
@@ -441,7 +436,7 @@ export class HubStore implements ArchivedIncidents {
     if (sharing) {
       // Each under its asset's lock, over the watch as the database holds it (another process may have promoted it).
       return overdueWatches(this.state, now, policyFor).flatMap(({ id, site, asset }) =>
-        sharing.underAsset(site, asset, undefined, () => {
+        sharing.underAsset(site, asset, () => {
           const watch = this.index.watches.find(id);
           if (!watch || !overdueWatches({ ...this.state, watches: [watch] }, now, policyFor).length) return [];
           return [this.promoteOne(watch, now)];
@@ -465,7 +460,7 @@ export class HubStore implements ArchivedIncidents {
     if (sharing) {
       // Refused when another process changed it since this cache's copy, on which `next` was based.
       const based = sharing.inspectionVersion(next.id);
-      return sharing.underAsset(next.site, next.asset, undefined, () => {
+      return sharing.underAsset(next.site, next.asset, () => {
         if (sharing.inspectionVersion(next.id) !== based) throw SharedRows.changedElsewhere(next.id);
         this.index.inspections.upsert(next);
         this.touch('inspection', next.id);

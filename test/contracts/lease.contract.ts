@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Lease, LeaseHooks } from '../../hub/cluster/lease.js';
 import type { LeaseHolder } from '../support/lease-holder.js';
+import { until } from '../support/until.js';
 
 /** A lease with the hooks it was built with, recording every call. */
 export interface Observed {
@@ -20,15 +21,6 @@ export interface LeaseHarness {
     /** After the holder is frozen (SIGSTOP): its socket stays open, it stops renewing. */
     frozenTakeoverMs: number;
   };
-}
-
-async function until(what: string, check: () => boolean, withinMs: number): Promise<number> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > withinMs) throw new Error(`not within ${withinMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now() - started;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

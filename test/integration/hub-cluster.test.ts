@@ -11,20 +11,12 @@ import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
 import { externalPresent, programs } from '../support/externals.js';
 import { spawnLeaseHolder, type LeaseHolder } from '../support/lease-holder.js';
 import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
+import { until } from '../support/until.js';
 
 /** The lease's default renewMs: a takeover waits for the next try after the holder's session is gone. */
 const RENEW_MS = 2000;
 /** The next try, then the next sweep (every second), with room for a loaded machine. */
 const TAKEOVER_BOUND_MS = RENEW_MS * 2 + 3000;
-
-async function until(what: string, check: () => boolean, withinMs: number): Promise<number> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > withinMs) throw new Error(`not within ${withinMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return Date.now() - started;
-}
 
 const present =
   externalPresent('the hub cluster suite (test/integration/hub-cluster.test.ts)', programs.postgres) &&

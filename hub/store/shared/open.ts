@@ -10,10 +10,15 @@ import type { KeeperOptions, SessionKeeper } from '../../http/session-keepers.js
 import { NoticeListener } from './listener.js';
 import { SqlSessions } from './sessions.js';
 
+/** The identities' row of `document`. */
+const IDENTITIES = 'identities';
+
 export interface SharedStore {
   engine: StoreEngine;
   store: HubStore;
   listener: NoticeListener;
+  /** Users and device secrets: one row every process re-reads. */
+  identities: SqlDocument<IdentityDocument>;
   /** Login sessions as rows: a cookie from any process is valid at every process. */
   sessions(opts: KeeperOptions): SessionKeeper;
 }
@@ -52,16 +57,24 @@ export async function openSharedStore(
       db.close();
     },
   };
-  return { engine, store, listener, sessions: (keeperOpts) => new SqlSessions(documents, keeperOpts) };
+  return {
+    engine,
+    store,
+    listener,
+    identities: new SqlDocument<IdentityDocument>(documents, IDENTITIES),
+    sessions: (keeperOpts) => new SqlSessions(documents, keeperOpts),
+  };
 }
 
 /**
  * The hub's identities: the file in its data directory, or with several hub processes one row of their database
- * (re-read every 2 s by each), so a user or device provisioned through any process logs in at all of them.
+ * (re-read every 2 s by each), so a user or device provisioned through any process logs in at all of them. A hub
+ * passes its open shared store; the CLI opens the database itself.
  */
-export async function openIdentities(cfg: HubConfig): Promise<IdentityStore> {
+export async function openIdentities(cfg: HubConfig, shared?: SharedStore): Promise<IdentityStore> {
   const opts = { passwordScrypt: cfg.auth.passwordScrypt };
   if (cfg.cluster.mode !== 'shared') return IdentityStore.open(resolve(cfg.dataDir), opts);
-  await preparePostgres(cfg.store.url!);
-  return IdentityStore.over(new SqlDocument<IdentityDocument>(pgSession(cfg.store.url!), 'identities'), opts);
+  if (shared) return IdentityStore.over(shared.identities, opts);
+  await preparePostgres(cfg.store.url!); // the CLI, without a hub: the database may be new
+  return IdentityStore.over(new SqlDocument<IdentityDocument>(pgSession(cfg.store.url!), IDENTITIES), opts);
 }

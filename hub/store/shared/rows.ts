@@ -99,23 +99,11 @@ export class SharedRows {
 
   /**
    * Runs `decide` under the asset's row lock, over the asset's records as committed by any process, then writes what it
-   * touched and commits. `eventId`: the event being decided; `decide` gets the holder another process recorded for it.
-   * On any failure the asset's records are read back, so the cache never keeps what was not committed.
+   * touched and commits (a workflow step, a promotion). On any failure the asset's records are read back, so the
+   * cache never keeps what was not committed.
    */
-  underAsset<T>(
-    site: string,
-    asset: string,
-    eventId: string | undefined,
-    decide: (seenBy?: string) => T,
-    took: (result: T) => boolean = () => false,
-  ): T {
-    const ids = eventId === undefined ? [] : [eventId];
-    return this.underAssets(
-      [[site, asset]],
-      ids,
-      (seen) => decide(eventId === undefined ? undefined : seen.get(eventId)),
-      (result) => (took(result) ? ids : []),
-    );
+  underAsset<T>(site: string, asset: string, decide: () => T): T {
+    return this.underAssets([[site, asset]], [], decide, () => []);
   }
 
   /**
