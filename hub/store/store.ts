@@ -277,17 +277,19 @@ export class HubStore implements ArchivedIncidents {
 
   /**
    * Over the rows several hub processes share (cluster.mode shared): the state is read from them and every change is
-   * written through under its asset's row lock, so `commit()` has nothing left to wait for. Nothing is archived or
-   * spilled (each process would keep its own archive index): closed records stay rows.
+   * written through under its asset's row lock, so `commit()` has nothing left to wait for. A long incident's events
+   * spill to rows as they are written; closed records are not archived (each process would keep its own archive
+   * index): they stay rows.
    */
   static async shared(db: SqlSession, origin: string, opts: HubStoreOptions): Promise<HubStore> {
     const medium = { ...memoryMedium(), engine: { name: 'postgres', location: db.where } };
     let store: HubStore | undefined;
-    const rows = new SharedRows(db, origin, () => ({
-      state: store!.state,
-      index: store!.index,
-      takeTouched: () => store!.dirty.take(),
-    }));
+    const rows = new SharedRows(
+      db,
+      origin,
+      () => ({ state: store!.state, index: store!.index, takeTouched: () => store!.dirty.take() }),
+      Math.max(4, opts.eventsInMemory ?? 64),
+    );
     const retentionMs = (opts.dedupRetentionHours ?? 168) * HOUR_MS;
     const state = rows.load((opts.now ?? Date.now)() - retentionMs);
     const archive = await InspectionArchive.load(medium.archive, () => false);
@@ -597,12 +599,12 @@ export class HubStore implements ArchivedIncidents {
   /** The same with every event it took, spilled ones read back: what the API shows. */
   wholeInspection(id: string): Inspection | undefined {
     const found = this.inspection(id);
-    return found && this.archive.whole(found);
+    return found && this.whole(found);
   }
 
   /** A record with every event it took (itself when none were spilled). */
   whole(record: Inspection): Inspection {
-    return this.archive.whole(record);
+    return this.sharing?.whole(record) ?? this.archive.whole(record);
   }
 
   /**
@@ -612,7 +614,7 @@ export class HubStore implements ArchivedIncidents {
   *inspectionsOf(site: string, device: string, from: number, to: number): Generator<Inspection> {
     for (const i of this.state.inspections) {
       if (i.site !== site || !i.devices.includes(device)) continue;
-      yield i.spilled && i.spilled.first <= to && i.spilled.last >= from ? this.archive.whole(i) : i;
+      yield i.spilled && i.spilled.first <= to && i.spilled.last >= from ? this.whole(i) : i;
     }
     for (const a of this.archive.summaries()) {
       if (

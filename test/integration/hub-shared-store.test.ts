@@ -21,10 +21,14 @@ describe.runIf(externalPresent('the shared store on PostgreSQL', programs.postgr
     let server: TestPostgres;
     let url: string;
     const sessions: SqlSession[] = [];
-    const open = async (origin: string, now?: () => number) => {
+    const open = async (origin: string, now?: () => number, eventsInMemory?: number) => {
       const db = pgSession(url);
       sessions.push(db);
-      return HubStore.shared(db, origin, { coalesceMs: 2, ...(now ? { now } : {}) });
+      return HubStore.shared(db, origin, {
+        coalesceMs: 2,
+        ...(now ? { now } : {}),
+        ...(eventsInMemory ? { eventsInMemory } : {}),
+      });
     };
 
     beforeAll(async () => {
@@ -173,6 +177,27 @@ describe.runIf(externalPresent('the shared store on PostgreSQL', programs.postgr
       const held = fresh.state.inspections.filter((i) => i.site === 'plant-5');
       expect(held.map((i) => i.asset).sort()).toEqual(['dryer', 'kiln']);
       expect(held.flatMap((i) => i.events.map((e) => e.id)).sort()).toEqual(events.map((e) => e.id).sort());
+    });
+
+    it("spills a long incident's events to rows, so its record stays small, and reads them all back at any process", async () => {
+      const a = await open('a6', undefined, 8);
+      const b = await open('b6', undefined, 8);
+      const ids: string[] = [];
+      for (let round = 0; round < 5; round++) {
+        const events = Array.from({ length: 10 }, (_, n) =>
+          anomalyEvent('plant-16', `fan-${n % 3}`, { severity: 'critical', asset: 'hall' }),
+        );
+        ids.push(...events.map((e) => e.id));
+        // Rounds alternate between the processes: each spills over what the other committed.
+        await Promise.all(events.map((e) => (round % 2 ? b : a).recordLater(e, Date.now(), rules)));
+      }
+      // `a` decided the last round; a process opening now reads the rows (without a listener, `b` has not heard yet).
+      for (const store of [a, await open('c6', undefined, 8)]) {
+        const [held] = store.state.inspections.filter((i) => i.site === 'plant-16');
+        expect(held!.events.length).toBeLessThanOrEqual(8);
+        expect(held!.spilled!.count + held!.events.length).toBe(ids.length);
+        expect(store.wholeInspection(held!.id)!.events.map((e) => e.id)).toEqual(ids);
+      }
     });
 
     it('keeps devices and round-robin counts as rows, the counts summed over processes', async () => {

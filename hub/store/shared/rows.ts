@@ -5,6 +5,7 @@ import { SeenEvents } from '../../inspections/seen-events.js';
 import type { ChangeKind, ListIndex } from '../changes.js';
 import type { SqlSession } from '../sql/session.js';
 import { emptyState, type HubState } from '../state.js';
+import { spillInto, wholeFrom } from './spill.js';
 
 /** The channel every process of a cluster listens on: which records one of them just committed. */
 export const CHANGES_CHANNEL = 'pdm_changes';
@@ -54,6 +55,8 @@ export class SharedRows {
     /** Names this process in its notices, so it skips its own. */
     readonly origin: string,
     private readonly cache: () => SharedCache,
+    /** An inspection taking more events spills all but its first and latest ones (shared/spill.ts). */
+    private readonly eventsInMemory = 64,
   ) {}
 
   /** Every shared row as a state, for a store that opens (the dedup ids made since `dedupSince`). */
@@ -240,6 +243,11 @@ export class SharedRows {
       const record = index.watches.find(id);
       if (record) records.push({ kind: 'w', record });
     }
+    const spills: Array<[string, unknown[]]> = [];
+    for (const { kind, record } of records) {
+      const spill = kind === 'i' ? spillInto(record as Inspection, this.eventsInMemory) : undefined;
+      if (spill) spills.push(spill);
+    }
     // One statement per table, whatever the batch's size: the arrays are its rows.
     if (records.length > 0) {
       const column = (f: (r: (typeof records)[number]) => string) => records.map(f);
@@ -258,6 +266,7 @@ export class SharedRows {
       ]);
       for (const { kind, record } of records) keys.push(`${kind}/${record.id}`);
     }
+    statements.push(...spills);
     const seen = [...new Set([...ids('seen'), ...eventIds.filter((id) => state.seenEvents.has(id))])];
     // No "on conflict": a second taker of one event id fails here and rolls back whatever it decided.
     if (seen.length > 0)
@@ -391,6 +400,11 @@ export class SharedRows {
       .map((r) => `${r.kind}/${r.id}`);
     const devices = this.db.all<{ key: string }>('select key from shared_device').map((r) => `d/${r.key}`);
     return this.applyNotice({ origin: '', keys: [...keys, ...devices, 'c'] });
+  }
+
+  /** An inspection with every event it took, spilled ones read back. */
+  whole(record: Inspection): Inspection {
+    return wholeFrom(this.db, record);
   }
 
   /** Drops dedup ids made before `since` (UUIDv7 ids sort by time): retention as a query, whichever process runs it. */

@@ -103,6 +103,18 @@ function migrations(binary: Binary): Record<string, Migration> {
           .execute();
       },
     },
+    '007-shared-spill': {
+      async up(db: Kysely<unknown>) {
+        // A long incident's older events, in chunks written once (hub/store/shared/spill.ts).
+        await db.schema
+          .createTable('shared_spill')
+          .addColumn('inspection_id', 'text', (c) => c.notNull())
+          .addColumn('chunk', 'bigint', (c) => c.notNull())
+          .addColumn('events', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('shared_spill_pk', ['inspection_id', 'chunk'])
+          .execute();
+      },
+    },
   };
 }
 
