@@ -33,7 +33,7 @@ function bench(env: Record<string, string>): Promise<{ code: number | null; stdo
 }
 
 describe.skipIf(!externalPresent(SUITE, programs.mosquitto) || !externalPresent(SUITE, programs.postgres))(
-  'npm run bench -- hub.scale at a tiny rate',
+  'npm run bench -- hub.scale at a tiny rate (mosquitto, PostgreSQL)',
   () => {
     it('prints the floor, one hub process, and 1 and 2 in cluster.mode shared, and leaves nothing running', async () => {
       const mark = `PDM_TEST_SCALE_MARK=${randomUUID()}`;

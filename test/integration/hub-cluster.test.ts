@@ -23,7 +23,7 @@ const present =
   externalPresent('the hub cluster suite (test/integration/hub-cluster.test.ts)', programs.mosquitto);
 
 /** A hub in `cluster.mode: shared` on a real PostgreSQL behind a real mosquitto; one hub per database at a time. */
-describe.runIf(present)('hub in cluster.mode shared', () => {
+describe.runIf(present)('hub in cluster.mode shared (PostgreSQL and mosquitto)', () => {
   let server: TestPostgres | undefined;
   let broker: ChildProcess | undefined;
   let brokerUrl = '';
