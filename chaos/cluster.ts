@@ -6,6 +6,7 @@ import { pgSession, preparePostgres } from '../hub/store/sql/pg.js';
 import type { SqlSession } from '../hub/store/sql/session.js';
 import type { Inspection } from '../hub/inspections/records.js';
 import { SharedRows } from '../hub/store/shared/rows.js';
+import { wholeFrom } from '../hub/store/shared/spill.js';
 import { exited, freePort, MOSQUITTO } from '../testkit/processes.js';
 import { startPostgres, type TestPostgres } from '../testkit/postgres.js';
 import { holdingsOf, type HubHoldings } from './hub.js';
@@ -56,10 +57,11 @@ export class ChaosCluster {
     };
   }
 
-  /** What the database holds, as the one-process chaos reads a hub's data directory. */
+  /** What the database holds, as the one-process chaos reads a hub's data directory (spilled events counted too). */
   holdings(): HubHoldings {
-    this.reader ??= pgSession(this.url);
-    return holdingsOf(new SharedRows(this.reader, 'chaos-reader', () => undefined as never).load(0));
+    const reader = (this.reader ??= pgSession(this.url));
+    const state = new SharedRows(reader, 'chaos-reader', () => undefined as never).load(0);
+    return holdingsOf({ ...state, inspections: state.inspections.map((i) => wholeFrom(reader, i)) });
   }
 
   /** The inspections the database holds for one asset. */
