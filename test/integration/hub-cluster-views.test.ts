@@ -65,7 +65,7 @@ describe.runIf(present)('two hub processes on PostgreSQL, one device heard by bo
     await cleanup?.();
   });
 
-  it('shows the same status, health and scores at the follower as at the leader, counts each once, and after a SIGKILL of the leader', async () => {
+  it('shows the same status, health and scores at follower and leader, counts each once, and after a leader SIGKILL', async () => {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
     const c = (cluster = await ChaosCluster.start(tmp.dir));
