@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChaosCluster } from '../../chaos/cluster.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import { scoredTelemetry } from '../../testkit/hub-events.js';
 import { apiCall, exited, hubEnv, loginWhenKnown, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
 import { externalPresent, programs } from '../support/externals.js';
 import { tempDir } from './hub-helpers.js';
@@ -95,16 +96,7 @@ describe.runIf(present)('two hub processes on PostgreSQL, one device heard by bo
     });
     const envelopes = createEnvelopeFactory({ site: 'plant-1', device: 'pump-1' });
     const send = async (score: number) => {
-      const env = envelopes.next();
-      const m = encode('telemetry', {
-        ...env,
-        windowStart: env.ts - 1000,
-        windowEnd: env.ts,
-        features: { 'vibration.rms': 0.5 },
-        score,
-        threshold: 6,
-        model: { id: 'rms', version: '1' },
-      });
+      const m = encode('telemetry', scoredTelemetry(envelopes.next(), score));
       await device!.publishAsync(m.topic, m.payload, { qos: 1 });
     };
     const status = encode('status', { ...envelopes.next(), state: 'online', agentVersion: '0.2.0' });

@@ -14,7 +14,7 @@ import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 import { uuidv7 } from '../../protocol/uuid.js';
-import { anomalyEvent } from '../../testkit/hub-events.js';
+import { anomalyEvent, scoredTelemetry } from '../../testkit/hub-events.js';
 
 const silent = pino({ level: 'silent' });
 const routing = {
@@ -25,18 +25,8 @@ const routing = {
 const KEY = 'plant-1/pump-001';
 const envelopes = createEnvelopeFactory({ site: 'plant-1', device: 'pump-001' });
 
-function telemetry(score: number) {
-  const env = envelopes.next();
-  return encode('telemetry', {
-    ...env,
-    windowStart: env.ts - 1000,
-    windowEnd: env.ts,
-    features: { 'vibration.rms': 0.5 },
-    score,
-    threshold: 6,
-    model: { id: 'm', version: '1' },
-  });
-}
+const telemetry = (score: number) =>
+  encode('telemetry', scoredTelemetry(envelopes.next(), score, { id: 'telemetry-model', version: '1' }));
 
 const BOOTS = { 'boot-1': uuidv7(), 'boot-2': uuidv7() };
 
