@@ -29,6 +29,7 @@ import { createBroker, type DeviceMessageSink, type HubBroker } from './mqtt/bro
 import { readPem } from './mqtt/listeners.js';
 import { createExternalBroker, type ExternalBroker } from './mqtt/external.js';
 import { Ingest } from './mqtt/ingest.js';
+import { ViewSink } from './mqtt/view-sink.js';
 import { createNotifier } from './notify/wire.js';
 import type { Inspection } from './inspections/records.js';
 import { FeatureCatalog } from './reasons/catalog.js';
@@ -41,6 +42,7 @@ import { listDevices } from './telemetry/segments.js';
 import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
 import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from './training/jobs.js';
 import { createActivities, type Activities } from './workflow/activities.js';
+import { FleetViews, viewsOfIngest } from './views/fleet-views.js';
 import { Workflow } from './workflow/service.js';
 import { hasWebhookOutbox, WEBHOOK_FILE, WebhookOutbox } from './workflow/webhook-outbox.js';
 
@@ -70,6 +72,8 @@ export interface RunningHub {
   drift: DriftMonitor;
   /** Per device: healthy, watch, alarm or offline. */
   health: HealthTracker;
+  /** What this process heard of each device: latest score and model (and the histories, health and drift above). */
+  views: FleetViews;
   /** Whether this process leads the fleet's hubs (and so runs the SLA sweep, rollout checks, webhook delivery). */
   cluster: ClusterView;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
@@ -131,7 +135,16 @@ export async function createHub(
     handleThen: (topic, payload, clientId, done) => ingest.handleThen(topic, payload, clientId, done),
     reject: (code, detail) => ingest.reject(code, detail),
   };
-  const broker = await createMqtt(cfg, { identities, limits, ingest: deviceMessages, logger, authLog });
+  // Shared mode: the view session (status and telemetry for this process's views) reaches the sink built below.
+  const viewMessages = { handle: (topic: string, payload: Buffer) => viewSink.handle(topic, payload) };
+  const broker = await createMqtt(cfg, {
+    identities,
+    limits,
+    ingest: deviceMessages,
+    views: viewMessages,
+    logger,
+    authLog,
+  });
   const publish = broker.publish.bind(broker);
   const workflowLog = logger.child({ component: 'workflow' });
   const activities =
@@ -191,6 +204,12 @@ export async function createHub(
   });
   const scores = new ScoreHistory();
   const features = new FeatureHistory();
+  const views = new FleetViews({ health: health.tracker, scores, features, drift, publish: (t) => live.publish(t) });
+  const viewSink = new ViewSink({
+    views,
+    device: (ref) => store.device(ref),
+    maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
+  });
   const ingest = new Ingest({
     store,
     routing: cfg.routing,
@@ -207,21 +226,15 @@ export async function createHub(
       metrics.ingestSeconds.observe(channel, seconds);
       live.publish(channel === 'event' ? 'inspection' : channel === 'status' ? 'device' : 'stats');
     },
-    onStatus: (msg) => health.tracker.status(msg),
-    onEvent: (msg) => {
-      health.tracker.event(msg);
-      if (msg.kind === 'anomaly') features.track(deviceKey(msg), msg.contributions);
+    record: {
+      telemetry: (msg) => {
+        telemetry?.log.append(msg);
+        models.handleTelemetry(msg);
+      },
+      // The registry tells the live stream (its onChange) when an ack changes a rollout or what a device runs.
+      modelAck: (ack) => models.handleAck(ack),
     },
-    onTelemetry: (msg) => {
-      health.tracker.telemetry(msg);
-      scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
-      features.add(deviceKey(msg), msg);
-      telemetry?.log.append(msg);
-      drift.observe(msg);
-      models.handleTelemetry(msg);
-    },
-    // The registry tells the live stream (its onChange) when an ack changes a rollout or what a device runs.
-    onModelAck: (ack) => models.handleAck(ack),
+    views: viewsOfIngest(views, broker.ordered !== undefined),
   });
   registerHubMetrics(metrics.registry, {
     store,
@@ -281,6 +294,7 @@ export async function createHub(
       startedAt: Date.now(),
       scores,
       features,
+      views,
       live,
       models,
       training,
@@ -312,6 +326,7 @@ export async function createHub(
     training,
     drift: drift.monitor,
     health: health.tracker,
+    views,
     cluster,
     refreshIdentities,
     async close() {
@@ -478,6 +493,7 @@ async function createMqtt(
     identities: IdentityStore;
     limits: LoginThrottleOptions;
     ingest: DeviceMessageSink;
+    views: Pick<ViewSink, 'handle'>;
     logger: Logger;
     authLog: Logger;
   },
@@ -487,6 +503,7 @@ async function createMqtt(
       ...cfg.mqtt.external,
       instance: cfg.cluster.mode === 'shared' ? cfg.cluster.instance : undefined,
       ingest: deps.ingest,
+      views: deps.views,
       logger: deps.logger.child({ component: 'external-broker' }),
     });
   const { limits } = cfg.mqtt;

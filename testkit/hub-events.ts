@@ -1,5 +1,5 @@
 import { createEnvelopeFactory } from '../protocol/envelope.js';
-import type { Envelope, EventMessage, Severity } from '../protocol/messages.js';
+import type { Envelope, EventMessage, Severity, TelemetryMessage } from '../protocol/messages.js';
 import { uuidv7 } from '../protocol/uuid.js';
 
 /** A valid anomaly (or clear) event as an agent would send it. */
@@ -35,5 +35,22 @@ export function anomalyAfter(
     contributions: [{ feature: 'vibration.rms', value: 2, share: 1 }],
     windowStart: env.ts - 1000,
     windowEnd: env.ts,
+  };
+}
+
+/** One window's telemetry on an envelope already made: `score` against a limit of 6, a vibration RMS of 0.5. */
+export function scoredTelemetry(
+  env: Envelope,
+  score: number,
+  model: { id: string; version: string } = { id: 'rms', version: '1' },
+): TelemetryMessage {
+  return {
+    ...env,
+    windowStart: env.ts - 1000,
+    windowEnd: env.ts,
+    features: { 'vibration.rms': 0.5 },
+    score,
+    threshold: 6,
+    model,
   };
 }

@@ -125,6 +125,25 @@ export async function loginSession(
   };
 }
 
+/**
+ * Logs in once hub processes in shared mode have re-read the shared identities (every 2 s): a few tries 3 s apart,
+ * so the failed ones stay under the login throttle's slow-down and lockout (5 failures a minute).
+ */
+export async function loginWhenKnown(
+  httpUrl: string,
+  user: string,
+  password: string,
+): Promise<{ cookie: string; csrf: string }> {
+  for (let attempt = 1; ; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    try {
+      return await loginSession(httpUrl, user, password);
+    } catch (error) {
+      if (attempt >= 4) throw error;
+    }
+  }
+}
+
 export async function getJson<T>(url: string, cookie?: string): Promise<T> {
   const res = await fetch(url, cookie ? { headers: { cookie } } : {});
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);

@@ -66,12 +66,14 @@ async function ingestOverhead(dir: string, report: Report): Promise<void> {
       logger: silent,
       maxPayloadBytes: 65_536,
       routing,
-      onTelemetry: withLog
-        ? (msg) => {
-            scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
-            log.append(msg);
-          }
-        : (msg) => scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold),
+      record: {
+        telemetry: withLog
+          ? (msg) => {
+              scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold);
+              log.append(msg);
+            }
+          : (msg) => scores.add(deviceKey(msg), msg.windowEnd, msg.score, msg.threshold),
+      },
     });
     const start = performance.now();
     for (const p of payloads) await ingest.handle(p.topic, p.payload);

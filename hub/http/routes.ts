@@ -28,6 +28,7 @@ import type { LiveFeed } from './live.js';
 import { openapi } from './openapi.js';
 import type { FeatureHistory } from './feature-history.js';
 import type { ScoreHistory } from './score-history.js';
+import type { FleetViews } from '../views/fleet-views.js';
 import { sameToken, type Session, type SessionStore } from './sessions.js';
 
 export interface ApiDeps {
@@ -47,6 +48,8 @@ export interface ApiDeps {
   scores: ScoreHistory;
   /** Trends of each device's top features. */
   features: FeatureHistory;
+  /** Each device's latest score, threshold and model as this process heard them. */
+  views: Pick<FleetViews, 'live'>;
   live: LiveFeed;
   /** The model registry: versions, rollouts, artifacts. */
   models: HubRegistry;
@@ -260,7 +263,7 @@ export const routes: Route[] = [
   route('devices', ({ deps }) => ({
     body: deps.store.devices().map((d) => {
       const drift = deps.drift.report(d.site, d.device);
-      const { lastSeen: heard, model, ...live } = deps.ingest.live.get(deviceKey(d)) ?? {};
+      const { lastSeen: heard, model, ...live } = deps.views.live.get(deviceKey(d)) ?? {};
       deps.health.seed(d);
       const health = deps.health.get(d.site, d.device)!;
       return {

@@ -3,6 +3,7 @@ import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
 import { DEVICE_CHANNELS, TOPIC_ROOT } from '../../protocol/topics.js';
 import type { DeviceMessageSink, HubBroker } from './broker.js';
+import { VIEW_CHANNELS, type ViewSink } from './view-sink.js';
 
 export interface ExternalBrokerOptions {
   url: string;
@@ -18,6 +19,8 @@ export interface ExternalBrokerOptions {
    * connects only through `ordered.start()`, the leader's duty, so a new leader resumes what the last one left queued.
    */
   instance?: string | undefined;
+  /** Shared mode: what the view session (`<clientId>-<instance>-view`) hears goes here, to this process's views. */
+  views?: Pick<ViewSink, 'handle'> | undefined;
 }
 
 /** The external broker's client, and in shared mode the ordered session the leader connects and disconnects. */
@@ -25,29 +28,43 @@ export interface ExternalBroker extends HubBroker {
   ordered?: { start(): Promise<void>; stop(): Promise<void> } | undefined;
 }
 
-/** What one connection subscribes to; `drop`: filters an older version of the hub left in its persistent session. */
+/**
+ * What one connection subscribes to; `drop`: filters an older version of the hub left in its persistent session.
+ * `view`: a clean session at QoS 0 that feeds only this process's views (a lost sample is harmless, nothing is stored).
+ */
 interface Subscriber {
   clientId: string;
   topics: string[];
   drop: string[];
+  qos: 0 | 1;
+  view: boolean;
 }
 
 /**
  * The hub's sessions: one for every channel but events, in the order each device sent them (status, telemetry, acks),
- * and `eventConnections` that share the events, so their commits group as a fleet's do on the embedded broker.
+ * and `eventConnections` that share the events, so their commits group as a fleet's do on the embedded broker. With
+ * several processes (`instance`), also each process's view session: every status and telemetry, outside the share
+ * group, since the ordered session is the leader's alone.
  */
 export function subscribers(clientId: string, eventConnections: number, instance?: string): Subscriber[] {
   const ordered = DEVICE_CHANNELS.filter((c) => c !== 'event').map((c) => `${TOPIC_ROOT}/+/+/${c}`);
   const events = `$share/${clientId}/${TOPIC_ROOT}/+/+/event`;
   const eventPrefix = instance === undefined ? clientId : `${clientId}-${instance}`;
-  return [
-    { clientId, topics: ordered, drop: [`${TOPIC_ROOT}/+/+/#`] },
+  const durable = { qos: 1, view: false } as const;
+  const sessions: Subscriber[] = [
+    { clientId, topics: ordered, drop: [`${TOPIC_ROOT}/+/+/#`], ...durable },
     ...Array.from({ length: eventConnections }, (_, i) => ({
       clientId: `${eventPrefix}-e${i}`,
       topics: [events],
       drop: [],
+      ...durable,
     })),
   ];
+  if (instance !== undefined) {
+    const topics = VIEW_CHANNELS.map((c) => `${TOPIC_ROOT}/+/+/${c}`);
+    sessions.push({ clientId: `${eventPrefix}-view`, topics, drop: [], qos: 0, view: true });
+  }
+  return sessions;
 }
 
 /**
@@ -59,12 +76,12 @@ export function createExternalBroker(
 ): ExternalBroker {
   const { ingest, logger } = opts;
   const shared = opts.instance !== undefined;
-  const connect = (clientId: string): MqttClient => {
+  const connect = ({ clientId, view }: Subscriber): MqttClient => {
     // Not connected until start(); what the hub publishes before that waits in mqtt.js' offline queue.
     const client = mqtt.connect(opts.url, {
       clientId,
       protocolVersion: 4,
-      clean: false,
+      clean: view,
       reconnectPeriod: 1000,
       connectTimeout: opts.connectTimeoutMs,
       manualConnect: true,
@@ -72,27 +89,37 @@ export function createExternalBroker(
       ...(opts.password ? { password: opts.password } : {}),
     });
     // mqtt.js' documented hook for acknowledging a message only once it is handled (it reads the next one after).
-    client.handleMessage = (packet, done) => {
-      ingest.handleThen(packet.topic, packet.payload as Buffer, undefined, (error) => {
-        if (!error) return done();
-        // No PUBACK: the broker redelivers once the hub reconnects.
-        logger.error({ err: error.message, topic: packet.topic }, 'could not store message; withholding PUBACK');
-        client.end(true, () => client.reconnect());
-      });
-    };
+    client.handleMessage = view
+      ? (packet, done) => {
+          try {
+            opts.views?.handle(packet.topic, packet.payload as Buffer);
+          } catch (error) {
+            logger.error({ err: (error as Error).message, topic: packet.topic }, 'a view failed on a message');
+          }
+          done();
+        }
+      : (packet, done) => {
+          ingest.handleThen(packet.topic, packet.payload as Buffer, undefined, (error) => {
+            if (!error) return done();
+            // No PUBACK: the broker redelivers once the hub reconnects.
+            logger.error({ err: error.message, topic: packet.topic }, 'could not store message; withholding PUBACK');
+            client.end(true, () => client.reconnect());
+          });
+        };
     client.on('error', (error) => logger.warn({ err: error.message, clientId }, 'external broker error'));
     client.on('offline', () => logger.warn({ url: opts.url, clientId }, 'external broker unreachable; retrying'));
     return client;
   };
-  const [orderedSubscriber, ...eventSubscribers] = subscribers(opts.clientId, opts.eventConnections, opts.instance);
-  const events = eventSubscribers.map((s) => ({ ...s, client: connect(s.clientId) }));
+  const [orderedSubscriber, ...others] = subscribers(opts.clientId, opts.eventConnections, opts.instance);
+  // Every process's own sessions: its event sessions, and in shared mode its view session.
+  const own = others.map((s) => ({ ...s, client: connect(s) }));
   // Shared mode: a client per leadership term, made when this process starts leading.
-  let ordered = shared ? undefined : { ...orderedSubscriber!, client: connect(orderedSubscriber!.clientId) };
-  const sessions = () => (ordered ? [ordered, ...events] : events);
+  let ordered = shared ? undefined : { ...orderedSubscriber!, client: connect(orderedSubscriber!) };
+  const sessions = () => (ordered ? [ordered, ...own] : own);
   // The hub publishes through a session every process holds: in shared mode, the first event session.
-  const main = (shared ? events[0]! : ordered!).client;
+  const main = (shared ? own[0]! : ordered!).client;
 
-  const start = (session: (typeof events)[number]) =>
+  const start = (session: (typeof own)[number]) =>
     new Promise<void>((resolve, reject) => {
       const { client } = session;
       const timer = setTimeout(() => {
@@ -109,7 +136,7 @@ export function createExternalBroker(
         // A resumed session already has the subscriptions; subscribing again is harmless and covers a fresh one.
         const subscribed = async () => {
           if (connack.sessionPresent && session.drop.length) await client.unsubscribeAsync(session.drop);
-          await client.subscribeAsync(session.topics, { qos: 1 });
+          await client.subscribeAsync(session.topics, { qos: session.qos });
         };
         subscribed().then(
           () => {
@@ -133,7 +160,7 @@ export function createExternalBroker(
     ordered: shared
       ? {
           start: async () => {
-            const session = (ordered ??= { ...orderedSubscriber!, client: connect(orderedSubscriber!.clientId) });
+            const session = (ordered ??= { ...orderedSubscriber!, client: connect(orderedSubscriber!) });
             // A session that could not connect was ended: the next try makes a new one.
             await start(session).catch((error: unknown) => {
               if (ordered === session) ordered = undefined;

@@ -9,20 +9,12 @@ import { deviceAfterStatus } from '../inspections/devices.js';
 import type { IncidentOutcome } from '../inspections/incidents.js';
 import { RoutingPolicies, type RoutingConfig } from '../inspections/routing.js';
 import type { HubStore } from '../store/store.js';
+import type { DeviceViews } from '../views/fleet-views.js';
 
 export interface IngestStats {
   accepted: Partial<Record<Channel, number>>;
   rejected: Partial<Record<ErrorCode, number>>;
   duplicates: number;
-}
-
-export interface LiveDeviceView {
-  lastScore?: number;
-  lastThreshold?: number;
-  lastTelemetryAt?: number;
-  /** The latest telemetry or event (device time), and the model that scored it. */
-  lastSeen?: number;
-  model?: { id: string; version: string };
 }
 
 /** Told once per message given to `handleThen`: null once it may be acknowledged, or why it must not be. */
@@ -38,14 +30,21 @@ export interface IngestOptions {
   onIncident?: (outcome: IncidentOutcome) => void;
   /** How long each accepted message took from arrival to durable commit. */
   onHandled?: (channel: Channel, seconds: number) => void;
-  /** Every accepted telemetry message. */
-  onTelemetry?: (msg: TelemetryMessage) => void;
-  /** Every valid event (a redelivered one too), as it is applied. */
-  onEvent?: (msg: EventMessage) => void;
-  /** Every status message that changed a device's record. */
-  onStatus?: (msg: StatusMessage) => void;
+  /** What must happen once per message besides the store. */
+  record?: IngestRecord;
+  /**
+   * This process's in-memory views of what this path takes: status that changed a device's record, accepted
+   * telemetry, every valid event as it is applied (views/fleet-views.ts `viewsOfIngest`).
+   */
+  views?: Partial<DeviceViews>;
+}
+
+/** The parts of a message's handling that must happen once among the fleet's hubs (the leader's, in shared mode). */
+export interface IngestRecord {
+  /** Every accepted telemetry message: the telemetry log, a canary rollout's evidence. */
+  telemetry?: (msg: TelemetryMessage) => void;
   /** Every valid model ack; awaited, so a rollout step is stored before the PUBACK. */
-  onModelAck?: (msg: ModelAckMessage) => Promise<void> | void;
+  modelAck?: (msg: ModelAckMessage) => Promise<void> | void;
 }
 
 /**
@@ -65,12 +64,12 @@ type Handler<C extends Channel> = (msg: Extract<Decoded, { channel: C }>['messag
 const ignore = (): void => undefined;
 
 /**
- * Validates every device message and applies it, one handler per channel. Bad input is counted and dropped; only a
- * store that cannot be written withholds an acknowledgement.
+ * Validates every device message and applies it, one handler per channel: records it (the store, `record`), then
+ * feeds the views given. Bad input is counted and dropped; only a store that cannot be written withholds an
+ * acknowledgement.
  */
 export class Ingest {
   readonly stats: IngestStats = { accepted: {}, rejected: {}, duplicates: 0 };
-  readonly live = new Map<string, LiveDeviceView>();
   private readonly policies: RoutingPolicies;
   private readonly now: () => number;
   private readonly onIncident: (outcome: IncidentOutcome) => void;
@@ -86,21 +85,15 @@ export class Ingest {
     this.now = opts.now ?? Date.now;
     this.onIncident = opts.onIncident ?? ignore;
     this.onHandled = opts.onHandled ?? ignore;
-    const onTelemetry = opts.onTelemetry ?? ignore;
-    const onModelAck = opts.onModelAck ?? ignore;
+    const { record, views } = opts;
     this.handlers = {
       status: (msg) => this.onStatus(msg),
       telemetry: (msg) => {
-        const view = this.liveView(deviceKey(msg));
-        view.lastScore = msg.score;
-        view.lastThreshold = msg.threshold;
-        view.lastTelemetryAt = msg.ts;
-        view.lastSeen = Math.max(view.lastSeen ?? 0, msg.ts);
-        if (msg.model) view.model = msg.model;
-        onTelemetry(msg);
+        record?.telemetry?.(msg);
+        views?.telemetry?.(msg);
       },
       health: ignore,
-      'model/ack': (msg) => onModelAck(msg),
+      'model/ack': (msg) => record?.modelAck?.(msg),
     };
   }
 
@@ -171,20 +164,9 @@ export class Ingest {
     this.onHandled(channel, (performance.now() - started) / 1000);
   }
 
-  private liveView(key: string): LiveDeviceView {
-    let view = this.live.get(key);
-    if (!view) this.live.set(key, (view = {}));
-    return view;
-  }
-
   /** Applies the event now (synchronously, so two events cannot both open an inspection); settles it after the commit. */
   private onEvent(event: EventMessage, started: number, done: IngestDone): void {
-    const view = this.liveView(deviceKey(event));
-    if (event.ts >= (view.lastSeen ?? 0)) {
-      view.lastSeen = event.ts;
-      view.model = event.model;
-    }
-    this.opts.onEvent?.(event);
+    this.opts.views?.event?.(event);
     const rules = { windowMs: this.policies.windowMs, policy: this.policies.for(event.site) };
     if (this.opts.store.decidesInBatches) {
       // Several hub processes: decided with the other events of this turn, in one transaction under row locks.
@@ -276,7 +258,7 @@ export class Ingest {
     const record = deviceAfterStatus(previous, status);
     if (!record) return;
     store.putDevice(record);
-    this.opts.onStatus?.(status);
+    this.opts.views?.status?.(status);
     if (previous?.state !== status.state)
       this.opts.logger.info({ device: deviceKey(status), state: status.state }, 'device status');
     await store.commit();

@@ -4,24 +4,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChaosCluster } from '../../chaos/cluster.js';
 import { encode } from '../../protocol/codec.js';
 import { anomalyEvent } from '../../testkit/hub-events.js';
-import { apiCall, exited, hubEnv, loginSession, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
+import { apiCall, exited, hubEnv, loginWhenKnown, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
 import { externalPresent, programs } from '../support/externals.js';
 import { tempDir } from './hub-helpers.js';
-
-/**
- * Logs in once the hub has re-read the shared identities (every 2 s): a few tries 3 s apart, so the failed ones stay
- * under the login throttle's slow-down and lockout (5 failures a minute).
- */
-async function loginWhenKnown(httpUrl: string, user: string, password: string) {
-  for (let attempt = 1; ; attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    try {
-      return await loginSession(httpUrl, user, password);
-    } catch (error) {
-      if (attempt >= 4) throw error;
-    }
-  }
-}
 
 const present =
   externalPresent('the two-process incident suite', programs.postgres) &&

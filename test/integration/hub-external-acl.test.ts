@@ -8,6 +8,7 @@ import { mayPublish, maySubscribe } from '../../hub/mqtt/acl.js';
 import { DEVICE_CHANNELS, HUB_CHANNELS, topicFor } from '../../protocol/topics.js';
 import { exited, freePort, MOSQUITTO } from '../../testkit/processes.js';
 import { subscribers } from '../../hub/mqtt/external.js';
+import { VIEW_CHANNELS } from '../../hub/mqtt/view-sink.js';
 import { externalPresent, programs } from '../support/externals.js';
 
 /**
@@ -100,14 +101,21 @@ describe.skipIf(
   });
 
   it('gives a device the embedded broker verdict on every publish, and the hub sees only what was allowed', async () => {
-    // The hub's own sessions and filters (hub/mqtt/external.ts): the ordered channels, and the shared events.
+    // The hub's own sessions and filters (hub/mqtt/external.ts): the ordered channels, and the shared events; in
+    // shared mode a process's view session too (status and telemetry at QoS 0, outside the share group).
     const received: string[] = [];
+    const viewed: string[] = [];
     for (const session of subscribers('pdm-hub', 1)) {
       const hub = await connect('pdm-hub', 'hub-secret', session.clientId);
       hub.on('message', (topic) => received.push(topic));
-      const granted = await hub.subscribeAsync(session.topics, { qos: 1 });
+      const granted = await hub.subscribeAsync(session.topics, { qos: session.qos });
       expect(granted.map((g) => [g.topic, g.qos])).toEqual(session.topics.map((t) => [t, 1]));
     }
+    const view = subscribers('pdm-hub', 1, 'hub-a').find((s) => s.view)!;
+    const viewer = await connect('pdm-hub', 'hub-secret', view.clientId);
+    viewer.on('message', (topic) => viewed.push(topic));
+    const viewGranted = await viewer.subscribeAsync(view.topics, { qos: view.qos });
+    expect(viewGranted.map((g) => [g.topic, g.qos])).toEqual(view.topics.map((t) => [t, 0]));
     const device = await connect('plant-1/pump-001', 'secret-1', 'plant-1:pump-001');
     const self = 'plant-1:pump-001';
     const verdicts: string[] = [];
@@ -136,6 +144,9 @@ describe.skipIf(
     const own = DEVICE_CHANNELS.map((c) => topicFor('plant-1', 'pump-001', c));
     await expect.poll(() => received.filter((t) => own.includes(t)).length).toBe(own.length);
     expect(received.filter((t) => !own.includes(t))).toEqual([]);
+    const ownViewed = VIEW_CHANNELS.map((c) => topicFor('plant-1', 'pump-001', c));
+    await expect.poll(() => viewed.length).toBe(ownViewed.length);
+    expect(viewed).toEqual(ownViewed);
   });
 
   it('delivers to a device exactly the topics the embedded broker lets it subscribe to, whatever filter it uses', async () => {

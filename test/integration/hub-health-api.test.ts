@@ -8,6 +8,7 @@ import type { LiveMessage } from '../../hub/http/contract.js';
 import { DeviceViewSchema, InspectionViewSchema, LiveMessageSchema } from '../../hub/http/schemas.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
+import { scoredTelemetry } from '../../testkit/hub-events.js';
 import { anomalyEvent, connectDevice, startTestHub, tempDir } from './hub-helpers.js';
 
 const PASSWORD = 'health-password-1';
@@ -36,18 +37,8 @@ describe('health states, plain-language reasons and take over the HTTP API', () 
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   const publish = (m: { topic: string; payload: Buffer }) => device.publishAsync(m.topic, m.payload, { qos: 1 });
-  const telemetry = (score: number) => {
-    const env = envelopes.next();
-    return encode('telemetry', {
-      ...env,
-      windowStart: env.ts - 1000,
-      windowEnd: env.ts,
-      features: { 'vibration.rms': 0.5 },
-      score,
-      threshold: 6,
-      model: { id: 'commissioned-diagonal', version: 'vibration-baseline@1.0.0/10w' },
-    });
-  };
+  const model = { id: 'commissioned-diagonal', version: 'vibration-baseline@1.0.0/10w' };
+  const telemetry = (score: number) => encode('telemetry', scoredTelemetry(envelopes.next(), score, model));
   const devices = async () => {
     const res = await call('/api/devices');
     expect(res.status).toBe(200);

@@ -176,10 +176,10 @@ describe('model rollout through the running hub to a real agent', () => {
     expect(ack.reason).toMatch(/PDM_ERR_MODEL_SIGNATURE/);
     const rejectedAt = Date.now();
     await waitFor('telemetry scored after the rejection', async () =>
-      (hub.ingest.live.get(KEY)?.lastTelemetryAt ?? 0) > rejectedAt ? true : undefined,
+      (hub.views.live.get(KEY)?.lastTelemetryAt ?? 0) > rejectedAt ? true : undefined,
     );
     expect(device()?.modelVersion).toBe('1.1.0');
-    expect(Number.isFinite(hub.ingest.live.get(KEY)?.lastScore)).toBe(true);
+    expect(Number.isFinite(hub.views.live.get(KEY)?.lastScore)).toBe(true);
     expect(readFileSync(join(dir, 'agent.log'), 'utf8')).toMatch(/model rejected; the running model keeps scoring/);
   });
 

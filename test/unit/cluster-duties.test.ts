@@ -70,8 +70,25 @@ describe('external broker sessions', () => {
     const single = subscribers('pdm-hub', 2);
     const shared = subscribers('pdm-hub', 2, 'hub-a');
     expect(single.map((s) => s.clientId)).toEqual(['pdm-hub', 'pdm-hub-e0', 'pdm-hub-e1']);
-    expect(shared.map((s) => s.clientId)).toEqual(['pdm-hub', 'pdm-hub-hub-a-e0', 'pdm-hub-hub-a-e1']);
-    expect(shared.map((s) => s.topics)).toEqual(single.map((s) => s.topics));
+    expect(shared.map((s) => s.clientId)).toEqual([
+      'pdm-hub',
+      'pdm-hub-hub-a-e0',
+      'pdm-hub-hub-a-e1',
+      'pdm-hub-hub-a-view',
+    ]);
+    expect(shared.slice(0, 3).map((s) => s.topics)).toEqual(single.map((s) => s.topics));
     expect(shared[1]!.topics).toEqual(['$share/pdm-hub/pdm/v1/+/+/event']);
+    expect(single.every((s) => s.qos === 1 && !s.view)).toBe(true);
+  });
+
+  it('gives each process in shared mode a clean QoS 0 view session of every status and telemetry, in no share group', () => {
+    const view = subscribers('pdm-hub', 2, 'hub-a').at(-1)!;
+    expect(view).toEqual({
+      clientId: 'pdm-hub-hub-a-view',
+      topics: ['pdm/v1/+/+/status', 'pdm/v1/+/+/telemetry'],
+      drop: [],
+      qos: 0,
+      view: true,
+    });
   });
 });
