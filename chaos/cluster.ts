@@ -64,12 +64,12 @@ export class ChaosCluster {
     return holdingsOf({ ...state, inspections: state.inspections.map((i) => wholeFrom(reader, i)) });
   }
 
-  /** The inspections the database holds for one asset. */
+  /** The inspections the database holds for one asset, with every event each took (spilled ones read back). */
   inspectionsOf(site: string, asset: string): Inspection[] {
-    this.reader ??= pgSession(this.url);
-    return this.reader
+    const reader = (this.reader ??= pgSession(this.url));
+    return reader
       .all<{ doc: string }>("select doc from shared_record where kind = 'i' and site = ? and asset = ?", [site, asset])
-      .map((row) => JSON.parse(row.doc) as Inspection);
+      .map((row) => wholeFrom(reader, JSON.parse(row.doc) as Inspection));
   }
 
   async stop(): Promise<void> {
