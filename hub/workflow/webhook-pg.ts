@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
 import type { Inspection } from '../inspections/records.js';
-import { preparePostgres, redact } from '../store/sql/pg.js';
+import { redact } from '../store/sql/pg.js';
 import { databaseError } from '../store/sql/session.js';
 import type { WebhookRecord } from './webhook-file.js';
 import { WebhookOutbox, type OpenOptions, type WebhookOutboxOptions } from './webhook-outbox.js';
@@ -297,13 +297,12 @@ const CLAIM_MARGIN_MS = 5000;
 /** How often a process looks for rows others recorded, or claims that expired, with nothing due of its own. */
 const POLL_MS = 1000;
 
-/** The outbox of one hub process among several on one database (cluster.mode shared). */
+/** The outbox of one hub process among several on one database (cluster.mode shared; its store migrated it). */
 export async function openSharedWebhooks(
   url: string,
   instance: string,
   opts: WebhookOutboxOptions & OpenOptions,
 ): Promise<WebhookOutbox> {
-  await preparePostgres(url);
   const store = new PgWebhookStore({
     url,
     instance,

@@ -7,6 +7,8 @@ import { preparePostgres } from '../../hub/store/sql/pg.js';
 import { FileWebhookStore } from '../../hub/workflow/webhook-file-store.js';
 import { PgWebhookStore } from '../../hub/workflow/webhook-pg.js';
 import type { WebhookStore } from '../../hub/workflow/webhook-store.js';
+import { isPdmError } from '../../protocol/errors.js';
+import { freePort } from '../../testkit/processes.js';
 import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
 import { externalPresent, programs } from '../support/externals.js';
 import { acknowledged, build, closed, inspectionFor, T0, webhookStoreContract } from './webhook-store.suite.js';
@@ -143,5 +145,30 @@ describe.runIf(withPostgres)('PgWebhookStore on a real PostgreSQL', () => {
       expect(opened.map((o) => o.recovered)).toEqual([0, 0]);
       expect(await h1.pending()).toEqual([]);
     });
+  });
+});
+
+describe('PgWebhookStore without a server', () => {
+  it('fails with PDM_ERR_STORE_DATABASE naming the server, never the password of its connection string', async () => {
+    const port = await freePort();
+    const store = new PgWebhookStore({
+      url: `postgres://pdm:hunter2-secret@127.0.0.1:${port}/fleet`,
+      instance: 'h1',
+      claimMs: CLAIM_MS,
+      logger: silent,
+    });
+    try {
+      for (const call of [() => store.claim(T0, 1, new Set()), () => store.record(inspectionFor('p'), build, T0)]) {
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isPdmError(error, 'PDM_ERR_STORE_DATABASE')).toBe(true);
+        expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+        expect((error as Error).message).not.toContain('hunter2');
+      }
+    } finally {
+      await store.close();
+    }
   });
 });
