@@ -45,6 +45,7 @@ import { createActivities, type Activities } from './workflow/activities.js';
 import { FleetViews, viewsOfIngest } from './views/fleet-views.js';
 import { Workflow } from './workflow/service.js';
 import { hasWebhookOutbox, WEBHOOK_FILE, WebhookOutbox } from './workflow/webhook-outbox.js';
+import { openSharedWebhooks } from './workflow/webhook-pg.js';
 
 /** The dashboard built by `npm run build` (vite), beside the compiled hub in dist/. */
 const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard', import.meta.url));
@@ -74,7 +75,7 @@ export interface RunningHub {
   health: HealthTracker;
   /** What this process heard of each device: latest score and model (and the histories, health and drift above). */
   views: FleetViews;
-  /** Whether this process leads the fleet's hubs (and so runs the SLA sweep, rollout checks, webhook delivery). */
+  /** Whether this process leads the fleet's hubs (and so runs the SLA sweep and rollout checks). */
   cluster: ClusterView;
   /** Re-reads the identity file and disconnects devices that are no longer allowed (also runs when the file changes). */
   refreshIdentities(): Promise<string[]>;
@@ -307,7 +308,7 @@ export async function createHub(
     dashboard: createStaticHandler(DASHBOARD_DIR),
   });
   await cluster.start();
-  // Every process delivers its own outbox (a file of its own): what it enqueued goes out whether or not it leads.
+  // Every process delivers, leader or not: its own file, or in shared mode the rows it claims.
   activities.webhooks?.start();
   telemetry?.start();
   const host = cfg.http.host === '0.0.0.0' ? '127.0.0.1' : cfg.http.host;
@@ -381,14 +382,16 @@ async function openWebhooks(
         );
     return undefined;
   }
-  return WebhookOutbox.open({
-    dataDir,
+  const opts = {
     cmms: cfg.workflow.cmms,
     inspections: store.hotInspections(),
     archived: store,
     reason,
     logger: logger.child({ component: 'webhooks' }),
-  });
+  };
+  // Several processes: one outbox in their database, delivered by whichever claims a row.
+  if (cfg.cluster.mode === 'shared') return openSharedWebhooks(cfg.store.url!, cfg.cluster.instance!, opts);
+  return WebhookOutbox.open({ dataDir, ...opts });
 }
 
 /**
@@ -471,8 +474,8 @@ function createHealth(
 
 /**
  * The leader's duties. The health tracker's tick is not one: it creates no records, only this process's view of
- * what it hears (its live stream and log lines), so every process keeps its own. Nor is CMMS webhook delivery: each
- * process's outbox holds only what that process enqueued.
+ * what it hears (its live stream and log lines), so every process keeps its own. Nor is CMMS webhook delivery: claims
+ * on the shared rows keep two processes from sending one notification at once.
  */
 function leaderDuties(parts: { broker: ExternalBroker; workflow: Workflow; models: HubRegistry }): Duty[] {
   const { broker, workflow, models } = parts;

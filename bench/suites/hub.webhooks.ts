@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { Inspection } from '../../hub/inspections/records.js';
 import { buildNotification, postNotification, type CmmsConfig } from '../../hub/workflow/cmms.js';
 import { openInspection } from '../../hub/inspections/incidents.js';
+import { FileWebhookStore } from '../../hub/workflow/webhook-file-store.js';
 import { WebhookOutbox } from '../../hub/workflow/webhook-outbox.js';
 import { anomalyEvent } from '../../testkit/hub-events.js';
 import type { Report } from '../result.js';
@@ -56,18 +57,13 @@ export async function run(report: Report): Promise<void> {
     const baseline = notes.length / seconds(baseStart);
 
     received = 0;
-    const outbox = await WebhookOutbox.open({
-      dataDir: join(dir, 'burst'),
-      cmms,
-      inspections: [],
-      logger,
-      concurrency: CONCURRENCY,
-    });
+    const file = await FileWebhookStore.open(join(dir, 'burst.json'), logger);
+    const outbox = await WebhookOutbox.over(file, { cmms, inspections: [], logger, concurrency: CONCURRENCY });
     outbox.start();
     const start = process.hrtime.bigint();
     await Promise.all(inspections.map((i) => outbox.record(i)));
     const recordSeconds = seconds(start);
-    while (outbox.pending().length > 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    while ((await outbox.pending()).length > 0) await new Promise((resolve) => setTimeout(resolve, 2));
     const total = seconds(start);
     await outbox.close();
     if (received !== NOTIFICATIONS) throw new Error(`delivered ${received} of ${NOTIFICATIONS}`);
@@ -80,7 +76,7 @@ export async function run(report: Report): Promise<void> {
       ratio: Number((NOTIFICATIONS / total / baseline).toFixed(3)),
       baselineIs: `the same POSTs from memory, ${CONCURRENCY} workers, no outbox`,
       recordedPerSecond: Math.round(NOTIFICATIONS / recordSeconds),
-      fileWrites: outbox.writes,
+      fileWrites: file.writes,
       notifications: NOTIFICATIONS,
     });
 

@@ -322,11 +322,11 @@ export const routes: Route[] = [
     return { body: report };
   }),
   route('kpis', ({ deps }) => ({ body: deps.store.kpis(Date.now()) })),
-  route('webhooks', ({ deps }) => {
+  route('webhooks', async ({ deps }) => {
     const outbox = deps.activities.webhooks;
     return {
       body: outbox
-        ? { configured: true, pending: outbox.pending(), dead: outbox.dead(), stats: outbox.stats }
+        ? { configured: true, pending: await outbox.pending(), dead: await outbox.dead(), stats: outbox.stats }
         : { configured: false, pending: [], dead: [], stats: { delivered: 0, failedAttempts: 0, deadLettered: 0 } },
     };
   }),

@@ -31,7 +31,7 @@ export const HealthSchema = z.strictObject({
   mqtt: z.strictObject({ port: z.number().int(), connectedClients: z.number().int() }),
   /** The state's engine (sqlite, file, postgres) and whether its last snapshot and archive pass worked (why not: the log). */
   store: z.strictObject({ engine: z.string(), ok: z.boolean() }),
-  /** `single` or `shared` (several hub processes), and whether this one leads (runs the SLA sweep, rollouts, webhooks). */
+  /** `single` or `shared` (several hub processes), and whether this one leads (runs the SLA sweep and rollouts). */
   cluster: z.strictObject({ mode: z.enum(['single', 'shared']), leader: z.boolean() }),
 });
 

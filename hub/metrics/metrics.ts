@@ -178,9 +178,15 @@ export function registerHubMetrics(registry: Registry, deps: MetricSources): voi
       help: 'CMMS webhooks in the durable outbox: pending delivery, or dead letters waiting for a supervisor',
       labelNames: ['state'],
       registers: [registry],
-      collect() {
-        this.set({ state: 'pending' }, webhooks.pending().length);
-        this.set({ state: 'dead' }, webhooks.dead().length);
+      // With a shared outbox, the fleet's depth (the same on every process): read from the database.
+      async collect() {
+        try {
+          const [pending, dead] = await Promise.all([webhooks.pending(), webhooks.dead()]);
+          this.set({ state: 'pending' }, pending.length);
+          this.set({ state: 'dead' }, dead.length);
+        } catch {
+          this.reset(); // the database is unreachable: no value rather than a stale one; the other series still answer
+        }
       },
     });
   }

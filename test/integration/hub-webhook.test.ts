@@ -111,7 +111,7 @@ describe('CMMS webhook delivery (real HTTP server)', () => {
     });
     outbox.start();
     await outbox.record(sample());
-    await waitFor('delivery', async () => (outbox.pending().length === 0 ? true : undefined), 10_000);
+    await waitFor('delivery', async () => ((await outbox.pending()).length === 0 ? true : undefined), 10_000);
     expect(cmms.received.map((r) => r.status)).toEqual([503, 502, 200]);
     expect(new Set(cmms.received.map((r) => r.headers['idempotency-key'])).size).toBe(1);
     const gaps = cmms.received.slice(1).map((r, i) => r.at - cmms.received[i]!.at);

@@ -115,7 +115,7 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     a = decide(a, { action: 'acknowledge' }, tech, 2000).next;
     await t.outbox.record(a);
     await t.outbox.record(a); // nothing new: records nothing twice
-    expect(t.outbox.pending().map((p) => p.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`]);
+    expect((await t.outbox.pending()).map((p) => p.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`]);
     t.outbox.start();
     await t.outbox.settled();
     expect(t.calls.map((c) => c.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`]);
@@ -126,7 +126,7 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
       sequence: 1,
       transition: { from: 'open', to: 'acknowledged' },
     });
-    expect(t.outbox.pending()).toEqual([]);
+    expect(await t.outbox.pending()).toEqual([]);
     expect(t.outbox.stats).toEqual({ delivered: 2, failedAttempts: 0, deadLettered: 0 });
     const onDisk = JSON.parse(await readFile(join(t.dir, WEBHOOK_FILE), 'utf8'));
     expect(onDisk).toMatchObject({ pending: [], dead: [], notified: { [a.id]: 2 } });
@@ -144,12 +144,12 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     await t.outbox.record(a);
     await t.fake.advance(60_000, () => t.outbox.settled());
     expect(t.calls).toHaveLength(1);
-    expect(t.outbox.pending().map((p) => p.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`]);
+    expect((await t.outbox.pending()).map((p) => p.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`]);
     t.outbox.start();
     await t.outbox.settled();
     await t.fake.advance(1_000, () => t.outbox.settled());
     expect(t.calls.map((c) => c.key)).toEqual([`${a.id}:0:open`, `${a.id}:0:open`, `${a.id}:1:acknowledge`]);
-    expect(t.outbox.pending()).toEqual([]);
+    expect(await t.outbox.pending()).toEqual([]);
   });
 
   it('retries with capped exponential backoff, then moves the notification to the dead-letter list', async () => {
@@ -164,8 +164,8 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     expect(t.calls.map((c) => c.at - start)).toEqual([0, 1000, 3000, 6000]);
     expect(new Set(t.calls.map((c) => c.key)).size).toBe(1);
     expect(new Set(t.calls.map((c) => c.body)).size).toBe(1);
-    expect(t.outbox.pending()).toEqual([]);
-    expect(t.outbox.dead()).toMatchObject([
+    expect(await t.outbox.pending()).toEqual([]);
+    expect(await t.outbox.dead()).toMatchObject([
       { key: `${a.id}:0:open`, attempts: 4, lastError: 'HTTP 503', deadAt: start + 6000 },
     ]);
     expect(t.outbox.stats).toEqual({ delivered: 0, failedAttempts: 4, deadLettered: 1 });
@@ -181,20 +181,22 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     t.outbox.start();
     await t.outbox.settled();
     expect(t.calls.map((c) => c.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`]);
-    expect(t.outbox.dead().map((d) => [d.key, d.attempts, d.lastError])).toEqual([[`${a.id}:0:open`, 1, 'HTTP 422']]);
+    expect((await t.outbox.dead()).map((d) => [d.key, d.attempts, d.lastError])).toEqual([
+      [`${a.id}:0:open`, 1, 'HTTP 422'],
+    ]);
 
     await expect(t.outbox.retryDead(['nope', `${a.id}:0:open`])).rejects.toSatisfy(
       (e) => isPdmError(e, 'PDM_ERR_NOT_FOUND') && /nope/.test((e as Error).message),
     );
-    expect(t.outbox.dead()).toHaveLength(1); // a bad request moves nothing
+    expect(await t.outbox.dead()).toHaveLength(1); // a bad request moves nothing
 
     refuse = false;
     expect(await t.outbox.retryDead()).toEqual([`${a.id}:0:open`]);
     await t.outbox.settled();
     expect(t.calls.map((c) => c.key)).toEqual([`${a.id}:0:open`, `${a.id}:1:acknowledge`, `${a.id}:0:open`]);
     expect(t.calls[2]!.body).toBe(t.calls[0]!.body);
-    expect(t.outbox.dead()).toEqual([]);
-    expect(t.outbox.pending()).toEqual([]);
+    expect(await t.outbox.dead()).toEqual([]);
+    expect(await t.outbox.pending()).toEqual([]);
   });
 
   it('holds later changes of an inspection behind a failing one, while other inspections go ahead', async () => {
@@ -209,7 +211,7 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     t.outbox.start();
     await t.outbox.settled();
     expect(t.calls.map((c) => c.key)).toEqual([`${a.id}:0:open`, `${b.id}:0:open`]);
-    expect(t.outbox.pending().map((p) => [p.key, p.attempts, p.lastError])).toEqual([
+    expect((await t.outbox.pending()).map((p) => [p.key, p.attempts, p.lastError])).toEqual([
       [`${a.id}:0:open`, 1, 'fetch failed (ECONNREFUSED)'],
       [`${a.id}:1:acknowledge`, 0, undefined],
     ]);
@@ -231,7 +233,7 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     a = decide(a, { action: 'false_alarm', note: 'sensor bumped' }, tech, 3000).next;
     const reopened = await t.open([a]);
     cleanups.push(() => reopened.close());
-    expect(reopened.pending().map((p) => [p.key, p.attempts])).toEqual([
+    expect((await reopened.pending()).map((p) => [p.key, p.attempts])).toEqual([
       [`${a.id}:0:open`, 1],
       [`${a.id}:1:acknowledge`, 0],
       [`${a.id}:2:false_alarm`, 0],
@@ -245,7 +247,7 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     expect(keys.filter((k) => k.endsWith(':0:open'))).toHaveLength(4);
     expect(keys.lastIndexOf(`${a.id}:0:open`)).toBeLessThan(keys.indexOf(`${a.id}:1:acknowledge`));
     expect(keys.lastIndexOf(`${a.id}:1:acknowledge`)).toBeLessThan(keys.indexOf(`${a.id}:2:false_alarm`));
-    expect(reopened.dead().map((d) => [d.key, d.attempts])).toEqual([
+    expect((await reopened.dead()).map((d) => [d.key, d.attempts])).toEqual([
       [`${a.id}:0:open`, 4],
       [`${a.id}:1:acknowledge`, 4],
       [`${a.id}:2:false_alarm`, 4],
@@ -255,10 +257,10 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
   it('takes the inspections of a hub that had no outbox yet as already told', async () => {
     const old = decide(inspectionFor('pump-001'), { action: 'acknowledge' }, tech, 2000).next;
     const t = await setup(() => 200, [old]);
-    expect(t.outbox.pending()).toEqual([]);
+    expect(await t.outbox.pending()).toEqual([]);
     const next = decide(old, { action: 'assign', assignee: 'tina' }, { name: 'sam', role: 'supervisor' }, 3000).next;
     await t.outbox.record(next);
-    expect(t.outbox.pending().map((p) => p.key)).toEqual([`${old.id}:2:assign`]);
+    expect((await t.outbox.pending()).map((p) => p.key)).toEqual([`${old.id}:2:assign`]);
   });
 
   it('refuses a corrupt outbox file, naming it and what is wrong', async () => {

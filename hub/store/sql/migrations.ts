@@ -115,6 +115,47 @@ function migrations(binary: Binary): Record<string, Migration> {
           .execute();
       },
     },
+    // The CMMS webhook outbox of several hub processes (hub/workflow/webhook-pg.ts): any of them delivers any row.
+    '003-shared-outbox': {
+      async up(db: Kysely<unknown>) {
+        // One row per notification; `seq` orders them, `claimed_*` says who delivers it until when (database clock, ms).
+        await db.schema
+          .createTable('shared_webhook')
+          .addColumn('seq', binary === 'blob' ? 'integer' : 'bigserial', (c) =>
+            binary === 'blob' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
+          .addColumn('key', 'text', (c) => c.notNull().unique())
+          .addColumn('inspection_id', 'text', (c) => c.notNull())
+          .addColumn('sequence', 'integer', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('recorded_at', 'bigint', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('dead_at', 'bigint')
+          .addColumn('claimed_by', 'text')
+          .addColumn('claimed_until', 'bigint')
+          .execute();
+        await db.schema
+          .createIndex('shared_webhook_inspection')
+          .on('shared_webhook')
+          .columns(['inspection_id', 'seq'])
+          .execute();
+        // Per inspection: how many audit entries are recorded (locked while more are).
+        await db.schema
+          .createTable('shared_webhook_notified')
+          .addColumn('inspection_id', 'text', (c) => c.primaryKey())
+          .addColumn('recorded', 'integer', (c) => c.notNull())
+          .execute();
+        // One row once the first process with a CMMS opened the outbox: before it, history counts as told.
+        await db.schema
+          .createTable('shared_webhook_origin')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 
@@ -127,7 +168,9 @@ class Provider implements MigrationProvider {
 
 /** Brings the database to the newest schema; fails naming the migration that did not apply. */
 export async function migrate(db: Kysely<unknown>, binary: Binary, where: string): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider: new Provider(binary) }).migrateToLatest();
+  // Names are reserved per feature and land in any order: a database that has 006 or 007 still takes 003.
+  const migrator = new Migrator({ db, provider: new Provider(binary), allowUnorderedMigrations: true });
+  const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(before any migration)';
     throw new PdmError('PDM_ERR_STORE_DATABASE', `${where}: migration ${failed} failed: ${(error as Error).message}`, {
