@@ -15,8 +15,9 @@ export const KEY_FILE = 'hub-ed25519.key';
 export const PUBLIC_KEY_FILE = 'hub-ed25519.pub';
 
 /**
- * The hub's Ed25519 model-signing key (`keyFile`, by default in `dir`): generated on first start, then read back. The private key file is created
- * with mode 0600 and refused if anyone but the owner can read it, since whoever holds it can push models to devices.
+ * The hub's Ed25519 model-signing key (`keyFile`, by default in `dir`, where the public key is written): generated on
+ * first start, then read back. The private key file is created with mode 0600 and refused if anyone but the owner can
+ * read it, since whoever holds it can push models to devices.
  */
 export function loadOrCreateSigningKey(dir: string, keyFile = join(dir, KEY_FILE)): HubSigningKey {
   mkdirSync(dir, { recursive: true, mode: 0o700 });

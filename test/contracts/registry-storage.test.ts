@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -52,13 +52,14 @@ describe.runIf(hasPostgres)('shared registry storage: the signing key (PostgreSQ
     const first = await place.open();
     const missing = join(place.root, 'no-key');
     await expect(postgresRegistryStorage({ url: place.url, instance: 'x', dir: missing, logger })).rejects.toThrow(
-      /no-key\/hub-ed25519\.key is missing: .* fingerprint [0-9a-f]{16}; copy hub-ed25519\.key/,
+      /no-key\/hub-ed25519\.key is missing: .* fingerprint [0-9a-f]{16}; copy their key file here/,
     );
     // Another key made beforehand (a process started once in single mode): refused, and kept.
     fileRegistryStorage(join(place.root, 'other'));
     const refused = postgresRegistryStorage({ url: place.url, instance: 'y', dir: join(place.root, 'other'), logger });
     await expect(refused).rejects.toMatchObject({ code: 'PDM_ERR_REGISTRY_KEY' });
     await expect(refused).rejects.toThrow(/holds the key with fingerprint [0-9a-f]{16}, but .* sign models with/);
+    expect(existsSync(join(place.root, 'other', KEY_FILE))).toBe(true);
     const second = await place.open();
     expect(second.key.publicKeyPem).toBe(first.key.publicKeyPem);
     await first.close();
