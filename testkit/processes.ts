@@ -163,18 +163,3 @@ export async function freePort(): Promise<number> {
 export const MOSQUITTO = (
   process.env.MOSQUITTO_PATH ? [process.env.MOSQUITTO_PATH] : ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']
 ).find((p) => existsSync(p));
-
-/**
- * Logs in once the hub has re-read the shared identities (every 2 s): a few tries 3 s apart, so the failed ones stay
- * under the login throttle's slow-down and lockout (5 failures a minute).
- */
-export async function loginWhenKnown(httpUrl: string, user: string, password: string) {
-  for (let attempt = 1; ; attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    try {
-      return await loginSession(httpUrl, user, password);
-    } catch (error) {
-      if (attempt >= 4) throw error;
-    }
-  }
-}
