@@ -1,9 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChaosCluster } from '../../chaos/cluster.js';
 import type { RolloutState } from '../../hub/registry/rollout.js';
 import type { RegistryEntry } from '../../hub/registry/store.js';
 import { encodeBundle, manifestFields, verifyEntry, verifyManifest } from '../../models/bundle.js';
@@ -11,10 +9,10 @@ import { sha256 } from '../../models/card.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { ModelManifestMessage } from '../../protocol/messages.js';
-import { apiCall, exited, hubEnv, loginWhenKnown, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
+import { apiCall, hubEnv, loginWhenKnown, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
 import { versionOf } from '../contracts/registry-storage.suite.js';
 import { externalPresent, programs } from '../support/externals.js';
-import { tempDir } from './hub-helpers.js';
+import { ClusterRun } from './hub-helpers.js';
 
 const present =
   externalPresent('the two-process registry suite', programs.postgres) &&
@@ -25,25 +23,12 @@ const json = async <T>(res: Response | Promise<Response>): Promise<T> => (await 
 
 /** One registry for two hub processes: versions, bundles, rollouts and acks, whichever process is asked. */
 describe.runIf(present)('two hub processes on PostgreSQL, one model registry', () => {
-  const hubs: ChildProcess[] = [];
-  let device: MqttClient | undefined;
-  let cluster: ChaosCluster | undefined;
-  let cleanup: (() => Promise<void>) | undefined;
-  afterAll(async () => {
-    await device?.endAsync(true);
-    for (const hub of hubs) {
-      hub.kill('SIGTERM');
-      await exited(hub);
-    }
-    await cluster?.stop();
-    await cleanup?.();
-  });
+  const run = new ClusterRun();
+  afterAll(() => run.stop());
 
   it('registers at both at once, serves and rolls out through either, and both show the ack', async () => {
-    const tmp = await tempDir();
-    cleanup = tmp.cleanup;
-    cluster = await ChaosCluster.start(tmp.dir);
-    const c = cluster;
+    const tmp = await run.start();
+    const c = tmp.cluster;
     const env = (instance: string) => ({
       ...hubEnv(`${tmp.dir}/${instance}`),
       ...c.hubEnv(instance),
@@ -53,7 +38,7 @@ describe.runIf(present)('two hub processes on PostgreSQL, one model registry', (
     const start = async (instance: string) => {
       const started = await startPdm<HubReady>(['hub'], env(instance));
       started.child.stdout?.resume();
-      hubs.push(started.child);
+      run.hubs.push(started.child);
       return started.ready;
     };
     const a = await start('h1');
@@ -104,7 +89,7 @@ describe.runIf(present)('two hub processes on PostgreSQL, one model registry', (
     expect(verifyEntry(viaA, viaA.signature, keys[1]!.publicKeyPem)).toBe(true);
 
     // The canary listens for its manifest before the rollout starts.
-    device = await mqtt.connectAsync(`mqtt://127.0.0.1:${c.mqttPort}`, {
+    const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${c.mqttPort}`, {
       clientId: 'plant-1:pump-1',
       protocolVersion: 4,
     });
@@ -114,6 +99,7 @@ describe.runIf(present)('two hub processes on PostgreSQL, one model registry', (
       const d = decode(topic, payload);
       if (d.ok && d.value.channel === 'model') manifests.push(d.value.message as ModelManifestMessage);
     });
+    run.devices.push(device);
     await device.subscribeAsync('pdm/v1/plant-1/pump-1/model', { qos: 1 });
 
     // Proposed by sam through h2; h1 knows who proposed it (sam may not approve there), ada approves through h2.
