@@ -75,6 +75,10 @@ describe.runIf(present)('two hub processes on PostgreSQL, one model registry', (
     );
     expect(listed[0]!.models).toEqual(listed[1]!.models);
     expect(listed[1]!.models.map((e) => e.release)).toEqual([1, 2, 3, 4, 5, 6]);
+    // The CLI reads the same registry (the database, with the cluster's key) and exits.
+    const cli = await runPdm(['model', 'list'], env('h1'));
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout.match(/^pump-vibration-pca\t1\.0\.\d\t/gm)).toHaveLength(6);
 
     // A version registered through h1, downloaded from h2, signed with the key both report.
     const viaA = entries[2]!;
