@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_FILE } from '../../hub/registry/keys.js';
 import { postgresRegistryStorage } from '../../hub/registry/pg-storage.js';
 import { fileRegistryStorage } from '../../hub/registry/storage.js';
+import { pgSession, preparePostgres } from '../../hub/store/sql/pg.js';
 import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
 import { externalPresent, programs } from '../support/externals.js';
 import { registryStorageContract } from './registry-storage.suite.js';
@@ -82,5 +83,28 @@ describe.runIf(hasPostgres)('shared registry storage: the signing key (PostgreSQ
     await a.close();
     await b.close();
     await place.cleanup();
+  });
+});
+
+describe.runIf(hasPostgres)('migration 004-shared-registry on a database that ran later ones', () => {
+  it('still runs when 006 and 007 were applied before it merged', async () => {
+    const url = await server!.createDatabase('registry_unordered');
+    await preparePostgres(url);
+    const db = pgSession(url);
+    try {
+      // As a database upgraded before this migration existed: no registry tables, no record of 004.
+      for (const table of ['shared_model_version', 'shared_rollout', 'shared_registry_state', 'shared_registry_key'])
+        db.run(`drop table ${table}`);
+      db.run("delete from kysely_migration where name = '004-shared-registry'");
+      expect(
+        db.all('select name from kysely_migration order by name').map((r) => (r as { name: string }).name),
+      ).toContain('006-shared-sessions');
+      await preparePostgres(url);
+      expect(db.get<{ revision: number }>('select revision from shared_registry_state where id = 1')).toEqual({
+        revision: 0,
+      });
+    } finally {
+      db.close();
+    }
   });
 });

@@ -163,7 +163,9 @@ class Provider implements MigrationProvider {
 
 /** Brings the database to the newest schema; fails naming the migration that did not apply. */
 export async function migrate(db: Kysely<unknown>, binary: Binary, where: string): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider: new Provider(binary) }).migrateToLatest();
+  // Names were reserved per feature (003 to 006) and merge in any order: one that lands after a later one still runs.
+  const migrator = new Migrator({ db, provider: new Provider(binary), allowUnorderedMigrations: true });
+  const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(before any migration)';
     throw new PdmError('PDM_ERR_STORE_DATABASE', `${where}: migration ${failed} failed: ${(error as Error).message}`, {
