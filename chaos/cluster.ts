@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -23,6 +24,8 @@ export class ChaosCluster {
     private readonly broker: ChildProcess,
     readonly url: string,
     readonly mqttPort: number,
+    /** The model-signing key every hub process of the cluster is given (registry.signingKeyFile). */
+    readonly signingKeyFile: string,
   ) {}
 
   static async start(dir: string): Promise<ChaosCluster> {
@@ -41,7 +44,10 @@ export class ChaosCluster {
       if (i > 100) throw new Error(`mosquitto did not listen on ${port}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    return new ChaosCluster(postgres, broker, url, port);
+    const signingKeyFile = join(dir, 'hub-ed25519.key');
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeFileSync(signingKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    return new ChaosCluster(postgres, broker, url, port, signingKeyFile);
   }
 
   /** The settings of hub process `instance` (environment, as the other chaos hub gets its ports). */
@@ -54,6 +60,7 @@ export class ChaosCluster {
       PDM_HUB_MQTT_MODE: 'external',
       PDM_HUB_MQTT_EXTERNAL_URL: `mqtt://127.0.0.1:${this.mqttPort}`,
       PDM_HUB_MQTT_EXTERNAL_EVENT_CONNECTIONS: '4',
+      PDM_HUB_REGISTRY_SIGNING_KEY_FILE: this.signingKeyFile,
     };
   }
 

@@ -34,6 +34,7 @@ import { createNotifier } from './notify/wire.js';
 import type { Inspection } from './inspections/records.js';
 import { FeatureCatalog } from './reasons/catalog.js';
 import { anomalyReason } from './reasons/reason.js';
+import { openRegistryStorage } from './registry/open.js';
 import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { HubStore } from './store/store.js';
 import { openStoreEngine, type StoreEngine } from './store/sql/engine.js';
@@ -181,6 +182,7 @@ export async function createHub(
     tickMs: cfg.registry.rolloutCheckSeconds * 1000,
     allowedOperators: cfg.registry.allowedOperators && new Set(cfg.registry.allowedOperators),
     approvals: cfg.rollouts.approvals,
+    storage: await openRegistryStorage(cfg, dataDir, logger.child({ component: 'registry' })),
   });
   const telemetry = cfg.telemetry.enabled
     ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)
@@ -333,7 +335,7 @@ export async function createHub(
     async close() {
       await cluster.close();
       health.stop();
-      models.close();
+      await models.close();
       identities.close();
       await activities.webhooks?.close();
       await notifications.close();

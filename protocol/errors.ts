@@ -126,6 +126,11 @@ export const ERROR_CATALOG = {
   },
   PDM_ERR_MODEL_TOO_LARGE: { message: 'model artifact is larger than allowed', status: 413, retryable: false },
   PDM_ERR_REGISTRY: { message: 'model registry request is invalid', status: 400, retryable: false },
+  PDM_ERR_REGISTRY_KEY: {
+    message: "this hub process's model-signing key is not the one the other hub processes sign with",
+    status: 500,
+    retryable: false,
+  },
   PDM_ERR_APPROVAL: {
     message: 'a rollout needs the approval of a supervisor other than the one who started it',
     status: 403,

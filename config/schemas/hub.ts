@@ -384,6 +384,11 @@ const HubSections = z.strictObject({
         .array(z.string().regex(/^([a-z][a-z0-9_.]*:)?[A-Za-z][A-Za-z0-9_]*$/))
         .min(1)
         .optional(),
+      /**
+       * The model-signing key (Ed25519 PEM, mode 600). Unset: `<dataDir>/registry/hub-ed25519.key`, made on first start.
+       * With cluster.mode shared every hub process must hold the same key, or it refuses to start.
+       */
+      signingKeyFile: z.string().min(1).optional(),
     })
     .prefault({}),
   rollouts: z

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PdmError } from '../../protocol/errors.js';
 
 export interface HubSigningKey {
@@ -15,12 +15,12 @@ export const KEY_FILE = 'hub-ed25519.key';
 export const PUBLIC_KEY_FILE = 'hub-ed25519.pub';
 
 /**
- * The hub's Ed25519 model-signing key: generated on first start, then read back. The private key file is created
- * with mode 0600 and refused if anyone but the owner can read it, since whoever holds it can push models to devices.
+ * The hub's Ed25519 model-signing key (`keyFile`, by default in `dir`, where the public key is written): generated on
+ * first start, then read back. The private key file is created with mode 0600 and refused if anyone but the owner can
+ * read it, since whoever holds it can push models to devices.
  */
-export function loadOrCreateSigningKey(dir: string): HubSigningKey {
+export function loadOrCreateSigningKey(dir: string, keyFile = join(dir, KEY_FILE)): HubSigningKey {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const keyFile = join(dir, KEY_FILE);
   const publicKeyFile = join(dir, PUBLIC_KEY_FILE);
   let privateKey: KeyObject;
   if (existsSync(keyFile)) {
@@ -43,6 +43,7 @@ export function loadOrCreateSigningKey(dir: string): HubSigningKey {
       );
   } else {
     const pair = generateKeyPairSync('ed25519');
+    mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
     privateKey = pair.privateKey;
     // 'wx' fails if another process created it meanwhile, instead of silently replacing a key devices already trust.
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });

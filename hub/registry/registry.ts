@@ -1,17 +1,15 @@
 import { deviceKey, type DeviceRef } from '../../protocol/device.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../../config/logger.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { PdmError } from '../../protocol/errors.js';
+import { isPdmError, PdmError } from '../../protocol/errors.js';
 import type { ModelAckMessage } from '../../protocol/messages.js';
 import { topicFor } from '../../protocol/topics.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import { readModel } from '../../models/artifacts.js';
 import { deviceScope, signManifest } from '../../models/bundle.js';
 import type { OperatorPolicy } from '../../models/onnx/operators.js';
-import { loadOrCreateSigningKey, type HubSigningKey } from './keys.js';
+import type { HubSigningKey } from './keys.js';
 import {
   abortRollout,
   approvalProblem,
@@ -29,7 +27,8 @@ import {
   type ScoreEvidence,
   type Transition,
 } from './rollout.js';
-import { RegistryStore, writeFileAtomic, type RegistryEntry } from './store.js';
+import { fileRegistryStorage, type RegistryState, type RegistryStorage } from './storage.js';
+import type { ModelVersions, RegistryEntry } from './store.js';
 
 export type Publish = (topic: string, payload: Buffer, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;
 
@@ -50,6 +49,8 @@ export interface RegistryDeps {
   allowedOperators?: OperatorPolicy;
   /** Told after a rollout's record changed (proposed, approved, a step, aborted): the Models page redraws. */
   onChange?: () => void;
+  /** Where versions, rollouts and the key live; default: files under `dir` (shared mode: PostgreSQL, pg-storage.ts). */
+  storage?: RegistryStorage;
   logger: Logger;
 }
 
@@ -65,38 +66,19 @@ export const DEFAULT_POLICY: RolloutPolicy = {
 export const artifactPath = (m: ModelRef): string =>
   `/models/${encodeURIComponent(m.modelId)}/${encodeURIComponent(m.version)}/bundle`;
 
-interface Persisted {
-  rollouts: RolloutState[];
-  /** What each device last applied from the registry: the target of a rollback. */
-  deployed: Record<string, ModelRef>;
-  /** The last manifest sequence issued; every manifest gets a higher one. */
-  sequence?: number;
-  /** Per device key, the manifest retained for it now (re-signed before it expires). */
-  retained?: Record<string, { model: ModelRef; rollback: boolean; expiresAt: number }>;
-}
-
-function readState(file: string): Persisted {
-  try {
-    const state = JSON.parse(readFileSync(file, 'utf8')) as Persisted;
-    if (!Array.isArray(state.rollouts) || typeof state.deployed !== 'object')
-      throw new Error('expected { rollouts: [], deployed: {} }');
-    return state;
-  } catch (error) {
-    throw new PdmError('PDM_ERR_STORE_CORRUPT', `${file}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
 /**
  * The hub's model registry: signs and stores versions, runs staged rollouts through the pure machine in rollout.ts,
  * and carries out its effects by publishing retained manifests. State is persisted after every step.
  */
 export class ModelRegistry {
-  readonly store: RegistryStore;
+  readonly store: ModelVersions;
   readonly key: HubSigningKey;
+  private readonly storage: RegistryStorage;
   private readonly now: () => number;
   private readonly envelopes;
-  private readonly stateFile: string;
-  private state: Persisted;
+  private state: RegistryState;
+  /** The storage's revision `state` was read at or saved as. */
+  private revision: number;
   /**
    * Per canary of the running rollout, the scores the hub received under its model (kept in memory: after a restart
    * the soak starts again, which errs on the safe side). One entry per canary, whatever the number of scores.
@@ -105,15 +87,30 @@ export class ModelRegistry {
 
   constructor(private readonly deps: RegistryDeps) {
     this.now = deps.now ?? Date.now;
-    this.key = loadOrCreateSigningKey(deps.dir);
-    this.store = new RegistryStore(join(deps.dir, 'models'), this.key.privateKey, this.now, deps.allowedOperators);
+    this.storage = deps.storage ?? fileRegistryStorage(deps.dir, { now: this.now, operators: deps.allowedOperators });
+    this.key = this.storage.key;
+    this.store = this.storage.versions;
     this.envelopes = createEnvelopeFactory({ site: 'hub', device: 'hub', now: this.now });
-    this.stateFile = join(deps.dir, 'rollouts.json');
-    this.state = existsSync(this.stateFile) ? readState(this.stateFile) : { rollouts: [], deployed: {} };
+    ({ state: this.state, revision: this.revision } = this.storage.rollouts.load());
+    // Another process registered a version or stepped a rollout: this cache and its Models pages follow.
+    this.storage.onRemote(() => {
+      this.refresh();
+      this.deps.onChange?.();
+    });
+  }
+
+  /** Reads the rollouts again when another process saved them since (every change starts from the newest). */
+  private refresh(): void {
+    if (this.storage.rollouts.revision() === this.revision) return;
+    ({ state: this.state, revision: this.revision } = this.storage.rollouts.load());
   }
 
   get publicKeyPem(): string {
     return this.key.publicKeyPem;
+  }
+
+  async close(): Promise<void> {
+    await this.storage.close();
   }
 
   addFromCard(cardPath: string): RegistryEntry {
@@ -152,6 +149,7 @@ export class ModelRegistry {
     by?: string,
   ): Promise<RolloutState> {
     this.store.get(req.model.modelId, req.model.version);
+    this.refresh();
     const approval = this.deps.approvals === 2;
     if (approval && !by)
       throw new PdmError('PDM_ERR_ROLLOUT', 'rollouts need two approvals here: start them as a named supervisor');
@@ -180,6 +178,7 @@ export class ModelRegistry {
 
   /** The second approval: a supervisor other than the one who started it; then the canaries are sent the model. */
   async approve(id: string, by: string): Promise<RolloutState> {
+    this.refresh();
     const r = this.rollout(id);
     if (!r) throw new PdmError('PDM_ERR_ROLLOUT', `no rollout ${id}`);
     const problem = approvalProblem(r, by);
@@ -191,6 +190,22 @@ export class ModelRegistry {
 
   /** Called by ingest for every valid `model/ack`. */
   async handleAck(ack: ModelAckMessage): Promise<void> {
+    await this.retried(() => this.ack(ack));
+  }
+
+  /** The leader's own steps (acks, checks): a save refused over another process's change is made again on the newer state. */
+  private async retried(step: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        this.refresh();
+        return await step();
+      } catch (error) {
+        if (attempt >= 3 || !isPdmError(error) || error.code !== 'PDM_ERR_CHANGED_ELSEWHERE') throw error;
+      }
+    }
+  }
+
+  private async ack(ack: ModelAckMessage): Promise<void> {
     let deployedChanged = false;
     if (ack.result === 'applied') {
       // The version names the model only together with the rollout that sent it (its model, or a rollback target).
@@ -243,6 +258,10 @@ export class ModelRegistry {
 
   /** Periodic: answers past the time limit, alarm-rate check, and the soak on the canaries' scores. */
   async tick(): Promise<void> {
+    await this.retried(() => this.check());
+  }
+
+  private async check(): Promise<void> {
     await this.refreshRetained();
     const current = this.active();
     if (!current) return;
@@ -265,6 +284,7 @@ export class ModelRegistry {
   }
 
   async abort(id: string, reason = 'aborted by operator'): Promise<RolloutState> {
+    this.refresh();
     const r = this.rollout(id);
     if (!r) throw new PdmError('PDM_ERR_ROLLOUT', `no rollout ${id}`);
     const t = abortRollout(r, reason, this.now());
@@ -354,7 +374,14 @@ export class ModelRegistry {
     }
   }
 
+  /** Saves over the revision this state was read at; refused (and re-read) when another process saved meanwhile. */
   private persist(): void {
-    writeFileAtomic(this.stateFile, `${JSON.stringify(this.state)}\n`);
+    try {
+      this.revision = this.storage.rollouts.save(this.state, this.revision);
+    } catch (error) {
+      if (isPdmError(error) && error.code === 'PDM_ERR_CHANGED_ELSEWHERE')
+        ({ state: this.state, revision: this.revision } = this.storage.rollouts.load());
+      throw error;
+    }
   }
 }

@@ -38,8 +38,72 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 
 const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
+/** A checked, encoded version before its storage gives it a release number. */
+export interface PreparedVersion {
+  modelId: string;
+  version: string;
+  bundle: Buffer;
+  sha256: string;
+  card: ModelArtifact['card'];
+}
+
+/** Ids, version syntax and ONNX operators checked, the bundle encoded: what both storages do before storing. */
+export function prepareVersion(artifact: ModelArtifact, operators: OperatorPolicy): PreparedVersion {
+  const { card } = artifact;
+  if (!ID_PATTERN.test(card.id))
+    throw new PdmError('PDM_ERR_REGISTRY', `model id "${card.id}" must match ${ID_PATTERN}`);
+  if (!VERSION_PATTERN.test(card.version))
+    throw new PdmError('PDM_ERR_REGISTRY', `version "${card.version}" must match ${VERSION_PATTERN}`);
+  checkOperators(artifact.onnx, operators, `${card.id} ${card.version}`);
+  const bundle = encodeBundle(artifact);
+  return { modelId: card.id, version: card.version, bundle, sha256: sha256(bundle), card };
+}
+
+/** Registering a version again: the same bytes are the same version; other bytes under its name are refused. */
+export function sameOrRefused(existing: RegistryEntry, version: PreparedVersion): RegistryEntry {
+  if (existing.sha256 === version.sha256) return existing;
+  throw new PdmError(
+    'PDM_ERR_REGISTRY',
+    `${version.modelId} ${version.version} is already registered with different content; bump the card's version`,
+  );
+}
+
+/** The entry of a new version, signed, with the release number its storage allocated. */
+export function signedEntry(
+  v: PreparedVersion,
+  key: KeyObject,
+  at: { release: number; addedAt: number; trainingJob?: string },
+): RegistryEntry {
+  const fields = { modelId: v.modelId, version: v.version, sha256: v.sha256, size: v.bundle.length };
+  return {
+    ...fields,
+    signature: signEntry(fields, key),
+    release: at.release,
+    kind: v.card.kind,
+    threshold: v.card.threshold.value,
+    features: v.card.features.names,
+    addedAt: at.addedAt,
+    ...(at.trainingJob ? { trainingJob: at.trainingJob } : {}),
+  };
+}
+
+/** What the registry needs of its versions' storage: files (RegistryStore) or PostgreSQL rows (pg-storage.ts). */
+export interface ModelVersions {
+  /** Registers a version (idempotent for the same bytes); its release number is never issued twice. */
+  add(artifact: ModelArtifact, origin?: { trainingJob?: string }): RegistryEntry;
+  find(modelId: string, version: string): RegistryEntry | undefined;
+  get(modelId: string, version: string): RegistryEntry;
+  /** A local file holding the bundle, only for a registered version. */
+  bundlePath(modelId: string, version: string): string | undefined;
+  /** Every version, oldest first. */
+  list(): RegistryEntry[];
+}
+
+export const VALID_REF = (modelId: string, version: string): boolean =>
+  ID_PATTERN.test(modelId) && VERSION_PATTERN.test(version);
+
 /** Model versions on disk: `<dir>/<modelId>/<version>/{bundle.json,entry.json}`. Versions are immutable. */
-export class RegistryStore {
+export class RegistryStore implements ModelVersions {
   constructor(
     readonly dir: string,
     private readonly signingKey: KeyObject,
@@ -51,51 +115,30 @@ export class RegistryStore {
   }
 
   add(artifact: ModelArtifact, origin: { trainingJob?: string } = {}): RegistryEntry {
-    const { card } = artifact;
-    if (!ID_PATTERN.test(card.id))
-      throw new PdmError('PDM_ERR_REGISTRY', `model id "${card.id}" must match ${ID_PATTERN}`);
-    if (!VERSION_PATTERN.test(card.version))
-      throw new PdmError('PDM_ERR_REGISTRY', `version "${card.version}" must match ${VERSION_PATTERN}`);
-    checkOperators(artifact.onnx, this.operators, `${card.id} ${card.version}`);
-    const bundle = encodeBundle(artifact);
-    const digest = sha256(bundle);
-    const existing = this.find(card.id, card.version);
-    if (existing) {
-      if (existing.sha256 === digest) return existing;
-      throw new PdmError(
-        'PDM_ERR_REGISTRY',
-        `${card.id} ${card.version} is already registered with different content; bump the card's version`,
-      );
-    }
-    const fields = { modelId: card.id, version: card.version, sha256: digest, size: bundle.length };
-    const entry: RegistryEntry = {
-      ...fields,
-      signature: signEntry(fields, this.signingKey),
+    const version = prepareVersion(artifact, this.operators);
+    const existing = this.find(version.modelId, version.version);
+    if (existing) return sameOrRefused(existing, version);
+    const entry = signedEntry(version, this.signingKey, {
       release: Math.max(0, ...this.list().map((e) => e.release ?? 0)) + 1,
-      kind: card.kind,
-      threshold: card.threshold.value,
-      features: card.features.names,
       addedAt: this.now(),
-      ...(origin.trainingJob ? { trainingJob: origin.trainingJob } : {}),
-    };
-    const dir = join(this.dir, card.id, card.version);
-    writeFileAtomic(join(dir, 'bundle.json'), bundle);
+      ...origin,
+    });
+    const dir = join(this.dir, entry.modelId, entry.version);
+    writeFileAtomic(join(dir, 'bundle.json'), version.bundle);
     // entry.json last: a version without it was never completely added and stays invisible.
     writeFileAtomic(join(dir, 'entry.json'), `${JSON.stringify(entry, null, 2)}\n`);
     return entry;
   }
 
   find(modelId: string, version: string): RegistryEntry | undefined {
-    if (!ID_PATTERN.test(modelId) || !VERSION_PATTERN.test(version)) return undefined;
+    if (!VALID_REF(modelId, version)) return undefined;
     const file = join(this.dir, modelId, version, 'entry.json');
     if (!existsSync(file)) return undefined;
     return JSON.parse(readFileSync(file, 'utf8')) as RegistryEntry;
   }
 
   get(modelId: string, version: string): RegistryEntry {
-    const entry = this.find(modelId, version);
-    if (!entry) throw new PdmError('PDM_ERR_REGISTRY', `no model ${modelId} version ${version} in the registry`);
-    return entry;
+    return found(this.find(modelId, version), modelId, version);
   }
 
   /** The bundle's path, only for a registered version (ids are checked, so a request cannot walk out of `dir`). */
@@ -114,4 +157,9 @@ export class RegistryStore {
     }
     return out.sort((a, b) => a.addedAt - b.addedAt || a.modelId.localeCompare(b.modelId));
   }
+}
+
+export function found(entry: RegistryEntry | undefined, modelId: string, version: string): RegistryEntry {
+  if (!entry) throw new PdmError('PDM_ERR_REGISTRY', `no model ${modelId} version ${version} in the registry`);
+  return entry;
 }

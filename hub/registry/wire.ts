@@ -5,6 +5,7 @@ import type { ModelAckMessage, TelemetryMessage } from '../../protocol/messages.
 import type { OperatorPolicy } from '../../models/onnx/operators.js';
 import { artifactHandler, registryApiRoutes, type RegistryRoute } from './http.js';
 import { ModelRegistry, type Publish } from './registry.js';
+import type { RegistryStorage } from './storage.js';
 
 /** The little the registry needs to know about inspections to count a device's alarms. */
 export interface AlarmSource {
@@ -38,7 +39,7 @@ export interface HubRegistry {
   /** Starts checking rollouts every `tickMs` (the leader's duty: one process steps them); stopChecks ends it. */
   startChecks(): void;
   stopChecks(): void;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
@@ -58,6 +59,8 @@ export function createHubRegistry(opts: {
   /** The hub's `registry.allowedOperators`; unset = the default allow-list. */
   allowedOperators?: OperatorPolicy | undefined;
   onChange?: () => void;
+  /** Shared mode: the fleet's registry in PostgreSQL (openRegistryStorage); default: files under `dataDir`. */
+  storage?: RegistryStorage | undefined;
 }): HubRegistry {
   const registry = new ModelRegistry({
     dir: join(opts.dataDir, 'registry'),
@@ -68,6 +71,7 @@ export function createHubRegistry(opts: {
     ...(opts.onChange ? { onChange: opts.onChange } : {}),
     ...(opts.approvals ? { approvals: opts.approvals } : {}),
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+    ...(opts.storage ? { storage: opts.storage } : {}),
   });
   let timer: NodeJS.Timeout | undefined;
   const stopChecks = () => {
@@ -88,6 +92,9 @@ export function createHubRegistry(opts: {
       timer.unref();
     },
     stopChecks,
-    close: stopChecks,
+    close: async () => {
+      stopChecks();
+      await registry.close();
+    },
   };
 }

@@ -6,7 +6,7 @@ import { fitPca, scorePca, type PcaModel } from '../../models/detectors/pca.js';
 import { buildPcaArtifact } from '../../models/detectors/pca-artifact.js';
 import { referenceDistribution } from '../../models/distribution.js';
 import { DEFAULT_DECISION } from '../../models/train-default.js';
-import type { RegistryEntry, RegistryStore } from '../registry/store.js';
+import type { ModelVersions, RegistryEntry } from '../registry/store.js';
 import type { LabelledInspection, LabelledWatch } from './labels.js';
 import type { TelemetryLog } from '../telemetry/log.js';
 import { collectTrainingSet, type TrainingSet } from './collect.js';
@@ -29,7 +29,7 @@ export interface TrainTarget {
 
 export interface TrainDeps {
   log: TelemetryLog;
-  store: RegistryStore;
+  store: ModelVersions;
   state: () => { inspections: ReadonlyArray<LabelledInspection>; watches: ReadonlyArray<LabelledWatch> };
   config: { minNormalRows: number; maxRows: number; marginSeconds: number };
   now: () => number;
@@ -52,7 +52,7 @@ export function modelIdFor(target: Pick<TrainTarget, 'scope' | 'name'>): string 
 }
 
 /** Next patch of the highest x.y.z version registered for `modelId`; 1.0.0 for a new model. */
-export function nextVersion(store: RegistryStore, modelId: string): string {
+export function nextVersion(store: ModelVersions, modelId: string): string {
   let best: [number, number, number] | undefined;
   for (const e of store.list()) {
     const m = e.modelId === modelId ? /^(\d+)\.(\d+)\.(\d+)$/.exec(e.version) : null;

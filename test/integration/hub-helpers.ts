@@ -8,7 +8,8 @@ import { pino } from 'pino';
 import { HubConfigSchema, validate, type HubConfig } from '../../config/index.js';
 import { createHub, type RunningHub } from '../../hub/hub.js';
 import { deviceClientId } from '../../protocol/topics.js';
-import { hubEnv, startPdm, type HubReady } from '../../testkit/processes.js';
+import { exited, hubEnv, startPdm, type HubReady } from '../../testkit/processes.js';
+import { ChaosCluster } from '../../chaos/cluster.js';
 
 export { anomalyEvent } from '../../testkit/hub-events.js';
 
@@ -70,4 +71,32 @@ export async function forkHub(dataDir: string, env: Record<string, string> = {})
     ...env,
   });
   return { child, mqttPort: ready.mqttPort, httpUrl: ready.httpUrl, stderr };
+}
+
+/**
+ * A two-process test's parts on a throwaway PostgreSQL and mosquitto (ChaosCluster), started through `start` and
+ * stopped by `stop` in reverse: device clients, hub processes, the cluster, its folder.
+ */
+export class ClusterRun {
+  readonly hubs: ChildProcess[] = [];
+  readonly devices: MqttClient[] = [];
+  cluster: ChaosCluster | undefined;
+  private cleanup: (() => Promise<void>) | undefined;
+
+  async start(): Promise<{ dir: string; cluster: ChaosCluster }> {
+    const tmp = await tempDir();
+    this.cleanup = tmp.cleanup;
+    this.cluster = await ChaosCluster.start(tmp.dir);
+    return { dir: tmp.dir, cluster: this.cluster };
+  }
+
+  async stop(): Promise<void> {
+    for (const d of this.devices) await d.endAsync(true);
+    for (const hub of this.hubs) {
+      hub.kill('SIGTERM');
+      await exited(hub);
+    }
+    await this.cluster?.stop();
+    await this.cleanup?.();
+  }
 }

@@ -1,10 +1,12 @@
 import pg from 'pg';
 import { CHANGES_CHANNEL, type ChangeNotice } from './rows.js';
 
-export interface NoticeListenerOptions {
+export interface NoticeListenerOptions<N = ChangeNotice> {
   url: string;
+  /** Default: the shared store's `pdm_changes`; the registry listens on a channel of its own. */
+  channel?: string;
   /** A notice from any process (its own included: the receiver skips those). */
-  onNotice: (notice: ChangeNotice) => void;
+  onNotice: (notice: N) => void;
   /** After a reconnect: notices may have been missed, so the receiver compares everything. */
   onResync: () => void;
   onError: (error: Error) => void;
@@ -15,14 +17,18 @@ export interface NoticeListenerOptions {
  * LISTENs for what other hub processes commit (shared/rows.ts notifies on each commit), on a connection of its own;
  * a lost connection is reopened, and what was missed meanwhile is caught up by a resync.
  */
-export class NoticeListener {
+export class NoticeListener<N = ChangeNotice> {
   private client: pg.Client | undefined;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   /** Notices received since start (for health and tests). */
   received = 0;
 
-  constructor(private readonly opts: NoticeListenerOptions) {}
+  private readonly channel: string;
+
+  constructor(private readonly opts: NoticeListenerOptions<N>) {
+    this.channel = opts.channel ?? CHANGES_CHANNEL;
+  }
 
   async start(): Promise<void> {
     await this.connect(false);
@@ -31,10 +37,10 @@ export class NoticeListener {
   private async connect(resync: boolean): Promise<void> {
     const client = new pg.Client({ connectionString: this.opts.url });
     client.on('notification', (message) => {
-      if (message.channel !== CHANGES_CHANNEL || !message.payload) return;
+      if (message.channel !== this.channel || !message.payload) return;
       this.received += 1;
       try {
-        this.opts.onNotice(JSON.parse(message.payload) as ChangeNotice);
+        this.opts.onNotice(JSON.parse(message.payload) as N);
       } catch (error) {
         this.opts.onError(error as Error);
       }
@@ -42,7 +48,7 @@ export class NoticeListener {
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('the connection ended')));
     await client.connect();
-    await client.query(`listen ${CHANGES_CHANNEL}`);
+    await client.query(`listen ${this.channel}`);
     this.client = client;
     if (resync) this.opts.onResync();
   }

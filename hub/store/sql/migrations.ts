@@ -91,6 +91,42 @@ function migrations(binary: Binary): Record<string, Migration> {
           .execute();
       },
     },
+    // The model registry shared among hub processes (hub/registry/pg-storage.ts).
+    '004-shared-registry': {
+      async up(db: Kysely<unknown>) {
+        // Versions are immutable; a release number is issued once (allocated under a lock, and unique besides).
+        await db.schema
+          .createTable('shared_model_version')
+          .addColumn('model_id', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('release', 'bigint', (c) => c.notNull().unique())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('entry', 'text', (c) => c.notNull())
+          .addColumn('bundle', bin, (c) => c.notNull())
+          .addPrimaryKeyConstraint('shared_model_version_pk', ['model_id', 'version'])
+          .execute();
+        await db.schema
+          .createTable('shared_rollout')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('position', 'integer', (c) => c.notNull().unique())
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .execute();
+        // Devices' deployed models, retained manifests and the manifest sequence; its revision guards every save.
+        await db.schema
+          .createTable('shared_registry_state')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('revision', 'bigint', (c) => c.notNull())
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .execute();
+        await sql`insert into shared_registry_state (id, revision, doc) values (1, 0, '{"deployed":{}}')`.execute(db);
+        // The public half of the cluster's model-signing key: a process holding another one refuses to start.
+        await db.schema
+          .createTable('shared_registry_key')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('public_key', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
     '006-shared-sessions': {
       async up(db: Kysely<unknown>) {
         // Login sessions every hub process reads: a hash of the cookie's token, never the token.
@@ -168,7 +204,7 @@ class Provider implements MigrationProvider {
 
 /** Brings the database to the newest schema; fails naming the migration that did not apply. */
 export async function migrate(db: Kysely<unknown>, binary: Binary, where: string): Promise<void> {
-  // Names are reserved per feature and land in any order: a database that has 006 or 007 still takes 003.
+  // Names are reserved per feature and land in any order: a database that has 006 or 007 still takes 003, 004 or 005.
   const migrator = new Migrator({ db, provider: new Provider(binary), allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
