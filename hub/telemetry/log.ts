@@ -1,13 +1,16 @@
-import { deviceKey } from '../../protocol/device.js';
+import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import { mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../config/logger.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import { readSegment } from './reader.js';
+import { readSegment, readTelemetry, type ReadRange, type ReadStats } from './reader.js';
 import { applyRetention, type RetentionResult } from './retention.js';
-import { bufferRow, namesLine, rowLine, sameNames, type BufferedRow } from './rows.js';
+import { bufferRow, namesLine, rowLine, sameNames, type BufferedRow, type TelemetryRow } from './rows.js';
 import { activeName, deviceDir, listDevices, listSegments, sealedName } from './segments.js';
+import type { TelemetryLogStats, TelemetryStorage } from './storage.js';
+
+export type { TelemetryLogStats } from './storage.js';
 
 export interface TelemetryLogOptions {
   /** `<hub dataDir>/telemetry` */
@@ -41,15 +44,6 @@ interface Active {
   pending: Pending[];
 }
 
-export interface TelemetryLogStats {
-  rowsAppended: number;
-  rowsWritten: number;
-  rowsDropped: number;
-  bytesWritten: number;
-  segmentsSealed: number;
-  writeFailures: number;
-}
-
 /** Buffered rows of one device past this many trigger a flush before the timer does. */
 const EAGER_FLUSH_ROWS = 2000;
 
@@ -57,7 +51,8 @@ const EAGER_FLUSH_ROWS = 2000;
  * The append-only telemetry log. `append` only buffers and a timer writes every `flushMs`: telemetry is no alarm, so
  * it is not fsynced before the PUBACK (a crash may lose the last `flushMs`). Segments seal by size or age.
  */
-export class TelemetryLog {
+export class TelemetryLog implements TelemetryStorage {
+  readonly kind = 'files';
   readonly stats: TelemetryLogStats = {
     rowsAppended: 0,
     rowsWritten: 0,
@@ -90,6 +85,15 @@ export class TelemetryLog {
 
   get root(): string {
     return this.opts.root;
+  }
+
+  /** Rows on disk only: call `flush()` first when buffered rows matter. */
+  read(site: string, device: string, range: ReadRange = {}, stats?: ReadStats): AsyncIterable<TelemetryRow> {
+    return readTelemetry(this.opts.root, site, device, range, stats);
+  }
+
+  devices(): Promise<DeviceRef[]> {
+    return Promise.resolve(listDevices(this.opts.root));
   }
 
   /** Buffers one accepted telemetry message; synchronous and cheap. */
