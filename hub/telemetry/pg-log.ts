@@ -57,6 +57,8 @@ export class PgTelemetryLog implements TelemetryStorage {
   private readonly lastNames = new Map<string, readonly string[]>();
   /** Series id by "site/device" + names (a device's feature names, stored once). */
   private readonly series = new Map<string, number>();
+  /** The same by the names array a device's rows share (one array belongs to one device), found without a key. */
+  private readonly seriesOf = new WeakMap<readonly string[], number>();
   private readonly maxPendingRows: number;
   private readonly batchRows: number;
   private readonly now: () => number;
@@ -222,8 +224,10 @@ export class PgTelemetryLog implements TelemetryStorage {
     const thr: number[] = [];
     const v: string[] = [];
     let bytes = 0;
-    for (const { site, device, row } of batch) {
-      cols.series.push(await this.seriesId(site, device, row.names));
+    for (const { site, device, row } of batch)
+      if (!this.seriesOf.has(row.names)) this.seriesOf.set(row.names, await this.seriesId(site, device, row.names));
+    for (const { row } of batch) {
+      cols.series.push(this.seriesOf.get(row.names)!);
       cols.t.push(row.t);
       cols.ws.push(row.ws);
       cols.rx.push(row.rx);
