@@ -8,30 +8,17 @@ import { preparePostgres } from '../../hub/store/sql/pg.js';
 import { TelemetryLog } from '../../hub/telemetry/log.js';
 import { PgTelemetryLog } from '../../hub/telemetry/pg-log.js';
 import type { TelemetryStorage } from '../../hub/telemetry/storage.js';
-import { createEnvelopeFactory } from '../../protocol/envelope.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 import { POSTGRES_BIN, startPostgres } from '../../testkit/postgres.js';
 import { alternatingRounds, median, type Report } from '../result.js';
+import { message } from './hub.telemetry.js';
 
 const silent = pino({ level: 'silent' });
-const FEATURES = 20;
+const FEATURES = 20; // as hub.telemetry's message()
 const DEVICES = 50;
 const ROWS = Number(process.env.PDM_BENCH_TELEMETRY_SHARED ?? 20_000);
 const ROUNDS = 5;
 const FAR = 60_000; // no timer flush inside a round: the round flushes once, as the timer would
-
-function message(device: string, t: number): TelemetryMessage {
-  const features: Record<string, number> = {};
-  for (let j = 0; j < FEATURES; j++) features[`vibration.f${j}`] = Math.sin(t / (1000 + 97 * j)) + j;
-  return {
-    ...createEnvelopeFactory({ site: 'bench', device, now: () => t }).next(),
-    windowStart: t - 500,
-    windowEnd: t,
-    features,
-    score: 0.3,
-    threshold: 1,
-  };
-}
 
 /** Appends every message, then awaits the flush: rows per second until all are written. */
 async function appendRate(log: TelemetryStorage, messages: TelemetryMessage[]): Promise<number> {

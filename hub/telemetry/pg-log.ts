@@ -1,12 +1,11 @@
-import pg from 'pg';
 import type { Logger } from '../../config/logger.js';
 import { deviceKey, type DeviceRef } from '../../protocol/device.js';
-import { PdmError } from '../../protocol/errors.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import { redact } from '../store/sql/pg.js';
+import { PgPool } from '../store/sql/pg-pool.js';
 import type { ReadRange, ReadStats } from './reader.js';
+import { Flusher } from './flusher.js';
 import { bufferRow, type BufferedRow, type TelemetryRow } from './rows.js';
-import type { RetentionSummary, TelemetryLogStats, TelemetryStorage } from './storage.js';
+import { noStats, type RetentionSummary, type TelemetryLogStats, type TelemetryStorage } from './storage.js';
 
 export interface PgTelemetryLogOptions {
   /** The store's connection string (schema made by `preparePostgres`, migration 005-shared-telemetry). */
@@ -32,7 +31,6 @@ interface Pending {
 
 /** Bytes a row takes besides its values (columns, tuple header, its index entries), for the byte bound's estimate. */
 const ROW_OVERHEAD_BYTES = 120;
-const EAGER_FLUSH_ROWS = 2000;
 const PAGE_ROWS = 5000;
 const MIN_T = Number.MIN_SAFE_INTEGER;
 const MAX_T = Number.MAX_SAFE_INTEGER;
@@ -44,14 +42,7 @@ const MAX_T = Number.MAX_SAFE_INTEGER;
  */
 export class PgTelemetryLog implements TelemetryStorage {
   readonly kind = 'postgres';
-  readonly stats: TelemetryLogStats = {
-    rowsAppended: 0,
-    rowsWritten: 0,
-    rowsDropped: 0,
-    bytesWritten: 0,
-    segmentsSealed: 0,
-    writeFailures: 0,
-  };
+  readonly stats: TelemetryLogStats = noStats();
   private pending: Pending[] = [];
   /** Per device, the names of its last row: rows share one array while a device's features do not change. */
   private readonly lastNames = new Map<string, readonly string[]>();
@@ -62,15 +53,14 @@ export class PgTelemetryLog implements TelemetryStorage {
   private readonly maxPendingRows: number;
   private readonly batchRows: number;
   private readonly now: () => number;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly flusher = new Flusher(() => this.writeAll());
   private timer: NodeJS.Timeout | undefined;
-  private eager = false;
   private closed = false;
   private failing = false;
 
   private constructor(
     private readonly opts: PgTelemetryLogOptions,
-    private readonly pool: pg.Pool,
+    private readonly db: PgPool,
   ) {
     this.now = opts.now ?? Date.now;
     this.maxPendingRows = opts.maxPendingRows ?? 50_000;
@@ -78,17 +68,15 @@ export class PgTelemetryLog implements TelemetryStorage {
   }
 
   static async open(opts: PgTelemetryLogOptions): Promise<PgTelemetryLog> {
-    const pool = new pg.Pool({
-      connectionString: opts.url,
-      max: 2,
-      application_name: 'pdm-hub-telemetry',
-      query_timeout: opts.queryTimeoutMs ?? 30_000,
-      connectionTimeoutMillis: opts.queryTimeoutMs ?? 30_000,
+    const db = new PgPool({
+      url: opts.url,
+      application: 'pdm-hub-telemetry',
+      code: 'PDM_ERR_TELEMETRY_LOG',
+      logger: opts.logger,
+      ...(opts.queryTimeoutMs !== undefined ? { queryTimeoutMs: opts.queryTimeoutMs } : {}),
     });
-    // An idle connection's error comes as an event; the next query reconnects.
-    pool.on('error', (error) => opts.logger.warn({ err: error.message }, 'telemetry log: database connection lost'));
-    const log = new PgTelemetryLog(opts, pool);
-    await log.query('select 1 from shared_telemetry limit 1');
+    const log = new PgTelemetryLog(opts, db);
+    await db.rows('select 1 from shared_telemetry limit 1');
     log.timer = setInterval(() => void log.flush(), opts.flushMs);
     log.timer.unref();
     return log;
@@ -102,23 +90,17 @@ export class PgTelemetryLog implements TelemetryStorage {
     this.pending.push({ site: msg.site, device: msg.device, row });
     this.stats.rowsAppended++;
     if (this.pending.length > this.maxPendingRows * 1.25) this.trim();
-    if (!this.eager && this.pending.length >= EAGER_FLUSH_ROWS) {
-      this.eager = true;
-      setImmediate(() => void this.flush());
-    }
+    this.flusher.grew(this.pending.length);
   }
 
   flush(): Promise<void> {
-    this.eager = false;
-    const run = this.chain.then(() => this.writeAll());
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.flusher.flush();
   }
 
   async *read(site: string, device: string, range: ReadRange = {}, stats?: ReadStats): AsyncGenerator<TelemetryRow> {
     const from = Math.max(MIN_T, range.from ?? MIN_T);
     const to = Math.min(MAX_T, range.to ?? MAX_T);
-    const series = await this.query<{ id: number; names: string }>(
+    const series = await this.db.rows<{ id: number; names: string }>(
       'select id, names from shared_telemetry_series where site = $1 and device = $2 order by id',
       [site, device],
     );
@@ -127,7 +109,7 @@ export class PgTelemetryLog implements TelemetryStorage {
       let after = { t: MIN_T, id: 0 };
       for (;;) {
         // Keyset pages in (t, id) order: memory holds one page whatever the range.
-        const rows = await this.query<{
+        const rows = await this.db.rows<{
           id: string;
           t: string;
           ws: string;
@@ -164,7 +146,7 @@ export class PgTelemetryLog implements TelemetryStorage {
   }
 
   async devices(): Promise<DeviceRef[]> {
-    return this.query<DeviceRef>('select distinct site, device from shared_telemetry_series order by site, device');
+    return this.db.rows<DeviceRef>('select distinct site, device from shared_telemetry_series order by site, device');
   }
 
   /**
@@ -173,7 +155,7 @@ export class PgTelemetryLog implements TelemetryStorage {
    */
   async runRetention(): Promise<RetentionSummary> {
     await this.flush();
-    const result = await this.pool.query(
+    const deletedRows = await this.db.count(
       `with newest as (
          select max(id) as top, avg(length(v)) + ${ROW_OVERHEAD_BYTES} as bytes
            from (select id, v from shared_telemetry order by id desc limit 1000) recent)
@@ -182,7 +164,6 @@ export class PgTelemetryLog implements TelemetryStorage {
            or id <= (select top - floor($2 / bytes) from newest)`,
       [this.now() - this.opts.retentionMs, this.opts.maxBytes],
     );
-    const deletedRows = result.rowCount ?? 0;
     if (deletedRows) this.opts.logger.info({ deletedRows }, 'telemetry retention');
     return { deletedRows };
   }
@@ -191,8 +172,8 @@ export class PgTelemetryLog implements TelemetryStorage {
     if (this.timer) clearInterval(this.timer);
     await this.flush();
     this.closed = true;
-    await this.chain;
-    await this.pool.end();
+    await this.flusher.settled();
+    await this.db.end();
   }
 
   private async writeAll(): Promise<void> {
@@ -206,7 +187,7 @@ export class PgTelemetryLog implements TelemetryStorage {
         this.trim();
         if (!this.failing)
           this.opts.logger.error(
-            { code: 'PDM_ERR_TELEMETRY_LOG', database: redact(this.opts.url), err: (error as Error).message },
+            { code: 'PDM_ERR_TELEMETRY_LOG', database: this.db.where, err: (error as Error).message },
             'telemetry insert failed; rows kept for the next flush',
           );
         this.failing = true;
@@ -237,7 +218,7 @@ export class PgTelemetryLog implements TelemetryStorage {
       bytes += values.length;
       v.push(values);
     }
-    await this.query(
+    await this.db.rows(
       `insert into shared_telemetry (series, t, ws, rx, score, thr, v)
        select * from unnest($1::integer[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[], $7::text[])`,
       [cols.series, cols.t, cols.ws, cols.rx, score, thr, v],
@@ -254,7 +235,7 @@ export class PgTelemetryLog implements TelemetryStorage {
     if (known !== undefined) return known;
     // A row another process inserts at the same moment is not in this statement's snapshot: then ask again.
     for (let attempt = 0; ; attempt++) {
-      const [row] = await this.query<{ id: number }>(
+      const [row] = await this.db.rows<{ id: number }>(
         `with made as (
            insert into shared_telemetry_series (site, device, names) values ($1, $2, $3)
            on conflict (site, device, names) do nothing returning id)
@@ -280,15 +261,5 @@ export class PgTelemetryLog implements TelemetryStorage {
       { code: 'PDM_ERR_TELEMETRY_LOG', dropped: excess, droppedTotal: this.stats.rowsDropped },
       'telemetry buffer full while the database refuses writes: oldest rows dropped',
     );
-  }
-
-  private async query<R>(sql: string, params: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.pool.query(sql, params)).rows as R[];
-    } catch (error) {
-      throw new PdmError('PDM_ERR_TELEMETRY_LOG', `${redact(this.opts.url)}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
   }
 }

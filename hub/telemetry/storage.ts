@@ -13,6 +13,15 @@ export interface TelemetryLogStats {
   writeFailures: number;
 }
 
+export const noStats = (): TelemetryLogStats => ({
+  rowsAppended: 0,
+  rowsWritten: 0,
+  rowsDropped: 0,
+  bytesWritten: 0,
+  segmentsSealed: 0,
+  writeFailures: 0,
+});
+
 /** What retention removed: segment files (files) or rows (PostgreSQL). */
 export interface RetentionSummary {
   deletedSegments?: number;

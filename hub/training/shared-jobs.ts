@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { PdmError } from '../../protocol/errors.js';
-import { redact } from '../store/sql/pg.js';
+import { PgPool } from '../store/sql/pg-pool.js';
 import { finishFromRegistry, newJob, trainJob } from './job-steps.js';
 import { KEEP_JOBS, type TrainingJob, type TrainingJobsDeps, type TrainingQueue } from './jobs.js';
 
@@ -27,7 +25,7 @@ const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
  * registered twice.
  */
 export class SharedTrainingJobs implements TrainingQueue {
-  private readonly pool: pg.Pool;
+  private readonly db: PgPool;
   private readonly claimMs: number;
   private timer: NodeJS.Timeout | undefined;
   private work: Promise<void> = Promise.resolve();
@@ -38,13 +36,17 @@ export class SharedTrainingJobs implements TrainingQueue {
 
   private constructor(private readonly opts: SharedTrainingJobsOptions) {
     this.claimMs = opts.claimMs ?? 60_000;
-    this.pool = new pg.Pool({ connectionString: opts.url, max: 2, application_name: 'pdm-hub-training' });
-    this.pool.on('error', (error) => opts.logger.warn({ err: error.message }, 'training jobs: connection lost'));
+    this.db = new PgPool({
+      url: opts.url,
+      application: 'pdm-hub-training',
+      code: 'PDM_ERR_STORE_DATABASE',
+      logger: opts.logger,
+    });
   }
 
   static async open(opts: SharedTrainingJobsOptions): Promise<SharedTrainingJobs> {
     const jobs = new SharedTrainingJobs(opts);
-    await jobs.query('select 1 from shared_training_job limit 1');
+    await jobs.db.rows('select 1 from shared_training_job limit 1');
     jobs.timer = setInterval(() => jobs.poll(), opts.pollMs ?? 2000);
     jobs.timer.unref();
     jobs.poll();
@@ -57,12 +59,12 @@ export class SharedTrainingJobs implements TrainingQueue {
       known: await this.opts.knownDevices(),
       now: this.opts.now,
     });
-    await this.query('insert into shared_training_job (id, status, doc) values ($1, $2, $3)', [
+    await this.db.rows('insert into shared_training_job (id, status, doc) values ($1, $2, $3)', [
       job.id,
       job.status,
       JSON.stringify(job),
     ]);
-    await this.query(
+    await this.db.rows(
       `delete from shared_training_job where id in (select id from shared_training_job
         where status in ('succeeded', 'failed') order by id desc offset ${KEEP_JOBS})`,
     );
@@ -72,12 +74,12 @@ export class SharedTrainingJobs implements TrainingQueue {
   }
 
   async get(id: string): Promise<TrainingJob | undefined> {
-    const [row] = await this.query<{ doc: string }>('select doc from shared_training_job where id = $1', [id]);
+    const [row] = await this.db.rows<{ doc: string }>('select doc from shared_training_job where id = $1', [id]);
     return row && (JSON.parse(row.doc) as TrainingJob);
   }
 
   async list(): Promise<TrainingJob[]> {
-    const rows = await this.query<{ doc: string }>(
+    const rows = await this.db.rows<{ doc: string }>(
       `select doc from shared_training_job order by id desc limit ${KEEP_JOBS}`,
     );
     return rows.map((r) => JSON.parse(r.doc) as TrainingJob);
@@ -92,7 +94,7 @@ export class SharedTrainingJobs implements TrainingQueue {
     this.closed = true;
     clearInterval(this.timer);
     await this.idle();
-    await this.pool.end();
+    await this.db.end();
   }
 
   /** Claims and runs jobs one after another while there are any; one at a time per process. */
@@ -118,7 +120,7 @@ export class SharedTrainingJobs implements TrainingQueue {
 
   private async claim(): Promise<{ job: TrainingJob; token: string } | undefined> {
     const token = `${this.opts.instance}/${randomUUID()}`;
-    const [row] = await this.query<{ doc: string }>(
+    const [row] = await this.db.rows<{ doc: string }>(
       `update shared_training_job set claimed_by = $1, claim_until = ${DB_NOW} + $2, status = 'running'
         where id = (select id from shared_training_job
                      where status = 'queued' or (status = 'running' and claim_until < ${DB_NOW})
@@ -153,17 +155,19 @@ export class SharedTrainingJobs implements TrainingQueue {
   }
 
   private async renew(id: string, token: string): Promise<void> {
-    await this.query(`update shared_training_job set claim_until = ${DB_NOW} + $3 where id = $1 and claimed_by = $2`, [
-      id,
-      token,
-      this.claimMs,
-    ]).catch((error: Error) => this.opts.logger.warn({ job: id, err: error.message }, 'training claim not renewed'));
+    await this.db
+      .rows(`update shared_training_job set claim_until = ${DB_NOW} + $3 where id = $1 and claimed_by = $2`, [
+        id,
+        token,
+        this.claimMs,
+      ])
+      .catch((error: Error) => this.opts.logger.warn({ job: id, err: error.message }, 'training claim not renewed'));
   }
 
   /** Writes the job while this claim holds; false (and logged) when another process has taken the job since. */
   private async write(job: TrainingJob, token: string): Promise<boolean> {
-    const result = await this.pool
-      .query('update shared_training_job set status = $3, doc = $4 where id = $1 and claimed_by = $2', [
+    const written = await this.db
+      .count('update shared_training_job set status = $3, doc = $4 where id = $1 and claimed_by = $2', [
         job.id,
         token,
         job.status,
@@ -174,18 +178,9 @@ export class SharedTrainingJobs implements TrainingQueue {
         return undefined;
       });
     this.opts.onChange?.();
-    if (result?.rowCount === 1) return true;
-    if (result) this.opts.logger.warn({ job: job.id }, 'training job taken by another process meanwhile; not written');
+    if (written === 1) return true;
+    if (written === 0)
+      this.opts.logger.warn({ job: job.id }, 'training job taken by another process meanwhile; not written');
     return false;
-  }
-
-  private async query<R>(sql: string, params: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.pool.query(sql, params)).rows as R[];
-    } catch (error) {
-      throw new PdmError('PDM_ERR_STORE_DATABASE', `${redact(this.opts.url)}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
   }
 }

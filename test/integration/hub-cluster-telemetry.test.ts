@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChaosCluster } from '../../chaos/cluster.js';
 import { encode } from '../../protocol/codec.js';
 import type { TrainingJob } from '../../hub/training/jobs.js';
-import { apiCall, exited, hubEnv, loginSession, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
+import { apiCall, exited, hubEnv, loginWhenKnown, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
 import { externalPresent, programs } from '../support/externals.js';
 import { reading } from '../contracts/telemetry-log.contract.js';
 import { tempDir } from './hub-helpers.js';
@@ -15,18 +15,6 @@ const present =
   externalPresent('the two-process telemetry suite', programs.mosquitto);
 const T0 = 1_800_000_000_000;
 const PER_PHASE = 150;
-
-/** Logs in once the hub has re-read the shared identities (every 2 s), a few tries 3 s apart (the login throttle). */
-async function loginWhenKnown(httpUrl: string, user: string, password: string) {
-  for (let attempt = 1; ; attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    try {
-      return await loginSession(httpUrl, user, password);
-    } catch (error) {
-      if (attempt >= 4) throw error;
-    }
-  }
-}
 
 /** Telemetry of one device while the leader lease moves: one log in the database, and a job any process can train. */
 describe.runIf(present)('two hub processes on PostgreSQL: the telemetry log and training jobs', () => {
