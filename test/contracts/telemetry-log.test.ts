@@ -4,13 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preparePostgres } from '../../hub/store/sql/pg.js';
 import { TelemetryLog } from '../../hub/telemetry/log.js';
 import { PgTelemetryLog } from '../../hub/telemetry/pg-log.js';
 import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
 import { externalPresent, programs } from '../support/externals.js';
-import { telemetryLogContract, type TelemetryLogSettings } from './telemetry-log.contract.js';
+import { reading, telemetryLogContract, type TelemetryLogSettings } from './telemetry-log.contract.js';
+
+const T0 = 1_800_000_000_000;
 
 const silent = pino({ level: 'silent' });
 const roots: string[] = [];
@@ -72,5 +74,45 @@ describe.runIf(withPostgres)('telemetry log on a real PostgreSQL', () => {
         await admin.end();
       };
     },
+  });
+
+  it('keeps memory bounded while the server stalls an insert: the buffer stays at maxPendingRows, the oldest dropped', async () => {
+    url = await server!.createDatabase(`tlog${(databases += 1)}`);
+    await preparePostgres(url);
+    const log = await PgTelemetryLog.open({
+      url,
+      flushMs: 60_000,
+      logger: silent,
+      retentionMs: 1e12,
+      maxBytes: 1 << 30,
+      maxPendingRows: 100,
+    });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      log.append(reading('pump-1', T0));
+      await log.flush(); // the series row exists before the stall
+      // A lock the insert waits for, as behind a stalled server: it neither succeeds nor fails.
+      await admin.query('begin');
+      await admin.query('lock table shared_telemetry in access exclusive mode');
+      for (let i = 1; i <= 50; i++) log.append(reading('pump-1', T0 + i));
+      const stalled = log.flush();
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the insert is sent, and waits
+      for (let i = 51; i <= 10_050; i++) log.append(reading('pump-1', T0 + i));
+      expect(log.stats.rowsWritten).toBe(1);
+      // In flight: the 50 taken by the stalled insert; buffered: at most 1.25 x maxPendingRows (trimmed in batches).
+      expect(log.stats.rowsDropped).toBeGreaterThanOrEqual(10_000 - 125);
+      await admin.query('commit');
+      await stalled;
+      await log.flush();
+      const times: number[] = [];
+      for await (const row of log.read('plant-1', 'pump-1')) times.push(row.t - T0);
+      expect(times.slice(0, 51)).toEqual(Array.from({ length: 51 }, (_, i) => i));
+      expect(times.at(-1)).toBe(10_050); // the newest rows are the ones kept
+      expect(times.length + log.stats.rowsDropped).toBe(10_051);
+    } finally {
+      await admin.end();
+      await log.close();
+    }
   });
 });
