@@ -2,29 +2,21 @@ import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import { mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../../config/logger.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 import { readSegment, readTelemetry, type ReadRange, type ReadStats } from './reader.js';
 import { applyRetention, type RetentionResult } from './retention.js';
 import { Flusher } from './flusher.js';
 import { bufferRow, namesLine, rowLine, sameNames, type BufferedRow, type TelemetryRow } from './rows.js';
 import { activeName, deviceDir, listDevices, listSegments, sealedName } from './segments.js';
-import { noStats, type TelemetryLogStats, type TelemetryStorage } from './storage.js';
+import { noStats, type BufferedLogOptions, type TelemetryLogStats, type TelemetryStorage } from './storage.js';
 
 export type { TelemetryLogStats } from './storage.js';
 
-export interface TelemetryLogOptions {
+export interface TelemetryLogOptions extends BufferedLogOptions {
   /** `<hub dataDir>/telemetry` */
   root: string;
   segmentBytes: number;
   segmentMs: number;
-  flushMs: number;
-  retentionMs: number;
-  maxBytes: number;
-  logger: Logger;
-  now?: () => number;
-  /** Rows buffered per device while the disk refuses writes; beyond it the oldest are dropped and counted. */
-  maxPendingRows?: number;
 }
 
 /** Rows are serialised only when written, so `append` costs ingest little. */

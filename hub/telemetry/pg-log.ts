@@ -1,22 +1,20 @@
-import type { Logger } from '../../config/logger.js';
 import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 import { PgPool } from '../store/sql/pg-pool.js';
 import type { ReadRange, ReadStats } from './reader.js';
 import { Flusher } from './flusher.js';
 import { bufferRow, type BufferedRow, type TelemetryRow } from './rows.js';
-import { noStats, type RetentionSummary, type TelemetryLogStats, type TelemetryStorage } from './storage.js';
+import {
+  noStats,
+  type BufferedLogOptions,
+  type RetentionSummary,
+  type TelemetryLogStats,
+  type TelemetryStorage,
+} from './storage.js';
 
-export interface PgTelemetryLogOptions {
+export interface PgTelemetryLogOptions extends BufferedLogOptions {
   /** The store's connection string (schema made by `preparePostgres`, migration 005-shared-telemetry). */
   url: string;
-  flushMs: number;
-  retentionMs: number;
-  maxBytes: number;
-  logger: Logger;
-  now?: () => number;
-  /** Rows buffered (all devices together) while the database refuses or stalls; beyond it the oldest are dropped. */
-  maxPendingRows?: number;
   /** Rows per insert statement. */
   batchRows?: number;
   /** An insert or read the server does not answer within this long fails (its rows stay buffered). */

@@ -1,3 +1,4 @@
+import type { Logger } from '../../config/logger.js';
 import type { DeviceRef } from '../../protocol/device.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
 import type { ReadRange, ReadStats } from './reader.js';
@@ -11,6 +12,17 @@ export interface TelemetryLogStats {
   bytesWritten: number;
   segmentsSealed: number;
   writeFailures: number;
+}
+
+/** What both logs are opened with (the hub's `telemetry` settings, in ms and bytes). */
+export interface BufferedLogOptions {
+  flushMs: number;
+  retentionMs: number;
+  maxBytes: number;
+  logger: Logger;
+  now?: () => number;
+  /** Rows buffered while writes fail (per device on files, all together in PostgreSQL); beyond it the oldest go. */
+  maxPendingRows?: number;
 }
 
 export const noStats = (): TelemetryLogStats => ({
