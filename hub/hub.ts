@@ -39,9 +39,9 @@ import { createHubRegistry, type HubRegistry } from './registry/wire.js';
 import { HubStore } from './store/store.js';
 import { openStoreEngine, type StoreEngine } from './store/sql/engine.js';
 import { openIdentities, openSharedStore } from './store/shared/open.js';
-import { listDevices } from './telemetry/segments.js';
 import { openTelemetryLog, type RunningTelemetryLog } from './telemetry/wire.js';
-import { TRAINING_JOBS_FILE, TrainingJobs, type TrainingJobsDocument } from './training/jobs.js';
+import type { TrainingQueue } from './training/jobs.js';
+import { openTrainingJobs } from './training/wire.js';
 import { createActivities, type Activities } from './workflow/activities.js';
 import { FleetViews, viewsOfIngest } from './views/fleet-views.js';
 import { Workflow } from './workflow/service.js';
@@ -69,7 +69,7 @@ export interface RunningHub {
   models: HubRegistry;
   /** The append-only telemetry log (undefined when `telemetry.enabled` is false), and training from it. */
   telemetry: RunningTelemetryLog | undefined;
-  training: TrainingJobs | undefined;
+  training: TrainingQueue | undefined;
   /** Per device: recent telemetry against its model card's training distribution. */
   drift: DriftMonitor;
   /** Per device: healthy, watch, alarm or offline. */
@@ -185,7 +185,13 @@ export async function createHub(
     storage: await openRegistryStorage(cfg, dataDir, logger.child({ component: 'registry' })),
   });
   const telemetry = cfg.telemetry.enabled
-    ? await openTelemetryLog(dataDir, cfg.telemetry, logger.child({ component: 'telemetry' }), now)
+    ? await openTelemetryLog(
+        dataDir,
+        cfg.telemetry,
+        logger.child({ component: 'telemetry' }),
+        now,
+        shared && cfg.store.url,
+      )
     : undefined;
   const training =
     telemetry &&
@@ -342,7 +348,7 @@ export async function createHub(
       await http.close();
       await sessions.close();
       await broker.close();
-      await training?.idle();
+      await training?.close();
       await telemetry?.close();
       await shared?.listener.close();
       await store.close();
@@ -541,21 +547,21 @@ function openTraining(
     onChange: () => void;
     engine: StoreEngine;
   },
-): Promise<TrainingJobs> {
+): Promise<TrainingQueue> {
   const { telemetry, store } = deps;
-  return TrainingJobs.open({
+  return openTrainingJobs(cfg, {
     log: telemetry.log,
     store: deps.models.registry.store,
     state: () => store.labelSources(),
     config: cfg.training,
     kinds: cfg.training.kinds,
-    knownDevices: () => [
+    knownDevices: async () => [
       ...store.devices().map(({ site, device }) => ({ site, device })),
-      ...listDevices(telemetry.log.root),
+      ...(await telemetry.log.devices()),
     ],
     now: deps.now,
     logger: deps.logger.child({ component: 'training' }),
     onChange: deps.onChange,
-    file: deps.engine.document<TrainingJobsDocument>(TRAINING_JOBS_FILE),
+    document: (name) => deps.engine.document(name),
   });
 }

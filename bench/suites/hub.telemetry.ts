@@ -28,7 +28,8 @@ const routing = {
   sites: {},
 } as const;
 
-function message(device: string, t: number): TelemetryMessage {
+/** A 20-feature telemetry message of device `device` at `t` (the hub.telemetry-shared suite sends the same). */
+export function message(device: string, t: number): TelemetryMessage {
   const features: Record<string, number> = {};
   for (let j = 0; j < FEATURES; j++) features[`vibration.f${j}`] = Math.sin(t / (1000 + 97 * j)) + j;
   return {

@@ -19,7 +19,7 @@ import type { Ingest } from '../mqtt/ingest.js';
 import { registryApiRoutes } from '../registry/http.js';
 import type { HubRegistry } from '../registry/wire.js';
 import type { HubStore } from '../store/store.js';
-import type { TrainingJobs } from '../training/jobs.js';
+import type { TrainingQueue } from '../training/jobs.js';
 import type { Activities } from '../workflow/activities.js';
 import type { Workflow } from '../workflow/service.js';
 import type { ClusterView } from '../cluster/wire.js';
@@ -58,7 +58,7 @@ export interface ApiDeps {
   /** Who may read /metrics besides loopback: anyone (`public`), or whoever sends `Authorization: Bearer <token>`. */
   metricsAccess: MetricsAccess;
   /** Training from the telemetry log; undefined when the log is disabled. */
-  training?: TrainingJobs | undefined;
+  training?: TrainingQueue | undefined;
   /** Each device's health state, and the names and units that turn features into plain words. */
   health: HealthTracker;
   catalog: FeatureCatalog;
@@ -158,7 +158,7 @@ function route<N extends OperationName>(
   };
 }
 
-function trainingOf(deps: ApiDeps): TrainingJobs {
+function trainingOf(deps: ApiDeps): TrainingQueue {
   if (!deps.training)
     throw new PdmError(
       'PDM_ERR_BAD_REQUEST',
@@ -344,9 +344,9 @@ export const routes: Route[] = [
     status: 202,
     body: await trainingOf(deps).submit(body, session!.user),
   })),
-  route('trainingJobs', ({ deps }) => ({ body: trainingOf(deps).list() })),
-  route('trainingJob', ({ params, deps }) => {
-    const job = trainingOf(deps).get(params.id!);
+  route('trainingJobs', async ({ deps }) => ({ body: await trainingOf(deps).list() })),
+  route('trainingJob', async ({ params, deps }) => {
+    const job = await trainingOf(deps).get(params.id!);
     if (!job) throw new PdmError('PDM_ERR_NOT_FOUND', `no training job ${params.id}`);
     return { body: job };
   }),

@@ -1,26 +1,22 @@
-import { deviceKey } from '../../protocol/device.js';
+import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import { mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../../config/logger.js';
 import type { TelemetryMessage } from '../../protocol/messages.js';
-import { readSegment } from './reader.js';
+import { readSegment, readTelemetry, type ReadRange, type ReadStats } from './reader.js';
 import { applyRetention, type RetentionResult } from './retention.js';
-import { bufferRow, namesLine, rowLine, sameNames, type BufferedRow } from './rows.js';
+import { Flusher } from './flusher.js';
+import { bufferRow, namesLine, rowLine, sameNames, type BufferedRow, type TelemetryRow } from './rows.js';
 import { activeName, deviceDir, listDevices, listSegments, sealedName } from './segments.js';
+import { noStats, type BufferedLogOptions, type TelemetryLogStats, type TelemetryStorage } from './storage.js';
 
-export interface TelemetryLogOptions {
+export type { TelemetryLogStats } from './storage.js';
+
+export interface TelemetryLogOptions extends BufferedLogOptions {
   /** `<hub dataDir>/telemetry` */
   root: string;
   segmentBytes: number;
   segmentMs: number;
-  flushMs: number;
-  retentionMs: number;
-  maxBytes: number;
-  logger: Logger;
-  now?: () => number;
-  /** Rows buffered per device while the disk refuses writes; beyond it the oldest are dropped and counted. */
-  maxPendingRows?: number;
 }
 
 /** Rows are serialised only when written, so `append` costs ingest little. */
@@ -41,37 +37,18 @@ interface Active {
   pending: Pending[];
 }
 
-export interface TelemetryLogStats {
-  rowsAppended: number;
-  rowsWritten: number;
-  rowsDropped: number;
-  bytesWritten: number;
-  segmentsSealed: number;
-  writeFailures: number;
-}
-
-/** Buffered rows of one device past this many trigger a flush before the timer does. */
-const EAGER_FLUSH_ROWS = 2000;
-
 /**
  * The append-only telemetry log. `append` only buffers and a timer writes every `flushMs`: telemetry is no alarm, so
  * it is not fsynced before the PUBACK (a crash may lose the last `flushMs`). Segments seal by size or age.
  */
-export class TelemetryLog {
-  readonly stats: TelemetryLogStats = {
-    rowsAppended: 0,
-    rowsWritten: 0,
-    rowsDropped: 0,
-    bytesWritten: 0,
-    segmentsSealed: 0,
-    writeFailures: 0,
-  };
+export class TelemetryLog implements TelemetryStorage {
+  readonly kind = 'files';
+  readonly stats: TelemetryLogStats = noStats();
   private readonly active = new Map<string, Active>();
   private readonly now: () => number;
   private readonly maxPendingRows: number;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly flusher = new Flusher(() => this.writeAll());
   private timer: NodeJS.Timeout | undefined;
-  private eager = false;
   private closed = false;
 
   private constructor(private readonly opts: TelemetryLogOptions) {
@@ -90,6 +67,15 @@ export class TelemetryLog {
 
   get root(): string {
     return this.opts.root;
+  }
+
+  /** Rows on disk only: call `flush()` first when buffered rows matter. */
+  read(site: string, device: string, range: ReadRange = {}, stats?: ReadStats): AsyncIterable<TelemetryRow> {
+    return readTelemetry(this.opts.root, site, device, range, stats);
+  }
+
+  devices(): Promise<DeviceRef[]> {
+    return Promise.resolve(listDevices(this.opts.root));
   }
 
   /** Buffers one accepted telemetry message; synchronous and cheap. */
@@ -119,34 +105,23 @@ export class TelemetryLog {
     this.stats.rowsAppended++;
     // Only while the disk refuses writes can a buffer grow this far; trim in batches, not one shift per row.
     if (seg.pending.length > this.maxPendingRows * 1.25) this.trim(seg);
-    if (!this.eager && seg.pending.length >= EAGER_FLUSH_ROWS) {
-      this.eager = true;
-      setImmediate(() => void this.flush());
-    }
+    this.flusher.grew(seg.pending.length);
   }
 
   /** Writes every buffered row; resolves when they are appended (not fsynced). Calls are serialised. */
   flush(): Promise<void> {
-    this.eager = false;
-    const run = this.chain.then(() => this.writeAll());
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.flusher.flush();
   }
 
   /** Seals active segments older than `segmentMs` (a quiet device would otherwise keep one open forever), then applies retention. */
   async runRetention(): Promise<RetentionResult> {
     await this.flush();
-    const run = this.chain.then(() => {
+    const result = await this.flusher.after(() => {
       const now = this.now();
       for (const seg of this.active.values())
         if (now - seg.openedAt >= this.opts.segmentMs && seg.pending.length === 0) this.seal(seg);
       return applyRetention(this.opts.root, now, { maxAgeMs: this.opts.retentionMs, maxBytes: this.opts.maxBytes });
     });
-    this.chain = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    const result = await run;
     if (result.deletedSegments) this.opts.logger.info(result, 'telemetry retention');
     return result;
   }
@@ -156,7 +131,7 @@ export class TelemetryLog {
     if (this.timer) clearInterval(this.timer);
     await this.flush();
     this.closed = true;
-    await this.chain;
+    await this.flusher.settled();
     for (const seg of this.active.values()) this.seal(seg);
   }
 

@@ -3,9 +3,11 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../../config/logger.js';
 import type { HubConfig } from '../../config/schemas.js';
 import { TelemetryLog } from './log.js';
+import { PgTelemetryLog } from './pg-log.js';
+import type { TelemetryStorage } from './storage.js';
 
 export interface RunningTelemetryLog {
-  log: TelemetryLog;
+  log: TelemetryStorage;
   /** Schedules retention; called once the hub is up, so a hub that fails to start leaves no task behind. */
   start(): void;
   close(): Promise<void>;
@@ -14,25 +16,32 @@ export interface RunningTelemetryLog {
 const DAY_MS = 86_400_000;
 
 /**
- * What the hub's composition root calls: the log under `<dataDir>/telemetry` (its flush timer is unref'd) and its node-cron
- * retention task.
+ * What the hub's composition root calls: the log under `<dataDir>/telemetry` (its flush timer is unref'd), or with
+ * several hub processes (`sharedUrl`: the store's database) the one in PostgreSQL, and its node-cron retention task.
  */
 export async function openTelemetryLog(
   dataDir: string,
   cfg: HubConfig['telemetry'],
   logger: Logger,
   now: () => number = Date.now,
+  sharedUrl?: string,
 ): Promise<RunningTelemetryLog> {
-  const log = await TelemetryLog.open({
-    root: join(dataDir, 'telemetry'),
-    segmentBytes: cfg.segmentBytes,
-    segmentMs: cfg.segmentMinutes * 60_000,
+  const common = {
     flushMs: cfg.flushMs,
     retentionMs: cfg.retentionDays * DAY_MS,
     maxBytes: cfg.maxBytes,
     logger,
     now,
-  });
+  };
+  const log: TelemetryStorage =
+    sharedUrl === undefined
+      ? await TelemetryLog.open({
+          ...common,
+          root: join(dataDir, 'telemetry'),
+          segmentBytes: cfg.segmentBytes,
+          segmentMs: cfg.segmentMinutes * 60_000,
+        })
+      : await PgTelemetryLog.open({ ...common, url: sharedUrl });
   let task: ScheduledTask | undefined;
   return {
     log,

@@ -1,12 +1,13 @@
 import { deviceKey, type DeviceRef } from '../../protocol/device.js';
 import { PdmError } from '../../protocol/errors.js';
-import { readTelemetry, type ReadStats } from '../telemetry/reader.js';
+import type { ReadStats } from '../telemetry/reader.js';
 import type { TelemetryRow } from '../telemetry/rows.js';
+import type { TelemetryStorage } from '../telemetry/storage.js';
 import { labelRow, spansFor, type LabelledInspection, type LabelledWatch } from './labels.js';
 import { EvenSample } from './thin.js';
 
 export interface CollectOptions {
-  root: string;
+  log: Pick<TelemetryStorage, 'read'>;
   devices: DeviceRef[];
   from?: number;
   to?: number;
@@ -93,8 +94,7 @@ export async function collectTrainingSet(opts: CollectOptions): Promise<Training
   for (const ref of opts.devices) {
     const spans = spansFor(ref.site, ref.device, opts.inspections, opts.watches, opts.marginMs);
     let used = false;
-    for await (const row of readTelemetry(
-      opts.root,
+    for await (const row of opts.log.read(
       ref.site,
       ref.device,
       { ...(opts.from !== undefined ? { from: opts.from } : {}), ...(opts.to !== undefined ? { to: opts.to } : {}) },

@@ -8,7 +8,7 @@ import { referenceDistribution } from '../../models/distribution.js';
 import { DEFAULT_DECISION } from '../../models/train-default.js';
 import type { ModelVersions, RegistryEntry } from '../registry/store.js';
 import type { LabelledInspection, LabelledWatch } from './labels.js';
-import type { TelemetryLog } from '../telemetry/log.js';
+import type { TelemetryStorage } from '../telemetry/storage.js';
 import { collectTrainingSet, type TrainingSet } from './collect.js';
 
 /** The same fit and calibration as the shipped PCA model (models/train-default.ts). */
@@ -28,7 +28,7 @@ export interface TrainTarget {
 }
 
 export interface TrainDeps {
-  log: TelemetryLog;
+  log: TelemetryStorage;
   store: ModelVersions;
   state: () => { inspections: ReadonlyArray<LabelledInspection>; watches: ReadonlyArray<LabelledWatch> };
   config: { minNormalRows: number; maxRows: number; marginSeconds: number };
@@ -113,7 +113,7 @@ export async function trainFromTelemetry(deps: TrainDeps, target: TrainTarget): 
   await deps.log.flush(); // rows still buffered are part of the data
   const { inspections, watches } = deps.state();
   const set = await collectTrainingSet({
-    root: deps.log.root,
+    log: deps.log,
     devices: target.devices,
     ...(target.from !== undefined ? { from: target.from } : {}),
     ...(target.to !== undefined ? { to: target.to } : {}),

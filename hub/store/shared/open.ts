@@ -26,7 +26,7 @@ export interface SharedStore {
 /**
  * The store of one hub process among several on one PostgreSQL database (cluster.mode shared): rows for the incident
  * records (shared/rows.ts), a listener that brings the others' commits into this process's cache, and the login
- * sessions' rows. Training jobs stay this process's own document (named by `instance`).
+ * sessions' rows. Training jobs are rows of their own (training/shared-jobs.ts).
  */
 export async function openSharedStore(
   url: string,

@@ -1,4 +1,4 @@
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, type ColumnDefinitionBuilder, type Migration, type MigrationProvider } from 'kysely';
 import { PdmError } from '../../../protocol/errors.js';
 
 /** The column type of whole byte strings: journal records, archive lines. */
@@ -127,6 +127,49 @@ function migrations(binary: Binary): Record<string, Migration> {
           .execute();
       },
     },
+    // The telemetry log and training jobs of a cluster (hub/telemetry/pg-log.ts, hub/training/shared-jobs.ts).
+    '005-shared-telemetry': {
+      async up(db: Kysely<unknown>) {
+        const serial = (big: boolean) => (binary === 'blob' ? 'integer' : big ? 'bigserial' : 'serial');
+        const key = (c: ColumnDefinitionBuilder) =>
+          binary === 'blob' ? c.primaryKey().autoIncrement() : c.primaryKey();
+        // A device's feature names, once: its rows point here instead of repeating them.
+        await db.schema
+          .createTable('shared_telemetry_series')
+          .addColumn('id', serial(false), key)
+          .addColumn('site', 'text', (c) => c.notNull())
+          .addColumn('device', 'text', (c) => c.notNull())
+          .addColumn('names', 'text', (c) => c.notNull())
+          .addUniqueConstraint('shared_telemetry_series_key', ['site', 'device', 'names'])
+          .execute();
+        // One row per telemetry window; `v` the values in the series' order (a JSON array), `rx` the hub's clock.
+        await db.schema
+          .createTable('shared_telemetry')
+          .addColumn('id', serial(true), key)
+          .addColumn('series', 'integer', (c) => c.notNull())
+          .addColumn('t', 'bigint', (c) => c.notNull())
+          .addColumn('ws', 'bigint', (c) => c.notNull())
+          .addColumn('rx', 'bigint', (c) => c.notNull())
+          .addColumn('score', 'double precision', (c) => c.notNull())
+          .addColumn('thr', 'double precision', (c) => c.notNull())
+          .addColumn('v', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('shared_telemetry_range')
+          .on('shared_telemetry')
+          .columns(['series', 't', 'id'])
+          .execute();
+        // One row per training job; a process runs it while its claim lasts (renewed while it runs).
+        await db.schema
+          .createTable('shared_training_job')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .addColumn('claimed_by', 'text')
+          .addColumn('claim_until', 'bigint')
+          .execute();
+      },
+    },
     '006-shared-sessions': {
       async up(db: Kysely<unknown>) {
         // Login sessions every hub process reads: a hash of the cookie's token, never the token.
@@ -204,7 +247,8 @@ class Provider implements MigrationProvider {
 
 /** Brings the database to the newest schema; fails naming the migration that did not apply. */
 export async function migrate(db: Kysely<unknown>, binary: Binary, where: string): Promise<void> {
-  // Names are reserved per feature and land in any order: a database that has 006 or 007 still takes 003, 004 or 005.
+  // Names are reserved per feature and land in any order: a database that has 006 or 007 still takes 003, 004 or 005
+  // (each creates only its own tables, so out of name order is safe).
   const migrator = new Migrator({ db, provider: new Provider(binary), allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
