@@ -136,7 +136,7 @@ export async function startHubSide(
     downloads,
     publish: (topic, payload) => publish(topic, payload),
     async close() {
-      wired.close();
+      await wired.close();
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
       await new Promise<void>((r) => broker.close(() => r()));

@@ -179,7 +179,7 @@ describe('registry.rolloutCheckSeconds', () => {
     expect(typo.message).toContain('rolloutCheckSecs');
   });
 
-  it('sets the period of the rollout checks', () => {
+  it('sets the period of the rollout checks', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const wired = createHubRegistry({
       dataDir: mkdtempSync(join(dir, 'reg-')),
@@ -198,7 +198,7 @@ describe('registry.rolloutCheckSeconds', () => {
     expect(tick).toHaveBeenCalledTimes(1);
     vi.advanceTimersByTime(6_000);
     expect(tick).toHaveBeenCalledTimes(4);
-    wired.close();
+    await wired.close();
     vi.advanceTimersByTime(10_000);
     expect(tick).toHaveBeenCalledTimes(4);
   });
