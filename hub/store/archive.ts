@@ -1,5 +1,6 @@
 import { PdmError } from '../../protocol/errors.js';
 import type { ArchiveFile } from './archive-file.js';
+import type { ArchivedRecords } from './archived-records.js';
 import { madeBefore } from '../inspections/seen-events.js';
 import { crc32 } from 'node:zlib';
 import { decodeLine, encodeRecord } from './journal.js';
@@ -128,7 +129,7 @@ export interface WatchSummary {
 }
 
 /** One interned copy of each short string (site, asset, device names repeat across thousands of summaries). */
-class Interner {
+export class Interner {
   private readonly strings = new Map<string, string>();
   get(s: string): string {
     const known = this.strings.get(s);
@@ -138,7 +139,7 @@ class Interner {
   }
 }
 
-function summarize(i: Inspection, at: number, bytes: number, intern: Interner): InspectionSummary {
+export function summarize(i: Inspection, at: number, bytes: number, intern: Interner): InspectionSummary {
   const { first, last } = eventRange(i.events, i.createdAt);
   const summary: InspectionSummary = {
     id: i.id,
@@ -167,7 +168,7 @@ function summarize(i: Inspection, at: number, bytes: number, intern: Interner): 
   return summary;
 }
 
-function summarizeWatch(w: WatchItem, at: number, bytes: number, intern: Interner): WatchSummary {
+export function summarizeWatch(w: WatchItem, at: number, bytes: number, intern: Interner): WatchSummary {
   const { first, last } = eventRange(w.events, w.openedAt);
   const summary: WatchSummary = {
     id: w.id,
@@ -193,7 +194,7 @@ function summarizeWatch(w: WatchItem, at: number, bytes: number, intern: Interne
  * Closed inspections and watch items out of memory: whole records in an append-only file (the last of an id wins),
  * summaries in memory, and which archived inspection holds each episode, kept as long as dedup entries.
  */
-export class InspectionArchive {
+export class InspectionArchive implements ArchivedRecords {
   private readonly byId = new Map<string, InspectionSummary>();
   private readonly watchesById = new Map<string, WatchSummary>();
   private readonly byEpisode = new Map<string, string>();

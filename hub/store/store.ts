@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { InspectionArchive, type InspectionSummary, type WatchSummary } from './archive.js';
+import type { ArchivedRecords } from './archived-records.js';
 import { archiveClosed, archiveClosedWatches, compactArchive, spillEvents } from './archiving.js';
 import { FileArchive, MemoryArchive, type ArchiveFile } from './archive-file.js';
 import { collectChanges, DirtySet, JournaledEvents, ListIndex, pruneSeen, type ChangeKind } from './changes.js';
@@ -196,6 +197,8 @@ export class HubStore implements ArchivedIncidents {
   readonly replayedBytes: number;
   /** The current journal generation's number, written as its first change (`['g', n]`). */
   private generation: number;
+  /** Where closed records that left memory are read: this process's archive, or the shared rows' summaries. */
+  private readonly archived: ArchivedRecords;
 
   private constructor(
     readonly state: HubState,
@@ -209,6 +212,7 @@ export class HubStore implements ArchivedIncidents {
   ) {
     this.generation = loaded.generation;
     this.replayedBytes = loaded.replayedBytes;
+    this.archived = sharing?.archive ?? archive;
     this.index = { inspections: new ListIndex(() => state.inspections), watches: new ListIndex(() => state.watches) };
     this.retentionMs = (opts.dedupRetentionHours ?? 168) * HOUR_MS;
     this.snapshotBytes = opts.snapshotJournalBytes ?? 16 * 1024 * 1024;
@@ -278,8 +282,8 @@ export class HubStore implements ArchivedIncidents {
   /**
    * Over the rows several hub processes share (cluster.mode shared): the state is read from them and every change is
    * written through under its asset's row lock, so `commit()` has nothing left to wait for. A long incident's events
-   * spill to rows as they are written; closed records are not archived (each process would keep its own archive
-   * index): they stay rows.
+   * spill to rows as they are written; closed records are archived by marking their rows (shared/archive.ts), after
+   * which every process holds only their summaries.
    */
   static async shared(db: SqlSession, origin: string, opts: HubStoreOptions): Promise<HubStore> {
     const medium = { ...memoryMedium(), engine: { name: 'postgres', location: db.where } };
@@ -293,10 +297,8 @@ export class HubStore implements ArchivedIncidents {
     const retentionMs = (opts.dedupRetentionHours ?? 168) * HOUR_MS;
     const state = rows.load((opts.now ?? Date.now)() - retentionMs);
     const archive = await InspectionArchive.load(medium.archive, () => false);
-    const forever = {
-      archiveClosedAfterMinutes: Number.MAX_SAFE_INTEGER / 60_000,
-      eventsInMemory: Number.MAX_SAFE_INTEGER,
-    };
+    // Its own spill (shared/spill.ts) bounds events; closed records are archived as rows (shared/archive.ts).
+    const forever = { eventsInMemory: Number.MAX_SAFE_INTEGER };
     store = new HubStore(
       state,
       medium,
@@ -510,7 +512,7 @@ export class HubStore implements ArchivedIncidents {
 
   /** Every inspection the hub has, in memory or archived. */
   get inspectionCount(): number {
-    return this.state.inspections.length + this.archive.size;
+    return this.state.inspections.length + this.archived.size;
   }
 
   /** The matching inspections, whole: archived ones are filtered on their summary and read only when they match. */
@@ -518,7 +520,7 @@ export class HubStore implements ArchivedIncidents {
     matches: (i: Pick<Inspection, 'site' | 'devices' | 'asset' | 'status' | 'priority' | 'assignee'>) => boolean,
   ): Inspection[] {
     const found = this.state.inspections.filter(matches).map((i) => this.whole(i));
-    for (const summary of this.archive.summaries()) {
+    for (const summary of this.archived.summaries()) {
       const record = matches(summary) ? this.wholeInspection(summary.id) : undefined;
       if (record) found.push(record);
     }
@@ -528,7 +530,7 @@ export class HubStore implements ArchivedIncidents {
   /** The watch items with this status (all without one), archived ones included. */
   findWatches(status?: string): WatchItem[] {
     const found = this.state.watches.filter((w) => !status || w.status === status);
-    for (const summary of this.archive.watchSummaries()) {
+    for (const summary of this.archived.watchSummaries()) {
       const record = !status || summary.status === status ? this.watch(summary.id) : undefined;
       if (record) found.push(record);
     }
@@ -537,16 +539,16 @@ export class HubStore implements ArchivedIncidents {
 
   *inspectionStatuses(): Generator<InspectionStatus> {
     for (const i of this.state.inspections) yield i.status;
-    for (const a of this.archive.summaries()) yield a.status;
+    for (const a of this.archived.summaries()) yield a.status;
   }
 
   *watchStatuses(): Generator<WatchItem['status']> {
     for (const w of this.state.watches) yield w.status;
-    for (const a of this.archive.watchSummaries()) yield a.status;
+    for (const a of this.archived.watchSummaries()) yield a.status;
   }
 
   kpis(now: number): Kpis {
-    return computeKpis(this.state, now, this.archive.summaries(), this.archive.watchSummaries());
+    return computeKpis(this.state, now, this.archived.summaries(), this.archived.watchSummaries());
   }
 
   /**
@@ -573,14 +575,14 @@ export class HubStore implements ArchivedIncidents {
         ...this.state.inspections.map((i) =>
           i.spilled ? { ...i, events: [...i.events, { at: i.spilled.first }, { at: i.spilled.last }] } : i,
         ),
-        ...Array.from(this.archive.summaries(), (a) => ({
+        ...Array.from(this.archived.summaries(), (a) => ({
           ...a,
           events: a.eventCount ? [{ at: a.firstEventAt }, { at: a.lastEventAt }] : [],
         })),
       ],
       watches: [
         ...this.state.watches,
-        ...Array.from(this.archive.watchSummaries(), (w) => ({
+        ...Array.from(this.archived.watchSummaries(), (w) => ({
           ...w,
           events: w.eventCount ? [{ at: w.firstEventAt }, { at: w.lastEventTs }] : [],
         })),
@@ -593,7 +595,7 @@ export class HubStore implements ArchivedIncidents {
    * copy: change it through `revive`).
    */
   inspection(id: string): Inspection | undefined {
-    return this.index.inspections.find(id) ?? this.archive.read(id);
+    return this.index.inspections.find(id) ?? this.archived.read(id);
   }
 
   /** The same with every event it took, spilled ones read back: what the API shows. */
@@ -604,7 +606,7 @@ export class HubStore implements ArchivedIncidents {
 
   /** A record with every event it took (itself when none were spilled). */
   whole(record: Inspection): Inspection {
-    return this.sharing?.whole(record) ?? this.archive.whole(record);
+    return this.archived.whole(record);
   }
 
   /**
@@ -616,7 +618,7 @@ export class HubStore implements ArchivedIncidents {
       if (i.site !== site || !i.devices.includes(device)) continue;
       yield i.spilled && i.spilled.first <= to && i.spilled.last >= from ? this.whole(i) : i;
     }
-    for (const a of this.archive.summaries()) {
+    for (const a of this.archived.summaries()) {
       if (
         a.site !== site ||
         !a.devices.includes(device) ||
@@ -625,36 +627,36 @@ export class HubStore implements ArchivedIncidents {
         a.lastEventAt < from
       )
         continue;
-      const record = this.archive.read(a.id);
-      if (record) yield this.archive.whole(record);
+      const record = this.archived.read(a.id);
+      if (record) yield this.archived.whole(record);
     }
   }
 
   /** What the hub keeps in memory of the archived inspections (never the ones in the state). */
   archivedSummaries(): IterableIterator<InspectionSummary> {
-    return this.archive.summaries();
+    return this.archived.summaries();
   }
 
   get archivedCount(): number {
-    return this.archive.size;
+    return this.archived.size;
   }
 
   /** What the hub keeps in memory of the archived watch items (never the ones in the state). */
   archivedWatches(): IterableIterator<WatchSummary> {
-    return this.archive.watchSummaries();
+    return this.archived.watchSummaries();
   }
 
   /** A watch item by id: the state's, or else one read back from the archive. */
   watch(id: string): WatchItem | undefined {
-    return this.index.watches.find(id) ?? this.archive.readWatch(id);
+    return this.index.watches.find(id) ?? this.archived.readWatch(id);
   }
 
   episodeHolder(episodeId: string): string | undefined {
-    return this.archive.episodeHolder(episodeId);
+    return this.archived.episodeHolder(episodeId);
   }
 
   eventHolder(eventId: string): string | undefined {
-    return this.archive.eventHolder(eventId);
+    return this.archived.eventHolder(eventId);
   }
 
   /**
@@ -664,9 +666,9 @@ export class HubStore implements ArchivedIncidents {
   revive(id: string): Inspection | undefined {
     const hot = this.index.inspections.find(id);
     if (hot) return hot;
-    const record = this.archive.read(id);
+    const record = this.archived.read(id);
     if (!record) return undefined;
-    this.archive.forget(id);
+    this.archived.forget(id);
     this.journaled.forget(`i/${id}`);
     this.state.inspections.push(record);
     this.touch('inspection', id);
@@ -684,6 +686,8 @@ export class HubStore implements ArchivedIncidents {
       try {
         if (this.now() - this.lastPrune >= HOUR_MS) this.prune();
         if (this.dirty.size > 0) this.sharing.writeLoose();
+        if (this.now() - this.lastArchiveCheck >= Math.min(ARCHIVE_CHECK_MS, this.archiveAfterMs))
+          this.archiveShared(this.sharing);
         return Promise.resolve();
       } catch (error) {
         return Promise.reject(error as Error);
@@ -781,6 +785,21 @@ export class HubStore implements ArchivedIncidents {
       .finally(() => (this.folding = undefined));
   }
 
+  /** The shared rows' archive pass: a bounded batch per commit while a backlog lasts; never throws. */
+  private archiveShared(sharing: SharedRows): void {
+    const now = this.now();
+    this.lastArchiveCheck = now;
+    try {
+      const cutoff = now - this.archiveAfterMs;
+      const moved = sharing.archiveClosed(cutoff, PASS_RECORDS, (kind, id) => this.dirty.has(kind, id));
+      if (moved === PASS_RECORDS) this.lastArchiveCheck = -Infinity;
+      this.archiveError = undefined;
+    } catch (error) {
+      this.archiveError = error as Error; // the records stay in the state; the next check tries again
+      this.onError?.('archive', error as Error);
+    }
+  }
+
   /** Archives closed inspections, spills long event lists and compacts the archive (hub/store/archiving.ts); never throws. */
   private async archivePass(): Promise<void> {
     const now = this.now();
@@ -872,7 +891,7 @@ export class HubStore implements ArchivedIncidents {
   private prune(): void {
     this.lastPrune = this.now();
     this.pruned += pruneSeen(this.state, this.dedupSince());
-    this.archive.prune(this.dedupSince());
+    this.archived.prune(this.dedupSince());
     this.sharing?.prune(this.dedupSince());
   }
 

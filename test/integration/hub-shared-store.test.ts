@@ -8,6 +8,7 @@ import type { ChangeNotice } from '../../hub/store/shared/rows.js';
 import { anomalyEvent } from '../../testkit/hub-events.js';
 import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
 import { externalPresent, programs } from '../support/externals.js';
+import { until } from '../support/until.js';
 
 const rules = {
   windowMs: 600_000,
@@ -197,6 +198,80 @@ describe.runIf(externalPresent('the shared store on PostgreSQL', programs.postgr
         expect(held!.events.length).toBeLessThanOrEqual(8);
         expect(held!.spilled!.count + held!.events.length).toBe(ids.length);
         expect(store.wholeInspection(held!.id)!.events.map((e) => e.id)).toEqual(ids);
+      }
+    });
+
+    it('archives a closed incident as its row: every process drops it from memory, keeps its summary, reads it whole', async () => {
+      let now = Date.now();
+      const clock = () => now;
+      const at = async (origin: string) => {
+        const db = pgSession(url);
+        sessions.push(db);
+        return HubStore.shared(db, origin, {
+          coalesceMs: 2,
+          now: clock,
+          eventsInMemory: 8,
+          archiveClosedAfterMinutes: 1,
+        });
+      };
+      const a = await at('a7');
+      const b = await at('b7');
+      const listener = new NoticeListener({
+        url,
+        onNotice: (notice) => b.applyNotice(notice),
+        onResync: () => b.resyncShared(),
+        onError: () => undefined,
+      });
+      await listener.start();
+      try {
+        const episodeId = 'ep-kiln';
+        const events = Array.from({ length: 12 }, () =>
+          anomalyEvent('plant-20', 'kiln-1', { severity: 'critical', asset: 'kiln', episodeId }),
+        );
+        for (const e of events) a.recordEvent(e, now, rules);
+        const id = a.state.inspections.find((i) => i.site === 'plant-20')!.id;
+        a.saveInspection({ ...a.inspection(id)!, status: 'resolved', closedAt: now, updatedAt: now });
+        await a.commit();
+        const hot = (store: HubStore) => store.hotInspections().some((i) => i.id === id);
+        const archived = (store: HubStore) => [...store.archivedSummaries()].find((s) => s.id === id);
+        await until('b holds the closed inspection', () => hot(b), 5_000);
+        expect(archived(a)).toBeUndefined(); // closed one minute ago at most: not yet
+
+        now += 2 * 60_000;
+        await a.commit();
+        expect(hot(a)).toBe(false);
+        // Summarised whole: the events it spilled to rows are counted.
+        expect(archived(a)).toMatchObject({ status: 'resolved', eventCount: 12, site: 'plant-20' });
+        expect(a.wholeInspection(id)!.events.map((e) => e.id)).toEqual(events.map((e) => e.id));
+        await until('b drops it too, from the notice', () => !hot(b), 5_000);
+        expect(archived(b)).toMatchObject({ eventCount: 12 });
+        expect(b.findInspections((i) => i.site === 'plant-20').map((i) => i.events.length)).toEqual([12]);
+        const fresh = await at('c7');
+        expect([hot(fresh), archived(fresh)?.eventCount]).toEqual([false, 12]);
+        expect(fresh.inspectionCount - fresh.hotInspections().length).toBe(fresh.archivedCount);
+
+        // A late clear of its episode at another process brings it back into every process's memory.
+        const clear = anomalyEvent('plant-20', 'kiln-1', { asset: 'kiln', episodeId, kind: 'clear' });
+        b.recordEvent(clear, now, rules);
+        expect([hot(b), archived(b)]).toEqual([true, undefined]);
+        expect(b.inspection(id)!.clearedAt).toBe(clear.ts);
+        a.resyncShared();
+        expect([hot(a), archived(a)]).toEqual([true, undefined]);
+        expect(a.wholeInspection(id)!.events.map((e) => e.id)).toEqual([...events, clear].map((e) => e.id));
+        const later = await at('d7');
+        expect([hot(later), archived(later)]).toEqual([true, undefined]);
+
+        // Archived again; a comment through a process that heard of it brings it back, at the others too.
+        now += 2 * 60_000;
+        await a.commit();
+        later.resyncShared();
+        expect([hot(later), archived(later)?.eventCount]).toEqual([false, 13]);
+        const comment = { id: 'c7', at: now, by: 'ana', text: 'bearing replaced' };
+        later.saveInspection({ ...later.inspection(id)!, comments: [comment] });
+        a.resyncShared();
+        expect([hot(a), archived(a), a.inspection(id)!.comments]).toEqual([true, undefined, [comment]]);
+      } finally {
+        await listener.close();
       }
     });
 

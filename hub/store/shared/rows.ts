@@ -1,11 +1,18 @@
 import { PdmError } from '../../../protocol/errors.js';
 import { forgetCorrelationIndex } from '../../inspections/incidents.js';
-import type { DeviceRecord, Inspection, RoutingCounters, WatchItem } from '../../inspections/records.js';
+import {
+  isClosed,
+  type DeviceRecord,
+  type Inspection,
+  type RoutingCounters,
+  type WatchItem,
+} from '../../inspections/records.js';
 import { SeenEvents } from '../../inspections/seen-events.js';
 import type { ChangeKind, ListIndex } from '../changes.js';
 import type { SqlSession } from '../sql/session.js';
 import { emptyState, type HubState } from '../state.js';
-import { spillInto, wholeFrom } from './spill.js';
+import { SharedArchive } from './archive.js';
+import { spillInto } from './spill.js';
 
 /** The channel every process of a cluster listens on: which records one of them just committed. */
 export const CHANGES_CHANNEL = 'pdm_changes';
@@ -29,6 +36,8 @@ interface RecordRow {
   id: string;
   version: number;
   doc: string | null;
+  /** Set once the record is archived (its doc is then not read). */
+  summary?: string | null;
 }
 
 const ROUTING: Array<keyof RoutingCounters> = ['incidents', 'toPeople', 'watchesCleared'];
@@ -49,6 +58,8 @@ export class SharedRows {
   private readonly versions = new Map<string, number>();
   /** The record keys this cache holds per asset, to ask the database for only what changed. */
   private readonly byAsset = new Map<string, Set<string>>();
+  /** The summaries of the archived rows: records no process holds in memory. */
+  readonly archive: SharedArchive;
 
   constructor(
     private readonly db: SqlSession,
@@ -57,13 +68,23 @@ export class SharedRows {
     private readonly cache: () => SharedCache,
     /** An inspection taking more events spills all but its first and latest ones (shared/spill.ts). */
     private readonly eventsInMemory = 64,
-  ) {}
+  ) {
+    this.archive = new SharedArchive(db);
+  }
 
   /** Every shared row as a state, for a store that opens (the dedup ids made since `dedupSince`). */
   load(dedupSince: number): HubState {
     const state = emptyState();
-    const rows = this.db.all<RecordRow>('select kind, id, version, doc from shared_record order by kind, id');
+    const rows = this.db.all<RecordRow>(
+      `select kind, id, version, summary, case when summary is null then doc end as doc
+         from shared_record order by kind, id`,
+    );
     for (const row of rows) {
+      if (row.summary) {
+        this.archive.hold(row.kind, row.summary);
+        this.versions.set(`${row.kind}/${row.id}`, row.version);
+        continue;
+      }
       const record = JSON.parse(row.doc!) as Inspection | WatchItem;
       if (row.kind === 'i') state.inspections.push(record as Inspection);
       else state.watches.push(record as WatchItem);
@@ -141,7 +162,7 @@ export class SharedRows {
           `select r.kind, r.id, r.site, r.asset, r.version,
                   case when r.version > coalesce(l.value::bigint, -1) then r.doc end as doc
              from shared_record r left join json_each_text(?::json) l on l.key = r.kind || '/' || r.id
-            where (r.site, r.asset) in (${pairs})`,
+            where (r.site, r.asset) in (${pairs}) and r.summary is null`,
           [JSON.stringify(local), sites, names],
         ],
         ['select event_id, holder from shared_seen where event_id = any(?::text[])', [eventIds]],
@@ -200,6 +221,7 @@ export class SharedRows {
   /** A row's record into the cache; true when it took episodes the cache's copy did not have (the index must follow). */
   private put(row: RecordRow): boolean {
     const { index } = this.cache();
+    this.archive.drop(row.kind, row.id);
     let grew: boolean;
     if (row.kind === 'i') {
       const record = JSON.parse(row.doc!) as Inspection;
@@ -254,7 +276,7 @@ export class SharedRows {
       statements.push([
         `insert into shared_record (kind, id, site, asset, version, doc)
          select k, i, s, a, 1, d from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) as t(k, i, s, a, d)
-         on conflict (kind, id) do update set version = shared_record.version + 1, doc = excluded.doc
+         on conflict (kind, id) do update set version = shared_record.version + 1, doc = excluded.doc, summary = null
          returning kind, id, version`,
         [
           column((r) => r.kind),
@@ -305,6 +327,7 @@ export class SharedRows {
       for (const row of results[0] as Array<{ kind: RecordKind; id: string; version: number }>) {
         const record = row.kind === 'i' ? index.inspections.find(row.id) : index.watches.find(row.id);
         if (record) this.held(row.kind, record, Number(row.version));
+        this.archive.drop(row.kind, row.id); // a revived record is in the state again
       }
     }
     // Counters as the database now holds them: other processes' increments included.
@@ -342,10 +365,10 @@ export class SharedRows {
         this.refresh(
           site,
           asset,
-          this.db.all<RecordRow>('select kind, id, version, doc from shared_record where site = ? and asset = ?', [
-            site,
-            asset,
-          ]),
+          this.db.all<RecordRow>(
+            'select kind, id, version, doc from shared_record where site = ? and asset = ? and summary is null',
+            [site, asset],
+          ),
         );
       } catch {
         // still unreachable: the next decision on this asset reads every record again (versions are -1)
@@ -364,14 +387,15 @@ export class SharedRows {
     if (records.length > 0) {
       // By primary key (kind, id), not a computed key the index cannot serve.
       const rows = this.db.all<RecordRow & { site: string; asset: string }>(
-        `select kind, id, site, asset, version, doc from shared_record
-          where (kind, id) in (select * from unnest(?::text[], ?::text[]))`,
+        `select kind, id, site, asset, version, summary, case when summary is null then doc end as doc
+           from shared_record where (kind, id) in (select * from unnest(?::text[], ?::text[]))`,
         [records.map((k) => k[0]), records.map((k) => k.slice(2))],
       );
       let reindex = false;
       for (const row of rows) {
         if ((this.versions.get(`${row.kind}/${row.id}`) ?? -1) >= row.version) continue;
-        if (this.put(row)) reindex = true;
+        if (row.summary) this.archived([row]);
+        if (row.summary || this.put(row)) reindex = true;
         changed.inspections = true;
       }
       if (reindex) forgetCorrelationIndex(this.cache().state);
@@ -402,9 +426,66 @@ export class SharedRows {
     return this.applyNotice({ origin: '', keys: [...keys, ...devices, 'c'] });
   }
 
-  /** An inspection with every event it took, spilled ones read back. */
-  whole(record: Inspection): Inspection {
-    return wholeFrom(this.db, record);
+  /**
+   * Archives closed records quiet since `cutoff` (at most `limit`), each only if its row is still the version this
+   * cache holds, under its asset's lock: their rows keep them, every process keeps only their summaries. How many.
+   */
+  archiveClosed(cutoff: number, limit: number, dirty: (kind: ChangeKind, id: string) => boolean): number {
+    const { state } = this.cache();
+    const due = [
+      ...state.inspections
+        .filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !dirty('inspection', i.id))
+        .map((record) => ({ kind: 'i' as const, record })),
+      ...state.watches
+        .filter((w) => w.status !== 'watching' && (w.closedAt ?? w.lastEventAt) <= cutoff && !dirty('watch', w.id))
+        .map((record) => ({ kind: 'w' as const, record })),
+    ].slice(0, limit);
+    if (due.length === 0) return 0;
+    const assets = [...new Map(due.map(({ record: r }) => [assetKey(r.site, r.asset), [r.site, r.asset]])).values()];
+    const pairs = 'select * from unnest(?::text[], ?::text[]) as p(site, asset)';
+    const keys = due.map(({ kind, record }) => `${kind}/${record.id}`);
+    let rows: RecordRow[];
+    try {
+      [, , rows] = this.db.batch([
+        ['begin'],
+        [
+          `select 1 from shared_asset where (site, asset) in (${pairs}) order by site, asset for update`,
+          [assets.map(([site]) => site), assets.map(([, asset]) => asset)],
+        ],
+        [
+          `update shared_record r set summary = t.s, version = r.version + 1
+             from unnest(?::text[], ?::text[], ?::bigint[], ?::text[]) as t(k, i, v, s)
+            where r.kind = t.k and r.id = t.i and r.version = t.v
+           returning r.kind, r.id, r.version, r.summary`,
+          [
+            due.map((d) => d.kind),
+            due.map((d) => d.record.id),
+            keys.map((key) => this.versions.get(key) ?? -1),
+            due.map(({ kind, record }) => this.archive.summaryOf(kind, record)),
+          ],
+        ],
+        [
+          'select pg_notify(?, ?)',
+          [CHANGES_CHANNEL, JSON.stringify({ origin: this.origin, keys } satisfies ChangeNotice)],
+        ],
+        ['commit'],
+      ]) as [unknown, unknown, RecordRow[]];
+    } catch (error) {
+      this.rollback();
+      throw error;
+    }
+    this.archived(rows);
+    if (rows.length > 0) forgetCorrelationIndex(state);
+    return rows.length;
+  }
+
+  /** Rows archived (here or by another process): out of the cache, their summaries kept, their versions known. */
+  private archived(rows: RecordRow[]): void {
+    this.forget(new Set(rows.map((r) => `${r.kind}/${r.id}`)));
+    for (const row of rows) {
+      this.versions.set(`${row.kind}/${row.id}`, Number(row.version));
+      this.archive.hold(row.kind, row.summary!);
+    }
   }
 
   /** Drops dedup ids made before `since` (UUIDv7 ids sort by time): retention as a query, whichever process runs it. */

@@ -194,6 +194,12 @@ function migrations(binary: Binary): Record<string, Migration> {
           .execute();
       },
     },
+    '008-shared-archive': {
+      async up(db: Kysely<unknown>) {
+        // A closed record that left the processes' memory keeps its row; its summary is what they hold of it.
+        await db.schema.alterTable('shared_record').addColumn('summary', 'text').execute();
+      },
+    },
     // The CMMS webhook outbox of several hub processes (hub/workflow/webhook-pg.ts): any of them delivers any row.
     '003-shared-outbox': {
       async up(db: Kysely<unknown>) {
