@@ -81,9 +81,9 @@ export class FleetViews implements DeviceViews {
 }
 
 /**
- * The views the ingest path feeds: every one on one process; with a view session of its own (several hub
- * processes), only events, which reach a process through the shared event sessions alone.
+ * The views the ingest path feeds: every one on one process; none with a view session of its own (several hub
+ * processes), which hears every message, events included, while the shared event sessions hear only their share.
  */
 export function viewsOfIngest(views: DeviceViews, viewSession: boolean): Partial<DeviceViews> {
-  return viewSession ? { event: (msg) => views.event(msg) } : views;
+  return viewSession ? {} : views;
 }

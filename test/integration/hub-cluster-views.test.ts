@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChaosCluster } from '../../chaos/cluster.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { scoredTelemetry } from '../../testkit/hub-events.js';
+import { uuidv7 } from '../../protocol/uuid.js';
+import { anomalyAfter, scoredTelemetry } from '../../testkit/hub-events.js';
 import { apiCall, exited, hubEnv, loginWhenKnown, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
 import { externalPresent, programs } from '../support/externals.js';
 import { tempDir } from './hub-helpers.js';
@@ -113,6 +114,22 @@ describe.runIf(present)('two hub processes on PostgreSQL, one device heard by bo
     expect(await shown(follower)).toEqual(expected);
     expect([await telemetryTaken(leader), await telemetryTaken(follower)]).toEqual([first.length, 0]);
     console.log(`views: leader ${leader.instance} and follower ${follower.instance} both show`, expected);
+
+    // An anomaly event: one process's share of the event sessions records it, both processes' views show its alarm.
+    const health = async (p: Process) => {
+      const devices = (await (await apiCall(p.ready.httpUrl, p.session!, '/api/devices')).json()) as DeviceRow[];
+      return devices.find((d) => d.device === 'pump-1')?.health;
+    };
+    const episodeId = uuidv7();
+    for (const kind of ['anomaly', 'clear'] as const) {
+      const event = anomalyAfter(envelopes.next(), { severity: 'critical', asset: 'pump-1', episodeId, kind });
+      const m = encode('event', event);
+      await device.publishAsync(m.topic, m.payload, { qos: 1 });
+      const state = kind === 'anomaly' ? 'alarm' : 'healthy';
+      for (const p of [follower, leader])
+        await expect.poll(async () => (await health(p))?.state, { timeout: 15_000 }).toBe(state);
+      if (kind === 'anomaly') expect((await health(follower))?.reason).toBe((await health(leader))?.reason);
+    }
 
     leader.child.kill('SIGKILL');
     await exited(leader.child);

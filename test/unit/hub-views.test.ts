@@ -86,7 +86,7 @@ describe("a hub process's device views", () => {
     expect(new Set(p.published)).toEqual(new Set(['device', 'stats']));
   });
 
-  it('with a view session: the ingest path records status and telemetry only, the view session feeds them once', async () => {
+  it('with a view session: the ingest path records, the view session feeds every view once, events included', async () => {
     const p = await processParts(true);
     const boot = status('online', 'boot-1', Date.now());
     const m = telemetry(2);
@@ -100,10 +100,14 @@ describe("a hub process's device views", () => {
     expect(p.drifted).toHaveLength(1);
     expect(p.store.devices()).toHaveLength(1);
     expect(p.health.get('plant-1', 'pump-001')?.state).toBe('healthy');
-    // Events come through the shared event sessions alone, so that path still feeds their views.
+    // An event: one process's shared event session records it, every process's view session shows it.
     const event = encode('event', anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }));
     await p.ingest.handle(event.topic, event.payload);
+    expect(p.store.state.inspections).toHaveLength(1);
+    expect(p.health.get('plant-1', 'pump-001')?.state).toBe('healthy');
+    p.sink.handle(event.topic, event.payload);
     expect(p.health.get('plant-1', 'pump-001')?.state).toBe('alarm');
+    expect(p.views.live.get(KEY)).toMatchObject({ model: { id: 'rms' } });
   });
 
   it("a view session skips an old boot's late Will and drops bad input without counting it as the ingest's", async () => {
