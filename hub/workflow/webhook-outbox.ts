@@ -95,17 +95,7 @@ export class WebhookOutbox {
    */
   static async over(store: WebhookStore, opts: WebhookOutboxOptions & OpenOptions): Promise<WebhookOutbox> {
     const outbox = new WebhookOutbox(opts, store);
-    const { recovered, created } = await store.reconcile(
-      opts.inspections,
-      opts.archived,
-      outbox.build,
-      outbox.clock.now(),
-    );
-    if (recovered > 0)
-      opts.logger.warn(
-        { recovered },
-        'recorded inspection changes the outbox missed (the hub stopped between commit and record)',
-      );
+    const { recovered, created } = await outbox.reconcile(opts.inspections, opts.archived);
     const [pending, dead] = await Promise.all([store.pending(), store.dead()]);
     opts.logger.info(
       { store: store.where, pending: pending.length, dead: dead.length, recovered, created: created || undefined },
@@ -120,6 +110,29 @@ export class WebhookOutbox {
       throw new PdmError('PDM_ERR_WEBHOOK', `outbox closed; inspection ${inspection.id} is recorded on the next start`);
     const added = await this.store.record(inspection, this.build, this.clock.now());
     if (added > 0) this.pump();
+  }
+
+  /**
+   * Records what `inspections` (and the archive) hold beyond the outbox: changes whose process stopped between its
+   * commit and their record. Opening does it; in shared mode the leader does it periodically too (webhook-catch-up.ts).
+   */
+  async catchUp(inspections: ReadonlyArray<Inspection>, archived?: ArchivedAudits): Promise<number> {
+    const { recovered } = await this.reconcile(inspections, archived);
+    if (recovered > 0) this.pump();
+    return recovered;
+  }
+
+  private async reconcile(
+    inspections: ReadonlyArray<Inspection>,
+    archived: ArchivedAudits | undefined,
+  ): Promise<{ recovered: number; created: boolean }> {
+    const result = await this.store.reconcile(inspections, archived, this.build, this.clock.now());
+    if (result.recovered > 0)
+      this.opts.logger.warn(
+        { recovered: result.recovered },
+        'recorded inspection changes the outbox missed (the hub stopped between commit and record)',
+      );
+    return result;
   }
 
   /** Starts delivering (and keeps delivering until stop or close). */

@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningHub } from '../../hub/hub.js';
+import { encode } from '../../protocol/codec.js';
+import { exited, freePort, MOSQUITTO, waitFor } from '../../testkit/processes.js';
+import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
+import { externalPresent, programs } from '../support/externals.js';
+import { spawnLeaseHolder, type LeaseHolder } from '../support/lease-holder.js';
+import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
+
+/** workflow.cmms.reconcileSeconds for these hubs. */
+const PERIOD_S = 2;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const present =
+  externalPresent('the leader duties suite (test/integration/hub-cluster-duties.test.ts)', programs.postgres) &&
+  externalPresent('the leader duties suite (test/integration/hub-cluster-duties.test.ts)', programs.mosquitto);
+
+/** What only the leader of several hub processes does over the shared rows: the outbox's catch-up, telemetry retention. */
+describe.runIf(present)('leader duties in cluster.mode shared (PostgreSQL, mosquitto, a real CMMS server)', () => {
+  let server: TestPostgres | undefined;
+  let broker: ChildProcess | undefined;
+  let brokerUrl = '';
+  let device: MqttClient | undefined;
+  let cmms: Server | undefined;
+  let cmmsUrl = '';
+  const keys: string[] = [];
+  let hub: RunningHub | undefined;
+  let holder: LeaseHolder | undefined;
+  let db: pg.Client | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    const tmp = await tempDir();
+    const port = await freePort();
+    const conf = join(tmp.dir, 'mosquitto.conf');
+    await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+    broker = spawn(MOSQUITTO!, ['-c', conf], { stdio: 'ignore' });
+    brokerUrl = `mqtt://127.0.0.1:${port}`;
+    for (let i = 0; !device; i += 1) {
+      device = await mqtt
+        .connectAsync(brokerUrl, { clientId: 'plant-1:pump-001', protocolVersion: 4, reconnectPeriod: 0 })
+        .catch((error: Error) => {
+          if (i > 100) throw error;
+          return new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 50));
+        });
+    }
+    await tmp.cleanup();
+    cmms = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        keys.push(String(req.headers['idempotency-key']));
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => cmms!.listen(0, '127.0.0.1', resolve));
+    cmmsUrl = `http://127.0.0.1:${(cmms.address() as AddressInfo).port}/work-orders`;
+  });
+  afterEach(async () => {
+    await hub?.close();
+    hub = undefined;
+    await holder?.kill();
+    holder = undefined;
+    await db?.end();
+    db = undefined;
+    await cleanup?.();
+  });
+  afterAll(async () => {
+    await device?.endAsync(true);
+    cmms?.close();
+    broker?.kill('SIGTERM');
+    if (broker) await exited(broker);
+    await server?.stop();
+  });
+
+  async function sharedHub(database: string) {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    const storeUrl = await server!.createDatabase(database);
+    const config = {
+      cluster: { mode: 'shared', instance: 'hub-a' },
+      store: { engine: 'postgres', url: storeUrl },
+      mqtt: { mode: 'external', external: { url: brokerUrl, clientId: 'pdm-fleet', eventConnections: 2 } },
+      workflow: {
+        cmms: {
+          url: cmmsUrl,
+          allowInsecureHttp: true,
+          secret: 'a-very-long-shared-secret',
+          reconcileSeconds: PERIOD_S,
+        },
+      },
+      telemetry: { retentionDays: 1, retentionCron: '* * * * * *' },
+    };
+    return { dir: tmp.dir, storeUrl, config };
+  }
+
+  it('a follower neither records a lost change nor deletes telemetry; once it leads it does both, within the period', async () => {
+    const { dir, storeUrl, config } = await sharedHub('duties');
+    holder = spawnLeaseHolder(storeUrl, 200);
+    await holder.held;
+    hub = await startTestHub(dir, config);
+    const live = hub;
+    expect(live.cluster.leader).toBe(false);
+    db = new pg.Client({ connectionString: storeUrl });
+    await db.connect();
+    const sql = db;
+    // Telemetry two days old: past retentionDays for whoever runs retention.
+    const [series] = (
+      await sql.query<{ id: number }>(
+        `insert into shared_telemetry_series (site, device, names) values ('plant-1', 'pump-009', '["rms"]') returning id`,
+      )
+    ).rows;
+    const old = Date.now() - 2 * 86_400_000;
+    await sql.query(
+      `insert into shared_telemetry (series, t, ws, rx, score, thr, v)
+       select $1, $2::bigint + n, $2::bigint + n, $2::bigint + n, 0.1, 0.5, '[1.5]' from generate_series(1, 20) n`,
+      [series!.id, old],
+    );
+    const telemetryRows = async () =>
+      Number((await sql.query<{ n: string }>('select count(*) as n from shared_telemetry')).rows[0]!.n);
+    const recorded = async () =>
+      (await sql.query<{ recorded: number }>('select recorded from shared_webhook_notified')).rows.map(
+        (r) => r.recorded,
+      );
+
+    // The follower takes an event off the shared subscription and records the inspection's notification itself.
+    const m = encode('event', anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }));
+    await device!.publishAsync(m.topic, m.payload, { qos: 1 });
+    const id = await waitFor('the inspection', async () => live.store.hotInspections()[0]?.id);
+    const key = `${id}:0:open`;
+    await waitFor('its notification delivered', async () => (keys.includes(key) ? true : undefined));
+    expect(await recorded()).toEqual([1]);
+    // As if the committing process died between its commit and its record: the change is unrecorded.
+    await sql.query('update shared_webhook_notified set recorded = 0');
+    await pause(PERIOD_S * 2000 + 1000);
+    expect(keys.filter((k) => k === key)).toHaveLength(1);
+    expect(await recorded()).toEqual([0]);
+    expect(await telemetryRows()).toBe(20);
+
+    await holder.kill();
+    await waitFor('the hub to lead', async () => (live.cluster.leader ? true : undefined), 15_000);
+    const led = Date.now();
+    await waitFor('the lost change recorded', async () => ((await recorded())[0] === 1 ? true : undefined));
+    // The duty starts once the lease is held (a moment after `leader` reads true): a look every half period.
+    expect(Date.now() - led).toBeLessThan(PERIOD_S * 1000 + 1500);
+    await waitFor('it delivered again', async () => (keys.filter((k) => k === key).length === 2 ? true : undefined));
+    await waitFor('old telemetry deleted by the leader', async () =>
+      (await telemetryRows()) === 0 ? true : undefined,
+    );
+  }, 60_000);
+});
