@@ -1,33 +1,24 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ResponseOf } from '../../hub/http/contract.js';
 import type { RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
-import { exited, freePort, MOSQUITTO, waitFor } from '../../testkit/processes.js';
-import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
-import { externalPresent, programs } from '../support/externals.js';
+import { waitFor } from '../../testkit/processes.js';
 import { spawnLeaseHolder, type LeaseHolder } from '../support/lease-holder.js';
+import { sharedInfraPresent, startSharedInfra, type SharedInfra } from '../support/shared-infra.js';
 import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
 
 /** workflow.cmms.reconcileSeconds for these hubs. */
 const PERIOD_S = 2;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const present =
-  externalPresent('the leader duties suite (test/integration/hub-cluster-duties.test.ts)', programs.postgres) &&
-  externalPresent('the leader duties suite (test/integration/hub-cluster-duties.test.ts)', programs.mosquitto);
+const present = sharedInfraPresent('the leader duties suite (test/integration/hub-cluster-duties.test.ts)');
 
 /** What only the leader of several hub processes does over the shared rows: the outbox's catch-up, telemetry retention. */
 describe.runIf(present)('leader duties in cluster.mode shared (PostgreSQL, mosquitto, a real CMMS server)', () => {
-  let server: TestPostgres | undefined;
-  let broker: ChildProcess | undefined;
-  let brokerUrl = '';
-  let device: MqttClient | undefined;
+  let infra: SharedInfra | undefined;
   let cmms: Server | undefined;
   let cmmsUrl = '';
   const keys: string[] = [];
@@ -37,22 +28,7 @@ describe.runIf(present)('leader duties in cluster.mode shared (PostgreSQL, mosqu
   let cleanup: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    server = await startPostgres();
-    const tmp = await tempDir();
-    const port = await freePort();
-    const conf = join(tmp.dir, 'mosquitto.conf');
-    await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-    broker = spawn(MOSQUITTO!, ['-c', conf], { stdio: 'ignore' });
-    brokerUrl = `mqtt://127.0.0.1:${port}`;
-    for (let i = 0; !device; i += 1) {
-      device = await mqtt
-        .connectAsync(brokerUrl, { clientId: 'plant-1:pump-001', protocolVersion: 4, reconnectPeriod: 0 })
-        .catch((error: Error) => {
-          if (i > 100) throw error;
-          return new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 50));
-        });
-    }
-    await tmp.cleanup();
+    infra = await startSharedInfra();
     cmms = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
@@ -73,21 +49,16 @@ describe.runIf(present)('leader duties in cluster.mode shared (PostgreSQL, mosqu
     await cleanup?.();
   });
   afterAll(async () => {
-    await device?.endAsync(true);
     cmms?.close();
-    broker?.kill('SIGTERM');
-    if (broker) await exited(broker);
-    await server?.stop();
+    await infra?.stop();
   });
 
   async function sharedHub(database: string) {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
-    const storeUrl = await server!.createDatabase(database);
+    const storeUrl = await infra!.server.createDatabase(database);
     const config = {
-      cluster: { mode: 'shared', instance: 'hub-a' },
-      store: { engine: 'postgres', url: storeUrl },
-      mqtt: { mode: 'external', external: { url: brokerUrl, clientId: 'pdm-fleet', eventConnections: 2 } },
+      ...infra!.hubConfig(storeUrl),
       workflow: {
         cmms: {
           url: cmmsUrl,
@@ -132,7 +103,7 @@ describe.runIf(present)('leader duties in cluster.mode shared (PostgreSQL, mosqu
 
     // The follower takes an event off the shared subscription and records the inspection's notification itself.
     const m = encode('event', anomalyEvent('plant-1', 'pump-001', { severity: 'critical' }));
-    await device!.publishAsync(m.topic, m.payload, { qos: 1 });
+    await infra!.device.publishAsync(m.topic, m.payload, { qos: 1 });
     const id = await waitFor('the inspection', async () => live.store.hotInspections()[0]?.id);
     const key = `${id}:0:open`;
     await waitFor('its notification delivered', async () => (keys.includes(key) ? true : undefined));
@@ -154,5 +125,18 @@ describe.runIf(present)('leader duties in cluster.mode shared (PostgreSQL, mosqu
     await waitFor('old telemetry deleted by the leader', async () =>
       (await telemetryRows()) === 0 ? true : undefined,
     );
+
+    // /healthz counts the shared rows: a dead letter any process left shows at this one.
+    const cmmsHealth = async () =>
+      ((await (await fetch(`${live.httpUrl}/healthz`)).json()) as ResponseOf<'health'>).cmms;
+    await waitFor('an empty outbox on /healthz', async () => ((await cmmsHealth())?.pending === 0 ? true : undefined));
+    expect(await cmmsHealth()).toEqual({ pending: 0, dead: 0, failing: false });
+    await sql.query(
+      `insert into shared_webhook (key, inspection_id, sequence, type, body, recorded_at, attempts, next_attempt_at,
+                                   last_error, dead_at)
+       values ('other:0:open', 'other', 0, 'inspection.open', '{}', 1, 3, 1, 'HTTP 422', 2)`,
+    );
+    await waitFor('the dead letter on /healthz', async () => ((await cmmsHealth())?.dead === 1 ? true : undefined));
+    expect(await cmmsHealth()).toEqual({ pending: 0, dead: 1, failing: false });
   }, 60_000);
 });
