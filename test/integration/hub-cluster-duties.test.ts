@@ -119,8 +119,8 @@ describe.runIf(present)('leader duties in cluster.mode shared (PostgreSQL, mosqu
     await waitFor('the hub to lead', async () => (live.cluster.leader ? true : undefined), 15_000);
     const led = Date.now();
     await waitFor('the lost change recorded', async () => ((await recorded())[0] === 1 ? true : undefined));
-    // The duty starts once the lease is held (a moment after `leader` reads true): a look every half period.
-    expect(Date.now() - led).toBeLessThan(PERIOD_S * 1000 + 1500);
+    // Its duties start once the lease is held (the ordered session first): a look every half period, room for load.
+    expect(Date.now() - led).toBeLessThan(PERIOD_S * 1000 + 2500);
     await waitFor('it delivered again', async () => (keys.filter((k) => k === key).length === 2 ? true : undefined));
     await waitFor('old telemetry deleted by the leader', async () =>
       (await telemetryRows()) === 0 ? true : undefined,
