@@ -12,6 +12,7 @@ import { IdentityStore } from './auth/identities.js';
 import { LoginThrottle, type LoginThrottleOptions } from './auth/rate-limit.js';
 import { createCluster, type ClusterView } from './cluster/wire.js';
 import type { Duty } from './cluster/duties.js';
+import { sharedDuties } from './cluster/shared-duties.js';
 import { registerDriftMetrics } from './drift/metrics.js';
 import { DriftMonitor } from './drift/monitor.js';
 import { createReferenceResolver, loadDefaultCards } from './drift/reference.js';
@@ -276,7 +277,10 @@ export async function createHub(
   });
   // What must run once among the fleet's hubs runs on the lease holder only (in single mode: this process).
   const cluster = createCluster(cfg, {
-    duties: leaderDuties({ broker, workflow, models }),
+    duties: [
+      ...leaderDuties({ broker, workflow, models }),
+      ...sharedDuties(cfg, { webhooks: activities.webhooks, store, telemetry, logger }),
+    ],
     logger: logger.child({ component: 'cluster' }),
   });
   await broker.start();

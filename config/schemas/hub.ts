@@ -218,6 +218,11 @@ const HubSections = z.strictObject({
           baseDelayMs: z.number().int().min(1).max(60_000).default(500),
           maxDelayMs: z.number().int().min(1).max(3_600_000).default(300_000),
           timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+          /**
+           * cluster.mode shared: how often the leader records inspection changes whose process died between commit
+           * and record (single mode does it at start only).
+           */
+          reconcileSeconds: z.number().int().min(1).max(3600).default(30),
         })
         .refine((c) => c.allowInsecureHttp || c.url.startsWith('https://'), {
           message: 'expected an https:// URL; set allowInsecureHttp: true to send the signed body over http://',

@@ -82,7 +82,7 @@ export const api = {
     method: 'GET',
     path: '/healthz',
     role: null,
-    summary: 'Liveness and the MQTT listener',
+    summary: 'Liveness, the MQTT listener, the store, the cluster and the CMMS outbox',
     responses: { 200: HealthSchema },
   }),
   metrics: op({

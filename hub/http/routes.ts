@@ -187,15 +187,19 @@ function registryRoute<N extends OperationName>(name: N): Route {
 }
 
 export const routes: Route[] = [
-  route('health', ({ deps }) => ({
-    body: {
-      ok: true as const,
-      uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
-      mqtt: { port: deps.mqtt.port, connectedClients: deps.mqtt.connectedClients },
-      store: { engine: deps.store.health().engine, ok: deps.store.health().ok },
-      cluster: { mode: deps.cluster.mode, leader: deps.cluster.leader },
-    },
-  })),
+  route('health', async ({ deps }) => {
+    const webhooks = deps.activities.webhooks;
+    return {
+      body: {
+        ok: true as const,
+        uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
+        mqtt: { port: deps.mqtt.port, connectedClients: deps.mqtt.connectedClients },
+        store: { engine: deps.store.health().engine, ok: deps.store.health().ok },
+        cluster: { mode: deps.cluster.mode, leader: deps.cluster.leader },
+        ...(webhooks ? { cmms: await webhooks.health() } : {}),
+      },
+    };
+  }),
   route('metrics', async ({ remote, headers, deps }) => {
     // Device and feature names, drift state: loopback (a local scraper) or the configured bearer token only.
     const refused = metricsRefusal(deps.metricsAccess, remote, headers.authorization);

@@ -33,6 +33,11 @@ export const HealthSchema = z.strictObject({
   store: z.strictObject({ engine: z.string(), ok: z.boolean() }),
   /** `single` or `shared` (several hub processes), and whether this one leads (runs the SLA sweep and rollouts). */
   cluster: z.strictObject({ mode: z.enum(['single', 'shared']), leader: z.boolean() }),
+  /**
+   * With workflow.cmms: the outbox's pending and dead notifications (read at most every 2 s), and whether delivery
+   * is failing (a pending one waits for a retry after a failed attempt, or the outbox's store cannot be read).
+   */
+  cmms: z.strictObject({ pending: z.number().int(), dead: z.number().int(), failing: z.boolean() }).optional(),
 });
 
 export const LoginRequestSchema = z.strictObject({

@@ -178,12 +178,12 @@ export function registerHubMetrics(registry: Registry, deps: MetricSources): voi
       help: 'CMMS webhooks in the durable outbox: pending delivery, or dead letters waiting for a supervisor',
       labelNames: ['state'],
       registers: [registry],
-      // With a shared outbox, the fleet's depth (the same on every process): read from the database.
+      // With a shared outbox, the fleet's depth (the same on every process): one count query on the database.
       async collect() {
         try {
-          const [pending, dead] = await Promise.all([webhooks.pending(), webhooks.dead()]);
-          this.set({ state: 'pending' }, pending.length);
-          this.set({ state: 'dead' }, dead.length);
+          const { pending, dead } = await webhooks.store.counts();
+          this.set({ state: 'pending' }, pending);
+          this.set({ state: 'dead' }, dead);
         } catch {
           this.reset(); // the database is unreachable: no value rather than a stale one; the other series still answer
         }

@@ -2,14 +2,17 @@ import { join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../../config/logger.js';
 import type { HubConfig } from '../../config/schemas.js';
+import type { Duty } from '../cluster/duties.js';
 import { TelemetryLog } from './log.js';
 import { PgTelemetryLog } from './pg-log.js';
 import type { TelemetryStorage } from './storage.js';
 
 export interface RunningTelemetryLog {
   log: TelemetryStorage;
-  /** Schedules retention; called once the hub is up, so a hub that fails to start leaves no task behind. */
+  /** Schedules retention (single mode); called once the hub is up, so a hub that fails to start leaves no task behind. */
   start(): void;
+  /** Shared mode (one log for every process): retention is the leader's duty, scheduled while it leads. */
+  retention?: Duty;
   close(): Promise<void>;
 }
 
@@ -17,7 +20,8 @@ const DAY_MS = 86_400_000;
 
 /**
  * What the hub's composition root calls: the log under `<dataDir>/telemetry` (its flush timer is unref'd), or with
- * several hub processes (`sharedUrl`: the store's database) the one in PostgreSQL, and its node-cron retention task.
+ * several hub processes (`sharedUrl`: the store's database) the one in PostgreSQL, and its node-cron retention task:
+ * one delete serves every process, so in shared mode only the leader runs it.
  */
 export async function openTelemetryLog(
   dataDir: string,
@@ -43,25 +47,32 @@ export async function openTelemetryLog(
         })
       : await PgTelemetryLog.open({ ...common, url: sharedUrl });
   let task: ScheduledTask | undefined;
+  const schedule = () => {
+    task ??= cron.schedule(
+      cfg.retentionCron,
+      () =>
+        void log
+          .runRetention()
+          .catch((error: Error) =>
+            logger.error({ code: 'PDM_ERR_TELEMETRY_LOG', err: error.message }, 'telemetry retention failed'),
+          ),
+      {
+        name: 'pdm-telemetry-retention',
+        noOverlap: true,
+      },
+    );
+  };
+  const unschedule = async () => {
+    await task?.destroy();
+    task = undefined;
+  };
+  const shared = sharedUrl !== undefined;
   return {
     log,
-    start() {
-      task ??= cron.schedule(
-        cfg.retentionCron,
-        () =>
-          void log
-            .runRetention()
-            .catch((error: Error) =>
-              logger.error({ code: 'PDM_ERR_TELEMETRY_LOG', err: error.message }, 'telemetry retention failed'),
-            ),
-        {
-          name: 'pdm-telemetry-retention',
-          noOverlap: true,
-        },
-      );
-    },
+    start: shared ? () => undefined : schedule,
+    ...(shared ? { retention: { name: 'telemetry-retention', start: schedule, stop: unschedule } } : {}),
     async close() {
-      await task?.destroy();
+      await unschedule();
       await log.close();
     },
   };

@@ -9,6 +9,7 @@ import {
   type BuildNotification,
   type Claimed,
   type Settlement,
+  type WebhookCounts,
   type WebhookStore,
   type WebhookView,
 } from './webhook-store.js';
@@ -145,6 +146,11 @@ export class FileWebhookStore implements WebhookStore {
 
   async dead(): Promise<WebhookView[]> {
     return this.doc.dead.map(view);
+  }
+
+  async counts(): Promise<WebhookCounts> {
+    const { pending, dead } = this.doc;
+    return { pending: pending.length, dead: dead.length, retrying: pending.filter((r) => r.attempts > 0).length };
   }
 
   async retryDead(keys: string[] | undefined, now: number): Promise<string[]> {

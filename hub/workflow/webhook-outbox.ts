@@ -6,7 +6,14 @@ import type { Inspection } from '../inspections/records.js';
 import { buildNotification, postNotification, retryDelayMs, type CmmsConfig } from './cmms.js';
 import type { WebhookRecord } from './webhook-file.js';
 import { FileWebhookStore } from './webhook-file-store.js';
-import type { ArchivedAudits, BuildNotification, Settlement, WebhookStore, WebhookView } from './webhook-store.js';
+import type {
+  ArchivedAudits,
+  BuildNotification,
+  Settlement,
+  WebhookCounts,
+  WebhookStore,
+  WebhookView,
+} from './webhook-store.js';
 
 export type { ArchivedAudits, WebhookView } from './webhook-store.js';
 
@@ -45,6 +52,17 @@ export interface WebhookOutboxOptions {
   pollMs?: number;
 }
 
+/** What /healthz says of the outbox. */
+export interface OutboxHealth {
+  pending: number;
+  dead: number;
+  /** A pending notification waits for a retry after a failed attempt, or the outbox's store cannot be read. */
+  failing: boolean;
+}
+
+/** /healthz reads the counts at most this often (one query in shared mode), however often it is asked. */
+export const HEALTH_CACHE_MS = 2000;
+
 export interface OpenOptions {
   inspections: ReadonlyArray<Inspection>;
   archived?: ArchivedAudits;
@@ -71,6 +89,8 @@ export class WebhookOutbox {
   private closed = false;
   /** Whether the last claim failed: one log line per outage of the store, not one per try. */
   private claimFailing = false;
+  private healthCache: { at: number; value: Promise<OutboxHealth> } | undefined;
+  private lastCounts: WebhookCounts = { pending: 0, dead: 0, retrying: 0 };
 
   private constructor(
     private readonly opts: WebhookOutboxOptions,
@@ -95,17 +115,7 @@ export class WebhookOutbox {
    */
   static async over(store: WebhookStore, opts: WebhookOutboxOptions & OpenOptions): Promise<WebhookOutbox> {
     const outbox = new WebhookOutbox(opts, store);
-    const { recovered, created } = await store.reconcile(
-      opts.inspections,
-      opts.archived,
-      outbox.build,
-      outbox.clock.now(),
-    );
-    if (recovered > 0)
-      opts.logger.warn(
-        { recovered },
-        'recorded inspection changes the outbox missed (the hub stopped between commit and record)',
-      );
+    const { recovered, created } = await outbox.reconcile(opts.inspections, opts.archived);
     const [pending, dead] = await Promise.all([store.pending(), store.dead()]);
     opts.logger.info(
       { store: store.where, pending: pending.length, dead: dead.length, recovered, created: created || undefined },
@@ -120,6 +130,29 @@ export class WebhookOutbox {
       throw new PdmError('PDM_ERR_WEBHOOK', `outbox closed; inspection ${inspection.id} is recorded on the next start`);
     const added = await this.store.record(inspection, this.build, this.clock.now());
     if (added > 0) this.pump();
+  }
+
+  /**
+   * Records what `inspections` (and the archive) hold beyond the outbox: changes whose process stopped between its
+   * commit and their record. Opening does it; in shared mode the leader does it periodically too (webhook-catch-up.ts).
+   */
+  async catchUp(inspections: ReadonlyArray<Inspection>, archived?: ArchivedAudits): Promise<number> {
+    const { recovered } = await this.reconcile(inspections, archived);
+    if (recovered > 0) this.pump();
+    return recovered;
+  }
+
+  private async reconcile(
+    inspections: ReadonlyArray<Inspection>,
+    archived: ArchivedAudits | undefined,
+  ): Promise<{ recovered: number; created: boolean }> {
+    const result = await this.store.reconcile(inspections, archived, this.build, this.clock.now());
+    if (result.recovered > 0)
+      this.opts.logger.warn(
+        { recovered: result.recovered },
+        'recorded inspection changes the outbox missed (the hub stopped between commit and record)',
+      );
+    return result;
   }
 
   /** Starts delivering (and keeps delivering until stop or close). */
@@ -141,6 +174,25 @@ export class WebhookOutbox {
 
   dead(): Promise<WebhookView[]> {
     return this.store.dead();
+  }
+
+  /** Counts for /healthz, shared by the requests of `HEALTH_CACHE_MS`; the last ones read while the store fails. */
+  health(): Promise<OutboxHealth> {
+    const now = this.clock.now();
+    if (!this.healthCache || now - this.healthCache.at >= HEALTH_CACHE_MS)
+      this.healthCache = { at: now, value: this.readHealth() };
+    return this.healthCache.value;
+  }
+
+  private async readHealth(): Promise<OutboxHealth> {
+    let failing = this.claimFailing;
+    try {
+      this.lastCounts = await this.store.counts();
+    } catch {
+      failing = true;
+    }
+    const { pending, dead, retrying } = this.lastCounts;
+    return { pending, dead, failing: failing || retrying > 0 };
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   type BuildNotification,
   type Claimed,
   type Settlement,
+  type WebhookCounts,
   type WebhookStore,
   type WebhookView,
 } from './webhook-store.js';
@@ -256,6 +257,15 @@ export class PgWebhookStore implements WebhookStore {
 
   dead(): Promise<WebhookView[]> {
     return this.views('dead_at is not null order by dead_at, seq');
+  }
+
+  async counts(): Promise<WebhookCounts> {
+    const [row] = await this.query<{ pending: string; dead: string; retrying: string }>(
+      `select count(*) filter (where dead_at is null) as pending, count(*) filter (where dead_at is not null) as dead,
+              count(*) filter (where dead_at is null and attempts > 0) as retrying
+         from shared_webhook`,
+    );
+    return { pending: Number(row!.pending), dead: Number(row!.dead), retrying: Number(row!.retrying) };
   }
 
   /** The API's view of rows: their bodies stay in the database. */

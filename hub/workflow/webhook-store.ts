@@ -21,6 +21,13 @@ export type Settlement =
   | { outcome: 'dead'; attempts: number; lastError: string; deadAt: number }
   | { outcome: 'released' };
 
+export interface WebhookCounts {
+  pending: number;
+  dead: number;
+  /** Pending records whose last attempt failed. */
+  retrying: number;
+}
+
 export interface Claimed {
   /** Records this process now delivers: each its inspection's oldest pending one, due, claimed by nobody else. */
   records: WebhookRecord[];
@@ -53,6 +60,8 @@ export interface WebhookStore {
   settle(record: WebhookRecord, settlement: Settlement): Promise<void>;
   pending(): Promise<WebhookView[]>;
   dead(): Promise<WebhookView[]>;
+  /** How many are pending, dead, and pending after a failed attempt (waiting for a retry): cheap, for /healthz. */
+  counts(): Promise<WebhookCounts>;
   /**
    * Moves dead letters back to pending with fresh attempts: the listed keys, or all. Refuses the whole request with
    * PDM_ERR_NOT_FOUND, naming them, when a key is not on the dead-letter list. Resolves to the keys moved.

@@ -128,6 +128,24 @@ export function webhookStoreContract(name: string, harness: WebhookStoreHarness)
       expect(keys((await store.claim(T0 + 10, 5, new Set())).records)).toEqual([`${a.id}:0:open`]);
     });
 
+    it('counts pending, dead, and pending after a failed attempt, as the lists hold them', async () => {
+      const store = await make();
+      await store.reconcile([], undefined, build, T0);
+      expect(await store.counts()).toEqual({ pending: 0, dead: 0, retrying: 0 });
+      const a = acknowledged(inspectionFor('pump-001'));
+      const b = inspectionFor('pump-002');
+      const c = inspectionFor('pump-003');
+      for (const i of [a, b, c]) await store.record(i, build, T0);
+      expect(await store.counts()).toEqual({ pending: 4, dead: 0, retrying: 0 });
+      const heads = (await store.claim(T0, 5, new Set())).records;
+      const head = (i: Inspection) => heads.find((r) => r.inspectionId === i.id)!;
+      await store.settle(head(a), { outcome: 'retry', attempts: 1, lastError: 'HTTP 503', nextAttemptAt: T0 + 9 });
+      await store.settle(head(b), { outcome: 'dead', attempts: 1, lastError: 'HTTP 422', deadAt: T0 });
+      await store.settle(head(c), { outcome: 'delivered' });
+      expect(await store.counts()).toEqual({ pending: 2, dead: 1, retrying: 1 });
+      expect([(await store.pending()).length, (await store.dead()).length]).toEqual([2, 1]);
+    });
+
     it('gives a released claim back at once', async () => {
       const store = await make();
       await store.reconcile([], undefined, build, T0);

@@ -1,15 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../hub/hub.js';
 import { encode } from '../../protocol/codec.js';
 import { createEnvelopeFactory } from '../../protocol/envelope.js';
-import { exited, freePort, MOSQUITTO } from '../../testkit/processes.js';
-import { startPostgres, type TestPostgres } from '../../testkit/postgres.js';
-import { externalPresent, programs } from '../support/externals.js';
 import { spawnLeaseHolder, type LeaseHolder } from '../support/lease-holder.js';
+import { sharedInfraPresent, startSharedInfra, type SharedInfra } from '../support/shared-infra.js';
 import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
 import { until } from '../support/until.js';
 
@@ -18,36 +12,16 @@ const RENEW_MS = 2000;
 /** The next try, then the next sweep (every second), with room for a loaded machine. */
 const TAKEOVER_BOUND_MS = RENEW_MS * 2 + 3000;
 
-const present =
-  externalPresent('the hub cluster suite (test/integration/hub-cluster.test.ts)', programs.postgres) &&
-  externalPresent('the hub cluster suite (test/integration/hub-cluster.test.ts)', programs.mosquitto);
+const present = sharedInfraPresent('the hub cluster suite (test/integration/hub-cluster.test.ts)');
 
 /** A hub in `cluster.mode: shared` on a real PostgreSQL behind a real mosquitto; one hub per database at a time. */
 describe.runIf(present)('hub in cluster.mode shared (PostgreSQL and mosquitto)', () => {
-  let server: TestPostgres | undefined;
-  let broker: ChildProcess | undefined;
-  let brokerUrl = '';
-  let device: MqttClient | undefined;
+  let infra: SharedInfra | undefined;
   let hub: RunningHub | undefined;
   let holder: LeaseHolder | undefined;
   let cleanup: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    server = await startPostgres();
-    const tmp = await tempDir();
-    const port = await freePort();
-    const conf = join(tmp.dir, 'mosquitto.conf');
-    await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-    broker = spawn(MOSQUITTO!, ['-c', conf], { stdio: 'ignore' });
-    brokerUrl = `mqtt://127.0.0.1:${port}`;
-    for (let i = 0; !device; i += 1) {
-      device = await mqtt
-        .connectAsync(brokerUrl, { clientId: 'plant-1:pump-001', protocolVersion: 4, reconnectPeriod: 0 })
-        .catch((error: Error) => {
-          if (i > 100) throw error;
-          return new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 50));
-        });
-    }
-    await tmp.cleanup();
+    infra = await startSharedInfra();
   });
   afterEach(async () => {
     await hub?.close();
@@ -57,21 +31,16 @@ describe.runIf(present)('hub in cluster.mode shared (PostgreSQL and mosquitto)',
     await cleanup?.();
   });
   afterAll(async () => {
-    await device?.endAsync(true);
-    broker?.kill('SIGTERM');
-    if (broker) await exited(broker);
-    await server?.stop();
+    await infra?.stop();
   });
 
   /** A hub on a new database whose SLA sweep runs every second and promotes a watch after 1 s. */
   async function sharedHub(database: string, url?: string) {
     const tmp = await tempDir();
     cleanup = tmp.cleanup;
-    const storeUrl = url ?? (await server!.createDatabase(database));
+    const storeUrl = url ?? (await infra!.server.createDatabase(database));
     const config = {
-      cluster: { mode: 'shared', instance: 'hub-a' },
-      store: { engine: 'postgres', url: storeUrl },
-      mqtt: { mode: 'external', external: { url: brokerUrl, clientId: 'pdm-fleet', eventConnections: 2 } },
+      ...infra!.hubConfig(storeUrl),
       routing: { default: { inspectFrom: 'critical', promoteAfterSeconds: 1, promoteAfterEvents: 100 } },
       workflow: { sla: { checkCron: '* * * * * *' } },
     };
@@ -86,13 +55,13 @@ describe.runIf(present)('hub in cluster.mode shared (PostgreSQL and mosquitto)',
 
   async function sendWarning(): Promise<void> {
     const m = encode('event', anomalyEvent('plant-1', 'pump-001', { severity: 'warning' }));
-    await device!.publishAsync(m.topic, m.payload, { qos: 1 });
+    await infra!.device.publishAsync(m.topic, m.payload, { qos: 1 });
   }
 
   async function sendStatus(): Promise<void> {
     const env = createEnvelopeFactory({ site: 'plant-1', device: 'pump-001' }).next();
     const m = encode('status', { ...env, state: 'online', agentVersion: '0.2.0' });
-    await device!.publishAsync(m.topic, m.payload, { qos: 1, retain: false });
+    await infra!.device.publishAsync(m.topic, m.payload, { qos: 1, retain: false });
   }
 
   it('leads alone: /healthz and pdm_hub_leader say so, the ordered session takes status, the sweep promotes', async () => {

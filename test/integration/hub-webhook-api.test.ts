@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
+import type { ResponseOf } from '../../hub/http/contract.js';
 import type { RunningHub } from '../../hub/hub.js';
 import type { WebhookView } from '../../hub/workflow/webhook-outbox.js';
 import { encode } from '../../protocol/codec.js';
@@ -70,6 +71,8 @@ describe('webhook outbox API: dead letters listed, retried by a supervisor (in-p
       pending: WebhookView[];
       dead: WebhookView[];
     };
+  const cmmsHealth = async (base: RunningHub) =>
+    ((await (await fetch(`${base.httpUrl}/healthz`)).json()) as ResponseOf<'health'>).cmms;
   const retry = (base: RunningHub, who: { cookie: string; csrf?: string }, body: unknown) =>
     fetch(`${base.httpUrl}/api/webhooks/retry`, {
       method: 'POST',
@@ -97,6 +100,7 @@ describe('webhook outbox API: dead letters listed, retried by a supervisor (in-p
       type: 'inspection.open',
     });
     expect(dead[0]).not.toHaveProperty('body');
+    expect(await cmmsHealth(hub)).toEqual({ pending: 0, dead: 1, failing: false });
 
     const sam = await login(hub, 'sam');
     const tina = await login(hub, 'tina');
@@ -127,6 +131,11 @@ describe('webhook outbox API: dead letters listed, retried by a supervisor (in-p
       return body.dead.length === 0 && body.pending.length === 0 ? true : undefined;
     });
     expect(keys).toEqual([`${inspectionId}:0:open`, `${inspectionId}:0:open`]);
+    // /healthz reads the outbox at most every 2 s: the dead letter is gone from it within that.
+    await waitFor('/healthz without the dead letter', async () =>
+      (await cmmsHealth(hub))?.dead === 0 ? true : undefined,
+    );
+    expect(await cmmsHealth(hub)).toEqual({ pending: 0, dead: 0, failing: false });
     const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
     expect(metrics).toContain('pdm_cmms_webhooks_total{result="dead_lettered"} 1');
     expect(metrics).toContain('pdm_cmms_webhooks_total{result="delivered"} 1');
@@ -136,6 +145,9 @@ describe('webhook outbox API: dead letters listed, retried by a supervisor (in-p
   it('says so when no CMMS is configured', async () => {
     const sam = await login(bare, 'sam');
     expect(await list(bare, sam)).toMatchObject({ configured: false, pending: [], dead: [] });
+    const health = (await (await fetch(`${bare.httpUrl}/healthz`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ ok: true });
+    expect(health).not.toHaveProperty('cmms');
     const res = await retry(bare, sam, {});
     const body = (await res.json()) as { error: string; message: string };
     expect([res.status, body.error]).toEqual([400, 'PDM_ERR_BAD_REQUEST']);

@@ -5,7 +5,7 @@ import type { Inspection } from '../../hub/inspections/records.js';
 import { signBody, type CmmsConfig } from '../../hub/workflow/cmms.js';
 import { openInspection } from '../../hub/inspections/incidents.js';
 import { decide, type Actor } from '../../hub/inspections/workflow.js';
-import { WEBHOOK_FILE, WebhookOutbox, type WebhookClock } from '../../hub/workflow/webhook-outbox.js';
+import { HEALTH_CACHE_MS, WEBHOOK_FILE, WebhookOutbox, type WebhookClock } from '../../hub/workflow/webhook-outbox.js';
 import { isPdmError } from '../../protocol/errors.js';
 import { anomalyEvent, silent, tempDir } from '../integration/hub-helpers.js';
 
@@ -150,6 +150,37 @@ describe('durable CMMS webhook outbox (fake clock)', () => {
     await t.fake.advance(1_000, () => t.outbox.settled());
     expect(t.calls.map((c) => c.key)).toEqual([`${a.id}:0:open`, `${a.id}:0:open`, `${a.id}:1:acknowledge`]);
     expect(await t.outbox.pending()).toEqual([]);
+  });
+
+  it('says on /healthz what waits and whether delivery fails, reading the store at most every 2 s', async () => {
+    let status = 503;
+    const t = await setup(() => status);
+    const a = inspectionFor('pump-001');
+    expect(await t.outbox.health()).toEqual({ pending: 0, dead: 0, failing: false });
+    await t.outbox.record(a);
+    // Within HEALTH_CACHE_MS the answer is the one read before (concurrent requests share one read).
+    expect(await t.outbox.health()).toEqual({ pending: 0, dead: 0, failing: false });
+    await t.fake.advance(HEALTH_CACHE_MS, async () => undefined);
+    expect(await t.outbox.health()).toEqual({ pending: 1, dead: 0, failing: false });
+    t.outbox.start();
+    await t.outbox.settled();
+    await t.fake.advance(HEALTH_CACHE_MS, () => t.outbox.settled()); // the retry (due in 1 s) fails too
+    expect(t.calls).toHaveLength(2);
+    expect(await t.outbox.health()).toEqual({ pending: 1, dead: 0, failing: true });
+    status = 200;
+    await t.fake.advance(HEALTH_CACHE_MS * 2, () => t.outbox.settled());
+    expect(await t.outbox.health()).toEqual({ pending: 0, dead: 0, failing: false });
+  });
+
+  it('says delivery is failing, with the last counts read, while the store cannot be read', async () => {
+    const t = await setup(() => 422);
+    await t.outbox.record(inspectionFor('pump-001'));
+    t.outbox.start();
+    await t.outbox.settled();
+    expect(await t.outbox.health()).toEqual({ pending: 0, dead: 1, failing: false });
+    t.outbox.store.counts = () => Promise.reject(new Error('disk gone'));
+    await t.fake.advance(HEALTH_CACHE_MS, () => t.outbox.settled());
+    expect(await t.outbox.health()).toEqual({ pending: 0, dead: 1, failing: true });
   });
 
   it('retries with capped exponential backoff, then moves the notification to the dead-letter list', async () => {
