@@ -84,9 +84,12 @@ export class ModelRegistry {
    * the soak starts again, which errs on the safe side). One entry per canary, whatever the number of scores.
    */
   private readonly evidence = new Map<string, ScoreEvidence & { rollout: string }>();
+  /** When this process began to hear canaries' scores: a missing score is judged only after a full time limit since. */
+  private listeningSince: number;
 
   constructor(private readonly deps: RegistryDeps) {
     this.now = deps.now ?? Date.now;
+    this.listeningSince = this.now();
     this.storage = deps.storage ?? fileRegistryStorage(deps.dir, { now: this.now, operators: deps.allowedOperators });
     this.key = this.storage.key;
     this.store = this.storage.versions;
@@ -256,6 +259,15 @@ export class ModelRegistry {
     else this.evidence.set(key, { rollout: r.id, since: this.now(), count: 1 });
   }
 
+  /**
+   * This process hears the canaries' scores from now on (it started, or became the leader of several processes):
+   * evidence held from an earlier term is dropped, as scores sent meanwhile went elsewhere.
+   */
+  listen(): void {
+    this.evidence.clear();
+    this.listeningSince = this.now();
+  }
+
   /** Periodic: answers past the time limit, alarm-rate check, and the soak on the canaries' scores. */
   async tick(): Promise<void> {
     await this.retried(() => this.check());
@@ -280,7 +292,7 @@ export class ModelRegistry {
     const scores: Record<string, ScoreEvidence> = {};
     for (const [key, e] of this.evidence)
       if (e.rollout === current.id) scores[key] = { since: e.since, count: e.count };
-    await this.apply(onTick(current, alarms, now, scores));
+    await this.apply(onTick(current, alarms, now, scores, this.listeningSince));
   }
 
   async abort(id: string, reason = 'aborted by operator'): Promise<RolloutState> {

@@ -335,9 +335,16 @@ function timeouts(current: RolloutState, now: number): Transition | undefined {
 
 /**
  * A canary that acknowledged the model but from which the hub has received no score under it within the time limit
- * (it still reports another version, or none) fails the rollout: its ack is not borne out.
+ * (it still reports another version, or none) fails the rollout: its ack is not borne out. The limit runs from the
+ * ack, or from when this process began to hear scores (`listeningSince`) if later: scores sent before a restart or a
+ * change of leader reached another process, or none, so their absence here proves nothing.
  */
-function unproven(current: RolloutState, scores: Record<string, ScoreEvidence>, now: number): Transition | undefined {
+function unproven(
+  current: RolloutState,
+  scores: Record<string, ScoreEvidence>,
+  now: number,
+  listeningSince: number,
+): Transition | undefined {
   if (current.stage !== 'canary') return undefined;
   const limit = current.policy.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS;
   const liar = current.devices.find(
@@ -345,7 +352,7 @@ function unproven(current: RolloutState, scores: Record<string, ScoreEvidence>, 
       d.group === 'canary' &&
       d.status === 'applied' &&
       d.at !== undefined &&
-      now - d.at >= limit &&
+      now - Math.max(d.at, listeningSince) >= limit &&
       !scores[deviceKey(d)]?.count,
   );
   if (!liar) return undefined;
@@ -368,9 +375,10 @@ export function onTick(
   alarms: Record<string, AlarmCounts>,
   now: number,
   scores: Record<string, ScoreEvidence> = {},
+  listeningSince = -Infinity,
 ): Transition {
   if (!active(current)) return { state: current, effects: [] };
-  const late = timeouts(current, now) ?? unproven(current, scores, now);
+  const late = timeouts(current, now) ?? unproven(current, scores, now, listeningSince);
   if (late) return late;
   if (current.stage !== 'canary') return { state: current, effects: [] };
   const { alarmFactor, minAlarms } = current.policy;

@@ -86,6 +86,7 @@ export function createHubRegistry(opts: {
     handleTelemetry: (msg) => registry.observeScore(msg.site, msg.device, msg.model),
     startChecks: () => {
       if (timer) return;
+      registry.listen();
       timer = setInterval(() => {
         registry.tick().catch((error: Error) => opts.logger.error({ err: error.message }, 'rollout tick failed'));
       }, opts.tickMs);

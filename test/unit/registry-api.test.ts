@@ -10,6 +10,7 @@ import { ModelRegistry } from '../../hub/registry/registry.js';
 import { readModel } from '../../models/artifacts.js';
 import { encodeBundle, manifestFields, verifyManifest } from '../../models/bundle.js';
 import { decode } from '../../protocol/codec.js';
+import { createEnvelopeFactory } from '../../protocol/envelope.js';
 
 const logger = pino({ level: 'silent' });
 const shipped = readModel(fileURLToPath(new URL('../../models/default/pump-vibration-pca.card.json', import.meta.url)));
@@ -60,6 +61,29 @@ describe('registry API actions', () => {
     expect(aborted.stage).toBe('rolled_back');
     expect(sent.at(-1)).toMatchObject({ topic: 'pdm/v1/plant/pump-1/model', retain: true });
     expect(sent.at(-1)!.payload.length).toBe(0); // no previous registry model: the retained manifest is cleared
+  });
+
+  it('after a restart or a change of leader, a canary quiet so far is judged only a full time limit later', async () => {
+    let now = 1_000;
+    const { registry, api } = setup(() => now);
+    api.upload(JSON.parse(encodeBundle(shipped).toString()));
+    const state = await api.rollout({
+      modelId: 'pump-vibration-pca',
+      version: '1.0.0',
+      canaries: ['plant/pump-1'],
+      policy: { soakMs: 600_000, applyTimeoutMs: 60_000 },
+    });
+    const envelopes = createEnvelopeFactory({ site: 'plant', device: 'pump-1', now: () => now });
+    await registry.handleAck({ ...envelopes.next(), version: '1.0.0', result: 'applied' });
+    const stage = () => registry.rollouts().find((r) => r.id === state.id)!.stage;
+    now += 50_000;
+    registry.listen(); // this process leads from here: the canary's scores so far went to another one
+    now += 20_000;
+    await registry.tick();
+    expect(stage()).toBe('canary'); // 70 s after the ack, but only 20 s of listening
+    now += 40_000;
+    await registry.tick();
+    expect(stage()).toBe('failed'); // a full minute of listening without a score under the new version
   });
 
   it('names what is wrong in a bad request', async () => {

@@ -159,6 +159,23 @@ describe('rollout state machine', () => {
     expect(onTick(t.state, {}, 60_010, scored(60_000, 1)).state.stage).toBe('fleet');
   });
 
+  it('judges a missing score only after a full time limit of listening (a restart, a change of leader)', () => {
+    let t = startRollout(
+      plan({ policy: { alarmFactor: 3, minAlarms: 3, soakMs: 600_000, applyTimeoutMs: 60_000 } }),
+      0,
+    );
+    t = onAck(t.state, ack('c1', 'applied'), 10);
+    // This process began to hear scores at 50,000 (the canary's went elsewhere before): not a liar at 60,010 yet.
+    expect(onTick(t.state, {}, 60_010, {}, 50_000).state.stage).toBe('canary');
+    expect(onTick(t.state, {}, 109_999, {}, 50_000).state.stage).toBe('canary');
+    expect(onTick(t.state, {}, 110_000, {}, 50_000).state).toMatchObject({
+      stage: 'failed',
+      reason: expect.stringMatching(/^canary s\/c1 acknowledged pump 2 but the hub received no score under it/),
+    });
+    // Listening since before the ack: the limit runs from the ack, as before.
+    expect(onTick(t.state, {}, 60_010, {}, 5).state.stage).toBe('failed');
+  });
+
   it('with a second approval: waits without effects, refuses its starter, then sends; abort while waiting sends nothing', () => {
     const pending = startRollout(plan(), 0, { by: 'sam', approval: true });
     expect(pending.effects).toEqual([]);
