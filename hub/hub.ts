@@ -46,7 +46,9 @@ import { openTrainingJobs } from './training/wire.js';
 import { createActivities, type Activities } from './workflow/activities.js';
 import { FleetViews, viewsOfIngest } from './views/fleet-views.js';
 import { Workflow } from './workflow/service.js';
-import { hasWebhookOutbox, WEBHOOK_FILE, WebhookOutbox } from './workflow/webhook-outbox.js';
+import { DocumentWebhookStore } from './workflow/webhook-document-store.js';
+import { webhookDocument } from './workflow/webhook-document.js';
+import { WebhookOutbox } from './workflow/webhook-outbox.js';
 import { openSharedWebhooks } from './workflow/webhook-pg.js';
 
 /** The dashboard built by `npm run build` (vite), beside the compiled hub in dist/. */
@@ -153,7 +155,7 @@ export async function createHub(
   const activities =
     overrides.activities ??
     createActivities({
-      webhooks: await openWebhooks(cfg, dataDir, store, logger, (i) => anomalyReason(i, catalog)),
+      webhooks: await openWebhooks(cfg, engine, dataDir, store, logger, (i) => anomalyReason(i, catalog)),
       publish,
       logger: workflowLog,
     });
@@ -379,17 +381,20 @@ async function openStore(cfg: HubConfig, engine: StoreEngine, logger: Logger): P
 /** The CMMS webhook outbox when a CMMS is configured; without one, a warning if an old outbox still holds records. */
 async function openWebhooks(
   cfg: HubConfig,
+  engine: StoreEngine,
   dataDir: string,
   store: HubStore,
   logger: Logger,
   reason: (inspection: Inspection) => string,
 ): Promise<WebhookOutbox | undefined> {
+  const document = cfg.cluster.mode === 'shared' ? undefined : await webhookDocument(engine, dataDir, logger);
   if (!cfg.workflow.cmms) {
-    if (hasWebhookOutbox(dataDir))
+    const held = await document?.read();
+    if (held && held.pending.length + held.dead.length > 0)
       logger
         .child({ component: 'workflow' })
         .warn(
-          { file: WEBHOOK_FILE },
+          { outbox: document!.path, pending: held.pending.length, dead: held.dead.length },
           'no CMMS configured (workflow.cmms): whatever the webhook outbox still holds is not sent',
         );
     return undefined;
@@ -402,8 +407,8 @@ async function openWebhooks(
     logger: logger.child({ component: 'webhooks' }),
   };
   // Several processes: one outbox in their database, delivered by whichever claims a row.
-  if (cfg.cluster.mode === 'shared') return openSharedWebhooks(cfg.store.url!, cfg.cluster.instance!, opts);
-  return WebhookOutbox.open({ dataDir, ...opts });
+  if (!document) return openSharedWebhooks(cfg.store.url!, cfg.cluster.instance!, opts);
+  return WebhookOutbox.over(await DocumentWebhookStore.over(document, opts.logger), opts);
 }
 
 /**

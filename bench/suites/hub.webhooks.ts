@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import type { Inspection } from '../../hub/inspections/records.js';
 import { buildNotification, postNotification, type CmmsConfig } from '../../hub/workflow/cmms.js';
 import { openInspection } from '../../hub/inspections/incidents.js';
-import { FileWebhookStore } from '../../hub/workflow/webhook-file-store.js';
+import { DocumentWebhookStore } from '../../hub/workflow/webhook-document-store.js';
 import { WebhookOutbox } from '../../hub/workflow/webhook-outbox.js';
 import { anomalyEvent } from '../../testkit/hub-events.js';
 import type { Report } from '../result.js';
@@ -57,7 +57,7 @@ export async function run(report: Report): Promise<void> {
     const baseline = notes.length / seconds(baseStart);
 
     received = 0;
-    const file = await FileWebhookStore.open(join(dir, 'burst.json'), logger);
+    const file = await DocumentWebhookStore.open(join(dir, 'burst.json'), logger);
     const outbox = await WebhookOutbox.over(file, { cmms, inspections: [], logger, concurrency: CONCURRENCY });
     outbox.start();
     const start = process.hrtime.bigint();

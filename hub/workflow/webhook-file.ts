@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PdmError } from '../../protocol/errors.js';
-import { DurableJsonFile } from '../store/durable-file.js';
+import { DurableJsonFile, type DocumentAdapter } from '../store/durable-file.js';
 
 const WebhookRecordSchema = z.strictObject({
   /** Outbox-wide order of recording: delivery order within an inspection, and the order dead letters return in. */
@@ -37,14 +37,20 @@ export const emptyWebhookDocument = (): WebhookDocument => ({
 });
 
 /**
- * The outbox's own file beside (not inside) the hub's state document, written with the store's durable adapter:
- * temp file, fsync, rename, fsync dir, last good copy kept as `.prev`.
+ * The outbox's own document beside (not inside) the hub's state: a row of the SQL engines' `document` table, or with
+ * the file engine its own file, written with the store's durable adapter (temp file, fsync, rename, fsync dir, last
+ * good copy kept as `.prev`).
  */
 export class WebhookFile {
-  private readonly file: DurableJsonFile<unknown>;
+  constructor(
+    private readonly file: DocumentAdapter<unknown>,
+    /** Named in errors: the file, or the database document. */
+    readonly path: string,
+  ) {}
 
-  constructor(readonly path: string) {
-    this.file = new DurableJsonFile<unknown>(path);
+  /** The outbox's own file `path`. */
+  static at(path: string): WebhookFile {
+    return new WebhookFile(new DurableJsonFile<unknown>(path), path);
   }
 
   /** The stored document, or null when there is none yet; a malformed one is refused with what and where. */
@@ -54,9 +60,10 @@ export class WebhookFile {
     const parsed = WebhookDocumentSchema.safeParse(raw);
     if (parsed.success) return parsed.data;
     const issue = parsed.error.issues[0]!;
+    const prev = this.file instanceof DurableJsonFile ? `; ${await this.file.describePrev()}` : '';
     throw new PdmError(
       'PDM_ERR_STORE_CORRUPT',
-      `${this.path}: ${issue.path.join('.') || '(document)'}: ${issue.message}; ${await this.file.describePrev()}`,
+      `${this.path}: ${issue.path.join('.') || '(document)'}: ${issue.message}${prev}`,
     );
   }
 

@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../config/logger.js';
 import { PdmError } from '../../protocol/errors.js';
 import type { Inspection } from '../inspections/records.js';
 import { buildNotification, postNotification, retryDelayMs, type CmmsConfig } from './cmms.js';
 import type { WebhookRecord } from './webhook-file.js';
-import { FileWebhookStore } from './webhook-file-store.js';
+import { DocumentWebhookStore } from './webhook-document-store.js';
+import { WEBHOOK_FILE } from './webhook-document.js';
 import type {
   ArchivedAudits,
   BuildNotification,
@@ -32,8 +32,6 @@ export const systemClock: WebhookClock = {
     return () => clearTimeout(timer);
   },
 };
-
-export const WEBHOOK_FILE = 'webhooks.json';
 
 export interface WebhookOutboxOptions {
   cmms: CmmsConfig;
@@ -104,9 +102,9 @@ export class WebhookOutbox {
       buildNotification(inspection, sequence, this.clock.now(), opts.reason?.(inspection));
   }
 
-  /** Opens (or creates) the outbox file `<dataDir>/webhooks.json`, separate from the state document (single mode). */
+  /** Opens (or creates) the outbox file `<dataDir>/webhooks.json` (the file engine's; see webhook-document.ts). */
   static async open(opts: WebhookOutboxOptions & OpenOptions & { dataDir: string }): Promise<WebhookOutbox> {
-    return WebhookOutbox.over(await FileWebhookStore.open(join(opts.dataDir, WEBHOOK_FILE), opts.logger), opts);
+    return WebhookOutbox.over(await DocumentWebhookStore.open(join(opts.dataDir, WEBHOOK_FILE), opts.logger), opts);
   }
 
   /**
@@ -306,6 +304,3 @@ export class WebhookOutbox {
     return { outcome: 'dead', attempts, lastError: result.error, deadAt: now };
   }
 }
-
-/** Whether a data folder has a webhook outbox (for a hub started without a CMMS, to warn about what waits there). */
-export const hasWebhookOutbox = (dataDir: string): boolean => existsSync(join(dataDir, WEBHOOK_FILE));

@@ -36,7 +36,7 @@ export interface Claimed {
 }
 
 /**
- * Where the CMMS outbox keeps its notifications: one process's file (webhook-file-store.ts) or rows several hub
+ * Where the CMMS outbox keeps its notifications: one process's document (webhook-document-store.ts) or rows several hub
  * processes share (webhook-pg.ts). Claims make sure no two deliverers send one record at once.
  */
 export interface WebhookStore {

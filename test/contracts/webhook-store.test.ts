@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { preparePostgres } from '../../hub/store/sql/pg.js';
-import { FileWebhookStore } from '../../hub/workflow/webhook-file-store.js';
+import { DocumentWebhookStore } from '../../hub/workflow/webhook-document-store.js';
 import { PgWebhookStore } from '../../hub/workflow/webhook-pg.js';
 import type { WebhookStore } from '../../hub/workflow/webhook-store.js';
 import { isPdmError } from '../../protocol/errors.js';
@@ -17,8 +17,8 @@ const silent = pino({ level: 'silent' });
 const CLAIM_MS = 400;
 
 webhookStoreContract('file (cluster.mode single)', {
-  create: () => FileWebhookStore.open(join(mkdtempSync(join(tmpdir(), 'pdm-webhooks-')), 'webhooks.json'), silent),
-  another: (store) => FileWebhookStore.open(store.where, silent),
+  create: () => DocumentWebhookStore.open(join(mkdtempSync(join(tmpdir(), 'pdm-webhooks-')), 'webhooks.json'), silent),
+  another: (store) => DocumentWebhookStore.open(store.where, silent),
   claimMs: 0,
 });
 

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readStoredState } from '../../hub/store/restore.js';
 import { readStoredSqlite } from '../../hub/store/sql/sqlite-medium.js';
-import { SQLITE_FILE } from '../../hub/store/sql/sqlite.js';
+import { sqliteSession } from '../../hub/store/sql/session.js';
+import { SqlDocument } from '../../hub/store/sql/sql-medium.js';
+import { connect, SQLITE_FILE } from '../../hub/store/sql/sqlite.js';
+import { WEBHOOK_FILE } from '../../hub/workflow/webhook-document.js';
+import { emptyWebhookDocument, WebhookFile, type WebhookDocument } from '../../hub/workflow/webhook-file.js';
 import { encode } from '../../protocol/codec.js';
 import { exited } from '../../testkit/processes.js';
 import { anomalyEvent, startTestHub, tempDir } from './hub-helpers.js';
@@ -26,6 +30,13 @@ describe('upgrade from the file engine to SQLite', () => {
     expect(before.inspections.filter((i) => i.status === 'false_alarm')).toHaveLength(13);
     expect(before.inspections.find((i) => i.asset === 'open-long')!.events).toHaveLength(20);
     expect(existsSync(join(tmp.dir, 'inspections.archive'))).toBe(true);
+    // A CMMS notification the file engine's hub could not deliver yet.
+    const pending = { seq: 0, key: 'k', inspectionId: 'i', sequence: 0, type: 't', body: '{}', recordedAt: 1 };
+    await WebhookFile.at(join(tmp.dir, WEBHOOK_FILE)).write({
+      ...emptyWebhookDocument(),
+      nextSeq: 1,
+      pending: [{ ...pending, attempts: 2, nextAttemptAt: 2 }],
+    });
 
     const hub = await startTestHub(tmp.dir, { store: { engine: 'sqlite', coalesceMs: 2, ...ARCHIVING } });
     expect(hub.store.health()).toMatchObject({ engine: 'sqlite', ok: true });
@@ -33,7 +44,7 @@ describe('upgrade from the file engine to SQLite', () => {
     const legacy = readdirSync(tmp.dir).filter((n) => n.startsWith('legacy-'));
     expect(legacy).toHaveLength(1);
     expect(readdirSync(join(tmp.dir, legacy[0]!))).toEqual(
-      expect.arrayContaining(['state.json', 'state.journal', 'inspections.archive']),
+      expect.arrayContaining(['state.json', 'state.journal', 'inspections.archive', WEBHOOK_FILE]),
     );
     expect(existsSync(join(tmp.dir, 'state.json'))).toBe(false);
     // Every inspection reads back whole through the new store, archived and spilled ones too.
@@ -43,6 +54,10 @@ describe('upgrade from the file engine to SQLite', () => {
     await hub.close();
     const after = readStoredSqlite(join(tmp.dir, SQLITE_FILE));
     expect(after.inspections).toHaveLength(before.inspections.length + 1);
+    const db = sqliteSession(connect(join(tmp.dir, SQLITE_FILE)), SQLITE_FILE);
+    const imported = await new SqlDocument<WebhookDocument>(db, WEBHOOK_FILE).read();
+    db.close();
+    expect(imported?.pending.map((p) => [p.key, p.attempts])).toEqual([['k', 2]]);
     // The legacy copy reads as it was: nothing was changed in the old files.
     expect(readStoredState(join(tmp.dir, legacy[0]!)).inspections).toEqual(before.inspections);
 

@@ -1,13 +1,16 @@
-import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../../hub/auth/identities.js';
+import { sqliteSession } from '../../hub/store/sql/session.js';
+import { SqlDocument } from '../../hub/store/sql/sql-medium.js';
+import { connect, SQLITE_FILE } from '../../hub/store/sql/sqlite.js';
 import type { Inspection } from '../../hub/inspections/records.js';
 import { openInspection } from '../../hub/inspections/incidents.js';
 import { buildNotification, postNotification, signBody, type CmmsConfig } from '../../hub/workflow/cmms.js';
-import { WEBHOOK_FILE, WebhookOutbox, type WebhookView } from '../../hub/workflow/webhook-outbox.js';
+import { WEBHOOK_FILE } from '../../hub/workflow/webhook-document.js';
+import { WebhookOutbox, type WebhookView } from '../../hub/workflow/webhook-outbox.js';
 import { encode } from '../../protocol/codec.js';
 import { exited, freePort, getJson, login, waitFor } from '../../testkit/processes.js';
 import { anomalyEvent, connectDevice, forkHub, silent, tempDir, type HubProcess } from './hub-helpers.js';
@@ -182,12 +185,17 @@ describe('durable webhook outbox across a SIGKILL (real hub process, real CMMS s
         : undefined;
     });
     expect(tried.find((p) => p.sequence === 1)).toMatchObject({ inspectionId: inspections[0]!.id, attempts: 0 });
-    // The API shows the outbox in memory; its file follows with the next coalesced write (the HTTP answer to a
-    // transition does not wait for it). Wait for that write, so the kill below finds these four on disk.
-    const readOutboxFile = async () =>
-      JSON.parse(await readFile(join(tmp.dir, WEBHOOK_FILE), 'utf8')) as {
-        pending: Array<{ key: string; attempts: number }>;
-      };
+    // The API shows the outbox in memory; its document in hub.db follows with the next coalesced write (the HTTP
+    // answer to a transition does not wait for it). Wait for that write, so the kill below finds these four on disk.
+    const readOutboxFile = async () => {
+      const db = sqliteSession(connect(join(tmp.dir, SQLITE_FILE)), SQLITE_FILE);
+      try {
+        const doc = new SqlDocument<{ pending: Array<{ key: string; attempts: number }> }>(db, WEBHOOK_FILE);
+        return (await doc.read()) ?? { pending: [] };
+      } finally {
+        db.close();
+      }
+    };
     await waitFor('the four notifications on disk', async () =>
       (await readOutboxFile()).pending.length >= 4 ? true : undefined,
     );

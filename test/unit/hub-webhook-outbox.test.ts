@@ -5,7 +5,8 @@ import type { Inspection } from '../../hub/inspections/records.js';
 import { signBody, type CmmsConfig } from '../../hub/workflow/cmms.js';
 import { openInspection } from '../../hub/inspections/incidents.js';
 import { decide, type Actor } from '../../hub/inspections/workflow.js';
-import { HEALTH_CACHE_MS, WEBHOOK_FILE, WebhookOutbox, type WebhookClock } from '../../hub/workflow/webhook-outbox.js';
+import { WEBHOOK_FILE } from '../../hub/workflow/webhook-document.js';
+import { HEALTH_CACHE_MS, WebhookOutbox, type WebhookClock } from '../../hub/workflow/webhook-outbox.js';
 import { isPdmError } from '../../protocol/errors.js';
 import { anomalyEvent, silent, tempDir } from '../integration/hub-helpers.js';
 

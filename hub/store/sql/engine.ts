@@ -23,8 +23,8 @@ export interface EngineConfig {
 }
 
 /**
- * Where the hub keeps its state: the store's medium and the small documents (sessions, training jobs) beside it.
- * Identities and the webhook outbox stay files for now (hub/auth and hub/workflow open them themselves).
+ * Where the hub keeps its state: the store's medium and the small documents (sessions, training jobs, the webhook
+ * outbox) beside it. Identities stay a file the CLI writes while the hub runs (hub/auth opens it).
  */
 export interface StoreEngine {
   readonly name: EngineName;

@@ -6,7 +6,7 @@ import type { SqlSession } from './session.js';
 import { SqlDocument } from './sql-medium.js';
 
 /** JSON documents the file engine kept beside its state that the database engines keep as rows (same names). */
-export const IMPORTED_DOCUMENTS = ['sessions.json', 'training-jobs.json'] as const;
+export const IMPORTED_DOCUMENTS = ['sessions.json', 'training-jobs.json', 'webhooks.json'] as const;
 
 /** What an import must carry over whole; a copy that counts otherwise is not used. */
 export interface StoredCounts {

@@ -15,10 +15,10 @@ import {
 } from './webhook-store.js';
 
 /**
- * One process's outbox: the whole document in memory, written to its own file (coalesced, durable). Claims are this
- * process's memory: nobody else reads the file, and a restart finds every record unclaimed.
+ * One process's outbox: the whole document in memory, written to its document (coalesced, durable): a row of hub.db,
+ * or the file engine's own file. Claims are this process's memory: nobody else reads it; a restart finds all unclaimed.
  */
-export class FileWebhookStore implements WebhookStore {
+export class DocumentWebhookStore implements WebhookStore {
   private readonly writer: CoalescedWriter;
   private readonly claimed = new Set<string>();
 
@@ -32,10 +32,14 @@ export class FileWebhookStore implements WebhookStore {
   }
 
   /** Opens the file (or starts an empty document); a malformed one is refused with what and where. */
-  static async open(path: string, logger: Logger): Promise<FileWebhookStore> {
-    const file = new WebhookFile(path);
+  static open(path: string, logger: Logger): Promise<DocumentWebhookStore> {
+    return DocumentWebhookStore.over(WebhookFile.at(path), logger);
+  }
+
+  /** The same over a document of the store's engine (a row of `hub.db`, or the file engine's file). */
+  static async over(file: WebhookFile, logger: Logger): Promise<DocumentWebhookStore> {
     const stored = await file.read();
-    return new FileWebhookStore(file, stored ?? emptyWebhookDocument(), stored === null, logger);
+    return new DocumentWebhookStore(file, stored ?? emptyWebhookDocument(), stored === null, logger);
   }
 
   get where(): string {
