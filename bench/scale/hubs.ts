@@ -75,8 +75,15 @@ export class HubSet {
       for (let i = 1; i <= opts.processes; i += 1) {
         const dir = i === 1 ? opts.dataDir : await mkdtemp(join(tmpdir(), `pdm-bench-scale-hub${i}-`));
         if (i > 1) set.extraDirs.push(dir);
+        // Shared mode: one model-signing key for every process (the first one makes it; the others must hold it).
         const cluster =
-          opts.mode === 'shared' ? { PDM_HUB_CLUSTER_MODE: 'shared', PDM_HUB_CLUSTER_INSTANCE: `h${i}` } : {};
+          opts.mode === 'shared'
+            ? {
+                PDM_HUB_CLUSTER_MODE: 'shared',
+                PDM_HUB_CLUSTER_INSTANCE: `h${i}`,
+                PDM_HUB_REGISTRY_SIGNING_KEY_FILE: join(opts.dataDir, 'registry', 'hub-ed25519.key'),
+              }
+            : {};
         const { child, httpUrl } = await startHub(dir, {
           PDM_HUB_STORE_ENGINE: 'postgres',
           PDM_HUB_STORE_URL: opts.databaseUrl,

@@ -1,6 +1,5 @@
 import { PdmError } from '../../protocol/errors.js';
 import type { ArchiveFile } from './archive-file.js';
-import type { ArchivedRecords } from './archived-records.js';
 import { madeBefore } from '../inspections/seen-events.js';
 import { crc32 } from 'node:zlib';
 import { decodeLine, encodeRecord } from './journal.js';
@@ -194,7 +193,7 @@ export function summarizeWatch(w: WatchItem, at: number, bytes: number, intern: 
  * Closed inspections and watch items out of memory: whole records in an append-only file (the last of an id wins),
  * summaries in memory, and which archived inspection holds each episode, kept as long as dedup entries.
  */
-export class InspectionArchive implements ArchivedRecords {
+export class InspectionArchive {
   private readonly byId = new Map<string, InspectionSummary>();
   private readonly watchesById = new Map<string, WatchSummary>();
   private readonly byEpisode = new Map<string, string>();

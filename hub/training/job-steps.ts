@@ -6,9 +6,33 @@ import { decodeBundle } from '../../models/bundle.js';
 import { isPdmError, PdmError } from '../../protocol/errors.js';
 import { uuidv7 } from '../../protocol/uuid.js';
 import type { ModelVersions } from '../registry/store.js';
-import type { TrainingJob } from './jobs.js';
 import { TrainRequestSchema } from './schemas.js';
-import { trainFromTelemetry, type TrainDeps, type TrainTarget } from './train.js';
+import { trainFromTelemetry, type TrainDeps, type TrainResult, type TrainTarget } from './train.js';
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface TrainingJob {
+  id: string;
+  status: JobStatus;
+  requestedBy: string;
+  target: { scope: TrainTarget['scope']; name: string; devices: string[]; from?: number; to?: number };
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** Wall time of the whole job (read, label, fit, export, sign, register), in ms. */
+  ms?: number;
+  result?: Omit<TrainResult, 'entry' | 'timings'> & {
+    modelId: string;
+    version: string;
+    sha256: string;
+    signature: string;
+    /** Absent when the job was found finished in the registry after a hub restart (its timings were not kept). */
+    timings?: TrainResult['timings'];
+  };
+  error?: { code: string; message: string };
+  /** How often a hub restart interrupted this job before it finished (it then ran again from the start). */
+  restarts?: number;
+}
 
 /** The steps of a training job both job queues take (one process's file, or the cluster's rows). */
 

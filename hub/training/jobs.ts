@@ -2,33 +2,10 @@ import type { DeviceRef } from '../../protocol/device.js';
 import type { Logger } from '../../config/logger.js';
 import { CoalescedWriter } from '../store/coalesced-writer.js';
 import type { DocumentAdapter } from '../store/durable-file.js';
-import { finishFromRegistry, newJob, trainJob } from './job-steps.js';
-import type { TrainDeps, TrainResult, TrainTarget } from './train.js';
+import { finishFromRegistry, newJob, trainJob, type TrainingJob } from './job-steps.js';
+import type { TrainDeps } from './train.js';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
-
-export interface TrainingJob {
-  id: string;
-  status: JobStatus;
-  requestedBy: string;
-  target: { scope: TrainTarget['scope']; name: string; devices: string[]; from?: number; to?: number };
-  createdAt: number;
-  startedAt?: number;
-  finishedAt?: number;
-  /** Wall time of the whole job (read, label, fit, export, sign, register), in ms. */
-  ms?: number;
-  result?: Omit<TrainResult, 'entry' | 'timings'> & {
-    modelId: string;
-    version: string;
-    sha256: string;
-    signature: string;
-    /** Absent when the job was found finished in the registry after a hub restart (its timings were not kept). */
-    timings?: TrainResult['timings'];
-  };
-  error?: { code: string; message: string };
-  /** How often a hub restart interrupted this job before it finished (it then ran again from the start). */
-  restarts?: number;
-}
+export type { JobStatus, TrainingJob } from './job-steps.js';
 
 export interface TrainingJobsDocument {
   schema: 1;

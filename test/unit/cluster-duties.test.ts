@@ -81,11 +81,11 @@ describe('external broker sessions', () => {
     expect(single.every((s) => s.qos === 1 && !s.view)).toBe(true);
   });
 
-  it('gives each process in shared mode a clean QoS 0 view session of every status and telemetry, in no share group', () => {
+  it('gives each process in shared mode a clean QoS 0 view session of every status, event and telemetry, in no share group', () => {
     const view = subscribers('pdm-hub', 2, 'hub-a').at(-1)!;
     expect(view).toEqual({
       clientId: 'pdm-hub-hub-a-view',
-      topics: ['pdm/v1/+/+/status', 'pdm/v1/+/+/telemetry'],
+      topics: ['pdm/v1/+/+/status', 'pdm/v1/+/+/event', 'pdm/v1/+/+/telemetry'],
       drop: [],
       qos: 0,
       view: true,
