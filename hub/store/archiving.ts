@@ -77,11 +77,15 @@ async function moveToArchive<T extends { id: string; events: unknown[] }>(
   return pass(gone.size);
 }
 
+/** Records due to leave memory: closed (resolved, false alarm; a watch cleared or promoted) before `cutoff`. */
+export const inspectionDue = (i: Inspection, cutoff: number): boolean =>
+  isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff;
+export const watchDue = (w: WatchItem, cutoff: number): boolean =>
+  w.status !== 'watching' && (w.closedAt ?? w.lastEventAt) <= cutoff;
+
 /** Moves inspections closed (resolved, false alarm) before `cutoff` to the archive, at most `limit` of them. */
 export function archiveClosed(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
-  const due = deps.state.inspections.filter(
-    (i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !deps.dirty.has('inspection', i.id),
-  );
+  const due = deps.state.inspections.filter((i) => inspectionDue(i, cutoff) && !deps.dirty.has('inspection', i.id));
   const { archive } = deps;
   return moveToArchive(
     deps,
@@ -100,9 +104,7 @@ export function archiveClosed(deps: ArchivingDeps, cutoff: number, limit = Infin
 
 /** The same for watch items that closed (cleared by themselves, or promoted to an inspection) before `cutoff`. */
 export function archiveClosedWatches(deps: ArchivingDeps, cutoff: number, limit = Infinity): Promise<Pass> {
-  const due = deps.state.watches.filter(
-    (w) => w.status !== 'watching' && (w.closedAt ?? w.lastEventAt) <= cutoff && !deps.dirty.has('watch', w.id),
-  );
+  const due = deps.state.watches.filter((w) => watchDue(w, cutoff) && !deps.dirty.has('watch', w.id));
   const { archive } = deps;
   return moveToArchive(
     deps,

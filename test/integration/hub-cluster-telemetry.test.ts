@@ -1,14 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChaosCluster } from '../../chaos/cluster.js';
 import { encode } from '../../protocol/codec.js';
 import type { TrainingJob } from '../../hub/training/jobs.js';
 import { apiCall, exited, hubEnv, loginWhenKnown, runPdm, startPdm, type HubReady } from '../../testkit/processes.js';
 import { externalPresent, programs } from '../support/externals.js';
 import { reading } from '../contracts/telemetry-log.contract.js';
-import { tempDir } from './hub-helpers.js';
+import { ClusterRun } from './hub-helpers.js';
 
 const present =
   externalPresent('the two-process telemetry suite', programs.postgres) &&
@@ -18,32 +17,22 @@ const PER_PHASE = 150;
 
 /** Telemetry of one device while the leader lease moves: one log in the database, and a job any process can train. */
 describe.runIf(present)('two hub processes on PostgreSQL: the telemetry log and training jobs', () => {
+  const run = new ClusterRun();
   const hubs = new Map<string, ChildProcess>();
-  let device: MqttClient | undefined;
   let db: pg.Client | undefined;
-  let cluster: ChaosCluster | undefined;
-  let cleanup: (() => Promise<void>) | undefined;
   afterAll(async () => {
-    await device?.endAsync(true);
     await db?.end();
-    for (const hub of hubs.values()) {
-      hub.kill('SIGTERM');
-      await exited(hub);
-    }
-    await cluster?.stop();
-    await cleanup?.();
+    await run.stop();
   });
 
   it('keeps every row across a SIGKILLed leader, and a job submitted to the follower trains on all of them once', async () => {
-    const tmp = await tempDir();
-    cleanup = tmp.cleanup;
-    cluster = await ChaosCluster.start(tmp.dir);
-    const c = cluster;
-    const env = (instance: string) => ({ ...hubEnv(`${tmp.dir}/${instance}`), ...c.hubEnv(instance) });
+    const { dir, cluster: c } = await run.start();
+    const env = (instance: string) => ({ ...hubEnv(`${dir}/${instance}`), ...c.hubEnv(instance) });
     const start = async (instance: string): Promise<HubReady> => {
       const started = await startPdm<HubReady>(['hub'], env(instance));
       started.child.stdout?.resume();
       hubs.set(instance, started.child);
+      run.hubs.push(started.child);
       return started.ready;
     };
     const ready = new Map<string, HubReady>([['h1', await start('h1')]]);
@@ -62,16 +51,17 @@ describe.runIf(present)('two hub processes on PostgreSQL: the telemetry log and 
     db = new pg.Client({ connectionString: c.url });
     await db.connect();
     const stored = async () => Number((await db!.query('select count(*) as n from shared_telemetry')).rows[0].n);
-    device = await mqtt.connectAsync(`mqtt://127.0.0.1:${c.mqttPort}`, {
+    const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${c.mqttPort}`, {
       clientId: 'plant-1:pump-1',
       protocolVersion: 4,
     });
+    run.devices.push(device);
     const send = async (from: number) => {
       for (let i = from; i < from + PER_PHASE; i++) {
         const a = Math.sin(i / 7) * 3 + 10;
         const msg = reading('pump-1', T0 + i * 1000, { a, b: 2 * a + Math.sin(i / 1.3) * 0.05, c: 1 });
         const { topic, payload } = encode('telemetry', msg);
-        await device!.publishAsync(topic, payload, { qos: 1 });
+        await device.publishAsync(topic, payload, { qos: 1 });
       }
     };
 

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChaosCluster } from '../../chaos/cluster.js';
 import type { Inspection } from '../../hub/inspections/records.js';
 import { signBody } from '../../hub/workflow/cmms.js';
 import { encode } from '../../protocol/codec.js';
@@ -20,7 +19,7 @@ import {
   type HubReady,
 } from '../../testkit/processes.js';
 import { externalPresent, programs } from '../support/externals.js';
-import { tempDir } from './hub-helpers.js';
+import { ClusterRun } from './hub-helpers.js';
 
 const SECRET = 'a-very-long-shared-secret';
 const PASSWORD = 'sam-password-1';
@@ -93,30 +92,22 @@ const present =
 
 /** The CMMS outbox as rows of the hubs' database: what a killed process enqueued, the other one delivers. */
 describe.runIf(present)('two hub processes on PostgreSQL share the CMMS outbox', () => {
+  const run = new ClusterRun();
   const hubs = new Map<string, ChildProcess>();
-  let cluster: ChaosCluster | undefined;
   let cmms: Awaited<ReturnType<typeof cmmsServer>> | undefined;
   let db: pg.Client | undefined;
-  let cleanup: (() => Promise<void>) | undefined;
   afterAll(async () => {
-    for (const hub of hubs.values()) {
-      if (hub.exitCode === null && hub.signalCode === null) hub.kill('SIGTERM');
-      await exited(hub);
-    }
     await db?.end();
+    await run.stop();
     cmms?.close();
-    await cluster?.stop();
-    await cleanup?.();
   });
 
   it('a process SIGKILLed mid-delivery: the other delivers what it enqueued, in order, each item once', async () => {
-    const tmp = await tempDir();
-    cleanup = tmp.cleanup;
-    cluster = await ChaosCluster.start(tmp.dir);
+    const { dir, cluster } = await run.start();
     cmms = await cmmsServer();
     const env = (instance: string) => ({
-      ...hubEnv(`${tmp.dir}/${instance}`),
-      ...cluster!.hubEnv(instance),
+      ...hubEnv(`${dir}/${instance}`),
+      ...cluster.hubEnv(instance),
       PDM_HUB_WORKFLOW_CMMS_URL: cmms!.url,
       PDM_HUB_WORKFLOW_CMMS_SECRET: SECRET,
       PDM_HUB_WORKFLOW_CMMS_ALLOW_INSECURE_HTTP: 'true',
@@ -136,6 +127,7 @@ describe.runIf(present)('two hub processes on PostgreSQL share the CMMS outbox',
       const started = await startPdm<HubReady>(['hub'], env(instance));
       started.child.stdout?.resume();
       hubs.set(instance, started.child);
+      run.hubs.push(started.child);
       ready.set(instance, started.ready);
     }
 

@@ -1,16 +1,11 @@
 import { PdmError } from '../../../protocol/errors.js';
 import { forgetCorrelationIndex } from '../../inspections/incidents.js';
-import {
-  isClosed,
-  type DeviceRecord,
-  type Inspection,
-  type RoutingCounters,
-  type WatchItem,
-} from '../../inspections/records.js';
+import type { DeviceRecord, Inspection, RoutingCounters, WatchItem } from '../../inspections/records.js';
 import { SeenEvents } from '../../inspections/seen-events.js';
 import type { ChangeKind, ListIndex } from '../changes.js';
 import type { SqlSession } from '../sql/session.js';
 import { emptyState, type HubState } from '../state.js';
+import { inspectionDue, watchDue } from '../archiving.js';
 import { SharedArchive } from './archive.js';
 import { spillInto } from './spill.js';
 
@@ -434,10 +429,10 @@ export class SharedRows {
     const { state } = this.cache();
     const due = [
       ...state.inspections
-        .filter((i) => isClosed(i.status) && (i.closedAt ?? i.updatedAt) <= cutoff && !dirty('inspection', i.id))
+        .filter((i) => inspectionDue(i, cutoff) && !dirty('inspection', i.id))
         .map((record) => ({ kind: 'i' as const, record })),
       ...state.watches
-        .filter((w) => w.status !== 'watching' && (w.closedAt ?? w.lastEventAt) <= cutoff && !dirty('watch', w.id))
+        .filter((w) => watchDue(w, cutoff) && !dirty('watch', w.id))
         .map((record) => ({ kind: 'w' as const, record })),
     ].slice(0, limit);
     if (due.length === 0) return 0;
